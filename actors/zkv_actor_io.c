@@ -1,0 +1,81 @@
+/*  zkv_actor_io.c — internal messages over actor sockets (zkv_actor_io.h). */
+#include "zkv_actor_io.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+static void
+s_free_bytes (void *data, void *hint)
+{
+    (void) hint;
+    free (data);
+}
+
+int
+zkv_io_send_bytes (zsock_t *sock, uint8_t **bytes_p, size_t size)
+{
+    zmq_msg_t frame;
+    //  Zero copy: ZeroMQ frees the buffer once sent
+    if (zmq_msg_init_data (&frame, *bytes_p, size, s_free_bytes, NULL)) {
+        free (*bytes_p);
+        *bytes_p = NULL;
+        return -1;
+    }
+    *bytes_p = NULL;
+    if (zmq_msg_send (&frame, zsock_resolve (sock), 0) < 0) {
+        zmq_msg_close (&frame);
+        return -1;
+    }
+    return 0;
+}
+
+int
+zkv_io_send (zsock_t *sock, const zkv_desc_t *desc, const void *msg)
+{
+    size_t size;
+    uint8_t *bytes = zkv_msg_encode (desc, msg, &size);
+    if (!bytes)
+        return -1;
+    return zkv_io_send_bytes (sock, &bytes, size);
+}
+
+zkv_msg_t *
+zkv_io_recv (zsock_t *sock, const char *who)
+{
+    zframe_t *frame = zframe_recv (sock);
+    if (!frame)
+        return NULL;
+    zkv_limits_t limits = zkv_limits_trusted ();
+    zkv_status_t status;
+    zkv_msg_t *msg = zkv_msg_decode (zframe_data (frame), zframe_size (frame),
+                                     ZKV_KIND_INTERNAL, &limits, &status);
+    zframe_destroy (&frame);
+    if (!msg) {
+        char text [256];
+        zsys_error ("%s: dropped an internal message: %s", who,
+                    zkv_status_text (&status, text, sizeof text));
+    }
+    return msg;
+}
+
+bool
+zkv_io_ready (zsock_t *sock)
+{
+    return (zsock_events (sock) & ZMQ_POLLIN) != 0;
+}
+
+void
+zkv_fatal (const char *fmt, ...)
+{
+    char text [1024];
+    va_list args;
+    va_start (args, fmt);
+    vsnprintf (text, sizeof text, fmt, args);
+    va_end (args);
+    zsys_error ("fatal: %s; stopping the member", text);
+    //  Not exit (): other threads still run, and at-exit handlers would
+    //  tear down CZMQ under them. Nothing unsynced was acknowledged.
+    _exit (2);
+}

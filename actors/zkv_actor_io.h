@@ -1,0 +1,35 @@
+/*  zkv_actor_io.h — internal messages over the sockets between actors.
+
+    Each internal message travels as one frame holding its msgpack
+    encoding (zkv_msgs.def). The peers are actors of the same process, so
+    a frame that does not decode is a bug: it is logged and dropped.
+*/
+#ifndef ZKV_ACTOR_IO_H_INCLUDED
+#define ZKV_ACTOR_IO_H_INCLUDED
+
+#include <czmq.h>
+
+#include "zkv_msgs.h"
+
+//  Encodes msg (a top-level internal message) and sends it. Returns 0 or -1.
+int
+    zkv_io_send (zsock_t *sock, const zkv_desc_t *desc, const void *msg);
+
+//  Sends bytes already encoded, taking ownership of them (freed with free)
+int
+    zkv_io_send_bytes (zsock_t *sock, uint8_t **bytes_p, size_t size);
+
+//  Receives one internal message; NULL if the frame was not one (logged)
+zkv_msg_t *
+    zkv_io_recv (zsock_t *sock, const char *who);
+
+//  Stops the whole member at once: for failures that leave its durable
+//  state in doubt (a failed fsync or write). Never returns.
+void
+    zkv_fatal (const char *fmt, ...) __attribute__ ((noreturn, format (printf, 1, 2)));
+
+//  True while sock has a message waiting (to drain without blocking)
+bool
+    zkv_io_ready (zsock_t *sock);
+
+#endif

@@ -1,0 +1,433 @@
+/*  =========================================================================
+    zkv_front.c — the front actor (see zkv_front.h).
+    =========================================================================
+*/
+#include "zkv_front.h"
+#include "zkv_actor_io.h"
+#include "zkv_check.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define TICK_MSECS 100                  //  how often timeouts are checked
+#define MAX_ENVELOPE_FRAMES 4           //  routing id, REQ delimiter, spare
+
+//  A request waiting for its answer
+typedef struct {
+    uint64_t wait;                      //  our number for it (table key)
+    zmsg_t *envelope;                   //  frames to send the reply back with
+    bool has_id;                        //  the client's "id"
+    uint64_t id;
+    const char *op;                     //  request name (static)
+    int64_t deadline;                   //  zclock_mono () when it times out
+    void *handle;                       //  its place in self->by_age
+} s_waiter_t;
+
+typedef struct {
+    zsock_t *pipe;                      //  actor command pipe
+    zkv_front_args_t *args;
+    zsock_t *router;                    //  clients
+    zsock_t *inbox;                     //  answers and node state
+    zsock_t *raft;                      //  proposals and read indexes
+    zsock_t *storage;                   //  serializable reads
+    zpoller_t *poller;
+    zhashx_t *waiting;                  //  wait number -> s_waiter_t
+    zlistx_t *by_age;                   //  the same, oldest first
+    uint64_t next_wait;
+    zkv_limits_t limits;                //  for client requests
+    //  Node state, pushed by raft and storage
+    uint64_t raft_term;
+    int64_t revision;
+    bool terminated;
+} self_t;
+
+//  ---------------------------------------------------------------------
+//  Waiting requests, keyed by a 64-bit number
+
+static size_t
+s_wait_hash (const void *key)
+{
+    uint64_t wait = *(const uint64_t *) key;
+    return (size_t) (wait * 0x9E3779B97F4A7C15ULL);
+}
+
+static int
+s_wait_compare (const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *) a, y = *(const uint64_t *) b;
+    return x < y? -1: x > y? 1: 0;
+}
+
+static void
+s_waiter_destroy (void **item_p)
+{
+    s_waiter_t *waiter = (s_waiter_t *) *item_p;
+    if (waiter) {
+        zmsg_destroy (&waiter->envelope);
+        free (waiter);
+        *item_p = NULL;
+    }
+}
+
+//  ---------------------------------------------------------------------
+//  Replies
+
+static zkv_header_t
+s_header (self_t *self)
+{
+    zkv_header_t header = {
+        .cluster_id = self->args->cluster_id,
+        .member_id = self->args->member_id,
+        .revision = self->revision,
+        .raft_term = self->raft_term
+    };
+    return header;
+}
+
+//  Sends body (an encoded response or error_response) back through
+//  envelope, which is consumed
+static void
+s_reply (self_t *self, zmsg_t **envelope_p, bool has_id, uint64_t id, const char *op,
+         const uint8_t *body, size_t body_size)
+{
+    size_t size;
+    uint8_t *reply = zkv_msg_wrap_reply (id, has_id, op, strlen (op), body, body_size, &size);
+    if (!reply) {
+        zsys_error ("front: a reply body that is not a map");
+        zmsg_destroy (envelope_p);
+        return;
+    }
+    zmsg_t *msg = *envelope_p;
+    *envelope_p = NULL;
+    zmsg_addmem (msg, reply, size);
+    free (reply);
+    zmsg_send (&msg, self->router);     //  dropped if the client is gone
+}
+
+static void
+s_reply_error (self_t *self, zmsg_t **envelope_p, bool has_id, uint64_t id, const char *op,
+               const zkv_status_t *status)
+{
+    zkv_header_t header = s_header (self);
+    size_t size;
+    uint8_t *body = zkv_msg_encode_error (status, &header, &size);
+    if (!body) {
+        zmsg_destroy (envelope_p);
+        return;
+    }
+    s_reply (self, envelope_p, has_id, id, op, body, size);
+    free (body);
+}
+
+//  Answers a waiting request and forgets it
+static void
+s_finish (self_t *self, s_waiter_t *waiter, const uint8_t *body, size_t size,
+          const zkv_status_t *status)
+{
+    if (status)
+        s_reply_error (self, &waiter->envelope, waiter->has_id, waiter->id, waiter->op, status);
+    else
+        s_reply (self, &waiter->envelope, waiter->has_id, waiter->id, waiter->op, body, size);
+    zlistx_delete (self->by_age, waiter->handle);
+    zhashx_delete (self->waiting, &waiter->wait);   //  destroys it
+}
+
+//  ---------------------------------------------------------------------
+//  Requests
+
+//  True if a txn only reads, and every read in it is serializable
+//  (etcd's isTxnSerializable)
+static bool
+s_txn_serializable (const zkv_txn_t *txn)
+{
+    const zkv_request_op_list_t *branches [2] = { &txn->success, &txn->failure };
+    for (int b = 0; b < 2; b++)
+        for (size_t i = 0; i < branches [b]->count; i++) {
+            const zkv_range_t *range = branches [b]->items [i].request_range;
+            if (!range || !range->serializable)
+                return false;
+        }
+    return true;
+}
+
+//  Registers a waiter for the request and returns its wait number
+static s_waiter_t *
+s_wait (self_t *self, zmsg_t **envelope_p, const zkv_msg_t *request)
+{
+    s_waiter_t *waiter = (s_waiter_t *) zmalloc (sizeof (s_waiter_t));
+    waiter->wait = ++self->next_wait;
+    waiter->envelope = *envelope_p;
+    *envelope_p = NULL;
+    waiter->has_id = request->has_id;
+    waiter->id = request->id;
+    waiter->op = request->desc->name;
+    waiter->deadline = zclock_mono () + self->args->request_timeout;
+    zhashx_insert (self->waiting, &waiter->wait, waiter);
+    waiter->handle = zlistx_add_end (self->by_age, waiter);
+    return waiter;
+}
+
+//  Sends a checked request where it goes: writes to raft as proposals,
+//  linearizable reads to raft for a read index, serializable reads to
+//  storage
+static void
+s_route (self_t *self, const zkv_msg_t *request, uint64_t wait)
+{
+    zkv_internal_request_t internal;
+    memset (&internal, 0, sizeof internal);
+    internal.origin = self->args->member_id;
+    internal.wait = wait;
+    bool write = false, serializable = false;
+    if (request->desc == &zkv_range_desc) {
+        internal.range = (zkv_range_t *) request->body;
+        serializable = internal.range->serializable;
+    }
+    else
+    if (request->desc == &zkv_txn_desc) {
+        internal.txn = (zkv_txn_t *) request->body;
+        write = zkv_txn_writes (internal.txn);
+        serializable = !write && s_txn_serializable (internal.txn);
+    }
+    else {
+        write = true;
+        if (request->desc == &zkv_put_desc)
+            internal.put = (zkv_put_t *) request->body;
+        else
+        if (request->desc == &zkv_delete_range_desc)
+            internal.delete_range = (zkv_delete_range_t *) request->body;
+        else
+            internal.compact = (zkv_compact_t *) request->body;
+    }
+    size_t size;
+    uint8_t *bytes = zkv_msg_encode_body (&zkv_internal_request_desc, &internal, &size);
+    if (!bytes)
+        zkv_fatal ("out of memory");
+    zkv_bin_t encoded = zkv_bin (bytes, size);
+    if (write) {
+        zkv_propose_t propose = { .request = encoded };
+        zkv_io_send (self->raft, &zkv_propose_desc, &propose);
+    }
+    else
+    if (serializable) {
+        zkv_read_t read = { .wait = wait, .index = 0, .request = encoded };
+        zkv_io_send (self->storage, &zkv_read_desc, &read);
+    }
+    else {
+        zkv_read_index_t read = { .wait = wait, .request = encoded };
+        zkv_io_send (self->raft, &zkv_read_index_desc, &read);
+    }
+    free (bytes);
+}
+
+static void
+s_handle_client (self_t *self)
+{
+    zmsg_t *msg = zmsg_recv (self->router);
+    if (!msg)
+        return;
+    //  The last frame is the request; the frames before it, its envelope
+    zframe_t *payload = zmsg_last (msg);
+    if (zmsg_size (msg) < 2 || zmsg_size (msg) > MAX_ENVELOPE_FRAMES + 1) {
+        zmsg_destroy (&msg);            //  not a message any client sends
+        return;
+    }
+    zmsg_remove (msg, payload);
+    zmsg_t *envelope = msg;
+    const uint8_t *data = zframe_data (payload);
+    size_t size = zframe_size (payload);
+    zkv_status_t status;
+    zkv_msg_t *request = zkv_msg_decode (data, size, ZKV_KIND_REQUEST, &self->limits, &status);
+    if (!request) {
+        //  Still answer under the request's id and op, when they can be read
+        uint64_t id = 0;
+        bool has_id;
+        char op [32];
+        zkv_msg_peek (data, size, &has_id, &id, op, sizeof op);
+        s_reply_error (self, &envelope, has_id, id, op, &status);
+        zframe_destroy (&payload);
+        return;
+    }
+    if (zkv_check_request (request->desc, request->body, self->args->max_txn_ops, &status))
+        s_reply_error (self, &envelope, request->has_id, request->id, request->desc->name,
+                       &status);
+    else
+    if (zhashx_size (self->waiting) >= self->args->max_waiting) {
+        zkv_status_set (&status, ZKV_ERR_TOO_MANY_REQUESTS, NULL);
+        s_reply_error (self, &envelope, request->has_id, request->id, request->desc->name,
+                       &status);
+    }
+    else {
+        s_waiter_t *waiter = s_wait (self, &envelope, request);
+        if (self->args->verbose)
+            zsys_debug ("front: %s id %llu waits as %llu", request->desc->name,
+                        (unsigned long long) request->id, (unsigned long long) waiter->wait);
+        s_route (self, request, waiter->wait);
+    }
+    zkv_msg_destroy (&request);
+    zframe_destroy (&payload);
+}
+
+//  ---------------------------------------------------------------------
+//  Answers and node state
+
+static void
+s_handle_inbox (self_t *self)
+{
+    for (int budget = 1024; budget > 0 && zkv_io_ready (self->inbox); budget--) {
+        zkv_msg_t *msg = zkv_io_recv (self->inbox, "front");
+        if (!msg)
+            continue;
+        if (msg->desc == &zkv_answers_desc) {
+            zkv_answers_t *answers = (zkv_answers_t *) msg->body;
+            for (size_t i = 0; i < answers->answers.count; i++) {
+                zkv_answer_t *answer = &answers->answers.items [i];
+                s_waiter_t *waiter = (s_waiter_t *) zhashx_lookup (self->waiting, &answer->wait);
+                if (waiter)             //  else it timed out already
+                    s_finish (self, waiter, answer->reply.data, answer->reply.size, NULL);
+            }
+        }
+        else
+        if (msg->desc == &zkv_raft_state_desc)
+            self->raft_term = ((zkv_raft_state_t *) msg->body)->term;
+        else
+        if (msg->desc == &zkv_storage_state_desc)
+            self->revision = ((zkv_storage_state_t *) msg->body)->revision;
+        else
+            zsys_error ("front: unexpected message %s", msg->desc->name);
+        zkv_msg_destroy (&msg);
+    }
+}
+
+static void
+s_expire (self_t *self)
+{
+    int64_t now = zclock_mono ();
+    zkv_status_t status;
+    zkv_status_set (&status, ZKV_ERR_TIMEOUT, NULL);
+    s_waiter_t *waiter = (s_waiter_t *) zlistx_first (self->by_age);
+    while (waiter && waiter->deadline <= now) {
+        s_finish (self, waiter, NULL, 0, &status);
+        waiter = (s_waiter_t *) zlistx_first (self->by_age);
+    }
+}
+
+//  ---------------------------------------------------------------------
+//  Lifecycle
+
+static const char *
+s_start (self_t *self, char *error, size_t size)
+{
+    self->router = zsock_new (ZMQ_ROUTER);
+    //  Frames a little over the limit get an error reply; far bigger ones
+    //  would only be a way to make us allocate, so ZeroMQ drops them.
+    size_t hard_limit = 4 * self->args->max_request_bytes;
+    if (hard_limit < (8 << 20))
+        hard_limit = 8 << 20;
+    zsock_set_maxmsgsize (self->router, (int64_t) hard_limit);
+    zsock_set_sndhwm (self->router, 100000);
+    zsock_set_rcvhwm (self->router, 100000);
+    if (zsock_bind (self->router, "%s", self->args->listen) < 0) {
+        snprintf (error, size, "cannot listen on %s: %s", self->args->listen,
+                  zmq_strerror (zmq_errno ()));
+        return error;
+    }
+    self->inbox = zsock_new (ZMQ_PULL);
+    zsock_set_rcvhwm (self->inbox, 0);
+    if (zsock_bind (self->inbox, "%s", self->args->inbox) < 0) {
+        snprintf (error, size, "cannot bind %s", self->args->inbox);
+        return error;
+    }
+    self->raft = zsock_new (ZMQ_PUSH);
+    zsock_set_sndhwm (self->raft, 0);
+    self->storage = zsock_new (ZMQ_PUSH);
+    zsock_set_sndhwm (self->storage, 0);
+    if (zsock_connect (self->raft, "%s", self->args->raft) < 0
+    ||  zsock_connect (self->storage, "%s", self->args->storage) < 0) {
+        snprintf (error, size, "cannot connect to raft or storage");
+        return error;
+    }
+    zpoller_add (self->poller, self->router);
+    zpoller_add (self->poller, self->inbox);
+    return NULL;
+}
+
+static void
+s_stop (self_t *self)
+{
+    zkv_status_t status;
+    zkv_status_set (&status, ZKV_ERR_STOPPED, NULL);
+    s_waiter_t *waiter = (s_waiter_t *) zlistx_first (self->by_age);
+    while (waiter) {
+        s_finish (self, waiter, NULL, 0, &status);
+        waiter = (s_waiter_t *) zlistx_first (self->by_age);
+    }
+    //  Give the stopped replies a moment to leave before the socket closes
+    if (self->router)
+        zsock_set_linger (self->router, 200);
+}
+
+void
+zkv_front_actor (zsock_t *pipe, void *args)
+{
+    self_t *self = (self_t *) zmalloc (sizeof (self_t));
+    self->pipe = pipe;
+    self->args = (zkv_front_args_t *) args;
+    self->limits = zkv_limits_request (self->args->max_request_bytes);
+    self->waiting = zhashx_new ();
+    zhashx_set_key_hasher (self->waiting, s_wait_hash);
+    zhashx_set_key_comparator (self->waiting, s_wait_compare);
+    zhashx_set_key_duplicator (self->waiting, NULL);    //  keys live in the waiters
+    zhashx_set_key_destructor (self->waiting, NULL);
+    zhashx_set_destructor (self->waiting, s_waiter_destroy);
+    self->by_age = zlistx_new ();
+    self->poller = zpoller_new (pipe, NULL);
+    zpoller_set_nonstop (self->poller, true);
+    zsock_signal (pipe, 0);
+
+    int64_t next_tick = zclock_mono () + TICK_MSECS;
+    while (!self->terminated) {
+        int64_t timeout = next_tick - zclock_mono ();
+        void *which = zpoller_wait (self->poller, timeout < 0? 0: (int) timeout);
+        if (which == pipe) {
+            char *command = zstr_recv (pipe);
+            if (!command)
+                break;
+            if (streq (command, "START")) {
+                char error [512];
+                const char *failed = s_start (self, error, sizeof error);
+                if (failed)
+                    zstr_send (pipe, failed);
+                else
+                    zstr_sendx (pipe, "OK", zsock_endpoint (self->router), NULL);
+            }
+            else
+            if (streq (command, "$TERM"))
+                self->terminated = true;
+            else
+                zsys_error ("front: invalid command '%s'", command);
+            zstr_free (&command);
+        }
+        else
+        if (which == self->router) {
+            //  Take a burst of requests, then look at answers again
+            for (int burst = 0; burst < 256 && zkv_io_ready (self->router); burst++)
+                s_handle_client (self);
+        }
+        else
+        if (which == self->inbox)
+            s_handle_inbox (self);
+        if (zclock_mono () >= next_tick) {
+            s_expire (self);
+            next_tick = zclock_mono () + TICK_MSECS;
+        }
+    }
+    s_stop (self);
+    zpoller_destroy (&self->poller);
+    zhashx_destroy (&self->waiting);
+    zlistx_destroy (&self->by_age);
+    zsock_destroy (&self->router);
+    zsock_destroy (&self->inbox);
+    zsock_destroy (&self->raft);
+    zsock_destroy (&self->storage);
+    free (self);
+}

@@ -1,0 +1,44 @@
+/*  =========================================================================
+    zkv_front.h — the front actor: the only actor clients talk to.
+
+    Binds the client ROUTER (DEALER and REQ clients alike: the last frame
+    of a message is the request, the frames before it its envelope, sent
+    back with the reply). Decodes and checks each request as hostile input
+    and answers anything wrong with an error reply, never dropping the
+    client or stopping. Routes writes to raft, linearizable reads to raft
+    for a read index, serializable reads to storage; keeps the table of
+    waiting requests and answers each when storage reports it done, or
+    with `etcdserver: request timed out` when it waited too long. Keeps the
+    node state raft and storage push to it for headers.
+
+    Pipe commands:
+      START       binds args->listen; replies "OK" and the bound endpoint,
+                  or an error text
+      $TERM       answers every waiting request `etcdserver: server
+                  stopped`, then stops
+    Inbox (PULL, bound at args->inbox): answers, raft_state, storage_state.
+    =========================================================================
+*/
+#ifndef ZKV_FRONT_H_INCLUDED
+#define ZKV_FRONT_H_INCLUDED
+
+#include <czmq.h>
+
+typedef struct {
+    uint64_t member_id;
+    uint64_t cluster_id;
+    const char *listen;                 //  client endpoint to bind
+    size_t max_request_bytes;           //  --max-request-bytes
+    size_t max_txn_ops;                 //  --max-txn-ops
+    size_t max_waiting;                 //  requests in flight at most
+    int request_timeout;                //  msecs before a request times out
+    const char *inbox;                  //  endpoint this actor binds (PULL)
+    const char *raft;                   //  raft's inbox
+    const char *storage;                //  storage's inbox
+    bool verbose;                       //  log every request (debug)
+} zkv_front_args_t;
+
+void
+    zkv_front_actor (zsock_t *pipe, void *args);
+
+#endif

@@ -1,0 +1,407 @@
+/*  =========================================================================
+    zkv_storage.c — the storage actor (see zkv_storage.h).
+    =========================================================================
+*/
+#include "zkv_storage.h"
+#include "zkv_actor_io.h"
+#include "zkv_check.h"
+#include "zkv_mvcc.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define COMPACT_STEP_KEYS 1000          //  keys per physical compaction step
+
+//  Replies to send to front after the batch that produced them is written
+typedef struct {
+    zkv_answer_t *items;
+    size_t count;
+    size_t room;
+} s_answers_t;
+
+//  A read waiting for the state machine to reach its index
+typedef struct {
+    zkv_msg_t *msg;                     //  the `read` message (owns the bytes)
+} s_read_t;
+
+typedef struct {
+    zsock_t *pipe;                      //  actor command pipe
+    zkv_storage_args_t *args;
+    zsock_t *inbox;                     //  apply and read, from raft and front
+    zsock_t *front;                     //  answers and state, to front
+    zpoller_t *poller;
+    zkv_mvcc_t *mvcc;                   //  the state machine
+    zlistx_t *reads;                    //  s_read_t waiting for their index
+    s_answers_t after_compaction;       //  physical compact requests' replies
+    bool terminated;
+} self_t;
+
+//  ---------------------------------------------------------------------
+//  Answers
+
+static void
+s_answers_add (s_answers_t *answers, uint64_t wait, uint8_t *reply, size_t size)
+{
+    if (!reply)
+        zkv_fatal ("out of memory encoding a reply");
+    if (answers->count == answers->room) {
+        answers->room = answers->room? 2 * answers->room: 64;
+        answers->items = (zkv_answer_t *) realloc (answers->items,
+                                                   answers->room * sizeof (zkv_answer_t));
+        if (!answers->items)
+            zkv_fatal ("out of memory");
+    }
+    answers->items [answers->count].wait = wait;
+    answers->items [answers->count].reply = zkv_bin (reply, size);
+    answers->count++;
+}
+
+static void
+s_answers_send (self_t *self, s_answers_t *answers)
+{
+    if (answers->count == 0)
+        return;
+    zkv_answers_t message = { .answers = { answers->items, answers->count } };
+    zkv_io_send (self->front, &zkv_answers_desc, &message);
+    for (size_t i = 0; i < answers->count; i++)
+        free ((void *) answers->items [i].reply.data);
+    answers->count = 0;
+}
+
+static void
+s_answers_free (s_answers_t *answers)
+{
+    for (size_t i = 0; i < answers->count; i++)
+        free ((void *) answers->items [i].reply.data);
+    free (answers->items);
+    memset (answers, 0, sizeof *answers);
+}
+
+//  ---------------------------------------------------------------------
+//  Executing one request
+
+static void *
+s_zalloc (msgpack_zone *zone, size_t size)
+{
+    void *object = msgpack_zone_malloc (zone, size);
+    if (!object)
+        zkv_fatal ("out of memory");
+    memset (object, 0, size);
+    return object;
+}
+
+//  Runs request against the store (a write inside the open batch, or a
+//  read) and encodes its reply with a full header. term is the raft term
+//  the reply's header carries.
+static uint8_t *
+s_execute (self_t *self, const zkv_internal_request_t *request, uint64_t term,
+           msgpack_zone *zone, size_t *size)
+{
+    zkv_status_t status;
+    const zkv_desc_t *desc = NULL;
+    void *response = NULL;
+    int rc = -1;
+    if (request->put) {
+        desc = &zkv_put_response_desc;
+        response = s_zalloc (zone, desc->size);
+        rc = zkv_mvcc_put (self->mvcc, request->put, zone, response, &status);
+    }
+    else
+    if (request->delete_range) {
+        desc = &zkv_delete_range_response_desc;
+        response = s_zalloc (zone, desc->size);
+        rc = zkv_mvcc_delete_range (self->mvcc, request->delete_range, zone, response, &status);
+    }
+    else
+    if (request->txn) {
+        desc = &zkv_txn_response_desc;
+        response = s_zalloc (zone, desc->size);
+        if (zkv_txn_writes (request->txn))
+            rc = zkv_mvcc_txn (self->mvcc, request->txn, zone, response, &status);
+        else
+            rc = zkv_mvcc_txn_read (self->mvcc, request->txn, zone, response, &status);
+    }
+    else
+    if (request->compact) {
+        desc = &zkv_compact_response_desc;
+        response = s_zalloc (zone, desc->size);
+        rc = zkv_mvcc_compact (self->mvcc, request->compact, zone, response, &status);
+    }
+    else
+    if (request->range) {
+        desc = &zkv_range_response_desc;
+        response = s_zalloc (zone, desc->size);
+        rc = zkv_mvcc_range (self->mvcc, request->range, zone, response, &status);
+    }
+    else
+        zkv_status_set (&status, ZKV_ERR_INTERNAL, "an internal request with no request");
+
+    if (rc == 0) {
+        //  Every response of the table starts with its header
+        zkv_header_t *header = *(zkv_header_t **) response;
+        header->cluster_id = self->args->cluster_id;
+        header->member_id = self->args->member_id;
+        header->raft_term = term;
+        return zkv_msg_encode_body (desc, response, size);
+    }
+    if (status.err == ZKV_ERR_INTERNAL) {
+        char text [512];
+        zsys_error ("storage: %s", zkv_status_text (&status, text, sizeof text));
+    }
+    zkv_header_t header = {
+        .cluster_id = self->args->cluster_id, .member_id = self->args->member_id,
+        .revision = zkv_mvcc_revision (self->mvcc), .raft_term = term
+    };
+    return zkv_msg_encode_error (&status, &header, size);
+}
+
+static zkv_internal_request_t *
+s_decode_request (zkv_bin_t bytes, msgpack_zone *zone)
+{
+    zkv_limits_t limits = zkv_limits_trusted ();
+    zkv_status_t status;
+    zkv_internal_request_t *request = (zkv_internal_request_t *) zkv_msg_decode_body (
+        bytes.data, bytes.size, &zkv_internal_request_desc, zone, &limits, &status);
+    if (!request) {
+        char text [256];
+        zsys_error ("storage: undecodable request: %s",
+                    zkv_status_text (&status, text, sizeof text));
+    }
+    return request;
+}
+
+//  ---------------------------------------------------------------------
+//  Apply and read
+
+static void
+s_push_state (self_t *self)
+{
+    zkv_storage_state_t state = {
+        .applied = zkv_mvcc_applied_index (self->mvcc),
+        .applied_term = zkv_mvcc_applied_term (self->mvcc),
+        .revision = zkv_mvcc_revision (self->mvcc),
+        .compact_revision = zkv_mvcc_compact_revision (self->mvcc)
+    };
+    zkv_io_send (self->front, &zkv_storage_state_desc, &state);
+}
+
+//  Serves the waiting reads whose index is applied, in order
+static void
+s_serve_reads (self_t *self, s_answers_t *answers)
+{
+    uint64_t applied = zkv_mvcc_applied_index (self->mvcc);
+    s_read_t *pending = (s_read_t *) zlistx_first (self->reads);
+    while (pending) {
+        zkv_read_t *read = (zkv_read_t *) pending->msg->body;
+        if (read->index > applied)
+            break;                      //  raft hands out indexes in order
+        msgpack_zone *zone = msgpack_zone_new (8192);
+        zkv_internal_request_t *request = s_decode_request (read->request, zone);
+        if (request) {
+            size_t size;
+            uint8_t *reply = s_execute (self, request, zkv_mvcc_applied_term (self->mvcc),
+                                        zone, &size);
+            s_answers_add (answers, read->wait, reply, size);
+        }
+        msgpack_zone_free (zone);
+        zkv_msg_destroy (&pending->msg);
+        zlistx_delete (self->reads, zlistx_cursor (self->reads));
+        pending = (s_read_t *) zlistx_first (self->reads);
+    }
+}
+
+static void
+s_apply (self_t *self, const zkv_apply_t *apply, s_answers_t *answers)
+{
+    uint64_t applied = zkv_mvcc_applied_index (self->mvcc);
+    uint64_t last_index = 0, last_term = 0;
+    msgpack_zone *zone = msgpack_zone_new (65536);
+    zkv_mvcc_begin (self->mvcc);
+    for (size_t i = 0; i < apply->entries.count; i++) {
+        const zkv_entry_t *entry = &apply->entries.items [i];
+        if (entry->index <= applied)
+            continue;                   //  replayed after a restart: done already
+        last_index = entry->index;
+        last_term = entry->term;
+        if (entry->data.size == 0)
+            continue;                   //  a new leader's empty entry
+        zkv_internal_request_t *request = s_decode_request (entry->data, zone);
+        if (!request)
+            continue;
+        size_t size;
+        uint8_t *reply = s_execute (self, request, entry->term, zone, &size);
+        if (request->origin != self->args->member_id) {
+            free (reply);               //  another member answers its client
+            continue;
+        }
+        if (request->compact && request->compact->physical && zkv_mvcc_compaction_pending (self->mvcc))
+            s_answers_add (&self->after_compaction, request->wait, reply, size);
+        else
+            s_answers_add (answers, request->wait, reply, size);
+    }
+    char *error = NULL;
+    if (last_index && zkv_mvcc_commit (self->mvcc, last_index, last_term, &error))
+        zkv_fatal ("storage: applying entries up to %llu failed: %s",
+                   (unsigned long long) last_index, error);
+    msgpack_zone_free (zone);
+    //  A physical compaction requested in this batch answers when done
+    if (self->after_compaction.count && !zkv_mvcc_compaction_pending (self->mvcc))
+        s_answers_send (self, &self->after_compaction);
+}
+
+static void
+s_handle_inbox (self_t *self)
+{
+    s_answers_t answers = { NULL, 0, 0 };
+    bool applied = false;
+    //  Drain what is waiting, then send every reply in one message
+    for (int budget = 1024; budget > 0 && zkv_io_ready (self->inbox); budget--) {
+        zkv_msg_t *msg = zkv_io_recv (self->inbox, "storage");
+        if (!msg)
+            continue;
+        if (msg->desc == &zkv_apply_desc) {
+            s_apply (self, (zkv_apply_t *) msg->body, &answers);
+            applied = true;
+            zkv_msg_destroy (&msg);
+        }
+        else
+        if (msg->desc == &zkv_read_desc) {
+            s_read_t *pending = (s_read_t *) calloc (1, sizeof (s_read_t));
+            if (!pending)
+                zkv_fatal ("out of memory");
+            pending->msg = msg;
+            zlistx_add_end (self->reads, pending);
+        }
+        else {
+            zsys_error ("storage: unexpected message %s", msg->desc->name);
+            zkv_msg_destroy (&msg);
+        }
+        s_serve_reads (self, &answers);
+    }
+    s_answers_send (self, &answers);
+    free (answers.items);
+    if (applied)
+        s_push_state (self);
+}
+
+static void
+s_compact_step (self_t *self)
+{
+    char *error = NULL;
+    if (zkv_mvcc_compact_step (self->mvcc, COMPACT_STEP_KEYS, &error))
+        zkv_fatal ("storage: compaction failed: %s", error);
+    if (!zkv_mvcc_compaction_pending (self->mvcc))
+        s_answers_send (self, &self->after_compaction);
+}
+
+//  ---------------------------------------------------------------------
+//  Lifecycle
+
+static void
+s_read_destroy (void **item_p)
+{
+    s_read_t *pending = (s_read_t *) *item_p;
+    if (pending) {
+        zkv_msg_destroy (&pending->msg);
+        free (pending);
+        *item_p = NULL;
+    }
+}
+
+static self_t *
+s_self_new (zsock_t *pipe, zkv_storage_args_t *args)
+{
+    self_t *self = (self_t *) zmalloc (sizeof (self_t));
+    self->pipe = pipe;
+    self->args = args;
+    self->reads = zlistx_new ();
+    zlistx_set_destructor (self->reads, s_read_destroy);
+    self->poller = zpoller_new (pipe, NULL);
+    //  Only $TERM stops an actor: the node stops them in order on a signal
+    zpoller_set_nonstop (self->poller, true);
+    return self;
+}
+
+static void
+s_self_destroy (self_t **self_p)
+{
+    self_t *self = *self_p;
+    if (!self)
+        return;
+    zpoller_destroy (&self->poller);
+    zlistx_destroy (&self->reads);
+    s_answers_free (&self->after_compaction);
+    zsock_destroy (&self->inbox);
+    zsock_destroy (&self->front);
+    zkv_mvcc_destroy (&self->mvcc);
+    free (self);
+    *self_p = NULL;
+}
+
+//  Opens the store and binds; returns NULL or an error text (static)
+static const char *
+s_start (self_t *self, char *error, size_t size)
+{
+    char *err = NULL;
+    self->mvcc = zkv_mvcc_new (self->args->engine, &err);
+    if (!self->mvcc) {
+        snprintf (error, size, "cannot open the store: %s", err);
+        free (err);
+        return error;
+    }
+    self->inbox = zsock_new (ZMQ_PULL);
+    zsock_set_rcvhwm (self->inbox, 0);  //  front bounds what is in flight
+    if (zsock_bind (self->inbox, "%s", self->args->inbox) < 0) {
+        snprintf (error, size, "cannot bind %s: %s", self->args->inbox, zmq_strerror (zmq_errno ()));
+        return error;
+    }
+    self->front = zsock_new (ZMQ_PUSH);
+    zsock_set_sndhwm (self->front, 0);
+    if (zsock_connect (self->front, "%s", self->args->front) < 0) {
+        snprintf (error, size, "cannot connect %s", self->args->front);
+        return error;
+    }
+    zpoller_add (self->poller, self->inbox);
+    return NULL;
+}
+
+void
+zkv_storage_actor (zsock_t *pipe, void *args)
+{
+    self_t *self = s_self_new (pipe, (zkv_storage_args_t *) args);
+    zsock_signal (pipe, 0);
+    while (!self->terminated) {
+        bool compacting = self->mvcc && zkv_mvcc_compaction_pending (self->mvcc);
+        void *which = zpoller_wait (self->poller, compacting? 0: -1);
+        if (which == pipe) {
+            char *command = zstr_recv (pipe);
+            if (!command)
+                break;
+            if (streq (command, "START")) {
+                char error [512];
+                const char *failed = s_start (self, error, sizeof error);
+                if (failed)
+                    zstr_sendx (pipe, failed, NULL);
+                else {
+                    zstr_sendx (pipe, "OK", NULL);
+                    zstr_sendf (pipe, "%llu",
+                                (unsigned long long) zkv_mvcc_applied_index (self->mvcc));
+                    s_push_state (self);
+                }
+            }
+            else
+            if (streq (command, "$TERM"))
+                self->terminated = true;
+            else
+                zsys_error ("storage: invalid command '%s'", command);
+            zstr_free (&command);
+        }
+        else
+        if (which == self->inbox)
+            s_handle_inbox (self);
+        else
+        if (compacting)
+            s_compact_step (self);
+    }
+    s_self_destroy (&self);
+}

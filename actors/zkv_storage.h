@@ -1,0 +1,35 @@
+/*  =========================================================================
+    zkv_storage.h — the storage actor: the state machine of a member.
+
+    Applies committed entries to the MVCC store, one RocksDB batch per
+    batch of entries with the applied index in it; serves reads once the
+    index they wait for is applied; answers front for the requests this
+    member received; reclaims compacted space in steps when idle; pushes
+    storage_state (applied index, revision) to front.
+
+    Pipe commands:
+      START       opens the store and binds; replies "OK" and the applied
+                  index, or an error text
+      $TERM       stops
+    Inbox (PULL, bound at args->inbox): apply, read.
+    =========================================================================
+*/
+#ifndef ZKV_STORAGE_H_INCLUDED
+#define ZKV_STORAGE_H_INCLUDED
+
+#include <czmq.h>
+
+#include "zkv_engine.h"
+
+typedef struct {
+    zkv_engine_t *engine;               //  the member's database (shared)
+    uint64_t member_id;
+    uint64_t cluster_id;
+    const char *inbox;                  //  endpoint this actor binds (PULL)
+    const char *front;                  //  front's inbox
+} zkv_storage_args_t;
+
+void
+    zkv_storage_actor (zsock_t *pipe, void *args);
+
+#endif

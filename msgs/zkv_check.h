@@ -1,0 +1,37 @@
+/*  zkv_check.h — etcd's validation of KV requests, before they are
+    proposed or served (etcd's v3rpc/key.go): empty keys, ignore_value /
+    ignore_lease misuse, operation counts and duplicate keys in a txn, and
+    the enum strings of compares. A request that passes is well-formed for
+    store/; a request that fails never reaches raft.
+*/
+#ifndef ZKV_CHECK_H_INCLUDED
+#define ZKV_CHECK_H_INCLUDED
+
+#include "zkv_msgs.h"
+
+#define ZKV_DEFAULT_MAX_TXN_OPS 128     //  etcd's --max-txn-ops
+
+typedef enum {
+    ZKV_CMP_EQUAL, ZKV_CMP_GREATER, ZKV_CMP_LESS, ZKV_CMP_NOT_EQUAL
+} zkv_cmp_result_t;
+
+typedef enum {
+    ZKV_CMP_VERSION, ZKV_CMP_CREATE, ZKV_CMP_MOD, ZKV_CMP_VALUE, ZKV_CMP_LEASE
+} zkv_cmp_target_t;
+
+//  Checks a client request of type desc. Returns 0, or -1 with status set.
+int
+    zkv_check_request (const zkv_desc_t *desc, const void *request, size_t max_txn_ops,
+                       zkv_status_t *status);
+
+//  True if a txn (or any txn nested in it) holds a put or a delete
+bool
+    zkv_txn_writes (const zkv_txn_t *txn);
+
+//  The result and target of a checked compare
+zkv_cmp_result_t
+    zkv_compare_result (const zkv_compare_t *compare);
+zkv_cmp_target_t
+    zkv_compare_target (const zkv_compare_t *compare);
+
+#endif

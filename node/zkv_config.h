@@ -1,0 +1,42 @@
+/*  =========================================================================
+    zkv_config.h — the settings of a zkv-node, from etcd-like flags and
+    from a ZPL config file (--config), flags winning over the file.
+
+    In the file every setting sits under a `zkv` section, named as its flag:
+        zkv
+            name = n1
+            data-dir = /var/lib/zkv/n1
+            listen-client = tcp://127.0.0.1:12379
+    =========================================================================
+*/
+#ifndef ZKV_CONFIG_H_INCLUDED
+#define ZKV_CONFIG_H_INCLUDED
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+
+typedef enum {
+    ZKV_LOG_DEBUG, ZKV_LOG_INFO, ZKV_LOG_WARN, ZKV_LOG_ERROR
+} zkv_log_level_t;
+
+typedef struct {
+    char name [128];                    //  --name
+    char data_dir [1024];               //  --data-dir
+    char listen_client [256];           //  --listen-client
+    bool memory;                        //  --engine memory (else rocksdb)
+    size_t max_request_bytes;           //  --max-request-bytes
+    size_t max_txn_ops;                 //  --max-txn-ops
+    int request_timeout;                //  --request-timeout (msecs)
+    char initial_cluster_token [128];   //  --initial-cluster-token
+    int log_level;                      //  --log-level: ZKV_LOG_DEBUG ...
+} zkv_config_t;
+
+//  Fills config from argv (and the --config file it names). Returns 0; 1
+//  when --help or --version was answered; -1 with a message in error for
+//  bad flags or settings.
+int
+    zkv_config_parse (zkv_config_t *config, int argc, char *argv [], char *error,
+                      size_t error_size);
+
+#endif

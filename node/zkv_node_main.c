@@ -1,0 +1,187 @@
+/*  =========================================================================
+    zkv_node_main.c — zkv-node: one member of a zkv cluster.
+
+    Parses its settings, opens the database, starts the actors in order
+    (storage, raft, front: each START answered with a status, since
+    zactor_new cannot report an actor's own failure), prints where it
+    listens, waits for SIGINT or SIGTERM, and stops them in reverse order.
+    Logs go to stderr; stdout carries only the lines that say where the
+    member listens, for people and for scripts.
+    =========================================================================
+*/
+#include <czmq.h>
+#include <sodium.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "zkv_config.h"
+#include "zkv_engine.h"
+#include "zkv_front.h"
+#include "zkv_identity.h"
+#include "zkv_raft.h"
+#include "zkv_storage.h"
+
+//  Creates dir and its parents
+static int
+s_mkdirs (const char *dir)
+{
+    char path [1024];
+    snprintf (path, sizeof path, "%s", dir);
+    for (char *slash = path + 1; *slash; slash++)
+        if (*slash == '/') {
+            *slash = 0;
+            if (mkdir (path, 0700) && errno != EEXIST)
+                return -1;
+            *slash = '/';
+        }
+    return mkdir (path, 0700) && errno != EEXIST? -1: 0;
+}
+
+//  Sends START (with an optional argument) and returns the status frame
+//  ("OK" or an error text) and, in *detail, the next frame if any
+static char *
+s_start (zactor_t *actor, const char *argument, char **detail)
+{
+    if (argument)
+        zstr_sendx (actor, "START", argument, NULL);
+    else
+        zstr_send (actor, "START");
+    zmsg_t *reply = zmsg_recv (actor);
+    char *status = reply? zmsg_popstr (reply): NULL;
+    if (detail)
+        *detail = reply? zmsg_popstr (reply): NULL;
+    zmsg_destroy (&reply);
+    return status? status: strdup ("no answer");
+}
+
+int
+main (int argc, char *argv [])
+{
+    zkv_config_t config;
+    char error [512];
+    int rc = zkv_config_parse (&config, argc, argv, error, sizeof error);
+    if (rc > 0)
+        return 0;
+    if (rc < 0) {
+        fprintf (stderr, "zkv-node: %s (see --help)\n", error);
+        return 2;
+    }
+    zsys_init ();
+    zsys_set_logident ("zkv-node");
+    zsys_set_logstream (stderr);
+    if (sodium_init () < 0) {
+        fprintf (stderr, "zkv-node: libsodium failed to start\n");
+        return 1;
+    }
+
+    //  The database: one RocksDB in <data-dir>/db, or in memory
+    zkv_memory_t *memory = NULL;
+    char db_path [1100];
+    if (config.memory) {
+        memory = zkv_memory_new ();
+        snprintf (db_path, sizeof db_path, "/zkv/%s", config.name);
+    }
+    else {
+        if (s_mkdirs (config.data_dir)) {
+            fprintf (stderr, "zkv-node: cannot create data dir %s: %s\n", config.data_dir,
+                     strerror (errno));
+            return 1;
+        }
+        snprintf (db_path, sizeof db_path, "%s/db", config.data_dir);
+    }
+    char *err = NULL;
+    zkv_engine_t *engine = zkv_engine_open (db_path, memory, &err);
+    if (!engine) {
+        if (strstr (err, "lock"))
+            fprintf (stderr, "zkv-node: data dir %s is in use by another zkv-node (%s)\n",
+                     config.data_dir, err);
+        else
+            fprintf (stderr, "zkv-node: cannot open %s: %s\n", db_path, err);
+        free (err);
+        zkv_memory_destroy (&memory);
+        return 1;
+    }
+    uint64_t member_id, cluster_id;
+    if (zkv_identity_load (engine, config.initial_cluster_token, config.name, &member_id,
+                           &cluster_id, &err)) {
+        fprintf (stderr, "zkv-node: cannot read or keep the member's ids: %s\n", err);
+        free (err);
+        zkv_engine_destroy (&engine);
+        zkv_memory_destroy (&memory);
+        return 1;
+    }
+
+    //  The actors meet on inproc endpoints private to this process
+    char storage_inbox [64], raft_inbox [64], front_inbox [64];
+    snprintf (storage_inbox, sizeof storage_inbox, "inproc://zkv-%d-storage", (int) getpid ());
+    snprintf (raft_inbox, sizeof raft_inbox, "inproc://zkv-%d-raft", (int) getpid ());
+    snprintf (front_inbox, sizeof front_inbox, "inproc://zkv-%d-front", (int) getpid ());
+    zkv_storage_args_t storage_args = {
+        engine, member_id, cluster_id, storage_inbox, front_inbox
+    };
+    zkv_raft_args_t raft_args = { engine, member_id, raft_inbox, storage_inbox, front_inbox };
+    zkv_front_args_t front_args = {
+        member_id, cluster_id, config.listen_client, config.max_request_bytes,
+        config.max_txn_ops, 65536, config.request_timeout, front_inbox, raft_inbox,
+        storage_inbox, config.log_level == ZKV_LOG_DEBUG
+    };
+
+    zactor_t *storage = NULL, *raft = NULL, *front = NULL;
+    char *status = NULL, *detail = NULL;
+    const char *failed_actor = NULL;
+    storage = zactor_new (zkv_storage_actor, &storage_args);
+    status = s_start (storage, NULL, &detail);
+    if (!streq (status, "OK"))
+        failed_actor = "storage";
+    if (!failed_actor) {
+        char applied [32];
+        snprintf (applied, sizeof applied, "%s", detail? detail: "0");
+        zstr_free (&status);
+        zstr_free (&detail);
+        raft = zactor_new (zkv_raft_actor, &raft_args);
+        status = s_start (raft, applied, NULL);
+        if (!streq (status, "OK"))
+            failed_actor = "raft";
+    }
+    if (!failed_actor) {
+        zstr_free (&status);
+        front = zactor_new (zkv_front_actor, &front_args);
+        status = s_start (front, NULL, &detail);
+        if (!streq (status, "OK"))
+            failed_actor = "front";
+    }
+    if (failed_actor) {
+        fprintf (stderr, "zkv-node: %s could not start: %s\n", failed_actor, status);
+        rc = 1;
+    }
+    else {
+        printf ("zkv-node %s: member %016llx of cluster %016llx\n", config.name,
+                (unsigned long long) member_id, (unsigned long long) cluster_id);
+        printf ("zkv-node %s: data in %s (%s)\n", config.name,
+                config.memory? "memory": config.data_dir, config.memory? "memory": "rocksdb");
+        printf ("zkv-node %s: serving clients on %s\n", config.name, detail);
+        printf ("zkv-node %s: try  zkvctl --endpoints %s put foo bar\n", config.name, detail);
+        fflush (stdout);
+        //  Until SIGINT or SIGTERM: the actors ignore signals, main stops them
+        zpoller_t *poller = zpoller_new (zactor_sock (front), zactor_sock (raft),
+                                         zactor_sock (storage), NULL);
+        while (!zsys_interrupted) {
+            void *which = zpoller_wait (poller, -1);
+            if (which) {                //  actors only speak when asked
+                zmsg_t *unexpected = zmsg_recv (which);
+                zmsg_destroy (&unexpected);
+            }
+        }
+        zpoller_destroy (&poller);
+        if (config.log_level <= ZKV_LOG_INFO)
+            zsys_info ("stopping");
+    }
+    zstr_free (&status);
+    zstr_free (&detail);
+    zactor_destroy (&front);
+    zactor_destroy (&raft);
+    zactor_destroy (&storage);
+    zkv_engine_destroy (&engine);
+    zkv_memory_destroy (&memory);
+    return rc;
+}

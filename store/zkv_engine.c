@@ -1,0 +1,307 @@
+/*  =========================================================================
+    zkv_engine.c — RocksDB with zkv's column families (see zkv_engine.h).
+    =========================================================================
+*/
+#include "zkv_engine.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct zkv_memory_s {
+    rocksdb_env_t *env;                 //  RocksDB's in-memory environment
+};
+
+struct zkv_engine_s {
+    rocksdb_t *db;
+    rocksdb_options_t *options;         //  database options
+    rocksdb_options_t *cf_options [ZKV_CF_COUNT];
+    rocksdb_block_based_table_options_t *table_options [ZKV_CF_COUNT];
+    rocksdb_cache_t *cache;             //  one block cache for every family
+    rocksdb_column_family_handle_t *cf [ZKV_CF_COUNT];
+    rocksdb_readoptions_t *read_options;
+    rocksdb_writeoptions_t *write_sync; //  WAL fsync'd before returning
+    rocksdb_writeoptions_t *write_async;
+    rocksdb_env_t *env;                 //  only for the memory medium (not owned)
+};
+
+static const char *s_cf_names [ZKV_CF_COUNT] = {
+    "default", "key", "index", "meta", "alarm", "members", "raft_log"
+};
+
+const char *
+zkv_cf_name (zkv_cf_t cf)
+{
+    return cf < ZKV_CF_COUNT? s_cf_names [cf]: "?";
+}
+
+zkv_memory_t *
+zkv_memory_new (void)
+{
+    zkv_memory_t *self = (zkv_memory_t *) calloc (1, sizeof (zkv_memory_t));
+    if (self)
+        self->env = rocksdb_create_mem_env ();
+    return self;
+}
+
+void
+zkv_memory_destroy (zkv_memory_t **self_p)
+{
+    if (*self_p) {
+        rocksdb_env_destroy ((*self_p)->env);
+        free (*self_p);
+        *self_p = NULL;
+    }
+}
+
+//  Options of one column family: point lookups in `key` (by revision) and
+//  `raft_log` (by index) profit from bloom filters; the index is read by
+//  seeks, where a whole-key bloom filter cannot help.
+static rocksdb_options_t *
+s_cf_options (zkv_engine_t *self, zkv_cf_t cf)
+{
+    rocksdb_options_t *options = rocksdb_options_create ();
+    rocksdb_block_based_table_options_t *table = rocksdb_block_based_options_create ();
+    rocksdb_block_based_options_set_block_cache (table, self->cache);
+    rocksdb_block_based_options_set_cache_index_and_filter_blocks (table, 1);
+    if (cf == ZKV_CF_KEY || cf == ZKV_CF_RAFT_LOG) {
+        rocksdb_filterpolicy_t *bloom = rocksdb_filterpolicy_create_bloom_full (10);
+        rocksdb_block_based_options_set_filter_policy (table, bloom);
+    }
+    rocksdb_options_set_block_based_table_factory (options, table);
+    self->table_options [cf] = table;
+    return options;
+}
+
+zkv_engine_t *
+zkv_engine_open (const char *path, zkv_memory_t *memory, char **error)
+{
+    zkv_engine_t *self = (zkv_engine_t *) calloc (1, sizeof (zkv_engine_t));
+    if (!self) {
+        *error = strdup ("out of memory");
+        return NULL;
+    }
+    self->cache = rocksdb_cache_create_lru (64 << 20);
+    self->options = rocksdb_options_create ();
+    rocksdb_options_set_create_if_missing (self->options, 1);
+    rocksdb_options_set_create_missing_column_families (self->options, 1);
+    rocksdb_options_increase_parallelism (self->options, 2);
+    rocksdb_options_set_max_background_jobs (self->options, 2);
+    rocksdb_options_set_bytes_per_sync (self->options, 1 << 20);
+    if (memory) {
+        self->env = memory->env;
+        rocksdb_options_set_env (self->options, self->env);
+    }
+
+    const char *names [ZKV_CF_COUNT];
+    const rocksdb_options_t *cf_options [ZKV_CF_COUNT];
+    for (int cf = 0; cf < ZKV_CF_COUNT; cf++) {
+        self->cf_options [cf] = s_cf_options (self, (zkv_cf_t) cf);
+        names [cf] = s_cf_names [cf];
+        cf_options [cf] = self->cf_options [cf];
+    }
+    //  A database must be opened with every family it has; zkv's own
+    //  families are all listed, so any other one means a foreign database.
+    char *err = NULL;
+    size_t existing_count = 0;
+    char **existing = rocksdb_list_column_families (self->options, path, &existing_count, &err);
+    if (err) {
+        rocksdb_free (err);             //  no database yet: it will be created
+        err = NULL;
+        if (existing)                   //  allocated even on failure
+            rocksdb_list_column_families_destroy (existing, existing_count);
+    }
+    else {
+        for (size_t i = 0; i < existing_count; i++) {
+            bool known = false;
+            for (int cf = 0; cf < ZKV_CF_COUNT; cf++)
+                known |= strcmp (existing [i], s_cf_names [cf]) == 0;
+            if (!known && !err) {
+                size_t size = strlen (existing [i]) + 128;
+                err = (char *) malloc (size);
+                if (err)
+                    snprintf (err, size, "not a zkv database: unknown column family \"%s\"",
+                              existing [i]);
+            }
+        }
+        rocksdb_list_column_families_destroy (existing, existing_count);
+        if (err) {
+            *error = err;
+            zkv_engine_destroy (&self);
+            return NULL;
+        }
+    }
+    self->db = rocksdb_open_column_families (self->options, path, ZKV_CF_COUNT, names,
+                                             cf_options, self->cf, &err);
+    if (err) {
+        *error = err;
+        zkv_engine_destroy (&self);
+        return NULL;
+    }
+    self->read_options = rocksdb_readoptions_create ();
+    self->write_sync = rocksdb_writeoptions_create ();
+    rocksdb_writeoptions_set_sync (self->write_sync, 1);
+    self->write_async = rocksdb_writeoptions_create ();
+    return self;
+}
+
+void
+zkv_engine_destroy (zkv_engine_t **self_p)
+{
+    zkv_engine_t *self = *self_p;
+    if (!self)
+        return;
+    for (int cf = 0; cf < ZKV_CF_COUNT; cf++)
+        if (self->cf [cf])
+            rocksdb_column_family_handle_destroy (self->cf [cf]);
+    if (self->db)
+        rocksdb_close (self->db);
+    for (int cf = 0; cf < ZKV_CF_COUNT; cf++) {
+        if (self->cf_options [cf])
+            rocksdb_options_destroy (self->cf_options [cf]);
+        if (self->table_options [cf])
+            rocksdb_block_based_options_destroy (self->table_options [cf]);
+    }
+    if (self->options)
+        rocksdb_options_destroy (self->options);
+    if (self->cache)
+        rocksdb_cache_destroy (self->cache);
+    if (self->read_options)
+        rocksdb_readoptions_destroy (self->read_options);
+    if (self->write_sync)
+        rocksdb_writeoptions_destroy (self->write_sync);
+    if (self->write_async)
+        rocksdb_writeoptions_destroy (self->write_async);
+    free (self);
+    *self_p = NULL;
+}
+
+rocksdb_t *
+zkv_engine_db (zkv_engine_t *self)
+{
+    return self->db;
+}
+
+rocksdb_column_family_handle_t *
+zkv_engine_cf (zkv_engine_t *self, zkv_cf_t cf)
+{
+    return self->cf [cf];
+}
+
+int
+zkv_engine_write (zkv_engine_t *self, rocksdb_writebatch_t *batch, bool sync, char **error)
+{
+    char *err = NULL;
+    rocksdb_write (self->db, sync? self->write_sync: self->write_async, batch, &err);
+    if (err) {
+        *error = err;
+        return -1;
+    }
+    return 0;
+}
+
+int
+zkv_engine_write_wi (zkv_engine_t *self, rocksdb_writebatch_wi_t *batch, bool sync,
+                     char **error)
+{
+    char *err = NULL;
+    rocksdb_write_writebatch_wi (self->db, sync? self->write_sync: self->write_async,
+                                 batch, &err);
+    if (err) {
+        *error = err;
+        return -1;
+    }
+    return 0;
+}
+
+int
+zkv_engine_put (zkv_engine_t *self, zkv_cf_t cf, const void *key, size_t key_size,
+                const void *value, size_t value_size, bool sync, char **error)
+{
+    char *err = NULL;
+    rocksdb_put_cf (self->db, sync? self->write_sync: self->write_async, self->cf [cf],
+                    (const char *) key, key_size, (const char *) value, value_size, &err);
+    if (err) {
+        *error = err;
+        return -1;
+    }
+    return 0;
+}
+
+int
+zkv_engine_get (zkv_engine_t *self, zkv_cf_t cf, const void *key, size_t key_size,
+                char **value, size_t *value_size, char **error)
+{
+    char *err = NULL;
+    *value = rocksdb_get_cf (self->db, self->read_options, self->cf [cf],
+                             (const char *) key, key_size, value_size, &err);
+    if (err) {
+        *error = err;
+        return -1;
+    }
+    return *value? 1: 0;
+}
+
+rocksdb_iterator_t *
+zkv_engine_iterator (zkv_engine_t *self, zkv_cf_t cf, const rocksdb_snapshot_t *snapshot)
+{
+    if (!snapshot)
+        return rocksdb_create_iterator_cf (self->db, self->read_options, self->cf [cf]);
+    rocksdb_readoptions_t *options = rocksdb_readoptions_create ();
+    rocksdb_readoptions_set_snapshot (options, snapshot);
+    rocksdb_iterator_t *iterator = rocksdb_create_iterator_cf (self->db, options, self->cf [cf]);
+    rocksdb_readoptions_destroy (options);  //  the iterator copied what it needs
+    return iterator;
+}
+
+const rocksdb_snapshot_t *
+zkv_engine_snapshot (zkv_engine_t *self)
+{
+    return rocksdb_create_snapshot (self->db);
+}
+
+void
+zkv_engine_snapshot_release (zkv_engine_t *self, const rocksdb_snapshot_t *snapshot)
+{
+    rocksdb_release_snapshot (self->db, snapshot);
+}
+
+uint64_t
+zkv_engine_property (zkv_engine_t *self, zkv_cf_t cf, const char *name)
+{
+    uint64_t value = 0, total = 0;
+    if (cf < ZKV_CF_COUNT)
+        return rocksdb_property_int_cf (self->db, self->cf [cf], name, &value) == 0? value: 0;
+    for (int f = 0; f < ZKV_CF_COUNT; f++)
+        if (rocksdb_property_int_cf (self->db, self->cf [f], name, &value) == 0)
+            total += value;
+    return total;
+}
+
+int
+zkv_engine_compact (zkv_engine_t *self, zkv_cf_t cf, char **error)
+{
+    (void) error;                       //  RocksDB's C API reports no errors here
+    rocksdb_compactoptions_t *options = rocksdb_compactoptions_create ();
+    //  2 = kForce: rewrite the bottommost level too (its default, 1, skips it)
+    rocksdb_compactoptions_set_bottommost_level_compaction (options, 2);
+    rocksdb_compact_range_cf_opt (self->db, self->cf [cf], options, NULL, 0, NULL, 0);
+    rocksdb_compactoptions_destroy (options);
+    return 0;
+}
+
+int
+zkv_engine_flush (zkv_engine_t *self, char **error)
+{
+    rocksdb_flushoptions_t *options = rocksdb_flushoptions_create ();
+    rocksdb_flushoptions_set_wait (options, 1);
+    char *err = NULL;
+    for (int cf = 0; cf < ZKV_CF_COUNT && !err; cf++)
+        rocksdb_flush_cf (self->db, options, self->cf [cf], &err);
+    rocksdb_flushoptions_destroy (options);
+    if (err) {
+        *error = err;
+        return -1;
+    }
+    return 0;
+}

@@ -1,0 +1,107 @@
+/*  =========================================================================
+    zkv_engine.h — the one RocksDB database of a member, with its column
+    families (ARCHITECTURE §5), on disk or on RocksDB's in-memory
+    environment: one code path, two media.
+
+    Errors are RocksDB's own text, handed to the caller as a malloc'd
+    string in *error (free it with free); functions return 0 or -1.
+    The handle is thread-safe, as RocksDB is: storage writes through it,
+    other actors read snapshots or compact through it.
+    =========================================================================
+*/
+#ifndef ZKV_ENGINE_H_INCLUDED
+#define ZKV_ENGINE_H_INCLUDED
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <rocksdb/c.h>
+
+typedef enum {
+    ZKV_CF_DEFAULT,                     //  required by RocksDB, unused
+    ZKV_CF_KEY,                         //  revision key -> KeyValue protobuf
+    ZKV_CF_INDEX,                       //  user key + revision -> key state
+    ZKV_CF_META,                        //  applied index, revisions, ids
+    ZKV_CF_ALARM,                       //  alarm member -> empty
+    ZKV_CF_MEMBERS,                     //  member id -> member
+    ZKV_CF_RAFT_LOG,                    //  raft entries and hard state
+    ZKV_CF_COUNT
+} zkv_cf_t;
+
+typedef struct zkv_engine_s zkv_engine_t;
+typedef struct zkv_memory_s zkv_memory_t;
+
+//  An in-memory medium. Databases opened on it survive closing and
+//  reopening for as long as it lives (tests use this to restart a store).
+zkv_memory_t *
+    zkv_memory_new (void);
+
+void
+    zkv_memory_destroy (zkv_memory_t **self_p);
+
+//  Opens (creating if needed) the database at path, on disk, or in memory
+//  when memory is not NULL. A database held by another process fails with
+//  RocksDB's lock error.
+zkv_engine_t *
+    zkv_engine_open (const char *path, zkv_memory_t *memory, char **error);
+
+void
+    zkv_engine_destroy (zkv_engine_t **self_p);
+
+//  The column family name of cf ("key", "index", ...)
+const char *
+    zkv_cf_name (zkv_cf_t cf);
+
+rocksdb_t *
+    zkv_engine_db (zkv_engine_t *self);
+
+rocksdb_column_family_handle_t *
+    zkv_engine_cf (zkv_engine_t *self, zkv_cf_t cf);
+
+//  Writes a batch atomically across families; sync waits for the WAL fsync
+int
+    zkv_engine_write (zkv_engine_t *self, rocksdb_writebatch_t *batch, bool sync,
+                      char **error);
+
+int
+    zkv_engine_write_wi (zkv_engine_t *self, rocksdb_writebatch_wi_t *batch, bool sync,
+                         char **error);
+
+//  Writes one value (synced when sync)
+int
+    zkv_engine_put (zkv_engine_t *self, zkv_cf_t cf, const void *key, size_t key_size,
+                    const void *value, size_t value_size, bool sync, char **error);
+
+//  Reads one value: returns 1 and a malloc'd *value (free with free), 0 if
+//  absent, -1 on error
+int
+    zkv_engine_get (zkv_engine_t *self, zkv_cf_t cf, const void *key, size_t key_size,
+                    char **value, size_t *value_size, char **error);
+
+//  A new iterator over cf, reading at snapshot when not NULL
+rocksdb_iterator_t *
+    zkv_engine_iterator (zkv_engine_t *self, zkv_cf_t cf, const rocksdb_snapshot_t *snapshot);
+
+//  A consistent view of every family, released with _snapshot_release
+const rocksdb_snapshot_t *
+    zkv_engine_snapshot (zkv_engine_t *self);
+
+void
+    zkv_engine_snapshot_release (zkv_engine_t *self, const rocksdb_snapshot_t *snapshot);
+
+//  An integer RocksDB property of cf ("rocksdb.live-sst-files-size", ...),
+//  or of the whole database summed over families when cf is ZKV_CF_COUNT.
+//  Returns 0 for unknown properties.
+uint64_t
+    zkv_engine_property (zkv_engine_t *self, zkv_cf_t cf, const char *name);
+
+//  Compacts the whole of cf, rewriting even its bottommost level so that
+//  deleted data and tombstones are really dropped
+int
+    zkv_engine_compact (zkv_engine_t *self, zkv_cf_t cf, char **error);
+
+//  Flushes every memtable to SST files
+int
+    zkv_engine_flush (zkv_engine_t *self, char **error);
+
+#endif

@@ -1,0 +1,119 @@
+/*  =========================================================================
+    zkv_mvcc.h — etcd's multi-version KV store on RocksDB.
+
+    The store has a revision, 1 when new. Every write transaction (one raft
+    entry: a put, a delete that deletes something, a txn that writes) takes
+    the next main revision; each change inside it the next sub revision.
+    Each key carries create_revision, mod_revision, version (puts since
+    creation, reset by a delete) and its value; a delete writes a
+    tombstone. Compact(R) forgets every revision of a key older than its
+    newest at or below R (and that one too when it is a tombstone).
+
+    Writes happen inside a batch: begin, any number of transactions, then
+    commit, which writes them in one RocksDB batch together with the raft
+    index and term they came from (so a restart resumes exactly after the
+    last durable batch). Reads inside a batch see the batch's own writes.
+
+    Responses are allocated from the caller's zone: their bytes point into
+    it and stay valid until the zone is freed. Every response carries a
+    header holding only the revision; the caller fills in the rest.
+
+    Errors are etcd's: requests the store cannot serve return -1 with
+    status set (ZKV_ERR_COMPACTED, ZKV_ERR_FUTURE_REV, ZKV_ERR_KEY_NOT_FOUND,
+    ZKV_ERR_LEASE_NOT_FOUND), changing nothing; a RocksDB failure returns -1
+    with ZKV_ERR_INTERNAL and RocksDB's text in the detail.
+    =========================================================================
+*/
+#ifndef ZKV_MVCC_H_INCLUDED
+#define ZKV_MVCC_H_INCLUDED
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <msgpack.h>
+
+#include "zkv_engine.h"
+#include "zkv_msgs.h"
+
+typedef struct zkv_mvcc_s zkv_mvcc_t;
+
+//  Opens the store held by engine, reading only its meta records: no scan
+//  of keys, whatever their number. Resumes an unfinished compaction.
+zkv_mvcc_t *
+    zkv_mvcc_new (zkv_engine_t *engine, char **error);
+
+void
+    zkv_mvcc_destroy (zkv_mvcc_t **self_p);
+
+//  Current revision (1 on an empty store)
+int64_t
+    zkv_mvcc_revision (zkv_mvcc_t *self);
+
+//  Revision of the last compaction, -1 if never compacted
+int64_t
+    zkv_mvcc_compact_revision (zkv_mvcc_t *self);
+
+//  Raft index and term of the last committed batch (0 when new)
+uint64_t
+    zkv_mvcc_applied_index (zkv_mvcc_t *self);
+uint64_t
+    zkv_mvcc_applied_term (zkv_mvcc_t *self);
+
+//  ---------------------------------------------------------------------
+//  Reads
+
+//  Range over the committed state (or, inside a batch, the batch's state)
+int
+    zkv_mvcc_range (zkv_mvcc_t *self, const zkv_range_t *request, msgpack_zone *zone,
+                    zkv_range_response_t *response, zkv_status_t *status);
+
+//  A txn that writes nothing (zkv_txn_writes () is false), outside a batch
+int
+    zkv_mvcc_txn_read (zkv_mvcc_t *self, const zkv_txn_t *request, msgpack_zone *zone,
+                       zkv_txn_response_t *response, zkv_status_t *status);
+
+//  ---------------------------------------------------------------------
+//  Writes
+
+//  Starts a batch of write transactions
+void
+    zkv_mvcc_begin (zkv_mvcc_t *self);
+
+int
+    zkv_mvcc_put (zkv_mvcc_t *self, const zkv_put_t *request, msgpack_zone *zone,
+                  zkv_put_response_t *response, zkv_status_t *status);
+
+int
+    zkv_mvcc_delete_range (zkv_mvcc_t *self, const zkv_delete_range_t *request,
+                           msgpack_zone *zone, zkv_delete_range_response_t *response,
+                           zkv_status_t *status);
+
+int
+    zkv_mvcc_txn (zkv_mvcc_t *self, const zkv_txn_t *request, msgpack_zone *zone,
+                  zkv_txn_response_t *response, zkv_status_t *status);
+
+//  Logical compaction: reads below revision fail from now on; the space is
+//  reclaimed later by zkv_mvcc_compact_step
+int
+    zkv_mvcc_compact (zkv_mvcc_t *self, const zkv_compact_t *request, msgpack_zone *zone,
+                      zkv_compact_response_t *response, zkv_status_t *status);
+
+//  Writes the batch with the raft index and term it applies, without
+//  fsync: the raft log holds the entries durably and replays what a crash
+//  lost. Returns 0, or -1 with RocksDB's error.
+int
+    zkv_mvcc_commit (zkv_mvcc_t *self, uint64_t applied_index, uint64_t applied_term,
+                     char **error);
+
+//  ---------------------------------------------------------------------
+//  Physical compaction, in steps between batches
+
+//  True while a compaction has deleted less than it should
+bool
+    zkv_mvcc_compaction_pending (zkv_mvcc_t *self);
+
+//  Deletes the revisions the last compaction made unreachable, for up to
+//  max_keys user keys. Returns 0, or -1 with RocksDB's error.
+int
+    zkv_mvcc_compact_step (zkv_mvcc_t *self, size_t max_keys, char **error);
+
+#endif

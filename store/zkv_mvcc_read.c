@@ -1,0 +1,304 @@
+/*  =========================================================================
+    zkv_mvcc_read.c — finding keys at a revision, and Range.
+
+    Every lookup is a seek in the index family: index keys sort by user key
+    and, within a key, newest revision first, so seeking to (key, ~R) lands
+    on the newest revision <= R of key in O(log n), however long its
+    history. A range visits each key of the interval with at most two seeks
+    (one when the key's newest revision is already <= R): O(log n + k).
+    =========================================================================
+*/
+#include "zkv_mvcc_private.h"
+#include "zkv_kvpb.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+//  The user key of index key bytes, unescaped into buf (sized by caller)
+static zkv_bin_t
+s_user_key (const uint8_t *escaped, size_t escaped_size, uint8_t *buf)
+{
+    return zkv_bin (buf, zkv_unescape (escaped, escaped_size, buf));
+}
+
+//  Byte comparison of raw buffers, shorter first when one is a prefix
+static int
+s_compare (const uint8_t *a, size_t a_size, const uint8_t *b, size_t b_size)
+{
+    size_t n = a_size < b_size? a_size: b_size;
+    int c = n? memcmp (a, b, n): 0;
+    if (c)
+        return c;
+    return a_size < b_size? -1: a_size > b_size? 1: 0;
+}
+
+int
+zkv_mvcc_visit (zkv_mvcc_t *self, zkv_bin_t key, zkv_bin_t end, int64_t rev,
+                zkv_mvcc_visit_fn *fn, void *arg, zkv_status_t *status)
+{
+    bool single = end.size == 0;
+    bool to_end = end.size == 1 && end.data [0] == 0;
+    //  Upper bound: escape (end) sorts after every index key of a user key
+    //  below end and at or before every one of end and beyond.
+    uint8_t *bound = NULL;
+    size_t bound_size = 0;
+    if (!single && !to_end) {
+        bound = (uint8_t *) malloc (2 * end.size + 1);
+        if (!bound)
+            return zkv_status_set (status, ZKV_ERR_INTERNAL, "out of memory");
+        bound_size = zkv_escape (end.data, end.size, bound);
+    }
+    //  One buffer serves every target: escaped key + 18 bytes
+    size_t target_room = 2 * key.size + 18;
+    uint8_t *target = (uint8_t *) malloc (target_room);
+    uint8_t *user = NULL;
+    size_t user_room = 0;
+    if (!target) {
+        free (bound);
+        return zkv_status_set (status, ZKV_ERR_INTERNAL, "out of memory");
+    }
+    size_t target_size = zkv_indexkey_seek (key.data, key.size, rev, target);
+    size_t escaped_key_size = target_size - 18;
+
+    rocksdb_iterator_t *it = zkv_mvcc_iterator (self, ZKV_CF_INDEX);
+    rocksdb_iter_seek (it, (const char *) target, target_size);
+    int rc = 0;
+    while (rocksdb_iter_valid (it)) {
+        size_t size;
+        const uint8_t *bytes = (const uint8_t *) rocksdb_iter_key (it, &size);
+        size_t escaped_size;
+        zkv_rev_t found_rev;
+        if (zkv_indexkey_decode (bytes, size, &escaped_size, &found_rev)) {
+            rc = zkv_status_set (status, ZKV_ERR_INTERNAL, "corrupt index key");
+            break;
+        }
+        if (single) {
+            if (s_compare (bytes, escaped_size, target, escaped_key_size) != 0)
+                break;
+        }
+        else
+        if (bound && s_compare (bytes, size, bound, bound_size) >= 0)
+            break;
+
+        //  Room for targets built from this key
+        if (escaped_size + 18 > target_room || escaped_size > user_room) {
+            size_t room = 2 * (escaped_size + 18);
+            uint8_t *grown = (uint8_t *) realloc (target, room);
+            uint8_t *grown_user = grown? (uint8_t *) realloc (user, room): NULL;
+            if (!grown || !grown_user) {
+                if (grown)
+                    target = grown;
+                rc = zkv_status_set (status, ZKV_ERR_INTERNAL, "out of memory");
+                break;
+            }
+            target = grown;
+            user = grown_user;
+            target_room = user_room = room;
+        }
+        if (found_rev.main > rev) {
+            //  Newer than wanted: jump to this key's newest <= rev
+            memmove (target, bytes, escaped_size);
+            size_t seek_size = zkv_indexkey_seek_escaped (target, escaped_size, rev);
+            rocksdb_iter_seek (it, (const char *) target, seek_size);
+            if (!rocksdb_iter_valid (it))
+                break;
+            bytes = (const uint8_t *) rocksdb_iter_key (it, &size);
+            size_t again_size;
+            if (zkv_indexkey_decode (bytes, size, &again_size, &found_rev)) {
+                rc = zkv_status_set (status, ZKV_ERR_INTERNAL, "corrupt index key");
+                break;
+            }
+            if (again_size != escaped_size || memcmp (bytes, target, escaped_size) != 0)
+                continue;               //  no revision <= rev: on to the next key
+            escaped_size = again_size;
+        }
+        size_t value_size;
+        const uint8_t *value = (const uint8_t *) rocksdb_iter_value (it, &value_size);
+        s_found_t found;
+        found.rev = found_rev;
+        if (zkv_index_value_decode (value, value_size, &found.state)) {
+            rc = zkv_status_set (status, ZKV_ERR_INTERNAL, "corrupt index value");
+            break;
+        }
+        //  Keep the escaped key before the iterator moves
+        memmove (target, bytes, escaped_size);
+        if (!found.state.tombstone) {
+            zkv_bin_t user_key = s_user_key (target, escaped_size, user);
+            rc = fn (arg, user_key, &found);
+            if (rc)
+                break;
+        }
+        if (single)
+            break;
+        //  On to the next user key: past escape (key) 00 01 ... is 00 02
+        target [escaped_size] = 0x00;
+        target [escaped_size + 1] = 0x02;
+        rocksdb_iter_seek (it, (const char *) target, escaped_size + 2);
+    }
+    if (rc == 0) {
+        char *err = NULL;
+        rocksdb_iter_get_error (it, &err);
+        if (err)
+            rc = zkv_mvcc_rocksdb_error (status, err);
+    }
+    rocksdb_iter_destroy (it);
+    free (target);
+    free (user);
+    free (bound);
+    return rc < 0? -1: 0;
+}
+
+//  ---------------------------------------------------------------------
+//  Single key lookup
+
+int
+zkv_mvcc_lookup (zkv_mvcc_t *self, zkv_bin_t key, int64_t rev, s_found_t *found,
+                 zkv_status_t *status)
+{
+    //  Unlike visit, a lookup also reports a tombstone, which a put needs
+    //  to know that the key's next generation starts.
+    size_t room = 2 * key.size + 18;
+    uint8_t *target = (uint8_t *) malloc (room);
+    if (!target)
+        return zkv_status_set (status, ZKV_ERR_INTERNAL, "out of memory");
+    size_t target_size = zkv_indexkey_seek (key.data, key.size, rev, target);
+    size_t escaped_size = target_size - 18;
+    rocksdb_iterator_t *it = zkv_mvcc_iterator (self, ZKV_CF_INDEX);
+    rocksdb_iter_seek (it, (const char *) target, target_size);
+    int rc = 0;
+    if (rocksdb_iter_valid (it)) {
+        size_t size;
+        const uint8_t *bytes = (const uint8_t *) rocksdb_iter_key (it, &size);
+        size_t found_escaped;
+        if (zkv_indexkey_decode (bytes, size, &found_escaped, &found->rev))
+            rc = zkv_status_set (status, ZKV_ERR_INTERNAL, "corrupt index key");
+        else
+        if (found_escaped == escaped_size && memcmp (bytes, target, escaped_size) == 0) {
+            size_t value_size;
+            const uint8_t *value = (const uint8_t *) rocksdb_iter_value (it, &value_size);
+            if (zkv_index_value_decode (value, value_size, &found->state))
+                rc = zkv_status_set (status, ZKV_ERR_INTERNAL, "corrupt index value");
+            else
+                rc = 1;
+        }
+    }
+    if (rc == 0) {
+        char *err = NULL;
+        rocksdb_iter_get_error (it, &err);
+        if (err)
+            rc = zkv_mvcc_rocksdb_error (status, err);
+    }
+    rocksdb_iter_destroy (it);
+    free (target);
+    return rc;
+}
+
+int
+zkv_mvcc_read_kv (zkv_mvcc_t *self, zkv_rev_t rev, bool tombstone, msgpack_zone *zone,
+                  zkv_key_value_t *kv, zkv_status_t *status)
+{
+    uint8_t revkey [ZKV_REVKEY_TOMB_SIZE];
+    size_t revkey_size = zkv_revkey_encode (rev, tombstone, revkey);
+    char *value;
+    size_t value_size;
+    int found = zkv_mvcc_get (self, ZKV_CF_KEY, revkey, revkey_size, &value, &value_size, status);
+    if (found < 0)
+        return -1;
+    if (found == 0)
+        return zkv_status_set (status, ZKV_ERR_INTERNAL,
+                               "index points at a missing revision %lld_%lld",
+                               (long long) rev.main, (long long) rev.sub);
+    uint8_t *copy = (uint8_t *) zkv_mvcc_copy (zone, value, value_size);
+    free (value);
+    if (!copy)
+        return zkv_status_set (status, ZKV_ERR_INTERNAL, "out of memory");
+    if (zkv_kvpb_decode (copy, value_size, kv))
+        return zkv_status_set (status, ZKV_ERR_INTERNAL, "corrupt KeyValue at %lld_%lld",
+                               (long long) rev.main, (long long) rev.sub);
+    return 0;
+}
+
+//  ---------------------------------------------------------------------
+//  Range
+
+typedef struct {
+    zkv_mvcc_t *self;
+    const zkv_range_t *request;
+    msgpack_zone *zone;
+    zkv_key_value_t *kvs;               //  growing array (malloc'd)
+    size_t kv_count;
+    size_t kv_room;
+    int64_t count;
+    zkv_status_t *status;
+} s_range_t;
+
+static int
+s_range_visit (void *arg, zkv_bin_t key, const s_found_t *found)
+{
+    (void) key;
+    s_range_t *range = (s_range_t *) arg;
+    range->count++;
+    const zkv_range_t *request = range->request;
+    if (request->count_only)
+        return 0;
+    //  etcd counts every key of the range but returns at most limit
+    if (request->limit > 0 && (int64_t) range->kv_count >= request->limit)
+        return 0;
+    if (range->kv_count == range->kv_room) {
+        size_t room = range->kv_room? 2 * range->kv_room: 16;
+        zkv_key_value_t *grown = (zkv_key_value_t *) realloc (range->kvs,
+                                                              room * sizeof (zkv_key_value_t));
+        if (!grown)
+            return zkv_status_set (range->status, ZKV_ERR_INTERNAL, "out of memory");
+        range->kvs = grown;
+        range->kv_room = room;
+    }
+    zkv_key_value_t *kv = &range->kvs [range->kv_count];
+    if (zkv_mvcc_read_kv (range->self, found->rev, false, range->zone, kv, range->status))
+        return -1;
+    if (request->keys_only)
+        kv->value = zkv_bin (NULL, 0);
+    range->kv_count++;
+    return 0;
+}
+
+int
+zkv_mvcc_range_at (zkv_mvcc_t *self, const zkv_range_t *request, int64_t current,
+                   msgpack_zone *zone, zkv_range_response_t *response, zkv_status_t *status)
+{
+    memset (response, 0, sizeof *response);
+    int64_t rev = request->revision;
+    if (rev > current)
+        return zkv_status_set (status, ZKV_ERR_FUTURE_REV, NULL);
+    if (rev <= 0)
+        rev = current;
+    if (rev < zkv_mvcc_current_compact (self))
+        return zkv_status_set (status, ZKV_ERR_COMPACTED, NULL);
+
+    s_range_t range = { self, request, zone, NULL, 0, 0, 0, status };
+    if (zkv_mvcc_visit (self, request->key, request->range_end, rev,
+                        s_range_visit, &range, status)) {
+        free (range.kvs);
+        return -1;
+    }
+    response->header = zkv_mvcc_header (zone, current);
+    response->count = range.count;
+    response->more = request->limit > 0 && range.count > request->limit;
+    if (range.kv_count) {
+        response->kvs.items = (zkv_key_value_t *) zkv_mvcc_copy (
+            zone, range.kvs, range.kv_count * sizeof (zkv_key_value_t));
+        response->kvs.count = range.kv_count;
+    }
+    free (range.kvs);
+    if (!response->header || (range.kv_count && !response->kvs.items))
+        return zkv_status_set (status, ZKV_ERR_INTERNAL, "out of memory");
+    return 0;
+}
+
+int
+zkv_mvcc_range (zkv_mvcc_t *self, const zkv_range_t *request, msgpack_zone *zone,
+                zkv_range_response_t *response, zkv_status_t *status)
+{
+    zkv_status_set (status, ZKV_ERR_OK, NULL);
+    return zkv_mvcc_range_at (self, request, zkv_mvcc_current (self), zone, response, status);
+}

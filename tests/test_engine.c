@@ -1,0 +1,157 @@
+/*  test_engine.c — RocksDB with zkv's families: snapshots, size figures,
+    forced compaction, errors with RocksDB's text. */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "zkv_engine.h"
+
+static char s_dir [64];
+
+static void
+s_setup (void)
+{
+    snprintf (s_dir, sizeof s_dir, "/tmp/zkv-test-engine-XXXXXX");
+    cr_assert_not_null (mkdtemp (s_dir));
+}
+
+static void
+s_teardown (void)
+{
+    char command [128];
+    snprintf (command, sizeof command, "rm -rf '%s'", s_dir);
+    cr_assert_eq (system (command), 0);
+}
+
+TestSuite (engine, .init = s_setup, .fini = s_teardown);
+
+static zkv_engine_t *
+s_open (const char *name)
+{
+    char path [128];
+    snprintf (path, sizeof path, "%s/%s", s_dir, name);
+    char *error = NULL;
+    zkv_engine_t *engine = zkv_engine_open (path, NULL, &error);
+    cr_assert_not_null (engine, "%s", error);
+    return engine;
+}
+
+static void
+s_put (zkv_engine_t *engine, zkv_cf_t cf, const char *key, const char *value)
+{
+    char *error = NULL;
+    cr_assert_eq (zkv_engine_put (engine, cf, key, strlen (key), value, strlen (value), false,
+                                  &error), 0, "%s", error);
+}
+
+Test (engine, families_and_atomic_batches)
+{
+    zkv_engine_t *engine = s_open ("db");
+    cr_assert_str_eq (zkv_cf_name (ZKV_CF_KEY), "key");
+    cr_assert_str_eq (zkv_cf_name (ZKV_CF_RAFT_LOG), "raft_log");
+    rocksdb_writebatch_t *batch = rocksdb_writebatch_create ();
+    rocksdb_writebatch_put_cf (batch, zkv_engine_cf (engine, ZKV_CF_KEY), "k", 1, "v", 1);
+    rocksdb_writebatch_put_cf (batch, zkv_engine_cf (engine, ZKV_CF_META), "k", 1, "m", 1);
+    char *error = NULL;
+    cr_assert_eq (zkv_engine_write (engine, batch, true, &error), 0);
+    rocksdb_writebatch_destroy (batch);
+    char *value;
+    size_t size;
+    cr_assert_eq (zkv_engine_get (engine, ZKV_CF_KEY, "k", 1, &value, &size, &error), 1);
+    cr_assert_eq (value [0], 'v');
+    free (value);
+    cr_assert_eq (zkv_engine_get (engine, ZKV_CF_META, "k", 1, &value, &size, &error), 1);
+    cr_assert_eq (value [0], 'm');
+    free (value);
+    //  Families are separate key spaces
+    cr_assert_eq (zkv_engine_get (engine, ZKV_CF_INDEX, "k", 1, &value, &size, &error), 0);
+    zkv_engine_destroy (&engine);
+}
+
+Test (engine, snapshots_are_consistent_views)
+{
+    zkv_engine_t *engine = s_open ("db");
+    s_put (engine, ZKV_CF_KEY, "k", "5000");
+    const rocksdb_snapshot_t *snapshot = zkv_engine_snapshot (engine);
+    s_put (engine, ZKV_CF_KEY, "k", "5001");
+    rocksdb_iterator_t *it = zkv_engine_iterator (engine, ZKV_CF_KEY, snapshot);
+    rocksdb_iter_seek_to_first (it);
+    cr_assert (rocksdb_iter_valid (it));
+    size_t size;
+    const char *value = rocksdb_iter_value (it, &size);
+    cr_assert_eq (size, 4);
+    cr_assert_arr_eq (value, "5000", 4);
+    rocksdb_iter_destroy (it);
+    zkv_engine_snapshot_release (engine, snapshot);
+    zkv_engine_destroy (&engine);
+}
+
+Test (engine, sizes_and_forced_compaction)
+{
+    zkv_engine_t *engine = s_open ("db");
+    char key [32], value [128];
+    unsigned int seed = 1;
+    for (int i = 0; i < 5000; i++) {
+        snprintf (key, sizeof key, "k%06d", i);
+        for (size_t j = 0; j < sizeof value - 1; j++)     //  incompressible
+            value [j] = 'a' + rand_r (&seed) % 26;
+        value [sizeof value - 1] = 0;
+        s_put (engine, ZKV_CF_KEY, key, value);
+    }
+    char *error = NULL;
+    cr_assert_eq (zkv_engine_flush (engine, &error), 0, "%s", error);
+    uint64_t full = zkv_engine_property (engine, ZKV_CF_KEY, "rocksdb.live-sst-files-size");
+    cr_assert_gt (full, 5000 * 100 / 4, "live SST size %llu", (unsigned long long) full);
+    cr_assert_geq (zkv_engine_property (engine, ZKV_CF_COUNT, "rocksdb.live-sst-files-size"),
+                   full);
+    cr_assert_eq (zkv_engine_property (engine, ZKV_CF_KEY, "rocksdb.no-such-property"), 0);
+
+    rocksdb_writebatch_t *batch = rocksdb_writebatch_create ();
+    rocksdb_writebatch_delete_range_cf (batch, zkv_engine_cf (engine, ZKV_CF_KEY),
+                                        "k000000", 7, "k004000", 7);
+    cr_assert_eq (zkv_engine_write (engine, batch, false, &error), 0);
+    rocksdb_writebatch_destroy (batch);
+    cr_assert_eq (zkv_engine_flush (engine, &error), 0);
+    cr_assert_eq (zkv_engine_compact (engine, ZKV_CF_KEY, &error), 0);
+    uint64_t compacted = zkv_engine_property (engine, ZKV_CF_KEY, "rocksdb.live-sst-files-size");
+    cr_assert_lt (compacted, full / 3, "compaction kept %llu of %llu bytes",
+                  (unsigned long long) compacted, (unsigned long long) full);
+    cr_assert_eq (zkv_engine_property (engine, ZKV_CF_KEY, "rocksdb.estimate-num-keys"), 1000);
+    zkv_engine_destroy (&engine);
+}
+
+Test (engine, errors_carry_rocksdbs_text)
+{
+    char path [128];
+    snprintf (path, sizeof path, "%s/file", s_dir);
+    FILE *file = fopen (path, "w");
+    fputs ("not a database", file);
+    fclose (file);
+    char *error = NULL;
+    zkv_engine_t *engine = zkv_engine_open (path, NULL, &error);
+    cr_assert_null (engine);
+    cr_assert_not_null (error);
+    cr_assert_gt (strlen (error), 10, "%s", error);
+    free (error);
+}
+
+Test (engine, memory_medium_survives_reopen_while_it_lives)
+{
+    zkv_memory_t *memory = zkv_memory_new ();
+    char *error = NULL;
+    zkv_engine_t *engine = zkv_engine_open ("/mem/a", memory, &error);
+    cr_assert_not_null (engine, "%s", error);
+    s_put (engine, ZKV_CF_META, "x", "1");
+    zkv_engine_destroy (&engine);
+    engine = zkv_engine_open ("/mem/a", memory, &error);
+    char *value;
+    size_t size;
+    cr_assert_eq (zkv_engine_get (engine, ZKV_CF_META, "x", 1, &value, &size, &error), 1);
+    free (value);
+    zkv_engine_destroy (&engine);
+    zkv_memory_destroy (&memory);
+    //  Nothing reached the disk
+    cr_assert_neq (access ("/mem/a", F_OK), 0);
+}

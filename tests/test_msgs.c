@@ -1,0 +1,498 @@
+/*  test_msgs.c — every message of the table round-trips; hostile bytes are
+    rejected with a clear error, never a crash. */
+#include <criterion/criterion.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "zkv_check.h"
+#include "zkv_msgs.h"
+
+//  ---------------------------------------------------------------------
+//  Generic fill and compare, driven by the descriptors
+
+static uint64_t s_seed = 88172645463325252ULL;
+
+static uint64_t
+s_random (void)
+{
+    s_seed ^= s_seed << 13;
+    s_seed ^= s_seed >> 7;
+    s_seed ^= s_seed << 17;
+    return s_seed;
+}
+
+static void s_fill (const zkv_desc_t *desc, void *msg, msgpack_zone *zone, int depth);
+
+typedef struct {
+    void *items;
+    size_t count;
+} s_list_t;
+
+static void
+s_fill_field (const zkv_field_t *field, char *at, msgpack_zone *zone, int depth)
+{
+    bool zero = s_random () % 4 == 0;   //  exercise omitted fields too
+    switch (field->type) {
+        case ZKV_T_U64:
+            *(uint64_t *) at = zero? 0: s_random () >> (s_random () % 64);
+            break;
+        case ZKV_T_I64:
+            *(int64_t *) at = zero? 0: (int64_t) s_random () >> (s_random () % 64);
+            break;
+        case ZKV_T_BOOL:
+            *(bool *) at = !zero && s_random () % 2;
+            break;
+        case ZKV_T_BIN:
+        case ZKV_T_STR: {
+            size_t size = zero? 0: s_random () % 40;
+            uint8_t *bytes = msgpack_zone_malloc (zone, size + 1);
+            for (size_t i = 0; i < size; i++)
+                bytes [i] = field->type == ZKV_T_STR? 'a' + s_random () % 26: (uint8_t) s_random ();
+            *(zkv_bin_t *) at = zkv_bin (bytes, size);
+            break;
+        }
+        case ZKV_T_MSG:
+            if (zero || depth > 3)
+                *(void **) at = NULL;
+            else {
+                void *sub = msgpack_zone_malloc (zone, field->sub->size);
+                s_fill (field->sub, sub, zone, depth + 1);
+                *(void **) at = sub;
+            }
+            break;
+        case ZKV_T_LIST: {
+            s_list_t *list = (s_list_t *) at;
+            list->count = zero || depth > 3? 0: s_random () % 4;
+            list->items = NULL;
+            if (list->count) {
+                list->items = msgpack_zone_malloc (zone, list->count * field->sub->size);
+                for (size_t i = 0; i < list->count; i++)
+                    s_fill (field->sub, (char *) list->items + i * field->sub->size, zone,
+                            depth + 1);
+            }
+            break;
+        }
+    }
+}
+
+static void
+s_fill (const zkv_desc_t *desc, void *msg, msgpack_zone *zone, int depth)
+{
+    memset (msg, 0, desc->size);
+    for (size_t i = 0; i < desc->field_count; i++)
+        s_fill_field (&desc->fields [i], (char *) msg + desc->fields [i].offset, zone, depth);
+}
+
+static void s_assert_equal (const zkv_desc_t *desc, const void *a, const void *b,
+                            const char *path);
+
+static void
+s_assert_field (const zkv_desc_t *desc, const zkv_field_t *field, const char *a,
+                const char *b, const char *path)
+{
+    switch (field->type) {
+        case ZKV_T_U64:
+            cr_assert_eq (*(uint64_t *) a, *(uint64_t *) b, "%s.%s", path, field->name);
+            break;
+        case ZKV_T_I64:
+            cr_assert_eq (*(int64_t *) a, *(int64_t *) b, "%s.%s", path, field->name);
+            break;
+        case ZKV_T_BOOL:
+            cr_assert_eq (*(bool *) a, *(bool *) b, "%s.%s", path, field->name);
+            break;
+        case ZKV_T_BIN:
+        case ZKV_T_STR: {
+            const zkv_bin_t *x = (const zkv_bin_t *) a, *y = (const zkv_bin_t *) b;
+            cr_assert_eq (x->size, y->size, "%s.%s size", path, field->name);
+            if (x->size)
+                cr_assert_arr_eq (x->data, y->data, x->size, "%s.%s", path, field->name);
+            break;
+        }
+        case ZKV_T_MSG: {
+            void *x = *(void **) a, *y = *(void **) b;
+            cr_assert_eq (x == NULL, y == NULL, "%s.%s presence", path, field->name);
+            if (x)
+                s_assert_equal (field->sub, x, y, field->name);
+            break;
+        }
+        case ZKV_T_LIST: {
+            const s_list_t *x = (const s_list_t *) a, *y = (const s_list_t *) b;
+            cr_assert_eq (x->count, y->count, "%s.%s count", path, field->name);
+            for (size_t i = 0; i < x->count; i++)
+                s_assert_equal (field->sub, (char *) x->items + i * field->sub->size,
+                                (char *) y->items + i * field->sub->size, field->name);
+            break;
+        }
+    }
+    (void) desc;
+}
+
+static void
+s_assert_equal (const zkv_desc_t *desc, const void *a, const void *b, const char *path)
+{
+    for (size_t i = 0; i < desc->field_count; i++)
+        s_assert_field (desc, &desc->fields [i], (const char *) a + desc->fields [i].offset,
+                        (const char *) b + desc->fields [i].offset, path);
+}
+
+static const int ALL_KINDS = ZKV_KIND_REQUEST | ZKV_KIND_RESPONSE | ZKV_KIND_NESTED
+                           | ZKV_KIND_INTERNAL;
+
+Test (msgs, every_message_round_trips)
+{
+    zkv_limits_t limits = zkv_limits_trusted ();
+    size_t messages = 0;
+    for (const zkv_desc_t *const *desc = zkv_msg_table; *desc; desc++) {
+        for (int round = 0; round < 50; round++) {
+            msgpack_zone *zone = msgpack_zone_new (4096);
+            void *msg = msgpack_zone_malloc (zone, (*desc)->size);
+            s_fill (*desc, msg, zone, 0);
+
+            msgpack_sbuffer buffer;
+            msgpack_sbuffer_init (&buffer);
+            msgpack_packer pk;
+            msgpack_packer_init (&pk, &buffer, msgpack_sbuffer_write);
+            uint64_t id = s_random ();
+            cr_assert_eq (zkv_msg_pack_top (&pk, *desc, msg, NULL, true, id), 0);
+
+            zkv_status_t status;
+            zkv_msg_t *decoded = zkv_msg_decode (buffer.data, buffer.size, ALL_KINDS, &limits,
+                                                 &status);
+            char text [256];
+            cr_assert_not_null (decoded, "%s: %s", (*desc)->name,
+                                zkv_status_text (&status, text, sizeof text));
+            cr_assert_eq (decoded->desc, *desc);
+            cr_assert (decoded->has_id);
+            cr_assert_eq (decoded->id, id);
+            s_assert_equal (*desc, msg, decoded->body, (*desc)->name);
+            zkv_msg_destroy (&decoded);
+            cr_assert_null (decoded);
+
+            //  The nested form round-trips too
+            size_t size;
+            uint8_t *body = zkv_msg_encode_body (*desc, msg, &size);
+            msgpack_zone *zone2 = msgpack_zone_new (4096);
+            void *back = zkv_msg_decode_body (body, size, *desc, zone2, &limits, &status);
+            cr_assert_not_null (back, "%s body", (*desc)->name);
+            s_assert_equal (*desc, msg, back, (*desc)->name);
+            msgpack_zone_free (zone2);
+            free (body);
+            msgpack_sbuffer_destroy (&buffer);
+            msgpack_zone_free (zone);
+        }
+        messages++;
+    }
+    cr_assert_gt (messages, 20);
+}
+
+Test (msgs, every_response_starts_with_its_header)
+{
+    //  storage fills in headers through this layout
+    for (const zkv_desc_t *const *desc = zkv_msg_table; *desc; desc++)
+        if ((*desc)->kind == ZKV_KIND_RESPONSE) {
+            cr_assert_str_eq ((*desc)->fields [0].name, "header", "%s", (*desc)->name);
+            cr_assert_eq ((*desc)->fields [0].offset, 0);
+            cr_assert_eq ((*desc)->fields [0].sub, &zkv_header_desc);
+        }
+    for (const zkv_desc_t *const *desc = zkv_msg_table; *desc; desc++)
+        if ((*desc)->kind == ZKV_KIND_REQUEST)
+            cr_assert_not_null ((*desc)->response, "%s", (*desc)->name);
+}
+
+Test (msgs, lookup_by_name)
+{
+    cr_assert_eq (zkv_msg_lookup ("put", 3), &zkv_put_desc);
+    cr_assert_eq (zkv_put_desc.response, &zkv_put_response_desc);
+    cr_assert_eq (zkv_msg_lookup ("putx", 4), NULL);
+    cr_assert_eq (zkv_msg_lookup ("pu", 2), NULL);
+}
+
+Test (msgs, reply_wrapping)
+{
+    zkv_key_value_t prev = { .key = zkv_bin ("k", 1), .value = zkv_bin ("v", 1), .version = 3 };
+    zkv_header_t header = { .cluster_id = 1, .member_id = 2, .revision = 9, .raft_term = 4 };
+    zkv_put_response_t response = { .header = &header, .prev_kv = &prev };
+    size_t body_size, size;
+    uint8_t *body = zkv_msg_encode_body (&zkv_put_response_desc, &response, &body_size);
+    uint8_t *reply = zkv_msg_wrap_reply (77, true, "put", 3, body, body_size, &size);
+    cr_assert_not_null (reply);
+
+    zkv_limits_t limits = zkv_limits_trusted ();
+    zkv_status_t status;
+    zkv_msg_t *decoded = zkv_msg_decode_reply (reply, size, &zkv_put_desc, &limits, &status);
+    cr_assert_not_null (decoded);
+    cr_assert_eq (decoded->id, 77);
+    cr_assert (zkv_bin_eq (decoded->op, "put"));
+    cr_assert_eq (decoded->desc, &zkv_put_response_desc);
+    s_assert_equal (&zkv_put_response_desc, &response, decoded->body, "reply");
+    zkv_msg_destroy (&decoded);
+    free (reply);
+    free (body);
+
+    //  An error body decodes as an error_response, whatever the op
+    zkv_status_t failure;
+    zkv_status_set (&failure, ZKV_ERR_COMPACTED, NULL);
+    body = zkv_msg_encode_error (&failure, &header, &body_size);
+    reply = zkv_msg_wrap_reply (78, true, "range", 5, body, body_size, &size);
+    decoded = zkv_msg_decode_reply (reply, size, &zkv_range_desc, &limits, &status);
+    cr_assert_not_null (decoded);
+    cr_assert_eq (decoded->desc, &zkv_error_response_desc);
+    zkv_error_response_t *error = decoded->body;
+    cr_assert (zkv_bin_eq (error->error->code, "OutOfRange"));
+    cr_assert (zkv_bin_eq (error->error->message,
+                           "etcdserver: mvcc: required revision has been compacted"));
+    cr_assert_eq (error->header->revision, 9);
+    zkv_msg_destroy (&decoded);
+    free (reply);
+    free (body);
+}
+
+//  ---------------------------------------------------------------------
+//  Hostile input: every case must give a clean error
+
+typedef struct {
+    const char *name;
+    const char *bytes;
+    size_t size;
+    zkv_err_t err;
+    const char *detail;                 //  expected substring of the detail
+} s_bad_t;
+
+#define BAD(name, bytes, err, detail) { name, bytes, sizeof bytes - 1, err, detail }
+
+static const s_bad_t s_corpus [] = {
+    BAD ("empty",            "",                           ZKV_ERR_MALFORMED, "truncated"),
+    BAD ("truncated map",    "\x82\xa2op\xa3put\xa3key",   ZKV_ERR_MALFORMED, "truncated"),
+    BAD ("truncated bin",    "\x82\xa2op\xa3put\xa3key\xc4\x05" "ab",
+                                                           ZKV_ERR_MALFORMED, "truncated"),
+    BAD ("trailing bytes",   "\x81\xa2op\xa3put\xc0",      ZKV_ERR_MALFORMED, "trailing"),
+    BAD ("two objects",      "\x81\xa2op\xa3put\x81\xa2op\xa3put",
+                                                           ZKV_ERR_MALFORMED, "trailing"),
+    BAD ("not a map",        "\x93\x01\x02\x03",           ZKV_ERR_MALFORMED, "must be a map"),
+    BAD ("bare int",         "\x07",                       ZKV_ERR_MALFORMED, "must be a map"),
+    BAD ("bad byte c1",      "\x81\xa2op\xc1",             ZKV_ERR_MALFORMED, "0xc1"),
+    BAD ("map32 of 4G",      "\xdf\xff\xff\xff\xff",       ZKV_ERR_MALFORMED, "entries"),
+    BAD ("map32 of 64M",     "\xdf\x04\x00\x00\x00",       ZKV_ERR_MALFORMED, "entries"),
+    BAD ("array32 of 4G",    "\x81\xa2op\xdd\xff\xff\xff\xff",
+                                                           ZKV_ERR_MALFORMED, "entries"),
+    BAD ("str32 of 4G",      "\x81\xa2op\xdb\xff\xff\xff\xff",
+                                                           ZKV_ERR_MALFORMED, "truncated"),
+    BAD ("more items than bytes", "\x8f\xa2op",            ZKV_ERR_MALFORMED, "truncated"),
+    BAD ("deep nesting",     "\x82\xa2op\xa3put\xa3key"
+                             "\x91\x91\x91\x91\x91\x91\x91\x91\x91\x91\x91\x91\x91\x91\x91\x91"
+                             "\x91\x91\x91\x91\x91\x91\x91\x91\x91\x91\x91\x91\x91\x91\x91\x91"
+                             "\x91\x91\x91\x91\x91\x91\x91\x91\x91\x91\x91\x91\x91\x91\x91\x90",
+                                                           ZKV_ERR_MALFORMED, "nesting"),
+    BAD ("no op",            "\x81\xa2id\x01",             ZKV_ERR_MALFORMED, "no \"op\""),
+    BAD ("op not str",       "\x81\xa2op\x05",             ZKV_ERR_MALFORMED, "\"op\" must be str"),
+    BAD ("id not int",       "\x82\xa2id\xa1x\xa2op\xa3put",
+                                                           ZKV_ERR_MALFORMED, "\"id\" must be"),
+    BAD ("negative id",      "\x82\xa2id\xff\xa2op\xa3put",
+                                                           ZKV_ERR_MALFORMED, "\"id\" must be"),
+    BAD ("unknown op",       "\x81\xa2op\xaa" "frobnicate",   ZKV_ERR_UNKNOWN_OP, "frobnicate"),
+    BAD ("internal op",      "\x81\xa2op\xa5" "apply",        ZKV_ERR_UNKNOWN_OP, "apply"),
+    BAD ("response op",      "\x81\xa2op\xacput_response", ZKV_ERR_UNKNOWN_OP, "put_response"),
+    BAD ("key is str",       "\x82\xa2op\xa3put\xa3key\xa3" "foo",
+                                                           ZKV_ERR_MALFORMED, "\"key\" of put must be bin, got str"),
+    BAD ("key is int",       "\x82\xa2op\xa3put\xa3key\x07",
+                                                           ZKV_ERR_MALFORMED, "must be bin, got int"),
+    BAD ("lease is str",     "\x82\xa2op\xa3put\xa5lease\xa1x",
+                                                           ZKV_ERR_MALFORMED, "\"lease\" of put must be an int"),
+    BAD ("prev_kv is int",   "\x82\xa2op\xa3put\xa7prev_kv\x01",
+                                                           ZKV_ERR_MALFORMED, "must be bool"),
+    BAD ("field is nil",     "\x82\xa2op\xa3put\xa3key\xc0",
+                                                           ZKV_ERR_MALFORMED, "got nil"),
+    BAD ("revision too big", "\x82\xa2op\xa5range\xa8revision\xcf\xff\xff\xff\xff\xff\xff\xff\xff",
+                                                           ZKV_ERR_MALFORMED, "out of range"),
+    BAD ("unknown field",    "\x82\xa2op\xa3put\xa6prevkv\xc3",
+                                                           ZKV_ERR_MALFORMED, "unknown field \"prevkv\""),
+    BAD ("duplicate field",  "\x83\xa2op\xa3put\xa3key\xc4\x01k\xa3key\xc4\x01k",
+                                                           ZKV_ERR_MALFORMED, "duplicate"),
+    BAD ("int map key",      "\x82\xa2op\xa3put\x01\x02",  ZKV_ERR_MALFORMED, "keys of put"),
+    BAD ("list of ints",     "\x82\xa2op\xa3txn\xa7" "compare\x92\x01\x02",
+                                                           ZKV_ERR_MALFORMED, "must be maps"),
+    BAD ("nested wrong type", "\x82\xa2op\xa3txn\xa7success\x91\x81\xabrequest_put\x81\xa3key\xa1k",
+                                                           ZKV_ERR_MALFORMED, "\"key\" of put must be bin"),
+    BAD ("float",            "\x82\xa2op\xa5range\xa5limit\xcb\x3f\xf0\x00\x00\x00\x00\x00\x00",
+                                                           ZKV_ERR_MALFORMED, "got float"),
+};
+
+Test (msgs, hostile_requests_are_rejected)
+{
+    zkv_limits_t limits = zkv_limits_request (1572864);
+    for (size_t i = 0; i < sizeof s_corpus / sizeof s_corpus [0]; i++) {
+        const s_bad_t *bad = &s_corpus [i];
+        zkv_status_t status;
+        zkv_msg_t *msg = zkv_msg_decode (bad->bytes, bad->size, ZKV_KIND_REQUEST, &limits,
+                                         &status);
+        char text [256];
+        cr_assert_null (msg, "%s: accepted", bad->name);
+        cr_assert_eq (status.err, bad->err, "%s: %s", bad->name,
+                      zkv_status_text (&status, text, sizeof text));
+        cr_assert_not_null (strstr (zkv_status_text (&status, text, sizeof text), bad->detail),
+                            "%s: \"%s\" lacks \"%s\"", bad->name, text, bad->detail);
+    }
+}
+
+Test (msgs, every_truncation_of_a_valid_request_is_rejected)
+{
+    zkv_limits_t limits = zkv_limits_request (1572864);
+    zkv_compare_t compare = { .result = zkv_bin ("EQUAL", 5), .target = zkv_bin ("VALUE", 5),
+                              .key = zkv_bin ("a", 1), .value = zkv_bin ("1", 1) };
+    zkv_put_t put = { .key = zkv_bin ("b", 1), .value = zkv_bin ("2", 1) };
+    zkv_request_op_t op = { .request_put = &put };
+    zkv_txn_t txn = { .compare = { &compare, 1 }, .success = { &op, 1 } };
+    msgpack_sbuffer buffer;
+    msgpack_sbuffer_init (&buffer);
+    msgpack_packer pk;
+    msgpack_packer_init (&pk, &buffer, msgpack_sbuffer_write);
+    cr_assert_eq (zkv_msg_pack_top (&pk, &zkv_txn_desc, &txn, NULL, true, 5), 0);
+    zkv_status_t status;
+    zkv_msg_t *msg = zkv_msg_decode (buffer.data, buffer.size, ZKV_KIND_REQUEST, &limits, &status);
+    cr_assert_not_null (msg);
+    zkv_msg_destroy (&msg);
+    for (size_t size = 0; size < buffer.size; size++) {
+        msg = zkv_msg_decode (buffer.data, size, ZKV_KIND_REQUEST, &limits, &status);
+        cr_assert_null (msg, "accepted a truncation to %zu bytes", size);
+        cr_assert_eq (status.err, ZKV_ERR_MALFORMED);
+    }
+    msgpack_sbuffer_destroy (&buffer);
+}
+
+Test (msgs, random_bytes_never_crash)
+{
+    zkv_limits_t limits = zkv_limits_request (1572864);
+    uint8_t bytes [64];
+    for (int round = 0; round < 200000; round++) {
+        size_t size = s_random () % sizeof bytes;
+        for (size_t i = 0; i < size; i++)
+            bytes [i] = (uint8_t) s_random ();
+        if (size)                       //  mostly maps, to get past the first check
+            bytes [0] = 0x80 | (bytes [0] & 0x0f);
+        zkv_status_t status;
+        zkv_msg_t *msg = zkv_msg_decode (bytes, size, ZKV_KIND_REQUEST, &limits, &status);
+        if (msg)
+            zkv_msg_destroy (&msg);
+        else
+            cr_assert_neq (status.err, ZKV_ERR_OK);
+        uint64_t id;
+        bool has_id;
+        char op [16];
+        zkv_msg_peek (bytes, size, &has_id, &id, op, sizeof op);
+    }
+}
+
+Test (msgs, oversize_frame)
+{
+    zkv_limits_t limits = zkv_limits_request (1024);
+    char big [2048];
+    memset (big, 0, sizeof big);
+    zkv_status_t status;
+    cr_assert_null (zkv_msg_decode (big, sizeof big, ZKV_KIND_REQUEST, &limits, &status));
+    cr_assert_eq (status.err, ZKV_ERR_REQUEST_TOO_LARGE);
+    char text [128];
+    cr_assert_str_eq (zkv_status_text (&status, text, sizeof text),
+                      "etcdserver: request is too large");
+}
+
+Test (msgs, peek_envelope)
+{
+#define PEEK(bytes) zkv_msg_peek (bytes, sizeof bytes - 1, &has_id, &id, op, sizeof op)
+    uint64_t id = 0;
+    bool has_id;
+    char op [8];
+    PEEK ("\x82\xa2op\xa3put\xa2id\x2a");
+    cr_assert (has_id);
+    cr_assert_eq (id, 42);
+    cr_assert_str_eq (op, "put");
+    //  Found even when what follows is broken
+    PEEK ("\x83\xa2id\xcd\x01\x00\xa2op\xa5range\xc1");
+    cr_assert (has_id);
+    cr_assert_eq (id, 256);
+    cr_assert_str_eq (op, "range");
+    PEEK ("\x81\xa2op\xaa" "frobnicate");
+    cr_assert_not (has_id);
+    cr_assert_str_eq (op, "frobnic");   //  truncated to the buffer
+    PEEK ("\x81\xa2op\x05");
+    cr_assert_str_eq (op, "");
+    PEEK ("\x91\x01");
+    cr_assert_not (has_id);
+    PEEK ("");
+    cr_assert_not (has_id);
+#undef PEEK
+}
+
+//  ---------------------------------------------------------------------
+//  etcd's request checks
+
+static zkv_status_t
+s_check (const zkv_desc_t *desc, const void *request)
+{
+    zkv_status_t status;
+    zkv_check_request (desc, request, ZKV_DEFAULT_MAX_TXN_OPS, &status);
+    return status;
+}
+
+Test (msgs, etcd_request_checks)
+{
+    zkv_put_t put = { .key = zkv_bin ("", 0) };
+    cr_assert_eq (s_check (&zkv_put_desc, &put).err, ZKV_ERR_EMPTY_KEY);
+    put.key = zkv_bin ("k", 1);
+    cr_assert_eq (s_check (&zkv_put_desc, &put).err, ZKV_ERR_OK);
+    put.ignore_value = true;
+    put.value = zkv_bin ("v", 1);
+    cr_assert_eq (s_check (&zkv_put_desc, &put).err, ZKV_ERR_VALUE_PROVIDED);
+    put.ignore_value = false;
+    put.ignore_lease = true;
+    put.lease = 5;
+    cr_assert_eq (s_check (&zkv_put_desc, &put).err, ZKV_ERR_LEASE_PROVIDED);
+
+    zkv_range_t range = { .key = zkv_bin ("", 0) };
+    cr_assert_eq (s_check (&zkv_range_desc, &range).err, ZKV_ERR_EMPTY_KEY);
+    zkv_delete_range_t del = { .key = zkv_bin ("", 0) };
+    cr_assert_eq (s_check (&zkv_delete_range_desc, &del).err, ZKV_ERR_EMPTY_KEY);
+}
+
+Test (msgs, txn_checks)
+{
+    zkv_put_t put_a = { .key = zkv_bin ("a", 1) };
+    zkv_put_t put_b = { .key = zkv_bin ("b", 1) };
+    zkv_delete_range_t del_range = { .key = zkv_bin ("a", 1), .range_end = zkv_bin ("c", 1) };
+    zkv_request_op_t ops [3] = { { .request_put = &put_a }, { .request_put = &put_a } };
+    zkv_txn_t txn = { .success = { ops, 2 } };
+    cr_assert_eq (s_check (&zkv_txn_desc, &txn).err, ZKV_ERR_DUPLICATE_KEY);
+    ops [1].request_put = &put_b;
+    cr_assert_eq (s_check (&zkv_txn_desc, &txn).err, ZKV_ERR_OK);
+    ops [2].request_delete_range = &del_range;
+    txn.success.count = 3;              //  put b under a delete of [a, c)
+    cr_assert_eq (s_check (&zkv_txn_desc, &txn).err, ZKV_ERR_DUPLICATE_KEY);
+
+    //  A put in then and the same put in else exclude each other: fine
+    zkv_txn_t inner = { .success = { &ops [0], 1 }, .failure = { &ops [0], 1 } };
+    zkv_request_op_t nested = { .request_txn = &inner };
+    zkv_txn_t outer = { .success = { &nested, 1 } };
+    cr_assert_eq (s_check (&zkv_txn_desc, &outer).err, ZKV_ERR_OK);
+
+    zkv_request_op_t empty_op = { 0 };
+    zkv_txn_t with_empty = { .success = { &empty_op, 1 } };
+    cr_assert_eq (s_check (&zkv_txn_desc, &with_empty).err, ZKV_ERR_KEY_NOT_FOUND);
+
+    zkv_request_op_t two = { .request_put = &put_a, .request_delete_range = &del_range };
+    zkv_txn_t with_two = { .success = { &two, 1 } };
+    cr_assert_eq (s_check (&zkv_txn_desc, &with_two).err, ZKV_ERR_MALFORMED);
+
+    zkv_compare_t bad_result = { .key = zkv_bin ("a", 1), .result = zkv_bin ("SAME", 4) };
+    zkv_txn_t with_bad = { .compare = { &bad_result, 1 } };
+    cr_assert_eq (s_check (&zkv_txn_desc, &with_bad).err, ZKV_ERR_MALFORMED);
+
+    zkv_request_op_t many [129];
+    for (int i = 0; i < 129; i++)
+        many [i].request_put = &put_a, many [i].request_range = NULL,
+        many [i].request_delete_range = NULL, many [i].request_txn = NULL;
+    zkv_txn_t too_many = { .success = { many, 129 } };
+    cr_assert_eq (s_check (&zkv_txn_desc, &too_many).err, ZKV_ERR_TOO_MANY_OPS);
+    char text [128];
+    zkv_status_t status = s_check (&zkv_txn_desc, &too_many);
+    cr_assert_str_eq (zkv_status_text (&status, text, sizeof text),
+                      "etcdserver: too many operations in txn request");
+}

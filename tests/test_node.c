@@ -1,0 +1,409 @@
+/*  test_node.c — a real zkv-node process, driven through the client library
+    and raw sockets: hostile frames, restarts, kill -9. */
+#include <criterion/criterion.h>
+#include <czmq.h>
+#include <signal.h>
+#include <stdio.h>
+#include <sys/wait.h>
+
+#include "zkv_client.h"
+#include "zkv_testnode.h"
+
+static zkv_testnode_t *s_node;
+
+static void
+s_stop_node (void)
+{
+    zkv_testnode_destroy (&s_node);
+}
+
+static zkv_testnode_t *
+s_start (const char *const *flags)
+{
+    s_node = zkv_testnode_start ("node", flags);
+    cr_assert_not_null (s_node, "zkv-node did not start");
+    return s_node;
+}
+
+static zkv_bin_t
+s_bin (const char *text)
+{
+    return zkv_bin (text, strlen (text));
+}
+
+//  Puts key=value through the library; returns the revision
+static int64_t
+s_put (zkv_client_t *client, const char *key, const char *value)
+{
+    zkv_put_t put = { .key = s_bin (key), .value = s_bin (value) };
+    zkv_status_t status;
+    zkv_msg_t *reply = zkv_client_call (client, &zkv_put_desc, &put, &status);
+    char text [256];
+    cr_assert_not_null (reply, "put %s: %s", key, zkv_status_text (&status, text, sizeof text));
+    cr_assert_null (zkv_reply_error (reply));
+    int64_t revision = ((zkv_put_response_t *) reply->body)->header->revision;
+    zkv_msg_destroy (&reply);
+    return revision;
+}
+
+//  The value of key as a fresh string, or NULL
+static char *
+s_get (zkv_client_t *client, const char *key, bool serializable)
+{
+    zkv_range_t range = { .key = s_bin (key), .serializable = serializable };
+    zkv_status_t status;
+    zkv_msg_t *reply = zkv_client_call (client, &zkv_range_desc, &range, &status);
+    cr_assert_not_null (reply);
+    cr_assert_null (zkv_reply_error (reply));
+    zkv_range_response_t *response = reply->body;
+    char *value = NULL;
+    if (response->kvs.count)
+        value = strndup ((const char *) response->kvs.items [0].value.data,
+                         response->kvs.items [0].value.size);
+    zkv_msg_destroy (&reply);
+    return value;
+}
+
+TestSuite (node, .fini = s_stop_node, .timeout = 60);
+
+Test (node, put_get_and_headers)
+{
+    s_start (NULL);
+    zkv_client_t *client = zkv_client_new (zkv_testnode_endpoint (s_node), 5000);
+    cr_assert_eq (s_put (client, "foo", "bar"), 2);
+    char *value = s_get (client, "foo", false);
+    cr_assert_str_eq (value, "bar");
+    free (value);
+    value = s_get (client, "foo", true);
+    cr_assert_str_eq (value, "bar");
+    free (value);
+    cr_assert_null (s_get (client, "nothing", false));
+
+    //  The header names the member and cluster, and the current revision
+    zkv_range_t range = { .key = s_bin ("foo") };
+    zkv_status_t status;
+    zkv_msg_t *reply = zkv_client_call (client, &zkv_range_desc, &range, &status);
+    zkv_header_t *header = ((zkv_range_response_t *) reply->body)->header;
+    cr_assert_neq (header->cluster_id, 0);
+    cr_assert_neq (header->member_id, 0);
+    cr_assert_eq (header->revision, 2);
+    cr_assert_geq (header->raft_term, 1);
+    zkv_msg_destroy (&reply);
+    zkv_client_destroy (&client);
+}
+
+//  ---------------------------------------------------------------------
+//  Raw sockets: what any program could send
+
+//  Sends one frame on a DEALER and returns the decoded reply
+static zkv_msg_t *
+s_raw_call (zsock_t *dealer, const void *bytes, size_t size, const zkv_desc_t *as)
+{
+    zframe_t *frame = zframe_new (bytes, size);
+    cr_assert_eq (zframe_send (&frame, dealer, 0), 0);
+    zframe_t *reply = zframe_recv (dealer);
+    cr_assert_not_null (reply, "no reply");
+    zkv_limits_t limits = zkv_limits_trusted ();
+    zkv_status_t status;
+    zkv_msg_t *msg = zkv_msg_decode_reply (zframe_data (reply), zframe_size (reply), as,
+                                           &limits, &status);
+    zframe_destroy (&reply);
+    cr_assert_not_null (msg, "undecodable reply");
+    return msg;
+}
+
+static void
+s_assert_error (zkv_msg_t *reply, const char *code, const char *text)
+{
+    const zkv_error_t *error = zkv_reply_error (reply);
+    cr_assert_not_null (error, "expected an error");
+    char buffer [512];
+    cr_assert (zkv_bin_eq (error->code, code), "code %s",
+               zkv_bin_str (error->code, buffer, sizeof buffer));
+    zkv_bin_str (error->message, buffer, sizeof buffer);
+    cr_assert_not_null (strstr (buffer, text), "message \"%s\" lacks \"%s\"", buffer, text);
+}
+
+static zsock_t *
+s_dealer (void)
+{
+    zsock_t *dealer = zsock_new_dealer (zkv_testnode_endpoint (s_node));
+    zsock_set_rcvtimeo (dealer, 5000);
+    return dealer;
+}
+
+Test (node, garbage_frames_get_error_replies)
+{
+    s_start (NULL);
+    zsock_t *dealer = s_dealer ();
+    const struct {
+        const char *bytes;
+        size_t size;
+        const char *code;
+        const char *text;
+    } cases [] = {
+#define CASE(bytes, code, text) { bytes, sizeof bytes - 1, code, text }
+        CASE ("\xc1", "InvalidArgument", "malformed request"),
+        CASE ("", "InvalidArgument", "truncated"),
+        CASE ("hello world", "InvalidArgument", "malformed request"),
+        CASE ("\x93\x01\x02\x03", "InvalidArgument", "must be a map"),
+        CASE ("\xdf\xff\xff\xff\xff", "InvalidArgument", "entries"),
+        CASE ("\x82\xa2id\x07\xa2op\xa3put\xff", "InvalidArgument", "trailing"),
+        CASE ("\x82\xa2id\x08\xa2op\xa4" "frob", "Unimplemented", "unknown op"),
+        CASE ("\x83\xa2id\x09\xa2op\xa3put\xa3key\xa3" "foo", "InvalidArgument",
+              "field \"key\" of put must be bin, got str"),
+        CASE ("\x82\xa2id\x0a\xa2op\xa3put", "InvalidArgument", "key is not provided"),
+#undef CASE
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases [0]; i++) {
+        zkv_msg_t *reply = s_raw_call (dealer, cases [i].bytes, cases [i].size, &zkv_put_desc);
+        s_assert_error (reply, cases [i].code, cases [i].text);
+        zkv_msg_destroy (&reply);
+    }
+    //  The replies carry the request's id and op when they could be read
+    zkv_msg_t *reply = s_raw_call (dealer, "\x82\xa2id\x08\xa2op\xa4" "frob", 13, &zkv_put_desc);
+    cr_assert (reply->has_id);
+    cr_assert_eq (reply->id, 8);
+    cr_assert (zkv_bin_eq (reply->op, "frob"));
+    zkv_msg_destroy (&reply);
+
+    //  And the node keeps serving
+    zkv_client_t *client = zkv_client_new (zkv_testnode_endpoint (s_node), 5000);
+    cr_assert_eq (s_put (client, "still", "here"), 2);
+    zkv_client_destroy (&client);
+    cr_assert (zkv_testnode_running (s_node));
+    zsock_destroy (&dealer);
+}
+
+Test (node, oversize_frame)
+{
+    s_start (NULL);
+    zsock_t *dealer = s_dealer ();
+    //  2 MiB of value: over the default 1.5 MiB limit
+    size_t size = 2 << 20;
+    zkv_put_t put = { .key = s_bin ("big") };
+    char *value = calloc (1, size);
+    put.value = zkv_bin (value, size);
+    msgpack_sbuffer buffer;
+    msgpack_sbuffer_init (&buffer);
+    msgpack_packer pk;
+    msgpack_packer_init (&pk, &buffer, msgpack_sbuffer_write);
+    zkv_msg_pack_top (&pk, &zkv_put_desc, &put, NULL, true, 99);
+    zkv_msg_t *reply = s_raw_call (dealer, buffer.data, buffer.size, &zkv_put_desc);
+    s_assert_error (reply, "InvalidArgument", "etcdserver: request is too large");
+    cr_assert_eq (reply->id, 99);
+    zkv_msg_destroy (&reply);
+    msgpack_sbuffer_destroy (&buffer);
+    free (value);
+
+    //  Just under the limit is fine
+    put.value = zkv_bin ("small", 5);
+    zkv_client_t *client = zkv_client_new (zkv_testnode_endpoint (s_node), 5000);
+    zkv_status_t status;
+    reply = zkv_client_call (client, &zkv_put_desc, &put, &status);
+    cr_assert_not_null (reply);
+    cr_assert_null (zkv_reply_error (reply));
+    zkv_msg_destroy (&reply);
+    zkv_client_destroy (&client);
+    zsock_destroy (&dealer);
+}
+
+Test (node, settings_from_a_config_file)
+{
+    char path [] = "/tmp/zkv-test-config-XXXXXX";
+    int fd = mkstemp (path);
+    cr_assert_geq (fd, 0);
+    const char *text = "zkv\n    max-request-bytes = 2048\n    max-txn-ops = 2\n";
+    cr_assert_eq (write (fd, text, strlen (text)), (ssize_t) strlen (text));
+    close (fd);
+    const char *flags [] = { "--config", path, NULL };
+    s_start (flags);
+    unlink (path);
+    zsock_t *dealer = s_dealer ();
+    char value [4096];
+    memset (value, 'v', sizeof value);
+    zkv_put_t put = { .key = s_bin ("k"), .value = zkv_bin (value, sizeof value) };
+    msgpack_sbuffer buffer;
+    msgpack_sbuffer_init (&buffer);
+    msgpack_packer pk;
+    msgpack_packer_init (&pk, &buffer, msgpack_sbuffer_write);
+    zkv_msg_pack_top (&pk, &zkv_put_desc, &put, NULL, true, 1);
+    zkv_msg_t *reply = s_raw_call (dealer, buffer.data, buffer.size, &zkv_put_desc);
+    s_assert_error (reply, "InvalidArgument", "etcdserver: request is too large");
+    zkv_msg_destroy (&reply);
+    msgpack_sbuffer_destroy (&buffer);
+
+    zkv_range_t get = { .key = s_bin ("k") };
+    zkv_request_op_t ops [3] = { { .request_range = &get }, { .request_range = &get },
+                                 { .request_range = &get } };
+    zkv_txn_t txn = { .success = { ops, 3 } };
+    zkv_client_t *client = zkv_client_new (zkv_testnode_endpoint (s_node), 5000);
+    zkv_status_t status;
+    reply = zkv_client_call (client, &zkv_txn_desc, &txn, &status);
+    cr_assert_not_null (reply);
+    s_assert_error (reply, "InvalidArgument", "etcdserver: too many operations in txn request");
+    zkv_msg_destroy (&reply);
+    zkv_client_destroy (&client);
+    zsock_destroy (&dealer);
+}
+
+Test (node, bad_settings_are_refused)
+{
+    const char *engine [] = { ZKV_NODE_BIN, "--engine", "floppy", NULL };
+    zkv_run_t run = zkv_run (NULL, engine);
+    cr_assert_eq (run.code, 2);
+    cr_assert_not_null (strstr (run.err, "--engine must be rocksdb or memory"), "%s", run.err);
+    zkv_run_free (&run);
+
+    const char *unknown [] = { ZKV_NODE_BIN, "--frobnicate", NULL };
+    run = zkv_run (NULL, unknown);
+    cr_assert_eq (run.code, 2);
+    cr_assert_not_null (strstr (run.err, "--frobnicate"), "%s", run.err);
+    zkv_run_free (&run);
+}
+
+Test (node, req_clients_are_served_too)
+{
+    s_start (NULL);
+    zsock_t *req = zsock_new_req (zkv_testnode_endpoint (s_node));
+    zsock_set_rcvtimeo (req, 5000);
+    zkv_put_t put = { .key = s_bin ("r"), .value = s_bin ("1") };
+    size_t size;
+    uint8_t *bytes = zkv_msg_encode (&zkv_put_desc, &put, &size);
+    zframe_t *frame = zframe_new (bytes, size);
+    free (bytes);
+    zframe_send (&frame, req, 0);
+    zframe_t *reply = zframe_recv (req);
+    cr_assert_not_null (reply);
+    zkv_limits_t limits = zkv_limits_trusted ();
+    zkv_status_t status;
+    zkv_msg_t *msg = zkv_msg_decode_reply (zframe_data (reply), zframe_size (reply),
+                                           &zkv_put_desc, &limits, &status);
+    cr_assert_not_null (msg);
+    cr_assert_null (zkv_reply_error (msg));
+    cr_assert_not (msg->has_id);        //  none was sent
+    cr_assert_eq (((zkv_put_response_t *) msg->body)->header->revision, 2);
+    zkv_msg_destroy (&msg);
+    zframe_destroy (&reply);
+    zsock_destroy (&req);
+}
+
+Test (node, a_second_node_on_the_same_data_dir_is_refused)
+{
+    s_start (NULL);
+    const char *argv [] = { ZKV_NODE_BIN, "--name", "twin", "--data-dir",
+                            zkv_testnode_data_dir (s_node), "--listen-client",
+                            "tcp://127.0.0.1:*", NULL };
+    zkv_run_t run = zkv_run (NULL, argv);
+    cr_assert_eq (run.code, 1);
+    cr_assert_not_null (strstr (run.err, "is in use by another zkv-node"), "%s", run.err);
+    zkv_run_free (&run);
+    cr_assert (zkv_testnode_running (s_node));
+}
+
+Test (node, sigterm_stops_cleanly_and_data_survives)
+{
+    s_start (NULL);
+    zkv_client_t *client = zkv_client_new (zkv_testnode_endpoint (s_node), 5000);
+    s_put (client, "a", "1");
+    zkv_client_destroy (&client);
+    int status = zkv_testnode_kill (s_node, SIGTERM);
+    cr_assert (WIFEXITED (status), "the node did not exit by itself");
+    cr_assert_eq (WEXITSTATUS (status), 0);
+    cr_assert_eq (zkv_testnode_restart (s_node), 0);
+    client = zkv_client_new (zkv_testnode_endpoint (s_node), 5000);
+    char *value = s_get (client, "a", false);
+    cr_assert_str_eq (value, "1");
+    free (value);
+    cr_assert_eq (s_put (client, "a", "2"), 3);
+    zkv_client_destroy (&client);
+}
+
+Test (node, kill_9_loses_no_acknowledged_put)
+{
+    s_start (NULL);
+    zkv_client_t *client = zkv_client_new (zkv_testnode_endpoint (s_node), 5000);
+    const int count = 300;
+    int64_t revision = 0;
+    for (int i = 0; i < count; i++) {
+        char key [32], value [32];
+        snprintf (key, sizeof key, "key-%04d", i);
+        snprintf (value, sizeof value, "value-%d", i);
+        revision = s_put (client, key, value);
+    }
+    zkv_client_destroy (&client);
+    int status = zkv_testnode_kill (s_node, SIGKILL);
+    cr_assert (WIFSIGNALED (status));
+    cr_assert_eq (zkv_testnode_restart (s_node), 0);
+
+    client = zkv_client_new (zkv_testnode_endpoint (s_node), 5000);
+    zkv_range_t all = { .key = s_bin ("key-"), .range_end = s_bin ("key."), };
+    zkv_status_t call_status;
+    zkv_msg_t *reply = zkv_client_call (client, &zkv_range_desc, &all, &call_status);
+    cr_assert_not_null (reply);
+    zkv_range_response_t *response = reply->body;
+    cr_assert_eq (response->count, count);
+    cr_assert_eq (response->header->revision, revision);
+    for (int i = 0; i < count; i++) {
+        char value [32];
+        snprintf (value, sizeof value, "value-%d", i);
+        cr_assert (zkv_bin_eq (response->kvs.items [i].value, value), "key %d", i);
+    }
+    zkv_msg_destroy (&reply);
+    zkv_client_destroy (&client);
+}
+
+Test (node, memory_engine_serves_and_forgets)
+{
+    const char *flags [] = { "--engine", "memory", NULL };
+    s_start (flags);
+    zkv_client_t *client = zkv_client_new (zkv_testnode_endpoint (s_node), 5000);
+    cr_assert_eq (s_put (client, "m", "1"), 2);
+    char *value = s_get (client, "m", false);
+    cr_assert_str_eq (value, "1");
+    free (value);
+    zkv_client_destroy (&client);
+    zkv_testnode_kill (s_node, SIGTERM);
+    cr_assert_eq (zkv_testnode_restart (s_node), 0);
+    client = zkv_client_new (zkv_testnode_endpoint (s_node), 5000);
+    cr_assert_null (s_get (client, "m", false));
+    zkv_client_destroy (&client);
+}
+
+Test (node, many_clients_at_once)
+{
+    s_start (NULL);
+    //  Many requests in flight on many sockets: group commit serves them
+    enum { CLIENTS = 32, ROUNDS = 20 };
+    zsock_t *dealers [CLIENTS];
+    for (int c = 0; c < CLIENTS; c++)
+        dealers [c] = s_dealer ();
+    for (int round = 0; round < ROUNDS; round++) {
+        for (int c = 0; c < CLIENTS; c++) {
+            char key [32];
+            snprintf (key, sizeof key, "c%02d", c);
+            zkv_put_t put = { .key = s_bin (key), .value = s_bin (key) };
+            size_t size;
+            uint8_t *bytes = zkv_msg_encode (&zkv_put_desc, &put, &size);
+            zframe_t *frame = zframe_new (bytes, size);
+            free (bytes);
+            zframe_send (&frame, dealers [c], 0);
+        }
+        for (int c = 0; c < CLIENTS; c++) {
+            zframe_t *reply = zframe_recv (dealers [c]);
+            cr_assert_not_null (reply);
+            zframe_destroy (&reply);
+        }
+    }
+    zkv_client_t *client = zkv_client_new (zkv_testnode_endpoint (s_node), 5000);
+    zkv_range_t all = { .key = s_bin ("c"), .range_end = s_bin ("d"), .count_only = true };
+    zkv_status_t status;
+    zkv_msg_t *reply = zkv_client_call (client, &zkv_range_desc, &all, &status);
+    cr_assert_eq (((zkv_range_response_t *) reply->body)->count, CLIENTS);
+    cr_assert_eq (((zkv_range_response_t *) reply->body)->header->revision,
+                  1 + CLIENTS * ROUNDS);
+    zkv_msg_destroy (&reply);
+    zkv_client_destroy (&client);
+    for (int c = 0; c < CLIENTS; c++)
+        zsock_destroy (&dealers [c]);
+}

@@ -1,0 +1,299 @@
+/*  =========================================================================
+    zkv_testnode.c — zkv-node processes and programs for tests.
+    =========================================================================
+*/
+#include "zkv_testnode.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define START_TIMEOUT_MSECS 20000
+
+struct zkv_testnode_s {
+    char name [64];
+    char dir [256];                     //  temporary directory of the test node
+    char data_dir [300];
+    char endpoint [128];
+    const char *flags [32];             //  extra flags (not owned)
+    pid_t pid;                          //  0 when not running
+};
+
+static int64_t
+s_now_msecs (void)
+{
+    struct timespec now;
+    clock_gettime (CLOCK_MONOTONIC, &now);
+    return (int64_t) now.tv_sec * 1000 + now.tv_nsec / 1000000;
+}
+
+static char *
+s_read_file (const char *path)
+{
+    FILE *file = fopen (path, "r");
+    if (!file)
+        return strdup ("");
+    size_t size = 0, room = 4096;
+    char *text = malloc (room);
+    size_t n;
+    while ((n = fread (text + size, 1, room - size - 1, file)) > 0) {
+        size += n;
+        if (room - size < 1024)
+            text = realloc (text, room *= 2);
+    }
+    text [size] = 0;
+    fclose (file);
+    return text;
+}
+
+static int
+s_spawn (zkv_testnode_t *self)
+{
+    char out_path [320], err_path [320];
+    snprintf (out_path, sizeof out_path, "%s/node.out", self->dir);
+    snprintf (err_path, sizeof err_path, "%s/node.log", self->dir);
+    unlink (out_path);
+    const char *argv [48];
+    int argc = 0;
+    argv [argc++] = ZKV_NODE_BIN;
+    argv [argc++] = "--name";
+    argv [argc++] = self->name;
+    argv [argc++] = "--data-dir";
+    argv [argc++] = self->data_dir;
+    argv [argc++] = "--listen-client";
+    argv [argc++] = "tcp://127.0.0.1:*";
+    for (int i = 0; self->flags [i]; i++)
+        argv [argc++] = self->flags [i];
+    argv [argc] = NULL;
+
+    pid_t pid = fork ();
+    if (pid < 0)
+        return -1;
+    if (pid == 0) {
+        prctl (PR_SET_PDEATHSIG, SIGKILL);      //  never outlive the test
+        int out = open (out_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        int err = open (err_path, O_WRONLY | O_CREAT | O_APPEND, 0600);
+        dup2 (out, 1);
+        dup2 (err, 2);
+        execv (argv [0], (char *const *) argv);
+        _exit (127);
+    }
+    self->pid = pid;
+    //  Wait for the line that says where it serves
+    int64_t deadline = s_now_msecs () + START_TIMEOUT_MSECS;
+    while (s_now_msecs () < deadline) {
+        char *out = s_read_file (out_path);
+        char *line = strstr (out, "serving clients on ");
+        if (line) {
+            line += strlen ("serving clients on ");
+            size_t n = strcspn (line, "\n");
+            if (line [n] == '\n') {
+                snprintf (self->endpoint, sizeof self->endpoint, "%.*s", (int) n, line);
+                free (out);
+                return 0;
+            }
+        }
+        free (out);
+        int status;
+        if (waitpid (pid, &status, WNOHANG) == pid) {
+            self->pid = 0;
+            break;
+        }
+        usleep (5000);
+    }
+    char *log = s_read_file (err_path);
+    fprintf (stderr, "zkv-node %s did not start; its log:\n%s\n", self->name, log);
+    free (log);
+    if (self->pid)
+        zkv_testnode_kill (self, SIGKILL);
+    return -1;
+}
+
+zkv_testnode_t *
+zkv_testnode_start (const char *name, const char *const *flags)
+{
+    zkv_testnode_t *self = calloc (1, sizeof (zkv_testnode_t));
+    snprintf (self->name, sizeof self->name, "%s", name);
+    snprintf (self->dir, sizeof self->dir, "/tmp/zkv-test-%s-XXXXXX", name);
+    if (!mkdtemp (self->dir)) {
+        free (self);
+        return NULL;
+    }
+    snprintf (self->data_dir, sizeof self->data_dir, "%s/data", self->dir);
+    for (int i = 0; flags && flags [i] && i < 31; i++)
+        self->flags [i] = flags [i];
+    if (s_spawn (self)) {
+        zkv_testnode_destroy (&self);
+        return NULL;
+    }
+    return self;
+}
+
+int
+zkv_testnode_restart (zkv_testnode_t *self)
+{
+    if (self->pid)
+        return -1;
+    return s_spawn (self);
+}
+
+int
+zkv_testnode_kill (zkv_testnode_t *self, int signal)
+{
+    if (!self->pid)
+        return -1;
+    kill (self->pid, signal);
+    int status = 0;
+    while (waitpid (self->pid, &status, 0) < 0 && errno == EINTR)
+        ;
+    self->pid = 0;
+    return status;
+}
+
+bool
+zkv_testnode_running (zkv_testnode_t *self)
+{
+    if (!self->pid)
+        return false;
+    int status;
+    if (waitpid (self->pid, &status, WNOHANG) == self->pid) {
+        self->pid = 0;
+        return false;
+    }
+    return true;
+}
+
+void
+zkv_testnode_destroy (zkv_testnode_t **self_p)
+{
+    zkv_testnode_t *self = *self_p;
+    if (!self)
+        return;
+    if (self->pid)
+        zkv_testnode_kill (self, SIGTERM);
+    char command [300];
+    snprintf (command, sizeof command, "rm -rf '%s'", self->dir);
+    if (system (command) != 0)
+        fprintf (stderr, "could not remove %s\n", self->dir);
+    free (self);
+    *self_p = NULL;
+}
+
+const char *
+zkv_testnode_endpoint (zkv_testnode_t *self)
+{
+    return self->endpoint;
+}
+
+const char *
+zkv_testnode_data_dir (zkv_testnode_t *self)
+{
+    return self->data_dir;
+}
+
+char *
+zkv_testnode_log (zkv_testnode_t *self)
+{
+    char path [320];
+    snprintf (path, sizeof path, "%s/node.log", self->dir);
+    return s_read_file (path);
+}
+
+//  ---------------------------------------------------------------------
+
+typedef struct {
+    char *text;
+    size_t size;
+    size_t room;
+} s_buffer_t;
+
+static void
+s_append (s_buffer_t *buffer, const char *data, size_t size)
+{
+    if (buffer->size + size + 1 > buffer->room) {
+        buffer->room = 2 * (buffer->size + size + 1);
+        buffer->text = realloc (buffer->text, buffer->room);
+    }
+    memcpy (buffer->text + buffer->size, data, size);
+    buffer->size += size;
+    buffer->text [buffer->size] = 0;
+}
+
+zkv_run_t
+zkv_run (const char *input, const char *const *argv)
+{
+    zkv_run_t run = { -1, NULL, NULL };
+    int in [2], out [2], err [2];
+    if (pipe (in) || pipe (out) || pipe (err))
+        return run;
+    pid_t pid = fork ();
+    if (pid == 0) {
+        prctl (PR_SET_PDEATHSIG, SIGKILL);
+        dup2 (in [0], 0);
+        dup2 (out [1], 1);
+        dup2 (err [1], 2);
+        close (in [1]);
+        close (out [0]);
+        close (err [0]);
+        execv (argv [0], (char *const *) argv);
+        _exit (127);
+    }
+    close (in [0]);
+    close (out [1]);
+    close (err [1]);
+    signal (SIGPIPE, SIG_IGN);
+    if (input) {
+        size_t size = strlen (input), done = 0;
+        while (done < size) {
+            ssize_t n = write (in [1], input + done, size - done);
+            if (n <= 0)
+                break;
+            done += (size_t) n;
+        }
+    }
+    close (in [1]);
+    s_buffer_t buffers [2] = { { NULL, 0, 0 }, { NULL, 0, 0 } };
+    s_append (&buffers [0], "", 0);
+    s_append (&buffers [1], "", 0);
+    struct pollfd fds [2] = { { out [0], POLLIN, 0 }, { err [0], POLLIN, 0 } };
+    int open_fds = 2;
+    while (open_fds) {
+        if (poll (fds, 2, -1) < 0 && errno != EINTR)
+            break;
+        for (int i = 0; i < 2; i++)
+            if (fds [i].fd >= 0 && fds [i].revents) {
+                char chunk [4096];
+                ssize_t n = read (fds [i].fd, chunk, sizeof chunk);
+                if (n > 0)
+                    s_append (&buffers [i], chunk, (size_t) n);
+                else {
+                    close (fds [i].fd);
+                    fds [i].fd = -1;
+                    open_fds--;
+                }
+            }
+    }
+    int status = 0;
+    while (waitpid (pid, &status, 0) < 0 && errno == EINTR)
+        ;
+    run.code = WIFEXITED (status)? WEXITSTATUS (status): 128 + WTERMSIG (status);
+    run.out = buffers [0].text;
+    run.err = buffers [1].text;
+    return run;
+}
+
+void
+zkv_run_free (zkv_run_t *run)
+{
+    free (run->out);
+    free (run->err);
+    run->out = run->err = NULL;
+}

@@ -1,0 +1,70 @@
+/*  =========================================================================
+    zkv_testnode.h — real zkv-node processes and real programs, for tests.
+
+    A test node is a zkv-node started on an ephemeral loopback port
+    (tcp://127.0.0.1:*) with its own temporary data directory, so tests
+    run in parallel without sharing anything. The node dies with the test
+    process (PR_SET_PDEATHSIG), and _destroy stops it and removes its
+    directory.
+    =========================================================================
+*/
+#ifndef ZKV_TESTNODE_H_INCLUDED
+#define ZKV_TESTNODE_H_INCLUDED
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+typedef struct zkv_testnode_s zkv_testnode_t;
+
+//  Starts a node named name with extra flags (NULL-terminated list, may be
+//  NULL) and waits until it serves. Returns NULL if it did not start (its
+//  log is printed).
+zkv_testnode_t *
+    zkv_testnode_start (const char *name, const char *const *flags);
+
+//  Starts the node again on its data directory (it must be stopped), on a
+//  new port. Returns 0, or -1 if it did not start.
+int
+    zkv_testnode_restart (zkv_testnode_t *self);
+
+//  Sends signal to the node and waits for it to exit; returns its exit
+//  status as waitpid reports it
+int
+    zkv_testnode_kill (zkv_testnode_t *self, int signal);
+
+//  Stops the node (SIGTERM) if it runs, removes its directory, frees it
+void
+    zkv_testnode_destroy (zkv_testnode_t **self_p);
+
+//  The client endpoint it serves on ("tcp://127.0.0.1:port")
+const char *
+    zkv_testnode_endpoint (zkv_testnode_t *self);
+
+//  Its data directory
+const char *
+    zkv_testnode_data_dir (zkv_testnode_t *self);
+
+//  Its log (stderr) so far, as a fresh string
+char *
+    zkv_testnode_log (zkv_testnode_t *self);
+
+//  True while the process runs
+bool
+    zkv_testnode_running (zkv_testnode_t *self);
+
+//  A program run to completion
+typedef struct {
+    int code;                           //  exit code, or 128 + signal
+    char *out;                          //  everything it wrote on stdout
+    char *err;                          //  and on stderr
+} zkv_run_t;
+
+//  Runs argv (argv [0] a path) with input on its stdin (NULL: none), and
+//  waits for it to finish
+zkv_run_t
+    zkv_run (const char *input, const char *const *argv);
+
+void
+    zkv_run_free (zkv_run_t *run);
+
+#endif

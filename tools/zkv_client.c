@@ -1,0 +1,209 @@
+/*  =========================================================================
+    zkv_client.c — the client library (see zkv_client.h).
+    =========================================================================
+*/
+#include "zkv_client.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+struct zkv_client_s {
+    zlist_t *endpoints;                 //  normalised endpoints (owned strings)
+    size_t current;                     //  index of the one in use
+    zsock_t *dealer;                    //  connected to it
+    int timeout;                        //  msecs per call
+    uint64_t next_id;
+};
+
+char *
+zkv_endpoint_normalize (const char *endpoint)
+{
+    if (strstr (endpoint, "://")) {
+        //  etcd-style URLs name the same host and port over tcp
+        if (strncmp (endpoint, "http://", 7) == 0)
+            return zsys_sprintf ("tcp://%s", endpoint + 7);
+        return strdup (endpoint);
+    }
+    return zsys_sprintf ("tcp://%s", endpoint);
+}
+
+static void
+s_connect (zkv_client_t *self)
+{
+    zsock_destroy (&self->dealer);
+    self->dealer = zsock_new (ZMQ_DEALER);
+    //  Queue nothing for a peer that is not connected, so that a send
+    //  times out instead, and the next endpoint can be tried
+    zsock_set_immediate (self->dealer, 1);
+    zsock_set_linger (self->dealer, 0);
+    zsock_set_reconnect_ivl (self->dealer, 50);
+    const char *endpoint = zkv_client_endpoint_at (self, self->current);
+    if (zsock_connect (self->dealer, "%s", endpoint) < 0)
+        zsys_warning ("zkv client: cannot connect to %s", endpoint);
+}
+
+zkv_client_t *
+zkv_client_new (const char *endpoints, int timeout)
+{
+    zkv_client_t *self = (zkv_client_t *) zmalloc (sizeof (zkv_client_t));
+    self->endpoints = zlist_new ();
+    zlist_autofree (self->endpoints);
+    char *list = strdup (endpoints);
+    char *saved = NULL;
+    for (char *token = strtok_r (list, ",", &saved); token; token = strtok_r (NULL, ",", &saved)) {
+        while (*token == ' ')
+            token++;
+        if (*token) {
+            char *endpoint = zkv_endpoint_normalize (token);
+            zlist_append (self->endpoints, endpoint);
+            free (endpoint);
+        }
+    }
+    free (list);
+    if (zlist_size (self->endpoints) == 0) {
+        zlist_destroy (&self->endpoints);
+        free (self);
+        return NULL;
+    }
+    self->timeout = timeout > 0? timeout: 5000;
+    self->next_id = (uint64_t) zclock_time () << 16;    //  distinct across runs
+    s_connect (self);
+    return self;
+}
+
+void
+zkv_client_destroy (zkv_client_t **self_p)
+{
+    zkv_client_t *self = *self_p;
+    if (!self)
+        return;
+    zsock_destroy (&self->dealer);
+    zlist_destroy (&self->endpoints);
+    free (self);
+    *self_p = NULL;
+}
+
+size_t
+zkv_client_endpoint_count (zkv_client_t *self)
+{
+    return zlist_size (self->endpoints);
+}
+
+const char *
+zkv_client_endpoint_at (zkv_client_t *self, size_t index)
+{
+    const char *endpoint = (const char *) zlist_first (self->endpoints);
+    for (size_t i = 0; i < index && endpoint; i++)
+        endpoint = (const char *) zlist_next (self->endpoints);
+    return endpoint;
+}
+
+const char *
+zkv_client_endpoint (zkv_client_t *self)
+{
+    return zkv_client_endpoint_at (self, self->current);
+}
+
+const zkv_error_t *
+zkv_reply_error (const zkv_msg_t *reply)
+{
+    if (reply->desc != &zkv_error_response_desc)
+        return NULL;
+    return ((const zkv_error_response_t *) reply->body)->error;
+}
+
+//  Sends frame on the current endpoint, or on the next ones in turn when
+//  the current one accepts no connection in time. Returns 0 once sent.
+static int
+s_send (zkv_client_t *self, const uint8_t *bytes, size_t size, int64_t deadline)
+{
+    size_t count = zlist_size (self->endpoints);
+    for (size_t tried = 0; tried < count; tried++) {
+        int64_t left = deadline - zclock_mono ();
+        if (left <= 0)
+            break;
+        //  Share what is left among the endpoints still to try; the last
+        //  one may use all of it (a member still starting gets its chance)
+        size_t remaining = count - tried;
+        int64_t wait = remaining == 1? left: left / (int64_t) remaining;
+        if (remaining > 1 && wait > 1000)
+            wait = 1000;
+        zsock_set_sndtimeo (self->dealer, (int) wait);
+        if (zmq_send (zsock_resolve (self->dealer), bytes, size, 0) == (int) size)
+            return 0;
+        self->current = (self->current + 1) % count;
+        s_connect (self);
+    }
+    return -1;
+}
+
+uint64_t
+zkv_client_send (zkv_client_t *self, const zkv_desc_t *desc, const void *request, int timeout)
+{
+    uint64_t id = ++self->next_id;
+    msgpack_sbuffer buffer;
+    msgpack_sbuffer_init (&buffer);
+    msgpack_packer pk;
+    msgpack_packer_init (&pk, &buffer, msgpack_sbuffer_write);
+    int rc = zkv_msg_pack_top (&pk, desc, request, NULL, true, id);
+    if (rc == 0)
+        rc = s_send (self, (const uint8_t *) buffer.data, buffer.size, zclock_mono () + timeout);
+    msgpack_sbuffer_destroy (&buffer);
+    return rc? 0: id;
+}
+
+zkv_msg_t *
+zkv_client_recv (zkv_client_t *self, const zkv_desc_t *desc, int timeout,
+                 zkv_status_t *status)
+{
+    zsock_set_rcvtimeo (self->dealer, timeout);
+    zframe_t *frame = zframe_recv (self->dealer);
+    if (!frame) {
+        zkv_status_set (status, ZKV_ERR_TIMEOUT, "context deadline exceeded");
+        return NULL;
+    }
+    zkv_limits_t limits = zkv_limits_trusted ();
+    zkv_msg_t *reply = zkv_msg_decode_reply (zframe_data (frame), zframe_size (frame), desc,
+                                             &limits, status);
+    zframe_destroy (&frame);
+    return reply;
+}
+
+zsock_t *
+zkv_client_socket (zkv_client_t *self)
+{
+    return self->dealer;
+}
+
+zkv_msg_t *
+zkv_client_call (zkv_client_t *self, const zkv_desc_t *desc, const void *request,
+                 zkv_status_t *status)
+{
+    int64_t deadline = zclock_mono () + self->timeout;
+    uint64_t id = zkv_client_send (self, desc, request, self->timeout);
+    if (!id) {
+        zkv_status_set (status, ZKV_ERR_TIMEOUT, "context deadline exceeded");
+        return NULL;
+    }
+    while (true) {
+        int64_t left = deadline - zclock_mono ();
+        if (left <= 0)
+            break;
+        zkv_msg_t *reply = zkv_client_recv (self, desc, (int) left, status);
+        if (!reply) {
+            if (status->err == ZKV_ERR_TIMEOUT)
+                break;                  //  timed out or interrupted
+            return NULL;                //  undecodable
+        }
+        if (reply->has_id && reply->id != id) {
+            zkv_msg_destroy (&reply);   //  a late reply to an earlier call
+            continue;
+        }
+        return reply;
+    }
+    //  The request may or may not have been applied: start afresh, so
+    //  that its late reply cannot be taken for another's
+    s_connect (self);
+    zkv_status_set (status, ZKV_ERR_TIMEOUT, "context deadline exceeded");
+    return NULL;
+}

@@ -1,0 +1,74 @@
+/*  =========================================================================
+    zkv_client.h — the client library every zkv tool uses.
+
+    Speaks the documented client protocol (docs/PROTOCOL.md) over a DEALER
+    socket: each request carries a fresh id, and only the reply with that
+    id answers it. Endpoints are tried in turn: a request goes to the
+    first endpoint that accepts a connection within a short slice of the
+    timeout; a request that was sent is never sent again elsewhere (its
+    outcome is unknown when no reply comes), so a write is never applied
+    twice by the library.
+    =========================================================================
+*/
+#ifndef ZKV_CLIENT_H_INCLUDED
+#define ZKV_CLIENT_H_INCLUDED
+
+#include <czmq.h>
+
+#include "zkv_msgs.h"
+
+typedef struct zkv_client_s zkv_client_t;
+
+//  endpoints: comma-separated, each "host:port" (tcp) or a ZeroMQ endpoint
+//  ("tcp://...", "ipc://..."). timeout: msecs a call may take in all.
+zkv_client_t *
+    zkv_client_new (const char *endpoints, int timeout);
+
+void
+    zkv_client_destroy (zkv_client_t **self_p);
+
+//  Sends request (of type desc) and waits for its reply. Returns the reply
+//  (body: desc->response, or error_response when the node refused), or
+//  NULL with status set: ZKV_ERR_TIMEOUT when no endpoint answered in
+//  time (text "context deadline exceeded", as etcdctl says), or
+//  ZKV_ERR_MALFORMED when the reply could not be decoded.
+zkv_msg_t *
+    zkv_client_call (zkv_client_t *self, const zkv_desc_t *desc, const void *request,
+                     zkv_status_t *status);
+
+//  Sends a request without waiting for its reply (for load generators that
+//  keep one request in flight per client). Returns its id, or 0 when no
+//  endpoint took it in time.
+uint64_t
+    zkv_client_send (zkv_client_t *self, const zkv_desc_t *desc, const void *request,
+                     int timeout);
+
+//  Receives the next reply, decoded as a reply to a request of type desc.
+//  NULL with status set on timeout or an undecodable reply.
+zkv_msg_t *
+    zkv_client_recv (zkv_client_t *self, const zkv_desc_t *desc, int timeout,
+                     zkv_status_t *status);
+
+//  The socket replies arrive on, for polling
+zsock_t *
+    zkv_client_socket (zkv_client_t *self);
+
+//  The error of a reply that is an error_response, or NULL
+const zkv_error_t *
+    zkv_reply_error (const zkv_msg_t *reply);
+
+//  The endpoint in use (after normalisation to a ZeroMQ endpoint)
+const char *
+    zkv_client_endpoint (zkv_client_t *self);
+
+//  Number of endpoints, and the i-th one
+size_t
+    zkv_client_endpoint_count (zkv_client_t *self);
+const char *
+    zkv_client_endpoint_at (zkv_client_t *self, size_t index);
+
+//  Turns "host:port" into "tcp://host:port"; returns a fresh string
+char *
+    zkv_endpoint_normalize (const char *endpoint);
+
+#endif

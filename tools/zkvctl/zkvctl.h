@@ -1,0 +1,198 @@
+/*  =========================================================================
+    zkvctl.h — what the parts of zkvctl share.
+
+    zkvctl is the etcdctl-style operations CLI of zkv. It follows etcdctl
+    3.5/3.6 (flags, messages, output formats, exit codes) except where a
+    comment marked DEVIATION says otherwise.
+
+    Every function that can fail returns -1 after recording the failure in
+    the zkvctl_t (exit code and message); main prints it as `Error: <msg>`
+    on stderr and exits with the code. Nothing else exits the process.
+    =========================================================================
+*/
+#ifndef ZKVCTL_H_INCLUDED
+#define ZKVCTL_H_INCLUDED
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "zkv_client.h"
+
+//  Exit codes (etcdctl's pkg/cobrautl names)
+#define ZKVCTL_EXIT_SUCCESS         0
+#define ZKVCTL_EXIT_ERROR           1       //  the request failed
+#define ZKVCTL_EXIT_INVALID_INPUT   3       //  bad txn input
+#define ZKVCTL_EXIT_BAD_ARGS        128     //  bad arguments, flags, output format
+
+//  Return of the parsers when -h/--help was given (usage printed)
+#define ZKVCTL_HELP                 1
+//  Return of a parser when a flag was wrong (as opposed to an argument)
+#define ZKVCTL_BAD_FLAG             -2
+
+typedef enum {
+    ZKVCTL_FORMAT_SIMPLE,
+    ZKVCTL_FORMAT_JSON,
+    ZKVCTL_FORMAT_FIELDS,
+    ZKVCTL_FORMAT_TABLE
+} zkvctl_format_t;
+
+//  One run of zkvctl: the global settings and the failure to report
+typedef struct zkvctl_flag_s zkvctl_flag_t;
+typedef struct {
+    char *endpoints;                    //  --endpoints, comma list (owned)
+    int64_t command_timeout;            //  --command-timeout, nanoseconds
+    const char *write_out;              //  -w/--write-out as given
+    bool hex;                           //  --hex
+    zkvctl_format_t format;             //  write_out, once checked
+    zkvctl_flag_t *globals;             //  the global flags, for every parser
+    int code;                           //  exit code of the failure
+    char error [2048];                  //  its message
+} zkvctl_t;
+
+//  ---------------------------------------------------------------------
+//  zkvctl_main.c: dispatch, usage, talking to the node;
+//  zkvctl_flags.c: the flag parser
+
+typedef enum {
+    ZKVCTL_FLAG_BOOL,                   //  bool *
+    ZKVCTL_FLAG_STRING,                 //  const char ** (points into the args)
+    ZKVCTL_FLAG_INT64,                  //  int64_t *, Go strconv.ParseInt (s, 0, 64)
+    ZKVCTL_FLAG_DURATION,               //  int64_t * nanoseconds, Go time.ParseDuration
+    ZKVCTL_FLAG_LIST                    //  char ** comma list (owned), repeatable
+} zkvctl_flag_type_t;
+
+//  A flag table ends with an entry whose name is NULL
+struct zkvctl_flag_s {
+    const char *name;                   //  long name, without "--"
+    char shorthand;                     //  one letter, or 0
+    zkvctl_flag_type_t type;
+    void *value;                        //  where the parser stores it
+    const char *defvalue;               //  default, for the usage text
+    const char *help;
+    bool changed;                       //  set by the parser when given
+};
+
+//  A command of the command line
+typedef struct {
+    const char *name;
+    const char *use;                    //  "get [options] <key> [range_end]"
+    const char *summary;
+    //  argv [0] is the command name; global flags may be anywhere
+    int (*run) (zkvctl_t *ctl, int argc, char **argv);
+} zkvctl_command_t;
+
+//  Records a failure; returns -1
+int
+    zkvctl_fail (zkvctl_t *ctl, int code, const char *format, ...)
+    __attribute__ ((format (printf, 3, 4)));
+
+//  Parses args (sizes [i] bytes each, NULL: NUL-terminated) with pflag's
+//  rules against flags plus, when with_globals, ctl->globals. Positional
+//  args go to positional (room for argc) and their number to count.
+//  Returns 0; ZKVCTL_HELP after printing command's usage (command NULL:
+//  help is a bad flag); ZKVCTL_BAD_FLAG with the failure recorded.
+int
+    zkvctl_flags_parse (zkvctl_t *ctl, const zkvctl_command_t *command,
+                        zkvctl_flag_t *flags, bool with_globals,
+                        int argc, char **args, const size_t *sizes,
+                        zkv_bin_t *positional, int *count);
+
+//  Prints the usage of command (with its flags) on stdout, as etcdctl does
+void
+    zkvctl_usage (zkvctl_t *ctl, const zkvctl_command_t *command, zkvctl_flag_t *flags);
+
+//  Go's strconv.ParseInt (text, base, 64) for base 0, 10 or 16. Returns 0,
+//  or -1 with Go's error text in error
+int
+    zkvctl_parse_int (const char *text, int base, int64_t *value,
+                      char *error, size_t size);
+
+//  Checks the settings a request needs (output format, endpoints), after
+//  the command checked its arguments and before it reads or sends
+//  anything. table_ok: the command can print -w table.
+int
+    zkvctl_ready (zkvctl_t *ctl, bool table_ok);
+
+//  Sends request (of type desc) to the node and waits at most
+//  --command-timeout. Returns the reply, whose body is a desc->response,
+//  or NULL with the failure recorded (exit 1): the node's error text,
+//  `context deadline exceeded`, or `interrupted`.
+zkv_msg_t *
+    zkvctl_call (zkvctl_t *ctl, const zkv_desc_t *desc, const void *request);
+
+//  ---------------------------------------------------------------------
+//  zkvctl_kv.c: put, get, del, compaction
+
+//  How a get's reply is printed
+typedef struct {
+    bool value_only;                    //  --print-value-only
+    bool count_only;                    //  --count-only
+} zkvctl_view_t;
+
+//  One put, get or del, as a request
+typedef enum { ZKVCTL_OP_PUT, ZKVCTL_OP_GET, ZKVCTL_OP_DEL } zkvctl_op_kind_t;
+
+typedef struct {
+    zkvctl_op_kind_t kind;
+    zkv_put_t put;
+    zkv_range_t range;
+    zkv_delete_range_t delete_range;
+    zkvctl_view_t view;
+} zkvctl_op_t;
+
+extern const zkvctl_command_t zkvctl_put_command;
+extern const zkvctl_command_t zkvctl_get_command;
+extern const zkvctl_command_t zkvctl_del_command;
+extern const zkvctl_command_t zkvctl_compaction_command;
+
+//  Parses the arguments of a put, get or del (args [0] is the first
+//  argument after the command name) into op, as etcdctl's getPutOp,
+//  getGetOp and getDelOp do. Bytes op needs beyond args come from zone.
+//  Returns 0, ZKVCTL_HELP, ZKVCTL_BAD_FLAG (flag error) or -1 (argument
+//  error, exit 128).
+int
+    zkvctl_op_parse (zkvctl_t *ctl, zkvctl_op_kind_t kind, bool with_globals,
+                     int argc, char **args, const size_t *sizes,
+                     msgpack_zone *zone, zkvctl_op_t *op);
+
+//  ---------------------------------------------------------------------
+//  zkvctl_txn.c
+
+extern const zkvctl_command_t zkvctl_txn_command;
+
+//  ---------------------------------------------------------------------
+//  zkvctl_output.c: printers and formatting helpers
+
+//  Sets ctl->format from ctl->write_out; -1 if it names no printer
+int
+    zkvctl_output_parse (zkvctl_t *ctl);
+
+void
+    zkvctl_print_put (zkvctl_t *ctl, const zkv_put_response_t *response);
+void
+    zkvctl_print_range (zkvctl_t *ctl, const zkv_range_response_t *response,
+                        const zkvctl_view_t *view);
+void
+    zkvctl_print_delete (zkvctl_t *ctl, const zkv_delete_range_response_t *response);
+
+//  views [i] tells how to print the i-th response when it is a range
+//  (NULL or fewer: plainly)
+void
+    zkvctl_print_txn (zkvctl_t *ctl, const zkv_txn_response_t *response,
+                      const zkvctl_view_t *views, size_t view_count);
+
+//  Go's strconv.Quote of bytes (%q), as a fresh string
+char *
+    zkvctl_quote (const void *data, size_t size);
+
+//  Decodes one UTF-8 sequence as Go does: returns its length and the rune,
+//  or 0 when the bytes at data are not valid UTF-8
+size_t
+    zkvctl_utf8_decode (const uint8_t *data, size_t size, uint32_t *rune);
+
+//  Encodes rune as UTF-8 into out (4 bytes room); returns the length
+size_t
+    zkvctl_utf8_encode (uint32_t rune, uint8_t *out);
+
+#endif

@@ -1,0 +1,349 @@
+/*  =========================================================================
+    zkvctl_main.c — zkvctl: global flags, command dispatch, exit codes.
+
+    The command line follows etcdctl (cobra + pflag): global flags may come
+    anywhere, before or after the command; flags and arguments mix freely;
+    `--` ends the flags; a unique prefix of a command name selects it.
+
+    Exit codes: 0 ok; 1 when a request fails (the node's error text, or
+    `context deadline exceeded`, or `interrupted`); 3 for bad txn input;
+    128 for bad arguments, flags or output format, always found before
+    anything is read or sent.
+
+    DEVIATION: etcdctl exits 1 on cobra errors (unknown flag or command, bad
+    flag value) and 4 for an unsupported output format, a bad --consistency
+    or a printer that cannot print the reply (after sending the request);
+    zkvctl exits 128 for all of them, and checks them all before sending.
+    It prints no usage text after such an error.
+    =========================================================================
+*/
+#include <ctype.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "zkvctl.h"
+
+#ifndef ZKV_VERSION
+#   define ZKV_VERSION "0.0.0"
+#endif
+
+#define S_DEFAULT_ENDPOINTS "127.0.0.1:12379"
+#define S_NSECS_PER_SEC     1000000000LL
+
+int
+zkvctl_fail (zkvctl_t *ctl, int code, const char *format, ...)
+{
+    ctl->code = code;
+    va_list args;
+    va_start (args, format);
+    vsnprintf (ctl->error, sizeof ctl->error, format, args);
+    va_end (args);
+    return -1;
+}
+
+//  ---------------------------------------------------------------------
+//  The commands
+
+static int s_help_run (zkvctl_t *ctl, int argc, char **argv);
+static int s_version_run (zkvctl_t *ctl, int argc, char **argv);
+
+static const zkvctl_command_t s_root_command = {
+    "zkvctl", "zkvctl [flags] <command> [options] [arguments]",
+    "A simple command line client for zkv, in the manner of etcdctl.", NULL
+};
+static const zkvctl_command_t s_help_command = {
+    "help", "help [command]", "Help about any command", s_help_run
+};
+static const zkvctl_command_t s_version_command = {
+    "version", "version", "Prints the version of zkvctl", s_version_run
+};
+
+//  In the order of the usage text
+static const zkvctl_command_t *const s_commands [] = {
+    &zkvctl_compaction_command,
+    &zkvctl_del_command,
+    &zkvctl_get_command,
+    &s_help_command,
+    &zkvctl_put_command,
+    &zkvctl_txn_command,
+    &s_version_command,
+    NULL
+};
+
+//  ---------------------------------------------------------------------
+//  Usage texts (stdout, as etcdctl prints them)
+
+//  One line per flag of both tables (either may be NULL), help aligned
+static void
+s_flags_usage (zkvctl_flag_t *first, zkvctl_flag_t *second, const char *help)
+{
+    char lines [64][160];
+    const char *helps [64];
+    size_t count = 0, width = 0;
+    zkvctl_flag_t *tables [] = { first, second };
+    for (int t = 0; t < 2; t++)
+        for (zkvctl_flag_t *flag = tables [t]; flag && flag->name && count < 63; flag++) {
+            char shorthand [8] = "    ";
+            if (flag->shorthand)
+                snprintf (shorthand, sizeof shorthand, "-%c, ", flag->shorthand);
+            snprintf (lines [count], sizeof lines [count],
+                      flag->type == ZKVCTL_FLAG_BOOL? "  %s--%s[=%s]": "  %s--%s=%s",
+                      shorthand, flag->name, flag->defvalue);
+            helps [count++] = flag->help;
+        }
+    if (help) {
+        snprintf (lines [count], sizeof lines [count], "  -h, --help[=false]");
+        helps [count++] = help;
+    }
+    for (size_t i = 0; i < count; i++)
+        if (strlen (lines [i]) > width)
+            width = strlen (lines [i]);
+    for (size_t i = 0; i < count; i++)
+        printf ("%-*s  %s\n", (int) width, lines [i], helps [i]);
+}
+
+void
+zkvctl_usage (zkvctl_t *ctl, const zkvctl_command_t *command, zkvctl_flag_t *flags)
+{
+    if (command == &s_root_command) {
+        printf ("NAME:\n\tzkvctl - %s\n\n", command->summary);
+        printf ("VERSION:\n\t%s\n\n", ZKV_VERSION);
+        printf ("USAGE:\n\t%s\n\n", command->use);
+        printf ("COMMANDS:\n");
+        for (int i = 0; s_commands [i]; i++)
+            printf ("\t%-12s%s\n", s_commands [i]->name, s_commands [i]->summary);
+        printf ("\nOPTIONS:\n");
+        s_flags_usage (ctl->globals, flags, "help for zkvctl");
+    }
+    else {
+        printf ("NAME:\n\t%s - %s\n\n", command->name, command->summary);
+        printf ("USAGE:\n\tzkvctl %s\n\n", command->use);
+        if (flags && flags->name) {
+            printf ("OPTIONS:\n");
+            s_flags_usage (flags, NULL, "help for this command");
+            printf ("\n");
+        }
+        printf ("GLOBAL OPTIONS:\n");
+        s_flags_usage (ctl->globals, NULL, NULL);
+    }
+}
+
+//  ---------------------------------------------------------------------
+//  What every command needs
+
+int
+zkvctl_ready (zkvctl_t *ctl, bool table_ok)
+{
+    if (zkvctl_output_parse (ctl))
+        return zkvctl_fail (ctl, ZKVCTL_EXIT_BAD_ARGS, "unsupported output format");
+    if (ctl->format == ZKVCTL_FORMAT_TABLE && !table_ok)
+        return zkvctl_fail (ctl, ZKVCTL_EXIT_BAD_ARGS, "table not supported as output format");
+    //  DEVIATION: etcdctl exits 2 for an empty endpoint list
+    if (*ctl->endpoints == 0)
+        return zkvctl_fail (ctl, ZKVCTL_EXIT_BAD_ARGS, "etcdclient: no available endpoints");
+    return 0;
+}
+
+zkv_msg_t *
+zkvctl_call (zkvctl_t *ctl, const zkv_desc_t *desc, const void *request)
+{
+    if (zsys_interrupted) {
+        zkvctl_fail (ctl, ZKVCTL_EXIT_ERROR, "interrupted");
+        return NULL;
+    }
+    //  As a Go context with a timeout: none left means no time at all
+    if (ctl->command_timeout <= 0) {
+        zkvctl_fail (ctl, ZKVCTL_EXIT_ERROR, "context deadline exceeded");
+        return NULL;
+    }
+    int64_t msecs = (ctl->command_timeout + 999999) / 1000000;
+    zkv_client_t *client = zkv_client_new (ctl->endpoints, msecs > INT_MAX? INT_MAX: (int) msecs);
+    if (!client) {
+        zkvctl_fail (ctl, ZKVCTL_EXIT_BAD_ARGS, "etcdclient: no available endpoints");
+        return NULL;
+    }
+    zkv_status_t status = { ZKV_ERR_OK, "" };
+    zkv_msg_t *reply = zkv_client_call (client, desc, request, &status);
+    zkv_client_destroy (&client);
+    if (!reply) {
+        char text [512];
+        if (zsys_interrupted)
+            zkvctl_fail (ctl, ZKVCTL_EXIT_ERROR, "interrupted");
+        else
+        if (status.err == ZKV_ERR_TIMEOUT && status.detail [0])
+            zkvctl_fail (ctl, ZKVCTL_EXIT_ERROR, "%s", status.detail);
+        else
+            zkvctl_fail (ctl, ZKVCTL_EXIT_ERROR, "%s", zkv_status_text (&status, text, sizeof text));
+        return NULL;
+    }
+    if (reply->desc != desc->response) {
+        //  The node's own text, verbatim, as etcdctl prints etcd's
+        const zkv_error_t *error = zkv_reply_error (reply);
+        if (error && error->message.size)
+            zkvctl_fail (ctl, ZKVCTL_EXIT_ERROR, "%.*s", (int) error->message.size,
+                         (const char *) error->message.data);
+        else
+        if (error)
+            zkvctl_fail (ctl, ZKVCTL_EXIT_ERROR, "rpc error: code = %.*s",
+                         (int) error->code.size, (const char *) error->code.data);
+        else
+            zkvctl_fail (ctl, ZKVCTL_EXIT_ERROR, "zkv: unexpected reply");
+        zkv_msg_destroy (&reply);
+        return NULL;
+    }
+    return reply;
+}
+
+//  ---------------------------------------------------------------------
+//  Commands of main itself
+
+static int
+s_version_run (zkvctl_t *ctl, int argc, char **argv)
+{
+    zkv_bin_t positional [argc];
+    int count;
+    int rc = zkvctl_flags_parse (ctl, &s_version_command, NULL, true, argc - 1, argv + 1, NULL,
+                                 positional, &count);
+    if (rc)
+        return rc == ZKVCTL_HELP? 0: -1;
+    printf ("zkvctl version: %s\n", ZKV_VERSION);
+    return 0;
+}
+
+static const zkvctl_command_t *s_command_find (const char *name);
+
+static int
+s_help_run (zkvctl_t *ctl, int argc, char **argv)
+{
+    zkv_bin_t positional [argc];
+    int count;
+    int rc = zkvctl_flags_parse (ctl, &s_help_command, NULL, true, argc - 1, argv + 1, NULL,
+                                 positional, &count);
+    if (rc)
+        return rc == ZKVCTL_HELP? 0: -1;
+    const zkvctl_command_t *command = count? s_command_find ((const char *) positional [0].data)
+                                           : NULL;
+    if (!command || command->run == s_help_run) {
+        if (count)
+            printf ("Unknown help topic \"%.*s\"\n\n", (int) positional [0].size,
+                    (const char *) positional [0].data);
+        zkvctl_usage (ctl, &s_root_command, NULL);
+        return 0;
+    }
+    char *help_argv [] = { (char *) command->name, (char *) "--help", NULL };
+    return command->run (ctl, 2, help_argv);
+}
+
+//  The command named name, or the only one name is a prefix of (cobra's
+//  EnablePrefixMatching, on in etcdctl: `compact` is compaction)
+static const zkvctl_command_t *
+s_command_find (const char *name)
+{
+    const zkvctl_command_t *match = NULL;
+    int matches = 0;
+    for (int i = 0; s_commands [i]; i++) {
+        if (streq (s_commands [i]->name, name))
+            return s_commands [i];
+        if (*name && strncmp (s_commands [i]->name, name, strlen (name)) == 0) {
+            match = s_commands [i];
+            matches++;
+        }
+    }
+    return matches == 1? match: NULL;
+}
+
+//  Index of the command name in argv, skipping flags (and the values of
+//  the global flags that take one), or 0 when there is none
+static int
+s_command_index (int argc, char *argv [])
+{
+    for (int i = 1; i < argc; i++) {
+        const char *arg = argv [i];
+        if (streq (arg, "--"))
+            return i + 1 < argc? i + 1: 0;
+        if (arg [0] != '-' || arg [1] == 0)
+            return i;
+        if (streq (arg, "--endpoints") || streq (arg, "--command-timeout")
+        ||  streq (arg, "--write-out") || streq (arg, "-w"))
+            i++;
+    }
+    return 0;
+}
+
+static int
+s_dispatch (zkvctl_t *ctl, int argc, char *argv [])
+{
+    int index = s_command_index (argc, argv);
+    if (index == 0) {
+        //  No command: only flags; print the usage (as etcdctl) or version
+        bool version = false;
+        zkvctl_flag_t flags [] = {
+            { "version", 0, ZKVCTL_FLAG_BOOL, &version, "false", "print the version and exit", false },
+            { NULL, 0, 0, NULL, NULL, NULL, false }
+        };
+        zkv_bin_t positional [argc];
+        int count;
+        int rc = zkvctl_flags_parse (ctl, &s_root_command, flags, true, argc - 1, argv + 1,
+                                     NULL, positional, &count);
+        if (rc)
+            return rc == ZKVCTL_HELP? 0: -1;
+        if (version)
+            printf ("zkvctl version: %s\n", ZKV_VERSION);
+        else
+            zkvctl_usage (ctl, &s_root_command, flags);
+        return 0;
+    }
+    const zkvctl_command_t *command = s_command_find (argv [index]);
+    if (!command) {
+        zkvctl_fail (ctl, ZKVCTL_EXIT_BAD_ARGS,
+                     "unknown command \"%s\" for \"zkvctl\"\nRun 'zkvctl --help' for usage.",
+                     argv [index]);
+        return -1;
+    }
+    //  The command sees its name first, then every other argument in order
+    char *args [argc];
+    int count = 0;
+    args [count++] = argv [index];
+    for (int i = 1; i < argc; i++)
+        if (i != index)
+            args [count++] = argv [i];
+    args [count] = NULL;
+    return command->run (ctl, count, args);
+}
+
+int
+main (int argc, char *argv [])
+{
+    //  CZMQ catches SIGINT/SIGTERM: a blocked call or read then returns
+    //  and the command fails with `interrupted`
+    zsys_init ();
+    zsys_set_logident ("zkvctl");
+    zsys_set_logstream (stderr);
+
+    zkvctl_t ctl;
+    memset (&ctl, 0, sizeof ctl);
+    ctl.endpoints = strdup (S_DEFAULT_ENDPOINTS);
+    ctl.command_timeout = 5 * S_NSECS_PER_SEC;
+    ctl.write_out = "simple";
+    zkvctl_flag_t globals [] = {
+        { "command-timeout", 0, ZKVCTL_FLAG_DURATION, &ctl.command_timeout, "5s",
+          "timeout for short running command (excluding dial timeout)", false },
+        { "endpoints", 0, ZKVCTL_FLAG_LIST, &ctl.endpoints, "[" S_DEFAULT_ENDPOINTS "]",
+          "zkv endpoints (host:port or ZeroMQ endpoints, comma separated)", false },
+        { "hex", 0, ZKVCTL_FLAG_BOOL, &ctl.hex, "false",
+          "print byte strings as hex encoded strings", false },
+        { "write-out", 'w', ZKVCTL_FLAG_STRING, &ctl.write_out, "\"simple\"",
+          "set the output format (fields, json, simple, table)", false },
+        { NULL, 0, 0, NULL, NULL, NULL, false }
+    };
+    ctl.globals = globals;
+
+    int rc = s_dispatch (&ctl, argc, argv);
+    fflush (stdout);
+    if (rc < 0)
+        fprintf (stderr, "Error: %s\n", ctl.error);
+    free (ctl.endpoints);
+    return rc < 0? ctl.code: ZKVCTL_EXIT_SUCCESS;
+}
