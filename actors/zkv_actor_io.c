@@ -13,6 +13,26 @@ s_free_bytes (void *data, void *hint)
     free (data);
 }
 
+zsock_t *
+zkv_io_inbox (const char *endpoint)
+{
+    zsock_t *inbox = zsock_new (ZMQ_PULL);
+    zsock_set_rcvhwm (inbox, 0);
+    if (zsock_bind (inbox, "%s", endpoint) < 0)
+        zsock_destroy (&inbox);
+    return inbox;
+}
+
+zsock_t *
+zkv_io_outbox (const char *endpoint)
+{
+    zsock_t *outbox = zsock_new (ZMQ_PUSH);
+    zsock_set_sndhwm (outbox, 0);
+    if (zsock_connect (outbox, "%s", endpoint) < 0)
+        zsock_destroy (&outbox);
+    return outbox;
+}
+
 int
 zkv_io_send_bytes (zsock_t *sock, uint8_t **bytes_p, size_t size)
 {

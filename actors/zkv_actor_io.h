@@ -11,6 +11,15 @@
 
 #include "zkv_msgs.h"
 
+//  A PULL inbox bound at endpoint, with no queue limit (front bounds what
+//  is in flight in the whole node). NULL if it cannot bind.
+zsock_t *
+    zkv_io_inbox (const char *endpoint);
+
+//  A PUSH socket connected to another actor's inbox, with no queue limit
+zsock_t *
+    zkv_io_outbox (const char *endpoint);
+
 //  Encodes msg (a top-level internal message) and sends it. Returns 0 or -1.
 int
     zkv_io_send (zsock_t *sock, const zkv_desc_t *desc, const void *msg);

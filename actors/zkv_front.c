@@ -331,19 +331,11 @@ s_start (self_t *self, char *error, size_t size)
                   zmq_strerror (zmq_errno ()));
         return error;
     }
-    self->inbox = zsock_new (ZMQ_PULL);
-    zsock_set_rcvhwm (self->inbox, 0);
-    if (zsock_bind (self->inbox, "%s", self->args->inbox) < 0) {
-        snprintf (error, size, "cannot bind %s", self->args->inbox);
-        return error;
-    }
-    self->raft = zsock_new (ZMQ_PUSH);
-    zsock_set_sndhwm (self->raft, 0);
-    self->storage = zsock_new (ZMQ_PUSH);
-    zsock_set_sndhwm (self->storage, 0);
-    if (zsock_connect (self->raft, "%s", self->args->raft) < 0
-    ||  zsock_connect (self->storage, "%s", self->args->storage) < 0) {
-        snprintf (error, size, "cannot connect to raft or storage");
+    self->inbox = zkv_io_inbox (self->args->inbox);
+    self->raft = zkv_io_outbox (self->args->raft);
+    self->storage = zkv_io_outbox (self->args->storage);
+    if (!self->inbox || !self->raft || !self->storage) {
+        snprintf (error, size, "cannot bind %s or reach raft and storage", self->args->inbox);
         return error;
     }
     zpoller_add (self->poller, self->router);

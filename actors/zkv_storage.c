@@ -349,16 +349,10 @@ s_start (self_t *self, char *error, size_t size)
         free (err);
         return error;
     }
-    self->inbox = zsock_new (ZMQ_PULL);
-    zsock_set_rcvhwm (self->inbox, 0);  //  front bounds what is in flight
-    if (zsock_bind (self->inbox, "%s", self->args->inbox) < 0) {
-        snprintf (error, size, "cannot bind %s: %s", self->args->inbox, zmq_strerror (zmq_errno ()));
-        return error;
-    }
-    self->front = zsock_new (ZMQ_PUSH);
-    zsock_set_sndhwm (self->front, 0);
-    if (zsock_connect (self->front, "%s", self->args->front) < 0) {
-        snprintf (error, size, "cannot connect %s", self->args->front);
+    self->inbox = zkv_io_inbox (self->args->inbox);
+    self->front = zkv_io_outbox (self->args->front);
+    if (!self->inbox || !self->front) {
+        snprintf (error, size, "cannot bind %s or reach front", self->args->inbox);
         return error;
     }
     zpoller_add (self->poller, self->inbox);

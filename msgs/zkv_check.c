@@ -95,29 +95,19 @@ typedef struct {
     size_t del_count;
 } s_keys_t;
 
-static int
-s_bin_cmp (zkv_bin_t a, zkv_bin_t b)
-{
-    size_t n = a.size < b.size? a.size: b.size;
-    int c = n? memcmp (a.data, b.data, n): 0;
-    if (c)
-        return c;
-    return a.size < b.size? -1: a.size > b.size? 1: 0;
-}
-
 static bool
 s_deleted (const s_keys_t *keys, zkv_bin_t key)
 {
     for (size_t i = 0; i < keys->del_count; i++) {
         const s_interval_t *del = &keys->dels [i];
         if (del->end.size == 0) {
-            if (s_bin_cmp (key, del->key) == 0)
+            if (zkv_bin_compare (key, del->key) == 0)
                 return true;
         }
         else
-        if (s_bin_cmp (key, del->key) >= 0
+        if (zkv_bin_compare (key, del->key) >= 0
         && ((del->end.size == 1 && del->end.data [0] == 0)     //  "\0": to the end
-            || s_bin_cmp (key, del->end) < 0))
+            || zkv_bin_compare (key, del->end) < 0))
             return true;
     }
     return false;
@@ -127,7 +117,7 @@ static bool
 s_has_put (const s_keys_t *keys, zkv_bin_t key)
 {
     for (size_t i = 0; i < keys->put_count; i++)
-        if (s_bin_cmp (keys->puts [i], key) == 0)
+        if (zkv_bin_compare (keys->puts [i], key) == 0)
             return true;
     return false;
 }

@@ -560,9 +560,12 @@ s_msg_new (msgpack_zone *zone)
     return self;
 }
 
-zkv_msg_t *
-zkv_msg_decode (const void *data, size_t size, int kinds, const zkv_limits_t *limits,
-                zkv_status_t *status)
+//  Decodes a top-level message whose body type is request->response (or
+//  error_response when it has "error") for a reply, or else the message
+//  named by its "op" among kinds
+static zkv_msg_t *
+s_decode_message (const void *data, size_t size, int kinds, const zkv_desc_t *request,
+                  const zkv_limits_t *limits, zkv_status_t *status)
 {
     zkv_status_set (status, ZKV_ERR_OK, NULL);
     msgpack_object root;
@@ -574,15 +577,20 @@ zkv_msg_decode (const void *data, size_t size, int kinds, const zkv_limits_t *li
         zkv_status_set (status, ZKV_ERR_INTERNAL, "out of memory");
         return NULL;
     }
-    bool has_error;
+    bool has_error = false;
     if (s_envelope (&root, self, &has_error, status))
         goto failed;
-    const zkv_desc_t *desc = zkv_msg_lookup ((const char *) self->op.data, self->op.size);
-    if (!desc || !(desc->kind & kinds)) {
-        char name [64];
-        zkv_status_set (status, ZKV_ERR_UNKNOWN_OP, "\"%s\"",
-                        zkv_bin_str (self->op, name, sizeof name));
-        goto failed;
+    const zkv_desc_t *desc;
+    if (request)
+        desc = has_error? &zkv_error_response_desc: request->response;
+    else {
+        desc = zkv_msg_lookup ((const char *) self->op.data, self->op.size);
+        if (!desc || !(desc->kind & kinds)) {
+            char name [64];
+            zkv_status_set (status, ZKV_ERR_UNKNOWN_OP, "\"%s\"",
+                            zkv_bin_str (self->op, name, sizeof name));
+            goto failed;
+        }
     }
     if (s_decode_top (&root, self, desc, status))
         goto failed;
@@ -594,30 +602,17 @@ failed:
 }
 
 zkv_msg_t *
+zkv_msg_decode (const void *data, size_t size, int kinds, const zkv_limits_t *limits,
+                zkv_status_t *status)
+{
+    return s_decode_message (data, size, kinds, NULL, limits, status);
+}
+
+zkv_msg_t *
 zkv_msg_decode_reply (const void *data, size_t size, const zkv_desc_t *request,
                       const zkv_limits_t *limits, zkv_status_t *status)
 {
-    zkv_status_set (status, ZKV_ERR_OK, NULL);
-    msgpack_object root;
-    msgpack_zone *zone = s_unpack (data, size, limits, &root, status);
-    if (!zone)
-        return NULL;
-    zkv_msg_t *self = s_msg_new (zone);
-    if (!self) {
-        zkv_status_set (status, ZKV_ERR_INTERNAL, "out of memory");
-        return NULL;
-    }
-    bool has_error;
-    if (s_envelope (&root, self, &has_error, status))
-        goto failed;
-    const zkv_desc_t *body = has_error? &zkv_error_response_desc: request->response;
-    if (s_decode_top (&root, self, body, status))
-        goto failed;
-    return self;
-
-failed:
-    zkv_msg_destroy (&self);
-    return NULL;
+    return s_decode_message (data, size, 0, request, limits, status);
 }
 
 void *
@@ -686,6 +681,16 @@ zkv_bin_str (zkv_bin_t bin, char *buf, size_t size)
         memcpy (buf, bin.data, n);
     buf [n] = 0;
     return buf;
+}
+
+int
+zkv_bin_compare (zkv_bin_t a, zkv_bin_t b)
+{
+    size_t n = a.size < b.size? a.size: b.size;
+    int c = n? memcmp (a.data, b.data, n): 0;
+    if (c)
+        return c < 0? -1: 1;
+    return a.size < b.size? -1: a.size > b.size? 1: 0;
 }
 
 bool

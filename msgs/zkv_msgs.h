@@ -218,6 +218,10 @@ uint8_t *
 const char *
     zkv_bin_str (zkv_bin_t bin, char *buf, size_t size);
 
+//  Byte order of a and b (a prefix first): -1, 0 or 1, as bytes.Compare
+int
+    zkv_bin_compare (zkv_bin_t a, zkv_bin_t b);
+
 //  True if bin holds exactly the text str
 bool
     zkv_bin_eq (zkv_bin_t bin, const char *str);

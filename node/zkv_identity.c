@@ -54,50 +54,22 @@ zkv_identity_cluster_id (const char *token, const uint64_t *members, size_t coun
     return s_hash (&state);
 }
 
-static int
-s_get_id (zkv_engine_t *engine, const char *key, uint64_t *id, char **error)
-{
-    char *value;
-    size_t size;
-    int found = zkv_engine_get (engine, ZKV_CF_META, key, strlen (key), &value, &size, error);
-    if (found < 0)
-        return -1;
-    if (found) {
-        if (size != 8) {
-            free (value);
-            *error = strdup ("corrupt id in the meta family");
-            return -1;
-        }
-        *id = zkv_be64_get ((const uint8_t *) value);
-        free (value);
-    }
-    return found;
-}
-
-static int
-s_put_id (zkv_engine_t *engine, const char *key, uint64_t id, char **error)
-{
-    uint8_t bytes [8];
-    zkv_be64_put (bytes, id);
-    return zkv_engine_put (engine, ZKV_CF_META, key, strlen (key), bytes, 8, true, error);
-}
-
 int
 zkv_identity_load (zkv_engine_t *engine, const char *token, const char *name,
                    uint64_t *member_id, uint64_t *cluster_id, char **error)
 {
-    int member = s_get_id (engine, "member_id", member_id, error);
+    int member = zkv_engine_get_u64 (engine, ZKV_CF_META, "member_id", member_id, error);
     if (member < 0)
         return -1;
-    int cluster = s_get_id (engine, "cluster_id", cluster_id, error);
+    int cluster = zkv_engine_get_u64 (engine, ZKV_CF_META, "cluster_id", cluster_id, error);
     if (cluster < 0)
         return -1;
     if (member && cluster)
         return 0;
     *member_id = zkv_identity_member_id (token, name);
     *cluster_id = zkv_identity_cluster_id (token, member_id, 1);
-    if (s_put_id (engine, "member_id", *member_id, error)
-    ||  s_put_id (engine, "cluster_id", *cluster_id, error))
+    if (zkv_engine_put_u64 (engine, ZKV_CF_META, "member_id", *member_id, error)
+    ||  zkv_engine_put_u64 (engine, ZKV_CF_META, "cluster_id", *cluster_id, error))
         return -1;
     return 0;
 }

@@ -3,6 +3,7 @@
     =========================================================================
 */
 #include "zkv_engine.h"
+#include "zkv_keys.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -240,6 +241,37 @@ zkv_engine_get (zkv_engine_t *self, zkv_cf_t cf, const void *key, size_t key_siz
         return -1;
     }
     return *value? 1: 0;
+}
+
+int
+zkv_engine_get_u64 (zkv_engine_t *self, zkv_cf_t cf, const char *name, uint64_t *value,
+                    char **error)
+{
+    char *bytes;
+    size_t size;
+    int found = zkv_engine_get (self, cf, name, strlen (name), &bytes, &size, error);
+    if (found <= 0)
+        return found;
+    if (size != 8) {
+        free (bytes);
+        size_t room = strlen (name) + 64;
+        *error = (char *) malloc (room);
+        if (*error)
+            snprintf (*error, room, "corrupt record \"%s\" in %s", name, zkv_cf_name (cf));
+        return -1;
+    }
+    *value = zkv_be64_get ((const uint8_t *) bytes);
+    free (bytes);
+    return 1;
+}
+
+int
+zkv_engine_put_u64 (zkv_engine_t *self, zkv_cf_t cf, const char *name, uint64_t value,
+                    char **error)
+{
+    uint8_t bytes [8];
+    zkv_be64_put (bytes, value);
+    return zkv_engine_put (self, cf, name, strlen (name), bytes, 8, true, error);
 }
 
 rocksdb_iterator_t *

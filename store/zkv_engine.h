@@ -78,6 +78,17 @@ int
     zkv_engine_get (zkv_engine_t *self, zkv_cf_t cf, const void *key, size_t key_size,
                     char **value, size_t *value_size, char **error);
 
+//  An 8-byte big-endian number under name in cf: returns 1 with *value
+//  set, 0 if absent, -1 with *error (also for a record of another size)
+int
+    zkv_engine_get_u64 (zkv_engine_t *self, zkv_cf_t cf, const char *name, uint64_t *value,
+                        char **error);
+
+//  Writes one, synced
+int
+    zkv_engine_put_u64 (zkv_engine_t *self, zkv_cf_t cf, const char *name, uint64_t value,
+                        char **error);
+
 //  A new iterator over cf, reading at snapshot when not NULL
 rocksdb_iterator_t *
     zkv_engine_iterator (zkv_engine_t *self, zkv_cf_t cf, const rocksdb_snapshot_t *snapshot);

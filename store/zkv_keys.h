@@ -119,18 +119,7 @@ zkv_indexkey_encode (const uint8_t *key, size_t size, zkv_rev_t rev, uint8_t *bu
 //  The seek target for "the newest revision of key with main <= main":
 //  (key, ~main) followed by the smallest inverted sub, so that the largest
 //  sub of that main comes first. Returns its size.
-static inline size_t
-zkv_indexkey_seek (const uint8_t *key, size_t size, int64_t main, uint8_t *buf)
-{
-    size_t n = zkv_escape (key, size, buf);
-    buf [n++] = 0x00;
-    buf [n++] = 0x01;
-    zkv_be64_put (buf + n, ~(uint64_t) main);
-    memset (buf + n + 8, 0, 8);
-    return n + 16;
-}
-
-//  Turns the escaped key at the start of buf into a seek target as above
+//  zkv_indexkey_seek_escaped works on a key already escaped into buf.
 static inline size_t
 zkv_indexkey_seek_escaped (uint8_t *buf, size_t escaped_size, int64_t main)
 {
@@ -139,6 +128,12 @@ zkv_indexkey_seek_escaped (uint8_t *buf, size_t escaped_size, int64_t main)
     zkv_be64_put (buf + escaped_size + 2, ~(uint64_t) main);
     memset (buf + escaped_size + 10, 0, 8);
     return escaped_size + 18;
+}
+
+static inline size_t
+zkv_indexkey_seek (const uint8_t *key, size_t size, int64_t main, uint8_t *buf)
+{
+    return zkv_indexkey_seek_escaped (buf, zkv_escape (key, size, buf), main);
 }
 
 //  The first index key past every revision of key: escape (key) 00 02

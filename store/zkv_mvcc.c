@@ -11,21 +11,11 @@
 int
 zkv_mvcc_meta_get (zkv_engine_t *engine, const char *name, int64_t *value, char **error)
 {
-    char *bytes;
-    size_t size;
-    int found = zkv_engine_get (engine, ZKV_CF_META, name, strlen (name), &bytes, &size, error);
-    if (found < 0)
-        return -1;
-    if (found) {
-        if (size != 8) {
-            free (bytes);
-            *error = strdup ("corrupt meta record");
-            return -1;
-        }
-        *value = (int64_t) zkv_be64_get ((const uint8_t *) bytes);
-        free (bytes);
-    }
-    return 0;
+    uint64_t number;
+    int found = zkv_engine_get_u64 (engine, ZKV_CF_META, name, &number, error);
+    if (found > 0)
+        *value = (int64_t) number;
+    return found < 0? -1: 0;
 }
 
 static void

@@ -21,20 +21,11 @@ s_user_key (const uint8_t *escaped, size_t escaped_size, uint8_t *buf)
     return zkv_bin (buf, zkv_unescape (escaped, escaped_size, buf));
 }
 
-//  Byte comparison of raw buffers, shorter first when one is a prefix
+//  Visits the newest revision <= rev of every key of [key, end), skipping
+//  the keys whose newest is a tombstone unless tombstones is set
 static int
-s_compare (const uint8_t *a, size_t a_size, const uint8_t *b, size_t b_size)
-{
-    size_t n = a_size < b_size? a_size: b_size;
-    int c = n? memcmp (a, b, n): 0;
-    if (c)
-        return c;
-    return a_size < b_size? -1: a_size > b_size? 1: 0;
-}
-
-int
-zkv_mvcc_visit (zkv_mvcc_t *self, zkv_bin_t key, zkv_bin_t end, int64_t rev,
-                zkv_mvcc_visit_fn *fn, void *arg, zkv_status_t *status)
+s_walk (zkv_mvcc_t *self, zkv_bin_t key, zkv_bin_t end, int64_t rev, bool tombstones,
+        zkv_mvcc_visit_fn *fn, void *arg, zkv_status_t *status)
 {
     bool single = end.size == 0;
     bool to_end = end.size == 1 && end.data [0] == 0;
@@ -73,11 +64,11 @@ zkv_mvcc_visit (zkv_mvcc_t *self, zkv_bin_t key, zkv_bin_t end, int64_t rev,
             break;
         }
         if (single) {
-            if (s_compare (bytes, escaped_size, target, escaped_key_size) != 0)
+            if (zkv_bin_compare (zkv_bin (bytes, escaped_size), zkv_bin (target, escaped_key_size)) != 0)
                 break;
         }
         else
-        if (bound && s_compare (bytes, size, bound, bound_size) >= 0)
+        if (bound && zkv_bin_compare (zkv_bin (bytes, size), zkv_bin (bound, bound_size)) >= 0)
             break;
 
         //  Room for targets built from this key
@@ -122,7 +113,7 @@ zkv_mvcc_visit (zkv_mvcc_t *self, zkv_bin_t key, zkv_bin_t end, int64_t rev,
         }
         //  Keep the escaped key before the iterator moves
         memmove (target, bytes, escaped_size);
-        if (!found.state.tombstone) {
+        if (tombstones || !found.state.tombstone) {
             zkv_bin_t user_key = s_user_key (target, escaped_size, user);
             rc = fn (arg, user_key, &found);
             if (rc)
@@ -148,49 +139,33 @@ zkv_mvcc_visit (zkv_mvcc_t *self, zkv_bin_t key, zkv_bin_t end, int64_t rev,
     return rc < 0? -1: 0;
 }
 
+int
+zkv_mvcc_visit (zkv_mvcc_t *self, zkv_bin_t key, zkv_bin_t end, int64_t rev,
+                zkv_mvcc_visit_fn *fn, void *arg, zkv_status_t *status)
+{
+    return s_walk (self, key, end, rev, false, fn, arg, status);
+}
+
 //  ---------------------------------------------------------------------
-//  Single key lookup
+//  Single key lookup: unlike a visit it also reports a tombstone, which a
+//  put needs to know that the key's next generation starts
+
+static int
+s_lookup_visit (void *arg, zkv_bin_t key, const s_found_t *found)
+{
+    (void) key;
+    *(s_found_t *) arg = *found;
+    return 1;
+}
 
 int
 zkv_mvcc_lookup (zkv_mvcc_t *self, zkv_bin_t key, int64_t rev, s_found_t *found,
                  zkv_status_t *status)
 {
-    //  Unlike visit, a lookup also reports a tombstone, which a put needs
-    //  to know that the key's next generation starts.
-    size_t room = 2 * key.size + 18;
-    uint8_t *target = (uint8_t *) malloc (room);
-    if (!target)
-        return zkv_status_set (status, ZKV_ERR_INTERNAL, "out of memory");
-    size_t target_size = zkv_indexkey_seek (key.data, key.size, rev, target);
-    size_t escaped_size = target_size - 18;
-    rocksdb_iterator_t *it = zkv_mvcc_iterator (self, ZKV_CF_INDEX);
-    rocksdb_iter_seek (it, (const char *) target, target_size);
-    int rc = 0;
-    if (rocksdb_iter_valid (it)) {
-        size_t size;
-        const uint8_t *bytes = (const uint8_t *) rocksdb_iter_key (it, &size);
-        size_t found_escaped;
-        if (zkv_indexkey_decode (bytes, size, &found_escaped, &found->rev))
-            rc = zkv_status_set (status, ZKV_ERR_INTERNAL, "corrupt index key");
-        else
-        if (found_escaped == escaped_size && memcmp (bytes, target, escaped_size) == 0) {
-            size_t value_size;
-            const uint8_t *value = (const uint8_t *) rocksdb_iter_value (it, &value_size);
-            if (zkv_index_value_decode (value, value_size, &found->state))
-                rc = zkv_status_set (status, ZKV_ERR_INTERNAL, "corrupt index value");
-            else
-                rc = 1;
-        }
-    }
-    if (rc == 0) {
-        char *err = NULL;
-        rocksdb_iter_get_error (it, &err);
-        if (err)
-            rc = zkv_mvcc_rocksdb_error (status, err);
-    }
-    rocksdb_iter_destroy (it);
-    free (target);
-    return rc;
+    found->rev.main = 0;
+    if (s_walk (self, key, zkv_bin (NULL, 0), rev, true, s_lookup_visit, found, status))
+        return -1;
+    return found->rev.main? 1: 0;
 }
 
 int

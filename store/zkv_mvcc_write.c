@@ -255,16 +255,6 @@ typedef struct {
 } s_compare_t;
 
 static int
-s_bytes_compare (zkv_bin_t a, zkv_bin_t b)
-{
-    size_t n = a.size < b.size? a.size: b.size;
-    int c = n? memcmp (a.data, b.data, n): 0;
-    if (c)
-        return c < 0? -1: 1;
-    return a.size < b.size? -1: a.size > b.size? 1: 0;
-}
-
-static int
 s_int_compare (int64_t a, int64_t b)
 {
     return a < b? -1: a > b? 1: 0;
@@ -277,7 +267,7 @@ s_compare_kv (const s_compare_t *cmp, const zkv_key_value_t *kv)
     const zkv_compare_t *compare = cmp->compare;
     int c = 0;
     switch (cmp->target) {
-        case ZKV_CMP_VALUE:   c = s_bytes_compare (kv->value, compare->value); break;
+        case ZKV_CMP_VALUE:   c = zkv_bin_compare (kv->value, compare->value); break;
         case ZKV_CMP_VERSION: c = s_int_compare (kv->version, compare->version); break;
         case ZKV_CMP_CREATE:  c = s_int_compare (kv->create_revision, compare->create_revision);
                               break;

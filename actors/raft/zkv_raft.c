@@ -127,19 +127,11 @@ s_start (self_t *self, uint64_t applied, char *error, size_t size)
                   (unsigned long long) applied, (unsigned long long) last);
         return error;
     }
-    self->inbox = zsock_new (ZMQ_PULL);
-    zsock_set_rcvhwm (self->inbox, 0);
-    if (zsock_bind (self->inbox, "%s", self->args->inbox) < 0) {
-        snprintf (error, size, "cannot bind %s", self->args->inbox);
-        return error;
-    }
-    self->storage = zsock_new (ZMQ_PUSH);
-    zsock_set_sndhwm (self->storage, 0);
-    self->front = zsock_new (ZMQ_PUSH);
-    zsock_set_sndhwm (self->front, 0);
-    if (zsock_connect (self->storage, "%s", self->args->storage) < 0
-    ||  zsock_connect (self->front, "%s", self->args->front) < 0) {
-        snprintf (error, size, "cannot connect to storage or front");
+    self->inbox = zkv_io_inbox (self->args->inbox);
+    self->storage = zkv_io_outbox (self->args->storage);
+    self->front = zkv_io_outbox (self->args->front);
+    if (!self->inbox || !self->storage || !self->front) {
+        snprintf (error, size, "cannot bind %s or reach storage and front", self->args->inbox);
         return error;
     }
     //  Every entry in the log was durable, and one member is a quorum:
