@@ -353,6 +353,94 @@ Test (node, kill_9_loses_no_acknowledged_put)
     zkv_client_destroy (&client);
 }
 
+//  Sends put number n of client c (key c/n, value v<n>, request id n)
+static void
+s_send_put (zsock_t *dealer, int c, int n)
+{
+    char key [32], value [32];
+    snprintf (key, sizeof key, "%02d/%06d", c, n);
+    snprintf (value, sizeof value, "v%d", n);
+    zkv_put_t put = { .key = s_bin (key), .value = s_bin (value) };
+    msgpack_sbuffer buffer;
+    msgpack_sbuffer_init (&buffer);
+    msgpack_packer pk;
+    msgpack_packer_init (&pk, &buffer, msgpack_sbuffer_write);
+    zkv_msg_pack_top (&pk, &zkv_put_desc, &put, NULL, true, (uint64_t) n);
+    zframe_t *frame = zframe_new (buffer.data, buffer.size);
+    zframe_send (&frame, dealer, 0);
+    msgpack_sbuffer_destroy (&buffer);
+}
+
+Test (node, kill_9_under_concurrent_load_loses_no_acknowledged_put)
+{
+    s_start (NULL);
+    //  Many clients keep puts in flight; the node dies between an fsync and
+    //  an answer, or anywhere else. Every put answered before must survive.
+    enum { CLIENTS = 16, MAX_PUTS = 100000 };
+    zsock_t *dealers [CLIENTS];
+    int next [CLIENTS];
+    for (int c = 0; c < CLIENTS; c++) {
+        dealers [c] = s_dealer ();
+        next [c] = 0;
+    }
+    bool *acked = calloc (CLIENTS * MAX_PUTS, sizeof (bool));
+    zpoller_t *poller = zpoller_new (NULL);
+    for (int c = 0; c < CLIENTS; c++)
+        zpoller_add (poller, dealers [c]);
+    for (int c = 0; c < CLIENTS; c++)
+        s_send_put (dealers [c], c, next [c]++);
+    int answered = 0;
+    while (answered < 1500) {
+        zsock_t *which = (zsock_t *) zpoller_wait (poller, 5000);
+        cr_assert_not_null (which, "no answer");
+        int c = 0;
+        while (dealers [c] != which)
+            c++;
+        zframe_t *reply = zframe_recv (which);
+        zkv_limits_t limits = zkv_limits_trusted ();
+        zkv_status_t status;
+        zkv_msg_t *msg = zkv_msg_decode_reply (zframe_data (reply), zframe_size (reply),
+                                               &zkv_put_desc, &limits, &status);
+        cr_assert_not_null (msg);
+        cr_assert_null (zkv_reply_error (msg));
+        acked [c * MAX_PUTS + (int) msg->id] = true;
+        zkv_msg_destroy (&msg);
+        zframe_destroy (&reply);
+        answered++;
+        s_send_put (dealers [c], c, next [c]++);
+    }
+    //  Puts are still in flight on every client
+    zkv_testnode_kill (s_node, SIGKILL);
+    zpoller_destroy (&poller);
+    for (int c = 0; c < CLIENTS; c++)
+        zsock_destroy (&dealers [c]);
+    cr_assert_eq (zkv_testnode_restart (s_node), 0);
+
+    zkv_client_t *client = zkv_client_new (zkv_testnode_endpoint (s_node), 5000);
+    for (int c = 0; c < CLIENTS; c++) {
+        char from [8], to [8];
+        snprintf (from, sizeof from, "%02d/", c);
+        snprintf (to, sizeof to, "%02d0", c);
+        zkv_range_t range = { .key = s_bin (from), .range_end = s_bin (to) };
+        zkv_status_t status;
+        zkv_msg_t *reply = zkv_client_call (client, &zkv_range_desc, &range, &status);
+        cr_assert_not_null (reply);
+        zkv_range_response_t *response = reply->body;
+        bool *found = calloc (MAX_PUTS, sizeof (bool));
+        for (size_t i = 0; i < response->kvs.count; i++) {
+            int n = atoi ((const char *) response->kvs.items [i].key.data + 3);
+            found [n] = true;
+        }
+        for (int n = 0; n < next [c]; n++)
+            cr_assert (!acked [c * MAX_PUTS + n] || found [n],
+                       "client %d: acknowledged put %d is lost", c, n);
+        free (found);
+        zkv_msg_destroy (&reply);
+    }
+    zkv_client_destroy (&client);
+    free (acked);
+}
+
 Test (node, memory_engine_serves_and_forgets)
 {
     const char *flags [] = { "--engine", "memory", NULL };
