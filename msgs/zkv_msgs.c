@@ -27,6 +27,7 @@
 #define ZKV_RESPONSE(name)   ZKV_FIELDS_BEGIN (name)
 #define ZKV_NESTED(name)     ZKV_FIELDS_BEGIN (name)
 #define ZKV_INTERNAL(name)   ZKV_FIELDS_BEGIN (name)
+#define ZKV_PEER(name)       ZKV_FIELDS_BEGIN (name)
 #define ZKV_FIELD(msg, type, field, sub) \
     { #field, ZKV_T_##type, offsetof (zkv_##msg##_t, field), ZKV_SUB_##type (sub) },
 #define ZKV_END(name)        };
@@ -35,6 +36,7 @@
 #undef ZKV_RESPONSE
 #undef ZKV_NESTED
 #undef ZKV_INTERNAL
+#undef ZKV_PEER
 #undef ZKV_FIELD
 #undef ZKV_END
 
@@ -46,6 +48,7 @@
 #define ZKV_RESPONSE(name)   ZKV_DESC (name, ZKV_KIND_RESPONSE, NULL)
 #define ZKV_NESTED(name)     ZKV_DESC (name, ZKV_KIND_NESTED, NULL)
 #define ZKV_INTERNAL(name)   ZKV_DESC (name, ZKV_KIND_INTERNAL, NULL)
+#define ZKV_PEER(name)       ZKV_DESC (name, ZKV_KIND_PEER, NULL)
 #define ZKV_FIELD(msg, type, field, sub)
 #define ZKV_END(name)
 #include "zkv_msgs.def"
@@ -53,11 +56,13 @@
 #undef ZKV_RESPONSE
 #undef ZKV_NESTED
 #undef ZKV_INTERNAL
+#undef ZKV_PEER
 
 #define ZKV_REQUEST(name)    &zkv_##name##_desc,
 #define ZKV_RESPONSE(name)   &zkv_##name##_desc,
 #define ZKV_NESTED(name)     &zkv_##name##_desc,
 #define ZKV_INTERNAL(name)   &zkv_##name##_desc,
+#define ZKV_PEER(name)       &zkv_##name##_desc,
 const zkv_desc_t *const zkv_msg_table [] = {
 #include "zkv_msgs.def"
     NULL
@@ -66,6 +71,7 @@ const zkv_desc_t *const zkv_msg_table [] = {
 #undef ZKV_RESPONSE
 #undef ZKV_NESTED
 #undef ZKV_INTERNAL
+#undef ZKV_PEER
 #undef ZKV_FIELD
 #undef ZKV_END
 

@@ -41,7 +41,8 @@ typedef enum {
     ZKV_KIND_REQUEST  = 1,              //  client request, has a response
     ZKV_KIND_RESPONSE = 2,              //  body of a reply
     ZKV_KIND_NESTED   = 4,              //  only inside other messages
-    ZKV_KIND_INTERNAL = 8               //  between actors of a node
+    ZKV_KIND_INTERNAL = 8,              //  between actors of a node
+    ZKV_KIND_PEER     = 16              //  between members
 } zkv_kind_t;
 
 typedef enum {
@@ -86,6 +87,7 @@ struct zkv_desc_s {
 #define ZKV_RESPONSE(name)   ZKV_DECLARE (name)
 #define ZKV_NESTED(name)     ZKV_DECLARE (name)
 #define ZKV_INTERNAL(name)   ZKV_DECLARE (name)
+#define ZKV_PEER(name)       ZKV_DECLARE (name)
 #define ZKV_FIELD(msg, type, field, sub)
 #define ZKV_END(name)
 #include "zkv_msgs.def"
@@ -93,6 +95,7 @@ struct zkv_desc_s {
 #undef ZKV_RESPONSE
 #undef ZKV_NESTED
 #undef ZKV_INTERNAL
+#undef ZKV_PEER
 #undef ZKV_FIELD
 #undef ZKV_END
 
@@ -101,6 +104,7 @@ struct zkv_desc_s {
 #define ZKV_RESPONSE(name)   struct zkv_##name##_s {
 #define ZKV_NESTED(name)     struct zkv_##name##_s {
 #define ZKV_INTERNAL(name)   struct zkv_##name##_s {
+#define ZKV_PEER(name)       struct zkv_##name##_s {
 #define ZKV_FIELD(msg, type, field, sub) ZKV_CTYPE_##type (sub) field;
 #define ZKV_END(name)        };
 #include "zkv_msgs.def"
@@ -108,6 +112,7 @@ struct zkv_desc_s {
 #undef ZKV_RESPONSE
 #undef ZKV_NESTED
 #undef ZKV_INTERNAL
+#undef ZKV_PEER
 #undef ZKV_FIELD
 #undef ZKV_END
 

@@ -136,7 +136,7 @@ s_assert_equal (const zkv_desc_t *desc, const void *a, const void *b, const char
 }
 
 static const int ALL_KINDS = ZKV_KIND_REQUEST | ZKV_KIND_RESPONSE | ZKV_KIND_NESTED
-                           | ZKV_KIND_INTERNAL;
+                           | ZKV_KIND_INTERNAL | ZKV_KIND_PEER;
 
 Test (msgs, every_message_round_trips)
 {

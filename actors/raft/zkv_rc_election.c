@@ -1,0 +1,138 @@
+/*  =========================================================================
+    zkv_rc_election.c — elections: randomized timeouts, PreVote, votes,
+    and CheckQuorum on the leader.
+    =========================================================================
+*/
+#include "zkv_rc_private.h"
+
+void
+rc_hup (zkv_rc_t *self, bool transfer)
+{
+    if (self->role == ZKV_RC_LEADER || !rc_is_voter (self, self->config.id))
+        return;
+    //  A transferee campaigns at once, without a pre-vote its old leader
+    //  would refuse while its lease lasts
+    rc_campaign (self, self->config.pre_vote && !transfer, transfer);
+}
+
+void
+rc_campaign (zkv_rc_t *self, bool pre_vote, bool transfer)
+{
+    uint64_t term;
+    uint64_t type;
+    if (pre_vote) {
+        rc_become_pre_candidate (self);
+        type = ZKV_RC_MSG_PRE_VOTE;
+        term = self->term + 1;          //  the term it would take
+    }
+    else {
+        rc_become_candidate (self);
+        type = ZKV_RC_MSG_VOTE;
+        term = self->term;
+    }
+    //  Its own vote counts once its term and vote are durable: a message to
+    //  itself, delivered after the ready's write
+    zkv_raft_message_t own = rc_message (self, type == ZKV_RC_MSG_VOTE? ZKV_RC_MSG_VOTE_RESP
+                                                                      : ZKV_RC_MSG_PRE_VOTE_RESP,
+                                         self->config.id);
+    own.from = self->config.id;
+    own.term = term;
+#ifdef ZKV_RC_BUG_VOTE_BEFORE_DURABLE
+    rc_handle_vote_response (self, &own);
+    if (self->role == ZKV_RC_LEADER || self->role == ZKV_RC_FOLLOWER)
+        return;
+#else
+    rc_send (self, &own);
+#endif
+    for (size_t i = 0; i < self->config.voter_count; i++) {
+        uint64_t id = self->config.voters [i];
+        if (id == self->config.id)
+            continue;
+        zkv_raft_message_t request = rc_message (self, type, id);
+        request.term = term;
+        request.index = rc_log_last_index (&self->log);
+        request.log_term = rc_log_last_term (&self->log);
+        request.context = transfer? 1: 0;
+        rc_send (self, &request);
+    }
+}
+
+void
+rc_handle_vote_request (zkv_rc_t *self, const zkv_raft_message_t *message)
+{
+    bool pre = message->type == ZKV_RC_MSG_PRE_VOTE;
+    //  Once per term a member votes; a pre-vote for a later term is only a
+    //  question and binds nothing
+    bool can_vote = self->vote == message->from
+                 || (self->vote == 0 && self->leader == 0)
+                 || (pre && message->term > self->term);
+#ifdef ZKV_RC_BUG_VOTE_WITHOUT_LOG_CHECK
+    bool up_to_date = true;
+#else
+    bool up_to_date = rc_log_up_to_date (&self->log, message->index, message->log_term);
+#endif
+    zkv_raft_message_t reply = rc_message (self, pre? ZKV_RC_MSG_PRE_VOTE_RESP
+                                                    : ZKV_RC_MSG_VOTE_RESP, message->from);
+    if (can_vote && up_to_date) {
+        reply.term = message->term;
+        if (!pre) {
+            self->election_elapsed = 0;
+            self->vote = message->from;
+        }
+    }
+    else
+        reply.reject = true;
+    rc_send (self, &reply);
+}
+
+void
+rc_handle_vote_response (zkv_rc_t *self, const zkv_raft_message_t *message)
+{
+    bool pre = message->type == ZKV_RC_MSG_PRE_VOTE_RESP;
+    if ((pre && self->role != ZKV_RC_PRE_CANDIDATE)
+    ||  (!pre && self->role != ZKV_RC_CANDIDATE))
+        return;
+    rc_progress_t *pr = rc_progress (self, message->from);
+    if (!pr)
+        return;
+    if (!pr->vote_answered) {
+        pr->vote_answered = true;
+        pr->vote_granted = !message->reject;
+    }
+    size_t granted = 0, rejected = 0;
+    for (size_t i = 0; i < self->config.voter_count; i++)
+        if (self->progress [i].vote_answered) {
+            if (self->progress [i].vote_granted)
+                granted++;
+            else
+                rejected++;
+        }
+    if (granted >= rc_quorum (self)) {
+        if (pre)
+            rc_campaign (self, false, false);
+        else {
+            rc_become_leader (self);
+            rc_broadcast_append (self);
+        }
+    }
+    else
+    if (self->config.voter_count - rejected < rc_quorum (self))
+        rc_become_follower (self, self->term, 0);
+}
+
+void
+rc_check_quorum (zkv_rc_t *self)
+{
+    size_t active = 0;
+    for (size_t i = 0; i < self->config.voter_count; i++) {
+        rc_progress_t *pr = &self->progress [i];
+        if (pr->id == self->config.id || pr->recent_active)
+            active++;
+        if (pr->id != self->config.id)
+            pr->recent_active = false;
+    }
+    //  Without a quorum in touch, this member may no longer be the leader:
+    //  stepping down stops it from serving reads no one else confirms
+    if (active < rc_quorum (self))
+        rc_become_follower (self, self->term, 0);
+}

@@ -1,0 +1,337 @@
+/*  =========================================================================
+    zkv_rc_private.h — the state of the raft core, shared by its files:
+      zkv_rc.c              lifecycle, Step, ticks, Ready/Advance
+      zkv_rc_log.c          the log: entries, commit, terms, compaction
+      zkv_rc_election.c     elections, PreVote, CheckQuorum, votes
+      zkv_rc_replication.c  progress, appends, heartbeats, commit
+      zkv_rc_read.c         ReadIndex
+      zkv_rc_transfer.c     leadership transfer
+    Not for use outside actors/raft/.
+    =========================================================================
+*/
+#ifndef ZKV_RC_PRIVATE_H_INCLUDED
+#define ZKV_RC_PRIVATE_H_INCLUDED
+
+#include "zkv_rc.h"
+
+//  Test-only variants with a planted bug, to prove the simulator finds them
+//  (built as separate libraries by CMake; never in zkv-node):
+//    ZKV_RC_BUG_VOTE_BEFORE_DURABLE   the candidate counts its own vote
+//                                     before its term and vote are durable,
+//                                     and leaders count unpersisted entries
+//    ZKV_RC_BUG_VOTE_WITHOUT_LOG_CHECK  votes granted without the
+//                                     up-to-date check
+//    ZKV_RC_BUG_COMMIT_OLD_TERM       a leader commits entries of earlier
+//                                     terms by counting replicas (Figure 8)
+
+//  An entry's payload, shared by the log and outgoing messages
+typedef struct {
+    size_t refs;
+    size_t size;
+    uint8_t bytes [];
+} rc_data_t;
+
+typedef struct {
+    uint64_t index;
+    uint64_t term;
+    uint64_t type;
+    rc_data_t *data;                    //  NULL for an empty entry
+} rc_entry_t;
+
+typedef struct {
+    rc_entry_t *entries;                //  index offset .. offset + count - 1
+    size_t count;
+    size_t room;
+    uint64_t offset;                    //  index of entries [0]
+    uint64_t snapshot_index;            //  entries up to here are compacted
+    uint64_t snapshot_term;
+    uint64_t committed;
+    uint64_t applied;                   //  highest handed out to apply
+    uint64_t stable;                    //  highest durable (persisted)
+} rc_log_t;
+
+typedef enum { RC_PROBE, RC_REPLICATE, RC_SNAPSHOT } rc_pr_state_t;
+
+//  What the leader knows of one member's log
+typedef struct {
+    uint64_t id;
+    uint64_t match;                     //  highest index known replicated
+    uint64_t next;                      //  next index to send
+    rc_pr_state_t state;
+    bool probe_sent;                    //  probing: one append per heartbeat
+    uint64_t pending_snapshot;          //  snapshot state: index it must reach
+    bool recent_active;                 //  heard from since the last check
+    uint64_t *inflight;                 //  last index of each append in flight
+    size_t inflight_start;
+    size_t inflight_count;
+    uint64_t read_ack;                  //  highest read token it acknowledged
+    bool vote_granted;                  //  elections: the answer from it
+    bool vote_answered;
+} rc_progress_t;
+
+//  A read waiting for a quorum to confirm the leader (leader only)
+typedef struct {
+    uint64_t token;                     //  leader-generated, never reused
+    uint64_t index;                     //  commit index when it arrived
+    uint64_t from;                      //  member that asked (self: local)
+    uint64_t context;                   //  that member's token
+} rc_pending_read_t;
+
+//  Growing arrays of the outputs
+typedef struct {
+    zkv_raft_message_t *items;
+    size_t count;
+    size_t room;
+} rc_messages_t;
+
+struct zkv_rc_s {
+    zkv_rc_config_t config;
+    uint64_t *voters;                   //  copy of config.voters
+    //  Durable state
+    uint64_t term;
+    uint64_t vote;
+    rc_log_t log;
+    //  Volatile state
+    zkv_rc_role_t role;
+    uint64_t leader;
+    int election_elapsed;
+    int heartbeat_elapsed;
+    int randomized_timeout;             //  [election, 2 * election - 1]
+    uint64_t rng;                       //  xorshift state
+    rc_progress_t *progress;            //  one per voter, self included
+    uint64_t transferee;                //  leader: transfer in progress to
+    uint64_t uncommitted_bytes;         //  leader: proposed, not committed
+    //  ReadIndex (leader)
+    uint64_t read_token;                //  last token handed out this term
+    rc_pending_read_t *reads;
+    size_t read_count;
+    size_t read_room;
+    bool committed_in_term;             //  leader committed an own-term entry
+    rc_pending_read_t *early_reads;     //  asked before that: wait for it
+    size_t early_count;
+    size_t early_room;
+    //  Outputs accumulated for the next ready
+    rc_messages_t messages;
+    rc_messages_t messages_after;
+    uint64_t *snapshot_to;
+    size_t snapshot_to_count;
+    size_t snapshot_to_room;
+    zkv_rc_read_t *read_states;
+    size_t read_state_count;
+    size_t read_state_room;
+    zkv_rc_dropped_t *dropped;
+    size_t dropped_count;
+    size_t dropped_room;
+    rc_data_t **held;                   //  payloads lent to the last ready
+    size_t held_count;
+    size_t held_room;
+    //  Last soft and hard state handed out
+    uint64_t ready_leader;
+    zkv_rc_role_t ready_role;
+    uint64_t ready_term;
+    zkv_hard_state_t ready_hard_state;
+    bool snapshot_changed;
+    uint64_t compact_to;                //  compaction asked for, done at advance
+    //  The ready handed out, until advanced
+    bool in_ready;
+    zkv_entry_t *ready_entries;
+    zkv_entry_t *ready_committed;
+    uint64_t ready_stable_to;           //  entries handed out to persist
+    uint64_t ready_applied_to;          //  entries handed out to apply
+    rc_messages_t out_messages;         //  what the ready lent
+    rc_messages_t out_after;
+};
+
+//  ---------------------------------------------------------------------
+//  zkv_rc.c
+
+//  Queues a message; its entries (if any) were allocated by rc_msg_entries
+void
+    rc_send (zkv_rc_t *self, zkv_raft_message_t *message);
+
+//  Lends data (a log payload) to an outgoing message until the next advance
+zkv_bin_t
+    rc_hold_ref (zkv_rc_t *self, rc_data_t *data);
+
+//  A copy of bytes that lives until the next advance
+zkv_bin_t
+    rc_hold (zkv_rc_t *self, zkv_bin_t bytes);
+
+//  A malloc'd copy of entries (or of bare data when entries is NULL) whose
+//  data lives until the next advance, for an outgoing message
+zkv_entry_t *
+    rc_hold_entries (zkv_rc_t *self, const zkv_entry_t *entries, const zkv_bin_t *data,
+                     size_t count);
+
+//  A zeroed message of type to `to`, at the current term
+zkv_raft_message_t
+    rc_message (zkv_rc_t *self, uint64_t type, uint64_t to);
+
+//  Steps a message in the role's own way
+void
+    rc_step_role (zkv_rc_t *self, const zkv_raft_message_t *message);
+
+void
+    rc_become_follower (zkv_rc_t *self, uint64_t term, uint64_t leader);
+void
+    rc_become_pre_candidate (zkv_rc_t *self);
+void
+    rc_become_candidate (zkv_rc_t *self);
+void
+    rc_become_leader (zkv_rc_t *self);
+
+//  Votes needed for a quorum of voters
+size_t
+    rc_quorum (zkv_rc_t *self);
+
+//  Progress of member id (NULL if not a voter)
+rc_progress_t *
+    rc_progress (zkv_rc_t *self, uint64_t id);
+
+bool
+    rc_is_voter (zkv_rc_t *self, uint64_t id);
+
+void
+    rc_reset_randomized_timeout (zkv_rc_t *self);
+
+void *
+    rc_grow (void *array, size_t *room, size_t count, size_t item_size);
+
+//  ---------------------------------------------------------------------
+//  zkv_rc_log.c
+
+void
+    rc_log_init (rc_log_t *log, uint64_t snapshot_index, uint64_t snapshot_term);
+void
+    rc_log_destroy (rc_log_t *log);
+uint64_t
+    rc_log_last_index (const rc_log_t *log);
+uint64_t
+    rc_log_last_term (const rc_log_t *log);
+uint64_t
+    rc_log_first_index (const rc_log_t *log);
+//  Term at index; 0 when index is outside what is known
+uint64_t
+    rc_log_term (const rc_log_t *log, uint64_t index);
+//  The entry at index (NULL if compacted or beyond the end)
+rc_entry_t *
+    rc_log_entry (rc_log_t *log, uint64_t index);
+//  True if (index, term) is in the log
+bool
+    rc_log_match (const rc_log_t *log, uint64_t index, uint64_t term);
+//  Raft's "at least as up to date" for a candidate's last entry
+bool
+    rc_log_up_to_date (const rc_log_t *log, uint64_t last_index, uint64_t last_term);
+//  Appends one entry at the end (taking a reference on data)
+void
+    rc_log_push (rc_log_t *log, uint64_t index, uint64_t term, uint64_t type, rc_data_t *data);
+//  Drops entries from index on (a conflict); durable ones become unstable
+void
+    rc_log_truncate (rc_log_t *log, uint64_t index);
+//  A follower's append: entries after (index, log_term). Returns false if
+//  (index, log_term) is not in the log; else sets *last_new to the index
+//  of the last entry the append vouches for
+bool
+    rc_log_maybe_append (rc_log_t *log, uint64_t index, uint64_t log_term, uint64_t committed,
+                         const zkv_entry_list_t *entries, uint64_t *last_new);
+//  Moves the commit index to index if it is higher (and in the log)
+bool
+    rc_log_commit_to (rc_log_t *log, uint64_t index);
+//  Forgets entries up to index
+void
+    rc_log_compact (rc_log_t *log, uint64_t index);
+//  Resets the log to a snapshot at (index, term)
+void
+    rc_log_restore (rc_log_t *log, uint64_t index, uint64_t term);
+//  Hint for a rejected append: the largest index <= index with term <= term
+uint64_t
+    rc_log_find_conflict_by_term (const rc_log_t *log, uint64_t index, uint64_t term);
+
+rc_data_t *
+    rc_data_new (const void *bytes, size_t size);
+rc_data_t *
+    rc_data_ref (rc_data_t *data);
+void
+    rc_data_unref (rc_data_t **data_p);
+
+//  ---------------------------------------------------------------------
+//  zkv_rc_election.c
+
+void
+    rc_hup (zkv_rc_t *self, bool transfer);
+void
+    rc_campaign (zkv_rc_t *self, bool pre_vote, bool transfer);
+void
+    rc_handle_vote_request (zkv_rc_t *self, const zkv_raft_message_t *message);
+//  A vote or pre-vote answer while campaigning
+void
+    rc_handle_vote_response (zkv_rc_t *self, const zkv_raft_message_t *message);
+//  CheckQuorum on the leader: steps down without a recently active quorum
+void
+    rc_check_quorum (zkv_rc_t *self);
+
+//  ---------------------------------------------------------------------
+//  zkv_rc_replication.c
+
+void
+    rc_progress_reset (zkv_rc_t *self);
+//  Sends the next append (or snapshot request) to a follower if its
+//  progress allows; returns true if something was sent
+bool
+    rc_send_append (zkv_rc_t *self, rc_progress_t *pr, bool send_if_empty);
+void
+    rc_broadcast_append (zkv_rc_t *self);
+void
+    rc_broadcast_heartbeat (zkv_rc_t *self, uint64_t context);
+//  Leader: appends entries of its term (proposals, or its empty entry)
+void
+    rc_append_entries (zkv_rc_t *self, const zkv_bin_t *data, size_t count);
+//  Leader: advances commit from the matches; true if it moved
+bool
+    rc_maybe_commit (zkv_rc_t *self);
+void
+    rc_handle_append (zkv_rc_t *self, const zkv_raft_message_t *message);
+void
+    rc_handle_append_response (zkv_rc_t *self, const zkv_raft_message_t *message);
+void
+    rc_handle_heartbeat (zkv_rc_t *self, const zkv_raft_message_t *message);
+void
+    rc_handle_heartbeat_response (zkv_rc_t *self, const zkv_raft_message_t *message);
+//  Leader: its own entries became durable up to index
+void
+    rc_self_persisted (zkv_rc_t *self, uint64_t index);
+bool
+    rc_inflight_full (zkv_rc_t *self, const rc_progress_t *pr);
+void
+    rc_progress_become_probe (rc_progress_t *pr);
+
+//  ---------------------------------------------------------------------
+//  zkv_rc_read.c
+
+void
+    rc_read_request (zkv_rc_t *self, uint64_t from, uint64_t context);
+//  A heartbeat answer acknowledged read token `token`
+void
+    rc_read_acked (zkv_rc_t *self, uint64_t from, uint64_t token);
+//  The leader committed its first entry of the term
+void
+    rc_read_release_early (zkv_rc_t *self);
+void
+    rc_read_reset (zkv_rc_t *self);
+void
+    rc_read_state (zkv_rc_t *self, uint64_t index, uint64_t context);
+
+//  ---------------------------------------------------------------------
+//  zkv_rc_transfer.c
+
+void
+    rc_transfer_request (zkv_rc_t *self, uint64_t target);
+//  After an append response: send TimeoutNow if the target caught up
+void
+    rc_transfer_check (zkv_rc_t *self, const rc_progress_t *pr);
+void
+    rc_transfer_abort (zkv_rc_t *self);
+void
+    rc_handle_timeout_now (zkv_rc_t *self, const zkv_raft_message_t *message);
+
+#endif

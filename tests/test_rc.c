@@ -1,0 +1,751 @@
+/*  test_rc.c — the raft core, scenario by scenario: the paper's rules,
+    etcd's raft tests that apply to our design, and a regression test per
+    known bug of raft.md §4.5 that our design could have. */
+#include <criterion/criterion.h>
+#include <string.h>
+
+#include "rc_net.h"
+
+static zkv_rc_config_t
+s_config (bool pre_vote, bool check_quorum)
+{
+    zkv_rc_config_t config = {
+        .election_ticks = 10, .heartbeat_ticks = 1, .pre_vote = pre_vote,
+        .check_quorum = check_quorum, .max_msg_bytes = 1 << 20, .max_inflight = 256,
+        .seed = 42
+    };
+    return config;
+}
+
+//  PreVote on; CheckQuorum only where a test is about it, since its lease
+//  makes members ignore elections until time passes
+static rc_net_t *
+s_net (size_t count)
+{
+    zkv_rc_config_t config = s_config (true, false);
+    return rc_net_new (count, &config);
+}
+
+static rc_net_t *
+s_net_check_quorum (size_t count)
+{
+    zkv_rc_config_t config = s_config (true, true);
+    return rc_net_new (count, &config);
+}
+
+static zkv_rc_t *
+s_core (rc_net_t *net, uint64_t id)
+{
+    return rc_net_node (net, id)->core;
+}
+
+//  Every node applied the same commands, in the same order
+static void
+s_assert_same_applied (rc_net_t *net, size_t expected)
+{
+    for (size_t id = 1; id <= net->count; id++) {
+        cr_assert_eq (net->applied_count [id], expected, "node %zu applied %zu, not %zu",
+                      id, net->applied_count [id], expected);
+        for (size_t i = 0; i < expected; i++)
+            cr_assert_str_eq (net->applied [id][i], net->applied [1][i]);
+    }
+}
+
+//  ---------------------------------------------------------------------
+//  Elections
+
+Test (rc, single_node_becomes_leader_and_commits)
+{
+    rc_net_t *net = s_net (1);
+    rc_net_campaign (net, 1);
+    cr_assert_eq (zkv_rc_role (s_core (net, 1)), ZKV_RC_LEADER);
+    cr_assert_eq (zkv_rc_term (s_core (net, 1)), 1);
+    cr_assert_eq (rc_net_propose (net, 1, "a"), ZKV_RC_OK);
+    cr_assert_eq (zkv_rc_committed (s_core (net, 1)), 2);    //  empty entry + a
+    cr_assert_eq (net->applied_count [1], 2);
+    cr_assert_str_eq (net->applied [1][1], "a");
+    rc_net_destroy (&net);
+}
+
+Test (rc, single_node_commits_only_what_is_durable)
+{
+    //  etcd #14370: a lone member must not apply before its fsync
+    rc_net_t *net = s_net (1);
+    rc_net_campaign (net, 1);
+    zkv_rc_t *core = s_core (net, 1);
+    zkv_bin_t data = zkv_bin ("x", 1);
+    cr_assert_eq (zkv_rc_propose (core, &data, 1), ZKV_RC_OK);
+    zkv_rc_ready_t ready;
+    zkv_rc_ready (core, &ready);
+    cr_assert_eq (ready.entry_count, 1);        //  to write
+    cr_assert_eq (ready.committed_count, 0);    //  not yet committed
+    zkv_rc_advance (core);
+    zkv_rc_ready (core, &ready);                //  now it is durable
+    cr_assert_eq (ready.committed_count, 1);
+    cr_assert_eq (ready.committed [0].index, 2);
+    zkv_rc_advance (core);
+    rc_net_destroy (&net);
+}
+
+Test (rc, three_nodes_elect_one_leader)
+{
+    rc_net_t *net = s_net (3);
+    rc_net_campaign (net, 1);
+    cr_assert_eq (rc_net_leader (net), 1);
+    cr_assert_eq (zkv_rc_term (s_core (net, 1)), 1);
+    cr_assert_eq (zkv_rc_leader (s_core (net, 2)), 1);
+    cr_assert_eq (zkv_rc_leader (s_core (net, 3)), 1);
+    rc_net_destroy (&net);
+}
+
+Test (rc, election_needs_a_quorum)
+{
+    rc_net_t *net = s_net (3);
+    rc_net_isolate (net, 1);
+    rc_net_campaign (net, 1);
+    cr_assert_neq (zkv_rc_role (s_core (net, 1)), ZKV_RC_LEADER);
+    //  With PreVote, an isolated member does not even raise its term
+    cr_assert_eq (zkv_rc_term (s_core (net, 1)), 0);
+    rc_net_destroy (&net);
+}
+
+Test (rc, timeouts_elect_a_leader_by_themselves)
+{
+    rc_net_t *net = s_net (3);
+    for (int tick = 0; tick < 40 && !rc_net_leader (net); tick++) {
+        for (uint64_t id = 1; id <= 3; id++)
+            rc_net_tick (net, id, 1);
+        rc_net_stabilize (net);
+    }
+    cr_assert_neq (rc_net_leader (net), 0);
+    rc_net_destroy (&net);
+}
+
+Test (rc, randomized_timeouts_differ)
+{
+    //  Raft §5.2: timeouts are drawn from [election, 2 * election)
+    rc_net_t *net = s_net (5);
+    int first [6];
+    for (uint64_t id = 1; id <= 5; id++) {
+        zkv_rc_t *core = s_core (net, id);
+        int ticks = 0;
+        while (zkv_rc_role (core) == ZKV_RC_FOLLOWER && ticks < 100) {
+            zkv_rc_tick (core);
+            ticks++;
+        }
+        cr_assert_geq (ticks, 10);
+        cr_assert_lt (ticks, 20);
+        first [id] = ticks;
+    }
+    bool differ = false;
+    for (uint64_t id = 2; id <= 5; id++)
+        differ |= first [id] != first [1];
+    cr_assert (differ);
+    rc_net_destroy (&net);
+}
+
+Test (rc, vote_needs_an_up_to_date_log)
+{
+    rc_net_t *net = s_net (3);
+    rc_net_campaign (net, 1);
+    rc_net_propose (net, 1, "a");
+    //  Node 3 missed "a": it cannot win against 1 and 2
+    rc_net_isolate (net, 3);
+    rc_net_propose (net, 1, "b");
+    rc_net_recover (net);
+    rc_net_isolate (net, 1);
+    rc_net_campaign (net, 3);
+    cr_assert_neq (zkv_rc_role (s_core (net, 3)), ZKV_RC_LEADER);
+    rc_net_campaign (net, 2);
+    cr_assert_eq (zkv_rc_role (s_core (net, 2)), ZKV_RC_LEADER);
+    rc_net_destroy (&net);
+}
+
+Test (rc, one_vote_per_term_across_restarts)
+{
+    rc_net_t *net = s_net (3);
+    zkv_rc_t *core = s_core (net, 3);
+    zkv_raft_message_t vote = { .type = ZKV_RC_MSG_VOTE, .to = 3, .from = 1, .term = 5 };
+    zkv_rc_step (core, &vote);
+    rc_node_process (rc_net_node (net, 3));
+    //  Restart: the vote for 1 in term 5 is durable
+    rc_node_crash (rc_net_node (net, 3));
+    rc_node_restart (rc_net_node (net, 3), 9);
+    core = s_core (net, 3);
+    cr_assert_eq (zkv_rc_term (core), 5);
+    size_t before = net->queue_count;
+    vote.from = 2;
+    zkv_rc_step (core, &vote);
+    rc_node_process (rc_net_node (net, 3));
+    cr_assert_eq (net->queue_count, before + 1);
+    cr_assert (net->queue [net->queue_count - 1].message.reject, "voted twice in term 5");
+    rc_net_destroy (&net);
+}
+
+Test (rc, pre_vote_keeps_a_partitioned_member_from_disrupting)
+{
+    rc_net_t *net = s_net (3);
+    rc_net_campaign (net, 1);
+    rc_net_isolate (net, 3);
+    for (int i = 0; i < 50; i++) {
+        rc_net_tick (net, 3, 1);
+        rc_net_stabilize (net);
+    }
+    cr_assert_eq (zkv_rc_term (s_core (net, 3)), 1);     //  never raised
+    rc_net_recover (net);
+    rc_net_propose (net, 1, "after");
+    cr_assert_eq (rc_net_leader (net), 1);
+    cr_assert_eq (zkv_rc_term (s_core (net, 1)), 1);
+    rc_net_destroy (&net);
+}
+
+Test (rc, check_quorum_steps_an_isolated_leader_down)
+{
+    rc_net_t *net = s_net_check_quorum (3);
+    rc_net_campaign (net, 1);
+    rc_net_isolate (net, 1);
+    for (int i = 0; i < 25; i++) {
+        rc_net_tick (net, 1, 1);
+        rc_net_stabilize (net);
+    }
+    cr_assert_eq (zkv_rc_role (s_core (net, 1)), ZKV_RC_FOLLOWER);
+    rc_net_destroy (&net);
+}
+
+Test (rc, votes_are_ignored_within_the_leader_lease)
+{
+    rc_net_t *net = s_net_check_quorum (3);
+    rc_net_campaign (net, 1);
+    //  Node 3 asks for votes at a higher term while 2 hears from 1
+    zkv_raft_message_t vote = { .type = ZKV_RC_MSG_VOTE, .to = 2, .from = 3, .term = 5,
+                                .index = 100, .log_term = 5 };
+    zkv_rc_step (s_core (net, 2), &vote);
+    cr_assert_eq (zkv_rc_term (s_core (net, 2)), 1, "a lease-holding follower changed term");
+    //  Unless it is a transfer's campaign
+    vote.context = 1;
+    zkv_rc_step (s_core (net, 2), &vote);
+    cr_assert_eq (zkv_rc_term (s_core (net, 2)), 5);
+    rc_net_destroy (&net);
+}
+
+Test (rc, a_stale_leader_learns_the_new_term)
+{
+    rc_net_t *net = s_net (3);
+    rc_net_campaign (net, 1);
+    rc_net_isolate (net, 1);
+    rc_net_campaign (net, 2);
+    cr_assert_eq (zkv_rc_role (s_core (net, 2)), ZKV_RC_LEADER);
+    rc_net_recover (net);
+    //  1 still believes it leads until it hears from the others
+    rc_net_tick (net, 1, 1);            //  heartbeat to 2 and 3 at term 1
+    rc_net_stabilize (net);
+    cr_assert_eq (zkv_rc_role (s_core (net, 1)), ZKV_RC_FOLLOWER);
+    cr_assert_eq (zkv_rc_term (s_core (net, 1)), zkv_rc_term (s_core (net, 2)));
+    rc_net_destroy (&net);
+}
+
+//  ---------------------------------------------------------------------
+//  Replication and commit
+
+Test (rc, proposals_replicate_and_apply_everywhere)
+{
+    rc_net_t *net = s_net (3);
+    rc_net_campaign (net, 1);
+    rc_net_propose (net, 1, "a");
+    rc_net_propose (net, 1, "b");
+    //  Followers forward proposals to the leader
+    cr_assert_eq (rc_net_propose (net, 2, "c"), ZKV_RC_OK);
+    s_assert_same_applied (net, 4);
+    cr_assert_str_eq (net->applied [3][3], "c");
+    rc_net_destroy (&net);
+}
+
+Test (rc, proposal_without_a_leader_fails_at_once)
+{
+    rc_net_t *net = s_net (3);
+    cr_assert_eq (rc_net_propose (net, 2, "x"), ZKV_RC_NO_LEADER);
+    rc_net_destroy (&net);
+}
+
+Test (rc, commit_needs_a_quorum)
+{
+    rc_net_t *net = s_net (3);
+    rc_net_campaign (net, 1);
+    uint64_t committed = zkv_rc_committed (s_core (net, 1));
+    rc_net_isolate (net, 1);
+    rc_net_propose (net, 1, "lonely");
+    cr_assert_eq (zkv_rc_committed (s_core (net, 1)), committed);
+    rc_net_destroy (&net);
+}
+
+Test (rc, divergent_followers_converge_on_the_leaders_log)
+{
+    rc_net_t *net = s_net (5);
+    rc_net_campaign (net, 1);
+    rc_net_propose (net, 1, "a");
+    //  1 appends entries only 2 gets, then loses leadership
+    rc_net_isolate (net, 3);
+    rc_net_isolate (net, 4);
+    rc_net_isolate (net, 5);
+    rc_net_propose (net, 1, "lost-1");
+    rc_net_propose (net, 1, "lost-2");
+    rc_net_recover (net);
+    rc_net_isolate (net, 1);
+    rc_net_isolate (net, 2);
+    //  3, 4, 5 elect 3 and commit other entries at those indexes
+    rc_net_campaign (net, 3);
+    cr_assert_eq (zkv_rc_role (s_core (net, 3)), ZKV_RC_LEADER);
+    rc_net_propose (net, 3, "kept-1");
+    rc_net_propose (net, 3, "kept-2");
+    rc_net_propose (net, 3, "kept-3");
+    rc_net_recover (net);
+    rc_net_propose (net, 3, "kept-4");
+    rc_net_tick (net, 3, 1);            //  heartbeats unpause the probes
+    rc_net_stabilize (net);
+    for (uint64_t id = 1; id <= 5; id++)
+        cr_assert_eq (zkv_rc_last_index (s_core (net, id)), zkv_rc_last_index (s_core (net, 3)),
+                      "node %llu", (unsigned long long) id);
+    //  What 1 and 2 applied stops before the lost entries, then matches
+    for (uint64_t id = 1; id <= 5; id++)
+        for (size_t i = 0; i < net->applied_count [id]; i++)
+            cr_assert_null (strstr (net->applied [id][i], "lost"), "node %llu applied a lost entry",
+                            (unsigned long long) id);
+    rc_net_destroy (&net);
+}
+
+//  Drives a lone core through one ready, as the shell would
+static void
+s_cycle (zkv_rc_t *core)
+{
+    zkv_rc_ready_t ready;
+    while (zkv_rc_has_ready (core)) {
+        zkv_rc_ready (core, &ready);
+        zkv_rc_advance (core);
+    }
+}
+
+Test (rc, leader_commits_only_entries_of_its_term)
+{
+    //  Raft Figure 8: an entry of an earlier term on a majority is not
+    //  committed by counting replicas; only an entry of the leader's own
+    //  term is, and the earlier ones with it
+    uint64_t voters [3] = { 1, 2, 3 };
+    zkv_entry_t entries [2] = { { .index = 1, .term = 1 }, { .index = 2, .term = 2 } };
+    zkv_rc_config_t config = s_config (false, false);
+    config.id = 1;
+    config.voters = voters;
+    config.voter_count = 3;
+    zkv_rc_restore_t restore = { .hard_state = { 2, 0, 0 }, .entries = entries,
+                                 .entry_count = 2 };
+    zkv_rc_t *core = zkv_rc_new (&config, &restore);
+    zkv_rc_campaign (core);
+    s_cycle (core);
+    zkv_raft_message_t granted = { .type = ZKV_RC_MSG_VOTE_RESP, .to = 1, .from = 2, .term = 3 };
+    zkv_rc_step (core, &granted);
+    s_cycle (core);
+    cr_assert_eq (zkv_rc_role (core), ZKV_RC_LEADER);
+    cr_assert_eq (zkv_rc_last_index (core), 3);         //  its empty entry, term 3
+    //  2 holds index 2 (term 2): a majority with the leader, yet no commit
+    zkv_raft_message_t ack = { .type = ZKV_RC_MSG_APP_RESP, .to = 1, .from = 2, .term = 3,
+                               .index = 2 };
+    zkv_rc_step (core, &ack);
+    s_cycle (core);
+    cr_assert_eq (zkv_rc_committed (core), 0, "committed an entry of an earlier term");
+    //  2 holds index 3, of term 3: all three commit
+    ack.index = 3;
+    zkv_rc_step (core, &ack);
+    s_cycle (core);
+    cr_assert_eq (zkv_rc_committed (core), 3);
+    zkv_rc_destroy (&core);
+}
+
+Test (rc, stale_append_does_not_truncate)
+{
+    //  A duplicate of an old append must not cut entries appended since
+    rc_net_t *net = s_net (3);
+    rc_net_campaign (net, 1);
+    rc_net_propose (net, 1, "a");
+    rc_net_propose (net, 1, "b");
+    zkv_rc_t *follower = s_core (net, 2);
+    uint64_t last = zkv_rc_last_index (follower);
+    zkv_entry_t old = { .index = 2, .term = 1, .data = zkv_bin ("a", 1) };
+    zkv_raft_message_t stale = { .type = ZKV_RC_MSG_APP, .to = 2, .from = 1, .term = 1,
+                                 .index = 1, .log_term = 1, .entries = { &old, 1 },
+                                 .commit = 1 };
+    zkv_rc_step (follower, &stale);
+    rc_node_process (rc_net_node (net, 2));
+    cr_assert_eq (zkv_rc_last_index (follower), last);
+    rc_net_destroy (&net);
+}
+
+Test (rc, follower_commits_only_what_it_verified)
+{
+    //  ScyllaDB #9965: an append with a high commit index must not commit
+    //  entries the follower has not matched against the leader
+    rc_net_t *net = s_net (3);
+    rc_net_campaign (net, 1);
+    zkv_rc_t *follower = s_core (net, 2);
+    //  The follower holds a divergent entry at index 2, term 1
+    zkv_entry_t divergent = { .index = 2, .term = 1, .data = zkv_bin ("old", 3) };
+    zkv_raft_message_t append = { .type = ZKV_RC_MSG_APP, .to = 2, .from = 1, .term = 1,
+                                  .index = 1, .log_term = 1, .entries = { &divergent, 1 } };
+    zkv_rc_step (follower, &append);
+    rc_node_process (rc_net_node (net, 2));
+    //  An empty append that matches at index 1, with commit 5
+    zkv_raft_message_t high = { .type = ZKV_RC_MSG_APP, .to = 2, .from = 1, .term = 1,
+                                .index = 1, .log_term = 1, .commit = 5 };
+    zkv_rc_step (follower, &high);
+    cr_assert_eq (zkv_rc_committed (follower), 1, "committed %llu",
+                  (unsigned long long) zkv_rc_committed (follower));
+    rc_net_destroy (&net);
+}
+
+Test (rc, heartbeat_commit_is_bounded_by_match)
+{
+    rc_net_t *net = s_net (3);
+    rc_net_campaign (net, 1);
+    rc_net_isolate (net, 3);
+    rc_net_propose (net, 1, "a");
+    rc_net_recover (net);
+    net->drop_type [ZKV_RC_MSG_APP] = true;     //  3 gets heartbeats only
+    rc_net_tick (net, 1, 1);
+    rc_net_stabilize (net);
+    //  3 does not hold "a": its commit must not reach it
+    cr_assert_lt (zkv_rc_committed (s_core (net, 3)), zkv_rc_committed (s_core (net, 1)));
+    cr_assert_leq (zkv_rc_committed (s_core (net, 3)), zkv_rc_last_index (s_core (net, 3)));
+    rc_net_destroy (&net);
+}
+
+Test (rc, lost_appends_are_resent_after_heartbeats)
+{
+    rc_net_t *net = s_net (3);
+    rc_net_campaign (net, 1);
+    net->drop_type [ZKV_RC_MSG_APP] = true;
+    for (int i = 0; i < 5; i++)
+        rc_net_propose (net, 1, "x");
+    rc_net_recover (net);
+    for (int i = 0; i < 3; i++) {
+        rc_net_tick (net, 1, 1);
+        rc_net_stabilize (net);
+    }
+    s_assert_same_applied (net, 6);
+    rc_net_destroy (&net);
+}
+
+Test (rc, restart_keeps_the_log_and_rejoins)
+{
+    rc_net_t *net = s_net (3);
+    rc_net_campaign (net, 1);
+    rc_net_propose (net, 1, "a");
+    rc_node_crash (rc_net_node (net, 2));
+    rc_net_propose (net, 1, "b");
+    rc_node_restart (rc_net_node (net, 2), 77);
+    rc_net_propose (net, 1, "c");
+    s_assert_same_applied (net, 4);
+    rc_net_destroy (&net);
+}
+
+//  ---------------------------------------------------------------------
+//  ReadIndex
+
+Test (rc, read_index_on_leader_and_follower)
+{
+    rc_net_t *net = s_net (3);
+    rc_net_campaign (net, 1);
+    rc_net_propose (net, 1, "a");
+    cr_assert_eq (zkv_rc_read_index (s_core (net, 1), 7), ZKV_RC_OK);
+    rc_net_stabilize (net);
+    cr_assert_eq (net->read_count [1], 1);
+    cr_assert_eq (net->reads [1][0].context, 7);
+    cr_assert_eq (net->reads [1][0].index, zkv_rc_committed (s_core (net, 1)));
+    cr_assert_eq (zkv_rc_read_index (s_core (net, 3), 8), ZKV_RC_OK);
+    rc_net_stabilize (net);
+    cr_assert_eq (net->read_count [3], 1);
+    cr_assert_eq (net->reads [3][0].context, 8);
+    cr_assert_eq (net->reads [3][0].index, zkv_rc_committed (s_core (net, 1)));
+    rc_net_destroy (&net);
+}
+
+Test (rc, read_index_needs_a_quorum)
+{
+    rc_net_t *net = s_net (3);
+    rc_net_campaign (net, 1);
+    rc_net_isolate (net, 1);
+    zkv_rc_read_index (s_core (net, 1), 9);
+    rc_net_stabilize (net);
+    cr_assert_eq (net->read_count [1], 0, "an isolated leader served a read");
+    rc_net_destroy (&net);
+}
+
+Test (rc, new_leader_serves_reads_after_committing_in_its_term)
+{
+    //  etcd #7331: before its first commit a new leader's commit may lag
+    rc_net_t *net = s_net (3);
+    rc_net_campaign (net, 1);
+    rc_net_propose (net, 1, "a");
+    net->drop_type [ZKV_RC_MSG_APP] = true;     //  2 wins but cannot commit yet
+    net->drop_type [ZKV_RC_MSG_APP_RESP] = true;
+    rc_net_isolate (net, 1);
+    rc_net_campaign (net, 2);
+    cr_assert_eq (zkv_rc_role (s_core (net, 2)), ZKV_RC_LEADER);
+    zkv_rc_read_index (s_core (net, 2), 5);
+    rc_net_stabilize (net);
+    cr_assert_eq (net->read_count [2], 0);
+    rc_net_recover (net);
+    rc_net_isolate (net, 1);
+    rc_net_tick (net, 2, 1);
+    rc_net_stabilize (net);
+    cr_assert_eq (net->read_count [2], 1);
+    cr_assert_eq (net->reads [2][0].index, zkv_rc_committed (s_core (net, 2)));
+    rc_net_destroy (&net);
+}
+
+Test (rc, an_old_heartbeat_answer_does_not_confirm_a_new_read)
+{
+    //  etcd #20418: confirmations are by leader tokens that only grow
+    rc_net_t *net = s_net (3);
+    rc_net_campaign (net, 1);
+    zkv_rc_t *leader = s_core (net, 1);
+    zkv_rc_read_index (leader, 1);
+    rc_net_stabilize (net);
+    cr_assert_eq (net->read_count [1], 1);
+    //  A new read; the others' answers to the first read's heartbeat come
+    //  again (duplicated, delayed): they must not serve it
+    rc_net_isolate (net, 1);
+    zkv_rc_read_index (leader, 2);
+    rc_net_stabilize (net);
+    zkv_raft_message_t old_answer = { .type = ZKV_RC_MSG_HEARTBEAT_RESP, .to = 1, .from = 2,
+                                      .term = 1, .context = 1 };
+    zkv_rc_step (leader, &old_answer);
+    old_answer.from = 3;
+    zkv_rc_step (leader, &old_answer);
+    rc_node_process (rc_net_node (net, 1));
+    cr_assert_eq (net->read_count [1], 1, "a stale answer served a new read");
+    rc_net_destroy (&net);
+}
+
+//  ---------------------------------------------------------------------
+//  Leadership transfer (raft.md §5.4)
+
+static void
+s_transfer (rc_net_t *net, uint64_t leader, uint64_t target)
+{
+    zkv_rc_transfer (s_core (net, leader), target);
+    rc_net_stabilize (net);
+}
+
+Test (rc, transfer_to_an_up_to_date_follower)
+{
+    rc_net_t *net = s_net (3);
+    rc_net_campaign (net, 1);
+    rc_net_propose (net, 1, "a");
+    s_transfer (net, 1, 2);
+    cr_assert_eq (rc_net_leader (net), 2);
+    cr_assert_eq (zkv_rc_term (s_core (net, 2)), 2);
+    //  And back
+    s_transfer (net, 2, 1);
+    cr_assert_eq (rc_net_leader (net), 1);
+    rc_net_destroy (&net);
+}
+
+Test (rc, transfer_to_a_slow_follower_catches_it_up_first)
+{
+    rc_net_t *net = s_net (3);
+    rc_net_campaign (net, 1);
+    rc_net_isolate (net, 3);
+    rc_net_propose (net, 1, "a");
+    rc_net_propose (net, 1, "b");
+    rc_net_recover (net);
+    s_transfer (net, 1, 3);
+    cr_assert_eq (rc_net_leader (net), 3);
+    s_assert_same_applied (net, 4);
+    rc_net_destroy (&net);
+}
+
+Test (rc, transfer_after_a_snapshot)
+{
+    rc_net_t *net = s_net (3);
+    rc_net_campaign (net, 1);
+    rc_net_isolate (net, 3);
+    rc_net_propose (net, 1, "a");
+    rc_net_propose (net, 1, "b");
+    rc_node_compact (rc_net_node (net, 1), rc_net_node (net, 1)->applied);
+    rc_node_process (rc_net_node (net, 1));
+    rc_net_recover (net);
+    rc_net_tick (net, 1, 1);            //  heartbeat, so 3 counts as active
+    rc_net_stabilize (net);
+    s_transfer (net, 1, 3);
+    cr_assert_eq (rc_net_leader (net), 3);
+    cr_assert_gt (net->snapshots_asked, 0);
+    rc_net_destroy (&net);
+}
+
+Test (rc, transfer_to_self_or_a_stranger_does_nothing)
+{
+    rc_net_t *net = s_net (3);
+    rc_net_campaign (net, 1);
+    s_transfer (net, 1, 1);
+    cr_assert_eq (rc_net_leader (net), 1);
+    cr_assert_eq (zkv_rc_transferee (s_core (net, 1)), 0);
+    s_transfer (net, 1, 99);
+    cr_assert_eq (rc_net_leader (net), 1);
+    cr_assert_eq (zkv_rc_transferee (s_core (net, 1)), 0);
+    cr_assert_eq (rc_net_propose (net, 1, "still"), ZKV_RC_OK);
+    rc_net_destroy (&net);
+}
+
+Test (rc, transfer_times_out_and_service_resumes)
+{
+    rc_net_t *net = s_net (3);
+    rc_net_campaign (net, 1);
+    rc_net_isolate (net, 3);
+    s_transfer (net, 1, 3);
+    cr_assert_eq (zkv_rc_transferee (s_core (net, 1)), 3);
+    //  Proposals fail at once while it lasts, naming why
+    cr_assert_eq (rc_net_propose (net, 1, "x"), ZKV_RC_TRANSFERRING);
+    //  Forwarded ones come back refused
+    cr_assert_eq (rc_net_propose (net, 2, "y"), ZKV_RC_OK);
+    cr_assert_eq (net->dropped_count [2], 1);
+    cr_assert_eq (net->dropped [2][0].why, ZKV_RC_TRANSFERRING);
+    cr_assert_eq (net->dropped [2][0].leader, 1);
+    for (int i = 0; i < 10; i++) {
+        rc_net_tick (net, 1, 1);
+        rc_net_stabilize (net);
+    }
+    cr_assert_eq (zkv_rc_transferee (s_core (net, 1)), 0);
+    cr_assert_eq (rc_net_leader (net), 1);
+    cr_assert_eq (rc_net_propose (net, 1, "again"), ZKV_RC_OK);
+    rc_net_destroy (&net);
+}
+
+Test (rc, a_second_transfer_replaces_the_first)
+{
+    rc_net_t *net = s_net (3);
+    rc_net_campaign (net, 1);
+    rc_net_isolate (net, 3);
+    s_transfer (net, 1, 3);
+    cr_assert_eq (zkv_rc_transferee (s_core (net, 1)), 3);
+    s_transfer (net, 1, 3);             //  the same again: no change
+    cr_assert_eq (zkv_rc_transferee (s_core (net, 1)), 3);
+    rc_net_recover (net);
+    rc_net_isolate (net, 3);
+    s_transfer (net, 1, 2);
+    cr_assert_eq (rc_net_leader (net), 2);
+    rc_net_destroy (&net);
+}
+
+Test (rc, transfer_asked_of_a_follower_goes_to_the_leader)
+{
+    rc_net_t *net = s_net (3);
+    rc_net_campaign (net, 1);
+    cr_assert_eq (zkv_rc_transfer (s_core (net, 3), 2), ZKV_RC_OK);
+    rc_net_stabilize (net);
+    cr_assert_eq (rc_net_leader (net), 2);
+    rc_net_destroy (&net);
+}
+
+Test (rc, transfer_with_check_quorum_beats_the_lease)
+{
+    //  Voters in the old leader's lease still vote for the transferee
+    rc_net_t *net = s_net_check_quorum (3);
+    rc_net_campaign (net, 1);
+    rc_net_tick (net, 2, 1);            //  2 is well inside its lease
+    s_transfer (net, 1, 3);
+    cr_assert_eq (rc_net_leader (net), 3);
+    rc_net_destroy (&net);
+}
+
+Test (rc, a_late_timeout_now_is_ignored)
+{
+    rc_net_t *net = s_net (3);
+    rc_net_campaign (net, 1);
+    rc_net_propose (net, 1, "a");
+    zkv_rc_t *target = s_core (net, 2);
+    //  A TimeoutNow from before the leader appended "b" arrives late
+    zkv_raft_message_t late = { .type = ZKV_RC_MSG_TIMEOUT_NOW, .to = 2, .from = 1, .term = 1,
+                                .index = zkv_rc_last_index (target),
+                                .log_term = zkv_rc_term_at (target, zkv_rc_last_index (target)) };
+    rc_net_propose (net, 1, "b");
+    zkv_rc_step (target, &late);
+    rc_net_stabilize (net);
+    cr_assert_eq (rc_net_leader (net), 1);
+    cr_assert_eq (zkv_rc_term (s_core (net, 1)), 1);
+    //  Nor one from a member that is not the leader
+    late.from = 3;
+    late.index = zkv_rc_last_index (target);
+    zkv_rc_step (target, &late);
+    rc_net_stabilize (net);
+    cr_assert_eq (rc_net_leader (net), 1);
+    rc_net_destroy (&net);
+}
+
+Test (rc, transfer_survives_a_lost_timeout_now)
+{
+    rc_net_t *net = s_net (3);
+    rc_net_campaign (net, 1);
+    net->drop_type [ZKV_RC_MSG_TIMEOUT_NOW] = true;
+    s_transfer (net, 1, 2);
+    cr_assert_eq (rc_net_leader (net), 1);
+    rc_net_recover (net);
+    //  The transfer was abandoned at the election timeout: ask again
+    for (int i = 0; i < 10; i++) {
+        rc_net_tick (net, 1, 1);
+        rc_net_stabilize (net);
+    }
+    s_transfer (net, 1, 2);
+    cr_assert_eq (rc_net_leader (net), 2);
+    rc_net_destroy (&net);
+}
+
+//  ---------------------------------------------------------------------
+//  Compaction and snapshots
+
+Test (rc, a_member_behind_the_compacted_log_gets_a_snapshot)
+{
+    rc_net_t *net = s_net (3);
+    rc_net_campaign (net, 1);
+    rc_node_crash (rc_net_node (net, 3));
+    for (int i = 0; i < 10; i++)
+        rc_net_propose (net, 1, "v");
+    for (uint64_t id = 1; id <= 2; id++) {
+        rc_node_compact (rc_net_node (net, id), rc_net_node (net, id)->applied);
+        rc_node_process (rc_net_node (net, id));
+    }
+    cr_assert_gt (zkv_rc_first_index (s_core (net, 1)), 2);
+    rc_node_restart (rc_net_node (net, 3), 5);
+    for (int i = 0; i < 3; i++) {
+        rc_net_tick (net, 1, 1);
+        rc_net_stabilize (net);
+    }
+    cr_assert_gt (net->snapshots_asked, 0);
+    rc_net_propose (net, 1, "after");
+    cr_assert_eq (rc_net_node (net, 3)->applied, rc_net_node (net, 1)->applied);
+    cr_assert_eq (zkv_rc_last_index (s_core (net, 3)), zkv_rc_last_index (s_core (net, 1)));
+    rc_net_destroy (&net);
+}
+
+Test (rc, a_failed_snapshot_is_retried)
+{
+    rc_net_t *net = s_net (3);
+    rc_net_campaign (net, 1);
+    rc_node_crash (rc_net_node (net, 3));
+    for (int i = 0; i < 5; i++)
+        rc_net_propose (net, 1, "v");
+    rc_node_compact (rc_net_node (net, 1), rc_net_node (net, 1)->applied);
+    rc_node_process (rc_net_node (net, 1));
+    rc_node_restart (rc_net_node (net, 3), 5);
+    net->auto_snapshot = false;         //  requests go unanswered: report failure
+    rc_net_tick (net, 1, 1);
+    rc_net_stabilize (net);
+    size_t asked = net->snapshots_asked;
+    cr_assert_gt (asked, 0);
+    zkv_rc_report_snapshot (s_core (net, 1), 3, false);
+    net->auto_snapshot = true;
+    for (int i = 0; i < 3; i++) {
+        rc_net_tick (net, 1, 1);
+        rc_net_stabilize (net);
+    }
+    cr_assert_gt (net->snapshots_asked, asked);
+    cr_assert_eq (zkv_rc_last_index (s_core (net, 3)), zkv_rc_last_index (s_core (net, 1)));
+    rc_net_destroy (&net);
+}
