@@ -114,6 +114,10 @@ rc_send (zkv_rc_t *self, zkv_raft_message_t *message)
     //  entries it holds) leave only after the ready's write
     bool after = message->type == ZKV_RC_MSG_APP_RESP || message->type == ZKV_RC_MSG_VOTE_RESP
               || message->type == ZKV_RC_MSG_PRE_VOTE_RESP;
+#ifdef ZKV_RC_BUG_VOTE_BEFORE_DURABLE
+    //  Planted bug: votes and acknowledgements leave before the write
+    after = after && message->to == self->config.id;
+#endif
     rc_messages_t *list = after? &self->messages_after: &self->messages;
     list->items = (zkv_raft_message_t *) rc_grow (list->items, &list->room, list->count,
                                                   sizeof (zkv_raft_message_t));
@@ -210,6 +214,18 @@ zkv_rc_step (zkv_rc_t *self, const zkv_raft_message_t *message)
         if (message->type == ZKV_RC_MSG_APP || message->type == ZKV_RC_MSG_HEARTBEAT
         ||  message->type == ZKV_RC_MSG_SNAP)
             rc_become_follower (self, message->term, message->from);
+        else
+        if (message->type == ZKV_RC_MSG_VOTE) {
+            //  Take the term, but keep the election clock running (the
+            //  paper resets it only for a vote granted or a leader heard):
+            //  a member with a stale log and a fast clock must not keep the
+            //  others from ever timing out (found by the simulator)
+            int elapsed = self->election_elapsed;
+            int timeout = self->randomized_timeout;
+            rc_become_follower (self, message->term, 0);
+            self->election_elapsed = elapsed;
+            self->randomized_timeout = timeout;
+        }
         else
             rc_become_follower (self, message->term, 0);
     }

@@ -37,13 +37,7 @@ rc_campaign (zkv_rc_t *self, bool pre_vote, bool transfer)
                                          self->config.id);
     own.from = self->config.id;
     own.term = term;
-#ifdef ZKV_RC_BUG_VOTE_BEFORE_DURABLE
-    rc_handle_vote_response (self, &own);
-    if (self->role == ZKV_RC_LEADER || self->role == ZKV_RC_FOLLOWER)
-        return;
-#else
     rc_send (self, &own);
-#endif
     for (size_t i = 0; i < self->config.voter_count; i++) {
         uint64_t id = self->config.voters [i];
         if (id == self->config.id)

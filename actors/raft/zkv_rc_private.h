@@ -16,9 +16,9 @@
 
 //  Test-only variants with a planted bug, to prove the simulator finds them
 //  (built as separate libraries by CMake; never in zkv-node):
-//    ZKV_RC_BUG_VOTE_BEFORE_DURABLE   the candidate counts its own vote
-//                                     before its term and vote are durable,
-//                                     and leaders count unpersisted entries
+//    ZKV_RC_BUG_VOTE_BEFORE_DURABLE   votes and append acknowledgements
+//                                     leave before the write that makes
+//                                     them true is durable
 //    ZKV_RC_BUG_VOTE_WITHOUT_LOG_CHECK  votes granted without the
 //                                     up-to-date check
 //    ZKV_RC_BUG_COMMIT_OLD_TERM       a leader commits entries of earlier

@@ -240,11 +240,6 @@ rc_append_entries (zkv_rc_t *self, const zkv_bin_t *data, size_t count)
         rc_data_unref (&payload);
         self->uncommitted_bytes += data [i].size;
     }
-#ifdef ZKV_RC_BUG_VOTE_BEFORE_DURABLE
-    //  Planted bug: the leader counts entries it has not made durable
-    rc_progress (self, self->config.id)->match = index;
-    rc_maybe_commit (self);
-#endif
     rc_broadcast_append (self);
 }
 
