@@ -1,6 +1,7 @@
 /*  zkv_actor_io.c — internal messages over actor sockets (zkv_actor_io.h). */
 #include "zkv_actor_io.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -44,7 +45,13 @@ zkv_io_send_bytes (zsock_t *sock, uint8_t **bytes_p, size_t size)
         return -1;
     }
     *bytes_p = NULL;
-    if (zmq_msg_send (&frame, zsock_resolve (sock), 0) < 0) {
+    //  Queues between actors are unbounded, so a send can only block when
+    //  the receiving actor is gone (stopping): never wait for it
+    int rc;
+    while ((rc = zmq_msg_send (&frame, zsock_resolve (sock), ZMQ_DONTWAIT)) < 0
+    &&     zmq_errno () == EINTR)
+        ;
+    if (rc < 0) {
         zmq_msg_close (&frame);
         return -1;
     }

@@ -20,7 +20,8 @@ zsock_t *
 zsock_t *
     zkv_io_outbox (const char *endpoint);
 
-//  Encodes msg (a top-level internal message) and sends it. Returns 0 or -1.
+//  Encodes msg (a top-level internal message) and sends it, never waiting
+//  (a receiver that is gone is stopping). Returns 0 or -1.
 int
     zkv_io_send (zsock_t *sock, const zkv_desc_t *desc, const void *msg);
 

@@ -20,6 +20,7 @@ typedef struct {
     uint64_t id;
     const char *op;                     //  request name (static)
     int64_t deadline;                   //  zclock_mono () when it times out
+    size_t bytes;                       //  size of the request
     void *handle;                       //  its place in self->by_age
 } s_waiter_t;
 
@@ -34,6 +35,8 @@ typedef struct {
     zhashx_t *waiting;                  //  wait number -> s_waiter_t
     zlistx_t *by_age;                   //  the same, oldest first
     uint64_t next_wait;
+    size_t waiting_bytes;               //  sum of the waiting requests' sizes
+    size_t max_waiting_bytes;
     zkv_limits_t limits;                //  for client requests
     //  Node state, pushed by raft and storage
     uint64_t raft_term;
@@ -128,6 +131,7 @@ s_finish (self_t *self, s_waiter_t *waiter, const uint8_t *body, size_t size,
         s_reply_error (self, &waiter->envelope, waiter->has_id, waiter->id, waiter->op, status);
     else
         s_reply (self, &waiter->envelope, waiter->has_id, waiter->id, waiter->op, body, size);
+    self->waiting_bytes -= waiter->bytes;
     zlistx_delete (self->by_age, waiter->handle);
     zhashx_delete (self->waiting, &waiter->wait);   //  destroys it
 }
@@ -152,7 +156,7 @@ s_txn_serializable (const zkv_txn_t *txn)
 
 //  Registers a waiter for the request and returns its wait number
 static s_waiter_t *
-s_wait (self_t *self, zmsg_t **envelope_p, const zkv_msg_t *request)
+s_wait (self_t *self, zmsg_t **envelope_p, const zkv_msg_t *request, size_t bytes)
 {
     s_waiter_t *waiter = (s_waiter_t *) zmalloc (sizeof (s_waiter_t));
     waiter->wait = ++self->next_wait;
@@ -162,6 +166,8 @@ s_wait (self_t *self, zmsg_t **envelope_p, const zkv_msg_t *request)
     waiter->id = request->id;
     waiter->op = request->desc->name;
     waiter->deadline = zclock_mono () + self->args->request_timeout;
+    waiter->bytes = bytes;
+    self->waiting_bytes += bytes;
     zhashx_insert (self->waiting, &waiter->wait, waiter);
     waiter->handle = zlistx_add_end (self->by_age, waiter);
     return waiter;
@@ -251,13 +257,14 @@ s_handle_client (self_t *self)
         s_reply_error (self, &envelope, request->has_id, request->id, request->desc->name,
                        &status);
     else
-    if (zhashx_size (self->waiting) >= self->args->max_waiting) {
+    if (zhashx_size (self->waiting) >= self->args->max_waiting
+    ||  self->waiting_bytes + size > self->max_waiting_bytes) {
         zkv_status_set (&status, ZKV_ERR_TOO_MANY_REQUESTS, NULL);
         s_reply_error (self, &envelope, request->has_id, request->id, request->desc->name,
                        &status);
     }
     else {
-        s_waiter_t *waiter = s_wait (self, &envelope, request);
+        s_waiter_t *waiter = s_wait (self, &envelope, request, size);
         if (self->args->verbose)
             zsys_debug ("front: %s id %llu waits as %llu", request->desc->name,
                         (unsigned long long) request->id, (unsigned long long) waiter->wait);
@@ -365,6 +372,14 @@ zkv_front_actor (zsock_t *pipe, void *args)
     self->pipe = pipe;
     self->args = (zkv_front_args_t *) args;
     self->limits = zkv_limits_request (self->args->max_request_bytes);
+    //  Bytes in flight are bounded too, not only requests: 64 MiB, or eight
+    //  of the largest requests
+    self->max_waiting_bytes = 8 * self->args->max_request_bytes;
+    if (self->max_waiting_bytes < (64 << 20))
+        self->max_waiting_bytes = 64 << 20;
+    //  Wait numbers go into the raft log: a restarted member must not take
+    //  the answers to its previous life's requests for new ones
+    self->next_wait = (uint64_t) zclock_usecs () << 20;
     self->waiting = zhashx_new ();
     zhashx_set_key_hasher (self->waiting, s_wait_hash);
     zhashx_set_key_comparator (self->waiting, s_wait_compare);

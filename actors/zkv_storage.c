@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define COMPACT_STEP_KEYS 1000          //  keys per physical compaction step
+#define COMPACT_STEP 1000               //  deletions per physical compaction step
 
 //  Replies to send to front after the batch that produced them is written
 typedef struct {
@@ -216,11 +216,19 @@ s_apply (self_t *self, const zkv_apply_t *apply, s_answers_t *answers)
     uint64_t applied = zkv_mvcc_applied_index (self->mvcc);
     uint64_t last_index = 0, last_term = 0;
     msgpack_zone *zone = msgpack_zone_new (65536);
+    if (!zone)
+        zkv_fatal ("out of memory");
+    //  Replies to physical compactions wait until the batch is written
+    s_answers_t physical = { NULL, 0, 0 };
     zkv_mvcc_begin (self->mvcc);
     for (size_t i = 0; i < apply->entries.count; i++) {
         const zkv_entry_t *entry = &apply->entries.items [i];
         if (entry->index <= applied)
             continue;                   //  replayed after a restart: done already
+        uint64_t expected = last_index? last_index + 1: applied + 1;
+        if (entry->index != expected)
+            zkv_fatal ("storage: entry %llu follows %llu: committed entries were lost",
+                       (unsigned long long) entry->index, (unsigned long long) (expected - 1));
         last_index = entry->index;
         last_term = entry->term;
         if (entry->data.size == 0)
@@ -234,8 +242,8 @@ s_apply (self_t *self, const zkv_apply_t *apply, s_answers_t *answers)
             free (reply);               //  another member answers its client
             continue;
         }
-        if (request->compact && request->compact->physical && zkv_mvcc_compaction_pending (self->mvcc))
-            s_answers_add (&self->after_compaction, request->wait, reply, size);
+        if (request->compact && request->compact->physical)
+            s_answers_add (&physical, request->wait, reply, size);
         else
             s_answers_add (answers, request->wait, reply, size);
     }
@@ -244,7 +252,13 @@ s_apply (self_t *self, const zkv_apply_t *apply, s_answers_t *answers)
         zkv_fatal ("storage: applying entries up to %llu failed: %s",
                    (unsigned long long) last_index, error);
     msgpack_zone_free (zone);
-    //  A physical compaction requested in this batch answers when done
+    //  A physical compaction is answered once its deletions are done (an
+    //  error reply, or one with nothing to delete, goes at once)
+    for (size_t i = 0; i < physical.count; i++)
+        s_answers_add (zkv_mvcc_compaction_pending (self->mvcc)? &self->after_compaction: answers,
+                       physical.items [i].wait, (uint8_t *) physical.items [i].reply.data,
+                       physical.items [i].reply.size);
+    free (physical.items);
     if (self->after_compaction.count && !zkv_mvcc_compaction_pending (self->mvcc))
         s_answers_send (self, &self->after_compaction);
 }
@@ -288,7 +302,7 @@ static void
 s_compact_step (self_t *self)
 {
     char *error = NULL;
-    if (zkv_mvcc_compact_step (self->mvcc, COMPACT_STEP_KEYS, &error))
+    if (zkv_mvcc_compact_step (self->mvcc, COMPACT_STEP, &error))
         zkv_fatal ("storage: compaction failed: %s", error);
     if (!zkv_mvcc_compaction_pending (self->mvcc))
         s_answers_send (self, &self->after_compaction);

@@ -81,68 +81,183 @@ s_check_op (const zkv_request_op_t *op, size_t max_txn_ops, zkv_status_t *status
 
 //  ---------------------------------------------------------------------
 //  Duplicate keys: etcd's checkIntervals. A txn may not put one key twice,
-//  nor put a key that one of its deletes covers, on the same path.
+//  nor put a key that one of its deletes covers, on the same path. A
+//  request may hold tens of thousands of puts (nested txns), so puts live
+//  in a hash set and deletes in intervals sorted for stabbing queries.
 
+//  A set of keys (open addressing; the keys point into the request)
+typedef struct {
+    zkv_bin_t *slots;
+    size_t room;                        //  a power of two
+    size_t count;
+} s_key_set_t;
+
+static uint64_t
+s_hash (zkv_bin_t key)
+{
+    uint64_t hash = 14695981039346656037ULL;       //  FNV-1a
+    for (size_t i = 0; i < key.size; i++)
+        hash = (hash ^ key.data [i]) * 1099511628211ULL;
+    return hash;
+}
+
+static bool
+s_set_has (const s_key_set_t *set, zkv_bin_t key)
+{
+    if (set->count == 0)
+        return false;
+    for (size_t i = s_hash (key) & (set->room - 1); set->slots [i].data;
+         i = (i + 1) & (set->room - 1))
+        if (zkv_bin_compare (set->slots [i], key) == 0)
+            return true;
+    return false;
+}
+
+static int
+s_set_add (s_key_set_t *set, zkv_bin_t key)
+{
+    static const uint8_t empty = 0;
+    if (!key.data)
+        key.data = &empty;              //  a NULL data marks a free slot
+    if (2 * (set->count + 1) > set->room) {
+        s_key_set_t grown = { NULL, set->room? 2 * set->room: 64, 0 };
+        grown.slots = (zkv_bin_t *) calloc (grown.room, sizeof (zkv_bin_t));
+        if (!grown.slots)
+            return -1;
+        for (size_t i = 0; i < set->room; i++)
+            if (set->slots [i].data)
+                s_set_add (&grown, set->slots [i]);
+        free (set->slots);
+        *set = grown;
+    }
+    size_t i = s_hash (key) & (set->room - 1);
+    for (; set->slots [i].data; i = (i + 1) & (set->room - 1))
+        if (zkv_bin_compare (set->slots [i], key) == 0)
+            return 0;
+    set->slots [i] = key;
+    set->count++;
+    return 0;
+}
+
+//  Deleted intervals [key, end); a single key is [key, key + "\0"]
 typedef struct {
     zkv_bin_t key;
     zkv_bin_t end;                      //  empty: the single key
 } s_interval_t;
 
 typedef struct {
-    zkv_bin_t *puts;
-    size_t put_count;
-    s_interval_t *dels;
-    size_t del_count;
-} s_keys_t;
+    s_interval_t *items;
+    size_t count;
+    size_t room;
+    bool sorted;                        //  items sorted, max_end valid
+    zkv_bin_t *max_end;                 //  largest end among items [0..i]
+} s_intervals_t;
+
+//  True if interval contains key. etcd compares raw strings, so an end of
+//  "\0" bounds nothing past it: [a, "\0") holds no key at all
+static bool
+s_contains (const s_interval_t *interval, zkv_bin_t key)
+{
+    if (interval->end.size == 0)
+        return zkv_bin_compare (interval->key, key) == 0;
+    return zkv_bin_compare (key, interval->key) >= 0
+        && zkv_bin_compare (key, interval->end) < 0;
+}
+
+static int
+s_interval_compare (const void *a, const void *b)
+{
+    return zkv_bin_compare (((const s_interval_t *) a)->key, ((const s_interval_t *) b)->key);
+}
+
+static int
+s_intervals_add (s_intervals_t *list, s_interval_t interval)
+{
+    if (list->count == list->room) {
+        size_t room = list->room? 2 * list->room: 16;
+        s_interval_t *items = (s_interval_t *) realloc (list->items, room * sizeof *items);
+        if (!items)
+            return -1;
+        list->items = items;
+        list->room = room;
+    }
+    list->items [list->count++] = interval;
+    list->sorted = false;
+    return 0;
+}
+
+//  Sorts by start and computes running maxima of the ends, so that a key
+//  is covered iff the last interval starting at or before it reaches past
+//  it (single keys count as ending just after themselves)
+static int
+s_intervals_prepare (s_intervals_t *list)
+{
+    if (list->sorted)
+        return 0;
+    qsort (list->items, list->count, sizeof (s_interval_t), s_interval_compare);
+    free (list->max_end);
+    list->max_end = (zkv_bin_t *) malloc ((list->count + 1) * sizeof (zkv_bin_t));
+    if (!list->max_end)
+        return -1;
+    for (size_t i = 0; i < list->count; i++) {
+        zkv_bin_t end = list->items [i].end;
+        if (end.size == 0)
+            end = list->items [i].key;  //  compared with "<=" below
+        list->max_end [i] = i && zkv_bin_compare (list->max_end [i - 1], end) > 0?
+                            list->max_end [i - 1]: end;
+    }
+    list->sorted = true;
+    return 0;
+}
 
 static bool
-s_deleted (const s_keys_t *keys, zkv_bin_t key)
+s_intervals_cover (s_intervals_t *list, zkv_bin_t key)
 {
-    for (size_t i = 0; i < keys->del_count; i++) {
-        const s_interval_t *del = &keys->dels [i];
-        if (del->end.size == 0) {
-            if (zkv_bin_compare (key, del->key) == 0)
-                return true;
-        }
+    if (list->count == 0)
+        return false;
+    //  Last interval whose start is <= key
+    size_t lo = 0, hi = list->count;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (zkv_bin_compare (list->items [mid].key, key) <= 0)
+            lo = mid + 1;
         else
-        if (zkv_bin_compare (key, del->key) >= 0
-        && ((del->end.size == 1 && del->end.data [0] == 0)     //  "\0": to the end
-            || zkv_bin_compare (key, del->end) < 0))
+            hi = mid;
+    }
+    if (lo == 0)
+        return false;
+    //  The running maximum says whether any of them may reach key; scan
+    //  back only while that stays true (exact answer, usually one step)
+    for (size_t i = lo; i > 0; i--) {
+        if (zkv_bin_compare (list->max_end [i - 1], key) < 0)
+            return false;
+        if (s_contains (&list->items [i - 1], key))
             return true;
     }
     return false;
 }
 
-static bool
-s_has_put (const s_keys_t *keys, zkv_bin_t key)
-{
-    for (size_t i = 0; i < keys->put_count; i++)
-        if (zkv_bin_compare (keys->puts [i], key) == 0)
-            return true;
-    return false;
-}
+typedef struct {
+    s_key_set_t puts;
+    s_intervals_t dels;
+} s_keys_t;
 
 static void
 s_keys_free (s_keys_t *keys)
 {
-    free (keys->puts);
-    free (keys->dels);
+    free (keys->puts.slots);
+    free (keys->dels.items);
+    free (keys->dels.max_end);
     memset (keys, 0, sizeof *keys);
 }
 
-//  Appends; the arrays are sized by the caller's operation bound
-static void
-s_add_put (s_keys_t *keys, zkv_bin_t key)
+//  Returns 0, 1 on a duplicate, -1 out of memory
+static int
+s_covered_or_put (s_keys_t *keys, zkv_bin_t key)
 {
-    keys->puts = realloc (keys->puts, (keys->put_count + 1) * sizeof (zkv_bin_t));
-    keys->puts [keys->put_count++] = key;
-}
-
-static void
-s_add_del (s_keys_t *keys, s_interval_t del)
-{
-    keys->dels = realloc (keys->dels, (keys->del_count + 1) * sizeof (s_interval_t));
-    keys->dels [keys->del_count++] = del;
+    if (s_intervals_prepare (&keys->dels))
+        return -1;
+    return s_set_has (&keys->puts, key) || s_intervals_cover (&keys->dels, key);
 }
 
 static int
@@ -153,7 +268,8 @@ s_intervals (const zkv_request_op_list_t *ops, s_keys_t *keys)
         const zkv_delete_range_t *del = ops->items [i].request_delete_range;
         if (del) {
             s_interval_t interval = { del->key, del->range_end };
-            s_add_del (keys, interval);
+            if (s_intervals_add (&keys->dels, interval))
+                return -1;
         }
     }
     for (size_t i = 0; i < ops->count; i++) {
@@ -161,46 +277,52 @@ s_intervals (const zkv_request_op_list_t *ops, s_keys_t *keys)
         if (!txn)
             continue;
         s_keys_t then, otherwise;
-        if (s_intervals (&txn->success, &then)) {
-            s_keys_free (&then);
-            return -1;
+        int rc = s_intervals (&txn->success, &then);
+        if (rc == 0)
+            rc = s_intervals (&txn->failure, &otherwise);
+        else
+            memset (&otherwise, 0, sizeof otherwise);
+        //  Puts of `then` first, then of `else`: both exclude each other,
+        //  so a key put by both is fine
+        for (size_t k = 0; k < then.puts.room && rc == 0; k++) {
+            zkv_bin_t key = then.puts.slots [k];
+            if (!key.data)
+                continue;
+            rc = s_covered_or_put (keys, key);
+            if (rc == 0)
+                rc = s_set_add (&keys->puts, key);
         }
-        if (s_intervals (&txn->failure, &otherwise)) {
-            s_keys_free (&then);
-            s_keys_free (&otherwise);
-            return -1;
-        }
-        int rc = 0;
-        for (size_t k = 0; k < then.put_count && !rc; k++) {
-            if (s_has_put (keys, then.puts [k]) || s_deleted (keys, then.puts [k]))
+        for (size_t k = 0; k < otherwise.puts.room && rc == 0; k++) {
+            zkv_bin_t key = otherwise.puts.slots [k];
+            if (!key.data)
+                continue;
+            if (s_intervals_prepare (&keys->dels))
                 rc = -1;
             else
-                s_add_put (keys, then.puts [k]);
-        }
-        for (size_t k = 0; k < otherwise.put_count && !rc; k++) {
-            //  then and else exclude each other: a key put by both is fine
-            if ((s_has_put (keys, otherwise.puts [k]) && !s_has_put (&then, otherwise.puts [k]))
-            ||  s_deleted (keys, otherwise.puts [k]))
-                rc = -1;
+            if ((s_set_has (&keys->puts, key) && !s_set_has (&then.puts, key))
+            ||  s_intervals_cover (&keys->dels, key))
+                rc = 1;
             else
-                s_add_put (keys, otherwise.puts [k]);
+                rc = s_set_add (&keys->puts, key);
         }
-        for (size_t k = 0; k < then.del_count; k++)
-            s_add_del (keys, then.dels [k]);
-        for (size_t k = 0; k < otherwise.del_count; k++)
-            s_add_del (keys, otherwise.dels [k]);
+        for (size_t k = 0; k < then.dels.count && rc == 0; k++)
+            rc = s_intervals_add (&keys->dels, then.dels.items [k]);
+        for (size_t k = 0; k < otherwise.dels.count && rc == 0; k++)
+            rc = s_intervals_add (&keys->dels, otherwise.dels.items [k]);
         s_keys_free (&then);
         s_keys_free (&otherwise);
         if (rc)
-            return -1;
+            return rc;
     }
     for (size_t i = 0; i < ops->count; i++) {
         const zkv_put_t *put = ops->items [i].request_put;
         if (!put)
             continue;
-        if (s_has_put (keys, put->key) || s_deleted (keys, put->key))
-            return -1;
-        s_add_put (keys, put->key);
+        int rc = s_covered_or_put (keys, put->key);
+        if (rc == 0)
+            rc = s_set_add (&keys->puts, put->key);
+        if (rc)
+            return rc;
     }
     return 0;
 }
@@ -211,7 +333,9 @@ s_check_duplicates (const zkv_request_op_list_t *ops, zkv_status_t *status)
     s_keys_t keys;
     int rc = s_intervals (ops, &keys);
     s_keys_free (&keys);
-    if (rc)
+    if (rc < 0)
+        return zkv_status_set (status, ZKV_ERR_INTERNAL, "out of memory");
+    if (rc > 0)
         return zkv_status_set (status, ZKV_ERR_DUPLICATE_KEY, NULL);
     return 0;
 }

@@ -516,6 +516,9 @@ s_envelope (const msgpack_object *root, zkv_msg_t *self, bool *has_error, zkv_st
     for (size_t i = 0; i < root->via.map.size; i++) {
         const msgpack_object *key = &root->via.map.ptr [i].key;
         const msgpack_object *value = &root->via.map.ptr [i].val;
+        if ((s_str_is (key, "id") && self->has_id) || (s_str_is (key, "op") && has_op))
+            return zkv_status_set (status, ZKV_ERR_MALFORMED, "duplicate \"%.*s\"",
+                                   (int) key->via.str.size, key->via.str.ptr);
         if (s_str_is (key, "id")) {
             if (value->type != MSGPACK_OBJECT_POSITIVE_INTEGER)
                 return zkv_status_set (status, ZKV_ERR_MALFORMED,

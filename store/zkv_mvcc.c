@@ -123,6 +123,7 @@ zkv_mvcc_commit (zkv_mvcc_t *self, uint64_t applied_index, uint64_t applied_term
         free (self->compact_cursor);    //  the next steps start from the first key
         self->compact_cursor = NULL;
         self->compact_cursor_size = 0;
+        self->compact_inside = false;
     }
     self->applied_index = applied_index;
     self->applied_term = applied_term;

@@ -111,9 +111,10 @@ int
 bool
     zkv_mvcc_compaction_pending (zkv_mvcc_t *self);
 
-//  Deletes the revisions the last compaction made unreachable, for up to
-//  max_keys user keys. Returns 0, or -1 with RocksDB's error.
+//  Deletes the revisions the last compaction made unreachable, stopping
+//  after about max_deletes of them (a step may end inside the history of
+//  one key). Returns 0, or -1 with RocksDB's error.
 int
-    zkv_mvcc_compact_step (zkv_mvcc_t *self, size_t max_keys, char **error);
+    zkv_mvcc_compact_step (zkv_mvcc_t *self, size_t max_deletes, char **error);
 
 #endif

@@ -7,9 +7,11 @@
     every key the newest revision <= C stays, unless it is a tombstone
     older than C; a tombstone exactly at C stays until the next compaction
     (etcd 3.6 keeps it for watchers; HashKV skips it). Every older revision
-    goes, from the index and the key family. When a walk over the whole
-    index ends, finishedCompactRev = C is recorded; a restart with
-    finished < scheduled walks again from the start.
+    goes, from the index and the key family. A step stops after about
+    max_deletes deletions, inside a key's history if need be (one key may
+    have a million revisions). When a walk over the whole index ends,
+    finishedCompactRev = C is recorded; a restart with finished < scheduled
+    walks again from the start.
     =========================================================================
 */
 #include "zkv_mvcc_private.h"
@@ -36,71 +38,115 @@ s_forget (zkv_mvcc_t *self, rocksdb_writebatch_t *batch, const char *index_key,
                                   (const char *) revkey, revkey_size);
 }
 
+//  Remembers where the next step starts: at index key bytes (NULL: the
+//  walk is over); inside when that entry is an older revision of a key
+//  whose kept revision was already passed
+static int
+s_set_cursor (zkv_mvcc_t *self, const void *bytes, size_t size, bool inside)
+{
+    free (self->compact_cursor);
+    self->compact_cursor = NULL;
+    self->compact_cursor_size = 0;
+    self->compact_inside = false;
+    if (!bytes)
+        return 0;
+    self->compact_cursor = (uint8_t *) malloc (size);
+    if (!self->compact_cursor)
+        return -1;
+    memcpy (self->compact_cursor, bytes, size);
+    self->compact_cursor_size = size;
+    self->compact_inside = inside;
+    return 0;
+}
+
 int
-zkv_mvcc_compact_step (zkv_mvcc_t *self, size_t max_keys, char **error)
+zkv_mvcc_compact_step (zkv_mvcc_t *self, size_t max_deletes, char **error)
 {
     if (!zkv_mvcc_compaction_pending (self))
         return 0;
     int64_t compact = self->compact_revision;
     rocksdb_writebatch_t *batch = rocksdb_writebatch_create ();
     rocksdb_iterator_t *it = zkv_engine_iterator (self->engine, ZKV_CF_INDEX, NULL);
-    uint8_t *target = NULL;             //  seek target buffer
-    size_t target_room = 0;
-    if (self->compact_cursor)
+    uint8_t *key = NULL;                //  escaped user key being walked
+    size_t key_room = 0, key_size = 0;
+    //  Resuming inside a key: the first entry is an older revision
+    bool resumed_inside = false;
+    if (self->compact_cursor) {
         rocksdb_iter_seek (it, (const char *) self->compact_cursor, self->compact_cursor_size);
+        resumed_inside = self->compact_inside;
+    }
     else
         rocksdb_iter_seek_to_first (it);
 
     int rc = 0;
-    size_t keys = 0;
-    while (rocksdb_iter_valid (it) && keys < max_keys) {
+    size_t work = 0;
+    bool stopped = false, stopped_inside = false;
+    while (rc == 0 && rocksdb_iter_valid (it)) {
         size_t size;
         const char *bytes = rocksdb_iter_key (it, &size);
-        size_t escaped_size;
+        size_t this_size;
         zkv_rev_t rev;
-        if (zkv_indexkey_decode ((const uint8_t *) bytes, size, &escaped_size, &rev)) {
+        if (zkv_indexkey_decode ((const uint8_t *) bytes, size, &this_size, &rev)) {
             *error = strdup ("corrupt index key");
             rc = -1;
             break;
         }
-        if (escaped_size + 18 > target_room) {
-            target_room = 2 * (escaped_size + 18);
-            uint8_t *grown = (uint8_t *) realloc (target, target_room);
-            if (!grown) {
-                *error = strdup ("out of memory");
-                rc = -1;
-                break;
-            }
-            target = grown;
-        }
-        memcpy (target, bytes, escaped_size);
-        keys++;
-        //  The newest revision <= compact of this key, then everything older
-        size_t seek_size = zkv_indexkey_seek_escaped (target, escaped_size, compact);
-        rocksdb_iter_seek (it, (const char *) target, seek_size);
-        bool newest = true;
-        while (rocksdb_iter_valid (it)) {
-            bytes = rocksdb_iter_key (it, &size);
-            size_t this_size;
-            if (zkv_indexkey_decode ((const uint8_t *) bytes, size, &this_size, &rev)
-            ||  this_size != escaped_size || memcmp (bytes, target, escaped_size) != 0)
-                break;                  //  the next user key
-            size_t value_size;
-            const uint8_t *value = (const uint8_t *) rocksdb_iter_value (it, &value_size);
-            zkv_index_value_t state;
-            if (zkv_index_value_decode (value, value_size, &state)) {
-                *error = strdup ("corrupt index value");
-                rc = -1;
-                break;
-            }
-            bool keep = newest && !(state.tombstone && rev.main < compact);
-            if (!keep)
-                s_forget (self, batch, bytes, size, rev, state.tombstone);
-            newest = false;
-            rocksdb_iter_next (it);
-        }
-        if (rc)
+        bool same_key = key && this_size == key_size && memcmp (bytes, key, key_size) == 0;
+        if (work++ >= max_deletes) {    //  every entry visited costs a little
+            stopped = true;
+            stopped_inside = same_key || resumed_inside;
             break;
+        }
+        if (!same_key) {
+            if (this_size + 18 > key_room) {
+                key_room = 2 * (this_size + 18);
+                uint8_t *grown = (uint8_t *) realloc (key, key_room);
+                if (!grown) {
+                    *error = strdup ("out of memory");
+                    rc = -1;
+                    break;
+                }
+                key = grown;
+            }
+            memcpy (key, bytes, this_size);
+            key_size = this_size;
+            if (!resumed_inside) {
+                //  A new key: its newest revision <= compact stays (unless
+                //  a tombstone older than compact); every older one goes
+                size_t seek_size = zkv_indexkey_seek_escaped (key, key_size, compact);
+                rocksdb_iter_seek (it, (const char *) key, seek_size);
+                if (!rocksdb_iter_valid (it))
+                    break;
+                bytes = rocksdb_iter_key (it, &size);
+                if (zkv_indexkey_decode ((const uint8_t *) bytes, size, &this_size, &rev)
+                ||  this_size != key_size || memcmp (bytes, key, key_size) != 0)
+                    continue;           //  none <= compact: on to the next key
+                size_t value_size;
+                const uint8_t *value = (const uint8_t *) rocksdb_iter_value (it, &value_size);
+                zkv_index_value_t state;
+                if (zkv_index_value_decode (value, value_size, &state)) {
+                    *error = strdup ("corrupt index value");
+                    rc = -1;
+                    break;
+                }
+                if (state.tombstone && rev.main < compact)
+                    s_forget (self, batch, bytes, size, rev, true);
+                rocksdb_iter_next (it);
+                continue;
+            }
+            resumed_inside = false;
+        }
+        //  An older revision of the key in hand: it goes
+        size_t value_size;
+        const uint8_t *value = (const uint8_t *) rocksdb_iter_value (it, &value_size);
+        zkv_index_value_t state;
+        if (zkv_index_value_decode (value, value_size, &state)) {
+            *error = strdup ("corrupt index value");
+            rc = -1;
+            break;
+        }
+        s_forget (self, batch, bytes, size, rev, state.tombstone);
+        rocksdb_iter_next (it);
     }
     if (rc == 0) {
         char *err = NULL;
@@ -110,26 +156,17 @@ zkv_mvcc_compact_step (zkv_mvcc_t *self, size_t max_keys, char **error)
             rc = -1;
         }
     }
-    bool finished = rc == 0 && !rocksdb_iter_valid (it);
-    if (rc == 0 && !finished) {
-        //  Resume at the next user key next time
+    bool finished = rc == 0 && !stopped;
+    if (rc == 0 && stopped) {
         size_t size;
         const char *bytes = rocksdb_iter_key (it, &size);
-        size_t escaped_size;
-        zkv_rev_t rev;
-        if (zkv_indexkey_decode ((const uint8_t *) bytes, size, &escaped_size, &rev) == 0) {
-            uint8_t *cursor = (uint8_t *) realloc (self->compact_cursor, escaped_size + 2);
-            if (cursor) {
-                memcpy (cursor, bytes, escaped_size);
-                cursor [escaped_size] = 0x00;
-                cursor [escaped_size + 1] = 0x01;
-                self->compact_cursor = cursor;
-                self->compact_cursor_size = escaped_size + 2;
-            }
+        if (s_set_cursor (self, bytes, size, stopped_inside)) {
+            *error = strdup ("out of memory");
+            rc = -1;
         }
     }
     rocksdb_iter_destroy (it);
-    free (target);
+    free (key);
     if (rc == 0 && finished) {
         uint8_t bytes [8];
         zkv_be64_put (bytes, (uint64_t) compact);
@@ -142,9 +179,7 @@ zkv_mvcc_compact_step (zkv_mvcc_t *self, size_t max_keys, char **error)
     rocksdb_writebatch_destroy (batch);
     if (rc == 0 && finished) {
         self->finished_compact = compact;
-        free (self->compact_cursor);
-        self->compact_cursor = NULL;
-        self->compact_cursor_size = 0;
+        s_set_cursor (self, NULL, 0, false);
     }
     return rc;
 }

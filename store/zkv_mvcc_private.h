@@ -31,8 +31,10 @@ struct zkv_mvcc_s {
     int64_t begin_revision;             //  revision before it
     int64_t changes;                    //  changes made so far (next sub)
     //  Physical compaction
-    uint8_t *compact_cursor;            //  escaped key to resume from (NULL: start)
+    uint8_t *compact_cursor;            //  index key to resume at (NULL: start)
     size_t compact_cursor_size;
+    bool compact_inside;                //  the cursor is inside a key's history,
+                                        //  past the revision that stays
 };
 
 //  A key found at a revision by a lookup

@@ -258,7 +258,9 @@ zkv_mvcc_range_at (zkv_mvcc_t *self, const zkv_range_t *request, int64_t current
     }
     response->header = zkv_mvcc_header (zone, current);
     response->count = range.count;
-    response->more = request->limit > 0 && range.count > request->limit;
+    //  etcd: more when the keys fetched exceed the limit; a count-only
+    //  range fetches none
+    response->more = !request->count_only && request->limit > 0 && range.count > request->limit;
     if (range.kv_count) {
         response->kvs.items = (zkv_key_value_t *) zkv_mvcc_copy (
             zone, range.kvs, range.kv_count * sizeof (zkv_key_value_t));

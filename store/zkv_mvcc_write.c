@@ -65,6 +65,8 @@ s_write_revision (zkv_mvcc_t *self, const zkv_key_value_t *kv, bool tombstone)
     size_t value_size = zkv_kvpb_size (kv);
     uint8_t stack_value [512];
     uint8_t *value = value_size <= sizeof stack_value? stack_value: (uint8_t *) malloc (value_size);
+    if (!value)
+        abort ();                       //  out of memory in the middle of a batch
     zkv_kvpb_encode (kv, value);
     rocksdb_writebatch_wi_put_cf (self->batch, zkv_engine_cf (self->engine, ZKV_CF_KEY),
                                   (const char *) revkey, revkey_size,
@@ -75,6 +77,8 @@ s_write_revision (zkv_mvcc_t *self, const zkv_key_value_t *kv, bool tombstone)
     size_t index_room = ZKV_INDEXKEY_MAX (kv->key.size);
     uint8_t stack_index [256];
     uint8_t *index = index_room <= sizeof stack_index? stack_index: (uint8_t *) malloc (index_room);
+    if (!index)
+        abort ();
     size_t index_size = zkv_indexkey_encode (kv->key.data, kv->key.size, rev, index);
     zkv_index_value_t state = { tombstone, kv->create_revision, kv->version };
     uint8_t state_bytes [ZKV_INDEX_VALUE_SIZE];
@@ -370,10 +374,12 @@ s_check_path (zkv_mvcc_t *self, const zkv_txn_t *txn, s_path_t *path, zkv_status
     for (size_t i = 0; i < ops->count; i++) {
         const zkv_request_op_t *op = &ops->items [i];
         if (op->request_range) {
+            //  etcd's checkRequestRange, negative revisions included: below
+            //  the compact revision (-1 when never compacted) is compacted
             int64_t rev = op->request_range->revision;
-            if (rev > 0 && rev > zkv_mvcc_current (self))
+            if (rev != 0 && rev > zkv_mvcc_current (self))
                 return zkv_status_set (status, ZKV_ERR_FUTURE_REV, NULL);
-            if (rev > 0 && rev < zkv_mvcc_current_compact (self))
+            if (rev != 0 && rev < zkv_mvcc_current_compact (self))
                 return zkv_status_set (status, ZKV_ERR_COMPACTED, NULL);
         }
         else

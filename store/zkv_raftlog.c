@@ -11,12 +11,15 @@
 
 #define ENTRY_PREFIX 'e'
 #define HARD_STATE_KEY "h"
+#define SNAPSHOT_KEY "s"
 
 struct zkv_raftlog_s {
     zkv_engine_t *engine;               //  not owned
     uint64_t first_index;
     uint64_t last_index;
     uint64_t last_term;
+    uint64_t snapshot_index;
+    uint64_t snapshot_term;
     zkv_hard_state_t hard_state;
 };
 
@@ -74,6 +77,19 @@ zkv_raftlog_new (zkv_engine_t *engine, char **error)
         self->hard_state.commit = zkv_be64_get ((const uint8_t *) value + 16);
         free (value);
     }
+    found = zkv_engine_get (engine, ZKV_CF_RAFT_LOG, SNAPSHOT_KEY, 1, &value, &size, error);
+    if (found < 0)
+        goto failed;
+    if (found) {
+        if (size != 16) {
+            free (value);
+            *error = strdup ("corrupt raft snapshot point");
+            goto failed;
+        }
+        self->snapshot_index = zkv_be64_get ((const uint8_t *) value);
+        self->snapshot_term = zkv_be64_get ((const uint8_t *) value + 8);
+        free (value);
+    }
     //  First and last entries: the two ends of the 'e' prefix
     rocksdb_iterator_t *it = zkv_engine_iterator (engine, ZKV_CF_RAFT_LOG, NULL);
     uint8_t key [9];
@@ -112,8 +128,11 @@ zkv_raftlog_new (zkv_engine_t *engine, char **error)
         *error = err;
         goto failed;
     }
-    if (self->last_index == 0)
-        self->first_index = 1;
+    if (self->last_index == 0 || self->last_index <= self->snapshot_index) {
+        self->first_index = self->snapshot_index + 1;
+        self->last_index = self->snapshot_index;
+        self->last_term = self->snapshot_term;
+    }
     return self;
 
 failed:
@@ -128,6 +147,74 @@ zkv_raftlog_destroy (zkv_raftlog_t **self_p)
         free (*self_p);
         *self_p = NULL;
     }
+}
+
+uint64_t
+zkv_raftlog_snapshot_index (zkv_raftlog_t *self)
+{
+    return self->snapshot_index;
+}
+
+uint64_t
+zkv_raftlog_snapshot_term (zkv_raftlog_t *self)
+{
+    return self->snapshot_term;
+}
+
+//  Adds to batch: drop entries [from, to), record the snapshot point
+static void
+s_drop_and_mark (zkv_raftlog_t *self, rocksdb_writebatch_t *batch, uint64_t from, uint64_t to,
+                 uint64_t index, uint64_t term)
+{
+    rocksdb_column_family_handle_t *cf = zkv_engine_cf (self->engine, ZKV_CF_RAFT_LOG);
+    uint8_t lo [9], hi [9];
+    s_entry_key (from, lo);
+    s_entry_key (to, hi);
+    rocksdb_writebatch_delete_range_cf (batch, cf, (const char *) lo, sizeof lo,
+                                        (const char *) hi, sizeof hi);
+    uint8_t point [16];
+    zkv_be64_put (point, index);
+    zkv_be64_put (point + 8, term);
+    rocksdb_writebatch_put_cf (batch, cf, SNAPSHOT_KEY, 1, (const char *) point, sizeof point);
+}
+
+int
+zkv_raftlog_compact (zkv_raftlog_t *self, uint64_t index, uint64_t term, char **error)
+{
+    if (index <= self->snapshot_index)
+        return 0;
+    if (index > self->last_index) {
+        *error = strdup ("cannot compact the raft log past its end");
+        return -1;
+    }
+    rocksdb_writebatch_t *batch = rocksdb_writebatch_create ();
+    s_drop_and_mark (self, batch, 0, index + 1, index, term);
+    //  Not synced: losing it only means compacting again
+    int rc = zkv_engine_write (self->engine, batch, false, error);
+    rocksdb_writebatch_destroy (batch);
+    if (rc)
+        return -1;
+    self->snapshot_index = index;
+    self->snapshot_term = term;
+    self->first_index = index + 1;
+    return 0;
+}
+
+int
+zkv_raftlog_install (zkv_raftlog_t *self, uint64_t index, uint64_t term, char **error)
+{
+    rocksdb_writebatch_t *batch = rocksdb_writebatch_create ();
+    s_drop_and_mark (self, batch, 0, UINT64_MAX, index, term);
+    int rc = zkv_engine_write (self->engine, batch, true, error);
+    rocksdb_writebatch_destroy (batch);
+    if (rc)
+        return -1;
+    self->snapshot_index = index;
+    self->snapshot_term = term;
+    self->first_index = index + 1;
+    self->last_index = index;
+    self->last_term = term;
+    return 0;
 }
 
 uint64_t
@@ -196,8 +283,6 @@ zkv_raftlog_append (zkv_raftlog_t *self, const zkv_entry_t *entries, size_t coun
     if (rc)
         return -1;
     if (count) {
-        if (self->last_index == 0)
-            self->first_index = entries [0].index;
         self->last_index = entries [count - 1].index;
         self->last_term = entries [count - 1].term;
     }

@@ -3,7 +3,8 @@
     `raft_log` family.
 
     Entries are stored under 'e' + be64 (index) as encoded `entry` messages;
-    the hard state (term, vote, commit) under 'h'. Appends are synced
+    the hard state (term, vote, commit) under 'h'; the point the log was
+    compacted to (a snapshot's index and term) under 's'. Appends are synced
     writes: nothing that depends on an entry may leave the member before
     zkv_raftlog_append has returned. An append at index i replaces every
     entry from i on (raft's implicit truncation). A failed write is
@@ -33,6 +34,22 @@ zkv_raftlog_t *
 
 void
     zkv_raftlog_destroy (zkv_raftlog_t **self_p);
+
+//  Index and term the log was compacted to (0, 0 when never)
+uint64_t
+    zkv_raftlog_snapshot_index (zkv_raftlog_t *self);
+uint64_t
+    zkv_raftlog_snapshot_term (zkv_raftlog_t *self);
+
+//  Forgets the entries up to index (applied everywhere it matters), whose
+//  term is term. Returns 0 or -1 with *error.
+int
+    zkv_raftlog_compact (zkv_raftlog_t *self, uint64_t index, uint64_t term, char **error);
+
+//  A snapshot at (index, term) replaced the state: forgets every entry and
+//  restarts the log after it, synced. Returns 0 or -1 with *error.
+int
+    zkv_raftlog_install (zkv_raftlog_t *self, uint64_t index, uint64_t term, char **error);
 
 //  Index of the first stored entry (last + 1 when empty)
 uint64_t

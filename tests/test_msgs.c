@@ -199,6 +199,16 @@ Test (msgs, every_response_starts_with_its_header)
             cr_assert_not_null ((*desc)->response, "%s", (*desc)->name);
 }
 
+Test (msgs, no_field_takes_an_envelope_name)
+{
+    //  "id" and "op" belong to the envelope of top-level maps
+    for (const zkv_desc_t *const *desc = zkv_msg_table; *desc; desc++)
+        for (size_t i = 0; i < (*desc)->field_count; i++) {
+            cr_assert_str_neq ((*desc)->fields [i].name, "id", "%s", (*desc)->name);
+            cr_assert_str_neq ((*desc)->fields [i].name, "op", "%s", (*desc)->name);
+        }
+}
+
 Test (msgs, lookup_by_name)
 {
     cr_assert_eq (zkv_msg_lookup ("put", 3), &zkv_put_desc);
@@ -308,6 +318,10 @@ static const s_bad_t s_corpus [] = {
                                                            ZKV_ERR_MALFORMED, "unknown field \"prevkv\""),
     BAD ("duplicate field",  "\x83\xa2op\xa3put\xa3key\xc4\x01k\xa3key\xc4\x01k",
                                                            ZKV_ERR_MALFORMED, "duplicate"),
+    BAD ("duplicate op",     "\x83\xa2op\xa5range\xa2op\xa3put\xa3key\xc4\x01" "a",
+                                                           ZKV_ERR_MALFORMED, "duplicate \"op\""),
+    BAD ("duplicate id",     "\x83\xa2id\x01\xa2id\x02\xa2op\xa3put",
+                                                           ZKV_ERR_MALFORMED, "duplicate \"id\""),
     BAD ("int map key",      "\x82\xa2op\xa3put\x01\x02",  ZKV_ERR_MALFORMED, "keys of put"),
     BAD ("list of ints",     "\x82\xa2op\xa3txn\xa7" "compare\x92\x01\x02",
                                                            ZKV_ERR_MALFORMED, "must be maps"),
@@ -453,6 +467,47 @@ Test (msgs, etcd_request_checks)
     cr_assert_eq (s_check (&zkv_delete_range_desc, &del).err, ZKV_ERR_EMPTY_KEY);
 }
 
+Test (msgs, txn_checks_scale_to_tens_of_thousands_of_puts)
+{
+    //  16 x 16 x 16 x 15 puts through nested txns, as a 1.5 MiB request can
+    //  hold: the check must stay near linear (it once took 20 s)
+    enum { FAN = 16, LEAVES = 15 };
+    static char keys [FAN * FAN * FAN * LEAVES][12];
+    static zkv_put_t puts [FAN * FAN * FAN * LEAVES];
+    static zkv_request_op_t leaf_ops [FAN * FAN * FAN][LEAVES];
+    static zkv_txn_t level3 [FAN * FAN * FAN];
+    static zkv_request_op_t ops3 [FAN * FAN][FAN];
+    static zkv_txn_t level2 [FAN * FAN];
+    static zkv_request_op_t ops2 [FAN][FAN];
+    static zkv_txn_t level1 [FAN];
+    static zkv_request_op_t ops1 [FAN];
+    size_t n = 0;
+    for (size_t t = 0; t < FAN * FAN * FAN; t++) {
+        for (size_t l = 0; l < LEAVES; l++, n++) {
+            snprintf (keys [n], sizeof keys [n], "k%zu", n);
+            puts [n].key = zkv_bin (keys [n], strlen (keys [n]));
+            leaf_ops [t][l].request_put = &puts [n];
+        }
+        level3 [t].success.items = leaf_ops [t];
+        level3 [t].success.count = LEAVES;
+        ops3 [t / FAN][t % FAN].request_txn = &level3 [t];
+    }
+    for (size_t t = 0; t < FAN * FAN; t++) {
+        level2 [t].success.items = ops3 [t];
+        level2 [t].success.count = FAN;
+        ops2 [t / FAN][t % FAN].request_txn = &level2 [t];
+    }
+    for (size_t t = 0; t < FAN; t++) {
+        level1 [t].success.items = ops2 [t];
+        level1 [t].success.count = FAN;
+        ops1 [t].request_txn = &level1 [t];
+    }
+    zkv_txn_t top = { .success = { ops1, FAN } };
+    cr_assert_eq (s_check (&zkv_txn_desc, &top).err, ZKV_ERR_OK);
+    puts [n - 1].key = puts [0].key;    //  one key twice, far apart
+    cr_assert_eq (s_check (&zkv_txn_desc, &top).err, ZKV_ERR_DUPLICATE_KEY);
+}
+
 Test (msgs, txn_checks)
 {
     zkv_put_t put_a = { .key = zkv_bin ("a", 1) };
@@ -472,6 +527,12 @@ Test (msgs, txn_checks)
     zkv_request_op_t nested = { .request_txn = &inner };
     zkv_txn_t outer = { .success = { &nested, 1 } };
     cr_assert_eq (s_check (&zkv_txn_desc, &outer).err, ZKV_ERR_OK);
+
+    //  etcd compares range ends as raw strings: [a, "\0") covers nothing
+    zkv_delete_range_t to_nul = { .key = zkv_bin ("a", 1), .range_end = zkv_bin ("", 1) };
+    zkv_request_op_t nul_ops [2] = { { .request_delete_range = &to_nul }, { .request_put = &put_b } };
+    zkv_txn_t with_nul = { .success = { nul_ops, 2 } };
+    cr_assert_eq (s_check (&zkv_txn_desc, &with_nul).err, ZKV_ERR_OK);
 
     zkv_request_op_t empty_op = { 0 };
     zkv_txn_t with_empty = { .success = { &empty_op, 1 } };

@@ -614,6 +614,31 @@ BOTH (mvcc, compaction_rules)
     s_destroy (&store);
 }
 
+BOTH (mvcc, compaction_in_steps_of_one_deletion)
+{
+    //  A step may stop inside a key's history and resume there
+    s_store_t store;
+    s_new (&store, memory);
+    for (int i = 0; i < 30; i++)
+        s_put (&store, "long", "history");          //  2 .. 31
+    s_put (&store, "gone", "x");                    //  32
+    s_delete (&store, "gone", NULL);                //  33
+    s_put (&store, "short", "y");                   //  34
+    s_compact (&store, 34, ZKV_ERR_OK);
+    char *error = NULL;
+    int steps = 0;
+    while (zkv_mvcc_compaction_pending (store.mvcc) && steps < 1000) {
+        cr_assert_eq (zkv_mvcc_compact_step (store.mvcc, 1, &error), 0, "%s", error);
+        steps++;
+    }
+    cr_assert_gt (steps, 30);
+    cr_assert_eq (s_family_size (&store, ZKV_CF_KEY), 2);   //  long@31, short@34
+    cr_assert_eq (s_family_size (&store, ZKV_CF_INDEX), 2);
+    s_assert_kv (s_get (&store, "long", 0), "history", 2, 31, 30);
+    cr_assert_null (s_get (&store, "gone", 0));
+    s_destroy (&store);
+}
+
 BOTH (mvcc, compaction_resumes_after_restart)
 {
     s_store_t store;

@@ -160,6 +160,7 @@ typedef struct {
     s_options_t *options;
     bool put;
     zkv_client_t **client;
+    zmq_pollitem_t *items;              //  one per client, on its socket
     int64_t *started;                   //  when client c sent its request
     int64_t *latency;                   //  usecs of each completed request
     size_t sent;
@@ -193,6 +194,8 @@ s_send_next (s_run_t *run, size_t c)
     }
     if (!id)
         return -1;
+    //  The client may have moved to another endpoint, with a new socket
+    run->items [c].socket = zsock_resolve (zkv_client_socket (run->client [c]));
     run->sent++;
     return 0;
 }
@@ -251,6 +254,11 @@ main (int argc, char *argv [])
     };
     memset (run.value, 'v', options.value_size);
     zmq_pollitem_t *items = calloc (clients, sizeof (zmq_pollitem_t));
+    run.items = items;
+    if (!run.client || !run.started || !run.latency || !run.key || !run.value || !items) {
+        fprintf (stderr, "Error: out of memory\n");
+        return 1;
+    }
     for (size_t c = 0; c < clients; c++) {
         run.client [c] = zkv_client_new (options.endpoints, options.timeout);
         if (!run.client [c]) {
