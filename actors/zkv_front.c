@@ -184,6 +184,16 @@ s_route (self_t *self, const zkv_msg_t *request, uint64_t wait)
     internal.origin = self->args->member_id;
     internal.wait = wait;
     bool write = false, serializable = false;
+    if (request->desc == &zkv_fault_desc) {
+        zkv_fault_injection_t injection = { .wait = wait, .request = (zkv_fault_t *) request->body };
+        zkv_io_send (self->raft, &zkv_fault_injection_desc, &injection);
+        return;
+    }
+    if (request->desc == &zkv_member_list_desc) {
+        internal.member_list = (zkv_member_list_t *) request->body;
+        serializable = !internal.member_list->linearizable;
+    }
+    else
     if (request->desc == &zkv_range_desc) {
         internal.range = (zkv_range_t *) request->body;
         serializable = internal.range->serializable;
@@ -210,7 +220,7 @@ s_route (self_t *self, const zkv_msg_t *request, uint64_t wait)
         zkv_fatal ("out of memory");
     zkv_bin_t encoded = zkv_bin (bytes, size);
     if (write) {
-        zkv_propose_t propose = { .request = encoded };
+        zkv_propose_t propose = { .wait = wait, .request = encoded };
         zkv_io_send (self->raft, &zkv_propose_desc, &propose);
     }
     else
@@ -294,6 +304,22 @@ s_handle_inbox (self_t *self)
             }
         }
         else
+        if (msg->desc == &zkv_refused_desc) {
+            zkv_refused_t *refused = (zkv_refused_t *) msg->body;
+            s_waiter_t *waiter = (s_waiter_t *) zhashx_lookup (self->waiting, &refused->wait);
+            if (waiter) {
+                zkv_status_t status;
+                zkv_err_t error = refused->error < ZKV_ERR_COUNT? (zkv_err_t) refused->error
+                                                                : ZKV_ERR_INTERNAL;
+                if (error == ZKV_ERR_PROPOSAL_DROPPED && refused->leader)
+                    zkv_status_set (&status, error, "leadership transfer in progress, "
+                                    "leader %016llx", (unsigned long long) refused->leader);
+                else
+                    zkv_status_set (&status, error, NULL);
+                s_finish (self, waiter, NULL, 0, &status);
+            }
+        }
+        else
         if (msg->desc == &zkv_raft_state_desc)
             self->raft_term = ((zkv_raft_state_t *) msg->body)->term;
         else
@@ -333,6 +359,8 @@ s_start (self_t *self, char *error, size_t size)
     zsock_set_maxmsgsize (self->router, (int64_t) hard_limit);
     zsock_set_sndhwm (self->router, 100000);
     zsock_set_rcvhwm (self->router, 100000);
+    if (self->args->listen_fd >= 0)
+        zsock_set_use_fd (self->router, self->args->listen_fd);
     if (zsock_bind (self->router, "%s", self->args->listen) < 0) {
         snprintf (error, size, "cannot listen on %s: %s", self->args->listen,
                   zmq_strerror (zmq_errno ()));

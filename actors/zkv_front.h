@@ -28,6 +28,7 @@ typedef struct {
     uint64_t member_id;
     uint64_t cluster_id;
     const char *listen;                 //  client endpoint to bind
+    int listen_fd;                      //  or an inherited socket (>= 0)
     size_t max_request_bytes;           //  --max-request-bytes
     size_t max_txn_ops;                 //  --max-txn-ops
     size_t max_waiting;                 //  requests in flight at most

@@ -4,6 +4,8 @@
 */
 #include "zkv_storage.h"
 #include "zkv_actor_io.h"
+#include "zkv_members.h"
+#include "zkv_snapshot.h"
 #include "zkv_check.h"
 #include "zkv_mvcc.h"
 
@@ -29,10 +31,14 @@ typedef struct {
     zkv_storage_args_t *args;
     zsock_t *inbox;                     //  apply and read, from raft and front
     zsock_t *front;                     //  answers and state, to front
+    zsock_t *raft;                      //  state and snapshot chunks, to raft
     zpoller_t *poller;
     zkv_mvcc_t *mvcc;                   //  the state machine
     zlistx_t *reads;                    //  s_read_t waiting for their index
     s_answers_t after_compaction;       //  physical compact requests' replies
+    zkv_snapshot_out_t *stream;         //  a snapshot being streamed out
+    zkv_snapshot_in_t *install;         //  snapshots streamed in
+    uint64_t next_stream;
     bool terminated;
 } self_t;
 
@@ -43,7 +49,7 @@ static void
 s_answers_add (s_answers_t *answers, uint64_t wait, uint8_t *reply, size_t size)
 {
     if (!reply)
-        zkv_fatal ("out of memory encoding a reply");
+        return;                         //  a request without a reply
     if (answers->count == answers->room) {
         answers->room = answers->room? 2 * answers->room: 64;
         answers->items = (zkv_answer_t *) realloc (answers->items,
@@ -134,6 +140,38 @@ s_execute (self_t *self, const zkv_internal_request_t *request, uint64_t term,
         rc = zkv_mvcc_range (self->mvcc, request->range, zone, response, &status);
     }
     else
+    if (request->member_list) {
+        desc = &zkv_member_list_response_desc;
+        zkv_member_list_response_t *list = s_zalloc (zone, desc->size);
+        response = list;
+        char *error = NULL;
+        rc = zkv_members_list (self->args->engine, zone, &list->members, &error);
+        if (rc)
+            zkv_status_set (&status, ZKV_ERR_INTERNAL, "%s", error);
+        free (error);
+        list->header = s_zalloc (zone, sizeof (zkv_header_t));
+        list->header->revision = zkv_mvcc_revision (self->mvcc);
+    }
+    else
+    if (request->attributes) {
+        //  A member publishes its client endpoint: merge it in its record
+        const zkv_cluster_member_t *attributes = request->attributes;
+        zkv_cluster_member_t *record = NULL;
+        char *error = NULL;
+        if (zkv_members_get (self->args->engine, attributes->member_id, zone, &record,
+                             &error) == 1) {
+            record->client_endpoint = attributes->client_endpoint;
+            uint8_t key [8];
+            size_t size;
+            uint8_t *bytes = zkv_members_record (record, key, &size);
+            if (bytes)
+                zkv_mvcc_put_raw (self->mvcc, ZKV_CF_MEMBERS, key, 8, bytes, size);
+            free (bytes);
+        }
+        free (error);
+        return NULL;                    //  nobody waits for it
+    }
+    else
         zkv_status_set (&status, ZKV_ERR_INTERNAL, "an internal request with no request");
 
     if (rc == 0) {
@@ -183,6 +221,7 @@ s_push_state (self_t *self)
         .compact_revision = zkv_mvcc_compact_revision (self->mvcc)
     };
     zkv_io_send (self->front, &zkv_storage_state_desc, &state);
+    zkv_io_send (self->raft, &zkv_storage_state_desc, &state);
 }
 
 //  Serves the waiting reads whose index is applied, in order
@@ -238,7 +277,9 @@ s_apply (self_t *self, const zkv_apply_t *apply, s_answers_t *answers)
             continue;
         size_t size;
         uint8_t *reply = s_execute (self, request, entry->term, zone, &size);
-        if (request->origin != self->args->member_id) {
+        if (!reply)
+            continue;                   //  nothing to answer
+        if (request->origin != self->args->member_id || request->wait == 0) {
             free (reply);               //  another member answers its client
             continue;
         }
@@ -263,6 +304,55 @@ s_apply (self_t *self, const zkv_apply_t *apply, s_answers_t *answers)
         s_answers_send (self, &self->after_compaction);
 }
 
+//  A chunk of a leader's state: when the last arrives whole, the state is
+//  replaced and raft learns where it now stands
+static void
+s_install (self_t *self, const zkv_snapshot_chunk_t *chunk)
+{
+    if (chunk->seq == 0 && chunk->index <= zkv_mvcc_applied_index (self->mvcc)) {
+        zsys_info ("storage: ignoring a snapshot at %llu, applied %llu already",
+                   (unsigned long long) chunk->index,
+                   (unsigned long long) zkv_mvcc_applied_index (self->mvcc));
+        return;
+    }
+    char *error = NULL;
+    int rc = zkv_snapshot_in_feed (self->install, chunk, &error);
+    if (rc < 0) {
+        zsys_warning ("storage: snapshot stream refused: %s", error);
+        free (error);
+        return;
+    }
+    if (rc == 0)
+        return;
+    //  Installed: read the new state's meta records again
+    zkv_mvcc_destroy (&self->mvcc);
+    self->mvcc = zkv_mvcc_new (self->args->engine, &error);
+    if (!self->mvcc)
+        zkv_fatal ("storage: cannot open the installed snapshot: %s", error);
+    zsys_info ("storage: installed a snapshot at %llu (revision %lld)",
+               (unsigned long long) zkv_mvcc_applied_index (self->mvcc),
+               (long long) zkv_mvcc_revision (self->mvcc));
+    zkv_snapshot_installed_t installed = {
+        .index = zkv_mvcc_applied_index (self->mvcc),
+        .term = zkv_mvcc_applied_term (self->mvcc)
+    };
+    zkv_io_send (self->raft, &zkv_snapshot_installed_desc, &installed);
+}
+
+//  Streams the next chunk of the snapshot under way to raft
+static void
+s_stream_step (self_t *self)
+{
+    zkv_snapshot_chunk_t chunk;
+    if (!zkv_snapshot_out_next (self->stream, &chunk)) {
+        zkv_snapshot_out_destroy (&self->stream);
+        return;
+    }
+    zkv_io_send (self->raft, &zkv_snapshot_chunk_desc, &chunk);
+    if (chunk.last)
+        zkv_snapshot_out_destroy (&self->stream);
+}
+
 static void
 s_handle_inbox (self_t *self)
 {
@@ -285,6 +375,22 @@ s_handle_inbox (self_t *self)
                 zkv_fatal ("out of memory");
             pending->msg = msg;
             zlistx_add_end (self->reads, pending);
+        }
+        else
+        if (msg->desc == &zkv_snapshot_request_desc) {
+            //  One stream at a time: a new request replaces the old one
+            zkv_snapshot_out_destroy (&self->stream);
+            self->stream = zkv_snapshot_out_new (
+                self->args->engine, self->args->member_id,
+                ((zkv_snapshot_request_t *) msg->body)->to, ++self->next_stream,
+                zkv_mvcc_applied_index (self->mvcc), zkv_mvcc_applied_term (self->mvcc));
+            zkv_msg_destroy (&msg);
+        }
+        else
+        if (msg->desc == &zkv_snapshot_chunk_desc) {
+            s_install (self, (zkv_snapshot_chunk_t *) msg->body);
+            applied = true;
+            zkv_msg_destroy (&msg);
         }
         else {
             zsys_error ("storage: unexpected message %s", msg->desc->name);
@@ -347,6 +453,9 @@ s_self_destroy (self_t **self_p)
     s_answers_free (&self->after_compaction);
     zsock_destroy (&self->inbox);
     zsock_destroy (&self->front);
+    zsock_destroy (&self->raft);
+    zkv_snapshot_out_destroy (&self->stream);
+    zkv_snapshot_in_destroy (&self->install);
     zkv_mvcc_destroy (&self->mvcc);
     free (self);
     *self_p = NULL;
@@ -365,8 +474,10 @@ s_start (self_t *self, char *error, size_t size)
     }
     self->inbox = zkv_io_inbox (self->args->inbox);
     self->front = zkv_io_outbox (self->args->front);
-    if (!self->inbox || !self->front) {
-        snprintf (error, size, "cannot bind %s or reach front", self->args->inbox);
+    self->raft = zkv_io_outbox (self->args->raft);
+    self->install = zkv_snapshot_in_new (self->args->engine);
+    if (!self->inbox || !self->front || !self->raft || !self->install) {
+        snprintf (error, size, "cannot bind %s or reach front and raft", self->args->inbox);
         return error;
     }
     zpoller_add (self->poller, self->inbox);
@@ -380,7 +491,8 @@ zkv_storage_actor (zsock_t *pipe, void *args)
     zsock_signal (pipe, 0);
     while (!self->terminated) {
         bool compacting = self->mvcc && zkv_mvcc_compaction_pending (self->mvcc);
-        void *which = zpoller_wait (self->poller, compacting? 0: -1);
+        bool busy = compacting || self->stream;
+        void *which = zpoller_wait (self->poller, busy? 0: -1);
         if (which == pipe) {
             char *command = zstr_recv (pipe);
             if (!command)
@@ -407,9 +519,13 @@ zkv_storage_actor (zsock_t *pipe, void *args)
         else
         if (which == self->inbox)
             s_handle_inbox (self);
-        else
-        if (compacting)
-            s_compact_step (self);
+        else {
+            //  Idle: a step of the background work
+            if (self->stream)
+                s_stream_step (self);
+            if (compacting)
+                s_compact_step (self);
+        }
     }
     s_self_destroy (&self);
 }

@@ -5,13 +5,16 @@
     batch of entries with the applied index in it; serves reads once the
     index they wait for is applied; answers front for the requests this
     member received; reclaims compacted space in steps when idle; pushes
-    storage_state (applied index, revision) to front.
+    storage_state (applied index, revision) to front and raft. Streams a
+    snapshot of its state, one chunk per idle turn, when raft asks for one
+    for a follower, and installs the one a leader streams to it.
 
     Pipe commands:
       START       opens the store and binds; replies "OK" and the applied
                   index, or an error text
       $TERM       stops
-    Inbox (PULL, bound at args->inbox): apply, read.
+    Inbox (PULL, bound at args->inbox): apply, read, snapshot_request,
+    snapshot_chunk.
     =========================================================================
 */
 #ifndef ZKV_STORAGE_H_INCLUDED
@@ -27,6 +30,7 @@ typedef struct {
     uint64_t cluster_id;
     const char *inbox;                  //  endpoint this actor binds (PULL)
     const char *front;                  //  front's inbox
+    const char *raft;                   //  raft's inbox
 } zkv_storage_args_t;
 
 void

@@ -10,23 +10,41 @@
 #include <stdlib.h>
 #include <string.h>
 
-//  Every setting: its flag (and ZPL name), default, and help
+//  Every setting: its flag (and ZPL name), default, and help. A switch
+//  takes no value on the command line (--flag means true).
 typedef struct {
     const char *name;
     const char *fallback;
     const char *help;
+    bool is_switch;
 } s_setting_t;
 
+enum {
+    S_NAME, S_DATA_DIR, S_LISTEN_CLIENT, S_ENGINE, S_MAX_REQUEST_BYTES, S_MAX_TXN_OPS,
+    S_REQUEST_TIMEOUT, S_TOKEN, S_LOG_LEVEL, S_LISTEN_PEER, S_INITIAL_CLUSTER,
+    S_INITIAL_CLUSTER_STATE, S_HEARTBEAT, S_ELECTION, S_SNAPSHOT_COUNT, S_FAULTS,
+    S_PEER_FD, S_CLIENT_FD
+};
+
 static const s_setting_t s_settings [] = {
-    { "name",                  "default",               "human-readable name of this member" },
-    { "data-dir",              "",                      "data directory (default: <name>.zkv)" },
-    { "listen-client",         "tcp://127.0.0.1:12379", "ZeroMQ endpoint for clients (port * picks one)" },
-    { "engine",                "rocksdb",               "rocksdb (on disk) or memory" },
-    { "max-request-bytes",     "1572864",               "largest client request accepted" },
-    { "max-txn-ops",           "128",                   "most operations in one txn" },
-    { "request-timeout",       "7000",                  "msecs before a request times out" },
-    { "initial-cluster-token", "zkv-cluster",           "token that makes the cluster id unique" },
-    { "log-level",             "info",                  "debug, info, warn or error" },
+    { "name",                  "default",               "human-readable name of this member", false },
+    { "data-dir",              "",                      "data directory (default: <name>.zkv)", false },
+    { "listen-client",         "tcp://127.0.0.1:12379", "ZeroMQ endpoint for clients (port * picks one)", false },
+    { "engine",                "rocksdb",               "rocksdb (on disk) or memory", false },
+    { "max-request-bytes",     "1572864",               "largest client request accepted", false },
+    { "max-txn-ops",           "128",                   "most operations in one txn", false },
+    { "request-timeout",       "7000",                  "msecs before a request times out", false },
+    { "initial-cluster-token", "zkv-cluster",           "token that makes the cluster id unique", false },
+    { "log-level",             "info",                  "debug, info, warn or error", false },
+    { "listen-peer",           "tcp://127.0.0.1:12380", "ZeroMQ endpoint for the other members", false },
+    { "initial-cluster",       "",                      "name=endpoint,... of every member (default: this one)", false },
+    { "initial-cluster-state", "new",                   "new or existing", false },
+    { "heartbeat-interval",    "100",                   "msecs between heartbeats (one raft tick)", false },
+    { "election-timeout",      "1000",                  "msecs without a leader before an election", false },
+    { "snapshot-count",        "10000",                 "applied entries between raft log compactions", false },
+    { "enable-fault-injection", "false",                "accept fault requests (tests only)", true },
+    { "listen-peer-fd",        "-1",                    "use this inherited listening socket (tests only)", false },
+    { "listen-client-fd",      "-1",                    "use this inherited listening socket (tests only)", false },
 };
 #define SETTINGS (sizeof s_settings / sizeof s_settings [0])
 
@@ -76,7 +94,10 @@ zkv_config_parse (zkv_config_t *config, int argc, char *argv [], char *error,
 
     struct option options [SETTINGS + 4];
     for (size_t i = 0; i < SETTINGS; i++)
-        options [i] = (struct option) { s_settings [i].name, required_argument, NULL, (int) i };
+        options [i] = (struct option) { s_settings [i].name,
+                                        s_settings [i].is_switch? optional_argument
+                                                                : required_argument,
+                                        NULL, (int) i };
     options [SETTINGS] = (struct option) { "config", required_argument, NULL, 1000 };
     options [SETTINGS + 1] = (struct option) { "help", no_argument, NULL, 1001 };
     options [SETTINGS + 2] = (struct option) { "version", no_argument, NULL, 1002 };
@@ -87,7 +108,7 @@ zkv_config_parse (zkv_config_t *config, int argc, char *argv [], char *error,
     int option;
     while ((option = getopt_long (argc, argv, "", options, NULL)) != -1) {
         if (option >= 0 && option < (int) SETTINGS)
-            values [option] = optarg;
+            values [option] = optarg? optarg: "true";
         else
         if (option == 1000)
             config_file = optarg;
@@ -141,55 +162,100 @@ zkv_config_parse (zkv_config_t *config, int argc, char *argv [], char *error,
             values [i] = s_settings [i].fallback;
 
     int rc = 0;
-    rc |= s_copy (config->name, sizeof config->name, values [0], "name", error, error_size);
-    if (rc == 0 && values [1][0])
-        rc |= s_copy (config->data_dir, sizeof config->data_dir, values [1], "data-dir",
+    rc |= s_copy (config->name, sizeof config->name, values [S_NAME], "name", error, error_size);
+    if (rc == 0 && values [S_DATA_DIR][0])
+        rc |= s_copy (config->data_dir, sizeof config->data_dir, values [S_DATA_DIR], "data-dir",
                       error, error_size);
     else
     if (rc == 0)
         snprintf (config->data_dir, sizeof config->data_dir, "%s.zkv", config->name);
     if (rc == 0)
-        rc |= s_copy (config->listen_client, sizeof config->listen_client, values [2],
+        rc |= s_copy (config->listen_client, sizeof config->listen_client, values [S_LISTEN_CLIENT],
                       "listen-client", error, error_size);
     if (rc == 0) {
-        if (streq (values [3], "memory"))
+        if (streq (values [S_ENGINE], "memory"))
             config->memory = true;
         else
-        if (!streq (values [3], "rocksdb")) {
+        if (!streq (values [S_ENGINE], "rocksdb")) {
             snprintf (error, error_size, "--engine must be rocksdb or memory, not '%s'",
-                      values [3]);
+                      values [S_ENGINE]);
             rc = -1;
         }
     }
     size_t number = 0;
-    if (rc == 0 && (s_size (values [4], &config->max_request_bytes)
+    if (rc == 0 && (s_size (values [S_MAX_REQUEST_BYTES], &config->max_request_bytes)
                     || config->max_request_bytes < 1024)) {
         snprintf (error, error_size, "--max-request-bytes must be a number of bytes >= 1024");
         rc = -1;
     }
-    if (rc == 0 && (s_size (values [5], &config->max_txn_ops) || config->max_txn_ops == 0)) {
+    if (rc == 0 && (s_size (values [S_MAX_TXN_OPS], &config->max_txn_ops) || config->max_txn_ops == 0)) {
         snprintf (error, error_size, "--max-txn-ops must be a positive number");
         rc = -1;
     }
-    if (rc == 0 && (s_size (values [6], &number) || number == 0 || number > 3600000)) {
+    if (rc == 0 && (s_size (values [S_REQUEST_TIMEOUT], &number) || number == 0 || number > 3600000)) {
         snprintf (error, error_size, "--request-timeout must be msecs between 1 and 3600000");
         rc = -1;
     }
     config->request_timeout = (int) number;
     if (rc == 0)
         rc |= s_copy (config->initial_cluster_token, sizeof config->initial_cluster_token,
-                      values [7], "initial-cluster-token", error, error_size);
+                      values [S_TOKEN], "initial-cluster-token", error, error_size);
     if (rc == 0) {
         const char *levels [] = { "debug", "info", "warn", "error" };
         config->log_level = -1;
         for (int level = ZKV_LOG_DEBUG; level <= ZKV_LOG_ERROR; level++)
-            if (streq (values [8], levels [level]))
+            if (streq (values [S_LOG_LEVEL], levels [level]))
                 config->log_level = level;
         if (config->log_level < 0) {
             snprintf (error, error_size, "--log-level must be debug, info, warn or error");
             rc = -1;
         }
     }
+    if (rc == 0)
+        rc |= s_copy (config->listen_peer, sizeof config->listen_peer, values [S_LISTEN_PEER],
+                      "listen-peer", error, error_size);
+    if (rc == 0 && values [S_INITIAL_CLUSTER][0])
+        rc |= s_copy (config->initial_cluster, sizeof config->initial_cluster,
+                      values [S_INITIAL_CLUSTER], "initial-cluster", error, error_size);
+    else
+    if (rc == 0)
+        snprintf (config->initial_cluster, sizeof config->initial_cluster, "%s=%s",
+                  config->name, config->listen_peer);
+    if (rc == 0) {
+        const char *state = values [S_INITIAL_CLUSTER_STATE];
+        if (!streq (state, "new") && !streq (state, "existing")) {
+            snprintf (error, error_size, "--initial-cluster-state must be new or existing");
+            rc = -1;
+        }
+        config->initial_cluster_existing = streq (state, "existing");
+    }
+    if (rc == 0 && (s_size (values [S_HEARTBEAT], &number) || number == 0 || number > 60000)) {
+        snprintf (error, error_size, "--heartbeat-interval must be msecs between 1 and 60000");
+        rc = -1;
+    }
+    config->heartbeat_interval = (int) number;
+    if (rc == 0 && (s_size (values [S_ELECTION], &number)
+                    || number < 2 * (size_t) config->heartbeat_interval || number > 600000)) {
+        snprintf (error, error_size, "--election-timeout must be msecs, at least twice "
+                  "--heartbeat-interval");
+        rc = -1;
+    }
+    config->election_timeout = (int) number;
+    if (rc == 0 && (s_size (values [S_SNAPSHOT_COUNT], &number) || number == 0)) {
+        snprintf (error, error_size, "--snapshot-count must be a positive number");
+        rc = -1;
+    }
+    config->snapshot_count = number;
+    if (rc == 0) {
+        const char *faults = values [S_FAULTS];
+        if (!streq (faults, "true") && !streq (faults, "false")) {
+            snprintf (error, error_size, "--enable-fault-injection takes true or false");
+            rc = -1;
+        }
+        config->fault_injection = streq (faults, "true");
+    }
+    config->listen_peer_fd = atoi (values [S_PEER_FD]);
+    config->listen_client_fd = atoi (values [S_CLIENT_FD]);
     if (rc == 0 && !config->name [0]) {
         snprintf (error, error_size, "--name must not be empty");
         rc = -1;

@@ -14,6 +14,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 
 typedef enum {
@@ -30,6 +31,15 @@ typedef struct {
     int request_timeout;                //  --request-timeout (msecs)
     char initial_cluster_token [128];   //  --initial-cluster-token
     int log_level;                      //  --log-level: ZKV_LOG_DEBUG ...
+    char listen_peer [256];             //  --listen-peer
+    char initial_cluster [4096];        //  --initial-cluster
+    bool initial_cluster_existing;      //  --initial-cluster-state existing
+    int heartbeat_interval;             //  --heartbeat-interval (msecs)
+    int election_timeout;               //  --election-timeout (msecs)
+    uint64_t snapshot_count;            //  --snapshot-count
+    bool fault_injection;               //  --enable-fault-injection (tests)
+    int listen_peer_fd;                 //  --listen-peer-fd (tests; -1: none)
+    int listen_client_fd;               //  --listen-client-fd (tests; -1: none)
 } zkv_config_t;
 
 //  Fills config from argv (and the --config file it names). Returns 0; 1

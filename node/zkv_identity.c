@@ -55,21 +55,21 @@ zkv_identity_cluster_id (const char *token, const uint64_t *members, size_t coun
 }
 
 int
-zkv_identity_load (zkv_engine_t *engine, const char *token, const char *name,
+zkv_identity_load (zkv_engine_t *engine, uint64_t new_member_id, uint64_t new_cluster_id,
                    uint64_t *member_id, uint64_t *cluster_id, char **error)
 {
-    int member = zkv_engine_get_u64 (engine, ZKV_CF_META, "member_id", member_id, error);
+    int member = zkv_engine_get_u64 (engine, ZKV_CF_RAFT_LOG, "member_id", member_id, error);
     if (member < 0)
         return -1;
-    int cluster = zkv_engine_get_u64 (engine, ZKV_CF_META, "cluster_id", cluster_id, error);
+    int cluster = zkv_engine_get_u64 (engine, ZKV_CF_RAFT_LOG, "cluster_id", cluster_id, error);
     if (cluster < 0)
         return -1;
     if (member && cluster)
         return 0;
-    *member_id = zkv_identity_member_id (token, name);
-    *cluster_id = zkv_identity_cluster_id (token, member_id, 1);
-    if (zkv_engine_put_u64 (engine, ZKV_CF_META, "member_id", *member_id, error)
-    ||  zkv_engine_put_u64 (engine, ZKV_CF_META, "cluster_id", *cluster_id, error))
+    *member_id = new_member_id;
+    *cluster_id = new_cluster_id;
+    if (zkv_engine_put_u64 (engine, ZKV_CF_RAFT_LOG, "member_id", *member_id, error)
+    ||  zkv_engine_put_u64 (engine, ZKV_CF_RAFT_LOG, "cluster_id", *cluster_id, error))
         return -1;
     return 0;
 }

@@ -4,7 +4,8 @@
     Both are derived once, from the first start's settings, with SHA-256
     (libsodium): member id from the cluster token and the member's name,
     cluster id from the token and the member ids. They are then kept in
-    the `meta` family, so a member keeps its ids whatever later flags say.
+    the `raft_log` family (the member's own, never replicated), so a member
+    keeps its ids whatever later flags say.
     Printed in hex, like etcd's.
     =========================================================================
 */
@@ -23,10 +24,10 @@ uint64_t
 uint64_t
     zkv_identity_cluster_id (const char *token, const uint64_t *members, size_t count);
 
-//  Reads the ids kept in engine, or derives and keeps them on first start.
+//  Reads the ids kept in engine, or keeps the given ones on first start.
 //  Returns 0, or -1 with *error.
 int
-    zkv_identity_load (zkv_engine_t *engine, const char *token, const char *name,
+    zkv_identity_load (zkv_engine_t *engine, uint64_t new_member_id, uint64_t new_cluster_id,
                        uint64_t *member_id, uint64_t *cluster_id, char **error);
 
 #endif

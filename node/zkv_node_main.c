@@ -14,10 +14,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "zkv_cluster.h"
 #include "zkv_config.h"
 #include "zkv_engine.h"
 #include "zkv_front.h"
-#include "zkv_identity.h"
 #include "zkv_raft.h"
 #include "zkv_storage.h"
 
@@ -101,14 +101,22 @@ main (int argc, char *argv [])
         zkv_memory_destroy (&memory);
         return 1;
     }
-    uint64_t member_id, cluster_id;
-    if (zkv_identity_load (engine, config.initial_cluster_token, config.name, &member_id,
-                           &cluster_id, &err)) {
-        fprintf (stderr, "zkv-node: cannot read or keep the member's ids: %s\n", err);
-        free (err);
+    //  The members: --initial-cluster at the first start, then the table
+    zkv_cluster_t initial, cluster;
+    if (zkv_cluster_parse (config.initial_cluster, config.initial_cluster_token, &initial,
+                           error, sizeof error)
+    ||  zkv_cluster_load (engine, config.name, config.initial_cluster_token, &initial, &cluster,
+                          error, sizeof error)) {
+        fprintf (stderr, "zkv-node: %s\n", error);
         zkv_engine_destroy (&engine);
         zkv_memory_destroy (&memory);
         return 1;
+    }
+    uint64_t member_id = cluster.self, cluster_id = cluster.cluster_id;
+    zkv_peer_t peers [ZKV_CLUSTER_MAX];
+    for (size_t i = 0; i < cluster.count; i++) {
+        peers [i].id = cluster.members [i].id;
+        peers [i].endpoint = cluster.members [i].peer_endpoint;
     }
 
     //  The actors meet on inproc endpoints private to this process
@@ -117,13 +125,22 @@ main (int argc, char *argv [])
     snprintf (raft_inbox, sizeof raft_inbox, "inproc://zkv-%d-raft", (int) getpid ());
     snprintf (front_inbox, sizeof front_inbox, "inproc://zkv-%d-front", (int) getpid ());
     zkv_storage_args_t storage_args = {
-        engine, member_id, cluster_id, storage_inbox, front_inbox
+        engine, member_id, cluster_id, storage_inbox, front_inbox, raft_inbox
     };
-    zkv_raft_args_t raft_args = { engine, member_id, raft_inbox, storage_inbox, front_inbox };
+    zkv_raft_args_t raft_args = {
+        .engine = engine, .member_id = member_id, .cluster_id = cluster_id,
+        .members = peers, .member_count = cluster.count,
+        .listen_peer = config.listen_peer, .listen_peer_fd = config.listen_peer_fd,
+        .heartbeat_interval = config.heartbeat_interval,
+        .election_ticks = config.election_timeout / config.heartbeat_interval,
+        .snapshot_count = config.snapshot_count, .fault_injection = config.fault_injection,
+        .name = config.name, .inbox = raft_inbox, .storage = storage_inbox,
+        .front = front_inbox
+    };
     zkv_front_args_t front_args = {
-        member_id, cluster_id, config.listen_client, config.max_request_bytes,
-        config.max_txn_ops, 65536, config.request_timeout, front_inbox, raft_inbox,
-        storage_inbox, config.log_level == ZKV_LOG_DEBUG
+        member_id, cluster_id, config.listen_client, config.listen_client_fd,
+        config.max_request_bytes, config.max_txn_ops, 65536, config.request_timeout,
+        front_inbox, raft_inbox, storage_inbox, config.log_level == ZKV_LOG_DEBUG
     };
 
     zactor_t *storage = NULL, *raft = NULL, *front = NULL;
@@ -155,8 +172,11 @@ main (int argc, char *argv [])
         rc = 1;
     }
     else {
-        printf ("zkv-node %s: member %016llx of cluster %016llx\n", config.name,
-                (unsigned long long) member_id, (unsigned long long) cluster_id);
+        zstr_sendx (raft, "PUBLISH", detail, NULL);
+        printf ("zkv-node %s: member %016llx of cluster %016llx (%zu member%s)\n", config.name,
+                (unsigned long long) member_id, (unsigned long long) cluster_id, cluster.count,
+                cluster.count == 1? "": "s");
+        printf ("zkv-node %s: peers on %s\n", config.name, config.listen_peer);
         printf ("zkv-node %s: data in %s (%s)\n", config.name,
                 config.memory? "memory": config.data_dir, config.memory? "memory": "rocksdb");
         printf ("zkv-node %s: serving clients on %s\n", config.name, detail);

@@ -101,6 +101,14 @@ zkv_mvcc_begin (zkv_mvcc_t *self)
     self->batch_compact = self->compact_revision;
 }
 
+void
+zkv_mvcc_put_raw (zkv_mvcc_t *self, zkv_cf_t cf, const void *key, size_t key_size,
+                  const void *value, size_t value_size)
+{
+    rocksdb_writebatch_wi_put_cf (self->batch, zkv_engine_cf (self->engine, cf),
+                                  (const char *) key, key_size, (const char *) value, value_size);
+}
+
 int
 zkv_mvcc_commit (zkv_mvcc_t *self, uint64_t applied_index, uint64_t applied_term,
                  char **error)

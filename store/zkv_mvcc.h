@@ -97,6 +97,12 @@ int
     zkv_mvcc_compact (zkv_mvcc_t *self, const zkv_compact_t *request, msgpack_zone *zone,
                       zkv_compact_response_t *response, zkv_status_t *status);
 
+//  Adds a raw write of another replicated family (members, alarm) to the
+//  open batch, so that it lands with the applied index
+void
+    zkv_mvcc_put_raw (zkv_mvcc_t *self, zkv_cf_t cf, const void *key, size_t key_size,
+                      const void *value, size_t value_size);
+
 //  Writes the batch with the raft index and term it applies, without
 //  fsync: the raft log holds the entries durably and replays what a crash
 //  lost. Returns 0, or -1 with RocksDB's error.

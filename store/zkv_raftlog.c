@@ -243,7 +243,7 @@ zkv_raftlog_hard_state (zkv_raftlog_t *self)
 
 int
 zkv_raftlog_append (zkv_raftlog_t *self, const zkv_entry_t *entries, size_t count,
-                    const zkv_hard_state_t *hard_state, char **error)
+                    const zkv_hard_state_t *hard_state, bool sync, char **error)
 {
     rocksdb_column_family_handle_t *cf = zkv_engine_cf (self->engine, ZKV_CF_RAFT_LOG);
     rocksdb_writebatch_t *batch = rocksdb_writebatch_create ();
@@ -278,7 +278,7 @@ zkv_raftlog_append (zkv_raftlog_t *self, const zkv_entry_t *entries, size_t coun
         rocksdb_writebatch_put_cf (batch, cf, HARD_STATE_KEY, 1, (const char *) bytes, 24);
     }
     if (rc == 0)
-        rc = zkv_engine_write (self->engine, batch, true, error);
+        rc = zkv_engine_write (self->engine, batch, sync, error);
     rocksdb_writebatch_destroy (batch);
     if (rc)
         return -1;

@@ -65,10 +65,11 @@ zkv_hard_state_t
     zkv_raftlog_hard_state (zkv_raftlog_t *self);
 
 //  Appends count entries (consecutive indexes, the first at most last + 1)
-//  and the hard state in one synced write. Returns 0 or -1 with *error.
+//  and the hard state (when not NULL) in one write, synced when sync.
+//  Returns 0 or -1 with *error.
 int
     zkv_raftlog_append (zkv_raftlog_t *self, const zkv_entry_t *entries, size_t count,
-                        const zkv_hard_state_t *hard_state, char **error);
+                        const zkv_hard_state_t *hard_state, bool sync, char **error);
 
 //  Reads entries [lo, hi) into a list allocated from zone (their data
 //  points into zone). Returns 0, or -1 with *error (also when some index is

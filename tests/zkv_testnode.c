@@ -70,6 +70,8 @@ s_spawn (zkv_testnode_t *self)
     argv [argc++] = self->data_dir;
     argv [argc++] = "--listen-client";
     argv [argc++] = "tcp://127.0.0.1:*";
+    argv [argc++] = "--listen-peer";        //  a cluster of one: no peer needs it
+    argv [argc++] = "tcp://127.0.0.1:*";
     for (int i = 0; self->flags [i]; i++)
         argv [argc++] = self->flags [i];
     argv [argc] = NULL;

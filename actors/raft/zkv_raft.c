@@ -1,120 +1,593 @@
 /*  =========================================================================
-    zkv_raft.c — the raft actor, single-member log (see zkv_raft.h).
+    zkv_raft.c — the raft actor: the core given I/O (see zkv_raft.h).
     =========================================================================
 */
 #include "zkv_raft.h"
 #include "zkv_actor_io.h"
+#include "zkv_members.h"
 #include "zkv_raftlog.h"
+#include "zkv_rc.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-#define MAX_BATCH 4096                  //  proposals per synced write at most
-#define REPLAY_CHUNK 1024               //  entries per apply when replaying
+#define MAX_APPLY_BYTES (16 << 20)      //  committed entries per apply message
+#define SNAPSHOT_RETRY_MSECS 5000       //  between two streams to one follower
+#define PUBLISH_MSECS 2000              //  between attempts to publish ourselves
+
+//  Linearizable reads asked during one burst, under one read token
+typedef struct {
+    uint64_t context;
+    int64_t created;
+    uint64_t *waits;
+    zkv_bin_t *requests;                //  owned copies
+    size_t count;
+    size_t room;
+} s_reads_t;
+
+//  A snapshot stream to one follower
+typedef struct {
+    uint64_t to;
+    int64_t started;
+    bool last_queued;                   //  storage produced its last chunk
+} s_stream_t;
 
 typedef struct {
     zsock_t *pipe;                      //  actor command pipe
     zkv_raft_args_t *args;
-    zsock_t *inbox;                     //  propose and read_index, from front
-    zsock_t *storage;                   //  apply and read, to storage
-    zsock_t *front;                     //  raft_state, to front
+    zsock_t *inbox;
+    zsock_t *storage;
+    zsock_t *front;
     zpoller_t *poller;
+    zkv_peers_t *peers;
+    zkv_rc_t *core;
     zkv_raftlog_t *log;
-    zkv_hard_state_t hard_state;        //  term, vote, commit as persisted
+    int64_t next_tick;
+    zkv_hard_state_t persisted;         //  hard state last written
+    //  Proposals of the burst
+    zkv_bin_t *proposals;
+    uint64_t *proposal_waits;
+    zkv_msg_t **held;                   //  the messages they point into
+    size_t proposal_count;
+    size_t proposal_room;
+    //  Reads
+    s_reads_t *reads;                   //  this burst's
+    zlistx_t *pending_reads;            //  s_reads_t waiting for a read index
+    uint64_t next_read_context;
+    //  What storage reports
+    uint64_t applied;
+    //  Snapshot streams (leader)
+    s_stream_t *streams;
+    size_t stream_count;
+    //  Publishing our client endpoint
+    char *client_endpoint;
+    bool published;
+    int64_t next_publish;
+    uint64_t last_commit_told;
     bool terminated;
 } self_t;
+
+//  ---------------------------------------------------------------------
+//  Telling front
+
+static void
+s_refuse (self_t *self, uint64_t wait, zkv_err_t error, uint64_t leader)
+{
+    if (!wait)
+        return;                         //  our own proposal: nobody waits
+    zkv_refused_t refused = { .wait = wait, .error = (uint64_t) error, .leader = leader };
+    zkv_io_send (self->front, &zkv_refused_desc, &refused);
+}
 
 static void
 s_push_state (self_t *self)
 {
+    const char *role = zkv_rc_role_name (zkv_rc_role (self->core));
     zkv_raft_state_t state = {
-        .term = self->hard_state.term,
-        .leader = self->args->member_id,
-        .commit = self->hard_state.commit,
-        .role = zkv_bin ("leader", 6)
+        .term = zkv_rc_term (self->core),
+        .leader = zkv_rc_leader (self->core),
+        .commit = zkv_rc_committed (self->core),
+        .role = zkv_bin (role, strlen (role))
     };
     zkv_io_send (self->front, &zkv_raft_state_desc, &state);
+    self->last_commit_told = state.commit;
 }
 
-//  Appends entries durably (fsync) and commits them: with one member, a
-//  durable entry is a committed one. Then storage may apply them.
+//  ---------------------------------------------------------------------
+//  Reads
+
 static void
-s_append_and_commit (self_t *self, zkv_entry_t *entries, size_t count)
+s_reads_destroy (s_reads_t **reads_p)
 {
-    if (count == 0)
+    s_reads_t *reads = *reads_p;
+    if (!reads)
         return;
-    zkv_hard_state_t hard_state = self->hard_state;
-    hard_state.commit = entries [count - 1].index;
-    char *error = NULL;
-    if (zkv_raftlog_append (self->log, entries, count, &hard_state, &error))
-        zkv_fatal ("raft: writing the log failed: %s", error);
-    self->hard_state = hard_state;
-    zkv_apply_t apply = { .entries = { entries, count } };
-    zkv_io_send (self->storage, &zkv_apply_desc, &apply);
+    for (size_t i = 0; i < reads->count; i++)
+        free ((void *) reads->requests [i].data);
+    free (reads->requests);
+    free (reads->waits);
+    free (reads);
+    *reads_p = NULL;
 }
+
+static void
+s_reads_item_destroy (void **item_p)
+{
+    s_reads_destroy ((s_reads_t **) item_p);
+}
+
+static void
+s_read_add (self_t *self, uint64_t wait, zkv_bin_t request)
+{
+    if (!self->reads) {
+        self->reads = (s_reads_t *) zmalloc (sizeof (s_reads_t));
+        self->reads->context = ++self->next_read_context;
+        self->reads->created = zclock_mono ();
+    }
+    s_reads_t *reads = self->reads;
+    if (reads->count == reads->room) {
+        reads->room = reads->room? 2 * reads->room: 16;
+        reads->waits = (uint64_t *) realloc (reads->waits, reads->room * sizeof (uint64_t));
+        reads->requests = (zkv_bin_t *) realloc (reads->requests, reads->room * sizeof (zkv_bin_t));
+        if (!reads->waits || !reads->requests)
+            zkv_fatal ("out of memory");
+    }
+    uint8_t *copy = (uint8_t *) malloc (request.size? request.size: 1);
+    if (!copy)
+        zkv_fatal ("out of memory");
+    memcpy (copy, request.data, request.size);
+    reads->waits [reads->count] = wait;
+    reads->requests [reads->count] = zkv_bin (copy, request.size);
+    reads->count++;
+}
+
+//  Asks the core for one read index for every read of the burst
+static void
+s_flush_reads (self_t *self)
+{
+    s_reads_t *reads = self->reads;
+    if (!reads)
+        return;
+    self->reads = NULL;
+    if (zkv_rc_read_index (self->core, reads->context) != ZKV_RC_OK) {
+        for (size_t i = 0; i < reads->count; i++)
+            s_refuse (self, reads->waits [i], ZKV_ERR_NO_LEADER, 0);
+        s_reads_destroy (&reads);
+        return;
+    }
+    zlistx_add_end (self->pending_reads, reads);
+}
+
+//  A quorum confirmed the read token: storage serves the reads at index
+static void
+s_read_confirmed (self_t *self, const zkv_rc_read_t *read)
+{
+    s_reads_t *reads = (s_reads_t *) zlistx_first (self->pending_reads);
+    while (reads && reads->context != read->context)
+        reads = (s_reads_t *) zlistx_next (self->pending_reads);
+    if (!reads)
+        return;                         //  timed out already
+    for (size_t i = 0; i < reads->count; i++) {
+        zkv_read_t message = {
+            .wait = reads->waits [i], .index = read->index, .request = reads->requests [i]
+        };
+        zkv_io_send (self->storage, &zkv_read_desc, &message);
+    }
+    zlistx_delete (self->pending_reads, zlistx_cursor (self->pending_reads));
+}
+
+//  Reads whose confirmation never came (the leadership changed, a message
+//  was lost) fail fast, so their clients can retry
+static void
+s_expire_reads (self_t *self)
+{
+    int64_t limit = 2 * (int64_t) self->args->election_ticks * self->args->heartbeat_interval;
+    s_reads_t *reads = (s_reads_t *) zlistx_first (self->pending_reads);
+    while (reads && zclock_mono () - reads->created > limit) {
+        for (size_t i = 0; i < reads->count; i++)
+            s_refuse (self, reads->waits [i], ZKV_ERR_LEADER_CHANGED, zkv_rc_leader (self->core));
+        zlistx_delete (self->pending_reads, zlistx_cursor (self->pending_reads));
+        reads = (s_reads_t *) zlistx_first (self->pending_reads);
+    }
+}
+
+//  ---------------------------------------------------------------------
+//  Proposals
+
+static void
+s_propose_add (self_t *self, zkv_msg_t *msg)
+{
+    zkv_propose_t *propose = (zkv_propose_t *) msg->body;
+    if (self->proposal_count == self->proposal_room) {
+        self->proposal_room = self->proposal_room? 2 * self->proposal_room: 64;
+        self->proposals = (zkv_bin_t *) realloc (self->proposals,
+                                                 self->proposal_room * sizeof (zkv_bin_t));
+        self->proposal_waits = (uint64_t *) realloc (self->proposal_waits,
+                                                     self->proposal_room * sizeof (uint64_t));
+        self->held = (zkv_msg_t **) realloc (self->held, self->proposal_room * sizeof (zkv_msg_t *));
+        if (!self->proposals || !self->proposal_waits || !self->held)
+            zkv_fatal ("out of memory");
+    }
+    self->proposals [self->proposal_count] = propose->request;
+    self->proposal_waits [self->proposal_count] = propose->wait;
+    self->held [self->proposal_count] = msg;
+    self->proposal_count++;
+}
+
+static zkv_err_t
+s_error_of (zkv_rc_status_t status)
+{
+    switch (status) {
+        case ZKV_RC_NO_LEADER:    return ZKV_ERR_NO_LEADER;
+        case ZKV_RC_TRANSFERRING: return ZKV_ERR_PROPOSAL_DROPPED;
+        case ZKV_RC_TOO_LARGE:    return ZKV_ERR_TOO_MANY_REQUESTS;
+        default:                  return ZKV_ERR_PROPOSAL_DROPPED;
+    }
+}
+
+static void
+s_flush_proposals (self_t *self)
+{
+    if (self->proposal_count == 0)
+        return;
+    zkv_rc_status_t status = zkv_rc_propose (self->core, self->proposals, self->proposal_count);
+    for (size_t i = 0; i < self->proposal_count; i++) {
+        if (status != ZKV_RC_OK)
+            s_refuse (self, self->proposal_waits [i], s_error_of (status),
+                      zkv_rc_leader (self->core));
+        zkv_msg_destroy (&self->held [i]);
+    }
+    self->proposal_count = 0;
+}
+
+//  A forwarded proposal the leader refused: answer it if it is ours
+static void
+s_dropped (self_t *self, const zkv_rc_dropped_t *dropped)
+{
+    msgpack_zone *zone = msgpack_zone_new (4096);
+    zkv_limits_t limits = zkv_limits_trusted ();
+    zkv_status_t status;
+    zkv_internal_request_t *request = (zkv_internal_request_t *) zkv_msg_decode_body (
+        dropped->data.data, dropped->data.size, &zkv_internal_request_desc, zone, &limits,
+        &status);
+    if (request && request->origin == self->args->member_id)
+        s_refuse (self, request->wait, s_error_of (dropped->why), dropped->leader);
+    msgpack_zone_free (zone);
+}
+
+//  ---------------------------------------------------------------------
+//  Ready
+
+static void
+s_unreachable (void *arg, uint64_t peer)
+{
+    self_t *self = (self_t *) arg;
+    zkv_rc_report_unreachable (self->core, peer);
+}
+
+//  Hands committed entries to storage, in messages of bounded size
+static void
+s_apply (self_t *self, const zkv_entry_t *entries, size_t count)
+{
+    size_t from = 0;
+    while (from < count) {
+        size_t bytes = 0, to = from;
+        while (to < count && (to == from || bytes + entries [to].data.size <= MAX_APPLY_BYTES))
+            bytes += entries [to++].data.size;
+        zkv_apply_t apply = { .entries = { (zkv_entry_t *) entries + from, to - from } };
+        if (zkv_io_send (self->storage, &zkv_apply_desc, &apply))
+            zkv_fatal ("raft: storage is gone while entries are committed");
+        from = to;
+    }
+}
+
+static s_stream_t *
+s_stream (self_t *self, uint64_t to)
+{
+    for (size_t i = 0; i < self->stream_count; i++)
+        if (self->streams [i].to == to)
+            return &self->streams [i];
+    return NULL;
+}
+
+//  The core wants follower `to` to get a snapshot: storage streams one,
+//  unless one is on its way
+static void
+s_snapshot_to (self_t *self, uint64_t to)
+{
+    s_stream_t *stream = s_stream (self, to);
+    if (stream && zclock_mono () - stream->started < SNAPSHOT_RETRY_MSECS)
+        return;
+    if (!stream) {
+        self->streams = (s_stream_t *) realloc (self->streams,
+                                                (self->stream_count + 1) * sizeof (s_stream_t));
+        stream = &self->streams [self->stream_count++];
+    }
+    stream->to = to;
+    stream->started = zclock_mono ();
+    stream->last_queued = false;
+    zsys_info ("raft: streaming a snapshot to %016llx", (unsigned long long) to);
+    zkv_snapshot_request_t request = { .to = to };
+    zkv_io_send (self->storage, &zkv_snapshot_request_desc, &request);
+}
+
+//  Sends what the peers queue holds; a stream whose every chunk left is
+//  done as far as this member can tell
+static void
+s_flush_peers (self_t *self)
+{
+    zkv_peers_flush (self->peers, s_unreachable, self);
+    for (size_t i = 0; i < self->stream_count; i++) {
+        s_stream_t *stream = &self->streams [i];
+        if (stream->last_queued && !zkv_peers_chunks_waiting (self->peers, stream->to)) {
+            stream->last_queued = false;
+            zkv_rc_report_snapshot (self->core, stream->to, true);
+        }
+    }
+}
+
+static void
+s_process (self_t *self)
+{
+    while (zkv_rc_has_ready (self->core)) {
+        zkv_rc_ready_t ready;
+        zkv_rc_ready (self->core, &ready);
+        if (ready.soft_state_changed) {
+            if (ready.role == ZKV_RC_LEADER)
+                zsys_info ("raft: %016llx leads in term %llu", (unsigned long long) ready.leader,
+                           (unsigned long long) ready.term);
+            s_push_state (self);
+        }
+        //  1. Messages that need nothing of this write go at once, so that
+        //  followers write in parallel with the leader
+        for (size_t i = 0; i < ready.message_count; i++)
+            zkv_peers_queue (self->peers, &ready.messages [i]);
+        s_flush_peers (self);
+        //  2. The write: synced when it holds entries, a term or a vote
+        char *error = NULL;
+        if (ready.snapshot_changed
+        &&  zkv_raftlog_install (self->log, ready.snapshot_index, ready.snapshot_term, &error))
+            zkv_fatal ("raft: recording a snapshot failed: %s", error);
+        if (ready.entry_count || ready.hard_state_changed) {
+            bool sync = ready.entry_count > 0 || ready.hard_state.term != self->persisted.term
+                     || ready.hard_state.vote != self->persisted.vote;
+            if (zkv_raftlog_append (self->log, ready.entries, ready.entry_count,
+                                    ready.hard_state_changed? &ready.hard_state: NULL, sync,
+                                    &error))
+                zkv_fatal ("raft: writing the log failed: %s", error);
+            if (ready.hard_state_changed)
+                self->persisted = ready.hard_state;
+        }
+        //  3. What vouches for that write
+        for (size_t i = 0; i < ready.message_after_count; i++)
+            zkv_peers_queue (self->peers, &ready.messages_after [i]);
+        s_flush_peers (self);
+        //  4. Apply, then serve the reads confirmed
+        if (ready.committed_count)
+            s_apply (self, ready.committed, ready.committed_count);
+        for (size_t i = 0; i < ready.read_count; i++)
+            s_read_confirmed (self, &ready.reads [i]);
+        for (size_t i = 0; i < ready.dropped_count; i++)
+            s_dropped (self, &ready.dropped [i]);
+        for (size_t i = 0; i < ready.snapshot_to_count; i++)
+            s_snapshot_to (self, ready.snapshot_to [i]);
+        zkv_rc_advance (self->core);
+    }
+    if (zkv_rc_committed (self->core) != self->last_commit_told)
+        s_push_state (self);
+}
+
+//  ---------------------------------------------------------------------
+//  Log compaction
+
+//  Keeps the log between `keep` and snapshot_count + keep entries: a
+//  follower that falls behind less than `keep` catches up from the log
+static void
+s_maybe_compact (self_t *self)
+{
+    uint64_t keep = self->args->snapshot_count / 2;
+    if (keep > 5000)
+        keep = 5000;
+    uint64_t first = zkv_raftlog_snapshot_index (self->log);
+    if (self->applied < first + self->args->snapshot_count + keep)
+        return;
+    uint64_t index = self->applied - keep;
+    uint64_t term = zkv_rc_term_at (self->core, index);
+    if (!term)
+        return;
+    char *error = NULL;
+    if (zkv_raftlog_compact (self->log, index, term, &error))
+        zkv_fatal ("raft: compacting the log failed: %s", error);
+    zkv_rc_compact (self->core, index);
+}
+
+//  ---------------------------------------------------------------------
+//  Publishing the client endpoint
+
+//  True if the member table already holds our client endpoint
+static bool
+s_published (self_t *self)
+{
+    msgpack_zone *zone = msgpack_zone_new (4096);
+    zkv_cluster_member_t *member = NULL;
+    char *error = NULL;
+    bool same = zkv_members_get (self->args->engine, self->args->member_id, zone, &member,
+                                 &error) == 1
+             && zkv_bin_eq (member->client_endpoint, self->client_endpoint);
+    free (error);
+    msgpack_zone_free (zone);
+    return same;
+}
+
+static void
+s_maybe_publish (self_t *self)
+{
+    if (self->published || !self->client_endpoint || zclock_mono () < self->next_publish)
+        return;
+    self->next_publish = zclock_mono () + PUBLISH_MSECS;
+    if (s_published (self)) {
+        self->published = true;
+        return;
+    }
+    if (!zkv_rc_leader (self->core))
+        return;
+    zkv_cluster_member_t attributes = {
+        .member_id = self->args->member_id,
+        .name = zkv_bin (self->args->name, strlen (self->args->name)),
+        .client_endpoint = zkv_bin (self->client_endpoint, strlen (self->client_endpoint))
+    };
+    zkv_internal_request_t request = {
+        .origin = self->args->member_id, .wait = 0, .attributes = &attributes
+    };
+    size_t size;
+    uint8_t *bytes = zkv_msg_encode_body (&zkv_internal_request_desc, &request, &size);
+    if (!bytes)
+        return;
+    zkv_bin_t data = zkv_bin (bytes, size);
+    zkv_rc_propose (self->core, &data, 1);
+    free (bytes);
+}
+
+//  ---------------------------------------------------------------------
+//  Fault injection (tests)
+
+//  Parses hex member ids, comma separated
+static size_t
+s_parse_ids (zkv_bin_t text, uint64_t *ids, size_t room)
+{
+    char buffer [1024];
+    zkv_bin_str (text, buffer, sizeof buffer);
+    size_t count = 0;
+    char *saved = NULL;
+    for (char *item = strtok_r (buffer, ", ", &saved); item && count < room;
+         item = strtok_r (NULL, ", ", &saved))
+        ids [count++] = strtoull (item, NULL, 16);
+    return count;
+}
+
+static void
+s_fault (self_t *self, const zkv_fault_injection_t *injection)
+{
+    zkv_header_t header = {
+        .cluster_id = self->args->cluster_id, .member_id = self->args->member_id,
+        .raft_term = zkv_rc_term (self->core)
+    };
+    size_t size;
+    uint8_t *reply;
+    if (!self->args->fault_injection) {
+        zkv_status_t status;
+        zkv_status_set (&status, ZKV_ERR_PERMISSION_DENIED, NULL);
+        reply = zkv_msg_encode_error (&status, &header, &size);
+    }
+    else {
+        const zkv_fault_t *fault = injection->request;
+        uint64_t to [64], from [64];
+        size_t to_count = s_parse_ids (fault->drop_to, to, 64);
+        size_t from_count = s_parse_ids (fault->drop_from, from, 64);
+        if (fault->heal)
+            zkv_peers_heal (self->peers);
+        zkv_peers_drop (self->peers, to, to_count, from, from_count);
+        zsys_info ("raft: fault injection: drop to %zu, from %zu member(s)%s", to_count,
+                   from_count, fault->heal? " after healing": "");
+        zkv_fault_response_t response = { .header = &header };
+        reply = zkv_msg_encode_body (&zkv_fault_response_desc, &response, &size);
+    }
+    if (!reply)
+        return;
+    zkv_answer_t answer = { .wait = injection->wait, .reply = zkv_bin (reply, size) };
+    zkv_answers_t answers = { .answers = { &answer, 1 } };
+    zkv_io_send (self->front, &zkv_answers_desc, &answers);
+    free (reply);
+}
+
+//  ---------------------------------------------------------------------
+//  Events
 
 static void
 s_handle_inbox (self_t *self)
 {
-    zkv_entry_t entries [MAX_BATCH];
-    zkv_msg_t *messages [MAX_BATCH];    //  keep the bytes the entries point into
-    size_t count = 0, held = 0;
-    zkv_msg_t *reads [MAX_BATCH];
-    size_t read_count = 0;
-    uint64_t next = zkv_raftlog_last_index (self->log) + 1;
-
-    //  Group commit: take everything waiting, up to a batch
-    while (held < MAX_BATCH && read_count < MAX_BATCH && zkv_io_ready (self->inbox)) {
+    for (int budget = 4096; budget > 0 && zkv_io_ready (self->inbox); budget--) {
         zkv_msg_t *msg = zkv_io_recv (self->inbox, "raft");
         if (!msg)
             continue;
         if (msg->desc == &zkv_propose_desc) {
-            zkv_propose_t *propose = (zkv_propose_t *) msg->body;
-            entries [count].index = next++;
-            entries [count].term = self->hard_state.term;
-            entries [count].type = 0;
-            entries [count].data = propose->request;
-            count++;
-            messages [held++] = msg;
+            s_propose_add (self, msg);  //  holds msg until the burst is proposed
+            continue;
+        }
+        if (msg->desc == &zkv_read_index_desc) {
+            zkv_read_index_t *read = (zkv_read_index_t *) msg->body;
+            s_read_add (self, read->wait, read->request);
         }
         else
-        if (msg->desc == &zkv_read_index_desc)
-            reads [read_count++] = msg;
-        else {
-            zsys_error ("raft: unexpected message %s", msg->desc->name);
-            zkv_msg_destroy (&msg);
+        if (msg->desc == &zkv_storage_state_desc) {
+            self->applied = ((zkv_storage_state_t *) msg->body)->applied;
+            s_maybe_compact (self);
         }
+        else
+        if (msg->desc == &zkv_snapshot_chunk_desc) {
+            zkv_snapshot_chunk_t *chunk = (zkv_snapshot_chunk_t *) msg->body;
+            zkv_peers_queue_chunk (self->peers, chunk);
+            s_stream_t *stream = s_stream (self, chunk->to);
+            if (stream && chunk->last)
+                stream->last_queued = true;
+        }
+        else
+        if (msg->desc == &zkv_snapshot_installed_desc) {
+            zkv_snapshot_installed_t *installed = (zkv_snapshot_installed_t *) msg->body;
+            zsys_info ("raft: installed a snapshot at %llu", (unsigned long long) installed->index);
+            //  The core decides whether the log restarts after it; the
+            //  ready then records the snapshot point
+            self->applied = installed->index;
+            zkv_rc_restore_snapshot (self->core, installed->index, installed->term);
+        }
+        else
+        if (msg->desc == &zkv_fault_injection_desc)
+            s_fault (self, (zkv_fault_injection_t *) msg->body);
+        else
+            zsys_error ("raft: unexpected message %s", msg->desc->name);
+        zkv_msg_destroy (&msg);
     }
-    s_append_and_commit (self, entries, count);
-    //  A read waits for everything committed before it was asked, which
-    //  includes the entries of this batch
-    for (size_t i = 0; i < read_count; i++) {
-        zkv_read_index_t *request = (zkv_read_index_t *) reads [i]->body;
-        zkv_read_t read = {
-            .wait = request->wait,
-            .index = self->hard_state.commit,
-            .request = request->request
-        };
-        zkv_io_send (self->storage, &zkv_read_desc, &read);
-        zkv_msg_destroy (&reads [i]);
-    }
-    for (size_t i = 0; i < held; i++)
-        zkv_msg_destroy (&messages [i]);
 }
 
-//  Loads the log, takes a new term with its empty entry, and replays the
-//  committed entries storage has not applied
+static void
+s_handle_peers (self_t *self)
+{
+    for (int budget = 4096; budget > 0 && zkv_io_ready (zkv_peers_socket (self->peers));
+         budget--) {
+        zkv_msg_t *msg = zkv_peers_recv (self->peers);
+        if (!msg)
+            continue;
+        zkv_peer_frame_t *frame = (zkv_peer_frame_t *) msg->body;
+        for (size_t i = 0; i < frame->messages.count; i++)
+            zkv_rc_step (self->core, &frame->messages.items [i]);
+        if (frame->chunk)               //  a snapshot for us: storage installs it
+            zkv_io_send (self->storage, &zkv_snapshot_chunk_desc, frame->chunk);
+        zkv_msg_destroy (&msg);
+    }
+}
+
+static void
+s_tick (self_t *self)
+{
+    zkv_rc_tick (self->core);
+    s_expire_reads (self);
+    s_maybe_publish (self);
+}
+
+//  ---------------------------------------------------------------------
+//  Start and stop
+
 static const char *
 s_start (self_t *self, uint64_t applied, char *error, size_t size)
 {
+    zkv_raft_args_t *args = self->args;
     char *err = NULL;
-    self->log = zkv_raftlog_new (self->args->engine, &err);
+    self->log = zkv_raftlog_new (args->engine, &err);
     if (!self->log) {
         snprintf (error, size, "cannot read the raft log: %s", err);
         free (err);
         return error;
     }
-    self->hard_state = zkv_raftlog_hard_state (self->log);
     uint64_t first = zkv_raftlog_first_index (self->log);
     uint64_t last = zkv_raftlog_last_index (self->log);
     if (applied + 1 < first) {
@@ -127,39 +600,98 @@ s_start (self_t *self, uint64_t applied, char *error, size_t size)
                   (unsigned long long) applied, (unsigned long long) last);
         return error;
     }
-    self->inbox = zkv_io_inbox (self->args->inbox);
-    self->storage = zkv_io_outbox (self->args->storage);
-    self->front = zkv_io_outbox (self->args->front);
-    if (!self->inbox || !self->storage || !self->front) {
-        snprintf (error, size, "cannot bind %s or reach storage and front", self->args->inbox);
+    //  The core starts from everything the log holds
+    msgpack_zone *zone = msgpack_zone_new (1 << 20);
+    zkv_entry_list_t entries = { NULL, 0 };
+    if (last >= first && zkv_raftlog_entries (self->log, first, last + 1, zone, &entries, &err)) {
+        snprintf (error, size, "cannot read the raft log: %s", err);
+        free (err);
+        msgpack_zone_free (zone);
         return error;
     }
-    //  Every entry in the log was durable, and one member is a quorum:
-    //  all of them are committed. Replay what storage has not applied.
-    for (uint64_t lo = applied + 1; lo <= last; lo += REPLAY_CHUNK) {
-        uint64_t hi = lo + REPLAY_CHUNK <= last + 1? lo + REPLAY_CHUNK: last + 1;
-        msgpack_zone *zone = msgpack_zone_new (65536);
-        zkv_entry_list_t entries;
-        if (zkv_raftlog_entries (self->log, lo, hi, zone, &entries, &err)) {
-            snprintf (error, size, "cannot replay the raft log: %s", err);
-            free (err);
-            msgpack_zone_free (zone);
-            return error;
-        }
-        zkv_apply_t apply = { .entries = entries };
-        zkv_io_send (self->storage, &zkv_apply_desc, &apply);
-        msgpack_zone_free (zone);
-    }
-    //  A new term, and the leader's empty entry to commit in it
-    self->hard_state.term++;
-    self->hard_state.vote = self->args->member_id;
-    zkv_entry_t empty = {
-        .index = last + 1, .term = self->hard_state.term, .type = 0, .data = { NULL, 0 }
+    uint64_t voters [64];
+    size_t voter_count = args->member_count < 64? args->member_count: 64;
+    for (size_t i = 0; i < voter_count; i++)
+        voters [i] = args->members [i].id;
+    zkv_rc_config_t config = {
+        .id = args->member_id, .voters = voters, .voter_count = voter_count,
+        .election_ticks = args->election_ticks, .heartbeat_ticks = 1,
+        .pre_vote = true, .check_quorum = true,
+        .max_msg_bytes = 1 << 20, .max_inflight = 256,
+        .max_uncommitted_bytes = 64 << 20,
+        .seed = (uint64_t) zclock_usecs () ^ args->member_id
     };
-    s_append_and_commit (self, &empty, 1);
+    self->persisted = zkv_raftlog_hard_state (self->log);
+    zkv_rc_restore_t restore = {
+        .hard_state = self->persisted,
+        .snapshot_index = zkv_raftlog_snapshot_index (self->log),
+        .snapshot_term = zkv_raftlog_snapshot_term (self->log),
+        .entries = entries.items, .entry_count = entries.count,
+        .applied = applied
+    };
+    self->core = zkv_rc_new (&config, &restore);
+    msgpack_zone_free (zone);
+    self->applied = applied;
+
+    self->peers = zkv_peers_new (args->member_id, args->cluster_id, args->members,
+                                 args->member_count, args->listen_peer, args->listen_peer_fd,
+                                 error, size);
+    if (!self->peers)
+        return error;
+    self->inbox = zkv_io_inbox (args->inbox);
+    self->storage = zkv_io_outbox (args->storage);
+    self->front = zkv_io_outbox (args->front);
+    if (!self->inbox || !self->storage || !self->front) {
+        snprintf (error, size, "cannot bind %s or reach storage and front", args->inbox);
+        return error;
+    }
     zpoller_add (self->poller, self->inbox);
+    zpoller_add (self->poller, zkv_peers_socket (self->peers));
+    //  A cluster of one elects itself at once
+    if (voter_count == 1)
+        zkv_rc_campaign (self->core);
+    s_process (self);
     s_push_state (self);
+    self->next_tick = zclock_mono () + args->heartbeat_interval;
     return NULL;
+}
+
+//  A leader asked to stop hands its leadership to the most caught-up
+//  follower first, so that the cluster does not wait an election timeout
+static void
+s_transfer_before_stop (self_t *self)
+{
+    if (!self->core || zkv_rc_role (self->core) != ZKV_RC_LEADER || self->args->member_count < 2)
+        return;
+    uint64_t target = 0, best = 0;
+    for (size_t i = 0; i < self->args->member_count; i++) {
+        uint64_t id = self->args->members [i].id, match, next;
+        if (id != self->args->member_id && zkv_rc_progress (self->core, id, &match, &next)
+        &&  match >= best) {
+            best = match;
+            target = id;
+        }
+    }
+    if (!target)
+        return;
+    zsys_info ("raft: stopping: moving leadership to %016llx", (unsigned long long) target);
+    zkv_rc_transfer (self->core, target);
+    s_process (self);
+    int64_t deadline = zclock_mono ()
+                     + (int64_t) self->args->election_ticks * self->args->heartbeat_interval;
+    zpoller_t *poller = zpoller_new (zkv_peers_socket (self->peers), NULL);
+    zpoller_set_nonstop (poller, true);
+    while (zclock_mono () < deadline && zkv_rc_leader (self->core) == self->args->member_id) {
+        int64_t wait = self->next_tick - zclock_mono ();
+        if (zpoller_wait (poller, wait < 0? 0: (int) wait))
+            s_handle_peers (self);
+        if (zclock_mono () >= self->next_tick) {
+            zkv_rc_tick (self->core);
+            self->next_tick += self->args->heartbeat_interval;
+        }
+        s_process (self);
+    }
+    zpoller_destroy (&poller);
 }
 
 void
@@ -170,10 +702,19 @@ zkv_raft_actor (zsock_t *pipe, void *args)
     self->args = (zkv_raft_args_t *) args;
     self->poller = zpoller_new (pipe, NULL);
     zpoller_set_nonstop (self->poller, true);
+    self->pending_reads = zlistx_new ();
+    zlistx_set_destructor (self->pending_reads, s_reads_item_destroy);
+    //  Read tokens must never repeat, not even across restarts
+    self->next_read_context = (uint64_t) zclock_usecs () << 16;
     zsock_signal (pipe, 0);
 
     while (!self->terminated) {
-        void *which = zpoller_wait (self->poller, -1);
+        int timeout = -1;
+        if (self->core) {
+            int64_t left = self->next_tick - zclock_mono ();
+            timeout = left < 0? 0: (int) left;
+        }
+        void *which = zpoller_wait (self->poller, timeout);
         if (which == pipe) {
             zmsg_t *request = zmsg_recv (pipe);
             if (!request)
@@ -188,6 +729,12 @@ zkv_raft_actor (zsock_t *pipe, void *args)
                 zstr_free (&applied);
             }
             else
+            if (streq (command, "PUBLISH")) {
+                free (self->client_endpoint);
+                self->client_endpoint = zmsg_popstr (request);
+                self->published = false;
+            }
+            else
             if (streq (command, "$TERM"))
                 self->terminated = true;
             else
@@ -196,13 +743,40 @@ zkv_raft_actor (zsock_t *pipe, void *args)
             zmsg_destroy (&request);
         }
         else
-        if (which == self->inbox)
+        if (self->core && which == self->inbox)
             s_handle_inbox (self);
+        else
+        if (self->core && which == zkv_peers_socket (self->peers))
+            s_handle_peers (self);
+        if (!self->core)
+            continue;
+        if (zclock_mono () >= self->next_tick) {
+            s_tick (self);
+            self->next_tick += self->args->heartbeat_interval;
+            if (self->next_tick < zclock_mono ())
+                self->next_tick = zclock_mono () + self->args->heartbeat_interval;
+        }
+        s_flush_proposals (self);
+        s_flush_reads (self);
+        s_process (self);
+        s_flush_peers (self);           //  chunks that could not go before
     }
+    s_transfer_before_stop (self);
+    for (size_t i = 0; i < self->proposal_count; i++)
+        zkv_msg_destroy (&self->held [i]);
+    free (self->proposals);
+    free (self->proposal_waits);
+    free (self->held);
+    s_reads_destroy (&self->reads);
+    zlistx_destroy (&self->pending_reads);
+    free (self->streams);
+    free (self->client_endpoint);
     zpoller_destroy (&self->poller);
+    zkv_peers_destroy (&self->peers);
+    zkv_rc_destroy (&self->core);
+    zkv_raftlog_destroy (&self->log);
     zsock_destroy (&self->inbox);
     zsock_destroy (&self->storage);
     zsock_destroy (&self->front);
-    zkv_raftlog_destroy (&self->log);
     free (self);
 }

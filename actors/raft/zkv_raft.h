@@ -1,21 +1,30 @@
 /*  =========================================================================
-    zkv_raft.h — the raft actor: the replicated log of a member.
+    zkv_raft.h — the raft actor: the Raft core (zkv_rc.h) given I/O.
 
-    In this first version the cluster has one member, so the log is local:
-    the actor is always the leader, and an entry is committed as soon as it
-    is durable. It batches every proposal waiting in its inbox into one
-    synced RocksDB write (group commit: one fsync serves many clients),
-    then hands the entries to storage as committed, followed by the reads
-    that asked for a read index meanwhile. At start it takes a new term,
-    appends the leader's empty entry, and replays to storage the committed
-    entries storage has not applied yet. Consensus among several members
-    replaces the inside of this actor, not its messages.
+    It persists the core's log and hard state through store/zkv_raftlog
+    (one write per ready, synced when it holds entries or a new term or
+    vote), talks to the other members over the peer transport
+    (zkv_peers.h), drives the core with a fixed tick (the heartbeat
+    interval), hands committed entries to storage, and tells front what it
+    knows (role, term, leader, commit). Proposals from front are batched,
+    one core call per burst; those the core cannot take are refused at
+    once (no leader, a transfer in progress) with a retryable error.
+    Linearizable reads are batched under one read token per burst, and go
+    to storage with their read index once a quorum confirmed it. The log is
+    compacted every --snapshot-count applied entries, keeping a tail for
+    slow followers; a follower behind the compacted log gets a snapshot
+    that storage streams in chunks. A leader asked to stop moves its
+    leadership to the most caught-up follower first.
 
     Pipe commands:
-      START applied   loads the log; replays entries after applied; replies
-                      "OK" or an error text
-      $TERM           stops
-    Inbox (PULL, bound at args->inbox): propose, read_index.
+      START applied        loads the log, binds, connects; replies "OK" or
+                           an error text
+      PUBLISH endpoint     the client endpoint to publish in the member
+                           table (proposed through raft until recorded)
+      $TERM                stops (transferring leadership first)
+    Inbox (PULL, bound at args->inbox): propose, read_index, storage_state,
+    snapshot_chunk (from storage, to stream), snapshot_installed,
+    fault_injection.
     =========================================================================
 */
 #ifndef ZKV_RAFT_H_INCLUDED
@@ -24,10 +33,21 @@
 #include <czmq.h>
 
 #include "zkv_engine.h"
+#include "zkv_peers.h"
 
 typedef struct {
     zkv_engine_t *engine;               //  the member's database (shared)
     uint64_t member_id;
+    uint64_t cluster_id;
+    const zkv_peer_t *members;          //  every voting member, self included
+    size_t member_count;
+    const char *listen_peer;            //  peer endpoint to bind
+    int listen_peer_fd;                 //  or an inherited socket (>= 0)
+    int heartbeat_interval;             //  msecs: one tick
+    int election_ticks;                 //  election timeout in ticks
+    uint64_t snapshot_count;            //  applied entries between compactions
+    bool fault_injection;               //  accept fault requests (tests)
+    const char *name;                   //  this member's name
     const char *inbox;                  //  endpoint this actor binds (PULL)
     const char *storage;                //  storage's inbox
     const char *front;                  //  front's inbox

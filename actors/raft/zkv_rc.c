@@ -475,8 +475,8 @@ zkv_rc_restore_snapshot (zkv_rc_t *self, uint64_t index, uint64_t term)
 {
     if (index <= self->log.committed)
         return;                         //  older than what we know committed
-    rc_log_restore (&self->log, index, term);
-    self->snapshot_changed = true;
+    if (rc_log_restore (&self->log, index, term))
+        self->snapshot_changed = true;
     //  Tell the leader where we are now
     if (self->leader) {
         zkv_raft_message_t reply = rc_message (self, ZKV_RC_MSG_APP_RESP, self->leader);

@@ -219,7 +219,7 @@ rc_log_compact (rc_log_t *log, uint64_t index)
     log->snapshot_term = term;
 }
 
-void
+bool
 rc_log_restore (rc_log_t *log, uint64_t index, uint64_t term)
 {
     if (rc_log_match (log, index, term)) {
@@ -227,7 +227,7 @@ rc_log_restore (rc_log_t *log, uint64_t index, uint64_t term)
         rc_log_commit_to (log, index);
         if (log->applied < index)
             log->applied = index;       //  storage holds that state now
-        return;
+        return false;
     }
     for (size_t i = 0; i < log->count; i++)
         rc_data_unref (&log->entries [i].data);
@@ -238,4 +238,5 @@ rc_log_restore (rc_log_t *log, uint64_t index, uint64_t term)
     log->committed = index;
     log->applied = index;
     log->stable = index;
+    return true;
 }

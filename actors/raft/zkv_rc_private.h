@@ -240,8 +240,9 @@ bool
 //  Forgets entries up to index
 void
     rc_log_compact (rc_log_t *log, uint64_t index);
-//  Resets the log to a snapshot at (index, term)
-void
+//  Moves the log to a snapshot at (index, term): returns true if it was
+//  reset (the entry was not in the log), false if it kept what follows
+bool
     rc_log_restore (rc_log_t *log, uint64_t index, uint64_t term);
 //  Hint for a rejected append: the largest index <= index with term <= term
 uint64_t

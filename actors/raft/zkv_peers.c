@@ -1,0 +1,306 @@
+/*  =========================================================================
+    zkv_peers.c — the peer transport of the raft actor (see zkv_peers.h).
+    =========================================================================
+*/
+#include "zkv_peers.h"
+#include "zkv_rc.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_PEER_FRAME (256 << 20)      //  bytes a peer frame may hold
+#define PEER_SNDHWM 1000                //  frames queued for a connected peer
+
+typedef struct {
+    uint64_t id;
+    char *endpoint;
+    zsock_t *dealer;                    //  to this peer (NULL for self)
+    const zkv_raft_message_t **queued;  //  raft messages for the next flush
+    size_t queued_count;
+    size_t queued_room;
+    zlistx_t *chunks;                   //  encoded chunk frames (zframe_t)
+    bool drop_to;                       //  fault injection
+    bool drop_from;
+} s_peer_t;
+
+struct zkv_peers_s {
+    uint64_t self_id;
+    uint64_t cluster_id;
+    zsock_t *router;
+    s_peer_t *peers;
+    size_t count;
+    uint64_t refused;                   //  frames refused, for the log
+};
+
+static void
+s_frame_destroy (void **item_p)
+{
+    zframe_destroy ((zframe_t **) item_p);
+}
+
+static s_peer_t *
+s_peer (zkv_peers_t *self, uint64_t id)
+{
+    for (size_t i = 0; i < self->count; i++)
+        if (self->peers [i].id == id)
+            return &self->peers [i];
+    return NULL;
+}
+
+zkv_peers_t *
+zkv_peers_new (uint64_t self_id, uint64_t cluster_id, const zkv_peer_t *peers, size_t count,
+               const char *endpoint, int fd, char *error, size_t error_size)
+{
+    zkv_peers_t *self = (zkv_peers_t *) zmalloc (sizeof (zkv_peers_t));
+    self->self_id = self_id;
+    self->cluster_id = cluster_id;
+    self->router = zsock_new (ZMQ_ROUTER);
+    zsock_set_maxmsgsize (self->router, MAX_PEER_FRAME);
+    zsock_set_rcvhwm (self->router, 100000);
+    if (fd >= 0)
+        zsock_set_use_fd (self->router, fd);
+    if (zsock_bind (self->router, "%s", endpoint) < 0) {
+        snprintf (error, error_size, "cannot listen for peers on %s: %s", endpoint,
+                  zmq_strerror (zmq_errno ()));
+        zkv_peers_destroy (&self);
+        return NULL;
+    }
+    self->peers = (s_peer_t *) zmalloc (count * sizeof (s_peer_t));
+    self->count = count;
+    for (size_t i = 0; i < count; i++) {
+        s_peer_t *peer = &self->peers [i];
+        peer->id = peers [i].id;
+        peer->endpoint = strdup (peers [i].endpoint);
+        peer->chunks = zlistx_new ();
+        zlistx_set_destructor (peer->chunks, s_frame_destroy);
+        if (peer->id == self_id)
+            continue;
+        peer->dealer = zsock_new (ZMQ_DEALER);
+        //  Nothing queues for a peer that is down; little for one that is up
+        zsock_set_immediate (peer->dealer, 1);
+        zsock_set_sndhwm (peer->dealer, PEER_SNDHWM);
+        zsock_set_linger (peer->dealer, 0);
+        zsock_set_reconnect_ivl (peer->dealer, 100);
+        zsock_set_reconnect_ivl_max (peer->dealer, 1000);
+        if (zsock_connect (peer->dealer, "%s", peer->endpoint) < 0) {
+            snprintf (error, error_size, "bad peer endpoint %s", peer->endpoint);
+            zkv_peers_destroy (&self);
+            return NULL;
+        }
+    }
+    return self;
+}
+
+void
+zkv_peers_destroy (zkv_peers_t **self_p)
+{
+    zkv_peers_t *self = *self_p;
+    if (!self)
+        return;
+    for (size_t i = 0; i < self->count; i++) {
+        zsock_destroy (&self->peers [i].dealer);
+        zlistx_destroy (&self->peers [i].chunks);
+        free (self->peers [i].queued);
+        free (self->peers [i].endpoint);
+    }
+    free (self->peers);
+    zsock_destroy (&self->router);
+    free (self);
+    *self_p = NULL;
+}
+
+zsock_t *
+zkv_peers_socket (zkv_peers_t *self)
+{
+    return self->router;
+}
+
+void
+zkv_peers_queue (zkv_peers_t *self, const zkv_raft_message_t *message)
+{
+    s_peer_t *peer = s_peer (self, message->to);
+    if (!peer || !peer->dealer)
+        return;
+    if (peer->queued_count == peer->queued_room) {
+        peer->queued_room = peer->queued_room? 2 * peer->queued_room: 16;
+        peer->queued = (const zkv_raft_message_t **) realloc (
+            peer->queued, peer->queued_room * sizeof (zkv_raft_message_t *));
+        if (!peer->queued)
+            abort ();
+    }
+    peer->queued [peer->queued_count++] = message;
+}
+
+void
+zkv_peers_queue_chunk (zkv_peers_t *self, const zkv_snapshot_chunk_t *chunk)
+{
+    s_peer_t *peer = s_peer (self, chunk->to);
+    if (!peer || !peer->dealer)
+        return;
+    zkv_peer_frame_t frame = {
+        .cluster_id = self->cluster_id, .from = self->self_id, .to = chunk->to,
+        .chunk = (zkv_snapshot_chunk_t *) chunk
+    };
+    size_t size;
+    uint8_t *bytes = zkv_msg_encode (&zkv_peer_frame_desc, &frame, &size);
+    if (!bytes)
+        abort ();
+    zframe_t *encoded = zframe_new (bytes, size);
+    free (bytes);
+    zlistx_add_end (peer->chunks, encoded);
+}
+
+//  Sends a frame without waiting; returns 0 or -1 (peer down or full)
+static int
+s_send (zsock_t *dealer, const void *bytes, size_t size)
+{
+    int rc;
+    while ((rc = zmq_send (zsock_resolve (dealer), bytes, size, ZMQ_DONTWAIT)) < 0
+    &&     zmq_errno () == EINTR)
+        ;
+    return rc < 0? -1: 0;
+}
+
+size_t
+zkv_peers_flush (zkv_peers_t *self, zkv_peers_fn *unreachable, void *arg)
+{
+    size_t chunks_sent = 0;
+    for (size_t i = 0; i < self->count; i++) {
+        s_peer_t *peer = &self->peers [i];
+        if (peer->queued_count) {
+            bool sent = peer->drop_to;  //  dropped on purpose: "sent"
+            if (!peer->drop_to) {
+                //  One frame holds every message for this peer
+                zkv_raft_message_t *messages = (zkv_raft_message_t *) malloc (
+                    peer->queued_count * sizeof (zkv_raft_message_t));
+                if (!messages)
+                    abort ();
+                for (size_t m = 0; m < peer->queued_count; m++)
+                    messages [m] = *peer->queued [m];
+                zkv_peer_frame_t frame = {
+                    .cluster_id = self->cluster_id, .from = self->self_id, .to = peer->id,
+                    .messages = { messages, peer->queued_count }
+                };
+                size_t size;
+                uint8_t *bytes = zkv_msg_encode (&zkv_peer_frame_desc, &frame, &size);
+                free (messages);
+                if (!bytes)
+                    abort ();
+                sent = s_send (peer->dealer, bytes, size) == 0;
+                free (bytes);
+            }
+            peer->queued_count = 0;
+            if (!sent && unreachable)
+                unreachable (arg, peer->id);
+        }
+        //  Chunks go in order, as far as the socket takes them
+        zframe_t *chunk = (zframe_t *) zlistx_first (peer->chunks);
+        while (chunk) {
+            if (!peer->drop_to && s_send (peer->dealer, zframe_data (chunk),
+                                          zframe_size (chunk)))
+                break;                  //  try again at the next flush
+            zlistx_delete (peer->chunks, zlistx_cursor (peer->chunks));
+            chunks_sent++;
+            chunk = (zframe_t *) zlistx_first (peer->chunks);
+        }
+    }
+    return chunks_sent;
+}
+
+bool
+zkv_peers_chunks_waiting (zkv_peers_t *self, uint64_t id)
+{
+    s_peer_t *peer = s_peer (self, id);
+    return peer && zlistx_size (peer->chunks) > 0;
+}
+
+static void
+s_refuse (zkv_peers_t *self, const char *why, uint64_t from)
+{
+    //  Log the first refusals and then one in a thousand
+    if (self->refused++ % 1000 == 0)
+        zsys_warning ("raft: refused a peer frame from %016llx: %s (%llu refused so far)",
+                      (unsigned long long) from, why, (unsigned long long) self->refused);
+}
+
+zkv_msg_t *
+zkv_peers_recv (zkv_peers_t *self)
+{
+    zmsg_t *msg = zmsg_recv (self->router);
+    if (!msg)
+        return NULL;
+    zframe_t *payload = zmsg_last (msg);
+    if (zmsg_size (msg) != 2 || !payload) {
+        zmsg_destroy (&msg);
+        s_refuse (self, "not one frame", 0);
+        return NULL;
+    }
+    zkv_limits_t limits = { MAX_PEER_FRAME, 8, 1 << 24 };
+    zkv_status_t status;
+    zkv_msg_t *decoded = zkv_msg_decode (zframe_data (payload), zframe_size (payload),
+                                         ZKV_KIND_PEER, &limits, &status);
+    zmsg_destroy (&msg);
+    if (!decoded || decoded->desc != &zkv_peer_frame_desc) {
+        char text [256];
+        s_refuse (self, decoded? "not a peer frame": zkv_status_text (&status, text, sizeof text),
+                  0);
+        zkv_msg_destroy (&decoded);
+        return NULL;
+    }
+    zkv_peer_frame_t *frame = (zkv_peer_frame_t *) decoded->body;
+    s_peer_t *peer = s_peer (self, frame->from);
+    const char *why = NULL;
+    if (frame->cluster_id != self->cluster_id)
+        why = "wrong cluster id";
+    else
+    if (frame->to != self->self_id)
+        why = "not for this member";
+    else
+    if (!peer || frame->from == self->self_id)
+        why = "sender is not a member";
+    if (why) {
+        s_refuse (self, why, frame->from);
+        zkv_msg_destroy (&decoded);
+        return NULL;
+    }
+    if (peer->drop_from) {
+        zkv_msg_destroy (&decoded);     //  fault injection: as if lost
+        return NULL;
+    }
+    //  Every raft message must be between the two ends of the frame
+    for (size_t i = 0; i < frame->messages.count; i++) {
+        zkv_raft_message_t *message = &frame->messages.items [i];
+        //  A forwarded transfer names the transferee in `from` (etcd's way)
+        bool transfer = message->type == ZKV_RC_MSG_TRANSFER_LEADER;
+        if (message->to != self->self_id || (!transfer && message->from != frame->from)) {
+            s_refuse (self, "message addresses do not match the frame", frame->from);
+            zkv_msg_destroy (&decoded);
+            return NULL;
+        }
+    }
+    return decoded;
+}
+
+void
+zkv_peers_drop (zkv_peers_t *self, const uint64_t *to, size_t to_count,
+                const uint64_t *from, size_t from_count)
+{
+    for (size_t i = 0; i < to_count; i++) {
+        s_peer_t *peer = s_peer (self, to [i]);
+        if (peer)
+            peer->drop_to = true;
+    }
+    for (size_t i = 0; i < from_count; i++) {
+        s_peer_t *peer = s_peer (self, from [i]);
+        if (peer)
+            peer->drop_from = true;
+    }
+}
+
+void
+zkv_peers_heal (zkv_peers_t *self)
+{
+    for (size_t i = 0; i < self->count; i++)
+        self->peers [i].drop_to = self->peers [i].drop_from = false;
+}

@@ -1,0 +1,83 @@
+/*  =========================================================================
+    zkv_peers.h — the peer transport of the raft actor: tcp between
+    members, over ZeroMQ.
+
+    Each member binds a ROUTER on its peer endpoint, and keeps one DEALER
+    connected to every other member's. What one member sends another during
+    one ready goes as one frame: a peer_frame (msgs/) with the cluster id,
+    sender, receiver and every raft message, so that many messages cost one
+    frame. Sending never blocks and never buffers without bound: a DEALER
+    queues nothing for a peer that is not connected (ZMQ_IMMEDIATE) and a
+    bounded number of frames for one that is; what does not fit is dropped,
+    which Raft tolerates, and the peer is reported unreachable. Snapshot
+    chunks are the exception: they wait in a queue of their own until they
+    can go, since a stream with a hole is worthless.
+
+    Frames from outside the cluster (another cluster id, a sender that is
+    not a member, a receiver that is not us) are refused and logged.
+
+    For tests, a member started with fault injection can drop what it sends
+    to, or receives from, chosen members (partitions, one-way included).
+    =========================================================================
+*/
+#ifndef ZKV_PEERS_H_INCLUDED
+#define ZKV_PEERS_H_INCLUDED
+
+#include <czmq.h>
+
+#include "zkv_msgs.h"
+
+typedef struct zkv_peers_s zkv_peers_t;
+
+typedef struct {
+    uint64_t id;
+    const char *endpoint;
+} zkv_peer_t;
+
+//  Binds endpoint (or takes over the listening socket fd when >= 0) and
+//  connects to every peer but self. NULL with a message in error if it
+//  cannot bind.
+zkv_peers_t *
+    zkv_peers_new (uint64_t self_id, uint64_t cluster_id, const zkv_peer_t *peers, size_t count,
+                   const char *endpoint, int fd, char *error, size_t error_size);
+
+void
+    zkv_peers_destroy (zkv_peers_t **self_p);
+
+//  The socket frames arrive on, for polling
+zsock_t *
+    zkv_peers_socket (zkv_peers_t *self);
+
+//  Queues a raft message for its receiver (copied at once)
+void
+    zkv_peers_queue (zkv_peers_t *self, const zkv_raft_message_t *message);
+
+//  Queues a snapshot chunk for its receiver (copied at once)
+void
+    zkv_peers_queue_chunk (zkv_peers_t *self, const zkv_snapshot_chunk_t *chunk);
+
+//  Sends what is queued. Calls unreachable (if not NULL) for every peer a
+//  frame of raft messages could not go to. Chunks that could not go stay
+//  queued for the next flush. Returns the number of chunks sent.
+typedef void (zkv_peers_fn) (void *arg, uint64_t peer);
+size_t
+    zkv_peers_flush (zkv_peers_t *self, zkv_peers_fn *unreachable, void *arg);
+
+//  True while chunks wait for peer
+bool
+    zkv_peers_chunks_waiting (zkv_peers_t *self, uint64_t peer);
+
+//  Receives one frame: a checked peer_frame from a member, or NULL for
+//  nothing or something refused. The caller destroys it.
+zkv_msg_t *
+    zkv_peers_recv (zkv_peers_t *self);
+
+//  Fault injection: drops what goes to the `to` members and what comes
+//  from the `from` members; heal drops nothing any more
+void
+    zkv_peers_drop (zkv_peers_t *self, const uint64_t *to, size_t to_count,
+                    const uint64_t *from, size_t from_count);
+void
+    zkv_peers_heal (zkv_peers_t *self);
+
+#endif

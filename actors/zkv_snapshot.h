@@ -1,0 +1,58 @@
+/*  =========================================================================
+    zkv_snapshot.h — the state of a member as a stream of chunks, for a
+    follower that fell behind the leader's compacted log (raft's
+    InstallSnapshot), and its installation on the other side.
+
+    A stream holds every record of the replicated families (key, index,
+    meta, alarm, members), read from one RocksDB snapshot taken between two
+    applied batches, so it is the state at exactly one applied index. Each
+    chunk carries about a megabyte of [family, key, value] records as a
+    msgpack array; the last one carries the SHA-256 of every data byte.
+    Installing gathers the chunks into one write batch that first empties
+    those families, and writes it, synced, only once the last chunk has
+    arrived whole and the digest matches: a stream cut short changes
+    nothing. (The batch holds the whole state in memory until then.)
+    =========================================================================
+*/
+#ifndef ZKV_SNAPSHOT_H_INCLUDED
+#define ZKV_SNAPSHOT_H_INCLUDED
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "zkv_engine.h"
+#include "zkv_msgs.h"
+
+#define ZKV_SNAPSHOT_CHUNK (1 << 20)    //  data bytes per chunk, about
+
+typedef struct zkv_snapshot_out_s zkv_snapshot_out_t;
+typedef struct zkv_snapshot_in_s zkv_snapshot_in_t;
+
+//  A stream of this member's state at (index, term), for member `to`
+zkv_snapshot_out_t *
+    zkv_snapshot_out_new (zkv_engine_t *engine, uint64_t from, uint64_t to, uint64_t stream,
+                          uint64_t index, uint64_t term);
+
+void
+    zkv_snapshot_out_destroy (zkv_snapshot_out_t **self_p);
+
+//  Fills chunk with the next chunk (its data valid until the next call);
+//  returns false once the last chunk was given
+bool
+    zkv_snapshot_out_next (zkv_snapshot_out_t *self, zkv_snapshot_chunk_t *chunk);
+
+//  The member's side
+zkv_snapshot_in_t *
+    zkv_snapshot_in_new (zkv_engine_t *engine);
+
+void
+    zkv_snapshot_in_destroy (zkv_snapshot_in_t **self_p);
+
+//  Takes one chunk. Returns 0 while the stream goes on, 1 when it was
+//  installed (written), -1 when it was refused (a chunk out of order, a
+//  bad digest, a write error: *error says which; the stream is dropped).
+int
+    zkv_snapshot_in_feed (zkv_snapshot_in_t *self, const zkv_snapshot_chunk_t *chunk,
+                          char **error);
+
+#endif
