@@ -75,7 +75,7 @@ zkv_io_recv (zsock_t *sock, const char *who)
     if (!frame)
         return NULL;
     zkv_limits_t limits = zkv_limits_trusted ();
-    zkv_status_t status;
+    zkv_result_t status;
     zkv_msg_t *msg = zkv_msg_decode (zframe_data (frame), zframe_size (frame),
                                      ZKV_KIND_INTERNAL, &limits, &status);
     zframe_destroy (&frame);

@@ -40,6 +40,10 @@ typedef struct {
     zkv_limits_t limits;                //  for client requests
     //  Node state, pushed by raft and storage
     uint64_t raft_term;
+    uint64_t leader;
+    uint64_t commit;
+    char role [16];
+    uint64_t applied;
     int64_t revision;
     bool terminated;
 } self_t;
@@ -109,7 +113,7 @@ s_reply (self_t *self, zmsg_t **envelope_p, bool has_id, uint64_t id, const char
 
 static void
 s_reply_error (self_t *self, zmsg_t **envelope_p, bool has_id, uint64_t id, const char *op,
-               const zkv_status_t *status)
+               const zkv_result_t *status)
 {
     zkv_header_t header = s_header (self);
     size_t size;
@@ -125,7 +129,7 @@ s_reply_error (self_t *self, zmsg_t **envelope_p, bool has_id, uint64_t id, cons
 //  Answers a waiting request and forgets it
 static void
 s_finish (self_t *self, s_waiter_t *waiter, const uint8_t *body, size_t size,
-          const zkv_status_t *status)
+          const zkv_result_t *status)
 {
     if (status)
         s_reply_error (self, &waiter->envelope, waiter->has_id, waiter->id, waiter->op, status);
@@ -235,6 +239,33 @@ s_route (self_t *self, const zkv_msg_t *request, uint64_t wait)
     free (bytes);
 }
 
+//  Status: answered at once from what raft and storage pushed here
+static void
+s_status (self_t *self, zmsg_t **envelope_p, const zkv_msg_t *request)
+{
+    zkv_header_t header = s_header (self);
+    zkv_error_t no_leader = {
+        .code = zkv_bin ("Unavailable", 11),
+        .message = zkv_bin ("etcdserver: no leader", 21)
+    };
+    zkv_status_response_t response = {
+        .header = &header,
+        .version = zkv_bin (ZKV_VERSION, strlen (ZKV_VERSION)),
+        .leader = self->leader,
+        .raft_index = self->commit,
+        .raft_term = self->raft_term,
+        .raft_applied_index = self->applied,
+        .errors = { self->leader? NULL: &no_leader, self->leader? 0: 1 },
+        .name = zkv_bin (self->args->name, strlen (self->args->name)),
+        .role = zkv_bin (self->role, strlen (self->role))
+    };
+    size_t size;
+    uint8_t *body = zkv_msg_encode_body (&zkv_status_response_desc, &response, &size);
+    if (body)
+        s_reply (self, envelope_p, request->has_id, request->id, "status", body, size);
+    free (body);
+}
+
 static void
 s_handle_client (self_t *self)
 {
@@ -251,7 +282,7 @@ s_handle_client (self_t *self)
     zmsg_t *envelope = msg;
     const uint8_t *data = zframe_data (payload);
     size_t size = zframe_size (payload);
-    zkv_status_t status;
+    zkv_result_t status;
     zkv_msg_t *request = zkv_msg_decode (data, size, ZKV_KIND_REQUEST, &self->limits, &status);
     if (!request) {
         //  Still answer under the request's id and op, when they can be read
@@ -263,6 +294,9 @@ s_handle_client (self_t *self)
         zframe_destroy (&payload);
         return;
     }
+    if (request->desc == &zkv_status_desc)
+        s_status (self, &envelope, request);
+    else
     if (zkv_check_request (request->desc, request->body, self->args->max_txn_ops, &status))
         s_reply_error (self, &envelope, request->has_id, request->id, request->desc->name,
                        &status);
@@ -308,7 +342,7 @@ s_handle_inbox (self_t *self)
             zkv_refused_t *refused = (zkv_refused_t *) msg->body;
             s_waiter_t *waiter = (s_waiter_t *) zhashx_lookup (self->waiting, &refused->wait);
             if (waiter) {
-                zkv_status_t status;
+                zkv_result_t status;
                 zkv_err_t error = refused->error < ZKV_ERR_COUNT? (zkv_err_t) refused->error
                                                                 : ZKV_ERR_INTERNAL;
                 if (error == ZKV_ERR_PROPOSAL_DROPPED && refused->leader)
@@ -320,11 +354,19 @@ s_handle_inbox (self_t *self)
             }
         }
         else
-        if (msg->desc == &zkv_raft_state_desc)
-            self->raft_term = ((zkv_raft_state_t *) msg->body)->term;
+        if (msg->desc == &zkv_raft_state_desc) {
+            zkv_raft_state_t *state = (zkv_raft_state_t *) msg->body;
+            self->raft_term = state->term;
+            self->leader = state->leader;
+            self->commit = state->commit;
+            zkv_bin_str (state->role, self->role, sizeof self->role);
+        }
         else
-        if (msg->desc == &zkv_storage_state_desc)
-            self->revision = ((zkv_storage_state_t *) msg->body)->revision;
+        if (msg->desc == &zkv_storage_state_desc) {
+            zkv_storage_state_t *state = (zkv_storage_state_t *) msg->body;
+            self->revision = state->revision;
+            self->applied = state->applied;
+        }
         else
             zsys_error ("front: unexpected message %s", msg->desc->name);
         zkv_msg_destroy (&msg);
@@ -335,7 +377,7 @@ static void
 s_expire (self_t *self)
 {
     int64_t now = zclock_mono ();
-    zkv_status_t status;
+    zkv_result_t status;
     zkv_status_set (&status, ZKV_ERR_TIMEOUT, NULL);
     s_waiter_t *waiter = (s_waiter_t *) zlistx_first (self->by_age);
     while (waiter && waiter->deadline <= now) {
@@ -381,7 +423,7 @@ s_start (self_t *self, char *error, size_t size)
 static void
 s_stop (self_t *self)
 {
-    zkv_status_t status;
+    zkv_result_t status;
     zkv_status_set (&status, ZKV_ERR_STOPPED, NULL);
     s_waiter_t *waiter = (s_waiter_t *) zlistx_first (self->by_age);
     while (waiter) {

@@ -9,7 +9,8 @@
     for a read index, serializable reads to storage; keeps the table of
     waiting requests and answers each when storage reports it done, or
     with `etcdserver: request timed out` when it waited too long. Keeps the
-    node state raft and storage push to it for headers.
+    node state raft and storage push to it, for headers and to answer
+    Status at once.
 
     Pipe commands:
       START       binds args->listen; replies "OK" and the bound endpoint,
@@ -37,6 +38,7 @@ typedef struct {
     const char *raft;                   //  raft's inbox
     const char *storage;                //  storage's inbox
     bool verbose;                       //  log every request (debug)
+    const char *name;                   //  this member's name
 } zkv_front_args_t;
 
 void

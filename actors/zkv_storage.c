@@ -103,7 +103,7 @@ static uint8_t *
 s_execute (self_t *self, const zkv_internal_request_t *request, uint64_t term,
            msgpack_zone *zone, size_t *size)
 {
-    zkv_status_t status;
+    zkv_result_t status;
     const zkv_desc_t *desc = NULL;
     void *response = NULL;
     int rc = -1;
@@ -197,7 +197,7 @@ static zkv_internal_request_t *
 s_decode_request (zkv_bin_t bytes, msgpack_zone *zone)
 {
     zkv_limits_t limits = zkv_limits_trusted ();
-    zkv_status_t status;
+    zkv_result_t status;
     zkv_internal_request_t *request = (zkv_internal_request_t *) zkv_msg_decode_body (
         bytes.data, bytes.size, &zkv_internal_request_desc, zone, &limits, &status);
     if (!request) {

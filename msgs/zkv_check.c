@@ -31,7 +31,7 @@ zkv_compare_target (const zkv_compare_t *compare)
 }
 
 static int
-s_check_range (const zkv_range_t *range, zkv_status_t *status)
+s_check_range (const zkv_range_t *range, zkv_result_t *status)
 {
     if (range->key.size == 0)
         return zkv_status_set (status, ZKV_ERR_EMPTY_KEY, NULL);
@@ -39,7 +39,7 @@ s_check_range (const zkv_range_t *range, zkv_status_t *status)
 }
 
 static int
-s_check_put (const zkv_put_t *put, zkv_status_t *status)
+s_check_put (const zkv_put_t *put, zkv_result_t *status)
 {
     if (put->key.size == 0)
         return zkv_status_set (status, ZKV_ERR_EMPTY_KEY, NULL);
@@ -51,17 +51,17 @@ s_check_put (const zkv_put_t *put, zkv_status_t *status)
 }
 
 static int
-s_check_delete (const zkv_delete_range_t *del, zkv_status_t *status)
+s_check_delete (const zkv_delete_range_t *del, zkv_result_t *status)
 {
     if (del->key.size == 0)
         return zkv_status_set (status, ZKV_ERR_EMPTY_KEY, NULL);
     return 0;
 }
 
-static int s_check_txn (const zkv_txn_t *txn, size_t max_txn_ops, zkv_status_t *status);
+static int s_check_txn (const zkv_txn_t *txn, size_t max_txn_ops, zkv_result_t *status);
 
 static int
-s_check_op (const zkv_request_op_t *op, size_t max_txn_ops, zkv_status_t *status)
+s_check_op (const zkv_request_op_t *op, size_t max_txn_ops, zkv_result_t *status)
 {
     int set = (op->request_range != NULL) + (op->request_put != NULL)
             + (op->request_delete_range != NULL) + (op->request_txn != NULL);
@@ -328,7 +328,7 @@ s_intervals (const zkv_request_op_list_t *ops, s_keys_t *keys)
 }
 
 static int
-s_check_duplicates (const zkv_request_op_list_t *ops, zkv_status_t *status)
+s_check_duplicates (const zkv_request_op_list_t *ops, zkv_result_t *status)
 {
     s_keys_t keys;
     int rc = s_intervals (ops, &keys);
@@ -341,7 +341,7 @@ s_check_duplicates (const zkv_request_op_list_t *ops, zkv_status_t *status)
 }
 
 static int
-s_check_txn (const zkv_txn_t *txn, size_t max_txn_ops, zkv_status_t *status)
+s_check_txn (const zkv_txn_t *txn, size_t max_txn_ops, zkv_result_t *status)
 {
     size_t ops = txn->compare.count;
     if (ops < txn->success.count)
@@ -389,7 +389,7 @@ zkv_txn_writes (const zkv_txn_t *txn)
 
 int
 zkv_check_request (const zkv_desc_t *desc, const void *request, size_t max_txn_ops,
-                   zkv_status_t *status)
+                   zkv_result_t *status)
 {
     zkv_status_set (status, ZKV_ERR_OK, NULL);
     if (desc == &zkv_range_desc)

@@ -22,7 +22,7 @@ typedef enum {
 //  Checks a client request of type desc. Returns 0, or -1 with status set.
 int
     zkv_check_request (const zkv_desc_t *desc, const void *request, size_t max_txn_ops,
-                       zkv_status_t *status);
+                       zkv_result_t *status);
 
 //  True if a txn (or any txn nested in it) holds a put or a delete
 bool

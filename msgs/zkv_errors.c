@@ -26,7 +26,7 @@ zkv_err_message (zkv_err_t err)
 }
 
 int
-zkv_status_set (zkv_status_t *status, zkv_err_t err, const char *fmt, ...)
+zkv_status_set (zkv_result_t *status, zkv_err_t err, const char *fmt, ...)
 {
     status->err = err;
     status->detail [0] = 0;
@@ -40,7 +40,7 @@ zkv_status_set (zkv_status_t *status, zkv_err_t err, const char *fmt, ...)
 }
 
 const char *
-zkv_status_text (const zkv_status_t *status, char *buf, size_t size)
+zkv_status_text (const zkv_result_t *status, char *buf, size_t size)
 {
     if (status->detail [0])
         snprintf (buf, size, "%s: %s", zkv_err_message (status->err), status->detail);

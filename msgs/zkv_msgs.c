@@ -286,7 +286,7 @@ zkv_msg_wrap_reply (uint64_t id, bool has_id, const char *op, size_t op_size,
 }
 
 uint8_t *
-zkv_msg_encode_error (const zkv_status_t *status, const zkv_header_t *header, size_t *size)
+zkv_msg_encode_error (const zkv_result_t *status, const zkv_header_t *header, size_t *size)
 {
     char text [512];
     const char *code = zkv_err_code (status->err);
@@ -331,11 +331,11 @@ static const char *s_wanted [] = {
 };
 
 static int s_decode_map (const msgpack_object *map, const zkv_desc_t *desc, void *msg,
-                         msgpack_zone *zone, size_t skip_envelope, zkv_status_t *status);
+                         msgpack_zone *zone, size_t skip_envelope, zkv_result_t *status);
 
 static int
 s_wrong_type (const zkv_desc_t *desc, const zkv_field_t *field, const msgpack_object *value,
-              zkv_status_t *status)
+              zkv_result_t *status)
 {
     return zkv_status_set (status, ZKV_ERR_MALFORMED, "field \"%s\" of %s must be %s, got %s",
                            field->name, desc->name, s_wanted [field->type],
@@ -344,7 +344,7 @@ s_wrong_type (const zkv_desc_t *desc, const zkv_field_t *field, const msgpack_ob
 
 static int
 s_decode_field (const zkv_desc_t *desc, const zkv_field_t *field, const msgpack_object *value,
-                void *msg, msgpack_zone *zone, zkv_status_t *status)
+                void *msg, msgpack_zone *zone, zkv_result_t *status)
 {
     char *at = (char *) msg + field->offset;
     switch (field->type) {
@@ -432,7 +432,7 @@ s_str_is (const msgpack_object *object, const char *text)
 //  the envelope keys "id", "op" are left to the caller.
 static int
 s_decode_map (const msgpack_object *map, const zkv_desc_t *desc, void *msg,
-              msgpack_zone *zone, size_t skip_envelope, zkv_status_t *status)
+              msgpack_zone *zone, size_t skip_envelope, zkv_result_t *status)
 {
     uint64_t seen = 0;                  //  descriptors hold fewer than 64 fields
     for (size_t i = 0; i < map->via.map.size; i++) {
@@ -469,7 +469,7 @@ s_decode_map (const msgpack_object *map, const zkv_desc_t *desc, void *msg,
 //  the root object, or NULL with status set.
 static msgpack_zone *
 s_unpack (const void *data, size_t size, const zkv_limits_t *limits,
-          msgpack_object *root, zkv_status_t *status)
+          msgpack_object *root, zkv_result_t *status)
 {
     if (size > limits->max_bytes) {
         zkv_status_set (status, ZKV_ERR_REQUEST_TOO_LARGE, NULL);
@@ -506,7 +506,7 @@ s_unpack (const void *data, size_t size, const zkv_limits_t *limits,
 
 //  Reads the envelope of a top-level map into self
 static int
-s_envelope (const msgpack_object *root, zkv_msg_t *self, bool *has_error, zkv_status_t *status)
+s_envelope (const msgpack_object *root, zkv_msg_t *self, bool *has_error, zkv_result_t *status)
 {
     if (root->type != MSGPACK_OBJECT_MAP)
         return zkv_status_set (status, ZKV_ERR_MALFORMED, "a message must be a map, got %s",
@@ -547,7 +547,7 @@ s_envelope (const msgpack_object *root, zkv_msg_t *self, bool *has_error, zkv_st
 //  Allocates the body of type desc in self's zone and decodes root into it
 static int
 s_decode_top (const msgpack_object *root, zkv_msg_t *self, const zkv_desc_t *desc,
-              zkv_status_t *status)
+              zkv_result_t *status)
 {
     self->desc = desc;
     self->body = msgpack_zone_malloc (self->zone, desc->size);
@@ -574,7 +574,7 @@ s_msg_new (msgpack_zone *zone)
 //  named by its "op" among kinds
 static zkv_msg_t *
 s_decode_message (const void *data, size_t size, int kinds, const zkv_desc_t *request,
-                  const zkv_limits_t *limits, zkv_status_t *status)
+                  const zkv_limits_t *limits, zkv_result_t *status)
 {
     zkv_status_set (status, ZKV_ERR_OK, NULL);
     msgpack_object root;
@@ -612,21 +612,21 @@ failed:
 
 zkv_msg_t *
 zkv_msg_decode (const void *data, size_t size, int kinds, const zkv_limits_t *limits,
-                zkv_status_t *status)
+                zkv_result_t *status)
 {
     return s_decode_message (data, size, kinds, NULL, limits, status);
 }
 
 zkv_msg_t *
 zkv_msg_decode_reply (const void *data, size_t size, const zkv_desc_t *request,
-                      const zkv_limits_t *limits, zkv_status_t *status)
+                      const zkv_limits_t *limits, zkv_result_t *status)
 {
     return s_decode_message (data, size, 0, request, limits, status);
 }
 
 void *
 zkv_msg_decode_body (const void *data, size_t size, const zkv_desc_t *desc,
-                     msgpack_zone *zone, const zkv_limits_t *limits, zkv_status_t *status)
+                     msgpack_zone *zone, const zkv_limits_t *limits, zkv_result_t *status)
 {
     zkv_status_set (status, ZKV_ERR_OK, NULL);
     char why [128];

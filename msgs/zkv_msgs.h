@@ -158,20 +158,20 @@ typedef struct {
 //  or ZKV_ERR_UNKNOWN_OP.
 zkv_msg_t *
     zkv_msg_decode (const void *data, size_t size, int kinds,
-                    const zkv_limits_t *limits, zkv_status_t *status);
+                    const zkv_limits_t *limits, zkv_result_t *status);
 
 //  Decodes a reply to a request of type request. The body is a
 //  request->response, or an error_response when the reply has "error".
 zkv_msg_t *
     zkv_msg_decode_reply (const void *data, size_t size, const zkv_desc_t *request,
-                          const zkv_limits_t *limits, zkv_status_t *status);
+                          const zkv_limits_t *limits, zkv_result_t *status);
 
 //  Decodes the fields of a nested message (no envelope) into a new body
 //  allocated from zone. Returns NULL and sets status on failure.
 void *
     zkv_msg_decode_body (const void *data, size_t size, const zkv_desc_t *desc,
                          msgpack_zone *zone, const zkv_limits_t *limits,
-                         zkv_status_t *status);
+                         zkv_result_t *status);
 
 //  Destroys a decoded message and everything it points to
 void
@@ -216,7 +216,7 @@ uint8_t *
 
 //  Encodes an error_response body for status, with header
 uint8_t *
-    zkv_msg_encode_error (const zkv_status_t *status, const zkv_header_t *header,
+    zkv_msg_encode_error (const zkv_result_t *status, const zkv_header_t *header,
                           size_t *size);
 
 //  A copy of bytes as a NUL-terminated string, into buf (truncated)

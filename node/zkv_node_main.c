@@ -140,7 +140,7 @@ main (int argc, char *argv [])
     zkv_front_args_t front_args = {
         member_id, cluster_id, config.listen_client, config.listen_client_fd,
         config.max_request_bytes, config.max_txn_ops, 65536, config.request_timeout,
-        front_inbox, raft_inbox, storage_inbox, config.log_level == ZKV_LOG_DEBUG
+        front_inbox, raft_inbox, storage_inbox, config.log_level == ZKV_LOG_DEBUG, config.name
     };
 
     zactor_t *storage = NULL, *raft = NULL, *front = NULL;

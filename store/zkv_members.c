@@ -16,7 +16,7 @@ s_decode (const void *value, size_t size, msgpack_zone *zone, char **error)
     }
     memcpy (copy, value, size);
     zkv_limits_t limits = zkv_limits_trusted ();
-    zkv_status_t status;
+    zkv_result_t status;
     zkv_cluster_member_t *member = (zkv_cluster_member_t *) zkv_msg_decode_body (
         copy, size, &zkv_cluster_member_desc, zone, &limits, &status);
     if (!member)

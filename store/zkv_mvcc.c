@@ -153,7 +153,7 @@ zkv_mvcc_iterator (zkv_mvcc_t *self, zkv_cf_t cf)
 
 int
 zkv_mvcc_get (zkv_mvcc_t *self, zkv_cf_t cf, const void *key, size_t key_size,
-              char **value, size_t *value_size, zkv_status_t *status)
+              char **value, size_t *value_size, zkv_result_t *status)
 {
     char *err = NULL;
     if (self->batch && rocksdb_writebatch_wi_count (self->batch) > 0) {
@@ -173,7 +173,7 @@ zkv_mvcc_get (zkv_mvcc_t *self, zkv_cf_t cf, const void *key, size_t key_size,
 }
 
 int
-zkv_mvcc_rocksdb_error (zkv_status_t *status, char *err)
+zkv_mvcc_rocksdb_error (zkv_result_t *status, char *err)
 {
     zkv_status_set (status, ZKV_ERR_INTERNAL, "rocksdb: %s", err? err: "unknown error");
     free (err);

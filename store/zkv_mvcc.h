@@ -64,12 +64,12 @@ uint64_t
 //  Range over the committed state (or, inside a batch, the batch's state)
 int
     zkv_mvcc_range (zkv_mvcc_t *self, const zkv_range_t *request, msgpack_zone *zone,
-                    zkv_range_response_t *response, zkv_status_t *status);
+                    zkv_range_response_t *response, zkv_result_t *status);
 
 //  A txn that writes nothing (zkv_txn_writes () is false), outside a batch
 int
     zkv_mvcc_txn_read (zkv_mvcc_t *self, const zkv_txn_t *request, msgpack_zone *zone,
-                       zkv_txn_response_t *response, zkv_status_t *status);
+                       zkv_txn_response_t *response, zkv_result_t *status);
 
 //  ---------------------------------------------------------------------
 //  Writes
@@ -80,22 +80,22 @@ void
 
 int
     zkv_mvcc_put (zkv_mvcc_t *self, const zkv_put_t *request, msgpack_zone *zone,
-                  zkv_put_response_t *response, zkv_status_t *status);
+                  zkv_put_response_t *response, zkv_result_t *status);
 
 int
     zkv_mvcc_delete_range (zkv_mvcc_t *self, const zkv_delete_range_t *request,
                            msgpack_zone *zone, zkv_delete_range_response_t *response,
-                           zkv_status_t *status);
+                           zkv_result_t *status);
 
 int
     zkv_mvcc_txn (zkv_mvcc_t *self, const zkv_txn_t *request, msgpack_zone *zone,
-                  zkv_txn_response_t *response, zkv_status_t *status);
+                  zkv_txn_response_t *response, zkv_result_t *status);
 
 //  Logical compaction: reads below revision fail from now on; the space is
 //  reclaimed later by zkv_mvcc_compact_step
 int
     zkv_mvcc_compact (zkv_mvcc_t *self, const zkv_compact_t *request, msgpack_zone *zone,
-                      zkv_compact_response_t *response, zkv_status_t *status);
+                      zkv_compact_response_t *response, zkv_result_t *status);
 
 //  Adds a raw write of another replicated family (members, alarm) to the
 //  open batch, so that it lands with the applied index

@@ -64,18 +64,18 @@ rocksdb_iterator_t *
 //  malloc'd value, 0 if absent, -1 with status set on RocksDB errors.
 int
     zkv_mvcc_get (zkv_mvcc_t *self, zkv_cf_t cf, const void *key, size_t key_size,
-                  char **value, size_t *value_size, zkv_status_t *status);
+                  char **value, size_t *value_size, zkv_result_t *status);
 
 //  Finds the newest revision <= rev of key. Returns 1 (found, *found set),
 //  0 (no revision of key at or below rev), -1 with status on errors.
 int
     zkv_mvcc_lookup (zkv_mvcc_t *self, zkv_bin_t key, int64_t rev, s_found_t *found,
-                     zkv_status_t *status);
+                     zkv_result_t *status);
 
 //  Reads the KeyValue stored at rev into kv, its bytes copied into zone
 int
     zkv_mvcc_read_kv (zkv_mvcc_t *self, zkv_rev_t rev, bool tombstone, msgpack_zone *zone,
-                      zkv_key_value_t *kv, zkv_status_t *status);
+                      zkv_key_value_t *kv, zkv_result_t *status);
 
 //  Calls fn for every key of [key, end) live at rev (end empty: key alone;
 //  end "\0": every key from key on), in key order, until fn returns
@@ -83,13 +83,13 @@ int
 typedef int (zkv_mvcc_visit_fn) (void *arg, zkv_bin_t key, const s_found_t *found);
 int
     zkv_mvcc_visit (zkv_mvcc_t *self, zkv_bin_t key, zkv_bin_t end, int64_t rev,
-                    zkv_mvcc_visit_fn *fn, void *arg, zkv_status_t *status);
+                    zkv_mvcc_visit_fn *fn, void *arg, zkv_result_t *status);
 
 //  Range at the given current revision (a txn sees its own)
 int
     zkv_mvcc_range_at (zkv_mvcc_t *self, const zkv_range_t *request, int64_t current,
                        msgpack_zone *zone, zkv_range_response_t *response,
-                       zkv_status_t *status);
+                       zkv_result_t *status);
 
 //  A header holding only revision, allocated from zone
 zkv_header_t *
@@ -97,7 +97,7 @@ zkv_header_t *
 
 //  Sets status to ZKV_ERR_INTERNAL with RocksDB's text, frees err
 int
-    zkv_mvcc_rocksdb_error (zkv_status_t *status, char *err);
+    zkv_mvcc_rocksdb_error (zkv_result_t *status, char *err);
 
 //  Copies bytes into zone
 void *

@@ -25,7 +25,7 @@ s_user_key (const uint8_t *escaped, size_t escaped_size, uint8_t *buf)
 //  the keys whose newest is a tombstone unless tombstones is set
 static int
 s_walk (zkv_mvcc_t *self, zkv_bin_t key, zkv_bin_t end, int64_t rev, bool tombstones,
-        zkv_mvcc_visit_fn *fn, void *arg, zkv_status_t *status)
+        zkv_mvcc_visit_fn *fn, void *arg, zkv_result_t *status)
 {
     bool single = end.size == 0;
     bool to_end = end.size == 1 && end.data [0] == 0;
@@ -141,7 +141,7 @@ s_walk (zkv_mvcc_t *self, zkv_bin_t key, zkv_bin_t end, int64_t rev, bool tombst
 
 int
 zkv_mvcc_visit (zkv_mvcc_t *self, zkv_bin_t key, zkv_bin_t end, int64_t rev,
-                zkv_mvcc_visit_fn *fn, void *arg, zkv_status_t *status)
+                zkv_mvcc_visit_fn *fn, void *arg, zkv_result_t *status)
 {
     return s_walk (self, key, end, rev, false, fn, arg, status);
 }
@@ -160,7 +160,7 @@ s_lookup_visit (void *arg, zkv_bin_t key, const s_found_t *found)
 
 int
 zkv_mvcc_lookup (zkv_mvcc_t *self, zkv_bin_t key, int64_t rev, s_found_t *found,
-                 zkv_status_t *status)
+                 zkv_result_t *status)
 {
     found->rev.main = 0;
     if (s_walk (self, key, zkv_bin (NULL, 0), rev, true, s_lookup_visit, found, status))
@@ -170,7 +170,7 @@ zkv_mvcc_lookup (zkv_mvcc_t *self, zkv_bin_t key, int64_t rev, s_found_t *found,
 
 int
 zkv_mvcc_read_kv (zkv_mvcc_t *self, zkv_rev_t rev, bool tombstone, msgpack_zone *zone,
-                  zkv_key_value_t *kv, zkv_status_t *status)
+                  zkv_key_value_t *kv, zkv_result_t *status)
 {
     uint8_t revkey [ZKV_REVKEY_TOMB_SIZE];
     size_t revkey_size = zkv_revkey_encode (rev, tombstone, revkey);
@@ -204,7 +204,7 @@ typedef struct {
     size_t kv_count;
     size_t kv_room;
     int64_t count;
-    zkv_status_t *status;
+    zkv_result_t *status;
 } s_range_t;
 
 static int
@@ -239,7 +239,7 @@ s_range_visit (void *arg, zkv_bin_t key, const s_found_t *found)
 
 int
 zkv_mvcc_range_at (zkv_mvcc_t *self, const zkv_range_t *request, int64_t current,
-                   msgpack_zone *zone, zkv_range_response_t *response, zkv_status_t *status)
+                   msgpack_zone *zone, zkv_range_response_t *response, zkv_result_t *status)
 {
     memset (response, 0, sizeof *response);
     int64_t rev = request->revision;
@@ -274,7 +274,7 @@ zkv_mvcc_range_at (zkv_mvcc_t *self, const zkv_range_t *request, int64_t current
 
 int
 zkv_mvcc_range (zkv_mvcc_t *self, const zkv_range_t *request, msgpack_zone *zone,
-                zkv_range_response_t *response, zkv_status_t *status)
+                zkv_range_response_t *response, zkv_result_t *status)
 {
     zkv_status_set (status, ZKV_ERR_OK, NULL);
     return zkv_mvcc_range_at (self, request, zkv_mvcc_current (self), zone, response, status);

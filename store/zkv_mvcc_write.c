@@ -50,7 +50,7 @@ s_tx_revision (zkv_mvcc_t *self)
 }
 
 static int
-s_no_batch (zkv_status_t *status)
+s_no_batch (zkv_result_t *status)
 {
     return zkv_status_set (status, ZKV_ERR_INTERNAL, "write outside a batch");
 }
@@ -96,7 +96,7 @@ s_write_revision (zkv_mvcc_t *self, const zkv_key_value_t *kv, bool tombstone)
 //  etcd's checkPut: ignore_value / ignore_lease need the key to exist, and
 //  a lease must exist (zkv has no leases yet, so none does)
 static int
-s_check_put (zkv_mvcc_t *self, const zkv_put_t *request, zkv_status_t *status)
+s_check_put (zkv_mvcc_t *self, const zkv_put_t *request, zkv_result_t *status)
 {
     if (request->ignore_value || request->ignore_lease) {
         s_found_t found;
@@ -113,7 +113,7 @@ s_check_put (zkv_mvcc_t *self, const zkv_put_t *request, zkv_status_t *status)
 
 static int
 s_put (zkv_mvcc_t *self, const zkv_put_t *request, msgpack_zone *zone,
-       zkv_put_response_t *response, zkv_status_t *status)
+       zkv_put_response_t *response, zkv_result_t *status)
 {
     memset (response, 0, sizeof *response);
     if (!self->batch)
@@ -150,7 +150,7 @@ s_put (zkv_mvcc_t *self, const zkv_put_t *request, msgpack_zone *zone,
 
 int
 zkv_mvcc_put (zkv_mvcc_t *self, const zkv_put_t *request, msgpack_zone *zone,
-              zkv_put_response_t *response, zkv_status_t *status)
+              zkv_put_response_t *response, zkv_result_t *status)
 {
     zkv_status_set (status, ZKV_ERR_OK, NULL);
     s_tx_begin (self);
@@ -169,7 +169,7 @@ typedef struct {
     s_found_t *found;
     size_t count;
     size_t room;
-    zkv_status_t *status;
+    zkv_result_t *status;
 } s_delete_t;
 
 static int
@@ -202,7 +202,7 @@ s_delete_visit (void *arg, zkv_bin_t key, const s_found_t *found)
 
 static int
 s_delete_range (zkv_mvcc_t *self, const zkv_delete_range_t *request, msgpack_zone *zone,
-                zkv_delete_range_response_t *response, zkv_status_t *status)
+                zkv_delete_range_response_t *response, zkv_result_t *status)
 {
     memset (response, 0, sizeof *response);
     if (!self->batch)
@@ -237,7 +237,7 @@ s_delete_range (zkv_mvcc_t *self, const zkv_delete_range_t *request, msgpack_zon
 
 int
 zkv_mvcc_delete_range (zkv_mvcc_t *self, const zkv_delete_range_t *request, msgpack_zone *zone,
-                       zkv_delete_range_response_t *response, zkv_status_t *status)
+                       zkv_delete_range_response_t *response, zkv_result_t *status)
 {
     zkv_status_set (status, ZKV_ERR_OK, NULL);
     s_tx_begin (self);
@@ -255,7 +255,7 @@ typedef struct {
     msgpack_zone *zone;
     bool any;                           //  the range held at least one key
     bool holds;                         //  every key so far satisfied it
-    zkv_status_t *status;
+    zkv_result_t *status;
 } s_compare_t;
 
 static int
@@ -312,7 +312,7 @@ s_compare_visit (void *arg, zkv_bin_t key, const s_found_t *found)
 //  with no key, a value compare fails and others compare a zero KeyValue
 static int
 s_compare (zkv_mvcc_t *self, const zkv_compare_t *compare, int64_t rev, msgpack_zone *zone,
-           bool *holds, zkv_status_t *status)
+           bool *holds, zkv_result_t *status)
 {
     s_compare_t cmp = { self, compare, zkv_compare_target (compare),
                         zkv_compare_result (compare), zone, false, true, status };
@@ -341,7 +341,7 @@ typedef struct {
 
 static int
 s_path (zkv_mvcc_t *self, const zkv_txn_t *txn, int64_t rev, msgpack_zone *zone,
-        s_path_t *path, zkv_status_t *status)
+        s_path_t *path, zkv_result_t *status)
 {
     bool success = true;
     for (size_t i = 0; i < txn->compare.count && success; i++)
@@ -367,7 +367,7 @@ s_path (zkv_mvcc_t *self, const zkv_txn_t *txn, int64_t rev, msgpack_zone *zone,
 //  etcd's checkRequests along the path: range revisions must be servable,
 //  puts must find the keys and leases they rely on
 static int
-s_check_path (zkv_mvcc_t *self, const zkv_txn_t *txn, s_path_t *path, zkv_status_t *status)
+s_check_path (zkv_mvcc_t *self, const zkv_txn_t *txn, s_path_t *path, zkv_result_t *status)
 {
     bool success = path->taken [path->next++];
     const zkv_request_op_list_t *ops = success? &txn->success: &txn->failure;
@@ -408,7 +408,7 @@ s_zalloc (msgpack_zone *zone, size_t size)
 
 static int
 s_apply_path (zkv_mvcc_t *self, const zkv_txn_t *txn, s_path_t *path, msgpack_zone *zone,
-              zkv_txn_response_t *response, zkv_status_t *status)
+              zkv_txn_response_t *response, zkv_result_t *status)
 {
     bool success = path->taken [path->next++];
     const zkv_request_op_list_t *ops = success? &txn->success: &txn->failure;
@@ -461,7 +461,7 @@ s_apply_path (zkv_mvcc_t *self, const zkv_txn_t *txn, s_path_t *path, msgpack_zo
 
 static int
 s_txn (zkv_mvcc_t *self, const zkv_txn_t *request, msgpack_zone *zone,
-       zkv_txn_response_t *response, zkv_status_t *status)
+       zkv_txn_response_t *response, zkv_result_t *status)
 {
     memset (response, 0, sizeof *response);
     s_path_t path = { NULL, 0, 0, 0 };
@@ -483,7 +483,7 @@ s_txn (zkv_mvcc_t *self, const zkv_txn_t *request, msgpack_zone *zone,
 
 int
 zkv_mvcc_txn (zkv_mvcc_t *self, const zkv_txn_t *request, msgpack_zone *zone,
-              zkv_txn_response_t *response, zkv_status_t *status)
+              zkv_txn_response_t *response, zkv_result_t *status)
 {
     zkv_status_set (status, ZKV_ERR_OK, NULL);
     if (!self->batch)
@@ -494,7 +494,7 @@ zkv_mvcc_txn (zkv_mvcc_t *self, const zkv_txn_t *request, msgpack_zone *zone,
 
 int
 zkv_mvcc_txn_read (zkv_mvcc_t *self, const zkv_txn_t *request, msgpack_zone *zone,
-                   zkv_txn_response_t *response, zkv_status_t *status)
+                   zkv_txn_response_t *response, zkv_result_t *status)
 {
     zkv_status_set (status, ZKV_ERR_OK, NULL);
     if (zkv_txn_writes (request))
@@ -508,7 +508,7 @@ zkv_mvcc_txn_read (zkv_mvcc_t *self, const zkv_txn_t *request, msgpack_zone *zon
 
 int
 zkv_mvcc_compact (zkv_mvcc_t *self, const zkv_compact_t *request, msgpack_zone *zone,
-                  zkv_compact_response_t *response, zkv_status_t *status)
+                  zkv_compact_response_t *response, zkv_result_t *status)
 {
     zkv_status_set (status, ZKV_ERR_OK, NULL);
     memset (response, 0, sizeof *response);

@@ -35,7 +35,7 @@ s_decode_entry (const void *bytes, size_t size, msgpack_zone *zone, zkv_entry_t 
                 char **error)
 {
     zkv_limits_t limits = zkv_limits_trusted ();
-    zkv_status_t status;
+    zkv_result_t status;
     zkv_entry_t *decoded = (zkv_entry_t *) zkv_msg_decode_body (bytes, size, &zkv_entry_desc,
                                                                 zone, &limits, &status);
     if (!decoded) {

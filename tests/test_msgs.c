@@ -155,7 +155,7 @@ Test (msgs, every_message_round_trips)
             uint64_t id = s_random ();
             cr_assert_eq (zkv_msg_pack_top (&pk, *desc, msg, NULL, true, id), 0);
 
-            zkv_status_t status;
+            zkv_result_t status;
             zkv_msg_t *decoded = zkv_msg_decode (buffer.data, buffer.size, ALL_KINDS, &limits,
                                                  &status);
             char text [256];
@@ -228,7 +228,7 @@ Test (msgs, reply_wrapping)
     cr_assert_not_null (reply);
 
     zkv_limits_t limits = zkv_limits_trusted ();
-    zkv_status_t status;
+    zkv_result_t status;
     zkv_msg_t *decoded = zkv_msg_decode_reply (reply, size, &zkv_put_desc, &limits, &status);
     cr_assert_not_null (decoded);
     cr_assert_eq (decoded->id, 77);
@@ -240,7 +240,7 @@ Test (msgs, reply_wrapping)
     free (body);
 
     //  An error body decodes as an error_response, whatever the op
-    zkv_status_t failure;
+    zkv_result_t failure;
     zkv_status_set (&failure, ZKV_ERR_COMPACTED, NULL);
     body = zkv_msg_encode_error (&failure, &header, &body_size);
     reply = zkv_msg_wrap_reply (78, true, "range", 5, body, body_size, &size);
@@ -336,7 +336,7 @@ Test (msgs, hostile_requests_are_rejected)
     zkv_limits_t limits = zkv_limits_request (1572864);
     for (size_t i = 0; i < sizeof s_corpus / sizeof s_corpus [0]; i++) {
         const s_bad_t *bad = &s_corpus [i];
-        zkv_status_t status;
+        zkv_result_t status;
         zkv_msg_t *msg = zkv_msg_decode (bad->bytes, bad->size, ZKV_KIND_REQUEST, &limits,
                                          &status);
         char text [256];
@@ -361,7 +361,7 @@ Test (msgs, every_truncation_of_a_valid_request_is_rejected)
     msgpack_packer pk;
     msgpack_packer_init (&pk, &buffer, msgpack_sbuffer_write);
     cr_assert_eq (zkv_msg_pack_top (&pk, &zkv_txn_desc, &txn, NULL, true, 5), 0);
-    zkv_status_t status;
+    zkv_result_t status;
     zkv_msg_t *msg = zkv_msg_decode (buffer.data, buffer.size, ZKV_KIND_REQUEST, &limits, &status);
     cr_assert_not_null (msg);
     zkv_msg_destroy (&msg);
@@ -383,7 +383,7 @@ Test (msgs, random_bytes_never_crash)
             bytes [i] = (uint8_t) s_random ();
         if (size)                       //  mostly maps, to get past the first check
             bytes [0] = 0x80 | (bytes [0] & 0x0f);
-        zkv_status_t status;
+        zkv_result_t status;
         zkv_msg_t *msg = zkv_msg_decode (bytes, size, ZKV_KIND_REQUEST, &limits, &status);
         if (msg)
             zkv_msg_destroy (&msg);
@@ -401,7 +401,7 @@ Test (msgs, oversize_frame)
     zkv_limits_t limits = zkv_limits_request (1024);
     char big [2048];
     memset (big, 0, sizeof big);
-    zkv_status_t status;
+    zkv_result_t status;
     cr_assert_null (zkv_msg_decode (big, sizeof big, ZKV_KIND_REQUEST, &limits, &status));
     cr_assert_eq (status.err, ZKV_ERR_REQUEST_TOO_LARGE);
     char text [128];
@@ -439,10 +439,10 @@ Test (msgs, peek_envelope)
 //  ---------------------------------------------------------------------
 //  etcd's request checks
 
-static zkv_status_t
+static zkv_result_t
 s_check (const zkv_desc_t *desc, const void *request)
 {
-    zkv_status_t status;
+    zkv_result_t status;
     zkv_check_request (desc, request, ZKV_DEFAULT_MAX_TXN_OPS, &status);
     return status;
 }
@@ -553,7 +553,7 @@ Test (msgs, txn_checks)
     zkv_txn_t too_many = { .success = { many, 129 } };
     cr_assert_eq (s_check (&zkv_txn_desc, &too_many).err, ZKV_ERR_TOO_MANY_OPS);
     char text [128];
-    zkv_status_t status = s_check (&zkv_txn_desc, &too_many);
+    zkv_result_t status = s_check (&zkv_txn_desc, &too_many);
     cr_assert_str_eq (zkv_status_text (&status, text, sizeof text),
                       "etcdserver: too many operations in txn request");
 }

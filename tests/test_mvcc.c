@@ -99,7 +99,7 @@ s_put (s_store_t *store, const char *key, const char *value)
 {
     zkv_put_t put = { .key = s_bin (key), .value = s_bin (value) };
     zkv_put_response_t response;
-    zkv_status_t status;
+    zkv_result_t status;
     s_begin (store);
     cr_assert_eq (zkv_mvcc_put (store->mvcc, &put, store->zone, &response, &status), 0);
     s_commit (store);
@@ -113,7 +113,7 @@ s_delete (s_store_t *store, const char *key, const char *end)
     if (end && !*end)
         del.range_end = zkv_bin ("", 1);    //  "\0": from key on
     zkv_delete_range_response_t response;
-    zkv_status_t status;
+    zkv_result_t status;
     s_begin (store);
     cr_assert_eq (zkv_mvcc_delete_range (store->mvcc, &del, store->zone, &response, &status), 0);
     s_commit (store);
@@ -124,7 +124,7 @@ static zkv_range_response_t
 s_range (s_store_t *store, zkv_range_t range, zkv_err_t expected)
 {
     zkv_range_response_t response;
-    zkv_status_t status;
+    zkv_result_t status;
     int rc = zkv_mvcc_range (store->mvcc, &range, store->zone, &response, &status);
     char text [256];
     cr_assert_eq (status.err, expected, "range: %s", zkv_status_text (&status, text, sizeof text));
@@ -171,7 +171,7 @@ s_compact (s_store_t *store, int64_t revision, zkv_err_t expected)
 {
     zkv_compact_t compact = { .revision = revision };
     zkv_compact_response_t response;
-    zkv_status_t status;
+    zkv_result_t status;
     s_begin (store);
     zkv_mvcc_compact (store->mvcc, &compact, store->zone, &response, &status);
     cr_assert_eq (status.err, expected);
@@ -317,7 +317,7 @@ BOTH (mvcc, keys_with_zero_bytes_sort_as_bytes)
         zkv_put_t put = { .key = zkv_bin (keys [i].bytes, keys [i].size),
                           .value = zkv_bin ("v", 1) };
         zkv_put_response_t response;
-        zkv_status_t status;
+        zkv_result_t status;
         s_begin (&store);
         cr_assert_eq (zkv_mvcc_put (store.mvcc, &put, store.zone, &response, &status), 0);
         s_commit (&store);
@@ -352,7 +352,7 @@ BOTH (mvcc, delete_range_with_prev_kv)
     s_put (&store, "k3", "v3");
     zkv_delete_range_t del = { .key = s_bin ("k1"), .range_end = s_bin ("k3"), .prev_kv = true };
     zkv_delete_range_response_t response;
-    zkv_status_t status;
+    zkv_result_t status;
     s_begin (&store);
     cr_assert_eq (zkv_mvcc_delete_range (store.mvcc, &del, store.zone, &response, &status), 0);
     s_commit (&store);
@@ -380,7 +380,7 @@ BOTH (mvcc, put_options)
 {
     s_store_t store;
     s_new (&store, memory);
-    zkv_status_t status;
+    zkv_result_t status;
     zkv_put_response_t response;
     zkv_put_t put = { .key = s_bin ("k"), .ignore_value = true };
     s_begin (&store);
@@ -436,7 +436,7 @@ BOTH (mvcc, txn_compares_and_branches)
     zkv_txn_t txn = { .compare = { compares, 4 }, .success = { success, 3 },
                       .failure = { failure, 1 } };
     zkv_txn_response_t response;
-    zkv_status_t status;
+    zkv_result_t status;
     s_begin (&store);
     cr_assert_eq (zkv_mvcc_txn (store.mvcc, &txn, store.zone, &response, &status), 0);
     s_commit (&store);
@@ -497,7 +497,7 @@ BOTH (mvcc, txn_compare_over_a_range_and_nested_txn)
     all_x.value = s_bin ("x");
     zkv_txn_t txn = { .compare = { &all_x, 1 } };
     zkv_txn_response_t response;
-    zkv_status_t status;
+    zkv_result_t status;
     cr_assert_eq (zkv_mvcc_txn_read (store.mvcc, &txn, store.zone, &response, &status), 0);
     cr_assert_not (response.succeeded);         //  p/3 is y
 
@@ -532,7 +532,7 @@ BOTH (mvcc, failing_txn_changes_nothing)
     zkv_request_op_t ops [2] = { { .request_put = &put }, { .request_range = &old } };
     zkv_txn_t txn = { .success = { ops, 2 } };
     zkv_txn_response_t response;
-    zkv_status_t status;
+    zkv_result_t status;
     s_begin (&store);
     cr_assert_eq (zkv_mvcc_txn (store.mvcc, &txn, store.zone, &response, &status), -1);
     cr_assert_eq (status.err, ZKV_ERR_COMPACTED);
@@ -546,7 +546,7 @@ BOTH (mvcc, many_transactions_in_one_batch)
 {
     s_store_t store;
     s_new (&store, memory);
-    zkv_status_t status;
+    zkv_result_t status;
     s_begin (&store);
     for (int i = 0; i < 10; i++) {
         zkv_put_t put = { .key = s_bin ("counter"), .value = zkv_bin (&"0123456789" [i], 1) };

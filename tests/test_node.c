@@ -36,7 +36,7 @@ static int64_t
 s_put (zkv_client_t *client, const char *key, const char *value)
 {
     zkv_put_t put = { .key = s_bin (key), .value = s_bin (value) };
-    zkv_status_t status;
+    zkv_result_t status;
     zkv_msg_t *reply = zkv_client_call (client, &zkv_put_desc, &put, &status);
     char text [256];
     cr_assert_not_null (reply, "put %s: %s", key, zkv_status_text (&status, text, sizeof text));
@@ -51,7 +51,7 @@ static char *
 s_get (zkv_client_t *client, const char *key, bool serializable)
 {
     zkv_range_t range = { .key = s_bin (key), .serializable = serializable };
-    zkv_status_t status;
+    zkv_result_t status;
     zkv_msg_t *reply = zkv_client_call (client, &zkv_range_desc, &range, &status);
     cr_assert_not_null (reply);
     cr_assert_null (zkv_reply_error (reply));
@@ -81,7 +81,7 @@ Test (node, put_get_and_headers)
 
     //  The header names the member and cluster, and the current revision
     zkv_range_t range = { .key = s_bin ("foo") };
-    zkv_status_t status;
+    zkv_result_t status;
     zkv_msg_t *reply = zkv_client_call (client, &zkv_range_desc, &range, &status);
     zkv_header_t *header = ((zkv_range_response_t *) reply->body)->header;
     cr_assert_neq (header->cluster_id, 0);
@@ -104,7 +104,7 @@ s_raw_call (zsock_t *dealer, const void *bytes, size_t size, const zkv_desc_t *a
     zframe_t *reply = zframe_recv (dealer);
     cr_assert_not_null (reply, "no reply");
     zkv_limits_t limits = zkv_limits_trusted ();
-    zkv_status_t status;
+    zkv_result_t status;
     zkv_msg_t *msg = zkv_msg_decode_reply (zframe_data (reply), zframe_size (reply), as,
                                            &limits, &status);
     zframe_destroy (&reply);
@@ -199,7 +199,7 @@ Test (node, oversize_frame)
     //  Just under the limit is fine
     put.value = zkv_bin ("small", 5);
     zkv_client_t *client = zkv_client_new (zkv_testnode_endpoint (s_node), 5000);
-    zkv_status_t status;
+    zkv_result_t status;
     reply = zkv_client_call (client, &zkv_put_desc, &put, &status);
     cr_assert_not_null (reply);
     cr_assert_null (zkv_reply_error (reply));
@@ -238,7 +238,7 @@ Test (node, settings_from_a_config_file)
                                  { .request_range = &get } };
     zkv_txn_t txn = { .success = { ops, 3 } };
     zkv_client_t *client = zkv_client_new (zkv_testnode_endpoint (s_node), 5000);
-    zkv_status_t status;
+    zkv_result_t status;
     reply = zkv_client_call (client, &zkv_txn_desc, &txn, &status);
     cr_assert_not_null (reply);
     s_assert_error (reply, "InvalidArgument", "etcdserver: too many operations in txn request");
@@ -276,7 +276,7 @@ Test (node, req_clients_are_served_too)
     zframe_t *reply = zframe_recv (req);
     cr_assert_not_null (reply);
     zkv_limits_t limits = zkv_limits_trusted ();
-    zkv_status_t status;
+    zkv_result_t status;
     zkv_msg_t *msg = zkv_msg_decode_reply (zframe_data (reply), zframe_size (reply),
                                            &zkv_put_desc, &limits, &status);
     cr_assert_not_null (msg);
@@ -338,7 +338,7 @@ Test (node, kill_9_loses_no_acknowledged_put)
 
     client = zkv_client_new (zkv_testnode_endpoint (s_node), 5000);
     zkv_range_t all = { .key = s_bin ("key-"), .range_end = s_bin ("key."), };
-    zkv_status_t call_status;
+    zkv_result_t call_status;
     zkv_msg_t *reply = zkv_client_call (client, &zkv_range_desc, &all, &call_status);
     cr_assert_not_null (reply);
     zkv_range_response_t *response = reply->body;
@@ -398,7 +398,7 @@ Test (node, kill_9_under_concurrent_load_loses_no_acknowledged_put)
             c++;
         zframe_t *reply = zframe_recv (which);
         zkv_limits_t limits = zkv_limits_trusted ();
-        zkv_status_t status;
+        zkv_result_t status;
         zkv_msg_t *msg = zkv_msg_decode_reply (zframe_data (reply), zframe_size (reply),
                                                &zkv_put_desc, &limits, &status);
         cr_assert_not_null (msg);
@@ -422,7 +422,7 @@ Test (node, kill_9_under_concurrent_load_loses_no_acknowledged_put)
         snprintf (from, sizeof from, "%02d/", c);
         snprintf (to, sizeof to, "%02d0", c);
         zkv_range_t range = { .key = s_bin (from), .range_end = s_bin (to) };
-        zkv_status_t status;
+        zkv_result_t status;
         zkv_msg_t *reply = zkv_client_call (client, &zkv_range_desc, &range, &status);
         cr_assert_not_null (reply);
         zkv_range_response_t *response = reply->body;
@@ -485,7 +485,7 @@ Test (node, many_clients_at_once)
     }
     zkv_client_t *client = zkv_client_new (zkv_testnode_endpoint (s_node), 5000);
     zkv_range_t all = { .key = s_bin ("c"), .range_end = s_bin ("d"), .count_only = true };
-    zkv_status_t status;
+    zkv_result_t status;
     zkv_msg_t *reply = zkv_client_call (client, &zkv_range_desc, &all, &status);
     cr_assert_eq (((zkv_range_response_t *) reply->body)->count, CLIENTS);
     cr_assert_eq (((zkv_range_response_t *) reply->body)->header->revision,

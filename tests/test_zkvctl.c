@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "zkv_testnode.h"
 
@@ -541,10 +542,11 @@ Test (zkvctl, help_and_version)
 
 Test (zkvctl, node_down)
 {
-    //  An endpoint nothing listens on any more: the node's, once stopped
+    //  An endpoint nothing listens on, and that no parallel test can take
+    //  meanwhile (a stopped node's port could be given to another node)
     char endpoint [128];
-    snprintf (endpoint, sizeof endpoint, "%s", zkv_testnode_endpoint (s_node_get ()));
-    zkv_testnode_destroy (&s_node);
+    int fd = zkv_dead_endpoint (endpoint, sizeof endpoint);
+    cr_assert_geq (fd, 0);
     const char *argv [] = {
         ZKVCTL_BIN, "--endpoints", endpoint, "--command-timeout", "300ms", "get", "k", NULL
     };
@@ -557,4 +559,5 @@ Test (zkvctl, node_down)
         ZKVCTL_BIN, "--command-timeout=300ms", "txn", "--endpoints", endpoint, NULL
     };
     S_EXPECT (zkv_run ("\nput k v\n\n\n", txn_argv), 1, "", "Error: context deadline exceeded\n");
+    close (fd);
 }

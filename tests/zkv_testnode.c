@@ -14,6 +14,9 @@
 #include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #define START_TIMEOUT_MSECS 20000
@@ -298,4 +301,24 @@ zkv_run_free (zkv_run_t *run)
     free (run->out);
     free (run->err);
     run->out = run->err = NULL;
+}
+
+int
+zkv_dead_endpoint (char *endpoint, size_t size)
+{
+    int fd = socket (AF_INET, SOCK_STREAM, 0);
+    if (fd < 0)
+        return -1;
+    struct sockaddr_in address;
+    memset (&address, 0, sizeof address);
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
+    socklen_t length = sizeof address;
+    if (bind (fd, (struct sockaddr *) &address, sizeof address)
+    ||  getsockname (fd, (struct sockaddr *) &address, &length)) {
+        close (fd);
+        return -1;
+    }
+    snprintf (endpoint, size, "tcp://127.0.0.1:%d", ntohs (address.sin_port));
+    return fd;
 }

@@ -52,6 +52,13 @@ char *
 bool
     zkv_testnode_running (zkv_testnode_t *self);
 
+//  An endpoint where nothing will ever answer, for as long as the returned
+//  socket stays open (close it after): a port bound but not listening, so
+//  that no other process of a parallel test can be given it meanwhile.
+//  Returns the socket, or -1.
+int
+    zkv_dead_endpoint (char *endpoint, size_t size);
+
 //  A program run to completion
 typedef struct {
     int code;                           //  exit code, or 128 + signal

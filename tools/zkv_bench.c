@@ -282,7 +282,7 @@ main (int argc, char *argv [])
         for (size_t c = 0; c < clients && rc == 0; c++) {
             if (!(items [c].revents & ZMQ_POLLIN))
                 continue;
-            zkv_status_t status;
+            zkv_result_t status;
             zkv_msg_t *reply = zkv_client_recv (run.client [c], desc, 0, &status);
             int64_t now = s_now_usecs ();
             if (!reply || zkv_reply_error (reply))

@@ -154,7 +154,7 @@ zkv_client_send (zkv_client_t *self, const zkv_desc_t *desc, const void *request
 
 zkv_msg_t *
 zkv_client_recv (zkv_client_t *self, const zkv_desc_t *desc, int timeout,
-                 zkv_status_t *status)
+                 zkv_result_t *status)
 {
     zsock_set_rcvtimeo (self->dealer, timeout);
     zframe_t *frame = zframe_recv (self->dealer);
@@ -177,7 +177,7 @@ zkv_client_socket (zkv_client_t *self)
 
 zkv_msg_t *
 zkv_client_call (zkv_client_t *self, const zkv_desc_t *desc, const void *request,
-                 zkv_status_t *status)
+                 zkv_result_t *status)
 {
     int64_t deadline = zclock_mono () + self->timeout;
     uint64_t id = zkv_client_send (self, desc, request, self->timeout);

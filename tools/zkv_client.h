@@ -34,7 +34,7 @@ void
 //  ZKV_ERR_MALFORMED when the reply could not be decoded.
 zkv_msg_t *
     zkv_client_call (zkv_client_t *self, const zkv_desc_t *desc, const void *request,
-                     zkv_status_t *status);
+                     zkv_result_t *status);
 
 //  Sends a request without waiting for its reply (for load generators that
 //  keep one request in flight per client). Returns its id, or 0 when no
@@ -47,7 +47,7 @@ uint64_t
 //  NULL with status set on timeout or an undecodable reply.
 zkv_msg_t *
     zkv_client_recv (zkv_client_t *self, const zkv_desc_t *desc, int timeout,
-                     zkv_status_t *status);
+                     zkv_result_t *status);
 
 //  The socket replies arrive on, for polling
 zsock_t *

@@ -237,7 +237,7 @@ zkv_peers_recv (zkv_peers_t *self)
         return NULL;
     }
     zkv_limits_t limits = { MAX_PEER_FRAME, 8, 1 << 24 };
-    zkv_status_t status;
+    zkv_result_t status;
     zkv_msg_t *decoded = zkv_msg_decode (zframe_data (payload), zframe_size (payload),
                                          ZKV_KIND_PEER, &limits, &status);
     zmsg_destroy (&msg);

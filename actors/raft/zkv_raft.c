@@ -246,7 +246,7 @@ s_dropped (self_t *self, const zkv_rc_dropped_t *dropped)
 {
     msgpack_zone *zone = msgpack_zone_new (4096);
     zkv_limits_t limits = zkv_limits_trusted ();
-    zkv_status_t status;
+    zkv_result_t status;
     zkv_internal_request_t *request = (zkv_internal_request_t *) zkv_msg_decode_body (
         dropped->data.data, dropped->data.size, &zkv_internal_request_desc, zone, &limits,
         &status);
@@ -475,7 +475,7 @@ s_fault (self_t *self, const zkv_fault_injection_t *injection)
     size_t size;
     uint8_t *reply;
     if (!self->args->fault_injection) {
-        zkv_status_t status;
+        zkv_result_t status;
         zkv_status_set (&status, ZKV_ERR_PERMISSION_DENIED, NULL);
         reply = zkv_msg_encode_error (&status, &header, &size);
     }

@@ -164,7 +164,7 @@ zkvctl_call (zkvctl_t *ctl, const zkv_desc_t *desc, const void *request)
         zkvctl_fail (ctl, ZKVCTL_EXIT_BAD_ARGS, "etcdclient: no available endpoints");
         return NULL;
     }
-    zkv_status_t status = { ZKV_ERR_OK, "" };
+    zkv_result_t status = { ZKV_ERR_OK, "" };
     zkv_msg_t *reply = zkv_client_call (client, desc, request, &status);
     zkv_client_destroy (&client);
     if (!reply) {
