@@ -35,6 +35,12 @@ typedef struct {
     zhashx_t *waiting;                  //  wait number -> s_waiter_t
     zlistx_t *by_age;                   //  the same, oldest first
     uint64_t next_wait;
+    zkv_propose_t *proposals;           //  this burst's, for raft (own their bytes)
+    size_t proposal_count;
+    size_t proposal_room;
+    zkv_read_index_t *reads;            //  this burst's linearizable reads
+    size_t read_count;
+    size_t read_room;
     size_t waiting_bytes;               //  sum of the waiting requests' sizes
     size_t max_waiting_bytes;
     zkv_limits_t limits;                //  for client requests
@@ -47,6 +53,19 @@ typedef struct {
     int64_t revision;
     bool terminated;
 } self_t;
+
+//  Grows an array to hold one more item
+static void *
+s_grow (void *array, size_t *room, size_t count, size_t item_size)
+{
+    if (count < *room)
+        return array;
+    *room = *room? 2 * *room: 64;
+    array = realloc (array, *room * item_size);
+    if (!array)
+        zkv_fatal ("out of memory");
+    return array;
+}
 
 //  ---------------------------------------------------------------------
 //  Waiting requests, keyed by a 64-bit number
@@ -224,19 +243,45 @@ s_route (self_t *self, const zkv_msg_t *request, uint64_t wait)
         zkv_fatal ("out of memory");
     zkv_bin_t encoded = zkv_bin (bytes, size);
     if (write) {
+        //  Raft gets the burst's proposals in one message (s_flush_raft)
+        self->proposals = (zkv_propose_t *) s_grow (self->proposals, &self->proposal_room,
+                                                           self->proposal_count,
+                                                           sizeof (zkv_propose_t));
         zkv_propose_t propose = { .wait = wait, .request = encoded };
-        zkv_io_send (self->raft, &zkv_propose_desc, &propose);
+        self->proposals [self->proposal_count++] = propose;
+        return;                         //  the bytes go with it
     }
-    else
     if (serializable) {
         zkv_read_t read = { .wait = wait, .index = 0, .request = encoded };
         zkv_io_send (self->storage, &zkv_read_desc, &read);
     }
     else {
+        self->reads = (zkv_read_index_t *) s_grow (self->reads, &self->read_room,
+                                                          self->read_count,
+                                                          sizeof (zkv_read_index_t));
         zkv_read_index_t read = { .wait = wait, .request = encoded };
-        zkv_io_send (self->raft, &zkv_read_index_desc, &read);
+        self->reads [self->read_count++] = read;
+        return;
     }
     free (bytes);
+}
+
+//  Sends raft what the burst asked of it, in one message
+static void
+s_flush_raft (self_t *self)
+{
+    if (self->proposal_count == 0 && self->read_count == 0)
+        return;
+    zkv_raft_requests_t requests = {
+        .proposals = { self->proposals, self->proposal_count },
+        .reads = { self->reads, self->read_count }
+    };
+    zkv_io_send (self->raft, &zkv_raft_requests_desc, &requests);
+    for (size_t i = 0; i < self->proposal_count; i++)
+        free ((void *) self->proposals [i].request.data);
+    for (size_t i = 0; i < self->read_count; i++)
+        free ((void *) self->reads [i].request.data);
+    self->proposal_count = self->read_count = 0;
 }
 
 //  Status: answered at once from what raft and storage pushed here
@@ -489,6 +534,7 @@ zkv_front_actor (zsock_t *pipe, void *args)
             //  Take a burst of requests, then look at answers again
             for (int burst = 0; burst < 256 && zkv_io_ready (self->router); burst++)
                 s_handle_client (self);
+            s_flush_raft (self);
         }
         else
         if (which == self->inbox)
@@ -502,6 +548,8 @@ zkv_front_actor (zsock_t *pipe, void *args)
     zpoller_destroy (&self->poller);
     zhashx_destroy (&self->waiting);
     zlistx_destroy (&self->by_age);
+    free (self->proposals);             //  empty: every burst was flushed
+    free (self->reads);
     zsock_destroy (&self->router);
     zsock_destroy (&self->inbox);
     zsock_destroy (&self->raft);

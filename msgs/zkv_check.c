@@ -194,7 +194,8 @@ s_intervals_prepare (s_intervals_t *list)
 {
     if (list->sorted)
         return 0;
-    qsort (list->items, list->count, sizeof (s_interval_t), s_interval_compare);
+    if (list->count > 1)            //  qsort may not be given a NULL array
+        qsort (list->items, list->count, sizeof (s_interval_t), s_interval_compare);
     free (list->max_end);
     list->max_end = (zkv_bin_t *) malloc ((list->count + 1) * sizeof (zkv_bin_t));
     if (!list->max_end)

@@ -54,6 +54,14 @@ zkv_cluster_parse (const char *initial_cluster, const char *token, zkv_cluster_t
                       endpoint + 7);
         else
             strcpy (member->peer_endpoint, endpoint);
+        //  The members table is where the others find a member: a wildcard
+        //  port would leave them nothing to connect to
+        if (strchr (member->peer_endpoint, '*')) {
+            snprintf (error, error_size, "peer endpoint %s of member '%s' has no fixed port",
+                      member->peer_endpoint, member->name);
+            rc = -1;
+            break;
+        }
         member->id = zkv_identity_member_id (token, member->name);
         cluster->count++;
     }

@@ -61,7 +61,8 @@ s_apply (void *arg, rc_node_t *node, const zkv_entry_t *entry)
     size_t *count = &self->applied_count [node->id];
     if (*count < 512) {
         char *text = calloc (1, entry->data.size + 1);
-        memcpy (text, entry->data.data, entry->data.size);
+        if (entry->data.size)       //  empty entries have no data pointer
+            memcpy (text, entry->data.data, entry->data.size);
         self->applied [node->id][(*count)++] = text;
     }
 }

@@ -260,6 +260,15 @@ Test (node, bad_settings_are_refused)
     cr_assert_eq (run.code, 2);
     cr_assert_not_null (strstr (run.err, "--frobnicate"), "%s", run.err);
     zkv_run_free (&run);
+
+    //  Other members could not find a member whose peer port is a wildcard
+    const char *wildcard [] = { ZKV_NODE_BIN, "--engine", "memory", "--name", "w1",
+                                "--listen-peer", "tcp://127.0.0.1:*", NULL };
+    run = zkv_run (NULL, wildcard);
+    cr_assert_eq (run.code, 1);
+    cr_assert_not_null (strstr (run.err, "peer endpoint tcp://127.0.0.1:* of member 'w1' "
+                                         "has no fixed port"), "%s", run.err);
+    zkv_run_free (&run);
 }
 
 Test (node, req_clients_are_served_too)

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "zkv_client.h"
 #include "zkv_testnode.h"
 
 static zkv_testnode_t *s_node;
@@ -560,4 +561,420 @@ Test (zkvctl, node_down)
     };
     S_EXPECT (zkv_run ("\nput k v\n\n\n", txn_argv), 1, "", "Error: context deadline exceeded\n");
     close (fd);
+}
+
+//  ---------------------------------------------------------------------
+//  member list against the test node
+
+//  Runs member list until the node shows its client endpoint: it publishes
+//  it through raft shortly after it starts (retrying every 2 s until it
+//  leads, so allow a few tries on a loaded machine). Returns the simple
+//  output.
+static char *
+s_member_list_published (void)
+{
+    const char *endpoint = zkv_testnode_endpoint (s_node_get ());
+    char wanted [256];
+    snprintf (wanted, sizeof wanted, ", %s, false\n", endpoint);
+    int64_t deadline = zclock_mono () + 10000;
+    while (true) {
+        zkv_run_t run = s_zkvctl (NULL, "member", "list", NULL);
+        cr_assert_eq (run.code, 0, "%s", run.err);
+        cr_assert_str_eq (run.err, "");
+        if (strstr (run.out, wanted)) {
+            char *out = strdup (run.out);
+            zkv_run_free (&run);
+            return out;
+        }
+        zkv_run_free (&run);
+        cr_assert_lt (zclock_mono (), deadline, "the node never published %s", endpoint);
+        zclock_sleep (100);
+    }
+}
+
+//  The text after "name":[" in json, up to the next quote, as a fresh string
+static char *
+s_json_first_string (const char *json, const char *name)
+{
+    char pattern [64];
+    snprintf (pattern, sizeof pattern, "\"%s\":[\"", name);
+    const char *at = strstr (json, pattern);
+    cr_assert_not_null (at, "no %s in %s", name, json);
+    at += strlen (pattern);
+    const char *end = strchr (at, '"');
+    cr_assert_not_null (end);
+    return strndup (at, (size_t) (end - at));
+}
+
+//  The table etcdctl prints for one member (no cell over 30 columns, so
+//  nothing wraps): headers centred, cells pushed to the right
+static char *
+s_one_member_table (const char *const *cells)
+{
+    static const char *headers [] = {
+        "ID", "STATUS", "NAME", "PEER ADDRS", "CLIENT ADDRS", "IS LEARNER"
+    };
+    size_t widths [6];
+    char rule [512] = "+", head [512] = "|", row [512] = "|";
+    for (int i = 0; i < 6; i++) {
+        widths [i] = strlen (headers [i]) > strlen (cells [i])? strlen (headers [i])
+                                                              : strlen (cells [i]);
+        cr_assert_leq (widths [i], 30);
+        for (size_t j = 0; j < widths [i] + 2; j++)
+            strcat (rule, "-");
+        strcat (rule, "+");
+        size_t gap = widths [i] - strlen (headers [i]);
+        snprintf (head + strlen (head), sizeof head - strlen (head), " %*s%s%*s |",
+                  (int) (gap / 2), "", headers [i], (int) (gap - gap / 2), "");
+        snprintf (row + strlen (row), sizeof row - strlen (row), " %*s |",
+                  (int) widths [i], cells [i]);
+    }
+    return zsys_sprintf ("%s\n%s\n%s\n%s\n%s\n", rule, head, rule, row, rule);
+}
+
+Test (zkvctl, member_list)
+{
+    const char *endpoint = zkv_testnode_endpoint (s_node_get ());
+    char *simple = s_member_list_published ();
+
+    //  json: the member's id, name and URLs, and who answered
+    zkv_run_t run = s_zkvctl (NULL, "member", "list", "-w", "json", NULL);
+    cr_assert_eq (run.code, 0, "%s", run.err);
+    cr_assert (s_json_ok (run.out), "not JSON: %s", run.out);
+    cr_assert_eq (strchr (run.out, '\n'), run.out + strlen (run.out) - 1, "not one line");
+    cr_assert (strncmp (run.out, "{\"header\":{\"cluster_id\":", 24) == 0, "%s", run.out);
+    cr_assert_gt (s_json_number (run.out, "cluster_id"), 0, "%s", run.out);
+    long long id = s_json_number (run.out, "ID");
+    cr_assert_gt (id, 0, "%s", run.out);
+    cr_assert_eq (s_json_number (run.out, "member_id"), id, "%s", run.out);
+    char *peer = s_json_first_string (run.out, "peerURLs");
+    char *json = zsys_sprintf ("\"members\":[{\"ID\":%lld,\"name\":\"zkvctl\","
+                               "\"peerURLs\":[\"%s\"],\"clientURLs\":[\"%s\"]}]}\n",
+                               id, peer, endpoint);
+    cr_assert (strstr (run.out, json), "%s\nexpected %s", run.out, json);
+    zkv_run_free (&run);
+    free (json);
+
+    //  simple: one line, etcdctl's columns
+    char hex [32];
+    snprintf (hex, sizeof hex, "%llx", id);
+    char *line = zsys_sprintf ("%s, started, zkvctl, %s, %s, false\n", hex, peer, endpoint);
+    cr_assert_str_eq (simple, line);
+    //  serializable, and by a prefix of each command name
+    S_EXPECT (s_zkvctl (NULL, "mem", "l", "--consistency", "s", NULL), 0, line, "");
+
+    //  table
+    const char *cells [] = { hex, "started", "zkvctl", peer, endpoint, "false" };
+    char *table = s_one_member_table (cells);
+    S_EXPECT (s_zkvctl (NULL, "member", "list", "-w", "table", NULL), 0, table, "");
+
+    //  fields, with --hex
+    run = s_zkvctl (NULL, "member", "list", "-w", "fields", "--hex", NULL);
+    cr_assert_eq (run.code, 0, "%s", run.err);
+    char *fields = zsys_sprintf ("\"MemberID\" : %s\n", hex);
+    cr_assert (strstr (run.out, fields), "%s", run.out);
+    free (fields);
+    fields = zsys_sprintf ("\"ID\" : %s\n\"Name\" : \"zkvctl\"\n\"PeerURL\" : \"%s\"\n"
+                           "\"ClientURL\" : \"%s\"\n\"IsLearner\" : false\n\n", hex, peer,
+                           endpoint);
+    cr_assert (strstr (run.out, fields), "%s", run.out);
+    zkv_run_free (&run);
+    free (fields);
+    free (table);
+    free (line);
+    free (peer);
+    free (simple);
+}
+
+Test (zkvctl, member_bad_arguments)
+{
+    S_EXPECT (s_zkvctl_bare (NULL, "member", "list", "--consistency", "x", NULL), 128, "",
+              "Error: unknown consistency flag \"x\"\n");
+    S_EXPECT (s_zkvctl_bare (NULL, "member", "list", "-w", "protobuf", NULL), 128, "",
+              "Error: unsupported output format\n");
+    S_EXPECT (s_zkvctl_bare (NULL, "member", "list", "--bogus", NULL), 128, "",
+              "Error: unknown flag: --bogus\n");
+    S_EXPECT (s_zkvctl_bare (NULL, "member", "frob", NULL), 128, "",
+              "Error: unknown command \"frob\" for \"zkvctl member\"\n"
+              "Run 'zkvctl member --help' for usage.\n");
+    //  member alone prints its usage, as cobra does
+    zkv_run_t run = s_zkvctl_bare (NULL, "member", NULL);
+    cr_assert_eq (run.code, 0, "%s", run.err);
+    cr_assert (strstr (run.out, "COMMANDS:\n\tlist        Lists all members in the cluster\n"),
+               "%s", run.out);
+    zkv_run_free (&run);
+    run = s_zkvctl_bare (NULL, "help", "member", "list", NULL);
+    cr_assert_eq (run.code, 0, "%s", run.err);
+    cr_assert (strstr (run.out, "zkvctl member list [options]"), "%s", run.out);
+    cr_assert (strstr (run.out, "--consistency=\"l\""), "%s", run.out);
+    zkv_run_free (&run);
+}
+
+//  ---------------------------------------------------------------------
+//  member list printers, against a fake node with a made-up member table
+
+//  Answers every member_list request with three members: a started one,
+//  one that has not published its client endpoint, and one whose name
+//  needs JSON escaping and wraps in a table. The header's revision tells
+//  how the request was made: 1 linearizable, 0 (left out) serializable.
+static void
+s_fake_node (zsock_t *pipe, void *args)
+{
+    (void) args;
+    zsock_t *router = zsock_new_router ("tcp://127.0.0.1:*");
+    zsock_signal (pipe, 0);
+    zsock_send (pipe, "s", router? zsock_endpoint (router): "");
+    zpoller_t *poller = zpoller_new (pipe, router, NULL);
+    while (router) {
+        void *which = zpoller_wait (poller, -1);
+        if (which != router)
+            break;                      //  $TERM or interrupted
+        zmsg_t *msg = zmsg_recv (router);
+        zframe_t *identity = zmsg_pop (msg);
+        zframe_t *frame = zmsg_pop (msg);
+        zkv_limits_t limits = zkv_limits_trusted ();
+        zkv_result_t status = { ZKV_ERR_OK, "" };
+        zkv_msg_t *request = frame? zkv_msg_decode (zframe_data (frame), zframe_size (frame),
+                                                    ZKV_KIND_REQUEST, &limits, &status)
+                                  : NULL;
+        if (request && request->desc == &zkv_member_list_desc) {
+            const zkv_member_list_t *list = (const zkv_member_list_t *) request->body;
+            zkv_header_t header = {
+                0x71542586ef100417, 0x5712a4179abd4a9a, list->linearizable? 1: 0, 7
+            };
+            const char *long_name = "a \"quoted\" <name> & more words here";
+            zkv_cluster_member_t members [] = {
+                { 0x5712a4179abd4a9a, zkv_bin ("n1", 2), zkv_bin ("tcp://127.0.0.1:40002", 21),
+                  zkv_bin ("tcp://127.0.0.1:40001", 21) },
+                { 0xabc, zkv_bin ("n2", 2), zkv_bin ("tcp://127.0.0.1:40004", 21),
+                  zkv_bin (NULL, 0) },
+                { 0x10, zkv_bin (long_name, strlen (long_name)),
+                  zkv_bin ("tcp://127.0.0.1:40006", 21), zkv_bin ("tcp://127.0.0.1:40005", 21) }
+            };
+            zkv_member_list_response_t response = { &header, { members, 3 } };
+            size_t body_size, size;
+            uint8_t *body = zkv_msg_encode_body (&zkv_member_list_response_desc, &response,
+                                                 &body_size);
+            uint8_t *reply = zkv_msg_wrap_reply (request->id, request->has_id, "member_list",
+                                                 strlen ("member_list"), body, body_size, &size);
+            zframe_send (&identity, router, ZFRAME_MORE);
+            zframe_t *answer = zframe_new (reply, size);
+            zframe_send (&answer, router, 0);
+            free (reply);
+            free (body);
+        }
+        zkv_msg_destroy (&request);
+        zframe_destroy (&frame);
+        zframe_destroy (&identity);
+        zmsg_destroy (&msg);
+    }
+    zpoller_destroy (&poller);
+    zsock_destroy (&router);
+}
+
+Test (zkvctl, member_list_printers)
+{
+    zactor_t *fake = zactor_new (s_fake_node, NULL);
+    char *endpoint = zstr_recv (fake);
+    cr_assert (endpoint && *endpoint, "the fake node could not bind");
+    #define S_FAKE(...) s_zkvctl_bare (NULL, "--endpoints", endpoint, __VA_ARGS__, NULL)
+
+    S_EXPECT (S_FAKE ("member", "list"), 0,
+              "5712a4179abd4a9a, started, n1, tcp://127.0.0.1:40002, tcp://127.0.0.1:40001, "
+              "false\n"
+              "abc, unstarted, , tcp://127.0.0.1:40004, , false\n"
+              "10, started, a \"quoted\" <name> & more words here, tcp://127.0.0.1:40006, "
+              "tcp://127.0.0.1:40005, false\n", "");
+
+    //  The long name wraps at 30 columns, as tablewriter wraps it
+    S_EXPECT (S_FAKE ("member", "list", "-w", "table"), 0,
+              "+------------------+-----------+--------------------------------+-----------------------+-----------------------+------------+\n"
+              "|        ID        |  STATUS   |              NAME              |      PEER ADDRS       |     CLIENT ADDRS      | IS LEARNER |\n"
+              "+------------------+-----------+--------------------------------+-----------------------+-----------------------+------------+\n"
+              "| 5712a4179abd4a9a |   started |                             n1 | tcp://127.0.0.1:40002 | tcp://127.0.0.1:40001 |      false |\n"
+              "|              abc | unstarted |                                | tcp://127.0.0.1:40004 |                       |      false |\n"
+              "|               10 |   started | a \"quoted\" <name> & more words | tcp://127.0.0.1:40006 | tcp://127.0.0.1:40005 |      false |\n"
+              "|                  |           |                           here |                       |                       |            |\n"
+              "+------------------+-----------+--------------------------------+-----------------------+-----------------------+------------+\n",
+              "");
+
+    //  Go's encoding/json: zero values and empty lists left out, HTML
+    //  characters escaped
+    S_EXPECT (S_FAKE ("member", "list", "-w", "json"), 0,
+              "{\"header\":{\"cluster_id\":8166193285796201495,\"member_id\":6274257652167821978,"
+              "\"revision\":1,\"raft_term\":7},\"members\":["
+              "{\"ID\":6274257652167821978,\"name\":\"n1\",\"peerURLs\":[\"tcp://127.0.0.1:40002\"],"
+              "\"clientURLs\":[\"tcp://127.0.0.1:40001\"]},"
+              "{\"ID\":2748,\"name\":\"n2\",\"peerURLs\":[\"tcp://127.0.0.1:40004\"]},"
+              "{\"ID\":16,\"name\":\"a \\\"quoted\\\" \\u003cname\\u003e \\u0026 more words here\","
+              "\"peerURLs\":[\"tcp://127.0.0.1:40006\"],\"clientURLs\":[\"tcp://127.0.0.1:40005\"]}]}\n",
+              "");
+    //  --consistency s: a serializable request (the fake node then sends
+    //  no revision); --hex: etcdctl's hand-made JSON, ids in hex
+    S_EXPECT (S_FAKE ("member", "list", "-w", "json", "--hex", "--consistency=s"), 0,
+              "{\"header\":{\"cluster_id\":\"71542586ef100417\",\"member_id\":\"5712a4179abd4a9a\","
+              "\"raft_term\":7},\"members\":["
+              "{\"ID\":\"5712a4179abd4a9a\",\"name\":\"n1\",\"peerURLs\":[\"tcp://127.0.0.1:40002\"],"
+              "\"clientURLs\":[\"tcp://127.0.0.1:40001\"]},"
+              "{\"ID\":\"abc\",\"name\":\"n2\",\"peerURLs\":[\"tcp://127.0.0.1:40004\"],"
+              "\"clientURLs\":null},"
+              "{\"ID\":\"10\",\"name\":\"a \\\"quoted\\\" \\u003cname\\u003e \\u0026 more words here\","
+              "\"peerURLs\":[\"tcp://127.0.0.1:40006\"],\"clientURLs\":[\"tcp://127.0.0.1:40005\"]}]}\n",
+              "");
+    S_EXPECT (S_FAKE ("member", "list", "-w", "fields", "--consistency", "s"), 0,
+              "\"ClusterID\" : 8166193285796201495\n"
+              "\"MemberID\" : 6274257652167821978\n"
+              "\"RaftTerm\" : 7\n"
+              "\"ID\" : 6274257652167821978\n"
+              "\"Name\" : \"n1\"\n"
+              "\"PeerURL\" : \"tcp://127.0.0.1:40002\"\n"
+              "\"ClientURL\" : \"tcp://127.0.0.1:40001\"\n"
+              "\"IsLearner\" : false\n\n"
+              "\"ID\" : 2748\n"
+              "\"Name\" : \"n2\"\n"
+              "\"PeerURL\" : \"tcp://127.0.0.1:40004\"\n"
+              "\"IsLearner\" : false\n\n"
+              "\"ID\" : 16\n"
+              "\"Name\" : \"a \\\"quoted\\\" <name> & more words here\"\n"
+              "\"PeerURL\" : \"tcp://127.0.0.1:40006\"\n"
+              "\"ClientURL\" : \"tcp://127.0.0.1:40005\"\n"
+              "\"IsLearner\" : false\n\n", "");
+    #undef S_FAKE
+    zstr_free (&endpoint);
+    zactor_destroy (&fake);
+}
+
+//  ---------------------------------------------------------------------
+//  --cluster-file
+
+//  A fresh directory for cluster files
+static char *
+s_temp_dir (void)
+{
+    char *dir = strdup ("/tmp/zkvctl-test-XXXXXX");
+    cr_assert_not_null (mkdtemp (dir));
+    return dir;
+}
+
+//  Writes text into dir/name; returns the path
+static char *
+s_write_file (const char *dir, const char *name, const char *text)
+{
+    char *path = zsys_sprintf ("%s/%s", dir, name);
+    FILE *file = fopen (path, "w");
+    cr_assert_not_null (file, "cannot write %s", path);
+    fputs (text, file);
+    fclose (file);
+    return path;
+}
+
+Test (zkvctl, cluster_file)
+{
+    const char *live = zkv_testnode_endpoint (s_node_get ());
+    char dead [128];
+    int fd = zkv_dead_endpoint (dead, sizeof dead);
+    cr_assert_geq (fd, 0);
+    char *dir = s_temp_dir ();
+    //  As zkv-cluster writes it: a dead member first, the live one second
+    char *text = zsys_sprintf (
+        "#   zkv cluster file\n"
+        "cluster\n"
+        "    id = 71542586ef100417\n"
+        "    member\n"
+        "        name = n1\n"
+        "        id = 5712a4179abd4a9a\n"
+        "        client = \"%s\"\n"
+        "        peer = \"tcp://127.0.0.1:1\"\n"
+        "        pid = 0\n"
+        "    member\n"
+        "        name = n2\n"
+        "        id = 78ef5a5edc46c747\n"
+        "        client = \"%s\"\n"
+        "        peer = \"tcp://127.0.0.1:2\"\n", dead, live);
+    char *both = s_write_file (dir, "cluster.zpl", text);
+    free (text);
+    text = zsys_sprintf ("cluster\n    member\n        client = %s\n", dead);
+    char *dead_only = s_write_file (dir, "dead.zpl", text);
+    free (text);
+
+    //  The live member serves, whichever command
+    S_EXPECT (s_zkvctl_bare (NULL, "--cluster-file", both, "put", "k", "v", NULL), 0, "OK\n", "");
+    S_EXPECT (s_zkvctl_bare (NULL, "get", "k", "--cluster-file", both, NULL), 0, "k\nv\n", "");
+    S_EXPECT (s_zkvctl_bare ("\nput k2 v2\n\n\n", "txn", "--cluster-file", both, NULL), 0,
+              "SUCCESS\n\nOK\n", "");
+    //  Only the file's endpoints are used
+    S_EXPECT (s_zkvctl_bare (NULL, "--cluster-file", dead_only, "--command-timeout", "300ms",
+                             "get", "k", NULL), 1, "", "Error: context deadline exceeded\n");
+    //  --endpoints wins over --cluster-file, both ways
+    S_EXPECT (s_zkvctl_bare (NULL, "--cluster-file", dead_only, "--endpoints", live,
+                             "get", "k", NULL), 0, "k\nv\n", "");
+    S_EXPECT (s_zkvctl_bare (NULL, "--endpoints", dead, "--cluster-file", both,
+                             "--command-timeout", "300ms", "get", "k", NULL),
+              1, "", "Error: context deadline exceeded\n");
+    char *missing = zsys_sprintf ("%s/missing.zpl", dir);
+    S_EXPECT (s_zkvctl_bare (NULL, "--cluster-file", missing, "--endpoints", live,
+                             "get", "k2", NULL), 0, "k2\nv2\n", "");
+
+    unlink (both);
+    unlink (dead_only);
+    rmdir (dir);
+    free (missing);
+    free (both);
+    free (dead_only);
+    free (dir);
+    close (fd);
+}
+
+Test (zkvctl, cluster_file_bad)
+{
+    char *dir = s_temp_dir ();
+    char *missing = zsys_sprintf ("%s/missing.zpl", dir);
+    char *bad = s_write_file (dir, "bad.zpl", "cluster\n  member\n");
+    char *quote = s_write_file (dir, "quote.zpl",
+                                "cluster\n    member\n        client = \"tcp://x\n");
+    char *none = s_write_file (dir, "none.zpl",
+                               "cluster\n    id = 1\n    member\n        name = n1\n"
+                               "        client = \"\"\n");
+    char *empty = s_write_file (dir, "empty.zpl", "");
+    char *expected;
+
+    //  Found before anything is sent (else, without a node at the default
+    //  endpoint, each would time out and exit 1)
+    expected = zsys_sprintf ("Error: cannot read cluster file %s: no such file or directory\n",
+                             missing);
+    S_EXPECT (s_zkvctl_bare (NULL, "--cluster-file", missing, "put", "k", "v", NULL),
+              128, "", expected);
+    free (expected);
+    expected = zsys_sprintf ("Error: cannot read cluster file %s: is a directory\n", dir);
+    S_EXPECT (s_zkvctl_bare (NULL, "get", "k", "--cluster-file", dir, NULL), 128, "", expected);
+    free (expected);
+    //  zconfig's complaint ends up in the message, not on stdout
+    expected = zsys_sprintf ("Error: cannot parse cluster file %s: line 2: "
+                             "indent 4 spaces at once\n", bad);
+    S_EXPECT (s_zkvctl_bare (NULL, "--cluster-file", bad, "member", "list", NULL), 128, "",
+              expected);
+    free (expected);
+    expected = zsys_sprintf ("Error: cannot parse cluster file %s: line 3: missing \"\n", quote);
+    S_EXPECT (s_zkvctl_bare ("\n\n\n", "--cluster-file", quote, "txn", NULL), 128, "",
+              expected);
+    free (expected);
+    expected = zsys_sprintf ("Error: cluster file %s lists no member client endpoint\n", none);
+    S_EXPECT (s_zkvctl_bare (NULL, "--cluster-file", none, "get", "k", NULL), 128, "", expected);
+    free (expected);
+    expected = zsys_sprintf ("Error: cluster file %s lists no member client endpoint\n", empty);
+    S_EXPECT (s_zkvctl_bare (NULL, "--cluster-file", empty, "compaction", "1", NULL), 128, "",
+              expected);
+    free (expected);
+
+    unlink (bad);
+    unlink (quote);
+    unlink (none);
+    unlink (empty);
+    rmdir (dir);
+    free (bad);
+    free (quote);
+    free (none);
+    free (empty);
+    free (missing);
+    free (dir);
 }

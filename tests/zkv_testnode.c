@@ -27,6 +27,9 @@ struct zkv_testnode_s {
     char data_dir [300];
     char endpoint [128];
     const char *flags [32];             //  extra flags (not owned)
+    int peer_fd;                        //  listening peer socket the node inherits
+    char peer_endpoint [64];            //  its fixed address, stored in the members table
+    char peer_fd_text [16];
     pid_t pid;                          //  0 when not running
 };
 
@@ -73,8 +76,12 @@ s_spawn (zkv_testnode_t *self)
     argv [argc++] = self->data_dir;
     argv [argc++] = "--listen-client";
     argv [argc++] = "tcp://127.0.0.1:*";
-    argv [argc++] = "--listen-peer";        //  a cluster of one: no peer needs it
-    argv [argc++] = "tcp://127.0.0.1:*";
+    //  A cluster of one: no peer connects, but the members table records
+    //  a fixed peer endpoint, as with any member
+    argv [argc++] = "--listen-peer";
+    argv [argc++] = self->peer_endpoint;
+    argv [argc++] = "--listen-peer-fd";
+    argv [argc++] = self->peer_fd_text;
     for (int i = 0; self->flags [i]; i++)
         argv [argc++] = self->flags [i];
     argv [argc] = NULL;
@@ -126,6 +133,7 @@ zkv_testnode_t *
 zkv_testnode_start (const char *name, const char *const *flags)
 {
     zkv_testnode_t *self = calloc (1, sizeof (zkv_testnode_t));
+    self->peer_fd = -1;
     snprintf (self->name, sizeof self->name, "%s", name);
     snprintf (self->dir, sizeof self->dir, "/tmp/zkv-test-%s-XXXXXX", name);
     if (!mkdtemp (self->dir)) {
@@ -133,6 +141,12 @@ zkv_testnode_start (const char *name, const char *const *flags)
         return NULL;
     }
     snprintf (self->data_dir, sizeof self->data_dir, "%s/data", self->dir);
+    self->peer_fd = zkv_dead_endpoint (self->peer_endpoint, sizeof self->peer_endpoint);
+    if (self->peer_fd < 0 || listen (self->peer_fd, 16)) {
+        zkv_testnode_destroy (&self);
+        return NULL;
+    }
+    snprintf (self->peer_fd_text, sizeof self->peer_fd_text, "%d", self->peer_fd);
     for (int i = 0; flags && flags [i] && i < 31; i++)
         self->flags [i] = flags [i];
     if (s_spawn (self)) {
@@ -184,6 +198,8 @@ zkv_testnode_destroy (zkv_testnode_t **self_p)
         return;
     if (self->pid)
         zkv_testnode_kill (self, SIGTERM);
+    if (self->peer_fd >= 0)
+        close (self->peer_fd);
     char command [300];
     snprintf (command, sizeof command, "rm -rf '%s'", self->dir);
     if (system (command) != 0)

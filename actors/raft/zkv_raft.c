@@ -47,9 +47,11 @@ typedef struct {
     //  Proposals of the burst
     zkv_bin_t *proposals;
     uint64_t *proposal_waits;
-    zkv_msg_t **held;                   //  the messages they point into
     size_t proposal_count;
     size_t proposal_room;
+    zkv_msg_t **held;                   //  the messages they point into
+    size_t held_count;
+    size_t held_room;
     //  Reads
     s_reads_t *reads;                   //  this burst's
     zlistx_t *pending_reads;            //  s_reads_t waiting for a read index
@@ -194,24 +196,37 @@ s_expire_reads (self_t *self)
 //  ---------------------------------------------------------------------
 //  Proposals
 
+//  Takes a burst of requests from front; msg is held until the burst's
+//  proposals are handed to the core (they point into it)
 static void
-s_propose_add (self_t *self, zkv_msg_t *msg)
+s_requests_add (self_t *self, zkv_msg_t *msg)
 {
-    zkv_propose_t *propose = (zkv_propose_t *) msg->body;
-    if (self->proposal_count == self->proposal_room) {
-        self->proposal_room = self->proposal_room? 2 * self->proposal_room: 64;
+    zkv_raft_requests_t *requests = (zkv_raft_requests_t *) msg->body;
+    for (size_t i = 0; i < requests->reads.count; i++)
+        s_read_add (self, requests->reads.items [i].wait, requests->reads.items [i].request);
+    size_t count = requests->proposals.count;
+    if (self->proposal_count + count > self->proposal_room) {
+        while (self->proposal_count + count > self->proposal_room)
+            self->proposal_room = self->proposal_room? 2 * self->proposal_room: 64;
         self->proposals = (zkv_bin_t *) realloc (self->proposals,
                                                  self->proposal_room * sizeof (zkv_bin_t));
         self->proposal_waits = (uint64_t *) realloc (self->proposal_waits,
                                                      self->proposal_room * sizeof (uint64_t));
-        self->held = (zkv_msg_t **) realloc (self->held, self->proposal_room * sizeof (zkv_msg_t *));
-        if (!self->proposals || !self->proposal_waits || !self->held)
+        if (!self->proposals || !self->proposal_waits)
             zkv_fatal ("out of memory");
     }
-    self->proposals [self->proposal_count] = propose->request;
-    self->proposal_waits [self->proposal_count] = propose->wait;
-    self->held [self->proposal_count] = msg;
-    self->proposal_count++;
+    for (size_t i = 0; i < count; i++) {
+        self->proposals [self->proposal_count] = requests->proposals.items [i].request;
+        self->proposal_waits [self->proposal_count] = requests->proposals.items [i].wait;
+        self->proposal_count++;
+    }
+    if (self->held_count == self->held_room) {
+        self->held_room = self->held_room? 2 * self->held_room: 64;
+        self->held = (zkv_msg_t **) realloc (self->held, self->held_room * sizeof (zkv_msg_t *));
+        if (!self->held)
+            zkv_fatal ("out of memory");
+    }
+    self->held [self->held_count++] = msg;
 }
 
 static zkv_err_t
@@ -228,16 +243,18 @@ s_error_of (zkv_rc_status_t status)
 static void
 s_flush_proposals (self_t *self)
 {
-    if (self->proposal_count == 0)
-        return;
-    zkv_rc_status_t status = zkv_rc_propose (self->core, self->proposals, self->proposal_count);
-    for (size_t i = 0; i < self->proposal_count; i++) {
-        if (status != ZKV_RC_OK)
+    if (self->proposal_count) {
+        zkv_rc_status_t status = zkv_rc_propose (self->core, self->proposals,
+                                                 self->proposal_count);
+        for (size_t i = 0; i < self->proposal_count && status != ZKV_RC_OK; i++)
             s_refuse (self, self->proposal_waits [i], s_error_of (status),
                       zkv_rc_leader (self->core));
-        zkv_msg_destroy (&self->held [i]);
+        self->proposal_count = 0;
     }
-    self->proposal_count = 0;
+    //  The core copied what it took
+    for (size_t i = 0; i < self->held_count; i++)
+        zkv_msg_destroy (&self->held [i]);
+    self->held_count = 0;
 }
 
 //  A forwarded proposal the leader refused: answer it if it is ours
@@ -510,15 +527,10 @@ s_handle_inbox (self_t *self)
         zkv_msg_t *msg = zkv_io_recv (self->inbox, "raft");
         if (!msg)
             continue;
-        if (msg->desc == &zkv_propose_desc) {
-            s_propose_add (self, msg);  //  holds msg until the burst is proposed
+        if (msg->desc == &zkv_raft_requests_desc) {
+            s_requests_add (self, msg); //  holds msg until the burst is proposed
             continue;
         }
-        if (msg->desc == &zkv_read_index_desc) {
-            zkv_read_index_t *read = (zkv_read_index_t *) msg->body;
-            s_read_add (self, read->wait, read->request);
-        }
-        else
         if (msg->desc == &zkv_storage_state_desc) {
             self->applied = ((zkv_storage_state_t *) msg->body)->applied;
             s_maybe_compact (self);
@@ -762,7 +774,7 @@ zkv_raft_actor (zsock_t *pipe, void *args)
         s_flush_peers (self);           //  chunks that could not go before
     }
     s_transfer_before_stop (self);
-    for (size_t i = 0; i < self->proposal_count; i++)
+    for (size_t i = 0; i < self->held_count; i++)
         zkv_msg_destroy (&self->held [i]);
     free (self->proposals);
     free (self->proposal_waits);

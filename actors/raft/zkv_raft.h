@@ -22,7 +22,8 @@
       PUBLISH endpoint     the client endpoint to publish in the member
                            table (proposed through raft until recorded)
       $TERM                stops (transferring leadership first)
-    Inbox (PULL, bound at args->inbox): propose, read_index, storage_state,
+    Inbox (PULL, bound at args->inbox): raft_requests (a burst's proposals
+    and linearizable reads), storage_state,
     snapshot_chunk (from storage, to stream), snapshot_installed,
     fault_injection.
     =========================================================================

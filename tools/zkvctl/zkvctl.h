@@ -41,6 +41,7 @@ typedef enum {
 typedef struct zkvctl_flag_s zkvctl_flag_t;
 typedef struct {
     char *endpoints;                    //  --endpoints, comma list (owned)
+    const char *cluster_file;           //  --cluster-file, or NULL
     int64_t command_timeout;            //  --command-timeout, nanoseconds
     const char *write_out;              //  -w/--write-out as given
     bool hex;                           //  --hex
@@ -74,13 +75,17 @@ struct zkvctl_flag_s {
 };
 
 //  A command of the command line
-typedef struct {
+typedef struct zkvctl_command_s zkvctl_command_t;
+struct zkvctl_command_s {
     const char *name;
     const char *use;                    //  "get [options] <key> [range_end]"
     const char *summary;
     //  argv [0] is the command name; global flags may be anywhere
     int (*run) (zkvctl_t *ctl, int argc, char **argv);
-} zkvctl_command_t;
+    //  A command made of subcommands (`member list`): their table, ending
+    //  with NULL, for the usage text and zkvctl_subcommand_run
+    const zkvctl_command_t *const *subcommands;
+};
 
 //  Records a failure; returns -1
 int
@@ -98,9 +103,20 @@ int
                         int argc, char **args, const size_t *sizes,
                         zkv_bin_t *positional, int *count);
 
+//  True if the flag called name in flags was given on the command line
+bool
+    zkvctl_flag_changed (const zkvctl_flag_t *flags, const char *name);
+
 //  Prints the usage of command (with its flags) on stdout, as etcdctl does
 void
     zkvctl_usage (zkvctl_t *ctl, const zkvctl_command_t *command, zkvctl_flag_t *flags);
+
+//  Runs the subcommand of parent named in argv (argv [0] is the parent's
+//  name; global flags may be anywhere), as cobra does for `member list`:
+//  a unique prefix selects it; no subcommand prints the parent's usage.
+int
+    zkvctl_subcommand_run (zkvctl_t *ctl, const zkvctl_command_t *parent,
+                           int argc, char **argv);
 
 //  Go's strconv.ParseInt (text, base, 64) for base 0, 10 or 16. Returns 0,
 //  or -1 with Go's error text in error
@@ -108,9 +124,9 @@ int
     zkvctl_parse_int (const char *text, int base, int64_t *value,
                       char *error, size_t size);
 
-//  Checks the settings a request needs (output format, endpoints), after
-//  the command checked its arguments and before it reads or sends
-//  anything. table_ok: the command can print -w table.
+//  Checks the settings a request needs (output format, endpoints, the
+//  cluster file), after the command checked its arguments and before it
+//  reads or sends anything. table_ok: the command can print -w table.
 int
     zkvctl_ready (zkvctl_t *ctl, bool table_ok);
 
@@ -162,6 +178,17 @@ int
 extern const zkvctl_command_t zkvctl_txn_command;
 
 //  ---------------------------------------------------------------------
+//  zkvctl_cluster.c: --cluster-file, member list
+
+extern const zkvctl_command_t zkvctl_member_command;
+
+//  --cluster-file: sets ctl->endpoints to the client endpoints of the
+//  members in the cluster file, unless --endpoints was given. Returns 0,
+//  or -1 (exit 128) when the file cannot be read or lists no endpoint.
+int
+    zkvctl_cluster_file_load (zkvctl_t *ctl);
+
+//  ---------------------------------------------------------------------
 //  zkvctl_output.c: printers and formatting helpers
 
 //  Sets ctl->format from ctl->write_out; -1 if it names no printer
@@ -181,6 +208,10 @@ void
 void
     zkvctl_print_txn (zkvctl_t *ctl, const zkv_txn_response_t *response,
                       const zkvctl_view_t *views, size_t view_count);
+
+//  member list, in every format (table too)
+void
+    zkvctl_print_member_list (zkvctl_t *ctl, const zkv_member_list_response_t *response);
 
 //  Go's strconv.Quote of bytes (%q), as a fresh string
 char *

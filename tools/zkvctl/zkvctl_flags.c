@@ -361,6 +361,14 @@ s_flag_set (zkvctl_t *ctl, zkvctl_flag_t *flag, const char *text)
     return 0;
 }
 
+bool
+zkvctl_flag_changed (const zkvctl_flag_t *flags, const char *name)
+{
+    for (const zkvctl_flag_t *flag = flags; flag && flag->name; flag++)
+        if (streq (flag->name, name))
+            return flag->changed;
+    return false;
+}
 
 //  Records a flag error; returns ZKVCTL_BAD_FLAG
 static int

@@ -49,15 +49,11 @@ zkvctl_fail (zkvctl_t *ctl, int code, const char *format, ...)
 static int s_help_run (zkvctl_t *ctl, int argc, char **argv);
 static int s_version_run (zkvctl_t *ctl, int argc, char **argv);
 
-static const zkvctl_command_t s_root_command = {
-    "zkvctl", "zkvctl [flags] <command> [options] [arguments]",
-    "A simple command line client for zkv, in the manner of etcdctl.", NULL
-};
 static const zkvctl_command_t s_help_command = {
-    "help", "help [command]", "Help about any command", s_help_run
+    "help", "help [command]", "Help about any command", s_help_run, NULL
 };
 static const zkvctl_command_t s_version_command = {
-    "version", "version", "Prints the version of zkvctl", s_version_run
+    "version", "version", "Prints the version of zkvctl", s_version_run, NULL
 };
 
 //  In the order of the usage text
@@ -66,10 +62,15 @@ static const zkvctl_command_t *const s_commands [] = {
     &zkvctl_del_command,
     &zkvctl_get_command,
     &s_help_command,
+    &zkvctl_member_command,
     &zkvctl_put_command,
     &zkvctl_txn_command,
     &s_version_command,
     NULL
+};
+static const zkvctl_command_t s_root_command = {
+    "zkvctl", "zkvctl [flags] <command> [options] [arguments]",
+    "A simple command line client for zkv, in the manner of etcdctl.", NULL, s_commands
 };
 
 //  ---------------------------------------------------------------------
@@ -104,6 +105,16 @@ s_flags_usage (zkvctl_flag_t *first, zkvctl_flag_t *second, const char *help)
         printf ("%-*s  %s\n", (int) width, lines [i], helps [i]);
 }
 
+//  The subcommands of command, one line each
+static void
+s_commands_usage (const zkvctl_command_t *command)
+{
+    printf ("COMMANDS:\n");
+    for (int i = 0; command->subcommands [i]; i++)
+        printf ("\t%-12s%s\n", command->subcommands [i]->name,
+                command->subcommands [i]->summary);
+}
+
 void
 zkvctl_usage (zkvctl_t *ctl, const zkvctl_command_t *command, zkvctl_flag_t *flags)
 {
@@ -111,15 +122,17 @@ zkvctl_usage (zkvctl_t *ctl, const zkvctl_command_t *command, zkvctl_flag_t *fla
         printf ("NAME:\n\tzkvctl - %s\n\n", command->summary);
         printf ("VERSION:\n\t%s\n\n", ZKV_VERSION);
         printf ("USAGE:\n\t%s\n\n", command->use);
-        printf ("COMMANDS:\n");
-        for (int i = 0; s_commands [i]; i++)
-            printf ("\t%-12s%s\n", s_commands [i]->name, s_commands [i]->summary);
+        s_commands_usage (command);
         printf ("\nOPTIONS:\n");
         s_flags_usage (ctl->globals, flags, "help for zkvctl");
     }
     else {
         printf ("NAME:\n\t%s - %s\n\n", command->name, command->summary);
         printf ("USAGE:\n\tzkvctl %s\n\n", command->use);
+        if (command->subcommands) {
+            s_commands_usage (command);
+            printf ("\n");
+        }
         if (flags && flags->name) {
             printf ("OPTIONS:\n");
             s_flags_usage (flags, NULL, "help for this command");
@@ -140,6 +153,8 @@ zkvctl_ready (zkvctl_t *ctl, bool table_ok)
         return zkvctl_fail (ctl, ZKVCTL_EXIT_BAD_ARGS, "unsupported output format");
     if (ctl->format == ZKVCTL_FORMAT_TABLE && !table_ok)
         return zkvctl_fail (ctl, ZKVCTL_EXIT_BAD_ARGS, "table not supported as output format");
+    if (zkvctl_cluster_file_load (ctl))
+        return -1;
     //  DEVIATION: etcdctl exits 2 for an empty endpoint list
     if (*ctl->endpoints == 0)
         return zkvctl_fail (ctl, ZKVCTL_EXIT_BAD_ARGS, "etcdclient: no available endpoints");
@@ -212,7 +227,8 @@ s_version_run (zkvctl_t *ctl, int argc, char **argv)
     return 0;
 }
 
-static const zkvctl_command_t *s_command_find (const char *name);
+static const zkvctl_command_t *
+    s_command_find (const zkvctl_command_t *const *commands, const char *name);
 
 static int
 s_help_run (zkvctl_t *ctl, int argc, char **argv)
@@ -223,7 +239,8 @@ s_help_run (zkvctl_t *ctl, int argc, char **argv)
                                  positional, &count);
     if (rc)
         return rc == ZKVCTL_HELP? 0: -1;
-    const zkvctl_command_t *command = count? s_command_find ((const char *) positional [0].data)
+    const zkvctl_command_t *command = count? s_command_find (s_commands,
+                                                            (const char *) positional [0].data)
                                            : NULL;
     if (!command || command->run == s_help_run) {
         if (count)
@@ -232,22 +249,29 @@ s_help_run (zkvctl_t *ctl, int argc, char **argv)
         zkvctl_usage (ctl, &s_root_command, NULL);
         return 0;
     }
-    char *help_argv [] = { (char *) command->name, (char *) "--help", NULL };
-    return command->run (ctl, 2, help_argv);
+    //  `help member list`: the rest of the topic goes along
+    char *help_argv [count + 2];
+    help_argv [0] = (char *) command->name;
+    for (int i = 1; i < count; i++)
+        help_argv [i] = (char *) positional [i].data;
+    help_argv [count] = (char *) "--help";
+    help_argv [count + 1] = NULL;
+    return command->run (ctl, count + 1, help_argv);
 }
 
-//  The command named name, or the only one name is a prefix of (cobra's
-//  EnablePrefixMatching, on in etcdctl: `compact` is compaction)
+//  The command of commands named name, or the only one name is a prefix
+//  of (cobra's EnablePrefixMatching, on in etcdctl: `compact` is
+//  compaction)
 static const zkvctl_command_t *
-s_command_find (const char *name)
+s_command_find (const zkvctl_command_t *const *commands, const char *name)
 {
     const zkvctl_command_t *match = NULL;
     int matches = 0;
-    for (int i = 0; s_commands [i]; i++) {
-        if (streq (s_commands [i]->name, name))
-            return s_commands [i];
-        if (*name && strncmp (s_commands [i]->name, name, strlen (name)) == 0) {
-            match = s_commands [i];
+    for (int i = 0; commands [i]; i++) {
+        if (streq (commands [i]->name, name))
+            return commands [i];
+        if (*name && strncmp (commands [i]->name, name, strlen (name)) == 0) {
+            match = commands [i];
             matches++;
         }
     }
@@ -266,10 +290,53 @@ s_command_index (int argc, char *argv [])
         if (arg [0] != '-' || arg [1] == 0)
             return i;
         if (streq (arg, "--endpoints") || streq (arg, "--command-timeout")
+        ||  streq (arg, "--cluster-file")
         ||  streq (arg, "--write-out") || streq (arg, "-w"))
             i++;
     }
     return 0;
+}
+
+//  Runs command, found at argv [index]: it sees its name first, then every
+//  other argument in order
+static int
+s_command_run (zkvctl_t *ctl, const zkvctl_command_t *command, int index,
+               int argc, char *argv [])
+{
+    char *args [argc + 1];
+    int count = 0;
+    args [count++] = argv [index];
+    for (int i = 0; i < argc; i++)
+        if (i != index)
+            args [count++] = argv [i];
+    args [count] = NULL;
+    return command->run (ctl, count, args);
+}
+
+int
+zkvctl_subcommand_run (zkvctl_t *ctl, const zkvctl_command_t *parent, int argc, char **argv)
+{
+    int index = s_command_index (argc, argv);
+    if (index == 0) {
+        //  cobra prints the usage of a command that cannot run by itself
+        zkv_bin_t positional [argc];
+        int count;
+        int rc = zkvctl_flags_parse (ctl, parent, NULL, true, argc - 1, argv + 1, NULL,
+                                     positional, &count);
+        if (rc)
+            return rc == ZKVCTL_HELP? 0: -1;
+        zkvctl_usage (ctl, parent, NULL);
+        return 0;
+    }
+    const zkvctl_command_t *command = s_command_find (parent->subcommands, argv [index]);
+    //  DEVIATION: cobra prints the parent's usage and exits 0
+    if (!command)
+        return zkvctl_fail (ctl, ZKVCTL_EXIT_BAD_ARGS,
+                            "unknown command \"%s\" for \"zkvctl %s\"\n"
+                            "Run 'zkvctl %s --help' for usage.",
+                            argv [index], parent->name, parent->name);
+    //  The parent's name is not an argument of its subcommand
+    return s_command_run (ctl, command, index - 1, argc - 1, argv + 1);
 }
 
 static int
@@ -295,22 +362,15 @@ s_dispatch (zkvctl_t *ctl, int argc, char *argv [])
             zkvctl_usage (ctl, &s_root_command, flags);
         return 0;
     }
-    const zkvctl_command_t *command = s_command_find (argv [index]);
+    const zkvctl_command_t *command = s_command_find (s_commands, argv [index]);
     if (!command) {
         zkvctl_fail (ctl, ZKVCTL_EXIT_BAD_ARGS,
                      "unknown command \"%s\" for \"zkvctl\"\nRun 'zkvctl --help' for usage.",
                      argv [index]);
         return -1;
     }
-    //  The command sees its name first, then every other argument in order
-    char *args [argc];
-    int count = 0;
-    args [count++] = argv [index];
-    for (int i = 1; i < argc; i++)
-        if (i != index)
-            args [count++] = argv [i];
-    args [count] = NULL;
-    return command->run (ctl, count, args);
+    //  argv [0] (the program) is no argument of the command
+    return s_command_run (ctl, command, index - 1, argc - 1, argv + 1);
 }
 
 int
@@ -328,6 +388,9 @@ main (int argc, char *argv [])
     ctl.command_timeout = 5 * S_NSECS_PER_SEC;
     ctl.write_out = "simple";
     zkvctl_flag_t globals [] = {
+        //  DEVIATION: zkv's own; --endpoints wins when both are given
+        { "cluster-file", 0, ZKVCTL_FLAG_STRING, &ctl.cluster_file, "\"\"",
+          "use the client endpoints of every member listed in this zkv-cluster file", false },
         { "command-timeout", 0, ZKVCTL_FLAG_DURATION, &ctl.command_timeout, "5s",
           "timeout for short running command (excluding dial timeout)", false },
         { "endpoints", 0, ZKVCTL_FLAG_LIST, &ctl.endpoints, "[" S_DEFAULT_ENDPOINTS "]",

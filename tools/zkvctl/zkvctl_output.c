@@ -7,10 +7,13 @@
             prints it: one line, snake_case names, zero values omitted,
             bytes in base64, 64-bit integers as plain numbers
     fields  etcdctl's fieldsPrinter: `"Name" : value` lines
-    table   etcdctl prints no KV response as a table; the commands refuse
-            it before sending anything (see zkvctl_ready)
+    table   etcdctl's tablePrinter (olekukonko/tablewriter v0.0.5), for
+            member list only; etcdctl prints no KV response as a table, and
+            the KV commands refuse it before sending anything (see
+            zkvctl_ready)
     =========================================================================
 */
+#include <ctype.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
@@ -572,6 +575,461 @@ s_fields_txn (zkvctl_t *ctl, const zkv_txn_response_t *response)
 }
 
 //  ---------------------------------------------------------------------
+//  member list (etcdctl's printers of a MemberListResponse)
+//
+//  A zkv member has one peer and one client endpoint, where etcd has lists
+//  of URLs: each is printed as a list of one, or none when empty.
+
+//  etcdctl prints a member without a name as "unstarted": it has not
+//  published its attributes yet. A zkv member knows its name from the
+//  start and publishes its client endpoint: without one it has not
+//  started, and its row shows no name, as etcdctl's would.
+static bool
+s_member_started (const zkv_cluster_member_t *member)
+{
+    return member->name.size && member->client_endpoint.size;
+}
+
+//  The bytes of bin for a "%.*s" (an empty bin may have no data)
+static const char *
+s_chars (zkv_bin_t bin)
+{
+    return bin.data? (const char *) bin.data: "";
+}
+
+//  Go's encoding/json of a string: UTF-8 kept, invalid bytes as \ufffd,
+//  <, > and & escaped for HTML, U+2028 and U+2029 escaped
+static void
+s_json_string (FILE *out, zkv_bin_t bin)
+{
+    static const char hex [] = "0123456789abcdef";
+    fputc ('"', out);
+    size_t width;
+    for (size_t at = 0; at < bin.size; at += width) {
+        uint32_t rune;
+        width = zkvctl_utf8_decode (bin.data + at, bin.size - at, &rune);
+        if (width == 0) {
+            width = 1;
+            fprintf (out, "\\ufffd");
+        }
+        else
+        if (rune == '"' || rune == '\\')
+            fprintf (out, "\\%c", (char) rune);
+        else
+        if (rune == '\n')
+            fprintf (out, "\\n");
+        else
+        if (rune == '\r')
+            fprintf (out, "\\r");
+        else
+        if (rune == '\t')
+            fprintf (out, "\\t");
+        else
+        if (rune == '\b')
+            fprintf (out, "\\b");
+        else
+        if (rune == '\f')
+            fprintf (out, "\\f");
+        else
+        if (rune < 0x20 || rune == '<' || rune == '>' || rune == '&')
+            fprintf (out, "\\u00%c%c", hex [rune >> 4], hex [rune & 15]);
+        else
+        if (rune == 0x2028 || rune == 0x2029)
+            fprintf (out, "\\u%04" PRIx32, rune);
+        else
+            fwrite (bin.data + at, 1, width, out);
+    }
+    fputc ('"', out);
+}
+
+//  A list of one URL, or Go's nil slice
+static void
+s_json_urls (FILE *out, zkv_bin_t url)
+{
+    if (url.size) {
+        fputc ('[', out);
+        s_json_string (out, url);
+        fputc (']', out);
+    }
+    else
+        fprintf (out, "null");
+}
+
+static void
+s_simple_member_list (const zkv_member_list_response_t *response)
+{
+    for (size_t i = 0; i < response->members.count; i++) {
+        const zkv_cluster_member_t *member = &response->members.items [i];
+        bool started = s_member_started (member);
+        printf ("%" PRIx64 ", %s, %.*s, %.*s, %.*s, false\n", member->member_id,
+                started? "started": "unstarted",
+                started? (int) member->name.size: 0, s_chars (member->name),
+                (int) member->peer_endpoint.size, s_chars (member->peer_endpoint),
+                (int) member->client_endpoint.size, s_chars (member->client_endpoint));
+    }
+}
+
+//  Go's encoding/json of the response: omitempty everywhere, ID a number
+static void
+s_json_member_list (FILE *out, const zkv_member_list_response_t *response)
+{
+    bool first = true;
+    fputc ('{', out);
+    s_json_header (out, &first, response->header);
+    if (response->members.count) {
+        s_json_name (out, &first, "members");
+        fputc ('[', out);
+        for (size_t i = 0; i < response->members.count; i++) {
+            const zkv_cluster_member_t *member = &response->members.items [i];
+            bool inner = true;
+            fprintf (out, "%s{", i? ",": "");
+            if (member->member_id) {
+                s_json_name (out, &inner, "ID");
+                fprintf (out, "%" PRIu64, member->member_id);
+            }
+            if (member->name.size) {
+                s_json_name (out, &inner, "name");
+                s_json_string (out, member->name);
+            }
+            if (member->peer_endpoint.size) {
+                s_json_name (out, &inner, "peerURLs");
+                s_json_urls (out, member->peer_endpoint);
+            }
+            if (member->client_endpoint.size) {
+                s_json_name (out, &inner, "clientURLs");
+                s_json_urls (out, member->client_endpoint);
+            }
+            fputc ('}', out);
+        }
+        fputc (']', out);
+    }
+    fputc ('}', out);
+}
+
+//  -w json --hex: etcdctl's printMemberListWithHexJSON, written by hand:
+//  ids as hex strings, raft_term, name and both URL lists always there
+//  (a list Go has none of is null), no revision.
+//  DEVIATION: etcdctl writes the name unescaped; zkvctl escapes it
+static void
+s_json_hex_member_list (FILE *out, const zkv_member_list_response_t *response)
+{
+    zkv_header_t none = { 0, 0, 0, 0 };
+    const zkv_header_t *header = response->header? response->header: &none;
+    fprintf (out, "{\"header\":{\"cluster_id\":\"%" PRIx64 "\",\"member_id\":\"%" PRIx64
+             "\",\"raft_term\":%" PRIu64 "}", header->cluster_id, header->member_id,
+             header->raft_term);
+    for (size_t i = 0; i < response->members.count; i++) {
+        const zkv_cluster_member_t *member = &response->members.items [i];
+        fprintf (out, "%s{\"ID\":\"%" PRIx64 "\",\"name\":", i? ",": ",\"members\":[",
+                 member->member_id);
+        s_json_string (out, member->name);
+        fprintf (out, ",\"peerURLs\":");
+        s_json_urls (out, member->peer_endpoint);
+        fprintf (out, ",\"clientURLs\":");
+        s_json_urls (out, member->client_endpoint);
+        fputc ('}', out);
+        if (i + 1 == response->members.count)
+            fputc (']', out);
+    }
+    fputc ('}', out);
+}
+
+static void
+s_fields_member_list (zkvctl_t *ctl, const zkv_member_list_response_t *response)
+{
+    s_fields_header (ctl, response->header);
+    for (size_t i = 0; i < response->members.count; i++) {
+        const zkv_cluster_member_t *member = &response->members.items [i];
+        if (ctl->hex)
+            printf ("\"ID\" : %" PRIx64 "\n", member->member_id);
+        else
+            printf ("\"ID\" : %" PRIu64 "\n", member->member_id);
+        char *name = zkvctl_quote (member->name.data, member->name.size);
+        printf ("\"Name\" : %s\n", name);
+        free (name);
+        if (member->peer_endpoint.size) {
+            char *url = zkvctl_quote (member->peer_endpoint.data, member->peer_endpoint.size);
+            printf ("\"PeerURL\" : %s\n", url);
+            free (url);
+        }
+        if (member->client_endpoint.size) {
+            char *url = zkvctl_quote (member->client_endpoint.data,
+                                      member->client_endpoint.size);
+            printf ("\"ClientURL\" : %s\n", url);
+            free (url);
+        }
+        printf ("\"IsLearner\" : false\n\n");
+    }
+}
+
+//  ---------------------------------------------------------------------
+//  table: olekukonko/tablewriter v0.0.5 as etcdctl sets it up (borders,
+//  header auto-formatted and centred, cells right-aligned, wrapping on)
+
+#define S_TABLE_WRAP    30              //  tablewriter's MAX_ROW_WIDTH
+
+//  The columns a string takes on a terminal.
+//  DEVIATION: go-runewidth counts East Asian wide runes as 2 and
+//  combining marks as 0; zkvctl counts every rune (or invalid byte) as 1
+static size_t
+s_text_width (const char *text, size_t size)
+{
+    size_t width = 0, length;
+    for (size_t at = 0; at < size; at += length) {
+        uint32_t rune;
+        length = zkvctl_utf8_decode ((const uint8_t *) text + at, size - at, &rune);
+        if (length == 0)
+            length = 1;
+        width++;
+    }
+    return width;
+}
+
+//  One cell, broken into the lines tablewriter prints it on
+typedef struct {
+    char **lines;
+    size_t count;
+} s_cell_t;
+
+static void
+s_cell_add (s_cell_t *cell, const char *text, size_t size)
+{
+    cell->lines = (char **) realloc (cell->lines, (cell->count + 1) * sizeof (char *));
+    char *line = (char *) malloc (size + 1);
+    memcpy (line, text, size);
+    line [size] = 0;
+    cell->lines [cell->count++] = line;
+}
+
+//  tablewriter's parseDimension with autoWrap and reflowText on: the
+//  lines of text joined by spaces, then WrapString (least raggedness over
+//  words split at single spaces, no line longer than the limit unless one
+//  word is) with the width of the widest line, at most S_TABLE_WRAP, as
+//  limit. Returns the width of the column this cell needs.
+static size_t
+s_cell_parse (s_cell_t *cell, const char *text)
+{
+    size_t limit = 0;
+    for (const char *line = text; ; ) {
+        const char *end = strchr (line, '\n');
+        size_t size = end? (size_t) (end - line): strlen (line);
+        size_t width = s_text_width (line, size);
+        if (width > limit)
+            limit = width;
+        if (!end)
+            break;
+        line = end + 1;
+    }
+    if (limit > S_TABLE_WRAP)
+        limit = S_TABLE_WRAP;
+    size_t needed = limit;
+
+    //  The words, split at every space (newlines are spaces now)
+    char *joined = strdup (text);
+    size_t count = 1;
+    for (char *at = joined; *at; at++) {
+        if (*at == '\n')
+            *at = ' ';
+        count += *at == ' ';
+    }
+    const char **words = (const char **) malloc (count * sizeof (char *));
+    size_t *sizes = (size_t *) malloc (count * sizeof (size_t));
+    size_t *widths = (size_t *) malloc (count * sizeof (size_t));
+    int64_t *cost = (int64_t *) malloc (count * sizeof (int64_t));
+    size_t *next = (size_t *) malloc (count * sizeof (size_t));
+    size_t n = 0;
+    const char *start = joined;
+    for (const char *at = joined; ; at++)
+        if (*at == ' ' || *at == 0) {
+            words [n] = start;
+            sizes [n] = (size_t) (at - start);
+            widths [n] = s_text_width (start, sizes [n]);
+            if (widths [n] > limit)
+                limit = widths [n];
+            n++;
+            if (*at == 0)
+                break;
+            start = at + 1;
+        }
+    //  WrapWords (words, 1, limit, 1e5): cost [i] is the least raggedness
+    //  of the words from i on, whose first line ends before next [i]
+    for (size_t i = n; i-- > 0;) {
+        size_t length = widths [i];
+        for (size_t j = i + 1; j < n; j++)
+            length += 1 + widths [j];
+        cost [i] = INT32_MAX;
+        next [i] = i + 1;
+        if (length <= limit) {
+            cost [i] = 0;
+            next [i] = n;
+            continue;
+        }
+        length = widths [i];            //  of words i .. j - 1
+        for (size_t j = i + 1; j < n; j++) {
+            int64_t gap = (int64_t) limit - (int64_t) length;
+            int64_t total = gap * gap + cost [j];
+            if (length > limit)
+                total += 100000;
+            if (total < cost [i]) {
+                cost [i] = total;
+                next [i] = j;
+            }
+            length += 1 + widths [j];
+        }
+    }
+    for (size_t i = 0; i < n; i = next [i]) {
+        const char *end = words [next [i] - 1] + sizes [next [i] - 1];
+        s_cell_add (cell, words [i], (size_t) (end - words [i]));
+        size_t width = s_text_width (words [i], (size_t) (end - words [i]));
+        if (width > needed)
+            needed = width;
+    }
+    free (words);
+    free (sizes);
+    free (widths);
+    free (cost);
+    free (next);
+    free (joined);
+    return needed;
+}
+
+static void
+s_cell_free (s_cell_t *cell)
+{
+    for (size_t i = 0; i < cell->count; i++)
+        free (cell->lines [i]);
+    free (cell->lines);
+}
+
+//  tablewriter's Title: '_' as a space, trimmed, upper case. Dots are left
+//  alone: no header of zkvctl has one.
+static char *
+s_table_title (const char *text)
+{
+    while (*text == ' ' || *text == '_')
+        text++;
+    char *title = strdup (text);
+    size_t length = strlen (title);
+    for (size_t i = 0; i < length; i++)
+        title [i] = title [i] == '_'? ' ': (char) toupper ((unsigned char) title [i]);
+    while (length && title [length - 1] == ' ')
+        title [--length] = 0;
+    return title;
+}
+
+//  Prints text in width columns: centred (the left gap the smaller) or
+//  pushed to the right; text wider than that as it is
+static void
+s_table_pad (const char *text, size_t width, bool centre)
+{
+    size_t size = strlen (text);
+    size_t used = s_text_width (text, size);
+    size_t gap = used < width? width - used: 0;
+    size_t left = centre? gap / 2: gap;
+    printf ("%*s%s%*s", (int) left, "", text, (int) (gap - left), "");
+}
+
+static void
+s_table_line (const size_t *widths, size_t columns)
+{
+    printf ("+");
+    for (size_t i = 0; i < columns; i++) {
+        for (size_t j = 0; j < widths [i] + 2; j++)
+            putchar ('-');
+        printf ("+");
+    }
+    printf ("\n");
+}
+
+//  A table of rows (row_count x columns cells) under header
+static void
+s_table_print (const char *const *header, size_t columns, const char *const *cells,
+               size_t row_count)
+{
+    size_t widths [columns];
+    s_cell_t titles [columns];
+    s_cell_t *rows = (s_cell_t *) calloc (row_count * columns + 1, sizeof (s_cell_t));
+    memset (titles, 0, sizeof titles);
+    for (size_t i = 0; i < columns; i++)
+        widths [i] = s_cell_parse (&titles [i], header [i]);
+    for (size_t r = 0; r < row_count; r++)
+        for (size_t i = 0; i < columns; i++) {
+            size_t width = s_cell_parse (&rows [r * columns + i], cells [r * columns + i]);
+            if (width > widths [i])
+                widths [i] = width;
+        }
+    s_table_line (widths, columns);
+    size_t height = 0;
+    for (size_t i = 0; i < columns; i++)
+        if (titles [i].count > height)
+            height = titles [i].count;
+    for (size_t line = 0; line < height; line++) {
+        printf ("|");
+        for (size_t i = 0; i < columns; i++) {
+            char *title = s_table_title (line < titles [i].count? titles [i].lines [line]: "");
+            printf (" ");
+            s_table_pad (title, widths [i], true);
+            printf (" |");
+            free (title);
+        }
+        printf ("\n");
+    }
+    s_table_line (widths, columns);
+    for (size_t r = 0; r < row_count; r++) {
+        s_cell_t *row = &rows [r * columns];
+        height = 0;
+        for (size_t i = 0; i < columns; i++)
+            if (row [i].count > height)
+                height = row [i].count;
+        for (size_t line = 0; line < height; line++) {
+            for (size_t i = 0; i < columns; i++) {
+                //  A cell out of lines is filled with two spaces, as
+                //  tablewriter fills it
+                printf ("| ");
+                s_table_pad (line < row [i].count? row [i].lines [line]: "  ", widths [i], false);
+                printf (" ");
+            }
+            printf ("|\n");
+        }
+    }
+    s_table_line (widths, columns);
+    for (size_t i = 0; i < columns; i++)
+        s_cell_free (&titles [i]);
+    for (size_t i = 0; i < row_count * columns; i++)
+        s_cell_free (&rows [i]);
+    free (rows);
+}
+
+//  etcdctl's makeMemberListTable
+static void
+s_table_member_list (const zkv_member_list_response_t *response)
+{
+    static const char *header [] = {
+        "ID", "Status", "Name", "Peer Addrs", "Client Addrs", "Is Learner"
+    };
+    size_t count = response->members.count;
+    char **cells = (char **) calloc (count * 6 + 1, sizeof (char *));
+    for (size_t i = 0; i < count; i++) {
+        const zkv_cluster_member_t *member = &response->members.items [i];
+        bool started = s_member_started (member);
+        char **row = cells + i * 6;
+        row [0] = zsys_sprintf ("%" PRIx64, member->member_id);
+        row [1] = strdup (started? "started": "unstarted");
+        row [2] = zsys_sprintf ("%.*s", started? (int) member->name.size: 0,
+                                s_chars (member->name));
+        row [3] = zsys_sprintf ("%.*s", (int) member->peer_endpoint.size,
+                                s_chars (member->peer_endpoint));
+        row [4] = zsys_sprintf ("%.*s", (int) member->client_endpoint.size,
+                                s_chars (member->client_endpoint));
+        row [5] = strdup ("false");
+    }
+    s_table_print (header, 6, (const char *const *) cells, count);
+    for (size_t i = 0; i < count * 6; i++)
+        free (cells [i]);
+    free (cells);
+}
+
+//  ---------------------------------------------------------------------
 //  The printers, by output format
 
 void
@@ -630,4 +1088,24 @@ zkvctl_print_txn (zkvctl_t *ctl, const zkv_txn_response_t *response,
         s_fields_txn (ctl, response);
     else
         s_simple_txn (ctl, response, views, view_count);
+}
+
+void
+zkvctl_print_member_list (zkvctl_t *ctl, const zkv_member_list_response_t *response)
+{
+    if (ctl->format == ZKVCTL_FORMAT_JSON) {
+        if (ctl->hex)
+            s_json_hex_member_list (stdout, response);
+        else
+            s_json_member_list (stdout, response);
+        printf ("\n");
+    }
+    else
+    if (ctl->format == ZKVCTL_FORMAT_FIELDS)
+        s_fields_member_list (ctl, response);
+    else
+    if (ctl->format == ZKVCTL_FORMAT_TABLE)
+        s_table_member_list (response);
+    else
+        s_simple_member_list (response);
 }

@@ -1,0 +1,334 @@
+/*  test_cluster.c — real 3-member clusters through the zkv-cluster
+    harness: writes through every member, kill -9 of the leader under load,
+    a paused leader, an isolated leader, catch-up by snapshot, leadership
+    handed over on a clean stop. */
+#include <criterion/criterion.h>
+#include <czmq.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "zkv_client.h"
+#include "zkv_harness.h"
+
+static zkv_harness_t *s_cluster;
+static char s_dir [128];
+
+static void
+s_teardown (void)
+{
+    zkv_harness_destroy (&s_cluster);
+    if (s_dir [0]) {
+        char command [256];
+        snprintf (command, sizeof command, "rm -rf '%s'", s_dir);
+        if (system (command) != 0)
+            fprintf (stderr, "could not remove %s\n", s_dir);
+    }
+}
+
+TestSuite (cluster, .fini = s_teardown, .timeout = 120);
+
+//  Starts a 3-member cluster with fast timeouts (and more flags)
+static void
+s_up (const char *const *more)
+{
+    snprintf (s_dir, sizeof s_dir, "/tmp/zkv-test-cluster-XXXXXX");
+    cr_assert_not_null (mkdtemp (s_dir));
+    const char *flags [16] = { "--heartbeat-interval", "50", "--election-timeout", "500" };
+    size_t count = 4;
+    for (size_t i = 0; more && more [i] && count < 15; i++)
+        flags [count++] = more [i];
+    zkv_harness_config_t config = {
+        .members = 3, .dir = s_dir, .node = ZKV_NODE_BIN, .flags = flags, .attached = true
+    };
+    char error [4096];
+    s_cluster = zkv_harness_new (&config, error, sizeof error);
+    cr_assert_not_null (s_cluster, "%s", error);
+    cr_assert_eq (zkv_harness_start (s_cluster, NULL, error, sizeof error), 0, "%s", error);
+}
+
+static void
+s_leader (char *leader, size_t size)
+{
+    cr_assert_eq (zkv_harness_wait_leader (s_cluster, 20000, leader, size), 0, "no leader");
+}
+
+static zkv_bin_t
+s_bin (const char *text)
+{
+    return zkv_bin (text, strlen (text));
+}
+
+//  Puts key=value through client; true if acknowledged
+static bool
+s_put (zkv_client_t *client, const char *key, const char *value)
+{
+    zkv_put_t put = { .key = s_bin (key), .value = s_bin (value) };
+    zkv_result_t status;
+    zkv_msg_t *reply = zkv_client_call (client, &zkv_put_desc, &put, &status);
+    bool ok = reply && !zkv_reply_error (reply);
+    zkv_msg_destroy (&reply);
+    return ok;
+}
+
+//  Every key and value one member holds (serializable: its own state),
+//  as "key=value\n" lines; NULL if it did not answer
+static char *
+s_dump (const char *name)
+{
+    zkv_client_t *client = zkv_client_new (zkv_harness_endpoint (s_cluster, name), 5000);
+    zkv_range_t all = { .key = zkv_bin ("", 1), .range_end = zkv_bin ("", 1),
+                        .serializable = true };
+    zkv_result_t status;
+    zkv_msg_t *reply = zkv_client_call (client, &zkv_range_desc, &all, &status);
+    zkv_client_destroy (&client);
+    if (!reply || zkv_reply_error (reply)) {
+        zkv_msg_destroy (&reply);
+        return NULL;
+    }
+    zkv_range_response_t *response = reply->body;
+    size_t size = 1;
+    for (size_t i = 0; i < response->kvs.count; i++)
+        size += response->kvs.items [i].key.size + response->kvs.items [i].value.size + 2;
+    char *text = calloc (1, size);
+    for (size_t i = 0; i < response->kvs.count; i++) {
+        strncat (text, (const char *) response->kvs.items [i].key.data,
+                 response->kvs.items [i].key.size);
+        strcat (text, "=");
+        strncat (text, (const char *) response->kvs.items [i].value.data,
+                 response->kvs.items [i].value.size);
+        strcat (text, "\n");
+    }
+    zkv_msg_destroy (&reply);
+    return text;
+}
+
+//  Waits until every running member holds the same data; returns it
+static char *
+s_converged (void)
+{
+    int64_t deadline = zclock_mono () + 20000;
+    while (zclock_mono () < deadline) {
+        char *first = NULL;
+        bool same = true;
+        for (size_t i = 0; i < zkv_harness_size (s_cluster) && same; i++) {
+            const char *name = zkv_harness_name (s_cluster, i);
+            if (!zkv_harness_running (s_cluster, name))
+                continue;
+            char *dump = s_dump (name);
+            if (!dump || (first && strcmp (first, dump) != 0))
+                same = false;
+            if (!first)
+                first = dump;
+            else
+                free (dump);
+        }
+        if (same && first)
+            return first;
+        free (first);
+        zclock_sleep (100);
+    }
+    cr_assert_fail ("the members did not converge");
+    return NULL;
+}
+
+Test (cluster, writes_through_every_member)
+{
+    s_up (NULL);
+    char leader [32];
+    s_leader (leader, sizeof leader);
+    for (size_t i = 0; i < 3; i++) {
+        const char *name = zkv_harness_name (s_cluster, i);
+        zkv_client_t *client = zkv_client_new (zkv_harness_endpoint (s_cluster, name), 5000);
+        char key [32];
+        snprintf (key, sizeof key, "via-%s", name);
+        cr_assert (s_put (client, key, name), "a put through %s failed", name);
+        //  A linearizable read right after, on the same member
+        zkv_range_t get = { .key = s_bin (key) };
+        zkv_result_t status;
+        zkv_msg_t *reply = zkv_client_call (client, &zkv_range_desc, &get, &status);
+        cr_assert_not_null (reply);
+        cr_assert_eq (((zkv_range_response_t *) reply->body)->count, 1,
+                      "%s does not read its own write", name);
+        zkv_msg_destroy (&reply);
+        zkv_client_destroy (&client);
+    }
+    char *data = s_converged ();
+    cr_assert_str_eq (data, "via-n1=n1\nvia-n2=n2\nvia-n3=n3\n");
+    free (data);
+}
+
+//  Writes `count` keys through client, killing the leader after `kill_at`;
+//  returns how many were acknowledged (acked [i] says which)
+static int
+s_load_with_kill (zkv_client_t *client, int count, int kill_at, bool *acked)
+{
+    int ok = 0;
+    for (int i = 0; i < count; i++) {
+        if (i == kill_at) {
+            char leader [32];
+            s_leader (leader, sizeof leader);
+            cr_assert_eq (zkv_harness_signal (s_cluster, leader, SIGKILL), 0);
+        }
+        char key [32], value [32];
+        snprintf (key, sizeof key, "load/%05d", i);
+        snprintf (value, sizeof value, "v%d", i);
+        acked [i] = s_put (client, key, value);
+        ok += acked [i];
+    }
+    return ok;
+}
+
+Test (cluster, kill_9_of_the_leader_under_load_loses_nothing)
+{
+    s_up (NULL);
+    char leader [32];
+    s_leader (leader, sizeof leader);
+    zkv_client_t *client = zkv_client_new (zkv_harness_endpoints (s_cluster), 3000);
+    enum { COUNT = 400 };
+    bool acked [COUNT];
+    int ok = s_load_with_kill (client, COUNT, 150, acked);
+    cr_assert_gt (ok, COUNT / 2, "only %d puts went through", ok);
+    //  A new leader took over
+    char new_leader [32];
+    s_leader (new_leader, sizeof new_leader);
+    cr_assert_str_neq (new_leader, leader);
+    //  Every acknowledged put is on every member, and they agree
+    char *data = s_converged ();
+    for (int i = 0; i < COUNT; i++) {
+        char line [48];
+        snprintf (line, sizeof line, "load/%05d=v%d\n", i, i);
+        if (acked [i])
+            cr_assert_not_null (strstr (data, line), "acknowledged put %d is lost", i);
+    }
+    free (data);
+    //  The old leader comes back and catches up
+    char error [4096];
+    cr_assert_eq (zkv_harness_start (s_cluster, leader, error, sizeof error), 0, "%s", error);
+    data = s_converged ();
+    free (data);
+    zkv_client_destroy (&client);
+}
+
+Test (cluster, a_paused_leader_is_replaced_and_steps_down)
+{
+    s_up (NULL);
+    char leader [32];
+    s_leader (leader, sizeof leader);
+    zkv_client_t *client = zkv_client_new (zkv_harness_endpoints (s_cluster), 3000);
+    cr_assert (s_put (client, "before", "1"));
+    cr_assert_eq (zkv_harness_signal (s_cluster, leader, SIGSTOP), 0);
+    //  The others elect a leader among themselves and serve
+    char other [32] = "";
+    for (size_t i = 0; i < 3; i++)
+        if (strcmp (zkv_harness_name (s_cluster, i), leader) != 0)
+            snprintf (other, sizeof other, "%s", zkv_harness_name (s_cluster, i));
+    zkv_client_t *survivor = zkv_client_new (zkv_harness_endpoint (s_cluster, other), 5000);
+    bool written = false;
+    for (int i = 0; i < 50 && !written; i++)
+        written = s_put (survivor, "during", "2");
+    cr_assert (written, "the majority did not serve while the leader was paused");
+    cr_assert_eq (zkv_harness_signal (s_cluster, leader, SIGCONT), 0);
+    char *data = s_converged ();
+    cr_assert_str_eq (data, "before=1\nduring=2\n");
+    free (data);
+    char now [32];
+    s_leader (now, sizeof now);
+    cr_assert_str_neq (now, leader, "the paused leader kept leading");
+    zkv_client_destroy (&survivor);
+    zkv_client_destroy (&client);
+}
+
+Test (cluster, an_isolated_leader_cannot_commit)
+{
+    s_up (NULL);
+    char leader [32];
+    s_leader (leader, sizeof leader);
+    char error [4096];
+    char groups [64];
+    snprintf (groups, sizeof groups, "%s|", leader);
+    for (size_t i = 0; i < 3; i++)
+        if (strcmp (zkv_harness_name (s_cluster, i), leader) != 0) {
+            strcat (groups, zkv_harness_name (s_cluster, i));
+            strcat (groups, ",");
+        }
+    cr_assert_eq (zkv_harness_partition (s_cluster, groups, false, error, sizeof error), 0,
+                  "%s", error);
+    //  A write on the isolated leader is never acknowledged
+    zkv_client_t *lonely = zkv_client_new (zkv_harness_endpoint (s_cluster, leader), 1500);
+    cr_assert_not (s_put (lonely, "isolated", "x"), "an isolated leader acknowledged a write");
+    //  The majority elects another leader and commits
+    char other [32] = "";
+    for (size_t i = 0; i < 3; i++)
+        if (strcmp (zkv_harness_name (s_cluster, i), leader) != 0)
+            snprintf (other, sizeof other, "%s", zkv_harness_name (s_cluster, i));
+    zkv_client_t *majority = zkv_client_new (zkv_harness_endpoint (s_cluster, other), 3000);
+    bool written = false;
+    for (int i = 0; i < 20 && !written; i++)
+        written = s_put (majority, "majority", "y");
+    cr_assert (written);
+    //  Heal: the old leader steps down and takes the majority's log
+    cr_assert_eq (zkv_harness_heal (s_cluster, error, sizeof error), 0, "%s", error);
+    char *data = s_converged ();
+    cr_assert_str_eq (data, "majority=y\n");
+    free (data);
+    char now [32];
+    s_leader (now, sizeof now);
+    cr_assert_str_neq (now, leader);
+    zkv_client_destroy (&lonely);
+    zkv_client_destroy (&majority);
+}
+
+Test (cluster, a_member_behind_the_compacted_log_catches_up_by_snapshot)
+{
+    const char *flags [] = { "--snapshot-count", "20", NULL };
+    s_up (flags);
+    char leader [32];
+    s_leader (leader, sizeof leader);
+    const char *lagging = strcmp (leader, "n3") == 0? "n2": "n3";
+    cr_assert_eq (zkv_harness_signal (s_cluster, lagging, SIGKILL), 0);
+    zkv_client_t *client = zkv_client_new (zkv_harness_endpoint (s_cluster, leader), 5000);
+    for (int i = 0; i < 200; i++) {
+        char key [32];
+        snprintf (key, sizeof key, "k%03d", i);
+        cr_assert (s_put (client, key, "value"));
+    }
+    char error [4096];
+    cr_assert_eq (zkv_harness_start (s_cluster, lagging, error, sizeof error), 0, "%s", error);
+    char *data = s_converged ();
+    cr_assert_not_null (strstr (data, "k199=value\n"));
+    free (data);
+    //  It came back by snapshot: the log says so
+    char path [256];
+    snprintf (path, sizeof path, "%s/%s.log", s_dir, lagging);
+    FILE *file = fopen (path, "r");
+    cr_assert_not_null (file);
+    char line [512];
+    bool installed = false;
+    while (fgets (line, sizeof line, file))
+        installed |= strstr (line, "installed a snapshot") != NULL;
+    fclose (file);
+    cr_assert (installed, "%s caught up without a snapshot", lagging);
+    zkv_client_destroy (&client);
+}
+
+Test (cluster, a_leader_stopped_cleanly_hands_over_first)
+{
+    s_up (NULL);
+    char leader [32];
+    s_leader (leader, sizeof leader);
+    cr_assert_eq (zkv_harness_signal (s_cluster, leader, SIGTERM), 0);
+    char path [256];
+    snprintf (path, sizeof path, "%s/%s.log", s_dir, leader);
+    FILE *file = fopen (path, "r");
+    cr_assert_not_null (file);
+    char line [512];
+    bool handed = false;
+    while (fgets (line, sizeof line, file))
+        handed |= strstr (line, "moving leadership") != NULL;
+    fclose (file);
+    cr_assert (handed, "the leader did not move its leadership before stopping");
+    char now [32];
+    s_leader (now, sizeof now);
+    cr_assert_str_neq (now, leader);
+}

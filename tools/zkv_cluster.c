@@ -1,0 +1,251 @@
+/*  =========================================================================
+    zkv_cluster.c — zkv-cluster: run a local cluster of real zkv-node
+    processes, and break it on purpose.
+
+    zkv-cluster up -n N --dir D [--node PATH] [-- member flags...]
+    zkv-cluster down | status | wait-leader [--timeout MSECS] --dir D
+    zkv-cluster kill | stop | start | restart | pause | resume NAME --dir D
+    zkv-cluster partition "A,B|C" [--oneway] --dir D
+    zkv-cluster isolate NAME [--oneway] --dir D
+    zkv-cluster heal --dir D
+
+    Members keep running after `up` returns; D/cluster.zpl describes them
+    (zkvctl --cluster-file D/cluster.zpl reaches them), D/nX.log holds
+    their logs. Exit codes: 0, 1 when an action failed, 128 for bad usage.
+    =========================================================================
+*/
+#include <czmq.h>
+#include <libgen.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include "zkv_client.h"
+#include "zkv_harness.h"
+
+static void
+s_usage (FILE *out)
+{
+    fprintf (out,
+        "usage: zkv-cluster COMMAND [ARG] --dir D [flags]\n"
+        "  up -n N [--node PATH] [-- member flags]   start a cluster of N members\n"
+        "  down                                      stop every member (SIGTERM)\n"
+        "  status                                    members, roles, terms, indexes\n"
+        "  wait-leader [--timeout MSECS]             wait until the members agree on a leader\n"
+        "  kill NAME | stop NAME                     SIGKILL | SIGTERM one member\n"
+        "  start [NAME] | restart NAME               start it (every member without NAME)\n"
+        "  pause NAME | resume NAME                  SIGSTOP | SIGCONT\n"
+        "  partition \"A,B|C\" [--oneway]              cut the links between groups\n"
+        "  isolate NAME [--oneway]                   cut a member from the others\n"
+        "  heal                                      restore every link\n");
+}
+
+static int
+s_fail (const char *format, const char *detail)
+{
+    fprintf (stderr, "Error: ");
+    fprintf (stderr, format, detail);
+    fprintf (stderr, "\n");
+    return 1;
+}
+
+//  The zkv-node next to this program
+static void
+s_default_node (char *path, size_t size)
+{
+    char self [1024];
+    ssize_t n = readlink ("/proc/self/exe", self, sizeof self - 1);
+    if (n <= 0) {
+        snprintf (path, size, "zkv-node");
+        return;
+    }
+    self [n] = 0;
+    snprintf (path, size, "%s/zkv-node", dirname (self));
+}
+
+static void
+s_status (zkv_harness_t *harness)
+{
+    printf ("%-6s %-16s %-8s %-26s %-14s %-6s %-10s %-10s\n", "NAME", "ID", "PID", "CLIENT",
+            "ROLE", "TERM", "INDEX", "APPLIED");
+    for (size_t i = 0; i < zkv_harness_size (harness); i++) {
+        const char *name = zkv_harness_name (harness, i);
+        char role [32] = "stopped", term [24] = "", index [24] = "", applied [24] = "";
+        if (zkv_harness_running (harness, name)) {
+            snprintf (role, sizeof role, "unreachable");
+            zkv_client_t *client = zkv_client_new (zkv_harness_endpoint (harness, name), 500);
+            zkv_status_t request = { 0 };
+            zkv_result_t result;
+            zkv_msg_t *reply = client? zkv_client_call (client, &zkv_status_desc, &request,
+                                                        &result): NULL;
+            if (reply && !zkv_reply_error (reply)) {
+                zkv_status_response_t *status = (zkv_status_response_t *) reply->body;
+                zkv_bin_str (status->role, role, sizeof role);
+                snprintf (term, sizeof term, "%llu", (unsigned long long) status->raft_term);
+                snprintf (index, sizeof index, "%llu", (unsigned long long) status->raft_index);
+                snprintf (applied, sizeof applied, "%llu",
+                          (unsigned long long) status->raft_applied_index);
+            }
+            zkv_msg_destroy (&reply);
+            zkv_client_destroy (&client);
+        }
+        printf ("%-6s %-16s %-8d %-26s %-14s %-6s %-10s %-10s\n", name,
+                zkv_harness_id (harness, name), (int) zkv_harness_pid (harness, name),
+                zkv_harness_endpoint (harness, name), role, term, index, applied);
+    }
+}
+
+int
+main (int argc, char *argv [])
+{
+    zsys_init ();
+    zsys_set_logstream (stderr);
+    //  Flags and words in any order; `--` starts the members' own flags
+    const char *dir = NULL, *node = NULL;
+    int members = 3, timeout = 10000;
+    bool oneway = false;
+    const char *words [4] = { NULL };
+    size_t word_count = 0;
+    const char *const *member_flags = NULL;
+    for (int i = 1; i < argc; i++) {
+        const char *value = i + 1 < argc? argv [i + 1]: NULL;
+        if (streq (argv [i], "--")) {
+            member_flags = (const char *const *) &argv [i + 1];
+            break;
+        }
+        else
+        if (streq (argv [i], "--help") || streq (argv [i], "-h")) {
+            s_usage (stdout);
+            return 0;
+        }
+        else
+        if (streq (argv [i], "--oneway"))
+            oneway = true;
+        else
+        if (value && streq (argv [i], "--dir"))
+            dir = argv [++i];
+        else
+        if (value && streq (argv [i], "--node"))
+            node = argv [++i];
+        else
+        if (value && streq (argv [i], "--timeout"))
+            timeout = atoi (argv [++i]);
+        else
+        if (value && streq (argv [i], "-n"))
+            members = atoi (argv [++i]);
+        else
+        if (argv [i][0] == '-') {
+            fprintf (stderr, "Error: unknown flag %s\n", argv [i]);
+            return 128;
+        }
+        else
+        if (word_count < 4)
+            words [word_count++] = argv [i];
+    }
+    if (!word_count || !dir) {
+        s_usage (stderr);
+        return 128;
+    }
+    const char *command = words [0], *arg = word_count > 1? words [1]: NULL;
+    char node_path [1024];
+    if (node)
+        snprintf (node_path, sizeof node_path, "%s", node);
+    else
+        s_default_node (node_path, sizeof node_path);
+    char error [4096];
+
+    if (streq (command, "up")) {
+        zkv_harness_config_t config = {
+            .members = (size_t) members, .dir = dir, .node = node_path,
+            .flags = member_flags, .attached = false
+        };
+        zkv_harness_t *harness = zkv_harness_new (&config, error, sizeof error);
+        if (!harness)
+            return s_fail ("%s", error);
+        if (zkv_harness_start (harness, NULL, error, sizeof error)) {
+            zkv_harness_destroy (&harness);
+            return s_fail ("%s", error);
+        }
+        char leader [32];
+        int rc = zkv_harness_wait_leader (harness, timeout, leader, sizeof leader);
+        s_status (harness);
+        printf ("cluster file: %s\n", zkv_harness_file (harness));
+        printf ("try: zkvctl --cluster-file %s put foo bar\n", zkv_harness_file (harness));
+        zkv_harness_destroy (&harness);
+        return rc? s_fail ("%s", "no leader yet"): 0;
+    }
+    zkv_harness_t *harness = zkv_harness_open (dir, node, error, sizeof error);
+    if (!harness)
+        return s_fail ("%s", error);
+    int rc = 0;
+    char leader [32];
+    if (streq (command, "down")) {
+        for (size_t i = 0; i < zkv_harness_size (harness); i++)
+            zkv_harness_signal (harness, zkv_harness_name (harness, i), SIGTERM);
+    }
+    else
+    if (streq (command, "status"))
+        s_status (harness);
+    else
+    if (streq (command, "wait-leader")) {
+        rc = zkv_harness_wait_leader (harness, timeout, leader, sizeof leader);
+        if (rc == 0)
+            printf ("%s\n", leader);
+        else
+            rc = s_fail ("%s", "no leader");
+    }
+    else
+    if (streq (command, "heal")) {
+        if (zkv_harness_heal (harness, error, sizeof error))
+            rc = s_fail ("%s", error);
+    }
+    else
+    if (streq (command, "partition") && arg) {
+        if (zkv_harness_partition (harness, arg, oneway, error, sizeof error))
+            rc = s_fail ("%s", error);
+    }
+    else
+    if (streq (command, "isolate") && arg) {
+        //  NAME | everyone else
+        char groups [512];
+        snprintf (groups, sizeof groups, "%s|", arg);
+        for (size_t i = 0; i < zkv_harness_size (harness); i++)
+            if (!streq (zkv_harness_name (harness, i), arg)) {
+                strcat (groups, zkv_harness_name (harness, i));
+                strcat (groups, ",");
+            }
+        if (zkv_harness_partition (harness, groups, oneway, error, sizeof error))
+            rc = s_fail ("%s", error);
+    }
+    else
+    if (arg && (streq (command, "kill") || streq (command, "stop") || streq (command, "pause")
+            ||  streq (command, "resume"))) {
+        int signal = streq (command, "kill")? SIGKILL: streq (command, "stop")? SIGTERM:
+                     streq (command, "pause")? SIGSTOP: SIGCONT;
+        if (zkv_harness_signal (harness, arg, signal))
+            rc = s_fail ("%s is not running", arg);
+    }
+    else
+    if (!arg && streq (command, "start")) {
+        //  Every member, on the ports of the cluster file
+        if (zkv_harness_start (harness, NULL, error, sizeof error))
+            rc = s_fail ("%s", error);
+        else
+        if (zkv_harness_wait_leader (harness, timeout, leader, sizeof leader))
+            rc = s_fail ("%s", "no leader yet");
+        else
+            s_status (harness);
+    }
+    else
+    if (arg && (streq (command, "start") || streq (command, "restart"))) {
+        if (streq (command, "restart"))
+            zkv_harness_signal (harness, arg, SIGTERM);
+        if (zkv_harness_start (harness, arg, error, sizeof error))
+            rc = s_fail ("%s", error);
+    }
+    else {
+        s_usage (stderr);
+        rc = 128;
+    }
+    zkv_harness_destroy (&harness);
+    return rc;
+}

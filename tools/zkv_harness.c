@@ -1,0 +1,648 @@
+/*  =========================================================================
+    zkv_harness.c — a local cluster of real zkv-node processes (see
+    zkv_harness.h).
+    =========================================================================
+*/
+#include "zkv_harness.h"
+#include "zkv_client.h"
+
+#include <arpa/inet.h>
+#include <czmq.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define MAX_MEMBERS 16
+#define START_TIMEOUT 30000             //  msecs for a member to serve
+
+typedef struct {
+    char name [24];
+    char id [32];                       //  hex, once known
+    char client [64];                   //  client endpoint
+    char peer [64];                     //  peer endpoint
+    int client_fd;                      //  listening sockets held (-1: none)
+    int peer_fd;
+    char data [1024];
+    char log [1024];
+    char out [1024];
+    pid_t pid;                          //  0 when not running
+} s_member_t;
+
+struct zkv_harness_s {
+    char dir [900];
+    char file [1024];
+    char node [1024];
+    char token [64];
+    bool attached;
+    const char *flags [32];             //  extra member flags (not owned)
+    size_t flag_count;
+    s_member_t members [MAX_MEMBERS];
+    size_t count;
+    char endpoints [MAX_MEMBERS * 64];
+};
+
+//  ---------------------------------------------------------------------
+//  Helpers
+
+static int
+s_mkdirs (const char *dir)
+{
+    char path [1024];
+    snprintf (path, sizeof path, "%s", dir);
+    for (char *slash = path + 1; *slash; slash++)
+        if (*slash == '/') {
+            *slash = 0;
+            if (mkdir (path, 0700) && errno != EEXIST)
+                return -1;
+            *slash = '/';
+        }
+    return mkdir (path, 0700) && errno != EEXIST? -1: 0;
+}
+
+//  A listening socket on a free loopback port; returns it, or -1
+static int
+s_listen (int *port)
+{
+    int fd = socket (AF_INET, SOCK_STREAM, 0);
+    if (fd < 0)
+        return -1;
+    int on = 1;
+    setsockopt (fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
+    struct sockaddr_in address;
+    memset (&address, 0, sizeof address);
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
+    socklen_t length = sizeof address;
+    if (bind (fd, (struct sockaddr *) &address, sizeof address)
+    ||  listen (fd, 128)
+    ||  getsockname (fd, (struct sockaddr *) &address, &length)) {
+        close (fd);
+        return -1;
+    }
+    *port = ntohs (address.sin_port);
+    return fd;
+}
+
+static s_member_t *
+s_member (zkv_harness_t *self, const char *name)
+{
+    for (size_t i = 0; i < self->count; i++)
+        if (streq (self->members [i].name, name))
+            return &self->members [i];
+    return NULL;
+}
+
+static char *
+s_read_file (const char *path)
+{
+    FILE *file = fopen (path, "r");
+    if (!file)
+        return strdup ("");
+    size_t size = 0, room = 4096;
+    char *text = (char *) malloc (room);
+    size_t n;
+    while (text && (n = fread (text + size, 1, room - size - 1, file)) > 0) {
+        size += n;
+        if (room - size < 1024) {
+            char *grown = (char *) realloc (text, room *= 2);
+            if (!grown) {
+                free (text);
+                text = NULL;
+            }
+            else
+                text = grown;
+        }
+    }
+    if (text)
+        text [size] = 0;
+    fclose (file);
+    return text? text: strdup ("");
+}
+
+static void
+s_update_endpoints (zkv_harness_t *self)
+{
+    self->endpoints [0] = 0;
+    for (size_t i = 0; i < self->count; i++) {
+        if (i)
+            strcat (self->endpoints, ",");
+        strcat (self->endpoints, self->members [i].client);
+    }
+}
+
+//  ---------------------------------------------------------------------
+//  Cluster file
+
+int
+zkv_harness_save (zkv_harness_t *self)
+{
+    zconfig_t *root = zconfig_new ("root", NULL);
+    zconfig_t *cluster = zconfig_new ("cluster", root);
+    zconfig_put (cluster, "token", self->token);
+    zconfig_put (cluster, "node", self->node);
+    for (size_t i = 0; i < self->count; i++) {
+        s_member_t *member = &self->members [i];
+        zconfig_t *entry = zconfig_new ("member", cluster);
+        zconfig_put (entry, "name", member->name);
+        zconfig_put (entry, "id", member->id);
+        zconfig_put (entry, "client", member->client);
+        zconfig_put (entry, "peer", member->peer);
+        zconfig_put (entry, "data", member->data);
+        zconfig_put (entry, "log", member->log);
+        zconfig_putf (entry, "pid", "%d", (int) member->pid);
+    }
+    zconfig_set_comment (root, " zkv cluster file, written by zkv-cluster (read by zkvctl "
+                               "--cluster-file)");
+    int rc = zconfig_save (root, self->file);
+    zconfig_destroy (&root);
+    return rc;
+}
+
+zkv_harness_t *
+zkv_harness_new (const zkv_harness_config_t *config, char *error, size_t error_size)
+{
+    if (config->members < 1 || config->members > MAX_MEMBERS) {
+        snprintf (error, error_size, "a cluster has 1 to %d members", MAX_MEMBERS);
+        return NULL;
+    }
+    char *absolute = NULL;
+    if (s_mkdirs (config->dir) || !(absolute = realpath (config->dir, NULL))) {
+        snprintf (error, error_size, "cannot create %s: %s", config->dir, strerror (errno));
+        return NULL;
+    }
+    if (strlen (absolute) >= sizeof ((zkv_harness_t *) 0)->dir) {
+        snprintf (error, error_size, "directory path too long: %s", absolute);
+        free (absolute);
+        return NULL;
+    }
+    zkv_harness_t *self = (zkv_harness_t *) zmalloc (sizeof (zkv_harness_t));
+    snprintf (self->dir, sizeof self->dir, "%s", absolute);
+    snprintf (self->file, sizeof self->file, "%s/cluster.zpl", self->dir);
+    snprintf (self->node, sizeof self->node, "%s", config->node);
+    //  A token of its own keeps this cluster's members deaf to any other's
+    snprintf (self->token, sizeof self->token, "zkv-%08x-%d",
+              (unsigned) (zclock_usecs () ^ (int64_t) getpid () << 20), (int) config->members);
+    self->attached = config->attached;
+    for (size_t i = 0; config->flags && config->flags [i] && i < 31; i++)
+        self->flags [self->flag_count++] = config->flags [i];
+    self->count = config->members;
+    for (size_t i = 0; i < self->count; i++) {
+        s_member_t *member = &self->members [i];
+        char name [sizeof member->name];    //  a copy: snprintf's source
+        snprintf (name, sizeof name, "n%zu", i + 1);   //  may not overlap self
+        snprintf (member->name, sizeof member->name, "%s", name);
+        int client_port = 0, peer_port = 0;
+        member->client_fd = s_listen (&client_port);
+        member->peer_fd = s_listen (&peer_port);
+        if (member->client_fd < 0 || member->peer_fd < 0) {
+            snprintf (error, error_size, "cannot find free loopback ports");
+            free (absolute);
+            zkv_harness_destroy (&self);
+            return NULL;
+        }
+        snprintf (member->client, sizeof member->client, "tcp://127.0.0.1:%d", client_port);
+        snprintf (member->peer, sizeof member->peer, "tcp://127.0.0.1:%d", peer_port);
+        snprintf (member->data, sizeof member->data, "%s/%s", absolute, name);
+        snprintf (member->log, sizeof member->log, "%s/%s.log", absolute, name);
+        snprintf (member->out, sizeof member->out, "%s/%s.out", absolute, name);
+    }
+    free (absolute);
+    s_update_endpoints (self);
+    if (zkv_harness_save (self)) {
+        snprintf (error, error_size, "cannot write %s", self->file);
+        zkv_harness_destroy (&self);
+        return NULL;
+    }
+    return self;
+}
+
+zkv_harness_t *
+zkv_harness_open (const char *dir, const char *node, char *error, size_t error_size)
+{
+    zkv_harness_t *self = (zkv_harness_t *) zmalloc (sizeof (zkv_harness_t));
+    if (!realpath (dir, self->dir)) {
+        snprintf (error, error_size, "no cluster in %s", dir);
+        free (self);
+        return NULL;
+    }
+    snprintf (self->file, sizeof self->file, "%s/cluster.zpl", self->dir);
+    zconfig_t *root = zconfig_load (self->file);
+    zconfig_t *cluster = root? zconfig_locate (root, "cluster"): NULL;
+    if (!cluster) {
+        snprintf (error, error_size, "cannot read %s", self->file);
+        zconfig_destroy (&root);
+        free (self);
+        return NULL;
+    }
+    snprintf (self->token, sizeof self->token, "%s", zconfig_get (cluster, "token", ""));
+    snprintf (self->node, sizeof self->node, "%s",
+              node? node: zconfig_get (cluster, "node", "zkv-node"));
+    for (zconfig_t *entry = zconfig_child (cluster); entry && self->count < MAX_MEMBERS;
+         entry = zconfig_next (entry)) {
+        if (!streq (zconfig_name (entry), "member"))
+            continue;
+        s_member_t *member = &self->members [self->count++];
+        snprintf (member->name, sizeof member->name, "%s", zconfig_get (entry, "name", ""));
+        snprintf (member->id, sizeof member->id, "%s", zconfig_get (entry, "id", ""));
+        snprintf (member->client, sizeof member->client, "%s", zconfig_get (entry, "client", ""));
+        snprintf (member->peer, sizeof member->peer, "%s", zconfig_get (entry, "peer", ""));
+        snprintf (member->data, sizeof member->data, "%s", zconfig_get (entry, "data", ""));
+        snprintf (member->log, sizeof member->log, "%s", zconfig_get (entry, "log", ""));
+        char out [sizeof member->out];
+        snprintf (out, sizeof out, "%s/%s.out", self->dir, member->name);
+        memcpy (member->out, out, sizeof out);
+        member->pid = atoi (zconfig_get (entry, "pid", "0"));
+        member->client_fd = member->peer_fd = -1;
+        //  A pid from the file counts only while that process lives
+        if (member->pid && kill (member->pid, 0))
+            member->pid = 0;
+    }
+    zconfig_destroy (&root);
+    s_update_endpoints (self);
+    return self;
+}
+
+void
+zkv_harness_destroy (zkv_harness_t **self_p)
+{
+    zkv_harness_t *self = *self_p;
+    if (!self)
+        return;
+    for (size_t i = 0; i < self->count; i++) {
+        s_member_t *member = &self->members [i];
+        if (self->attached && member->pid)
+            zkv_harness_signal (self, member->name, SIGKILL);
+        if (member->client_fd >= 0)
+            close (member->client_fd);
+        if (member->peer_fd >= 0)
+            close (member->peer_fd);
+    }
+    free (self);
+    *self_p = NULL;
+}
+
+//  ---------------------------------------------------------------------
+//  Processes
+
+static int
+s_start_member (zkv_harness_t *self, s_member_t *member, char *error, size_t error_size)
+{
+    if (member->pid && kill (member->pid, 0) == 0)
+        return 0;                       //  running already
+    char initial [MAX_MEMBERS * 96] = "";
+    for (size_t i = 0; i < self->count; i++) {
+        char item [96];
+        snprintf (item, sizeof item, "%s%s=%s", i? ",": "", self->members [i].name,
+                  self->members [i].peer);
+        strcat (initial, item);
+    }
+    char client_fd [16], peer_fd [16];
+    snprintf (client_fd, sizeof client_fd, "%d", member->client_fd);
+    snprintf (peer_fd, sizeof peer_fd, "%d", member->peer_fd);
+    const char *argv [64];
+    int argc = 0;
+    argv [argc++] = self->node;
+    argv [argc++] = "--name";
+    argv [argc++] = member->name;
+    argv [argc++] = "--data-dir";
+    argv [argc++] = member->data;
+    argv [argc++] = "--listen-client";
+    argv [argc++] = member->client;
+    argv [argc++] = "--listen-peer";
+    argv [argc++] = member->peer;
+    argv [argc++] = "--initial-cluster";
+    argv [argc++] = initial;
+    argv [argc++] = "--initial-cluster-token";
+    argv [argc++] = self->token;
+    argv [argc++] = "--enable-fault-injection";
+    if (member->client_fd >= 0) {
+        argv [argc++] = "--listen-client-fd";
+        argv [argc++] = client_fd;
+        argv [argc++] = "--listen-peer-fd";
+        argv [argc++] = peer_fd;
+    }
+    for (size_t i = 0; i < self->flag_count; i++)
+        argv [argc++] = self->flags [i];
+    argv [argc] = NULL;
+
+    unlink (member->out);
+    pid_t pid = fork ();
+    if (pid < 0) {
+        snprintf (error, error_size, "cannot fork: %s", strerror (errno));
+        return -1;
+    }
+    if (pid == 0) {
+        if (self->attached)
+            prctl (PR_SET_PDEATHSIG, SIGKILL);
+        else
+            setsid ();                  //  outlives zkv-cluster
+        int out = open (member->out, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        int log = open (member->log, O_WRONLY | O_CREAT | O_APPEND, 0600);
+        int null = open ("/dev/null", O_RDONLY);
+        dup2 (null, 0);
+        dup2 (out, 1);
+        dup2 (log, 2);
+        //  Only its own sockets go with it
+        for (int fd = 3; fd < 1024; fd++)
+            if (fd != member->client_fd && fd != member->peer_fd)
+                close (fd);
+        execv (argv [0], (char *const *) argv);
+        _exit (127);
+    }
+    member->pid = pid;
+    //  Wait for the line that says where it serves, and its id
+    int64_t deadline = zclock_mono () + START_TIMEOUT;
+    while (zclock_mono () < deadline) {
+        char *out = s_read_file (member->out);
+        char *serving = strstr (out, "serving clients on");
+        char *id = strstr (out, ": member ");
+        if (serving && id) {
+            sscanf (id + 9, "%31s", member->id);
+            free (out);
+            //  zkv-cluster's members bind their ports themselves from now on
+            if (!self->attached) {
+                close (member->client_fd);
+                close (member->peer_fd);
+                member->client_fd = member->peer_fd = -1;
+            }
+            return zkv_harness_save (self);
+        }
+        free (out);
+        int status;
+        if (self->attached && waitpid (pid, &status, WNOHANG) == pid) {
+            member->pid = 0;
+            break;
+        }
+        if (!self->attached && kill (pid, 0)) {
+            member->pid = 0;
+            break;
+        }
+        zclock_sleep (10);
+    }
+    char *log = s_read_file (member->log);
+    size_t length = strlen (log);
+    snprintf (error, error_size, "%s did not start; the end of %s:\n%s", member->name,
+              member->log, length > 2000? log + length - 2000: log);
+    free (log);
+    if (member->pid)
+        zkv_harness_signal (self, member->name, SIGKILL);
+    return -1;
+}
+
+int
+zkv_harness_start (zkv_harness_t *self, const char *name, char *error, size_t error_size)
+{
+    for (size_t i = 0; i < self->count; i++) {
+        s_member_t *member = &self->members [i];
+        if (name && !streq (member->name, name))
+            continue;
+        if (s_start_member (self, member, error, error_size))
+            return -1;
+        if (name)
+            return 0;
+    }
+    if (name) {
+        snprintf (error, error_size, "no member named %s", name);
+        return -1;
+    }
+    return 0;
+}
+
+int
+zkv_harness_signal (zkv_harness_t *self, const char *name, int signal)
+{
+    s_member_t *member = s_member (self, name);
+    if (!member || !member->pid)
+        return -1;
+    if (kill (member->pid, signal))
+        return -1;
+    if (signal == SIGSTOP || signal == SIGCONT)
+        return 0;
+    //  Wait for it to end
+    int64_t deadline = zclock_mono () + 30000;
+    while (zclock_mono () < deadline) {
+        int status;
+        if (self->attached) {
+            if (waitpid (member->pid, &status, 0) == member->pid || errno == ECHILD)
+                break;
+        }
+        else
+        if (kill (member->pid, 0) && errno == ESRCH)
+            break;
+        zclock_sleep (10);
+    }
+    member->pid = 0;
+    return self->attached? 0: zkv_harness_save (self);
+}
+
+bool
+zkv_harness_running (zkv_harness_t *self, const char *name)
+{
+    s_member_t *member = s_member (self, name);
+    if (!member || !member->pid)
+        return false;
+    if (self->attached) {
+        int status;
+        if (waitpid (member->pid, &status, WNOHANG) == member->pid) {
+            member->pid = 0;
+            return false;
+        }
+        return true;
+    }
+    return kill (member->pid, 0) == 0;
+}
+
+//  ---------------------------------------------------------------------
+//  Talking to members
+
+//  Calls a member; returns the reply (caller destroys) or NULL
+static zkv_msg_t *
+s_call (s_member_t *member, const zkv_desc_t *desc, const void *request, int timeout)
+{
+    zkv_client_t *client = zkv_client_new (member->client, timeout);
+    if (!client)
+        return NULL;
+    zkv_result_t status;
+    zkv_msg_t *reply = zkv_client_call (client, desc, request, &status);
+    zkv_client_destroy (&client);
+    return reply;
+}
+
+int
+zkv_harness_wait_leader (zkv_harness_t *self, int timeout, char *leader, size_t size)
+{
+    int64_t deadline = zclock_mono () + timeout;
+    while (zclock_mono () < deadline) {
+        uint64_t agreed = 0;
+        bool all = true, any = false;
+        for (size_t i = 0; i < self->count && all; i++) {
+            s_member_t *member = &self->members [i];
+            if (!zkv_harness_running (self, member->name))
+                continue;
+            zkv_status_t request = { 0 };
+            zkv_msg_t *reply = s_call (member, &zkv_status_desc, &request, 300);
+            if (!reply || zkv_reply_error (reply)) {
+                zkv_msg_destroy (&reply);
+                continue;               //  paused or slow: not counted
+            }
+            uint64_t seen = ((zkv_status_response_t *) reply->body)->leader;
+            zkv_msg_destroy (&reply);
+            if (!seen || (agreed && seen != agreed))
+                all = false;
+            agreed = seen;
+            any = true;
+        }
+        if (any && all && agreed) {
+            char id [32];
+            snprintf (id, sizeof id, "%016llx", (unsigned long long) agreed);
+            for (size_t i = 0; i < self->count; i++)
+                if (streq (self->members [i].id, id)
+                &&  zkv_harness_running (self, self->members [i].name)) {
+                    snprintf (leader, size, "%s", self->members [i].name);
+                    return 0;
+                }
+        }
+        zclock_sleep (50);
+    }
+    return -1;
+}
+
+//  Sends a fault request to a running member
+static int
+s_fault (zkv_harness_t *self, s_member_t *member, const char *drop_to, const char *drop_from,
+         bool heal, char *error, size_t error_size)
+{
+    if (!zkv_harness_running (self, member->name))
+        return 0;                       //  a stopped member drops everything anyway
+    zkv_fault_t request = {
+        .drop_to = zkv_bin (drop_to, strlen (drop_to)),
+        .drop_from = zkv_bin (drop_from, strlen (drop_from)),
+        .heal = heal
+    };
+    zkv_msg_t *reply = s_call (member, &zkv_fault_desc, &request, 2000);
+    int rc = 0;
+    if (!reply || zkv_reply_error (reply)) {
+        snprintf (error, error_size, "%s did not take the fault request", member->name);
+        rc = -1;
+    }
+    zkv_msg_destroy (&reply);
+    return rc;
+}
+
+int
+zkv_harness_partition (zkv_harness_t *self, const char *groups, bool oneway,
+                       char *error, size_t error_size)
+{
+    //  Which group each member is in (by index), 0 = not named
+    int group_of [MAX_MEMBERS] = { 0 };
+    char *text = strdup (groups);
+    int group = 0;
+    char *saved_group = NULL;
+    for (char *part = strtok_r (text, "|", &saved_group); part;
+         part = strtok_r (NULL, "|", &saved_group)) {
+        group++;
+        char *saved = NULL;
+        for (char *name = strtok_r (part, ", ", &saved); name; name = strtok_r (NULL, ", ", &saved)) {
+            s_member_t *member = s_member (self, name);
+            if (!member) {
+                snprintf (error, error_size, "no member named %s", name);
+                free (text);
+                return -1;
+            }
+            group_of [member - self->members] = group;
+        }
+    }
+    free (text);
+    if (group < 2) {
+        snprintf (error, error_size, "a partition needs two groups, as A,B|C");
+        return -1;
+    }
+    //  Members left out form a group of their own
+    for (size_t i = 0; i < self->count; i++)
+        if (!group_of [i])
+            group_of [i] = group + 1;
+    for (size_t i = 0; i < self->count; i++) {
+        char drop_to [MAX_MEMBERS * 20] = "", drop_from [MAX_MEMBERS * 20] = "";
+        for (size_t j = 0; j < self->count; j++) {
+            if (group_of [j] == group_of [i])
+                continue;
+            bool cut_to = !oneway || group_of [i] == 1;
+            bool cut_from = !oneway || group_of [j] == 1;
+            if (cut_to) {
+                strcat (drop_to, self->members [j].id);
+                strcat (drop_to, ",");
+            }
+            if (cut_from) {
+                strcat (drop_from, self->members [j].id);
+                strcat (drop_from, ",");
+            }
+        }
+        if (s_fault (self, &self->members [i], drop_to, drop_from, true, error, error_size))
+            return -1;
+    }
+    return 0;
+}
+
+int
+zkv_harness_heal (zkv_harness_t *self, char *error, size_t error_size)
+{
+    for (size_t i = 0; i < self->count; i++)
+        if (s_fault (self, &self->members [i], "", "", true, error, error_size))
+            return -1;
+    return 0;
+}
+
+//  ---------------------------------------------------------------------
+//  Inspection
+
+size_t
+zkv_harness_size (zkv_harness_t *self)
+{
+    return self->count;
+}
+
+const char *
+zkv_harness_name (zkv_harness_t *self, size_t index)
+{
+    return index < self->count? self->members [index].name: NULL;
+}
+
+const char *
+zkv_harness_endpoint (zkv_harness_t *self, const char *name)
+{
+    s_member_t *member = s_member (self, name);
+    return member? member->client: NULL;
+}
+
+const char *
+zkv_harness_id (zkv_harness_t *self, const char *name)
+{
+    s_member_t *member = s_member (self, name);
+    return member? member->id: NULL;
+}
+
+pid_t
+zkv_harness_pid (zkv_harness_t *self, const char *name)
+{
+    s_member_t *member = s_member (self, name);
+    return member? member->pid: 0;
+}
+
+const char *
+zkv_harness_endpoints (zkv_harness_t *self)
+{
+    return self->endpoints;
+}
+
+const char *
+zkv_harness_file (zkv_harness_t *self)
+{
+    return self->file;
+}

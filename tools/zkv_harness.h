@@ -1,0 +1,108 @@
+/*  =========================================================================
+    zkv_harness.h — a local cluster of real zkv-node processes: the code
+    behind the zkv-cluster program and the C API the tests use.
+
+    A cluster lives in a directory: one data directory and one log per
+    member (n1, n2, ...), and the cluster file `cluster.zpl` (ZPL, read by
+    zkvctl --cluster-file) with every member's name, id, client and peer
+    endpoints and process id. Members listen on loopback ports the harness
+    picks: a test harness keeps the listening sockets open for its whole
+    life and hands them to each member it starts (--listen-*-fd), so that
+    no parallel test can ever take a member's port, not even between a kill
+    and a restart. The zkv-cluster program hands them over at `up` and lets
+    members bind the same ports again when it restarts them later.
+
+    Members run with --enable-fault-injection: partitions are made by
+    asking members to drop peer traffic (both ways, or one way).
+    =========================================================================
+*/
+#ifndef ZKV_HARNESS_H_INCLUDED
+#define ZKV_HARNESS_H_INCLUDED
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+typedef struct zkv_harness_s zkv_harness_t;
+
+typedef struct {
+    size_t members;                     //  how many (1 .. 16)
+    const char *dir;                    //  where everything goes (created)
+    const char *node;                   //  path of zkv-node
+    const char *const *flags;           //  more flags for every member (or NULL)
+    bool attached;                      //  members die with this process, and
+                                        //  keep their sockets across restarts
+} zkv_harness_config_t;
+
+//  Prepares a new cluster in config->dir (ports, names, cluster file). No
+//  member runs yet. NULL with a message in error on failure.
+zkv_harness_t *
+    zkv_harness_new (const zkv_harness_config_t *config, char *error, size_t error_size);
+
+//  Opens the cluster described by dir/cluster.zpl (as zkv-cluster does for
+//  every command after `up`)
+zkv_harness_t *
+    zkv_harness_open (const char *dir, const char *node, char *error, size_t error_size);
+
+//  Stops every member still running (attached ones), and frees
+void
+    zkv_harness_destroy (zkv_harness_t **self_p);
+
+size_t
+    zkv_harness_size (zkv_harness_t *self);
+
+//  Name of the i-th member ("n1", ...)
+const char *
+    zkv_harness_name (zkv_harness_t *self, size_t index);
+
+//  Starts a member (name NULL: all) and waits until it serves. Returns 0,
+//  or -1 with a message (and the member's log) in error.
+int
+    zkv_harness_start (zkv_harness_t *self, const char *name, char *error, size_t error_size);
+
+//  Sends signal to a member and waits for it to end (SIGTERM, SIGKILL)
+//  or to stop (SIGSTOP); SIGCONT resumes it. Returns 0 or -1.
+int
+    zkv_harness_signal (zkv_harness_t *self, const char *name, int signal);
+
+//  True while a member's process runs (paused counts as running)
+bool
+    zkv_harness_running (zkv_harness_t *self, const char *name);
+
+//  Waits up to timeout msecs for a leader that the running members agree
+//  on; copies its name into leader. Returns 0 or -1.
+int
+    zkv_harness_wait_leader (zkv_harness_t *self, int timeout, char *leader, size_t size);
+
+//  Partitions the cluster: groups "n1,n2|n3" (every member in a group);
+//  with oneway, only traffic from the first group to the others is cut.
+//  Returns 0 or -1 with a message.
+int
+    zkv_harness_partition (zkv_harness_t *self, const char *groups, bool oneway,
+                           char *error, size_t error_size);
+
+//  Restores every link
+int
+    zkv_harness_heal (zkv_harness_t *self, char *error, size_t error_size);
+
+//  A member's client endpoint, its id (hex), its pid (0 if not running)
+const char *
+    zkv_harness_endpoint (zkv_harness_t *self, const char *name);
+const char *
+    zkv_harness_id (zkv_harness_t *self, const char *name);
+pid_t
+    zkv_harness_pid (zkv_harness_t *self, const char *name);
+
+//  Every client endpoint, comma separated (owned by the harness)
+const char *
+    zkv_harness_endpoints (zkv_harness_t *self);
+
+//  Path of the cluster file
+const char *
+    zkv_harness_file (zkv_harness_t *self);
+
+//  Writes the cluster file again (after starts and stops)
+int
+    zkv_harness_save (zkv_harness_t *self);
+
+#endif
