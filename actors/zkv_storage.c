@@ -503,9 +503,11 @@ zkv_storage_actor (zsock_t *pipe, void *args)
                 if (failed)
                     zstr_sendx (pipe, failed, NULL);
                 else {
-                    zstr_sendx (pipe, "OK", NULL);
-                    zstr_sendf (pipe, "%llu",
-                                (unsigned long long) zkv_mvcc_applied_index (self->mvcc));
+                    //  One message: "OK" and the applied index
+                    char applied [32];
+                    snprintf (applied, sizeof applied, "%llu",
+                              (unsigned long long) zkv_mvcc_applied_index (self->mvcc));
+                    zstr_sendx (pipe, "OK", applied, NULL);
                     s_push_state (self);
                 }
             }

@@ -312,6 +312,34 @@ Test (cluster, a_member_behind_the_compacted_log_catches_up_by_snapshot)
     zkv_client_destroy (&client);
 }
 
+//  Every member compacts its own log; killed and restarted, each must
+//  resume from what its storage applied, not from the start of the log
+Test (cluster, members_restart_after_compacting_their_own_logs)
+{
+    const char *flags [] = { "--snapshot-count", "20", NULL };
+    s_up (flags);
+    char leader [32];
+    s_leader (leader, sizeof leader);
+    zkv_client_t *client = zkv_client_new (zkv_harness_endpoint (s_cluster, leader), 5000);
+    for (int i = 0; i < 200; i++) {
+        char key [32];
+        snprintf (key, sizeof key, "k%03d", i);
+        cr_assert (s_put (client, key, "value"));
+    }
+    zkv_client_destroy (&client);
+    char *before = s_converged ();
+    const char *names [] = { "n1", "n2", "n3" };
+    for (int i = 0; i < 3; i++)
+        cr_assert_eq (zkv_harness_signal (s_cluster, names [i], SIGKILL), 0);
+    char error [4096];
+    cr_assert_eq (zkv_harness_start (s_cluster, NULL, error, sizeof error), 0, "%s", error);
+    s_leader (leader, sizeof leader);
+    char *after = s_converged ();
+    cr_assert_str_eq (after, before);
+    free (before);
+    free (after);
+}
+
 Test (cluster, a_leader_stopped_cleanly_hands_over_first)
 {
     s_up (NULL);
