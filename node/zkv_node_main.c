@@ -132,7 +132,7 @@ main (int argc, char *argv [])
         .members = peers, .member_count = cluster.count,
         .listen_peer = config.listen_peer, .listen_peer_fd = config.listen_peer_fd,
         .heartbeat_interval = config.heartbeat_interval,
-        .election_ticks = config.election_timeout / config.heartbeat_interval,
+        .election_timeout = config.election_timeout,
         .snapshot_count = config.snapshot_count, .fault_injection = config.fault_injection,
         .name = config.name, .inbox = raft_inbox, .storage = storage_inbox,
         .front = front_inbox

@@ -90,6 +90,36 @@ s_listen (int *port)
     return fd;
 }
 
+//  True while a member started by another zkv-cluster run lives: its pid
+//  must still be a zkv-node on the member's data directory (pids are
+//  reused), and not a zombie (whoever inherited it may never reap it)
+static bool
+s_detached_alive (const s_member_t *member)
+{
+    char path [64], buffer [4096];
+    snprintf (path, sizeof path, "/proc/%d/stat", (int) member->pid);
+    FILE *file = fopen (path, "r");
+    if (!file)
+        return false;
+    size_t size = fread (buffer, 1, sizeof buffer - 1, file);
+    fclose (file);
+    buffer [size] = 0;
+    const char *state = strrchr (buffer, ')');     //  "pid (comm) S ..."
+    if (!state || state [1] != ' ' || state [2] == 'Z' || state [2] == 'X')
+        return false;
+    snprintf (path, sizeof path, "/proc/%d/cmdline", (int) member->pid);
+    file = fopen (path, "r");
+    if (!file)
+        return false;
+    size = fread (buffer, 1, sizeof buffer - 1, file);
+    fclose (file);
+    buffer [size] = 0;
+    for (size_t at = 0; at < size; at += strlen (buffer + at) + 1)
+        if (streq (buffer + at, member->data))
+            return true;
+    return false;
+}
+
 static s_member_t *
 s_member (zkv_harness_t *self, const char *name)
 {
@@ -261,7 +291,7 @@ zkv_harness_open (const char *dir, const char *node, char *error, size_t error_s
         member->pid = atoi (zconfig_get (entry, "pid", "0"));
         member->client_fd = member->peer_fd = -1;
         //  A pid from the file counts only while that process lives
-        if (member->pid && kill (member->pid, 0))
+        if (member->pid && !s_detached_alive (member))
             member->pid = 0;
     }
     zconfig_destroy (&root);
@@ -294,7 +324,7 @@ zkv_harness_destroy (zkv_harness_t **self_p)
 static int
 s_start_member (zkv_harness_t *self, s_member_t *member, char *error, size_t error_size)
 {
-    if (member->pid && kill (member->pid, 0) == 0)
+    if (zkv_harness_running (self, member->name))
         return 0;                       //  running already
     char initial [MAX_MEMBERS * 96] = "";
     for (size_t i = 0; i < self->count; i++) {
@@ -375,12 +405,8 @@ s_start_member (zkv_harness_t *self, s_member_t *member, char *error, size_t err
             return zkv_harness_save (self);
         }
         free (out);
-        int status;
-        if (self->attached && waitpid (pid, &status, WNOHANG) == pid) {
-            member->pid = 0;
-            break;
-        }
-        if (!self->attached && kill (pid, 0)) {
+        int status;                     //  ours until it runs on its own
+        if (waitpid (pid, &status, WNOHANG) == pid) {
             member->pid = 0;
             break;
         }
@@ -434,7 +460,7 @@ zkv_harness_signal (zkv_harness_t *self, const char *name, int signal)
                 break;
         }
         else
-        if (kill (member->pid, 0) && errno == ESRCH)
+        if (!s_detached_alive (member))
             break;
         zclock_sleep (10);
     }
@@ -456,7 +482,7 @@ zkv_harness_running (zkv_harness_t *self, const char *name)
         }
         return true;
     }
-    return kill (member->pid, 0) == 0;
+    return s_detached_alive (member);
 }
 
 //  ---------------------------------------------------------------------

@@ -81,8 +81,10 @@ zkv_peers_new (uint64_t self_id, uint64_t cluster_id, const zkv_peer_t *peers, s
         zsock_set_immediate (peer->dealer, 1);
         zsock_set_sndhwm (peer->dealer, PEER_SNDHWM);
         zsock_set_linger (peer->dealer, 0);
-        zsock_set_reconnect_ivl (peer->dealer, 100);
-        zsock_set_reconnect_ivl_max (peer->dealer, 1000);
+        //  A restarted peer is found within 50 ms, however long it was
+        //  down: no back-off (a refused connect on a LAN costs nothing)
+        zsock_set_reconnect_ivl (peer->dealer, 50);
+        zsock_set_reconnect_ivl_max (peer->dealer, 0);
         if (zsock_connect (peer->dealer, "%s", peer->endpoint) < 0) {
             snprintf (error, error_size, "bad peer endpoint %s", peer->endpoint);
             zkv_peers_destroy (&self);

@@ -42,6 +42,7 @@ typedef struct {
     zkv_peers_t *peers;
     zkv_rc_t *core;
     zkv_raftlog_t *log;
+    int tick_msecs;                     //  one tick of the core
     int64_t next_tick;
     zkv_hard_state_t persisted;         //  hard state last written
     //  Proposals of the burst
@@ -183,7 +184,7 @@ s_read_confirmed (self_t *self, const zkv_rc_read_t *read)
 static void
 s_expire_reads (self_t *self)
 {
-    int64_t limit = 2 * (int64_t) self->args->election_ticks * self->args->heartbeat_interval;
+    int64_t limit = 2 * (int64_t) self->args->election_timeout;
     s_reads_t *reads = (s_reads_t *) zlistx_first (self->pending_reads);
     while (reads && zclock_mono () - reads->created > limit) {
         for (size_t i = 0; i < reads->count; i++)
@@ -589,6 +590,18 @@ s_tick (self_t *self)
 //  ---------------------------------------------------------------------
 //  Start and stop
 
+//  A duration in ticks of the core. A tick is a tenth of the heartbeat
+//  interval: followers time elections out within 10 ms of each other, not
+//  within a whole heartbeat, so a candidate whose timer fires first is not
+//  refused by a voter whose lease, counted in coarse ticks, still runs
+//  (the second-round elections etcd shows after a leader dies)
+static int
+s_ticks (self_t *self, int msecs, int minimum)
+{
+    int ticks = msecs / self->tick_msecs;
+    return ticks < minimum? minimum: ticks;
+}
+
 static const char *
 s_start (self_t *self, uint64_t applied, char *error, size_t size)
 {
@@ -625,9 +638,11 @@ s_start (self_t *self, uint64_t applied, char *error, size_t size)
     size_t voter_count = args->member_count < 64? args->member_count: 64;
     for (size_t i = 0; i < voter_count; i++)
         voters [i] = args->members [i].id;
+    self->tick_msecs = args->heartbeat_interval >= 10? args->heartbeat_interval / 10: 1;
     zkv_rc_config_t config = {
         .id = args->member_id, .voters = voters, .voter_count = voter_count,
-        .election_ticks = args->election_ticks, .heartbeat_ticks = 1,
+        .election_ticks = s_ticks (self, args->election_timeout, 2),
+        .heartbeat_ticks = s_ticks (self, args->heartbeat_interval, 1),
         .pre_vote = true, .check_quorum = true,
         .max_msg_bytes = 1 << 20, .max_inflight = 256,
         .max_uncommitted_bytes = 64 << 20,
@@ -664,7 +679,7 @@ s_start (self_t *self, uint64_t applied, char *error, size_t size)
         zkv_rc_campaign (self->core);
     s_process (self);
     s_push_state (self);
-    self->next_tick = zclock_mono () + args->heartbeat_interval;
+    self->next_tick = zclock_mono () + self->tick_msecs;
     return NULL;
 }
 
@@ -690,7 +705,7 @@ s_transfer_before_stop (self_t *self)
     zkv_rc_transfer (self->core, target);
     s_process (self);
     int64_t deadline = zclock_mono ()
-                     + (int64_t) self->args->election_ticks * self->args->heartbeat_interval;
+                     + (int64_t) self->args->election_timeout;
     zpoller_t *poller = zpoller_new (zkv_peers_socket (self->peers), NULL);
     zpoller_set_nonstop (poller, true);
     while (zclock_mono () < deadline && zkv_rc_leader (self->core) == self->args->member_id) {
@@ -699,7 +714,7 @@ s_transfer_before_stop (self_t *self)
             s_handle_peers (self);
         if (zclock_mono () >= self->next_tick) {
             zkv_rc_tick (self->core);
-            self->next_tick += self->args->heartbeat_interval;
+            self->next_tick += self->tick_msecs;
         }
         s_process (self);
     }
@@ -764,9 +779,9 @@ zkv_raft_actor (zsock_t *pipe, void *args)
             continue;
         if (zclock_mono () >= self->next_tick) {
             s_tick (self);
-            self->next_tick += self->args->heartbeat_interval;
+            self->next_tick += self->tick_msecs;
             if (self->next_tick < zclock_mono ())
-                self->next_tick = zclock_mono () + self->args->heartbeat_interval;
+                self->next_tick = zclock_mono () + self->tick_msecs;
         }
         s_flush_proposals (self);
         s_flush_reads (self);

@@ -4,8 +4,9 @@
     It persists the core's log and hard state through store/zkv_raftlog
     (one write per ready, synced when it holds entries or a new term or
     vote), talks to the other members over the peer transport
-    (zkv_peers.h), drives the core with a fixed tick (the heartbeat
-    interval), hands committed entries to storage, and tells front what it
+    (zkv_peers.h), drives the core with a fixed tick (a tenth of the
+    heartbeat interval, so that election timeouts are measured to within
+    10 ms, not to within a heartbeat: see zkv_raft.c), hands committed entries to storage, and tells front what it
     knows (role, term, leader, commit). Proposals from front are batched,
     one core call per burst; those the core cannot take are refused at
     once (no leader, a transfer in progress) with a retryable error.
@@ -44,8 +45,8 @@ typedef struct {
     size_t member_count;
     const char *listen_peer;            //  peer endpoint to bind
     int listen_peer_fd;                 //  or an inherited socket (>= 0)
-    int heartbeat_interval;             //  msecs: one tick
-    int election_ticks;                 //  election timeout in ticks
+    int heartbeat_interval;             //  msecs between heartbeats
+    int election_timeout;               //  msecs without a leader before an election
     uint64_t snapshot_count;            //  applied entries between compactions
     bool fault_injection;               //  accept fault requests (tests)
     const char *name;                   //  this member's name

@@ -83,7 +83,8 @@ typedef struct {
     uint64_t id;                        //  this member (never 0)
     const uint64_t *voters;             //  every voting member, this one included
     size_t voter_count;
-    int election_ticks;                 //  election timeout, in ticks (>= 2)
+    int election_ticks;                 //  election timeout, in ticks (>= 2); each
+                                        //  election draws from [it, 1.5 it)
     int heartbeat_ticks;                //  heartbeat interval, in ticks (>= 1)
     bool pre_vote;
     bool check_quorum;

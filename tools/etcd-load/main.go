@@ -1,0 +1,124 @@
+// etcd-load — the zkv-bench put workload against etcd, with etcd's own Go
+// client (clientv3, gRPC), for side-by-side comparisons in docs/BENCHMARKS.md.
+//
+//	etcd-load [--endpoints E] [--clients N] [--total N] [--key-size N] [--val-size N] [--json]
+//
+// Like zkv-bench: --clients closed-loop clients with one request in flight
+// each, keys 0..total-1 zero-padded to --key-size bytes, values of
+// --val-size bytes, and the same report (throughput, latency p50/p90/p99/max
+// by nearest rank). The clients share one gRPC connection, as etcd's own
+// benchmark tool does with --conns=1.
+//
+// Built offline from Debian's golang-etcd-server-dev (GOPATH mode): see
+// tools/bench-cluster.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"math"
+	"os"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"go.etcd.io/etcd/clientv3"
+)
+
+func key(n, size int) string {
+	digits := fmt.Sprintf("%d", n)
+	if len(digits) >= size {
+		return digits[len(digits)-size:]
+	}
+	return strings.Repeat("0", size-len(digits)) + digits
+}
+
+func percentile(sorted []time.Duration, p float64) float64 {
+	if len(sorted) == 0 {
+		return 0
+	}
+	rank := int(math.Ceil(p / 100 * float64(len(sorted))))
+	if rank < 1 {
+		rank = 1
+	}
+	return float64(sorted[rank-1].Microseconds()) / 1000
+}
+
+func main() {
+	endpoints := flag.String("endpoints", "127.0.0.1:2379", "etcd client endpoints, comma separated")
+	clients := flag.Int("clients", 1, "concurrent clients")
+	total := flag.Int("total", 10000, "requests in all")
+	keySize := flag.Int("key-size", 16, "bytes per key")
+	valSize := flag.Int("val-size", 256, "bytes per value")
+	asJSON := flag.Bool("json", false, "print one JSON object")
+	flag.Parse()
+	if *clients > *total {
+		*clients = *total
+	}
+	client, err := clientv3.New(clientv3.Config{
+		Endpoints:   strings.Split(*endpoints, ","),
+		DialTimeout: 5 * time.Second,
+	})
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "Error: %v\n", err)
+		os.Exit(1)
+	}
+	defer client.Close()
+	value := strings.Repeat("v", *valSize)
+
+	latencies := make([]time.Duration, *total)
+	var next, errors int
+	var lock sync.Mutex
+	var group sync.WaitGroup
+	start := time.Now()
+	for c := 0; c < *clients; c++ {
+		group.Add(1)
+		go func() {
+			defer group.Done()
+			for {
+				lock.Lock()
+				n := next
+				next++
+				lock.Unlock()
+				if n >= *total {
+					return
+				}
+				sent := time.Now()
+				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+				_, err := client.Put(ctx, key(n, *keySize), value)
+				cancel()
+				latencies[n] = time.Since(sent)
+				if err != nil {
+					lock.Lock()
+					errors++
+					lock.Unlock()
+				}
+			}
+		}()
+	}
+	group.Wait()
+	seconds := time.Since(start).Seconds()
+	sort.Slice(latencies, func(i, j int) bool { return latencies[i] < latencies[j] })
+	throughput := float64(*total) / seconds
+	p50, p90, p99 := percentile(latencies, 50), percentile(latencies, 90), percentile(latencies, 99)
+	max := percentile(latencies, 100)
+	if *asJSON {
+		fmt.Printf("{\"workload\":\"put\",\"clients\":%d,\"total\":%d,\"key_size\":%d,"+
+			"\"value_size\":%d,\"errors\":%d,\"seconds\":%.3f,\"throughput\":%.1f,"+
+			"\"latency_ms\":{\"p50\":%.3f,\"p90\":%.3f,\"p99\":%.3f,\"max\":%.3f}}\n",
+			*clients, *total, *keySize, *valSize, errors, seconds, throughput, p50, p90, p99, max)
+	} else {
+		fmt.Printf("put: %d requests, %d clients, %d-byte keys, %d-byte values\n",
+			*total, *clients, *keySize, *valSize)
+		fmt.Printf("  throughput  %.1f requests/s (%.2f s)\n", throughput, seconds)
+		fmt.Printf("  latency ms  p50 %.3f  p90 %.3f  p99 %.3f  max %.3f\n", p50, p90, p99, max)
+		if errors > 0 {
+			fmt.Printf("  errors      %d\n", errors)
+		}
+	}
+	if errors > 0 {
+		os.Exit(1)
+	}
+}
