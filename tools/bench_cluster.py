@@ -147,7 +147,18 @@ class Zkv:
         return self.probes[name].put()
 
     def kill(self, name):
-        os.kill(self.pid(name), signal.SIGKILL)
+        """SIGKILL, then wait until the process is gone (or a zombie nobody
+        reaps): only then has it let go of its data directory."""
+        pid = self.pid(name)
+        os.kill(pid, signal.SIGKILL)
+        while True:
+            try:
+                with open("/proc/%d/stat" % pid) as f:
+                    if f.read().rsplit(")", 1)[1].split()[0] in "ZX":
+                        return
+            except OSError:
+                return
+            time.sleep(0.001)
 
     def start(self, name):
         run([os.path.join(BUILD, "zkv-cluster"), "start", name, "--dir", self.dir])

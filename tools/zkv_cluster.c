@@ -162,6 +162,9 @@ main (int argc, char *argv [])
         if (!harness)
             return s_fail ("%s", error);
         if (zkv_harness_start (harness, NULL, error, sizeof error)) {
+            //  Leave nothing running behind a failed `up`
+            for (size_t i = 0; i < zkv_harness_size (harness); i++)
+                zkv_harness_signal (harness, zkv_harness_name (harness, i), SIGKILL);
             zkv_harness_destroy (&harness);
             return s_fail ("%s", error);
         }
