@@ -297,7 +297,9 @@ s_status (self_t *self, zmsg_t **envelope_p, const zkv_msg_t *request)
         .header = &header,
         .version = zkv_bin (ZKV_VERSION, strlen (ZKV_VERSION)),
         .leader = self->leader,
-        .raft_index = self->commit,
+        //  commit comes with applies: when none came since a restart, what
+        //  was applied is what is known committed
+        .raft_index = self->commit > self->applied? self->commit: self->applied,
         .raft_term = self->raft_term,
         .raft_applied_index = self->applied,
         .errors = { self->leader? NULL: &no_leader, self->leader? 0: 1 },
@@ -403,7 +405,6 @@ s_handle_inbox (self_t *self)
             zkv_raft_state_t *state = (zkv_raft_state_t *) msg->body;
             self->raft_term = state->term;
             self->leader = state->leader;
-            self->commit = state->commit;
             zkv_bin_str (state->role, self->role, sizeof self->role);
         }
         else
@@ -411,6 +412,7 @@ s_handle_inbox (self_t *self)
             zkv_storage_state_t *state = (zkv_storage_state_t *) msg->body;
             self->revision = state->revision;
             self->applied = state->applied;
+            self->commit = state->commit;
         }
         else
             zsys_error ("front: unexpected message %s", msg->desc->name);

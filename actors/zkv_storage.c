@@ -13,6 +13,7 @@
 #include <string.h>
 
 #define COMPACT_STEP 1000               //  deletions per physical compaction step
+#define STATE_TO_RAFT 128               //  applied entries between reports to raft
 
 //  Replies to send to front after the batch that produced them is written
 typedef struct {
@@ -38,6 +39,8 @@ typedef struct {
     s_answers_t after_compaction;       //  physical compact requests' replies
     zkv_snapshot_out_t *stream;         //  a snapshot being streamed out
     zkv_snapshot_in_t *install;         //  snapshots streamed in
+    uint64_t commit;                    //  raft's commit index, as the last apply said
+    uint64_t applied_told_raft;
     uint64_t next_stream;
     bool terminated;
 } self_t;
@@ -211,17 +214,24 @@ s_decode_request (zkv_bin_t bytes, msgpack_zone *zone)
 //  ---------------------------------------------------------------------
 //  Apply and read
 
+//  Front hears after every apply (Status, headers); raft, which needs the
+//  applied index only to pace log compaction, every STATE_TO_RAFT entries
+//  (a message between threads costs a wake-up)
 static void
-s_push_state (self_t *self)
+s_push_state (self_t *self, bool to_raft)
 {
     zkv_storage_state_t state = {
+        .commit = self->commit,
         .applied = zkv_mvcc_applied_index (self->mvcc),
         .applied_term = zkv_mvcc_applied_term (self->mvcc),
         .revision = zkv_mvcc_revision (self->mvcc),
         .compact_revision = zkv_mvcc_compact_revision (self->mvcc)
     };
     zkv_io_send (self->front, &zkv_storage_state_desc, &state);
-    zkv_io_send (self->raft, &zkv_storage_state_desc, &state);
+    if (to_raft || state.applied >= self->applied_told_raft + STATE_TO_RAFT) {
+        zkv_io_send (self->raft, &zkv_storage_state_desc, &state);
+        self->applied_told_raft = state.applied;
+    }
 }
 
 //  Serves the waiting reads whose index is applied, in order
@@ -252,6 +262,8 @@ s_serve_reads (self_t *self, s_answers_t *answers)
 static void
 s_apply (self_t *self, const zkv_apply_t *apply, s_answers_t *answers)
 {
+    if (apply->commit > self->commit)
+        self->commit = apply->commit;
     uint64_t applied = zkv_mvcc_applied_index (self->mvcc);
     uint64_t last_index = 0, last_term = 0;
     msgpack_zone *zone = msgpack_zone_new (65536);
@@ -401,7 +413,7 @@ s_handle_inbox (self_t *self)
     s_answers_send (self, &answers);
     free (answers.items);
     if (applied)
-        s_push_state (self);
+        s_push_state (self, false);
 }
 
 static void
@@ -508,7 +520,7 @@ zkv_storage_actor (zsock_t *pipe, void *args)
                     snprintf (applied, sizeof applied, "%llu",
                               (unsigned long long) zkv_mvcc_applied_index (self->mvcc));
                     zstr_sendx (pipe, "OK", applied, NULL);
-                    s_push_state (self);
+                    s_push_state (self, true);
                 }
             }
             else

@@ -66,7 +66,6 @@ typedef struct {
     char *client_endpoint;
     bool published;
     int64_t next_publish;
-    uint64_t last_commit_told;
     bool terminated;
 } self_t;
 
@@ -89,11 +88,9 @@ s_push_state (self_t *self)
     zkv_raft_state_t state = {
         .term = zkv_rc_term (self->core),
         .leader = zkv_rc_leader (self->core),
-        .commit = zkv_rc_committed (self->core),
         .role = zkv_bin (role, strlen (role))
     };
     zkv_io_send (self->front, &zkv_raft_state_desc, &state);
-    self->last_commit_told = state.commit;
 }
 
 //  ---------------------------------------------------------------------
@@ -292,7 +289,8 @@ s_apply (self_t *self, const zkv_entry_t *entries, size_t count)
         size_t bytes = 0, to = from;
         while (to < count && (to == from || bytes + entries [to].data.size <= MAX_APPLY_BYTES))
             bytes += entries [to++].data.size;
-        zkv_apply_t apply = { .entries = { (zkv_entry_t *) entries + from, to - from } };
+        zkv_apply_t apply = { .entries = { (zkv_entry_t *) entries + from, to - from },
+                              .commit = zkv_rc_committed (self->core) };
         if (zkv_io_send (self->storage, &zkv_apply_desc, &apply))
             zkv_fatal ("raft: storage is gone while entries are committed");
         from = to;
@@ -391,8 +389,6 @@ s_process (self_t *self)
             s_snapshot_to (self, ready.snapshot_to [i]);
         zkv_rc_advance (self->core);
     }
-    if (zkv_rc_committed (self->core) != self->last_commit_told)
-        s_push_state (self);
 }
 
 //  ---------------------------------------------------------------------
