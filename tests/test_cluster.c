@@ -10,14 +10,23 @@
 
 #include "zkv_client.h"
 #include "zkv_harness.h"
+#include "zkv_testnode.h"
 
 static zkv_harness_t *s_cluster;
 static char s_dir [128];
+static bool s_detached;                 //  members started by the zkv-cluster program
+
+static zkv_run_t s_zkv_cluster (const char *const *words);
 
 static void
 s_teardown (void)
 {
     zkv_harness_destroy (&s_cluster);
+    if (s_detached) {                   //  they outlive any test that failed
+        const char *down [] = { "down", NULL };
+        zkv_run_t run = s_zkv_cluster (down);
+        zkv_run_free (&run);
+    }
     if (s_dir [0]) {
         char command [256];
         snprintf (command, sizeof command, "rm -rf '%s'", s_dir);
@@ -359,4 +368,115 @@ Test (cluster, a_leader_stopped_cleanly_hands_over_first)
     char now [32];
     s_leader (now, sizeof now);
     cr_assert_str_neq (now, leader);
+}
+
+//  ---------------------------------------------------------------------
+//  The zkv-cluster program, as an operator types it: members outlive each
+//  command (their pids are in the cluster file)
+
+//  Runs zkv-cluster --dir s_dir with words (which may end with `--` and
+//  member flags)
+static zkv_run_t
+s_zkv_cluster (const char *const *words)
+{
+    const char *argv [32] = { ZKV_CLUSTER_BIN, "--dir", s_dir };
+    size_t count = 3;
+    for (size_t i = 0; words [i] && count < 31; i++)
+        argv [count++] = words [i];
+    argv [count] = NULL;
+    return zkv_run (NULL, argv);
+}
+
+//  Runs it and requires exit code `code`; returns its stdout (caller frees)
+static char *
+s_expect (int code, const char *const *words)
+{
+    zkv_run_t run = s_zkv_cluster (words);
+    cr_assert_eq (run.code, code, "zkv-cluster %s: exit %d\n%s%s", words [0], run.code,
+                  run.out, run.err);
+    free (run.err);
+    return run.out;
+}
+
+//  How many lines of `zkv-cluster status` hold `word`
+static int
+s_status_count (const char *word)
+{
+    const char *status [] = { "status", NULL };
+    char *out = s_expect (0, status);
+    int count = 0;
+    for (const char *at = strstr (out, word); at; at = strstr (at + 1, word))
+        count++;
+    free (out);
+    return count;
+}
+
+Test (cluster, the_zkv_cluster_program)
+{
+    snprintf (s_dir, sizeof s_dir, "/tmp/zkv-test-cluster-XXXXXX");
+    cr_assert_not_null (mkdtemp (s_dir));
+    s_detached = true;
+    const char *up [] = { "up", "-n", "3", "--", "--heartbeat-interval", "50",
+                          "--election-timeout", "500", NULL };
+    char *out = s_expect (0, up);
+    cr_assert_not_null (strstr (out, "cluster file: "), "%s", out);
+    free (out);
+    cr_assert_eq (s_status_count (" leader "), 1);
+    cr_assert_eq (s_status_count (" follower "), 2);
+
+    //  zkvctl reaches the cluster through its file
+    char file [256];
+    snprintf (file, sizeof file, "%s/cluster.zpl", s_dir);
+    const char *put [] = { ZKVCTL_BIN, "--cluster-file", file, "put", "k", "v", NULL };
+    zkv_run_t run = zkv_run (NULL, put);
+    cr_assert_eq (run.code, 0, "%s", run.err);
+    zkv_run_free (&run);
+
+    //  Kill, start, pause, resume, partition, heal: each does what it says
+    const char *kill_n1 [] = { "kill", "n1", NULL };
+    free (s_expect (0, kill_n1));
+    cr_assert_eq (s_status_count (" stopped "), 1);
+    const char *start_n1 [] = { "start", "n1", NULL };
+    free (s_expect (0, start_n1));
+    cr_assert_eq (s_status_count (" stopped "), 0);
+    const char *wait [] = { "wait-leader", "--timeout", "20000", NULL };
+    free (s_expect (0, wait));
+    const char *pause_n2 [] = { "pause", "n2", NULL };
+    free (s_expect (0, pause_n2));
+    const char *resume_n2 [] = { "resume", "n2", NULL };
+    free (s_expect (0, resume_n2));
+    const char *isolate [] = { "isolate", "n3", NULL };
+    free (s_expect (0, isolate));
+    const char *heal [] = { "heal", NULL };
+    free (s_expect (0, heal));
+    free (s_expect (0, wait));
+    const char *get [] = { ZKVCTL_BIN, "--cluster-file", file, "get", "k", NULL };
+    run = zkv_run (NULL, get);
+    cr_assert_eq (run.code, 0, "%s", run.err);
+    cr_assert_str_eq (run.out, "k\nv\n");
+    zkv_run_free (&run);
+
+    //  down stops them all; start (no name) brings them all back, data kept
+    const char *down [] = { "down", NULL };
+    free (s_expect (0, down));
+    cr_assert_eq (s_status_count (" stopped "), 3);
+    const char *start [] = { "start", NULL };
+    free (s_expect (0, start));
+    free (s_expect (0, wait));
+    run = zkv_run (NULL, get);
+    cr_assert_str_eq (run.out, "k\nv\n", "%s", run.err);
+    zkv_run_free (&run);
+    free (s_expect (0, down));
+    s_detached = false;
+
+    //  Bad usage is exit 128; a port range that cannot be is exit 1
+    const char *nothing [] = { NULL };
+    free (s_expect (128, nothing));
+    const char *unknown [] = { "status", "--frobnicate", NULL };
+    free (s_expect (128, unknown));
+    const char *ports [] = { "up", "-n", "3", "--ports", "50000", NULL };
+    run = s_zkv_cluster (ports);
+    cr_assert_eq (run.code, 1);
+    cr_assert_not_null (strstr (run.err, "must lie in 1024..65535"), "%s", run.err);
+    zkv_run_free (&run);
 }

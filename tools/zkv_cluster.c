@@ -2,7 +2,7 @@
     zkv_cluster.c — zkv-cluster: run a local cluster of real zkv-node
     processes, and break it on purpose.
 
-    zkv-cluster up -n N --dir D [--node PATH] [-- member flags...]
+    zkv-cluster up -n N --dir D [--ports P] [--node PATH] [-- member flags...]
     zkv-cluster down | status | wait-leader [--timeout MSECS] --dir D
     zkv-cluster kill | stop | start | restart | pause | resume NAME --dir D
     zkv-cluster partition "A,B|C" [--oneway] --dir D
@@ -27,7 +27,10 @@ s_usage (FILE *out)
 {
     fprintf (out,
         "usage: zkv-cluster COMMAND [ARG] --dir D [flags]\n"
-        "  up -n N [--node PATH] [-- member flags]   start a cluster of N members\n"
+        "  up -n N [--ports P] [--node PATH] [-- member flags]\n"
+        "                                            start a cluster of N members (free\n"
+        "                                            ports, or clients on P, P+10000, ...\n"
+        "                                            and peers on the port after each)\n"
         "  down                                      stop every member (SIGTERM)\n"
         "  status                                    members, roles, terms, indexes\n"
         "  wait-leader [--timeout MSECS]             wait until the members agree on a leader\n"
@@ -101,7 +104,7 @@ main (int argc, char *argv [])
     zsys_set_logstream (stderr);
     //  Flags and words in any order; `--` starts the members' own flags
     const char *dir = NULL, *node = NULL;
-    int members = 3, timeout = 10000;
+    int members = 3, timeout = 10000, first_port = 0;
     bool oneway = false;
     const char *words [4] = { NULL };
     size_t word_count = 0;
@@ -133,6 +136,9 @@ main (int argc, char *argv [])
         if (value && streq (argv [i], "-n"))
             members = atoi (argv [++i]);
         else
+        if (value && streq (argv [i], "--ports"))
+            first_port = atoi (argv [++i]);
+        else
         if (argv [i][0] == '-') {
             fprintf (stderr, "Error: unknown flag %s\n", argv [i]);
             return 128;
@@ -156,7 +162,7 @@ main (int argc, char *argv [])
     if (streq (command, "up")) {
         zkv_harness_config_t config = {
             .members = (size_t) members, .dir = dir, .node = node_path,
-            .flags = member_flags, .attached = false
+            .flags = member_flags, .first_port = first_port, .attached = false
         };
         zkv_harness_t *harness = zkv_harness_new (&config, error, sizeof error);
         if (!harness)

@@ -67,6 +67,8 @@ s_mkdirs (const char *dir)
 }
 
 //  A listening socket on a free loopback port; returns it, or -1
+//  A listening loopback socket on *port (0: any free port, then written
+//  back), or -1
 static int
 s_listen (int *port)
 {
@@ -79,6 +81,7 @@ s_listen (int *port)
     memset (&address, 0, sizeof address);
     address.sin_family = AF_INET;
     address.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
+    address.sin_port = htons ((uint16_t) *port);
     socklen_t length = sizeof address;
     if (bind (fd, (struct sockaddr *) &address, sizeof address)
     ||  listen (fd, 128)
@@ -202,6 +205,13 @@ zkv_harness_new (const zkv_harness_config_t *config, char *error, size_t error_s
         snprintf (error, error_size, "a cluster has 1 to %d members", MAX_MEMBERS);
         return NULL;
     }
+    if (config->first_port
+    &&  (config->first_port < 1024
+    ||   config->first_port + 10000 * ((int) config->members - 1) + 1 > 65535)) {
+        snprintf (error, error_size, "--ports %d: every member's ports must lie in 1024..65535",
+                  config->first_port);
+        return NULL;
+    }
     char *absolute = NULL;
     if (s_mkdirs (config->dir) || !(absolute = realpath (config->dir, NULL))) {
         snprintf (error, error_size, "cannot create %s: %s", config->dir, strerror (errno));
@@ -229,10 +239,18 @@ zkv_harness_new (const zkv_harness_config_t *config, char *error, size_t error_s
         snprintf (name, sizeof name, "n%zu", i + 1);   //  may not overlap self
         snprintf (member->name, sizeof member->name, "%s", name);
         int client_port = 0, peer_port = 0;
+        if (config->first_port) {
+            client_port = config->first_port + 10000 * (int) i;
+            peer_port = client_port + 1;
+        }
         member->client_fd = s_listen (&client_port);
         member->peer_fd = s_listen (&peer_port);
         if (member->client_fd < 0 || member->peer_fd < 0) {
-            snprintf (error, error_size, "cannot find free loopback ports");
+            if (config->first_port)
+                snprintf (error, error_size, "cannot listen on 127.0.0.1:%d and :%d (%s)",
+                          client_port, peer_port, strerror (errno));
+            else
+                snprintf (error, error_size, "cannot find free loopback ports");
             free (absolute);
             zkv_harness_destroy (&self);
             return NULL;

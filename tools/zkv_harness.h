@@ -30,6 +30,9 @@ typedef struct {
     const char *dir;                    //  where everything goes (created)
     const char *node;                   //  path of zkv-node
     const char *const *flags;           //  more flags for every member (or NULL)
+    int first_port;                     //  0: free ports; else member i serves
+                                        //  clients on first_port + 10000 i and
+                                        //  peers on the port after (etcd's habit)
     bool attached;                      //  members die with this process, and
                                         //  keep their sockets across restarts
 } zkv_harness_config_t;
