@@ -245,8 +245,8 @@ s_route (self_t *self, const zkv_msg_t *request, uint64_t wait)
     if (write) {
         //  Raft gets the burst's proposals in one message (s_flush_raft)
         self->proposals = (zkv_propose_t *) s_grow (self->proposals, &self->proposal_room,
-                                                           self->proposal_count,
-                                                           sizeof (zkv_propose_t));
+                                                    self->proposal_count,
+                                                    sizeof (zkv_propose_t));
         zkv_propose_t propose = { .wait = wait, .request = encoded };
         self->proposals [self->proposal_count++] = propose;
         return;                         //  the bytes go with it
@@ -257,8 +257,8 @@ s_route (self_t *self, const zkv_msg_t *request, uint64_t wait)
     }
     else {
         self->reads = (zkv_read_index_t *) s_grow (self->reads, &self->read_room,
-                                                          self->read_count,
-                                                          sizeof (zkv_read_index_t));
+                                                   self->read_count,
+                                                   sizeof (zkv_read_index_t));
         zkv_read_index_t read = { .wait = wait, .request = encoded };
         self->reads [self->read_count++] = read;
         return;

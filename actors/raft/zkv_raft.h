@@ -6,8 +6,9 @@
     vote), talks to the other members over the peer transport
     (zkv_peers.h), drives the core with a fixed tick (a tenth of the
     heartbeat interval, so that election timeouts are measured to within
-    10 ms, not to within a heartbeat: see zkv_raft.c), hands committed entries to storage, and tells front what it
-    knows (role, term, leader, commit). Proposals from front are batched,
+    10 ms, not to within a heartbeat: see zkv_raft.c), hands committed
+    entries to storage (with the commit index, which storage passes on to
+    front), and tells front the role, term and leader when they change. Proposals from front are batched,
     one core call per burst; those the core cannot take are refused at
     once (no leader, a transfer in progress) with a retryable error.
     Linearizable reads are batched under one read token per burst, and go
