@@ -51,6 +51,31 @@ s_decode_entry (const void *bytes, size_t size, msgpack_zone *zone, zkv_entry_t 
     return 0;
 }
 
+//  Reads the record at the one-byte key: count big-endian u64s. Returns 1,
+//  0 when there is none, -1 on error (a record of another size is corrupt)
+static int
+s_get_u64s (zkv_engine_t *engine, const char *key, uint64_t *values, size_t count,
+            const char *what, char **error)
+{
+    char *value;
+    size_t size;
+    int found = zkv_engine_get (engine, ZKV_CF_RAFT_LOG, key, 1, &value, &size, error);
+    if (found <= 0)
+        return found;
+    if (size != 8 * count) {
+        free (value);
+        size_t room = 64;
+        *error = (char *) malloc (room);
+        if (*error)
+            snprintf (*error, room, "corrupt %s", what);
+        return -1;
+    }
+    for (size_t i = 0; i < count; i++)
+        values [i] = zkv_be64_get ((const uint8_t *) value + 8 * i);
+    free (value);
+    return 1;
+}
+
 zkv_raftlog_t *
 zkv_raftlog_new (zkv_engine_t *engine, char **error)
 {
@@ -60,39 +85,26 @@ zkv_raftlog_new (zkv_engine_t *engine, char **error)
         return NULL;
     }
     self->engine = engine;
-    char *value;
-    size_t size;
-    int found = zkv_engine_get (engine, ZKV_CF_RAFT_LOG, HARD_STATE_KEY, 1, &value, &size,
-                                error);
+    uint64_t hard [3], point [2];
+    int found = s_get_u64s (engine, HARD_STATE_KEY, hard, 3, "raft hard state", error);
     if (found < 0)
         goto failed;
     if (found) {
-        if (size != 24) {
-            free (value);
-            *error = strdup ("corrupt raft hard state");
-            goto failed;
-        }
-        self->hard_state.term = zkv_be64_get ((const uint8_t *) value);
-        self->hard_state.vote = zkv_be64_get ((const uint8_t *) value + 8);
-        self->hard_state.commit = zkv_be64_get ((const uint8_t *) value + 16);
-        free (value);
+        self->hard_state.term = hard [0];
+        self->hard_state.vote = hard [1];
+        self->hard_state.commit = hard [2];
     }
-    found = zkv_engine_get (engine, ZKV_CF_RAFT_LOG, SNAPSHOT_KEY, 1, &value, &size, error);
+    found = s_get_u64s (engine, SNAPSHOT_KEY, point, 2, "raft snapshot point", error);
     if (found < 0)
         goto failed;
     if (found) {
-        if (size != 16) {
-            free (value);
-            *error = strdup ("corrupt raft snapshot point");
-            goto failed;
-        }
-        self->snapshot_index = zkv_be64_get ((const uint8_t *) value);
-        self->snapshot_term = zkv_be64_get ((const uint8_t *) value + 8);
-        free (value);
+        self->snapshot_index = point [0];
+        self->snapshot_term = point [1];
     }
     //  First and last entries: the two ends of the 'e' prefix
     rocksdb_iterator_t *it = zkv_engine_iterator (engine, ZKV_CF_RAFT_LOG, NULL);
     uint8_t key [9];
+    size_t size;
     s_entry_key (0, key);
     rocksdb_iter_seek (it, (const char *) key, sizeof key);
     if (rocksdb_iter_valid (it)) {

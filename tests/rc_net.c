@@ -9,36 +9,6 @@
 #include <string.h>
 
 static void
-s_copy_message (zkv_raft_message_t *copy, const zkv_raft_message_t *message)
-{
-    *copy = *message;
-    copy->entries.items = NULL;
-    if (message->entries.count) {
-        copy->entries.items = calloc (message->entries.count, sizeof (zkv_entry_t));
-        for (size_t i = 0; i < message->entries.count; i++) {
-            copy->entries.items [i] = message->entries.items [i];
-            size_t size = message->entries.items [i].data.size;
-            uint8_t *data = NULL;
-            if (size) {
-                data = malloc (size);
-                memcpy (data, message->entries.items [i].data.data, size);
-            }
-            copy->entries.items [i].data = zkv_bin (data, size);
-        }
-    }
-}
-
-static void
-s_free_message (zkv_raft_message_t *message)
-{
-    for (size_t i = 0; i < message->entries.count; i++)
-        free ((void *) message->entries.items [i].data.data);
-    free (message->entries.items);
-    message->entries.items = NULL;
-    message->entries.count = 0;
-}
-
-static void
 s_send (void *arg, rc_node_t *from, const zkv_raft_message_t *message)
 {
     rc_net_t *self = (rc_net_t *) arg;
@@ -51,7 +21,7 @@ s_send (void *arg, rc_node_t *from, const zkv_raft_message_t *message)
         self->queue_room = self->queue_room? 2 * self->queue_room: 256;
         self->queue = realloc (self->queue, self->queue_room * sizeof (rc_net_message_t));
     }
-    s_copy_message (&self->queue [self->queue_count++].message, message);
+    rc_message_copy (&self->queue [self->queue_count++].message, message);
 }
 
 static void
@@ -130,7 +100,7 @@ rc_net_destroy (rc_net_t **self_p)
     for (size_t i = 0; i < self->count; i++)
         rc_node_destroy (&self->nodes [i]);
     for (size_t i = self->queue_head; i < self->queue_count; i++)
-        s_free_message (&self->queue [i].message);
+        rc_message_free (&self->queue [i].message);
     free (self->queue);
     for (size_t n = 0; n <= RC_NET_MAX; n++)
         for (size_t i = 0; i < self->applied_count [n]; i++)
@@ -164,7 +134,7 @@ rc_net_deliver_one (rc_net_t *self)
     rc_node_t *target = rc_net_node (self, message.to);
     if (target && target->core && !self->cut [message.from][message.to])
         zkv_rc_step (target->core, &message);
-    s_free_message (&message);
+    rc_message_free (&message);
     s_process_all (self);
     return true;
 }

@@ -214,3 +214,33 @@ rc_node_compact (rc_node_t *self, uint64_t index)
     self->log_count -= drop;
     zkv_rc_compact (self->core, index);
 }
+
+void
+rc_message_copy (zkv_raft_message_t *copy, const zkv_raft_message_t *message)
+{
+    *copy = *message;
+    copy->entries.items = NULL;
+    if (message->entries.count) {
+        copy->entries.items = calloc (message->entries.count, sizeof (zkv_entry_t));
+        for (size_t i = 0; i < message->entries.count; i++) {
+            copy->entries.items [i] = message->entries.items [i];
+            size_t size = message->entries.items [i].data.size;
+            uint8_t *data = NULL;
+            if (size) {
+                data = malloc (size);
+                memcpy (data, message->entries.items [i].data.data, size);
+            }
+            copy->entries.items [i].data = zkv_bin (data, size);
+        }
+    }
+}
+
+void
+rc_message_free (zkv_raft_message_t *message)
+{
+    for (size_t i = 0; i < message->entries.count; i++)
+        free ((void *) message->entries.items [i].data.data);
+    free (message->entries.items);
+    message->entries.items = NULL;
+    message->entries.count = 0;
+}

@@ -99,4 +99,11 @@ void
 const rc_node_entry_t *
     rc_node_entry (rc_node_t *self, uint64_t index);
 
+//  A deep copy of a message a core sent, for a network that holds it after
+//  the core's ready is advanced; rc_message_free frees what it allocated
+void
+    rc_message_copy (zkv_raft_message_t *copy, const zkv_raft_message_t *message);
+void
+    rc_message_free (zkv_raft_message_t *message);
+
 #endif

@@ -288,6 +288,33 @@ Test (cluster, an_isolated_leader_cannot_commit)
     zkv_client_destroy (&majority);
 }
 
+//  Puts k000=value, k001=value, ... through client
+static void
+s_put_keys (zkv_client_t *client, int count)
+{
+    for (int i = 0; i < count; i++) {
+        char key [32];
+        snprintf (key, sizeof key, "k%03d", i);
+        cr_assert (s_put (client, key, "value"));
+    }
+}
+
+//  True if some line of a member's log holds text
+static bool
+s_log_says (const char *name, const char *text)
+{
+    char path [256];
+    snprintf (path, sizeof path, "%s/%s.log", s_dir, name);
+    FILE *file = fopen (path, "r");
+    cr_assert_not_null (file);
+    char line [512];
+    bool found = false;
+    while (fgets (line, sizeof line, file))
+        found |= strstr (line, text) != NULL;
+    fclose (file);
+    return found;
+}
+
 Test (cluster, a_member_behind_the_compacted_log_catches_up_by_snapshot)
 {
     const char *flags [] = { "--snapshot-count", "20", NULL };
@@ -297,27 +324,15 @@ Test (cluster, a_member_behind_the_compacted_log_catches_up_by_snapshot)
     const char *lagging = strcmp (leader, "n3") == 0? "n2": "n3";
     cr_assert_eq (zkv_harness_signal (s_cluster, lagging, SIGKILL), 0);
     zkv_client_t *client = zkv_client_new (zkv_harness_endpoint (s_cluster, leader), 5000);
-    for (int i = 0; i < 200; i++) {
-        char key [32];
-        snprintf (key, sizeof key, "k%03d", i);
-        cr_assert (s_put (client, key, "value"));
-    }
+    s_put_keys (client, 200);
     char error [4096];
     cr_assert_eq (zkv_harness_start (s_cluster, lagging, error, sizeof error), 0, "%s", error);
     char *data = s_converged ();
     cr_assert_not_null (strstr (data, "k199=value\n"));
     free (data);
     //  It came back by snapshot: the log says so
-    char path [256];
-    snprintf (path, sizeof path, "%s/%s.log", s_dir, lagging);
-    FILE *file = fopen (path, "r");
-    cr_assert_not_null (file);
-    char line [512];
-    bool installed = false;
-    while (fgets (line, sizeof line, file))
-        installed |= strstr (line, "installed a snapshot") != NULL;
-    fclose (file);
-    cr_assert (installed, "%s caught up without a snapshot", lagging);
+    cr_assert (s_log_says (lagging, "installed a snapshot"),
+               "%s caught up without a snapshot", lagging);
     zkv_client_destroy (&client);
 }
 
@@ -330,11 +345,7 @@ Test (cluster, members_restart_after_compacting_their_own_logs)
     char leader [32];
     s_leader (leader, sizeof leader);
     zkv_client_t *client = zkv_client_new (zkv_harness_endpoint (s_cluster, leader), 5000);
-    for (int i = 0; i < 200; i++) {
-        char key [32];
-        snprintf (key, sizeof key, "k%03d", i);
-        cr_assert (s_put (client, key, "value"));
-    }
+    s_put_keys (client, 200);
     zkv_client_destroy (&client);
     char *before = s_converged ();
     const char *names [] = { "n1", "n2", "n3" };
@@ -355,16 +366,8 @@ Test (cluster, a_leader_stopped_cleanly_hands_over_first)
     char leader [32];
     s_leader (leader, sizeof leader);
     cr_assert_eq (zkv_harness_signal (s_cluster, leader, SIGTERM), 0);
-    char path [256];
-    snprintf (path, sizeof path, "%s/%s.log", s_dir, leader);
-    FILE *file = fopen (path, "r");
-    cr_assert_not_null (file);
-    char line [512];
-    bool handed = false;
-    while (fgets (line, sizeof line, file))
-        handed |= strstr (line, "moving leadership") != NULL;
-    fclose (file);
-    cr_assert (handed, "the leader did not move its leadership before stopping");
+    cr_assert (s_log_says (leader, "moving leadership"),
+               "the leader did not move its leadership before stopping");
     char now [32];
     s_leader (now, sizeof now);
     cr_assert_str_neq (now, leader);

@@ -1,5 +1,6 @@
 /*  test_engine.c — RocksDB with zkv's families: snapshots, size figures,
-    forced compaction, errors with RocksDB's text. */
+    forced compaction, errors with RocksDB's text; the raft log kept in
+    them (zkv_raftlog). */
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -7,6 +8,7 @@
 #include <unistd.h>
 
 #include "zkv_engine.h"
+#include "zkv_raftlog.h"
 
 static char s_dir [64];
 
@@ -154,4 +156,65 @@ Test (engine, memory_medium_survives_reopen_while_it_lives)
     zkv_memory_destroy (&memory);
     //  Nothing reached the disk
     cr_assert_neq (access ("/mem/a", F_OK), 0);
+}
+
+//  ---------------------------------------------------------------------
+//  The raft log family
+
+static zkv_raftlog_t *
+s_raftlog (zkv_engine_t *engine)
+{
+    char *error = NULL;
+    zkv_raftlog_t *log = zkv_raftlog_new (engine, &error);
+    cr_assert_not_null (log, "%s", error);
+    return log;
+}
+
+Test (engine, raft_log_hard_state_and_snapshot_point_survive_reopen)
+{
+    zkv_engine_t *engine = s_open ("raftlog");
+    zkv_raftlog_t *log = s_raftlog (engine);
+    cr_assert_eq (zkv_raftlog_last_index (log), 0);
+    zkv_entry_t entries [5];
+    for (uint64_t i = 0; i < 5; i++)
+        entries [i] = (zkv_entry_t) { .index = i + 1, .term = 2, .data = zkv_bin ("x", 1) };
+    zkv_hard_state_t hard = { .term = 3, .vote = 77, .commit = 4 };
+    char *error = NULL;
+    cr_assert_eq (zkv_raftlog_append (log, entries, 5, &hard, true, &error), 0, "%s", error);
+    cr_assert_eq (zkv_raftlog_compact (log, 2, 2, &error), 0, "%s", error);
+    zkv_raftlog_destroy (&log);
+    zkv_engine_destroy (&engine);
+
+    engine = s_open ("raftlog");
+    log = s_raftlog (engine);
+    zkv_hard_state_t read = zkv_raftlog_hard_state (log);
+    cr_assert_eq (read.term, 3);
+    cr_assert_eq (read.vote, 77);
+    cr_assert_eq (read.commit, 4);
+    cr_assert_eq (zkv_raftlog_snapshot_index (log), 2);
+    cr_assert_eq (zkv_raftlog_snapshot_term (log), 2);
+    cr_assert_eq (zkv_raftlog_first_index (log), 3);
+    cr_assert_eq (zkv_raftlog_last_index (log), 5);
+    cr_assert_eq (zkv_raftlog_last_term (log), 2);
+    zkv_raftlog_destroy (&log);
+    zkv_engine_destroy (&engine);
+}
+
+Test (engine, raft_log_records_of_the_wrong_size_are_corrupt)
+{
+    zkv_engine_t *engine = s_open ("corrupt");
+    s_put (engine, ZKV_CF_RAFT_LOG, "h", "not 24 bytes");
+    char *error = NULL;
+    cr_assert_null (zkv_raftlog_new (engine, &error));
+    cr_assert_str_eq (error, "corrupt raft hard state");
+    free (error);
+    zkv_engine_destroy (&engine);
+
+    engine = s_open ("corrupt-point");
+    s_put (engine, ZKV_CF_RAFT_LOG, "s", "short");
+    error = NULL;
+    cr_assert_null (zkv_raftlog_new (engine, &error));
+    cr_assert_str_eq (error, "corrupt raft snapshot point");
+    free (error);
+    zkv_engine_destroy (&engine);
 }

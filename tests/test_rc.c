@@ -33,6 +33,16 @@ s_net_check_quorum (size_t count)
     return rc_net_new (count, &config);
 }
 
+//  Ticks node id once and delivers everything that follows, rounds times
+static void
+s_tick_and_stabilize (rc_net_t *net, uint64_t id, int rounds)
+{
+    for (int i = 0; i < rounds; i++) {
+        rc_net_tick (net, id, 1);
+        rc_net_stabilize (net);
+    }
+}
+
 static zkv_rc_t *
 s_core (rc_net_t *net, uint64_t id)
 {
@@ -187,10 +197,7 @@ Test (rc, pre_vote_keeps_a_partitioned_member_from_disrupting)
     rc_net_t *net = s_net (3);
     rc_net_campaign (net, 1);
     rc_net_isolate (net, 3);
-    for (int i = 0; i < 50; i++) {
-        rc_net_tick (net, 3, 1);
-        rc_net_stabilize (net);
-    }
+    s_tick_and_stabilize (net, 3, 50);
     cr_assert_eq (zkv_rc_term (s_core (net, 3)), 1);     //  never raised
     rc_net_recover (net);
     rc_net_propose (net, 1, "after");
@@ -204,10 +211,7 @@ Test (rc, check_quorum_steps_an_isolated_leader_down)
     rc_net_t *net = s_net_check_quorum (3);
     rc_net_campaign (net, 1);
     rc_net_isolate (net, 1);
-    for (int i = 0; i < 25; i++) {
-        rc_net_tick (net, 1, 1);
-        rc_net_stabilize (net);
-    }
+    s_tick_and_stabilize (net, 1, 25);
     cr_assert_eq (zkv_rc_role (s_core (net, 1)), ZKV_RC_FOLLOWER);
     rc_net_destroy (&net);
 }
@@ -424,10 +428,7 @@ Test (rc, lost_appends_are_resent_after_heartbeats)
     for (int i = 0; i < 5; i++)
         rc_net_propose (net, 1, "x");
     rc_net_recover (net);
-    for (int i = 0; i < 3; i++) {
-        rc_net_tick (net, 1, 1);
-        rc_net_stabilize (net);
-    }
+    s_tick_and_stabilize (net, 1, 3);
     s_assert_same_applied (net, 6);
     rc_net_destroy (&net);
 }
@@ -608,10 +609,7 @@ Test (rc, transfer_times_out_and_service_resumes)
     cr_assert_eq (net->dropped_count [2], 1);
     cr_assert_eq (net->dropped [2][0].why, ZKV_RC_TRANSFERRING);
     cr_assert_eq (net->dropped [2][0].leader, 1);
-    for (int i = 0; i < 10; i++) {
-        rc_net_tick (net, 1, 1);
-        rc_net_stabilize (net);
-    }
+    s_tick_and_stabilize (net, 1, 10);
     cr_assert_eq (zkv_rc_transferee (s_core (net, 1)), 0);
     cr_assert_eq (rc_net_leader (net), 1);
     cr_assert_eq (rc_net_propose (net, 1, "again"), ZKV_RC_OK);
@@ -688,10 +686,7 @@ Test (rc, transfer_survives_a_lost_timeout_now)
     cr_assert_eq (rc_net_leader (net), 1);
     rc_net_recover (net);
     //  The transfer was abandoned at the election timeout: ask again
-    for (int i = 0; i < 10; i++) {
-        rc_net_tick (net, 1, 1);
-        rc_net_stabilize (net);
-    }
+    s_tick_and_stabilize (net, 1, 10);
     s_transfer (net, 1, 2);
     cr_assert_eq (rc_net_leader (net), 2);
     rc_net_destroy (&net);
@@ -713,10 +708,7 @@ Test (rc, a_member_behind_the_compacted_log_gets_a_snapshot)
     }
     cr_assert_gt (zkv_rc_first_index (s_core (net, 1)), 2);
     rc_node_restart (rc_net_node (net, 3), 5);
-    for (int i = 0; i < 3; i++) {
-        rc_net_tick (net, 1, 1);
-        rc_net_stabilize (net);
-    }
+    s_tick_and_stabilize (net, 1, 3);
     cr_assert_gt (net->snapshots_asked, 0);
     rc_net_propose (net, 1, "after");
     cr_assert_eq (rc_net_node (net, 3)->applied, rc_net_node (net, 1)->applied);
@@ -741,10 +733,7 @@ Test (rc, a_failed_snapshot_is_retried)
     cr_assert_gt (asked, 0);
     zkv_rc_report_snapshot (s_core (net, 1), 3, false);
     net->auto_snapshot = true;
-    for (int i = 0; i < 3; i++) {
-        rc_net_tick (net, 1, 1);
-        rc_net_stabilize (net);
-    }
+    s_tick_and_stabilize (net, 1, 3);
     cr_assert_gt (net->snapshots_asked, asked);
     cr_assert_eq (zkv_rc_last_index (s_core (net, 3)), zkv_rc_last_index (s_core (net, 1)));
     rc_net_destroy (&net);

@@ -237,7 +237,7 @@ class Etcd:
         self.processes = {}
         self.probes = {n: EtcdProbe(p[0]) for n, p in self.ports.items()}
         for name in self.ports:
-            self.start(name, wait=False)
+            self.start(name)
         self.ids = {}
         for name in self.ports:
             wait_for(lambda: self.status(name) is not None, 20000, "etcd %s answers" % name)
@@ -256,7 +256,7 @@ class Etcd:
     def put(self, name):
         return self.probes[name].put()
 
-    def start(self, name, wait=True):
+    def start(self, name):
         with open(os.path.join(self.dir, name + ".log"), "a") as logfile:
             self.processes[name] = subprocess.Popen(self.commands[name], stdout=logfile,
                                                     stderr=logfile)

@@ -66,7 +66,6 @@ s_mkdirs (const char *dir)
     return mkdir (path, 0700) && errno != EEXIST? -1: 0;
 }
 
-//  A listening socket on a free loopback port; returns it, or -1
 //  A listening loopback socket on *port (0: any free port, then written
 //  back), or -1
 static int

@@ -161,39 +161,13 @@ s_grow (void *array, size_t *room, size_t need, size_t item)
 //  Network
 
 static void
-s_copy (zkv_raft_message_t *copy, const zkv_raft_message_t *message)
-{
-    *copy = *message;
-    copy->entries.items = NULL;
-    if (message->entries.count) {
-        copy->entries.items = calloc (message->entries.count, sizeof (zkv_entry_t));
-        for (size_t i = 0; i < message->entries.count; i++) {
-            copy->entries.items [i] = message->entries.items [i];
-            size_t size = message->entries.items [i].data.size;
-            uint8_t *data = size? malloc (size): NULL;
-            if (size)
-                memcpy (data, message->entries.items [i].data.data, size);
-            copy->entries.items [i].data = zkv_bin (data, size);
-        }
-    }
-}
-
-static void
-s_free (zkv_raft_message_t *message)
-{
-    for (size_t i = 0; i < message->entries.count; i++)
-        free ((void *) message->entries.items [i].data.data);
-    free (message->entries.items);
-}
-
-static void
 s_enqueue (s_world_t *world, const zkv_raft_message_t *message)
 {
     world->flights = s_grow (world->flights, &world->flight_room, world->flight_count + 1,
                              sizeof (s_flight_t));
     s_flight_t *flight = &world->flights [world->flight_count++];
     flight->at = world->now + 1 + s_pick (world, (uint64_t) world->max_delay);
-    s_copy (&flight->message, message);
+    rc_message_copy (&flight->message, message);
 }
 
 static uint64_t *
@@ -532,7 +506,7 @@ s_deliver (s_world_t *world)
             zkv_rc_step (node->core, &message);
             s_process (world, node);
         }
-        s_free (&message);
+        rc_message_free (&message);
     }
 }
 
@@ -648,7 +622,7 @@ s_world_destroy (s_world_t *world)
     for (size_t i = 0; i < world->count; i++)
         rc_node_destroy (&world->nodes [i]);
     for (size_t i = 0; i < world->flight_count; i++)
-        s_free (&world->flights [i].message);
+        rc_message_free (&world->flights [i].message);
     free (world->flights);
     free (world->leader_of_term);
     free (world->committed);
