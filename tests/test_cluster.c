@@ -141,6 +141,33 @@ s_converged (void)
     return NULL;
 }
 
+//  Polls a member's Status until it names a leader and has applied all it
+//  knows committed; true if it did within 10 s (*seen: the last answer)
+static bool
+s_status_settles (const char *name, zkv_status_response_t *seen)
+{
+    zkv_client_t *client = zkv_client_new (zkv_harness_endpoint (s_cluster, name), 2000);
+    int64_t deadline = zclock_mono () + 10000;
+    bool settled = false;
+    while (!settled && zclock_mono () < deadline) {
+        zkv_status_t request = { 0 };
+        zkv_result_t result;
+        zkv_msg_t *reply = zkv_client_call (client, &zkv_status_desc, &request, &result);
+        if (reply && !zkv_reply_error (reply)) {
+            zkv_status_response_t *status = (zkv_status_response_t *) reply->body;
+            seen->raft_index = status->raft_index;
+            seen->raft_applied_index = status->raft_applied_index;
+            seen->leader = status->leader;
+            settled = status->leader && status->raft_index == status->raft_applied_index;
+        }
+        zkv_msg_destroy (&reply);
+        if (!settled)
+            zclock_sleep (20);
+    }
+    zkv_client_destroy (&client);
+    return settled;
+}
+
 Test (cluster, writes_through_every_member)
 {
     s_up (NULL);
@@ -165,6 +192,20 @@ Test (cluster, writes_through_every_member)
     char *data = s_converged ();
     cr_assert_str_eq (data, "via-n1=n1\nvia-n2=n2\nvia-n3=n3\n");
     free (data);
+    //  Status: every member comes to report the same leader, and the same
+    //  raft index and applied index, at least the three writes
+    uint64_t index = 0;
+    for (size_t i = 0; i < 3; i++) {
+        const char *name = zkv_harness_name (s_cluster, i);
+        zkv_status_response_t seen = { 0 };
+        cr_assert (s_status_settles (name, &seen), "%s: raft index %llu, applied %llu", name,
+                   (unsigned long long) seen.raft_index,
+                   (unsigned long long) seen.raft_applied_index);
+        cr_assert_geq (seen.raft_index, 3);
+        if (i)
+            cr_assert_eq (seen.raft_index, index, "%s disagrees on the raft index", name);
+        index = seen.raft_index;
+    }
 }
 
 //  Writes `count` keys through client, killing the leader after `kill_at`;
