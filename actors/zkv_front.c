@@ -31,6 +31,7 @@ typedef struct {
     zsock_t *inbox;                     //  answers and node state
     zsock_t *raft;                      //  proposals and read indexes
     zsock_t *storage;                   //  serializable reads
+    zsock_t *hasher;                    //  Hash and HashKV
     zpoller_t *poller;
     zhashx_t *waiting;                  //  wait number -> s_waiter_t
     zlistx_t *by_age;                   //  the same, oldest first
@@ -45,11 +46,11 @@ typedef struct {
     size_t max_waiting_bytes;
     zkv_limits_t limits;                //  for client requests
     //  Node state, pushed by raft and storage
-    uint64_t raft_term;
     uint64_t leader;
     uint64_t commit;
     char role [16];
     uint64_t applied;
+    uint64_t applied_term;              //  etcd's raftTerm and header raft_term
     int64_t revision;
     bool terminated;
 } self_t;
@@ -105,7 +106,7 @@ s_header (self_t *self)
         .cluster_id = self->args->cluster_id,
         .member_id = self->args->member_id,
         .revision = self->revision,
-        .raft_term = self->raft_term
+        .raft_term = self->applied_term
     };
     return header;
 }
@@ -212,6 +213,15 @@ s_route (self_t *self, const zkv_msg_t *request, uint64_t wait)
         zkv_io_send (self->raft, &zkv_fault_injection_desc, &injection);
         return;
     }
+    if (request->desc == &zkv_hash_desc || request->desc == &zkv_hash_kv_desc) {
+        zkv_hash_order_t order = { .wait = wait };
+        if (request->desc == &zkv_hash_desc)
+            order.hash = (zkv_hash_t *) request->body;
+        else
+            order.hash_kv = (zkv_hash_kv_t *) request->body;
+        zkv_io_send (self->hasher, &zkv_hash_order_desc, &order);
+        return;
+    }
     if (request->desc == &zkv_member_list_desc) {
         internal.member_list = (zkv_member_list_t *) request->body;
         serializable = !internal.member_list->linearizable;
@@ -284,10 +294,34 @@ s_flush_raft (self_t *self)
     self->proposal_count = self->read_count = 0;
 }
 
+//  The database's size and the part of it in use, from RocksDB's own
+//  figures over the families etcd's db file holds (the raft log is etcd's
+//  WAL, outside its db): every table file on disk, live or waiting to be
+//  deleted, and RocksDB's estimate of the live data in them; plus, in
+//  both, the memtables, whose bytes are on disk in the WAL.
+static void
+s_db_sizes (self_t *self, int64_t *size, int64_t *in_use)
+{
+    uint64_t files = 0, live = 0;
+    for (int cf = 0; cf < ZKV_CF_COUNT; cf++)
+        if (cf != ZKV_CF_RAFT_LOG) {
+            uint64_t memtables = zkv_engine_property (self->args->engine, (zkv_cf_t) cf,
+                                                      "rocksdb.cur-size-all-mem-tables");
+            files += memtables + zkv_engine_property (self->args->engine, (zkv_cf_t) cf,
+                                                      "rocksdb.total-sst-files-size");
+            live += memtables + zkv_engine_property (self->args->engine, (zkv_cf_t) cf,
+                                                     "rocksdb.estimate-live-data-size");
+        }
+    *size = (int64_t) files;
+    *in_use = (int64_t) (live < files? live: files);
+}
+
 //  Status: answered at once from what raft and storage pushed here
 static void
 s_status (self_t *self, zmsg_t **envelope_p, const zkv_msg_t *request)
 {
+    int64_t db_size, db_size_in_use;
+    s_db_sizes (self, &db_size, &db_size_in_use);
     zkv_header_t header = s_header (self);
     zkv_error_t no_leader = {
         .code = zkv_bin ("Unavailable", 11),
@@ -300,9 +334,13 @@ s_status (self_t *self, zmsg_t **envelope_p, const zkv_msg_t *request)
         //  commit comes with applies: when none came since a restart, what
         //  was applied is what is known committed
         .raft_index = self->commit > self->applied? self->commit: self->applied,
-        .raft_term = self->raft_term,
+        .raft_term = self->applied_term,
         .raft_applied_index = self->applied,
         .errors = { self->leader? NULL: &no_leader, self->leader? 0: 1 },
+        .db_size = db_size,
+        .db_size_in_use = db_size_in_use,
+        .storage_version = zkv_bin (ZKV_STORAGE_VERSION, strlen (ZKV_STORAGE_VERSION)),
+        .db_size_quota = self->args->quota_bytes,
         .name = zkv_bin (self->args->name, strlen (self->args->name)),
         .role = zkv_bin (self->role, strlen (self->role))
     };
@@ -403,7 +441,6 @@ s_handle_inbox (self_t *self)
         else
         if (msg->desc == &zkv_raft_state_desc) {
             zkv_raft_state_t *state = (zkv_raft_state_t *) msg->body;
-            self->raft_term = state->term;
             self->leader = state->leader;
             zkv_bin_str (state->role, self->role, sizeof self->role);
         }
@@ -412,6 +449,7 @@ s_handle_inbox (self_t *self)
             zkv_storage_state_t *state = (zkv_storage_state_t *) msg->body;
             self->revision = state->revision;
             self->applied = state->applied;
+            self->applied_term = state->applied_term;
             self->commit = state->commit;
         }
         else
@@ -458,7 +496,8 @@ s_start (self_t *self, char *error, size_t size)
     self->inbox = zkv_io_inbox (self->args->inbox);
     self->raft = zkv_io_outbox (self->args->raft);
     self->storage = zkv_io_outbox (self->args->storage);
-    if (!self->inbox || !self->raft || !self->storage) {
+    self->hasher = zkv_io_outbox (self->args->hasher);
+    if (!self->inbox || !self->raft || !self->storage || !self->hasher) {
         snprintf (error, size, "cannot bind %s or reach raft and storage", self->args->inbox);
         return error;
     }
@@ -556,5 +595,6 @@ zkv_front_actor (zsock_t *pipe, void *args)
     zsock_destroy (&self->inbox);
     zsock_destroy (&self->raft);
     zsock_destroy (&self->storage);
+    zsock_destroy (&self->hasher);
     free (self);
 }

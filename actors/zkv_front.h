@@ -6,11 +6,13 @@
     back with the reply). Decodes and checks each request as hostile input
     and answers anything wrong with an error reply, never dropping the
     client or stopping. Routes writes to raft, linearizable reads to raft
-    for a read index, serializable reads to storage; keeps the table of
-    waiting requests and answers each when storage reports it done, or
-    with `etcdserver: request timed out` when it waited too long. Keeps the
+    for a read index, serializable reads to storage, Hash and HashKV to
+    the hasher; keeps the table of waiting requests and answers each when
+    storage or the hasher reports it done, or with `etcdserver: request
+    timed out` when it waited too long. Keeps the
     node state raft and storage push to it, for headers and to answer
-    Status at once.
+    Status at once (the database sizes in it are RocksDB's own figures,
+    read from the shared handle: see docs/OPERATIONS.md).
 
     Pipe commands:
       START       binds args->listen; replies "OK" and the bound endpoint,
@@ -25,6 +27,8 @@
 
 #include <czmq.h>
 
+#include "zkv_engine.h"
+
 typedef struct {
     uint64_t member_id;
     uint64_t cluster_id;
@@ -37,6 +41,9 @@ typedef struct {
     const char *inbox;                  //  endpoint this actor binds (PULL)
     const char *raft;                   //  raft's inbox
     const char *storage;                //  storage's inbox
+    const char *hasher;                 //  hasher's inbox
+    zkv_engine_t *engine;               //  for its sizes in Status (shared)
+    int64_t quota_bytes;                //  --quota-backend-bytes, as Status says it
     bool verbose;                       //  log every request (debug)
     const char *name;                   //  this member's name
 } zkv_front_args_t;

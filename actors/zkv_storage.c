@@ -33,6 +33,9 @@ typedef struct {
     zsock_t *inbox;                     //  apply and read, from raft and front
     zsock_t *front;                     //  answers and state, to front
     zsock_t *raft;                      //  state and snapshot chunks, to raft
+    zsock_t *hasher;                    //  compactions, to the hasher
+    size_t hashes_pending;              //  compactions the hasher has not
+                                        //  taken a snapshot of: no deleting
     zpoller_t *poller;
     zkv_mvcc_t *mvcc;                   //  the state machine
     zlistx_t *reads;                    //  s_read_t waiting for their index
@@ -271,6 +274,9 @@ s_apply (self_t *self, const zkv_apply_t *apply, s_answers_t *answers)
         zkv_fatal ("out of memory");
     //  Replies to physical compactions wait until the batch is written
     s_answers_t physical = { NULL, 0, 0 };
+    //  Compactions applied, told to the hasher once the batch is written
+    zkv_compaction_scheduled_t *compactions = NULL;
+    size_t compaction_count = 0;
     zkv_mvcc_begin (self->mvcc);
     for (size_t i = 0; i < apply->entries.count; i++) {
         const zkv_entry_t *entry = &apply->entries.items [i];
@@ -288,7 +294,18 @@ s_apply (self_t *self, const zkv_apply_t *apply, s_answers_t *answers)
         if (!request)
             continue;
         size_t size;
+        int64_t compacted = zkv_mvcc_compact_revision (self->mvcc);
         uint8_t *reply = s_execute (self, request, entry->term, zone, &size);
+        if (zkv_mvcc_compact_revision (self->mvcc) != compacted) {
+            zkv_compaction_scheduled_t compaction = {
+                .revision = zkv_mvcc_compact_revision (self->mvcc), .previous = compacted
+            };
+            compactions = (zkv_compaction_scheduled_t *) realloc (
+                compactions, (compaction_count + 1) * sizeof (zkv_compaction_scheduled_t));
+            if (!compactions)
+                zkv_fatal ("out of memory");
+            compactions [compaction_count++] = compaction;
+        }
         if (!reply)
             continue;                   //  nothing to answer
         if (request->origin != self->args->member_id || request->wait == 0) {
@@ -305,6 +322,10 @@ s_apply (self_t *self, const zkv_apply_t *apply, s_answers_t *answers)
         zkv_fatal ("storage: applying entries up to %llu failed: %s",
                    (unsigned long long) last_index, error);
     msgpack_zone_free (zone);
+    for (size_t i = 0; i < compaction_count; i++)
+        zkv_io_send (self->hasher, &zkv_compaction_scheduled_desc, &compactions [i]);
+    self->hashes_pending += compaction_count;
+    free (compactions);
     //  A physical compaction is answered once its deletions are done (an
     //  error reply, or one with nothing to delete, goes at once)
     for (size_t i = 0; i < physical.count; i++)
@@ -399,6 +420,12 @@ s_handle_inbox (self_t *self)
             zkv_msg_destroy (&msg);
         }
         else
+        if (msg->desc == &zkv_compaction_hashed_desc) {
+            if (self->hashes_pending > 0)
+                self->hashes_pending--;
+            zkv_msg_destroy (&msg);
+        }
+        else
         if (msg->desc == &zkv_snapshot_chunk_desc) {
             s_install (self, (zkv_snapshot_chunk_t *) msg->body);
             applied = true;
@@ -466,6 +493,7 @@ s_self_destroy (self_t **self_p)
     zsock_destroy (&self->inbox);
     zsock_destroy (&self->front);
     zsock_destroy (&self->raft);
+    zsock_destroy (&self->hasher);
     zkv_snapshot_out_destroy (&self->stream);
     zkv_snapshot_in_destroy (&self->install);
     zkv_mvcc_destroy (&self->mvcc);
@@ -487,8 +515,9 @@ s_start (self_t *self, char *error, size_t size)
     self->inbox = zkv_io_inbox (self->args->inbox);
     self->front = zkv_io_outbox (self->args->front);
     self->raft = zkv_io_outbox (self->args->raft);
+    self->hasher = zkv_io_outbox (self->args->hasher);
     self->install = zkv_snapshot_in_new (self->args->engine);
-    if (!self->inbox || !self->front || !self->raft || !self->install) {
+    if (!self->inbox || !self->front || !self->raft || !self->hasher || !self->install) {
         snprintf (error, size, "cannot bind %s or reach front and raft", self->args->inbox);
         return error;
     }
@@ -502,7 +531,8 @@ zkv_storage_actor (zsock_t *pipe, void *args)
     self_t *self = s_self_new (pipe, (zkv_storage_args_t *) args);
     zsock_signal (pipe, 0);
     while (!self->terminated) {
-        bool compacting = self->mvcc && zkv_mvcc_compaction_pending (self->mvcc);
+        bool compacting = self->mvcc && zkv_mvcc_compaction_pending (self->mvcc)
+                       && self->hashes_pending == 0;
         bool busy = compacting || self->stream;
         void *which = zpoller_wait (self->poller, busy? 0: -1);
         if (which == pipe) {

@@ -13,8 +13,10 @@
       START       opens the store and binds; replies "OK" and the applied
                   index, or an error text
       $TERM       stops
+    Each compaction applied is told to the hasher (compaction_scheduled),
+    and its deletions wait until the hasher answers compaction_hashed.
     Inbox (PULL, bound at args->inbox): apply, read, snapshot_request,
-    snapshot_chunk.
+    snapshot_chunk, compaction_hashed.
     =========================================================================
 */
 #ifndef ZKV_STORAGE_H_INCLUDED
@@ -31,6 +33,7 @@ typedef struct {
     const char *inbox;                  //  endpoint this actor binds (PULL)
     const char *front;                  //  front's inbox
     const char *raft;                   //  raft's inbox
+    const char *hasher;                 //  hasher's inbox
 } zkv_storage_args_t;
 
 void

@@ -23,7 +23,7 @@ enum {
     S_NAME, S_DATA_DIR, S_LISTEN_CLIENT, S_ENGINE, S_MAX_REQUEST_BYTES, S_MAX_TXN_OPS,
     S_REQUEST_TIMEOUT, S_TOKEN, S_LOG_LEVEL, S_LISTEN_PEER, S_INITIAL_CLUSTER,
     S_INITIAL_CLUSTER_STATE, S_HEARTBEAT, S_ELECTION, S_SNAPSHOT_COUNT, S_FAULTS,
-    S_PEER_FD, S_CLIENT_FD
+    S_PEER_FD, S_CLIENT_FD, S_QUOTA
 };
 
 static const s_setting_t s_settings [] = {
@@ -45,6 +45,7 @@ static const s_setting_t s_settings [] = {
     { "enable-fault-injection", "false",                "accept fault requests (tests only)", true },
     { "listen-peer-fd",        "-1",                    "use this inherited listening socket (tests only)", false },
     { "listen-client-fd",      "-1",                    "use this inherited listening socket (tests only)", false },
+    { "quota-backend-bytes",   "0",                     "database size that raises NOSPACE (0: 2 GiB, < 0: none)", false },
 };
 #define SETTINGS (sizeof s_settings / sizeof s_settings [0])
 
@@ -253,6 +254,17 @@ zkv_config_parse (zkv_config_t *config, int argc, char *argv [], char *error,
             rc = -1;
         }
         config->fault_injection = streq (faults, "true");
+    }
+    if (rc == 0) {
+        //  etcd's --quota-backend-bytes: 0 means the default
+        char *end;
+        errno = 0;
+        long long quota = strtoll (values [S_QUOTA], &end, 10);
+        if (errno || end == values [S_QUOTA] || *end) {
+            snprintf (error, error_size, "--quota-backend-bytes must be a number of bytes");
+            rc = -1;
+        }
+        config->quota_backend_bytes = quota == 0? ZKV_DEFAULT_QUOTA_BYTES: (int64_t) quota;
     }
     config->listen_peer_fd = atoi (values [S_PEER_FD]);
     config->listen_client_fd = atoi (values [S_CLIENT_FD]);

@@ -17,6 +17,9 @@
 #include <stdint.h>
 #include <stdio.h>
 
+//  etcd's default space quota, 2 GiB
+#define ZKV_DEFAULT_QUOTA_BYTES (2LL * 1024 * 1024 * 1024)
+
 typedef enum {
     ZKV_LOG_DEBUG, ZKV_LOG_INFO, ZKV_LOG_WARN, ZKV_LOG_ERROR
 } zkv_log_level_t;
@@ -28,6 +31,7 @@ typedef struct {
     bool memory;                        //  --engine memory (else rocksdb)
     size_t max_request_bytes;           //  --max-request-bytes
     size_t max_txn_ops;                 //  --max-txn-ops
+    int64_t quota_backend_bytes;        //  --quota-backend-bytes (0 given: the default)
     int request_timeout;                //  --request-timeout (msecs)
     char initial_cluster_token [128];   //  --initial-cluster-token
     int log_level;                      //  --log-level: ZKV_LOG_DEBUG ...

@@ -2,7 +2,7 @@
     zkv_node_main.c — zkv-node: one member of a zkv cluster.
 
     Parses its settings, opens the database, starts the actors in order
-    (storage, raft, front: each START answered with a status, since
+    (hasher, storage, raft, front: each START answered with a status, since
     zactor_new cannot report an actor's own failure), prints where it
     listens, waits for SIGINT or SIGTERM, and stops them in reverse order.
     Logs go to stderr; stdout carries only the lines that say where the
@@ -18,6 +18,7 @@
 #include "zkv_config.h"
 #include "zkv_engine.h"
 #include "zkv_front.h"
+#include "zkv_hasher.h"
 #include "zkv_raft.h"
 #include "zkv_storage.h"
 
@@ -120,12 +121,16 @@ main (int argc, char *argv [])
     }
 
     //  The actors meet on inproc endpoints private to this process
-    char storage_inbox [64], raft_inbox [64], front_inbox [64];
+    char storage_inbox [64], raft_inbox [64], front_inbox [64], hasher_inbox [64];
     snprintf (storage_inbox, sizeof storage_inbox, "inproc://zkv-%d-storage", (int) getpid ());
     snprintf (raft_inbox, sizeof raft_inbox, "inproc://zkv-%d-raft", (int) getpid ());
     snprintf (front_inbox, sizeof front_inbox, "inproc://zkv-%d-front", (int) getpid ());
+    snprintf (hasher_inbox, sizeof hasher_inbox, "inproc://zkv-%d-hasher", (int) getpid ());
     zkv_storage_args_t storage_args = {
-        engine, member_id, cluster_id, storage_inbox, front_inbox, raft_inbox
+        engine, member_id, cluster_id, storage_inbox, front_inbox, raft_inbox, hasher_inbox
+    };
+    zkv_hasher_args_t hasher_args = {
+        engine, member_id, cluster_id, hasher_inbox, front_inbox, storage_inbox
     };
     zkv_raft_args_t raft_args = {
         .engine = engine, .member_id = member_id, .cluster_id = cluster_id,
@@ -138,18 +143,29 @@ main (int argc, char *argv [])
         .front = front_inbox
     };
     zkv_front_args_t front_args = {
-        member_id, cluster_id, config.listen_client, config.listen_client_fd,
-        config.max_request_bytes, config.max_txn_ops, 65536, config.request_timeout,
-        front_inbox, raft_inbox, storage_inbox, config.log_level == ZKV_LOG_DEBUG, config.name
+        .member_id = member_id, .cluster_id = cluster_id,
+        .listen = config.listen_client, .listen_fd = config.listen_client_fd,
+        .max_request_bytes = config.max_request_bytes, .max_txn_ops = config.max_txn_ops,
+        .max_waiting = 65536, .request_timeout = config.request_timeout,
+        .inbox = front_inbox, .raft = raft_inbox, .storage = storage_inbox,
+        .hasher = hasher_inbox, .engine = engine, .quota_bytes = config.quota_backend_bytes,
+        .verbose = config.log_level == ZKV_LOG_DEBUG, .name = config.name
     };
 
-    zactor_t *storage = NULL, *raft = NULL, *front = NULL;
+    zactor_t *hasher = NULL, *storage = NULL, *raft = NULL, *front = NULL;
     char *status = NULL, *detail = NULL;
     const char *failed_actor = NULL;
-    storage = zactor_new (zkv_storage_actor, &storage_args);
-    status = s_start (storage, NULL, &detail);
+    hasher = zactor_new (zkv_hasher_actor, &hasher_args);
+    status = s_start (hasher, NULL, NULL);
     if (!streq (status, "OK"))
-        failed_actor = "storage";
+        failed_actor = "hasher";
+    if (!failed_actor) {
+        zstr_free (&status);
+        storage = zactor_new (zkv_storage_actor, &storage_args);
+        status = s_start (storage, NULL, &detail);
+        if (!streq (status, "OK"))
+            failed_actor = "storage";
+    }
     if (!failed_actor) {
         char applied [32];
         snprintf (applied, sizeof applied, "%s", detail? detail: "0");
@@ -184,7 +200,7 @@ main (int argc, char *argv [])
         fflush (stdout);
         //  Until SIGINT or SIGTERM: the actors ignore signals, main stops them
         zpoller_t *poller = zpoller_new (zactor_sock (front), zactor_sock (raft),
-                                         zactor_sock (storage), NULL);
+                                         zactor_sock (storage), zactor_sock (hasher), NULL);
         while (!zsys_interrupted) {
             void *which = zpoller_wait (poller, -1);
             if (which) {                //  actors only speak when asked
@@ -201,6 +217,7 @@ main (int argc, char *argv [])
     zactor_destroy (&front);
     zactor_destroy (&raft);
     zactor_destroy (&storage);
+    zactor_destroy (&hasher);
     zkv_engine_destroy (&engine);
     zkv_memory_destroy (&memory);
     return rc;

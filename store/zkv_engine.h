@@ -17,6 +17,9 @@
 #include <stdint.h>
 #include <rocksdb/c.h>
 
+//  The version of the layout of the families (Status storageVersion)
+#define ZKV_STORAGE_VERSION "1.0.0"
+
 typedef enum {
     ZKV_CF_DEFAULT,                     //  required by RocksDB, unused
     ZKV_CF_KEY,                         //  revision key -> KeyValue protobuf

@@ -75,7 +75,7 @@ zkv_mvcc_revision (zkv_mvcc_t *self)
 int64_t
 zkv_mvcc_compact_revision (zkv_mvcc_t *self)
 {
-    return self->compact_revision;
+    return zkv_mvcc_current_compact (self);
 }
 
 uint64_t

@@ -48,7 +48,8 @@ void
 int64_t
     zkv_mvcc_revision (zkv_mvcc_t *self);
 
-//  Revision of the last compaction, -1 if never compacted
+//  Revision of the last compaction, -1 if never compacted (inside a
+//  batch, the batch's)
 int64_t
     zkv_mvcc_compact_revision (zkv_mvcc_t *self);
 

@@ -10,118 +10,13 @@
 #include "zkv_keys.h"
 #include "zkv_kvpb.h"
 #include "zkv_mvcc.h"
+#include "mvcc_fixture.h"
 
 //  ---------------------------------------------------------------------
-//  A store under test
-
-typedef struct {
-    bool memory;
-    zkv_memory_t *medium;
-    char path [256];
-    zkv_engine_t *engine;
-    zkv_mvcc_t *mvcc;
-    uint64_t index;                     //  raft index of the next batch
-    msgpack_zone *zone;                 //  responses of the current test step
-} s_store_t;
-
-static void
-s_open (s_store_t *store)
-{
-    char *error = NULL;
-    store->engine = zkv_engine_open (store->path, store->medium, &error);
-    cr_assert_not_null (store->engine, "open: %s", error);
-    store->mvcc = zkv_mvcc_new (store->engine, &error);
-    cr_assert_not_null (store->mvcc, "mvcc: %s", error);
-    store->index = zkv_mvcc_applied_index (store->mvcc) + 1;
-}
-
-static void
-s_close (s_store_t *store)
-{
-    zkv_mvcc_destroy (&store->mvcc);
-    zkv_engine_destroy (&store->engine);
-}
-
-static void
-s_new (s_store_t *store, bool memory)
-{
-    memset (store, 0, sizeof *store);
-    store->memory = memory;
-    if (memory) {
-        store->medium = zkv_memory_new ();
-        snprintf (store->path, sizeof store->path, "/mem/test");
-    }
-    else {
-        snprintf (store->path, sizeof store->path, "/tmp/zkv-test-mvcc-XXXXXX");
-        cr_assert_not_null (mkdtemp (store->path));
-    }
-    store->zone = msgpack_zone_new (8192);
-    s_open (store);
-}
-
-static void
-s_destroy (s_store_t *store)
-{
-    s_close (store);
-    msgpack_zone_free (store->zone);
-    if (store->memory)
-        zkv_memory_destroy (&store->medium);
-    else {
-        char command [300];
-        snprintf (command, sizeof command, "rm -rf '%s'", store->path);
-        cr_assert_eq (system (command), 0);
-    }
-}
-
-static zkv_bin_t
-s_bin (const char *text)
-{
-    return zkv_bin (text, strlen (text));
-}
-
-static void
-s_begin (s_store_t *store)
-{
-    zkv_mvcc_begin (store->mvcc);
-}
-
-static void
-s_commit (s_store_t *store)
-{
-    char *error = NULL;
-    cr_assert_eq (zkv_mvcc_commit (store->mvcc, store->index, 1, &error), 0, "%s", error);
-    store->index++;
-}
-
-//  Put in a batch of its own; returns the response header revision
-static int64_t
-s_put (s_store_t *store, const char *key, const char *value)
-{
-    zkv_put_t put = { .key = s_bin (key), .value = s_bin (value) };
-    zkv_put_response_t response;
-    zkv_result_t status;
-    s_begin (store);
-    cr_assert_eq (zkv_mvcc_put (store->mvcc, &put, store->zone, &response, &status), 0);
-    s_commit (store);
-    return response.header->revision;
-}
-
-static int64_t
-s_delete (s_store_t *store, const char *key, const char *end)
-{
-    zkv_delete_range_t del = { .key = s_bin (key), .range_end = s_bin (end? end: "") };
-    if (end && !*end)
-        del.range_end = zkv_bin ("", 1);    //  "\0": from key on
-    zkv_delete_range_response_t response;
-    zkv_result_t status;
-    s_begin (store);
-    cr_assert_eq (zkv_mvcc_delete_range (store->mvcc, &del, store->zone, &response, &status), 0);
-    s_commit (store);
-    return response.deleted;
-}
+//  A store under test: tests/mvcc_fixture.h
 
 static zkv_range_response_t
-s_range (s_store_t *store, zkv_range_t range, zkv_err_t expected)
+s_range (fx_store_t *store, zkv_range_t range, zkv_err_t expected)
 {
     zkv_range_response_t response;
     zkv_result_t status;
@@ -134,9 +29,9 @@ s_range (s_store_t *store, zkv_range_t range, zkv_err_t expected)
 
 //  The value of key at rev (0: current), or NULL when absent
 static const zkv_key_value_t *
-s_get (s_store_t *store, const char *key, int64_t rev)
+s_get (fx_store_t *store, const char *key, int64_t rev)
 {
-    zkv_range_t range = { .key = s_bin (key), .revision = rev };
+    zkv_range_t range = { .key = fx_bin (key), .revision = rev };
     zkv_range_response_t response = s_range (store, range, ZKV_ERR_OK);
     cr_assert_leq (response.kvs.count, 1);
     return response.kvs.count? &response.kvs.items [0]: NULL;
@@ -156,7 +51,7 @@ s_assert_kv (const zkv_key_value_t *kv, const char *value, int64_t create, int64
 
 //  Entries of a family
 static size_t
-s_family_size (s_store_t *store, zkv_cf_t cf)
+s_family_size (fx_store_t *store, zkv_cf_t cf)
 {
     rocksdb_iterator_t *it = zkv_engine_iterator (store->engine, cf, NULL);
     size_t count = 0;
@@ -164,26 +59,6 @@ s_family_size (s_store_t *store, zkv_cf_t cf)
         count++;
     rocksdb_iter_destroy (it);
     return count;
-}
-
-static void
-s_compact (s_store_t *store, int64_t revision, zkv_err_t expected)
-{
-    zkv_compact_t compact = { .revision = revision };
-    zkv_compact_response_t response;
-    zkv_result_t status;
-    s_begin (store);
-    zkv_mvcc_compact (store->mvcc, &compact, store->zone, &response, &status);
-    cr_assert_eq (status.err, expected);
-    s_commit (store);
-}
-
-static void
-s_compact_fully (s_store_t *store)
-{
-    char *error = NULL;
-    while (zkv_mvcc_compaction_pending (store->mvcc))
-        cr_assert_eq (zkv_mvcc_compact_step (store->mvcc, 2, &error), 0, "%s", error);
 }
 
 //  Every test runs on both media
@@ -197,32 +72,32 @@ s_compact_fully (s_store_t *store)
 
 BOTH (mvcc, fresh_store)
 {
-    s_store_t store;
-    s_new (&store, memory);
+    fx_store_t store;
+    fx_new (&store, memory);
     cr_assert_eq (zkv_mvcc_revision (store.mvcc), 1);
     cr_assert_eq (zkv_mvcc_compact_revision (store.mvcc), -1);
     cr_assert_eq (zkv_mvcc_applied_index (store.mvcc), 0);
     cr_assert_null (s_get (&store, "foo", 0));
-    zkv_range_t range = { .key = s_bin ("foo") };
+    zkv_range_t range = { .key = fx_bin ("foo") };
     zkv_range_response_t response = s_range (&store, range, ZKV_ERR_OK);
     cr_assert_eq (response.header->revision, 1);
     cr_assert_eq (response.count, 0);
-    s_destroy (&store);
+    fx_destroy (&store);
 }
 
 BOTH (mvcc, revisions_versions_and_tombstones)
 {
-    s_store_t store;
-    s_new (&store, memory);
-    cr_assert_eq (s_put (&store, "foo", "bar"), 2);
+    fx_store_t store;
+    fx_new (&store, memory);
+    cr_assert_eq (fx_put (&store, "foo", "bar"), 2);
     s_assert_kv (s_get (&store, "foo", 0), "bar", 2, 2, 1);
-    cr_assert_eq (s_put (&store, "foo", "baz"), 3);
+    cr_assert_eq (fx_put (&store, "foo", "baz"), 3);
     s_assert_kv (s_get (&store, "foo", 0), "baz", 2, 3, 2);
-    cr_assert_eq (s_delete (&store, "foo", NULL), 1);
+    cr_assert_eq (fx_delete (&store, "foo", NULL), 1);
     cr_assert_eq (zkv_mvcc_revision (store.mvcc), 4);
     cr_assert_null (s_get (&store, "foo", 0));
     //  A new generation starts at version 1 with a new create revision
-    cr_assert_eq (s_put (&store, "foo", "qux"), 5);
+    cr_assert_eq (fx_put (&store, "foo", "qux"), 5);
     s_assert_kv (s_get (&store, "foo", 0), "qux", 5, 5, 1);
     //  History stays readable
     s_assert_kv (s_get (&store, "foo", 2), "bar", 2, 2, 1);
@@ -230,33 +105,33 @@ BOTH (mvcc, revisions_versions_and_tombstones)
     cr_assert_null (s_get (&store, "foo", 4));
     cr_assert_null (s_get (&store, "foo", 1));
     //  Deleting nothing takes no revision
-    cr_assert_eq (s_delete (&store, "nothing", NULL), 0);
+    cr_assert_eq (fx_delete (&store, "nothing", NULL), 0);
     cr_assert_eq (zkv_mvcc_revision (store.mvcc), 5);
-    s_destroy (&store);
+    fx_destroy (&store);
 }
 
 BOTH (mvcc, future_revision)
 {
-    s_store_t store;
-    s_new (&store, memory);
-    s_put (&store, "a", "1");
-    zkv_range_t range = { .key = s_bin ("a"), .revision = 3 };
+    fx_store_t store;
+    fx_new (&store, memory);
+    fx_put (&store, "a", "1");
+    zkv_range_t range = { .key = fx_bin ("a"), .revision = 3 };
     s_range (&store, range, ZKV_ERR_FUTURE_REV);
     range.revision = 2;
     s_range (&store, range, ZKV_ERR_OK);
-    s_destroy (&store);
+    fx_destroy (&store);
 }
 
 BOTH (mvcc, ranges_prefix_from_key_limit_count)
 {
-    s_store_t store;
-    s_new (&store, memory);
+    fx_store_t store;
+    fx_new (&store, memory);
     const char *keys [] = { "a", "ab", "abc", "b", "ba", "c" };
     for (int i = 0; i < 6; i++)
-        s_put (&store, keys [i], keys [i]);
-    s_put (&store, "ab", "ab2");        //  a longer history must not disturb ranges
+        fx_put (&store, keys [i], keys [i]);
+    fx_put (&store, "ab", "ab2");        //  a longer history must not disturb ranges
 
-    zkv_range_t range = { .key = s_bin ("a"), .range_end = s_bin ("b") };
+    zkv_range_t range = { .key = fx_bin ("a"), .range_end = fx_bin ("b") };
     zkv_range_response_t response = s_range (&store, range, ZKV_ERR_OK);
     cr_assert_eq (response.count, 3);
     cr_assert_eq (response.kvs.count, 3);
@@ -274,7 +149,7 @@ BOTH (mvcc, ranges_prefix_from_key_limit_count)
     cr_assert (response.more);
 
     //  From a key to the end
-    zkv_range_t from = { .key = s_bin ("b"), .range_end = zkv_bin ("", 1) };
+    zkv_range_t from = { .key = fx_bin ("b"), .range_end = zkv_bin ("", 1) };
     response = s_range (&store, from, ZKV_ERR_OK);
     cr_assert_eq (response.count, 3);
     cr_assert (zkv_bin_eq (response.kvs.items [2].key, "c"));
@@ -302,13 +177,13 @@ BOTH (mvcc, ranges_prefix_from_key_limit_count)
     response = s_range (&store, all, ZKV_ERR_OK);
     cr_assert_eq (response.count, 3);
     cr_assert (zkv_bin_eq (response.kvs.items [1].value, "ab"));
-    s_destroy (&store);
+    fx_destroy (&store);
 }
 
 BOTH (mvcc, keys_with_zero_bytes_sort_as_bytes)
 {
-    s_store_t store;
-    s_new (&store, memory);
+    fx_store_t store;
+    fx_new (&store, memory);
     //  Byte order: "a" < "a\0" < "a\0b" < "a\x01" < "b"
     struct { const char *bytes; size_t size; } keys [] = {
         { "a\x01", 2 }, { "b", 1 }, { "a\0b", 3 }, { "a", 1 }, { "a\0", 2 }
@@ -318,9 +193,9 @@ BOTH (mvcc, keys_with_zero_bytes_sort_as_bytes)
                           .value = zkv_bin ("v", 1) };
         zkv_put_response_t response;
         zkv_result_t status;
-        s_begin (&store);
+        fx_begin (&store);
         cr_assert_eq (zkv_mvcc_put (store.mvcc, &put, store.zone, &response, &status), 0);
-        s_commit (&store);
+        fx_commit (&store);
     }
     zkv_range_t all = { .key = zkv_bin ("", 1), .range_end = zkv_bin ("", 1) };
     zkv_range_response_t response = s_range (&store, all, ZKV_ERR_OK);
@@ -340,22 +215,22 @@ BOTH (mvcc, keys_with_zero_bytes_sort_as_bytes)
     zkv_range_t prefix = { .key = zkv_bin ("a\0", 2), .range_end = zkv_bin ("a\x01", 2) };
     response = s_range (&store, prefix, ZKV_ERR_OK);
     cr_assert_eq (response.count, 2);
-    s_destroy (&store);
+    fx_destroy (&store);
 }
 
 BOTH (mvcc, delete_range_with_prev_kv)
 {
-    s_store_t store;
-    s_new (&store, memory);
-    s_put (&store, "k1", "v1");
-    s_put (&store, "k2", "v2");
-    s_put (&store, "k3", "v3");
-    zkv_delete_range_t del = { .key = s_bin ("k1"), .range_end = s_bin ("k3"), .prev_kv = true };
+    fx_store_t store;
+    fx_new (&store, memory);
+    fx_put (&store, "k1", "v1");
+    fx_put (&store, "k2", "v2");
+    fx_put (&store, "k3", "v3");
+    zkv_delete_range_t del = { .key = fx_bin ("k1"), .range_end = fx_bin ("k3"), .prev_kv = true };
     zkv_delete_range_response_t response;
     zkv_result_t status;
-    s_begin (&store);
+    fx_begin (&store);
     cr_assert_eq (zkv_mvcc_delete_range (store.mvcc, &del, store.zone, &response, &status), 0);
-    s_commit (&store);
+    fx_commit (&store);
     cr_assert_eq (response.deleted, 2);
     cr_assert_eq (response.prev_kvs.count, 2);
     cr_assert (zkv_bin_eq (response.prev_kvs.items [1].value, "v2"));
@@ -373,62 +248,62 @@ BOTH (mvcc, delete_range_with_prev_kv)
     cr_assert_eq (value_size, 4);       //  0A 02 'k' '2'
     cr_assert_arr_eq (value, "\x0a\x02k2", 4);
     free (value);
-    s_destroy (&store);
+    fx_destroy (&store);
 }
 
 BOTH (mvcc, put_options)
 {
-    s_store_t store;
-    s_new (&store, memory);
+    fx_store_t store;
+    fx_new (&store, memory);
     zkv_result_t status;
     zkv_put_response_t response;
-    zkv_put_t put = { .key = s_bin ("k"), .ignore_value = true };
-    s_begin (&store);
+    zkv_put_t put = { .key = fx_bin ("k"), .ignore_value = true };
+    fx_begin (&store);
     cr_assert_eq (zkv_mvcc_put (store.mvcc, &put, store.zone, &response, &status), -1);
     cr_assert_eq (status.err, ZKV_ERR_KEY_NOT_FOUND);
-    zkv_put_t leased = { .key = s_bin ("k"), .value = s_bin ("v"), .lease = 7 };
+    zkv_put_t leased = { .key = fx_bin ("k"), .value = fx_bin ("v"), .lease = 7 };
     cr_assert_eq (zkv_mvcc_put (store.mvcc, &leased, store.zone, &response, &status), -1);
     cr_assert_eq (status.err, ZKV_ERR_LEASE_NOT_FOUND);
-    s_commit (&store);
+    fx_commit (&store);
     cr_assert_eq (zkv_mvcc_revision (store.mvcc), 1);   //  nothing changed
 
-    s_put (&store, "k", "first");
-    zkv_put_t again = { .key = s_bin ("k"), .ignore_value = true, .prev_kv = true };
-    s_begin (&store);
+    fx_put (&store, "k", "first");
+    zkv_put_t again = { .key = fx_bin ("k"), .ignore_value = true, .prev_kv = true };
+    fx_begin (&store);
     cr_assert_eq (zkv_mvcc_put (store.mvcc, &again, store.zone, &response, &status), 0);
-    s_commit (&store);
+    fx_commit (&store);
     cr_assert (zkv_bin_eq (response.prev_kv->value, "first"));
     s_assert_kv (s_get (&store, "k", 0), "first", 2, 3, 2);
-    s_destroy (&store);
+    fx_destroy (&store);
 }
 
 static zkv_compare_t
 s_cmp (const char *key, const char *target, const char *result)
 {
-    zkv_compare_t compare = { .key = s_bin (key), .target = s_bin (target),
-                              .result = s_bin (result) };
+    zkv_compare_t compare = { .key = fx_bin (key), .target = fx_bin (target),
+                              .result = fx_bin (result) };
     return compare;
 }
 
 BOTH (mvcc, txn_compares_and_branches)
 {
-    s_store_t store;
-    s_new (&store, memory);
-    s_put (&store, "a", "1");           //  rev 2
-    s_put (&store, "a", "2");           //  rev 3: version 2
+    fx_store_t store;
+    fx_new (&store, memory);
+    fx_put (&store, "a", "1");           //  rev 2
+    fx_put (&store, "a", "2");           //  rev 3: version 2
 
     zkv_compare_t compares [4] = {
         s_cmp ("a", "VALUE", "EQUAL"), s_cmp ("a", "VERSION", "EQUAL"),
         s_cmp ("a", "MOD", "GREATER"), s_cmp ("a", "CREATE", "LESS")
     };
-    compares [0].value = s_bin ("2");
+    compares [0].value = fx_bin ("2");
     compares [1].version = 2;
     compares [2].mod_revision = 2;
     compares [3].create_revision = 3;
-    zkv_put_t put_b = { .key = s_bin ("b"), .value = s_bin ("yes") };
-    zkv_put_t put_c = { .key = s_bin ("c"), .value = s_bin ("also") };
-    zkv_range_t get_b = { .key = s_bin ("b") };
-    zkv_put_t put_no = { .key = s_bin ("b"), .value = s_bin ("no") };
+    zkv_put_t put_b = { .key = fx_bin ("b"), .value = fx_bin ("yes") };
+    zkv_put_t put_c = { .key = fx_bin ("c"), .value = fx_bin ("also") };
+    zkv_range_t get_b = { .key = fx_bin ("b") };
+    zkv_put_t put_no = { .key = fx_bin ("b"), .value = fx_bin ("no") };
     zkv_request_op_t success [3] = {
         { .request_put = &put_b }, { .request_put = &put_c }, { .request_range = &get_b }
     };
@@ -437,9 +312,9 @@ BOTH (mvcc, txn_compares_and_branches)
                       .failure = { failure, 1 } };
     zkv_txn_response_t response;
     zkv_result_t status;
-    s_begin (&store);
+    fx_begin (&store);
     cr_assert_eq (zkv_mvcc_txn (store.mvcc, &txn, store.zone, &response, &status), 0);
-    s_commit (&store);
+    fx_commit (&store);
     cr_assert (response.succeeded);
     cr_assert_eq (response.header->revision, 4);
     cr_assert_eq (response.responses.count, 3);
@@ -464,10 +339,10 @@ BOTH (mvcc, txn_compares_and_branches)
     free (value);
 
     //  Now the value compare fails: the failure branch runs
-    compares [0].value = s_bin ("1");
-    s_begin (&store);
+    compares [0].value = fx_bin ("1");
+    fx_begin (&store);
     cr_assert_eq (zkv_mvcc_txn (store.mvcc, &txn, store.zone, &response, &status), 0);
-    s_commit (&store);
+    fx_commit (&store);
     cr_assert_not (response.succeeded);
     s_assert_kv (s_get (&store, "b", 0), "no", 4, 5, 2);
 
@@ -482,19 +357,19 @@ BOTH (mvcc, txn_compares_and_branches)
     cr_assert (response.succeeded);
     cr_assert_eq (response.header->revision, 5);        //  reads take no revision
     cr_assert_eq (zkv_mvcc_revision (store.mvcc), 5);
-    s_destroy (&store);
+    fx_destroy (&store);
 }
 
 BOTH (mvcc, txn_compare_over_a_range_and_nested_txn)
 {
-    s_store_t store;
-    s_new (&store, memory);
-    s_put (&store, "p/1", "x");
-    s_put (&store, "p/2", "x");
-    s_put (&store, "p/3", "y");
+    fx_store_t store;
+    fx_new (&store, memory);
+    fx_put (&store, "p/1", "x");
+    fx_put (&store, "p/2", "x");
+    fx_put (&store, "p/3", "y");
     zkv_compare_t all_x = s_cmp ("p/", "VALUE", "EQUAL");
-    all_x.range_end = s_bin ("p0");
-    all_x.value = s_bin ("x");
+    all_x.range_end = fx_bin ("p0");
+    all_x.value = fx_bin ("x");
     zkv_txn_t txn = { .compare = { &all_x, 1 } };
     zkv_txn_response_t response;
     zkv_result_t status;
@@ -502,96 +377,96 @@ BOTH (mvcc, txn_compare_over_a_range_and_nested_txn)
     cr_assert_not (response.succeeded);         //  p/3 is y
 
     //  A nested txn's compares see the state before the outer txn
-    zkv_put_t put = { .key = s_bin ("p/3"), .value = s_bin ("x") };
+    zkv_put_t put = { .key = fx_bin ("p/3"), .value = fx_bin ("x") };
     zkv_compare_t still_y = s_cmp ("p/3", "VALUE", "EQUAL");
-    still_y.value = s_bin ("y");
-    zkv_put_t mark = { .key = s_bin ("seen-y"), .value = s_bin ("1") };
+    still_y.value = fx_bin ("y");
+    zkv_put_t mark = { .key = fx_bin ("seen-y"), .value = fx_bin ("1") };
     zkv_request_op_t inner_ops [1] = { { .request_put = &mark } };
     zkv_txn_t inner = { .compare = { &still_y, 1 }, .success = { inner_ops, 1 } };
     zkv_request_op_t outer_ops [2] = { { .request_put = &put }, { .request_txn = &inner } };
     zkv_txn_t outer = { .success = { outer_ops, 2 } };
-    s_begin (&store);
+    fx_begin (&store);
     cr_assert_eq (zkv_mvcc_txn (store.mvcc, &outer, store.zone, &response, &status), 0);
-    s_commit (&store);
+    fx_commit (&store);
     cr_assert (response.succeeded);
     cr_assert_not_null (response.responses.items [1].response_txn);
     cr_assert (response.responses.items [1].response_txn->succeeded);
     s_assert_kv (s_get (&store, "seen-y", 0), "1", 5, 5, 1);
-    s_destroy (&store);
+    fx_destroy (&store);
 }
 
 BOTH (mvcc, failing_txn_changes_nothing)
 {
-    s_store_t store;
-    s_new (&store, memory);
-    s_put (&store, "a", "1");
-    s_put (&store, "a", "2");
-    s_compact (&store, 3, ZKV_ERR_OK);
-    zkv_put_t put = { .key = s_bin ("b"), .value = s_bin ("x") };
-    zkv_range_t old = { .key = s_bin ("a"), .revision = 2 };
+    fx_store_t store;
+    fx_new (&store, memory);
+    fx_put (&store, "a", "1");
+    fx_put (&store, "a", "2");
+    fx_compact (&store, 3, ZKV_ERR_OK);
+    zkv_put_t put = { .key = fx_bin ("b"), .value = fx_bin ("x") };
+    zkv_range_t old = { .key = fx_bin ("a"), .revision = 2 };
     zkv_request_op_t ops [2] = { { .request_put = &put }, { .request_range = &old } };
     zkv_txn_t txn = { .success = { ops, 2 } };
     zkv_txn_response_t response;
     zkv_result_t status;
-    s_begin (&store);
+    fx_begin (&store);
     cr_assert_eq (zkv_mvcc_txn (store.mvcc, &txn, store.zone, &response, &status), -1);
     cr_assert_eq (status.err, ZKV_ERR_COMPACTED);
-    s_commit (&store);
+    fx_commit (&store);
     cr_assert_null (s_get (&store, "b", 0));
     cr_assert_eq (zkv_mvcc_revision (store.mvcc), 3);
-    s_destroy (&store);
+    fx_destroy (&store);
 }
 
 BOTH (mvcc, many_transactions_in_one_batch)
 {
-    s_store_t store;
-    s_new (&store, memory);
+    fx_store_t store;
+    fx_new (&store, memory);
     zkv_result_t status;
-    s_begin (&store);
+    fx_begin (&store);
     for (int i = 0; i < 10; i++) {
-        zkv_put_t put = { .key = s_bin ("counter"), .value = zkv_bin (&"0123456789" [i], 1) };
+        zkv_put_t put = { .key = fx_bin ("counter"), .value = zkv_bin (&"0123456789" [i], 1) };
         zkv_put_response_t response;
         cr_assert_eq (zkv_mvcc_put (store.mvcc, &put, store.zone, &response, &status), 0);
         cr_assert_eq (response.header->revision, 2 + i);
         //  Each sees the ones before it in the same batch
-        zkv_range_t get = { .key = s_bin ("counter") };
+        zkv_range_t get = { .key = fx_bin ("counter") };
         zkv_range_response_t read;
         cr_assert_eq (zkv_mvcc_range (store.mvcc, &get, store.zone, &read, &status), 0);
         cr_assert_eq (read.kvs.items [0].version, i + 1);
     }
     //  Nothing is visible to the committed state before commit
     cr_assert_eq (zkv_mvcc_revision (store.mvcc), 1);
-    s_commit (&store);
+    fx_commit (&store);
     cr_assert_eq (zkv_mvcc_revision (store.mvcc), 11);
     cr_assert_eq (zkv_mvcc_applied_index (store.mvcc), 1);
     s_assert_kv (s_get (&store, "counter", 0), "9", 2, 11, 10);
-    s_destroy (&store);
+    fx_destroy (&store);
 }
 
 BOTH (mvcc, compaction_rules)
 {
-    s_store_t store;
-    s_new (&store, memory);
-    s_put (&store, "a", "1");           //  2
-    s_put (&store, "a", "2");           //  3
-    s_put (&store, "b", "1");           //  4
-    s_delete (&store, "b", NULL);       //  5
-    s_put (&store, "c", "1");           //  6
-    s_delete (&store, "c", NULL);       //  7: a tombstone exactly at the compaction
-    s_put (&store, "a", "3");           //  8
+    fx_store_t store;
+    fx_new (&store, memory);
+    fx_put (&store, "a", "1");           //  2
+    fx_put (&store, "a", "2");           //  3
+    fx_put (&store, "b", "1");           //  4
+    fx_delete (&store, "b", NULL);       //  5
+    fx_put (&store, "c", "1");           //  6
+    fx_delete (&store, "c", NULL);       //  7: a tombstone exactly at the compaction
+    fx_put (&store, "a", "3");           //  8
     cr_assert_eq (s_family_size (&store, ZKV_CF_KEY), 7);
 
-    s_compact (&store, 9, ZKV_ERR_FUTURE_REV);
-    s_compact (&store, 7, ZKV_ERR_OK);
+    fx_compact (&store, 9, ZKV_ERR_FUTURE_REV);
+    fx_compact (&store, 7, ZKV_ERR_OK);
     cr_assert_eq (zkv_mvcc_compact_revision (store.mvcc), 7);
-    s_compact (&store, 7, ZKV_ERR_COMPACTED);
-    s_compact (&store, 5, ZKV_ERR_COMPACTED);
+    fx_compact (&store, 7, ZKV_ERR_COMPACTED);
+    fx_compact (&store, 5, ZKV_ERR_COMPACTED);
 
     //  Reads below the compaction fail at once, before any deletion
-    zkv_range_t old = { .key = s_bin ("a"), .revision = 6 };
+    zkv_range_t old = { .key = fx_bin ("a"), .revision = 6 };
     s_range (&store, old, ZKV_ERR_COMPACTED);
     cr_assert (zkv_mvcc_compaction_pending (store.mvcc));
-    s_compact_fully (&store);
+    fx_compact_fully (&store);
     cr_assert_not (zkv_mvcc_compaction_pending (store.mvcc));
 
     //  a keeps 3 (its newest <= 7) and 8; b's tombstone below 7 goes with
@@ -608,23 +483,23 @@ BOTH (mvcc, compaction_rules)
     cr_assert_eq (response.count, 1);
 
     //  The next compaction drops the tombstone kept at 7
-    s_compact (&store, 8, ZKV_ERR_OK);
-    s_compact_fully (&store);
+    fx_compact (&store, 8, ZKV_ERR_OK);
+    fx_compact_fully (&store);
     cr_assert_eq (s_family_size (&store, ZKV_CF_KEY), 1);
-    s_destroy (&store);
+    fx_destroy (&store);
 }
 
 BOTH (mvcc, compaction_in_steps_of_one_deletion)
 {
     //  A step may stop inside a key's history and resume there
-    s_store_t store;
-    s_new (&store, memory);
+    fx_store_t store;
+    fx_new (&store, memory);
     for (int i = 0; i < 30; i++)
-        s_put (&store, "long", "history");          //  2 .. 31
-    s_put (&store, "gone", "x");                    //  32
-    s_delete (&store, "gone", NULL);                //  33
-    s_put (&store, "short", "y");                   //  34
-    s_compact (&store, 34, ZKV_ERR_OK);
+        fx_put (&store, "long", "history");          //  2 .. 31
+    fx_put (&store, "gone", "x");                    //  32
+    fx_delete (&store, "gone", NULL);                //  33
+    fx_put (&store, "short", "y");                   //  34
+    fx_compact (&store, 34, ZKV_ERR_OK);
     char *error = NULL;
     int steps = 0;
     while (zkv_mvcc_compaction_pending (store.mvcc) && steps < 1000) {
@@ -636,45 +511,45 @@ BOTH (mvcc, compaction_in_steps_of_one_deletion)
     cr_assert_eq (s_family_size (&store, ZKV_CF_INDEX), 2);
     s_assert_kv (s_get (&store, "long", 0), "history", 2, 31, 30);
     cr_assert_null (s_get (&store, "gone", 0));
-    s_destroy (&store);
+    fx_destroy (&store);
 }
 
 BOTH (mvcc, compaction_resumes_after_restart)
 {
-    s_store_t store;
-    s_new (&store, memory);
+    fx_store_t store;
+    fx_new (&store, memory);
     for (int i = 0; i < 20; i++) {
         char key [8];
         snprintf (key, sizeof key, "k%02d", i);
-        s_put (&store, key, "old");
-        s_put (&store, key, "new");
+        fx_put (&store, key, "old");
+        fx_put (&store, key, "new");
     }
-    s_compact (&store, zkv_mvcc_revision (store.mvcc), ZKV_ERR_OK);
+    fx_compact (&store, zkv_mvcc_revision (store.mvcc), ZKV_ERR_OK);
     char *error = NULL;
     cr_assert_eq (zkv_mvcc_compact_step (store.mvcc, 5, &error), 0);
     cr_assert (zkv_mvcc_compaction_pending (store.mvcc));
-    s_close (&store);
-    s_open (&store);
+    fx_close (&store);
+    fx_open (&store);
     cr_assert_eq (zkv_mvcc_compact_revision (store.mvcc), 41);
     cr_assert (zkv_mvcc_compaction_pending (store.mvcc));
-    s_compact_fully (&store);
+    fx_compact_fully (&store);
     cr_assert_eq (s_family_size (&store, ZKV_CF_KEY), 20);
-    s_close (&store);
-    s_open (&store);
+    fx_close (&store);
+    fx_open (&store);
     cr_assert_not (zkv_mvcc_compaction_pending (store.mvcc));
-    s_destroy (&store);
+    fx_destroy (&store);
 }
 
 BOTH (mvcc, reopen_keeps_everything)
 {
-    s_store_t store;
-    s_new (&store, memory);
-    s_put (&store, "x", "1");
-    s_put (&store, "y", "2");
-    s_delete (&store, "x", NULL);
-    s_compact (&store, 3, ZKV_ERR_OK);
-    s_close (&store);
-    s_open (&store);
+    fx_store_t store;
+    fx_new (&store, memory);
+    fx_put (&store, "x", "1");
+    fx_put (&store, "y", "2");
+    fx_delete (&store, "x", NULL);
+    fx_compact (&store, 3, ZKV_ERR_OK);
+    fx_close (&store);
+    fx_open (&store);
     cr_assert_eq (zkv_mvcc_revision (store.mvcc), 4);
     cr_assert_eq (zkv_mvcc_compact_revision (store.mvcc), 3);
     cr_assert_eq (zkv_mvcc_applied_index (store.mvcc), 4);
@@ -682,14 +557,14 @@ BOTH (mvcc, reopen_keeps_everything)
     cr_assert_null (s_get (&store, "x", 0));
     s_assert_kv (s_get (&store, "y", 0), "2", 3, 3, 1);
     s_assert_kv (s_get (&store, "x", 3), "1", 2, 2, 1);
-    cr_assert_eq (s_put (&store, "x", "again"), 5);
-    s_destroy (&store);
+    cr_assert_eq (fx_put (&store, "x", "again"), 5);
+    fx_destroy (&store);
 }
 
 //  The bytes of the key family are etcd's: the HashKV of etcd 3.4.23 over
 //  the same history (etcd-maintenance.md §1.6) comes out of them
 static uint32_t
-s_hash_key_family (s_store_t *store, int64_t upto)
+s_hash_key_family (fx_store_t *store, int64_t upto)
 {
     uint32_t crc = zkv_crc32c (0, "key", 3);
     rocksdb_iterator_t *it = zkv_engine_iterator (store->engine, ZKV_CF_KEY, NULL);
@@ -711,27 +586,27 @@ s_hash_key_family (s_store_t *store, int64_t upto)
 
 BOTH (mvcc, key_family_holds_etcds_bytes)
 {
-    s_store_t store;
-    s_new (&store, memory);
+    fx_store_t store;
+    fx_new (&store, memory);
     cr_assert_eq (s_hash_key_family (&store, 1), 1084519789u);
-    s_put (&store, "foo", "bar");       //  rev 2
-    s_put (&store, "foo", "baz");       //  rev 3
-    s_delete (&store, "foo", NULL);     //  rev 4
+    fx_put (&store, "foo", "bar");       //  rev 2
+    fx_put (&store, "foo", "baz");       //  rev 3
+    fx_delete (&store, "foo", NULL);     //  rev 4
     cr_assert_eq (s_hash_key_family (&store, 3), 2020292994u);
     cr_assert_eq (s_hash_key_family (&store, 4), 3153096970u);
-    s_destroy (&store);
+    fx_destroy (&store);
 }
 
 BOTH (mvcc, second_open_of_a_store_is_refused)
 {
     if (memory)
         return;                         //  the lock is a file lock: disk only
-    s_store_t store;
-    s_new (&store, memory);
+    fx_store_t store;
+    fx_new (&store, memory);
     char *error = NULL;
     zkv_engine_t *second = zkv_engine_open (store.path, NULL, &error);
     cr_assert_null (second);
     cr_assert_not_null (strstr (error, "lock"), "%s", error);
     free (error);
-    s_destroy (&store);
+    fx_destroy (&store);
 }

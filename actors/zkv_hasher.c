@@ -1,0 +1,214 @@
+/*  =========================================================================
+    zkv_hasher.c — the hasher actor (see zkv_hasher.h).
+    =========================================================================
+*/
+#include "zkv_hasher.h"
+#include "zkv_actor_io.h"
+#include "zkv_hash.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+//  The hash of the history up to revision, taken just before the
+//  compaction to revision; compact_revision is the compaction before it
+typedef struct {
+    int64_t revision;
+    int64_t compact_revision;
+    uint32_t hash;
+} s_compaction_hash_t;
+
+typedef struct {
+    zsock_t *pipe;
+    zkv_hasher_args_t *args;
+    zsock_t *inbox;
+    zsock_t *front;
+    zsock_t *storage;
+    zpoller_t *poller;
+    s_compaction_hash_t cache [ZKV_COMPACTION_HASHES];
+    size_t cached;                      //  entries in use
+    size_t oldest;                      //  next to replace once full
+    bool terminated;
+} self_t;
+
+static const s_compaction_hash_t *
+s_cache_find (self_t *self, int64_t revision)
+{
+    for (size_t i = 0; i < self->cached; i++)
+        if (self->cache [i].revision == revision)
+            return &self->cache [i];
+    return NULL;
+}
+
+static void
+s_cache_store (self_t *self, const s_compaction_hash_t *entry)
+{
+    if (self->cached < ZKV_COMPACTION_HASHES)
+        self->cache [self->cached++] = *entry;
+    else {
+        self->cache [self->oldest] = *entry;
+        self->oldest = (self->oldest + 1) % ZKV_COMPACTION_HASHES;
+    }
+}
+
+//  Answers front with response (of type desc), or, when status is not
+//  NULL, with that error
+static void
+s_answer (self_t *self, uint64_t wait, const zkv_desc_t *desc, const void *response,
+          const zkv_header_t *header, const zkv_result_t *status)
+{
+    size_t size;
+    uint8_t *body = status? zkv_msg_encode_error (status, header, &size)
+                          : zkv_msg_encode_body (desc, response, &size);
+    if (!body)
+        zkv_fatal ("out of memory");
+    zkv_answer_t answer = { .wait = wait, .reply = zkv_bin (body, size) };
+    zkv_answers_t answers = { .answers = { &answer, 1 } };
+    zkv_io_send (self->front, &zkv_answers_desc, &answers);
+    free (body);
+}
+
+static void
+s_hash_order (self_t *self, const zkv_hash_order_t *order)
+{
+    zkv_engine_t *engine = self->args->engine;
+    const rocksdb_snapshot_t *snapshot = zkv_engine_snapshot (engine);
+    zkv_hash_state_t state;
+    zkv_result_t status;
+    char *error = NULL;
+    uint32_t hash = 0;
+    int rc = zkv_hash_state (engine, snapshot, &state, &error);
+    zkv_header_t header = {
+        .cluster_id = self->args->cluster_id, .member_id = self->args->member_id,
+        .revision = rc == 0? state.revision: 0, .raft_term = rc == 0? state.applied_term: 0
+    };
+    if (rc == 0 && order->hash_kv) {
+        int64_t revision = order->hash_kv->revision;
+        const s_compaction_hash_t *cached = s_cache_find (self, revision);
+        zkv_hash_kv_response_t response = { .header = &header };
+        if (cached) {
+            response.hash = cached->hash;
+            response.compact_revision = cached->compact_revision;
+            response.hash_revision = revision;
+        }
+        else
+        if (revision > 0 && revision < state.compact_revision) {
+            zkv_status_set (&status, ZKV_ERR_COMPACTED, NULL);
+            rc = 1;
+        }
+        else
+        if (revision > 0 && revision > state.revision) {
+            zkv_status_set (&status, ZKV_ERR_FUTURE_REV, NULL);
+            rc = 1;
+        }
+        else {
+            if (revision == 0)
+                revision = state.revision;
+            rc = zkv_hash_kv (engine, snapshot, revision, state.compact_revision,
+                              ZKV_KEEP_LIVE, &hash, &error);
+            response.hash = hash;
+            response.compact_revision = state.compact_revision;
+            response.hash_revision = revision;
+        }
+        if (rc == 0)
+            s_answer (self, order->wait, &zkv_hash_kv_response_desc, &response, NULL, NULL);
+    }
+    else
+    if (rc == 0) {
+        rc = zkv_hash_all (engine, snapshot, &hash, &error);
+        zkv_hash_response_t response = { .header = &header, .hash = hash };
+        if (rc == 0)
+            s_answer (self, order->wait, &zkv_hash_response_desc, &response, NULL, NULL);
+    }
+    zkv_engine_snapshot_release (engine, snapshot);
+    if (rc < 0) {
+        zsys_error ("hasher: %s", error);
+        zkv_status_set (&status, ZKV_ERR_INTERNAL, "%s", error);
+        free (error);
+    }
+    if (rc)
+        s_answer (self, order->wait, NULL, NULL, &header, &status);
+}
+
+//  A compaction was applied: take its snapshot, let storage go on, then
+//  hash what the history up to its revision was just before it
+static void
+s_compaction (self_t *self, const zkv_compaction_scheduled_t *compaction)
+{
+    zkv_engine_t *engine = self->args->engine;
+    const rocksdb_snapshot_t *snapshot = zkv_engine_snapshot (engine);
+    zkv_compaction_hashed_t hashed = { .revision = compaction->revision };
+    zkv_io_send (self->storage, &zkv_compaction_hashed_desc, &hashed);
+    s_compaction_hash_t entry = {
+        .revision = compaction->revision, .compact_revision = compaction->previous
+    };
+    char *error = NULL;
+    if (zkv_hash_kv (engine, snapshot, compaction->revision, compaction->previous,
+                     ZKV_KEEP_COMPACTION, &entry.hash, &error) == 0)
+        s_cache_store (self, &entry);
+    else {
+        zsys_error ("hasher: hashing compaction %lld: %s", (long long) compaction->revision,
+                    error);
+        free (error);
+    }
+    zkv_engine_snapshot_release (engine, snapshot);
+}
+
+static void
+s_handle_inbox (self_t *self)
+{
+    zkv_msg_t *msg = zkv_io_recv (self->inbox, "hasher");
+    if (!msg)
+        return;
+    if (msg->desc == &zkv_hash_order_desc)
+        s_hash_order (self, (zkv_hash_order_t *) msg->body);
+    else
+    if (msg->desc == &zkv_compaction_scheduled_desc)
+        s_compaction (self, (zkv_compaction_scheduled_t *) msg->body);
+    else
+        zsys_error ("hasher: unexpected message %s", msg->desc->name);
+    zkv_msg_destroy (&msg);
+}
+
+void
+zkv_hasher_actor (zsock_t *pipe, void *args)
+{
+    self_t *self = (self_t *) zmalloc (sizeof (self_t));
+    self->pipe = pipe;
+    self->args = (zkv_hasher_args_t *) args;
+    self->poller = zpoller_new (pipe, NULL);
+    zpoller_set_nonstop (self->poller, true);
+    zsock_signal (pipe, 0);
+    while (!self->terminated) {
+        void *which = zpoller_wait (self->poller, -1);
+        if (which == pipe) {
+            char *command = zstr_recv (pipe);
+            if (!command)
+                break;
+            if (streq (command, "START")) {
+                self->inbox = zkv_io_inbox (self->args->inbox);
+                self->front = zkv_io_outbox (self->args->front);
+                self->storage = zkv_io_outbox (self->args->storage);
+                if (self->inbox && self->front && self->storage) {
+                    zpoller_add (self->poller, self->inbox);
+                    zstr_send (pipe, "OK");
+                }
+                else
+                    zstr_sendf (pipe, "cannot bind %s", self->args->inbox);
+            }
+            else
+            if (streq (command, "$TERM"))
+                self->terminated = true;
+            else
+                zsys_error ("hasher: invalid command '%s'", command);
+            zstr_free (&command);
+        }
+        else
+        if (which == self->inbox)
+            s_handle_inbox (self);
+    }
+    zpoller_destroy (&self->poller);
+    zsock_destroy (&self->inbox);
+    zsock_destroy (&self->front);
+    zsock_destroy (&self->storage);
+    free (self);
+}

@@ -1,0 +1,43 @@
+/*  =========================================================================
+    zkv_hasher.h — the hasher actor: Hash and HashKV, off the storage
+    thread, each on its own RocksDB snapshot, so hashing a large member
+    never stalls its writes (etcd-maintenance.md §1, §2; store/zkv_hash.h).
+
+    Keeps etcd 3.6's compaction-hash cache: when storage applies a
+    compaction to R (the one before it to P) it tells the hasher and holds
+    back the physical deletions until the hasher has taken a snapshot; the
+    hasher then computes the hash of the history up to R as it stood just
+    before the compaction, and keeps {hash, P, R} for the newest 10
+    compactions. HashKV (R) is answered from the cache first, with P as
+    its compact revision, as etcd 3.6 does.
+
+    Pipe commands:
+      START       binds; replies "OK" or an error text
+      $TERM       stops
+    Inbox (PULL, bound at args->inbox): hash_order from front,
+    compaction_scheduled from storage. Answers go to front as `answers`;
+    compaction_hashed goes to storage.
+    =========================================================================
+*/
+#ifndef ZKV_HASHER_H_INCLUDED
+#define ZKV_HASHER_H_INCLUDED
+
+#include <czmq.h>
+
+#include "zkv_engine.h"
+
+#define ZKV_COMPACTION_HASHES 10        //  compactions whose hash is kept
+
+typedef struct {
+    zkv_engine_t *engine;               //  the member's database (shared)
+    uint64_t member_id;
+    uint64_t cluster_id;
+    const char *inbox;                  //  endpoint this actor binds (PULL)
+    const char *front;                  //  front's inbox
+    const char *storage;                //  storage's inbox
+} zkv_hasher_args_t;
+
+void
+    zkv_hasher_actor (zsock_t *pipe, void *args);
+
+#endif

@@ -1,0 +1,125 @@
+/*  mvcc_fixture.c — an MVCC store under test (see mvcc_fixture.h). */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "mvcc_fixture.h"
+
+void
+fx_open (fx_store_t *store)
+{
+    char *error = NULL;
+    store->engine = zkv_engine_open (store->path, store->medium, &error);
+    cr_assert_not_null (store->engine, "open: %s", error);
+    store->mvcc = zkv_mvcc_new (store->engine, &error);
+    cr_assert_not_null (store->mvcc, "mvcc: %s", error);
+    store->index = zkv_mvcc_applied_index (store->mvcc) + 1;
+}
+
+void
+fx_close (fx_store_t *store)
+{
+    zkv_mvcc_destroy (&store->mvcc);
+    zkv_engine_destroy (&store->engine);
+}
+
+void
+fx_new (fx_store_t *store, bool memory)
+{
+    memset (store, 0, sizeof *store);
+    store->memory = memory;
+    if (memory) {
+        store->medium = zkv_memory_new ();
+        snprintf (store->path, sizeof store->path, "/mem/test");
+    }
+    else {
+        snprintf (store->path, sizeof store->path, "/tmp/zkv-test-mvcc-XXXXXX");
+        cr_assert_not_null (mkdtemp (store->path));
+    }
+    store->zone = msgpack_zone_new (8192);
+    fx_open (store);
+}
+
+void
+fx_destroy (fx_store_t *store)
+{
+    fx_close (store);
+    msgpack_zone_free (store->zone);
+    if (store->memory)
+        zkv_memory_destroy (&store->medium);
+    else {
+        char command [300];
+        snprintf (command, sizeof command, "rm -rf '%s'", store->path);
+        cr_assert_eq (system (command), 0);
+    }
+}
+
+zkv_bin_t
+fx_bin (const char *text)
+{
+    return zkv_bin (text, strlen (text));
+}
+
+void
+fx_begin (fx_store_t *store)
+{
+    zkv_mvcc_begin (store->mvcc);
+}
+
+void
+fx_commit (fx_store_t *store)
+{
+    char *error = NULL;
+    cr_assert_eq (zkv_mvcc_commit (store->mvcc, store->index, 1, &error), 0, "%s", error);
+    store->index++;
+}
+
+//  Put in a batch of its own; returns the response header revision
+int64_t
+fx_put (fx_store_t *store, const char *key, const char *value)
+{
+    zkv_put_t put = { .key = fx_bin (key), .value = fx_bin (value) };
+    zkv_put_response_t response;
+    zkv_result_t status;
+    fx_begin (store);
+    cr_assert_eq (zkv_mvcc_put (store->mvcc, &put, store->zone, &response, &status), 0);
+    fx_commit (store);
+    return response.header->revision;
+}
+
+int64_t
+fx_delete (fx_store_t *store, const char *key, const char *end)
+{
+    zkv_delete_range_t del = { .key = fx_bin (key), .range_end = fx_bin (end? end: "") };
+    if (end && !*end)
+        del.range_end = zkv_bin ("", 1);    //  "\0": from key on
+    zkv_delete_range_response_t response;
+    zkv_result_t status;
+    fx_begin (store);
+    cr_assert_eq (zkv_mvcc_delete_range (store->mvcc, &del, store->zone, &response, &status), 0);
+    fx_commit (store);
+    return response.deleted;
+}
+
+void
+fx_compact (fx_store_t *store, int64_t revision, zkv_err_t expected)
+{
+    zkv_compact_t compact = { .revision = revision };
+    zkv_compact_response_t response;
+    zkv_result_t status;
+    fx_begin (store);
+    zkv_mvcc_compact (store->mvcc, &compact, store->zone, &response, &status);
+    cr_assert_eq (status.err, expected);
+    fx_commit (store);
+}
+
+void
+fx_compact_fully (fx_store_t *store)
+{
+    char *error = NULL;
+    while (zkv_mvcc_compaction_pending (store->mvcc))
+        cr_assert_eq (zkv_mvcc_compact_step (store->mvcc, 2, &error), 0, "%s", error);
+}
+
