@@ -518,6 +518,32 @@ s_call (s_member_t *member, const zkv_desc_t *desc, const void *request, int tim
     return reply;
 }
 
+//  True if the member table of leader holds the client endpoint of every
+//  running member (clients that address the whole cluster need them)
+static bool
+s_published (zkv_harness_t *self, s_member_t *leader)
+{
+    zkv_member_list_t request = { .linearizable = false };
+    zkv_msg_t *reply = s_call (leader, &zkv_member_list_desc, &request, 300);
+    if (!reply || zkv_reply_error (reply)) {
+        zkv_msg_destroy (&reply);
+        return false;
+    }
+    const zkv_member_list_response_t *list = (const zkv_member_list_response_t *) reply->body;
+    bool all = true;
+    for (size_t i = 0; i < self->count && all; i++) {
+        if (!zkv_harness_running (self, self->members [i].name))
+            continue;
+        bool found = false;
+        for (size_t m = 0; m < list->members.count && !found; m++)
+            found = zkv_bin_eq (list->members.items [m].client_endpoint,
+                                self->members [i].client);
+        all = found;
+    }
+    zkv_msg_destroy (&reply);
+    return all;
+}
+
 int
 zkv_harness_wait_leader (zkv_harness_t *self, int timeout, char *leader, size_t size)
 {
@@ -547,7 +573,8 @@ zkv_harness_wait_leader (zkv_harness_t *self, int timeout, char *leader, size_t 
             snprintf (id, sizeof id, "%016llx", (unsigned long long) agreed);
             for (size_t i = 0; i < self->count; i++)
                 if (streq (self->members [i].id, id)
-                &&  zkv_harness_running (self, self->members [i].name)) {
+                &&  zkv_harness_running (self, self->members [i].name)
+                &&  s_published (self, &self->members [i])) {
                     snprintf (leader, size, "%s", self->members [i].name);
                     return 0;
                 }

@@ -438,13 +438,14 @@ s_maybe_publish (self_t *self)
 {
     if (self->published || !self->client_endpoint || zclock_mono () < self->next_publish)
         return;
-    self->next_publish = zclock_mono () + PUBLISH_MSECS;
     if (s_published (self)) {
         self->published = true;
         return;
     }
     if (!zkv_rc_leader (self->core))
-        return;
+        return;                         //  again next tick: clients wait for this
+    //  Proposed: give it time to be applied before proposing it again
+    self->next_publish = zclock_mono () + PUBLISH_MSECS;
     zkv_cluster_member_t attributes = {
         .member_id = self->args->member_id,
         .name = zkv_bin (self->args->name, strlen (self->args->name)),

@@ -87,7 +87,8 @@ struct zkvctl_command_s {
     const zkvctl_command_t *const *subcommands;
 };
 
-//  Records a failure; returns -1
+//  Records a failure; returns -1. An empty message exits with code and
+//  prints nothing more (for commands that told each failure already).
 int
     zkvctl_fail (zkvctl_t *ctl, int code, const char *format, ...)
     __attribute__ ((format (printf, 3, 4)));
@@ -129,6 +130,11 @@ int
 //  reads or sends anything. table_ok: the command can print -w table.
 int
     zkvctl_ready (zkvctl_t *ctl, bool table_ok);
+
+//  zkvctl_call, to the given endpoints rather than --endpoints
+zkv_msg_t *
+    zkvctl_call_at (zkvctl_t *ctl, const char *endpoints, const zkv_desc_t *desc,
+                    const void *request);
 
 //  Sends request (of type desc) to the node and waits at most
 //  --command-timeout. Returns the reply, whose body is a desc->response,
@@ -182,6 +188,26 @@ extern const zkvctl_command_t zkvctl_txn_command;
 
 extern const zkvctl_command_t zkvctl_member_command;
 
+//  ---------------------------------------------------------------------
+//  zkvctl_endpoint.c: endpoint status, health, hash, hashkv
+
+extern const zkvctl_command_t zkvctl_endpoint_command;
+
+//  The endpoints a per-endpoint command addresses: --endpoints (or the
+//  cluster file's), or, with cluster, every member's client endpoint in
+//  the member list's order. Returns a zlist of strings, or NULL with the
+//  failure recorded.
+zlist_t *
+    zkvctl_endpoints (zkvctl_t *ctl, bool cluster);
+
+//  Go's time.Duration.String of nsecs ("1.5ms", "2m3.25s")
+void
+    zkvctl_go_duration (int64_t nsecs, char *buf, size_t size);
+
+//  go-humanize's Bytes: SI units ("5.4 MB", "20 kB", "7 B")
+void
+    zkvctl_humanize_bytes (uint64_t bytes, char *buf, size_t size);
+
 //  --cluster-file: sets ctl->endpoints to the client endpoints of the
 //  members in the cluster file, unless --endpoints was given. Returns 0,
 //  or -1 (exit 128) when the file cannot be read or lists no endpoint.
@@ -212,6 +238,26 @@ void
 //  member list, in every format (table too)
 void
     zkvctl_print_member_list (zkvctl_t *ctl, const zkv_member_list_response_t *response);
+
+//  A table of rows (row_count x columns cells) under header, as etcdctl's
+//  tablewriter draws it
+void
+    zkvctl_table_print (const char *const *header, size_t columns, const char *const *cells,
+                        size_t row_count);
+
+//  JSON pieces, as Go's encoding/json writes them: the name of the next
+//  member of an object (a comma before all but the first), a header
+//  member (nothing when header is NULL), a string
+void
+    zkvctl_json_name (FILE *out, bool *first, const char *name);
+void
+    zkvctl_json_header (FILE *out, bool *first, const zkv_header_t *header);
+void
+    zkvctl_json_string (FILE *out, zkv_bin_t bin);
+
+//  The header lines of etcdctl's fields printer
+void
+    zkvctl_fields_header (zkvctl_t *ctl, const zkv_header_t *header);
 
 //  Go's strconv.Quote of bytes (%q), as a fresh string
 char *

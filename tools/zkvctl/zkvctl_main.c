@@ -60,6 +60,7 @@ static const zkvctl_command_t s_version_command = {
 static const zkvctl_command_t *const s_commands [] = {
     &zkvctl_compaction_command,
     &zkvctl_del_command,
+    &zkvctl_endpoint_command,
     &zkvctl_get_command,
     &s_help_command,
     &zkvctl_member_command,
@@ -164,6 +165,13 @@ zkvctl_ready (zkvctl_t *ctl, bool table_ok)
 zkv_msg_t *
 zkvctl_call (zkvctl_t *ctl, const zkv_desc_t *desc, const void *request)
 {
+    return zkvctl_call_at (ctl, ctl->endpoints, desc, request);
+}
+
+zkv_msg_t *
+zkvctl_call_at (zkvctl_t *ctl, const char *endpoints, const zkv_desc_t *desc,
+                const void *request)
+{
     if (zsys_interrupted) {
         zkvctl_fail (ctl, ZKVCTL_EXIT_ERROR, "interrupted");
         return NULL;
@@ -174,7 +182,7 @@ zkvctl_call (zkvctl_t *ctl, const zkv_desc_t *desc, const void *request)
         return NULL;
     }
     int64_t msecs = (ctl->command_timeout + 999999) / 1000000;
-    zkv_client_t *client = zkv_client_new (ctl->endpoints, msecs > INT_MAX? INT_MAX: (int) msecs);
+    zkv_client_t *client = zkv_client_new (endpoints, msecs > INT_MAX? INT_MAX: (int) msecs);
     if (!client) {
         zkvctl_fail (ctl, ZKVCTL_EXIT_BAD_ARGS, "etcdclient: no available endpoints");
         return NULL;
@@ -405,7 +413,7 @@ main (int argc, char *argv [])
 
     int rc = s_dispatch (&ctl, argc, argv);
     fflush (stdout);
-    if (rc < 0)
+    if (rc < 0 && ctl.error [0])
         fprintf (stderr, "Error: %s\n", ctl.error);
     free (ctl.endpoints);
     return rc < 0? ctl.code: ZKVCTL_EXIT_SUCCESS;

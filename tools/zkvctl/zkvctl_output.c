@@ -312,35 +312,35 @@ s_simple_txn (zkvctl_t *ctl, const zkv_txn_response_t *response,
 //  json
 
 //  The name of the next member of an object
-static void
-s_json_name (FILE *out, bool *first, const char *name)
+void
+zkvctl_json_name (FILE *out, bool *first, const char *name)
 {
     fprintf (out, "%s\"%s\":", *first? "": ",", name);
     *first = false;
 }
 
-static void
-s_json_header (FILE *out, bool *first, const zkv_header_t *header)
+void
+zkvctl_json_header (FILE *out, bool *first, const zkv_header_t *header)
 {
     if (!header)
         return;
-    s_json_name (out, first, "header");
+    zkvctl_json_name (out, first, "header");
     bool inner = true;
     fputc ('{', out);
     if (header->cluster_id) {
-        s_json_name (out, &inner, "cluster_id");
+        zkvctl_json_name (out, &inner, "cluster_id");
         fprintf (out, "%" PRIu64, header->cluster_id);
     }
     if (header->member_id) {
-        s_json_name (out, &inner, "member_id");
+        zkvctl_json_name (out, &inner, "member_id");
         fprintf (out, "%" PRIu64, header->member_id);
     }
     if (header->revision) {
-        s_json_name (out, &inner, "revision");
+        zkvctl_json_name (out, &inner, "revision");
         fprintf (out, "%" PRId64, header->revision);
     }
     if (header->raft_term) {
-        s_json_name (out, &inner, "raft_term");
+        zkvctl_json_name (out, &inner, "raft_term");
         fprintf (out, "%" PRIu64, header->raft_term);
     }
     fputc ('}', out);
@@ -350,7 +350,7 @@ static void
 s_json_int (FILE *out, bool *first, const char *name, int64_t value)
 {
     if (value) {
-        s_json_name (out, first, name);
+        zkvctl_json_name (out, first, name);
         fprintf (out, "%" PRId64, value);
     }
 }
@@ -359,7 +359,7 @@ static void
 s_json_bytes (FILE *out, bool *first, const char *name, zkv_bin_t value)
 {
     if (value.size) {
-        s_json_name (out, first, name);
+        zkvctl_json_name (out, first, name);
         fputc ('"', out);
         s_base64 (out, value);
         fputc ('"', out);
@@ -385,7 +385,7 @@ s_json_kvs (FILE *out, bool *first, const char *name, const zkv_key_value_list_t
 {
     if (list->count == 0)
         return;
-    s_json_name (out, first, name);
+    zkvctl_json_name (out, first, name);
     fputc ('[', out);
     for (size_t i = 0; i < list->count; i++) {
         if (i)
@@ -400,9 +400,9 @@ s_json_put (FILE *out, const zkv_put_response_t *response)
 {
     bool first = true;
     fputc ('{', out);
-    s_json_header (out, &first, response->header);
+    zkvctl_json_header (out, &first, response->header);
     if (response->prev_kv) {
-        s_json_name (out, &first, "prev_kv");
+        zkvctl_json_name (out, &first, "prev_kv");
         s_json_kv (out, response->prev_kv);
     }
     fputc ('}', out);
@@ -413,10 +413,10 @@ s_json_range (FILE *out, const zkv_range_response_t *response)
 {
     bool first = true;
     fputc ('{', out);
-    s_json_header (out, &first, response->header);
+    zkvctl_json_header (out, &first, response->header);
     s_json_kvs (out, &first, "kvs", &response->kvs);
     if (response->more) {
-        s_json_name (out, &first, "more");
+        zkvctl_json_name (out, &first, "more");
         fprintf (out, "true");
     }
     s_json_int (out, &first, "count", response->count);
@@ -428,7 +428,7 @@ s_json_delete (FILE *out, const zkv_delete_range_response_t *response)
 {
     bool first = true;
     fputc ('{', out);
-    s_json_header (out, &first, response->header);
+    zkvctl_json_header (out, &first, response->header);
     s_json_int (out, &first, "deleted", response->deleted);
     s_json_kvs (out, &first, "prev_kvs", &response->prev_kvs);
     fputc ('}', out);
@@ -441,13 +441,13 @@ s_json_txn (FILE *out, const zkv_txn_response_t *response)
 {
     bool first = true;
     fputc ('{', out);
-    s_json_header (out, &first, response->header);
+    zkvctl_json_header (out, &first, response->header);
     if (response->succeeded) {
-        s_json_name (out, &first, "succeeded");
+        zkvctl_json_name (out, &first, "succeeded");
         fprintf (out, "true");
     }
     if (response->responses.count) {
-        s_json_name (out, &first, "responses");
+        zkvctl_json_name (out, &first, "responses");
         fputc ('[', out);
         for (size_t i = 0; i < response->responses.count; i++) {
             const zkv_response_op_t *op = &response->responses.items [i];
@@ -487,8 +487,8 @@ s_json_txn (FILE *out, const zkv_txn_response_t *response)
 //  ---------------------------------------------------------------------
 //  fields
 
-static void
-s_fields_header (zkvctl_t *ctl, const zkv_header_t *header)
+void
+zkvctl_fields_header (zkvctl_t *ctl, const zkv_header_t *header)
 {
     zkv_header_t none = { 0, 0, 0, 0 };
     if (!header)
@@ -527,7 +527,7 @@ s_fields_kv (zkvctl_t *ctl, const char *prefix, const zkv_key_value_t *kv)
 static void
 s_fields_put (zkvctl_t *ctl, const zkv_put_response_t *response)
 {
-    s_fields_header (ctl, response->header);
+    zkvctl_fields_header (ctl, response->header);
     if (response->prev_kv)
         s_fields_kv (ctl, "Prev", response->prev_kv);
 }
@@ -535,7 +535,7 @@ s_fields_put (zkvctl_t *ctl, const zkv_put_response_t *response)
 static void
 s_fields_range (zkvctl_t *ctl, const zkv_range_response_t *response)
 {
-    s_fields_header (ctl, response->header);
+    zkvctl_fields_header (ctl, response->header);
     for (size_t i = 0; i < response->kvs.count; i++)
         s_fields_kv (ctl, "", &response->kvs.items [i]);
     printf ("\"More\" : %s\n", response->more? "true": "false");
@@ -545,7 +545,7 @@ s_fields_range (zkvctl_t *ctl, const zkv_range_response_t *response)
 static void
 s_fields_delete (zkvctl_t *ctl, const zkv_delete_range_response_t *response)
 {
-    s_fields_header (ctl, response->header);
+    zkvctl_fields_header (ctl, response->header);
     printf ("\"Deleted\" : %" PRId64 "\n", response->deleted);
     for (size_t i = 0; i < response->prev_kvs.count; i++)
         s_fields_kv (ctl, "Prev", &response->prev_kvs.items [i]);
@@ -554,7 +554,7 @@ s_fields_delete (zkvctl_t *ctl, const zkv_delete_range_response_t *response)
 static void
 s_fields_txn (zkvctl_t *ctl, const zkv_txn_response_t *response)
 {
-    s_fields_header (ctl, response->header);
+    zkvctl_fields_header (ctl, response->header);
     printf ("\"Succeeded\" : %s\n", response->succeeded? "true": "false");
     for (size_t i = 0; i < response->responses.count; i++) {
         const zkv_response_op_t *op = &response->responses.items [i];
@@ -599,8 +599,8 @@ s_chars (zkv_bin_t bin)
 
 //  Go's encoding/json of a string: UTF-8 kept, invalid bytes as \ufffd,
 //  <, > and & escaped for HTML, U+2028 and U+2029 escaped
-static void
-s_json_string (FILE *out, zkv_bin_t bin)
+void
+zkvctl_json_string (FILE *out, zkv_bin_t bin)
 {
     static const char hex [] = "0123456789abcdef";
     fputc ('"', out);
@@ -648,7 +648,7 @@ s_json_urls (FILE *out, zkv_bin_t url)
 {
     if (url.size) {
         fputc ('[', out);
-        s_json_string (out, url);
+        zkvctl_json_string (out, url);
         fputc (']', out);
     }
     else
@@ -675,28 +675,28 @@ s_json_member_list (FILE *out, const zkv_member_list_response_t *response)
 {
     bool first = true;
     fputc ('{', out);
-    s_json_header (out, &first, response->header);
+    zkvctl_json_header (out, &first, response->header);
     if (response->members.count) {
-        s_json_name (out, &first, "members");
+        zkvctl_json_name (out, &first, "members");
         fputc ('[', out);
         for (size_t i = 0; i < response->members.count; i++) {
             const zkv_cluster_member_t *member = &response->members.items [i];
             bool inner = true;
             fprintf (out, "%s{", i? ",": "");
             if (member->member_id) {
-                s_json_name (out, &inner, "ID");
+                zkvctl_json_name (out, &inner, "ID");
                 fprintf (out, "%" PRIu64, member->member_id);
             }
             if (member->name.size) {
-                s_json_name (out, &inner, "name");
-                s_json_string (out, member->name);
+                zkvctl_json_name (out, &inner, "name");
+                zkvctl_json_string (out, member->name);
             }
             if (member->peer_endpoint.size) {
-                s_json_name (out, &inner, "peerURLs");
+                zkvctl_json_name (out, &inner, "peerURLs");
                 s_json_urls (out, member->peer_endpoint);
             }
             if (member->client_endpoint.size) {
-                s_json_name (out, &inner, "clientURLs");
+                zkvctl_json_name (out, &inner, "clientURLs");
                 s_json_urls (out, member->client_endpoint);
             }
             fputc ('}', out);
@@ -722,7 +722,7 @@ s_json_hex_member_list (FILE *out, const zkv_member_list_response_t *response)
         const zkv_cluster_member_t *member = &response->members.items [i];
         fprintf (out, "%s{\"ID\":\"%" PRIx64 "\",\"name\":", i? ",": ",\"members\":[",
                  member->member_id);
-        s_json_string (out, member->name);
+        zkvctl_json_string (out, member->name);
         fprintf (out, ",\"peerURLs\":");
         s_json_urls (out, member->peer_endpoint);
         fprintf (out, ",\"clientURLs\":");
@@ -737,7 +737,7 @@ s_json_hex_member_list (FILE *out, const zkv_member_list_response_t *response)
 static void
 s_fields_member_list (zkvctl_t *ctl, const zkv_member_list_response_t *response)
 {
-    s_fields_header (ctl, response->header);
+    zkvctl_fields_header (ctl, response->header);
     for (size_t i = 0; i < response->members.count; i++) {
         const zkv_cluster_member_t *member = &response->members.items [i];
         if (ctl->hex)
@@ -942,10 +942,12 @@ s_table_line (const size_t *widths, size_t columns)
 }
 
 //  A table of rows (row_count x columns cells) under header
-static void
-s_table_print (const char *const *header, size_t columns, const char *const *cells,
+void
+zkvctl_table_print (const char *const *header, size_t columns, const char *const *cells,
                size_t row_count)
 {
+    if (columns == 0)
+        return;
     size_t widths [columns];
     s_cell_t titles [columns];
     s_cell_t *rows = (s_cell_t *) calloc (row_count * columns + 1, sizeof (s_cell_t));
@@ -1023,7 +1025,7 @@ s_table_member_list (const zkv_member_list_response_t *response)
                                 s_chars (member->client_endpoint));
         row [5] = strdup ("false");
     }
-    s_table_print (header, 6, (const char *const *) cells, count);
+    zkvctl_table_print (header, 6, (const char *const *) cells, count);
     for (size_t i = 0; i < count * 6; i++)
         free (cells [i]);
     free (cells);
