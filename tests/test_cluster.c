@@ -11,9 +11,8 @@
 #include "zkv_client.h"
 #include "zkv_harness.h"
 #include "zkv_testnode.h"
+#include "cluster_fixture.h"
 
-static zkv_harness_t *s_cluster;
-static char s_dir [128];
 static bool s_detached;                 //  members started by the zkv-cluster program
 
 static zkv_run_t s_zkv_cluster (const char *const *words);
@@ -21,166 +20,29 @@ static zkv_run_t s_zkv_cluster (const char *const *words);
 static void
 s_teardown (void)
 {
-    zkv_harness_destroy (&s_cluster);
     if (s_detached) {                   //  they outlive any test that failed
         const char *down [] = { "down", NULL };
         zkv_run_t run = s_zkv_cluster (down);
         zkv_run_free (&run);
     }
-    if (s_dir [0]) {
-        char command [256];
-        snprintf (command, sizeof command, "rm -rf '%s'", s_dir);
-        if (system (command) != 0)
-            fprintf (stderr, "could not remove %s\n", s_dir);
-    }
+    cf_teardown ();
 }
 
 TestSuite (cluster, .fini = s_teardown, .timeout = 120);
 
-//  Starts a 3-member cluster with fast timeouts (and more flags)
-static void
-s_up (const char *const *more)
-{
-    snprintf (s_dir, sizeof s_dir, "/tmp/zkv-test-cluster-XXXXXX");
-    cr_assert_not_null (mkdtemp (s_dir));
-    const char *flags [16] = { "--heartbeat-interval", "50", "--election-timeout", "500" };
-    size_t count = 4;
-    for (size_t i = 0; more && more [i] && count < 15; i++)
-        flags [count++] = more [i];
-    zkv_harness_config_t config = {
-        .members = 3, .dir = s_dir, .node = ZKV_NODE_BIN, .flags = flags, .attached = true
-    };
-    char error [4096];
-    s_cluster = zkv_harness_new (&config, error, sizeof error);
-    cr_assert_not_null (s_cluster, "%s", error);
-    cr_assert_eq (zkv_harness_start (s_cluster, NULL, error, sizeof error), 0, "%s", error);
-}
-
-static void
-s_leader (char *leader, size_t size)
-{
-    cr_assert_eq (zkv_harness_wait_leader (s_cluster, 20000, leader, size), 0, "no leader");
-}
-
-static zkv_bin_t
-s_bin (const char *text)
-{
-    return zkv_bin (text, strlen (text));
-}
-
-//  Puts key=value through client; true if acknowledged
-static bool
-s_put (zkv_client_t *client, const char *key, const char *value)
-{
-    zkv_put_t put = { .key = s_bin (key), .value = s_bin (value) };
-    zkv_result_t status;
-    zkv_msg_t *reply = zkv_client_call (client, &zkv_put_desc, &put, &status);
-    bool ok = reply && !zkv_reply_error (reply);
-    zkv_msg_destroy (&reply);
-    return ok;
-}
-
-//  Every key and value one member holds (serializable: its own state),
-//  as "key=value\n" lines; NULL if it did not answer
-static char *
-s_dump (const char *name)
-{
-    zkv_client_t *client = zkv_client_new (zkv_harness_endpoint (s_cluster, name), 5000);
-    zkv_range_t all = { .key = zkv_bin ("", 1), .range_end = zkv_bin ("", 1),
-                        .serializable = true };
-    zkv_result_t status;
-    zkv_msg_t *reply = zkv_client_call (client, &zkv_range_desc, &all, &status);
-    zkv_client_destroy (&client);
-    if (!reply || zkv_reply_error (reply)) {
-        zkv_msg_destroy (&reply);
-        return NULL;
-    }
-    zkv_range_response_t *response = reply->body;
-    size_t size = 1;
-    for (size_t i = 0; i < response->kvs.count; i++)
-        size += response->kvs.items [i].key.size + response->kvs.items [i].value.size + 2;
-    char *text = calloc (1, size);
-    for (size_t i = 0; i < response->kvs.count; i++) {
-        strncat (text, (const char *) response->kvs.items [i].key.data,
-                 response->kvs.items [i].key.size);
-        strcat (text, "=");
-        strncat (text, (const char *) response->kvs.items [i].value.data,
-                 response->kvs.items [i].value.size);
-        strcat (text, "\n");
-    }
-    zkv_msg_destroy (&reply);
-    return text;
-}
-
-//  Waits until every running member holds the same data; returns it
-static char *
-s_converged (void)
-{
-    int64_t deadline = zclock_mono () + 20000;
-    while (zclock_mono () < deadline) {
-        char *first = NULL;
-        bool same = true;
-        for (size_t i = 0; i < zkv_harness_size (s_cluster) && same; i++) {
-            const char *name = zkv_harness_name (s_cluster, i);
-            if (!zkv_harness_running (s_cluster, name))
-                continue;
-            char *dump = s_dump (name);
-            if (!dump || (first && strcmp (first, dump) != 0))
-                same = false;
-            if (!first)
-                first = dump;
-            else
-                free (dump);
-        }
-        if (same && first)
-            return first;
-        free (first);
-        zclock_sleep (100);
-    }
-    cr_assert_fail ("the members did not converge");
-    return NULL;
-}
-
-//  Polls a member's Status until it names a leader and has applied all it
-//  knows committed; true if it did within 10 s (*seen: the last answer)
-static bool
-s_status_settles (const char *name, zkv_status_response_t *seen)
-{
-    zkv_client_t *client = zkv_client_new (zkv_harness_endpoint (s_cluster, name), 2000);
-    int64_t deadline = zclock_mono () + 10000;
-    bool settled = false;
-    while (!settled && zclock_mono () < deadline) {
-        zkv_status_t request = { 0 };
-        zkv_result_t result;
-        zkv_msg_t *reply = zkv_client_call (client, &zkv_status_desc, &request, &result);
-        if (reply && !zkv_reply_error (reply)) {
-            zkv_status_response_t *status = (zkv_status_response_t *) reply->body;
-            seen->raft_index = status->raft_index;
-            seen->raft_applied_index = status->raft_applied_index;
-            seen->leader = status->leader;
-            settled = status->leader && status->raft_index == status->raft_applied_index;
-        }
-        zkv_msg_destroy (&reply);
-        if (!settled)
-            zclock_sleep (20);
-    }
-    zkv_client_destroy (&client);
-    return settled;
-}
-
 Test (cluster, writes_through_every_member)
 {
-    s_up (NULL);
+    cf_up (NULL);
     char leader [32];
-    s_leader (leader, sizeof leader);
+    cf_leader (leader, sizeof leader);
     for (size_t i = 0; i < 3; i++) {
-        const char *name = zkv_harness_name (s_cluster, i);
-        zkv_client_t *client = zkv_client_new (zkv_harness_endpoint (s_cluster, name), 5000);
+        const char *name = zkv_harness_name (cf_cluster, i);
+        zkv_client_t *client = zkv_client_new (zkv_harness_endpoint (cf_cluster, name), 5000);
         char key [32];
         snprintf (key, sizeof key, "via-%s", name);
-        cr_assert (s_put (client, key, name), "a put through %s failed", name);
+        cr_assert (cf_put (client, key, name), "a put through %s failed", name);
         //  A linearizable read right after, on the same member
-        zkv_range_t get = { .key = s_bin (key) };
+        zkv_range_t get = { .key = cf_bin (key) };
         zkv_result_t status;
         zkv_msg_t *reply = zkv_client_call (client, &zkv_range_desc, &get, &status);
         cr_assert_not_null (reply);
@@ -189,16 +51,16 @@ Test (cluster, writes_through_every_member)
         zkv_msg_destroy (&reply);
         zkv_client_destroy (&client);
     }
-    char *data = s_converged ();
+    char *data = cf_converged ();
     cr_assert_str_eq (data, "via-n1=n1\nvia-n2=n2\nvia-n3=n3\n");
     free (data);
     //  Status: every member comes to report the same leader, and the same
     //  raft index and applied index, at least the three writes
     uint64_t index = 0;
     for (size_t i = 0; i < 3; i++) {
-        const char *name = zkv_harness_name (s_cluster, i);
+        const char *name = zkv_harness_name (cf_cluster, i);
         zkv_status_response_t seen = { 0 };
-        cr_assert (s_status_settles (name, &seen), "%s: raft index %llu, applied %llu", name,
+        cr_assert (cf_status_settles (name, &seen), "%s: raft index %llu, applied %llu", name,
                    (unsigned long long) seen.raft_index,
                    (unsigned long long) seen.raft_applied_index);
         cr_assert_geq (seen.raft_index, 3);
@@ -217,13 +79,13 @@ s_load_with_kill (zkv_client_t *client, int count, int kill_at, bool *acked)
     for (int i = 0; i < count; i++) {
         if (i == kill_at) {
             char leader [32];
-            s_leader (leader, sizeof leader);
-            cr_assert_eq (zkv_harness_signal (s_cluster, leader, SIGKILL), 0);
+            cf_leader (leader, sizeof leader);
+            cr_assert_eq (zkv_harness_signal (cf_cluster, leader, SIGKILL), 0);
         }
         char key [32], value [32];
         snprintf (key, sizeof key, "load/%05d", i);
         snprintf (value, sizeof value, "v%d", i);
-        acked [i] = s_put (client, key, value);
+        acked [i] = cf_put (client, key, value);
         ok += acked [i];
     }
     return ok;
@@ -231,20 +93,20 @@ s_load_with_kill (zkv_client_t *client, int count, int kill_at, bool *acked)
 
 Test (cluster, kill_9_of_the_leader_under_load_loses_nothing)
 {
-    s_up (NULL);
+    cf_up (NULL);
     char leader [32];
-    s_leader (leader, sizeof leader);
-    zkv_client_t *client = zkv_client_new (zkv_harness_endpoints (s_cluster), 3000);
+    cf_leader (leader, sizeof leader);
+    zkv_client_t *client = zkv_client_new (zkv_harness_endpoints (cf_cluster), 3000);
     enum { COUNT = 400 };
     bool acked [COUNT];
     int ok = s_load_with_kill (client, COUNT, 150, acked);
     cr_assert_gt (ok, COUNT / 2, "only %d puts went through", ok);
     //  A new leader took over
     char new_leader [32];
-    s_leader (new_leader, sizeof new_leader);
+    cf_leader (new_leader, sizeof new_leader);
     cr_assert_str_neq (new_leader, leader);
     //  Every acknowledged put is on every member, and they agree
-    char *data = s_converged ();
+    char *data = cf_converged ();
     for (int i = 0; i < COUNT; i++) {
         char line [48];
         snprintf (line, sizeof line, "load/%05d=v%d\n", i, i);
@@ -254,36 +116,36 @@ Test (cluster, kill_9_of_the_leader_under_load_loses_nothing)
     free (data);
     //  The old leader comes back and catches up
     char error [4096];
-    cr_assert_eq (zkv_harness_start (s_cluster, leader, error, sizeof error), 0, "%s", error);
-    data = s_converged ();
+    cr_assert_eq (zkv_harness_start (cf_cluster, leader, error, sizeof error), 0, "%s", error);
+    data = cf_converged ();
     free (data);
     zkv_client_destroy (&client);
 }
 
 Test (cluster, a_paused_leader_is_replaced_and_steps_down)
 {
-    s_up (NULL);
+    cf_up (NULL);
     char leader [32];
-    s_leader (leader, sizeof leader);
-    zkv_client_t *client = zkv_client_new (zkv_harness_endpoints (s_cluster), 3000);
-    cr_assert (s_put (client, "before", "1"));
-    cr_assert_eq (zkv_harness_signal (s_cluster, leader, SIGSTOP), 0);
+    cf_leader (leader, sizeof leader);
+    zkv_client_t *client = zkv_client_new (zkv_harness_endpoints (cf_cluster), 3000);
+    cr_assert (cf_put (client, "before", "1"));
+    cr_assert_eq (zkv_harness_signal (cf_cluster, leader, SIGSTOP), 0);
     //  The others elect a leader among themselves and serve
     char other [32] = "";
     for (size_t i = 0; i < 3; i++)
-        if (strcmp (zkv_harness_name (s_cluster, i), leader) != 0)
-            snprintf (other, sizeof other, "%s", zkv_harness_name (s_cluster, i));
-    zkv_client_t *survivor = zkv_client_new (zkv_harness_endpoint (s_cluster, other), 5000);
+        if (strcmp (zkv_harness_name (cf_cluster, i), leader) != 0)
+            snprintf (other, sizeof other, "%s", zkv_harness_name (cf_cluster, i));
+    zkv_client_t *survivor = zkv_client_new (zkv_harness_endpoint (cf_cluster, other), 5000);
     bool written = false;
     for (int i = 0; i < 50 && !written; i++)
-        written = s_put (survivor, "during", "2");
+        written = cf_put (survivor, "during", "2");
     cr_assert (written, "the majority did not serve while the leader was paused");
-    cr_assert_eq (zkv_harness_signal (s_cluster, leader, SIGCONT), 0);
-    char *data = s_converged ();
+    cr_assert_eq (zkv_harness_signal (cf_cluster, leader, SIGCONT), 0);
+    char *data = cf_converged ();
     cr_assert_str_eq (data, "before=1\nduring=2\n");
     free (data);
     char now [32];
-    s_leader (now, sizeof now);
+    cf_leader (now, sizeof now);
     cr_assert_str_neq (now, leader, "the paused leader kept leading");
     zkv_client_destroy (&survivor);
     zkv_client_destroy (&client);
@@ -291,53 +153,42 @@ Test (cluster, a_paused_leader_is_replaced_and_steps_down)
 
 Test (cluster, an_isolated_leader_cannot_commit)
 {
-    s_up (NULL);
+    cf_up (NULL);
     char leader [32];
-    s_leader (leader, sizeof leader);
+    cf_leader (leader, sizeof leader);
     char error [4096];
     char groups [64];
     snprintf (groups, sizeof groups, "%s|", leader);
     for (size_t i = 0; i < 3; i++)
-        if (strcmp (zkv_harness_name (s_cluster, i), leader) != 0) {
-            strcat (groups, zkv_harness_name (s_cluster, i));
+        if (strcmp (zkv_harness_name (cf_cluster, i), leader) != 0) {
+            strcat (groups, zkv_harness_name (cf_cluster, i));
             strcat (groups, ",");
         }
-    cr_assert_eq (zkv_harness_partition (s_cluster, groups, false, error, sizeof error), 0,
+    cr_assert_eq (zkv_harness_partition (cf_cluster, groups, false, error, sizeof error), 0,
                   "%s", error);
     //  A write on the isolated leader is never acknowledged
-    zkv_client_t *lonely = zkv_client_new (zkv_harness_endpoint (s_cluster, leader), 1500);
-    cr_assert_not (s_put (lonely, "isolated", "x"), "an isolated leader acknowledged a write");
+    zkv_client_t *lonely = zkv_client_new (zkv_harness_endpoint (cf_cluster, leader), 1500);
+    cr_assert_not (cf_put (lonely, "isolated", "x"), "an isolated leader acknowledged a write");
     //  The majority elects another leader and commits
     char other [32] = "";
     for (size_t i = 0; i < 3; i++)
-        if (strcmp (zkv_harness_name (s_cluster, i), leader) != 0)
-            snprintf (other, sizeof other, "%s", zkv_harness_name (s_cluster, i));
-    zkv_client_t *majority = zkv_client_new (zkv_harness_endpoint (s_cluster, other), 3000);
+        if (strcmp (zkv_harness_name (cf_cluster, i), leader) != 0)
+            snprintf (other, sizeof other, "%s", zkv_harness_name (cf_cluster, i));
+    zkv_client_t *majority = zkv_client_new (zkv_harness_endpoint (cf_cluster, other), 3000);
     bool written = false;
     for (int i = 0; i < 20 && !written; i++)
-        written = s_put (majority, "majority", "y");
+        written = cf_put (majority, "majority", "y");
     cr_assert (written);
     //  Heal: the old leader steps down and takes the majority's log
-    cr_assert_eq (zkv_harness_heal (s_cluster, error, sizeof error), 0, "%s", error);
-    char *data = s_converged ();
+    cr_assert_eq (zkv_harness_heal (cf_cluster, error, sizeof error), 0, "%s", error);
+    char *data = cf_converged ();
     cr_assert_str_eq (data, "majority=y\n");
     free (data);
     char now [32];
-    s_leader (now, sizeof now);
+    cf_leader (now, sizeof now);
     cr_assert_str_neq (now, leader);
     zkv_client_destroy (&lonely);
     zkv_client_destroy (&majority);
-}
-
-//  Puts k000=value, k001=value, ... through client
-static void
-s_put_keys (zkv_client_t *client, int count)
-{
-    for (int i = 0; i < count; i++) {
-        char key [32];
-        snprintf (key, sizeof key, "k%03d", i);
-        cr_assert (s_put (client, key, "value"));
-    }
 }
 
 //  True if some line of a member's log holds text
@@ -345,7 +196,7 @@ static bool
 s_log_says (const char *name, const char *text)
 {
     char path [256];
-    snprintf (path, sizeof path, "%s/%s.log", s_dir, name);
+    snprintf (path, sizeof path, "%s/%s.log", cf_dir, name);
     FILE *file = fopen (path, "r");
     cr_assert_not_null (file);
     char line [512];
@@ -359,16 +210,16 @@ s_log_says (const char *name, const char *text)
 Test (cluster, a_member_behind_the_compacted_log_catches_up_by_snapshot)
 {
     const char *flags [] = { "--snapshot-count", "20", NULL };
-    s_up (flags);
+    cf_up (flags);
     char leader [32];
-    s_leader (leader, sizeof leader);
+    cf_leader (leader, sizeof leader);
     const char *lagging = strcmp (leader, "n3") == 0? "n2": "n3";
-    cr_assert_eq (zkv_harness_signal (s_cluster, lagging, SIGKILL), 0);
-    zkv_client_t *client = zkv_client_new (zkv_harness_endpoint (s_cluster, leader), 5000);
-    s_put_keys (client, 200);
+    cr_assert_eq (zkv_harness_signal (cf_cluster, lagging, SIGKILL), 0);
+    zkv_client_t *client = zkv_client_new (zkv_harness_endpoint (cf_cluster, leader), 5000);
+    cf_put_keys (client, 200);
     char error [4096];
-    cr_assert_eq (zkv_harness_start (s_cluster, lagging, error, sizeof error), 0, "%s", error);
-    char *data = s_converged ();
+    cr_assert_eq (zkv_harness_start (cf_cluster, lagging, error, sizeof error), 0, "%s", error);
+    char *data = cf_converged ();
     cr_assert_not_null (strstr (data, "k199=value\n"));
     free (data);
     //  It came back by snapshot: the log says so
@@ -382,20 +233,20 @@ Test (cluster, a_member_behind_the_compacted_log_catches_up_by_snapshot)
 Test (cluster, members_restart_after_compacting_their_own_logs)
 {
     const char *flags [] = { "--snapshot-count", "20", NULL };
-    s_up (flags);
+    cf_up (flags);
     char leader [32];
-    s_leader (leader, sizeof leader);
-    zkv_client_t *client = zkv_client_new (zkv_harness_endpoint (s_cluster, leader), 5000);
-    s_put_keys (client, 200);
+    cf_leader (leader, sizeof leader);
+    zkv_client_t *client = zkv_client_new (zkv_harness_endpoint (cf_cluster, leader), 5000);
+    cf_put_keys (client, 200);
     zkv_client_destroy (&client);
-    char *before = s_converged ();
+    char *before = cf_converged ();
     const char *names [] = { "n1", "n2", "n3" };
     for (int i = 0; i < 3; i++)
-        cr_assert_eq (zkv_harness_signal (s_cluster, names [i], SIGKILL), 0);
+        cr_assert_eq (zkv_harness_signal (cf_cluster, names [i], SIGKILL), 0);
     char error [4096];
-    cr_assert_eq (zkv_harness_start (s_cluster, NULL, error, sizeof error), 0, "%s", error);
-    s_leader (leader, sizeof leader);
-    char *after = s_converged ();
+    cr_assert_eq (zkv_harness_start (cf_cluster, NULL, error, sizeof error), 0, "%s", error);
+    cf_leader (leader, sizeof leader);
+    char *after = cf_converged ();
     cr_assert_str_eq (after, before);
     free (before);
     free (after);
@@ -403,14 +254,14 @@ Test (cluster, members_restart_after_compacting_their_own_logs)
 
 Test (cluster, a_leader_stopped_cleanly_hands_over_first)
 {
-    s_up (NULL);
+    cf_up (NULL);
     char leader [32];
-    s_leader (leader, sizeof leader);
-    cr_assert_eq (zkv_harness_signal (s_cluster, leader, SIGTERM), 0);
+    cf_leader (leader, sizeof leader);
+    cr_assert_eq (zkv_harness_signal (cf_cluster, leader, SIGTERM), 0);
     cr_assert (s_log_says (leader, "moving leadership"),
                "the leader did not move its leadership before stopping");
     char now [32];
-    s_leader (now, sizeof now);
+    cf_leader (now, sizeof now);
     cr_assert_str_neq (now, leader);
 }
 
@@ -418,12 +269,12 @@ Test (cluster, a_leader_stopped_cleanly_hands_over_first)
 //  The zkv-cluster program, as an operator types it: members outlive each
 //  command (their pids are in the cluster file)
 
-//  Runs zkv-cluster --dir s_dir with words (which may end with `--` and
+//  Runs zkv-cluster --dir cf_dir with words (which may end with `--` and
 //  member flags)
 static zkv_run_t
 s_zkv_cluster (const char *const *words)
 {
-    const char *argv [32] = { ZKV_CLUSTER_BIN, "--dir", s_dir };
+    const char *argv [32] = { ZKV_CLUSTER_BIN, "--dir", cf_dir };
     size_t count = 3;
     for (size_t i = 0; words [i] && count < 31; i++)
         argv [count++] = words [i];
@@ -457,8 +308,8 @@ s_status_count (const char *word)
 
 Test (cluster, the_zkv_cluster_program)
 {
-    snprintf (s_dir, sizeof s_dir, "/tmp/zkv-test-cluster-XXXXXX");
-    cr_assert_not_null (mkdtemp (s_dir));
+    snprintf (cf_dir, sizeof cf_dir, "/tmp/zkv-test-cluster-XXXXXX");
+    cr_assert_not_null (mkdtemp (cf_dir));
     s_detached = true;
     const char *up [] = { "up", "-n", "3", "--", "--heartbeat-interval", "50",
                           "--election-timeout", "500", NULL };
@@ -470,7 +321,7 @@ Test (cluster, the_zkv_cluster_program)
 
     //  zkvctl reaches the cluster through its file
     char file [256];
-    snprintf (file, sizeof file, "%s/cluster.zpl", s_dir);
+    snprintf (file, sizeof file, "%s/cluster.zpl", cf_dir);
     const char *put [] = { ZKVCTL_BIN, "--cluster-file", file, "put", "k", "v", NULL };
     zkv_run_t run = zkv_run (NULL, put);
     cr_assert_eq (run.code, 0, "%s", run.err);

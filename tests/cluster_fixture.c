@@ -1,0 +1,166 @@
+/*  cluster_fixture.c — a real 3-member cluster under test (see
+    cluster_fixture.h). */
+#include <criterion/criterion.h>
+#include <czmq.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "cluster_fixture.h"
+
+zkv_harness_t *cf_cluster;
+char cf_dir [128];
+
+void
+cf_teardown (void)
+{
+    zkv_harness_destroy (&cf_cluster);
+    if (cf_dir [0]) {
+        char command [256];
+        snprintf (command, sizeof command, "rm -rf '%s'", cf_dir);
+        if (system (command) != 0)
+            fprintf (stderr, "could not remove %s\n", cf_dir);
+    }
+}
+
+//  Starts a 3-member cluster with fast timeouts (and more flags)
+void
+cf_up (const char *const *more)
+{
+    snprintf (cf_dir, sizeof cf_dir, "/tmp/zkv-test-cluster-XXXXXX");
+    cr_assert_not_null (mkdtemp (cf_dir));
+    const char *flags [16] = { "--heartbeat-interval", "50", "--election-timeout", "500" };
+    size_t count = 4;
+    for (size_t i = 0; more && more [i] && count < 15; i++)
+        flags [count++] = more [i];
+    zkv_harness_config_t config = {
+        .members = 3, .dir = cf_dir, .node = ZKV_NODE_BIN, .flags = flags, .attached = true
+    };
+    char error [4096];
+    cf_cluster = zkv_harness_new (&config, error, sizeof error);
+    cr_assert_not_null (cf_cluster, "%s", error);
+    cr_assert_eq (zkv_harness_start (cf_cluster, NULL, error, sizeof error), 0, "%s", error);
+}
+
+void
+cf_leader (char *leader, size_t size)
+{
+    cr_assert_eq (zkv_harness_wait_leader (cf_cluster, 20000, leader, size), 0, "no leader");
+}
+
+zkv_bin_t
+cf_bin (const char *text)
+{
+    return zkv_bin (text, strlen (text));
+}
+
+//  Puts key=value through client; true if acknowledged
+bool
+cf_put (zkv_client_t *client, const char *key, const char *value)
+{
+    zkv_put_t put = { .key = cf_bin (key), .value = cf_bin (value) };
+    zkv_result_t status;
+    zkv_msg_t *reply = zkv_client_call (client, &zkv_put_desc, &put, &status);
+    bool ok = reply && !zkv_reply_error (reply);
+    zkv_msg_destroy (&reply);
+    return ok;
+}
+
+//  Every key and value one member holds (serializable: its own state),
+//  as "key=value\n" lines; NULL if it did not answer
+char *
+cf_dump (const char *name)
+{
+    zkv_client_t *client = zkv_client_new (zkv_harness_endpoint (cf_cluster, name), 5000);
+    zkv_range_t all = { .key = zkv_bin ("", 1), .range_end = zkv_bin ("", 1),
+                        .serializable = true };
+    zkv_result_t status;
+    zkv_msg_t *reply = zkv_client_call (client, &zkv_range_desc, &all, &status);
+    zkv_client_destroy (&client);
+    if (!reply || zkv_reply_error (reply)) {
+        zkv_msg_destroy (&reply);
+        return NULL;
+    }
+    zkv_range_response_t *response = reply->body;
+    size_t size = 1;
+    for (size_t i = 0; i < response->kvs.count; i++)
+        size += response->kvs.items [i].key.size + response->kvs.items [i].value.size + 2;
+    char *text = calloc (1, size);
+    for (size_t i = 0; i < response->kvs.count; i++) {
+        strncat (text, (const char *) response->kvs.items [i].key.data,
+                 response->kvs.items [i].key.size);
+        strcat (text, "=");
+        strncat (text, (const char *) response->kvs.items [i].value.data,
+                 response->kvs.items [i].value.size);
+        strcat (text, "\n");
+    }
+    zkv_msg_destroy (&reply);
+    return text;
+}
+
+//  Waits until every running member holds the same data; returns it
+char *
+cf_converged (void)
+{
+    int64_t deadline = zclock_mono () + 20000;
+    while (zclock_mono () < deadline) {
+        char *first = NULL;
+        bool same = true;
+        for (size_t i = 0; i < zkv_harness_size (cf_cluster) && same; i++) {
+            const char *name = zkv_harness_name (cf_cluster, i);
+            if (!zkv_harness_running (cf_cluster, name))
+                continue;
+            char *dump = cf_dump (name);
+            if (!dump || (first && strcmp (first, dump) != 0))
+                same = false;
+            if (!first)
+                first = dump;
+            else
+                free (dump);
+        }
+        if (same && first)
+            return first;
+        free (first);
+        zclock_sleep (100);
+    }
+    cr_assert_fail ("the members did not converge");
+    return NULL;
+}
+
+//  Polls a member's Status until it names a leader and has applied all it
+//  knows committed; true if it did within 10 s (*seen: the last answer)
+bool
+cf_status_settles (const char *name, zkv_status_response_t *seen)
+{
+    zkv_client_t *client = zkv_client_new (zkv_harness_endpoint (cf_cluster, name), 2000);
+    int64_t deadline = zclock_mono () + 10000;
+    bool settled = false;
+    while (!settled && zclock_mono () < deadline) {
+        zkv_status_t request = { 0 };
+        zkv_result_t result;
+        zkv_msg_t *reply = zkv_client_call (client, &zkv_status_desc, &request, &result);
+        if (reply && !zkv_reply_error (reply)) {
+            zkv_status_response_t *status = (zkv_status_response_t *) reply->body;
+            seen->raft_index = status->raft_index;
+            seen->raft_applied_index = status->raft_applied_index;
+            seen->leader = status->leader;
+            settled = status->leader && status->raft_index == status->raft_applied_index;
+        }
+        zkv_msg_destroy (&reply);
+        if (!settled)
+            zclock_sleep (20);
+    }
+    zkv_client_destroy (&client);
+    return settled;
+}
+
+//  Puts k000=value, k001=value, ... through client
+void
+cf_put_keys (zkv_client_t *client, int count)
+{
+    for (int i = 0; i < count; i++) {
+        char key [32];
+        snprintf (key, sizeof key, "k%03d", i);
+        cr_assert (cf_put (client, key, "value"));
+    }
+}
+

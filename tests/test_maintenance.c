@@ -1,0 +1,365 @@
+/*  test_maintenance.c — the maintenance service on real 3-member clusters:
+    Status fields after writes, a leader change, a kill and an isolation;
+    Hash and HashKV equal on every member after a write load with
+    compactions; zkvctl's endpoint commands against them. */
+#include <criterion/criterion.h>
+#include <czmq.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "cluster_fixture.h"
+#include "zkv_testnode.h"
+
+TestSuite (maintenance, .fini = cf_teardown, .timeout = 120);
+
+//  One request to one member; the reply (NULL on a failure, asserted
+//  unless allowed)
+static zkv_msg_t *
+s_call (const char *name, const zkv_desc_t *desc, const void *request)
+{
+    zkv_client_t *client = zkv_client_new (zkv_harness_endpoint (cf_cluster, name), 5000);
+    zkv_result_t status;
+    zkv_msg_t *reply = zkv_client_call (client, desc, request, &status);
+    zkv_client_destroy (&client);
+    return reply;
+}
+
+static zkv_status_response_t *
+s_status (const char *name, zkv_msg_t **reply_p)
+{
+    zkv_status_t request = { false };
+    *reply_p = s_call (name, &zkv_status_desc, &request);
+    cr_assert_not_null (*reply_p, "%s did not answer Status", name);
+    cr_assert_null (zkv_reply_error (*reply_p));
+    return (zkv_status_response_t *) (*reply_p)->body;
+}
+
+static bool
+s_text_is (zkv_bin_t bin, const char *text)
+{
+    return bin.size == strlen (text) && memcmp (bin.data, text, bin.size) == 0;
+}
+
+static uint64_t
+s_member_id (const char *name)
+{
+    return strtoull (zkv_harness_id (cf_cluster, name), NULL, 16);
+}
+
+//  Waits until Status of name says leader (0: none) and role
+static zkv_status_response_t *
+s_status_until (const char *name, uint64_t leader, const char *role, zkv_msg_t **reply_p)
+{
+    int64_t deadline = zclock_mono () + 10000;
+    while (true) {
+        zkv_status_response_t *status = s_status (name, reply_p);
+        if (status->leader == leader && s_text_is (status->role, role))
+            return status;
+        cr_assert_lt (zclock_mono (), deadline, "%s: leader %" PRIx64 ", role %.*s", name,
+                      status->leader, (int) status->role.size, (const char *) status->role.data);
+        zkv_msg_destroy (reply_p);
+        zclock_sleep (20);
+    }
+}
+
+Test (maintenance, status_after_writes_a_leader_change_a_kill_and_an_isolation)
+{
+    const char *flags [] = { "--enable-fault-injection", NULL };
+    cf_up (flags);
+    char leader [32];
+    cf_leader (leader, sizeof leader);
+    zkv_client_t *client = zkv_client_new (zkv_harness_endpoints (cf_cluster), 5000);
+    cf_put_keys (client, 20);
+    free (cf_converged ());
+    uint64_t cluster_id = 0, leader_id = s_member_id (leader), term = 0;
+    for (size_t i = 0; i < 3; i++) {
+        const char *name = zkv_harness_name (cf_cluster, i);
+        zkv_status_response_t seen;
+        cr_assert (cf_status_settles (name, &seen));
+        zkv_msg_t *reply;
+        zkv_status_response_t *status = s_status (name, &reply);
+        cr_assert_eq (status->header->member_id, s_member_id (name));
+        if (i)
+            cr_assert_eq (status->header->cluster_id, cluster_id);
+        cluster_id = status->header->cluster_id;
+        cr_assert_eq (status->header->revision, 21);
+        cr_assert_eq (status->leader, leader_id);
+        cr_assert_geq (status->raft_applied_index, 20);
+        cr_assert_geq (status->raft_term, 1);
+        cr_assert_eq (status->header->raft_term, status->raft_term);
+        term = status->raft_term;
+        cr_assert_gt (status->db_size, 0);
+        cr_assert_gt (status->db_size_in_use, 0);
+        cr_assert_leq (status->db_size_in_use, status->db_size);
+        cr_assert_eq (status->db_size_quota, 2LL << 30);
+        cr_assert (s_text_is (status->storage_version, "1.0.0"));
+        cr_assert (s_text_is (status->name, name));
+        cr_assert (s_text_is (status->role, streq (name, leader)? "leader": "follower"));
+        cr_assert_eq (status->errors.count, 0);
+        cr_assert_not (status->is_learner);
+        zkv_msg_destroy (&reply);
+    }
+
+    //  kill -9 of the leader: the others name a new one, in a newer term
+    //  once it applied an entry of its own
+    cr_assert_eq (zkv_harness_signal (cf_cluster, leader, SIGKILL), 0);
+    char next [32];
+    cf_leader (next, sizeof next);
+    cr_assert_str_neq (next, leader);
+    cr_assert (cf_put (client, "after", "kill"));
+    for (size_t i = 0; i < 3; i++) {
+        const char *name = zkv_harness_name (cf_cluster, i);
+        if (streq (name, leader))
+            continue;
+        zkv_msg_t *reply;
+        zkv_status_response_t *status = s_status_until (
+            name, s_member_id (next), streq (name, next)? "leader": "follower", &reply);
+        zkv_status_response_t seen;
+        cr_assert (cf_status_settles (name, &seen));
+        zkv_msg_destroy (&reply);
+        status = s_status (name, &reply);
+        cr_assert_gt (status->raft_term, term);
+        cr_assert_eq (status->header->revision, 22);
+        zkv_msg_destroy (&reply);
+    }
+
+    //  The killed member back, then isolated: it loses its leader and says so
+    char error [1024];
+    cr_assert_eq (zkv_harness_start (cf_cluster, leader, error, sizeof error), 0, "%s", error);
+    char groups [64];
+    snprintf (groups, sizeof groups, "%s|%s", leader,
+              streq (zkv_harness_name (cf_cluster, 0), leader)
+              ? "n2,n3": streq (zkv_harness_name (cf_cluster, 1), leader)? "n1,n3": "n1,n2");
+    zkv_msg_t *reply;
+    s_status_until (leader, s_member_id (next), "follower", &reply);
+    zkv_msg_destroy (&reply);
+    cr_assert_eq (zkv_harness_partition (cf_cluster, groups, false, error, sizeof error), 0,
+                  "%s", error);
+    zkv_status_response_t *status = s_status_until (leader, 0, "pre-candidate", &reply);
+    cr_assert_eq (status->errors.count, 1);
+    cr_assert (s_text_is (status->errors.items [0].message, "etcdserver: no leader"));
+    zkv_msg_destroy (&reply);
+    cr_assert_eq (zkv_harness_heal (cf_cluster, error, sizeof error), 0, "%s", error);
+    s_status_until (leader, s_member_id (next), "follower", &reply);
+    zkv_msg_destroy (&reply);
+    zkv_client_destroy (&client);
+}
+
+//  Hash of name (kv: HashKV at revision), with its compact revision
+static uint32_t
+s_hash (const char *name, bool kv, int64_t revision, int64_t *compact)
+{
+    zkv_hash_t hash = { false };
+    zkv_hash_kv_t hash_kv = { .revision = revision };
+    zkv_msg_t *reply = kv? s_call (name, &zkv_hash_kv_desc, &hash_kv)
+                         : s_call (name, &zkv_hash_desc, &hash);
+    cr_assert_not_null (reply);
+    const zkv_error_t *error = zkv_reply_error (reply);
+    cr_assert_null (error, "%s: %.*s", name, error? (int) error->message.size: 0,
+                    error? (const char *) error->message.data: "");
+    uint32_t value;
+    if (kv) {
+        zkv_hash_kv_response_t *response = (zkv_hash_kv_response_t *) reply->body;
+        value = (uint32_t) response->hash;
+        *compact = response->compact_revision;
+        cr_assert_eq (response->hash_revision, revision? revision: response->header->revision);
+    }
+    else
+        value = (uint32_t) ((zkv_hash_response_t *) reply->body)->hash;
+    zkv_msg_destroy (&reply);
+    return value;
+}
+
+//  True if every member gives the same hash (and compact revision)
+static bool
+s_hashes_agree (bool kv, int64_t revision, uint32_t *hash)
+{
+    int64_t first_compact = 0;
+    for (size_t i = 0; i < 3; i++) {
+        int64_t compact = 0;
+        uint32_t value = s_hash (zkv_harness_name (cf_cluster, i), kv, revision, &compact);
+        if (i && (value != *hash || compact != first_compact))
+            return false;
+        *hash = value;
+        first_compact = compact;
+    }
+    return true;
+}
+
+static void
+s_compact (zkv_client_t *client, int64_t revision)
+{
+    zkv_compact_t compact = { .revision = revision, .physical = true };
+    zkv_result_t status;
+    zkv_msg_t *reply = zkv_client_call (client, &zkv_compact_desc, &compact, &status);
+    cr_assert_not_null (reply);
+    cr_assert_null (zkv_reply_error (reply));
+    zkv_msg_destroy (&reply);
+}
+
+Test (maintenance, hashes_agree_on_every_member_after_writes_and_compactions)
+{
+    cf_up (NULL);
+    char leader [32];
+    cf_leader (leader, sizeof leader);
+    zkv_client_t *client = zkv_client_new (zkv_harness_endpoints (cf_cluster), 5000);
+    //  Overwrites and deletes over 40 keys, a compaction in the middle
+    for (int i = 0; i < 300; i++) {
+        char key [32], value [32];
+        snprintf (key, sizeof key, "key/%02d", (i * 7) % 40);
+        snprintf (value, sizeof value, "value %d", i);
+        if (i % 9 == 4) {
+            zkv_delete_range_t del = { .key = cf_bin (key) };
+            zkv_result_t status;
+            zkv_msg_t *reply = zkv_client_call (client, &zkv_delete_range_desc, &del, &status);
+            cr_assert (reply && !zkv_reply_error (reply));
+            zkv_msg_destroy (&reply);
+        }
+        else
+            cr_assert (cf_put (client, key, value));
+        if (i == 150)
+            s_compact (client, 100);
+    }
+    s_compact (client, 200);
+    free (cf_converged ());
+    for (size_t i = 0; i < 3; i++) {
+        zkv_status_response_t seen;
+        cr_assert (cf_status_settles (zkv_harness_name (cf_cluster, i), &seen));
+    }
+    //  HashKV at the current revision, between the compactions, at the
+    //  second compaction (its cached hash) and above it
+    const int64_t revisions [] = { 0, 200, 250, 100 };
+    for (size_t r = 0; r < 4; r++) {
+        uint32_t hash;
+        cr_assert (s_hashes_agree (true, revisions [r], &hash),
+                   "members disagree on HashKV (%" PRId64 ")", revisions [r]);
+    }
+    //  Hash once every member has finished deleting what was compacted
+    uint32_t hash;
+    int64_t deadline = zclock_mono () + 10000;
+    while (!s_hashes_agree (false, 0, &hash))
+        cr_assert_lt (zclock_mono (), deadline, "members disagree on Hash");
+    zkv_client_destroy (&client);
+}
+
+//  ---------------------------------------------------------------------
+//  zkvctl's endpoint commands
+
+//  Runs zkvctl --endpoints <one member> with args (NULL-terminated)
+static zkv_run_t
+s_zkvctl (const char *const *args)
+{
+    const char *argv [32] = {
+        ZKVCTL_BIN, "--endpoints", zkv_harness_endpoint (cf_cluster, "n1")
+    };
+    size_t count = 3;
+    for (size_t i = 0; args [i] && count < 31; i++)
+        argv [count++] = args [i];
+    argv [count] = NULL;
+    return zkv_run (NULL, argv);
+}
+
+static int
+s_count (const char *text, const char *word)
+{
+    int count = 0;
+    for (const char *at = strstr (text, word); at; at = strstr (at + 1, word))
+        count++;
+    return count;
+}
+
+Test (maintenance, zkvctl_endpoint_commands_address_the_whole_cluster)
+{
+    cf_up (NULL);
+    char leader [32];
+    cf_leader (leader, sizeof leader);
+    zkv_client_t *client = zkv_client_new (zkv_harness_endpoints (cf_cluster), 5000);
+    cf_put_keys (client, 10);
+    zkv_client_destroy (&client);
+    free (cf_converged ());
+
+    //  status: one row per member, etcd's 16 columns and zkv's 2
+    const char *status [] = { "endpoint", "status", "--cluster", NULL };
+    zkv_run_t run = s_zkvctl (status);
+    cr_assert_eq (run.code, 0, "%s", run.err);
+    cr_assert_eq (s_count (run.out, "\n"), 3, "%s", run.out);
+    cr_assert_eq (s_count (run.out, ", "), 3 * 17, "%s", run.out);
+    cr_assert_eq (s_count (run.out, ", leader\n"), 1, "%s", run.out);
+    cr_assert_eq (s_count (run.out, ", 1.0.0, "), 3, "%s", run.out);
+    zkv_run_free (&run);
+    const char *status_json [] = { "endpoint", "status", "--cluster", "-w", "json", NULL };
+    run = s_zkvctl (status_json);
+    cr_assert_eq (run.code, 0, "%s", run.err);
+    cr_assert_eq (strncmp (run.out, "[{\"Endpoint\":\"tcp://", 20), 0, "%s", run.out);
+    cr_assert_eq (s_count (run.out, "\"Status\":{\"header\":{\"cluster_id\":"), 3, "%s", run.out);
+    cr_assert_eq (s_count (run.out, "\"role\":\"leader\""), 1, "%s", run.out);
+    cr_assert_eq (s_count (run.out, "\"dbSizeQuota\":2147483648"), 3, "%s", run.out);
+    zkv_run_free (&run);
+
+    //  hashkv: the same hash from every member, at the current revision
+    const char *hashkv [] = { "endpoint", "hashkv", "--cluster", NULL };
+    run = s_zkvctl (hashkv);
+    cr_assert_eq (run.code, 0, "%s", run.err);
+    char *first_line_end = strchr (run.out, '\n');
+    cr_assert_not_null (first_line_end);
+    const char *hash = strchr (run.out, ' ');
+    cr_assert_not_null (hash);
+    char expected [64];
+    snprintf (expected, sizeof expected, "%.*s", (int) (first_line_end - hash), hash);
+    cr_assert_eq (s_count (run.out, expected), 3, "%s", run.out);
+    cr_assert_not_null (strstr (expected, ", 11"), "%s", expected);
+    zkv_run_free (&run);
+    const char *hashkv_json [] = { "endpoint", "hashkv", "--rev", "5", "-w", "json", NULL };
+    run = s_zkvctl (hashkv_json);
+    cr_assert_eq (run.code, 0, "%s", run.err);
+    cr_assert_not_null (strstr (run.out, "\"compact_revision\":-1,\"hash_revision\":5}}]"),
+                        "%s", run.out);
+    zkv_run_free (&run);
+
+    //  A future revision: each member's failure told, exit 1, no "Error:"
+    const char *future [] = { "endpoint", "hashkv", "--cluster", "--rev", "1000", NULL };
+    run = s_zkvctl (future);
+    cr_assert_eq (run.code, 1);
+    cr_assert_str_empty (run.out);
+    cr_assert_eq (s_count (run.err, "Failed to get the hash of endpoint tcp://"), 3, "%s",
+                  run.err);
+    cr_assert_eq (s_count (run.err, "(etcdserver: mvcc: required revision is a future "
+                                    "revision)\n"), 3, "%s", run.err);
+    cr_assert_null (strstr (run.err, "Error:"));
+    zkv_run_free (&run);
+
+    //  hash: equal everywhere too
+    const char *hash_all [] = { "endpoint", "hash", "--cluster", "-w", "table", NULL };
+    run = s_zkvctl (hash_all);
+    cr_assert_eq (run.code, 0, "%s", run.err);
+    cr_assert_not_null (strstr (run.out, "ENDPOINT"), "%s", run.out);
+    cr_assert_eq (s_count (run.out, "| tcp://127.0.0.1:"), 3, "%s", run.out);
+    zkv_run_free (&run);
+
+    //  health: every member healthy; with one killed, exit 1
+    const char *health [] = { "endpoint", "health", "--cluster", NULL };
+    run = s_zkvctl (health);
+    cr_assert_eq (run.code, 0, "%s", run.err);
+    cr_assert_eq (s_count (run.out, " is healthy: successfully committed proposal: took = "), 3,
+                  "%s", run.out);
+    zkv_run_free (&run);
+    const char *victim = streq (leader, "n1")? "n2": leader;
+    cr_assert_eq (zkv_harness_signal (cf_cluster, victim, SIGKILL), 0);
+    const char *health_short [] = { "--command-timeout", "1s", "endpoint", "health", "--cluster",
+                                    NULL };
+    run = s_zkvctl (health_short);
+    cr_assert_eq (run.code, 1);
+    cr_assert_eq (s_count (run.out, " is healthy"), 2, "%s", run.out);
+    cr_assert_eq (s_count (run.err, " is unhealthy: failed to commit proposal: "), 1, "%s",
+                  run.err);
+    cr_assert_not_null (strstr (run.err, "Error: unhealthy cluster\n"), "%s", run.err);
+    zkv_run_free (&run);
+
+    //  Bad flags are bad arguments
+    const char *bad [] = { "endpoint", "hashkv", "--rev", "x", NULL };
+    run = s_zkvctl (bad);
+    cr_assert_eq (run.code, 128, "%s", run.err);
+    zkv_run_free (&run);
+}
