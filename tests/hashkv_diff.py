@@ -150,30 +150,37 @@ def start_etcd(tmp):
                 stdin=subprocess.DEVNULL, stdout=logf, stderr=subprocess.STDOUT,
                 env=env)
         CLEANUP.procs.append(proc)
-        client = etcd3.client(
-            host="127.0.0.1", port=client_port, timeout=RPC_TIMEOUT,
-            grpc_options=[("grpc.enable_http_proxy", 0),
-                          ("grpc.initial_reconnect_backoff_ms", 50),
-                          ("grpc.min_reconnect_backoff_ms", 50),
-                          ("grpc.max_reconnect_backoff_ms", 200)])
-        CLEANUP.closers.append(client.close)
         deadline = time.monotonic() + START_DEADLINE
+        client = None
         while True:
             if proc.poll() is not None:
                 text = tail(log, 200)
                 if "address already in use" in text and attempt < 5:
                     break           # lost the pick/bind race: new ports
                 raise RuntimeError("etcd exited with %s:\n%s" % (proc.returncode, tail(log)))
-            try:
-                st = client.maintenancestub.Status(etcdrpc.StatusRequest(), 1.0)
-                if st.leader:
-                    client.kvstub.Range(etcdrpc.RangeRequest(key=b"a"), 1.0)
-                    return proc, client, log
-            except grpc.RpcError:
-                pass
+            if client is None:
+                # gRPC backs off for seconds after a refused connection: make the
+                # client only once etcd's port accepts (it then waits for etcd
+                # to serve on that connection).
+                try:
+                    socket.create_connection(("127.0.0.1", client_port), timeout=1.0).close()
+                    client = etcd3.client(host="127.0.0.1", port=client_port,
+                                          timeout=RPC_TIMEOUT,
+                                          grpc_options=[("grpc.enable_http_proxy", 0)])
+                    CLEANUP.closers.append(client.close)
+                except OSError:
+                    pass
+            if client is not None:
+                try:
+                    st = client.maintenancestub.Status(etcdrpc.StatusRequest(), 1.0)
+                    if st.leader:
+                        client.kvstub.Range(etcdrpc.RangeRequest(key=b"a"), 1.0)
+                        return proc, client, log
+                except grpc.RpcError:
+                    pass
             if time.monotonic() > deadline:
                 raise RuntimeError("etcd not ready within %.0f s:\n%s" % (START_DEADLINE, tail(log)))
-            time.sleep(0.02)
+            time.sleep(0.01)
     raise RuntimeError("etcd: could not bind free ports after 5 attempts")
 
 
@@ -483,7 +490,7 @@ def random_compare(rng, model, keys):
 
 def random_branch(rng, lo, hi):
     keys = rng.sample(KEYS, rng.randint(lo, hi))
-    return [("put", k, random_value(rng)) if rng.random() < 0.6 else ("delete", k)
+    return [("put", k, random_value(rng)) if rng.random() < 0.65 else ("delete", k)
             for k in keys]
 
 
@@ -509,7 +516,15 @@ def random_op(rng, model):
             success = random_branch(rng, 2, 4)
             failure = random_branch(rng, 1, 3) if rng.random() < 0.5 else []
             touched = [o[1] for o in success + failure]
-            compare = [random_compare(rng, model, touched) for _ in range(rng.randint(1, 2))]
+            # each compare holds with probability ~0.7: a txn succeeds about half the time
+            compare = []
+            for _ in range(rng.choice([1, 1, 2])):
+                want = rng.random() < 0.7
+                for _ in range(8):
+                    c = random_compare(rng, model, touched)
+                    if model.holds(c) == want:
+                        break
+                compare.append(c)
             return {"kind": "txn", "compare": compare, "success": success, "failure": failure}
         lo = model.compact + 1
         if lo <= model.rev:
