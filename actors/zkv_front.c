@@ -11,6 +11,7 @@
 
 #define TICK_MSECS 100                  //  how often timeouts are checked
 #define MAX_ENVELOPE_FRAMES 4           //  routing id, REQ delimiter, spare
+#define MAINTENANCE_TIMEOUT (3600 * 1000)   //  msecs for Hash, HashKV, Defragment
 
 //  A request waiting for its answer
 typedef struct {
@@ -32,6 +33,7 @@ typedef struct {
     zsock_t *raft;                      //  proposals and read indexes
     zsock_t *storage;                   //  serializable reads
     zsock_t *hasher;                    //  Hash and HashKV
+    zsock_t *defrag;                    //  Defragment
     zpoller_t *poller;
     zhashx_t *waiting;                  //  wait number -> s_waiter_t
     zlistx_t *by_age;                   //  the same, oldest first
@@ -189,7 +191,12 @@ s_wait (self_t *self, zmsg_t **envelope_p, const zkv_msg_t *request, size_t byte
     waiter->has_id = request->has_id;
     waiter->id = request->id;
     waiter->op = request->desc->name;
-    waiter->deadline = zclock_mono () + self->args->request_timeout;
+    //  Maintenance that reads or rewrites the whole database takes as long
+    //  as the database is big, not as long as a request
+    bool whole_database = request->desc == &zkv_defragment_desc
+                       || request->desc == &zkv_hash_desc || request->desc == &zkv_hash_kv_desc;
+    waiter->deadline = zclock_mono () + (whole_database? MAINTENANCE_TIMEOUT
+                                                       : self->args->request_timeout);
     waiter->bytes = bytes;
     self->waiting_bytes += bytes;
     zhashx_insert (self->waiting, &waiter->wait, waiter);
@@ -211,6 +218,11 @@ s_route (self_t *self, const zkv_msg_t *request, uint64_t wait)
     if (request->desc == &zkv_fault_desc) {
         zkv_fault_injection_t injection = { .wait = wait, .request = (zkv_fault_t *) request->body };
         zkv_io_send (self->raft, &zkv_fault_injection_desc, &injection);
+        return;
+    }
+    if (request->desc == &zkv_defragment_desc) {
+        zkv_defrag_order_t order = { .wait = wait };
+        zkv_io_send (self->defrag, &zkv_defrag_order_desc, &order);
         return;
     }
     if (request->desc == &zkv_hash_desc || request->desc == &zkv_hash_kv_desc) {
@@ -294,34 +306,12 @@ s_flush_raft (self_t *self)
     self->proposal_count = self->read_count = 0;
 }
 
-//  The database's size and the part of it in use, from RocksDB's own
-//  figures over the families etcd's db file holds (the raft log is etcd's
-//  WAL, outside its db): every table file on disk, live or waiting to be
-//  deleted, and RocksDB's estimate of the live data in them; plus, in
-//  both, the memtables, whose bytes are on disk in the WAL.
-static void
-s_db_sizes (self_t *self, int64_t *size, int64_t *in_use)
-{
-    uint64_t files = 0, live = 0;
-    for (int cf = 0; cf < ZKV_CF_COUNT; cf++)
-        if (cf != ZKV_CF_RAFT_LOG) {
-            uint64_t memtables = zkv_engine_property (self->args->engine, (zkv_cf_t) cf,
-                                                      "rocksdb.cur-size-all-mem-tables");
-            files += memtables + zkv_engine_property (self->args->engine, (zkv_cf_t) cf,
-                                                      "rocksdb.total-sst-files-size");
-            live += memtables + zkv_engine_property (self->args->engine, (zkv_cf_t) cf,
-                                                     "rocksdb.estimate-live-data-size");
-        }
-    *size = (int64_t) files;
-    *in_use = (int64_t) (live < files? live: files);
-}
-
 //  Status: answered at once from what raft and storage pushed here
 static void
 s_status (self_t *self, zmsg_t **envelope_p, const zkv_msg_t *request)
 {
     int64_t db_size, db_size_in_use;
-    s_db_sizes (self, &db_size, &db_size_in_use);
+    zkv_engine_sizes (self->args->engine, &db_size, &db_size_in_use);
     zkv_header_t header = s_header (self);
     zkv_error_t no_leader = {
         .code = zkv_bin ("Unavailable", 11),
@@ -497,7 +487,8 @@ s_start (self_t *self, char *error, size_t size)
     self->raft = zkv_io_outbox (self->args->raft);
     self->storage = zkv_io_outbox (self->args->storage);
     self->hasher = zkv_io_outbox (self->args->hasher);
-    if (!self->inbox || !self->raft || !self->storage || !self->hasher) {
+    self->defrag = zkv_io_outbox (self->args->defrag);
+    if (!self->inbox || !self->raft || !self->storage || !self->hasher || !self->defrag) {
         snprintf (error, size, "cannot bind %s or reach raft and storage", self->args->inbox);
         return error;
     }
@@ -596,5 +587,6 @@ zkv_front_actor (zsock_t *pipe, void *args)
     zsock_destroy (&self->raft);
     zsock_destroy (&self->storage);
     zsock_destroy (&self->hasher);
+    zsock_destroy (&self->defrag);
     free (self);
 }

@@ -7,12 +7,14 @@
     and answers anything wrong with an error reply, never dropping the
     client or stopping. Routes writes to raft, linearizable reads to raft
     for a read index, serializable reads to storage, Hash and HashKV to
-    the hasher; keeps the table of waiting requests and answers each when
-    storage or the hasher reports it done, or with `etcdserver: request
-    timed out` when it waited too long. Keeps the
-    node state raft and storage push to it, for headers and to answer
-    Status at once (the database sizes in it are RocksDB's own figures,
-    read from the shared handle: see docs/OPERATIONS.md).
+    the hasher, Defragment to defrag; keeps the table of waiting requests
+    and answers each when the actor it went to reports it done, or with
+    `etcdserver: request timed out` when it waited too long
+    (--request-timeout; an hour for the maintenance that reads or rewrites
+    the whole database). Keeps the node state raft and storage push to
+    it, for headers and to answer Status at once (the database sizes in
+    it are RocksDB's own figures, read from the shared handle: see
+    zkv_engine_sizes).
 
     Pipe commands:
       START       binds args->listen; replies "OK" and the bound endpoint,
@@ -42,6 +44,7 @@ typedef struct {
     const char *raft;                   //  raft's inbox
     const char *storage;                //  storage's inbox
     const char *hasher;                 //  hasher's inbox
+    const char *defrag;                 //  defrag's inbox
     zkv_engine_t *engine;               //  for its sizes in Status (shared)
     int64_t quota_bytes;                //  --quota-backend-bytes, as Status says it
     bool verbose;                       //  log every request (debug)

@@ -310,6 +310,45 @@ zkv_engine_property (zkv_engine_t *self, zkv_cf_t cf, const char *name)
     return total;
 }
 
+//  Entries in cf's table files and memtables, deletions included, from
+//  RocksDB's aggregated table properties ("...; # entries=N; ...")
+static uint64_t
+s_entries (zkv_engine_t *self, zkv_cf_t cf)
+{
+    uint64_t entries = zkv_engine_property (self, cf, "rocksdb.num-entries-active-mem-table")
+                     + zkv_engine_property (self, cf, "rocksdb.num-entries-imm-mem-tables");
+    char *text = rocksdb_property_value_cf (self->db, self->cf [cf],
+                                            "rocksdb.aggregated-table-properties");
+    const char *at = text? strstr (text, "# entries="): NULL;
+    if (at)
+        entries += strtoull (at + strlen ("# entries="), NULL, 10);
+    rocksdb_free (text);
+    return entries;
+}
+
+void
+zkv_engine_sizes (zkv_engine_t *self, int64_t *size, int64_t *in_use)
+{
+    double files = 0, live = 0;
+    for (int cf = 0; cf < ZKV_CF_COUNT; cf++)
+        if (cf != ZKV_CF_RAFT_LOG) {
+            double bytes = (double) zkv_engine_property (self, (zkv_cf_t) cf,
+                                                        "rocksdb.cur-size-all-mem-tables")
+                         + (double) zkv_engine_property (self, (zkv_cf_t) cf,
+                                                        "rocksdb.total-sst-files-size");
+            //  The live share: RocksDB's estimate of the keys that remain
+            //  (entries less what deletions cancel) over all entries
+            double entries = (double) s_entries (self, (zkv_cf_t) cf);
+            double keys = (double) zkv_engine_property (self, (zkv_cf_t) cf,
+                                                       "rocksdb.estimate-num-keys");
+            double share = entries > 0? keys / entries: 1;
+            files += bytes;
+            live += bytes * (share > 1? 1: share);
+        }
+    *size = (int64_t) files;
+    *in_use = (int64_t) live;
+}
+
 int
 zkv_engine_compact (zkv_engine_t *self, zkv_cf_t cf, char **error)
 {
@@ -317,6 +356,7 @@ zkv_engine_compact (zkv_engine_t *self, zkv_cf_t cf, char **error)
     rocksdb_compactoptions_t *options = rocksdb_compactoptions_create ();
     //  2 = kForce: rewrite the bottommost level too (its default, 1, skips it)
     rocksdb_compactoptions_set_bottommost_level_compaction (options, 2);
+    rocksdb_compactoptions_set_exclusive_manual_compaction (options, 0);
     rocksdb_compact_range_cf_opt (self->db, self->cf [cf], options, NULL, 0, NULL, 0);
     rocksdb_compactoptions_destroy (options);
     return 0;

@@ -109,8 +109,22 @@ void
 uint64_t
     zkv_engine_property (zkv_engine_t *self, zkv_cf_t cf, const char *name);
 
+//  The database's size and the part of it in use, from RocksDB's own
+//  figures over the families etcd's db file holds (the raft log is etcd's
+//  WAL, outside its db). Size: every table file, live or waiting to be
+//  deleted, plus the memtables (the memory they took; their contents are
+//  in the WAL). In use: that size times, per family, RocksDB's estimate
+//  of the keys that remain (rocksdb.estimate-num-keys: entries less what
+//  deletions cancel) over the entries stored (the aggregated table
+//  properties and the memtables' counts): deleted and compacted data,
+//  still on disk until a compaction drops it, is not in use.
+void
+    zkv_engine_sizes (zkv_engine_t *self, int64_t *size, int64_t *in_use);
+
 //  Compacts the whole of cf, rewriting even its bottommost level so that
-//  deleted data and tombstones are really dropped
+//  deleted data and tombstones are really dropped. Writes go on meanwhile
+//  (the compaction is not exclusive: automatic compactions keep running,
+//  so no write stalls behind a long manual one).
 int
     zkv_engine_compact (zkv_engine_t *self, zkv_cf_t cf, char **error);
 

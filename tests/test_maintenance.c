@@ -365,3 +365,96 @@ Test (maintenance, zkvctl_endpoint_commands_address_the_whole_cluster)
     cr_assert_eq (run.code, 128, "%s", run.err);
     zkv_run_free (&run);
 }
+
+//  ---------------------------------------------------------------------
+//  Defragment
+
+//  A writer that puts keys until told to stop, counting failures
+typedef struct {
+    char endpoints [512];
+    int written;
+    int failed;
+} s_writer_t;
+
+static void
+s_writer (zsock_t *pipe, void *args)
+{
+    s_writer_t *writer = (s_writer_t *) args;
+    zkv_client_t *client = zkv_client_new (writer->endpoints, 5000);
+    zsock_signal (pipe, 0);
+    while (!(zsock_events (pipe) & ZMQ_POLLIN)) {
+        char key [32];
+        snprintf (key, sizeof key, "load/%06d", writer->written + writer->failed);
+        if (cf_put (client, key, "a value written while a member defragments"))
+            writer->written++;
+        else
+            writer->failed++;
+    }
+    zkv_client_destroy (&client);
+    char *command = zstr_recv (pipe);
+    zstr_free (&command);
+    zsock_signal (pipe, 0);
+}
+
+Test (maintenance, defrag_under_a_write_load_loses_and_fails_nothing)
+{
+    cf_up (NULL);
+    char leader [32];
+    cf_leader (leader, sizeof leader);
+    //  Garbage to reclaim: keys written, deleted and compacted
+    zkv_client_t *client = zkv_client_new (zkv_harness_endpoints (cf_cluster), 5000);
+    cf_put_keys (client, 500);
+    zkv_delete_range_t del = { .key = cf_bin ("k"), .range_end = cf_bin ("l") };
+    zkv_result_t result;
+    zkv_msg_t *reply = zkv_client_call (client, &zkv_delete_range_desc, &del, &result);
+    cr_assert (reply && !zkv_reply_error (reply));
+    int64_t revision = ((zkv_delete_range_response_t *) reply->body)->header->revision;
+    zkv_msg_destroy (&reply);
+    s_compact (client, revision);
+    zkv_client_destroy (&client);
+
+    s_writer_t writer = { .written = 0 };
+    snprintf (writer.endpoints, sizeof writer.endpoints, "%s",
+              zkv_harness_endpoint (cf_cluster, leader));
+    zactor_t *load = zactor_new (s_writer, &writer);
+    zclock_sleep (200);
+    //  Every member, the leader last, while the writer writes to the leader
+    const char *defrag [] = { "defrag", "--cluster", NULL };
+    zkv_run_t run = s_zkvctl (defrag);
+    cr_assert_eq (run.code, 0, "%s", run.err);
+    cr_assert_eq (s_count (run.out, "Finished defragmenting etcd member[tcp://"), 3, "%s", run.out);
+    cr_assert_eq (s_count (run.out, "]. took "), 3, "%s", run.out);
+    char last [128];
+    snprintf (last, sizeof last, "member[%s]", zkv_harness_endpoint (cf_cluster, leader));
+    const char *final = NULL;
+    for (const char *at = strstr (run.out, "member["); at; at = strstr (at + 1, "member["))
+        final = at;
+    cr_assert (final && strncmp (final, last, strlen (last)) == 0,
+               "the leader was not last:\n%s", run.out);
+    zkv_run_free (&run);
+    zclock_sleep (200);
+    zstr_send (load, "STOP");
+    zsock_wait (load);
+    zactor_destroy (&load);
+    cr_assert_eq (writer.failed, 0, "%d writes failed during the defrag", writer.failed);
+    cr_assert_gt (writer.written, 0);
+
+    //  The data intact, everywhere: every key written, nothing else
+    char *data = cf_converged ();
+    int lines = s_count (data, "\n");
+    cr_assert_eq (lines, writer.written, "%d keys, %d written", lines, writer.written);
+    free (data);
+    uint32_t hash;
+    int64_t deadline = zclock_mono () + 10000;
+    while (!s_hashes_agree (false, 0, &hash))
+        cr_assert_lt (zclock_mono (), deadline, "members disagree on Hash after defrag");
+
+    //  The sizes went down on the leader: the reply tells them
+    zkv_defragment_t request = { false };
+    reply = s_call (leader, &zkv_defragment_desc, &request);
+    cr_assert (reply && !zkv_reply_error (reply));
+    zkv_defragment_response_t *response = (zkv_defragment_response_t *) reply->body;
+    cr_assert_gt (response->db_size, 0);
+    cr_assert_leq (response->db_size_in_use, response->db_size);
+    zkv_msg_destroy (&reply);
+}

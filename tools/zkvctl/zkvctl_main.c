@@ -59,6 +59,7 @@ static const zkvctl_command_t s_version_command = {
 //  In the order of the usage text
 static const zkvctl_command_t *const s_commands [] = {
     &zkvctl_compaction_command,
+    &zkvctl_defrag_command,
     &zkvctl_del_command,
     &zkvctl_endpoint_command,
     &zkvctl_get_command,

@@ -1,0 +1,136 @@
+/*  =========================================================================
+    zkv_defrag.c — the defrag actor (see zkv_defrag.h).
+    =========================================================================
+*/
+#include "zkv_defrag.h"
+#include "zkv_actor_io.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct {
+    zsock_t *pipe;
+    zkv_defrag_args_t *args;
+    zsock_t *inbox;
+    zsock_t *front;
+    zpoller_t *poller;
+    bool terminated;
+} self_t;
+
+//  Flushes and compacts every family; fills response, or status on failure
+static int
+s_defragment (self_t *self, zkv_defragment_response_t *response, zkv_result_t *status)
+{
+    zkv_engine_t *engine = self->args->engine;
+    int64_t started = zclock_usecs ();
+    zkv_engine_sizes (engine, &response->db_size_before, &response->db_size_in_use_before);
+    char *error = NULL;
+    int rc = zkv_engine_flush (engine, &error);
+    for (int cf = 0; cf < ZKV_CF_COUNT && rc == 0; cf++)
+        rc = zkv_engine_compact (engine, (zkv_cf_t) cf, &error);
+    if (rc) {
+        zsys_error ("defrag: %s", error);
+        zkv_status_set (status, ZKV_ERR_INTERNAL, "%s", error);
+        free (error);
+        return -1;
+    }
+    zkv_engine_sizes (engine, &response->db_size, &response->db_size_in_use);
+    response->took_usecs = (uint64_t) (zclock_usecs () - started);
+    zsys_info ("defrag: %lld -> %lld bytes in %.3f s", (long long) response->db_size_before,
+               (long long) response->db_size, response->took_usecs / 1e6);
+    return 0;
+}
+
+//  Runs one defragmentation for the order, then answers it and every
+//  order that came meanwhile with the same answer
+static void
+s_run (self_t *self, const zkv_defrag_order_t *first)
+{
+    zkv_header_t header = {
+        .cluster_id = self->args->cluster_id, .member_id = self->args->member_id
+    };
+    zkv_defragment_response_t response = { .header = &header };
+    zkv_result_t status;
+    int rc = s_defragment (self, &response, &status);
+    size_t size;
+    uint8_t *body = rc? zkv_msg_encode_error (&status, &header, &size)
+                      : zkv_msg_encode_body (&zkv_defragment_response_desc, &response, &size);
+    if (!body)
+        zkv_fatal ("out of memory");
+    size_t count = 0, room = 16;
+    zkv_answer_t *answers = (zkv_answer_t *) malloc (room * sizeof (zkv_answer_t));
+    if (!answers)
+        zkv_fatal ("out of memory");
+    answers [count++] = (zkv_answer_t) { .wait = first->wait, .reply = zkv_bin (body, size) };
+    while (zkv_io_ready (self->inbox)) {
+        zkv_msg_t *msg = zkv_io_recv (self->inbox, "defrag");
+        if (msg && msg->desc == &zkv_defrag_order_desc) {
+            if (count == room) {
+                room *= 2;
+                answers = (zkv_answer_t *) realloc (answers, room * sizeof (zkv_answer_t));
+                if (!answers)
+                    zkv_fatal ("out of memory");
+            }
+            answers [count++] = (zkv_answer_t) {
+                .wait = ((zkv_defrag_order_t *) msg->body)->wait, .reply = zkv_bin (body, size)
+            };
+        }
+        else
+        if (msg)
+            zsys_error ("defrag: unexpected message %s", msg->desc->name);
+        zkv_msg_destroy (&msg);
+    }
+    zkv_answers_t message = { .answers = { answers, count } };
+    zkv_io_send (self->front, &zkv_answers_desc, &message);
+    free (answers);
+    free (body);
+}
+
+void
+zkv_defrag_actor (zsock_t *pipe, void *args)
+{
+    self_t *self = (self_t *) zmalloc (sizeof (self_t));
+    self->pipe = pipe;
+    self->args = (zkv_defrag_args_t *) args;
+    self->poller = zpoller_new (pipe, NULL);
+    zpoller_set_nonstop (self->poller, true);
+    zsock_signal (pipe, 0);
+    while (!self->terminated) {
+        void *which = zpoller_wait (self->poller, -1);
+        if (which == pipe) {
+            char *command = zstr_recv (pipe);
+            if (!command)
+                break;
+            if (streq (command, "START")) {
+                self->inbox = zkv_io_inbox (self->args->inbox);
+                self->front = zkv_io_outbox (self->args->front);
+                if (self->inbox && self->front) {
+                    zpoller_add (self->poller, self->inbox);
+                    zstr_send (pipe, "OK");
+                }
+                else
+                    zstr_sendf (pipe, "cannot bind %s", self->args->inbox);
+            }
+            else
+            if (streq (command, "$TERM"))
+                self->terminated = true;
+            else
+                zsys_error ("defrag: invalid command '%s'", command);
+            zstr_free (&command);
+        }
+        else
+        if (which == self->inbox) {
+            zkv_msg_t *msg = zkv_io_recv (self->inbox, "defrag");
+            if (msg && msg->desc == &zkv_defrag_order_desc)
+                s_run (self, (zkv_defrag_order_t *) msg->body);
+            else
+            if (msg)
+                zsys_error ("defrag: unexpected message %s", msg->desc->name);
+            zkv_msg_destroy (&msg);
+        }
+    }
+    zpoller_destroy (&self->poller);
+    zsock_destroy (&self->inbox);
+    zsock_destroy (&self->front);
+    free (self);
+}

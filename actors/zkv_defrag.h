@@ -1,0 +1,41 @@
+/*  =========================================================================
+    zkv_defrag.h — the defrag actor: Defragment, online.
+
+    etcd copies its whole database into a new file while the member serves
+    nothing (etcd-maintenance.md §3). zkv flushes the memtables and
+    compacts every column family with RocksDB's manual compaction, the
+    bottommost level forced, on this actor's thread: RocksDB goes on
+    taking writes and serving reads meanwhile, and the automatic
+    compactions keep running, so the member never stops. Local to the
+    member, never replicated.
+
+    The answer tells the sizes before and after (zkv_engine_sizes) and how
+    long it took. Requests that arrive while one runs wait for it and get
+    its answer: one defragmentation serves them all.
+
+    Pipe commands:
+      START       binds; replies "OK" or an error text
+      $TERM       stops (after the defragmentation under way, if any)
+    Inbox (PULL, bound at args->inbox): defrag_order from front; answers
+    go to front.
+    =========================================================================
+*/
+#ifndef ZKV_DEFRAG_H_INCLUDED
+#define ZKV_DEFRAG_H_INCLUDED
+
+#include <czmq.h>
+
+#include "zkv_engine.h"
+
+typedef struct {
+    zkv_engine_t *engine;               //  the member's database (shared)
+    uint64_t member_id;
+    uint64_t cluster_id;
+    const char *inbox;                  //  endpoint this actor binds (PULL)
+    const char *front;                  //  front's inbox
+} zkv_defrag_args_t;
+
+void
+    zkv_defrag_actor (zsock_t *pipe, void *args);
+
+#endif
