@@ -34,6 +34,7 @@ typedef struct {
     zsock_t *storage;                   //  serializable reads
     zsock_t *hasher;                    //  Hash and HashKV
     zsock_t *defrag;                    //  Defragment
+    zsock_t *snapshotter;               //  Snapshot streams
     zpoller_t *poller;
     zhashx_t *waiting;                  //  wait number -> s_waiter_t
     zlistx_t *by_age;                   //  the same, oldest first
@@ -194,7 +195,8 @@ s_wait (self_t *self, zmsg_t **envelope_p, const zkv_msg_t *request, size_t byte
     //  Maintenance that reads or rewrites the whole database takes as long
     //  as the database is big, not as long as a request
     bool whole_database = request->desc == &zkv_defragment_desc
-                       || request->desc == &zkv_hash_desc || request->desc == &zkv_hash_kv_desc;
+                       || request->desc == &zkv_hash_desc || request->desc == &zkv_hash_kv_desc
+                       || request->desc == &zkv_snapshot_desc;
     waiter->deadline = zclock_mono () + (whole_database? MAINTENANCE_TIMEOUT
                                                        : self->args->request_timeout);
     waiter->bytes = bytes;
@@ -218,6 +220,14 @@ s_route (self_t *self, const zkv_msg_t *request, uint64_t wait)
     if (request->desc == &zkv_fault_desc) {
         zkv_fault_injection_t injection = { .wait = wait, .request = (zkv_fault_t *) request->body };
         zkv_io_send (self->raft, &zkv_fault_injection_desc, &injection);
+        return;
+    }
+    if (request->desc == &zkv_snapshot_desc) {
+        const zkv_snapshot_t *snapshot = (const zkv_snapshot_t *) request->body;
+        zkv_snapshot_order_t order = {
+            .wait = wait, .credit = snapshot->credit, .chunk_size = snapshot->chunk_size
+        };
+        zkv_io_send (self->snapshotter, &zkv_snapshot_order_desc, &order);
         return;
     }
     if (request->desc == &zkv_defragment_desc) {
@@ -341,6 +351,24 @@ s_status (self_t *self, zmsg_t **envelope_p, const zkv_msg_t *request)
     free (body);
 }
 
+//  More credit for a snapshot stream of the same client: passed on to
+//  the snapshotter, not answered (a stream that just ended is no error)
+static void
+s_snapshot_credit (self_t *self, zmsg_t **envelope_p, const zkv_msg_t *request)
+{
+    const zkv_snapshot_credit_t *grant = (const zkv_snapshot_credit_t *) request->body;
+    zframe_t *client = zmsg_first (*envelope_p);
+    for (s_waiter_t *waiter = (s_waiter_t *) zlistx_first (self->by_age); waiter;
+         waiter = (s_waiter_t *) zlistx_next (self->by_age))
+        if (waiter->op == zkv_snapshot_desc.name && waiter->has_id && waiter->id == grant->stream
+        &&  zframe_eq (zmsg_first (waiter->envelope), client)) {
+            zkv_snapshot_grant_t message = { .wait = waiter->wait, .credit = grant->credit };
+            zkv_io_send (self->snapshotter, &zkv_snapshot_grant_desc, &message);
+            break;
+        }
+    zmsg_destroy (envelope_p);
+}
+
 static void
 s_handle_client (self_t *self)
 {
@@ -371,6 +399,9 @@ s_handle_client (self_t *self)
     }
     if (request->desc == &zkv_status_desc)
         s_status (self, &envelope, request);
+    else
+    if (request->desc == &zkv_snapshot_credit_desc)
+        s_snapshot_credit (self, &envelope, request);
     else
     if (zkv_check_request (request->desc, request->body, self->args->max_txn_ops, &status))
         s_reply_error (self, &envelope, request->has_id, request->id, request->desc->name,
@@ -410,6 +441,19 @@ s_handle_inbox (self_t *self)
                 s_waiter_t *waiter = (s_waiter_t *) zhashx_lookup (self->waiting, &answer->wait);
                 if (waiter)             //  else it timed out already
                     s_finish (self, waiter, answer->reply.data, answer->reply.size, NULL);
+            }
+        }
+        else
+        if (msg->desc == &zkv_stream_piece_desc) {
+            zkv_stream_piece_t *piece = (zkv_stream_piece_t *) msg->body;
+            s_waiter_t *waiter = (s_waiter_t *) zhashx_lookup (self->waiting, &piece->wait);
+            if (waiter && piece->last)
+                s_finish (self, waiter, piece->reply.data, piece->reply.size, NULL);
+            else
+            if (waiter) {
+                zmsg_t *envelope = zmsg_dup (waiter->envelope);
+                s_reply (self, &envelope, waiter->has_id, waiter->id, waiter->op,
+                         piece->reply.data, piece->reply.size);
             }
         }
         else
@@ -488,7 +532,9 @@ s_start (self_t *self, char *error, size_t size)
     self->storage = zkv_io_outbox (self->args->storage);
     self->hasher = zkv_io_outbox (self->args->hasher);
     self->defrag = zkv_io_outbox (self->args->defrag);
-    if (!self->inbox || !self->raft || !self->storage || !self->hasher || !self->defrag) {
+    self->snapshotter = zkv_io_outbox (self->args->snapshotter);
+    if (!self->inbox || !self->raft || !self->storage || !self->hasher || !self->defrag
+    ||  !self->snapshotter) {
         snprintf (error, size, "cannot bind %s or reach raft and storage", self->args->inbox);
         return error;
     }
@@ -588,5 +634,6 @@ zkv_front_actor (zsock_t *pipe, void *args)
     zsock_destroy (&self->storage);
     zsock_destroy (&self->hasher);
     zsock_destroy (&self->defrag);
+    zsock_destroy (&self->snapshotter);
     free (self);
 }

@@ -7,7 +7,8 @@
     and answers anything wrong with an error reply, never dropping the
     client or stopping. Routes writes to raft, linearizable reads to raft
     for a read index, serializable reads to storage, Hash and HashKV to
-    the hasher, Defragment to defrag; keeps the table of waiting requests
+    the hasher, Defragment to defrag, Snapshot to the snapshotter (whose
+    stream of replies it passes on, and the client's credit grants); keeps the table of waiting requests
     and answers each when the actor it went to reports it done, or with
     `etcdserver: request timed out` when it waited too long
     (--request-timeout; an hour for the maintenance that reads or rewrites
@@ -21,7 +22,8 @@
                   or an error text
       $TERM       answers every waiting request `etcdserver: server
                   stopped`, then stops
-    Inbox (PULL, bound at args->inbox): answers, raft_state, storage_state.
+    Inbox (PULL, bound at args->inbox): answers, stream_piece, refused,
+    raft_state, storage_state.
     =========================================================================
 */
 #ifndef ZKV_FRONT_H_INCLUDED
@@ -45,6 +47,7 @@ typedef struct {
     const char *storage;                //  storage's inbox
     const char *hasher;                 //  hasher's inbox
     const char *defrag;                 //  defrag's inbox
+    const char *snapshotter;            //  snapshotter's inbox
     zkv_engine_t *engine;               //  for its sizes in Status (shared)
     int64_t quota_bytes;                //  --quota-backend-bytes, as Status says it
     bool verbose;                       //  log every request (debug)

@@ -2,7 +2,7 @@
     zkv_node_main.c — zkv-node: one member of a zkv cluster.
 
     Parses its settings, opens the database, starts the actors in order
-    (defrag, hasher, storage, raft, front: each START answered with a status, since
+    (snapshotter, defrag, hasher, storage, raft, front: each START answered with a status, since
     zactor_new cannot report an actor's own failure), prints where it
     listens, waits for SIGINT or SIGTERM, and stops them in reverse order.
     Logs go to stderr; stdout carries only the lines that say where the
@@ -20,6 +20,7 @@
 #include "zkv_front.h"
 #include "zkv_hasher.h"
 #include "zkv_defrag.h"
+#include "zkv_snapshotter.h"
 #include "zkv_raft.h"
 #include "zkv_storage.h"
 
@@ -123,12 +124,14 @@ main (int argc, char *argv [])
 
     //  The actors meet on inproc endpoints private to this process
     char storage_inbox [64], raft_inbox [64], front_inbox [64], hasher_inbox [64];
-    char defrag_inbox [64];
+    char defrag_inbox [64], snapshotter_inbox [64];
     snprintf (storage_inbox, sizeof storage_inbox, "inproc://zkv-%d-storage", (int) getpid ());
     snprintf (raft_inbox, sizeof raft_inbox, "inproc://zkv-%d-raft", (int) getpid ());
     snprintf (front_inbox, sizeof front_inbox, "inproc://zkv-%d-front", (int) getpid ());
     snprintf (hasher_inbox, sizeof hasher_inbox, "inproc://zkv-%d-hasher", (int) getpid ());
     snprintf (defrag_inbox, sizeof defrag_inbox, "inproc://zkv-%d-defrag", (int) getpid ());
+    snprintf (snapshotter_inbox, sizeof snapshotter_inbox, "inproc://zkv-%d-snapshotter",
+              (int) getpid ());
     zkv_storage_args_t storage_args = {
         engine, member_id, cluster_id, storage_inbox, front_inbox, raft_inbox, hasher_inbox
     };
@@ -138,6 +141,7 @@ main (int argc, char *argv [])
     zkv_defrag_args_t defrag_args = {
         engine, member_id, cluster_id, defrag_inbox, front_inbox
     };
+    zkv_snapshotter_args_t snapshotter_args = { engine, snapshotter_inbox, front_inbox };
     zkv_raft_args_t raft_args = {
         .engine = engine, .member_id = member_id, .cluster_id = cluster_id,
         .members = peers, .member_count = cluster.count,
@@ -154,17 +158,26 @@ main (int argc, char *argv [])
         .max_request_bytes = config.max_request_bytes, .max_txn_ops = config.max_txn_ops,
         .max_waiting = 65536, .request_timeout = config.request_timeout,
         .inbox = front_inbox, .raft = raft_inbox, .storage = storage_inbox,
-        .hasher = hasher_inbox, .defrag = defrag_inbox, .engine = engine, .quota_bytes = config.quota_backend_bytes,
+        .hasher = hasher_inbox, .defrag = defrag_inbox,
+        .snapshotter = snapshotter_inbox, .engine = engine, .quota_bytes = config.quota_backend_bytes,
         .verbose = config.log_level == ZKV_LOG_DEBUG, .name = config.name
     };
 
-    zactor_t *defrag = NULL, *hasher = NULL, *storage = NULL, *raft = NULL, *front = NULL;
+    zactor_t *snapshotter = NULL, *defrag = NULL, *hasher = NULL, *storage = NULL;
+    zactor_t *raft = NULL, *front = NULL;
     char *status = NULL, *detail = NULL;
     const char *failed_actor = NULL;
-    defrag = zactor_new (zkv_defrag_actor, &defrag_args);
-    status = s_start (defrag, NULL, NULL);
+    snapshotter = zactor_new (zkv_snapshotter_actor, &snapshotter_args);
+    status = s_start (snapshotter, NULL, NULL);
     if (!streq (status, "OK"))
-        failed_actor = "defrag";
+        failed_actor = "snapshotter";
+    if (!failed_actor) {
+        zstr_free (&status);
+        defrag = zactor_new (zkv_defrag_actor, &defrag_args);
+        status = s_start (defrag, NULL, NULL);
+        if (!streq (status, "OK"))
+            failed_actor = "defrag";
+    }
     if (!failed_actor) {
         zstr_free (&status);
         hasher = zactor_new (zkv_hasher_actor, &hasher_args);
@@ -214,7 +227,8 @@ main (int argc, char *argv [])
         //  Until SIGINT or SIGTERM: the actors ignore signals, main stops them
         zpoller_t *poller = zpoller_new (zactor_sock (front), zactor_sock (raft),
                                          zactor_sock (storage), zactor_sock (hasher),
-                                         zactor_sock (defrag), NULL);
+                                         zactor_sock (defrag), zactor_sock (snapshotter),
+                                         NULL);
         while (!zsys_interrupted) {
             void *which = zpoller_wait (poller, -1);
             if (which) {                //  actors only speak when asked
@@ -233,6 +247,7 @@ main (int argc, char *argv [])
     zactor_destroy (&storage);
     zactor_destroy (&hasher);
     zactor_destroy (&defrag);
+    zactor_destroy (&snapshotter);
     zkv_engine_destroy (&engine);
     zkv_memory_destroy (&memory);
     return rc;

@@ -30,6 +30,15 @@ static const char *s_cf_names [ZKV_CF_COUNT] = {
     "default", "key", "index", "meta", "alarm", "members", "raft_log"
 };
 
+zkv_cf_t
+zkv_cf_by_name (const char *name, size_t size)
+{
+    for (int cf = 0; cf < ZKV_CF_COUNT; cf++)
+        if (strlen (s_cf_names [cf]) == size && memcmp (s_cf_names [cf], name, size) == 0)
+            return (zkv_cf_t) cf;
+    return ZKV_CF_COUNT;
+}
+
 const char *
 zkv_cf_name (zkv_cf_t cf)
 {

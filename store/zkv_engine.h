@@ -55,6 +55,10 @@ void
 const char *
     zkv_cf_name (zkv_cf_t cf);
 
+//  The column family called name (size bytes), or ZKV_CF_COUNT
+zkv_cf_t
+    zkv_cf_by_name (const char *name, size_t size);
+
 rocksdb_t *
     zkv_engine_db (zkv_engine_t *self);
 

@@ -91,13 +91,15 @@ zkv_hash_state (zkv_engine_t *engine, const rocksdb_snapshot_t *snapshot,
                 zkv_hash_state_t *state, char **error)
 {
     //  The defaults of a new store, as zkv_mvcc_new has them
-    int64_t term = 0;
+    int64_t term = 0, index = 0;
     state->revision = 1;
     state->compact_revision = -1;
     if (s_meta_get (engine, snapshot, ZKV_META_REVISION, &state->revision, error)
     ||  s_meta_get (engine, snapshot, ZKV_META_SCHEDULED_COMPACT, &state->compact_revision, error)
+    ||  s_meta_get (engine, snapshot, ZKV_META_APPLIED_INDEX, &index, error)
     ||  s_meta_get (engine, snapshot, ZKV_META_APPLIED_TERM, &term, error))
         return -1;
+    state->applied_index = (uint64_t) index;
     state->applied_term = (uint64_t) term;
     return 0;
 }

@@ -36,7 +36,8 @@
 typedef struct {
     int64_t revision;                   //  current revision (1 when new)
     int64_t compact_revision;           //  -1 if never compacted
-    uint64_t applied_term;              //  term of the last applied entry
+    uint64_t applied_index;             //  index of the last applied entry
+    uint64_t applied_term;              //  and its term
 } zkv_hash_state_t;
 
 int

@@ -196,6 +196,9 @@ extern const zkvctl_command_t zkvctl_endpoint_command;
 //  zkvctl_defrag.c
 extern const zkvctl_command_t zkvctl_defrag_command;
 
+//  zkvctl_snapshot.c: snapshot save, status, restore
+extern const zkvctl_command_t zkvctl_snapshot_command;
+
 //  The endpoints a per-endpoint command addresses: --endpoints (or the
 //  cluster file's), or, with cluster, every member's client endpoint in
 //  the member list's order. Returns a zlist of strings, or NULL with the

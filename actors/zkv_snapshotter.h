@@ -1,0 +1,41 @@
+/*  =========================================================================
+    zkv_snapshotter.h — the snapshotter actor: the Snapshot RPC.
+
+    Each stream reads one RocksDB snapshot of the member (the state at
+    exactly one applied index) through an image writer (store/zkv_image.h)
+    and hands front its replies: chunks of the image with remaining_bytes
+    counting down (etcd's meaning: bytes left after this one), then a last
+    reply whose blob is the SHA-256 of all the image bytes, so that a
+    saved file is "image + SHA-256" as etcd's is.
+
+    Credit-based flow control: a stream sends only as many replies as its
+    client granted (a ROUTER drops what a slow client cannot take, so the
+    node must never send ahead of it). A stream whose client grants
+    nothing for STALL_MSECS is given up (its RocksDB snapshot released),
+    with `etcdserver: request timed out`. At most MAX_STREAMS at once;
+    more are refused with `etcdserver: too many requests`.
+
+    Pipe commands:
+      START       binds; replies "OK" or an error text
+      $TERM       stops, dropping the streams under way
+    Inbox (PULL, bound at args->inbox): snapshot_order, snapshot_grant,
+    from front; stream_piece goes to front.
+    =========================================================================
+*/
+#ifndef ZKV_SNAPSHOTTER_H_INCLUDED
+#define ZKV_SNAPSHOTTER_H_INCLUDED
+
+#include <czmq.h>
+
+#include "zkv_engine.h"
+
+typedef struct {
+    zkv_engine_t *engine;               //  the member's database (shared)
+    const char *inbox;                  //  endpoint this actor binds (PULL)
+    const char *front;                  //  front's inbox
+} zkv_snapshotter_args_t;
+
+void
+    zkv_snapshotter_actor (zsock_t *pipe, void *args);
+
+#endif

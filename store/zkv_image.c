@@ -1,0 +1,533 @@
+/*  =========================================================================
+    zkv_image.c — a member's state as one stream of bytes (see
+    zkv_image.h).
+    =========================================================================
+*/
+#include "zkv_image.h"
+#include "zkv_hash.h"
+#include "zkv_mvcc_private.h"
+
+#include <msgpack.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAGIC "ZKVIMG\x00\x01"
+#define MAGIC_SIZE 8
+#define REFILL (64 * 1024)              //  bytes encoded ahead of the reader
+#define HEADER_FIELDS 5
+
+//  ---------------------------------------------------------------------
+//  Writer
+
+struct zkv_image_writer_s {
+    zkv_engine_t *engine;
+    const rocksdb_snapshot_t *snapshot;
+    zkv_image_header_t header;
+    int family;                         //  next family to walk (ZKV_CF_COUNT: done)
+    rocksdb_iterator_t *it;             //  over family - 1, NULL between families
+    bool ended;                         //  the end marker is encoded
+    msgpack_sbuffer pending;            //  encoded, not yet given
+    size_t given;                       //  of pending
+    crypto_hash_sha256_state digest;
+    bool digested;                      //  the image was all given, sum is set
+    uint8_t sum [ZKV_IMAGE_DIGEST_SIZE];
+};
+
+//  True for the families an image carries: all but the raft log and the
+//  unused default one
+static bool
+s_carried (int cf)
+{
+    return cf != ZKV_CF_RAFT_LOG && cf != ZKV_CF_DEFAULT;
+}
+
+static void
+s_pack_str (msgpack_packer *pk, const char *text)
+{
+    msgpack_pack_str_with_body (pk, text, strlen (text));
+}
+
+static void
+s_pack_header (msgpack_packer *pk, const zkv_image_header_t *header)
+{
+    msgpack_pack_map (pk, HEADER_FIELDS);
+    s_pack_str (pk, "storage_version");
+    s_pack_str (pk, header->storage_version);
+    s_pack_str (pk, "revision");
+    msgpack_pack_int64 (pk, header->revision);
+    s_pack_str (pk, "compact_revision");
+    msgpack_pack_int64 (pk, header->compact_revision);
+    s_pack_str (pk, "applied_index");
+    msgpack_pack_uint64 (pk, header->applied_index);
+    s_pack_str (pk, "applied_term");
+    msgpack_pack_uint64 (pk, header->applied_term);
+}
+
+zkv_image_writer_t *
+zkv_image_writer_new (zkv_engine_t *engine, const rocksdb_snapshot_t *snapshot, char **error)
+{
+    zkv_hash_state_t state;
+    if (zkv_hash_state (engine, snapshot, &state, error))
+        return NULL;
+    zkv_image_writer_t *self = (zkv_image_writer_t *) calloc (1, sizeof (zkv_image_writer_t));
+    if (!self) {
+        *error = strdup ("out of memory");
+        return NULL;
+    }
+    self->engine = engine;
+    self->snapshot = snapshot;
+    snprintf (self->header.storage_version, sizeof self->header.storage_version, "%s",
+              ZKV_STORAGE_VERSION);
+    self->header.revision = state.revision;
+    self->header.compact_revision = state.compact_revision;
+    self->header.applied_index = state.applied_index;
+    self->header.applied_term = state.applied_term;
+    msgpack_sbuffer_init (&self->pending);
+    msgpack_sbuffer_write (&self->pending, MAGIC, MAGIC_SIZE);
+    msgpack_packer pk;
+    msgpack_packer_init (&pk, &self->pending, msgpack_sbuffer_write);
+    s_pack_header (&pk, &self->header);
+    crypto_hash_sha256_init (&self->digest);
+    return self;
+}
+
+void
+zkv_image_writer_destroy (zkv_image_writer_t **self_p)
+{
+    zkv_image_writer_t *self = *self_p;
+    if (!self)
+        return;
+    if (self->it)
+        rocksdb_iter_destroy (self->it);
+    msgpack_sbuffer_destroy (&self->pending);
+    free (self);
+    *self_p = NULL;
+}
+
+const zkv_image_header_t *
+zkv_image_writer_header (zkv_image_writer_t *self)
+{
+    return &self->header;
+}
+
+//  Bytes msgpack takes for a str or bin header of size bytes
+static uint64_t
+s_str_header (size_t size)
+{
+    return size < 32? 1: size < 256? 2: size < 65536? 3: 5;
+}
+
+static uint64_t
+s_bin_header (size_t size)
+{
+    return size < 256? 2: size < 65536? 3: 5;
+}
+
+uint64_t
+zkv_image_writer_size (zkv_image_writer_t *self)
+{
+    //  What the writer has encoded already: the magic and the header
+    uint64_t total = self->pending.size + 1;        //  and the end marker
+    for (int cf = 0; cf < ZKV_CF_COUNT; cf++) {
+        if (!s_carried (cf))
+            continue;
+        size_t name = strlen (zkv_cf_name ((zkv_cf_t) cf));
+        rocksdb_iterator_t *it = zkv_engine_iterator (self->engine, (zkv_cf_t) cf,
+                                                      self->snapshot);
+        for (rocksdb_iter_seek_to_first (it); rocksdb_iter_valid (it); rocksdb_iter_next (it)) {
+            size_t key_size, value_size;
+            rocksdb_iter_key (it, &key_size);
+            rocksdb_iter_value (it, &value_size);
+            total += 1 + s_str_header (name) + name + s_bin_header (key_size) + key_size
+                   + s_bin_header (value_size) + value_size;
+        }
+        rocksdb_iter_destroy (it);
+    }
+    return total;
+}
+
+//  Encodes the next records (or the end) into pending; -1 on an error
+static int
+s_refill (zkv_image_writer_t *self, char **error)
+{
+    msgpack_packer pk;
+    msgpack_packer_init (&pk, &self->pending, msgpack_sbuffer_write);
+    while (self->pending.size < REFILL && !self->ended) {
+        if (!self->it) {
+            while (self->family < ZKV_CF_COUNT && !s_carried (self->family))
+                self->family++;
+            if (self->family == ZKV_CF_COUNT) {
+                msgpack_pack_nil (&pk);
+                self->ended = true;
+                break;
+            }
+            self->it = zkv_engine_iterator (self->engine, (zkv_cf_t) self->family++,
+                                            self->snapshot);
+            rocksdb_iter_seek_to_first (self->it);
+        }
+        if (!rocksdb_iter_valid (self->it)) {
+            char *err = NULL;
+            rocksdb_iter_get_error (self->it, &err);
+            rocksdb_iter_destroy (self->it);
+            self->it = NULL;
+            if (err) {
+                *error = err;
+                return -1;
+            }
+            continue;
+        }
+        size_t key_size, value_size;
+        const char *key = rocksdb_iter_key (self->it, &key_size);
+        const char *value = rocksdb_iter_value (self->it, &value_size);
+        msgpack_pack_array (&pk, 3);
+        s_pack_str (&pk, zkv_cf_name ((zkv_cf_t) (self->family - 1)));
+        msgpack_pack_bin_with_body (&pk, key, key_size);
+        msgpack_pack_bin_with_body (&pk, value, value_size);
+        rocksdb_iter_next (self->it);
+    }
+    return 0;
+}
+
+ssize_t
+zkv_image_writer_read (zkv_image_writer_t *self, uint8_t *buf, size_t size, char **error)
+{
+    size_t done = 0;
+    while (done < size) {
+        if (self->given == self->pending.size) {
+            if (self->ended)
+                break;
+            msgpack_sbuffer_clear (&self->pending);
+            self->given = 0;
+            if (s_refill (self, error))
+                return -1;
+            continue;
+        }
+        size_t take = self->pending.size - self->given;
+        if (take > size - done)
+            take = size - done;
+        memcpy (buf + done, self->pending.data + self->given, take);
+        self->given += take;
+        done += take;
+    }
+    if (!self->digested) {
+        crypto_hash_sha256_update (&self->digest, buf, done);
+        if (done < size) {
+            crypto_hash_sha256_final (&self->digest, self->sum);
+            self->digested = true;
+        }
+    }
+    return (ssize_t) done;
+}
+
+void
+zkv_image_writer_digest (zkv_image_writer_t *self, uint8_t digest [ZKV_IMAGE_DIGEST_SIZE])
+{
+    memcpy (digest, self->sum, ZKV_IMAGE_DIGEST_SIZE);
+}
+
+//  ---------------------------------------------------------------------
+//  Reader
+
+struct zkv_image_reader_s {
+    zkv_image_record_fn *record;
+    void *arg;
+    msgpack_unpacker unpacker;
+    uint8_t magic [MAGIC_SIZE];
+    size_t magic_seen;
+    bool has_header;
+    bool done;
+    bool failed;
+    zkv_image_header_t header;
+    crypto_hash_sha256_state digest;
+};
+
+zkv_image_reader_t *
+zkv_image_reader_new (zkv_image_record_fn *record, void *arg)
+{
+    zkv_image_reader_t *self = (zkv_image_reader_t *) calloc (1, sizeof (zkv_image_reader_t));
+    if (!self)
+        return NULL;
+    if (!msgpack_unpacker_init (&self->unpacker, REFILL)) {
+        free (self);
+        return NULL;
+    }
+    self->record = record;
+    self->arg = arg;
+    crypto_hash_sha256_init (&self->digest);
+    return self;
+}
+
+void
+zkv_image_reader_destroy (zkv_image_reader_t **self_p)
+{
+    zkv_image_reader_t *self = *self_p;
+    if (!self)
+        return;
+    msgpack_unpacker_destroy (&self->unpacker);
+    free (self);
+    *self_p = NULL;
+}
+
+static int
+s_fail (zkv_image_reader_t *self, char **error, const char *why)
+{
+    self->failed = true;
+    *error = strdup (why);
+    return -1;
+}
+
+static bool
+s_key_is (const msgpack_object *key, const char *name)
+{
+    return key->type == MSGPACK_OBJECT_STR && key->via.str.size == strlen (name)
+        && memcmp (key->via.str.ptr, name, key->via.str.size) == 0;
+}
+
+static bool
+s_integer (const msgpack_object *value, int64_t *number)
+{
+    if (value->type == MSGPACK_OBJECT_POSITIVE_INTEGER && value->via.u64 <= INT64_MAX)
+        *number = (int64_t) value->via.u64;
+    else
+    if (value->type == MSGPACK_OBJECT_NEGATIVE_INTEGER)
+        *number = value->via.i64;
+    else
+        return false;
+    return true;
+}
+
+//  The header map: every field present, of its type
+static int
+s_header (zkv_image_reader_t *self, const msgpack_object *object, char **error)
+{
+    if (object->type != MSGPACK_OBJECT_MAP || object->via.map.size != HEADER_FIELDS)
+        return s_fail (self, error, "not a snapshot image: bad header");
+    int seen = 0;
+    for (uint32_t i = 0; i < object->via.map.size; i++) {
+        const msgpack_object *key = &object->via.map.ptr [i].key;
+        const msgpack_object *value = &object->via.map.ptr [i].val;
+        int64_t number = 0;
+        bool ok;
+        if (s_key_is (key, "storage_version")) {
+            ok = value->type == MSGPACK_OBJECT_STR
+              && value->via.str.size < sizeof self->header.storage_version;
+            if (ok) {
+                memcpy (self->header.storage_version, value->via.str.ptr, value->via.str.size);
+                self->header.storage_version [value->via.str.size] = 0;
+            }
+            seen |= 1;
+        }
+        else {
+            ok = s_integer (value, &number);
+            if (s_key_is (key, "revision")) {
+                self->header.revision = number;
+                seen |= 2;
+            }
+            else
+            if (s_key_is (key, "compact_revision")) {
+                self->header.compact_revision = number;
+                seen |= 4;
+            }
+            else
+            if (s_key_is (key, "applied_index")) {
+                ok = ok && number >= 0;
+                self->header.applied_index = (uint64_t) number;
+                seen |= 8;
+            }
+            else
+            if (s_key_is (key, "applied_term")) {
+                ok = ok && number >= 0;
+                self->header.applied_term = (uint64_t) number;
+                seen |= 16;
+            }
+            else
+                ok = false;
+        }
+        if (!ok)
+            return s_fail (self, error, "not a snapshot image: bad header");
+    }
+    if (seen != 31)
+        return s_fail (self, error, "not a snapshot image: bad header");
+    self->has_header = true;
+    return 0;
+}
+
+static int
+s_object (zkv_image_reader_t *self, const msgpack_object *object, char **error)
+{
+    if (self->done)
+        return s_fail (self, error, "snapshot image: bytes after its end");
+    if (!self->has_header)
+        return s_header (self, object, error);
+    if (object->type == MSGPACK_OBJECT_NIL) {
+        self->done = true;
+        return 0;
+    }
+    if (object->type != MSGPACK_OBJECT_ARRAY || object->via.array.size != 3
+    ||  object->via.array.ptr [0].type != MSGPACK_OBJECT_STR
+    ||  object->via.array.ptr [1].type != MSGPACK_OBJECT_BIN
+    ||  object->via.array.ptr [2].type != MSGPACK_OBJECT_BIN)
+        return s_fail (self, error, "snapshot image: a record of the wrong shape");
+    const msgpack_object *item = object->via.array.ptr;
+    zkv_cf_t cf = zkv_cf_by_name (item [0].via.str.ptr, item [0].via.str.size);
+    if (cf == ZKV_CF_COUNT || !s_carried (cf))
+        return s_fail (self, error, "snapshot image: a record of an unknown family");
+    if (self->record (self->arg, cf, item [1].via.bin.ptr, item [1].via.bin.size,
+                      item [2].via.bin.ptr, item [2].via.bin.size, error)) {
+        self->failed = true;
+        return -1;
+    }
+    return 0;
+}
+
+int
+zkv_image_reader_feed (zkv_image_reader_t *self, const void *data, size_t size, char **error)
+{
+    if (self->failed)
+        return s_fail (self, error, "snapshot image: reading already failed");
+    crypto_hash_sha256_update (&self->digest, (const uint8_t *) data, size);
+    const uint8_t *bytes = (const uint8_t *) data;
+    while (self->magic_seen < MAGIC_SIZE && size > 0) {
+        if (*bytes != (uint8_t) MAGIC [self->magic_seen])
+            return s_fail (self, error, "not a snapshot image: bad magic");
+        self->magic_seen++;
+        bytes++;
+        size--;
+    }
+    if (size == 0)
+        return 0;
+    if (!msgpack_unpacker_reserve_buffer (&self->unpacker, size))
+        return s_fail (self, error, "out of memory");
+    memcpy (msgpack_unpacker_buffer (&self->unpacker), bytes, size);
+    msgpack_unpacker_buffer_consumed (&self->unpacker, size);
+    msgpack_unpacked unpacked;
+    msgpack_unpacked_init (&unpacked);
+    int rc = 0;
+    msgpack_unpack_return next;
+    while (rc == 0
+       && (next = msgpack_unpacker_next (&self->unpacker, &unpacked)) == MSGPACK_UNPACK_SUCCESS)
+        rc = s_object (self, &unpacked.data, error);
+    if (rc == 0 && next == MSGPACK_UNPACK_PARSE_ERROR)
+        rc = s_fail (self, error, "snapshot image: not msgpack");
+    if (rc == 0 && next == MSGPACK_UNPACK_NOMEM_ERROR)
+        rc = s_fail (self, error, "out of memory");
+    msgpack_unpacked_destroy (&unpacked);
+    return rc;
+}
+
+bool
+zkv_image_reader_done (zkv_image_reader_t *self)
+{
+    return self->done;
+}
+
+const zkv_image_header_t *
+zkv_image_reader_header (zkv_image_reader_t *self)
+{
+    return self->has_header? &self->header: NULL;
+}
+
+void
+zkv_image_reader_digest (zkv_image_reader_t *self, uint8_t digest [ZKV_IMAGE_DIGEST_SIZE])
+{
+    crypto_hash_sha256_state copy = self->digest;
+    crypto_hash_sha256_final (&copy, digest);
+}
+
+//  ---------------------------------------------------------------------
+//  Loader
+
+#define LOADER_BATCH (4 * 1024 * 1024)  //  bytes per write batch
+
+struct zkv_image_loader_s {
+    zkv_engine_t *engine;
+    zkv_image_reader_t *reader;
+    rocksdb_writebatch_t *batch;
+    size_t batch_bytes;
+};
+
+static int
+s_loader_write (zkv_image_loader_t *self, bool sync, char **error)
+{
+    int rc = zkv_engine_write (self->engine, self->batch, sync, error);
+    rocksdb_writebatch_clear (self->batch);
+    self->batch_bytes = 0;
+    return rc;
+}
+
+static bool
+s_is_meta (const void *key, size_t size, const char *name)
+{
+    return size == strlen (name) && memcmp (key, name, size) == 0;
+}
+
+static int
+s_load_record (void *arg, zkv_cf_t cf, const void *key, size_t key_size, const void *value,
+               size_t value_size, char **error)
+{
+    zkv_image_loader_t *self = (zkv_image_loader_t *) arg;
+    if (cf == ZKV_CF_MEMBERS)
+        return 0;                       //  the new membership replaces it
+    if (cf == ZKV_CF_META
+    && (s_is_meta (key, key_size, ZKV_META_APPLIED_INDEX)
+    ||  s_is_meta (key, key_size, ZKV_META_APPLIED_TERM)))
+        return 0;                       //  a new raft log starts at 0
+    rocksdb_writebatch_put_cf (self->batch, zkv_engine_cf (self->engine, cf),
+                               (const char *) key, key_size, (const char *) value, value_size);
+    self->batch_bytes += key_size + value_size;
+    if (self->batch_bytes >= LOADER_BATCH)
+        return s_loader_write (self, false, error);
+    return 0;
+}
+
+zkv_image_loader_t *
+zkv_image_loader_new (zkv_engine_t *engine)
+{
+    zkv_image_loader_t *self = (zkv_image_loader_t *) calloc (1, sizeof (zkv_image_loader_t));
+    if (!self)
+        return NULL;
+    self->engine = engine;
+    self->reader = zkv_image_reader_new (s_load_record, self);
+    self->batch = rocksdb_writebatch_create ();
+    if (!self->reader) {
+        zkv_image_loader_destroy (&self);
+        return NULL;
+    }
+    return self;
+}
+
+void
+zkv_image_loader_destroy (zkv_image_loader_t **self_p)
+{
+    zkv_image_loader_t *self = *self_p;
+    if (!self)
+        return;
+    zkv_image_reader_destroy (&self->reader);
+    rocksdb_writebatch_destroy (self->batch);
+    free (self);
+    *self_p = NULL;
+}
+
+int
+zkv_image_loader_feed (zkv_image_loader_t *self, const void *data, size_t size, char **error)
+{
+    return zkv_image_reader_feed (self->reader, data, size, error);
+}
+
+int
+zkv_image_loader_finish (zkv_image_loader_t *self, char **error)
+{
+    if (!zkv_image_reader_done (self->reader)) {
+        *error = strdup ("snapshot image: cut short");
+        return -1;
+    }
+    return s_loader_write (self, true, error);
+}
+
+const zkv_image_header_t *
+zkv_image_loader_header (zkv_image_loader_t *self)
+{
+    return zkv_image_reader_header (self->reader);
+}

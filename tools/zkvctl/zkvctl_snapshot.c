@@ -1,0 +1,502 @@
+/*  =========================================================================
+    zkvctl_snapshot.c — `snapshot save`, `snapshot status` and `snapshot
+    restore`, as etcdctl 3.4 had them (etcdutl's in 3.5/3.6).
+
+    save FILE       streams the Snapshot of one member (exactly one
+                    endpoint) into FILE.part, granting the member credit as
+                    it writes; checks the SHA-256 that ends the stream;
+                    fsyncs, renames to FILE, and says `Snapshot saved at
+                    FILE` and `Server version V`. A terminal sees progress
+                    on stderr. No deadline unless --command-timeout is
+                    given (etcd's habit), but a member silent for a minute
+                    fails it.
+    status FILE     checks the file (image + SHA-256) and prints etcd 3.6's
+                    columns: hash (CRC-32C over every record: family name,
+                    key, value), revision, total keys (live keys), total
+                    size, version.
+    restore FILE    --data-dir D --name N --initial-cluster C
+                    --initial-cluster-token T [--skip-hash-check]: loads
+                    the image into the new, empty data dir D with the new
+                    membership and a fresh raft log, so that the members
+                    restored from one file, each with its own --name, form
+                    a new cluster. Offline: it talks to no member.
+    =========================================================================
+*/
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <libgen.h>
+#include <sodium.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "zkvctl.h"
+#include "zkv_cluster.h"
+#include "zkv_crc32c.h"
+#include "zkv_image.h"
+#include "zkv_keys.h"
+
+#define ZKVCTL_EXIT_BAD_FEATURE 4       //  etcdctl's ExitBadFeature
+#define S_CREDIT 16                     //  replies in flight
+#define S_SILENCE 60000                 //  msecs without a reply that fail a save
+
+//  ---------------------------------------------------------------------
+//  save
+
+static int s_save_run (zkvctl_t *ctl, int argc, char **argv);
+static const zkvctl_command_t s_save_command = {
+    "save", "snapshot save <filename>", "Stores a snapshot of a zkv member to a file",
+    s_save_run, NULL
+};
+
+static int
+s_write_all (int fd, const void *data, size_t size)
+{
+    const uint8_t *bytes = (const uint8_t *) data;
+    while (size > 0) {
+        ssize_t done = write (fd, bytes, size);
+        if (done < 0 && errno == EINTR)
+            continue;
+        if (done < 0)
+            return -1;
+        bytes += done;
+        size -= (size_t) done;
+    }
+    return 0;
+}
+
+//  Streams the snapshot into fd; returns 0, or -1 with the failure recorded
+static int
+s_stream (zkvctl_t *ctl, int fd, char *version, size_t version_size)
+{
+    bool deadline = zkvctl_flag_changed (ctl->globals, "command-timeout");
+    int64_t msecs = deadline? (ctl->command_timeout + 999999) / 1000000: S_SILENCE;
+    int64_t give_up = zclock_mono () + msecs;
+    zkv_client_t *client = zkv_client_new (ctl->endpoints, (int) (msecs > 60000? 60000: msecs));
+    if (!client)
+        return zkvctl_fail (ctl, ZKVCTL_EXIT_BAD_ARGS, "etcdclient: no available endpoints");
+    zkv_snapshot_t request = { .credit = S_CREDIT };
+    uint64_t stream = zkv_client_send (client, &zkv_snapshot_desc, &request, (int) msecs);
+    int rc = stream? 0: zkvctl_fail (ctl, ZKVCTL_EXIT_ERROR, "context deadline exceeded");
+    crypto_hash_sha256_state digest;
+    crypto_hash_sha256_init (&digest);
+    uint64_t total = 0, received = 0, consumed = 0;
+    bool terminal = isatty (STDERR_FILENO), done = false;
+    while (rc == 0 && !done) {
+        int wait = (int) (deadline? give_up - zclock_mono (): S_SILENCE);
+        zkv_result_t status;
+        zkv_msg_t *reply = wait > 0? zkv_client_recv (client, &zkv_snapshot_desc, wait, &status)
+                                   : NULL;
+        if (!reply) {
+            rc = zkvctl_fail (ctl, ZKVCTL_EXIT_ERROR, "%s", zsys_interrupted? "interrupted"
+                                                            : "context deadline exceeded");
+            break;
+        }
+        const zkv_error_t *error = zkv_reply_error (reply);
+        if (error) {
+            rc = zkvctl_fail (ctl, ZKVCTL_EXIT_ERROR, "%.*s", (int) error->message.size,
+                              (const char *) error->message.data);
+            zkv_msg_destroy (&reply);
+            break;
+        }
+        const zkv_snapshot_response_t *response = (const zkv_snapshot_response_t *) reply->body;
+        if (received == 0)
+            total = response->remaining_bytes + response->blob.size;
+        if (s_write_all (fd, response->blob.data, response->blob.size))
+            rc = zkvctl_fail (ctl, ZKVCTL_EXIT_ERROR, "write: %s", strerror (errno));
+        else
+        if (response->done) {
+            uint8_t sum [crypto_hash_sha256_BYTES];
+            crypto_hash_sha256_final (&digest, sum);
+            if (received != total || response->blob.size != sizeof sum
+            ||  memcmp (sum, response->blob.data, sizeof sum) != 0)
+                rc = zkvctl_fail (ctl, ZKVCTL_EXIT_ERROR, "sha256 checksum not found");
+            zkv_bin_str (response->version, version, version_size);
+            done = true;
+        }
+        else {
+            crypto_hash_sha256_update (&digest, response->blob.data, response->blob.size);
+            received += response->blob.size;
+            if (terminal)
+                fprintf (stderr, "\rDownloading %" PRIu64 " / %" PRIu64 " bytes (%d%%)",
+                         received, total, total? (int) (received * 100 / total): 100);
+        }
+        zkv_msg_destroy (&reply);
+        //  Half the credit used: grant it again
+        if (rc == 0 && !done && ++consumed % (S_CREDIT / 2) == 0) {
+            zkv_snapshot_credit_t grant = { .stream = stream, .credit = S_CREDIT / 2 };
+            if (!zkv_client_send (client, &zkv_snapshot_credit_desc, &grant, 1000))
+                rc = zkvctl_fail (ctl, ZKVCTL_EXIT_ERROR, "context deadline exceeded");
+        }
+    }
+    if (terminal && received)
+        fprintf (stderr, "\n");
+    zkv_client_destroy (&client);
+    return rc;
+}
+
+static int
+s_save_run (zkvctl_t *ctl, int argc, char **argv)
+{
+    zkv_bin_t positional [argc];
+    int count;
+    int rc = zkvctl_flags_parse (ctl, &s_save_command, NULL, true, argc - 1, argv + 1, NULL,
+                                 positional, &count);
+    if (rc)
+        return rc == ZKVCTL_HELP? 0: -1;
+    if (count != 1)
+        return zkvctl_fail (ctl, ZKVCTL_EXIT_BAD_ARGS, "snapshot save expects one argument");
+    if (zkvctl_ready (ctl, false))
+        return -1;
+    if (strchr (ctl->endpoints, ','))
+        return zkvctl_fail (ctl, ZKVCTL_EXIT_BAD_FEATURE,
+                            "snapshot must be requested to one selected node, not multiple [%s]",
+                            ctl->endpoints);
+    const char *path = (const char *) positional [0].data;
+    char part [4096];
+    snprintf (part, sizeof part, "%s.part", path);
+    int fd = open (part, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    if (fd < 0)
+        return zkvctl_fail (ctl, ZKVCTL_EXIT_ERROR, "could not open %s (%s)", part,
+                            strerror (errno));
+    char version [32] = "";
+    rc = s_stream (ctl, fd, version, sizeof version);
+    if (rc == 0 && fsync (fd))
+        rc = zkvctl_fail (ctl, ZKVCTL_EXIT_ERROR, "fsync %s: %s", part, strerror (errno));
+    close (fd);
+    if (rc == 0 && rename (part, path))
+        rc = zkvctl_fail (ctl, ZKVCTL_EXIT_ERROR, "could not rename %s to %s (%s)", part, path,
+                          strerror (errno));
+    if (rc) {
+        unlink (part);
+        return -1;
+    }
+    //  The rename is durable once the directory is
+    char *copy = strdup (path);
+    int dir = open (dirname (copy), O_RDONLY | O_DIRECTORY);
+    free (copy);
+    if (dir >= 0) {
+        fsync (dir);
+        close (dir);
+    }
+    printf ("Snapshot saved at %s\n", path);
+    printf ("Server version %s\n", version);
+    return 0;
+}
+
+//  ---------------------------------------------------------------------
+//  Reading a saved file: image + SHA-256
+
+//  Feeds the image part of the file at path to fn (with arg); checks the
+//  SHA-256 at its end unless skip_hash. Returns 0, or -1 with the failure
+//  recorded; *size is the file's size.
+typedef int (s_feed_fn) (void *arg, const void *data, size_t size, char **error);
+
+static int
+s_read_file (zkvctl_t *ctl, const char *path, bool skip_hash, s_feed_fn *fn, void *arg,
+             uint64_t *size)
+{
+    int fd = open (path, O_RDONLY);
+    struct stat info;
+    if (fd < 0 || fstat (fd, &info)) {
+        int error = errno;
+        if (fd >= 0)
+            close (fd);
+        return zkvctl_fail (ctl, ZKVCTL_EXIT_ERROR, "open %s: %s", path, strerror (error));
+    }
+    *size = (uint64_t) info.st_size;
+    if (info.st_size < crypto_hash_sha256_BYTES) {
+        close (fd);
+        return zkvctl_fail (ctl, ZKVCTL_EXIT_ERROR, "%s: sha256 checksum not found", path);
+    }
+    uint64_t image = (uint64_t) info.st_size - crypto_hash_sha256_BYTES, done = 0;
+    crypto_hash_sha256_state digest;
+    crypto_hash_sha256_init (&digest);
+    uint8_t buffer [65536];
+    int rc = 0;
+    while (rc == 0 && done < image) {
+        size_t want = image - done < sizeof buffer? (size_t) (image - done): sizeof buffer;
+        ssize_t got = read (fd, buffer, want);
+        if (got <= 0) {
+            rc = zkvctl_fail (ctl, ZKVCTL_EXIT_ERROR, "read %s: %s", path,
+                              got < 0? strerror (errno): "cut short");
+            break;
+        }
+        crypto_hash_sha256_update (&digest, buffer, (size_t) got);
+        char *error = NULL;
+        if (fn (arg, buffer, (size_t) got, &error)) {
+            rc = zkvctl_fail (ctl, ZKVCTL_EXIT_ERROR, "%s: %s", path, error);
+            free (error);
+        }
+        done += (size_t) got;
+    }
+    uint8_t expected [crypto_hash_sha256_BYTES], sum [crypto_hash_sha256_BYTES];
+    if (rc == 0 && read (fd, expected, sizeof expected) != sizeof expected)
+        rc = zkvctl_fail (ctl, ZKVCTL_EXIT_ERROR, "read %s: cut short", path);
+    close (fd);
+    crypto_hash_sha256_final (&digest, sum);
+    if (rc == 0 && !skip_hash && memcmp (sum, expected, sizeof sum) != 0) {
+        char want_hex [65], got_hex [65];
+        sodium_bin2hex (want_hex, sizeof want_hex, expected, sizeof expected);
+        sodium_bin2hex (got_hex, sizeof got_hex, sum, sizeof sum);
+        rc = zkvctl_fail (ctl, ZKVCTL_EXIT_ERROR, "%s: expected sha256 %s, got %s", path,
+                          want_hex, got_hex);
+    }
+    return rc;
+}
+
+//  ---------------------------------------------------------------------
+//  status
+
+static int s_status_run (zkvctl_t *ctl, int argc, char **argv);
+static const zkvctl_command_t s_status_command = {
+    "status", "snapshot status <filename>",
+    "Gets backend snapshot status of a given file", s_status_run, NULL
+};
+
+typedef struct {
+    uint32_t hash;
+    int64_t total_keys;
+    uint8_t *key;                       //  the escaped user key of the index in hand
+    size_t key_size;
+    size_t key_room;
+    bool has_key;
+} s_status_t;
+
+static int
+s_status_record (void *arg, zkv_cf_t cf, const void *key, size_t key_size, const void *value,
+                 size_t value_size, char **error)
+{
+    s_status_t *status = (s_status_t *) arg;
+    const char *name = zkv_cf_name (cf);
+    status->hash = zkv_crc32c (status->hash, name, strlen (name));
+    status->hash = zkv_crc32c (status->hash, key, key_size);
+    status->hash = zkv_crc32c (status->hash, value, value_size);
+    if (cf != ZKV_CF_INDEX)
+        return 0;
+    //  The live keys: the newest revision of each key (its first index
+    //  record) that is not a tombstone, as etcd 3.6 counts them
+    size_t escaped;
+    zkv_rev_t rev;
+    zkv_index_value_t state;
+    if (zkv_indexkey_decode ((const uint8_t *) key, key_size, &escaped, &rev)
+    ||  zkv_index_value_decode ((const uint8_t *) value, value_size, &state)) {
+        *error = strdup ("snapshot image: a corrupt index record");
+        return -1;
+    }
+    if (status->has_key && escaped == status->key_size
+    &&  memcmp (status->key, key, escaped) == 0)
+        return 0;                       //  an older revision of the same key
+    if (escaped > status->key_room) {
+        status->key_room = 2 * escaped;
+        status->key = (uint8_t *) realloc (status->key, status->key_room);
+        if (!status->key) {
+            *error = strdup ("out of memory");
+            return -1;
+        }
+    }
+    memcpy (status->key, key, escaped);
+    status->key_size = escaped;
+    status->has_key = true;
+    if (!state.tombstone)
+        status->total_keys++;
+    return 0;
+}
+
+static int
+s_reader_feed (void *arg, const void *data, size_t size, char **error)
+{
+    return zkv_image_reader_feed ((zkv_image_reader_t *) arg, data, size, error);
+}
+
+static int
+s_status_run (zkvctl_t *ctl, int argc, char **argv)
+{
+    zkv_bin_t positional [argc];
+    int count;
+    int rc = zkvctl_flags_parse (ctl, &s_status_command, NULL, true, argc - 1, argv + 1, NULL,
+                                 positional, &count);
+    if (rc)
+        return rc == ZKVCTL_HELP? 0: -1;
+    if (count != 1)
+        return zkvctl_fail (ctl, ZKVCTL_EXIT_BAD_ARGS, "snapshot status requires exactly one "
+                            "argument");
+    if (zkvctl_output_parse (ctl))
+        return zkvctl_fail (ctl, ZKVCTL_EXIT_BAD_ARGS, "unsupported output format");
+    const char *path = (const char *) positional [0].data;
+    s_status_t status = { 0 };
+    zkv_image_reader_t *reader = zkv_image_reader_new (s_status_record, &status);
+    uint64_t size = 0;
+    rc = s_read_file (ctl, path, false, s_reader_feed, reader, &size);
+    if (rc == 0 && !zkv_image_reader_done (reader))
+        rc = zkvctl_fail (ctl, ZKVCTL_EXIT_ERROR, "%s: snapshot image: cut short", path);
+    if (rc == 0) {
+        const zkv_image_header_t *header = zkv_image_reader_header (reader);
+        char total [32];
+        zkvctl_humanize_bytes (size, total, sizeof total);
+        if (ctl->format == ZKVCTL_FORMAT_JSON)
+            printf ("{\"hash\":%" PRIu32 ",\"revision\":%" PRId64 ",\"totalKey\":%" PRId64
+                    ",\"totalSize\":%" PRIu64 ",\"version\":\"%s\"}\n", status.hash,
+                    header->revision, status.total_keys, size, header->storage_version);
+        else {
+            static const char *titles [] = {
+                "hash", "revision", "total keys", "total size", "version"
+            };
+            char *cells [5] = {
+                zsys_sprintf ("%" PRIx32, status.hash),
+                zsys_sprintf ("%" PRId64, header->revision),
+                zsys_sprintf ("%" PRId64, status.total_keys),
+                strdup (total), strdup (header->storage_version)
+            };
+            if (ctl->format == ZKVCTL_FORMAT_TABLE)
+                zkvctl_table_print (titles, 5, (const char *const *) cells, 1);
+            else
+                printf ("%s, %s, %s, %s, %s\n", cells [0], cells [1], cells [2], cells [3],
+                        cells [4]);
+            for (int i = 0; i < 5; i++)
+                free (cells [i]);
+        }
+    }
+    zkv_image_reader_destroy (&reader);
+    free (status.key);
+    return rc;
+}
+
+//  ---------------------------------------------------------------------
+//  restore
+
+static int s_restore_run (zkvctl_t *ctl, int argc, char **argv);
+static const zkvctl_command_t s_restore_command = {
+    "restore", "snapshot restore <filename> [options]",
+    "Restores a zkv member snapshot to a zkv directory", s_restore_run, NULL
+};
+
+//  True if dir is absent or empty
+static bool
+s_dir_empty (const char *dir)
+{
+    DIR *handle = opendir (dir);
+    if (!handle)
+        return errno == ENOENT;
+    bool empty = true;
+    struct dirent *entry;
+    while (empty && (entry = readdir (handle)))
+        empty = streq (entry->d_name, ".") || streq (entry->d_name, "..");
+    closedir (handle);
+    return empty;
+}
+
+static int
+s_loader_feed (void *arg, const void *data, size_t size, char **error)
+{
+    return zkv_image_loader_feed ((zkv_image_loader_t *) arg, data, size, error);
+}
+
+static int
+s_restore_run (zkvctl_t *ctl, int argc, char **argv)
+{
+    const char *data_dir = "", *name = "default", *initial = "", *token = "zkv-cluster";
+    const char *advertise = "";
+    bool skip_hash = false;
+    zkvctl_flag_t flags [] = {
+        { "data-dir", 0, ZKVCTL_FLAG_STRING, &data_dir, "\"\"",
+          "Path to the data directory", false },
+        { "name", 0, ZKVCTL_FLAG_STRING, &name, "\"default\"",
+          "Human-readable name for this member", false },
+        { "initial-cluster", 0, ZKVCTL_FLAG_STRING, &initial, "\"\"",
+          "Initial cluster configuration for restore bootstrap", false },
+        { "initial-cluster-token", 0, ZKVCTL_FLAG_STRING, &token, "\"zkv-cluster\"",
+          "Initial cluster token for the cluster during restore bootstrap", false },
+        { "initial-advertise-peer-urls", 0, ZKVCTL_FLAG_STRING, &advertise, "\"\"",
+          "accepted for etcdctl's sake: the peer endpoint is --initial-cluster's", false },
+        { "skip-hash-check", 0, ZKVCTL_FLAG_BOOL, &skip_hash, "false",
+          "Ignore snapshot integrity hash value", false },
+        { NULL, 0, 0, NULL, NULL, NULL, false }
+    };
+    zkv_bin_t positional [argc];
+    int count;
+    int rc = zkvctl_flags_parse (ctl, &s_restore_command, flags, true, argc - 1, argv + 1,
+                                 NULL, positional, &count);
+    if (rc)
+        return rc == ZKVCTL_HELP? 0: -1;
+    if (count != 1)
+        return zkvctl_fail (ctl, ZKVCTL_EXIT_BAD_ARGS, "snapshot restore requires exactly one "
+                            "argument");
+    //  zkv-node's default data dir is <name>.zkv
+    char dir [1024];
+    if (*data_dir)
+        snprintf (dir, sizeof dir, "%s", data_dir);
+    else
+        snprintf (dir, sizeof dir, "%s.zkv", name);
+    if (!*initial)
+        return zkvctl_fail (ctl, ZKVCTL_EXIT_BAD_ARGS, "--initial-cluster is required");
+    zkv_cluster_t cluster, loaded;
+    char why [512];
+    if (zkv_cluster_parse (initial, token, &cluster, why, sizeof why))
+        return zkvctl_fail (ctl, ZKVCTL_EXIT_BAD_ARGS, "%s", why);
+    if (!zkv_cluster_find (&cluster, name))
+        return zkvctl_fail (ctl, ZKVCTL_EXIT_BAD_ARGS, "couldn't find local name \"%s\" in "
+                            "the initial cluster configuration", name);
+    if (!s_dir_empty (dir))
+        return zkvctl_fail (ctl, ZKVCTL_EXIT_ERROR, "data-dir \"%s\" not empty or could not "
+                            "be read", dir);
+    if (mkdir (dir, 0700) && errno != EEXIST)
+        return zkvctl_fail (ctl, ZKVCTL_EXIT_ERROR, "mkdir %s: %s", dir, strerror (errno));
+    char db [1100];
+    snprintf (db, sizeof db, "%s/db", dir);
+    char *error = NULL;
+    zkv_engine_t *engine = zkv_engine_open (db, NULL, &error);
+    if (!engine) {
+        rc = zkvctl_fail (ctl, ZKVCTL_EXIT_ERROR, "cannot open %s: %s", db, error);
+        free (error);
+        return rc;
+    }
+    zkv_image_loader_t *loader = zkv_image_loader_new (engine);
+    uint64_t size;
+    const char *path = (const char *) positional [0].data;
+    rc = s_read_file (ctl, path, skip_hash, s_loader_feed, loader, &size);
+    if (rc == 0 && zkv_image_loader_finish (loader, &error)) {
+        rc = zkvctl_fail (ctl, ZKVCTL_EXIT_ERROR, "%s: %s", path, error);
+        free (error);
+    }
+    int64_t revision = rc == 0? zkv_image_loader_header (loader)->revision: 0;
+    zkv_image_loader_destroy (&loader);
+    if (rc == 0 && zkv_cluster_load (engine, name, token, &cluster, &loaded, why, sizeof why))
+        rc = zkvctl_fail (ctl, ZKVCTL_EXIT_ERROR, "%s", why);
+    zkv_engine_destroy (&engine);
+    if (rc) {
+        char command [1200];
+        snprintf (command, sizeof command, "rm -rf '%s'", dir);
+        if (system (command) != 0)
+            fprintf (stderr, "could not remove %s\n", dir);
+        return -1;
+    }
+    printf ("Restored snapshot %s into %s: member %s (%016" PRIx64 ") of cluster %016" PRIx64
+            ", revision %" PRId64 "\n", path, dir, name, loaded.self, loaded.cluster_id,
+            revision);
+    return 0;
+}
+
+//  ---------------------------------------------------------------------
+//  snapshot
+
+static const zkvctl_command_t *const s_snapshot_commands [] = {
+    &s_restore_command,
+    &s_save_command,
+    &s_status_command,
+    NULL
+};
+
+static int
+s_snapshot_run (zkvctl_t *ctl, int argc, char **argv)
+{
+    return zkvctl_subcommand_run (ctl, &zkvctl_snapshot_command, argc, argv);
+}
+
+const zkvctl_command_t zkvctl_snapshot_command = {
+    "snapshot", "snapshot <subcommand> [flags]", "Manages zkv node snapshots",
+    s_snapshot_run, s_snapshot_commands
+};
