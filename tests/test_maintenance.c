@@ -458,3 +458,224 @@ Test (maintenance, defrag_under_a_write_load_loses_and_fails_nothing)
     cr_assert_leq (response->db_size_in_use, response->db_size);
     zkv_msg_destroy (&reply);
 }
+
+//  ---------------------------------------------------------------------
+//  Snapshot
+
+//  Runs zkvctl with args exactly as given (no --endpoints added)
+static zkv_run_t
+s_zkvctl_bare (const char *const *args)
+{
+    const char *argv [32] = { ZKVCTL_BIN };
+    size_t count = 1;
+    for (size_t i = 0; args [i] && count < 31; i++)
+        argv [count++] = args [i];
+    argv [count] = NULL;
+    return zkv_run (NULL, argv);
+}
+
+//  Writes a copy of file at copy: its first `keep` bytes, with the byte at
+//  `flip` (if below keep) changed
+static void
+s_copy_damaged (const char *file, const char *copy, long keep, long flip)
+{
+    FILE *in = fopen (file, "rb"), *out = fopen (copy, "wb");
+    cr_assert (in && out);
+    for (long at = 0; at < keep; at++) {
+        int byte = fgetc (in);
+        if (byte == EOF)
+            break;
+        fputc (at == flip? byte ^ 0x5a: byte, out);
+    }
+    fclose (in);
+    fclose (out);
+}
+
+static long
+s_file_size (const char *file)
+{
+    FILE *in = fopen (file, "rb");
+    cr_assert_not_null (in);
+    fseek (in, 0, SEEK_END);
+    long size = ftell (in);
+    fclose (in);
+    return size;
+}
+
+Test (maintenance, snapshot_saved_and_restored_into_a_new_cluster)
+{
+    cf_up (NULL);
+    char leader [32];
+    cf_leader (leader, sizeof leader);
+    zkv_client_t *client = zkv_client_new (zkv_harness_endpoints (cf_cluster), 5000);
+    for (int i = 0; i < 400; i++) {
+        char key [32], value [64];
+        snprintf (key, sizeof key, "snap/%03d", (i * 13) % 150);
+        snprintf (value, sizeof value, "value %d of a snapshot", i);
+        cr_assert (cf_put (client, key, value));
+        if (i == 250)
+            s_compact (client, 200);
+    }
+    zkv_client_destroy (&client);
+    char *data = cf_converged ();
+    const char *source = streq (leader, "n2")? "n3": "n2";
+
+    //  save from a follower; status reads it back
+    char file [256];
+    snprintf (file, sizeof file, "%s/backup.db", cf_dir);
+    const char *save [] = { "--endpoints", zkv_harness_endpoint (cf_cluster, source),
+                            "snapshot", "save", file, NULL };
+    zkv_run_t run = s_zkvctl_bare (save);
+    cr_assert_eq (run.code, 0, "%s", run.err);
+    char said [300];
+    snprintf (said, sizeof said, "Snapshot saved at %s\nServer version 1.0.0\n", file);
+    cr_assert_str_eq (run.out, said);
+    zkv_run_free (&run);
+    const char *status [] = { "snapshot", "status", file, "-w", "json", NULL };
+    run = s_zkvctl_bare (status);
+    cr_assert_eq (run.code, 0, "%s", run.err);
+    cr_assert_not_null (strstr (run.out, "\"revision\":401,\"totalKey\":150,"), "%s", run.out);
+    zkv_run_free (&run);
+    int64_t compact;
+    uint32_t hash = s_hash (source, true, 401, &compact);
+
+    //  A file cut short or altered is refused by status and restore
+    char damaged [256];
+    snprintf (damaged, sizeof damaged, "%s/damaged.db", cf_dir);
+    long size = s_file_size (file);
+    const long keeps [] = { size / 2, size, 20 };
+    const long flips [] = { -1, size / 3, -1 };
+    for (int d = 0; d < 3; d++) {
+        s_copy_damaged (file, damaged, keeps [d], flips [d]);
+        const char *check [] = { "snapshot", "status", damaged, NULL };
+        run = s_zkvctl_bare (check);
+        cr_assert_eq (run.code, 1, "damage %d: %s", d, run.out);
+        cr_assert_not_null (strstr (run.err, "Error: "), "%s", run.err);
+        zkv_run_free (&run);
+        char dir [300];
+        snprintf (dir, sizeof dir, "%s/refused", cf_dir);
+        const char *restore [] = { "snapshot", "restore", damaged, "--data-dir", dir,
+                                   "--name", "n1", "--initial-cluster", "n1=tcp://127.0.0.1:9",
+                                   NULL };
+        run = s_zkvctl_bare (restore);
+        cr_assert_eq (run.code, 1, "damage %d: %s", d, run.out);
+        cr_assert (access (dir, F_OK) != 0, "a refused restore left %s", dir);
+        zkv_run_free (&run);
+    }
+
+    //  A new cluster, every member restored from the file
+    char new_dir [256];
+    snprintf (new_dir, sizeof new_dir, "%s/restored", cf_dir);
+    const char *flags [] = { "--heartbeat-interval", "50", "--election-timeout", "500", NULL };
+    zkv_harness_config_t config = {
+        .members = 3, .dir = new_dir, .node = ZKV_NODE_BIN, .flags = flags, .attached = true
+    };
+    char error [4096];
+    zkv_harness_t *restored = zkv_harness_new (&config, error, sizeof error);
+    cr_assert_not_null (restored, "%s", error);
+    zconfig_t *root = zconfig_load (zkv_harness_file (restored));
+    cr_assert_not_null (root);
+    const char *token = zconfig_get (root, "cluster/token", "");
+    char initial [512] = "";
+    for (zconfig_t *member = zconfig_child (zconfig_locate (root, "cluster")); member;
+         member = zconfig_next (member))
+        if (streq (zconfig_name (member), "member")) {
+            char item [128];
+            snprintf (item, sizeof item, "%s%s=%s", *initial? ",": "",
+                      zconfig_get (member, "name", ""), zconfig_get (member, "peer", ""));
+            strcat (initial, item);
+        }
+    for (size_t i = 0; i < 3; i++) {
+        const char *name = zkv_harness_name (restored, i);
+        char dir [300];
+        snprintf (dir, sizeof dir, "%s/%s", new_dir, name);
+        const char *restore [] = { "snapshot", "restore", file, "--data-dir", dir, "--name",
+                                   name, "--initial-cluster", initial,
+                                   "--initial-cluster-token", token, NULL };
+        run = s_zkvctl_bare (restore);
+        cr_assert_eq (run.code, 0, "%s%s", run.out, run.err);
+        zkv_run_free (&run);
+    }
+    zconfig_destroy (&root);
+    cr_assert_eq (zkv_harness_start (restored, NULL, error, sizeof error), 0, "%s", error);
+    char new_leader [32];
+    cr_assert_eq (zkv_harness_wait_leader (restored, 20000, new_leader, sizeof new_leader), 0);
+    //  The same data and the same HashKV at the snapshot's revision, on
+    //  every new member; writes go on from that revision
+    zkv_harness_t *original = cf_cluster;
+    cf_cluster = restored;
+    char *copy = cf_converged ();
+    cr_assert_str_eq (copy, data);
+    free (copy);
+    for (size_t i = 0; i < 3; i++)
+        cr_assert_eq (s_hash (zkv_harness_name (restored, i), true, 401, &compact), hash);
+    client = zkv_client_new (zkv_harness_endpoints (restored), 5000);
+    zkv_put_t put = { .key = cf_bin ("after"), .value = cf_bin ("restore") };
+    zkv_result_t result;
+    zkv_msg_t *reply = zkv_client_call (client, &zkv_put_desc, &put, &result);
+    cr_assert (reply && !zkv_reply_error (reply));
+    cr_assert_eq (((zkv_put_response_t *) reply->body)->header->revision, 402);
+    zkv_msg_destroy (&reply);
+    zkv_client_destroy (&client);
+    cf_cluster = original;
+    zkv_harness_destroy (&restored);
+    free (data);
+}
+
+//  A client that asks for a snapshot and then reads nothing: the member
+//  sends only what was granted and goes on serving everyone else
+Test (maintenance, a_client_that_stops_reading_a_snapshot_hurts_nothing)
+{
+    cf_up (NULL);
+    char leader [32];
+    cf_leader (leader, sizeof leader);
+    zkv_client_t *client = zkv_client_new (zkv_harness_endpoint (cf_cluster, leader), 5000);
+    cf_put_keys (client, 300);
+    zkv_client_t *stalled [4];
+    for (int i = 0; i < 3; i++) {
+        stalled [i] = zkv_client_new (zkv_harness_endpoint (cf_cluster, leader), 5000);
+        zkv_snapshot_t request = { .credit = 2, .chunk_size = 1024 };
+        cr_assert (zkv_client_send (stalled [i], &zkv_snapshot_desc, &request, 2000));
+        zkv_result_t status;
+        for (int r = 0; r < 2; r++) {
+            zkv_msg_t *reply = zkv_client_recv (stalled [i], &zkv_snapshot_desc, 5000, &status);
+            cr_assert_not_null (reply);
+            cr_assert_null (zkv_reply_error (reply));
+            cr_assert_eq (((zkv_snapshot_response_t *) reply->body)->blob.size, 1024);
+            zkv_msg_destroy (&reply);
+        }
+        //  Granted two: a third never comes
+        cr_assert_null (zkv_client_recv (stalled [i], &zkv_snapshot_desc, 300, &status));
+    }
+    //  Writes, reads, Status and a whole snapshot by another client go on
+    for (int i = 0; i < 50; i++)
+        cr_assert (cf_put (client, "during", "stalled snapshots"));
+    char file [256];
+    snprintf (file, sizeof file, "%s/whole.db", cf_dir);
+    const char *save [] = { "--endpoints", zkv_harness_endpoint (cf_cluster, leader),
+                            "snapshot", "save", file, NULL };
+    zkv_run_t run = s_zkvctl_bare (save);
+    cr_assert_eq (run.code, 0, "%s", run.err);
+    zkv_run_free (&run);
+    //  A fourth stream stalls too; a fifth is one more than a member keeps
+    //  at once, and is refused, clearly
+    stalled [3] = zkv_client_new (zkv_harness_endpoint (cf_cluster, leader), 5000);
+    zkv_snapshot_t request = { .credit = 1 };
+    cr_assert (zkv_client_send (stalled [3], &zkv_snapshot_desc, &request, 2000));
+    zkv_result_t status;
+    zkv_msg_t *reply = zkv_client_recv (stalled [3], &zkv_snapshot_desc, 5000, &status);
+    cr_assert (reply && !zkv_reply_error (reply));
+    zkv_msg_destroy (&reply);
+    zkv_client_t *fifth = zkv_client_new (zkv_harness_endpoint (cf_cluster, leader), 5000);
+    reply = zkv_client_call (fifth, &zkv_snapshot_desc, &request, &status);
+    cr_assert_not_null (reply);
+    const zkv_error_t *error = zkv_reply_error (reply);
+    cr_assert (error && error->message.size == strlen ("etcdserver: too many requests")
+               && memcmp (error->message.data, "etcdserver: too many requests",
+                          error->message.size) == 0);
+    zkv_msg_destroy (&reply);
+    zkv_client_destroy (&fifth);
+    for (int i = 0; i < 4; i++)
+        zkv_client_destroy (&stalled [i]);
+    zkv_client_destroy (&client);
+}
