@@ -3,15 +3,16 @@
     follower that fell behind the leader's compacted log (raft's
     InstallSnapshot), and its installation on the other side.
 
-    A stream holds every record of the replicated families (key, index,
-    meta, alarm, members), read from one RocksDB snapshot taken between two
-    applied batches, so it is the state at exactly one applied index. Each
-    chunk carries about a megabyte of [family, key, value] records as a
-    msgpack array; the last one carries the SHA-256 of every data byte.
-    Installing gathers the chunks into one write batch that first empties
-    those families, and writes it, synced, only once the last chunk has
-    arrived whole and the digest matches: a stream cut short changes
-    nothing. (The batch holds the whole state in memory until then.)
+    A stream is the member's snapshot image (store/zkv_image.h, the format
+    the Snapshot RPC and saved files use too), read from one RocksDB
+    snapshot, so it is the state at exactly one applied index, which the
+    chunks carry with its term. Each chunk carries about a megabyte of the
+    image's bytes; the last one carries its SHA-256. Installing parses the
+    image as it comes into one write batch that first empties the families
+    the image carries, and writes it, synced, only once the last chunk has
+    arrived whole, the digest matches and the image is complete: a stream
+    cut short changes nothing. (The batch holds the whole state in memory
+    until then.)
     =========================================================================
 */
 #ifndef ZKV_SNAPSHOT_H_INCLUDED
@@ -28,10 +29,9 @@
 typedef struct zkv_snapshot_out_s zkv_snapshot_out_t;
 typedef struct zkv_snapshot_in_s zkv_snapshot_in_t;
 
-//  A stream of this member's state at (index, term), for member `to`
+//  A stream of this member's state as it is now, for member `to`
 zkv_snapshot_out_t *
-    zkv_snapshot_out_new (zkv_engine_t *engine, uint64_t from, uint64_t to, uint64_t stream,
-                          uint64_t index, uint64_t term);
+    zkv_snapshot_out_new (zkv_engine_t *engine, uint64_t from, uint64_t to, uint64_t stream);
 
 void
     zkv_snapshot_out_destroy (zkv_snapshot_out_t **self_p);

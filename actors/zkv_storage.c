@@ -415,8 +415,7 @@ s_handle_inbox (self_t *self)
             zkv_snapshot_out_destroy (&self->stream);
             self->stream = zkv_snapshot_out_new (
                 self->args->engine, self->args->member_id,
-                ((zkv_snapshot_request_t *) msg->body)->to, ++self->next_stream,
-                zkv_mvcc_applied_index (self->mvcc), zkv_mvcc_applied_term (self->mvcc));
+                ((zkv_snapshot_request_t *) msg->body)->to, ++self->next_stream);
             zkv_msg_destroy (&msg);
         }
         else

@@ -35,12 +35,10 @@ struct zkv_image_writer_s {
     uint8_t sum [ZKV_IMAGE_DIGEST_SIZE];
 };
 
-//  True for the families an image carries: all but the raft log and the
-//  unused default one
-static bool
-s_carried (int cf)
+bool
+zkv_image_carries (zkv_cf_t cf)
 {
-    return cf != ZKV_CF_RAFT_LOG && cf != ZKV_CF_DEFAULT;
+    return cf != ZKV_CF_RAFT_LOG && cf != ZKV_CF_DEFAULT && cf < ZKV_CF_COUNT;
 }
 
 static void
@@ -131,7 +129,7 @@ zkv_image_writer_size (zkv_image_writer_t *self)
     //  What the writer has encoded already: the magic and the header
     uint64_t total = self->pending.size + 1;        //  and the end marker
     for (int cf = 0; cf < ZKV_CF_COUNT; cf++) {
-        if (!s_carried (cf))
+        if (!zkv_image_carries ((zkv_cf_t) cf))
             continue;
         size_t name = strlen (zkv_cf_name ((zkv_cf_t) cf));
         rocksdb_iterator_t *it = zkv_engine_iterator (self->engine, (zkv_cf_t) cf,
@@ -156,7 +154,7 @@ s_refill (zkv_image_writer_t *self, char **error)
     msgpack_packer_init (&pk, &self->pending, msgpack_sbuffer_write);
     while (self->pending.size < REFILL && !self->ended) {
         if (!self->it) {
-            while (self->family < ZKV_CF_COUNT && !s_carried (self->family))
+            while (self->family < ZKV_CF_COUNT && !zkv_image_carries ((zkv_cf_t) self->family))
                 self->family++;
             if (self->family == ZKV_CF_COUNT) {
                 msgpack_pack_nil (&pk);
@@ -372,7 +370,7 @@ s_object (zkv_image_reader_t *self, const msgpack_object *object, char **error)
         return s_fail (self, error, "snapshot image: a record of the wrong shape");
     const msgpack_object *item = object->via.array.ptr;
     zkv_cf_t cf = zkv_cf_by_name (item [0].via.str.ptr, item [0].via.str.size);
-    if (cf == ZKV_CF_COUNT || !s_carried (cf))
+    if (cf == ZKV_CF_COUNT || !zkv_image_carries ((zkv_cf_t) cf))
         return s_fail (self, error, "snapshot image: a record of an unknown family");
     if (self->record (self->arg, cf, item [1].via.bin.ptr, item [1].via.bin.size,
                       item [2].via.bin.ptr, item [2].via.bin.size, error)) {

@@ -38,6 +38,11 @@ typedef struct {
     uint64_t applied_term;
 } zkv_image_header_t;
 
+//  True for the families an image carries: every one but the raft log
+//  and RocksDB's unused default
+bool
+    zkv_image_carries (zkv_cf_t cf);
+
 typedef struct zkv_image_writer_s zkv_image_writer_t;
 typedef struct zkv_image_reader_s zkv_image_reader_t;
 
