@@ -24,6 +24,7 @@ struct zkv_engine_s {
     rocksdb_writeoptions_t *write_sync; //  WAL fsync'd before returning
     rocksdb_writeoptions_t *write_async;
     rocksdb_env_t *env;                 //  only for the memory medium (not owned)
+    rocksdb_env_t *disk_env;            //  the default env, on disk (owned handle)
 };
 
 static const char *s_cf_names [ZKV_CF_COUNT] = {
@@ -101,6 +102,15 @@ zkv_engine_open (const char *path, zkv_memory_t *memory, char **error)
     if (memory) {
         self->env = memory->env;
         rocksdb_options_set_env (self->options, self->env);
+    }
+    else {
+        //  Compactions (a defrag's too) run at a lower CPU and I/O priority
+        //  than the threads that serve requests and sync the WAL, so that
+        //  a long compaction slows writes as little as the machine allows
+        self->disk_env = rocksdb_create_default_env ();
+        rocksdb_env_lower_thread_pool_cpu_priority (self->disk_env);
+        rocksdb_env_lower_thread_pool_io_priority (self->disk_env);
+        rocksdb_options_set_env (self->options, self->disk_env);
     }
 
     const char *names [ZKV_CF_COUNT];
@@ -182,6 +192,8 @@ zkv_engine_destroy (zkv_engine_t **self_p)
         rocksdb_writeoptions_destroy (self->write_sync);
     if (self->write_async)
         rocksdb_writeoptions_destroy (self->write_async);
+    if (self->disk_env)
+        rocksdb_env_destroy (self->disk_env);
     free (self);
     *self_p = NULL;
 }
