@@ -196,7 +196,9 @@ s_wait (self_t *self, zmsg_t **envelope_p, const zkv_msg_t *request, size_t byte
     //  as the database is big, not as long as a request
     bool whole_database = request->desc == &zkv_defragment_desc
                        || request->desc == &zkv_hash_desc || request->desc == &zkv_hash_kv_desc
-                       || request->desc == &zkv_snapshot_desc;
+                       || request->desc == &zkv_snapshot_desc
+                       || (request->desc == &zkv_compact_desc
+                           && ((const zkv_compact_t *) request->body)->physical);
     waiter->deadline = zclock_mono () + (whole_database? MAINTENANCE_TIMEOUT
                                                        : self->args->request_timeout);
     waiter->bytes = bytes;

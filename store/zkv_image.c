@@ -6,9 +6,9 @@
 #include "zkv_image.h"
 #include "zkv_hash.h"
 #include "zkv_mvcc_private.h"
+#include "zkv_sha256.h"
 
 #include <msgpack.h>
-#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,7 +30,7 @@ struct zkv_image_writer_s {
     bool ended;                         //  the end marker is encoded
     msgpack_sbuffer pending;            //  encoded, not yet given
     size_t given;                       //  of pending
-    crypto_hash_sha256_state digest;
+    zkv_sha256_t *digest;
     bool digested;                      //  the image was all given, sum is set
     uint8_t sum [ZKV_IMAGE_DIGEST_SIZE];
 };
@@ -87,7 +87,11 @@ zkv_image_writer_new (zkv_engine_t *engine, const rocksdb_snapshot_t *snapshot, 
     msgpack_packer pk;
     msgpack_packer_init (&pk, &self->pending, msgpack_sbuffer_write);
     s_pack_header (&pk, &self->header);
-    crypto_hash_sha256_init (&self->digest);
+    self->digest = zkv_sha256_new ();
+    if (!self->digest) {
+        *error = strdup ("out of memory");
+        zkv_image_writer_destroy (&self);
+    }
     return self;
 }
 
@@ -100,6 +104,7 @@ zkv_image_writer_destroy (zkv_image_writer_t **self_p)
     if (self->it)
         rocksdb_iter_destroy (self->it);
     msgpack_sbuffer_destroy (&self->pending);
+    zkv_sha256_destroy (&self->digest);
     free (self);
     *self_p = NULL;
 }
@@ -210,9 +215,9 @@ zkv_image_writer_read (zkv_image_writer_t *self, uint8_t *buf, size_t size, char
         done += take;
     }
     if (!self->digested) {
-        crypto_hash_sha256_update (&self->digest, buf, done);
+        zkv_sha256_update (self->digest, buf, done);
         if (done < size) {
-            crypto_hash_sha256_final (&self->digest, self->sum);
+            zkv_sha256_digest (self->digest, self->sum);
             self->digested = true;
         }
     }
@@ -238,7 +243,7 @@ struct zkv_image_reader_s {
     bool done;
     bool failed;
     zkv_image_header_t header;
-    crypto_hash_sha256_state digest;
+    zkv_sha256_t *digest;
 };
 
 zkv_image_reader_t *
@@ -253,7 +258,9 @@ zkv_image_reader_new (zkv_image_record_fn *record, void *arg)
     }
     self->record = record;
     self->arg = arg;
-    crypto_hash_sha256_init (&self->digest);
+    self->digest = zkv_sha256_new ();
+    if (!self->digest)
+        zkv_image_reader_destroy (&self);
     return self;
 }
 
@@ -264,6 +271,7 @@ zkv_image_reader_destroy (zkv_image_reader_t **self_p)
     if (!self)
         return;
     msgpack_unpacker_destroy (&self->unpacker);
+    zkv_sha256_destroy (&self->digest);
     free (self);
     *self_p = NULL;
 }
@@ -385,7 +393,7 @@ zkv_image_reader_feed (zkv_image_reader_t *self, const void *data, size_t size, 
 {
     if (self->failed)
         return s_fail (self, error, "snapshot image: reading already failed");
-    crypto_hash_sha256_update (&self->digest, (const uint8_t *) data, size);
+    zkv_sha256_update (self->digest, data, size);
     const uint8_t *bytes = (const uint8_t *) data;
     while (self->magic_seen < MAGIC_SIZE && size > 0) {
         if (*bytes != (uint8_t) MAGIC [self->magic_seen])
@@ -430,8 +438,7 @@ zkv_image_reader_header (zkv_image_reader_t *self)
 void
 zkv_image_reader_digest (zkv_image_reader_t *self, uint8_t digest [ZKV_IMAGE_DIGEST_SIZE])
 {
-    crypto_hash_sha256_state copy = self->digest;
-    crypto_hash_sha256_final (&copy, digest);
+    zkv_sha256_digest (self->digest, digest);
 }
 
 //  ---------------------------------------------------------------------

@@ -38,9 +38,11 @@
 #include "zkv_crc32c.h"
 #include "zkv_image.h"
 #include "zkv_keys.h"
+#include "zkv_sha256.h"
 
 #define ZKVCTL_EXIT_BAD_FEATURE 4       //  etcdctl's ExitBadFeature
-#define S_CREDIT 16                     //  replies in flight
+#define S_CREDIT 8                      //  replies in flight
+#define S_CHUNK (1024 * 1024)           //  image bytes per reply (etcd's are 32 KiB)
 #define S_SILENCE 60000                 //  msecs without a reply that fail a save
 
 //  ---------------------------------------------------------------------
@@ -78,11 +80,12 @@ s_stream (zkvctl_t *ctl, int fd, char *version, size_t version_size)
     zkv_client_t *client = zkv_client_new (ctl->endpoints, (int) (msecs > 60000? 60000: msecs));
     if (!client)
         return zkvctl_fail (ctl, ZKVCTL_EXIT_BAD_ARGS, "etcdclient: no available endpoints");
-    zkv_snapshot_t request = { .credit = S_CREDIT };
+    zkv_snapshot_t request = { .credit = S_CREDIT, .chunk_size = S_CHUNK };
     uint64_t stream = zkv_client_send (client, &zkv_snapshot_desc, &request, (int) msecs);
     int rc = stream? 0: zkvctl_fail (ctl, ZKVCTL_EXIT_ERROR, "context deadline exceeded");
-    crypto_hash_sha256_state digest;
-    crypto_hash_sha256_init (&digest);
+    zkv_sha256_t *digest = zkv_sha256_new ();
+    if (!digest)
+        rc = zkvctl_fail (ctl, ZKVCTL_EXIT_ERROR, "out of memory");
     uint64_t total = 0, received = 0, consumed = 0;
     bool terminal = isatty (STDERR_FILENO), done = false;
     while (rc == 0 && !done) {
@@ -109,8 +112,8 @@ s_stream (zkvctl_t *ctl, int fd, char *version, size_t version_size)
             rc = zkvctl_fail (ctl, ZKVCTL_EXIT_ERROR, "write: %s", strerror (errno));
         else
         if (response->done) {
-            uint8_t sum [crypto_hash_sha256_BYTES];
-            crypto_hash_sha256_final (&digest, sum);
+            uint8_t sum [ZKV_SHA256_SIZE];
+            zkv_sha256_digest (digest, sum);
             if (received != total || response->blob.size != sizeof sum
             ||  memcmp (sum, response->blob.data, sizeof sum) != 0)
                 rc = zkvctl_fail (ctl, ZKVCTL_EXIT_ERROR, "sha256 checksum not found");
@@ -118,7 +121,7 @@ s_stream (zkvctl_t *ctl, int fd, char *version, size_t version_size)
             done = true;
         }
         else {
-            crypto_hash_sha256_update (&digest, response->blob.data, response->blob.size);
+            zkv_sha256_update (digest, response->blob.data, response->blob.size);
             received += response->blob.size;
             if (terminal)
                 fprintf (stderr, "\rDownloading %" PRIu64 " / %" PRIu64 " bytes (%d%%)",
@@ -134,6 +137,7 @@ s_stream (zkvctl_t *ctl, int fd, char *version, size_t version_size)
     }
     if (terminal && received)
         fprintf (stderr, "\n");
+    zkv_sha256_destroy (&digest);
     zkv_client_destroy (&client);
     return rc;
 }
@@ -208,15 +212,14 @@ s_read_file (zkvctl_t *ctl, const char *path, bool skip_hash, s_feed_fn *fn, voi
         return zkvctl_fail (ctl, ZKVCTL_EXIT_ERROR, "open %s: %s", path, strerror (error));
     }
     *size = (uint64_t) info.st_size;
-    if (info.st_size < crypto_hash_sha256_BYTES) {
+    if (info.st_size < ZKV_SHA256_SIZE) {
         close (fd);
         return zkvctl_fail (ctl, ZKVCTL_EXIT_ERROR, "%s: sha256 checksum not found", path);
     }
-    uint64_t image = (uint64_t) info.st_size - crypto_hash_sha256_BYTES, done = 0;
-    crypto_hash_sha256_state digest;
-    crypto_hash_sha256_init (&digest);
-    uint8_t buffer [65536];
-    int rc = 0;
+    uint64_t image = (uint64_t) info.st_size - ZKV_SHA256_SIZE, done = 0;
+    zkv_sha256_t *digest = zkv_sha256_new ();
+    static uint8_t buffer [1 << 20];
+    int rc = digest? 0: zkvctl_fail (ctl, ZKVCTL_EXIT_ERROR, "out of memory");
     while (rc == 0 && done < image) {
         size_t want = image - done < sizeof buffer? (size_t) (image - done): sizeof buffer;
         ssize_t got = read (fd, buffer, want);
@@ -225,7 +228,7 @@ s_read_file (zkvctl_t *ctl, const char *path, bool skip_hash, s_feed_fn *fn, voi
                               got < 0? strerror (errno): "cut short");
             break;
         }
-        crypto_hash_sha256_update (&digest, buffer, (size_t) got);
+        zkv_sha256_update (digest, buffer, (size_t) got);
         char *error = NULL;
         if (fn (arg, buffer, (size_t) got, &error)) {
             rc = zkvctl_fail (ctl, ZKVCTL_EXIT_ERROR, "%s: %s", path, error);
@@ -233,11 +236,13 @@ s_read_file (zkvctl_t *ctl, const char *path, bool skip_hash, s_feed_fn *fn, voi
         }
         done += (size_t) got;
     }
-    uint8_t expected [crypto_hash_sha256_BYTES], sum [crypto_hash_sha256_BYTES];
+    uint8_t expected [ZKV_SHA256_SIZE], sum [ZKV_SHA256_SIZE];
     if (rc == 0 && read (fd, expected, sizeof expected) != sizeof expected)
         rc = zkvctl_fail (ctl, ZKVCTL_EXIT_ERROR, "read %s: cut short", path);
     close (fd);
-    crypto_hash_sha256_final (&digest, sum);
+    if (rc == 0)
+        zkv_sha256_digest (digest, sum);
+    zkv_sha256_destroy (&digest);
     if (rc == 0 && !skip_hash && memcmp (sum, expected, sizeof sum) != 0) {
         char want_hex [65], got_hex [65];
         sodium_bin2hex (want_hex, sizeof want_hex, expected, sizeof expected);
