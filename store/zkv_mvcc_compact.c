@@ -7,7 +7,9 @@
     every key the newest revision <= C stays, unless it is a tombstone
     older than C; a tombstone exactly at C stays until the next compaction
     (etcd 3.6 keeps it for watchers; HashKV skips it). Every older revision
-    goes, from the index and the key family. A step stops after about
+    goes, from the index and the key family; a tombstone that goes, goes in
+    the same batch as the key's last older revision, so that no step ever
+    leaves an older put of a deleted key as its newest revision. A step stops after about
     max_deletes deletions, inside a key's history if need be (one key may
     have a million revisions). When a walk over the whole index ends,
     finishedCompactRev = C is recorded; a restart with finished < scheduled
@@ -36,6 +38,41 @@ s_forget (zkv_mvcc_t *self, rocksdb_writebatch_t *batch, const char *index_key,
                                   index_key, index_size);
     rocksdb_writebatch_delete_cf (batch, zkv_engine_cf (self->engine, ZKV_CF_KEY),
                                   (const char *) revkey, revkey_size);
+}
+
+//  An index entry whose deletion waits (a copy of its key)
+typedef struct {
+    uint8_t *bytes;
+    size_t size;
+    size_t room;
+    zkv_rev_t rev;
+    bool set;
+} s_pending_t;
+
+static int
+s_pending_set (s_pending_t *pending, const char *bytes, size_t size, zkv_rev_t rev)
+{
+    if (size > pending->room) {
+        uint8_t *grown = (uint8_t *) realloc (pending->bytes, size);
+        if (!grown)
+            return -1;
+        pending->bytes = grown;
+        pending->room = size;
+    }
+    memcpy (pending->bytes, bytes, size);
+    pending->size = size;
+    pending->rev = rev;
+    pending->set = true;
+    return 0;
+}
+
+//  Deletes the pending tombstone, if any
+static void
+s_pending_forget (zkv_mvcc_t *self, rocksdb_writebatch_t *batch, s_pending_t *pending)
+{
+    if (pending->set)
+        s_forget (self, batch, (const char *) pending->bytes, pending->size, pending->rev, true);
+    pending->set = false;
 }
 
 //  Remembers where the next step starts: at index key bytes (NULL: the
@@ -81,6 +118,11 @@ zkv_mvcc_compact_step (zkv_mvcc_t *self, size_t max_deletes, char **error)
     int rc = 0;
     size_t work = 0;
     bool stopped = false, stopped_inside = false;
+    //  A key whose newest revision <= compact is a tombstone older than it
+    //  loses the tombstone last, in the batch that deletes its last older
+    //  revision: deleted first, the key's older put would read as live
+    //  until the next step (and for good after a restart or a snapshot)
+    s_pending_t tomb = { NULL, 0, 0, { 0, 0 }, false };
     while (rc == 0 && rocksdb_iter_valid (it)) {
         size_t size;
         const char *bytes = rocksdb_iter_key (it, &size);
@@ -92,7 +134,11 @@ zkv_mvcc_compact_step (zkv_mvcc_t *self, size_t max_deletes, char **error)
             break;
         }
         bool same_key = key && this_size == key_size && memcmp (bytes, key, key_size) == 0;
-        if (work++ >= max_deletes) {    //  every entry visited costs a little
+        if (!same_key)
+            s_pending_forget (self, batch, &tomb);
+        //  Every entry visited costs a little; a step never stops inside a
+        //  key whose tombstone is still to go
+        if (work++ >= max_deletes && !tomb.set) {
             stopped = true;
             stopped_inside = same_key || resumed_inside;
             break;
@@ -129,8 +175,12 @@ zkv_mvcc_compact_step (zkv_mvcc_t *self, size_t max_deletes, char **error)
                     rc = -1;
                     break;
                 }
-                if (state.tombstone && rev.main < compact)
-                    s_forget (self, batch, bytes, size, rev, true);
+                if (state.tombstone && rev.main < compact
+                &&  s_pending_set (&tomb, bytes, size, rev)) {
+                    *error = strdup ("out of memory");
+                    rc = -1;
+                    break;
+                }
                 rocksdb_iter_next (it);
                 continue;
             }
@@ -148,6 +198,9 @@ zkv_mvcc_compact_step (zkv_mvcc_t *self, size_t max_deletes, char **error)
         s_forget (self, batch, bytes, size, rev, state.tombstone);
         rocksdb_iter_next (it);
     }
+    if (rc == 0)
+        s_pending_forget (self, batch, &tomb);
+    free (tomb.bytes);
     if (rc == 0) {
         char *err = NULL;
         rocksdb_iter_get_error (it, &err);

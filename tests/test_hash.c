@@ -215,3 +215,35 @@ BOTH (hash, state_at_a_snapshot)
     zkv_engine_snapshot_release (store.engine, snapshot);
     fx_destroy (&store);
 }
+
+//  A compaction in the smallest steps: between any two of them, a deleted
+//  key stays deleted and HashKV stays what it was (the tombstone of a key
+//  goes with its last older revision, never before)
+BOTH (hash, a_compaction_changes_nothing_visible_between_its_steps)
+{
+    fx_store_t store;
+    fx_new (&store, memory);
+    for (int i = 0; i < 5; i++) {
+        fx_put (&store, "gone", "a version of a key deleted later");
+        fx_put (&store, "kept", "a version of a key that stays");
+    }
+    fx_delete (&store, "gone", NULL);
+    fx_put (&store, "after", "the compaction revision");
+    int64_t compact = zkv_mvcc_revision (store.mvcc);
+    fx_compact (&store, compact, ZKV_ERR_OK);
+    uint32_t before = s_live (&store, compact);
+    char *error = NULL;
+    int steps = 0;
+    while (zkv_mvcc_compaction_pending (store.mvcc)) {
+        cr_assert_eq (zkv_mvcc_compact_step (store.mvcc, 1, &error), 0, "%s", error);
+        steps++;
+        zkv_range_t get = { .key = fx_bin ("gone") };
+        zkv_range_response_t response;
+        zkv_result_t status;
+        cr_assert_eq (zkv_mvcc_range (store.mvcc, &get, store.zone, &response, &status), 0);
+        cr_assert_eq (response.count, 0, "the deleted key came back after step %d", steps);
+        cr_assert_eq (s_live (&store, compact), before, "HashKV changed at step %d", steps);
+    }
+    cr_assert_gt (steps, 2);
+    fx_destroy (&store);
+}
