@@ -11,7 +11,8 @@
 
 #define TICK_MSECS 100                  //  how often timeouts are checked
 #define MAX_ENVELOPE_FRAMES 4           //  routing id, REQ delimiter, spare
-#define MAINTENANCE_TIMEOUT (3600 * 1000)   //  msecs for Hash, HashKV, Defragment
+#define MAINTENANCE_TIMEOUT (3600 * 1000)   //  msecs for Hash, HashKV, Defragment...
+#define MAX_MAINTENANCE 64              //  ...of which at most so many wait at once
 
 //  A request waiting for its answer
 typedef struct {
@@ -22,7 +23,8 @@ typedef struct {
     const char *op;                     //  request name (static)
     int64_t deadline;                   //  zclock_mono () when it times out
     size_t bytes;                       //  size of the request
-    void *handle;                       //  its place in self->by_age
+    zlistx_t *queue;                    //  self->by_age or self->long_by_age
+    void *handle;                       //  its place there
 } s_waiter_t;
 
 typedef struct {
@@ -37,7 +39,8 @@ typedef struct {
     zsock_t *snapshotter;               //  Snapshot streams
     zpoller_t *poller;
     zhashx_t *waiting;                  //  wait number -> s_waiter_t
-    zlistx_t *by_age;                   //  the same, oldest first
+    zlistx_t *by_age;                   //  the same, oldest first: requests
+    zlistx_t *long_by_age;              //  and maintenance (a later deadline)
     uint64_t next_wait;
     zkv_propose_t *proposals;           //  this burst's, for raft (own their bytes)
     size_t proposal_count;
@@ -159,7 +162,7 @@ s_finish (self_t *self, s_waiter_t *waiter, const uint8_t *body, size_t size,
     else
         s_reply (self, &waiter->envelope, waiter->has_id, waiter->id, waiter->op, body, size);
     self->waiting_bytes -= waiter->bytes;
-    zlistx_delete (self->by_age, waiter->handle);
+    zlistx_delete (waiter->queue, waiter->handle);
     zhashx_delete (self->waiting, &waiter->wait);   //  destroys it
 }
 
@@ -181,6 +184,17 @@ s_txn_serializable (const zkv_txn_t *txn)
     return true;
 }
 
+//  True for the maintenance that reads or rewrites the whole database:
+//  it takes as long as the database is big, not as long as a request
+static bool
+s_maintenance (const zkv_msg_t *request)
+{
+    return request->desc == &zkv_defragment_desc || request->desc == &zkv_hash_desc
+        || request->desc == &zkv_hash_kv_desc || request->desc == &zkv_snapshot_desc
+        || (request->desc == &zkv_compact_desc
+            && ((const zkv_compact_t *) request->body)->physical);
+}
+
 //  Registers a waiter for the request and returns its wait number
 static s_waiter_t *
 s_wait (self_t *self, zmsg_t **envelope_p, const zkv_msg_t *request, size_t bytes)
@@ -192,19 +206,15 @@ s_wait (self_t *self, zmsg_t **envelope_p, const zkv_msg_t *request, size_t byte
     waiter->has_id = request->has_id;
     waiter->id = request->id;
     waiter->op = request->desc->name;
-    //  Maintenance that reads or rewrites the whole database takes as long
-    //  as the database is big, not as long as a request
-    bool whole_database = request->desc == &zkv_defragment_desc
-                       || request->desc == &zkv_hash_desc || request->desc == &zkv_hash_kv_desc
-                       || request->desc == &zkv_snapshot_desc
-                       || (request->desc == &zkv_compact_desc
-                           && ((const zkv_compact_t *) request->body)->physical);
-    waiter->deadline = zclock_mono () + (whole_database? MAINTENANCE_TIMEOUT
-                                                       : self->args->request_timeout);
+    //  Each queue is in deadline order, so expiring looks at its heads only
+    bool maintenance = s_maintenance (request);
+    waiter->deadline = zclock_mono () + (maintenance? MAINTENANCE_TIMEOUT
+                                                    : self->args->request_timeout);
     waiter->bytes = bytes;
     self->waiting_bytes += bytes;
     zhashx_insert (self->waiting, &waiter->wait, waiter);
-    waiter->handle = zlistx_add_end (self->by_age, waiter);
+    waiter->queue = maintenance? self->long_by_age: self->by_age;
+    waiter->handle = zlistx_add_end (waiter->queue, waiter);
     return waiter;
 }
 
@@ -360,8 +370,8 @@ s_snapshot_credit (self_t *self, zmsg_t **envelope_p, const zkv_msg_t *request)
 {
     const zkv_snapshot_credit_t *grant = (const zkv_snapshot_credit_t *) request->body;
     zframe_t *client = zmsg_first (*envelope_p);
-    for (s_waiter_t *waiter = (s_waiter_t *) zlistx_first (self->by_age); waiter;
-         waiter = (s_waiter_t *) zlistx_next (self->by_age))
+    for (s_waiter_t *waiter = (s_waiter_t *) zlistx_first (self->long_by_age); waiter;
+         waiter = (s_waiter_t *) zlistx_next (self->long_by_age))
         if (waiter->op == zkv_snapshot_desc.name && waiter->has_id && waiter->id == grant->stream
         &&  zframe_eq (zmsg_first (waiter->envelope), client)) {
             zkv_snapshot_grant_t message = { .wait = waiter->wait, .credit = grant->credit };
@@ -410,7 +420,8 @@ s_handle_client (self_t *self)
                        &status);
     else
     if (zhashx_size (self->waiting) >= self->args->max_waiting
-    ||  self->waiting_bytes + size > self->max_waiting_bytes) {
+    ||  self->waiting_bytes + size > self->max_waiting_bytes
+    ||  (s_maintenance (request) && zlistx_size (self->long_by_age) >= MAX_MAINTENANCE)) {
         zkv_status_set (&status, ZKV_ERR_TOO_MANY_REQUESTS, NULL);
         s_reply_error (self, &envelope, request->has_id, request->id, request->desc->name,
                        &status);
@@ -500,10 +511,13 @@ s_expire (self_t *self)
     int64_t now = zclock_mono ();
     zkv_result_t status;
     zkv_status_set (&status, ZKV_ERR_TIMEOUT, NULL);
-    s_waiter_t *waiter = (s_waiter_t *) zlistx_first (self->by_age);
-    while (waiter && waiter->deadline <= now) {
-        s_finish (self, waiter, NULL, 0, &status);
-        waiter = (s_waiter_t *) zlistx_first (self->by_age);
+    zlistx_t *queues [2] = { self->by_age, self->long_by_age };
+    for (int q = 0; q < 2; q++) {
+        s_waiter_t *waiter = (s_waiter_t *) zlistx_first (queues [q]);
+        while (waiter && waiter->deadline <= now) {
+            s_finish (self, waiter, NULL, 0, &status);
+            waiter = (s_waiter_t *) zlistx_first (queues [q]);
+        }
     }
 }
 
@@ -550,10 +564,13 @@ s_stop (self_t *self)
 {
     zkv_result_t status;
     zkv_status_set (&status, ZKV_ERR_STOPPED, NULL);
-    s_waiter_t *waiter = (s_waiter_t *) zlistx_first (self->by_age);
-    while (waiter) {
-        s_finish (self, waiter, NULL, 0, &status);
-        waiter = (s_waiter_t *) zlistx_first (self->by_age);
+    zlistx_t *queues [2] = { self->by_age, self->long_by_age };
+    for (int q = 0; q < 2; q++) {
+        s_waiter_t *waiter = (s_waiter_t *) zlistx_first (queues [q]);
+        while (waiter) {
+            s_finish (self, waiter, NULL, 0, &status);
+            waiter = (s_waiter_t *) zlistx_first (queues [q]);
+        }
     }
     //  Give the stopped replies a moment to leave before the socket closes
     if (self->router)
@@ -582,6 +599,7 @@ zkv_front_actor (zsock_t *pipe, void *args)
     zhashx_set_key_destructor (self->waiting, NULL);
     zhashx_set_destructor (self->waiting, s_waiter_destroy);
     self->by_age = zlistx_new ();
+    self->long_by_age = zlistx_new ();
     self->poller = zpoller_new (pipe, NULL);
     zpoller_set_nonstop (self->poller, true);
     zsock_signal (pipe, 0);
@@ -628,6 +646,7 @@ zkv_front_actor (zsock_t *pipe, void *args)
     zpoller_destroy (&self->poller);
     zhashx_destroy (&self->waiting);
     zlistx_destroy (&self->by_age);
+    zlistx_destroy (&self->long_by_age);
     free (self->proposals);             //  empty: every burst was flushed
     free (self->reads);
     zsock_destroy (&self->router);

@@ -12,7 +12,8 @@
     and answers each when the actor it went to reports it done, or with
     `etcdserver: request timed out` when it waited too long
     (--request-timeout; an hour for the maintenance that reads or rewrites
-    the whole database, physical compactions included). Keeps the node state raft and storage push to
+    the whole database, physical compactions included, of which at most 64
+    wait at once). Keeps the node state raft and storage push to
     it, for headers and to answer Status at once (the database sizes in
     it are RocksDB's own figures, read from the shared handle: see
     zkv_engine_sizes).

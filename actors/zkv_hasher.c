@@ -83,7 +83,7 @@ s_hash_order (self_t *self, const zkv_hash_order_t *order)
     };
     if (rc == 0 && order->hash_kv) {
         int64_t revision = order->hash_kv->revision;
-        const s_compaction_hash_t *cached = s_cache_find (self, revision);
+        const s_compaction_hash_t *cached = revision > 0? s_cache_find (self, revision): NULL;
         zkv_hash_kv_response_t response = { .header = &header };
         if (cached) {
             response.hash = cached->hash;
@@ -153,20 +153,36 @@ s_compaction (self_t *self, const zkv_compaction_scheduled_t *compaction)
     zkv_engine_snapshot_release (engine, snapshot);
 }
 
+//  Takes every message waiting, and handles the compactions first: the
+//  inbox queues storage's and front's messages apart, and a HashKV (R)
+//  that a client sends once its compaction to R is answered must find
+//  that compaction's hash, which storage sent before the answer
 static void
 s_handle_inbox (self_t *self)
 {
-    zkv_msg_t *msg = zkv_io_recv (self->inbox, "hasher");
-    if (!msg)
-        return;
-    if (msg->desc == &zkv_hash_order_desc)
+    zlistx_t *orders = zlistx_new ();
+    while (zkv_io_ready (self->inbox)) {
+        zkv_msg_t *msg = zkv_io_recv (self->inbox, "hasher");
+        if (!msg)
+            continue;
+        if (msg->desc == &zkv_compaction_scheduled_desc) {
+            s_compaction (self, (zkv_compaction_scheduled_t *) msg->body);
+            zkv_msg_destroy (&msg);
+        }
+        else
+        if (msg->desc == &zkv_hash_order_desc)
+            zlistx_add_end (orders, msg);
+        else {
+            zsys_error ("hasher: unexpected message %s", msg->desc->name);
+            zkv_msg_destroy (&msg);
+        }
+    }
+    for (zkv_msg_t *msg = (zkv_msg_t *) zlistx_first (orders); msg;
+         msg = (zkv_msg_t *) zlistx_next (orders)) {
         s_hash_order (self, (zkv_hash_order_t *) msg->body);
-    else
-    if (msg->desc == &zkv_compaction_scheduled_desc)
-        s_compaction (self, (zkv_compaction_scheduled_t *) msg->body);
-    else
-        zsys_error ("hasher: unexpected message %s", msg->desc->name);
-    zkv_msg_destroy (&msg);
+        zkv_msg_destroy (&msg);
+    }
+    zlistx_destroy (&orders);
 }
 
 void

@@ -13,7 +13,9 @@
 #define STALL_MSECS 60000               //  without credit before a stream is dropped
 #define DEFAULT_CREDIT 8
 #define DEFAULT_CHUNK (32 * 1024)       //  etcd's
+#define MIN_CHUNK 4096
 #define MAX_CHUNK (4 * 1024 * 1024)
+#define MAX_AHEAD (64 * 1024 * 1024)    //  bytes of replies granted at most
 
 typedef struct {
     uint64_t wait;                      //  front's number for the request
@@ -58,6 +60,16 @@ s_piece (self_t *self, uint64_t wait, const zkv_snapshot_response_t *response,
     free (body);
 }
 
+//  Adds credit, up to MAX_AHEAD bytes of replies: a client may grant more,
+//  but the member never has more than that on its way to one stream
+static void
+s_credit_add (s_stream_t *stream, uint64_t credit)
+{
+    uint64_t most = MAX_AHEAD / stream->chunk;
+    stream->credit = credit >= most || stream->credit + credit >= most? most
+                                                                      : stream->credit + credit;
+}
+
 static void
 s_stream_end (self_t *self, size_t index)
 {
@@ -81,10 +93,12 @@ s_order (self_t *self, const zkv_snapshot_order_t *order)
     s_stream_t *stream = &self->streams [self->count];
     memset (stream, 0, sizeof *stream);
     stream->wait = order->wait;
-    stream->credit = order->credit? order->credit: DEFAULT_CREDIT;
     stream->chunk = order->chunk_size? order->chunk_size: DEFAULT_CHUNK;
     if (stream->chunk > MAX_CHUNK)
         stream->chunk = MAX_CHUNK;
+    if (stream->chunk < MIN_CHUNK)
+        stream->chunk = MIN_CHUNK;
+    s_credit_add (stream, order->credit? order->credit: DEFAULT_CREDIT);
     stream->snapshot = zkv_engine_snapshot (self->args->engine);
     char *error = NULL;
     stream->writer = zkv_image_writer_new (self->args->engine, stream->snapshot, &error);
@@ -109,7 +123,7 @@ s_grant (self_t *self, const zkv_snapshot_grant_t *grant)
 {
     for (size_t i = 0; i < self->count; i++)
         if (self->streams [i].wait == grant->wait)
-            self->streams [i].credit += grant->credit;
+            s_credit_add (&self->streams [i], grant->credit);
 }
 
 //  One reply of stream index, which has credit; false when it ended

@@ -34,8 +34,11 @@ typedef struct {
     zsock_t *front;                     //  answers and state, to front
     zsock_t *raft;                      //  state and snapshot chunks, to raft
     zsock_t *hasher;                    //  compactions, to the hasher
-    size_t hashes_pending;              //  compactions the hasher has not
-                                        //  taken a snapshot of: no deleting
+    int64_t hash_hold;                  //  the newest compaction the hasher has
+                                        //  not taken a snapshot of (-1: none):
+                                        //  no deleting, no installing till then
+    zkv_msg_t *held_chunk;              //  a last snapshot chunk, held until
+                                        //  the hasher has its snapshot
     zpoller_t *poller;
     zkv_mvcc_t *mvcc;                   //  the state machine
     zlistx_t *reads;                    //  s_read_t waiting for their index
@@ -323,8 +326,9 @@ s_apply (self_t *self, const zkv_apply_t *apply, s_answers_t *answers)
                    (unsigned long long) last_index, error);
     msgpack_zone_free (zone);
     for (size_t i = 0; i < compaction_count; i++)
-        zkv_io_send (self->hasher, &zkv_compaction_scheduled_desc, &compactions [i]);
-    self->hashes_pending += compaction_count;
+        if (zkv_io_send (self->hasher, &zkv_compaction_scheduled_desc, &compactions [i]) == 0
+        &&  compactions [i].revision > self->hash_hold)
+            self->hash_hold = compactions [i].revision;
     free (compactions);
     //  A physical compaction is answered once its deletions are done (an
     //  error reply, or one with nothing to delete, goes at once)
@@ -420,12 +424,24 @@ s_handle_inbox (self_t *self)
         }
         else
         if (msg->desc == &zkv_compaction_hashed_desc) {
-            if (self->hashes_pending > 0)
-                self->hashes_pending--;
+            if (((zkv_compaction_hashed_t *) msg->body)->revision >= self->hash_hold)
+                self->hash_hold = -1;
             zkv_msg_destroy (&msg);
+            if (self->hash_hold < 0 && self->held_chunk) {
+                s_install (self, (zkv_snapshot_chunk_t *) self->held_chunk->body);
+                zkv_msg_destroy (&self->held_chunk);
+                applied = true;
+            }
         }
         else
         if (msg->desc == &zkv_snapshot_chunk_desc) {
+            //  The last chunk replaces the state: not before the hasher has
+            //  the snapshot of the compaction it is hashing
+            if (((zkv_snapshot_chunk_t *) msg->body)->last && self->hash_hold >= 0) {
+                zkv_msg_destroy (&self->held_chunk);
+                self->held_chunk = msg;
+                continue;
+            }
             s_install (self, (zkv_snapshot_chunk_t *) msg->body);
             applied = true;
             zkv_msg_destroy (&msg);
@@ -474,6 +490,7 @@ s_self_new (zsock_t *pipe, zkv_storage_args_t *args)
     self->args = args;
     self->reads = zlistx_new ();
     zlistx_set_destructor (self->reads, s_read_destroy);
+    self->hash_hold = -1;
     self->poller = zpoller_new (pipe, NULL);
     //  Only $TERM stops an actor: the node stops them in order on a signal
     zpoller_set_nonstop (self->poller, true);
@@ -489,6 +506,7 @@ s_self_destroy (self_t **self_p)
     zpoller_destroy (&self->poller);
     zlistx_destroy (&self->reads);
     s_answers_free (&self->after_compaction);
+    zkv_msg_destroy (&self->held_chunk);
     zsock_destroy (&self->inbox);
     zsock_destroy (&self->front);
     zsock_destroy (&self->raft);
@@ -531,7 +549,7 @@ zkv_storage_actor (zsock_t *pipe, void *args)
     zsock_signal (pipe, 0);
     while (!self->terminated) {
         bool compacting = self->mvcc && zkv_mvcc_compaction_pending (self->mvcc)
-                       && self->hashes_pending == 0;
+                       && self->hash_hold < 0;
         bool busy = compacting || self->stream;
         void *which = zpoller_wait (self->poller, busy? 0: -1);
         if (which == pipe) {

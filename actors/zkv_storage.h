@@ -14,7 +14,9 @@
                   index, or an error text
       $TERM       stops
     Each compaction applied is told to the hasher (compaction_scheduled),
-    and its deletions wait until the hasher answers compaction_hashed.
+    and its deletions, and the installation of a snapshot, wait until the
+    hasher answers compaction_hashed: the hasher's RocksDB snapshot must
+    hold the history as it was just before the compaction.
     Inbox (PULL, bound at args->inbox): apply, read, snapshot_request,
     snapshot_chunk, compaction_hashed.
     =========================================================================

@@ -216,7 +216,9 @@ zkv_image_writer_read (zkv_image_writer_t *self, uint8_t *buf, size_t size, char
     }
     if (!self->digested) {
         zkv_sha256_update (self->digest, buf, done);
-        if (done < size) {
+        //  The last byte given: the digest is ready at once, for a reader
+        //  that knows the size and asks no more
+        if (self->ended && self->given == self->pending.size) {
             zkv_sha256_digest (self->digest, self->sum);
             self->digested = true;
         }
@@ -419,6 +421,9 @@ zkv_image_reader_feed (zkv_image_reader_t *self, const void *data, size_t size, 
         rc = s_fail (self, error, "snapshot image: not msgpack");
     if (rc == 0 && next == MSGPACK_UNPACK_NOMEM_ERROR)
         rc = s_fail (self, error, "out of memory");
+    //  Part of an object after the end is bytes after the end too
+    if (rc == 0 && self->done && self->unpacker.used > self->unpacker.off)
+        rc = s_fail (self, error, "snapshot image: bytes after its end");
     msgpack_unpacked_destroy (&unpacked);
     return rc;
 }

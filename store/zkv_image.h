@@ -68,7 +68,8 @@ const zkv_image_header_t *
 ssize_t
     zkv_image_writer_read (zkv_image_writer_t *self, uint8_t *buf, size_t size, char **error);
 
-//  The SHA-256 of every byte given, once all were
+//  The SHA-256 of every byte given, once all were (as soon as the last
+//  byte was given, even if no read returned 0 yet)
 void
     zkv_image_writer_digest (zkv_image_writer_t *self, uint8_t digest [ZKV_IMAGE_DIGEST_SIZE]);
 
@@ -86,7 +87,10 @@ void
 //  Takes the next bytes of an image, handing on each whole record. Returns
 //  0, or -1 with *error when the bytes are not an image (a bad magic or
 //  header, an unknown family, a record of the wrong shape, bytes after the
-//  end) or when record said stop.
+//  end) or when record said stop. Images come from this member's own
+//  files and from its peers: msgpack-c allocates what an array header
+//  announces before its elements arrive, so a forged header fails with
+//  "out of memory" rather than being checked against the bytes to come.
 int
     zkv_image_reader_feed (zkv_image_reader_t *self, const void *data, size_t size,
                            char **error);

@@ -134,6 +134,18 @@ Test (image, written_and_read_back_in_any_pieces)
             cr_assert_eq (seen.crc, first.crc);
         first = seen;
     }
+    //  A reader that takes exactly the size, and no more, gets the digest
+    //  as well (a snapshot stream ends when its bytes are all sent)
+    const rocksdb_snapshot_t *snapshot = zkv_engine_snapshot (store.engine);
+    char *error = NULL;
+    zkv_image_writer_t *writer = zkv_image_writer_new (store.engine, snapshot, &error);
+    uint8_t *exact = (uint8_t *) malloc (size);
+    cr_assert_eq (zkv_image_writer_read (writer, exact, size, &error), (ssize_t) size);
+    zkv_image_writer_digest (writer, read_digest);
+    cr_assert_arr_eq (read_digest, digest, 32);
+    free (exact);
+    zkv_image_writer_destroy (&writer);
+    zkv_engine_snapshot_release (store.engine, snapshot);
     free (bytes);
     fx_destroy (&store);
 }

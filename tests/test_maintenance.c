@@ -401,10 +401,22 @@ Test (maintenance, defrag_under_a_write_load_loses_and_fails_nothing)
     cf_up (NULL);
     char leader [32];
     cf_leader (leader, sizeof leader);
-    //  Garbage to reclaim: keys written, deleted and compacted
+    //  Garbage to reclaim: 6 MB of values that do not compress, written,
+    //  deleted and compacted
     zkv_client_t *client = zkv_client_new (zkv_harness_endpoints (cf_cluster), 5000);
-    cf_put_keys (client, 500);
-    zkv_delete_range_t del = { .key = cf_bin ("k"), .range_end = cf_bin ("l") };
+    char value [8192];
+    uint32_t seed = 7;
+    for (int i = 0; i < 750; i++) {
+        for (size_t c = 0; c + 1 < sizeof value; c++) {
+            seed = seed * 1103515245 + 12345;
+            value [c] = (char) ('!' + (seed >> 16) % 90);
+        }
+        value [sizeof value - 1] = 0;
+        char key [32];
+        snprintf (key, sizeof key, "garbage/%03d", i);
+        cr_assert (cf_put (client, key, value));
+    }
+    zkv_delete_range_t del = { .key = cf_bin ("garbage/"), .range_end = cf_bin ("garbage0") };
     zkv_result_t result;
     zkv_msg_t *reply = zkv_client_call (client, &zkv_delete_range_desc, &del, &result);
     cr_assert (reply && !zkv_reply_error (reply));
@@ -413,14 +425,28 @@ Test (maintenance, defrag_under_a_write_load_loses_and_fails_nothing)
     s_compact (client, revision);
     zkv_client_destroy (&client);
 
+    //  Under a writer to the leader: the leader alone first, then every
+    //  member, the leader last (the asserts wait until the writer stopped)
     s_writer_t writer = { .written = 0 };
     snprintf (writer.endpoints, sizeof writer.endpoints, "%s",
               zkv_harness_endpoint (cf_cluster, leader));
     zactor_t *load = zactor_new (s_writer, &writer);
     zclock_sleep (200);
-    //  Every member, the leader last, while the writer writes to the leader
+    zkv_defragment_t request = { false };
+    reply = s_call (leader, &zkv_defragment_desc, &request);
     const char *defrag [] = { "defrag", "--cluster", NULL };
     zkv_run_t run = s_zkvctl (defrag);
+    zclock_sleep (200);
+    zstr_send (load, "STOP");
+    zsock_wait (load);
+    zactor_destroy (&load);
+
+    cr_assert (reply && !zkv_reply_error (reply));
+    zkv_defragment_response_t *response = (zkv_defragment_response_t *) reply->body;
+    cr_assert_lt (response->db_size, response->db_size_before - (2 << 20),
+                  "%" PRId64 " -> %" PRId64, response->db_size_before, response->db_size);
+    cr_assert_leq (response->db_size_in_use, response->db_size);
+    zkv_msg_destroy (&reply);
     cr_assert_eq (run.code, 0, "%s", run.err);
     cr_assert_eq (s_count (run.out, "Finished defragmenting etcd member[tcp://"), 3, "%s", run.out);
     cr_assert_eq (s_count (run.out, "]. took "), 3, "%s", run.out);
@@ -432,10 +458,6 @@ Test (maintenance, defrag_under_a_write_load_loses_and_fails_nothing)
     cr_assert (final && strncmp (final, last, strlen (last)) == 0,
                "the leader was not last:\n%s", run.out);
     zkv_run_free (&run);
-    zclock_sleep (200);
-    zstr_send (load, "STOP");
-    zsock_wait (load);
-    zactor_destroy (&load);
     cr_assert_eq (writer.failed, 0, "%d writes failed during the defrag", writer.failed);
     cr_assert_gt (writer.written, 0);
 
@@ -448,15 +470,6 @@ Test (maintenance, defrag_under_a_write_load_loses_and_fails_nothing)
     int64_t deadline = zclock_mono () + 10000;
     while (!s_hashes_agree (false, 0, &hash))
         cr_assert_lt (zclock_mono (), deadline, "members disagree on Hash after defrag");
-
-    //  The sizes went down on the leader: the reply tells them
-    zkv_defragment_t request = { false };
-    reply = s_call (leader, &zkv_defragment_desc, &request);
-    cr_assert (reply && !zkv_reply_error (reply));
-    zkv_defragment_response_t *response = (zkv_defragment_response_t *) reply->body;
-    cr_assert_gt (response->db_size, 0);
-    cr_assert_leq (response->db_size_in_use, response->db_size);
-    zkv_msg_destroy (&reply);
 }
 
 //  ---------------------------------------------------------------------
@@ -634,14 +647,14 @@ Test (maintenance, a_client_that_stops_reading_a_snapshot_hurts_nothing)
     zkv_client_t *stalled [4];
     for (int i = 0; i < 3; i++) {
         stalled [i] = zkv_client_new (zkv_harness_endpoint (cf_cluster, leader), 5000);
-        zkv_snapshot_t request = { .credit = 2, .chunk_size = 1024 };
+        zkv_snapshot_t request = { .credit = 2, .chunk_size = 4096 };
         cr_assert (zkv_client_send (stalled [i], &zkv_snapshot_desc, &request, 2000));
         zkv_result_t status;
         for (int r = 0; r < 2; r++) {
             zkv_msg_t *reply = zkv_client_recv (stalled [i], &zkv_snapshot_desc, 5000, &status);
             cr_assert_not_null (reply);
             cr_assert_null (zkv_reply_error (reply));
-            cr_assert_eq (((zkv_snapshot_response_t *) reply->body)->blob.size, 1024);
+            cr_assert_eq (((zkv_snapshot_response_t *) reply->body)->blob.size, 4096);
             zkv_msg_destroy (&reply);
         }
         //  Granted two: a third never comes

@@ -202,9 +202,10 @@ extern const zkvctl_command_t zkvctl_snapshot_command;
 //  The endpoints a per-endpoint command addresses: --endpoints (or the
 //  cluster file's), or, with cluster, every member's client endpoint in
 //  the member list's order. Returns a zlist of strings, or NULL with the
-//  failure recorded.
+//  failure recorded. *incomplete says that a member had no client endpoint
+//  to list (told on stderr): the command must then fail.
 zlist_t *
-    zkvctl_endpoints (zkvctl_t *ctl, bool cluster);
+    zkvctl_endpoints (zkvctl_t *ctl, bool cluster, bool *incomplete);
 
 //  Go's time.Duration.String of nsecs ("1.5ms", "2m3.25s")
 void

@@ -63,11 +63,15 @@ s_defrag_run (zkvctl_t *ctl, int argc, char **argv)
                                  NULL, positional, &count);
     if (rc)
         return rc == ZKVCTL_HELP? 0: -1;
-    if (!zkvctl_flag_changed (ctl->globals, "command-timeout"))
-        ctl->command_timeout = S_DEFRAG_TIMEOUT;
+    //  The defragmentation itself may take long; the member list and the
+    //  Status calls that order the members do not
+    int64_t short_timeout = ctl->command_timeout;
+    int64_t defrag_timeout = zkvctl_flag_changed (ctl->globals, "command-timeout")
+                           ? short_timeout: S_DEFRAG_TIMEOUT;
     if (zkvctl_ready (ctl, false))
         return -1;
-    zlist_t *endpoints = zkvctl_endpoints (ctl, cluster);
+    bool incomplete;
+    zlist_t *endpoints = zkvctl_endpoints (ctl, cluster, &incomplete);
     if (!endpoints)
         return -1;
     if (cluster) {
@@ -88,12 +92,14 @@ s_defrag_run (zkvctl_t *ctl, int argc, char **argv)
             free (leader);
         }
     }
-    int failures = 0;
+    int failures = incomplete? 1: 0;
     for (char *endpoint = (char *) zlist_first (endpoints); endpoint;
          endpoint = (char *) zlist_next (endpoints)) {
         int64_t started = zclock_usecs ();
         zkv_defragment_t request = { false };
+        ctl->command_timeout = defrag_timeout;
         zkv_msg_t *reply = zkvctl_call_at (ctl, endpoint, &zkv_defragment_desc, &request);
+        ctl->command_timeout = short_timeout;
         char took [32];
         zkvctl_go_duration ((zclock_usecs () - started) * 1000, took, sizeof took);
         if (!reply) {

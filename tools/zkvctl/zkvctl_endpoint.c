@@ -100,8 +100,9 @@ zkvctl_humanize_bytes (uint64_t bytes, char *buf, size_t size)
 //  Which endpoints
 
 zlist_t *
-zkvctl_endpoints (zkvctl_t *ctl, bool cluster)
+zkvctl_endpoints (zkvctl_t *ctl, bool cluster, bool *incomplete)
 {
+    *incomplete = false;
     zlist_t *list = zlist_new ();
     zlist_autofree (list);
     if (!cluster) {
@@ -122,11 +123,19 @@ zkvctl_endpoints (zkvctl_t *ctl, bool cluster)
     const zkv_member_list_response_t *response =
         (const zkv_member_list_response_t *) reply->body;
     for (size_t i = 0; i < response->members.count; i++) {
-        zkv_bin_t client = response->members.items [i].client_endpoint;
+        const zkv_cluster_member_t *member = &response->members.items [i];
+        zkv_bin_t client = member->client_endpoint;
         if (client.size) {
             char *endpoint = zsys_sprintf ("%.*s", (int) client.size, (const char *) client.data);
             zlist_append (list, endpoint);
             free (endpoint);
+        }
+        else {
+            //  Not started yet, or never published: not silently left out
+            fprintf (stderr, "Member %016" PRIx64 " (%.*s) has no client endpoint yet\n",
+                     member->member_id, (int) member->name.size,
+                     member->name.data? (const char *) member->name.data: "");
+            *incomplete = true;
         }
     }
     zkv_msg_destroy (&reply);
@@ -146,7 +155,7 @@ typedef struct {
 //  settings and finds the endpoints. Returns 0, ZKVCTL_HELP, or -1.
 static int
 s_prepare (zkvctl_t *ctl, const zkvctl_command_t *command, zkvctl_flag_t *extra,
-           int argc, char **argv, zlist_t **endpoints)
+           int argc, char **argv, zlist_t **endpoints, bool *incomplete)
 {
     bool cluster = false;
     zkvctl_flag_t flags [4] = {
@@ -165,7 +174,7 @@ s_prepare (zkvctl_t *ctl, const zkvctl_command_t *command, zkvctl_flag_t *extra,
         extra [i].changed = flags [1 + i].changed;
     if (zkvctl_ready (ctl, true))
         return -1;
-    *endpoints = zkvctl_endpoints (ctl, cluster);
+    *endpoints = zkvctl_endpoints (ctl, cluster, incomplete);
     return *endpoints? 0: -1;
 }
 
@@ -357,7 +366,8 @@ static int
 s_status_run (zkvctl_t *ctl, int argc, char **argv)
 {
     zlist_t *endpoints = NULL;
-    int rc = s_prepare (ctl, &s_status_command, NULL, argc, argv, &endpoints);
+    bool incomplete = false;
+    int rc = s_prepare (ctl, &s_status_command, NULL, argc, argv, &endpoints, &incomplete);
     if (rc)
         return rc == ZKVCTL_HELP? 0: -1;
     zkv_status_t request = { false };
@@ -365,6 +375,7 @@ s_status_run (zkvctl_t *ctl, int argc, char **argv)
     bool failed;
     s_answer_t *answers = s_ask_each (ctl, endpoints, &zkv_status_desc, &request, "status",
                                       &count, &failed);
+    failed |= incomplete;
     if (ctl->format == ZKVCTL_FORMAT_JSON)
         s_status_json (answers, count);
     else
@@ -506,7 +517,8 @@ s_hashkv_run (zkvctl_t *ctl, int argc, char **argv)
         { NULL, 0, 0, NULL, NULL, NULL, false }
     };
     zlist_t *endpoints = NULL;
-    int rc = s_prepare (ctl, &s_hashkv_command, extra, argc, argv, &endpoints);
+    bool incomplete = false;
+    int rc = s_prepare (ctl, &s_hashkv_command, extra, argc, argv, &endpoints, &incomplete);
     if (rc)
         return rc == ZKVCTL_HELP? 0: -1;
     zkv_hash_kv_t request = { .revision = revision };
@@ -514,6 +526,7 @@ s_hashkv_run (zkvctl_t *ctl, int argc, char **argv)
     bool failed;
     s_answer_t *answers = s_ask_each (ctl, endpoints, &zkv_hash_kv_desc, &request, "hash",
                                       &count, &failed);
+    failed |= incomplete;
     s_hash_print (ctl, answers, count, true);
     return s_finish (ctl, answers, count, &endpoints, failed);
 }
@@ -522,7 +535,8 @@ static int
 s_hash_run (zkvctl_t *ctl, int argc, char **argv)
 {
     zlist_t *endpoints = NULL;
-    int rc = s_prepare (ctl, &s_hash_command, NULL, argc, argv, &endpoints);
+    bool incomplete = false;
+    int rc = s_prepare (ctl, &s_hash_command, NULL, argc, argv, &endpoints, &incomplete);
     if (rc)
         return rc == ZKVCTL_HELP? 0: -1;
     zkv_hash_t request = { false };
@@ -530,6 +544,7 @@ s_hash_run (zkvctl_t *ctl, int argc, char **argv)
     bool failed;
     s_answer_t *answers = s_ask_each (ctl, endpoints, &zkv_hash_desc, &request, "hash",
                                       &count, &failed);
+    failed |= incomplete;
     s_hash_print (ctl, answers, count, false);
     return s_finish (ctl, answers, count, &endpoints, failed);
 }
@@ -598,12 +613,13 @@ static int
 s_health_run (zkvctl_t *ctl, int argc, char **argv)
 {
     zlist_t *endpoints = NULL;
-    int rc = s_prepare (ctl, &s_health_command, NULL, argc, argv, &endpoints);
+    bool incomplete = false;
+    int rc = s_prepare (ctl, &s_health_command, NULL, argc, argv, &endpoints, &incomplete);
     if (rc)
         return rc == ZKVCTL_HELP? 0: -1;
     size_t count = zlist_size (endpoints);
     s_health_t *checks = (s_health_t *) calloc (count + 1, sizeof (s_health_t));
-    bool unhealthy = false;
+    bool unhealthy = incomplete;
     size_t n = 0;
     for (char *endpoint = (char *) zlist_first (endpoints); endpoint;
          endpoint = (char *) zlist_next (endpoints), n++) {

@@ -25,6 +25,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <inttypes.h>
 #include <libgen.h>
 #include <sodium.h>
@@ -334,6 +335,8 @@ s_status_run (zkvctl_t *ctl, int argc, char **argv)
     const char *path = (const char *) positional [0].data;
     s_status_t status = { 0 };
     zkv_image_reader_t *reader = zkv_image_reader_new (s_status_record, &status);
+    if (!reader)
+        return zkvctl_fail (ctl, ZKVCTL_EXIT_ERROR, "out of memory");
     uint64_t size = 0;
     rc = s_read_file (ctl, path, false, s_reader_feed, reader, &size);
     if (rc == 0 && !zkv_image_reader_done (reader))
@@ -392,6 +395,14 @@ s_dir_empty (const char *dir)
         empty = streq (entry->d_name, ".") || streq (entry->d_name, "..");
     closedir (handle);
     return empty;
+}
+
+static int
+s_remove (const char *path, const struct stat *info, int type, struct FTW *ftw)
+{
+    (void) info;
+    (void) ftw;
+    return type == FTW_DP? rmdir (path): unlink (path);
 }
 
 static int
@@ -462,7 +473,8 @@ s_restore_run (zkvctl_t *ctl, int argc, char **argv)
     zkv_image_loader_t *loader = zkv_image_loader_new (engine);
     uint64_t size;
     const char *path = (const char *) positional [0].data;
-    rc = s_read_file (ctl, path, skip_hash, s_loader_feed, loader, &size);
+    rc = loader? s_read_file (ctl, path, skip_hash, s_loader_feed, loader, &size)
+               : zkvctl_fail (ctl, ZKVCTL_EXIT_ERROR, "out of memory");
     if (rc == 0 && zkv_image_loader_finish (loader, &error)) {
         rc = zkvctl_fail (ctl, ZKVCTL_EXIT_ERROR, "%s: %s", path, error);
         free (error);
@@ -473,9 +485,8 @@ s_restore_run (zkvctl_t *ctl, int argc, char **argv)
         rc = zkvctl_fail (ctl, ZKVCTL_EXIT_ERROR, "%s", why);
     zkv_engine_destroy (&engine);
     if (rc) {
-        char command [1200];
-        snprintf (command, sizeof command, "rm -rf '%s'", dir);
-        if (system (command) != 0)
+        //  A failed restore leaves nothing behind
+        if (nftw (dir, s_remove, 16, FTW_DEPTH | FTW_PHYS))
             fprintf (stderr, "could not remove %s\n", dir);
         return -1;
     }
