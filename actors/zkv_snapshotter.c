@@ -16,12 +16,26 @@
 #define MIN_CHUNK 4096
 #define MAX_CHUNK (4 * 1024 * 1024)
 #define MAX_AHEAD (64 * 1024 * 1024)    //  bytes of replies granted at most
+#define MAX_PREFETCH (16 * 1024 * 1024) //  image bytes read while it is sized
+
+//  What a sizer thread needs (owned by its stream)
+typedef struct {
+    zkv_engine_t *engine;
+    const rocksdb_snapshot_t *snapshot;
+} s_sizer_args_t;
 
 typedef struct {
     uint64_t wait;                      //  front's number for the request
     const rocksdb_snapshot_t *snapshot;
     zkv_image_writer_t *writer;
+    zactor_t *sizer;                    //  measuring the image, until it has
+    s_sizer_args_t *sizer_args;
+    bool sized;                         //  total is known: replies may go
     uint64_t total;                     //  image bytes
+    uint8_t *ahead;                     //  image bytes read before it was sized
+    size_t ahead_size;
+    size_t ahead_given;
+    bool read_all;                      //  the writer gave its last byte
     uint64_t sent;
     uint64_t credit;                    //  replies the client can take
     size_t chunk;
@@ -70,10 +84,48 @@ s_credit_add (s_stream_t *stream, uint64_t credit)
                                                                       : stream->credit + credit;
 }
 
+//  The size of the image of a snapshot, measured on a thread of its own
+//  while the snapshotter reads the image ahead: replies carry how many
+//  bytes remain, so none can go before the size is known, but the two
+//  walks of the snapshot overlap. Says the size (0: it failed) on its
+//  pipe, then waits for $TERM.
+static void
+s_sizer (zsock_t *pipe, void *args)
+{
+    s_sizer_args_t *sizer = (s_sizer_args_t *) args;
+    zsock_signal (pipe, 0);
+    char *error = NULL;
+    zkv_image_writer_t *writer = zkv_image_writer_new (sizer->engine, sizer->snapshot, &error);
+    uint64_t total = writer? zkv_image_writer_size (writer): 0;
+    zkv_image_writer_destroy (&writer);
+    free (error);
+    zstr_sendf (pipe, "%llu", (unsigned long long) total);
+    while (true) {
+        char *command = zstr_recv (pipe);
+        bool done = !command || streq (command, "$TERM");
+        zstr_free (&command);
+        if (done)
+            break;
+    }
+}
+
+static void
+s_sizer_stop (self_t *self, s_stream_t *stream)
+{
+    if (stream->sizer) {
+        zpoller_remove (self->poller, zactor_sock (stream->sizer));
+        zactor_destroy (&stream->sizer);
+    }
+    free (stream->sizer_args);
+    stream->sizer_args = NULL;
+}
+
 static void
 s_stream_end (self_t *self, size_t index)
 {
     s_stream_t *stream = &self->streams [index];
+    s_sizer_stop (self, stream);
+    free (stream->ahead);
     zkv_image_writer_destroy (&stream->writer);
     if (stream->snapshot)
         zkv_engine_snapshot_release (self->args->engine, stream->snapshot);
@@ -103,19 +155,82 @@ s_order (self_t *self, const zkv_snapshot_order_t *order)
     char *error = NULL;
     stream->writer = zkv_image_writer_new (self->args->engine, stream->snapshot, &error);
     stream->buffer = (uint8_t *) malloc (stream->chunk);
+    stream->sizer_args = (s_sizer_args_t *) malloc (sizeof (s_sizer_args_t));
     self->count++;
-    if (!stream->writer || !stream->buffer) {
+    if (!stream->writer || !stream->buffer || !stream->sizer_args) {
         zkv_status_set (&status, ZKV_ERR_INTERNAL, "%s", error? error: "out of memory");
         free (error);
         s_piece (self, order->wait, NULL, &status, true);
         s_stream_end (self, self->count - 1);
         return;
     }
-    stream->total = zkv_image_writer_size (stream->writer);
+    stream->sizer_args->engine = self->args->engine;
+    stream->sizer_args->snapshot = stream->snapshot;
+    stream->sizer = zactor_new (s_sizer, stream->sizer_args);
+    zpoller_add (self->poller, zactor_sock (stream->sizer));
     stream->stalled_since = zclock_mono ();
-    zsys_info ("snapshotter: streaming %llu bytes at applied index %llu",
-               (unsigned long long) stream->total,
-               (unsigned long long) zkv_image_writer_header (stream->writer)->applied_index);
+}
+
+//  The size of a stream's image, from its sizer
+static void
+s_sized (self_t *self, zsock_t *which)
+{
+    for (size_t i = 0; i < self->count; i++) {
+        s_stream_t *stream = &self->streams [i];
+        if (!stream->sizer || zactor_sock (stream->sizer) != which)
+            continue;
+        char *text = zstr_recv (which);
+        stream->total = text? strtoull (text, NULL, 10): 0;
+        zstr_free (&text);
+        s_sizer_stop (self, stream);
+        if (stream->total == 0) {
+            zkv_result_t status;
+            zkv_status_set (&status, ZKV_ERR_INTERNAL, "the image could not be measured");
+            s_piece (self, stream->wait, NULL, &status, true);
+            s_stream_end (self, i);
+            return;
+        }
+        stream->sized = true;
+        stream->stalled_since = zclock_mono ();
+        zsys_info ("snapshotter: streaming %llu bytes at applied index %llu",
+                   (unsigned long long) stream->total,
+                   (unsigned long long) zkv_image_writer_header (stream->writer)->applied_index);
+        return;
+    }
+}
+
+//  Fails stream index with an internal error
+static void
+s_stream_fail (self_t *self, size_t index, char *error, const char *why)
+{
+    zkv_result_t status;
+    zkv_status_set (&status, ZKV_ERR_INTERNAL, "%s", error? error: why);
+    free (error);
+    s_piece (self, self->streams [index].wait, NULL, &status, true);
+    s_stream_end (self, index);
+}
+
+//  Reads the image ahead while it is being sized; false when it failed
+static bool
+s_prefetch (self_t *self, size_t index)
+{
+    s_stream_t *stream = &self->streams [index];
+    uint8_t *grown = (uint8_t *) realloc (stream->ahead, stream->ahead_size + stream->chunk);
+    if (!grown) {
+        s_stream_fail (self, index, NULL, "out of memory");
+        return false;
+    }
+    stream->ahead = grown;
+    char *error = NULL;
+    ssize_t got = zkv_image_writer_read (stream->writer, stream->ahead + stream->ahead_size,
+                                         stream->chunk, &error);
+    if (got < 0) {
+        s_stream_fail (self, index, error, "");
+        return false;
+    }
+    stream->ahead_size += (size_t) got;
+    stream->read_all = (size_t) got < stream->chunk;
+    return true;
 }
 
 static void
@@ -126,7 +241,8 @@ s_grant (self_t *self, const zkv_snapshot_grant_t *grant)
             s_credit_add (&self->streams [i], grant->credit);
 }
 
-//  One reply of stream index, which has credit; false when it ended
+//  One reply of stream index, which is sized and has credit; false when
+//  it ended
 static bool
 s_step (self_t *self, size_t index)
 {
@@ -134,24 +250,34 @@ s_step (self_t *self, size_t index)
     zkv_snapshot_response_t response = {
         .version = zkv_bin (ZKV_STORAGE_VERSION, strlen (ZKV_STORAGE_VERSION))
     };
-    char *error = NULL;
-    ssize_t got = stream->sent < stream->total
-                ? zkv_image_writer_read (stream->writer, stream->buffer, stream->chunk, &error)
-                : 0;
-    if (got < 0 || (got == 0 && stream->sent != stream->total)) {
-        zkv_result_t status;
-        zkv_status_set (&status, ZKV_ERR_INTERNAL, "%s",
-                        error? error: "the image changed size while it was read");
-        free (error);
-        s_piece (self, stream->wait, NULL, &status, true);
-        s_stream_end (self, index);
-        return false;
+    const uint8_t *data = stream->buffer;
+    ssize_t got = 0;
+    if (stream->ahead_given < stream->ahead_size) {
+        //  What was read while the image was sized goes first
+        got = (ssize_t) (stream->ahead_size - stream->ahead_given);
+        if ((size_t) got > stream->chunk)
+            got = (ssize_t) stream->chunk;
+        data = stream->ahead + stream->ahead_given;
+        stream->ahead_given += (size_t) got;
+    }
+    else {
+        char *error = NULL;
+        if (!stream->read_all && stream->sent < stream->total)
+            got = zkv_image_writer_read (stream->writer, stream->buffer, stream->chunk, &error);
+        if (got < 0 || (got == 0 && stream->sent != stream->total)) {
+            s_stream_fail (self, index, error, "the image changed size while it was read");
+            return false;
+        }
     }
     stream->credit--;
     if (got > 0) {
         stream->sent += (uint64_t) got;
+        if (stream->sent > stream->total) {
+            s_stream_fail (self, index, NULL, "the image changed size while it was read");
+            return false;
+        }
         response.remaining_bytes = stream->total - stream->sent;
-        response.blob = zkv_bin (stream->buffer, (size_t) got);
+        response.blob = zkv_bin (data, (size_t) got);
         s_piece (self, stream->wait, &response, NULL, false);
         return true;
     }
@@ -165,6 +291,13 @@ s_step (self_t *self, size_t index)
     return false;
 }
 
+//  True if stream may read ahead (it is being sized)
+static bool
+s_may_prefetch (const s_stream_t *stream)
+{
+    return !stream->sized && !stream->read_all && stream->ahead_size < MAX_PREFETCH;
+}
+
 //  A reply for every stream with credit, then the stalled ones dropped
 static void
 s_work (self_t *self)
@@ -172,7 +305,12 @@ s_work (self_t *self)
     int64_t now = zclock_mono ();
     for (size_t i = 0; i < self->count; ) {
         s_stream_t *stream = &self->streams [i];
-        if (stream->credit > 0) {
+        if (s_may_prefetch (stream)) {
+            if (s_prefetch (self, i))
+                i++;
+            continue;
+        }
+        if (stream->sized && stream->credit > 0) {
             if (s_step (self, i)) {
                 if (stream->credit == 0)
                     stream->stalled_since = now;
@@ -180,7 +318,7 @@ s_work (self_t *self)
             }
             continue;                   //  else the last stream moved to i
         }
-        if (now - stream->stalled_since > STALL_MSECS) {
+        if (stream->sized && now - stream->stalled_since > STALL_MSECS) {
             zkv_result_t status;
             zkv_status_set (&status, ZKV_ERR_TIMEOUT, NULL);
             s_piece (self, stream->wait, NULL, &status, true);
@@ -197,7 +335,8 @@ static bool
 s_busy (self_t *self)
 {
     for (size_t i = 0; i < self->count; i++)
-        if (self->streams [i].credit > 0)
+        if ((self->streams [i].sized && self->streams [i].credit > 0)
+        ||  s_may_prefetch (&self->streams [i]))
             return true;
     return false;
 }
@@ -234,6 +373,9 @@ zkv_snapshotter_actor (zsock_t *pipe, void *args)
                 zsys_error ("snapshotter: invalid command '%s'", command);
             zstr_free (&command);
         }
+        else
+        if (which && which != self->inbox)
+            s_sized (self, (zsock_t *) which);
         else
         if (which == self->inbox) {
             while (zkv_io_ready (self->inbox)) {

@@ -6,7 +6,10 @@
     and hands front its replies: chunks of the image with remaining_bytes
     counting down (etcd's meaning: bytes left after this one), then a last
     reply whose blob is the SHA-256 of all the image bytes, so that a
-    saved file is "image + SHA-256" as etcd's is.
+    saved file is "image + SHA-256" as etcd's is. The first reply needs
+    the image's size, which takes a walk of its own over the snapshot: a
+    sizer thread walks while the stream reads up to 16 MiB of the image
+    ahead, so the two walks overlap.
 
     Credit-based flow control: a stream sends only as many replies as its
     client granted (a ROUTER drops what a slow client cannot take, so the

@@ -173,7 +173,7 @@ def make_ops(system, name):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--small", type=int, default=100000, help="keys for snapshot and hashkv")
-    parser.add_argument("--keys", type=int, default=1000000, help="keys for defrag")
+    parser.add_argument("--keys", type=int, default=1000000, help="keys for defrag (0: none)")
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--quiet", type=float, default=5.0, help="seconds of baseline writes")
     parser.add_argument("--keep", action="store_true")
@@ -207,7 +207,7 @@ def main():
                 ["%.0f" % h for h in hashes]))
             ops.close()
 
-        for system in systems:
+        for system in systems if options.keys else []:
             r = results[system.name]
             wait_for(lambda: settled(system), 60000, "%s settles" % system.name, system)
             leader = settled(system)
@@ -265,6 +265,8 @@ def main():
             ("writer max during defrag (ms)", lambda x: x["during"][2], "%.2f"),
             ("writer failed puts during defrag", lambda x: x["during"][3], "%d"),
         ]
+        if not options.keys:
+            rows = rows[:3]
         for label, get, form in rows:
             value = (lambda x: x[get]) if isinstance(get, str) else get
             log("%-46s %14s %14s" % (label, form % value(z), form % value(e)))
