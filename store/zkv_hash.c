@@ -183,7 +183,8 @@ s_counted (zkv_engine_t *engine, const rocksdb_snapshot_t *snapshot, int64_t rev
         free (chosen->items);
         return -1;
     }
-    qsort (chosen->items, chosen->count, sizeof (zkv_rev_t), s_rev_compare);
+    if (chosen->count > 1)              //  (qsort must not be given NULL)
+        qsort (chosen->items, chosen->count, sizeof (zkv_rev_t), s_rev_compare);
     *counted = *chosen;
     return 0;
 }
