@@ -467,6 +467,44 @@ Test (node, memory_engine_serves_and_forgets)
     zkv_client_destroy (&client);
 }
 
+//  The maintenance that reads or rewrites the whole database works on the
+//  memory engine too: the same calls, the same answers
+Test (node, memory_engine_maintenance)
+{
+    const char *flags [] = { "--engine", "memory", NULL };
+    s_start (flags);
+    zkv_client_t *client = zkv_client_new (zkv_testnode_endpoint (s_node), 5000);
+    for (int i = 0; i < 200; i++)
+        s_put (client, i % 2? "odd": "even", "a value to compact away");
+    zkv_compact_t compact = { .revision = 150, .physical = true };
+    zkv_defragment_t defragment = { false };
+    zkv_hash_kv_t hash_kv = { .revision = 0 };
+    zkv_hash_t hash = { false };
+    zkv_snapshot_t snapshot = { .credit = 1000 };
+    const zkv_desc_t *descs [] = {
+        &zkv_compact_desc, &zkv_defragment_desc, &zkv_hash_kv_desc, &zkv_hash_desc,
+        &zkv_snapshot_desc
+    };
+    const void *requests [] = { &compact, &defragment, &hash_kv, &hash, &snapshot };
+    for (int r = 0; r < 5; r++) {
+        zkv_result_t status;
+        zkv_msg_t *reply = zkv_client_call (client, descs [r], requests [r], &status);
+        cr_assert_not_null (reply, "%s", descs [r]->name);
+        cr_assert_null (zkv_reply_error (reply), "%s", descs [r]->name);
+        if (descs [r] == &zkv_hash_kv_desc)
+            cr_assert_eq (((zkv_hash_kv_response_t *) reply->body)->compact_revision, 150);
+        if (descs [r] == &zkv_defragment_desc)
+            cr_assert_gt (((zkv_defragment_response_t *) reply->body)->db_size_before, 0);
+        if (descs [r] == &zkv_snapshot_desc)
+            cr_assert_gt (((zkv_snapshot_response_t *) reply->body)->blob.size, 0);
+        zkv_msg_destroy (&reply);
+    }
+    char *value = s_get (client, "odd", true);
+    cr_assert_str_eq (value, "a value to compact away");
+    free (value);
+    zkv_client_destroy (&client);
+}
+
 Test (node, many_clients_at_once)
 {
     s_start (NULL);

@@ -152,6 +152,17 @@ zkv_client_send (zkv_client_t *self, const zkv_desc_t *desc, const void *request
     return rc? 0: id;
 }
 
+//  Decodes a reply frame (destroyed) as a reply to a request of type desc
+static zkv_msg_t *
+s_decode (zframe_t **frame_p, const zkv_desc_t *desc, zkv_result_t *status)
+{
+    zkv_limits_t limits = zkv_limits_trusted ();
+    zkv_msg_t *reply = zkv_msg_decode_reply (zframe_data (*frame_p), zframe_size (*frame_p),
+                                             desc, &limits, status);
+    zframe_destroy (frame_p);
+    return reply;
+}
+
 zkv_msg_t *
 zkv_client_recv (zkv_client_t *self, const zkv_desc_t *desc, int timeout,
                  zkv_result_t *status)
@@ -162,11 +173,7 @@ zkv_client_recv (zkv_client_t *self, const zkv_desc_t *desc, int timeout,
         zkv_status_set (status, ZKV_ERR_TIMEOUT, "context deadline exceeded");
         return NULL;
     }
-    zkv_limits_t limits = zkv_limits_trusted ();
-    zkv_msg_t *reply = zkv_msg_decode_reply (zframe_data (frame), zframe_size (frame), desc,
-                                             &limits, status);
-    zframe_destroy (&frame);
-    return reply;
+    return s_decode (&frame, desc, status);
 }
 
 zsock_t *
@@ -189,17 +196,22 @@ zkv_client_call (zkv_client_t *self, const zkv_desc_t *desc, const void *request
         int64_t left = deadline - zclock_mono ();
         if (left <= 0)
             break;
-        zkv_msg_t *reply = zkv_client_recv (self, desc, (int) left, status);
-        if (!reply) {
-            if (status->err == ZKV_ERR_TIMEOUT)
-                break;                  //  timed out or interrupted
-            return NULL;                //  undecodable
-        }
-        if (reply->has_id && reply->id != id) {
-            zkv_msg_destroy (&reply);   //  a late reply to an earlier call
+        zsock_set_rcvtimeo (self->dealer, (int) left);
+        zframe_t *frame = zframe_recv (self->dealer);
+        if (!frame)
+            break;                      //  timed out or interrupted
+        //  A late reply to an earlier call (of any type: a stream's, say)
+        //  is dropped before it is decoded as this call's type
+        bool has_id = false;
+        uint64_t reply_id = 0;
+        char op [32];
+        zkv_msg_peek (zframe_data (frame), zframe_size (frame), &has_id, &reply_id, op,
+                      sizeof op);
+        if (has_id && reply_id != id) {
+            zframe_destroy (&frame);
             continue;
         }
-        return reply;
+        return s_decode (&frame, desc, status);     //  NULL: undecodable
     }
     //  The request may or may not have been applied: start afresh, so
     //  that its late reply cannot be taken for another's
