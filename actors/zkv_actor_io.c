@@ -106,3 +106,15 @@ zkv_fatal (const char *fmt, ...)
     //  tear down CZMQ under them. Nothing unsynced was acknowledged.
     _exit (2);
 }
+
+void
+zkv_io_event (zsock_t *sock, const char *topic, const zkv_desc_t *desc, const void *msg)
+{
+    size_t size;
+    uint8_t *body = zkv_msg_encode_body (desc, msg, &size);
+    if (!body)
+        return;                         //  an event lost, nothing else
+    zkv_event_t event = { .topic = zkv_bin (topic, strlen (topic)), .body = zkv_bin (body, size) };
+    zkv_io_send (sock, &zkv_event_desc, &event);
+    free (body);
+}

@@ -29,6 +29,11 @@ int
 int
     zkv_io_send_bytes (zsock_t *sock, uint8_t **bytes_p, size_t size);
 
+//  Asks front (at sock) to publish an event: topic and the event message
+//  msg of type desc (a *_event)
+void
+    zkv_io_event (zsock_t *sock, const char *topic, const zkv_desc_t *desc, const void *msg);
+
 //  Receives one internal message; NULL if the frame was not one (logged)
 zkv_msg_t *
     zkv_io_recv (zsock_t *sock, const char *who);

@@ -52,6 +52,13 @@ s_run (self_t *self, const zkv_defrag_order_t *first)
     zkv_defragment_response_t response = { .header = &header };
     zkv_result_t status;
     int rc = s_defragment (self, &response, &status);
+    if (rc == 0) {
+        zkv_defrag_event_t event = {
+            .member = self->args->member_id, .db_size_before = response.db_size_before,
+            .db_size = response.db_size, .took_usecs = response.took_usecs
+        };
+        zkv_io_event (self->front, "defrag", &zkv_defrag_event_desc, &event);
+    }
     size_t size;
     uint8_t *body = rc? zkv_msg_encode_error (&status, &header, &size)
                       : zkv_msg_encode_body (&zkv_defragment_response_desc, &response, &size);

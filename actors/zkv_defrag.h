@@ -10,7 +10,7 @@
     member, never replicated.
 
     The answer tells the sizes before and after (zkv_engine_sizes) and how
-    long it took. Requests that arrive while one runs wait for it and get
+    long it took; so does the `defrag` event it has front publish. Requests that arrive while one runs wait for it and get
     its answer: one defragmentation serves them all.
 
     Pipe commands:

@@ -31,6 +31,7 @@ typedef struct {
     zsock_t *pipe;                      //  actor command pipe
     zkv_front_args_t *args;
     zsock_t *router;                    //  clients
+    zsock_t *events;                    //  PUB: what this member publishes
     zsock_t *inbox;                     //  answers and node state
     zsock_t *raft;                      //  proposals and read indexes
     zsock_t *storage;                   //  serializable reads
@@ -354,7 +355,9 @@ s_status (self_t *self, zmsg_t **envelope_p, const zkv_msg_t *request)
         .storage_version = zkv_bin (ZKV_STORAGE_VERSION, strlen (ZKV_STORAGE_VERSION)),
         .db_size_quota = self->args->quota_bytes,
         .name = zkv_bin (self->args->name, strlen (self->args->name)),
-        .role = zkv_bin (self->role, strlen (self->role))
+        .role = zkv_bin (self->role, strlen (self->role)),
+        .events_endpoint = zkv_bin (zsock_endpoint (self->events),
+                                    strlen (zsock_endpoint (self->events)))
     };
     size_t size;
     uint8_t *body = zkv_msg_encode_body (&zkv_status_response_desc, &response, &size);
@@ -438,6 +441,33 @@ s_handle_client (self_t *self)
 }
 
 //  ---------------------------------------------------------------------
+//  Events
+
+//  Publishes [topic][body] (body: an encoded *_event message); a
+//  subscriber too slow to take it loses it (PUB drops at its HWM)
+static void
+s_publish (self_t *self, const char *topic, const uint8_t *body, size_t size)
+{
+    zmsg_t *msg = zmsg_new ();
+    zmsg_addstr (msg, topic);
+    zmsg_addmem (msg, body, size);
+    zmsg_send (&msg, self->events);
+}
+
+static void
+s_publish_leader (self_t *self, uint64_t term, uint64_t leader, uint64_t previous)
+{
+    zkv_leader_event_t event = {
+        .member = self->args->member_id, .term = term, .leader = leader, .previous = previous
+    };
+    size_t size;
+    uint8_t *body = zkv_msg_encode_body (&zkv_leader_event_desc, &event, &size);
+    if (body)
+        s_publish (self, "leader", body, size);
+    free (body);
+}
+
+//  ---------------------------------------------------------------------
 //  Answers and node state
 
 static void
@@ -486,8 +516,17 @@ s_handle_inbox (self_t *self)
             }
         }
         else
+        if (msg->desc == &zkv_event_desc) {
+            zkv_event_t *event = (zkv_event_t *) msg->body;
+            char topic [32];
+            zkv_bin_str (event->topic, topic, sizeof topic);
+            s_publish (self, topic, event->body.data, event->body.size);
+        }
+        else
         if (msg->desc == &zkv_raft_state_desc) {
             zkv_raft_state_t *state = (zkv_raft_state_t *) msg->body;
+            if (state->leader != self->leader)
+                s_publish_leader (self, state->term, state->leader, self->leader);
             self->leader = state->leader;
             zkv_bin_str (state->role, self->role, sizeof self->role);
         }
@@ -540,6 +579,13 @@ s_start (self_t *self, char *error, size_t size)
         zsock_set_use_fd (self->router, self->args->listen_fd);
     if (zsock_bind (self->router, "%s", self->args->listen) < 0) {
         snprintf (error, size, "cannot listen on %s: %s", self->args->listen,
+                  zmq_strerror (zmq_errno ()));
+        return error;
+    }
+    self->events = zsock_new (ZMQ_PUB);
+    zsock_set_sndhwm (self->events, 10000);
+    if (zsock_bind (self->events, "%s", self->args->listen_events) < 0) {
+        snprintf (error, size, "cannot listen on %s: %s", self->args->listen_events,
                   zmq_strerror (zmq_errno ()));
         return error;
     }
@@ -618,7 +664,8 @@ zkv_front_actor (zsock_t *pipe, void *args)
                 if (failed)
                     zstr_send (pipe, failed);
                 else
-                    zstr_sendx (pipe, "OK", zsock_endpoint (self->router), NULL);
+                    zstr_sendx (pipe, "OK", zsock_endpoint (self->router),
+                                zsock_endpoint (self->events), NULL);
             }
             else
             if (streq (command, "$TERM"))
@@ -650,6 +697,7 @@ zkv_front_actor (zsock_t *pipe, void *args)
     free (self->proposals);             //  empty: every burst was flushed
     free (self->reads);
     zsock_destroy (&self->router);
+    zsock_destroy (&self->events);
     zsock_destroy (&self->inbox);
     zsock_destroy (&self->raft);
     zsock_destroy (&self->storage);

@@ -18,13 +18,17 @@
     it are RocksDB's own figures, read from the shared handle: see
     zkv_engine_sizes).
 
+    Binds the events PUB socket too, and publishes on it what the other
+    actors send it as `event` (defrag, snapshot), and a `leader` event when
+    raft says the leader changed.
+
     Pipe commands:
-      START       binds args->listen; replies "OK" and the bound endpoint,
-                  or an error text
+      START       binds args->listen and args->listen_events; replies "OK"
+                  and the two bound endpoints, or an error text
       $TERM       answers every waiting request `etcdserver: server
                   stopped`, then stops
     Inbox (PULL, bound at args->inbox): answers, stream_piece, refused,
-    raft_state, storage_state.
+    raft_state, storage_state, event.
     =========================================================================
 */
 #ifndef ZKV_FRONT_H_INCLUDED
@@ -39,6 +43,7 @@ typedef struct {
     uint64_t cluster_id;
     const char *listen;                 //  client endpoint to bind
     int listen_fd;                      //  or an inherited socket (>= 0)
+    const char *listen_events;          //  events endpoint to bind (PUB)
     size_t max_request_bytes;           //  --max-request-bytes
     size_t max_txn_ops;                 //  --max-txn-ops
     size_t max_waiting;                 //  requests in flight at most

@@ -41,6 +41,8 @@ typedef struct {
     size_t chunk;
     uint8_t *buffer;                    //  chunk bytes
     int64_t stalled_since;              //  when credit ran out
+    int64_t started;                    //  zclock_usecs () at the request
+    const char *failure;                //  why it ends unsent (static), or NULL
 } s_stream_t;
 
 typedef struct {
@@ -124,6 +126,12 @@ static void
 s_stream_end (self_t *self, size_t index)
 {
     s_stream_t *stream = &self->streams [index];
+    zkv_snapshot_event_t event = {
+        .member = self->args->member_id, .bytes = stream->sent,
+        .took_usecs = (uint64_t) (zclock_usecs () - stream->started),
+        .error = zkv_bin (stream->failure, stream->failure? strlen (stream->failure): 0)
+    };
+    zkv_io_event (self->front, "snapshot", &zkv_snapshot_event_desc, &event);
     s_sizer_stop (self, stream);
     free (stream->ahead);
     zkv_image_writer_destroy (&stream->writer);
@@ -145,6 +153,7 @@ s_order (self_t *self, const zkv_snapshot_order_t *order)
     s_stream_t *stream = &self->streams [self->count];
     memset (stream, 0, sizeof *stream);
     stream->wait = order->wait;
+    stream->started = zclock_usecs ();
     stream->chunk = order->chunk_size? order->chunk_size: DEFAULT_CHUNK;
     if (stream->chunk > MAX_CHUNK)
         stream->chunk = MAX_CHUNK;
@@ -161,6 +170,7 @@ s_order (self_t *self, const zkv_snapshot_order_t *order)
         zkv_status_set (&status, ZKV_ERR_INTERNAL, "%s", error? error: "out of memory");
         free (error);
         s_piece (self, order->wait, NULL, &status, true);
+        stream->failure = "failed";
         s_stream_end (self, self->count - 1);
         return;
     }
@@ -187,6 +197,7 @@ s_sized (self_t *self, zsock_t *which)
             zkv_result_t status;
             zkv_status_set (&status, ZKV_ERR_INTERNAL, "the image could not be measured");
             s_piece (self, stream->wait, NULL, &status, true);
+            stream->failure = "failed";
             s_stream_end (self, i);
             return;
         }
@@ -207,6 +218,7 @@ s_stream_fail (self_t *self, size_t index, char *error, const char *why)
     zkv_status_set (&status, ZKV_ERR_INTERNAL, "%s", error? error: why);
     free (error);
     s_piece (self, self->streams [index].wait, NULL, &status, true);
+    self->streams [index].failure = "failed";
     s_stream_end (self, index);
 }
 
@@ -324,6 +336,7 @@ s_work (self_t *self)
             s_piece (self, stream->wait, NULL, &status, true);
             zsys_warning ("snapshotter: a client took no more for %d s: stream dropped",
                           STALL_MSECS / 1000);
+            stream->failure = "the client took no more";
             s_stream_end (self, i);
             continue;
         }
@@ -393,8 +406,10 @@ zkv_snapshotter_actor (zsock_t *pipe, void *args)
         }
         s_work (self);
     }
-    while (self->count)
+    while (self->count) {
+        self->streams [self->count - 1].failure = "the member stopped";
         s_stream_end (self, self->count - 1);
+    }
     zpoller_destroy (&self->poller);
     zsock_destroy (&self->inbox);
     zsock_destroy (&self->front);

@@ -16,7 +16,8 @@
     node must never send ahead of it). A stream whose client grants
     nothing for STALL_MSECS is given up (its RocksDB snapshot released),
     with `etcdserver: request timed out`. At most MAX_STREAMS at once;
-    more are refused with `etcdserver: too many requests`.
+    more are refused with `etcdserver: too many requests`. Each stream that
+    ends, sent whole or not, is a `snapshot` event.
 
     Pipe commands:
       START       binds; replies "OK" or an error text
@@ -34,6 +35,7 @@
 
 typedef struct {
     zkv_engine_t *engine;               //  the member's database (shared)
+    uint64_t member_id;
     const char *inbox;                  //  endpoint this actor binds (PULL)
     const char *front;                  //  front's inbox
 } zkv_snapshotter_args_t;

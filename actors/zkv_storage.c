@@ -170,6 +170,7 @@ s_execute (self_t *self, const zkv_internal_request_t *request, uint64_t term,
         if (zkv_members_get (self->args->engine, attributes->member_id, zone, &record,
                              &error) == 1) {
             record->client_endpoint = attributes->client_endpoint;
+            record->events_endpoint = attributes->events_endpoint;
             uint8_t key [8];
             size_t size;
             uint8_t *bytes = zkv_members_record (record, key, &size);

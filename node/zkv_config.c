@@ -23,7 +23,7 @@ enum {
     S_NAME, S_DATA_DIR, S_LISTEN_CLIENT, S_ENGINE, S_MAX_REQUEST_BYTES, S_MAX_TXN_OPS,
     S_REQUEST_TIMEOUT, S_TOKEN, S_LOG_LEVEL, S_LISTEN_PEER, S_INITIAL_CLUSTER,
     S_INITIAL_CLUSTER_STATE, S_HEARTBEAT, S_ELECTION, S_SNAPSHOT_COUNT, S_FAULTS,
-    S_PEER_FD, S_CLIENT_FD, S_QUOTA
+    S_PEER_FD, S_CLIENT_FD, S_QUOTA, S_LISTEN_EVENTS
 };
 
 static const s_setting_t s_settings [] = {
@@ -46,6 +46,7 @@ static const s_setting_t s_settings [] = {
     { "listen-peer-fd",        "-1",                    "use this inherited listening socket (tests only)", false },
     { "listen-client-fd",      "-1",                    "use this inherited listening socket (tests only)", false },
     { "quota-backend-bytes",   "0",                     "database size that raises NOSPACE (0: 2 GiB, < 0: none)", false },
+    { "listen-events",         "",                      "ZeroMQ endpoint for event subscribers (default: the client port + 2)", false },
 };
 #define SETTINGS (sizeof s_settings / sizeof s_settings [0])
 
@@ -173,6 +174,26 @@ zkv_config_parse (zkv_config_t *config, int argc, char *argv [], char *error,
     if (rc == 0)
         rc |= s_copy (config->listen_client, sizeof config->listen_client, values [S_LISTEN_CLIENT],
                       "listen-client", error, error_size);
+    if (rc == 0 && values [S_LISTEN_EVENTS][0])
+        rc |= s_copy (config->listen_events, sizeof config->listen_events,
+                      values [S_LISTEN_EVENTS], "listen-events", error, error_size);
+    else
+    if (rc == 0) {
+        //  Next to the client endpoint: its port + 2 (+ 1 is the peers'
+        //  habit), or a port of its own when the client's is picked (*)
+        const char *colon = strrchr (config->listen_client, ':');
+        char *end = NULL;
+        long port = colon? strtol (colon + 1, &end, 10): 0;
+        if (colon && end && *end == 0 && port > 0 && port + 2 <= 65535)
+            snprintf (config->listen_events, sizeof config->listen_events, "%.*s:%ld",
+                      (int) (colon - config->listen_client), config->listen_client, port + 2);
+        else
+        if (colon)
+            snprintf (config->listen_events, sizeof config->listen_events, "%.*s:*",
+                      (int) (colon - config->listen_client), config->listen_client);
+        else
+            snprintf (config->listen_events, sizeof config->listen_events, "tcp://127.0.0.1:*");
+    }
     if (rc == 0) {
         if (streq (values [S_ENGINE], "memory"))
             config->memory = true;

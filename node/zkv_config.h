@@ -28,6 +28,7 @@ typedef struct {
     char name [128];                    //  --name
     char data_dir [1024];               //  --data-dir
     char listen_client [256];           //  --listen-client
+    char listen_events [256];           //  --listen-events (or next to the client's)
     bool memory;                        //  --engine memory (else rocksdb)
     size_t max_request_bytes;           //  --max-request-bytes
     size_t max_txn_ops;                 //  --max-txn-ops

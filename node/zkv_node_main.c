@@ -41,9 +41,10 @@ s_mkdirs (const char *dir)
 }
 
 //  Sends START (with an optional argument) and returns the status frame
-//  ("OK" or an error text) and, in *detail, the next frame if any
+//  ("OK" or an error text) and, in *detail and *more, the next frames if
+//  any
 static char *
-s_start (zactor_t *actor, const char *argument, char **detail)
+s_start (zactor_t *actor, const char *argument, char **detail, char **more)
 {
     if (argument)
         zstr_sendx (actor, "START", argument, NULL);
@@ -53,6 +54,8 @@ s_start (zactor_t *actor, const char *argument, char **detail)
     char *status = reply? zmsg_popstr (reply): NULL;
     if (detail)
         *detail = reply? zmsg_popstr (reply): NULL;
+    if (more)
+        *more = reply? zmsg_popstr (reply): NULL;
     zmsg_destroy (&reply);
     return status? status: strdup ("no answer");
 }
@@ -141,7 +144,9 @@ main (int argc, char *argv [])
     zkv_defrag_args_t defrag_args = {
         engine, member_id, cluster_id, defrag_inbox, front_inbox
     };
-    zkv_snapshotter_args_t snapshotter_args = { engine, snapshotter_inbox, front_inbox };
+    zkv_snapshotter_args_t snapshotter_args = {
+        engine, member_id, snapshotter_inbox, front_inbox
+    };
     zkv_raft_args_t raft_args = {
         .engine = engine, .member_id = member_id, .cluster_id = cluster_id,
         .members = peers, .member_count = cluster.count,
@@ -155,6 +160,7 @@ main (int argc, char *argv [])
     zkv_front_args_t front_args = {
         .member_id = member_id, .cluster_id = cluster_id,
         .listen = config.listen_client, .listen_fd = config.listen_client_fd,
+        .listen_events = config.listen_events,
         .max_request_bytes = config.max_request_bytes, .max_txn_ops = config.max_txn_ops,
         .max_waiting = 65536, .request_timeout = config.request_timeout,
         .inbox = front_inbox, .raft = raft_inbox, .storage = storage_inbox,
@@ -165,30 +171,30 @@ main (int argc, char *argv [])
 
     zactor_t *snapshotter = NULL, *defrag = NULL, *hasher = NULL, *storage = NULL;
     zactor_t *raft = NULL, *front = NULL;
-    char *status = NULL, *detail = NULL;
+    char *status = NULL, *detail = NULL, *events = NULL;
     const char *failed_actor = NULL;
     snapshotter = zactor_new (zkv_snapshotter_actor, &snapshotter_args);
-    status = s_start (snapshotter, NULL, NULL);
+    status = s_start (snapshotter, NULL, NULL, NULL);
     if (!streq (status, "OK"))
         failed_actor = "snapshotter";
     if (!failed_actor) {
         zstr_free (&status);
         defrag = zactor_new (zkv_defrag_actor, &defrag_args);
-        status = s_start (defrag, NULL, NULL);
+        status = s_start (defrag, NULL, NULL, NULL);
         if (!streq (status, "OK"))
             failed_actor = "defrag";
     }
     if (!failed_actor) {
         zstr_free (&status);
         hasher = zactor_new (zkv_hasher_actor, &hasher_args);
-        status = s_start (hasher, NULL, NULL);
+        status = s_start (hasher, NULL, NULL, NULL);
         if (!streq (status, "OK"))
             failed_actor = "hasher";
     }
     if (!failed_actor) {
         zstr_free (&status);
         storage = zactor_new (zkv_storage_actor, &storage_args);
-        status = s_start (storage, NULL, &detail);
+        status = s_start (storage, NULL, &detail, NULL);
         if (!streq (status, "OK"))
             failed_actor = "storage";
     }
@@ -198,14 +204,14 @@ main (int argc, char *argv [])
         zstr_free (&status);
         zstr_free (&detail);
         raft = zactor_new (zkv_raft_actor, &raft_args);
-        status = s_start (raft, applied, NULL);
+        status = s_start (raft, applied, NULL, NULL);
         if (!streq (status, "OK"))
             failed_actor = "raft";
     }
     if (!failed_actor) {
         zstr_free (&status);
         front = zactor_new (zkv_front_actor, &front_args);
-        status = s_start (front, NULL, &detail);
+        status = s_start (front, NULL, &detail, &events);
         if (!streq (status, "OK"))
             failed_actor = "front";
     }
@@ -214,7 +220,7 @@ main (int argc, char *argv [])
         rc = 1;
     }
     else {
-        zstr_sendx (raft, "PUBLISH", detail, NULL);
+        zstr_sendx (raft, "PUBLISH", detail, events? events: "", NULL);
         printf ("zkv-node %s: member %016llx of cluster %016llx (%zu member%s)\n", config.name,
                 (unsigned long long) member_id, (unsigned long long) cluster_id, cluster.count,
                 cluster.count == 1? "": "s");
@@ -222,6 +228,7 @@ main (int argc, char *argv [])
         printf ("zkv-node %s: data in %s (%s)\n", config.name,
                 config.memory? "memory": config.data_dir, config.memory? "memory": "rocksdb");
         printf ("zkv-node %s: serving clients on %s\n", config.name, detail);
+        printf ("zkv-node %s: events on %s\n", config.name, events? events: "");
         printf ("zkv-node %s: try  zkvctl --endpoints %s put foo bar\n", config.name, detail);
         fflush (stdout);
         //  Until SIGINT or SIGTERM: the actors ignore signals, main stops them
@@ -242,6 +249,7 @@ main (int argc, char *argv [])
     }
     zstr_free (&status);
     zstr_free (&detail);
+    zstr_free (&events);
     zactor_destroy (&front);
     zactor_destroy (&raft);
     zactor_destroy (&storage);

@@ -692,3 +692,136 @@ Test (maintenance, a_client_that_stops_reading_a_snapshot_hurts_nothing)
         zkv_client_destroy (&stalled [i]);
     zkv_client_destroy (&client);
 }
+
+//  ---------------------------------------------------------------------
+//  Events
+
+//  Waits up to msecs for an event of topic from sub; its body, decoded as
+//  desc into zone (NULL if none came)
+static void *
+s_event (zsock_t *sub, const char *topic, const zkv_desc_t *desc, msgpack_zone *zone,
+         int msecs)
+{
+    zpoller_t *poller = zpoller_new (sub, NULL);
+    int64_t deadline = zclock_mono () + msecs;
+    void *event = NULL;
+    while (!event && zclock_mono () < deadline) {
+        if (!zpoller_wait (poller, 100))
+            continue;
+        zmsg_t *msg = zmsg_recv (sub);
+        char *name = zmsg_popstr (msg);
+        zframe_t *body = zmsg_pop (msg);
+        if (name && body && streq (name, topic)) {
+            zkv_limits_t limits = zkv_limits_trusted ();
+            zkv_result_t status;
+            event = zkv_msg_decode_body (zframe_data (body), zframe_size (body), desc, zone,
+                                         &limits, &status);
+        }
+        zstr_free (&name);
+        zframe_destroy (&body);
+        zmsg_destroy (&msg);
+    }
+    zpoller_destroy (&poller);
+    return event;
+}
+
+//  zkvctl events, run on a thread of its own: says "EXITED" on its pipe
+//  once zkvctl has seen its event and ended
+static void
+s_listener (zsock_t *pipe, void *args)
+{
+    zkv_run_t *run = (zkv_run_t *) args;
+    const char *argv [] = { ZKVCTL_BIN, "--endpoints", zkv_harness_endpoints (cf_cluster),
+                            "events", "--cluster", "--topic", "defrag", "--max-events", "1",
+                            "-w", "json", NULL };
+    zsock_signal (pipe, 0);
+    *run = zkv_run (NULL, argv);
+    zstr_send (pipe, "EXITED");
+    char *command = zstr_recv (pipe);   //  $TERM
+    zstr_free (&command);
+}
+
+Test (maintenance, every_member_publishes_its_events)
+{
+    cf_up (NULL);
+    char leader [32];
+    cf_leader (leader, sizeof leader);
+    //  A subscriber to every member, at the events endpoints they published
+    zkv_member_list_t list_request = { .linearizable = false };
+    zkv_msg_t *reply = s_call (leader, &zkv_member_list_desc, &list_request);
+    cr_assert (reply && !zkv_reply_error (reply));
+    const zkv_member_list_response_t *list = (const zkv_member_list_response_t *) reply->body;
+    zsock_t *sub = zsock_new_sub (NULL, "");
+    for (size_t i = 0; i < list->members.count; i++) {
+        zkv_bin_t events = list->members.items [i].events_endpoint;
+        cr_assert_gt (events.size, 0, "member %zu published no events endpoint", i);
+        zsock_connect (sub, "%.*s", (int) events.size, (const char *) events.data);
+    }
+    zkv_msg_destroy (&reply);
+
+    //  defrag: the member defragmented says so, to this subscriber and to
+    //  zkvctl events. A subscriber sees only what is published once it is
+    //  connected, so defrags go on until both have seen one.
+    zkv_run_t listened = { 0, NULL, NULL };
+    zactor_t *listener = zactor_new (s_listener, &listened);
+    zpoller_t *listening = zpoller_new (listener, NULL);
+    const char *victim = streq (leader, "n1")? "n2": "n1";
+    msgpack_zone *zone = msgpack_zone_new (4096);
+    zkv_defrag_event_t *defrag = NULL;
+    bool exited = false;
+    for (int round = 0; round < 100 && !(defrag && exited); round++) {
+        zkv_defragment_t defragment = { false };
+        reply = s_call (victim, &zkv_defragment_desc, &defragment);
+        cr_assert (reply && !zkv_reply_error (reply));
+        zkv_msg_destroy (&reply);
+        if (!defrag)
+            defrag = (zkv_defrag_event_t *) s_event (sub, "defrag", &zkv_defrag_event_desc,
+                                                     zone, 200);
+        if (!exited && zpoller_wait (listening, 200)) {
+            char *said = zstr_recv (listener);
+            exited = said && streq (said, "EXITED");
+            zstr_free (&said);
+        }
+    }
+    zpoller_destroy (&listening);
+    zactor_destroy (&listener);
+    cr_assert_not_null (defrag, "no defrag event");
+    cr_assert_eq (defrag->member, s_member_id (victim));
+    cr_assert_gt (defrag->db_size_before, 0);
+    cr_assert (exited, "zkvctl events saw no defrag event");
+    cr_assert_eq (listened.code, 0, "%s", listened.err);
+    cr_assert_not_null (strstr (listened.out, "{\"topic\":\"defrag\",\"event\":{\"member\":"),
+                        "%s", listened.out);
+    zkv_run_free (&listened);
+
+    //  A snapshot streamed to a client
+    char file [256];
+    snprintf (file, sizeof file, "%s/events.db", cf_dir);
+    const char *save [] = { "--endpoints", zkv_harness_endpoint (cf_cluster, victim),
+                            "snapshot", "save", file, NULL };
+    zkv_run_t run = s_zkvctl_bare (save);
+    cr_assert_eq (run.code, 0, "%s", run.err);
+    zkv_run_free (&run);
+    zkv_snapshot_event_t *snapshot = (zkv_snapshot_event_t *) s_event (
+        sub, "snapshot", &zkv_snapshot_event_desc, zone, 10000);
+    cr_assert_not_null (snapshot, "no snapshot event");
+    cr_assert_eq (snapshot->member, s_member_id (victim));
+    cr_assert_gt (snapshot->bytes, 0);
+    cr_assert_eq (snapshot->error.size, 0);
+
+    //  kill -9 of the leader: a survivor tells the new leader and the old
+    cr_assert_eq (zkv_harness_signal (cf_cluster, leader, SIGKILL), 0);
+    char next [32];
+    cf_leader (next, sizeof next);
+    bool told = false;
+    int64_t deadline = zclock_mono () + 10000;
+    while (!told && zclock_mono () < deadline) {
+        zkv_leader_event_t *event = (zkv_leader_event_t *) s_event (
+            sub, "leader", &zkv_leader_event_desc, zone, 10000);
+        cr_assert_not_null (event, "no leader event");
+        told = event->leader == s_member_id (next) && event->member != s_member_id (leader);
+    }
+    cr_assert (told, "no survivor told of the new leader %s", next);
+    msgpack_zone_free (zone);
+    zsock_destroy (&sub);
+}

@@ -364,6 +364,10 @@ s_start_member (zkv_harness_t *self, s_member_t *member, char *error, size_t err
     argv [argc++] = member->client;
     argv [argc++] = "--listen-peer";
     argv [argc++] = member->peer;
+    //  A port of its own: the one after the client's is nobody's to take
+    //  here (the harness holds only the client and peer ports)
+    argv [argc++] = "--listen-events";
+    argv [argc++] = "tcp://127.0.0.1:*";
     argv [argc++] = "--initial-cluster";
     argv [argc++] = initial;
     argv [argc++] = "--initial-cluster-token";

@@ -64,6 +64,7 @@ typedef struct {
     size_t stream_count;
     //  Publishing our client endpoint
     char *client_endpoint;
+    char *events_endpoint;
     bool published;
     int64_t next_publish;
     bool terminated;
@@ -427,7 +428,8 @@ s_published (self_t *self)
     char *error = NULL;
     bool same = zkv_members_get (self->args->engine, self->args->member_id, zone, &member,
                                  &error) == 1
-             && zkv_bin_eq (member->client_endpoint, self->client_endpoint);
+             && zkv_bin_eq (member->client_endpoint, self->client_endpoint)
+             && zkv_bin_eq (member->events_endpoint, self->events_endpoint);
     free (error);
     msgpack_zone_free (zone);
     return same;
@@ -449,7 +451,8 @@ s_maybe_publish (self_t *self)
     zkv_cluster_member_t attributes = {
         .member_id = self->args->member_id,
         .name = zkv_bin (self->args->name, strlen (self->args->name)),
-        .client_endpoint = zkv_bin (self->client_endpoint, strlen (self->client_endpoint))
+        .client_endpoint = zkv_bin (self->client_endpoint, strlen (self->client_endpoint)),
+        .events_endpoint = zkv_bin (self->events_endpoint, strlen (self->events_endpoint))
     };
     zkv_internal_request_t request = {
         .origin = self->args->member_id, .wait = 0, .attributes = &attributes
@@ -755,7 +758,11 @@ zkv_raft_actor (zsock_t *pipe, void *args)
             else
             if (streq (command, "PUBLISH")) {
                 free (self->client_endpoint);
+                free (self->events_endpoint);
                 self->client_endpoint = zmsg_popstr (request);
+                self->events_endpoint = zmsg_popstr (request);
+                if (!self->events_endpoint)
+                    self->events_endpoint = strdup ("");
                 self->published = false;
             }
             else
@@ -795,6 +802,7 @@ zkv_raft_actor (zsock_t *pipe, void *args)
     zlistx_destroy (&self->pending_reads);
     free (self->streams);
     free (self->client_endpoint);
+    free (self->events_endpoint);
     zpoller_destroy (&self->poller);
     zkv_peers_destroy (&self->peers);
     zkv_rc_destroy (&self->core);

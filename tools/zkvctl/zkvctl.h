@@ -196,6 +196,9 @@ extern const zkvctl_command_t zkvctl_endpoint_command;
 //  zkvctl_defrag.c
 extern const zkvctl_command_t zkvctl_defrag_command;
 
+//  zkvctl_events.c
+extern const zkvctl_command_t zkvctl_events_command;
+
 //  zkvctl_snapshot.c: snapshot save, status, restore
 extern const zkvctl_command_t zkvctl_snapshot_command;
 

@@ -335,6 +335,7 @@ s_status_json (s_answer_t *answers, size_t count)
         printf ("{}");
         s_json_str (&first, "name", status->name);
         s_json_str (&first, "role", status->role);
+        s_json_str (&first, "eventsEndpoint", status->events_endpoint);
         printf ("}}");
     }
     printf ("]\n");

@@ -62,6 +62,7 @@ static const zkvctl_command_t *const s_commands [] = {
     &zkvctl_defrag_command,
     &zkvctl_del_command,
     &zkvctl_endpoint_command,
+    &zkvctl_events_command,
     &zkvctl_get_command,
     &s_help_command,
     &zkvctl_member_command,
