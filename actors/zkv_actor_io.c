@@ -118,3 +118,36 @@ zkv_io_event (zsock_t *sock, const char *topic, const zkv_desc_t *desc, const vo
     zkv_io_send (sock, &zkv_event_desc, &event);
     free (body);
 }
+
+bool
+zkv_io_pipe_command (zsock_t *pipe, zpoller_t *poller, const char *who,
+                     const char *inbox_endpoint, zsock_t **inbox,
+                     const char *const *outbox_endpoints, zsock_t **const *outboxes,
+                     size_t count)
+{
+    char *command = zstr_recv (pipe);
+    if (!command)
+        return false;
+    bool go_on = true;
+    if (streq (command, "START")) {
+        *inbox = zkv_io_inbox (inbox_endpoint);
+        bool wired = *inbox != NULL;
+        for (size_t i = 0; i < count; i++) {
+            *outboxes [i] = zkv_io_outbox (outbox_endpoints [i]);
+            wired &= *outboxes [i] != NULL;
+        }
+        if (wired) {
+            zpoller_add (poller, *inbox);
+            zstr_send (pipe, "OK");
+        }
+        else
+            zstr_sendf (pipe, "cannot bind %s", inbox_endpoint);
+    }
+    else
+    if (streq (command, "$TERM"))
+        go_on = false;
+    else
+        zsys_error ("%s: invalid command '%s'", who, command);
+    zstr_free (&command);
+    return go_on;
+}

@@ -38,6 +38,17 @@ void
 zkv_msg_t *
     zkv_io_recv (zsock_t *sock, const char *who);
 
+//  The pipe commands of an actor that works only on its inbox: START binds
+//  *inbox at inbox_endpoint (and adds it to poller), connects *outboxes [i]
+//  to outbox_endpoints [i] (count of them), and answers "OK" or an error
+//  text; $TERM asks it to stop. Returns false when the actor must stop
+//  ($TERM, or the pipe was closed).
+bool
+    zkv_io_pipe_command (zsock_t *pipe, zpoller_t *poller, const char *who,
+                         const char *inbox_endpoint, zsock_t **inbox,
+                         const char *const *outbox_endpoints, zsock_t **const *outboxes,
+                         size_t count);
+
 //  Stops the whole member at once: for failures that leave its durable
 //  state in doubt (a failed fsync or write). Never returns.
 void

@@ -105,25 +105,11 @@ zkv_defrag_actor (zsock_t *pipe, void *args)
     while (!self->terminated) {
         void *which = zpoller_wait (self->poller, -1);
         if (which == pipe) {
-            char *command = zstr_recv (pipe);
-            if (!command)
-                break;
-            if (streq (command, "START")) {
-                self->inbox = zkv_io_inbox (self->args->inbox);
-                self->front = zkv_io_outbox (self->args->front);
-                if (self->inbox && self->front) {
-                    zpoller_add (self->poller, self->inbox);
-                    zstr_send (pipe, "OK");
-                }
-                else
-                    zstr_sendf (pipe, "cannot bind %s", self->args->inbox);
-            }
-            else
-            if (streq (command, "$TERM"))
-                self->terminated = true;
-            else
-                zsys_error ("defrag: invalid command '%s'", command);
-            zstr_free (&command);
+            const char *endpoints [] = { self->args->front };
+            zsock_t **outboxes [] = { &self->front };
+            self->terminated = !zkv_io_pipe_command (pipe, self->poller, "defrag",
+                                                     self->args->inbox, &self->inbox,
+                                                     endpoints, outboxes, 1);
         }
         else
         if (which == self->inbox) {

@@ -48,8 +48,21 @@ def key(n):
     return b"%016d" % n
 
 
-class ZkvOps:
-    """The maintenance commands and a raw client of one zkv member."""
+class Ops:
+    """The maintenance commands of one member, through its CLI (self.ctl)."""
+
+    def snapshot_save(self, path):
+        return timed(self.ctl + ["snapshot", "save", path])
+
+    def hashkv(self):
+        return timed(self.ctl + ["endpoint", "hashkv"])
+
+    def defrag(self):
+        return timed(self.ctl + ["defrag"])
+
+
+class ZkvOps(Ops):
+    """A raw client of one zkv member (pyzmq + msgpack)."""
 
     def __init__(self, system, name):
         self.endpoint = system.endpoint(name)
@@ -84,20 +97,13 @@ class ZkvOps:
     def db_size(self):
         return self.call({"op": "status"}).get("db_size", 0)
 
-    def snapshot_save(self, path):
-        return timed(self.ctl + ["snapshot", "save", path])
-
-    def hashkv(self):
-        return timed(self.ctl + ["endpoint", "hashkv"])
-
-    def defrag(self):
-        return timed(self.ctl + ["defrag"])
-
     def close(self):
         self.context.destroy(linger=0)
 
 
-class EtcdOps:
+class EtcdOps(Ops):
+    """A client of one etcd member (python3-etcd3 over gRPC)."""
+
     def __init__(self, system, name):
         self.endpoint = system.endpoint(name)
         host, port = self.endpoint.split(":")
@@ -124,15 +130,6 @@ class EtcdOps:
 
     def db_size(self):
         return self.client.status().db_size
-
-    def snapshot_save(self, path):
-        return timed(self.ctl + ["snapshot", "save", path])
-
-    def hashkv(self):
-        return timed(self.ctl + ["endpoint", "hashkv"])
-
-    def defrag(self):
-        return timed(self.ctl + ["defrag"])
 
     def close(self):
         self.client.close()

@@ -210,6 +210,11 @@ extern const zkvctl_command_t zkvctl_snapshot_command;
 zlist_t *
     zkvctl_endpoints (zkvctl_t *ctl, bool cluster, bool *incomplete);
 
+//  Every member's client endpoint (or, with events, events endpoint) from
+//  the member list, in its order; *incomplete as above
+zlist_t *
+    zkvctl_member_endpoints (zkvctl_t *ctl, bool events, bool *incomplete);
+
 //  Go's time.Duration.String of nsecs ("1.5ms", "2m3.25s")
 void
     zkvctl_go_duration (int64_t nsecs, char *buf, size_t size);

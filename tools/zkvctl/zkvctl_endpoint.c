@@ -100,45 +100,52 @@ zkvctl_humanize_bytes (uint64_t bytes, char *buf, size_t size)
 //  Which endpoints
 
 zlist_t *
-zkvctl_endpoints (zkvctl_t *ctl, bool cluster, bool *incomplete)
+zkvctl_member_endpoints (zkvctl_t *ctl, bool events, bool *incomplete)
 {
     *incomplete = false;
-    zlist_t *list = zlist_new ();
-    zlist_autofree (list);
-    if (!cluster) {
-        char *endpoints = strdup (ctl->endpoints);
-        char *saved = NULL;
-        for (char *item = strtok_r (endpoints, ",", &saved); item;
-             item = strtok_r (NULL, ",", &saved))
-            zlist_append (list, item);
-        free (endpoints);
-        return list;
-    }
     zkv_member_list_t request = { .linearizable = false };
     zkv_msg_t *reply = zkvctl_call (ctl, &zkv_member_list_desc, &request);
-    if (!reply) {
-        zlist_destroy (&list);
+    if (!reply)
         return NULL;
-    }
+    zlist_t *list = zlist_new ();
+    zlist_autofree (list);
     const zkv_member_list_response_t *response =
         (const zkv_member_list_response_t *) reply->body;
     for (size_t i = 0; i < response->members.count; i++) {
         const zkv_cluster_member_t *member = &response->members.items [i];
-        zkv_bin_t client = member->client_endpoint;
-        if (client.size) {
-            char *endpoint = zsys_sprintf ("%.*s", (int) client.size, (const char *) client.data);
+        zkv_bin_t found = events? member->events_endpoint: member->client_endpoint;
+        if (found.size) {
+            char *endpoint = zsys_sprintf ("%.*s", (int) found.size, (const char *) found.data);
             zlist_append (list, endpoint);
             free (endpoint);
         }
         else {
             //  Not started yet, or never published: not silently left out
-            fprintf (stderr, "Member %016" PRIx64 " (%.*s) has no client endpoint yet\n",
+            fprintf (stderr, "Member %016" PRIx64 " (%.*s) has no %s endpoint yet\n",
                      member->member_id, (int) member->name.size,
-                     member->name.data? (const char *) member->name.data: "");
+                     member->name.data? (const char *) member->name.data: "",
+                     events? "events": "client");
             *incomplete = true;
         }
     }
     zkv_msg_destroy (&reply);
+    return list;
+}
+
+zlist_t *
+zkvctl_endpoints (zkvctl_t *ctl, bool cluster, bool *incomplete)
+{
+    if (cluster)
+        return zkvctl_member_endpoints (ctl, false, incomplete);
+    *incomplete = false;
+    zlist_t *list = zlist_new ();
+    zlist_autofree (list);
+    char *endpoints = strdup (ctl->endpoints);
+    char *saved = NULL;
+    for (char *item = strtok_r (endpoints, ",", &saved); item;
+         item = strtok_r (NULL, ",", &saved))
+        zlist_append (list, item);
+    free (endpoints);
     return list;
 }
 

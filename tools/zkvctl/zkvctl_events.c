@@ -41,33 +41,13 @@ static const struct {
 static zlist_t *
 s_events_endpoints (zkvctl_t *ctl, bool cluster)
 {
+    if (cluster) {
+        bool incomplete;
+        return zkvctl_member_endpoints (ctl, true, &incomplete);
+    }
     zlist_t *list = zlist_new ();
     zlist_autofree (list);
     zkv_msg_t *reply = NULL;
-    if (cluster) {
-        zkv_member_list_t request = { .linearizable = false };
-        reply = zkvctl_call (ctl, &zkv_member_list_desc, &request);
-        if (!reply) {
-            zlist_destroy (&list);
-            return NULL;
-        }
-        const zkv_member_list_response_t *response =
-            (const zkv_member_list_response_t *) reply->body;
-        for (size_t i = 0; i < response->members.count; i++) {
-            zkv_bin_t events = response->members.items [i].events_endpoint;
-            if (events.size) {
-                char *endpoint = zsys_sprintf ("%.*s", (int) events.size,
-                                               (const char *) events.data);
-                zlist_append (list, endpoint);
-                free (endpoint);
-            }
-            else
-                fprintf (stderr, "Member %016" PRIx64 " has no events endpoint yet\n",
-                         response->members.items [i].member_id);
-        }
-        zkv_msg_destroy (&reply);
-        return list;
-    }
     char *endpoints = strdup (ctl->endpoints);
     char *saved = NULL;
     for (char *item = strtok_r (endpoints, ",", &saved); item;
