@@ -2,79 +2,17 @@
     zkv_raft.c — the raft actor: the core given I/O (see zkv_raft.h).
     =========================================================================
 */
-#include "zkv_raft.h"
-#include "zkv_actor_io.h"
+#include "zkv_raft_private.h"
 #include "zkv_members.h"
-#include "zkv_raftlog.h"
-#include "zkv_rc.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-#define MAX_APPLY_BYTES (16 << 20)      //  committed entries per apply message
-#define SNAPSHOT_RETRY_MSECS 5000       //  between two streams to one follower
-#define PUBLISH_MSECS 2000              //  between attempts to publish ourselves
-
-//  Linearizable reads asked during one burst, under one read token
-typedef struct {
-    uint64_t context;
-    int64_t created;
-    uint64_t *waits;
-    zkv_bin_t *requests;                //  owned copies
-    size_t count;
-    size_t room;
-} s_reads_t;
-
-//  A snapshot stream to one follower
-typedef struct {
-    uint64_t to;
-    int64_t started;
-    bool last_queued;                   //  storage produced its last chunk
-} s_stream_t;
-
-typedef struct {
-    zsock_t *pipe;                      //  actor command pipe
-    zkv_raft_args_t *args;
-    zsock_t *inbox;
-    zsock_t *storage;
-    zsock_t *front;
-    zpoller_t *poller;
-    zkv_peers_t *peers;
-    zkv_rc_t *core;
-    zkv_raftlog_t *log;
-    int tick_msecs;                     //  one tick of the core
-    int64_t next_tick;
-    zkv_hard_state_t persisted;         //  hard state last written
-    //  Proposals of the burst
-    zkv_bin_t *proposals;
-    uint64_t *proposal_waits;
-    size_t proposal_count;
-    size_t proposal_room;
-    zkv_msg_t **held;                   //  the messages they point into
-    size_t held_count;
-    size_t held_room;
-    //  Reads
-    s_reads_t *reads;                   //  this burst's
-    zlistx_t *pending_reads;            //  s_reads_t waiting for a read index
-    uint64_t next_read_context;
-    //  What storage reports
-    uint64_t applied;
-    //  Snapshot streams (leader)
-    s_stream_t *streams;
-    size_t stream_count;
-    //  Publishing our client endpoint
-    char *client_endpoint;
-    char *events_endpoint;
-    bool published;
-    int64_t next_publish;
-    bool terminated;
-} self_t;
-
 //  ---------------------------------------------------------------------
 //  Telling front
 
-static void
-s_refuse (self_t *self, uint64_t wait, zkv_err_t error, uint64_t leader)
+void
+zkv_raft_refuse (self_t *self, uint64_t wait, zkv_err_t error, uint64_t leader)
 {
     if (!wait)
         return;                         //  our own proposal: nobody waits
@@ -95,104 +33,6 @@ s_push_state (self_t *self)
 }
 
 //  ---------------------------------------------------------------------
-//  Reads
-
-static void
-s_reads_destroy (s_reads_t **reads_p)
-{
-    s_reads_t *reads = *reads_p;
-    if (!reads)
-        return;
-    for (size_t i = 0; i < reads->count; i++)
-        free ((void *) reads->requests [i].data);
-    free (reads->requests);
-    free (reads->waits);
-    free (reads);
-    *reads_p = NULL;
-}
-
-static void
-s_reads_item_destroy (void **item_p)
-{
-    s_reads_destroy ((s_reads_t **) item_p);
-}
-
-static void
-s_read_add (self_t *self, uint64_t wait, zkv_bin_t request)
-{
-    if (!self->reads) {
-        self->reads = (s_reads_t *) zmalloc (sizeof (s_reads_t));
-        self->reads->context = ++self->next_read_context;
-        self->reads->created = zclock_mono ();
-    }
-    s_reads_t *reads = self->reads;
-    if (reads->count == reads->room) {
-        reads->room = reads->room? 2 * reads->room: 16;
-        reads->waits = (uint64_t *) realloc (reads->waits, reads->room * sizeof (uint64_t));
-        reads->requests = (zkv_bin_t *) realloc (reads->requests, reads->room * sizeof (zkv_bin_t));
-        if (!reads->waits || !reads->requests)
-            zkv_fatal ("out of memory");
-    }
-    uint8_t *copy = (uint8_t *) malloc (request.size? request.size: 1);
-    if (!copy)
-        zkv_fatal ("out of memory");
-    memcpy (copy, request.data, request.size);
-    reads->waits [reads->count] = wait;
-    reads->requests [reads->count] = zkv_bin (copy, request.size);
-    reads->count++;
-}
-
-//  Asks the core for one read index for every read of the burst
-static void
-s_flush_reads (self_t *self)
-{
-    s_reads_t *reads = self->reads;
-    if (!reads)
-        return;
-    self->reads = NULL;
-    if (zkv_rc_read_index (self->core, reads->context) != ZKV_RC_OK) {
-        for (size_t i = 0; i < reads->count; i++)
-            s_refuse (self, reads->waits [i], ZKV_ERR_NO_LEADER, 0);
-        s_reads_destroy (&reads);
-        return;
-    }
-    zlistx_add_end (self->pending_reads, reads);
-}
-
-//  A quorum confirmed the read token: storage serves the reads at index
-static void
-s_read_confirmed (self_t *self, const zkv_rc_read_t *read)
-{
-    s_reads_t *reads = (s_reads_t *) zlistx_first (self->pending_reads);
-    while (reads && reads->context != read->context)
-        reads = (s_reads_t *) zlistx_next (self->pending_reads);
-    if (!reads)
-        return;                         //  timed out already
-    for (size_t i = 0; i < reads->count; i++) {
-        zkv_read_t message = {
-            .wait = reads->waits [i], .index = read->index, .request = reads->requests [i]
-        };
-        zkv_io_send (self->storage, &zkv_read_desc, &message);
-    }
-    zlistx_delete (self->pending_reads, zlistx_cursor (self->pending_reads));
-}
-
-//  Reads whose confirmation never came (the leadership changed, a message
-//  was lost) fail fast, so their clients can retry
-static void
-s_expire_reads (self_t *self)
-{
-    int64_t limit = 2 * (int64_t) self->args->election_timeout;
-    s_reads_t *reads = (s_reads_t *) zlistx_first (self->pending_reads);
-    while (reads && zclock_mono () - reads->created > limit) {
-        for (size_t i = 0; i < reads->count; i++)
-            s_refuse (self, reads->waits [i], ZKV_ERR_LEADER_CHANGED, zkv_rc_leader (self->core));
-        zlistx_delete (self->pending_reads, zlistx_cursor (self->pending_reads));
-        reads = (s_reads_t *) zlistx_first (self->pending_reads);
-    }
-}
-
-//  ---------------------------------------------------------------------
 //  Proposals
 
 //  Takes a burst of requests from front; msg is held until the burst's
@@ -202,7 +42,7 @@ s_requests_add (self_t *self, zkv_msg_t *msg)
 {
     zkv_raft_requests_t *requests = (zkv_raft_requests_t *) msg->body;
     for (size_t i = 0; i < requests->reads.count; i++)
-        s_read_add (self, requests->reads.items [i].wait, requests->reads.items [i].request);
+        zkv_raft_read_add (self, requests->reads.items [i].wait, requests->reads.items [i].request);
     size_t count = requests->proposals.count;
     if (self->proposal_count + count > self->proposal_room) {
         while (self->proposal_count + count > self->proposal_room)
@@ -246,7 +86,7 @@ s_flush_proposals (self_t *self)
         zkv_rc_status_t status = zkv_rc_propose (self->core, self->proposals,
                                                  self->proposal_count);
         for (size_t i = 0; i < self->proposal_count && status != ZKV_RC_OK; i++)
-            s_refuse (self, self->proposal_waits [i], s_error_of (status),
+            zkv_raft_refuse (self, self->proposal_waits [i], s_error_of (status),
                       zkv_rc_leader (self->core));
         self->proposal_count = 0;
     }
@@ -267,7 +107,7 @@ s_dropped (self_t *self, const zkv_rc_dropped_t *dropped)
         dropped->data.data, dropped->data.size, &zkv_internal_request_desc, zone, &limits,
         &status);
     if (request && request->origin == self->args->member_id)
-        s_refuse (self, request->wait, s_error_of (dropped->why), dropped->leader);
+        zkv_raft_refuse (self, request->wait, s_error_of (dropped->why), dropped->leader);
     msgpack_zone_free (zone);
 }
 
@@ -383,7 +223,7 @@ s_process (self_t *self)
         if (ready.committed_count)
             s_apply (self, ready.committed, ready.committed_count);
         for (size_t i = 0; i < ready.read_count; i++)
-            s_read_confirmed (self, &ready.reads [i]);
+            zkv_raft_read_confirmed (self, &ready.reads [i]);
         for (size_t i = 0; i < ready.dropped_count; i++)
             s_dropped (self, &ready.dropped [i]);
         for (size_t i = 0; i < ready.snapshot_to_count; i++)
@@ -583,7 +423,7 @@ static void
 s_tick (self_t *self)
 {
     zkv_rc_tick (self->core);
-    s_expire_reads (self);
+    zkv_raft_expire_reads (self);
     s_maybe_publish (self);
 }
 
@@ -730,7 +570,7 @@ zkv_raft_actor (zsock_t *pipe, void *args)
     self->poller = zpoller_new (pipe, NULL);
     zpoller_set_nonstop (self->poller, true);
     self->pending_reads = zlistx_new ();
-    zlistx_set_destructor (self->pending_reads, s_reads_item_destroy);
+    zlistx_set_destructor (self->pending_reads, zkv_raft_reads_item_destroy);
     //  Read tokens must never repeat, not even across restarts
     self->next_read_context = (uint64_t) zclock_usecs () << 16;
     zsock_signal (pipe, 0);
@@ -788,7 +628,7 @@ zkv_raft_actor (zsock_t *pipe, void *args)
                 self->next_tick = zclock_mono () + self->tick_msecs;
         }
         s_flush_proposals (self);
-        s_flush_reads (self);
+        zkv_raft_flush_reads (self);
         s_process (self);
         s_flush_peers (self);           //  chunks that could not go before
     }
@@ -798,7 +638,7 @@ zkv_raft_actor (zsock_t *pipe, void *args)
     free (self->proposals);
     free (self->proposal_waits);
     free (self->held);
-    s_reads_destroy (&self->reads);
+    zkv_raft_reads_destroy (&self->reads);
     zlistx_destroy (&self->pending_reads);
     free (self->streams);
     free (self->client_endpoint);

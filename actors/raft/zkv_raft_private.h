@@ -1,0 +1,96 @@
+/*  =========================================================================
+    zkv_raft_private.h — the state shared by the files of the raft actor
+    (zkv_raft.c: the core given I/O; zkv_raft_reads.c: linearizable
+    reads). Not for use outside actors/raft/.
+    =========================================================================
+*/
+#ifndef ZKV_RAFT_PRIVATE_H_INCLUDED
+#define ZKV_RAFT_PRIVATE_H_INCLUDED
+
+#include "zkv_raft.h"
+#include "zkv_actor_io.h"
+#include "zkv_raftlog.h"
+#include "zkv_rc.h"
+
+#define MAX_APPLY_BYTES (16 << 20)      //  committed entries per apply message
+#define SNAPSHOT_RETRY_MSECS 5000       //  between two streams to one follower
+#define PUBLISH_MSECS 2000              //  between attempts to publish ourselves
+
+//  Linearizable reads asked during one burst, under one read token
+typedef struct {
+    uint64_t context;
+    int64_t created;
+    uint64_t *waits;
+    zkv_bin_t *requests;                //  owned copies
+    size_t count;
+    size_t room;
+} s_reads_t;
+
+//  A snapshot stream to one follower
+typedef struct {
+    uint64_t to;
+    int64_t started;
+    bool last_queued;                   //  storage produced its last chunk
+} s_stream_t;
+
+typedef struct {
+    zsock_t *pipe;                      //  actor command pipe
+    zkv_raft_args_t *args;
+    zsock_t *inbox;
+    zsock_t *storage;
+    zsock_t *front;
+    zpoller_t *poller;
+    zkv_peers_t *peers;
+    zkv_rc_t *core;
+    zkv_raftlog_t *log;
+    int tick_msecs;                     //  one tick of the core
+    int64_t next_tick;
+    zkv_hard_state_t persisted;         //  hard state last written
+    //  Proposals of the burst
+    zkv_bin_t *proposals;
+    uint64_t *proposal_waits;
+    size_t proposal_count;
+    size_t proposal_room;
+    zkv_msg_t **held;                   //  the messages they point into
+    size_t held_count;
+    size_t held_room;
+    //  Reads
+    s_reads_t *reads;                   //  this burst's
+    zlistx_t *pending_reads;            //  s_reads_t waiting for a read index
+    uint64_t next_read_context;
+    //  What storage reports
+    uint64_t applied;
+    //  Snapshot streams (leader)
+    s_stream_t *streams;
+    size_t stream_count;
+    //  Publishing our client endpoint
+    char *client_endpoint;
+    char *events_endpoint;
+    bool published;
+    int64_t next_publish;
+    bool terminated;
+} self_t;
+
+//  Tells front a request cannot go on (wait 0: our own, nobody waits)
+void
+    zkv_raft_refuse (self_t *self, uint64_t wait, zkv_err_t error, uint64_t leader);
+
+//  Reads (zkv_raft_reads.c)
+//  Adds a read to this burst's
+void
+    zkv_raft_read_add (self_t *self, uint64_t wait, zkv_bin_t request);
+//  Asks the core for one read index for every read of the burst
+void
+    zkv_raft_flush_reads (self_t *self);
+//  A quorum confirmed the read token: storage serves the reads at index
+void
+    zkv_raft_read_confirmed (self_t *self, const zkv_rc_read_t *read);
+//  Fails the reads whose confirmation never came
+void
+    zkv_raft_expire_reads (self_t *self);
+void
+    zkv_raft_reads_destroy (s_reads_t **reads_p);
+void
+    zkv_raft_reads_item_destroy (void **item_p);
+
+#endif
