@@ -22,6 +22,7 @@
 typedef struct {
     zkv_engine_t *engine;
     const rocksdb_snapshot_t *snapshot;
+    atomic_bool cancel;                 //  the stream ended: stop walking
 } s_sizer_args_t;
 
 typedef struct {
@@ -41,7 +42,7 @@ typedef struct {
     size_t chunk;
     uint8_t *buffer;                    //  chunk bytes
     int64_t stalled_since;              //  when credit ran out
-    int64_t started;                    //  zclock_usecs () at the request
+    int64_t started;                    //  zclock_mono () at the request
     const char *failure;                //  why it ends unsent (static), or NULL
 } s_stream_t;
 
@@ -98,7 +99,7 @@ s_sizer (zsock_t *pipe, void *args)
     zsock_signal (pipe, 0);
     char *error = NULL;
     zkv_image_writer_t *writer = zkv_image_writer_new (sizer->engine, sizer->snapshot, &error);
-    uint64_t total = writer? zkv_image_writer_size (writer): 0;
+    uint64_t total = writer? zkv_image_writer_size (writer, &sizer->cancel): 0;
     zkv_image_writer_destroy (&writer);
     free (error);
     zstr_sendf (pipe, "%llu", (unsigned long long) total);
@@ -115,6 +116,8 @@ static void
 s_sizer_stop (self_t *self, s_stream_t *stream)
 {
     if (stream->sizer) {
+        //  A walk under way stops at once: the member may be stopping
+        atomic_store (&stream->sizer_args->cancel, true);
         zpoller_remove (self->poller, zactor_sock (stream->sizer));
         zactor_destroy (&stream->sizer);
     }
@@ -128,7 +131,7 @@ s_stream_end (self_t *self, size_t index)
     s_stream_t *stream = &self->streams [index];
     zkv_snapshot_event_t event = {
         .member = self->args->member_id, .bytes = stream->sent,
-        .took_usecs = (uint64_t) (zclock_usecs () - stream->started),
+        .took_usecs = (uint64_t) (zclock_mono () - stream->started) * 1000,
         .error = zkv_bin (stream->failure, stream->failure? strlen (stream->failure): 0)
     };
     zkv_io_event (self->front, "snapshot", &zkv_snapshot_event_desc, &event);
@@ -153,7 +156,7 @@ s_order (self_t *self, const zkv_snapshot_order_t *order)
     s_stream_t *stream = &self->streams [self->count];
     memset (stream, 0, sizeof *stream);
     stream->wait = order->wait;
-    stream->started = zclock_usecs ();
+    stream->started = zclock_mono ();
     stream->chunk = order->chunk_size? order->chunk_size: DEFAULT_CHUNK;
     if (stream->chunk > MAX_CHUNK)
         stream->chunk = MAX_CHUNK;
@@ -176,6 +179,7 @@ s_order (self_t *self, const zkv_snapshot_order_t *order)
     }
     stream->sizer_args->engine = self->args->engine;
     stream->sizer_args->snapshot = stream->snapshot;
+    atomic_init (&stream->sizer_args->cancel, false);
     stream->sizer = zactor_new (s_sizer, stream->sizer_args);
     zpoller_add (self->poller, zactor_sock (stream->sizer));
     stream->stalled_since = zclock_mono ();
@@ -262,15 +266,20 @@ s_step (self_t *self, size_t index)
     zkv_snapshot_response_t response = {
         .version = zkv_bin (ZKV_STORAGE_VERSION, strlen (ZKV_STORAGE_VERSION))
     };
-    const uint8_t *data = stream->buffer;
+    const uint8_t *data = stream->buffer;   //  what this reply carries
     ssize_t got = 0;
     if (stream->ahead_given < stream->ahead_size) {
         //  What was read while the image was sized goes first
         got = (ssize_t) (stream->ahead_size - stream->ahead_given);
         if ((size_t) got > stream->chunk)
             got = (ssize_t) stream->chunk;
-        data = stream->ahead + stream->ahead_given;
+        //  Sent from a copy: the buffer goes once all of it is sent
+        memcpy (stream->buffer, stream->ahead + stream->ahead_given, (size_t) got);
         stream->ahead_given += (size_t) got;
+        if (stream->ahead_given == stream->ahead_size) {
+            free (stream->ahead);
+            stream->ahead = NULL;
+        }
     }
     else {
         char *error = NULL;

@@ -181,14 +181,16 @@ zkv_config_parse (zkv_config_t *config, int argc, char *argv [], char *error,
     if (rc == 0) {
         //  Next to the client endpoint: its port + 2 (+ 1 is the peers'
         //  habit), or a port of its own when the client's is picked (*)
+        //  (tcp only: for ipc:// and the like, a loopback port of its own)
+        bool tcp = strncmp (config->listen_client, "tcp://", 6) == 0;
         const char *colon = strrchr (config->listen_client, ':');
         char *end = NULL;
-        long port = colon? strtol (colon + 1, &end, 10): 0;
-        if (colon && end && *end == 0 && port > 0 && port + 2 <= 65535)
+        long port = tcp && colon? strtol (colon + 1, &end, 10): 0;
+        if (tcp && end && *end == 0 && port > 0 && port + 2 <= 65535)
             snprintf (config->listen_events, sizeof config->listen_events, "%.*s:%ld",
                       (int) (colon - config->listen_client), config->listen_client, port + 2);
         else
-        if (colon)
+        if (tcp && colon > config->listen_client + 5)
             snprintf (config->listen_events, sizeof config->listen_events, "%.*s:*",
                       (int) (colon - config->listen_client), config->listen_client);
         else

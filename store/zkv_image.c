@@ -129,11 +129,12 @@ s_bin_header (size_t size)
 }
 
 uint64_t
-zkv_image_writer_size (zkv_image_writer_t *self)
+zkv_image_writer_size (zkv_image_writer_t *self, const atomic_bool *cancel)
 {
     //  What the writer has encoded already: the magic and the header
     uint64_t total = self->pending.size + 1;        //  and the end marker
-    for (int cf = 0; cf < ZKV_CF_COUNT; cf++) {
+    size_t seen = 0;
+    for (int cf = 0; cf < ZKV_CF_COUNT && total; cf++) {
         if (!zkv_image_carries ((zkv_cf_t) cf))
             continue;
         size_t name = strlen (zkv_cf_name ((zkv_cf_t) cf));
@@ -145,6 +146,10 @@ zkv_image_writer_size (zkv_image_writer_t *self)
             rocksdb_iter_value (it, &value_size);
             total += 1 + s_str_header (name) + name + s_bin_header (key_size) + key_size
                    + s_bin_header (value_size) + value_size;
+            if (cancel && ++seen % 4096 == 0 && atomic_load (cancel)) {
+                total = 0;
+                break;
+            }
         }
         rocksdb_iter_destroy (it);
     }

@@ -21,6 +21,7 @@
 #ifndef ZKV_IMAGE_H_INCLUDED
 #define ZKV_IMAGE_H_INCLUDED
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -54,9 +55,10 @@ zkv_image_writer_t *
 void
     zkv_image_writer_destroy (zkv_image_writer_t **self_p);
 
-//  The image's size in bytes, exactly (a walk over the snapshot's sizes)
+//  The image's size in bytes, exactly (a walk over the snapshot's sizes);
+//  0 if *cancel (when not NULL) became true during the walk
 uint64_t
-    zkv_image_writer_size (zkv_image_writer_t *self);
+    zkv_image_writer_size (zkv_image_writer_t *self, const atomic_bool *cancel);
 
 //  Its header
 const zkv_image_header_t *

@@ -19,7 +19,7 @@ s_image (fx_store_t *store, size_t piece, size_t *size, uint8_t digest [32],
     char *error = NULL;
     zkv_image_writer_t *writer = zkv_image_writer_new (store->engine, snapshot, &error);
     cr_assert_not_null (writer, "%s", error);
-    uint64_t expected = zkv_image_writer_size (writer);
+    uint64_t expected = zkv_image_writer_size (writer, NULL);
     *header = *zkv_image_writer_header (writer);
     uint8_t *bytes = (uint8_t *) malloc (expected + piece);
     *size = 0;

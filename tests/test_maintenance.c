@@ -732,8 +732,8 @@ s_listener (zsock_t *pipe, void *args)
 {
     zkv_run_t *run = (zkv_run_t *) args;
     const char *argv [] = { ZKVCTL_BIN, "--endpoints", zkv_harness_endpoints (cf_cluster),
-                            "events", "--cluster", "--topic", "defrag", "--max-events", "1",
-                            "-w", "json", NULL };
+                            "--command-timeout", "30s", "events", "--cluster", "--topic",
+                            "defrag", "--max-events", "1", "-w", "json", NULL };
     zsock_signal (pipe, 0);
     *run = zkv_run (NULL, argv);
     zstr_send (pipe, "EXITED");
@@ -769,7 +769,7 @@ Test (maintenance, every_member_publishes_its_events)
     msgpack_zone *zone = msgpack_zone_new (4096);
     zkv_defrag_event_t *defrag = NULL;
     bool exited = false;
-    for (int round = 0; round < 100 && !(defrag && exited); round++) {
+    for (int round = 0; round < 50 && !(defrag && exited); round++) {
         zkv_defragment_t defragment = { false };
         reply = s_call (victim, &zkv_defragment_desc, &defragment);
         cr_assert (reply && !zkv_reply_error (reply));

@@ -522,8 +522,9 @@ s_call (s_member_t *member, const zkv_desc_t *desc, const void *request, int tim
     return reply;
 }
 
-//  True if the member table of leader holds the client endpoint of every
-//  running member (clients that address the whole cluster need them)
+//  True if the member table of leader holds the client and events
+//  endpoints of every running member (clients that address the whole
+//  cluster need them)
 static bool
 s_published (zkv_harness_t *self, s_member_t *leader)
 {
@@ -538,10 +539,21 @@ s_published (zkv_harness_t *self, s_member_t *leader)
     for (size_t i = 0; i < self->count && all; i++) {
         if (!zkv_harness_running (self, self->members [i].name))
             continue;
+        //  Its events endpoint, which changes at every start, as it says
+        zkv_status_t request = { false };
+        zkv_msg_t *status = s_call (&self->members [i], &zkv_status_desc, &request, 300);
         bool found = false;
-        for (size_t m = 0; m < list->members.count && !found; m++)
-            found = zkv_bin_eq (list->members.items [m].client_endpoint,
-                                self->members [i].client);
+        if (status && !zkv_reply_error (status)) {
+            zkv_bin_t events = ((zkv_status_response_t *) status->body)->events_endpoint;
+            for (size_t m = 0; m < list->members.count && !found; m++) {
+                const zkv_cluster_member_t *member = &list->members.items [m];
+                found = zkv_bin_eq (member->client_endpoint, self->members [i].client)
+                     && member->events_endpoint.size == events.size
+                     && (events.size == 0
+                         || memcmp (member->events_endpoint.data, events.data, events.size) == 0);
+            }
+        }
+        zkv_msg_destroy (&status);
         all = found;
     }
     zkv_msg_destroy (&reply);

@@ -73,8 +73,8 @@ bool
     zkv_harness_running (zkv_harness_t *self, const char *name);
 
 //  Waits up to timeout msecs for a leader that the running members agree
-//  on, whose member table holds every running member's client endpoint
-//  (so that `--cluster` finds them all); copies its name into leader.
+//  on, whose member table holds every running member's client and events
+//  endpoints (so that `--cluster` finds them all); copies its name into leader.
 //  Returns 0 or -1.
 int
     zkv_harness_wait_leader (zkv_harness_t *self, int timeout, char *leader, size_t size);

@@ -5,8 +5,10 @@
 
     The members to listen to: those of --endpoints (their events endpoint
     from Status), or with --cluster every member of the member list (its
-    published events endpoint). --topic keeps one topic (leader, defrag,
-    snapshot, ...); --max-events N stops after N events (for scripts).
+    published events endpoint); a member that cannot be listened to is told
+    on stderr and the others are listened to (events are news, not a log).
+    --topic keeps one topic (leader, defrag, snapshot, ...); --max-events N
+    stops after N events; a --command-timeout given stops it then (exit 1).
 
     simple: `<topic> field=value ...`, values as the event carries them
     (member ids in hex). json: one JSON object per line,
@@ -64,6 +66,8 @@ s_events_endpoints (zkvctl_t *ctl, bool cluster)
             zlist_append (list, endpoint);
             free (endpoint);
         }
+        else
+            fprintf (stderr, "Endpoint %s publishes no events\n", item);
         zkv_msg_destroy (&reply);
     }
     free (endpoints);
@@ -154,17 +158,26 @@ s_events_run (zkvctl_t *ctl, int argc, char **argv)
     for (char *endpoint = (char *) zlist_first (endpoints); endpoint;
          endpoint = (char *) zlist_next (endpoints))
         zsock_connect (sub, "%s", endpoint);
+    //  Until interrupted, or --max-events events, or --command-timeout when
+    //  given (then a deadline, as for any command)
+    bool bounded = zkvctl_flag_changed (ctl->globals, "command-timeout");
+    int64_t deadline = zclock_mono () + ctl->command_timeout / 1000000;
     zpoller_t *poller = zpoller_new (sub, NULL);
     int64_t seen = 0;
     while (!zsys_interrupted && (max_events == 0 || seen < max_events)) {
+        if (bounded && zclock_mono () >= deadline) {
+            rc = zkvctl_fail (ctl, ZKVCTL_EXIT_ERROR, "context deadline exceeded");
+            break;
+        }
         if (!zpoller_wait (poller, 200))
             continue;
         zmsg_t *msg = zmsg_recv (sub);
         char *name = msg? zmsg_popstr (msg): NULL;
         zframe_t *body = msg? zmsg_pop (msg): NULL;
+        //  A SUB filters by prefix: the topic asked for is the whole name
         const zkv_desc_t *desc = NULL;
         for (size_t i = 0; name && i < sizeof s_topics / sizeof s_topics [0]; i++)
-            if (streq (name, s_topics [i].topic))
+            if (streq (name, s_topics [i].topic) && (!*topic || streq (name, topic)))
                 desc = s_topics [i].desc;
         msgpack_zone *zone = msgpack_zone_new (1024);
         zkv_limits_t limits = zkv_limits_trusted ();
@@ -196,5 +209,5 @@ s_events_run (zkvctl_t *ctl, int argc, char **argv)
     zpoller_destroy (&poller);
     zsock_destroy (&sub);
     zlist_destroy (&endpoints);
-    return 0;                           //  Ctrl-C is how it ends, if not --max-events
+    return rc;
 }
