@@ -1,0 +1,142 @@
+/*  test_zkvctl_maintenance.c — zkvctl's maintenance commands against one
+    real zkv-node: their output formats, their errors and exit codes. The
+    3-member behaviour (--cluster, leader last) is in test_maintenance.c. */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "zkv_client.h"
+#include "zkv_testnode.h"
+
+static zkv_testnode_t *s_node;
+
+static void
+s_teardown (void)
+{
+    zkv_testnode_destroy (&s_node);
+}
+
+TestSuite (zkvctl_maintenance, .fini = s_teardown, .timeout = 60);
+
+//  Runs zkvctl --endpoints <the node> args (NULL-terminated)
+static zkv_run_t
+s_zkvctl (const char *const *args)
+{
+    if (!s_node) {
+        s_node = zkv_testnode_start ("ctl", NULL);
+        cr_assert_not_null (s_node);
+    }
+    const char *argv [32] = { ZKVCTL_BIN, "--endpoints", zkv_testnode_endpoint (s_node) };
+    size_t count = 3;
+    for (size_t i = 0; args [i] && count < 31; i++)
+        argv [count++] = args [i];
+    argv [count] = NULL;
+    return zkv_run (NULL, argv);
+}
+
+//  Checks a run's exit code and that its stdout / stderr hold text (NULL:
+//  anything)
+static void
+s_expect (const char *const *args, int code, const char *out, const char *err)
+{
+    zkv_run_t run = s_zkvctl (args);
+    cr_assert_eq (run.code, code, "%s: exit %d\n%s%s", args [0], run.code, run.out, run.err);
+    if (out)
+        cr_assert_not_null (strstr (run.out, out), "stdout: %s", run.out);
+    if (err)
+        cr_assert_not_null (strstr (run.err, err), "stderr: %s", run.err);
+    zkv_run_free (&run);
+}
+
+Test (zkvctl_maintenance, endpoint_status_in_every_format)
+{
+    const char *put [] = { "put", "a", "1", NULL };
+    s_expect (put, 0, "OK", NULL);
+    const char *simple [] = { "endpoint", "status", NULL };
+    s_expect (simple, 0, ", 1.0.0, ", NULL);
+    const char *table [] = { "endpoint", "status", "-w", "table", NULL };
+    s_expect (table, 0, "| PERCENTAGE NOT IN USE |", NULL);
+    const char *json [] = { "endpoint", "status", "-w", "json", NULL };
+    s_expect (json, 0, "\"role\":\"leader\"", NULL);
+    const char *fields [] = { "endpoint", "status", "-w", "fields", NULL };
+    s_expect (fields, 0, "\"RaftAppliedIndex\" : ", NULL);
+    const char *health [] = { "endpoint", "health", "-w", "table", NULL };
+    s_expect (health, 0, " true | ", NULL);
+}
+
+Test (zkvctl_maintenance, hashkv_errors_are_etcds)
+{
+    const char *puts [][5] = {
+        { "put", "k", "1", NULL }, { "put", "k", "2", NULL }, { "put", "k", "3", NULL }
+    };
+    for (int i = 0; i < 3; i++)
+        s_expect (puts [i], 0, "OK", NULL);
+    const char *compact [] = { "compaction", "3", NULL };
+    s_expect (compact, 0, "compacted revision 3", NULL);
+    const char *old [] = { "endpoint", "hashkv", "--rev", "2", NULL };
+    s_expect (old, 1, NULL, "(etcdserver: mvcc: required revision has been compacted)");
+    const char *table [] = { "endpoint", "hashkv", "-w", "table", NULL };
+    s_expect (table, 0, "| HASH REVISION |", NULL);
+    const char *fields [] = { "endpoint", "hash", "-w", "fields", NULL };
+    s_expect (fields, 0, "\"Hash\" : ", NULL);
+}
+
+Test (zkvctl_maintenance, defrag_and_snapshot_misuse)
+{
+    const char *defrag [] = { "defrag", NULL };
+    s_expect (defrag, 0, "Finished defragmenting etcd member[", NULL);
+    const char *table [] = { "defrag", "-w", "table", NULL };
+    s_expect (table, 128, NULL, "Error: table not supported as output format");
+    //  save: one endpoint only (etcdctl's exit 4), one file
+    char *endpoints = NULL;
+    if (asprintf (&endpoints, "%s,%s", zkv_testnode_endpoint (s_node),
+                  zkv_testnode_endpoint (s_node)) < 0)
+        cr_assert_fail ();
+    const char *two [] = { "--endpoints", endpoints, "snapshot", "save", "/tmp/never", NULL };
+    s_expect (two, 4, NULL, "snapshot must be requested to one selected node, not multiple");
+    free (endpoints);
+    const char *no_file [] = { "snapshot", "save", NULL };
+    s_expect (no_file, 128, NULL, "snapshot save expects one argument");
+    //  status and restore of what is not a snapshot
+    char dir [] = "/tmp/zkv-test-ctl-XXXXXX";
+    cr_assert_not_null (mkdtemp (dir));
+    char file [128], target [128];
+    snprintf (file, sizeof file, "%s/not-a-snapshot", dir);
+    FILE *out = fopen (file, "w");
+    fprintf (out, "this is no image, and its last 32 bytes are no digest of it either\n");
+    fclose (out);
+    const char *status [] = { "snapshot", "status", file, NULL };
+    s_expect (status, 1, NULL, "Error: ");
+    snprintf (target, sizeof target, "%s/restored", dir);
+    const char *restore [] = { "snapshot", "restore", file, "--data-dir", target,
+                               "--initial-cluster", "default=tcp://127.0.0.1:9", NULL };
+    s_expect (restore, 1, NULL, "not a snapshot image");
+    cr_assert (access (target, F_OK) != 0, "a refused restore left %s", target);
+    //  restore refuses a data dir that is not empty
+    char snap [128], inside [160];
+    snprintf (snap, sizeof snap, "%s/real.db", dir);
+    const char *save [] = { "snapshot", "save", snap, NULL };
+    s_expect (save, 0, "Snapshot saved at ", NULL);
+    cr_assert_eq (mkdir (target, 0700), 0);
+    snprintf (inside, sizeof inside, "%s/something", target);
+    out = fopen (inside, "w");
+    fclose (out);
+    const char *occupied [] = { "snapshot", "restore", snap, "--data-dir", target,
+                                "--initial-cluster", "default=tcp://127.0.0.1:9", NULL };
+    s_expect (occupied, 1, NULL, "not empty or could not be read");
+    cr_assert_eq (access (inside, F_OK), 0, "restore touched a data dir it refused");
+    char command [200];
+    snprintf (command, sizeof command, "rm -rf '%s'", dir);
+    cr_assert_eq (system (command), 0);
+}
+
+Test (zkvctl_maintenance, events_stop_at_a_given_timeout)
+{
+    const char *events [] = { "--command-timeout", "500ms", "events", "--topic", "defrag", NULL };
+    s_expect (events, 1, NULL, "Error: context deadline exceeded");
+    const char *bad [] = { "events", "--max-events", "-1", NULL };
+    s_expect (bad, 128, NULL, "--max-events must not be negative");
+}
