@@ -263,11 +263,7 @@ zkv_hash_all (zkv_engine_t *engine, const rocksdb_snapshot_t *snapshot, uint32_t
         for (rocksdb_iter_seek_to_first (it); rocksdb_iter_valid (it); rocksdb_iter_next (it)) {
             size_t size, value_size;
             const char *key = rocksdb_iter_key (it, &size);
-            if (families [i] == ZKV_CF_META
-            && ((size == strlen (ZKV_META_APPLIED_INDEX)
-                 && memcmp (key, ZKV_META_APPLIED_INDEX, size) == 0)
-            ||  (size == strlen (ZKV_META_APPLIED_TERM)
-                 && memcmp (key, ZKV_META_APPLIED_TERM, size) == 0)))
+            if (families [i] == ZKV_CF_META && zkv_meta_is_own (key, size))
                 continue;
             const char *value = rocksdb_iter_value (it, &value_size);
             crc = zkv_crc32c (crc, key, size);

@@ -472,12 +472,6 @@ s_loader_write (zkv_image_loader_t *self, bool sync, char **error)
     return rc;
 }
 
-static bool
-s_is_meta (const void *key, size_t size, const char *name)
-{
-    return size == strlen (name) && memcmp (key, name, size) == 0;
-}
-
 static int
 s_load_record (void *arg, zkv_cf_t cf, const void *key, size_t key_size, const void *value,
                size_t value_size, char **error)
@@ -485,9 +479,7 @@ s_load_record (void *arg, zkv_cf_t cf, const void *key, size_t key_size, const v
     zkv_image_loader_t *self = (zkv_image_loader_t *) arg;
     if (cf == ZKV_CF_MEMBERS)
         return 0;                       //  the new membership replaces it
-    if (cf == ZKV_CF_META
-    && (s_is_meta (key, key_size, ZKV_META_APPLIED_INDEX)
-    ||  s_is_meta (key, key_size, ZKV_META_APPLIED_TERM)))
+    if (cf == ZKV_CF_META && zkv_meta_is_own (key, key_size))
         return 0;                       //  a new raft log starts at 0
     rocksdb_writebatch_put_cf (self->batch, zkv_engine_cf (self->engine, cf),
                                (const char *) key, key_size, (const char *) value, value_size);

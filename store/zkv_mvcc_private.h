@@ -16,6 +16,18 @@
 #define ZKV_META_SCHEDULED_COMPACT "scheduledCompactRev"
 #define ZKV_META_FINISHED_COMPACT  "finishedCompactRev"
 
+//  True for the meta records that are the member's own, not replicated
+//  state: its applied index and term (etcd's DefaultIgnores). Hash leaves
+//  them out; a restored member starts without them.
+static inline bool
+zkv_meta_is_own (const void *key, size_t size)
+{
+    return (size == strlen (ZKV_META_APPLIED_INDEX)
+            && memcmp (key, ZKV_META_APPLIED_INDEX, size) == 0)
+        || (size == strlen (ZKV_META_APPLIED_TERM)
+            && memcmp (key, ZKV_META_APPLIED_TERM, size) == 0);
+}
+
 struct zkv_mvcc_s {
     zkv_engine_t *engine;               //  not owned
     int64_t revision;                   //  committed current revision

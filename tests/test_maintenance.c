@@ -247,18 +247,28 @@ Test (maintenance, hashes_agree_on_every_member_after_writes_and_compactions)
 //  ---------------------------------------------------------------------
 //  zkvctl's endpoint commands
 
-//  Runs zkvctl --endpoints <one member> with args (NULL-terminated)
+//  Runs zkvctl with args exactly as given (no --endpoints added)
 static zkv_run_t
-s_zkvctl (const char *const *args)
+s_zkvctl_bare (const char *const *args)
 {
-    const char *argv [32] = {
-        ZKVCTL_BIN, "--endpoints", zkv_harness_endpoint (cf_cluster, "n1")
-    };
-    size_t count = 3;
+    const char *argv [32] = { ZKVCTL_BIN };
+    size_t count = 1;
     for (size_t i = 0; args [i] && count < 31; i++)
         argv [count++] = args [i];
     argv [count] = NULL;
     return zkv_run (NULL, argv);
+}
+
+//  Runs zkvctl --endpoints <n1> with args (NULL-terminated)
+static zkv_run_t
+s_zkvctl (const char *const *args)
+{
+    const char *with [32] = { "--endpoints", zkv_harness_endpoint (cf_cluster, "n1") };
+    size_t count = 2;
+    for (size_t i = 0; args [i] && count < 31; i++)
+        with [count++] = args [i];
+    with [count] = NULL;
+    return s_zkvctl_bare (with);
 }
 
 static int
@@ -475,17 +485,6 @@ Test (maintenance, defrag_under_a_write_load_loses_and_fails_nothing)
 //  ---------------------------------------------------------------------
 //  Snapshot
 
-//  Runs zkvctl with args exactly as given (no --endpoints added)
-static zkv_run_t
-s_zkvctl_bare (const char *const *args)
-{
-    const char *argv [32] = { ZKVCTL_BIN };
-    size_t count = 1;
-    for (size_t i = 0; args [i] && count < 31; i++)
-        argv [count++] = args [i];
-    argv [count] = NULL;
-    return zkv_run (NULL, argv);
-}
 
 //  Writes a copy of file at copy: its first `keep` bytes, with the byte at
 //  `flip` (if below keep) changed

@@ -269,6 +269,9 @@ void
     zkvctl_json_header (FILE *out, bool *first, const zkv_header_t *header);
 void
     zkvctl_json_string (FILE *out, zkv_bin_t bin);
+//  A number member, left out when 0 (Go's omitempty)
+void
+    zkvctl_json_int (FILE *out, bool *first, const char *name, int64_t value);
 
 //  The header lines of etcdctl's fields printer
 void

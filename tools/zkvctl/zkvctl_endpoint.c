@@ -248,15 +248,6 @@ s_json_u64 (bool *first, const char *name, uint64_t value)
 }
 
 static void
-s_json_i64 (bool *first, const char *name, int64_t value)
-{
-    if (value) {
-        zkvctl_json_name (stdout, first, name);
-        printf ("%" PRId64, value);
-    }
-}
-
-static void
 s_json_str (bool *first, const char *name, zkv_bin_t value)
 {
     if (value.size) {
@@ -317,7 +308,7 @@ s_status_json (s_answer_t *answers, size_t count)
         bool first = true;
         zkvctl_json_header (stdout, &first, status->header);
         s_json_str (&first, "version", status->version);
-        s_json_i64 (&first, "dbSize", status->db_size);
+        zkvctl_json_int (stdout, &first, "dbSize", status->db_size);
         s_json_u64 (&first, "leader", status->leader);
         s_json_u64 (&first, "raftIndex", status->raft_index);
         s_json_u64 (&first, "raftTerm", status->raft_term);
@@ -331,13 +322,13 @@ s_status_json (s_answer_t *answers, size_t count)
             }
             printf ("]");
         }
-        s_json_i64 (&first, "dbSizeInUse", status->db_size_in_use);
+        zkvctl_json_int (stdout, &first, "dbSizeInUse", status->db_size_in_use);
         if (status->is_learner) {
             zkvctl_json_name (stdout, &first, "isLearner");
             printf ("true");
         }
         s_json_str (&first, "storageVersion", status->storage_version);
-        s_json_i64 (&first, "dbSizeQuota", status->db_size_quota);
+        zkvctl_json_int (stdout, &first, "dbSizeQuota", status->db_size_quota);
         zkvctl_json_name (stdout, &first, "downgradeInfo");
         printf ("{}");
         s_json_str (&first, "name", status->name);
@@ -470,8 +461,8 @@ s_hash_print (zkvctl_t *ctl, s_answer_t *answers, size_t count, bool kv)
                     (const zkv_hash_kv_response_t *) answers [i].reply->body;
                 zkvctl_json_header (stdout, &first, r->header);
                 s_json_u64 (&first, "hash", r->hash);
-                s_json_i64 (&first, "compact_revision", r->compact_revision);
-                s_json_i64 (&first, "hash_revision", r->hash_revision);
+                zkvctl_json_int (stdout, &first, "compact_revision", r->compact_revision);
+                zkvctl_json_int (stdout, &first, "hash_revision", r->hash_revision);
             }
             else {
                 const zkv_hash_response_t *r = (const zkv_hash_response_t *) answers [i].reply->body;

@@ -346,8 +346,8 @@ zkvctl_json_header (FILE *out, bool *first, const zkv_header_t *header)
     fputc ('}', out);
 }
 
-static void
-s_json_int (FILE *out, bool *first, const char *name, int64_t value)
+void
+zkvctl_json_int (FILE *out, bool *first, const char *name, int64_t value)
 {
     if (value) {
         zkvctl_json_name (out, first, name);
@@ -372,11 +372,11 @@ s_json_kv (FILE *out, const zkv_key_value_t *kv)
     bool first = true;
     fputc ('{', out);
     s_json_bytes (out, &first, "key", kv->key);
-    s_json_int (out, &first, "create_revision", kv->create_revision);
-    s_json_int (out, &first, "mod_revision", kv->mod_revision);
-    s_json_int (out, &first, "version", kv->version);
+    zkvctl_json_int (out, &first, "create_revision", kv->create_revision);
+    zkvctl_json_int (out, &first, "mod_revision", kv->mod_revision);
+    zkvctl_json_int (out, &first, "version", kv->version);
     s_json_bytes (out, &first, "value", kv->value);
-    s_json_int (out, &first, "lease", kv->lease);
+    zkvctl_json_int (out, &first, "lease", kv->lease);
     fputc ('}', out);
 }
 
@@ -419,7 +419,7 @@ s_json_range (FILE *out, const zkv_range_response_t *response)
         zkvctl_json_name (out, &first, "more");
         fprintf (out, "true");
     }
-    s_json_int (out, &first, "count", response->count);
+    zkvctl_json_int (out, &first, "count", response->count);
     fputc ('}', out);
 }
 
@@ -429,7 +429,7 @@ s_json_delete (FILE *out, const zkv_delete_range_response_t *response)
     bool first = true;
     fputc ('{', out);
     zkvctl_json_header (out, &first, response->header);
-    s_json_int (out, &first, "deleted", response->deleted);
+    zkvctl_json_int (out, &first, "deleted", response->deleted);
     s_json_kvs (out, &first, "prev_kvs", &response->prev_kvs);
     fputc ('}', out);
 }
