@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
 #include <unistd.h>
 
 static void
@@ -85,6 +86,14 @@ zkv_io_recv (zsock_t *sock, const char *who)
                     zkv_status_text (&status, text, sizeof text));
     }
     return msg;
+}
+
+int64_t
+zkv_io_mono_usecs (void)
+{
+    struct timespec now;
+    clock_gettime (CLOCK_MONOTONIC, &now);
+    return (int64_t) now.tv_sec * 1000000 + now.tv_nsec / 1000;
 }
 
 bool

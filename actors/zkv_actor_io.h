@@ -54,6 +54,10 @@ bool
 void
     zkv_fatal (const char *fmt, ...) __attribute__ ((noreturn, format (printf, 1, 2)));
 
+//  Microseconds of the monotonic clock (zclock_mono counts milliseconds)
+int64_t
+    zkv_io_mono_usecs (void);
+
 //  True while sock has a message waiting (to drain without blocking)
 bool
     zkv_io_ready (zsock_t *sock);

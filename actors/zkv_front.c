@@ -185,12 +185,13 @@ s_txn_serializable (const zkv_txn_t *txn)
     return true;
 }
 
-//  True for the maintenance that reads or rewrites the whole database:
-//  it takes as long as the database is big, not as long as a request
+//  True for the maintenance that reads or rewrites the whole database
+//  (it takes as long as the database is big, not as long as a request),
+//  and for MoveLeader, whose deadline raft keeps (the request may set it)
 static bool
 s_maintenance (const zkv_msg_t *request)
 {
-    return request->desc == &zkv_defragment_desc || request->desc == &zkv_hash_desc
+    return request->desc == &zkv_defragment_desc || request->desc == &zkv_move_leader_desc || request->desc == &zkv_hash_desc
         || request->desc == &zkv_hash_kv_desc || request->desc == &zkv_snapshot_desc
         || (request->desc == &zkv_compact_desc
             && ((const zkv_compact_t *) request->body)->physical);
@@ -233,6 +234,11 @@ s_route (self_t *self, const zkv_msg_t *request, uint64_t wait)
     if (request->desc == &zkv_fault_desc) {
         zkv_fault_injection_t injection = { .wait = wait, .request = (zkv_fault_t *) request->body };
         zkv_io_send (self->raft, &zkv_fault_injection_desc, &injection);
+        return;
+    }
+    if (request->desc == &zkv_move_leader_desc) {
+        zkv_move_order_t order = { .wait = wait, .request = (zkv_move_leader_t *) request->body };
+        zkv_io_send (self->raft, &zkv_move_order_desc, &order);
         return;
     }
     if (request->desc == &zkv_snapshot_desc) {

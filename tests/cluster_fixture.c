@@ -53,6 +53,74 @@ cf_bin (const char *text)
     return zkv_bin (text, strlen (text));
 }
 
+bool
+cf_text_is (zkv_bin_t bin, const char *text)
+{
+    return bin.size == strlen (text) && memcmp (bin.data, text, bin.size) == 0;
+}
+
+uint64_t
+cf_member_id (const char *name)
+{
+    return strtoull (zkv_harness_id (cf_cluster, name), NULL, 16);
+}
+
+zkv_msg_t *
+cf_call (const char *name, const zkv_desc_t *desc, const void *request)
+{
+    zkv_client_t *client = zkv_client_new (zkv_harness_endpoint (cf_cluster, name), 5000);
+    zkv_result_t status;
+    zkv_msg_t *reply = zkv_client_call (client, desc, request, &status);
+    zkv_client_destroy (&client);
+    return reply;
+}
+
+zsock_t *
+cf_subscribe (void)
+{
+    char leader [32];
+    cf_leader (leader, sizeof leader);
+    zkv_member_list_t request = { .linearizable = false };
+    zkv_msg_t *reply = cf_call (leader, &zkv_member_list_desc, &request);
+    cr_assert (reply && !zkv_reply_error (reply));
+    const zkv_member_list_response_t *list = (const zkv_member_list_response_t *) reply->body;
+    zsock_t *sub = zsock_new_sub (NULL, "");
+    for (size_t i = 0; i < list->members.count; i++) {
+        zkv_bin_t events = list->members.items [i].events_endpoint;
+        cr_assert_gt (events.size, 0, "member %zu published no events endpoint", i);
+        zsock_connect (sub, "%.*s", (int) events.size, (const char *) events.data);
+    }
+    zkv_msg_destroy (&reply);
+    return sub;
+}
+
+void *
+cf_event (zsock_t *sub, const char *topic, const zkv_desc_t *desc, msgpack_zone *zone,
+          int msecs)
+{
+    zpoller_t *poller = zpoller_new (sub, NULL);
+    int64_t deadline = zclock_mono () + msecs;
+    void *event = NULL;
+    while (!event && zclock_mono () < deadline) {
+        if (!zpoller_wait (poller, 100))
+            continue;
+        zmsg_t *msg = zmsg_recv (sub);
+        char *name = zmsg_popstr (msg);
+        zframe_t *body = zmsg_pop (msg);
+        if (name && body && streq (name, topic)) {
+            zkv_limits_t limits = zkv_limits_trusted ();
+            zkv_result_t status;
+            event = zkv_msg_decode_body (zframe_data (body), zframe_size (body), desc, zone,
+                                         &limits, &status);
+        }
+        zstr_free (&name);
+        zframe_destroy (&body);
+        zmsg_destroy (&msg);
+    }
+    zpoller_destroy (&poller);
+    return event;
+}
+
 //  Puts key=value through client; true if acknowledged
 bool
 cf_put (zkv_client_t *client, const char *key, const char *value)

@@ -6,6 +6,7 @@
 #ifndef CLUSTER_FIXTURE_H_INCLUDED
 #define CLUSTER_FIXTURE_H_INCLUDED
 
+#include <czmq.h>
 #include <stdbool.h>
 
 #include "zkv_client.h"
@@ -22,6 +23,18 @@ void cf_teardown (void);
 void cf_leader (char *leader, size_t size);
 
 zkv_bin_t cf_bin (const char *text);
+//  True if bin holds exactly text
+bool cf_text_is (zkv_bin_t bin, const char *text);
+//  A member's id, from its hex text
+uint64_t cf_member_id (const char *name);
+//  One request to one member (5 s at most); the reply, NULL on a failure
+zkv_msg_t *cf_call (const char *name, const zkv_desc_t *desc, const void *request);
+//  A SUB socket connected to every member's published events endpoint
+zsock_t *cf_subscribe (void);
+//  Waits up to msecs for an event of topic from sub; its body, decoded as
+//  desc into zone (NULL if none came)
+void *cf_event (zsock_t *sub, const char *topic, const zkv_desc_t *desc, msgpack_zone *zone,
+                int msecs);
 //  Puts key=value through client; true if acknowledged
 bool cf_put (zkv_client_t *client, const char *key, const char *value);
 //  Puts k000=value, k001=value, ... through client

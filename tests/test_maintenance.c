@@ -14,38 +14,14 @@
 
 TestSuite (maintenance, .fini = cf_teardown, .timeout = 120);
 
-//  One request to one member; the reply (NULL on a failure, asserted
-//  unless allowed)
-static zkv_msg_t *
-s_call (const char *name, const zkv_desc_t *desc, const void *request)
-{
-    zkv_client_t *client = zkv_client_new (zkv_harness_endpoint (cf_cluster, name), 5000);
-    zkv_result_t status;
-    zkv_msg_t *reply = zkv_client_call (client, desc, request, &status);
-    zkv_client_destroy (&client);
-    return reply;
-}
-
 static zkv_status_response_t *
 s_status (const char *name, zkv_msg_t **reply_p)
 {
     zkv_status_t request = { false };
-    *reply_p = s_call (name, &zkv_status_desc, &request);
+    *reply_p = cf_call (name, &zkv_status_desc, &request);
     cr_assert_not_null (*reply_p, "%s did not answer Status", name);
     cr_assert_null (zkv_reply_error (*reply_p));
     return (zkv_status_response_t *) (*reply_p)->body;
-}
-
-static bool
-s_text_is (zkv_bin_t bin, const char *text)
-{
-    return bin.size == strlen (text) && memcmp (bin.data, text, bin.size) == 0;
-}
-
-static uint64_t
-s_member_id (const char *name)
-{
-    return strtoull (zkv_harness_id (cf_cluster, name), NULL, 16);
 }
 
 //  Waits until Status of name says leader (0: none) and role
@@ -55,7 +31,7 @@ s_status_until (const char *name, uint64_t leader, const char *role, zkv_msg_t *
     int64_t deadline = zclock_mono () + 10000;
     while (true) {
         zkv_status_response_t *status = s_status (name, reply_p);
-        if (status->leader == leader && s_text_is (status->role, role))
+        if (status->leader == leader && cf_text_is (status->role, role))
             return status;
         cr_assert_lt (zclock_mono (), deadline, "%s: leader %" PRIx64 ", role %.*s", name,
                       status->leader, (int) status->role.size, (const char *) status->role.data);
@@ -73,14 +49,14 @@ Test (maintenance, status_after_writes_a_leader_change_a_kill_and_an_isolation)
     zkv_client_t *client = zkv_client_new (zkv_harness_endpoints (cf_cluster), 5000);
     cf_put_keys (client, 20);
     free (cf_converged ());
-    uint64_t cluster_id = 0, leader_id = s_member_id (leader), term = 0;
+    uint64_t cluster_id = 0, leader_id = cf_member_id (leader), term = 0;
     for (size_t i = 0; i < 3; i++) {
         const char *name = zkv_harness_name (cf_cluster, i);
         zkv_status_response_t seen;
         cr_assert (cf_status_settles (name, &seen));
         zkv_msg_t *reply;
         zkv_status_response_t *status = s_status (name, &reply);
-        cr_assert_eq (status->header->member_id, s_member_id (name));
+        cr_assert_eq (status->header->member_id, cf_member_id (name));
         if (i)
             cr_assert_eq (status->header->cluster_id, cluster_id);
         cluster_id = status->header->cluster_id;
@@ -94,9 +70,9 @@ Test (maintenance, status_after_writes_a_leader_change_a_kill_and_an_isolation)
         cr_assert_gt (status->db_size_in_use, 0);
         cr_assert_leq (status->db_size_in_use, status->db_size);
         cr_assert_eq (status->db_size_quota, 2LL << 30);
-        cr_assert (s_text_is (status->storage_version, "1.0.0"));
-        cr_assert (s_text_is (status->name, name));
-        cr_assert (s_text_is (status->role, streq (name, leader)? "leader": "follower"));
+        cr_assert (cf_text_is (status->storage_version, "1.0.0"));
+        cr_assert (cf_text_is (status->name, name));
+        cr_assert (cf_text_is (status->role, streq (name, leader)? "leader": "follower"));
         cr_assert_eq (status->errors.count, 0);
         cr_assert_not (status->is_learner);
         zkv_msg_destroy (&reply);
@@ -115,7 +91,7 @@ Test (maintenance, status_after_writes_a_leader_change_a_kill_and_an_isolation)
             continue;
         zkv_msg_t *reply;
         zkv_status_response_t *status = s_status_until (
-            name, s_member_id (next), streq (name, next)? "leader": "follower", &reply);
+            name, cf_member_id (next), streq (name, next)? "leader": "follower", &reply);
         zkv_status_response_t seen;
         cr_assert (cf_status_settles (name, &seen));
         zkv_msg_destroy (&reply);
@@ -133,16 +109,16 @@ Test (maintenance, status_after_writes_a_leader_change_a_kill_and_an_isolation)
               streq (zkv_harness_name (cf_cluster, 0), leader)
               ? "n2,n3": streq (zkv_harness_name (cf_cluster, 1), leader)? "n1,n3": "n1,n2");
     zkv_msg_t *reply;
-    s_status_until (leader, s_member_id (next), "follower", &reply);
+    s_status_until (leader, cf_member_id (next), "follower", &reply);
     zkv_msg_destroy (&reply);
     cr_assert_eq (zkv_harness_partition (cf_cluster, groups, false, error, sizeof error), 0,
                   "%s", error);
     zkv_status_response_t *status = s_status_until (leader, 0, "pre-candidate", &reply);
     cr_assert_eq (status->errors.count, 1);
-    cr_assert (s_text_is (status->errors.items [0].message, "etcdserver: no leader"));
+    cr_assert (cf_text_is (status->errors.items [0].message, "etcdserver: no leader"));
     zkv_msg_destroy (&reply);
     cr_assert_eq (zkv_harness_heal (cf_cluster, error, sizeof error), 0, "%s", error);
-    s_status_until (leader, s_member_id (next), "follower", &reply);
+    s_status_until (leader, cf_member_id (next), "follower", &reply);
     zkv_msg_destroy (&reply);
     zkv_client_destroy (&client);
 }
@@ -153,8 +129,8 @@ s_hash (const char *name, bool kv, int64_t revision, int64_t *compact)
 {
     zkv_hash_t hash = { false };
     zkv_hash_kv_t hash_kv = { .revision = revision };
-    zkv_msg_t *reply = kv? s_call (name, &zkv_hash_kv_desc, &hash_kv)
-                         : s_call (name, &zkv_hash_desc, &hash);
+    zkv_msg_t *reply = kv? cf_call (name, &zkv_hash_kv_desc, &hash_kv)
+                         : cf_call (name, &zkv_hash_desc, &hash);
     cr_assert_not_null (reply);
     const zkv_error_t *error = zkv_reply_error (reply);
     cr_assert_null (error, "%s: %.*s", name, error? (int) error->message.size: 0,
@@ -443,7 +419,7 @@ Test (maintenance, defrag_under_a_write_load_loses_and_fails_nothing)
     zactor_t *load = zactor_new (s_writer, &writer);
     zclock_sleep (200);
     zkv_defragment_t request = { false };
-    reply = s_call (leader, &zkv_defragment_desc, &request);
+    reply = cf_call (leader, &zkv_defragment_desc, &request);
     const char *defrag [] = { "defrag", "--cluster", NULL };
     zkv_run_t run = s_zkvctl (defrag);
     zclock_sleep (200);
@@ -695,35 +671,6 @@ Test (maintenance, a_client_that_stops_reading_a_snapshot_hurts_nothing)
 //  ---------------------------------------------------------------------
 //  Events
 
-//  Waits up to msecs for an event of topic from sub; its body, decoded as
-//  desc into zone (NULL if none came)
-static void *
-s_event (zsock_t *sub, const char *topic, const zkv_desc_t *desc, msgpack_zone *zone,
-         int msecs)
-{
-    zpoller_t *poller = zpoller_new (sub, NULL);
-    int64_t deadline = zclock_mono () + msecs;
-    void *event = NULL;
-    while (!event && zclock_mono () < deadline) {
-        if (!zpoller_wait (poller, 100))
-            continue;
-        zmsg_t *msg = zmsg_recv (sub);
-        char *name = zmsg_popstr (msg);
-        zframe_t *body = zmsg_pop (msg);
-        if (name && body && streq (name, topic)) {
-            zkv_limits_t limits = zkv_limits_trusted ();
-            zkv_result_t status;
-            event = zkv_msg_decode_body (zframe_data (body), zframe_size (body), desc, zone,
-                                         &limits, &status);
-        }
-        zstr_free (&name);
-        zframe_destroy (&body);
-        zmsg_destroy (&msg);
-    }
-    zpoller_destroy (&poller);
-    return event;
-}
-
 //  zkvctl events, run on a thread of its own: says "EXITED" on its pipe
 //  once zkvctl has seen its event and ended
 static void
@@ -746,17 +693,8 @@ Test (maintenance, every_member_publishes_its_events)
     char leader [32];
     cf_leader (leader, sizeof leader);
     //  A subscriber to every member, at the events endpoints they published
-    zkv_member_list_t list_request = { .linearizable = false };
-    zkv_msg_t *reply = s_call (leader, &zkv_member_list_desc, &list_request);
-    cr_assert (reply && !zkv_reply_error (reply));
-    const zkv_member_list_response_t *list = (const zkv_member_list_response_t *) reply->body;
-    zsock_t *sub = zsock_new_sub (NULL, "");
-    for (size_t i = 0; i < list->members.count; i++) {
-        zkv_bin_t events = list->members.items [i].events_endpoint;
-        cr_assert_gt (events.size, 0, "member %zu published no events endpoint", i);
-        zsock_connect (sub, "%.*s", (int) events.size, (const char *) events.data);
-    }
-    zkv_msg_destroy (&reply);
+    zsock_t *sub = cf_subscribe ();
+    zkv_msg_t *reply;
 
     //  defrag: the member defragmented says so, to this subscriber and to
     //  zkvctl events. A subscriber sees only what is published once it is
@@ -770,11 +708,11 @@ Test (maintenance, every_member_publishes_its_events)
     bool exited = false;
     for (int round = 0; round < 50 && !(defrag && exited); round++) {
         zkv_defragment_t defragment = { false };
-        reply = s_call (victim, &zkv_defragment_desc, &defragment);
+        reply = cf_call (victim, &zkv_defragment_desc, &defragment);
         cr_assert (reply && !zkv_reply_error (reply));
         zkv_msg_destroy (&reply);
         if (!defrag)
-            defrag = (zkv_defrag_event_t *) s_event (sub, "defrag", &zkv_defrag_event_desc,
+            defrag = (zkv_defrag_event_t *) cf_event (sub, "defrag", &zkv_defrag_event_desc,
                                                      zone, 200);
         if (!exited && zpoller_wait (listening, 200)) {
             char *said = zstr_recv (listener);
@@ -785,7 +723,7 @@ Test (maintenance, every_member_publishes_its_events)
     zpoller_destroy (&listening);
     zactor_destroy (&listener);
     cr_assert_not_null (defrag, "no defrag event");
-    cr_assert_eq (defrag->member, s_member_id (victim));
+    cr_assert_eq (defrag->member, cf_member_id (victim));
     cr_assert_gt (defrag->db_size_before, 0);
     cr_assert (exited, "zkvctl events saw no defrag event");
     cr_assert_eq (listened.code, 0, "%s", listened.err);
@@ -801,10 +739,10 @@ Test (maintenance, every_member_publishes_its_events)
     zkv_run_t run = s_zkvctl_bare (save);
     cr_assert_eq (run.code, 0, "%s", run.err);
     zkv_run_free (&run);
-    zkv_snapshot_event_t *snapshot = (zkv_snapshot_event_t *) s_event (
+    zkv_snapshot_event_t *snapshot = (zkv_snapshot_event_t *) cf_event (
         sub, "snapshot", &zkv_snapshot_event_desc, zone, 10000);
     cr_assert_not_null (snapshot, "no snapshot event");
-    cr_assert_eq (snapshot->member, s_member_id (victim));
+    cr_assert_eq (snapshot->member, cf_member_id (victim));
     cr_assert_gt (snapshot->bytes, 0);
     cr_assert_eq (snapshot->error.size, 0);
 
@@ -815,10 +753,10 @@ Test (maintenance, every_member_publishes_its_events)
     bool told = false;
     int64_t deadline = zclock_mono () + 10000;
     while (!told && zclock_mono () < deadline) {
-        zkv_leader_event_t *event = (zkv_leader_event_t *) s_event (
+        zkv_leader_event_t *event = (zkv_leader_event_t *) cf_event (
             sub, "leader", &zkv_leader_event_desc, zone, 10000);
         cr_assert_not_null (event, "no leader event");
-        told = event->leader == s_member_id (next) && event->member != s_member_id (leader);
+        told = event->leader == cf_member_id (next) && event->member != cf_member_id (leader);
     }
     cr_assert (told, "no survivor told of the new leader %s", next);
     msgpack_zone_free (zone);

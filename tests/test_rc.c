@@ -540,12 +540,18 @@ Test (rc, transfer_to_an_up_to_date_follower)
     rc_net_t *net = s_net (3);
     rc_net_campaign (net, 1);
     rc_net_propose (net, 1, "a");
+    cr_assert_eq (zkv_rc_transferred_from (s_core (net, 1)), 0);
     s_transfer (net, 1, 2);
     cr_assert_eq (rc_net_leader (net), 2);
     cr_assert_eq (zkv_rc_term (s_core (net, 2)), 2);
+    //  The new leader knows whose transfer made it lead, in this term only
+    cr_assert_eq (zkv_rc_transferred_from (s_core (net, 2)), 1);
+    cr_assert_eq (zkv_rc_transferred_from (s_core (net, 3)), 0);
     //  And back
     s_transfer (net, 2, 1);
     cr_assert_eq (rc_net_leader (net), 1);
+    cr_assert_eq (zkv_rc_transferred_from (s_core (net, 1)), 2);
+    cr_assert_eq (zkv_rc_transferred_from (s_core (net, 2)), 0);
     rc_net_destroy (&net);
 }
 

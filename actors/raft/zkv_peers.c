@@ -164,6 +164,25 @@ s_send (zsock_t *dealer, const void *bytes, size_t size)
     return rc < 0? -1: 0;
 }
 
+bool
+zkv_peers_send_events (zkv_peers_t *self, uint64_t to, const zkv_event_t *events, size_t count)
+{
+    s_peer_t *peer = s_peer (self, to);
+    if (!peer || !peer->dealer || peer->drop_to)
+        return false;
+    zkv_peer_frame_t frame = {
+        .cluster_id = self->cluster_id, .from = self->self_id, .to = to,
+        .events = { (zkv_event_t *) events, count }
+    };
+    size_t size;
+    uint8_t *bytes = zkv_msg_encode (&zkv_peer_frame_desc, &frame, &size);
+    if (!bytes)
+        abort ();
+    bool sent = s_send (peer->dealer, bytes, size) == 0;
+    free (bytes);
+    return sent;
+}
+
 size_t
 zkv_peers_flush (zkv_peers_t *self, zkv_peers_fn *unreachable, void *arg)
 {

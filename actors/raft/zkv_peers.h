@@ -56,6 +56,12 @@ void
 void
     zkv_peers_queue_chunk (zkv_peers_t *self, const zkv_snapshot_chunk_t *chunk);
 
+//  Sends events to peer at once, in a frame of their own (ahead of what is
+//  queued); returns false if they could not go
+bool
+    zkv_peers_send_events (zkv_peers_t *self, uint64_t to, const zkv_event_t *events,
+                           size_t count);
+
 //  Sends what is queued. Calls unreachable (if not NULL) for every peer a
 //  frame of raft messages could not go to. Chunks that could not go stay
 //  queued for the next flush. Returns the number of chunks sent.

@@ -186,9 +186,13 @@ s_flush_peers (self_t *self)
 static void
 s_process (self_t *self)
 {
+    zkv_raft_watch_transfer (self);     //  a tick may have ended one
     while (zkv_rc_has_ready (self->core)) {
         zkv_rc_ready_t ready;
         zkv_rc_ready (self->core, &ready);
+        //  Transfer events go before the messages that carry the transfer
+        //  out (TimeoutNow), so that every member hears `started` first
+        zkv_raft_watch_transfer (self);
         if (ready.soft_state_changed) {
             if (ready.role == ZKV_RC_LEADER)
                 zsys_info ("raft: %016llx leads in term %llu", (unsigned long long) ready.leader,
@@ -397,6 +401,9 @@ s_handle_inbox (self_t *self)
         if (msg->desc == &zkv_fault_injection_desc)
             s_fault (self, (zkv_fault_injection_t *) msg->body);
         else
+        if (msg->desc == &zkv_move_order_desc)
+            zkv_raft_move (self, (zkv_move_order_t *) msg->body);
+        else
             zsys_error ("raft: unexpected message %s", msg->desc->name);
         zkv_msg_destroy (&msg);
     }
@@ -411,6 +418,8 @@ s_handle_peers (self_t *self)
         if (!msg)
             continue;
         zkv_peer_frame_t *frame = (zkv_peer_frame_t *) msg->body;
+        zkv_raft_heard_from (self, frame->from);
+        zkv_raft_peer_events (self, frame);
         for (size_t i = 0; i < frame->messages.count; i++)
             zkv_rc_step (self->core, &frame->messages.items [i]);
         if (frame->chunk)               //  a snapshot for us: storage installs it
@@ -424,6 +433,7 @@ s_tick (self_t *self)
 {
     zkv_rc_tick (self->core);
     zkv_raft_expire_reads (self);
+    zkv_raft_watch_members (self);
     s_maybe_publish (self);
 }
 
@@ -630,6 +640,7 @@ zkv_raft_actor (zsock_t *pipe, void *args)
         s_flush_proposals (self);
         zkv_raft_flush_reads (self);
         s_process (self);
+        zkv_raft_moves_check (self);
         s_flush_peers (self);           //  chunks that could not go before
     }
     s_transfer_before_stop (self);
@@ -641,6 +652,7 @@ zkv_raft_actor (zsock_t *pipe, void *args)
     zkv_raft_reads_destroy (&self->reads);
     zlistx_destroy (&self->pending_reads);
     free (self->streams);
+    free (self->moves);
     free (self->client_endpoint);
     free (self->events_endpoint);
     zpoller_destroy (&self->poller);

@@ -1,7 +1,8 @@
 /*  =========================================================================
     zkv_raft_private.h — the state shared by the files of the raft actor
     (zkv_raft.c: the core given I/O; zkv_raft_reads.c: linearizable
-    reads). Not for use outside actors/raft/.
+    reads; zkv_raft_moves.c: MoveLeader and the transfer and member
+    events). Not for use outside actors/raft/.
     =========================================================================
 */
 #ifndef ZKV_RAFT_PRIVATE_H_INCLUDED
@@ -15,6 +16,7 @@
 #define MAX_APPLY_BYTES (16 << 20)      //  committed entries per apply message
 #define SNAPSHOT_RETRY_MSECS 5000       //  between two streams to one follower
 #define PUBLISH_MSECS 2000              //  between attempts to publish ourselves
+#define MAX_WATCHED 64                  //  members whose ups and downs are told
 
 //  Linearizable reads asked during one burst, under one read token
 typedef struct {
@@ -32,6 +34,15 @@ typedef struct {
     int64_t started;
     bool last_queued;                   //  storage produced its last chunk
 } s_stream_t;
+
+//  A MoveLeader waiting for its target to lead
+typedef struct {
+    uint64_t wait;
+    uint64_t target;
+    uint64_t previous;                  //  the leader when it came
+    int64_t started;                    //  monotonic usecs
+    int64_t deadline;                   //  monotonic msecs
+} s_move_t;
 
 typedef struct {
     zsock_t *pipe;                      //  actor command pipe
@@ -68,6 +79,21 @@ typedef struct {
     char *events_endpoint;
     bool published;
     int64_t next_publish;
+    //  MoveLeader requests held here
+    s_move_t *moves;
+    size_t move_count;
+    //  Transfers: ours (as leader), and the last one started we heard of
+    uint64_t transfer_to;
+    uint64_t transfer_term;
+    int64_t transfer_started;           //  monotonic usecs
+    uint64_t completed_term;            //  a transfer to us completed in it
+    uint64_t heard_started_from;
+    uint64_t heard_started_to;
+    int64_t heard_started_at;           //  monotonic usecs
+    //  Members up or down, as the leader sees them (args->members order)
+    bool was_leading;
+    int64_t last_heard [MAX_WATCHED];
+    bool down [MAX_WATCHED];
     bool terminated;
 } self_t;
 
@@ -92,5 +118,25 @@ void
     zkv_raft_reads_destroy (s_reads_t **reads_p);
 void
     zkv_raft_reads_item_destroy (void **item_p);
+
+//  MoveLeader and events (zkv_raft_moves.c)
+//  Takes a MoveLeader: answers it at once, or holds it until done
+void
+    zkv_raft_move (self_t *self, const zkv_move_order_t *order);
+//  Answers the moves whose target leads; fails those past their deadline
+void
+    zkv_raft_moves_check (self_t *self);
+//  Tells the transfers this member started, completed or saw abort
+void
+    zkv_raft_watch_transfer (self_t *self);
+//  A frame came from peer
+void
+    zkv_raft_heard_from (self_t *self, uint64_t peer);
+//  Leader: tells the members that went down or came back
+void
+    zkv_raft_watch_members (self_t *self);
+//  Publishes the events another member sent, and learns from them
+void
+    zkv_raft_peer_events (self_t *self, const zkv_peer_frame_t *frame);
 
 #endif

@@ -763,6 +763,12 @@ uint64_t zkv_rc_committed (zkv_rc_t *self) { return self->log.committed; }
 uint64_t zkv_rc_last_index (zkv_rc_t *self) { return rc_log_last_index (&self->log); }
 uint64_t zkv_rc_first_index (zkv_rc_t *self) { return rc_log_first_index (&self->log); }
 uint64_t zkv_rc_transferee (zkv_rc_t *self) { return self->transferee; }
+
+uint64_t
+zkv_rc_transferred_from (zkv_rc_t *self)
+{
+    return self->timeout_now_term == self->term? self->timeout_now_from: 0;
+}
 uint64_t zkv_rc_term_at (zkv_rc_t *self, uint64_t index) { return rc_log_term (&self->log, index); }
 
 bool

@@ -225,6 +225,10 @@ uint64_t
     zkv_rc_first_index (zkv_rc_t *self);
 uint64_t
     zkv_rc_transferee (zkv_rc_t *self);
+//  The leader whose TimeoutNow made this member campaign in the current
+//  term (a transfer to us), or 0
+uint64_t
+    zkv_rc_transferred_from (zkv_rc_t *self);
 //  Term of the entry at index (0 if unknown)
 uint64_t
     zkv_rc_term_at (zkv_rc_t *self, uint64_t index);

@@ -100,6 +100,8 @@ struct zkv_rc_s {
     uint64_t rng;                       //  xorshift state
     rc_progress_t *progress;            //  one per voter, self included
     uint64_t transferee;                //  leader: transfer in progress to
+    uint64_t timeout_now_from;          //  the leader whose TimeoutNow made us
+    uint64_t timeout_now_term;          //  ...campaign for this term
     uint64_t uncommitted_bytes;         //  leader: proposed, not committed
     //  ReadIndex (leader)
     uint64_t read_token;                //  last token handed out this term

@@ -62,4 +62,6 @@ rc_handle_timeout_now (zkv_rc_t *self, const zkv_raft_message_t *message)
     ||  rc_log_last_term (&self->log) != message->log_term)
         return;                         //  stale, or our log is not the leader's
     rc_hup (self, true);
+    self->timeout_now_from = message->from;
+    self->timeout_now_term = self->term;
 }

@@ -7,8 +7,9 @@
     from Status), or with --cluster every member of the member list (its
     published events endpoint); a member that cannot be listened to is told
     on stderr and the others are listened to (events are news, not a log).
-    --topic keeps one topic (leader, defrag, snapshot, ...); --max-events N
-    stops after N events; a --command-timeout given stops it then (exit 1).
+    --topic keeps one topic (leader, transfer, member, defrag, snapshot);
+    --max-events N stops after N events; a --command-timeout given stops it
+    then (exit 1).
 
     simple: `<topic> field=value ...`, values as the event carries them
     (member ids in hex). json: one JSON object per line,
@@ -25,7 +26,7 @@ static int s_events_run (zkvctl_t *ctl, int argc, char **argv);
 
 const zkvctl_command_t zkvctl_events_command = {
     "events", "events [flags]",
-    "Prints the events the members publish (leader, defrag, snapshot...) as they come",
+    "Prints the events the members publish (leader, transfer, member, defrag, snapshot) as they come",
     s_events_run, NULL
 };
 
@@ -35,6 +36,8 @@ static const struct {
     const zkv_desc_t *desc;
 } s_topics [] = {
     { "leader", &zkv_leader_event_desc },
+    { "transfer", &zkv_transfer_event_desc },
+    { "member", &zkv_member_event_desc },
     { "defrag", &zkv_defrag_event_desc },
     { "snapshot", &zkv_snapshot_event_desc }
 };
@@ -81,7 +84,9 @@ s_print_field (zkvctl_t *ctl, const zkv_field_t *field, const void *event, bool 
     const char *at = (const char *) event + field->offset;
     bool json = ctl->format == ZKVCTL_FORMAT_JSON;
     bool id = streq (field->name, "member") || streq (field->name, "leader")
-           || streq (field->name, "previous");
+           || streq (field->name, "previous") || streq (field->name, "from")
+           || streq (field->name, "to") || streq (field->name, "peer")
+           || streq (field->name, "reporter");
     if (field->type == ZKV_T_U64) {
         uint64_t value = *(const uint64_t *) at;
         if (json) {
@@ -131,7 +136,7 @@ s_events_run (zkvctl_t *ctl, int argc, char **argv)
         { "cluster", 0, ZKVCTL_FLAG_BOOL, &cluster, "false",
           "listen to every member of the cluster member list", false },
         { "topic", 0, ZKVCTL_FLAG_STRING, &topic, "\"\"",
-          "only the events of this topic (leader, defrag, snapshot)", false },
+          "only the events of this topic (leader, transfer, member, defrag, snapshot)", false },
         { "max-events", 0, ZKVCTL_FLAG_INT64, &max_events, "0",
           "stop after this many events (0: until interrupted)", false },
         { NULL, 0, 0, NULL, NULL, NULL, false }

@@ -66,6 +66,7 @@ static const zkvctl_command_t *const s_commands [] = {
     &zkvctl_get_command,
     &s_help_command,
     &zkvctl_member_command,
+    &zkvctl_move_leader_command,
     &zkvctl_put_command,
     &zkvctl_snapshot_command,
     &zkvctl_txn_command,

@@ -1,0 +1,354 @@
+/*  =========================================================================
+    zkv_raft_moves.c — MoveLeader, and the events the cluster tells about
+    itself: transfers and members up or down.
+
+    Any member takes a MoveLeader: it checks the target, asks the core to
+    transfer (which forwards the request to the leader when this member
+    follows) and keeps the request until it sees the target lead, which it
+    learns from the new leader's `completed` event or from the new leader's
+    first message, whichever comes first: nothing is polled. A request is
+    answered with an error when the transfer is reported aborted, or at its
+    deadline.
+
+    Transfer events are told by the member that sees them: the leader that
+    starts a transfer sends `started` to every member; the target, once it
+    wins the election the TimeoutNow started, sends `completed`; the leader
+    whose transfer fails sends `aborted`. Each member publishes what it
+    hears, so a subscriber to any member sees the whole transfer. The
+    leader also tells every member when it sees a member go down (nothing
+    heard from it for an election timeout) or come back.
+    =========================================================================
+*/
+#include "zkv_raft_private.h"
+#include "zkv_members.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_MOVE_MSECS (3600 * 1000)    //  the longest deadline a request may ask
+
+//  ---------------------------------------------------------------------
+//  Telling every member
+
+//  Publishes an event here and sends it to every other member
+static void
+s_broadcast (self_t *self, const char *topic, const zkv_desc_t *desc, const void *body)
+{
+    size_t size;
+    uint8_t *bytes = zkv_msg_encode_body (desc, body, &size);
+    if (!bytes)
+        return;
+    zkv_event_t event = { .topic = zkv_bin (topic, strlen (topic)), .body = zkv_bin (bytes, size) };
+    zkv_io_send (self->front, &zkv_event_desc, &event);
+    for (size_t i = 0; i < self->args->member_count; i++) {
+        uint64_t peer = self->args->members [i].id;
+        if (peer != self->args->member_id)
+            zkv_peers_send_events (self->peers, peer, &event, 1);
+    }
+    free (bytes);
+}
+
+//  ---------------------------------------------------------------------
+//  MoveLeader requests
+
+static void
+s_move_answer (self_t *self, const s_move_t *move, uint64_t leader)
+{
+    zkv_header_t header = {
+        .cluster_id = self->args->cluster_id, .member_id = self->args->member_id,
+        .raft_term = zkv_rc_term (self->core)
+    };
+    zkv_move_leader_response_t response = {
+        .header = &header, .previous = move->previous, .leader = leader,
+        .took_usecs = (uint64_t) (zkv_io_mono_usecs () - move->started)
+    };
+    size_t size;
+    uint8_t *reply = zkv_msg_encode_body (&zkv_move_leader_response_desc, &response, &size);
+    if (!reply)
+        return;
+    zkv_answer_t answer = { .wait = move->wait, .reply = zkv_bin (reply, size) };
+    zkv_answers_t answers = { .answers = { &answer, 1 } };
+    zkv_io_send (self->front, &zkv_answers_desc, &answers);
+    free (reply);
+}
+
+//  The member a request names (0 if none): by id, or by name from the
+//  member table; both must agree when both are given
+static uint64_t
+s_move_target (self_t *self, const zkv_move_leader_t *request)
+{
+    uint64_t target = 0;
+    for (size_t i = 0; i < self->args->member_count; i++)
+        if (self->args->members [i].id == request->target_id)
+            target = request->target_id;
+    if (request->name.size == 0)
+        return target;
+    msgpack_zone *zone = msgpack_zone_new (4096);
+    zkv_cluster_member_list_t members = { NULL, 0 };
+    char *error = NULL;
+    uint64_t named = 0;
+    if (zkv_members_list (self->args->engine, zone, &members, &error) == 0) {
+        for (size_t i = 0; i < members.count; i++)
+            if (members.items [i].name.size == request->name.size
+            &&  memcmp (members.items [i].name.data, request->name.data, request->name.size) == 0)
+                named = members.items [i].member_id;
+    }
+    else
+        zsys_error ("raft: cannot read the member table: %s", error);
+    free (error);
+    msgpack_zone_free (zone);
+    if (request->target_id && named != target)
+        return 0;
+    //  A name is only as good as the member it names
+    for (size_t i = 0; i < self->args->member_count; i++)
+        if (self->args->members [i].id == named)
+            return named;
+    return 0;
+}
+
+void
+zkv_raft_move (self_t *self, const zkv_move_order_t *order)
+{
+    const zkv_move_leader_t *request = order->request;
+    uint64_t target = s_move_target (self, request);
+    uint64_t leader = zkv_rc_leader (self->core);
+    if (!target) {
+        zkv_raft_refuse (self, order->wait, ZKV_ERR_BAD_TRANSFEREE, leader);
+        return;
+    }
+    s_move_t move = {
+        .wait = order->wait, .target = target, .previous = leader,
+        .started = zkv_io_mono_usecs ()
+    };
+    if (leader == target) {
+        s_move_answer (self, &move, leader);    //  nothing to do
+        return;
+    }
+    if (!leader || zkv_rc_transfer (self->core, target) != ZKV_RC_OK) {
+        zkv_raft_refuse (self, order->wait, ZKV_ERR_NO_LEADER, 0);
+        return;
+    }
+    uint64_t msecs = request->timeout_ms? request->timeout_ms
+                                        : 2 * (uint64_t) self->args->election_timeout;
+    if (msecs > MAX_MOVE_MSECS)
+        msecs = MAX_MOVE_MSECS;
+    move.deadline = zclock_mono () + (int64_t) msecs;
+    self->moves = (s_move_t *) realloc (self->moves, (self->move_count + 1) * sizeof (s_move_t));
+    if (!self->moves)
+        zkv_fatal ("out of memory");
+    self->moves [self->move_count++] = move;
+}
+
+//  Ends the moves to target: done when it leads, or failed with error
+static void
+s_moves_end (self_t *self, uint64_t target, bool done, zkv_err_t error)
+{
+    size_t kept = 0;
+    for (size_t i = 0; i < self->move_count; i++) {
+        s_move_t *move = &self->moves [i];
+        if (move->target != target)
+            self->moves [kept++] = *move;
+        else
+        if (done)
+            s_move_answer (self, move, target);
+        else
+            zkv_raft_refuse (self, move->wait, error, zkv_rc_leader (self->core));
+    }
+    self->move_count = kept;
+}
+
+void
+zkv_raft_moves_check (self_t *self)
+{
+    if (!self->move_count)
+        return;
+    uint64_t leader = zkv_rc_leader (self->core);
+    if (leader)
+        s_moves_end (self, leader, true, ZKV_ERR_OK);
+    int64_t now = zclock_mono ();
+    for (size_t i = 0; i < self->move_count; i++)
+        if (self->moves [i].deadline <= now) {
+            s_moves_end (self, self->moves [i].target, false, ZKV_ERR_TRANSFER_TIMEOUT);
+            i = (size_t) -1;            //  the list changed: look again
+        }
+}
+
+//  ---------------------------------------------------------------------
+//  Transfer events
+
+static void
+s_transfer_tell (self_t *self, const char *phase, uint64_t from, uint64_t to, int64_t since,
+                 const char *reason)
+{
+    zkv_transfer_event_t event = {
+        .member = self->args->member_id, .phase = zkv_bin (phase, strlen (phase)),
+        .from = from, .to = to, .term = zkv_rc_term (self->core),
+        .elapsed_ms = since? (uint64_t) (zkv_io_mono_usecs () - since) / 1000: 0,
+        .reason = zkv_bin (reason, reason? strlen (reason): 0),
+        .reporter = self->args->member_id
+    };
+    if (streq (phase, "started")) {
+        self->heard_started_from = from;
+        self->heard_started_to = to;
+        self->heard_started_at = zkv_io_mono_usecs ();
+    }
+    zsys_info ("raft: leadership transfer %016llx -> %016llx %s%s%s",
+               (unsigned long long) from, (unsigned long long) to, phase,
+               reason? ": ": "", reason? reason: "");
+    s_broadcast (self, "transfer", &zkv_transfer_event_desc, &event);
+    if (streq (phase, "completed"))
+        s_moves_end (self, to, true, ZKV_ERR_OK);
+    else
+    if (streq (phase, "aborted"))
+        s_moves_end (self, to, false, ZKV_ERR_TRANSFER_TIMEOUT);
+}
+
+void
+zkv_raft_watch_transfer (self_t *self)
+{
+    zkv_rc_role_t role = zkv_rc_role (self->core);
+    uint64_t term = zkv_rc_term (self->core);
+    uint64_t leader = zkv_rc_leader (self->core);
+    uint64_t me = self->args->member_id;
+    //  Won the election a transfer to us started
+    uint64_t from = zkv_rc_transferred_from (self->core);
+    if (role == ZKV_RC_LEADER && from && self->completed_term != term) {
+        self->completed_term = term;
+        bool heard = self->heard_started_from == from && self->heard_started_to == me;
+        s_transfer_tell (self, "completed", from, me, heard? self->heard_started_at: 0, NULL);
+    }
+    uint64_t transferee = role == ZKV_RC_LEADER? zkv_rc_transferee (self->core): 0;
+    if (self->transfer_to) {
+        char reason [96];
+        if (role == ZKV_RC_LEADER && term == self->transfer_term) {
+            if (transferee == self->transfer_to)
+                return;                 //  still under way
+            if (transferee)
+                snprintf (reason, sizeof reason, "superseded by a transfer to %016llx",
+                          (unsigned long long) transferee);
+            else
+                snprintf (reason, sizeof reason, "not done within an election timeout");
+        }
+        else {
+            //  We stepped down: the election tells how it ended, and the
+            //  target tells it itself when it won
+            if (leader == 0 || leader == self->transfer_to) {
+                if (leader)
+                    self->transfer_to = 0;
+                return;
+            }
+            snprintf (reason, sizeof reason, "%016llx was elected instead",
+                      (unsigned long long) leader);
+        }
+        s_transfer_tell (self, "aborted", me, self->transfer_to, self->transfer_started, reason);
+        self->transfer_to = 0;
+    }
+    if (transferee) {
+        self->transfer_to = transferee;
+        self->transfer_term = term;
+        self->transfer_started = zkv_io_mono_usecs ();
+        s_transfer_tell (self, "started", me, transferee, 0, NULL);
+    }
+}
+
+//  ---------------------------------------------------------------------
+//  Member events (leader)
+
+void
+zkv_raft_heard_from (self_t *self, uint64_t peer)
+{
+    for (size_t i = 0; i < self->args->member_count && i < MAX_WATCHED; i++)
+        if (self->args->members [i].id == peer)
+            self->last_heard [i] = zclock_mono ();
+}
+
+void
+zkv_raft_watch_members (self_t *self)
+{
+    bool leading = zkv_rc_role (self->core) == ZKV_RC_LEADER;
+    int64_t now = zclock_mono ();
+    if (leading && !self->was_leading) {
+        //  A new leader starts with everyone up: it tells only changes
+        for (size_t i = 0; i < MAX_WATCHED; i++) {
+            self->last_heard [i] = now;
+            self->down [i] = false;
+        }
+    }
+    self->was_leading = leading;
+    if (!leading)
+        return;
+    for (size_t i = 0; i < self->args->member_count && i < MAX_WATCHED; i++) {
+        uint64_t peer = self->args->members [i].id;
+        if (peer == self->args->member_id)
+            continue;
+        bool down = now - self->last_heard [i] > self->args->election_timeout;
+        if (down == self->down [i])
+            continue;
+        self->down [i] = down;
+        const char *state = down? "down": "up";
+        zsys_info ("raft: member %016llx is %s", (unsigned long long) peer, state);
+        zkv_member_event_t event = {
+            .member = self->args->member_id, .peer = peer,
+            .state = zkv_bin (state, strlen (state)), .term = zkv_rc_term (self->core),
+            .reporter = self->args->member_id
+        };
+        s_broadcast (self, "member", &zkv_member_event_desc, &event);
+    }
+}
+
+//  ---------------------------------------------------------------------
+//  Events from other members
+
+void
+zkv_raft_peer_events (self_t *self, const zkv_peer_frame_t *frame)
+{
+    for (size_t i = 0; i < frame->events.count; i++) {
+        const zkv_event_t *event = &frame->events.items [i];
+        bool transfer = zkv_bin_eq (event->topic, "transfer");
+        bool member = zkv_bin_eq (event->topic, "member");
+        msgpack_zone *zone = msgpack_zone_new (1024);
+        zkv_limits_t limits = zkv_limits_trusted ();
+        zkv_result_t status;
+        void *body = transfer || member
+                   ? zkv_msg_decode_body (event->body.data, event->body.size,
+                                          transfer? &zkv_transfer_event_desc
+                                                  : &zkv_member_event_desc,
+                                          zone, &limits, &status)
+                   : NULL;
+        if (!body) {
+            zsys_warning ("raft: a member sent an event this member cannot read");
+            msgpack_zone_free (zone);
+            continue;
+        }
+        //  Published as this member's event, naming who reported it
+        size_t size = 0;
+        uint8_t *bytes;
+        if (transfer) {
+            zkv_transfer_event_t *told = (zkv_transfer_event_t *) body;
+            told->member = self->args->member_id;
+            bytes = zkv_msg_encode_body (&zkv_transfer_event_desc, told, &size);
+            if (zkv_bin_eq (told->phase, "started")) {
+                self->heard_started_from = told->from;
+                self->heard_started_to = told->to;
+                self->heard_started_at = zkv_io_mono_usecs ();
+            }
+            else
+            if (zkv_bin_eq (told->phase, "completed"))
+                s_moves_end (self, told->to, true, ZKV_ERR_OK);
+            else
+            if (zkv_bin_eq (told->phase, "aborted"))
+                s_moves_end (self, told->to, false, ZKV_ERR_TRANSFER_TIMEOUT);
+        }
+        else {
+            zkv_member_event_t *told = (zkv_member_event_t *) body;
+            told->member = self->args->member_id;
+            bytes = zkv_msg_encode_body (&zkv_member_event_desc, told, &size);
+        }
+        if (bytes) {
+            zkv_event_t local = { .topic = event->topic, .body = zkv_bin (bytes, size) };
+            zkv_io_send (self->front, &zkv_event_desc, &local);
+        }
+        free (bytes);
+        msgpack_zone_free (zone);
+    }
+}

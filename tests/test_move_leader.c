@@ -1,0 +1,290 @@
+/*  test_move_leader.c — MoveLeader on real 3-member clusters: asked of a
+    follower, by name (zkvctl) and by id (the client library); to the
+    leader itself; to members that do not exist; while the target is
+    paused, when the transfer aborts, writes are refused with a retryable
+    error meanwhile and succeed again after. The transfer events reach a
+    subscriber of a member that is neither end of the transfer. */
+#include <criterion/criterion.h>
+#include <czmq.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "cluster_fixture.h"
+#include "zkv_testnode.h"
+
+TestSuite (move_leader, .fini = cf_teardown, .timeout = 120);
+
+//  The two members that are not name, in order
+static void
+s_others (const char *name, const char **first, const char **second)
+{
+    const char *found [2];
+    size_t count = 0;
+    for (size_t i = 0; i < 3; i++)
+        if (!streq (zkv_harness_name (cf_cluster, i), name))
+            found [count++] = zkv_harness_name (cf_cluster, i);
+    *first = found [0];
+    *second = found [1];
+}
+
+//  A subscriber to one member's events, known to receive them: the member
+//  defragments until the subscriber hears it say so (a SUB socket hears
+//  nothing published before its subscription reached the publisher)
+static zsock_t *
+s_listen_to (const char *name)
+{
+    zkv_status_t request = { false };
+    zkv_msg_t *reply = cf_call (name, &zkv_status_desc, &request);
+    cr_assert (reply && !zkv_reply_error (reply), "%s did not answer Status", name);
+    zkv_bin_t endpoint = ((zkv_status_response_t *) reply->body)->events_endpoint;
+    zsock_t *sub = zsock_new_sub (NULL, "");
+    cr_assert_eq (zsock_connect (sub, "%.*s", (int) endpoint.size, (const char *) endpoint.data),
+                  0);
+    zkv_msg_destroy (&reply);
+    msgpack_zone *zone = msgpack_zone_new (1024);
+    void *heard = NULL;
+    for (int round = 0; round < 100 && !heard; round++) {
+        zkv_defragment_t defragment = { false };
+        reply = cf_call (name, &zkv_defragment_desc, &defragment);
+        cr_assert (reply && !zkv_reply_error (reply));
+        zkv_msg_destroy (&reply);
+        heard = cf_event (sub, "defrag", &zkv_defrag_event_desc, zone, 100);
+    }
+    msgpack_zone_free (zone);
+    cr_assert_not_null (heard, "the events of %s never came", name);
+    return sub;
+}
+
+//  The next transfer event in phase from sub (NULL if none within 5 s)
+static zkv_transfer_event_t *
+s_transfer_event (zsock_t *sub, const char *phase, msgpack_zone *zone)
+{
+    int64_t deadline = zclock_mono () + 5000;
+    while (zclock_mono () < deadline) {
+        zkv_transfer_event_t *event = (zkv_transfer_event_t *) cf_event (
+            sub, "transfer", &zkv_transfer_event_desc, zone, 500);
+        if (event && cf_text_is (event->phase, phase))
+            return event;
+    }
+    return NULL;
+}
+
+static zkv_msg_t *
+s_move (const char *at, uint64_t target_id, const char *target_name)
+{
+    zkv_move_leader_t request = { .target_id = target_id };
+    if (target_name)
+        request.name = cf_bin (target_name);
+    zkv_msg_t *reply = cf_call (at, &zkv_move_leader_desc, &request);
+    cr_assert_not_null (reply, "%s did not answer MoveLeader", at);
+    return reply;
+}
+
+//  Every member agrees that name leads (Status, until they do)
+static void
+s_all_follow (const char *name)
+{
+    uint64_t id = cf_member_id (name);
+    for (size_t i = 0; i < 3; i++) {
+        const char *member = zkv_harness_name (cf_cluster, i);
+        int64_t deadline = zclock_mono () + 5000;
+        uint64_t leader = 0;
+        while (leader != id && zclock_mono () < deadline) {
+            zkv_status_t request = { false };
+            zkv_msg_t *reply = cf_call (member, &zkv_status_desc, &request);
+            if (reply && !zkv_reply_error (reply))
+                leader = ((zkv_status_response_t *) reply->body)->leader;
+            zkv_msg_destroy (&reply);
+            if (leader != id)
+                zclock_sleep (10);
+        }
+        cr_assert_eq (leader, id, "%s follows %016" PRIx64 ", not %s", member, leader, name);
+    }
+}
+
+Test (move_leader, from_a_follower_by_name_and_by_id_to_itself_and_to_no_member)
+{
+    cf_up (NULL);
+    char leader [32];
+    cf_leader (leader, sizeof leader);
+    const char *target, *third;
+    s_others (leader, &target, &third);
+    zsock_t *sub = s_listen_to (third);
+    msgpack_zone *zone = msgpack_zone_new (4096);
+
+    //  zkvctl, by name, asked of the member that is neither end
+    const char *by_name [] = { ZKVCTL_BIN, "--endpoints", zkv_harness_endpoint (cf_cluster, third),
+                               "move-leader", target, NULL };
+    zkv_run_t run = zkv_run (NULL, by_name);
+    cr_assert_eq (run.code, 0, "%s", run.err);
+    char expected [128];
+    snprintf (expected, sizeof expected, "Leadership transferred from %" PRIx64 " to %" PRIx64 "\n",
+              cf_member_id (leader), cf_member_id (target));
+    cr_assert_str_eq (run.out, expected);
+    zkv_run_free (&run);
+    s_all_follow (target);
+
+    //  The third member published the whole transfer
+    zkv_transfer_event_t *started = s_transfer_event (sub, "started", zone);
+    cr_assert_not_null (started, "no started event");
+    cr_assert_eq (started->from, cf_member_id (leader));
+    cr_assert_eq (started->to, cf_member_id (target));
+    cr_assert_eq (started->member, cf_member_id (third));
+    zkv_transfer_event_t *completed = s_transfer_event (sub, "completed", zone);
+    cr_assert_not_null (completed, "no completed event");
+    cr_assert_eq (completed->from, cf_member_id (leader));
+    cr_assert_eq (completed->to, cf_member_id (target));
+    cr_assert_eq (completed->reporter, cf_member_id (target));
+    cr_assert_gt (completed->term, started->term);
+
+    //  By id, through the client library, asked of a follower: back again
+    zkv_msg_t *reply = s_move (third, cf_member_id (leader), NULL);
+    cr_assert_null (zkv_reply_error (reply), "%s", zkv_reply_error (reply)->message.data);
+    zkv_move_leader_response_t *moved = (zkv_move_leader_response_t *) reply->body;
+    cr_assert_eq (moved->previous, cf_member_id (target));
+    cr_assert_eq (moved->leader, cf_member_id (leader));
+    zkv_msg_destroy (&reply);
+    s_all_follow (leader);
+
+    //  To the leader itself: done at once, nothing changes
+    zkv_status_t status_request = { false };
+    reply = cf_call (leader, &zkv_status_desc, &status_request);
+    uint64_t term = ((zkv_status_response_t *) reply->body)->raft_term;
+    zkv_msg_destroy (&reply);
+    reply = s_move (target, 0, leader);
+    cr_assert_null (zkv_reply_error (reply));
+    moved = (zkv_move_leader_response_t *) reply->body;
+    cr_assert_eq (moved->previous, cf_member_id (leader));
+    cr_assert_eq (moved->leader, cf_member_id (leader));
+    zkv_msg_destroy (&reply);
+    reply = cf_call (leader, &zkv_status_desc, &status_request);
+    cr_assert_eq (((zkv_status_response_t *) reply->body)->raft_term, term);
+    cr_assert_eq (((zkv_status_response_t *) reply->body)->leader, cf_member_id (leader));
+    zkv_msg_destroy (&reply);
+
+    //  To no member: by id, by name, and an id and a name that disagree
+    reply = s_move (target, 0x1234, NULL);
+    cr_assert_not_null (zkv_reply_error (reply));
+    cr_assert (cf_text_is (zkv_reply_error (reply)->message, "etcdserver: bad leader transferee"));
+    cr_assert (cf_text_is (zkv_reply_error (reply)->code, "FailedPrecondition"));
+    zkv_msg_destroy (&reply);
+    reply = s_move (target, cf_member_id (target), third);
+    cr_assert_not_null (zkv_reply_error (reply));
+    zkv_msg_destroy (&reply);
+    const char *nobody [] = { ZKVCTL_BIN, "--endpoints", zkv_harness_endpoints (cf_cluster),
+                              "move-leader", "nobody", NULL };
+    run = zkv_run (NULL, nobody);
+    cr_assert_eq (run.code, 1);
+    cr_assert_str_eq (run.err, "Error: etcdserver: bad leader transferee\n");
+    zkv_run_free (&run);
+    const char *no_target [] = { ZKVCTL_BIN, "--endpoints", zkv_harness_endpoints (cf_cluster),
+                                 "move-leader", NULL };
+    run = zkv_run (NULL, no_target);
+    cr_assert_eq (run.code, 128);
+    cr_assert_str_eq (run.err, "Error: move-leader command needs 1 argument\n");
+    zkv_run_free (&run);
+    s_all_follow (leader);
+
+    msgpack_zone_free (zone);
+    zsock_destroy (&sub);
+}
+
+Test (move_leader, a_paused_target_aborts_the_transfer_and_the_leader_serves_again)
+{
+    //  A longer election timeout: the transfer is pending for 2 s, long
+    //  enough for a write to meet it on a loaded machine
+    const char *flags [] = { "--election-timeout", "2000", NULL };
+    cf_up (flags);
+    char leader [32];
+    cf_leader (leader, sizeof leader);
+    const char *target, *third;
+    s_others (leader, &target, &third);
+    zsock_t *sub = s_listen_to (third);
+    msgpack_zone *zone = msgpack_zone_new (4096);
+    zkv_client_t *writer = zkv_client_new (zkv_harness_endpoint (cf_cluster, leader), 5000);
+    cr_assert (cf_put (writer, "before", "1"));
+
+    cr_assert_eq (zkv_harness_signal (cf_cluster, target, SIGSTOP), 0);
+    zkv_client_t *mover = zkv_client_new (zkv_harness_endpoint (cf_cluster, leader), 10000);
+    zkv_move_leader_t request = { .target_id = cf_member_id (target) };
+    cr_assert_neq (zkv_client_send (mover, &zkv_move_leader_desc, &request, 5000), 0);
+    cr_assert_not_null (s_transfer_event (sub, "started", zone), "no started event");
+
+    //  Mid-transfer, a write fails at once with a retryable error that
+    //  names the leader
+    zkv_put_t put = { .key = cf_bin ("during"), .value = cf_bin ("1") };
+    zkv_result_t status;
+    zkv_msg_t *reply = zkv_client_call (writer, &zkv_put_desc, &put, &status);
+    cr_assert_not_null (reply);
+    const zkv_error_t *error = zkv_reply_error (reply);
+    cr_assert_not_null (error, "a write went through mid-transfer");
+    cr_assert (cf_text_is (error->code, "Unavailable"));
+    char text [256];
+    zkv_bin_str (error->message, text, sizeof text);
+    cr_assert_not_null (strstr (text, "raft proposal dropped"), "%s", text);
+    char named [32];
+    snprintf (named, sizeof named, "leader %016" PRIx64, cf_member_id (leader));
+    cr_assert_not_null (strstr (text, named), "%s", text);
+    zkv_msg_destroy (&reply);
+
+    //  One election timeout later the transfer aborts: the request fails
+    //  with etcd's text, and every member says why
+    zkv_transfer_event_t *aborted = s_transfer_event (sub, "aborted", zone);
+    cr_assert_not_null (aborted, "no aborted event");
+    cr_assert_eq (aborted->to, cf_member_id (target));
+    cr_assert_eq (aborted->from, cf_member_id (leader));
+    cr_assert_gt (aborted->reason.size, 0);
+    reply = zkv_client_recv (mover, &zkv_move_leader_desc, 10000, &status);
+    cr_assert_not_null (reply, "the move was never answered");
+    cr_assert_not_null (zkv_reply_error (reply));
+    cr_assert (cf_text_is (zkv_reply_error (reply)->message,
+                           "etcdserver: request timed out, leader transfer took too long"));
+    zkv_msg_destroy (&reply);
+
+    //  The old leader serves again: the write succeeds on retry
+    cr_assert (cf_put (writer, "during", "1"), "the leader did not serve again");
+    cr_assert_eq (zkv_harness_signal (cf_cluster, target, SIGCONT), 0);
+    free (cf_converged ());
+
+    zkv_client_destroy (&mover);
+    zkv_client_destroy (&writer);
+    msgpack_zone_free (zone);
+    zsock_destroy (&sub);
+}
+
+//  The next member event about peer in state from sub (NULL if none in 5 s)
+static zkv_member_event_t *
+s_member_event (zsock_t *sub, uint64_t peer, const char *state, msgpack_zone *zone)
+{
+    int64_t deadline = zclock_mono () + 5000;
+    while (zclock_mono () < deadline) {
+        zkv_member_event_t *event = (zkv_member_event_t *) cf_event (
+            sub, "member", &zkv_member_event_desc, zone, 500);
+        if (event && event->peer == peer && cf_text_is (event->state, state))
+            return event;
+    }
+    return NULL;
+}
+
+Test (move_leader, the_leader_tells_every_member_when_a_member_goes_down_and_comes_back)
+{
+    cf_up (NULL);
+    char leader [32];
+    cf_leader (leader, sizeof leader);
+    const char *paused, *third;
+    s_others (leader, &paused, &third);
+    zsock_t *sub = s_listen_to (third);
+    msgpack_zone *zone = msgpack_zone_new (4096);
+    cr_assert_eq (zkv_harness_signal (cf_cluster, paused, SIGSTOP), 0);
+    zkv_member_event_t *down = s_member_event (sub, cf_member_id (paused), "down", zone);
+    cr_assert_not_null (down, "no member down event");
+    cr_assert_eq (down->reporter, cf_member_id (leader));
+    cr_assert_eq (down->member, cf_member_id (third));
+    cr_assert_eq (zkv_harness_signal (cf_cluster, paused, SIGCONT), 0);
+    cr_assert_not_null (s_member_event (sub, cf_member_id (paused), "up", zone),
+                        "no member up event");
+    msgpack_zone_free (zone);
+    zsock_destroy (&sub);
+}
