@@ -128,6 +128,22 @@ zkv_io_event (zsock_t *sock, const char *topic, const zkv_desc_t *desc, const vo
     free (body);
 }
 
+void
+zkv_io_propose_alarm (zsock_t *sock, uint64_t origin, uint64_t action, uint64_t member,
+                      uint64_t type)
+{
+    zkv_alarm_t alarm = { .action = action, .member_id = member, .alarm = type };
+    zkv_internal_request_t request = { .origin = origin, .wait = 0, .alarm = &alarm };
+    size_t size;
+    uint8_t *bytes = zkv_msg_encode_body (&zkv_internal_request_desc, &request, &size);
+    if (!bytes)
+        return;
+    zkv_propose_t propose = { .wait = 0, .request = zkv_bin (bytes, size) };
+    zkv_raft_requests_t requests = { .proposals = { &propose, 1 } };
+    zkv_io_send (sock, &zkv_raft_requests_desc, &requests);
+    free (bytes);
+}
+
 bool
 zkv_io_pipe_command (zsock_t *pipe, zpoller_t *poller, const char *who,
                      const char *inbox_endpoint, zsock_t **inbox,

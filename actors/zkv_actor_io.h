@@ -34,6 +34,12 @@ int
 void
     zkv_io_event (zsock_t *sock, const char *topic, const zkv_desc_t *desc, const void *msg);
 
+//  Proposes an Alarm action (activate or deactivate type for member) to
+//  raft at sock, as member origin's own request: nobody waits for it
+void
+    zkv_io_propose_alarm (zsock_t *sock, uint64_t origin, uint64_t action, uint64_t member,
+                          uint64_t type);
+
 //  Receives one internal message; NULL if the frame was not one (logged)
 zkv_msg_t *
     zkv_io_recv (zsock_t *sock, const char *who);

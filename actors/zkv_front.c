@@ -4,6 +4,7 @@
 */
 #include "zkv_front.h"
 #include "zkv_actor_io.h"
+#include "zkv_alarm_table.h"
 #include "zkv_check.h"
 
 #include <stdlib.h>
@@ -13,6 +14,8 @@
 #define MAX_ENVELOPE_FRAMES 4           //  routing id, REQ delimiter, spare
 #define MAINTENANCE_TIMEOUT (3600 * 1000)   //  msecs for Hash, HashKV, Defragment...
 #define MAX_MAINTENANCE 64              //  ...of which at most so many wait at once
+#define ALARM_RETRY_MSECS 1000          //  between two proposals of our NOSPACE
+                                        //  when the first was not seen raised
 
 //  A request waiting for its answer
 typedef struct {
@@ -52,6 +55,10 @@ typedef struct {
     size_t waiting_bytes;               //  sum of the waiting requests' sizes
     size_t max_waiting_bytes;
     zkv_limits_t limits;                //  for client requests
+    zkv_alarm_table_t *alarms;          //  read again when needed
+    zkv_quota_t quota;                  //  checked before proposing a write
+    int64_t nospace_proposed;           //  when we last proposed our NOSPACE
+    bool nospace_seen;                  //  ...and saw it raised since
     //  Node state, pushed by raft and storage
     uint64_t leader;
     uint64_t commit;
@@ -278,6 +285,12 @@ s_route (self_t *self, const zkv_msg_t *request, uint64_t wait)
         write = zkv_txn_writes (internal.txn);
         serializable = !write && s_txn_serializable (internal.txn);
     }
+    else
+    if (request->desc == &zkv_alarm_desc) {
+        //  etcd proposes even a GET; a linearizable read is as good
+        internal.alarm = (zkv_alarm_t *) request->body;
+        write = internal.alarm->action != ZKV_ALARM_GET;
+    }
     else {
         write = true;
         if (request->desc == &zkv_put_desc)
@@ -335,6 +348,63 @@ s_flush_raft (self_t *self)
     self->proposal_count = self->read_count = 0;
 }
 
+//  Reads the alarm table again
+static void
+s_load_alarms (self_t *self)
+{
+    char *error = NULL;
+    if (zkv_alarm_table_load (self->alarms, self->args->engine, &error)) {
+        zsys_error ("front: cannot read the alarms: %s", error);
+        free (error);
+    }
+    if (zkv_alarm_table_has (self->alarms, self->args->member_id, ZKV_ALARM_NOSPACE))
+        self->nospace_seen = true;
+}
+
+//  Storage applied an alarm (event body: an encoded alarm_event): notes
+//  when it is the NOSPACE this member proposed
+static void
+s_alarm_seen (self_t *self, zkv_bin_t body)
+{
+    msgpack_zone *zone = msgpack_zone_new (512);
+    zkv_limits_t limits = zkv_limits_trusted ();
+    zkv_result_t status;
+    zkv_alarm_event_t *event = (zkv_alarm_event_t *) zkv_msg_decode_body (
+        body.data, body.size, &zkv_alarm_event_desc, zone, &limits, &status);
+    if (event && event->member_id == self->args->member_id
+    &&  zkv_bin_eq (event->alarm, "NOSPACE") && zkv_bin_eq (event->state, "activated"))
+        self->nospace_seen = true;
+    msgpack_zone_free (zone);
+}
+
+//  etcd's quota check before proposing: a put or txn that would take the
+//  database past the quota is refused, and this member's NOSPACE alarm
+//  proposed unless it is raised (read from the alarm family: a refused
+//  write is rare). Until the alarm proposed is seen raised, it is not
+//  proposed again for a moment: not once per refused write.
+static bool
+s_fits_quota (self_t *self, const zkv_msg_t *request)
+{
+    uint64_t cost = request->desc == &zkv_put_desc
+                  ? zkv_put_cost ((const zkv_put_t *) request->body)
+                  : request->desc == &zkv_txn_desc
+                  ? zkv_txn_cost ((const zkv_txn_t *) request->body): 0;
+    int64_t now = zclock_mono ();
+    if (zkv_quota_fits (&self->quota, self->args->engine, cost, now))
+        return true;
+    s_load_alarms (self);
+    if (!zkv_alarm_table_has (self->alarms, self->args->member_id, ZKV_ALARM_NOSPACE)
+    &&  (self->nospace_seen || now - self->nospace_proposed >= ALARM_RETRY_MSECS)) {
+        self->nospace_proposed = now;
+        self->nospace_seen = false;
+        zsys_warning ("front: a write would pass the quota of %lld bytes: raising NOSPACE",
+                      (long long) self->quota.quota);
+        zkv_io_propose_alarm (self->raft, self->args->member_id, ZKV_ALARM_ACTIVATE,
+                              self->args->member_id, ZKV_ALARM_NOSPACE);
+    }
+    return false;
+}
+
 //  Status: answered at once from what raft and storage pushed here
 static void
 s_status (self_t *self, zmsg_t **envelope_p, const zkv_msg_t *request)
@@ -342,10 +412,28 @@ s_status (self_t *self, zmsg_t **envelope_p, const zkv_msg_t *request)
     int64_t db_size, db_size_in_use;
     zkv_engine_sizes (self->args->engine, &db_size, &db_size_in_use);
     zkv_header_t header = s_header (self);
-    zkv_error_t no_leader = {
-        .code = zkv_bin ("Unavailable", 11),
-        .message = zkv_bin ("etcdserver: no leader", 21)
-    };
+    //  errors: no leader, then every alarm as etcd prints it
+    s_load_alarms (self);
+    size_t alarm_count = zkv_alarm_table_size (self->alarms);
+    zkv_error_t *errors = (zkv_error_t *) malloc ((alarm_count + 1) * sizeof (zkv_error_t));
+    char (*texts) [64] = (char (*) [64]) malloc ((alarm_count + 1) * 64);
+    if (!errors || !texts)
+        zkv_fatal ("out of memory");
+    size_t error_count = 0;
+    if (!self->leader)
+        errors [error_count++] = (zkv_error_t) {
+            .code = zkv_bin ("Unavailable", 11),
+            .message = zkv_bin ("etcdserver: no leader", 21)
+        };
+    for (size_t i = 0; i < alarm_count; i++) {
+        const zkv_alarm_member_t *alarm = zkv_alarm_table_at (self->alarms, i);
+        zkv_alarm_text (alarm, texts [i], sizeof texts [i]);
+        const char *code = alarm->alarm == ZKV_ALARM_NOSPACE? "ResourceExhausted": "DataLoss";
+        errors [error_count++] = (zkv_error_t) {
+            .code = zkv_bin (code, strlen (code)),
+            .message = zkv_bin (texts [i], strlen (texts [i]))
+        };
+    }
     zkv_status_response_t response = {
         .header = &header,
         .version = zkv_bin (ZKV_VERSION, strlen (ZKV_VERSION)),
@@ -355,7 +443,7 @@ s_status (self_t *self, zmsg_t **envelope_p, const zkv_msg_t *request)
         .raft_index = self->commit > self->applied? self->commit: self->applied,
         .raft_term = self->applied_term,
         .raft_applied_index = self->applied,
-        .errors = { self->leader? NULL: &no_leader, self->leader? 0: 1 },
+        .errors = { errors, error_count },
         .db_size = db_size,
         .db_size_in_use = db_size_in_use,
         .storage_version = zkv_bin (ZKV_STORAGE_VERSION, strlen (ZKV_STORAGE_VERSION)),
@@ -367,6 +455,8 @@ s_status (self_t *self, zmsg_t **envelope_p, const zkv_msg_t *request)
     };
     size_t size;
     uint8_t *body = zkv_msg_encode_body (&zkv_status_response_desc, &response, &size);
+    free (errors);
+    free (texts);
     if (body)
         s_reply (self, envelope_p, request->has_id, request->id, "status", body, size);
     free (body);
@@ -427,6 +517,12 @@ s_handle_client (self_t *self)
     if (zkv_check_request (request->desc, request->body, self->args->max_txn_ops, &status))
         s_reply_error (self, &envelope, request->has_id, request->id, request->desc->name,
                        &status);
+    else
+    if (!s_fits_quota (self, request)) {
+        zkv_status_set (&status, ZKV_ERR_NO_SPACE, NULL);
+        s_reply_error (self, &envelope, request->has_id, request->id, request->desc->name,
+                       &status);
+    }
     else
     if (zhashx_size (self->waiting) >= self->args->max_waiting
     ||  self->waiting_bytes + size > self->max_waiting_bytes
@@ -526,6 +622,8 @@ s_handle_inbox (self_t *self)
             zkv_event_t *event = (zkv_event_t *) msg->body;
             char topic [32];
             zkv_bin_str (event->topic, topic, sizeof topic);
+            if (streq (topic, "alarm"))
+                s_alarm_seen (self, event->body);
             s_publish (self, topic, event->body.data, event->body.size);
         }
         else
@@ -636,6 +734,8 @@ zkv_front_actor (zsock_t *pipe, void *args)
     self->pipe = pipe;
     self->args = (zkv_front_args_t *) args;
     self->limits = zkv_limits_request (self->args->max_request_bytes);
+    self->alarms = zkv_alarm_table_new ();
+    self->quota.quota = self->args->quota_bytes;
     //  Bytes in flight are bounded too, not only requests: 64 MiB, or eight
     //  of the largest requests
     self->max_waiting_bytes = 8 * self->args->max_request_bytes;
@@ -700,6 +800,7 @@ zkv_front_actor (zsock_t *pipe, void *args)
     zhashx_destroy (&self->waiting);
     zlistx_destroy (&self->by_age);
     zlistx_destroy (&self->long_by_age);
+    zkv_alarm_table_destroy (&self->alarms);
     free (self->proposals);             //  empty: every burst was flushed
     free (self->reads);
     zsock_destroy (&self->router);

@@ -4,6 +4,7 @@
 */
 #include "zkv_storage.h"
 #include "zkv_actor_io.h"
+#include "zkv_alarm_table.h"
 #include "zkv_members.h"
 #include "zkv_snapshot.h"
 #include "zkv_check.h"
@@ -14,6 +15,8 @@
 
 #define COMPACT_STEP 1000               //  deletions per physical compaction step
 #define STATE_TO_RAFT 128               //  applied entries between reports to raft
+#define ALARM_RETRY_MSECS 1000          //  between two proposals of our NOSPACE
+                                        //  when the first was not seen raised
 
 //  Replies to send to front after the batch that produced them is written
 typedef struct {
@@ -41,6 +44,10 @@ typedef struct {
                                         //  the hasher has its snapshot
     zpoller_t *poller;
     zkv_mvcc_t *mvcc;                   //  the state machine
+    zkv_alarm_table_t *alarms;          //  the alarms, as applied
+    zkv_quota_t quota;                  //  checked again at apply
+    int64_t nospace_proposed;           //  when we last proposed our NOSPACE
+    bool nospace_seen;                  //  ...and saw it raised since
     zlistx_t *reads;                    //  s_read_t waiting for their index
     s_answers_t after_compaction;       //  physical compact requests' replies
     zkv_snapshot_out_t *stream;         //  a snapshot being streamed out
@@ -105,6 +112,40 @@ s_zalloc (msgpack_zone *zone, size_t size)
     return object;
 }
 
+//  Tells front an alarm was raised or cleared, for it to publish
+static void
+s_alarm_changed (self_t *self, const zkv_alarm_t *alarm)
+{
+    if (alarm->member_id == self->args->member_id && alarm->alarm == ZKV_ALARM_NOSPACE)
+        self->nospace_seen = true;
+    const char *state = alarm->action == ZKV_ALARM_ACTIVATE? "activated": "deactivated";
+    const char *name = zkv_alarm_name (alarm->alarm);
+    zsys_warning ("storage: alarm %s %s for member %016llx", name, state,
+                  (unsigned long long) alarm->member_id);
+    zkv_alarm_event_t event = {
+        .member = self->args->member_id, .state = zkv_bin (state, strlen (state)),
+        .member_id = alarm->member_id, .alarm = zkv_bin (name, strlen (name))
+    };
+    zkv_io_event (self->front, "alarm", &zkv_alarm_event_desc, &event);
+}
+
+//  This member's database passed the quota: propose its NOSPACE alarm,
+//  unless it is raised, or was proposed a moment ago and not seen since
+static void
+s_raise_nospace (self_t *self)
+{
+    int64_t now = zclock_mono ();
+    if (zkv_alarm_table_has (self->alarms, self->args->member_id, ZKV_ALARM_NOSPACE)
+    ||  (!self->nospace_seen && now - self->nospace_proposed < ALARM_RETRY_MSECS))
+        return;
+    self->nospace_proposed = now;
+    self->nospace_seen = false;
+    zsys_warning ("storage: the database passed its quota of %lld bytes: raising NOSPACE",
+                  (long long) self->quota.quota);
+    zkv_io_propose_alarm (self->raft, self->args->member_id, ZKV_ALARM_ACTIVATE,
+                          self->args->member_id, ZKV_ALARM_NOSPACE);
+}
+
 //  Runs request against the store (a write inside the open batch, or a
 //  read) and encodes its reply with a full header. term is the raft term
 //  the reply's header carries.
@@ -116,6 +157,22 @@ s_execute (self_t *self, const zkv_internal_request_t *request, uint64_t term,
     const zkv_desc_t *desc = NULL;
     void *response = NULL;
     int rc = -1;
+    zkv_err_t refused = zkv_alarm_table_gate (self->alarms, request);
+    if (refused != ZKV_ERR_OK)
+        zkv_status_set (&status, refused, NULL);
+    else
+    if (request->alarm) {
+        desc = &zkv_alarm_response_desc;
+        response = s_zalloc (zone, desc->size);
+        zkv_header_t *header = s_zalloc (zone, sizeof (zkv_header_t));
+        header->revision = zkv_mvcc_revision (self->mvcc);
+        ((zkv_alarm_response_t *) response)->header = header;
+        if (zkv_alarm_table_apply (self->alarms, self->mvcc, request->alarm, zone,
+                                   (zkv_alarm_response_t *) response))
+            s_alarm_changed (self, request->alarm);
+        rc = 0;
+    }
+    else
     if (request->put) {
         desc = &zkv_put_response_desc;
         response = s_zalloc (zone, desc->size);
@@ -184,6 +241,16 @@ s_execute (self_t *self, const zkv_internal_request_t *request, uint64_t term,
     else
         zkv_status_set (&status, ZKV_ERR_INTERNAL, "an internal request with no request");
 
+    //  etcd's quota applier: a write past the quota is applied all the
+    //  same, but answered with NOSPACE, and the alarm raised
+    if (rc == 0 && (request->put || request->txn)
+    &&  !zkv_quota_fits (&self->quota, self->args->engine,
+                         request->put? zkv_put_cost (request->put): zkv_txn_cost (request->txn),
+                         zclock_mono ())) {
+        s_raise_nospace (self);
+        zkv_status_set (&status, ZKV_ERR_NO_SPACE, NULL);
+        rc = -1;
+    }
     if (rc == 0) {
         //  Every response of the table starts with its header
         zkv_header_t *header = *(zkv_header_t **) response;
@@ -362,11 +429,13 @@ s_install (self_t *self, const zkv_snapshot_chunk_t *chunk)
     }
     if (rc == 0)
         return;
-    //  Installed: read the new state's meta records again
+    //  Installed: read the new state's meta records and alarms again
     zkv_mvcc_destroy (&self->mvcc);
     self->mvcc = zkv_mvcc_new (self->args->engine, &error);
     if (!self->mvcc)
         zkv_fatal ("storage: cannot open the installed snapshot: %s", error);
+    if (zkv_alarm_table_load (self->alarms, self->args->engine, &error))
+        zkv_fatal ("storage: cannot read the installed snapshot's alarms: %s", error);
     zsys_info ("storage: installed a snapshot at %llu (revision %lld)",
                (unsigned long long) zkv_mvcc_applied_index (self->mvcc),
                (long long) zkv_mvcc_revision (self->mvcc));
@@ -492,6 +561,7 @@ s_self_new (zsock_t *pipe, zkv_storage_args_t *args)
     self->reads = zlistx_new ();
     zlistx_set_destructor (self->reads, s_read_destroy);
     self->hash_hold = -1;
+    self->alarms = zkv_alarm_table_new ();
     self->poller = zpoller_new (pipe, NULL);
     //  Only $TERM stops an actor: the node stops them in order on a signal
     zpoller_set_nonstop (self->poller, true);
@@ -515,6 +585,7 @@ s_self_destroy (self_t **self_p)
     zkv_snapshot_out_destroy (&self->stream);
     zkv_snapshot_in_destroy (&self->install);
     zkv_mvcc_destroy (&self->mvcc);
+    zkv_alarm_table_destroy (&self->alarms);
     free (self);
     *self_p = NULL;
 }
@@ -525,11 +596,12 @@ s_start (self_t *self, char *error, size_t size)
 {
     char *err = NULL;
     self->mvcc = zkv_mvcc_new (self->args->engine, &err);
-    if (!self->mvcc) {
+    if (!self->mvcc || zkv_alarm_table_load (self->alarms, self->args->engine, &err)) {
         snprintf (error, size, "cannot open the store: %s", err);
         free (err);
         return error;
     }
+    self->quota.quota = self->args->quota_bytes;
     self->inbox = zkv_io_inbox (self->args->inbox);
     self->front = zkv_io_outbox (self->args->front);
     self->raft = zkv_io_outbox (self->args->raft);

@@ -36,6 +36,7 @@ typedef struct {
     const char *front;                  //  front's inbox
     const char *raft;                   //  raft's inbox
     const char *hasher;                 //  hasher's inbox
+    int64_t quota_bytes;                //  --quota-backend-bytes (<= 0: none)
 } zkv_storage_args_t;
 
 void

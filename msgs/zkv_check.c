@@ -399,6 +399,16 @@ zkv_check_request (const zkv_desc_t *desc, const void *request, size_t max_txn_o
         return s_check_put ((const zkv_put_t *) request, status);
     if (desc == &zkv_delete_range_desc)
         return s_check_delete ((const zkv_delete_range_t *) request, status);
+    if (desc == &zkv_alarm_desc) {
+        const zkv_alarm_t *alarm = (const zkv_alarm_t *) request;
+        if (alarm->action > 2)
+            return zkv_status_set (status, ZKV_ERR_MALFORMED, "unknown alarm action %llu",
+                                   (unsigned long long) alarm->action);
+        if (alarm->alarm > 2)
+            return zkv_status_set (status, ZKV_ERR_MALFORMED, "unknown alarm type %llu",
+                                   (unsigned long long) alarm->alarm);
+        return 0;
+    }
     if (desc == &zkv_txn_desc) {
         const zkv_txn_t *txn = (const zkv_txn_t *) request;
         if (s_check_txn (txn, max_txn_ops, status))

@@ -136,7 +136,8 @@ main (int argc, char *argv [])
     snprintf (snapshotter_inbox, sizeof snapshotter_inbox, "inproc://zkv-%d-snapshotter",
               (int) getpid ());
     zkv_storage_args_t storage_args = {
-        engine, member_id, cluster_id, storage_inbox, front_inbox, raft_inbox, hasher_inbox
+        engine, member_id, cluster_id, storage_inbox, front_inbox, raft_inbox, hasher_inbox,
+        config.quota_backend_bytes
     };
     zkv_hasher_args_t hasher_args = {
         engine, member_id, cluster_id, hasher_inbox, front_inbox, storage_inbox

@@ -109,6 +109,13 @@ zkv_mvcc_put_raw (zkv_mvcc_t *self, zkv_cf_t cf, const void *key, size_t key_siz
                                   (const char *) key, key_size, (const char *) value, value_size);
 }
 
+void
+zkv_mvcc_delete_raw (zkv_mvcc_t *self, zkv_cf_t cf, const void *key, size_t key_size)
+{
+    rocksdb_writebatch_wi_delete_cf (self->batch, zkv_engine_cf (self->engine, cf),
+                                     (const char *) key, key_size);
+}
+
 int
 zkv_mvcc_commit (zkv_mvcc_t *self, uint64_t applied_index, uint64_t applied_term,
                  char **error)

@@ -104,6 +104,10 @@ void
     zkv_mvcc_put_raw (zkv_mvcc_t *self, zkv_cf_t cf, const void *key, size_t key_size,
                       const void *value, size_t value_size);
 
+//  Adds a raw delete of a record of another replicated family to the batch
+void
+    zkv_mvcc_delete_raw (zkv_mvcc_t *self, zkv_cf_t cf, const void *key, size_t key_size);
+
 //  Writes the batch with the raft index and term it applies, without
 //  fsync: the raft log holds the entries durably and replays what a crash
 //  lost. Returns 0, or -1 with RocksDB's error.

@@ -199,6 +199,9 @@ extern const zkvctl_command_t zkvctl_defrag_command;
 //  zkvctl_events.c
 extern const zkvctl_command_t zkvctl_events_command;
 
+//  zkvctl_alarm.c: alarm list, disarm, activate
+extern const zkvctl_command_t zkvctl_alarm_command;
+
 //  zkvctl_move_leader.c
 extern const zkvctl_command_t zkvctl_move_leader_command;
 
