@@ -4,6 +4,7 @@
 #include <czmq.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "cluster_fixture.h"
 
@@ -108,10 +109,13 @@ cf_event (zsock_t *sub, const char *topic, const zkv_desc_t *desc, msgpack_zone 
         char *name = zmsg_popstr (msg);
         zframe_t *body = zmsg_pop (msg);
         if (name && body && streq (name, topic)) {
+            //  The decoded text points into the bytes: keep them in the zone
+            void *bytes = msgpack_zone_malloc (zone, zframe_size (body) + 1);
+            memcpy (bytes, zframe_data (body), zframe_size (body));
             zkv_limits_t limits = zkv_limits_trusted ();
             zkv_result_t status;
-            event = zkv_msg_decode_body (zframe_data (body), zframe_size (body), desc, zone,
-                                         &limits, &status);
+            event = zkv_msg_decode_body (bytes, zframe_size (body), desc, zone, &limits,
+                                         &status);
         }
         zstr_free (&name);
         zframe_destroy (&body);

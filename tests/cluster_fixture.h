@@ -32,7 +32,7 @@ zkv_msg_t *cf_call (const char *name, const zkv_desc_t *desc, const void *reques
 //  A SUB socket connected to every member's published events endpoint
 zsock_t *cf_subscribe (void);
 //  Waits up to msecs for an event of topic from sub; its body, decoded as
-//  desc into zone (NULL if none came)
+//  desc into zone, text included (NULL if none came)
 void *cf_event (zsock_t *sub, const char *topic, const zkv_desc_t *desc, msgpack_zone *zone,
                 int msecs);
 //  Puts key=value through client; true if acknowledged

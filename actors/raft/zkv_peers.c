@@ -165,17 +165,15 @@ s_send (zsock_t *dealer, const void *bytes, size_t size)
 }
 
 bool
-zkv_peers_send_events (zkv_peers_t *self, uint64_t to, const zkv_event_t *events, size_t count)
+zkv_peers_send (zkv_peers_t *self, zkv_peer_frame_t *frame)
 {
-    s_peer_t *peer = s_peer (self, to);
+    s_peer_t *peer = s_peer (self, frame->to);
     if (!peer || !peer->dealer || peer->drop_to)
         return false;
-    zkv_peer_frame_t frame = {
-        .cluster_id = self->cluster_id, .from = self->self_id, .to = to,
-        .events = { (zkv_event_t *) events, count }
-    };
+    frame->cluster_id = self->cluster_id;
+    frame->from = self->self_id;
     size_t size;
-    uint8_t *bytes = zkv_msg_encode (&zkv_peer_frame_desc, &frame, &size);
+    uint8_t *bytes = zkv_msg_encode (&zkv_peer_frame_desc, frame, &size);
     if (!bytes)
         abort ();
     bool sent = s_send (peer->dealer, bytes, size) == 0;

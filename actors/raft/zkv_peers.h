@@ -56,11 +56,11 @@ void
 void
     zkv_peers_queue_chunk (zkv_peers_t *self, const zkv_snapshot_chunk_t *chunk);
 
-//  Sends events to peer at once, in a frame of their own (ahead of what is
-//  queued); returns false if they could not go
+//  Sends frame (events, hash asks and answers; no raft messages) to peer
+//  frame->to at once, ahead of what is queued, filling in the cluster id
+//  and sender; returns false if it could not go
 bool
-    zkv_peers_send_events (zkv_peers_t *self, uint64_t to, const zkv_event_t *events,
-                           size_t count);
+    zkv_peers_send (zkv_peers_t *self, zkv_peer_frame_t *frame);
 
 //  Sends what is queued. Calls unreachable (if not NULL) for every peer a
 //  frame of raft messages could not go to. Chunks that could not go stay

@@ -42,8 +42,10 @@ s_broadcast (self_t *self, const char *topic, const zkv_desc_t *desc, const void
     zkv_io_send (self->front, &zkv_event_desc, &event);
     for (size_t i = 0; i < self->args->member_count; i++) {
         uint64_t peer = self->args->members [i].id;
-        if (peer != self->args->member_id)
-            zkv_peers_send_events (self->peers, peer, &event, 1);
+        if (peer != self->args->member_id) {
+            zkv_peer_frame_t frame = { .to = peer, .events = { &event, 1 } };
+            zkv_peers_send (self->peers, &frame);
+        }
     }
     free (bytes);
 }
@@ -121,7 +123,12 @@ zkv_raft_move (self_t *self, const zkv_move_order_t *order)
         .started = zkv_io_mono_usecs ()
     };
     if (leader == target) {
-        s_move_answer (self, &move, leader);    //  nothing to do
+        //  Done already; passed on all the same, since a transfer to the
+        //  leader cancels the one pending (etcd-raft's rule)
+        if (zkv_rc_role (self->core) == ZKV_RC_LEADER && zkv_rc_transferee (self->core))
+            self->transfer_cancelled = true;
+        zkv_rc_transfer (self->core, target);
+        s_move_answer (self, &move, leader);
         return;
     }
     if (!leader || zkv_rc_transfer (self->core, target) != ZKV_RC_OK) {
@@ -139,22 +146,39 @@ zkv_raft_move (self_t *self, const zkv_move_order_t *order)
     self->moves [self->move_count++] = move;
 }
 
-//  Ends the moves to target: done when it leads, or failed with error
+//  How held moves end: their target leads; a transfer to their target was
+//  aborted (only moves that heard it start: an abort told late about an
+//  earlier transfer must not fail a new request); their deadline passed
+typedef enum { S_LEADS, S_ABORTED, S_EXPIRED } s_end_t;
+
 static void
-s_moves_end (self_t *self, uint64_t target, bool done, zkv_err_t error)
+s_moves_end (self_t *self, uint64_t target, s_end_t how)
 {
+    int64_t now = zclock_mono ();
     size_t kept = 0;
     for (size_t i = 0; i < self->move_count; i++) {
         s_move_t *move = &self->moves [i];
-        if (move->target != target)
+        bool ends = how == S_EXPIRED? move->deadline <= now
+                  : move->target == target && (how == S_LEADS || move->started_heard);
+        if (!ends)
             self->moves [kept++] = *move;
         else
-        if (done)
+        if (how == S_LEADS)
             s_move_answer (self, move, target);
         else
-            zkv_raft_refuse (self, move->wait, error, zkv_rc_leader (self->core));
+            zkv_raft_refuse (self, move->wait, ZKV_ERR_TRANSFER_TIMEOUT,
+                             zkv_rc_leader (self->core));
     }
     self->move_count = kept;
+}
+
+//  A transfer to target started: the moves to it may now end if it aborts
+static void
+s_moves_started (self_t *self, uint64_t target)
+{
+    for (size_t i = 0; i < self->move_count; i++)
+        if (self->moves [i].target == target)
+            self->moves [i].started_heard = true;
 }
 
 void
@@ -164,13 +188,8 @@ zkv_raft_moves_check (self_t *self)
         return;
     uint64_t leader = zkv_rc_leader (self->core);
     if (leader)
-        s_moves_end (self, leader, true, ZKV_ERR_OK);
-    int64_t now = zclock_mono ();
-    for (size_t i = 0; i < self->move_count; i++)
-        if (self->moves [i].deadline <= now) {
-            s_moves_end (self, self->moves [i].target, false, ZKV_ERR_TRANSFER_TIMEOUT);
-            i = (size_t) -1;            //  the list changed: look again
-        }
+        s_moves_end (self, leader, S_LEADS);
+    s_moves_end (self, 0, S_EXPIRED);
 }
 
 //  ---------------------------------------------------------------------
@@ -191,16 +210,17 @@ s_transfer_tell (self_t *self, const char *phase, uint64_t from, uint64_t to, in
         self->heard_started_from = from;
         self->heard_started_to = to;
         self->heard_started_at = zkv_io_mono_usecs ();
+        s_moves_started (self, to);
     }
     zsys_info ("raft: leadership transfer %016llx -> %016llx %s%s%s",
                (unsigned long long) from, (unsigned long long) to, phase,
                reason? ": ": "", reason? reason: "");
     s_broadcast (self, "transfer", &zkv_transfer_event_desc, &event);
     if (streq (phase, "completed"))
-        s_moves_end (self, to, true, ZKV_ERR_OK);
+        s_moves_end (self, to, S_LEADS);
     else
     if (streq (phase, "aborted"))
-        s_moves_end (self, to, false, ZKV_ERR_TRANSFER_TIMEOUT);
+        s_moves_end (self, to, S_ABORTED);
 }
 
 void
@@ -227,6 +247,9 @@ zkv_raft_watch_transfer (self_t *self)
                 snprintf (reason, sizeof reason, "superseded by a transfer to %016llx",
                           (unsigned long long) transferee);
             else
+            if (self->transfer_cancelled)
+                snprintf (reason, sizeof reason, "cancelled by a move to the leader itself");
+            else
                 snprintf (reason, sizeof reason, "not done within an election timeout");
         }
         else {
@@ -243,6 +266,7 @@ zkv_raft_watch_transfer (self_t *self)
         s_transfer_tell (self, "aborted", me, self->transfer_to, self->transfer_started, reason);
         self->transfer_to = 0;
     }
+    self->transfer_cancelled = false;
     if (transferee) {
         self->transfer_to = transferee;
         self->transfer_term = term;
@@ -262,42 +286,60 @@ zkv_raft_heard_from (self_t *self, uint64_t peer)
             self->last_heard [i] = zclock_mono ();
 }
 
+static void
+s_member_tell (self_t *self, uint64_t peer, bool down)
+{
+    const char *state = down? "down": "up";
+    zsys_info ("raft: member %016llx is %s", (unsigned long long) peer, state);
+    zkv_member_event_t event = {
+        .member = self->args->member_id, .peer = peer,
+        .state = zkv_bin (state, strlen (state)), .term = zkv_rc_term (self->core),
+        .reporter = self->args->member_id
+    };
+    s_broadcast (self, "member", &zkv_member_event_desc, &event);
+}
+
 void
 zkv_raft_watch_members (self_t *self)
 {
     bool leading = zkv_rc_role (self->core) == ZKV_RC_LEADER;
     int64_t now = zclock_mono ();
     if (leading && !self->was_leading) {
-        //  A new leader starts with everyone up: it tells only changes
-        for (size_t i = 0; i < MAX_WATCHED; i++) {
+        //  A new leader gives every member an election timeout to be
+        //  heard, then tells the state of each (what a previous leader
+        //  told may be stale), then only changes
+        for (size_t i = 0; i < MAX_WATCHED; i++)
             self->last_heard [i] = now;
-            self->down [i] = false;
-        }
+        self->leading_since = now;
+        self->members_told = false;
     }
     self->was_leading = leading;
-    if (!leading)
+    if (!leading || now - self->leading_since < self->args->election_timeout)
         return;
     for (size_t i = 0; i < self->args->member_count && i < MAX_WATCHED; i++) {
         uint64_t peer = self->args->members [i].id;
         if (peer == self->args->member_id)
             continue;
         bool down = now - self->last_heard [i] > self->args->election_timeout;
-        if (down == self->down [i])
+        if (self->members_told && down == self->down [i])
             continue;
         self->down [i] = down;
-        const char *state = down? "down": "up";
-        zsys_info ("raft: member %016llx is %s", (unsigned long long) peer, state);
-        zkv_member_event_t event = {
-            .member = self->args->member_id, .peer = peer,
-            .state = zkv_bin (state, strlen (state)), .term = zkv_rc_term (self->core),
-            .reporter = self->args->member_id
-        };
-        s_broadcast (self, "member", &zkv_member_event_desc, &event);
+        s_member_tell (self, peer, down);
     }
+    self->members_told = true;
 }
 
 //  ---------------------------------------------------------------------
 //  Events from other members
+
+static bool
+s_is_member (self_t *self, uint64_t id)
+{
+    for (size_t i = 0; i < self->args->member_count; i++)
+        if (self->args->members [i].id == id)
+            return true;
+    return false;
+}
 
 void
 zkv_raft_peer_events (self_t *self, const zkv_peer_frame_t *frame)
@@ -315,8 +357,21 @@ zkv_raft_peer_events (self_t *self, const zkv_peer_frame_t *frame)
                                                   : &zkv_member_event_desc,
                                           zone, &limits, &status)
                    : NULL;
-        if (!body) {
-            zsys_warning ("raft: a member sent an event this member cannot read");
+        //  Told by the member that saw it, about members
+        bool valid = false;
+        if (body && transfer) {
+            zkv_transfer_event_t *told = (zkv_transfer_event_t *) body;
+            valid = told->reporter == frame->from && s_is_member (self, told->from)
+                 && s_is_member (self, told->to);
+        }
+        else
+        if (body) {
+            zkv_member_event_t *told = (zkv_member_event_t *) body;
+            valid = told->reporter == frame->from && s_is_member (self, told->peer);
+        }
+        if (!valid) {
+            zsys_warning ("raft: %016llx sent an event this member cannot take",
+                          (unsigned long long) frame->from);
             msgpack_zone_free (zone);
             continue;
         }
@@ -331,13 +386,14 @@ zkv_raft_peer_events (self_t *self, const zkv_peer_frame_t *frame)
                 self->heard_started_from = told->from;
                 self->heard_started_to = told->to;
                 self->heard_started_at = zkv_io_mono_usecs ();
+                s_moves_started (self, told->to);
             }
             else
             if (zkv_bin_eq (told->phase, "completed"))
-                s_moves_end (self, told->to, true, ZKV_ERR_OK);
+                s_moves_end (self, told->to, S_LEADS);
             else
             if (zkv_bin_eq (told->phase, "aborted"))
-                s_moves_end (self, told->to, false, ZKV_ERR_TRANSFER_TIMEOUT);
+                s_moves_end (self, told->to, S_ABORTED);
         }
         else {
             zkv_member_event_t *told = (zkv_member_event_t *) body;

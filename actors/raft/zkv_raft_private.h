@@ -42,6 +42,7 @@ typedef struct {
     uint64_t previous;                  //  the leader when it came
     int64_t started;                    //  monotonic usecs
     int64_t deadline;                   //  monotonic msecs
+    bool started_heard;                 //  a transfer to target started since
 } s_move_t;
 
 typedef struct {
@@ -87,11 +88,14 @@ typedef struct {
     uint64_t transfer_term;
     int64_t transfer_started;           //  monotonic usecs
     uint64_t completed_term;            //  a transfer to us completed in it
+    bool transfer_cancelled;            //  by a move to the leader itself
     uint64_t heard_started_from;
     uint64_t heard_started_to;
     int64_t heard_started_at;           //  monotonic usecs
     //  Members up or down, as the leader sees them (args->members order)
     bool was_leading;
+    int64_t leading_since;
+    bool members_told;                  //  the state of each told this term
     int64_t last_heard [MAX_WATCHED];
     bool down [MAX_WATCHED];
     bool terminated;

@@ -7,8 +7,9 @@
     leader lease. A transfer not done within an election timeout is
     abandoned (zkv_rc_tick). TimeoutNow carries the leader's last index and
     term: a target acts on it only if its log ends exactly there and the
-    sender is still its leader, so a late TimeoutNow after an abort cannot
-    start an election.
+    sender is still its leader. That stops most late TimeoutNows after an
+    abort, not all: a target that was paused reads the TimeoutNow before
+    the appends sent after it, and still campaigns (as etcd's does).
     =========================================================================
 */
 #include "zkv_rc_private.h"

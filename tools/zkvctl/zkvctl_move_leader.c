@@ -9,8 +9,9 @@
     member takes the request and forwards it to the leader, so one call to
     any endpoint does. The target is a member id in hex, as etcdctl takes
     it, or a member name. The member waits for the target to lead for
-    --command-timeout when that is given (its own default otherwise: twice
-    the election timeout).
+    --command-timeout when that is given, its own default otherwise (twice
+    the election timeout), and zkvctl waits for its answer (a minute at
+    most, then).
     =========================================================================
 */
 #include <inttypes.h>
@@ -20,6 +21,7 @@
 #include "zkvctl.h"
 
 #define S_GRACE_NSECS 1000000000LL      //  to hear the member's own timeout
+#define S_DEFAULT_NSECS (60LL * 1000000000LL)   //  when --command-timeout is not given
 
 static int s_move_leader_run (zkvctl_t *ctl, int argc, char **argv);
 
@@ -69,6 +71,8 @@ s_move_leader_run (zkvctl_t *ctl, int argc, char **argv)
     zkv_move_leader_t request = { 0 };
     if (zkvctl_flag_changed (ctl->globals, "command-timeout"))
         request.timeout_ms = (uint64_t) (ctl->command_timeout / 1000000);
+    else
+        ctl->command_timeout = S_DEFAULT_NSECS;
     //  A hex id first, as etcdctl reads it; a name when it is none
     bool hex = s_parse_id (target, &request.target_id);
     if (!hex)
