@@ -23,6 +23,7 @@ typedef struct {
     zsock_t *inbox;
     zsock_t *front;
     zsock_t *storage;
+    zsock_t *raft;                      //  answers to other members' asks
     zpoller_t *poller;
     s_compaction_hash_t cache [ZKV_COMPACTION_HASHES];
     size_t cached;                      //  entries in use
@@ -50,18 +51,35 @@ s_cache_store (self_t *self, const s_compaction_hash_t *entry)
     }
 }
 
-//  Answers front with response (of type desc), or, when status is not
-//  NULL, with that error
+//  Answers the order: front with response (of type desc), or, when status
+//  is not NULL, with that error; a member's ask goes back to raft as a
+//  hash_answer
 static void
-s_answer (self_t *self, uint64_t wait, const zkv_desc_t *desc, const void *response,
-          const zkv_header_t *header, const zkv_result_t *status)
+s_answer (self_t *self, const zkv_hash_order_t *order, const zkv_desc_t *desc,
+          const void *response, const zkv_header_t *header, const zkv_result_t *status)
 {
+    if (order->ask) {
+        char text [256] = "";
+        if (status)
+            zkv_status_text (status, text, sizeof text);
+        const char *code = status? zkv_err_code (status->err): "";
+        zkv_error_t error = {
+            .code = zkv_bin (code, strlen (code)), .message = zkv_bin (text, strlen (text))
+        };
+        zkv_hash_answer_t answer = {
+            .number = order->ask->number, .asker = order->ask->asker, .member = self->args->member_id,
+            .response = status? NULL: (zkv_hash_kv_response_t *) response,
+            .error = status? &error: NULL
+        };
+        zkv_io_send (self->raft, &zkv_hash_answer_desc, &answer);
+        return;
+    }
     size_t size;
     uint8_t *body = status? zkv_msg_encode_error (status, header, &size)
                           : zkv_msg_encode_body (desc, response, &size);
     if (!body)
         zkv_fatal ("out of memory");
-    zkv_answer_t answer = { .wait = wait, .reply = zkv_bin (body, size) };
+    zkv_answer_t answer = { .wait = order->wait, .reply = zkv_bin (body, size) };
     zkv_answers_t answers = { .answers = { &answer, 1 } };
     zkv_io_send (self->front, &zkv_answers_desc, &answers);
     free (body);
@@ -77,12 +95,15 @@ s_hash_order (self_t *self, const zkv_hash_order_t *order)
     char *error = NULL;
     uint32_t hash = 0;
     int rc = zkv_hash_state (engine, snapshot, &state, &error);
+    //  Another member's ask is a HashKV
+    zkv_hash_kv_t asked = { .revision = order->ask? order->ask->revision: 0 };
+    const zkv_hash_kv_t *hash_kv = order->ask? &asked: order->hash_kv;
     zkv_header_t header = {
         .cluster_id = self->args->cluster_id, .member_id = self->args->member_id,
         .revision = rc == 0? state.revision: 0, .raft_term = rc == 0? state.applied_term: 0
     };
-    if (rc == 0 && order->hash_kv) {
-        int64_t revision = order->hash_kv->revision;
+    if (rc == 0 && hash_kv) {
+        int64_t revision = hash_kv->revision;
         const s_compaction_hash_t *cached = revision > 0? s_cache_find (self, revision): NULL;
         zkv_hash_kv_response_t response = { .header = &header };
         if (cached) {
@@ -110,14 +131,14 @@ s_hash_order (self_t *self, const zkv_hash_order_t *order)
             response.hash_revision = revision;
         }
         if (rc == 0)
-            s_answer (self, order->wait, &zkv_hash_kv_response_desc, &response, NULL, NULL);
+            s_answer (self, order, &zkv_hash_kv_response_desc, &response, NULL, NULL);
     }
     else
     if (rc == 0) {
         rc = zkv_hash_all (engine, snapshot, &hash, &error);
         zkv_hash_response_t response = { .header = &header, .hash = hash };
         if (rc == 0)
-            s_answer (self, order->wait, &zkv_hash_response_desc, &response, NULL, NULL);
+            s_answer (self, order, &zkv_hash_response_desc, &response, NULL, NULL);
     }
     zkv_engine_snapshot_release (engine, snapshot);
     if (rc < 0) {
@@ -126,7 +147,7 @@ s_hash_order (self_t *self, const zkv_hash_order_t *order)
         free (error);
     }
     if (rc)
-        s_answer (self, order->wait, NULL, NULL, &header, &status);
+        s_answer (self, order, NULL, NULL, &header, &status);
 }
 
 //  A compaction was applied: take its snapshot, let storage go on, then
@@ -197,11 +218,13 @@ zkv_hasher_actor (zsock_t *pipe, void *args)
     while (!self->terminated) {
         void *which = zpoller_wait (self->poller, -1);
         if (which == pipe) {
-            const char *endpoints [] = { self->args->front, self->args->storage };
-            zsock_t **outboxes [] = { &self->front, &self->storage };
+            const char *endpoints [] = {
+                self->args->front, self->args->storage, self->args->raft
+            };
+            zsock_t **outboxes [] = { &self->front, &self->storage, &self->raft };
             self->terminated = !zkv_io_pipe_command (pipe, self->poller, "hasher",
                                                      self->args->inbox, &self->inbox,
-                                                     endpoints, outboxes, 2);
+                                                     endpoints, outboxes, 3);
         }
         else
         if (which == self->inbox)
@@ -211,5 +234,6 @@ zkv_hasher_actor (zsock_t *pipe, void *args)
     zsock_destroy (&self->inbox);
     zsock_destroy (&self->front);
     zsock_destroy (&self->storage);
+    zsock_destroy (&self->raft);
     free (self);
 }

@@ -14,8 +14,10 @@
     Pipe commands:
       START       binds; replies "OK" or an error text
       $TERM       stops
-    Inbox (PULL, bound at args->inbox): hash_order from front,
-    compaction_scheduled from storage. Answers go to front as `answers`;
+    Inbox (PULL, bound at args->inbox): hash_order from front (and from
+    raft, for another member's or the alarm actor's ask: a HashKV for a
+    corruption check), compaction_scheduled from storage. Answers go to
+    front as `answers`, those to asks to raft as `hash_answer`;
     compaction_hashed goes to storage.
     =========================================================================
 */
@@ -35,6 +37,7 @@ typedef struct {
     const char *inbox;                  //  endpoint this actor binds (PULL)
     const char *front;                  //  front's inbox
     const char *storage;                //  storage's inbox
+    const char *raft;                   //  raft's inbox (answers to members' asks)
 } zkv_hasher_args_t;
 
 void

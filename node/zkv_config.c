@@ -23,7 +23,8 @@ enum {
     S_NAME, S_DATA_DIR, S_LISTEN_CLIENT, S_ENGINE, S_MAX_REQUEST_BYTES, S_MAX_TXN_OPS,
     S_REQUEST_TIMEOUT, S_TOKEN, S_LOG_LEVEL, S_LISTEN_PEER, S_INITIAL_CLUSTER,
     S_INITIAL_CLUSTER_STATE, S_HEARTBEAT, S_ELECTION, S_SNAPSHOT_COUNT, S_FAULTS,
-    S_PEER_FD, S_CLIENT_FD, S_QUOTA, S_LISTEN_EVENTS
+    S_PEER_FD, S_CLIENT_FD, S_QUOTA, S_LISTEN_EVENTS, S_MIN_FREE_DISK, S_CORRUPT_CHECK,
+    S_INITIAL_CORRUPT_CHECK
 };
 
 static const s_setting_t s_settings [] = {
@@ -47,6 +48,9 @@ static const s_setting_t s_settings [] = {
     { "listen-client-fd",      "-1",                    "use this inherited listening socket (tests only)", false },
     { "quota-backend-bytes",   "0",                     "database size that raises NOSPACE (0: 2 GiB, < 0: none)", false },
     { "listen-events",         "",                      "ZeroMQ endpoint for event subscribers (default: the client port + 2)", false },
+    { "min-free-disk-bytes",   "67108864",              "free space of the data directory's disk under which NOSPACE is raised (0: off)", false },
+    { "corrupt-check-time",    "0",                     "msecs between the leader's corruption checks (0: off)", false },
+    { "initial-corrupt-check", "false",                 "compare the data with the peers' before serving", true },
 };
 #define SETTINGS (sizeof s_settings / sizeof s_settings [0])
 
@@ -288,6 +292,24 @@ zkv_config_parse (zkv_config_t *config, int argc, char *argv [], char *error,
             rc = -1;
         }
         config->quota_backend_bytes = quota == 0? ZKV_DEFAULT_QUOTA_BYTES: (int64_t) quota;
+    }
+    if (rc == 0 && s_size (values [S_MIN_FREE_DISK], &number)) {
+        snprintf (error, error_size, "--min-free-disk-bytes must be a number of bytes");
+        rc = -1;
+    }
+    config->min_free_disk_bytes = (int64_t) number;
+    if (rc == 0 && (s_size (values [S_CORRUPT_CHECK], &number) || number > 86400000)) {
+        snprintf (error, error_size, "--corrupt-check-time must be msecs, at most a day");
+        rc = -1;
+    }
+    config->corrupt_check_time = (int) number;
+    if (rc == 0) {
+        const char *check = values [S_INITIAL_CORRUPT_CHECK];
+        if (!streq (check, "true") && !streq (check, "false")) {
+            snprintf (error, error_size, "--initial-corrupt-check takes true or false");
+            rc = -1;
+        }
+        config->initial_corrupt_check = streq (check, "true");
     }
     config->listen_peer_fd = atoi (values [S_PEER_FD]);
     config->listen_client_fd = atoi (values [S_CLIENT_FD]);

@@ -33,6 +33,9 @@ typedef struct {
     size_t max_request_bytes;           //  --max-request-bytes
     size_t max_txn_ops;                 //  --max-txn-ops
     int64_t quota_backend_bytes;        //  --quota-backend-bytes (0 given: the default)
+    int64_t min_free_disk_bytes;        //  --min-free-disk-bytes (0: off)
+    int corrupt_check_time;             //  --corrupt-check-time (msecs; 0: off)
+    bool initial_corrupt_check;         //  --initial-corrupt-check
     int request_timeout;                //  --request-timeout (msecs)
     char initial_cluster_token [128];   //  --initial-cluster-token
     int log_level;                      //  --log-level: ZKV_LOG_DEBUG ...

@@ -19,6 +19,7 @@
 #include "zkv_engine.h"
 #include "zkv_front.h"
 #include "zkv_hasher.h"
+#include "zkv_alarm.h"
 #include "zkv_defrag.h"
 #include "zkv_snapshotter.h"
 #include "zkv_raft.h"
@@ -127,7 +128,7 @@ main (int argc, char *argv [])
 
     //  The actors meet on inproc endpoints private to this process
     char storage_inbox [64], raft_inbox [64], front_inbox [64], hasher_inbox [64];
-    char defrag_inbox [64], snapshotter_inbox [64];
+    char defrag_inbox [64], snapshotter_inbox [64], alarm_inbox [64];
     snprintf (storage_inbox, sizeof storage_inbox, "inproc://zkv-%d-storage", (int) getpid ());
     snprintf (raft_inbox, sizeof raft_inbox, "inproc://zkv-%d-raft", (int) getpid ());
     snprintf (front_inbox, sizeof front_inbox, "inproc://zkv-%d-front", (int) getpid ());
@@ -135,12 +136,25 @@ main (int argc, char *argv [])
     snprintf (defrag_inbox, sizeof defrag_inbox, "inproc://zkv-%d-defrag", (int) getpid ());
     snprintf (snapshotter_inbox, sizeof snapshotter_inbox, "inproc://zkv-%d-snapshotter",
               (int) getpid ());
+    snprintf (alarm_inbox, sizeof alarm_inbox, "inproc://zkv-%d-alarm", (int) getpid ());
     zkv_storage_args_t storage_args = {
         engine, member_id, cluster_id, storage_inbox, front_inbox, raft_inbox, hasher_inbox,
         config.quota_backend_bytes
     };
     zkv_hasher_args_t hasher_args = {
-        engine, member_id, cluster_id, hasher_inbox, front_inbox, storage_inbox
+        engine, member_id, cluster_id, hasher_inbox, front_inbox, storage_inbox, raft_inbox
+    };
+    uint64_t member_ids [ZKV_CLUSTER_MAX];
+    for (size_t i = 0; i < cluster.count; i++)
+        member_ids [i] = cluster.members [i].id;
+    //  A check waits for answers twice an election timeout, and a second at least
+    zkv_alarm_args_t alarm_args = {
+        .engine = engine, .member_id = member_id, .members = member_ids,
+        .member_count = cluster.count, .data_dir = config.memory? NULL: config.data_dir,
+        .min_free_disk_bytes = config.min_free_disk_bytes,
+        .corrupt_check_msecs = config.corrupt_check_time,
+        .answer_msecs = 2 * config.election_timeout < 1000? 1000: 2 * config.election_timeout,
+        .inbox = alarm_inbox, .raft = raft_inbox
     };
     zkv_defrag_args_t defrag_args = {
         engine, member_id, cluster_id, defrag_inbox, front_inbox
@@ -156,7 +170,7 @@ main (int argc, char *argv [])
         .election_timeout = config.election_timeout,
         .snapshot_count = config.snapshot_count, .fault_injection = config.fault_injection,
         .name = config.name, .inbox = raft_inbox, .storage = storage_inbox,
-        .front = front_inbox
+        .front = front_inbox, .hasher = hasher_inbox, .alarm = alarm_inbox
     };
     zkv_front_args_t front_args = {
         .member_id = member_id, .cluster_id = cluster_id,
@@ -171,7 +185,7 @@ main (int argc, char *argv [])
     };
 
     zactor_t *snapshotter = NULL, *defrag = NULL, *hasher = NULL, *storage = NULL;
-    zactor_t *raft = NULL, *front = NULL;
+    zactor_t *raft = NULL, *front = NULL, *alarm = NULL;
     char *status = NULL, *detail = NULL, *events = NULL;
     const char *failed_actor = NULL;
     snapshotter = zactor_new (zkv_snapshotter_actor, &snapshotter_args);
@@ -184,6 +198,13 @@ main (int argc, char *argv [])
         status = s_start (defrag, NULL, NULL, NULL);
         if (!streq (status, "OK"))
             failed_actor = "defrag";
+    }
+    if (!failed_actor) {
+        zstr_free (&status);
+        alarm = zactor_new (zkv_alarm_actor, &alarm_args);
+        status = s_start (alarm, NULL, NULL, NULL);
+        if (!streq (status, "OK"))
+            failed_actor = "alarm";
     }
     if (!failed_actor) {
         zstr_free (&status);
@@ -209,7 +230,19 @@ main (int argc, char *argv [])
         if (!streq (status, "OK"))
             failed_actor = "raft";
     }
-    if (!failed_actor) {
+    bool inconsistent = false;
+    if (!failed_actor && config.initial_corrupt_check) {
+        //  etcd's initial check: compare with the peers before serving
+        zstr_free (&status);
+        zstr_send (alarm, "CHECK");
+        status = zstr_recv (alarm);
+        if (!status || !streq (status, "OK")) {
+            fprintf (stderr, "zkv-node: %s\n", status? status: "the initial check failed");
+            inconsistent = true;
+            rc = 1;
+        }
+    }
+    if (!failed_actor && !inconsistent) {
         zstr_free (&status);
         front = zactor_new (zkv_front_actor, &front_args);
         status = s_start (front, NULL, &detail, &events);
@@ -220,7 +253,8 @@ main (int argc, char *argv [])
         fprintf (stderr, "zkv-node: %s could not start: %s\n", failed_actor, status);
         rc = 1;
     }
-    else {
+    else
+    if (!inconsistent) {
         zstr_sendx (raft, "PUBLISH", detail, events? events: "", NULL);
         printf ("zkv-node %s: member %016llx of cluster %016llx (%zu member%s)\n", config.name,
                 (unsigned long long) member_id, (unsigned long long) cluster_id, cluster.count,
@@ -236,7 +270,7 @@ main (int argc, char *argv [])
         zpoller_t *poller = zpoller_new (zactor_sock (front), zactor_sock (raft),
                                          zactor_sock (storage), zactor_sock (hasher),
                                          zactor_sock (defrag), zactor_sock (snapshotter),
-                                         NULL);
+                                         zactor_sock (alarm), NULL);
         while (!zsys_interrupted) {
             void *which = zpoller_wait (poller, -1);
             if (which) {                //  actors only speak when asked
@@ -255,6 +289,7 @@ main (int argc, char *argv [])
     zactor_destroy (&raft);
     zactor_destroy (&storage);
     zactor_destroy (&hasher);
+    zactor_destroy (&alarm);
     zactor_destroy (&defrag);
     zactor_destroy (&snapshotter);
     zkv_engine_destroy (&engine);

@@ -168,3 +168,42 @@ Test (alarm_table, quota_costs_as_etcd_counts_them)
     cr_assert (!zkv_quota_fits (&quota, NULL, 300, 50));
     cr_assert (zkv_quota_fits (&quota, NULL, 0, 50));
 }
+
+//  ---------------------------------------------------------------------
+//  The verdict of a corruption check (store/zkv_corrupt.c)
+
+#include "zkv_corrupt.h"
+
+Test (alarm_table, corruption_verdicts_follow_etcd_3_6s_majority_rule)
+{
+    uint64_t corrupt [8];
+    size_t count;
+    //  All equal, all compared
+    zkv_hash_vote_t equal [] = { { 1, 7, 5 }, { 2, 7, 5 }, { 3, 7, 5 } };
+    cr_assert_eq (zkv_corrupt_verdict (equal, 3, 3, 5, corrupt, &count), ZKV_HASHES_EQUAL);
+    cr_assert_eq (count, 0);
+    //  Equal, but one did not answer, or compacted differently: incomplete
+    cr_assert_eq (zkv_corrupt_verdict (equal, 2, 3, 5, corrupt, &count), ZKV_HASHES_INCOMPLETE);
+    zkv_hash_vote_t skipped [] = { { 1, 7, 5 }, { 2, 9, 4 }, { 3, 7, 5 } };
+    cr_assert_eq (zkv_corrupt_verdict (skipped, 3, 3, 5, corrupt, &count),
+                  ZKV_HASHES_INCOMPLETE);
+    //  One differs from a majority: it is to blame, even when it is the
+    //  reference (the leader)
+    zkv_hash_vote_t one [] = { { 1, 8, 5 }, { 2, 7, 5 }, { 3, 7, 5 } };
+    cr_assert_eq (zkv_corrupt_verdict (one, 3, 3, 5, corrupt, &count), ZKV_HASHES_DIFFER);
+    cr_assert_eq (count, 1);
+    cr_assert_eq (corrupt [0], 1);
+    //  No majority (of the cluster's members, not of those who answered):
+    //  member 0
+    zkv_hash_vote_t split [] = { { 1, 8, 5 }, { 2, 7, 5 } };
+    cr_assert_eq (zkv_corrupt_verdict (split, 2, 3, 5, corrupt, &count), ZKV_HASHES_DIFFER);
+    cr_assert_eq (count, 1);
+    cr_assert_eq (corrupt [0], 0);
+    //  Five members, two outside a majority of three
+    zkv_hash_vote_t five [] = { { 1, 7, 5 }, { 2, 8, 5 }, { 3, 7, 5 }, { 4, 9, 5 },
+                                { 5, 7, 5 } };
+    cr_assert_eq (zkv_corrupt_verdict (five, 5, 5, 5, corrupt, &count), ZKV_HASHES_DIFFER);
+    cr_assert_eq (count, 2);
+    cr_assert_eq (corrupt [0], 2);
+    cr_assert_eq (corrupt [1], 4);
+}

@@ -30,6 +30,7 @@ s_push_state (self_t *self)
         .role = zkv_bin (role, strlen (role))
     };
     zkv_io_send (self->front, &zkv_raft_state_desc, &state);
+    zkv_io_send (self->alarm, &zkv_raft_state_desc, &state);
 }
 
 //  ---------------------------------------------------------------------
@@ -404,6 +405,12 @@ s_handle_inbox (self_t *self)
         if (msg->desc == &zkv_move_order_desc)
             zkv_raft_move (self, (zkv_move_order_t *) msg->body);
         else
+        if (msg->desc == &zkv_hash_ask_desc)
+            zkv_raft_hash_ask (self, (zkv_hash_ask_t *) msg->body);
+        else
+        if (msg->desc == &zkv_hash_answer_desc)
+            zkv_raft_hash_answer (self, (zkv_hash_answer_t *) msg->body);
+        else
             zsys_error ("raft: unexpected message %s", msg->desc->name);
         zkv_msg_destroy (&msg);
     }
@@ -420,6 +427,7 @@ s_handle_peers (self_t *self)
         zkv_peer_frame_t *frame = (zkv_peer_frame_t *) msg->body;
         zkv_raft_heard_from (self, frame->from);
         zkv_raft_peer_events (self, frame);
+        zkv_raft_peer_hashes (self, frame);
         for (size_t i = 0; i < frame->messages.count; i++)
             zkv_rc_step (self->core, &frame->messages.items [i]);
         if (frame->chunk)               //  a snapshot for us: storage installs it
@@ -518,7 +526,9 @@ s_start (self_t *self, uint64_t applied, char *error, size_t size)
     self->inbox = zkv_io_inbox (args->inbox);
     self->storage = zkv_io_outbox (args->storage);
     self->front = zkv_io_outbox (args->front);
-    if (!self->inbox || !self->storage || !self->front) {
+    self->hasher = zkv_io_outbox (args->hasher);
+    self->alarm = zkv_io_outbox (args->alarm);
+    if (!self->inbox || !self->storage || !self->front || !self->hasher || !self->alarm) {
         snprintf (error, size, "cannot bind %s or reach storage and front", args->inbox);
         return error;
     }
@@ -662,5 +672,7 @@ zkv_raft_actor (zsock_t *pipe, void *args)
     zsock_destroy (&self->inbox);
     zsock_destroy (&self->storage);
     zsock_destroy (&self->front);
+    zsock_destroy (&self->hasher);
+    zsock_destroy (&self->alarm);
     free (self);
 }

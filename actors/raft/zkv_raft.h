@@ -54,6 +54,8 @@ typedef struct {
     const char *inbox;                  //  endpoint this actor binds (PULL)
     const char *storage;                //  storage's inbox
     const char *front;                  //  front's inbox
+    const char *hasher;                 //  hasher's inbox
+    const char *alarm;                  //  the alarm actor's inbox
 } zkv_raft_args_t;
 
 void

@@ -2,7 +2,8 @@
     zkv_raft_private.h — the state shared by the files of the raft actor
     (zkv_raft.c: the core given I/O; zkv_raft_reads.c: linearizable
     reads; zkv_raft_moves.c: MoveLeader and the transfer and member
-    events). Not for use outside actors/raft/.
+    events; zkv_raft_relay.c: the corruption checks' asks and answers).
+    Not for use outside actors/raft/.
     =========================================================================
 */
 #ifndef ZKV_RAFT_PRIVATE_H_INCLUDED
@@ -51,6 +52,8 @@ typedef struct {
     zsock_t *inbox;
     zsock_t *storage;
     zsock_t *front;
+    zsock_t *hasher;                    //  asks of other members' checks
+    zsock_t *alarm;                     //  state, and answers to its asks
     zpoller_t *poller;
     zkv_peers_t *peers;
     zkv_rc_t *core;
@@ -142,5 +145,16 @@ void
 //  Publishes the events another member sent, and learns from them
 void
     zkv_raft_peer_events (self_t *self, const zkv_peer_frame_t *frame);
+
+//  The asks and answers of the corruption checks (zkv_raft_relay.c)
+//  An ask of our alarm actor's, or a member's for us: to whom it is for
+void
+    zkv_raft_hash_ask (self_t *self, zkv_hash_ask_t *ask);
+//  An answer of our hasher's, or a member's to us: to its asker
+void
+    zkv_raft_hash_answer (self_t *self, zkv_hash_answer_t *answer);
+//  The asks and answers of a peer frame
+void
+    zkv_raft_peer_hashes (self_t *self, const zkv_peer_frame_t *frame);
 
 #endif

@@ -1,0 +1,416 @@
+/*  =========================================================================
+    zkv_alarm.c — the alarm actor (see zkv_alarm.h).
+    =========================================================================
+*/
+#include "zkv_alarm.h"
+#include "zkv_actor_io.h"
+#include "zkv_alarm_table.h"
+#include "zkv_corrupt.h"
+
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/statvfs.h>
+
+#define DISK_CHECK_MSECS 1000           //  between two looks at the free space
+#define RESEND_MSECS 250                //  asks not answered go again
+#define MAX_MEMBERS 64
+
+//  The kinds of ask of a check; an ask's number is its check's * 4 + kind
+enum { ASK_OWN = 0, ASK_REVISION = 1, ASK_COMPACTION = 2 };
+
+typedef struct {
+    uint64_t number;                    //  0: no check under way
+    bool initial;
+    bool own_answered;                  //  phase 1 done: the asks of phase 2 went
+    int64_t deadline;
+    int64_t next_resend;
+    int64_t revision;                   //  what our own HashKV (0) said
+    int64_t compact_revision;
+    bool with_compaction;               //  HashKV (compact_revision) asked too
+    //  Answers by kind (ASK_REVISION, ASK_COMPACTION), in args->members order
+    bool answered [3][MAX_MEMBERS];
+    bool voted [3][MAX_MEMBERS];
+    zkv_hash_vote_t votes [3][MAX_MEMBERS];
+} s_check_t;
+
+typedef struct {
+    zsock_t *pipe;
+    zkv_alarm_args_t *args;
+    zsock_t *inbox;
+    zsock_t *raft;
+    zpoller_t *poller;
+    zkv_alarm_table_t *alarms;
+    bool leading;
+    s_check_t check;
+    uint64_t checks;                    //  rounds so far
+    int64_t last_checked_compaction;    //  its hashes agreed
+    int64_t next_disk_check;
+    int64_t next_corrupt_check;
+    bool terminated;
+} self_t;
+
+static size_t
+s_members (self_t *self)
+{
+    return self->args->member_count < MAX_MEMBERS? self->args->member_count: MAX_MEMBERS;
+}
+
+//  ---------------------------------------------------------------------
+//  Raising
+
+//  Proposes alarm type for member unless the table holds it already
+static void
+s_raise (self_t *self, uint64_t member, uint64_t type)
+{
+    char *error = NULL;
+    if (zkv_alarm_table_load (self->alarms, self->args->engine, &error)) {
+        zsys_error ("alarm: cannot read the alarms: %s", error);
+        free (error);
+    }
+    if (zkv_alarm_table_has (self->alarms, member, type))
+        return;
+    zkv_io_propose_alarm (self->raft, self->args->member_id, ZKV_ALARM_ACTIVATE, member, type);
+}
+
+//  ---------------------------------------------------------------------
+//  Free disk
+
+static void
+s_disk_check (self_t *self)
+{
+    if (!self->args->data_dir || self->args->min_free_disk_bytes <= 0)
+        return;
+    struct statvfs fs;
+    if (statvfs (self->args->data_dir, &fs)) {
+        zsys_warning ("alarm: cannot read the free space of %s", self->args->data_dir);
+        return;
+    }
+    int64_t free_bytes = (int64_t) fs.f_bavail * (int64_t) fs.f_frsize;
+    if (free_bytes >= self->args->min_free_disk_bytes)
+        return;
+    zsys_warning ("alarm: %lld bytes free on the disk of %s, under %lld: raising NOSPACE",
+                  (long long) free_bytes, self->args->data_dir,
+                  (long long) self->args->min_free_disk_bytes);
+    s_raise (self, self->args->member_id, ZKV_ALARM_NOSPACE);
+}
+
+//  ---------------------------------------------------------------------
+//  Corruption checks
+
+static void
+s_ask (self_t *self, uint64_t to, int kind, int64_t revision)
+{
+    zkv_hash_ask_t ask = {
+        .number = self->check.number * 4 + (uint64_t) kind, .asker = self->args->member_id,
+        .to = to, .revision = revision
+    };
+    zkv_io_send (self->raft, &zkv_hash_ask_desc, &ask);
+}
+
+//  Sends the asks of the current phase not answered yet
+static void
+s_ask_missing (self_t *self)
+{
+    s_check_t *check = &self->check;
+    if (!check->own_answered) {
+        s_ask (self, self->args->member_id, ASK_OWN, 0);
+        return;
+    }
+    for (size_t i = 0; i < s_members (self); i++) {
+        uint64_t member = self->args->members [i];
+        if (member != self->args->member_id && !check->answered [ASK_REVISION][i])
+            s_ask (self, member, ASK_REVISION, check->revision);
+        if (check->with_compaction && !check->answered [ASK_COMPACTION][i])
+            s_ask (self, member, ASK_COMPACTION, check->compact_revision);
+    }
+}
+
+static void
+s_check_start (self_t *self, bool initial)
+{
+    memset (&self->check, 0, sizeof self->check);
+    self->check.number = ++self->checks;
+    self->check.initial = initial;
+    self->check.deadline = zclock_mono () + self->args->answer_msecs;
+    self->check.next_resend = zclock_mono () + RESEND_MSECS;
+    s_ask_missing (self);
+}
+
+//  True once every ask of phase 2 is answered
+static bool
+s_check_complete (self_t *self)
+{
+    s_check_t *check = &self->check;
+    if (!check->own_answered)
+        return false;
+    for (size_t i = 0; i < s_members (self); i++)
+        if (!check->answered [ASK_REVISION][i]
+        ||  (check->with_compaction && !check->answered [ASK_COMPACTION][i]))
+            return false;
+    return true;
+}
+
+//  The votes of one kind, in order; their number
+static size_t
+s_votes (self_t *self, int kind, zkv_hash_vote_t *votes)
+{
+    size_t count = 0;
+    for (size_t i = 0; i < s_members (self); i++)
+        if (self->check.voted [kind][i])
+            votes [count++] = self->check.votes [kind][i];
+    return count;
+}
+
+//  The initial check's verdict: NULL when this member may serve
+static const char *
+s_initial_verdict (self_t *self, char *text, size_t size)
+{
+    zkv_hash_vote_t votes [MAX_MEMBERS];
+    size_t count = s_votes (self, ASK_REVISION, votes);
+    uint64_t corrupt [MAX_MEMBERS];
+    size_t corrupt_count;
+    zkv_verdict_t verdict = zkv_corrupt_verdict (votes, count, s_members (self),
+                                                 self->check.compact_revision, corrupt,
+                                                 &corrupt_count);
+    bool blamed = false;
+    for (size_t i = 0; i < corrupt_count; i++)
+        blamed |= corrupt [i] == self->args->member_id || corrupt [i] == 0;
+    if (verdict != ZKV_HASHES_DIFFER || !blamed)
+        return NULL;
+    //  etcd's words, naming the peers whose hash is not ours
+    uint32_t own = self->check.votes [ASK_REVISION][0].hash;
+    for (size_t i = 0; i < count; i++)
+        if (votes [i].member == self->args->member_id)
+            own = votes [i].hash;
+    int length = snprintf (text, size, "%016" PRIx64 " found data inconsistency with peers:",
+                           self->args->member_id);
+    for (size_t i = 0; i < count && length > 0 && (size_t) length < size; i++)
+        if (votes [i].compact_revision == self->check.compact_revision && votes [i].hash != own)
+            length += snprintf (text + length, size - (size_t) length,
+                                " %016" PRIx64 " (hash %u at revision %lld, ours %u)",
+                                votes [i].member, votes [i].hash,
+                                (long long) self->check.revision, own);
+    return text;
+}
+
+//  Judges one set of answers and raises what it finds; true if the
+//  hashes were all compared and agreed
+static bool
+s_judge (self_t *self, int kind, int64_t revision, int64_t compact_revision)
+{
+    zkv_hash_vote_t votes [MAX_MEMBERS];
+    size_t count = s_votes (self, kind, votes);
+    uint64_t corrupt [MAX_MEMBERS];
+    size_t corrupt_count;
+    zkv_verdict_t verdict = zkv_corrupt_verdict (votes, count, s_members (self),
+                                                 compact_revision, corrupt, &corrupt_count);
+    for (size_t i = 0; i < corrupt_count; i++) {
+        zsys_error ("alarm: the members' HashKV (%lld) differ: raising CORRUPT for %016" PRIx64,
+                    (long long) revision, corrupt [i]);
+        s_raise (self, corrupt [i], ZKV_ALARM_CORRUPT);
+    }
+    return verdict != ZKV_HASHES_INCOMPLETE;
+}
+
+static void
+s_check_end (self_t *self)
+{
+    s_check_t *check = &self->check;
+    if (check->initial) {
+        char text [1024];
+        const char *failed = check->own_answered? s_initial_verdict (self, text, sizeof text)
+                                                : NULL;
+        if (!check->own_answered)
+            zsys_warning ("alarm: the initial corruption check got no hash of this member");
+        else
+        if (!s_check_complete (self))
+            zsys_warning ("alarm: the initial corruption check went without some peers");
+        zstr_send (self->pipe, failed? failed: "OK");
+    }
+    else
+    if (check->own_answered) {
+        s_judge (self, ASK_REVISION, check->revision, check->compact_revision);
+        if (check->with_compaction) {
+            //  Compared with our own cached hash's compact revision
+            size_t own = 0;
+            for (size_t i = 0; i < s_members (self); i++)
+                if (self->args->members [i] == self->args->member_id)
+                    own = i;
+            if (check->voted [ASK_COMPACTION][own]
+            &&  s_judge (self, ASK_COMPACTION, check->compact_revision,
+                         check->votes [ASK_COMPACTION][own].compact_revision))
+                self->last_checked_compaction = check->compact_revision;
+        }
+    }
+    check->number = 0;
+}
+
+static void
+s_answer (self_t *self, const zkv_hash_answer_t *answer)
+{
+    s_check_t *check = &self->check;
+    if (!check->number || answer->number / 4 != check->number)
+        return;                         //  of a check that is over
+    int kind = (int) (answer->number % 4);
+    size_t index = MAX_MEMBERS;
+    for (size_t i = 0; i < s_members (self); i++)
+        if (self->args->members [i] == answer->member)
+            index = i;
+    if (index == MAX_MEMBERS || kind > ASK_COMPACTION)
+        return;
+    const zkv_hash_kv_response_t *response = answer->response;
+    if (!response) {
+        char text [256];
+        zkv_bin_str (answer->error? answer->error->message: zkv_bin (NULL, 0), text, sizeof text);
+        zsys_warning ("alarm: %016" PRIx64 " could not hash for a corruption check: %s",
+                      answer->member, text);
+    }
+    if (kind == ASK_OWN) {
+        if (check->own_answered || !response) {
+            if (!response)
+                s_check_end (self);
+            return;
+        }
+        check->own_answered = true;
+        check->revision = response->hash_revision;
+        check->compact_revision = response->compact_revision;
+        //  Our own hash at that revision is our vote
+        check->answered [ASK_REVISION][index] = check->voted [ASK_REVISION][index] = true;
+        check->votes [ASK_REVISION][index] = (zkv_hash_vote_t) {
+            answer->member, (uint32_t) response->hash, response->compact_revision
+        };
+        if (check->initial && check->revision <= 1) {
+            zsys_info ("alarm: no data yet: no initial corruption check");
+            zstr_send (self->pipe, "OK");
+            check->number = 0;
+            return;
+        }
+        check->with_compaction = !check->initial && check->compact_revision > 0
+                              && check->compact_revision > self->last_checked_compaction;
+        s_ask_missing (self);
+    }
+    else
+    if (!check->answered [kind][index]) {
+        check->answered [kind][index] = true;
+        if (response) {
+            check->voted [kind][index] = true;
+            check->votes [kind][index] = (zkv_hash_vote_t) {
+                answer->member, (uint32_t) response->hash, response->compact_revision
+            };
+        }
+    }
+    if (s_check_complete (self))
+        s_check_end (self);
+}
+
+//  ---------------------------------------------------------------------
+//  Loop
+
+static void
+s_handle_inbox (self_t *self)
+{
+    while (zkv_io_ready (self->inbox)) {
+        zkv_msg_t *msg = zkv_io_recv (self->inbox, "alarm");
+        if (!msg)
+            continue;
+        if (msg->desc == &zkv_raft_state_desc) {
+            const zkv_raft_state_t *state = (const zkv_raft_state_t *) msg->body;
+            self->leading = state->leader == self->args->member_id;
+        }
+        else
+        if (msg->desc == &zkv_hash_answer_desc)
+            s_answer (self, (const zkv_hash_answer_t *) msg->body);
+        else
+            zsys_error ("alarm: unexpected message %s", msg->desc->name);
+        zkv_msg_destroy (&msg);
+    }
+}
+
+static void
+s_handle_pipe (self_t *self)
+{
+    char *command = zstr_recv (self->pipe);
+    if (!command) {
+        self->terminated = true;
+        return;
+    }
+    if (streq (command, "START")) {
+        self->inbox = zkv_io_inbox (self->args->inbox);
+        self->raft = zkv_io_outbox (self->args->raft);
+        if (self->inbox && self->raft) {
+            zpoller_add (self->poller, self->inbox);
+            zstr_send (self->pipe, "OK");
+        }
+        else
+            zstr_sendf (self->pipe, "cannot bind %s or reach raft", self->args->inbox);
+    }
+    else
+    if (streq (command, "CHECK"))
+        s_check_start (self, true);
+    else
+    if (streq (command, "$TERM"))
+        self->terminated = true;
+    else
+        zsys_error ("alarm: invalid command '%s'", command);
+    zstr_free (&command);
+}
+
+//  Time-driven work: the disk, the periodic check, resends and deadlines
+static void
+s_timers (self_t *self)
+{
+    int64_t now = zclock_mono ();
+    if (now >= self->next_disk_check) {
+        s_disk_check (self);
+        self->next_disk_check = now + DISK_CHECK_MSECS;
+    }
+    if (self->check.number) {
+        if (now >= self->check.deadline)
+            s_check_end (self);
+        else
+        if (now >= self->check.next_resend) {
+            s_ask_missing (self);
+            self->check.next_resend = now + RESEND_MSECS;
+        }
+    }
+    if (self->args->corrupt_check_msecs > 0 && now >= self->next_corrupt_check) {
+        if (self->leading && !self->check.number)
+            s_check_start (self, false);
+        self->next_corrupt_check = now + self->args->corrupt_check_msecs;
+    }
+}
+
+void
+zkv_alarm_actor (zsock_t *pipe, void *args)
+{
+    self_t *self = (self_t *) zmalloc (sizeof (self_t));
+    self->pipe = pipe;
+    self->args = (zkv_alarm_args_t *) args;
+    self->alarms = zkv_alarm_table_new ();
+    self->poller = zpoller_new (pipe, NULL);
+    zpoller_set_nonstop (self->poller, true);
+    self->next_corrupt_check = zclock_mono () + self->args->corrupt_check_msecs;
+    zsock_signal (pipe, 0);
+    while (!self->terminated) {
+        int64_t wait = self->next_disk_check - zclock_mono ();
+        if (self->check.number && self->check.next_resend - zclock_mono () < wait)
+            wait = self->check.next_resend - zclock_mono ();
+        if (self->args->corrupt_check_msecs > 0
+        &&  self->next_corrupt_check - zclock_mono () < wait)
+            wait = self->next_corrupt_check - zclock_mono ();
+        void *which = zpoller_wait (self->poller, self->raft? (wait < 0? 0: (int) wait): -1);
+        if (which == pipe)
+            s_handle_pipe (self);
+        else
+        if (self->inbox && which == self->inbox)
+            s_handle_inbox (self);
+        if (self->raft)
+            s_timers (self);
+    }
+    zpoller_destroy (&self->poller);
+    zsock_destroy (&self->inbox);
+    zsock_destroy (&self->raft);
+    zkv_alarm_table_destroy (&self->alarms);
+    free (self);
+}

@@ -1,0 +1,55 @@
+/*  =========================================================================
+    zkv_alarm.h — the alarm actor: the monitors that raise alarms on their
+    own (the quota is checked by front and storage, on every write).
+
+    - Free disk (beyond etcd): every second it looks at the free space of
+      the data directory's filesystem (statvfs); below
+      --min-free-disk-bytes it proposes this member's NOSPACE, so that
+      writes stop before RocksDB meets ENOSPC.
+    - Corruption, on the leader, every --corrupt-check-time: it asks its
+      own hasher for HashKV at the current revision R, then every member
+      (itself included) for HashKV (R) over the peer transport, and, when
+      a compaction to C was not checked yet, every member for HashKV (C),
+      which each answers from its compaction-hash cache. Each set of
+      answers gets the verdict of store/zkv_corrupt.h (etcd 3.6's majority
+      rule, used for both checks: beyond etcd, whose periodic check blames
+      a follower even when the leader is the one that differs); CORRUPT is
+      proposed for each member to blame (member 0 without a majority).
+    - The initial check (pipe CHECK, before the member serves): HashKV at
+      its own revision, compared with every peer's at the same revision;
+      it fails, naming the peers that differ, when this member is not in a
+      majority of equal hashes. Peers that do not answer in time, or have
+      compacted differently, are only logged, as in etcd.
+
+    Pipe commands:
+      START       binds its inbox, connects to raft; replies "OK" or an error
+      CHECK       the initial check; replies "OK", or the failure's text
+      $TERM       stops
+    Inbox (PULL): raft_state (is this member the leader?) and hash_answer
+    from raft. Asks and alarms go to raft.
+    =========================================================================
+*/
+#ifndef ZKV_ALARM_H_INCLUDED
+#define ZKV_ALARM_H_INCLUDED
+
+#include <czmq.h>
+
+#include "zkv_engine.h"
+
+typedef struct {
+    zkv_engine_t *engine;               //  the member's database (shared)
+    uint64_t member_id;
+    const uint64_t *members;            //  every voting member's id, self included
+    size_t member_count;
+    const char *data_dir;               //  for statvfs (NULL: no disk to watch)
+    int64_t min_free_disk_bytes;        //  --min-free-disk-bytes (<= 0: off)
+    int corrupt_check_msecs;            //  --corrupt-check-time (0: off)
+    int answer_msecs;                   //  how long a check waits for answers
+    const char *inbox;                  //  endpoint this actor binds (PULL)
+    const char *raft;                   //  raft's inbox
+} zkv_alarm_args_t;
+
+void
+    zkv_alarm_actor (zsock_t *pipe, void *args);
+
+#endif
