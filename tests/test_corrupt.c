@@ -18,9 +18,10 @@
 TestSuite (corruption, .fini = cf_teardown, .timeout = 120);
 
 //  Alters one stored value of a stopped member: the last byte of the last
-//  record of the key family (a byte of the value of the newest revision)
+//  record of the key family (a byte of the value of the newest revision),
+//  or of the first (the oldest revision)
 static void
-s_alter (const char *name)
+s_alter (const char *name, bool oldest)
 {
     char path [256];
     snprintf (path, sizeof path, "%s/%s/db", cf_dir, name);
@@ -28,7 +29,10 @@ s_alter (const char *name)
     zkv_engine_t *engine = zkv_engine_open (path, NULL, &error);
     cr_assert_not_null (engine, "%s", error);
     rocksdb_iterator_t *it = zkv_engine_iterator (engine, ZKV_CF_KEY, NULL);
-    rocksdb_iter_seek_to_last (it);
+    if (oldest)
+        rocksdb_iter_seek_to_first (it);
+    else
+        rocksdb_iter_seek_to_last (it);
     cr_assert (rocksdb_iter_valid (it));
     size_t key_size, value_size;
     const char *key = rocksdb_iter_key (it, &key_size);
@@ -93,7 +97,7 @@ s_corrupt_a_follower (char *leader, size_t size)
     free (cf_converged ());
     const char *victim = streq (leader, "n1")? "n2": "n1";
     cr_assert_eq (zkv_harness_signal (cf_cluster, victim, SIGTERM), 0);
-    s_alter (victim);
+    s_alter (victim, false);
     return victim;
 }
 
@@ -131,6 +135,42 @@ Test (corruption, the_periodic_check_finds_an_altered_member)
     snprintf (healthy, sizeof healthy, "memberID:%" PRIu64 " alarm:CORRUPT ",
               cf_member_id (leader));
     cr_assert (!s_alarm_listed (healthy, 0), "the leader was blamed");
+}
+
+//  An old revision altered on a member, and compacted away: only the
+//  compaction hashes still hold it (HashKV at the current revision is
+//  equal again once the member applied the compaction)
+Test (corruption, the_compaction_hash_check_finds_what_compaction_removed)
+{
+    const char *flags [] = { "--corrupt-check-time", "300", NULL };
+    cf_up (flags);
+    char leader [32];
+    cf_leader (leader, sizeof leader);
+    zkv_client_t *client = zkv_client_new (zkv_harness_endpoint (cf_cluster, leader), 5000);
+    cf_put_keys (client, 30);
+    cr_assert (cf_put (client, "k000", "newer"));      //  revision 2 is history now
+    free (cf_converged ());
+    const char *victim = streq (leader, "n1")? "n2": "n1";
+    cr_assert_eq (zkv_harness_signal (cf_cluster, victim, SIGTERM), 0);
+    s_alter (victim, true);
+    //  Compacted while it is down: it applies the compaction once back
+    zkv_range_t get = { .key = cf_bin ("k000") };
+    zkv_result_t status;
+    zkv_msg_t *reply = zkv_client_call (client, &zkv_range_desc, &get, &status);
+    cr_assert (reply && !zkv_reply_error (reply));
+    zkv_compact_t compact = {
+        .revision = ((zkv_range_response_t *) reply->body)->header->revision
+    };
+    zkv_msg_destroy (&reply);
+    reply = zkv_client_call (client, &zkv_compact_desc, &compact, &status);
+    cr_assert (reply && !zkv_reply_error (reply));
+    zkv_msg_destroy (&reply);
+    zkv_client_destroy (&client);
+    char error [4096];
+    cr_assert_eq (zkv_harness_start (cf_cluster, victim, error, sizeof error), 0, "%s", error);
+    char alarm [96];
+    snprintf (alarm, sizeof alarm, "memberID:%" PRIu64 " alarm:CORRUPT ", cf_member_id (victim));
+    cr_assert (s_alarm_listed (alarm, 10000), "no %s", alarm);
 }
 
 Test (corruption, the_initial_check_keeps_an_altered_member_from_serving)
