@@ -10,6 +10,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "cluster_fixture.h"
 #include "zkv_testnode.h"
@@ -333,4 +334,38 @@ Test (alarms, alarms_survive_a_full_cluster_restart)
     cr_assert_str_eq (s_put (client, "k", "v", text, sizeof text),
                       "etcdserver: mvcc: database space exceeded");
     zkv_client_destroy (&client);
+}
+
+Test (alarms, zkvctl_alarm_refuses_bad_arguments_before_sending_anything)
+{
+    char endpoint [64];
+    int held = zkv_dead_endpoint (endpoint, sizeof endpoint);
+    cr_assert_geq (held, 0);
+    const char *cases [][8] = {
+        { "alarm", "activate", NULL },
+        { "alarm", "activate", "bogus", NULL },
+        { "alarm", "activate", "nospace", "--member", "xyz", NULL },
+        { "alarm", "list", "extra", NULL },
+        { "alarm", "disarm", "extra", NULL },
+        { "alarm", "list", "--bogus", NULL },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases [0]; i++) {
+        const char *argv [12] = { ZKVCTL_BIN, "--endpoints", endpoint };
+        size_t count = 3;
+        for (size_t w = 0; cases [i][w]; w++)
+            argv [count++] = cases [i][w];
+        argv [count] = NULL;
+        zkv_run_t run = zkv_run (NULL, argv);
+        cr_assert_eq (run.code, 128, "%s %s: exit %d, %s", cases [i][1],
+                      cases [i][2]? cases [i][2]: "", run.code, run.err);
+        cr_assert (strncmp (run.err, "Error: ", 7) == 0, "%s", run.err);
+        zkv_run_free (&run);
+    }
+    //  A well-formed one reaches for the endpoint, and fails there (exit 1)
+    const char *list [] = { ZKVCTL_BIN, "--endpoints", endpoint, "--command-timeout", "200ms",
+                            "alarm", "list", NULL };
+    zkv_run_t run = zkv_run (NULL, list);
+    cr_assert_eq (run.code, 1, "%s", run.err);
+    zkv_run_free (&run);
+    close (held);
 }

@@ -25,6 +25,7 @@ usage: tools/bench-cluster [--runs N] [--one N] [--many N] [--failovers N]
 """
 import argparse
 import base64
+import contextlib
 import http.client
 import json
 import os
@@ -33,7 +34,6 @@ import signal
 import socket
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 
@@ -369,6 +369,28 @@ def restart(system):
     return answered, caught_up
 
 
+@contextlib.contextmanager
+def side_by_side(prefix, keep=False):
+    """A zkv and an etcd cluster of three members each, with their data in a
+    new temporary directory, after a line naming the machine and etcd's
+    version; both are stopped at the end, and the directory removed unless
+    keep. Yields the systems and the directory."""
+    directory = tempfile.mkdtemp(prefix=prefix)
+    log("machine: %s, %d cores; %s; data in %s" % (
+        open("/proc/cpuinfo").read().split("model name")[1].split(":")[1].split("\n")[0].strip(),
+        os.cpu_count(), run(["etcd", "--version"]).splitlines()[0], directory))
+    systems = []
+    try:
+        systems.append(Zkv(directory))
+        systems.append(Etcd(directory))
+        yield systems, directory
+    finally:
+        for system in systems:
+            system.stop()
+        if not keep:
+            shutil.rmtree(directory, ignore_errors=True)
+
+
 def median(values):
     values = [v for v in values if v is not None]
     return statistics.median(values) if values else float("nan")
@@ -385,14 +407,7 @@ def main():
     parser.add_argument("--keep", action="store_true", help="keep the data directory")
     options = parser.parse_args()
 
-    directory = tempfile.mkdtemp(prefix="zkv-bench-cluster-")
-    etcd_version = run(["etcd", "--version"]).splitlines()[0]
-    log("machine: %s, %d cores; %s; data in %s" % (
-        open("/proc/cpuinfo").read().split("model name")[1].split(":")[1].split("\n")[0].strip(),
-        os.cpu_count(), etcd_version, directory))
-    systems = []
-    try:
-        systems = [Zkv(directory), Etcd(directory)]
+    with side_by_side("zkv-bench-cluster-", options.keep) as (systems, _):
         results = {s.name: {"one": [], "many": [], "load": None, "failover": [], "restart": []}
                    for s in systems}
         for r in range(options.runs):
@@ -449,11 +464,6 @@ def main():
         ]
         for label, get, form in rows:
             log("%-40s %12s %12s" % (label, form % get(results["zkv"]), form % get(results["etcd"])))
-    finally:
-        for system in systems:
-            system.stop()
-        if not options.keep:
-            shutil.rmtree(directory, ignore_errors=True)
 
 
 if __name__ == "__main__":

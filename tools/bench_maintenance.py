@@ -21,10 +21,8 @@ usage: tools/bench-maintenance [--small N] [--keys N] [--runs N] [--quiet S] [--
 """
 import argparse
 import os
-import shutil
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 
@@ -34,7 +32,7 @@ import etcd3
 from etcd3 import etcdrpc
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from bench_cluster import BUILD, Etcd, Zkv, log, median, run, settled, wait_for  # noqa: E402
+from bench_cluster import BUILD, log, median, settled, side_by_side, wait_for  # noqa: E402
 
 
 def timed(argv):
@@ -176,13 +174,8 @@ def main():
     parser.add_argument("--keep", action="store_true")
     options = parser.parse_args()
 
-    directory = tempfile.mkdtemp(prefix="zkv-bench-maintenance-")
-    log("machine: %s, %d cores; %s; data in %s" % (
-        open("/proc/cpuinfo").read().split("model name")[1].split(":")[1].split("\n")[0].strip(),
-        os.cpu_count(), run(["etcd", "--version"]).splitlines()[0], directory))
-    systems, results = [], {}
-    try:
-        systems = [Zkv(directory), Etcd(directory)]
+    results = {}
+    with side_by_side("zkv-bench-maintenance-", options.keep) as (systems, directory):
         for system in systems:
             r = results[system.name] = {}
             wait_for(lambda: settled(system), 30000, "%s settles" % system.name, system)
@@ -267,11 +260,6 @@ def main():
         for label, get, form in rows:
             value = (lambda x: x[get]) if isinstance(get, str) else get
             log("%-46s %14s %14s" % (label, form % value(z), form % value(e)))
-    finally:
-        for system in systems:
-            system.stop()
-        if not options.keep:
-            shutil.rmtree(directory, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -19,14 +19,12 @@ usage: tools/bench-move-leader [--moves N] [--keep]
 import argparse
 import json
 import os
-import shutil
 import subprocess
 import sys
-import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from bench_cluster import BUILD, Etcd, Zkv, log, median, run, settled, wait_for  # noqa: E402
+from bench_cluster import BUILD, log, median, settled, side_by_side, wait_for  # noqa: E402
 
 NAMES = ("n1", "n2", "n3")
 
@@ -60,14 +58,7 @@ def main():
     parser.add_argument("--keep", action="store_true", help="keep the data directory")
     options = parser.parse_args()
 
-    directory = tempfile.mkdtemp(prefix="zkv-bench-move-")
-    etcd_version = run(["etcd", "--version"]).splitlines()[0]
-    log("machine: %s, %d cores; %s; data in %s" % (
-        open("/proc/cpuinfo").read().split("model name")[1].split(":")[1].split("\n")[0].strip(),
-        os.cpu_count(), etcd_version, directory))
-    systems = []
-    try:
-        systems = [Zkv(directory), Etcd(directory)]
+    with side_by_side("zkv-bench-move-", options.keep) as (systems, _):
         walls = {s.name: [] for s in systems}
         servers = []
         for m in range(options.moves):
@@ -92,11 +83,6 @@ def main():
                                      max(walls["zkv"]), max(walls["etcd"])))
         log("%-44s %12.2f %12s" % ("move-leader, in the member (ms)", median(servers), "-"))
         log("%-44s %12.2f" % ("zkv / etcd", median(walls["zkv"]) / median(walls["etcd"])))
-    finally:
-        for system in systems:
-            system.stop()
-        if not options.keep:
-            shutil.rmtree(directory, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -85,15 +85,26 @@ s_call (zkvctl_t *ctl, uint64_t action, uint64_t member, uint64_t type)
     return zkvctl_call (ctl, &zkv_alarm_desc, &request);
 }
 
+//  Parses the subcommand and lists every alarm: 0 with *listed, or 1 for
+//  --help, or -1
+static int
+s_list (zkvctl_t *ctl, const zkvctl_command_t *command, int argc, char **argv,
+        zkv_msg_t **listed)
+{
+    int rc = s_parse (ctl, command, argc, argv);
+    if (rc)
+        return rc == ZKVCTL_HELP? 1: -1;
+    *listed = s_call (ctl, ZKV_ALARM_GET, 0, ZKV_ALARM_NONE);
+    return *listed? 0: -1;
+}
+
 static int
 s_alarm_list_run (zkvctl_t *ctl, int argc, char **argv)
 {
-    int rc = s_parse (ctl, &s_alarm_list_command, argc, argv);
+    zkv_msg_t *reply = NULL;
+    int rc = s_list (ctl, &s_alarm_list_command, argc, argv, &reply);
     if (rc)
-        return rc == ZKVCTL_HELP? 0: -1;
-    zkv_msg_t *reply = s_call (ctl, ZKV_ALARM_GET, 0, ZKV_ALARM_NONE);
-    if (!reply)
-        return -1;
+        return rc > 0? 0: -1;
     const zkv_alarm_response_t *response = (const zkv_alarm_response_t *) reply->body;
     s_print (ctl, response->header, response->alarms.items, response->alarms.count);
     zkv_msg_destroy (&reply);
@@ -103,12 +114,10 @@ s_alarm_list_run (zkvctl_t *ctl, int argc, char **argv)
 static int
 s_alarm_disarm_run (zkvctl_t *ctl, int argc, char **argv)
 {
-    int rc = s_parse (ctl, &s_alarm_disarm_command, argc, argv);
+    zkv_msg_t *listed = NULL;
+    int rc = s_list (ctl, &s_alarm_disarm_command, argc, argv, &listed);
     if (rc)
-        return rc == ZKVCTL_HELP? 0: -1;
-    zkv_msg_t *listed = s_call (ctl, ZKV_ALARM_GET, 0, ZKV_ALARM_NONE);
-    if (!listed)
-        return -1;
+        return rc > 0? 0: -1;
     const zkv_alarm_response_t *list = (const zkv_alarm_response_t *) listed->body;
     size_t count = list->alarms.count;
     zkv_alarm_member_t *disarmed = (zkv_alarm_member_t *) calloc (count + 1,
