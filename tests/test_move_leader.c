@@ -57,6 +57,18 @@ s_listen_to (const char *name)
     return sub;
 }
 
+//  A cluster (with more member flags), its leader, the two other members
+//  (target and third), and a subscriber to third's events
+static zsock_t *
+s_cluster_up (const char *const *flags, char *leader, size_t size, const char **target,
+              const char **third)
+{
+    cf_up (flags);
+    cf_leader (leader, size);
+    s_others (leader, target, third);
+    return s_listen_to (*third);
+}
+
 //  The transfer events heard on sub
 typedef struct {
     zkv_transfer_event_t *items [64];
@@ -118,12 +130,9 @@ s_all_follow (const char *name)
 
 Test (move_leader, from_a_follower_by_name_and_by_id_to_itself_and_to_no_member)
 {
-    cf_up (NULL);
     char leader [32];
-    cf_leader (leader, sizeof leader);
     const char *target, *third;
-    s_others (leader, &target, &third);
-    zsock_t *sub = s_listen_to (third);
+    zsock_t *sub = s_cluster_up (NULL, leader, sizeof leader, &target, &third);
     msgpack_zone *zone = msgpack_zone_new (4096);
     s_heard_t heard = { .count = 0 };
 
@@ -213,12 +222,9 @@ Test (move_leader, a_paused_target_aborts_the_transfer_and_the_leader_serves_aga
     //  A longer election timeout: the transfer is pending for 4 s, long
     //  enough for a write to meet it on a loaded machine
     const char *flags [] = { "--election-timeout", "4000", NULL };
-    cf_up (flags);
     char leader [32];
-    cf_leader (leader, sizeof leader);
     const char *target, *third;
-    s_others (leader, &target, &third);
-    zsock_t *sub = s_listen_to (third);
+    zsock_t *sub = s_cluster_up (flags, leader, sizeof leader, &target, &third);
     msgpack_zone *zone = msgpack_zone_new (4096);
     s_heard_t heard = { .count = 0 };
     zkv_client_t *writer = zkv_client_new (zkv_harness_endpoint (cf_cluster, leader), 5000);
@@ -288,12 +294,9 @@ s_member_event (zsock_t *sub, uint64_t peer, const char *state, msgpack_zone *zo
 
 Test (move_leader, the_leader_tells_every_member_when_a_member_goes_down_and_comes_back)
 {
-    cf_up (NULL);
     char leader [32];
-    cf_leader (leader, sizeof leader);
     const char *paused, *third;
-    s_others (leader, &paused, &third);
-    zsock_t *sub = s_listen_to (third);
+    zsock_t *sub = s_cluster_up (NULL, leader, sizeof leader, &paused, &third);
     msgpack_zone *zone = msgpack_zone_new (4096);
     cr_assert_eq (zkv_harness_signal (cf_cluster, paused, SIGSTOP), 0);
     zkv_member_event_t *down = s_member_event (sub, cf_member_id (paused), "down", zone);
