@@ -13,8 +13,9 @@
 #include <sys/statvfs.h>
 
 #define DISK_CHECK_MSECS 1000           //  between two looks at the free space
-#define RESEND_MSECS 250                //  asks not answered go again
-#define MAX_MEMBERS 64
+#define RESEND_MSECS 500                //  initial check: peers' asks go again
+#define OWN_HASH_MSECS (600 * 1000)     //  our own hasher answers, whatever the size
+#define MAX_MEMBERS ZKV_ALARM_MAX_MEMBERS
 
 //  The kinds of ask of a check; an ask's number is its check's * 4 + kind
 enum { ASK_OWN = 0, ASK_REVISION = 1, ASK_COMPACTION = 2 };
@@ -23,7 +24,8 @@ typedef struct {
     uint64_t number;                    //  0: no check under way
     bool initial;
     bool own_answered;                  //  phase 1 done: the asks of phase 2 went
-    int64_t deadline;
+    int64_t started;
+    int64_t deadline;                   //  of the phase under way
     int64_t next_resend;
     int64_t revision;                   //  what our own HashKV (0) said
     int64_t compact_revision;
@@ -108,15 +110,11 @@ s_ask (self_t *self, uint64_t to, int kind, int64_t revision)
     zkv_io_send (self->raft, &zkv_hash_ask_desc, &ask);
 }
 
-//  Sends the asks of the current phase not answered yet
+//  Sends the asks of phase 2 not answered yet
 static void
 s_ask_missing (self_t *self)
 {
     s_check_t *check = &self->check;
-    if (!check->own_answered) {
-        s_ask (self, self->args->member_id, ASK_OWN, 0);
-        return;
-    }
     for (size_t i = 0; i < s_members (self); i++) {
         uint64_t member = self->args->members [i];
         if (member != self->args->member_id && !check->answered [ASK_REVISION][i])
@@ -126,15 +124,16 @@ s_ask_missing (self_t *self)
     }
 }
 
+//  Phase 1: our own HashKV (0), for the revision the others are asked at
 static void
 s_check_start (self_t *self, bool initial)
 {
     memset (&self->check, 0, sizeof self->check);
     self->check.number = ++self->checks;
     self->check.initial = initial;
-    self->check.deadline = zclock_mono () + self->args->answer_msecs;
-    self->check.next_resend = zclock_mono () + RESEND_MSECS;
-    s_ask_missing (self);
+    self->check.started = zclock_mono ();
+    self->check.deadline = self->check.started + OWN_HASH_MSECS;
+    s_ask (self, self->args->member_id, ASK_OWN, 0);
 }
 
 //  True once every ask of phase 2 is answered
@@ -253,6 +252,8 @@ s_answer (self_t *self, const zkv_hash_answer_t *answer)
     if (!check->number || answer->number / 4 != check->number)
         return;                         //  of a check that is over
     int kind = (int) (answer->number % 4);
+    if (kind == ASK_OWN && answer->member != self->args->member_id)
+        return;
     size_t index = MAX_MEMBERS;
     for (size_t i = 0; i < s_members (self); i++)
         if (self->args->members [i] == answer->member)
@@ -288,12 +289,17 @@ s_answer (self_t *self, const zkv_hash_answer_t *answer)
         }
         check->with_compaction = !check->initial && check->compact_revision > 0
                               && check->compact_revision > self->last_checked_compaction;
+        //  Phase 2: the others hash as much as we did, and answer
+        int64_t now = zclock_mono ();
+        check->deadline = now + 2 * (now - check->started) + self->args->answer_msecs;
+        check->next_resend = now + RESEND_MSECS;
         s_ask_missing (self);
     }
     else
     if (!check->answered [kind][index]) {
         check->answered [kind][index] = true;
-        if (response) {
+        int64_t asked = kind == ASK_REVISION? check->revision: check->compact_revision;
+        if (response && response->hash_revision == asked) {
             check->voted [kind][index] = true;
             check->votes [kind][index] = (zkv_hash_vote_t) {
                 answer->member, (uint32_t) response->hash, response->compact_revision
@@ -369,7 +375,8 @@ s_timers (self_t *self)
         if (now >= self->check.deadline)
             s_check_end (self);
         else
-        if (now >= self->check.next_resend) {
+        if (self->check.initial && self->check.own_answered && now >= self->check.next_resend) {
+            //  Peers that start with us may not have been connected yet
             s_ask_missing (self);
             self->check.next_resend = now + RESEND_MSECS;
         }
@@ -391,10 +398,16 @@ zkv_alarm_actor (zsock_t *pipe, void *args)
     self->poller = zpoller_new (pipe, NULL);
     zpoller_set_nonstop (self->poller, true);
     self->next_corrupt_check = zclock_mono () + self->args->corrupt_check_msecs;
+    //  Check numbers never repeat across restarts: a late answer to the
+    //  previous life's check is never taken for one of ours
+    self->checks = (uint64_t) zclock_usecs () << 8;
     zsock_signal (pipe, 0);
     while (!self->terminated) {
         int64_t wait = self->next_disk_check - zclock_mono ();
-        if (self->check.number && self->check.next_resend - zclock_mono () < wait)
+        if (self->check.number && self->check.deadline - zclock_mono () < wait)
+            wait = self->check.deadline - zclock_mono ();
+        if (self->check.number && self->check.initial
+        &&  self->check.next_resend - zclock_mono () < wait)
             wait = self->check.next_resend - zclock_mono ();
         if (self->args->corrupt_check_msecs > 0
         &&  self->next_corrupt_check - zclock_mono () < wait)

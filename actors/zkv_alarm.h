@@ -36,6 +36,8 @@
 
 #include "zkv_engine.h"
 
+#define ZKV_ALARM_MAX_MEMBERS 64        //  a check holds the answers of so many
+
 typedef struct {
     zkv_engine_t *engine;               //  the member's database (shared)
     uint64_t member_id;

@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#define ASKS_REMEMBERED 64
+
 //  The hash of the history up to revision, taken just before the
 //  compaction to revision; compact_revision is the compaction before it
 typedef struct {
@@ -28,6 +30,10 @@ typedef struct {
     s_compaction_hash_t cache [ZKV_COMPACTION_HASHES];
     size_t cached;                      //  entries in use
     size_t oldest;                      //  next to replace once full
+    //  The asks of other members answered last: one resent (the initial
+    //  check resends) is not hashed twice
+    zkv_hash_ask_t answered [ASKS_REMEMBERED];
+    size_t next_answered;
     bool terminated;
 } self_t;
 
@@ -174,6 +180,29 @@ s_compaction (self_t *self, const zkv_compaction_scheduled_t *compaction)
     zkv_engine_snapshot_release (engine, snapshot);
 }
 
+static bool
+s_same_ask (const zkv_hash_ask_t *a, const zkv_hash_ask_t *b)
+{
+    return a && b && a->asker == b->asker && a->number == b->number;
+}
+
+//  True if msg is a member's ask already answered or waiting in orders
+static bool
+s_asked_before (self_t *self, zlistx_t *orders, zkv_msg_t *msg)
+{
+    const zkv_hash_ask_t *ask = ((const zkv_hash_order_t *) msg->body)->ask;
+    if (!ask)
+        return false;
+    for (size_t i = 0; i < ASKS_REMEMBERED; i++)
+        if (s_same_ask (&self->answered [i], ask))
+            return true;
+    for (zkv_msg_t *queued = (zkv_msg_t *) zlistx_first (orders); queued;
+         queued = (zkv_msg_t *) zlistx_next (orders))
+        if (s_same_ask (((const zkv_hash_order_t *) queued->body)->ask, ask))
+            return true;
+    return false;
+}
+
 //  Takes every message waiting, and handles the compactions first: the
 //  inbox queues storage's and front's messages apart, and a HashKV (R)
 //  that a client sends once its compaction to R is answered must find
@@ -191,6 +220,9 @@ s_handle_inbox (self_t *self)
             zkv_msg_destroy (&msg);
         }
         else
+        if (msg->desc == &zkv_hash_order_desc && s_asked_before (self, orders, msg))
+            zkv_msg_destroy (&msg);
+        else
         if (msg->desc == &zkv_hash_order_desc)
             zlistx_add_end (orders, msg);
         else {
@@ -200,7 +232,12 @@ s_handle_inbox (self_t *self)
     }
     for (zkv_msg_t *msg = (zkv_msg_t *) zlistx_first (orders); msg;
          msg = (zkv_msg_t *) zlistx_next (orders)) {
-        s_hash_order (self, (zkv_hash_order_t *) msg->body);
+        zkv_hash_order_t *order = (zkv_hash_order_t *) msg->body;
+        s_hash_order (self, order);
+        if (order->ask) {
+            self->answered [self->next_answered] = *order->ask;
+            self->next_answered = (self->next_answered + 1) % ASKS_REMEMBERED;
+        }
         zkv_msg_destroy (&msg);
     }
     zlistx_destroy (&orders);

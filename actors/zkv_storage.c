@@ -48,6 +48,8 @@ typedef struct {
     zkv_quota_t quota;                  //  checked again at apply
     int64_t nospace_proposed;           //  when we last proposed our NOSPACE
     bool nospace_seen;                  //  ...and saw it raised since
+    zkv_alarm_t *alarm_changes;         //  of the batch being applied
+    size_t alarm_change_count;
     zlistx_t *reads;                    //  s_read_t waiting for their index
     s_answers_t after_compaction;       //  physical compact requests' replies
     zkv_snapshot_out_t *stream;         //  a snapshot being streamed out
@@ -112,21 +114,50 @@ s_zalloc (msgpack_zone *zone, size_t size)
     return object;
 }
 
-//  Tells front an alarm was raised or cleared, for it to publish
+//  True for member 0 (an alarm for nobody in particular) and the members
+//  of the member table (replicated state: every member decides alike)
+static bool
+s_is_member (self_t *self, uint64_t id, msgpack_zone *zone)
+{
+    zkv_cluster_member_t *member = NULL;
+    char *error = NULL;
+    int found = id? zkv_members_get (self->args->engine, id, zone, &member, &error): 1;
+    free (error);
+    return found == 1;
+}
+
+//  An alarm was raised or cleared in the open batch: noted, to be told to
+//  front once the batch is written
 static void
 s_alarm_changed (self_t *self, const zkv_alarm_t *alarm)
 {
-    if (alarm->member_id == self->args->member_id && alarm->alarm == ZKV_ALARM_NOSPACE)
+    if (alarm->member_id == self->args->member_id && alarm->alarm == ZKV_ALARM_NOSPACE
+    &&  alarm->action == ZKV_ALARM_ACTIVATE)
         self->nospace_seen = true;
-    const char *state = alarm->action == ZKV_ALARM_ACTIVATE? "activated": "deactivated";
-    const char *name = zkv_alarm_name (alarm->alarm);
-    zsys_warning ("storage: alarm %s %s for member %016llx", name, state,
-                  (unsigned long long) alarm->member_id);
-    zkv_alarm_event_t event = {
-        .member = self->args->member_id, .state = zkv_bin (state, strlen (state)),
-        .member_id = alarm->member_id, .alarm = zkv_bin (name, strlen (name))
-    };
-    zkv_io_event (self->front, "alarm", &zkv_alarm_event_desc, &event);
+    self->alarm_changes = (zkv_alarm_t *) realloc (
+        self->alarm_changes, (self->alarm_change_count + 1) * sizeof (zkv_alarm_t));
+    if (!self->alarm_changes)
+        zkv_fatal ("out of memory");
+    self->alarm_changes [self->alarm_change_count++] = *alarm;
+}
+
+//  Tells front the alarms raised or cleared by the batch just written
+static void
+s_alarm_changes_tell (self_t *self)
+{
+    for (size_t i = 0; i < self->alarm_change_count; i++) {
+        const zkv_alarm_t *alarm = &self->alarm_changes [i];
+        const char *state = alarm->action == ZKV_ALARM_ACTIVATE? "activated": "deactivated";
+        const char *name = zkv_alarm_name (alarm->alarm);
+        zsys_warning ("storage: alarm %s %s for member %016llx", name, state,
+                      (unsigned long long) alarm->member_id);
+        zkv_alarm_event_t event = {
+            .member = self->args->member_id, .state = zkv_bin (state, strlen (state)),
+            .member_id = alarm->member_id, .alarm = zkv_bin (name, strlen (name))
+        };
+        zkv_io_event (self->front, "alarm", &zkv_alarm_event_desc, &event);
+    }
+    self->alarm_change_count = 0;
 }
 
 //  This member's database passed the quota: propose its NOSPACE alarm,
@@ -167,7 +198,11 @@ s_execute (self_t *self, const zkv_internal_request_t *request, uint64_t term,
         zkv_header_t *header = s_zalloc (zone, sizeof (zkv_header_t));
         header->revision = zkv_mvcc_revision (self->mvcc);
         ((zkv_alarm_response_t *) response)->header = header;
-        if (zkv_alarm_table_apply (self->alarms, self->mvcc, request->alarm, zone,
+        //  Alarms are for members (or member 0): not a table any client
+        //  could grow without bound with made-up ids
+        if (!(request->alarm->action == ZKV_ALARM_ACTIVATE
+              && !s_is_member (self, request->alarm->member_id, zone))
+        &&  zkv_alarm_table_apply (self->alarms, self->mvcc, request->alarm, zone,
                                    (zkv_alarm_response_t *) response))
             s_alarm_changed (self, request->alarm);
         rc = 0;
@@ -392,6 +427,7 @@ s_apply (self_t *self, const zkv_apply_t *apply, s_answers_t *answers)
     if (last_index && zkv_mvcc_commit (self->mvcc, last_index, last_term, &error))
         zkv_fatal ("storage: applying entries up to %llu failed: %s",
                    (unsigned long long) last_index, error);
+    s_alarm_changes_tell (self);
     msgpack_zone_free (zone);
     for (size_t i = 0; i < compaction_count; i++)
         if (zkv_io_send (self->hasher, &zkv_compaction_scheduled_desc, &compactions [i]) == 0
@@ -586,6 +622,7 @@ s_self_destroy (self_t **self_p)
     zkv_snapshot_in_destroy (&self->install);
     zkv_mvcc_destroy (&self->mvcc);
     zkv_alarm_table_destroy (&self->alarms);
+    free (self->alarm_changes);
     free (self);
     *self_p = NULL;
 }

@@ -144,6 +144,7 @@ main (int argc, char *argv [])
     zkv_hasher_args_t hasher_args = {
         engine, member_id, cluster_id, hasher_inbox, front_inbox, storage_inbox, raft_inbox
     };
+    _Static_assert (ZKV_CLUSTER_MAX <= ZKV_ALARM_MAX_MEMBERS, "a check holds every answer");
     uint64_t member_ids [ZKV_CLUSTER_MAX];
     for (size_t i = 0; i < cluster.count; i++)
         member_ids [i] = cluster.members [i].id;
@@ -170,7 +171,8 @@ main (int argc, char *argv [])
         .election_timeout = config.election_timeout,
         .snapshot_count = config.snapshot_count, .fault_injection = config.fault_injection,
         .name = config.name, .inbox = raft_inbox, .storage = storage_inbox,
-        .front = front_inbox, .hasher = hasher_inbox, .alarm = alarm_inbox
+        .front = front_inbox, .hasher = hasher_inbox, .alarm = alarm_inbox,
+        .hold = config.initial_corrupt_check
     };
     zkv_front_args_t front_args = {
         .member_id = member_id, .cluster_id = cluster_id,
@@ -232,7 +234,8 @@ main (int argc, char *argv [])
     }
     bool inconsistent = false;
     if (!failed_actor && config.initial_corrupt_check) {
-        //  etcd's initial check: compare with the peers before serving
+        //  etcd's initial check: compare with the peers before serving, and
+        //  before taking part in raft (raft started held: it only relays)
         zstr_free (&status);
         zstr_send (alarm, "CHECK");
         status = zstr_recv (alarm);
@@ -241,6 +244,8 @@ main (int argc, char *argv [])
             inconsistent = true;
             rc = 1;
         }
+        else
+            zstr_send (raft, "RELEASE");
     }
     if (!failed_actor && !inconsistent) {
         zstr_free (&status);

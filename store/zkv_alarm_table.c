@@ -13,6 +13,7 @@ struct zkv_alarm_table_s {
     zkv_alarm_member_t *items;          //  ordered by member, then type
     size_t count;
     size_t room;
+    size_t by_type [ZKV_ALARM_CORRUPT + 1];
 };
 
 zkv_alarm_table_t *
@@ -34,18 +35,23 @@ zkv_alarm_table_destroy (zkv_alarm_table_t **self_p)
     }
 }
 
-//  Where (member, type) is or would go
+//  Where (member, type) is or would go (binary search: the table may be
+//  large, since any client can raise an alarm)
 static size_t
 s_find (zkv_alarm_table_t *self, uint64_t member, uint64_t type, bool *found)
 {
-    size_t at = 0;
-    while (at < self->count
-    &&     (self->items [at].member_id < member
-        || (self->items [at].member_id == member && self->items [at].alarm < type)))
-        at++;
-    *found = at < self->count && self->items [at].member_id == member
-          && self->items [at].alarm == type;
-    return at;
+    size_t low = 0, high = self->count;
+    while (low < high) {
+        size_t middle = low + (high - low) / 2;
+        const zkv_alarm_member_t *at = &self->items [middle];
+        if (at->member_id < member || (at->member_id == member && at->alarm < type))
+            low = middle + 1;
+        else
+            high = middle;
+    }
+    *found = low < self->count && self->items [low].member_id == member
+          && self->items [low].alarm == type;
+    return low;
 }
 
 bool
@@ -66,6 +72,8 @@ zkv_alarm_table_add (zkv_alarm_table_t *self, uint64_t member, uint64_t type)
              (self->count - at) * sizeof (zkv_alarm_member_t));
     self->items [at] = (zkv_alarm_member_t) { .member_id = member, .alarm = type };
     self->count++;
+    if (type <= ZKV_ALARM_CORRUPT)
+        self->by_type [type]++;
     return true;
 }
 
@@ -79,6 +87,8 @@ zkv_alarm_table_remove (zkv_alarm_table_t *self, uint64_t member, uint64_t type)
     memmove (self->items + at, self->items + at + 1,
              (self->count - at - 1) * sizeof (zkv_alarm_member_t));
     self->count--;
+    if (type <= ZKV_ALARM_CORRUPT)
+        self->by_type [type]--;
     return true;
 }
 
@@ -86,12 +96,14 @@ int
 zkv_alarm_table_load (zkv_alarm_table_t *self, zkv_engine_t *engine, char **error)
 {
     self->count = 0;
+    memset (self->by_type, 0, sizeof self->by_type);
     rocksdb_iterator_t *it = zkv_engine_iterator (engine, ZKV_CF_ALARM, NULL);
     for (rocksdb_iter_seek_to_first (it); rocksdb_iter_valid (it); rocksdb_iter_next (it)) {
         size_t size;
         const uint8_t *key = (const uint8_t *) rocksdb_iter_key (it, &size);
-        if (size != ZKV_ALARM_KEY_SIZE)
+        if (size != ZKV_ALARM_KEY_SIZE || key [8] > ZKV_ALARM_CORRUPT)
             continue;                   //  not one of ours: ignored
+        //  The family is in key order, the table's: each goes last
         zkv_alarm_table_add (self, zkv_be64_get (key), key [8]);
     }
     char *err = NULL;
@@ -107,10 +119,7 @@ zkv_alarm_table_load (zkv_alarm_table_t *self, zkv_engine_t *engine, char **erro
 bool
 zkv_alarm_table_any (zkv_alarm_table_t *self, uint64_t type)
 {
-    for (size_t i = 0; i < self->count; i++)
-        if (self->items [i].alarm == type)
-            return true;
-    return false;
+    return type <= ZKV_ALARM_CORRUPT && self->by_type [type] > 0;
 }
 
 bool
@@ -163,21 +172,26 @@ zkv_alarm_table_apply (zkv_alarm_table_t *self, zkv_mvcc_t *mvcc, const zkv_alar
                 response->alarms.items [response->alarms.count++] = self->items [i];
         return false;
     }
+    //  Types and actions front would refuse: nothing, on every member alike
+    if (request->alarm == ZKV_ALARM_NONE || request->alarm > ZKV_ALARM_CORRUPT
+    ||  request->action > ZKV_ALARM_DEACTIVATE)
+        return false;
     uint8_t key [ZKV_ALARM_KEY_SIZE];
     zkv_alarm_key (request->member_id, request->alarm, key);
-    bool changed = false;
-    if (request->action == ZKV_ALARM_ACTIVATE && request->alarm != ZKV_ALARM_NONE
-    &&  zkv_alarm_table_add (self, request->member_id, request->alarm)) {
-        zkv_mvcc_put_raw (mvcc, ZKV_CF_ALARM, key, sizeof key, "", 0);
-        changed = true;
+    bool listed = false, changed = false;
+    if (request->action == ZKV_ALARM_ACTIVATE) {
+        //  etcd lists the alarm, raised now or before
+        listed = true;
+        changed = zkv_alarm_table_add (self, request->member_id, request->alarm);
+        if (changed)
+            zkv_mvcc_put_raw (mvcc, ZKV_CF_ALARM, key, sizeof key, "", 0);
     }
-    else
-    if (request->action == ZKV_ALARM_DEACTIVATE
-    &&  zkv_alarm_table_remove (self, request->member_id, request->alarm)) {
-        zkv_mvcc_delete_raw (mvcc, ZKV_CF_ALARM, key, sizeof key);
-        changed = true;
+    else {
+        listed = changed = zkv_alarm_table_remove (self, request->member_id, request->alarm);
+        if (changed)
+            zkv_mvcc_delete_raw (mvcc, ZKV_CF_ALARM, key, sizeof key);
     }
-    if (changed) {
+    if (listed) {
         zkv_alarm_member_t *alarm = &response->alarms.items [response->alarms.count++];
         alarm->member_id = request->member_id;
         alarm->alarm = request->alarm;

@@ -69,11 +69,12 @@ zkv_err_t
     zkv_alarm_table_gate (zkv_alarm_table_t *self, const zkv_internal_request_t *request);
 
 //  Applies an Alarm request: GET lists the alarms of its type (every type
-//  for NONE); ACTIVATE and DEACTIVATE change the table and write or delete
-//  the record in mvcc's open batch, and list the alarm they changed (none
-//  when there was nothing to change; an ACTIVATE of type NONE changes
-//  nothing, as in etcd 3.5). response->alarms comes from zone. Returns
-//  true if the table changed.
+//  for NONE); ACTIVATE raises the alarm and lists it (raised before or
+//  not, as etcd's AlarmStore.Activate); DEACTIVATE clears it and lists it,
+//  or lists none when it was not raised. The record is written or deleted
+//  in mvcc's open batch. Type NONE (etcd 3.5+) and types or actions past
+//  the known ones change nothing. response->alarms comes from zone.
+//  Returns true if the table changed.
 bool
     zkv_alarm_table_apply (zkv_alarm_table_t *self, zkv_mvcc_t *mvcc, const zkv_alarm_t *request,
                            msgpack_zone *zone, zkv_alarm_response_t *response);

@@ -34,13 +34,18 @@ Test (alarm_table, activate_deactivate_get_and_reload)
     cr_assert_eq (response.alarms.count, 1);
     cr_assert_eq (response.alarms.items [0].member_id, 7);
     cr_assert_eq (response.alarms.items [0].alarm, ZKV_ALARM_NOSPACE);
-    //  Again: nothing changes, nothing listed
+    //  Again: nothing changes, and it is listed (etcd's Activate returns
+    //  the alarm it holds)
     response = s_apply (&store, table, ZKV_ALARM_ACTIVATE, 7, ZKV_ALARM_NOSPACE, &changed);
     cr_assert (!changed);
-    cr_assert_eq (response.alarms.count, 0);
-    //  Type NONE is ignored (etcd 3.5+)
+    cr_assert_eq (response.alarms.count, 1);
+    //  Type NONE is ignored (etcd 3.5+), and so are unknown types
     response = s_apply (&store, table, ZKV_ALARM_ACTIVATE, 9, ZKV_ALARM_NONE, &changed);
     cr_assert (!changed);
+    cr_assert_eq (response.alarms.count, 0);
+    response = s_apply (&store, table, ZKV_ALARM_ACTIVATE, 9, 257, &changed);
+    cr_assert (!changed);
+    cr_assert_eq (response.alarms.count, 0);
     s_apply (&store, table, ZKV_ALARM_ACTIVATE, 3, ZKV_ALARM_CORRUPT, &changed);
     s_apply (&store, table, ZKV_ALARM_ACTIVATE, 7, ZKV_ALARM_CORRUPT, &changed);
     //  GET: by type, or all ordered by member then type

@@ -428,7 +428,7 @@ s_handle_peers (self_t *self)
         zkv_raft_heard_from (self, frame->from);
         zkv_raft_peer_events (self, frame);
         zkv_raft_peer_hashes (self, frame);
-        for (size_t i = 0; i < frame->messages.count; i++)
+        for (size_t i = 0; i < frame->messages.count && !self->holding; i++)
             zkv_rc_step (self->core, &frame->messages.items [i]);
         if (frame->chunk)               //  a snapshot for us: storage installs it
             zkv_io_send (self->storage, &zkv_snapshot_chunk_desc, frame->chunk);
@@ -439,6 +439,8 @@ s_handle_peers (self_t *self)
 static void
 s_tick (self_t *self)
 {
+    if (self->holding)
+        return;                         //  silent until the initial check passed
     zkv_rc_tick (self->core);
     zkv_raft_expire_reads (self);
     zkv_raft_watch_members (self);
@@ -535,7 +537,8 @@ s_start (self_t *self, uint64_t applied, char *error, size_t size)
     zpoller_add (self->poller, self->inbox);
     zpoller_add (self->poller, zkv_peers_socket (self->peers));
     //  A cluster of one elects itself at once
-    if (voter_count == 1)
+    self->holding = args->hold;
+    if (voter_count == 1 && !self->holding)
         zkv_rc_campaign (self->core);
     s_process (self);
     s_push_state (self);
@@ -624,6 +627,12 @@ zkv_raft_actor (zsock_t *pipe, void *args)
                 if (!self->events_endpoint)
                     self->events_endpoint = strdup ("");
                 self->published = false;
+            }
+            else
+            if (streq (command, "RELEASE") && self->core) {
+                self->holding = false;
+                if (self->args->member_count == 1)
+                    zkv_rc_campaign (self->core);
             }
             else
             if (streq (command, "$TERM"))

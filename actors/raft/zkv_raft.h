@@ -23,11 +23,12 @@
                            an error text
       PUBLISH endpoint     the client endpoint to publish in the member
                            table (proposed through raft until recorded)
+      RELEASE              ends args->hold: the member takes part in raft
       $TERM                stops (transferring leadership first)
     Inbox (PULL, bound at args->inbox): raft_requests (a burst's proposals
     and linearizable reads), storage_state,
     snapshot_chunk (from storage, to stream), snapshot_installed,
-    fault_injection.
+    fault_injection, move_order, hash_ask and hash_answer (relayed).
     =========================================================================
 */
 #ifndef ZKV_RAFT_H_INCLUDED
@@ -56,6 +57,9 @@ typedef struct {
     const char *front;                  //  front's inbox
     const char *hasher;                 //  hasher's inbox
     const char *alarm;                  //  the alarm actor's inbox
+    bool hold;                          //  start silent (no votes, no campaign,
+                                        //  no ticks) until RELEASE: the
+                                        //  initial corruption check runs
 } zkv_raft_args_t;
 
 void

@@ -101,6 +101,7 @@ typedef struct {
     bool members_told;                  //  the state of each told this term
     int64_t last_heard [MAX_WATCHED];
     bool down [MAX_WATCHED];
+    bool holding;                       //  relays hashes only: no step, no tick
     bool terminated;
 } self_t;
 
