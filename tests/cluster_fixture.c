@@ -236,3 +236,18 @@ cf_put_keys (zkv_client_t *client, int count)
     }
 }
 
+
+bool
+cf_log_says (const char *name, const char *text)
+{
+    char path [256];
+    snprintf (path, sizeof path, "%s/%s.log", cf_dir, name);
+    FILE *file = fopen (path, "r");
+    cr_assert_not_null (file);
+    char line [512];
+    bool found = false;
+    while (fgets (line, sizeof line, file))
+        found |= strstr (line, text) != NULL;
+    fclose (file);
+    return found;
+}

@@ -44,6 +44,8 @@ void cf_put_keys (zkv_client_t *client, int count);
 char *cf_dump (const char *name);
 //  Waits until every running member holds the same data; returns it
 char *cf_converged (void);
+//  True if a member's log holds text
+bool cf_log_says (const char *name, const char *text);
 //  Polls a member's Status until it names a leader and has applied all it
 //  knows committed; true if it did within 10 s (*seen: the last answer)
 bool cf_status_settles (const char *name, zkv_status_response_t *seen);

@@ -191,22 +191,6 @@ Test (cluster, an_isolated_leader_cannot_commit)
     zkv_client_destroy (&majority);
 }
 
-//  True if some line of a member's log holds text
-static bool
-s_log_says (const char *name, const char *text)
-{
-    char path [256];
-    snprintf (path, sizeof path, "%s/%s.log", cf_dir, name);
-    FILE *file = fopen (path, "r");
-    cr_assert_not_null (file);
-    char line [512];
-    bool found = false;
-    while (fgets (line, sizeof line, file))
-        found |= strstr (line, text) != NULL;
-    fclose (file);
-    return found;
-}
-
 Test (cluster, a_member_behind_the_compacted_log_catches_up_by_snapshot)
 {
     const char *flags [] = { "--snapshot-count", "20", NULL };
@@ -223,7 +207,7 @@ Test (cluster, a_member_behind_the_compacted_log_catches_up_by_snapshot)
     cr_assert_not_null (strstr (data, "k199=value\n"));
     free (data);
     //  It came back by snapshot: the log says so
-    cr_assert (s_log_says (lagging, "installed a snapshot"),
+    cr_assert (cf_log_says (lagging, "installed a snapshot"),
                "%s caught up without a snapshot", lagging);
     zkv_client_destroy (&client);
 }
@@ -258,7 +242,7 @@ Test (cluster, a_leader_stopped_cleanly_hands_over_first)
     char leader [32];
     cf_leader (leader, sizeof leader);
     cr_assert_eq (zkv_harness_signal (cf_cluster, leader, SIGTERM), 0);
-    cr_assert (s_log_says (leader, "moving leadership"),
+    cr_assert (cf_log_says (leader, "moving leadership"),
                "the leader did not move its leadership before stopping");
     char now [32];
     cf_leader (now, sizeof now);
