@@ -15,6 +15,7 @@
 #define DISK_CHECK_MSECS 1000           //  between two looks at the free space
 #define RESEND_MSECS 500                //  initial check: peers' asks go again
 #define OWN_HASH_MSECS (600 * 1000)     //  our own hasher answers, whatever the size
+#define INITIAL_EXTRA_MSECS 5000        //  the initial check waits for its peers
 #define MAX_MEMBERS ZKV_ALARM_MAX_MEMBERS
 
 //  The kinds of ask of a check; an ask's number is its check's * 4 + kind
@@ -289,9 +290,12 @@ s_answer (self_t *self, const zkv_hash_answer_t *answer)
         }
         check->with_compaction = !check->initial && check->compact_revision > 0
                               && check->compact_revision > self->last_checked_compaction;
-        //  Phase 2: the others hash as much as we did, and answer
+        //  Phase 2: the others hash as much as we did, and answer; at start,
+        //  they get etcd's request timeout more (5 s + twice the election
+        //  timeout): peers that start with us may take a while to connect
         int64_t now = zclock_mono ();
-        check->deadline = now + 2 * (now - check->started) + self->args->answer_msecs;
+        check->deadline = now + 2 * (now - check->started) + self->args->answer_msecs
+                        + (check->initial? INITIAL_EXTRA_MSECS: 0);
         check->next_resend = now + RESEND_MSECS;
         s_ask_missing (self);
     }

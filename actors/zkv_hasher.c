@@ -19,6 +19,17 @@ typedef struct {
     uint32_t hash;
 } s_compaction_hash_t;
 
+//  An answer to a member's ask, kept to be sent again
+typedef struct {
+    uint64_t asker;                     //  0: unused
+    uint64_t number;
+    bool failed;
+    zkv_header_t header;
+    zkv_hash_kv_response_t response;
+    char code [32];
+    char message [200];
+} s_answered_t;
+
 typedef struct {
     zsock_t *pipe;
     zkv_hasher_args_t *args;
@@ -30,9 +41,10 @@ typedef struct {
     s_compaction_hash_t cache [ZKV_COMPACTION_HASHES];
     size_t cached;                      //  entries in use
     size_t oldest;                      //  next to replace once full
-    //  The asks of other members answered last: one resent (the initial
-    //  check resends) is not hashed twice
-    zkv_hash_ask_t answered [ASKS_REMEMBERED];
+    //  The answers to the asks answered last: an ask sent again (the
+    //  initial check resends, since an answer may be lost while a peer
+    //  reconnects) gets its answer again, without a second hash
+    s_answered_t answered [ASKS_REMEMBERED];
     size_t next_answered;
     bool terminated;
 } self_t;
@@ -57,6 +69,22 @@ s_cache_store (self_t *self, const s_compaction_hash_t *entry)
     }
 }
 
+//  Sends a member's ask its answer
+static void
+s_answer_again (self_t *self, s_answered_t *kept)
+{
+    zkv_error_t error = {
+        .code = zkv_bin (kept->code, strlen (kept->code)),
+        .message = zkv_bin (kept->message, strlen (kept->message))
+    };
+    kept->response.header = &kept->header;
+    zkv_hash_answer_t answer = {
+        .number = kept->number, .asker = kept->asker, .member = self->args->member_id,
+        .response = kept->failed? NULL: &kept->response, .error = kept->failed? &error: NULL
+    };
+    zkv_io_send (self->raft, &zkv_hash_answer_desc, &answer);
+}
+
 //  Answers the order: front with response (of type desc), or, when status
 //  is not NULL, with that error; a member's ask goes back to raft as a
 //  hash_answer
@@ -65,19 +93,22 @@ s_answer (self_t *self, const zkv_hash_order_t *order, const zkv_desc_t *desc,
           const void *response, const zkv_header_t *header, const zkv_result_t *status)
 {
     if (order->ask) {
-        char text [256] = "";
-        if (status)
-            zkv_status_text (status, text, sizeof text);
-        const char *code = status? zkv_err_code (status->err): "";
-        zkv_error_t error = {
-            .code = zkv_bin (code, strlen (code)), .message = zkv_bin (text, strlen (text))
-        };
-        zkv_hash_answer_t answer = {
-            .number = order->ask->number, .asker = order->ask->asker, .member = self->args->member_id,
-            .response = status? NULL: (zkv_hash_kv_response_t *) response,
-            .error = status? &error: NULL
-        };
-        zkv_io_send (self->raft, &zkv_hash_answer_desc, &answer);
+        //  Kept, then sent
+        s_answered_t *kept = &self->answered [self->next_answered];
+        self->next_answered = (self->next_answered + 1) % ASKS_REMEMBERED;
+        memset (kept, 0, sizeof *kept);
+        kept->asker = order->ask->asker;
+        kept->number = order->ask->number;
+        kept->failed = status != NULL;
+        if (status) {
+            snprintf (kept->code, sizeof kept->code, "%s", zkv_err_code (status->err));
+            zkv_status_text (status, kept->message, sizeof kept->message);
+        }
+        else {
+            kept->response = *(const zkv_hash_kv_response_t *) response;
+            kept->header = *kept->response.header;
+        }
+        s_answer_again (self, kept);
         return;
     }
     size_t size;
@@ -186,7 +217,8 @@ s_same_ask (const zkv_hash_ask_t *a, const zkv_hash_ask_t *b)
     return a && b && a->asker == b->asker && a->number == b->number;
 }
 
-//  True if msg is a member's ask already answered or waiting in orders
+//  True if msg is a member's ask seen before: answered (then answered
+//  again from what was kept) or waiting in orders
 static bool
 s_asked_before (self_t *self, zlistx_t *orders, zkv_msg_t *msg)
 {
@@ -194,8 +226,10 @@ s_asked_before (self_t *self, zlistx_t *orders, zkv_msg_t *msg)
     if (!ask)
         return false;
     for (size_t i = 0; i < ASKS_REMEMBERED; i++)
-        if (s_same_ask (&self->answered [i], ask))
+        if (self->answered [i].asker == ask->asker && self->answered [i].number == ask->number) {
+            s_answer_again (self, &self->answered [i]);
             return true;
+        }
     for (zkv_msg_t *queued = (zkv_msg_t *) zlistx_first (orders); queued;
          queued = (zkv_msg_t *) zlistx_next (orders))
         if (s_same_ask (((const zkv_hash_order_t *) queued->body)->ask, ask))
@@ -232,12 +266,7 @@ s_handle_inbox (self_t *self)
     }
     for (zkv_msg_t *msg = (zkv_msg_t *) zlistx_first (orders); msg;
          msg = (zkv_msg_t *) zlistx_next (orders)) {
-        zkv_hash_order_t *order = (zkv_hash_order_t *) msg->body;
-        s_hash_order (self, order);
-        if (order->ask) {
-            self->answered [self->next_answered] = *order->ask;
-            self->next_answered = (self->next_answered + 1) % ASKS_REMEMBERED;
-        }
+        s_hash_order (self, (zkv_hash_order_t *) msg->body);
         zkv_msg_destroy (&msg);
     }
     zlistx_destroy (&orders);

@@ -180,8 +180,15 @@ Test (corruption, the_initial_check_keeps_an_altered_member_from_serving)
     char leader [32];
     const char *victim = s_corrupt_a_follower (leader, sizeof leader);
     char error [8192];
-    cr_assert_neq (zkv_harness_start (cf_cluster, victim, error, sizeof error), 0,
-                   "%s started with altered data", victim);
+    if (zkv_harness_start (cf_cluster, victim, error, sizeof error) == 0) {
+        char path [256], log [20000] = "";
+        snprintf (path, sizeof path, "%s/%s.log", cf_dir, victim);
+        FILE *file = fopen (path, "r");
+        size_t got = fread (log, 1, sizeof log - 1, file);
+        log [got] = 0;
+        fclose (file);
+        cr_assert_fail ("%s started with altered data: %s", victim, log);
+    }
     char expected [128];
     snprintf (expected, sizeof expected, "%s found data inconsistency with peers",
               zkv_harness_id (cf_cluster, victim));
@@ -194,7 +201,9 @@ Test (corruption, the_initial_check_keeps_an_altered_member_from_serving)
         &&  !streq (zkv_harness_name (cf_cluster, m), leader))
             other = zkv_harness_name (cf_cluster, m);
     cr_assert_eq (zkv_harness_signal (cf_cluster, other, SIGTERM), 0);
-    cr_assert_eq (zkv_harness_start (cf_cluster, other, error, sizeof error), 0, "%s", error);
+    cr_assert_eq (zkv_harness_start (cf_cluster, other, error, sizeof error), 0,
+                  "%s (leader %s %s, altered %s %s)", error, leader,
+                  zkv_harness_id (cf_cluster, leader), victim, zkv_harness_id (cf_cluster, victim));
 }
 
 Test (corruption, too_little_free_disk_raises_nospace)
