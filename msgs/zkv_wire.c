@@ -86,8 +86,8 @@ s_header (const uint8_t *data, size_t size, size_t *pos,
 }
 
 int
-zkv_wire_check (const void *bytes, size_t size, size_t max_depth, size_t max_items,
-                char *why, size_t why_size)
+zkv_wire_measure (const void *bytes, size_t size, size_t max_depth, size_t max_items,
+                  size_t *length, char *why, size_t why_size)
 {
     const uint8_t *data = (const uint8_t *) bytes;
     uint64_t stack [ZKV_WIRE_STACK];    //  children still to read, per level
@@ -108,11 +108,9 @@ zkv_wire_check (const void *bytes, size_t size, size_t max_depth, size_t max_ite
         pending--;
         uint64_t skip, items, entries;
         if (s_header (data, size, &pos, &skip, &items, &entries, &reason))
-            goto malformed;
-        if (skip > size - pos) {
-            reason = "truncated msgpack";
-            goto malformed;
-        }
+            goto incomplete_or_malformed;
+        if (skip > size - pos)
+            goto incomplete;
         pos += skip;
         if (items) {
             if (entries > max_items) {
@@ -127,20 +125,35 @@ zkv_wire_check (const void *bytes, size_t size, size_t max_depth, size_t max_ite
             stack [depth++] = items;
             pending += items;
         }
-        if (pending > size - pos) {
-            reason = "truncated msgpack";    //  more elements than bytes left
-            goto malformed;
-        }
+        if (pending > size - pos)
+            goto incomplete;            //  more elements than bytes left
     }
-    if (pos != size) {
-        snprintf (why, why_size, "%zu trailing bytes after the message", size - pos);
+    *length = pos;
+    return 0;
+
+incomplete_or_malformed:
+    if (strcmp (reason, "truncated msgpack")) {
+        snprintf (why, why_size, "%s", reason);
+        return -1;
+    }
+incomplete:
+    snprintf (why, why_size, "truncated msgpack");
+    return 1;
+}
+
+int
+zkv_wire_check (const void *bytes, size_t size, size_t max_depth, size_t max_items,
+                char *why, size_t why_size)
+{
+    size_t length;
+    int rc = zkv_wire_measure (bytes, size, max_depth, max_items, &length, why, why_size);
+    if (rc)
+        return -1;
+    if (length != size) {
+        snprintf (why, why_size, "%zu trailing bytes after the message", size - length);
         return -1;
     }
     return 0;
-
-malformed:
-    snprintf (why, why_size, "%s", reason);
-    return -1;
 }
 
 //  Skips the whole object at *pos (bounds-checked). Returns 0 or -1.

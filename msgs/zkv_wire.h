@@ -13,6 +13,13 @@ int
     zkv_wire_check (const void *bytes, size_t size, size_t max_depth, size_t max_items,
                     char *why, size_t why_size);
 
+//  Measures the first msgpack object of bytes with the same checks (more
+//  bytes may follow it). Returns 0 with its length, 1 when bytes end
+//  before it does (more are needed), or -1 with a reason in why.
+int
+    zkv_wire_measure (const void *bytes, size_t size, size_t max_depth, size_t max_items,
+                      size_t *length, char *why, size_t why_size);
+
 //  Finds the unsigned "id" and the str "op" of a top-level map, tolerating
 //  anything after them. Sets *has_id, and op (NUL-terminated, truncated
 //  to op_size, empty if absent).

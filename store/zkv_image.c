@@ -7,6 +7,7 @@
 #include "zkv_hash.h"
 #include "zkv_mvcc_private.h"
 #include "zkv_sha256.h"
+#include "zkv_wire.h"
 
 #include <msgpack.h>
 #include <stdio.h>
@@ -17,6 +18,7 @@
 #define MAGIC_SIZE 8
 #define REFILL (64 * 1024)              //  bytes encoded ahead of the reader
 #define HEADER_FIELDS 5
+#define MAX_RECORD (256 << 20)          //  bytes one record of an image may take
 
 //  ---------------------------------------------------------------------
 //  Writer
@@ -240,10 +242,16 @@ zkv_image_writer_digest (zkv_image_writer_t *self, uint8_t digest [ZKV_IMAGE_DIG
 //  ---------------------------------------------------------------------
 //  Reader
 
+//  The reader checks each object's bytes (zkv_wire) before msgpack-c
+//  unpacks it: msgpack-c would reserve memory for a forged container
+//  header before reading its elements
 struct zkv_image_reader_s {
     zkv_image_record_fn *record;
     void *arg;
-    msgpack_unpacker unpacker;
+    uint8_t *pending;                   //  bytes of the object not yet whole
+    size_t pending_size;
+    size_t pending_room;
+    msgpack_zone *zone;
     uint8_t magic [MAGIC_SIZE];
     size_t magic_seen;
     bool has_header;
@@ -259,7 +267,8 @@ zkv_image_reader_new (zkv_image_record_fn *record, void *arg)
     zkv_image_reader_t *self = (zkv_image_reader_t *) calloc (1, sizeof (zkv_image_reader_t));
     if (!self)
         return NULL;
-    if (!msgpack_unpacker_init (&self->unpacker, REFILL)) {
+    self->zone = msgpack_zone_new (REFILL);
+    if (!self->zone) {
         free (self);
         return NULL;
     }
@@ -277,7 +286,8 @@ zkv_image_reader_destroy (zkv_image_reader_t **self_p)
     zkv_image_reader_t *self = *self_p;
     if (!self)
         return;
-    msgpack_unpacker_destroy (&self->unpacker);
+    msgpack_zone_free (self->zone);
+    free (self->pending);
     zkv_sha256_destroy (&self->digest);
     free (self);
     *self_p = NULL;
@@ -411,25 +421,54 @@ zkv_image_reader_feed (zkv_image_reader_t *self, const void *data, size_t size, 
     }
     if (size == 0)
         return 0;
-    if (!msgpack_unpacker_reserve_buffer (&self->unpacker, size))
-        return s_fail (self, error, "out of memory");
-    memcpy (msgpack_unpacker_buffer (&self->unpacker), bytes, size);
-    msgpack_unpacker_buffer_consumed (&self->unpacker, size);
-    msgpack_unpacked unpacked;
-    msgpack_unpacked_init (&unpacked);
+    if (self->done)
+        return s_fail (self, error, "snapshot image: bytes after its end");
+    //  Keep what is not a whole object yet, with what just came
+    if (self->pending_size + size > self->pending_room) {
+        size_t room = self->pending_room? self->pending_room: REFILL;
+        while (room < self->pending_size + size)
+            room *= 2;
+        uint8_t *grown = (uint8_t *) realloc (self->pending, room);
+        if (!grown)
+            return s_fail (self, error, "out of memory");
+        self->pending = grown;
+        self->pending_room = room;
+    }
+    memcpy (self->pending + self->pending_size, bytes, size);
+    self->pending_size += size;
+    //  Each whole object: checked, unpacked, taken
+    size_t offset = 0;
     int rc = 0;
-    msgpack_unpack_return next;
-    while (rc == 0
-       && (next = msgpack_unpacker_next (&self->unpacker, &unpacked)) == MSGPACK_UNPACK_SUCCESS)
-        rc = s_object (self, &unpacked.data, error);
-    if (rc == 0 && next == MSGPACK_UNPACK_PARSE_ERROR)
-        rc = s_fail (self, error, "snapshot image: not msgpack");
-    if (rc == 0 && next == MSGPACK_UNPACK_NOMEM_ERROR)
-        rc = s_fail (self, error, "out of memory");
-    //  Part of an object after the end is bytes after the end too
-    if (rc == 0 && self->done && self->unpacker.used > self->unpacker.off)
+    while (rc == 0 && offset < self->pending_size && !self->done) {
+        size_t length;
+        char why [128];
+        int measured = zkv_wire_measure (self->pending + offset, self->pending_size - offset,
+                                         2, HEADER_FIELDS, &length, why, sizeof why);
+        if (measured > 0) {
+            if (self->pending_size - offset > MAX_RECORD)
+                rc = s_fail (self, error, "snapshot image: a record too large");
+            break;                      //  the rest comes with the next bytes
+        }
+        if (measured < 0) {
+            char text [192];
+            snprintf (text, sizeof text, "snapshot image: not msgpack (%s)", why);
+            rc = s_fail (self, error, text);
+            break;
+        }
+        msgpack_object object;
+        size_t used = 0;
+        if (msgpack_unpack ((const char *) self->pending + offset, length, &used, self->zone,
+                            &object) != MSGPACK_UNPACK_SUCCESS)
+            rc = s_fail (self, error, "snapshot image: not msgpack");
+        else
+            rc = s_object (self, &object, error);
+        msgpack_zone_clear (self->zone);
+        offset += length;
+    }
+    if (rc == 0 && self->done && offset < self->pending_size)
         rc = s_fail (self, error, "snapshot image: bytes after its end");
-    msgpack_unpacked_destroy (&unpacked);
+    memmove (self->pending, self->pending + offset, self->pending_size - offset);
+    self->pending_size -= offset;
     return rc;
 }
 

@@ -183,6 +183,35 @@ Test (image, damaged_images_are_refused)
     fx_destroy (&store);
 }
 
+//  A record whose header claims four billion elements: refused from its
+//  header, before msgpack-c would reserve memory for them (found by
+//  fuzz/fuzz_image.c: 128 GiB asked of malloc)
+Test (image, a_forged_container_header_is_refused_before_any_allocation)
+{
+    uint8_t forged [] = { 'Z', 'K', 'V', 'I', 'M', 'G', 0, 1, 0xdd, 0xff, 0xff, 0xff, 0xff };
+    s_seen_t seen = { 0, 0 };
+    uint8_t read_digest [32];
+    bool done;
+    cr_assert_eq (s_read (forged, sizeof forged, 100, &seen, read_digest, &done), -1);
+    //  And in a record after a valid header: 0x93 (3 items) promised, then
+    //  a map32 of four billion entries inside
+    fx_store_t store;
+    fx_new (&store, true);
+    s_fill (&store);
+    size_t size;
+    uint8_t digest [32];
+    zkv_image_header_t header;
+    uint8_t *bytes = s_image (&store, 4096, &size, digest, &header);
+    uint8_t *record = (uint8_t *) memmem (bytes + 8, size - 8, "\x93\xa3key", 5);
+    cr_assert_not_null (record);
+    uint8_t tail [] = { 0xdf, 0xff, 0xff, 0xff, 0xff };
+    memcpy (record + 1, tail, sizeof tail);
+    cr_assert_eq (s_read (bytes, (size_t) (record - bytes) + 6, 100, &seen, read_digest, &done),
+                  -1);
+    free (bytes);
+    fx_destroy (&store);
+}
+
 Test (image, loaded_without_the_old_membership_and_applied_index)
 {
     fx_store_t store, target;

@@ -192,6 +192,54 @@ Test (rc, one_vote_per_term_across_restarts)
     rc_net_destroy (&net);
 }
 
+//  What other members send is never trusted not to crash the core (found
+//  by fuzz/fuzz_raft.c): appends whose entries skip indexes, go back in
+//  term or contradict what is committed are dropped or refused, and a
+//  transfer request with entries is forwarded without them
+Test (rc, malformed_messages_from_members_are_dropped)
+{
+    rc_net_t *net = s_net (3);
+    rc_net_campaign (net, 1);
+    rc_net_propose (net, 1, "a");
+    zkv_rc_t *core = s_core (net, 2);
+    uint64_t term = zkv_rc_term (core), last = zkv_rc_last_index (core);
+    uint64_t committed = zkv_rc_committed (core);
+    zkv_entry_t entries [2] = {
+        { .index = last + 1, .term = term }, { .index = last + 5, .term = term }
+    };
+    zkv_raft_message_t append = {
+        .type = ZKV_RC_MSG_APP, .to = 2, .from = 1, .term = term, .index = last,
+        .log_term = term, .entries = { entries, 2 }, .commit = committed
+    };
+    zkv_rc_step (core, &append);                //  skips indexes
+    rc_node_process (rc_net_node (net, 2));
+    cr_assert_eq (zkv_rc_last_index (core), last);
+    entries [1].index = last + 2;
+    entries [1].term = term - 1;
+    zkv_rc_step (core, &append);                //  goes back in term
+    rc_node_process (rc_net_node (net, 2));
+    cr_assert_eq (zkv_rc_last_index (core), last);
+    //  An entry that contradicts a committed one
+    zkv_entry_t rewrite = { .index = committed, .term = term + 1 };
+    zkv_raft_message_t contradict = {
+        .type = ZKV_RC_MSG_APP, .to = 2, .from = 1, .term = term + 1, .index = committed - 1,
+        .log_term = zkv_rc_term_at (core, committed - 1), .entries = { &rewrite, 1 }
+    };
+    zkv_rc_step (core, &contradict);
+    rc_node_process (rc_net_node (net, 2));
+    cr_assert_eq (zkv_rc_committed (core), committed);
+    cr_assert_eq (zkv_rc_term_at (core, committed), term);
+    //  A transfer request with entries, to a follower that forwards it
+    zkv_entry_t stray = { .index = 1, .term = 1 };
+    zkv_raft_message_t transfer = {
+        .type = ZKV_RC_MSG_TRANSFER_LEADER, .to = 3, .from = 2,
+        .term = zkv_rc_term (s_core (net, 3)), .entries = { &stray, 1 }
+    };
+    zkv_rc_step (s_core (net, 3), &transfer);
+    rc_node_process (rc_net_node (net, 3));
+    rc_net_destroy (&net);
+}
+
 Test (rc, pre_vote_keeps_a_partitioned_member_from_disrupting)
 {
     rc_net_t *net = s_net (3);

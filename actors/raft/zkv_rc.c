@@ -351,6 +351,8 @@ rc_step_role (zkv_rc_t *self, const zkv_raft_message_t *message)
                         zkv_raft_message_t forward = *message;
                         forward.to = self->leader;
                         forward.term = self->term;
+                        forward.entries.items = NULL;   //  none belong in it
+                        forward.entries.count = 0;
                         rc_send (self, &forward);
                     }
                     break;

@@ -173,6 +173,8 @@ rc_log_maybe_append (rc_log_t *log, uint64_t index, uint64_t log_term, uint64_t 
         if (entry->index > rc_log_last_index (log))
             break;
         if (rc_log_term (log, entry->index) != entry->term) {
+            if (entry->index <= log->committed)
+                return false;           //  contradicts what is committed: refused
             rc_log_truncate (log, entry->index);
             break;
         }

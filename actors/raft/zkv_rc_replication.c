@@ -368,9 +368,28 @@ rc_handle_heartbeat_response (zkv_rc_t *self, const zkv_raft_message_t *message)
 //  ---------------------------------------------------------------------
 //  Follower
 
+//  True if an append's entries follow its index one by one, in terms that
+//  never go back nor pass the message's: a leader's always do, and what
+//  comes from outside the process is never trusted to
+static bool
+s_append_well_formed (const zkv_raft_message_t *message)
+{
+    uint64_t term = message->log_term;
+    for (size_t i = 0; i < message->entries.count; i++) {
+        const zkv_entry_t *entry = &message->entries.items [i];
+        if (entry->index != message->index + 1 + i || entry->term < term
+        ||  entry->term > message->term)
+            return false;
+        term = entry->term;
+    }
+    return true;
+}
+
 void
 rc_handle_append (zkv_rc_t *self, const zkv_raft_message_t *message)
 {
+    if (!s_append_well_formed (message))
+        return;                         //  dropped, as if lost
     zkv_raft_message_t reply = rc_message (self, ZKV_RC_MSG_APP_RESP, message->from);
     if (message->index < self->log.committed) {
         //  Behind what we committed: tell the leader how far we are
