@@ -17,9 +17,16 @@
 #define ALARM_RETRY_MSECS 1000          //  between two proposals of our NOSPACE
                                         //  when the first was not seen raised
 
+//  The requests of one client connection waiting at once
+typedef struct {
+    char key [2 * 256 + 1];             //  its routing id, in hex
+    size_t count;
+} s_client_t;
+
 //  A request waiting for its answer
 typedef struct {
     uint64_t wait;                      //  our number for it (table key)
+    s_client_t *client;                 //  whose it is
     zmsg_t *envelope;                   //  frames to send the reply back with
     bool has_id;                        //  the client's "id"
     uint64_t id;
@@ -43,6 +50,7 @@ typedef struct {
     zsock_t *snapshotter;               //  Snapshot streams
     zpoller_t *poller;
     zhashx_t *waiting;                  //  wait number -> s_waiter_t
+    zhashx_t *clients;                  //  routing id (hex) -> s_client_t
     zlistx_t *by_age;                   //  the same, oldest first: requests
     zlistx_t *long_by_age;              //  and maintenance (a later deadline)
     uint64_t next_wait;
@@ -170,6 +178,8 @@ s_finish (self_t *self, s_waiter_t *waiter, const uint8_t *body, size_t size,
     else
         s_reply (self, &waiter->envelope, waiter->has_id, waiter->id, waiter->op, body, size);
     self->waiting_bytes -= waiter->bytes;
+    if (--waiter->client->count == 0)
+        zhashx_delete (self->clients, waiter->client->key);     //  frees it
     zlistx_delete (waiter->queue, waiter->handle);
     zhashx_delete (self->waiting, &waiter->wait);   //  destroys it
 }
@@ -204,12 +214,48 @@ s_maintenance (const zkv_msg_t *request)
             && ((const zkv_compact_t *) request->body)->physical);
 }
 
+static void
+s_client_destroy (void **item_p)
+{
+    free (*item_p);
+    *item_p = NULL;
+}
+
+//  The entry of the client a routing id names; made when asked to
+static s_client_t *
+s_client (self_t *self, zframe_t *routing_id, bool make)
+{
+    char key [sizeof ((s_client_t *) 0)->key];
+    size_t size = zframe_size (routing_id) < 256? zframe_size (routing_id): 256;
+    for (size_t i = 0; i < size; i++)
+        snprintf (key + 2 * i, 3, "%02x", zframe_data (routing_id) [i]);
+    key [2 * size] = 0;
+    s_client_t *client = (s_client_t *) zhashx_lookup (self->clients, key);
+    if (!client && make) {
+        client = (s_client_t *) zmalloc (sizeof (s_client_t));
+        memcpy (client->key, key, 2 * size + 1);
+        zhashx_insert (self->clients, client->key, client);
+    }
+    return client;
+}
+
+//  True if the client of envelope has as many requests waiting as one may
+//  (a client that floods cannot take the whole waiting table from others)
+static bool
+s_client_busy (self_t *self, zmsg_t *envelope)
+{
+    s_client_t *client = s_client (self, zmsg_first (envelope), false);
+    return client && client->count >= self->args->max_client_requests;
+}
+
 //  Registers a waiter for the request and returns its wait number
 static s_waiter_t *
 s_wait (self_t *self, zmsg_t **envelope_p, const zkv_msg_t *request, size_t bytes)
 {
     s_waiter_t *waiter = (s_waiter_t *) zmalloc (sizeof (s_waiter_t));
     waiter->wait = ++self->next_wait;
+    waiter->client = s_client (self, zmsg_first (*envelope_p), true);
+    waiter->client->count++;
     waiter->envelope = *envelope_p;
     *envelope_p = NULL;
     waiter->has_id = request->has_id;
@@ -525,6 +571,7 @@ s_handle_client (self_t *self)
     }
     else
     if (zhashx_size (self->waiting) >= self->args->max_waiting
+    ||  s_client_busy (self, envelope)
     ||  self->waiting_bytes + size > self->max_waiting_bytes
     ||  (s_maintenance (request) && zlistx_size (self->long_by_age) >= MAX_MAINTENANCE)) {
         zkv_status_set (&status, ZKV_ERR_TOO_MANY_REQUESTS, NULL);
@@ -749,6 +796,8 @@ zkv_front_actor (zsock_t *pipe, void *args)
     zhashx_set_key_comparator (self->waiting, s_wait_compare);
     zhashx_set_key_duplicator (self->waiting, NULL);    //  keys live in the waiters
     zhashx_set_key_destructor (self->waiting, NULL);
+    self->clients = zhashx_new ();          //  string keys, copied
+    zhashx_set_destructor (self->clients, s_client_destroy);
     zhashx_set_destructor (self->waiting, s_waiter_destroy);
     self->by_age = zlistx_new ();
     self->long_by_age = zlistx_new ();
@@ -798,6 +847,7 @@ zkv_front_actor (zsock_t *pipe, void *args)
     s_stop (self);
     zpoller_destroy (&self->poller);
     zhashx_destroy (&self->waiting);
+    zhashx_destroy (&self->clients);
     zlistx_destroy (&self->by_age);
     zlistx_destroy (&self->long_by_age);
     zkv_alarm_table_destroy (&self->alarms);

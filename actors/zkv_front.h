@@ -47,6 +47,7 @@ typedef struct {
     size_t max_request_bytes;           //  --max-request-bytes
     size_t max_txn_ops;                 //  --max-txn-ops
     size_t max_waiting;                 //  requests in flight at most
+    size_t max_client_requests;         //  ...of which from one client connection
     int request_timeout;                //  msecs before a request times out
     const char *inbox;                  //  endpoint this actor binds (PULL)
     const char *raft;                   //  raft's inbox

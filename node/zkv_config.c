@@ -24,7 +24,7 @@ enum {
     S_REQUEST_TIMEOUT, S_TOKEN, S_LOG_LEVEL, S_LISTEN_PEER, S_INITIAL_CLUSTER,
     S_INITIAL_CLUSTER_STATE, S_HEARTBEAT, S_ELECTION, S_SNAPSHOT_COUNT, S_FAULTS,
     S_PEER_FD, S_CLIENT_FD, S_QUOTA, S_LISTEN_EVENTS, S_MIN_FREE_DISK, S_CORRUPT_CHECK,
-    S_INITIAL_CORRUPT_CHECK
+    S_INITIAL_CORRUPT_CHECK, S_MAX_CLIENT_REQUESTS
 };
 
 static const s_setting_t s_settings [] = {
@@ -51,6 +51,7 @@ static const s_setting_t s_settings [] = {
     { "min-free-disk-bytes",   "67108864",              "free space of the data directory's disk under which NOSPACE is raised (0: off)", false },
     { "corrupt-check-time",    "0",                     "msecs between the leader's corruption checks (0: off)", false },
     { "initial-corrupt-check", "false",                 "compare the data with the peers' before serving", true },
+    { "max-client-requests",   "4096",                  "requests of one client connection waiting at once", false },
 };
 #define SETTINGS (sizeof s_settings / sizeof s_settings [0])
 
@@ -315,6 +316,12 @@ zkv_config_parse (zkv_config_t *config, int argc, char *argv [], char *error,
         }
         config->initial_corrupt_check = streq (check, "true");
     }
+    if (rc == 0 && (s_size (values [S_MAX_CLIENT_REQUESTS], &number) || number == 0
+                    || number > 65536)) {
+        snprintf (error, error_size, "--max-client-requests must be between 1 and 65536");
+        rc = -1;
+    }
+    config->max_client_requests = number;
     config->listen_peer_fd = atoi (values [S_PEER_FD]);
     config->listen_client_fd = atoi (values [S_CLIENT_FD]);
     if (rc == 0 && !config->name [0]) {

@@ -36,6 +36,7 @@ typedef struct {
     int64_t min_free_disk_bytes;        //  --min-free-disk-bytes (0: off)
     int corrupt_check_time;             //  --corrupt-check-time (msecs; 0: off)
     bool initial_corrupt_check;         //  --initial-corrupt-check
+    size_t max_client_requests;         //  --max-client-requests
     int request_timeout;                //  --request-timeout (msecs)
     char initial_cluster_token [128];   //  --initial-cluster-token
     int log_level;                      //  --log-level: ZKV_LOG_DEBUG ...
