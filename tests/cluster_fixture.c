@@ -15,6 +15,10 @@ void
 cf_teardown (void)
 {
     zkv_harness_destroy (&cf_cluster);
+    //  ZKV_KEEP_CLUSTER=1 keeps the members' data and logs, to look into
+    if (cf_dir [0] && getenv ("ZKV_KEEP_CLUSTER"))
+        fprintf (stderr, "kept %s\n", cf_dir);
+    else
     if (cf_dir [0]) {
         char command [256];
         snprintf (command, sizeof command, "rm -rf '%s'", cf_dir);

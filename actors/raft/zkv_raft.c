@@ -149,13 +149,18 @@ s_stream (self_t *self, uint64_t to)
 }
 
 //  The core wants follower `to` to get a snapshot: storage streams one,
-//  unless one is on its way
+//  unless one is still on its way (started less than SNAPSHOT_RETRY_MSECS
+//  ago). Then the core hears that this one will not come, and asks again
+//  later: a follower killed while it installed one must get another, or
+//  it waits forever (found by the crash loop)
 static void
 s_snapshot_to (self_t *self, uint64_t to)
 {
     s_stream_t *stream = s_stream (self, to);
-    if (stream && zclock_mono () - stream->started < SNAPSHOT_RETRY_MSECS)
+    if (stream && stream->sending && zclock_mono () - stream->started < SNAPSHOT_RETRY_MSECS) {
+        zkv_rc_report_snapshot (self->core, to, false);
         return;
+    }
     if (!stream) {
         self->streams = (s_stream_t *) realloc (self->streams,
                                                 (self->stream_count + 1) * sizeof (s_stream_t));
@@ -164,6 +169,7 @@ s_snapshot_to (self_t *self, uint64_t to)
     stream->to = to;
     stream->started = zclock_mono ();
     stream->last_queued = false;
+    stream->sending = true;
     zsys_info ("raft: streaming a snapshot to %016llx", (unsigned long long) to);
     zkv_snapshot_request_t request = { .to = to };
     zkv_io_send (self->storage, &zkv_snapshot_request_desc, &request);
@@ -179,6 +185,7 @@ s_flush_peers (self_t *self)
         s_stream_t *stream = &self->streams [i];
         if (stream->last_queued && !zkv_peers_chunks_waiting (self->peers, stream->to)) {
             stream->last_queued = false;
+            stream->sending = false;
             zkv_rc_report_snapshot (self->core, stream->to, true);
         }
     }

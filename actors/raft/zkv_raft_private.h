@@ -34,6 +34,7 @@ typedef struct {
     uint64_t to;
     int64_t started;
     bool last_queued;                   //  storage produced its last chunk
+    bool sending;                       //  its chunks are not all sent yet
 } s_stream_t;
 
 //  A MoveLeader waiting for its target to lead
