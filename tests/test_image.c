@@ -90,6 +90,16 @@ s_fill (fx_store_t *store)
                                   &error), 0);
 }
 
+//  A new store in memory, filled, and its image (4 KiB pieces; free it)
+static uint8_t *
+s_filled_image (fx_store_t *store, size_t *size, uint8_t digest [32],
+                zkv_image_header_t *header)
+{
+    fx_new (store, true);
+    s_fill (store);
+    return s_image (store, 4096, size, digest, header);
+}
+
 Test (image, written_and_read_back_in_any_pieces)
 {
     fx_store_t store;
@@ -153,12 +163,10 @@ Test (image, written_and_read_back_in_any_pieces)
 Test (image, damaged_images_are_refused)
 {
     fx_store_t store;
-    fx_new (&store, true);
-    s_fill (&store);
     size_t size;
     uint8_t digest [32], read_digest [32];
     zkv_image_header_t header;
-    uint8_t *bytes = s_image (&store, 4096, &size, digest, &header);
+    uint8_t *bytes = s_filled_image (&store, &size, digest, &header);
     s_seen_t seen = { 0, 0 };
     bool done;
     //  Cut short: no error, but not done
@@ -196,12 +204,10 @@ Test (image, a_forged_container_header_is_refused_before_any_allocation)
     //  And in a record after a valid header: 0x93 (3 items) promised, then
     //  a map32 of four billion entries inside
     fx_store_t store;
-    fx_new (&store, true);
-    s_fill (&store);
     size_t size;
     uint8_t digest [32];
     zkv_image_header_t header;
-    uint8_t *bytes = s_image (&store, 4096, &size, digest, &header);
+    uint8_t *bytes = s_filled_image (&store, &size, digest, &header);
     uint8_t *record = (uint8_t *) memmem (bytes + 8, size - 8, "\x93\xa3key", 5);
     cr_assert_not_null (record);
     uint8_t tail [] = { 0xdf, 0xff, 0xff, 0xff, 0xff };
@@ -215,12 +221,10 @@ Test (image, a_forged_container_header_is_refused_before_any_allocation)
 Test (image, loaded_without_the_old_membership_and_applied_index)
 {
     fx_store_t store, target;
-    fx_new (&store, true);
-    s_fill (&store);
     size_t size;
     uint8_t digest [32];
     zkv_image_header_t header;
-    uint8_t *bytes = s_image (&store, 4096, &size, digest, &header);
+    uint8_t *bytes = s_filled_image (&store, &size, digest, &header);
     fx_new (&target, true);
     fx_close (&target);
     char *error = NULL;
