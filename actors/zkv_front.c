@@ -14,8 +14,6 @@
 #define MAX_ENVELOPE_FRAMES 4           //  routing id, REQ delimiter, spare
 #define MAINTENANCE_TIMEOUT (3600 * 1000)   //  msecs for Hash, HashKV, Defragment...
 #define MAX_MAINTENANCE 64              //  ...of which at most so many wait at once
-#define ALARM_RETRY_MSECS 1000          //  between two proposals of our NOSPACE
-                                        //  when the first was not seen raised
 
 //  The requests of one client connection waiting at once
 typedef struct {
@@ -65,8 +63,7 @@ typedef struct {
     zkv_limits_t limits;                //  for client requests
     zkv_alarm_table_t *alarms;          //  read again when needed
     zkv_quota_t quota;                  //  checked before proposing a write
-    int64_t nospace_proposed;           //  when we last proposed our NOSPACE
-    bool nospace_seen;                  //  ...and saw it raised since
+    zkv_alarm_retry_t nospace;          //  our NOSPACE, proposed and seen
     //  Node state, pushed by raft and storage
     uint64_t leader;
     uint64_t commit;
@@ -404,7 +401,7 @@ s_load_alarms (self_t *self)
         free (error);
     }
     if (zkv_alarm_table_has (self->alarms, self->args->member_id, ZKV_ALARM_NOSPACE))
-        self->nospace_seen = true;
+        self->nospace.seen = true;
 }
 
 //  Storage applied an alarm (event body: an encoded alarm_event): notes
@@ -419,7 +416,7 @@ s_alarm_seen (self_t *self, zkv_bin_t body)
         body.data, body.size, &zkv_alarm_event_desc, zone, &limits, &status);
     if (event && event->member_id == self->args->member_id
     &&  zkv_bin_eq (event->alarm, "NOSPACE") && zkv_bin_eq (event->state, "activated"))
-        self->nospace_seen = true;
+        self->nospace.seen = true;
     msgpack_zone_free (zone);
 }
 
@@ -439,10 +436,8 @@ s_fits_quota (self_t *self, const zkv_msg_t *request)
     if (zkv_quota_fits (&self->quota, self->args->engine, cost, now))
         return true;
     s_load_alarms (self);
-    if (!zkv_alarm_table_has (self->alarms, self->args->member_id, ZKV_ALARM_NOSPACE)
-    &&  (self->nospace_seen || now - self->nospace_proposed >= ALARM_RETRY_MSECS)) {
-        self->nospace_proposed = now;
-        self->nospace_seen = false;
+    if (zkv_alarm_retry_due (&self->nospace, zkv_alarm_table_has (self->alarms,
+                             self->args->member_id, ZKV_ALARM_NOSPACE), now)) {
         zsys_warning ("front: a write would pass the quota of %lld bytes: raising NOSPACE",
                       (long long) self->quota.quota);
         zkv_io_propose_alarm (self->raft, self->args->member_id, ZKV_ALARM_ACTIVATE,

@@ -15,8 +15,6 @@
 
 #define COMPACT_STEP 1000               //  deletions per physical compaction step
 #define STATE_TO_RAFT 128               //  applied entries between reports to raft
-#define ALARM_RETRY_MSECS 1000          //  between two proposals of our NOSPACE
-                                        //  when the first was not seen raised
 
 //  Replies to send to front after the batch that produced them is written
 typedef struct {
@@ -46,8 +44,7 @@ typedef struct {
     zkv_mvcc_t *mvcc;                   //  the state machine
     zkv_alarm_table_t *alarms;          //  the alarms, as applied
     zkv_quota_t quota;                  //  checked again at apply
-    int64_t nospace_proposed;           //  when we last proposed our NOSPACE
-    bool nospace_seen;                  //  ...and saw it raised since
+    zkv_alarm_retry_t nospace;          //  our NOSPACE, proposed and seen
     zkv_alarm_t *alarm_changes;         //  of the batch being applied
     size_t alarm_change_count;
     zlistx_t *reads;                    //  s_read_t waiting for their index
@@ -133,7 +130,7 @@ s_alarm_changed (self_t *self, const zkv_alarm_t *alarm)
 {
     if (alarm->member_id == self->args->member_id && alarm->alarm == ZKV_ALARM_NOSPACE
     &&  alarm->action == ZKV_ALARM_ACTIVATE)
-        self->nospace_seen = true;
+        self->nospace.seen = true;
     self->alarm_changes = (zkv_alarm_t *) realloc (
         self->alarm_changes, (self->alarm_change_count + 1) * sizeof (zkv_alarm_t));
     if (!self->alarm_changes)
@@ -165,12 +162,9 @@ s_alarm_changes_tell (self_t *self)
 static void
 s_raise_nospace (self_t *self)
 {
-    int64_t now = zclock_mono ();
-    if (zkv_alarm_table_has (self->alarms, self->args->member_id, ZKV_ALARM_NOSPACE)
-    ||  (!self->nospace_seen && now - self->nospace_proposed < ALARM_RETRY_MSECS))
+    if (!zkv_alarm_retry_due (&self->nospace, zkv_alarm_table_has (self->alarms,
+                              self->args->member_id, ZKV_ALARM_NOSPACE), zclock_mono ()))
         return;
-    self->nospace_proposed = now;
-    self->nospace_seen = false;
     zsys_warning ("storage: the database passed its quota of %lld bytes: raising NOSPACE",
                   (long long) self->quota.quota);
     zkv_io_propose_alarm (self->raft, self->args->member_id, ZKV_ALARM_ACTIVATE,

@@ -224,6 +224,16 @@ zkv_alarm_text (const zkv_alarm_member_t *alarm, char *buf, size_t size)
               zkv_alarm_name (alarm->alarm));
 }
 
+bool
+zkv_alarm_retry_due (zkv_alarm_retry_t *self, bool raised, int64_t now)
+{
+    if (raised || (!self->seen && self->proposed && now - self->proposed < ZKV_ALARM_RETRY_MSECS))
+        return false;
+    self->proposed = now;
+    self->seen = false;
+    return true;
+}
+
 //  ---------------------------------------------------------------------
 //  Space quota
 

@@ -92,6 +92,21 @@ const char *
 void
     zkv_alarm_text (const zkv_alarm_member_t *alarm, char *buf, size_t size);
 
+//  When a member proposes its own alarm (NOSPACE, from a refused write):
+//  never while the table holds it, and, until the one proposed is seen
+//  raised (seen, set by the caller), at most every ZKV_ALARM_RETRY_MSECS,
+//  not once per refused write
+#define ZKV_ALARM_RETRY_MSECS 1000
+typedef struct {
+    int64_t proposed;                   //  when (msecs; 0: never)
+    bool seen;                          //  raised since
+} zkv_alarm_retry_t;
+
+//  True if the alarm is to be proposed now (then noted as proposed);
+//  raised: the table holds it. now: the caller's clock, in msecs.
+bool
+    zkv_alarm_retry_due (zkv_alarm_retry_t *self, bool raised, int64_t now);
+
 //  ---------------------------------------------------------------------
 //  Space quota
 

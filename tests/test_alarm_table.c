@@ -212,3 +212,14 @@ Test (alarm_table, corruption_verdicts_follow_etcd_3_6s_majority_rule)
     cr_assert_eq (corrupt [0], 2);
     cr_assert_eq (corrupt [1], 4);
 }
+
+Test (alarm_table, a_members_own_alarm_is_proposed_again_only_when_due)
+{
+    zkv_alarm_retry_t retry = { 0 };
+    cr_assert (zkv_alarm_retry_due (&retry, false, 5000));       //  never proposed
+    cr_assert (!zkv_alarm_retry_due (&retry, false, 5500));      //  a moment ago, not seen
+    cr_assert (zkv_alarm_retry_due (&retry, false, 6000));       //  a second later
+    cr_assert (!zkv_alarm_retry_due (&retry, true, 9000));       //  raised: never
+    retry.seen = true;                                           //  seen raised, then cleared
+    cr_assert (zkv_alarm_retry_due (&retry, false, 6001));       //  due at once
+}

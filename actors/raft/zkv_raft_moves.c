@@ -27,6 +27,16 @@
 
 #define MAX_MOVE_MSECS (3600 * 1000)    //  the longest deadline a request may ask
 
+//  True if id is a voting member (0 never is)
+static bool
+s_is_member (self_t *self, uint64_t id)
+{
+    for (size_t i = 0; i < self->args->member_count; i++)
+        if (self->args->members [i].id == id)
+            return true;
+    return false;
+}
+
 //  ---------------------------------------------------------------------
 //  Telling every member
 
@@ -79,10 +89,7 @@ s_move_answer (self_t *self, const s_move_t *move, uint64_t leader)
 static uint64_t
 s_move_target (self_t *self, const zkv_move_leader_t *request)
 {
-    uint64_t target = 0;
-    for (size_t i = 0; i < self->args->member_count; i++)
-        if (self->args->members [i].id == request->target_id)
-            target = request->target_id;
+    uint64_t target = s_is_member (self, request->target_id)? request->target_id: 0;
     if (request->name.size == 0)
         return target;
     msgpack_zone *zone = msgpack_zone_new (4096);
@@ -102,10 +109,7 @@ s_move_target (self_t *self, const zkv_move_leader_t *request)
     if (request->target_id && named != target)
         return 0;
     //  A name is only as good as the member it names
-    for (size_t i = 0; i < self->args->member_count; i++)
-        if (self->args->members [i].id == named)
-            return named;
-    return 0;
+    return s_is_member (self, named)? named: 0;
 }
 
 void
@@ -331,15 +335,6 @@ zkv_raft_watch_members (self_t *self)
 
 //  ---------------------------------------------------------------------
 //  Events from other members
-
-static bool
-s_is_member (self_t *self, uint64_t id)
-{
-    for (size_t i = 0; i < self->args->member_count; i++)
-        if (self->args->members [i].id == id)
-            return true;
-    return false;
-}
 
 void
 zkv_raft_peer_events (self_t *self, const zkv_peer_frame_t *frame)
