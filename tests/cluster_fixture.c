@@ -255,3 +255,18 @@ cf_log_says (const char *name, const char *text)
     fclose (file);
     return found;
 }
+
+zkv_run_t
+cf_zkvctl (const char *endpoints, const char *const *args)
+{
+    const char *argv [32] = { ZKVCTL_BIN };
+    size_t count = 1;
+    if (endpoints) {
+        argv [count++] = "--endpoints";
+        argv [count++] = endpoints;
+    }
+    for (size_t i = 0; args [i] && count < 31; i++)
+        argv [count++] = args [i];
+    argv [count] = NULL;
+    return zkv_run (NULL, argv);
+}

@@ -11,6 +11,7 @@
 
 #include "zkv_client.h"
 #include "zkv_harness.h"
+#include "zkv_testnode.h"
 
 extern zkv_harness_t *cf_cluster;
 extern char cf_dir [128];
@@ -44,6 +45,9 @@ void cf_put_keys (zkv_client_t *client, int count);
 char *cf_dump (const char *name);
 //  Waits until every running member holds the same data; returns it
 char *cf_converged (void);
+//  Runs zkvctl with args (NULL-terminated), after --endpoints endpoints
+//  unless endpoints is NULL
+zkv_run_t cf_zkvctl (const char *endpoints, const char *const *args);
 //  True if a member's log holds text
 bool cf_log_says (const char *name, const char *text);
 //  Polls a member's Status until it names a leader and has applied all it

@@ -20,12 +20,7 @@ TestSuite (alarms, .fini = cf_teardown, .timeout = 120);
 static zkv_run_t
 s_zkvctl (const char *const *words)
 {
-    const char *argv [16] = { ZKVCTL_BIN, "--endpoints", zkv_harness_endpoints (cf_cluster) };
-    size_t count = 3;
-    for (size_t i = 0; words [i] && count < 15; i++)
-        argv [count++] = words [i];
-    argv [count] = NULL;
-    return zkv_run (NULL, argv);
+    return cf_zkvctl (zkv_harness_endpoints (cf_cluster), words);
 }
 
 //  The error text of a reply ("" when it succeeded)

@@ -223,28 +223,17 @@ Test (maintenance, hashes_agree_on_every_member_after_writes_and_compactions)
 //  ---------------------------------------------------------------------
 //  zkvctl's endpoint commands
 
-//  Runs zkvctl with args exactly as given (no --endpoints added)
+//  zkvctl with args exactly as given, or after --endpoints <n1>
 static zkv_run_t
 s_zkvctl_bare (const char *const *args)
 {
-    const char *argv [32] = { ZKVCTL_BIN };
-    size_t count = 1;
-    for (size_t i = 0; args [i] && count < 31; i++)
-        argv [count++] = args [i];
-    argv [count] = NULL;
-    return zkv_run (NULL, argv);
+    return cf_zkvctl (NULL, args);
 }
 
-//  Runs zkvctl --endpoints <n1> with args (NULL-terminated)
 static zkv_run_t
 s_zkvctl (const char *const *args)
 {
-    const char *with [32] = { "--endpoints", zkv_harness_endpoint (cf_cluster, "n1") };
-    size_t count = 2;
-    for (size_t i = 0; args [i] && count < 31; i++)
-        with [count++] = args [i];
-    with [count] = NULL;
-    return s_zkvctl_bare (with);
+    return cf_zkvctl (zkv_harness_endpoint (cf_cluster, "n1"), args);
 }
 
 static int

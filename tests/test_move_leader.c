@@ -137,9 +137,8 @@ Test (move_leader, from_a_follower_by_name_and_by_id_to_itself_and_to_no_member)
     s_heard_t heard = { .count = 0 };
 
     //  zkvctl, by name, asked of the member that is neither end
-    const char *by_name [] = { ZKVCTL_BIN, "--endpoints", zkv_harness_endpoint (cf_cluster, third),
-                               "move-leader", target, NULL };
-    zkv_run_t run = zkv_run (NULL, by_name);
+    const char *by_name [] = { "move-leader", target, NULL };
+    zkv_run_t run = cf_zkvctl (zkv_harness_endpoint (cf_cluster, third), by_name);
     cr_assert_eq (run.code, 0, "%s", run.err);
     char expected [128];
     snprintf (expected, sizeof expected, "Leadership transferred from %" PRIx64 " to %" PRIx64 "\n",
@@ -199,15 +198,13 @@ Test (move_leader, from_a_follower_by_name_and_by_id_to_itself_and_to_no_member)
     reply = s_move (target, cf_member_id (target), third);
     cr_assert_not_null (zkv_reply_error (reply));
     zkv_msg_destroy (&reply);
-    const char *nobody [] = { ZKVCTL_BIN, "--endpoints", zkv_harness_endpoints (cf_cluster),
-                              "move-leader", "nobody", NULL };
-    run = zkv_run (NULL, nobody);
+    const char *nobody [] = { "move-leader", "nobody", NULL };
+    run = cf_zkvctl (zkv_harness_endpoints (cf_cluster), nobody);
     cr_assert_eq (run.code, 1);
     cr_assert_str_eq (run.err, "Error: etcdserver: bad leader transferee\n");
     zkv_run_free (&run);
-    const char *no_target [] = { ZKVCTL_BIN, "--endpoints", zkv_harness_endpoints (cf_cluster),
-                                 "move-leader", NULL };
-    run = zkv_run (NULL, no_target);
+    const char *no_target [] = { "move-leader", NULL };
+    run = cf_zkvctl (zkv_harness_endpoints (cf_cluster), no_target);
     cr_assert_eq (run.code, 128);
     cr_assert_str_eq (run.err, "Error: move-leader command needs 1 argument\n");
     zkv_run_free (&run);
