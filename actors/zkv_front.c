@@ -321,6 +321,11 @@ s_route (self_t *self, const zkv_msg_t *request, uint64_t wait)
     if (request->desc == &zkv_range_desc) {
         internal.range = (zkv_range_t *) request->body;
         serializable = internal.range->serializable;
+#ifdef ZKV_BUG_STALE_READS
+        //  The planted bug of zkv-node-bug-stale-reads (a test-only build):
+        //  every read served from local state, without a read index
+        serializable = true;
+#endif
     }
     else
     if (request->desc == &zkv_txn_desc) {
