@@ -379,7 +379,12 @@ main (int argc, char *argv [])
                     "%zu admin, %zu peer\n", config.name, zcert_public_txt (security.cert),
                     zhashx_size (security.client_keys), zhashx_size (security.admin_keys),
                     zhashx_size (security.peer_keys));
-        printf ("zkv-node %s: try  zkvctl --endpoints %s put foo bar\n", config.name, detail);
+        if (security.cert)
+            printf ("zkv-node %s: try  zkvctl --endpoints %s --cert <a client's certificate> "
+                    "--server-cert %s put foo bar\n", config.name, detail, config.cert);
+        else
+            printf ("zkv-node %s: try  zkvctl --endpoints %s put foo bar\n", config.name,
+                    detail);
         fflush (stdout);
         //  Until SIGINT or SIGTERM: the actors ignore signals, main stops them
         zpoller_t *poller = zpoller_new (zactor_sock (front), zactor_sock (raft),
