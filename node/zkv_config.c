@@ -56,7 +56,7 @@ static const s_setting_t s_settings [] = {
     { "cert",                  "",                      "this member's CURVE certificate (FILE and FILE_secret, as zcert_save writes them): CURVE on every socket", false },
     { "client-certs-dir",      "",                      "public certificates of the clients allowed (with --cert)", false },
     { "peer-certs-dir",        "",                      "public certificates of the peers allowed (with --cert)", false },
-    { "admin-certs-dir",       "",                      "public certificates of the admins, who alone may defrag, move-leader, activate and disarm alarms, snapshot, compact (with --cert)", false },
+    { "admin-certs-dir",       "",                      "public certificates of the admins, who alone may defrag, move-leader, activate and disarm alarms, snapshot, compact, inject faults (with --cert)", false },
 };
 #define SETTINGS (sizeof s_settings / sizeof s_settings [0])
 
@@ -340,7 +340,7 @@ zkv_config_parse (zkv_config_t *config, int argc, char *argv [], char *error,
     for (size_t i = 0; i < 4 && rc == 0; i++) {
         rc |= s_copy (curve [i].target, sizeof config->cert, values [curve [i].setting],
                       s_settings [curve [i].setting].name, error, error_size);
-        if (!*curve [i].target && strlen (missing) < 64)
+        if (!*curve [i].target)
             snprintf (missing + strlen (missing), sizeof missing - strlen (missing),
                       "%s--%s", *missing? ", ": "", s_settings [curve [i].setting].name);
     }
