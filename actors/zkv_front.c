@@ -5,7 +5,9 @@
 #include "zkv_front.h"
 #include "zkv_actor_io.h"
 #include "zkv_alarm_table.h"
+#include "zkv_certs.h"
 #include "zkv_check.h"
+#include "zkv_zap.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -64,6 +66,9 @@ typedef struct {
     zkv_alarm_table_t *alarms;          //  read again when needed
     zkv_quota_t quota;                  //  checked before proposing a write
     zkv_alarm_retry_t nospace;          //  our NOSPACE, proposed and seen
+    zhashx_t *client_keys;              //  secure: who may talk (NULL: anybody)
+    zhashx_t *admin_keys;               //  and who may make admin requests
+    uint64_t strangers;                 //  requests dropped for their key, for the log
     //  Node state, pushed by raft and storage
     uint64_t leader;
     uint64_t commit;
@@ -209,6 +214,18 @@ s_maintenance (const zkv_msg_t *request)
         || request->desc == &zkv_hash_kv_desc || request->desc == &zkv_snapshot_desc
         || (request->desc == &zkv_compact_desc
             && ((const zkv_compact_t *) request->body)->physical);
+}
+
+//  True for the requests only an admin may make on a secure member: the
+//  maintenance that rewrites, exports or disturbs the whole cluster
+static bool
+s_admin_only (const zkv_msg_t *request)
+{
+    return request->desc == &zkv_defragment_desc || request->desc == &zkv_move_leader_desc
+        || request->desc == &zkv_snapshot_desc || request->desc == &zkv_compact_desc
+        || request->desc == &zkv_fault_desc
+        || (request->desc == &zkv_alarm_desc
+            && ((const zkv_alarm_t *) request->body)->action != ZKV_ALARM_GET);
 }
 
 static void
@@ -540,6 +557,22 @@ s_handle_client (self_t *self)
     }
     zmsg_remove (msg, payload);
     zmsg_t *envelope = msg;
+    //  Secure: the key ZeroMQ names (the ZAP handler's User-Id) must be a
+    //  client's, and only an admin's may make admin requests
+    bool admin = true;
+    if (self->client_keys) {
+        const char *key = zframe_meta (payload, "User-Id");
+        if (!zkv_keys_has (self->client_keys, key)) {
+            if (self->strangers++ % 1000 == 0)
+                zsys_warning ("front: dropped a request from key %s, not a client's "
+                              "(%llu dropped so far)", key? key: "(none)",
+                              (unsigned long long) self->strangers);
+            zframe_destroy (&payload);
+            zmsg_destroy (&envelope);
+            return;
+        }
+        admin = zkv_keys_has (self->admin_keys, key);
+    }
     const uint8_t *data = zframe_data (payload);
     size_t size = zframe_size (payload);
     zkv_result_t status;
@@ -554,6 +587,12 @@ s_handle_client (self_t *self)
         zframe_destroy (&payload);
         return;
     }
+    if (!admin && s_admin_only (request)) {
+        zkv_status_set (&status, ZKV_ERR_PERMISSION_DENIED, NULL);
+        s_reply_error (self, &envelope, request->has_id, request->id, request->desc->name,
+                       &status);
+    }
+    else
     if (request->desc == &zkv_status_desc)
         s_status (self, &envelope, request);
     else
@@ -726,6 +765,11 @@ s_start (self_t *self, char *error, size_t size)
     zsock_set_maxmsgsize (self->router, (int64_t) hard_limit);
     zsock_set_sndhwm (self->router, 100000);
     zsock_set_rcvhwm (self->router, 100000);
+    if (self->args->cert) {
+        zkv_cert_apply_server (self->args->cert, self->router, ZKV_ZAP_CLIENT);
+        self->client_keys = zhashx_dup (self->args->client_keys);
+        self->admin_keys = zhashx_dup (self->args->admin_keys);
+    }
     if (self->args->listen_fd >= 0)
         zsock_set_use_fd (self->router, self->args->listen_fd);
     if (zsock_bind (self->router, "%s", self->args->listen) < 0) {
@@ -735,6 +779,8 @@ s_start (self_t *self, char *error, size_t size)
     }
     self->events = zsock_new (ZMQ_PUB);
     zsock_set_sndhwm (self->events, 10000);
+    if (self->args->cert)
+        zkv_cert_apply_server (self->args->cert, self->events, ZKV_ZAP_CLIENT);
     if (zsock_bind (self->events, "%s", self->args->listen_events) < 0) {
         snprintf (error, size, "cannot listen on %s: %s", self->args->listen_events,
                   zmq_strerror (zmq_errno ()));
@@ -851,6 +897,8 @@ zkv_front_actor (zsock_t *pipe, void *args)
     zlistx_destroy (&self->by_age);
     zlistx_destroy (&self->long_by_age);
     zkv_alarm_table_destroy (&self->alarms);
+    zhashx_destroy (&self->client_keys);
+    zhashx_destroy (&self->admin_keys);
     free (self->proposals);             //  empty: every burst was flushed
     free (self->reads);
     zsock_destroy (&self->router);

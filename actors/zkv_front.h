@@ -22,6 +22,15 @@
     actors send it as `event` (defrag, snapshot), and a `leader` event when
     raft says the leader changed.
 
+    With a certificate (--cert) both sockets are CURVE servers whose clients
+    the ZAP handler checks under domain "client" (zkv_zap.h). A request
+    whose User-Id (the client's public key) is not in the client set is
+    dropped unanswered (the ZAP handler let no such client in; this holds
+    even without it), and the admin requests (Defragment, MoveLeader, Alarm
+    ACTIVATE and DEACTIVATE, Snapshot, Compact, fault injection) of a key
+    not in the admin set get `etcdserver: permission denied`. Without a
+    certificate everybody may do everything, as etcd without auth.
+
     Pipe commands:
       START       binds args->listen and args->listen_events; replies "OK"
                   and the two bound endpoints, or an error text
@@ -59,6 +68,9 @@ typedef struct {
     int64_t quota_bytes;                //  --quota-backend-bytes, as Status says it
     bool verbose;                       //  log every request (debug)
     const char *name;                   //  this member's name
+    zcert_t *cert;                      //  --cert: CURVE (NULL: plain; read at START)
+    zhashx_t *client_keys;              //  keys allowed to talk (copied at START)
+    zhashx_t *admin_keys;               //  keys allowed admin requests (copied at START)
 } zkv_front_args_t;
 
 void

@@ -93,6 +93,9 @@ write("config", "zpl", b"zkv\n    name = n1\n    data-dir = /tmp/x\n"
                        b"    quota-backend-bytes = 1000\n    corrupt-check-time = 500\n")
 write("config", "cluster", b"n1=tcp://127.0.0.1:12380,n2=http://127.0.0.1:22380")
 write("config", "bad", b"zkv\n  nonsense = 1\n")
+write("config", "secure", b"zkv\n    cert = /etc/zkv/cluster.cert\n"
+                          b"    client-certs-dir = /etc/zkv/clients\n"
+                          b"    peer-certs-dir = /etc/zkv/peers\n")
 
 # The raft core: a few driving sequences (op bytes and message fields)
 write("raft", "campaign", bytes([4, 5, 4, 2, 1, 2, 1, 0, 0, 0, 0, 0, 0, 0, 0, 1, 10, 0]))

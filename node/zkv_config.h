@@ -49,6 +49,11 @@ typedef struct {
     bool fault_injection;               //  --enable-fault-injection (tests)
     int listen_peer_fd;                 //  --listen-peer-fd (tests; -1: none)
     int listen_client_fd;               //  --listen-client-fd (tests; -1: none)
+    //  CURVE: all four or none (checked here; the files are read by main)
+    char cert [1024];                   //  --cert: this member's certificate
+    char client_certs_dir [1024];       //  --client-certs-dir: clients allowed
+    char peer_certs_dir [1024];         //  --peer-certs-dir: peers allowed
+    char admin_certs_dir [1024];        //  --admin-certs-dir: admins allowed
 } zkv_config_t;
 
 //  Fills config from argv (and the --config file it names). Returns 0; 1

@@ -1,8 +1,9 @@
 /*  =========================================================================
     zkv_node_main.c — zkv-node: one member of a zkv cluster.
 
-    Parses its settings, opens the database, starts the actors in order
-    (snapshotter, defrag, hasher, storage, raft, front: each START answered with a status, since
+    Parses its settings, reads its certificates (--cert), opens the
+    database, starts the actors in order (the ZAP handler when secure,
+    snapshotter, defrag, hasher, storage, raft, front: each START answered with a status, since
     zactor_new cannot report an actor's own failure), prints where it
     listens, waits for SIGINT or SIGTERM, and stops them in reverse order.
     Logs go to stderr; stdout carries only the lines that say where the
@@ -14,6 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "zkv_certs.h"
 #include "zkv_cluster.h"
 #include "zkv_config.h"
 #include "zkv_engine.h"
@@ -24,6 +26,7 @@
 #include "zkv_snapshotter.h"
 #include "zkv_raft.h"
 #include "zkv_storage.h"
+#include "zkv_zap.h"
 
 //  Creates dir and its parents
 static int
@@ -39,6 +42,81 @@ s_mkdirs (const char *dir)
             *slash = '/';
         }
     return mkdir (path, 0700) && errno != EEXIST? -1: 0;
+}
+
+//  The CURVE side of the settings: the member's key pair, and the keys of
+//  the clients (admins are clients too), peers and admins it allows.
+//  Returns 0, or -1 with a message in error.
+typedef struct {
+    zcert_t *cert;
+    zhashx_t *client_keys;
+    zhashx_t *peer_keys;
+    zhashx_t *admin_keys;
+} s_security_t;
+
+//  zkv_keys_load, its error naming the flag
+static int
+s_keys_load (zhashx_t *keys, const char *flag, const char *dir, char *error, size_t size)
+{
+    char why [512];
+    int count = zkv_keys_load (keys, dir, why, sizeof why);
+    if (count < 0)
+        snprintf (error, size, "--%s: %s", flag, why);
+    return count;
+}
+
+static int
+s_security_load (const zkv_config_t *config, s_security_t *security, char *error, size_t size)
+{
+    if (!zsys_has_curve ()) {
+        snprintf (error, size, "--cert: this libzmq has no CURVE");
+        return -1;
+    }
+    char why [512];
+    security->cert = zkv_cert_load_pair (config->cert, why, sizeof why);
+    if (!security->cert) {
+        snprintf (error, size, "--cert: %s", why);
+        return -1;
+    }
+    security->client_keys = zkv_keys_new ();
+    security->peer_keys = zkv_keys_new ();
+    security->admin_keys = zkv_keys_new ();
+    int clients = s_keys_load (security->client_keys, "client-certs-dir",
+                               config->client_certs_dir, error, size);
+    int peers = clients < 0? -1: s_keys_load (security->peer_keys, "peer-certs-dir",
+                                              config->peer_certs_dir, error, size);
+    int admins = peers < 0? -1: s_keys_load (security->admin_keys, "admin-certs-dir",
+                                             config->admin_certs_dir, error, size);
+    //  An admin is a client too
+    if (admins < 0 || s_keys_load (security->client_keys, "admin-certs-dir",
+                                   config->admin_certs_dir, error, size) < 0)
+        return -1;
+    //  The members share one certificate, and each takes the others' for
+    //  its own: its key must be a peer's
+    if (!zkv_keys_has (security->peer_keys, zcert_public_txt (security->cert))) {
+        snprintf (error, size, "--peer-certs-dir %s does not hold this member's public "
+                  "certificate (--cert %s): the members of a cluster share one certificate",
+                  config->peer_certs_dir, config->cert);
+        return -1;
+    }
+    if (clients + admins == 0)
+        zsys_warning ("--client-certs-dir %s and --admin-certs-dir %s hold no certificate: "
+                      "no client may connect", config->client_certs_dir,
+                      config->admin_certs_dir);
+    else
+    if (admins == 0)
+        zsys_warning ("--admin-certs-dir %s holds no certificate: nobody may make admin "
+                      "requests", config->admin_certs_dir);
+    return 0;
+}
+
+static void
+s_security_destroy (s_security_t *security)
+{
+    zcert_destroy (&security->cert);
+    zhashx_destroy (&security->client_keys);
+    zhashx_destroy (&security->peer_keys);
+    zhashx_destroy (&security->admin_keys);
 }
 
 //  Sends START (with an optional argument) and returns the status frame
@@ -80,6 +158,12 @@ main (int argc, char *argv [])
         fprintf (stderr, "zkv-node: libsodium failed to start\n");
         return 1;
     }
+    s_security_t security = { NULL, NULL, NULL, NULL };
+    if (config.cert [0] && s_security_load (&config, &security, error, sizeof error)) {
+        fprintf (stderr, "zkv-node: %s\n", error);
+        s_security_destroy (&security);
+        return 1;
+    }
 
     //  The database: one RocksDB in <data-dir>/db, or in memory
     zkv_memory_t *memory = NULL;
@@ -92,6 +176,7 @@ main (int argc, char *argv [])
         if (s_mkdirs (config.data_dir)) {
             fprintf (stderr, "zkv-node: cannot create data dir %s: %s\n", config.data_dir,
                      strerror (errno));
+            s_security_destroy (&security);
             return 1;
         }
         snprintf (db_path, sizeof db_path, "%s/db", config.data_dir);
@@ -106,6 +191,7 @@ main (int argc, char *argv [])
             fprintf (stderr, "zkv-node: cannot open %s: %s\n", db_path, err);
         free (err);
         zkv_memory_destroy (&memory);
+        s_security_destroy (&security);
         return 1;
     }
     //  The members: --initial-cluster at the first start, then the table
@@ -117,6 +203,7 @@ main (int argc, char *argv [])
         fprintf (stderr, "zkv-node: %s\n", error);
         zkv_engine_destroy (&engine);
         zkv_memory_destroy (&memory);
+        s_security_destroy (&security);
         return 1;
     }
     uint64_t member_id = cluster.self, cluster_id = cluster.cluster_id;
@@ -172,7 +259,8 @@ main (int argc, char *argv [])
         .snapshot_count = config.snapshot_count, .fault_injection = config.fault_injection,
         .name = config.name, .inbox = raft_inbox, .storage = storage_inbox,
         .front = front_inbox, .hasher = hasher_inbox, .alarm = alarm_inbox,
-        .hold = config.initial_corrupt_check
+        .hold = config.initial_corrupt_check,
+        .cert = security.cert, .peer_keys = security.peer_keys
     };
     zkv_front_args_t front_args = {
         .member_id = member_id, .cluster_id = cluster_id,
@@ -184,17 +272,33 @@ main (int argc, char *argv [])
         .inbox = front_inbox, .raft = raft_inbox, .storage = storage_inbox,
         .hasher = hasher_inbox, .defrag = defrag_inbox,
         .snapshotter = snapshotter_inbox, .engine = engine, .quota_bytes = config.quota_backend_bytes,
-        .verbose = config.log_level == ZKV_LOG_DEBUG, .name = config.name
+        .verbose = config.log_level == ZKV_LOG_DEBUG, .name = config.name,
+        .cert = security.cert, .client_keys = security.client_keys,
+        .admin_keys = security.admin_keys
+    };
+    zkv_zap_args_t zap_args = {
+        .client_keys = security.client_keys, .peer_keys = security.peer_keys
     };
 
     zactor_t *snapshotter = NULL, *defrag = NULL, *hasher = NULL, *storage = NULL;
-    zactor_t *raft = NULL, *front = NULL, *alarm = NULL;
+    zactor_t *raft = NULL, *front = NULL, *alarm = NULL, *zap = NULL;
     char *status = NULL, *detail = NULL, *events = NULL;
     const char *failed_actor = NULL;
-    snapshotter = zactor_new (zkv_snapshotter_actor, &snapshotter_args);
-    status = s_start (snapshotter, NULL, NULL, NULL);
-    if (!streq (status, "OK"))
-        failed_actor = "snapshotter";
+    if (security.cert) {
+        //  First: a CURVE socket that listens before the handler is bound
+        //  lets any key in (libzmq's legacy behaviour without ZAP)
+        zap = zactor_new (zkv_zap_actor, &zap_args);
+        status = s_start (zap, NULL, NULL, NULL);
+        if (!streq (status, "OK"))
+            failed_actor = "the ZAP handler";
+    }
+    if (!failed_actor) {
+        zstr_free (&status);
+        snapshotter = zactor_new (zkv_snapshotter_actor, &snapshotter_args);
+        status = s_start (snapshotter, NULL, NULL, NULL);
+        if (!streq (status, "OK"))
+            failed_actor = "snapshotter";
+    }
     if (!failed_actor) {
         zstr_free (&status);
         defrag = zactor_new (zkv_defrag_actor, &defrag_args);
@@ -270,7 +374,17 @@ main (int argc, char *argv [])
                 config.memory? "memory": config.data_dir, config.memory? "memory": "rocksdb");
         printf ("zkv-node %s: serving clients on %s\n", config.name, detail);
         printf ("zkv-node %s: events on %s\n", config.name, events? events: "");
-        printf ("zkv-node %s: try  zkvctl --endpoints %s put foo bar\n", config.name, detail);
+        if (security.cert)
+            printf ("zkv-node %s: CURVE with key %s: %zu client keys (admins included), "
+                    "%zu admin, %zu peer\n", config.name, zcert_public_txt (security.cert),
+                    zhashx_size (security.client_keys), zhashx_size (security.admin_keys),
+                    zhashx_size (security.peer_keys));
+        if (security.cert)
+            printf ("zkv-node %s: try  zkvctl --endpoints %s --cert <a client's certificate> "
+                    "--server-cert %s put foo bar\n", config.name, detail, config.cert);
+        else
+            printf ("zkv-node %s: try  zkvctl --endpoints %s put foo bar\n", config.name,
+                    detail);
         fflush (stdout);
         //  Until SIGINT or SIGTERM: the actors ignore signals, main stops them
         zpoller_t *poller = zpoller_new (zactor_sock (front), zactor_sock (raft),
@@ -298,7 +412,9 @@ main (int argc, char *argv [])
     zactor_destroy (&alarm);
     zactor_destroy (&defrag);
     zactor_destroy (&snapshotter);
+    zactor_destroy (&zap);              //  last: it guards every socket
     zkv_engine_destroy (&engine);
     zkv_memory_destroy (&memory);
+    s_security_destroy (&security);
     return rc;
 }

@@ -28,8 +28,8 @@ cf_teardown (void)
 }
 
 //  Starts a 3-member cluster with fast timeouts (and more flags)
-void
-cf_up (const char *const *more)
+static void
+s_up (const char *const *more, bool secure)
 {
     snprintf (cf_dir, sizeof cf_dir, "/tmp/zkv-test-cluster-XXXXXX");
     cr_assert_not_null (mkdtemp (cf_dir));
@@ -38,12 +38,25 @@ cf_up (const char *const *more)
     for (size_t i = 0; more && more [i] && count < 15; i++)
         flags [count++] = more [i];
     zkv_harness_config_t config = {
-        .members = 3, .dir = cf_dir, .node = ZKV_NODE_BIN, .flags = flags, .attached = true
+        .members = 3, .dir = cf_dir, .node = ZKV_NODE_BIN, .flags = flags, .attached = true,
+        .secure = secure
     };
     char error [4096];
     cf_cluster = zkv_harness_new (&config, error, sizeof error);
     cr_assert_not_null (cf_cluster, "%s", error);
     cr_assert_eq (zkv_harness_start (cf_cluster, NULL, error, sizeof error), 0, "%s", error);
+}
+
+void
+cf_up (const char *const *more)
+{
+    s_up (more, false);
+}
+
+void
+cf_up_secure (const char *const *more)
+{
+    s_up (more, true);
 }
 
 void
@@ -73,7 +86,8 @@ cf_member_id (const char *name)
 zkv_msg_t *
 cf_call (const char *name, const zkv_desc_t *desc, const void *request)
 {
-    zkv_client_t *client = zkv_client_new (zkv_harness_endpoint (cf_cluster, name), 5000);
+    zkv_client_t *client = zkv_harness_client (cf_cluster, zkv_harness_endpoint (cf_cluster,
+                                                                                 name), 5000);
     zkv_result_t status;
     zkv_msg_t *reply = zkv_client_call (client, desc, request, &status);
     zkv_client_destroy (&client);
@@ -89,7 +103,9 @@ cf_subscribe (void)
     zkv_msg_t *reply = cf_call (leader, &zkv_member_list_desc, &request);
     cr_assert (reply && !zkv_reply_error (reply));
     const zkv_member_list_response_t *list = (const zkv_member_list_response_t *) reply->body;
-    zsock_t *sub = zsock_new_sub (NULL, "");
+    zsock_t *sub = zsock_new (ZMQ_SUB);
+    zkv_curve_apply (zkv_harness_curve (cf_cluster), sub);
+    zsock_set_subscribe (sub, "");
     for (size_t i = 0; i < list->members.count; i++) {
         zkv_bin_t events = list->members.items [i].events_endpoint;
         cr_assert_gt (events.size, 0, "member %zu published no events endpoint", i);
@@ -146,7 +162,8 @@ cf_put (zkv_client_t *client, const char *key, const char *value)
 char *
 cf_dump (const char *name)
 {
-    zkv_client_t *client = zkv_client_new (zkv_harness_endpoint (cf_cluster, name), 5000);
+    zkv_client_t *client = zkv_harness_client (cf_cluster, zkv_harness_endpoint (cf_cluster,
+                                                                                 name), 5000);
     zkv_range_t all = { .key = zkv_bin ("", 1), .range_end = zkv_bin ("", 1),
                         .serializable = true };
     zkv_result_t status;
@@ -207,7 +224,8 @@ cf_converged (void)
 bool
 cf_status_settles (const char *name, zkv_status_response_t *seen)
 {
-    zkv_client_t *client = zkv_client_new (zkv_harness_endpoint (cf_cluster, name), 2000);
+    zkv_client_t *client = zkv_harness_client (cf_cluster, zkv_harness_endpoint (cf_cluster,
+                                                                                 name), 2000);
     int64_t deadline = zclock_mono () + 10000;
     bool settled = false;
     while (!settled && zclock_mono () < deadline) {

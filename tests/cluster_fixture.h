@@ -1,7 +1,9 @@
 /*  cluster_fixture.h — a real 3-member cluster under test, started
     through the harness with fast timeouts (heartbeat 50 ms, election
     500 ms) in a temp dir that cf_teardown removes. One cluster per test
-    (Criterion runs each test in a process of its own).
+    (Criterion runs each test in a process of its own). The helpers that
+    talk to members do so as the harness does: as the admin of a secure
+    cluster.
 */
 #ifndef CLUSTER_FIXTURE_H_INCLUDED
 #define CLUSTER_FIXTURE_H_INCLUDED
@@ -18,6 +20,8 @@ extern char cf_dir [128];
 
 //  Starts the cluster, with more member flags (NULL-terminated, or NULL)
 void cf_up (const char *const *more);
+//  The same, secure: CURVE with fresh certificates (zkv_harness.h)
+void cf_up_secure (const char *const *more);
 //  Stops it and removes its dir (a suite's .fini)
 void cf_teardown (void);
 //  Waits for a leader the members agree on; its name into leader

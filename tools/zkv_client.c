@@ -11,6 +11,7 @@ struct zkv_client_s {
     zlist_t *endpoints;                 //  normalised endpoints (owned strings)
     size_t current;                     //  index of the one in use
     zsock_t *dealer;                    //  connected to it
+    zkv_curve_t *curve;                 //  CURVE credentials (NULL: plain)
     int timeout;                        //  msecs per call
     uint64_t next_id;
 };
@@ -37,6 +38,7 @@ s_connect (zkv_client_t *self)
     zsock_set_immediate (self->dealer, 1);
     zsock_set_linger (self->dealer, 0);
     zsock_set_reconnect_ivl (self->dealer, 50);
+    zkv_curve_apply (self->curve, self->dealer);
     const char *endpoint = zkv_client_endpoint_at (self, self->current);
     if (zsock_connect (self->dealer, "%s", endpoint) < 0)
         zsys_warning ("zkv client: cannot connect to %s", endpoint);
@@ -79,8 +81,17 @@ zkv_client_destroy (zkv_client_t **self_p)
         return;
     zsock_destroy (&self->dealer);
     zlist_destroy (&self->endpoints);
+    zkv_curve_destroy (&self->curve);
     free (self);
     *self_p = NULL;
+}
+
+void
+zkv_client_set_curve (zkv_client_t *self, const zkv_curve_t *curve)
+{
+    zkv_curve_destroy (&self->curve);
+    self->curve = zkv_curve_dup (curve);
+    s_connect (self);
 }
 
 size_t

@@ -8,6 +8,12 @@
     timeout; a request that was sent is never sent again elsewhere (its
     outcome is unknown when no reply comes), so a write is never applied
     twice by the library.
+
+    Against a secure cluster (members started with --cert) the client
+    talks CURVE: give it its credentials (zkv_certs.h) before the first
+    request. A member that does not know the client's key refuses the
+    handshake, and the request then times out as if no member were there
+    (ZeroMQ tells the client nothing more).
     =========================================================================
 */
 #ifndef ZKV_CLIENT_H_INCLUDED
@@ -15,6 +21,7 @@
 
 #include <czmq.h>
 
+#include "zkv_certs.h"
 #include "zkv_msgs.h"
 
 typedef struct zkv_client_s zkv_client_t;
@@ -26,6 +33,11 @@ zkv_client_t *
 
 void
     zkv_client_destroy (zkv_client_t **self_p);
+
+//  Talks CURVE with curve's credentials from now on (copied; NULL: plain
+//  again). The connection is made afresh: call it before a request.
+void
+    zkv_client_set_curve (zkv_client_t *self, const zkv_curve_t *curve);
 
 //  Sends request (of type desc) and waits for its reply. Returns the reply
 //  (body: desc->response, or error_response when the node refused), or

@@ -2,7 +2,7 @@
     zkv_cluster.c — zkv-cluster: run a local cluster of real zkv-node
     processes, and break it on purpose.
 
-    zkv-cluster up -n N --dir D [--ports P] [--node PATH] [-- member flags...]
+    zkv-cluster up -n N --dir D [--ports P] [--node PATH] [--secure] [-- member flags...]
     zkv-cluster down | status | wait-leader [--timeout MSECS] --dir D
     zkv-cluster kill | stop | start | restart | pause | resume NAME --dir D
     zkv-cluster partition "A,B|C" [--oneway] --dir D
@@ -11,7 +11,10 @@
 
     Members keep running after `up` returns; D/cluster.zpl describes them
     (zkvctl --cluster-file D/cluster.zpl reaches them), D/nX.log holds
-    their logs. Exit codes: 0, 1 when an action failed, 128 for bad usage.
+    their logs. With --secure the members talk CURVE, with fresh
+    certificates in D/certs (see zkv_harness.h); the cluster file names
+    them, and every later command talks to the members as the admin.
+    Exit codes: 0, 1 when an action failed, 128 for bad usage.
     =========================================================================
 */
 #include <czmq.h>
@@ -27,10 +30,11 @@ s_usage (FILE *out)
 {
     fprintf (out,
         "usage: zkv-cluster COMMAND [ARG] --dir D [flags]\n"
-        "  up -n N [--ports P] [--node PATH] [-- member flags]\n"
+        "  up -n N [--ports P] [--node PATH] [--secure] [-- member flags]\n"
         "                                            start a cluster of N members (free\n"
         "                                            ports, or clients on P, P+10000, ...\n"
-        "                                            and peers on the port after each)\n"
+        "                                            and peers on the port after each);\n"
+        "                                            --secure: CURVE, fresh certs in D/certs\n"
         "  down                                      stop every member (SIGTERM)\n"
         "  status                                    members, roles, terms, indexes\n"
         "  wait-leader [--timeout MSECS]             wait until the members agree on a leader\n"
@@ -75,7 +79,8 @@ s_status (zkv_harness_t *harness)
         char role [32] = "stopped", term [24] = "", index [24] = "", applied [24] = "";
         if (zkv_harness_running (harness, name)) {
             snprintf (role, sizeof role, "unreachable");
-            zkv_client_t *client = zkv_client_new (zkv_harness_endpoint (harness, name), 500);
+            zkv_client_t *client = zkv_harness_client (harness, zkv_harness_endpoint (harness,
+                                                                               name), 500);
             zkv_status_t request = { 0 };
             zkv_result_t result;
             zkv_msg_t *reply = client? zkv_client_call (client, &zkv_status_desc, &request,
@@ -105,7 +110,7 @@ main (int argc, char *argv [])
     //  Flags and words in any order; `--` starts the members' own flags
     const char *dir = NULL, *node = NULL;
     int members = 3, timeout = 10000, first_port = 0;
-    bool oneway = false;
+    bool oneway = false, secure = false;
     const char *words [4] = { NULL };
     size_t word_count = 0;
     const char *const *member_flags = NULL;
@@ -123,6 +128,9 @@ main (int argc, char *argv [])
         else
         if (streq (argv [i], "--oneway"))
             oneway = true;
+        else
+        if (streq (argv [i], "--secure"))
+            secure = true;
         else
         if (value && streq (argv [i], "--dir"))
             dir = argv [++i];
@@ -162,7 +170,8 @@ main (int argc, char *argv [])
     if (streq (command, "up")) {
         zkv_harness_config_t config = {
             .members = (size_t) members, .dir = dir, .node = node_path,
-            .flags = member_flags, .first_port = first_port, .attached = false
+            .flags = member_flags, .first_port = first_port, .attached = false,
+            .secure = secure
         };
         zkv_harness_t *harness = zkv_harness_new (&config, error, sizeof error);
         if (!harness)
@@ -178,6 +187,9 @@ main (int argc, char *argv [])
         int rc = zkv_harness_wait_leader (harness, timeout, leader, sizeof leader);
         s_status (harness);
         printf ("cluster file: %s\n", zkv_harness_file (harness));
+        if (zkv_harness_certs (harness))
+            printf ("certificates: %s (the cluster file names the admin's)\n",
+                    zkv_harness_certs (harness));
         printf ("try: zkvctl --cluster-file %s put foo bar\n", zkv_harness_file (harness));
         zkv_harness_destroy (&harness);
         return rc? s_fail ("%s", "no leader yet"): 0;

@@ -41,6 +41,8 @@ struct zkv_harness_s {
     char node [1024];
     char token [64];
     bool attached;
+    char certs [1024];                  //  secure: the certificates (else "")
+    zkv_curve_t *curve;                 //  secure: how we talk (the admin)
     const char *flags [32];             //  extra member flags (not owned)
     size_t flag_count;
     s_member_t members [MAX_MEMBERS];
@@ -170,6 +172,64 @@ s_update_endpoints (zkv_harness_t *self)
 }
 
 //  ---------------------------------------------------------------------
+//  Certificates
+
+//  Saves a fresh certificate as certs/name.cert (and _secret), and its
+//  public part as certs/allowed/name.cert for each directory named
+static int
+s_make_cert (const char *certs, const char *name, const char *const *allowed)
+{
+    zcert_t *cert = zcert_new ();
+    zcert_set_meta (cert, "name", "zkv %s", name);
+    char path [1100];
+    snprintf (path, sizeof path, "%s/%s.cert", certs, name);
+    int rc = zcert_save (cert, path);
+    for (size_t i = 0; allowed [i] && rc == 0; i++) {
+        snprintf (path, sizeof path, "%s/%s/%s.cert", certs, allowed [i], name);
+        rc = zcert_save_public (cert, path);
+    }
+    zcert_destroy (&cert);
+    return rc;
+}
+
+//  Fresh certificates in dir/certs (see zkv_harness.h)
+static int
+s_make_certs (zkv_harness_t *self, char *error, size_t error_size)
+{
+    snprintf (self->certs, sizeof self->certs, "%s/certs", self->dir);
+    const char *dirs [] = { "clients", "peers", "admins" };
+    for (size_t i = 0; i < 3; i++) {
+        char path [1100];
+        snprintf (path, sizeof path, "%s/%s", self->certs, dirs [i]);
+        if (s_mkdirs (path)) {
+            snprintf (error, error_size, "cannot create %s: %s", path, strerror (errno));
+            return -1;
+        }
+    }
+    const char *peers [] = { "peers", NULL };
+    const char *clients [] = { "clients", NULL };
+    const char *admins [] = { "clients", "admins", NULL };
+    if (s_make_cert (self->certs, "cluster", peers)
+    ||  s_make_cert (self->certs, "client", clients)
+    ||  s_make_cert (self->certs, "admin", admins)) {
+        snprintf (error, error_size, "cannot write certificates in %s", self->certs);
+        return -1;
+    }
+    return 0;
+}
+
+//  Reads the credentials the harness talks with
+static int
+s_load_curve (zkv_harness_t *self, char *error, size_t error_size)
+{
+    char cert [1100], server [1100];
+    snprintf (cert, sizeof cert, "%s/admin.cert", self->certs);
+    snprintf (server, sizeof server, "%s/cluster.cert", self->certs);
+    self->curve = zkv_curve_new (cert, server, error, error_size);
+    return self->curve? 0: -1;
+}
+
+//  ---------------------------------------------------------------------
 //  Cluster file
 
 int
@@ -179,6 +239,11 @@ zkv_harness_save (zkv_harness_t *self)
     zconfig_t *cluster = zconfig_new ("cluster", root);
     zconfig_put (cluster, "token", self->token);
     zconfig_put (cluster, "node", self->node);
+    if (*self->certs) {
+        zconfig_put (cluster, "certs", self->certs);
+        zconfig_putf (cluster, "cert", "%s/admin.cert", self->certs);
+        zconfig_putf (cluster, "server-cert", "%s/cluster.cert", self->certs);
+    }
     for (size_t i = 0; i < self->count; i++) {
         s_member_t *member = &self->members [i];
         zconfig_t *entry = zconfig_new ("member", cluster);
@@ -262,6 +327,11 @@ zkv_harness_new (const zkv_harness_config_t *config, char *error, size_t error_s
     }
     free (absolute);
     s_update_endpoints (self);
+    if (config->secure
+    &&  (s_make_certs (self, error, error_size) || s_load_curve (self, error, error_size))) {
+        zkv_harness_destroy (&self);
+        return NULL;
+    }
     if (zkv_harness_save (self)) {
         snprintf (error, error_size, "cannot write %s", self->file);
         zkv_harness_destroy (&self);
@@ -289,6 +359,7 @@ zkv_harness_open (const char *dir, const char *node, char *error, size_t error_s
         return NULL;
     }
     snprintf (self->token, sizeof self->token, "%s", zconfig_get (cluster, "token", ""));
+    snprintf (self->certs, sizeof self->certs, "%s", zconfig_get (cluster, "certs", ""));
     snprintf (self->node, sizeof self->node, "%s",
               node? node: zconfig_get (cluster, "node", "zkv-node"));
     for (zconfig_t *entry = zconfig_child (cluster); entry && self->count < MAX_MEMBERS;
@@ -313,6 +384,10 @@ zkv_harness_open (const char *dir, const char *node, char *error, size_t error_s
     }
     zconfig_destroy (&root);
     s_update_endpoints (self);
+    if (*self->certs && s_load_curve (self, error, error_size)) {
+        zkv_harness_destroy (&self);
+        return NULL;
+    }
     return self;
 }
 
@@ -331,6 +406,7 @@ zkv_harness_destroy (zkv_harness_t **self_p)
         if (member->peer_fd >= 0)
             close (member->peer_fd);
     }
+    zkv_curve_destroy (&self->curve);
     free (self);
     *self_p = NULL;
 }
@@ -351,6 +427,11 @@ s_start_member (zkv_harness_t *self, s_member_t *member, char *error, size_t err
         strcat (initial, item);
     }
     char client_fd [16], peer_fd [16];
+    char cert [1100], clients [1100], peers [1100], admins [1100];
+    snprintf (cert, sizeof cert, "%s/cluster.cert", self->certs);
+    snprintf (clients, sizeof clients, "%s/clients", self->certs);
+    snprintf (peers, sizeof peers, "%s/peers", self->certs);
+    snprintf (admins, sizeof admins, "%s/admins", self->certs);
     snprintf (client_fd, sizeof client_fd, "%d", member->client_fd);
     snprintf (peer_fd, sizeof peer_fd, "%d", member->peer_fd);
     const char *argv [64];
@@ -373,6 +454,16 @@ s_start_member (zkv_harness_t *self, s_member_t *member, char *error, size_t err
     argv [argc++] = "--initial-cluster-token";
     argv [argc++] = self->token;
     argv [argc++] = "--enable-fault-injection";
+    if (*self->certs) {
+        argv [argc++] = "--cert";
+        argv [argc++] = cert;
+        argv [argc++] = "--client-certs-dir";
+        argv [argc++] = clients;
+        argv [argc++] = "--peer-certs-dir";
+        argv [argc++] = peers;
+        argv [argc++] = "--admin-certs-dir";
+        argv [argc++] = admins;
+    }
     if (member->client_fd >= 0) {
         argv [argc++] = "--listen-client-fd";
         argv [argc++] = client_fd;
@@ -509,11 +600,21 @@ zkv_harness_running (zkv_harness_t *self, const char *name)
 //  ---------------------------------------------------------------------
 //  Talking to members
 
+zkv_client_t *
+zkv_harness_client (zkv_harness_t *self, const char *endpoints, int timeout)
+{
+    zkv_client_t *client = zkv_client_new (endpoints? endpoints: self->endpoints, timeout);
+    if (client && self->curve)
+        zkv_client_set_curve (client, self->curve);
+    return client;
+}
+
 //  Calls a member; returns the reply (caller destroys) or NULL
 static zkv_msg_t *
-s_call (s_member_t *member, const zkv_desc_t *desc, const void *request, int timeout)
+s_call (zkv_harness_t *self, s_member_t *member, const zkv_desc_t *desc, const void *request,
+        int timeout)
 {
-    zkv_client_t *client = zkv_client_new (member->client, timeout);
+    zkv_client_t *client = zkv_harness_client (self, member->client, timeout);
     if (!client)
         return NULL;
     zkv_result_t status;
@@ -529,7 +630,7 @@ static bool
 s_published (zkv_harness_t *self, s_member_t *leader)
 {
     zkv_member_list_t request = { .linearizable = false };
-    zkv_msg_t *reply = s_call (leader, &zkv_member_list_desc, &request, 300);
+    zkv_msg_t *reply = s_call (self, leader, &zkv_member_list_desc, &request, 300);
     if (!reply || zkv_reply_error (reply)) {
         zkv_msg_destroy (&reply);
         return false;
@@ -541,7 +642,7 @@ s_published (zkv_harness_t *self, s_member_t *leader)
             continue;
         //  Its events endpoint, which changes at every start, as it says
         zkv_status_t request = { false };
-        zkv_msg_t *status = s_call (&self->members [i], &zkv_status_desc, &request, 300);
+        zkv_msg_t *status = s_call (self, &self->members [i], &zkv_status_desc, &request, 300);
         bool found = false;
         if (status && !zkv_reply_error (status)) {
             zkv_bin_t events = ((zkv_status_response_t *) status->body)->events_endpoint;
@@ -572,7 +673,7 @@ zkv_harness_wait_leader (zkv_harness_t *self, int timeout, char *leader, size_t 
             if (!zkv_harness_running (self, member->name))
                 continue;
             zkv_status_t request = { 0 };
-            zkv_msg_t *reply = s_call (member, &zkv_status_desc, &request, 300);
+            zkv_msg_t *reply = s_call (self, member, &zkv_status_desc, &request, 300);
             if (!reply || zkv_reply_error (reply)) {
                 zkv_msg_destroy (&reply);
                 continue;               //  paused or slow: not counted
@@ -612,7 +713,7 @@ s_fault (zkv_harness_t *self, s_member_t *member, const char *drop_to, const cha
         .drop_from = zkv_bin (drop_from, strlen (drop_from)),
         .heal = heal
     };
-    zkv_msg_t *reply = s_call (member, &zkv_fault_desc, &request, 2000);
+    zkv_msg_t *reply = s_call (self, member, &zkv_fault_desc, &request, 2000);
     int rc = 0;
     if (!reply || zkv_reply_error (reply)) {
         snprintf (error, error_size, "%s did not take the fault request", member->name);
@@ -731,4 +832,16 @@ const char *
 zkv_harness_file (zkv_harness_t *self)
 {
     return self->file;
+}
+
+const char *
+zkv_harness_certs (zkv_harness_t *self)
+{
+    return *self->certs? self->certs: NULL;
+}
+
+const zkv_curve_t *
+zkv_harness_curve (zkv_harness_t *self)
+{
+    return self->curve;
 }

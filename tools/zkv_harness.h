@@ -14,6 +14,16 @@
 
     Members run with --enable-fault-injection: partitions are made by
     asking members to drop peer traffic (both ways, or one way).
+
+    A secure cluster (config->secure) gets fresh certificates in
+    dir/certs: cluster.cert (every member's --cert: the members share
+    it), client.cert (an ordinary client), admin.cert (the admin), each
+    with its _secret file, and the directories of public certificates the
+    members allow: clients/ (client and admin), peers/ (cluster), admins/
+    (admin). The cluster file names the admin's certificate (`cert`) and
+    the cluster's (`server-cert`), which zkvctl --cluster-file uses, and
+    the harness itself talks to members as the admin (fault injection is
+    an admin request).
     =========================================================================
 */
 #ifndef ZKV_HARNESS_H_INCLUDED
@@ -22,6 +32,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
+
+#include "zkv_client.h"
 
 typedef struct zkv_harness_s zkv_harness_t;
 
@@ -35,6 +47,7 @@ typedef struct {
                                         //  peers on the port after (etcd's habit)
     bool attached;                      //  members die with this process, and
                                         //  keep their sockets across restarts
+    bool secure;                        //  CURVE, with fresh certificates
 } zkv_harness_config_t;
 
 //  Prepares a new cluster in config->dir (ports, names, cluster file). No
@@ -105,6 +118,19 @@ const char *
 //  Path of the cluster file
 const char *
     zkv_harness_file (zkv_harness_t *self);
+
+//  The directory of a secure cluster's certificates, or NULL
+const char *
+    zkv_harness_certs (zkv_harness_t *self);
+
+//  The credentials the harness talks to members with (the admin's), or
+//  NULL for a cluster that is not secure
+const zkv_curve_t *
+    zkv_harness_curve (zkv_harness_t *self);
+
+//  A client of endpoints (NULL: every member) with those credentials
+zkv_client_t *
+    zkv_harness_client (zkv_harness_t *self, const char *endpoints, int timeout);
 
 //  Writes the cluster file again (after starts and stops)
 int

@@ -3,7 +3,9 @@
     =========================================================================
 */
 #include "zkv_peers.h"
+#include "zkv_certs.h"
 #include "zkv_rc.h"
+#include "zkv_zap.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -28,6 +30,7 @@ struct zkv_peers_s {
     uint64_t self_id;
     uint64_t cluster_id;
     zsock_t *router;
+    zhashx_t *keys;                     //  allowed senders (NULL: not secure)
     s_peer_t *peers;
     size_t count;
     uint64_t refused;                   //  frames refused, for the log
@@ -50,12 +53,17 @@ s_peer (zkv_peers_t *self, uint64_t id)
 
 zkv_peers_t *
 zkv_peers_new (uint64_t self_id, uint64_t cluster_id, const zkv_peer_t *peers, size_t count,
-               const char *endpoint, int fd, char *error, size_t error_size)
+               const char *endpoint, int fd, zcert_t *cert, zhashx_t *peer_keys,
+               char *error, size_t error_size)
 {
     zkv_peers_t *self = (zkv_peers_t *) zmalloc (sizeof (zkv_peers_t));
     self->self_id = self_id;
     self->cluster_id = cluster_id;
     self->router = zsock_new (ZMQ_ROUTER);
+    if (cert) {
+        zkv_cert_apply_server (cert, self->router, ZKV_ZAP_PEER);
+        self->keys = zhashx_dup (peer_keys);
+    }
     zsock_set_maxmsgsize (self->router, MAX_PEER_FRAME);
     zsock_set_rcvhwm (self->router, 100000);
     if (fd >= 0)
@@ -85,6 +93,11 @@ zkv_peers_new (uint64_t self_id, uint64_t cluster_id, const zkv_peer_t *peers, s
         //  down: no back-off (a refused connect on a LAN costs nothing)
         zsock_set_reconnect_ivl (peer->dealer, 50);
         zsock_set_reconnect_ivl_max (peer->dealer, 0);
+        if (cert) {
+            //  Every member presents the cluster's key, ours
+            zcert_apply (cert, peer->dealer);
+            zsock_set_curve_serverkey (peer->dealer, zcert_public_txt (cert));
+        }
         if (zsock_connect (peer->dealer, "%s", peer->endpoint) < 0) {
             snprintf (error, error_size, "bad peer endpoint %s", peer->endpoint);
             zkv_peers_destroy (&self);
@@ -108,6 +121,7 @@ zkv_peers_destroy (zkv_peers_t **self_p)
     }
     free (self->peers);
     zsock_destroy (&self->router);
+    zhashx_destroy (&self->keys);
     free (self);
     *self_p = NULL;
 }
@@ -253,6 +267,12 @@ zkv_peers_recv (zkv_peers_t *self)
     if (zmsg_size (msg) != 2 || !payload) {
         zmsg_destroy (&msg);
         s_refuse (self, "not one frame", 0);
+        return NULL;
+    }
+    //  Secure: only a peer's key, whatever the ZAP handler let in
+    if (self->keys && !zkv_keys_has (self->keys, zframe_meta (payload, "User-Id"))) {
+        zmsg_destroy (&msg);
+        s_refuse (self, "the sender's key is not a peer's", 0);
         return NULL;
     }
     zkv_limits_t limits = { MAX_PEER_FRAME, 8, 1 << 24 };

@@ -16,6 +16,13 @@
     Frames from outside the cluster (another cluster id, a sender that is
     not a member, a receiver that is not us) are refused and logged.
 
+    With a certificate (--cert) the ROUTER is a CURVE server whose clients
+    the ZAP handler checks under domain "peer" (zkv_zap.h), and each DEALER
+    a CURVE client with the same key pair, expecting the same public key of
+    its peer: the members of a cluster share one certificate. A frame whose
+    User-Id (the sender's public key) is not in the peer set is refused
+    too: the ZAP handler checked it already, this holds even without it.
+
     For tests, a member started with fault injection can drop what it sends
     to, or receives from, chosen members (partitions, one-way included).
     =========================================================================
@@ -35,11 +42,14 @@ typedef struct {
 } zkv_peer_t;
 
 //  Binds endpoint (or takes over the listening socket fd when >= 0) and
-//  connects to every peer but self. NULL with a message in error if it
+//  connects to every peer but self; over CURVE with cert's key pair when
+//  cert is not NULL, taking frames only from the keys of peer_keys (both
+//  read here: the caller keeps them). NULL with a message in error if it
 //  cannot bind.
 zkv_peers_t *
     zkv_peers_new (uint64_t self_id, uint64_t cluster_id, const zkv_peer_t *peers, size_t count,
-                   const char *endpoint, int fd, char *error, size_t error_size);
+                   const char *endpoint, int fd, zcert_t *cert, zhashx_t *peer_keys,
+                   char *error, size_t error_size);
 
 void
     zkv_peers_destroy (zkv_peers_t **self_p);

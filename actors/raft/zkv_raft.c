@@ -529,7 +529,7 @@ s_start (self_t *self, uint64_t applied, char *error, size_t size)
 
     self->peers = zkv_peers_new (args->member_id, args->cluster_id, args->members,
                                  args->member_count, args->listen_peer, args->listen_peer_fd,
-                                 error, size);
+                                 args->cert, args->peer_keys, error, size);
     if (!self->peers)
         return error;
     self->inbox = zkv_io_inbox (args->inbox);

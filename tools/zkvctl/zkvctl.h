@@ -42,6 +42,11 @@ typedef struct zkvctl_flag_s zkvctl_flag_t;
 typedef struct {
     char *endpoints;                    //  --endpoints, comma list (owned)
     const char *cluster_file;           //  --cluster-file, or NULL
+    const char *cert;                   //  --cert (or the cluster file's), or NULL
+    const char *server_cert;            //  --server-cert (or the cluster file's), or NULL
+    char *file_cert;                    //  the cluster file's, when taken (owned)
+    char *file_server_cert;
+    zkv_curve_t *curve;                 //  read from them by zkvctl_ready (NULL: plain)
     int64_t command_timeout;            //  --command-timeout, nanoseconds
     const char *write_out;              //  -w/--write-out as given
     bool hex;                           //  --hex
@@ -126,10 +131,16 @@ int
                       char *error, size_t size);
 
 //  Checks the settings a request needs (output format, endpoints, the
-//  cluster file), after the command checked its arguments and before it
-//  reads or sends anything. table_ok: the command can print -w table.
+//  cluster file, the certificates), after the command checked its
+//  arguments and before it reads or sends anything. table_ok: the
+//  command can print -w table.
 int
     zkvctl_ready (zkvctl_t *ctl, bool table_ok);
+
+//  A client of endpoints (comma list) that waits at most msecs per call,
+//  with the certificates of zkvctl_ready; NULL when endpoints names none
+zkv_client_t *
+    zkvctl_client (zkvctl_t *ctl, const char *endpoints, int msecs);
 
 //  zkvctl_call, to the given endpoints rather than --endpoints
 zkv_msg_t *
@@ -230,8 +241,10 @@ void
     zkvctl_humanize_bytes (uint64_t bytes, char *buf, size_t size);
 
 //  --cluster-file: sets ctl->endpoints to the client endpoints of the
-//  members in the cluster file, unless --endpoints was given. Returns 0,
-//  or -1 (exit 128) when the file cannot be read or lists no endpoint.
+//  members in the cluster file, unless --endpoints was given, and each
+//  certificate to the file's (a secure cluster's) unless given as a flag
+//  (--cert, --server-cert). Returns 0, or -1 (exit 128) when the file
+//  cannot be read or lists no endpoint.
 int
     zkvctl_cluster_file_load (zkvctl_t *ctl);
 

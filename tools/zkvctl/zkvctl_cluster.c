@@ -16,9 +16,12 @@
 
     and uses every member's `client` endpoint, in file order, exactly as if
     they were given with --endpoints (the client library tries them in
-    turn, so any live member serves). When --endpoints is given too, it
-    wins and the file is not read at all. A file that cannot be read, is
-    not ZPL, or lists no client endpoint is a bad argument (exit 128),
+    turn, so any live member serves). The file of a secure cluster names
+    certificates too (`cert`, the client's, and `server-cert`, the
+    cluster's; relative to the file's directory unless absolute), each
+    taken unless given as a flag (--cert, --server-cert). When --endpoints is given too,
+    it wins and the file is not read at all. A file that cannot be read,
+    is not ZPL, or lists no client endpoint is a bad argument (exit 128),
     found before anything is sent. etcdctl has no such flag.
 
     member list follows etcdctl 3.6: --consistency l (the default: the
@@ -119,6 +122,17 @@ s_zpl_parse (const char *text, char *why, size_t size)
     return root;
 }
 
+//  A path of the cluster file at file: as it is when absolute, else
+//  relative to the file's directory (a fresh string)
+static char *
+s_file_path (const char *file, const char *path)
+{
+    const char *slash = strrchr (file, '/');
+    if (*path == '/' || !slash)
+        return strdup (path);
+    return zsys_sprintf ("%.*s/%s", (int) (slash - file), file, path);
+}
+
 int
 zkvctl_cluster_file_load (zkvctl_t *ctl)
 {
@@ -159,6 +173,13 @@ zkvctl_cluster_file_load (zkvctl_t *ctl)
             strcat (endpoints, client);
         }
     }
+    //  A secure cluster's certificates, unless given as flags
+    const char *cert = cluster? zconfig_get (cluster, "cert", ""): "";
+    const char *server_cert = cluster? zconfig_get (cluster, "server-cert", ""): "";
+    if (!ctl->cert && *cert)
+        ctl->cert = ctl->file_cert = s_file_path (path, cert);
+    if (!ctl->server_cert && *server_cert)
+        ctl->server_cert = ctl->file_server_cert = s_file_path (path, server_cert);
     zconfig_destroy (&root);
     if (*endpoints == 0) {
         free (endpoints);

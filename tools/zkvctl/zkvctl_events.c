@@ -159,6 +159,7 @@ s_events_run (zkvctl_t *ctl, int argc, char **argv)
         return zkvctl_fail (ctl, ZKVCTL_EXIT_ERROR, "no member to listen to");
     }
     zsock_t *sub = zsock_new (ZMQ_SUB);
+    zkv_curve_apply (ctl->curve, sub);
     zsock_set_subscribe (sub, topic);
     for (char *endpoint = (char *) zlist_first (endpoints); endpoint;
          endpoint = (char *) zlist_next (endpoints))

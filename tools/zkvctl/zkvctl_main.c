@@ -164,7 +164,31 @@ zkvctl_ready (zkvctl_t *ctl, bool table_ok)
     //  DEVIATION: etcdctl exits 2 for an empty endpoint list
     if (*ctl->endpoints == 0)
         return zkvctl_fail (ctl, ZKVCTL_EXIT_BAD_ARGS, "etcdclient: no available endpoints");
+    //  CURVE: both certificates, or neither
+    bool cert = ctl->cert && *ctl->cert, server_cert = ctl->server_cert && *ctl->server_cert;
+    if (cert && !server_cert)
+        return zkvctl_fail (ctl, ZKVCTL_EXIT_BAD_ARGS, "--cert needs --server-cert "
+                            "(the cluster's public certificate)");
+    if (server_cert && !cert)
+        return zkvctl_fail (ctl, ZKVCTL_EXIT_BAD_ARGS, "--server-cert needs --cert "
+                            "(this client's certificate)");
+    if (cert) {
+        char error [1024];
+        zkv_curve_destroy (&ctl->curve);
+        ctl->curve = zkv_curve_new (ctl->cert, ctl->server_cert, error, sizeof error);
+        if (!ctl->curve)
+            return zkvctl_fail (ctl, ZKVCTL_EXIT_BAD_ARGS, "%s", error);
+    }
     return 0;
+}
+
+zkv_client_t *
+zkvctl_client (zkvctl_t *ctl, const char *endpoints, int msecs)
+{
+    zkv_client_t *client = zkv_client_new (endpoints, msecs);
+    if (client && ctl->curve)
+        zkv_client_set_curve (client, ctl->curve);
+    return client;
 }
 
 zkv_msg_t *
@@ -187,7 +211,7 @@ zkvctl_call_at (zkvctl_t *ctl, const char *endpoints, const zkv_desc_t *desc,
         return NULL;
     }
     int64_t msecs = (ctl->command_timeout + 999999) / 1000000;
-    zkv_client_t *client = zkv_client_new (endpoints, msecs > INT_MAX? INT_MAX: (int) msecs);
+    zkv_client_t *client = zkvctl_client (ctl, endpoints, msecs > INT_MAX? INT_MAX: (int) msecs);
     if (!client) {
         zkvctl_fail (ctl, ZKVCTL_EXIT_BAD_ARGS, "etcdclient: no available endpoints");
         return NULL;
@@ -303,7 +327,7 @@ s_command_index (int argc, char *argv [])
         if (arg [0] != '-' || arg [1] == 0)
             return i;
         if (streq (arg, "--endpoints") || streq (arg, "--command-timeout")
-        ||  streq (arg, "--cluster-file")
+        ||  streq (arg, "--cluster-file") || streq (arg, "--cert") || streq (arg, "--server-cert")
         ||  streq (arg, "--write-out") || streq (arg, "-w"))
             i++;
     }
@@ -401,15 +425,25 @@ main (int argc, char *argv [])
     ctl.command_timeout = 5 * S_NSECS_PER_SEC;
     ctl.write_out = "simple";
     zkvctl_flag_t globals [] = {
+        //  DEVIATION: zkv's own (etcdctl's --cert is a TLS certificate):
+        //  CURVE with this key pair, as zcert_save writes it (FILE and
+        //  FILE_secret), against the cluster whose public certificate is
+        //  --server-cert
+        { "cert", 0, ZKVCTL_FLAG_STRING, &ctl.cert, "\"\"",
+          "this client's CURVE certificate (FILE and FILE_secret, as zcert_save writes them)",
+          false },
         //  DEVIATION: zkv's own; --endpoints wins when both are given
         { "cluster-file", 0, ZKVCTL_FLAG_STRING, &ctl.cluster_file, "\"\"",
-          "use the client endpoints of every member listed in this zkv-cluster file", false },
+          "use the client endpoints (and certificates) of the cluster in this zkv-cluster file",
+          false },
         { "command-timeout", 0, ZKVCTL_FLAG_DURATION, &ctl.command_timeout, "5s",
           "timeout for short running command (excluding dial timeout)", false },
         { "endpoints", 0, ZKVCTL_FLAG_LIST, &ctl.endpoints, "[" S_DEFAULT_ENDPOINTS "]",
           "zkv endpoints (host:port or ZeroMQ endpoints, comma separated)", false },
         { "hex", 0, ZKVCTL_FLAG_BOOL, &ctl.hex, "false",
           "print byte strings as hex encoded strings", false },
+        { "server-cert", 0, ZKVCTL_FLAG_STRING, &ctl.server_cert, "\"\"",
+          "the cluster's public CURVE certificate (with --cert)", false },
         { "write-out", 'w', ZKVCTL_FLAG_STRING, &ctl.write_out, "\"simple\"",
           "set the output format (fields, json, simple, table)", false },
         { NULL, 0, 0, NULL, NULL, NULL, false }
@@ -421,5 +455,8 @@ main (int argc, char *argv [])
     if (rc < 0 && ctl.error [0])
         fprintf (stderr, "Error: %s\n", ctl.error);
     free (ctl.endpoints);
+    free (ctl.file_cert);
+    free (ctl.file_server_cert);
+    zkv_curve_destroy (&ctl.curve);
     return rc < 0? ctl.code: ZKVCTL_EXIT_SUCCESS;
 }

@@ -78,7 +78,8 @@ s_stream (zkvctl_t *ctl, int fd, char *version, size_t version_size)
     bool deadline = zkvctl_flag_changed (ctl->globals, "command-timeout");
     int64_t msecs = deadline? (ctl->command_timeout + 999999) / 1000000: S_SILENCE;
     int64_t give_up = zclock_mono () + msecs;
-    zkv_client_t *client = zkv_client_new (ctl->endpoints, (int) (msecs > 60000? 60000: msecs));
+    zkv_client_t *client = zkvctl_client (ctl, ctl->endpoints,
+                                          (int) (msecs > 60000? 60000: msecs));
     if (!client)
         return zkvctl_fail (ctl, ZKVCTL_EXIT_BAD_ARGS, "etcdclient: no available endpoints");
     zkv_snapshot_t request = { .credit = S_CREDIT, .chunk_size = S_CHUNK };
