@@ -61,7 +61,7 @@ s_keys_load (zhashx_t *keys, const char *flag, const char *dir, char *error, siz
     char why [512];
     int count = zkv_keys_load (keys, dir, why, sizeof why);
     if (count < 0)
-        snprintf (error, size, "--%s: %s", flag, why);
+        snprintf (error, size, "--%s: %.400s", flag, why);
     return count;
 }
 
@@ -75,7 +75,7 @@ s_security_load (const zkv_config_t *config, s_security_t *security, char *error
     char why [512];
     security->cert = zkv_cert_load_pair (config->cert, why, sizeof why);
     if (!security->cert) {
-        snprintf (error, size, "--cert: %s", why);
+        snprintf (error, size, "--cert: %.400s", why);
         return -1;
     }
     security->client_keys = zkv_keys_new ();
@@ -94,8 +94,8 @@ s_security_load (const zkv_config_t *config, s_security_t *security, char *error
     //  The members share one certificate, and each takes the others' for
     //  its own: its key must be a peer's
     if (!zkv_keys_has (security->peer_keys, zcert_public_txt (security->cert))) {
-        snprintf (error, size, "--peer-certs-dir %s does not hold this member's public "
-                  "certificate (--cert %s): the members of a cluster share one certificate",
+        snprintf (error, size, "--peer-certs-dir %.150s does not hold this member's public "
+                  "certificate (--cert %.150s): the members of a cluster share one certificate",
                   config->peer_certs_dir, config->cert);
         return -1;
     }
