@@ -265,6 +265,9 @@ class Etcd:
         self.processes[name].kill()
         self.processes[name].wait()
 
+    def pid(self, name):
+        return self.processes[name].pid
+
     def load(self, name, clients, total):
         out = run([os.path.join(BUILD, "etcd-load"), "--endpoints", self.endpoint(name),
                    "--clients", str(clients), "--total", str(total), "--val-size", "256",

@@ -58,6 +58,18 @@ class Ops:
     def defrag(self):
         return timed(self.ctl + ["defrag"])
 
+    def hashkv_cluster(self):
+        return timed(self.ctl + ["endpoint", "hashkv", "--cluster"])
+
+    def status_cluster(self):
+        return timed(self.ctl + ["endpoint", "status", "--cluster"])
+
+    def hash(self):
+        """One Hash request through the client library (neither CLI has one); ms"""
+        start = time.monotonic()
+        self.hash_once()
+        return (time.monotonic() - start) * 1000
+
 
 class ZkvOps(Ops):
     """A raw client of one zkv member (pyzmq + msgpack)."""
@@ -95,6 +107,10 @@ class ZkvOps(Ops):
     def db_size(self):
         return self.call({"op": "status"}).get("db_size", 0)
 
+    def hash_once(self):
+        reply = self.call({"op": "hash"})
+        assert "error" not in reply, reply
+
     def close(self):
         self.context.destroy(linger=0)
 
@@ -128,6 +144,9 @@ class EtcdOps(Ops):
 
     def db_size(self):
         return self.client.status().db_size
+
+    def hash_once(self):
+        self.client.maintenancestub.Hash(etcdrpc.HashRequest(), 600)
 
     def close(self):
         self.client.close()
@@ -165,6 +184,50 @@ def make_ops(system, name):
     return ZkvOps(system, name) if system.name == "zkv" else EtcdOps(system, name)
 
 
+def defrag_trial(system, leader, keys, quiet):
+    """With keys loaded: half of them deleted (in keys/20 ranges) and the
+    history compacted (physical); a writer's latency for quiet seconds alone,
+    then while the leader is defragmented. Returns defrag (ms), size_before,
+    size_after (Status dbSize), quiet and during ((p50, p99, max, failed))."""
+    r = {}
+    ops = make_ops(system, leader)
+    step = keys // 20
+    for start in range(0, keys, 2 * step):
+        ops.delete_range(key(start), key(start + step))
+    revision = ops.revision()
+    began = time.monotonic()
+    ops.compact(revision)
+    log("%-4s deleted half and compacted at %d (%.1f s)" % (
+        system.name, revision, time.monotonic() - began))
+    time.sleep(2)
+    r["size_before"] = ops.db_size()
+    writer = Writer(make_ops(system, leader), b"quiet/")
+    writer.start()
+    time.sleep(quiet)
+    writer.stop.set()
+    writer.join()
+    r["quiet"] = latencies(writer.samples, 0, float("inf"))
+    writer = Writer(make_ops(system, leader), b"defrag/")
+    writer.start()
+    time.sleep(0.5)
+    start = time.monotonic()
+    r["defrag"] = ops.defrag()
+    end = time.monotonic()
+    time.sleep(0.5)
+    writer.stop.set()
+    writer.join()
+    r["during"] = latencies(writer.samples, start, end)
+    time.sleep(2)
+    r["size_after"] = ops.db_size()
+    log("%-4s defrag of the leader: %.0f ms, db size %d -> %d bytes; writer p50/p99/max "
+        "%.2f/%.2f/%.2f ms (%d failed) vs %.2f/%.2f/%.2f ms without" % (
+            system.name, r["defrag"], r["size_before"], r["size_after"],
+            r["during"][0], r["during"][1], r["during"][2], r["during"][3],
+            r["quiet"][0], r["quiet"][1], r["quiet"][2]))
+    ops.close()
+    return r
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--small", type=int, default=100000, help="keys for snapshot and hashkv")
@@ -198,47 +261,13 @@ def main():
             ops.close()
 
         for system in systems if options.keys else []:
-            r = results[system.name]
             wait_for(lambda: settled(system), 60000, "%s settles" % system.name, system)
             leader = settled(system)
             loaded = system.load(leader, 64, options.keys)
             log("%-4s loaded %d keys (%.0f puts/s)" % (system.name, options.keys,
                                                       loaded["throughput"]))
-            ops = make_ops(system, leader)
-            step = options.keys // 20
-            for start in range(0, options.keys, 2 * step):
-                ops.delete_range(key(start), key(start + step))
-            revision = ops.revision()
-            began = time.monotonic()
-            ops.compact(revision)
-            log("%-4s deleted half and compacted at %d (%.1f s)" % (
-                system.name, revision, time.monotonic() - began))
-            time.sleep(2)
-            r["size_before"] = ops.db_size()
-            writer = Writer(make_ops(system, leader), b"quiet/")
-            writer.start()
-            time.sleep(options.quiet)
-            writer.stop.set()
-            writer.join()
-            r["quiet"] = latencies(writer.samples, 0, float("inf"))
-            writer = Writer(make_ops(system, leader), b"defrag/")
-            writer.start()
-            time.sleep(0.5)
-            start = time.monotonic()
-            r["defrag"] = ops.defrag()
-            end = time.monotonic()
-            time.sleep(0.5)
-            writer.stop.set()
-            writer.join()
-            r["during"] = latencies(writer.samples, start, end)
-            time.sleep(2)
-            r["size_after"] = ops.db_size()
-            log("%-4s defrag of the leader: %.0f ms, db size %d -> %d bytes; writer p50/p99/max "
-                "%.2f/%.2f/%.2f ms (%d failed) vs %.2f/%.2f/%.2f ms without" % (
-                    system.name, r["defrag"], r["size_before"], r["size_after"],
-                    r["during"][0], r["during"][1], r["during"][2], r["during"][3],
-                    r["quiet"][0], r["quiet"][1], r["quiet"][2]))
-            ops.close()
+            results[system.name].update(defrag_trial(system, leader, options.keys,
+                                                     options.quiet))
 
         log("\nsummary")
         log("%-46s %14s %14s" % ("", "zkv", "etcd"))
