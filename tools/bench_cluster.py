@@ -65,6 +65,23 @@ def run(argv, **kwargs):
 # ---------------------------------------------------------------------------
 # zkv: the cluster through zkv-cluster, probes over its own protocol
 
+def read_cluster_file(path):
+    """Each member's name, id, endpoints and pid, from zkv-cluster's cluster
+    file: {name: {"id": ..., "client": ..., "pid": ..., ...}}"""
+    members, current = {}, None
+    with open(path) as f:
+        for line in f:
+            line = line.strip()
+            if line == "member":
+                current = {}
+            elif current is not None and "=" in line:
+                key, value = (part.strip() for part in line.split("=", 1))
+                current[key] = value.strip('"')
+                if key == "pid":
+                    members[current["name"]] = current
+    return members
+
+
 class ZkvProbe:
     """One member's client endpoint: status and put, each with a timeout."""
 
@@ -116,19 +133,7 @@ class Zkv:
                        for name, m in self.members.items()}
 
     def reload(self):
-        """Names, ids, endpoints and pids, from the cluster file."""
-        members, current = {}, None
-        with open(os.path.join(self.dir, "cluster.zpl")) as f:
-            for line in f:
-                line = line.strip()
-                if line == "member":
-                    current = {}
-                elif current is not None and "=" in line:
-                    key, value = (part.strip() for part in line.split("=", 1))
-                    current[key] = value.strip('"')
-                    if key == "pid":
-                        members[current["name"]] = current
-        self.members = members
+        self.members = read_cluster_file(os.path.join(self.dir, "cluster.zpl"))
 
     def pid(self, name):
         self.reload()

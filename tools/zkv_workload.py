@@ -47,6 +47,9 @@ import time
 import msgpack
 import zmq
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from bench_cluster import read_cluster_file  # noqa: E402
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FAULTS = ("kill", "pause", "partition", "oneway", "isolate", "moves", "defrag", "compact",
           "snapshot")
@@ -100,19 +103,7 @@ class Cluster:
         self.reload()
 
     def reload(self):
-        """Names, ids and endpoints from the cluster file."""
-        members, current = {}, None
-        with open(self.file) as f:
-            for line in f:
-                line = line.strip()
-                if line == "member":
-                    current = {}
-                elif current is not None and "=" in line:
-                    key, value = (part.strip() for part in line.split("=", 1))
-                    current[key] = value.strip('"')
-                    if key == "pid":
-                        members[current["name"]] = current
-        self.members = members
+        self.members = read_cluster_file(self.file)
 
     def names(self):
         return sorted(self.members)
