@@ -27,9 +27,8 @@ cf_teardown (void)
     }
 }
 
-//  Starts a 3-member cluster with fast timeouts (and more flags)
 void
-cf_up (const char *const *more)
+cf_prepare (size_t members, const char *const *more)
 {
     snprintf (cf_dir, sizeof cf_dir, "/tmp/zkv-test-cluster-XXXXXX");
     cr_assert_not_null (mkdtemp (cf_dir));
@@ -38,11 +37,20 @@ cf_up (const char *const *more)
     for (size_t i = 0; more && more [i] && count < 15; i++)
         flags [count++] = more [i];
     zkv_harness_config_t config = {
-        .members = 3, .dir = cf_dir, .node = ZKV_NODE_BIN, .flags = flags, .attached = true
+        .members = members, .dir = cf_dir, .node = ZKV_NODE_BIN, .flags = flags,
+        .attached = true
     };
     char error [4096];
     cf_cluster = zkv_harness_new (&config, error, sizeof error);
     cr_assert_not_null (cf_cluster, "%s", error);
+}
+
+//  Starts a 3-member cluster with fast timeouts (and more flags)
+void
+cf_up (const char *const *more)
+{
+    cf_prepare (3, more);
+    char error [4096];
     cr_assert_eq (zkv_harness_start (cf_cluster, NULL, error, sizeof error), 0, "%s", error);
 }
 

@@ -18,6 +18,9 @@ extern char cf_dir [128];
 
 //  Starts the cluster, with more member flags (NULL-terminated, or NULL)
 void cf_up (const char *const *more);
+//  Prepares a cluster of members (n1, n2, ... with their data in
+//  cf_dir/nX) without starting it: cf_up's first half
+void cf_prepare (size_t members, const char *const *more);
 //  Stops it and removes its dir (a suite's .fini)
 void cf_teardown (void);
 //  Waits for a leader the members agree on; its name into leader
