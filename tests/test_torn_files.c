@@ -6,7 +6,9 @@
     again, the member either refuses to start, naming the damage, or stops
     on the damage the first time it reads it and then refuses to start, or
     serves every acknowledged write as it was: it never answers a read of
-    an acknowledged key with another value or with nothing. */
+    an acknowledged key with another value or with nothing. And a value
+    altered with valid checksums (only zkv can tell): a member that cannot
+    apply a write reading it stops rather than fall behind the others. */
 #include <criterion/criterion.h>
 #include <czmq.h>
 #include <dirent.h>
@@ -576,4 +578,57 @@ Test (torn_files, an_altered_wal_record_refuses_to_start)
     size_t middle = count / 2;
     s_flip (wal, (starts [middle] + ends [middle]) / 2, 1);
     s_expect (s_restart_and_read (victim, victim, KEYS + 50), REFUSED, victim);
+}
+
+//  A stored value altered so that it no longer decodes (its checksums
+//  rewritten to match, as RocksDB writes it: only zkv can tell). A read of
+//  it is refused with an error; a write whose apply reads it (a put asking
+//  for the previous value) stops the member, which would otherwise answer
+//  it with an error and go on one revision behind every other member
+Test (torn_files, a_value_that_no_longer_decodes_stops_the_member_that_applies_a_read_of_it)
+{
+    char leader [32];
+    const char *victim = s_cluster_with_tables (3, leader, sizeof leader);
+    cr_assert_eq (zkv_harness_signal (cf_cluster, victim, SIGTERM), 0);
+    char db [256];
+    s_db_path (victim, db, sizeof db);
+    char *error = NULL;
+    zkv_engine_t *engine = zkv_engine_open (db, NULL, &error);
+    cr_assert_not_null (engine, "%s", error);
+    rocksdb_iterator_t *it = zkv_engine_iterator (engine, ZKV_CF_KEY, NULL);
+    rocksdb_iter_seek_to_first (it);            //  revision 2: k0000's put
+    cr_assert (rocksdb_iter_valid (it));
+    size_t key_size;
+    const char *key = rocksdb_iter_key (it, &key_size);
+    char revision [32];
+    cr_assert_leq (key_size, sizeof revision);
+    memcpy (revision, key, key_size);
+    rocksdb_iter_destroy (it);
+    const char garbage [] = { (char) 0xFF };    //  a varint cut short
+    cr_assert_eq (zkv_engine_put (engine, ZKV_CF_KEY, revision, key_size, garbage,
+                                  sizeof garbage, true, &error), 0, "%s", error);
+    zkv_engine_destroy (&engine);
+
+    char text [8192];
+    cr_assert_eq (zkv_harness_start (cf_cluster, victim, text, sizeof text), 0, "%s", text);
+    zkv_range_t get = { .key = cf_bin ("k0000"), .serializable = true };
+    zkv_msg_t *reply = cf_call (victim, &zkv_range_desc, &get);
+    cr_assert (reply && zkv_reply_error (reply), "%s answered a value it cannot decode", victim);
+    zkv_msg_destroy (&reply);
+
+    zkv_put_t put = { .key = cf_bin ("k0000"), .value = cf_bin ("new"), .prev_kv = true };
+    reply = cf_call (leader, &zkv_put_desc, &put);
+    cr_assert (reply && !zkv_reply_error (reply), "the cluster did not take the put");
+    zkv_msg_destroy (&reply);
+    int64_t deadline = zclock_mono () + 20000;
+    while (zkv_harness_running (cf_cluster, victim)) {
+        cr_assert_lt (zclock_mono (), deadline, "%s applied what it could not read", victim);
+        zclock_sleep (20);
+    }
+    int status = zkv_harness_exit_status (cf_cluster, victim);
+    char *log = s_log (victim);
+    cr_assert (WIFEXITED (status) && WEXITSTATUS (status) == 2, "%s ended with %d", victim,
+               status);
+    cr_assert_not_null (strstr (log, "could not be applied"), "%s", log);
+    free (log);
 }
