@@ -237,6 +237,29 @@ cf_status_settles (const char *name, zkv_status_response_t *seen)
     return settled;
 }
 
+uint64_t
+cf_applied (const char *name)
+{
+    zkv_status_t request = { 0 };
+    zkv_msg_t *reply = cf_call (name, &zkv_status_desc, &request);
+    uint64_t applied = reply && !zkv_reply_error (reply)
+                     ? ((zkv_status_response_t *) reply->body)->raft_applied_index: 0;
+    zkv_msg_destroy (&reply);
+    return applied;
+}
+
+bool
+cf_caught_up (const char *name, uint64_t index)
+{
+    int64_t deadline = zclock_mono () + 20000;
+    while (cf_applied (name) < index) {
+        if (zclock_mono () >= deadline || !zkv_harness_running (cf_cluster, name))
+            return false;
+        zclock_sleep (20);
+    }
+    return true;
+}
+
 //  Puts k000=value, k001=value, ... through client
 void
 cf_put_keys (zkv_client_t *client, int count)

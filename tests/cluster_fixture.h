@@ -56,5 +56,9 @@ bool cf_log_says (const char *name, const char *text);
 //  Polls a member's Status until it names a leader and has applied all it
 //  knows committed; true if it did within 10 s (*seen: the last answer)
 bool cf_status_settles (const char *name, zkv_status_response_t *seen);
+//  A member's applied index, from its Status (0 when it does not answer)
+uint64_t cf_applied (const char *name);
+//  Waits up to 20 s for a member to have applied index; true if it did
+bool cf_caught_up (const char *name, uint64_t index);
 
 #endif

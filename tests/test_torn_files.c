@@ -91,8 +91,7 @@ s_cluster_with_tables (size_t members, char *leader, size_t size)
     for (size_t m = 0; m < members && streq (victim, leader); m++)
         victim = zkv_harness_name (cf_cluster, m);
     //  The victim applied everything before its tables are written
-    zkv_status_response_t seen;
-    cr_assert (cf_status_settles (victim, &seen));
+    cr_assert (cf_caught_up (victim, cf_applied (leader)));
     zkv_defragment_t defrag = { false };
     zkv_msg_t *reply = cf_call (victim, &zkv_defragment_desc, &defrag);
     cr_assert (reply && !zkv_reply_error (reply), "%s did not defragment", victim);
@@ -321,9 +320,11 @@ s_hash_kv (const char *name, int64_t revision, bool *answered)
 //  start, exit code 1 or 2, naming the damage; or it starts, and answers
 //  every read with the value acknowledged (an error would do, but no other
 //  value, no missing key), until it stops on the damage (exit code 2,
-//  naming it); or it serves everything, HashKV as the leader's.
+//  naming it); or it serves everything, HashKV as the leader's. applied:
+//  what it had applied before it stopped, or what the others applied since
+//  (raft replays what a torn WAL tail took, the leader sends what it missed)
 static s_outcome_t
-s_restart_and_read (const char *victim, const char *leader, int count)
+s_restart_and_read (const char *victim, const char *leader, int count, uint64_t applied)
 {
     char error [8192];
     if (zkv_harness_start (cf_cluster, victim, error, sizeof error)) {
@@ -334,10 +335,7 @@ s_restart_and_read (const char *victim, const char *leader, int count)
                    "%s refused to start without naming the damage: %s", victim, error);
         return REFUSED;
     }
-    //  Caught up with what the others committed meanwhile (a torn WAL
-    //  tail may have taken the last applies, which raft replays)
-    zkv_status_response_t seen;
-    if (!cf_status_settles (victim, &seen)) {
+    if (!cf_caught_up (victim, applied)) {
         s_stopped_on_damage (victim);
         return STOPPED;
     }
@@ -412,12 +410,13 @@ Test (torn_files, flipped_bytes_in_a_table_stop_the_member_at_the_first_read)
 {
     char leader [32];
     const char *victim = s_cluster_with_tables (3, leader, sizeof leader);
+    uint64_t applied = cf_applied (victim);
     cr_assert_eq (zkv_harness_signal (cf_cluster, victim, SIGTERM), 0);
     char key_table [512], newest [512];
     s_tables (victim, key_table, newest, sizeof key_table);
     //  The middle of the key family's table: data blocks (values)
     s_flip (key_table, s_size (key_table) / 2, 16);
-    s_expect (s_restart_and_read (victim, leader, KEYS), STOPPED, victim);
+    s_expect (s_restart_and_read (victim, leader, KEYS, applied), STOPPED, victim);
     s_refuses_again (victim);
 
     //  Rebuilt as docs/OPERATIONS.md says: its data moved aside, started
@@ -440,7 +439,7 @@ Test (torn_files, flipped_bytes_in_a_table_stop_the_member_at_the_first_read)
     cr_assert_eq (run.code, 0, "%s", run.err);
     zkv_run_free (&run);
     free (cf_converged ());
-    s_expect (s_restart_and_read (victim, target, KEYS), SERVED, victim);
+    s_expect (s_restart_and_read (victim, target, KEYS, cf_applied (target)), SERVED, victim);
 }
 
 Test (torn_files, a_cut_table_refuses_to_start)
@@ -451,13 +450,14 @@ Test (torn_files, a_cut_table_refuses_to_start)
     char key_table [512], newest [512];
     s_tables (victim, key_table, newest, sizeof key_table);
     s_cut (newest, s_size (newest) / 2);
-    s_expect (s_restart_and_read (victim, leader, KEYS), REFUSED, victim);
+    s_expect (s_restart_and_read (victim, leader, KEYS, 0), REFUSED, victim);
 }
 
 Test (torn_files, a_cut_manifest_or_current_refuses_to_start)
 {
     char leader [32];
     const char *victim = s_cluster_with_tables (3, leader, sizeof leader);
+    uint64_t applied = cf_applied (victim);
     cr_assert_eq (zkv_harness_signal (cf_cluster, victim, SIGTERM), 0);
     char db [256], copy [300], command [1024];
     s_db_path (victim, db, sizeof db);
@@ -476,7 +476,7 @@ Test (torn_files, a_cut_manifest_or_current_refuses_to_start)
     cr_assert_gt (count, 1);
     cr_assert_eq (ends [count - 1], s_size (manifest), "a MANIFEST with a torn tail already");
     s_cut (manifest, (starts [count - 1] + ends [count - 1]) / 2);
-    s_expect (s_restart_and_read (victim, leader, KEYS), REFUSED, victim);
+    s_expect (s_restart_and_read (victim, leader, KEYS, applied), REFUSED, victim);
 
     //  CURRENT (the MANIFEST's name and a newline) cut
     snprintf (command, sizeof command, "rm -rf '%s' && cp -a '%s' '%s'", db, copy, db);
@@ -484,12 +484,12 @@ Test (torn_files, a_cut_manifest_or_current_refuses_to_start)
     char current [300];
     snprintf (current, sizeof current, "%s/CURRENT", db);
     s_cut (current, s_size (current) / 2);
-    s_expect (s_restart_and_read (victim, leader, KEYS), REFUSED, victim);
+    s_expect (s_restart_and_read (victim, leader, KEYS, applied), REFUSED, victim);
 
     //  And whole again, it serves
     snprintf (command, sizeof command, "rm -rf '%s' && mv '%s' '%s'", db, copy, db);
     cr_assert_eq (system (command), 0);
-    s_expect (s_restart_and_read (victim, leader, KEYS), SERVED, victim);
+    s_expect (s_restart_and_read (victim, leader, KEYS, applied), SERVED, victim);
 }
 
 //  A flush's record cut from the MANIFEST: the restart after a stop turns
@@ -502,10 +502,10 @@ Test (torn_files, a_manifest_cut_after_a_flush_refuses_to_start)
     zkv_client_t *client = zkv_client_new (zkv_harness_endpoint (cf_cluster, leader), 5000);
     s_write (client, KEYS, KEYS + 50);
     zkv_client_destroy (&client);
-    zkv_status_response_t seen;
-    cr_assert (cf_status_settles (victim, &seen));
+    uint64_t applied = cf_applied (leader);
+    cr_assert (cf_caught_up (victim, applied));
     cr_assert_eq (zkv_harness_signal (cf_cluster, victim, SIGTERM), 0);
-    s_expect (s_restart_and_read (victim, leader, KEYS + 50), SERVED, victim);
+    s_expect (s_restart_and_read (victim, leader, KEYS + 50, applied), SERVED, victim);
     cr_assert_eq (zkv_harness_signal (cf_cluster, victim, SIGTERM), 0);
     char manifest [512];
     s_newest_file (victim, "MANIFEST-", "", manifest, sizeof manifest);
@@ -513,7 +513,7 @@ Test (torn_files, a_manifest_cut_after_a_flush_refuses_to_start)
     size_t count = s_log_records (manifest, starts, ends, 4096);
     cr_assert_gt (count, 1);
     s_cut (manifest, (starts [count - 1] + ends [count - 1]) / 2);
-    s_expect (s_restart_and_read (victim, leader, KEYS + 50), REFUSED, victim);
+    s_expect (s_restart_and_read (victim, leader, KEYS + 50, applied), REFUSED, victim);
 }
 
 //  A kill -9 in the middle of a write leaves the WAL's last record torn:
@@ -527,8 +527,8 @@ Test (torn_files, a_torn_wal_tail_after_a_kill_loses_nothing_acknowledged)
     zkv_client_t *client = zkv_client_new (zkv_harness_endpoint (cf_cluster, leader), 5000);
     s_write (client, KEYS, KEYS + 50);
     zkv_client_destroy (&client);
-    zkv_status_response_t seen;
-    cr_assert (cf_status_settles (victim, &seen));
+    uint64_t applied = cf_applied (leader);
+    cr_assert (cf_caught_up (victim, applied));
     cr_assert_eq (zkv_harness_signal (cf_cluster, victim, SIGKILL), 0);
     char wal [512];
     s_newest_file (victim, "", ".log", wal, sizeof wal);
@@ -536,7 +536,7 @@ Test (torn_files, a_torn_wal_tail_after_a_kill_loses_nothing_acknowledged)
     size_t count = s_log_records (wal, starts, ends, 4096);
     cr_assert_gt (count, 50, "the WAL holds %zu records", count);
     s_cut (wal, (starts [count - 1] + ends [count - 1]) / 2);
-    s_expect (s_restart_and_read (victim, leader, KEYS + 50), SERVED, victim);
+    s_expect (s_restart_and_read (victim, leader, KEYS + 50, applied), SERVED, victim);
 }
 
 //  The same on a cluster of one, whose disk holds the only copy of what it
@@ -548,6 +548,7 @@ Test (torn_files, a_torn_wal_tail_on_the_only_member_loses_nothing_acknowledged)
     zkv_client_t *client = zkv_client_new (zkv_harness_endpoint (cf_cluster, leader), 5000);
     s_write (client, KEYS, KEYS + 50);
     zkv_client_destroy (&client);
+    uint64_t applied = cf_applied (victim);
     cr_assert_eq (zkv_harness_signal (cf_cluster, victim, SIGKILL), 0);
     char wal [512];
     s_newest_file (victim, "", ".log", wal, sizeof wal);
@@ -555,7 +556,7 @@ Test (torn_files, a_torn_wal_tail_on_the_only_member_loses_nothing_acknowledged)
     size_t count = s_log_records (wal, starts, ends, 4096);
     cr_assert_gt (count, 50, "the WAL holds %zu records", count);
     s_cut (wal, (starts [count - 1] + ends [count - 1]) / 2);
-    s_expect (s_restart_and_read (victim, victim, KEYS + 50), SERVED, victim);
+    s_expect (s_restart_and_read (victim, victim, KEYS + 50, applied), SERVED, victim);
 }
 
 //  A record in the middle of the WAL altered: not a crash's doing. The
@@ -569,6 +570,7 @@ Test (torn_files, an_altered_wal_record_refuses_to_start)
     zkv_client_t *client = zkv_client_new (zkv_harness_endpoint (cf_cluster, leader), 5000);
     s_write (client, KEYS, KEYS + 50);
     zkv_client_destroy (&client);
+    uint64_t applied = cf_applied (victim);
     cr_assert_eq (zkv_harness_signal (cf_cluster, victim, SIGKILL), 0);
     char wal [512];
     s_newest_file (victim, "", ".log", wal, sizeof wal);
@@ -577,7 +579,7 @@ Test (torn_files, an_altered_wal_record_refuses_to_start)
     cr_assert_gt (count, 50, "the WAL holds %zu records", count);
     size_t middle = count / 2;
     s_flip (wal, (starts [middle] + ends [middle]) / 2, 1);
-    s_expect (s_restart_and_read (victim, victim, KEYS + 50), REFUSED, victim);
+    s_expect (s_restart_and_read (victim, victim, KEYS + 50, applied), REFUSED, victim);
 }
 
 //  A stored value altered so that it no longer decodes (its checksums
