@@ -123,9 +123,10 @@ zkv_snapshot_in_destroy (zkv_snapshot_in_t **self_p)
 }
 
 //  Adds to batch the deletion of everything a family holds: a range up to
-//  a bound past any short key, then whatever longer key lies beyond it
-static void
-s_empty_family (zkv_snapshot_in_t *self, zkv_cf_t cf)
+//  a bound past any short key, then whatever longer key lies beyond it.
+//  Returns 0, or -1 with *error when the family could not be read.
+static int
+s_empty_family (zkv_snapshot_in_t *self, zkv_cf_t cf, char **error)
 {
     static const char bound [32] = {
         -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
@@ -140,7 +141,9 @@ s_empty_family (zkv_snapshot_in_t *self, zkv_cf_t cf)
         const char *key = rocksdb_iter_key (it, &size);
         rocksdb_writebatch_delete_cf (self->batch, handle, key, size);
     }
+    int rc = zkv_engine_iter_error (self->engine, it, error);
     rocksdb_iter_destroy (it);
+    return rc;
 }
 
 static int
@@ -179,8 +182,8 @@ zkv_snapshot_in_feed (zkv_snapshot_in_t *self, const zkv_snapshot_chunk_t *chunk
         self->from = chunk->from;
         self->next_seq = 0;
         for (int cf = 0; cf < ZKV_CF_COUNT; cf++)
-            if (zkv_image_carries ((zkv_cf_t) cf))
-                s_empty_family (self, (zkv_cf_t) cf);
+            if (zkv_image_carries ((zkv_cf_t) cf) && s_empty_family (self, (zkv_cf_t) cf, error))
+                return s_refuse (self, error, NULL);
     }
     if (!self->batch || chunk->stream != self->stream || chunk->from != self->from
     ||  chunk->seq != self->next_seq)

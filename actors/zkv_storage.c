@@ -112,14 +112,16 @@ s_zalloc (msgpack_zone *zone, size_t size)
 }
 
 //  True for member 0 (an alarm for nobody in particular) and the members
-//  of the member table (replicated state: every member decides alike)
+//  of the member table (replicated state: every member decides alike, so
+//  a table this member cannot read stops it)
 static bool
 s_is_member (self_t *self, uint64_t id, msgpack_zone *zone)
 {
     zkv_cluster_member_t *member = NULL;
     char *error = NULL;
     int found = id? zkv_members_get (self->args->engine, id, zone, &member, &error): 1;
-    free (error);
+    if (found < 0)
+        zkv_fatal ("storage: cannot read the member table: %s", error);
     return found == 1;
 }
 
@@ -173,10 +175,13 @@ s_raise_nospace (self_t *self)
 
 //  Runs request against the store (a write inside the open batch, or a
 //  read) and encodes its reply with a full header. term is the raft term
-//  the reply's header carries.
+//  the reply's header carries; index that of the entry being applied (0
+//  for a read): an entry the store fails to apply (its data unreadable,
+//  memory short) stops the member, since every other member applies it,
+//  and this one would go on from another state.
 static uint8_t *
 s_execute (self_t *self, const zkv_internal_request_t *request, uint64_t term,
-           msgpack_zone *zone, size_t *size)
+           uint64_t index, msgpack_zone *zone, size_t *size)
 {
     zkv_result_t status;
     const zkv_desc_t *desc = NULL;
@@ -253,8 +258,11 @@ s_execute (self_t *self, const zkv_internal_request_t *request, uint64_t term,
         const zkv_cluster_member_t *attributes = request->attributes;
         zkv_cluster_member_t *record = NULL;
         char *error = NULL;
-        if (zkv_members_get (self->args->engine, attributes->member_id, zone, &record,
-                             &error) == 1) {
+        int found = zkv_members_get (self->args->engine, attributes->member_id, zone,
+                                     &record, &error);
+        if (found < 0)
+            zkv_fatal ("storage: cannot read the member table: %s", error);
+        if (found == 1) {
             record->client_endpoint = attributes->client_endpoint;
             record->events_endpoint = attributes->events_endpoint;
             uint8_t key [8];
@@ -290,7 +298,13 @@ s_execute (self_t *self, const zkv_internal_request_t *request, uint64_t term,
     }
     if (status.err == ZKV_ERR_INTERNAL) {
         char text [512];
-        zsys_error ("storage: %s", zkv_status_text (&status, text, sizeof text));
+        zkv_status_text (&status, text, sizeof text);
+        //  (desc is NULL for an entry holding no request zkv knows, which
+        //  every member refuses alike)
+        if (index && desc)
+            zkv_fatal ("storage: entry %llu could not be applied: %s",
+                       (unsigned long long) index, text);
+        zsys_error ("storage: %s", text);
     }
     zkv_header_t header = {
         .cluster_id = self->args->cluster_id, .member_id = self->args->member_id,
@@ -351,7 +365,7 @@ s_serve_reads (self_t *self, s_answers_t *answers)
         zkv_internal_request_t *request = s_decode_request (read->request, zone);
         if (request) {
             size_t size;
-            uint8_t *reply = s_execute (self, request, zkv_mvcc_applied_term (self->mvcc),
+            uint8_t *reply = s_execute (self, request, zkv_mvcc_applied_term (self->mvcc), 0,
                                         zone, &size);
             s_answers_add (answers, read->wait, reply, size);
         }
@@ -395,7 +409,7 @@ s_apply (self_t *self, const zkv_apply_t *apply, s_answers_t *answers)
             continue;
         size_t size;
         int64_t compacted = zkv_mvcc_compact_revision (self->mvcc);
-        uint8_t *reply = s_execute (self, request, entry->term, zone, &size);
+        uint8_t *reply = s_execute (self, request, entry->term, entry->index, zone, &size);
         if (zkv_mvcc_compact_revision (self->mvcc) != compacted) {
             zkv_compaction_scheduled_t compaction = {
                 .revision = zkv_mvcc_compact_revision (self->mvcc), .previous = compacted

@@ -11,11 +11,13 @@
     =========================================================================
 */
 #include <czmq.h>
+#include <fcntl.h>
 #include <sodium.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "zkv_certs.h"
+#include "zkv_actor_io.h"
 #include "zkv_cluster.h"
 #include "zkv_config.h"
 #include "zkv_engine.h"
@@ -119,6 +121,48 @@ s_security_destroy (s_security_t *security)
     zhashx_destroy (&security->admin_keys);
 }
 
+//  The mark a member leaves in its data directory when it finds its
+//  database damaged: it will not start on that data again
+#define DAMAGED_MARK "damaged"
+
+//  Writes the mark (the error that found the damage), synced; a failure
+//  to write it leaves only the log to tell
+static void
+s_mark_damaged (const char *data_dir, const char *error)
+{
+    char path [1100];
+    snprintf (path, sizeof path, "%s/" DAMAGED_MARK, data_dir);
+    int fd = open (path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    if (fd < 0)
+        return;
+    char text [1200];
+    int size = snprintf (text, sizeof text, "%s\n", error);
+    if (size > (int) sizeof text - 1)
+        size = (int) sizeof text - 1;
+    if (write (fd, text, (size_t) size) == size)
+        fsync (fd);
+    close (fd);
+    int dir = open (data_dir, O_RDONLY | O_DIRECTORY);
+    if (dir >= 0) {
+        fsync (dir);
+        close (dir);
+    }
+}
+
+//  The member's answer to a failed write or read of its database (see
+//  zkv_engine_failure_fn): it stops at once, never retrying; damaged
+//  files leave the mark too (arg: the data directory, NULL in memory)
+static void
+s_storage_failed (void *arg, bool damaged, const char *what, const char *error)
+{
+    if (damaged) {
+        if (arg)
+            s_mark_damaged ((const char *) arg, error);
+        zkv_fatal ("storage: the database is damaged (found by a %s): %s", what, error);
+    }
+    zkv_fatal ("storage: RocksDB failed a %s: %s", what, error);
+}
+
 //  Sends START (with an optional argument) and returns the status frame
 //  ("OK" or an error text) and, in *detail and *more, the next frames if
 //  any
@@ -180,6 +224,21 @@ main (int argc, char *argv [])
             return 1;
         }
         snprintf (db_path, sizeof db_path, "%s/db", config.data_dir);
+        //  A member that found its database damaged does not serve from it
+        //  again: someone must rebuild it (or, knowing better, remove the mark)
+        char mark [1100], reason [1024] = "";
+        snprintf (mark, sizeof mark, "%s/" DAMAGED_MARK, config.data_dir);
+        FILE *file = fopen (mark, "r");
+        if (file) {
+            if (!fgets (reason, sizeof reason, file))
+                reason [0] = 0;
+            fclose (file);
+            reason [strcspn (reason, "\n")] = 0;
+            fprintf (stderr, "zkv-node: the database in %s was found damaged (%s), and %s keeps "
+                     "the member from starting on it: rebuild the member (docs/OPERATIONS.md, "
+                     "\"Damaged files\")\n", db_path, reason, mark);
+            return 1;
+        }
     }
     char *err = NULL;
     zkv_engine_t *engine = zkv_engine_open (db_path, memory, &err);
@@ -188,12 +247,22 @@ main (int argc, char *argv [])
             fprintf (stderr, "zkv-node: data dir %s is in use by another zkv-node (%s)\n",
                      config.data_dir, err);
         else
+        if (strncmp (err, "Corruption", 10) == 0)
+            fprintf (stderr, "zkv-node: the database in %s is damaged, not starting on it: %s\n",
+                     db_path, err);
+        else
+        if (strstr (err, "No space left on device"))
+            fprintf (stderr, "zkv-node: no space left on the disk of %s: free some, then start "
+                     "the member again (%s)\n", config.data_dir, err);
+        else
             fprintf (stderr, "zkv-node: cannot open %s: %s\n", db_path, err);
         free (err);
         zkv_memory_destroy (&memory);
         s_security_destroy (&security);
         return 1;
     }
+    //  From here on a failed write or read of the database stops the member
+    zkv_engine_set_failure (engine, s_storage_failed, config.memory? NULL: config.data_dir);
     //  The members: --initial-cluster at the first start, then the table
     zkv_cluster_t initial, cluster;
     if (zkv_cluster_parse (config.initial_cluster, config.initial_cluster_token, &initial,

@@ -107,7 +107,7 @@ zkv_alarm_table_load (zkv_alarm_table_t *self, zkv_engine_t *engine, char **erro
         zkv_alarm_table_add (self, zkv_be64_get (key), key [8]);
     }
     char *err = NULL;
-    rocksdb_iter_get_error (it, &err);
+    zkv_engine_iter_error (engine, it, &err);
     rocksdb_iter_destroy (it);
     if (err) {
         *error = err;

@@ -25,6 +25,8 @@ struct zkv_engine_s {
     rocksdb_writeoptions_t *write_async;
     rocksdb_env_t *env;                 //  only for the memory medium (not owned)
     rocksdb_env_t *disk_env;            //  the default env, on disk (owned handle)
+    zkv_engine_failure_fn *failure;     //  told of failed writes and reads
+    void *failure_arg;
 };
 
 static const char *s_cf_names [ZKV_CF_COUNT] = {
@@ -99,6 +101,22 @@ zkv_engine_open (const char *path, zkv_memory_t *memory, char **error)
     rocksdb_options_increase_parallelism (self->options, 2);
     rocksdb_options_set_max_background_jobs (self->options, 2);
     rocksdb_options_set_bytes_per_sync (self->options, 1 << 20);
+    //  RocksDB's default, said out loud: checks at open (every table file
+    //  is there, with the size the MANIFEST records) and while running (a
+    //  corruption found by a flush or compaction stops writes for good)
+    rocksdb_options_set_paranoid_checks (self->options, 1);
+    //  A torn last record of the WAL (a crash in the middle of writing it:
+    //  it was never synced, so never acknowledged) is dropped; any other
+    //  damage refuses to open. RocksDB's default (point in time) would stop
+    //  replaying at the first bad record and open without everything after
+    //  it, fsync'd raft entries included: acknowledged writes lost in silence.
+    rocksdb_options_set_wal_recovery_mode (self->options,
+                                           rocksdb_tolerate_corrupted_tail_records_recovery);
+    //  RocksDB's own LOG gets only the header it writes at open (its
+    //  options): Debian's RocksDB 7.8 is built with assertions, and aborts
+    //  the process when it logs again after a failed write of the LOG (a
+    //  full disk); zkv logs every error RocksDB returns to it instead
+    rocksdb_options_set_info_log_level (self->options, 5);     //  HEADER_LEVEL
     if (memory) {
         self->env = memory->env;
         rocksdb_options_set_env (self->options, self->env);
@@ -166,6 +184,32 @@ zkv_engine_open (const char *path, zkv_memory_t *memory, char **error)
 }
 
 void
+zkv_engine_set_failure (zkv_engine_t *self, zkv_engine_failure_fn *fn, void *arg)
+{
+    self->failure = fn;
+    self->failure_arg = arg;
+}
+
+//  A RocksDB error err of an operation: told to the failure handler (which
+//  stops a member), else handed to the caller in *error. Returns -1.
+static int
+s_failed (zkv_engine_t *self, const char *what, char *err, char **error)
+{
+    if (self->failure)
+        self->failure (self->failure_arg, strncmp (err, "Corruption", 10) == 0, what, err);
+    *error = err;
+    return -1;
+}
+
+int
+zkv_engine_iter_error (zkv_engine_t *self, rocksdb_iterator_t *it, char **error)
+{
+    char *err = NULL;
+    rocksdb_iter_get_error (it, &err);
+    return err? s_failed (self, "read", err, error): 0;
+}
+
+void
 zkv_engine_destroy (zkv_engine_t **self_p)
 {
     zkv_engine_t *self = *self_p;
@@ -215,11 +259,7 @@ zkv_engine_write (zkv_engine_t *self, rocksdb_writebatch_t *batch, bool sync, ch
 {
     char *err = NULL;
     rocksdb_write (self->db, sync? self->write_sync: self->write_async, batch, &err);
-    if (err) {
-        *error = err;
-        return -1;
-    }
-    return 0;
+    return err? s_failed (self, "write", err, error): 0;
 }
 
 int
@@ -229,11 +269,7 @@ zkv_engine_write_wi (zkv_engine_t *self, rocksdb_writebatch_wi_t *batch, bool sy
     char *err = NULL;
     rocksdb_write_writebatch_wi (self->db, sync? self->write_sync: self->write_async,
                                  batch, &err);
-    if (err) {
-        *error = err;
-        return -1;
-    }
-    return 0;
+    return err? s_failed (self, "write", err, error): 0;
 }
 
 int
@@ -243,11 +279,7 @@ zkv_engine_put (zkv_engine_t *self, zkv_cf_t cf, const void *key, size_t key_siz
     char *err = NULL;
     rocksdb_put_cf (self->db, sync? self->write_sync: self->write_async, self->cf [cf],
                     (const char *) key, key_size, (const char *) value, value_size, &err);
-    if (err) {
-        *error = err;
-        return -1;
-    }
-    return 0;
+    return err? s_failed (self, "write", err, error): 0;
 }
 
 int
@@ -257,10 +289,22 @@ zkv_engine_get (zkv_engine_t *self, zkv_cf_t cf, const void *key, size_t key_siz
     char *err = NULL;
     *value = rocksdb_get_cf (self->db, self->read_options, self->cf [cf],
                              (const char *) key, key_size, value_size, &err);
-    if (err) {
-        *error = err;
-        return -1;
-    }
+    if (err)
+        return s_failed (self, "read", err, error);
+    return *value? 1: 0;
+}
+
+int
+zkv_engine_get_wi (zkv_engine_t *self, rocksdb_writebatch_wi_t *batch, zkv_cf_t cf,
+                   const void *key, size_t key_size, char **value, size_t *value_size,
+                   char **error)
+{
+    char *err = NULL;
+    *value = rocksdb_writebatch_wi_get_from_batch_and_db_cf (
+        batch, self->db, self->read_options, self->cf [cf], (const char *) key, key_size,
+        value_size, &err);
+    if (err)
+        return s_failed (self, "read", err, error);
     return *value? 1: 0;
 }
 
@@ -392,9 +436,5 @@ zkv_engine_flush (zkv_engine_t *self, char **error)
     for (int cf = 0; cf < ZKV_CF_COUNT && !err; cf++)
         rocksdb_flush_cf (self->db, options, self->cf [cf], &err);
     rocksdb_flushoptions_destroy (options);
-    if (err) {
-        *error = err;
-        return -1;
-    }
-    return 0;
+    return err? s_failed (self, "flush", err, error): 0;
 }

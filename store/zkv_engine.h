@@ -34,6 +34,16 @@ typedef enum {
 typedef struct zkv_engine_s zkv_engine_t;
 typedef struct zkv_memory_s zkv_memory_t;
 
+//  Called when RocksDB fails a write (a WAL append, a sync, a flush) or
+//  any read, with RocksDB's text; damaged is true for a Corruption status
+//  (a checksum mismatch, a cut or missing file: the files are not what
+//  RocksDB wrote). A member's handler stops it and does not return:
+//  retrying a failed write is never safe (the WAL's state is unknown, and
+//  RocksDB may have stopped writes for good), and a store that cannot read
+//  its own data must not answer for it, nor apply entries the others apply.
+typedef void (zkv_engine_failure_fn) (void *arg, bool damaged, const char *what,
+                                      const char *error);
+
 //  An in-memory medium. Databases opened on it survive closing and
 //  reopening for as long as it lives (tests use this to restart a store).
 zkv_memory_t *
@@ -50,6 +60,16 @@ zkv_engine_t *
 
 void
     zkv_engine_destroy (zkv_engine_t **self_p);
+
+//  Sets the handler of failures (see zkv_engine_failure_fn); without one,
+//  errors only go back to the caller (tests, offline tools)
+void
+    zkv_engine_set_failure (zkv_engine_t *self, zkv_engine_failure_fn *fn, void *arg);
+
+//  The error of an iterator of this engine (after it stopped being valid):
+//  0, or -1 with RocksDB's text in *error, told to the failure handler
+int
+    zkv_engine_iter_error (zkv_engine_t *self, rocksdb_iterator_t *it, char **error);
 
 //  The column family name of cf ("key", "index", ...)
 const char *
@@ -84,6 +104,13 @@ int
 int
     zkv_engine_get (zkv_engine_t *self, zkv_cf_t cf, const void *key, size_t key_size,
                     char **value, size_t *value_size, char **error);
+
+//  Reads one value through batch (its writes first, then the database);
+//  as zkv_engine_get
+int
+    zkv_engine_get_wi (zkv_engine_t *self, rocksdb_writebatch_wi_t *batch, zkv_cf_t cf,
+                       const void *key, size_t key_size, char **value, size_t *value_size,
+                       char **error);
 
 //  An 8-byte big-endian number under name in cf: returns 1 with *value
 //  set, 0 if absent, -1 with *error (also for a record of another size)

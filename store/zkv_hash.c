@@ -46,18 +46,6 @@ s_rev_compare (const void *a, const void *b)
     return x->sub < y->sub? -1: x->sub > y->sub? 1: 0;
 }
 
-static int
-s_iter_error (rocksdb_iterator_t *it, char **error)
-{
-    char *err = NULL;
-    rocksdb_iter_get_error (it, &err);
-    if (err) {
-        *error = err;
-        return -1;
-    }
-    return 0;
-}
-
 //  An 8-byte meta record at snapshot, left as is when absent
 static int
 s_meta_get (zkv_engine_t *engine, const rocksdb_snapshot_t *snapshot, const char *name,
@@ -81,7 +69,7 @@ s_meta_get (zkv_engine_t *engine, const rocksdb_snapshot_t *snapshot, const char
         }
     }
     if (rc == 0)
-        rc = s_iter_error (it, error);
+        rc = zkv_engine_iter_error (engine, it, error);
     rocksdb_iter_destroy (it);
     return rc;
 }
@@ -168,7 +156,7 @@ s_counted (zkv_engine_t *engine, const rocksdb_snapshot_t *snapshot, int64_t rev
         }
     }
     if (rc == 0)
-        rc = s_iter_error (it, error);
+        rc = zkv_engine_iter_error (engine, it, error);
     else
     if (!*error)
         *error = strdup ("out of memory");
@@ -230,7 +218,7 @@ zkv_hash_kv (zkv_engine_t *engine, const rocksdb_snapshot_t *snapshot, int64_t r
         crc = zkv_crc32c (crc, value, value_size);
     }
     if (rc == 0)
-        rc = s_iter_error (it, error);
+        rc = zkv_engine_iter_error (engine, it, error);
     rocksdb_iter_destroy (it);
     free (counted.items);
     if (rc == 0)
@@ -269,7 +257,7 @@ zkv_hash_all (zkv_engine_t *engine, const rocksdb_snapshot_t *snapshot, uint32_t
             crc = zkv_crc32c (crc, key, size);
             crc = zkv_crc32c (crc, value, value_size);
         }
-        rc = s_iter_error (it, error);
+        rc = zkv_engine_iter_error (engine, it, error);
         rocksdb_iter_destroy (it);
     }
     if (rc == 0)

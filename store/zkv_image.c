@@ -153,6 +153,9 @@ zkv_image_writer_size (zkv_image_writer_t *self, const atomic_bool *cancel)
                 break;
             }
         }
+        char *err = NULL;
+        if (zkv_engine_iter_error (self->engine, it, &err))
+            free (err);                 //  the stream meets it too, and fails
         rocksdb_iter_destroy (it);
     }
     return total;
@@ -179,7 +182,7 @@ s_refill (zkv_image_writer_t *self, char **error)
         }
         if (!rocksdb_iter_valid (self->it)) {
             char *err = NULL;
-            rocksdb_iter_get_error (self->it, &err);
+            zkv_engine_iter_error (self->engine, self->it, &err);
             rocksdb_iter_destroy (self->it);
             self->it = NULL;
             if (err) {

@@ -73,6 +73,9 @@ zkv_members_list (zkv_engine_t *engine, msgpack_zone *zone, zkv_cluster_member_l
         }
         items [list->count++] = *member;
     }
+    //  A family cut short by an error is no member list
+    if (rc == 0 && zkv_engine_iter_error (engine, it, error))
+        rc = -1;
     rocksdb_iter_destroy (it);
     list->items = items;
     return rc;

@@ -163,17 +163,10 @@ zkv_mvcc_get (zkv_mvcc_t *self, zkv_cf_t cf, const void *key, size_t key_size,
               char **value, size_t *value_size, zkv_result_t *status)
 {
     char *err = NULL;
-    if (self->batch && rocksdb_writebatch_wi_count (self->batch) > 0) {
-        rocksdb_readoptions_t *options = rocksdb_readoptions_create ();
-        *value = rocksdb_writebatch_wi_get_from_batch_and_db_cf (
-            self->batch, zkv_engine_db (self->engine), options,
-            zkv_engine_cf (self->engine, cf), (const char *) key, key_size, value_size, &err);
-        rocksdb_readoptions_destroy (options);
-        if (err)
-            return zkv_mvcc_rocksdb_error (status, err);
-        return *value? 1: 0;
-    }
-    int found = zkv_engine_get (self->engine, cf, key, key_size, value, value_size, &err);
+    int found = self->batch && rocksdb_writebatch_wi_count (self->batch) > 0
+              ? zkv_engine_get_wi (self->engine, self->batch, cf, key, key_size, value,
+                                   value_size, &err)
+              : zkv_engine_get (self->engine, cf, key, key_size, value, value_size, &err);
     if (found < 0)
         return zkv_mvcc_rocksdb_error (status, err);
     return found;

@@ -203,7 +203,7 @@ zkv_mvcc_compact_step (zkv_mvcc_t *self, size_t max_deletes, char **error)
     free (tomb.bytes);
     if (rc == 0) {
         char *err = NULL;
-        rocksdb_iter_get_error (it, &err);
+        zkv_engine_iter_error (self->engine, it, &err);
         if (err) {
             *error = err;
             rc = -1;

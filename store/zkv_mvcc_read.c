@@ -128,7 +128,7 @@ s_walk (zkv_mvcc_t *self, zkv_bin_t key, zkv_bin_t end, int64_t rev, bool tombst
     }
     if (rc == 0) {
         char *err = NULL;
-        rocksdb_iter_get_error (it, &err);
+        zkv_engine_iter_error (self->engine, it, &err);
         if (err)
             rc = zkv_mvcc_rocksdb_error (status, err);
     }

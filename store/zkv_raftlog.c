@@ -134,7 +134,7 @@ zkv_raftlog_new (zkv_engine_t *engine, char **error)
         }
     }
     char *err = NULL;
-    rocksdb_iter_get_error (it, &err);
+    zkv_engine_iter_error (engine, it, &err);
     rocksdb_iter_destroy (it);
     if (err) {
         *error = err;
@@ -348,7 +348,7 @@ zkv_raftlog_entries (zkv_raftlog_t *self, uint64_t lo, uint64_t hi, msgpack_zone
     }
     if (rc == 0) {
         char *err = NULL;
-        rocksdb_iter_get_error (it, &err);
+        zkv_engine_iter_error (self->engine, it, &err);
         if (err) {
             *error = err;
             rc = -1;

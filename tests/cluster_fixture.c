@@ -27,9 +27,10 @@ cf_teardown (void)
     }
 }
 
-//  Starts a 3-member cluster with fast timeouts (and more flags)
+//  Makes a cluster of members with fast timeouts (and more flags), secure
+//  or not, without starting it
 static void
-s_up (const char *const *more, bool secure)
+s_prepare (size_t members, const char *const *more, bool secure)
 {
     snprintf (cf_dir, sizeof cf_dir, "/tmp/zkv-test-cluster-XXXXXX");
     cr_assert_not_null (mkdtemp (cf_dir));
@@ -38,12 +39,26 @@ s_up (const char *const *more, bool secure)
     for (size_t i = 0; more && more [i] && count < 15; i++)
         flags [count++] = more [i];
     zkv_harness_config_t config = {
-        .members = 3, .dir = cf_dir, .node = ZKV_NODE_BIN, .flags = flags, .attached = true,
-        .secure = secure
+        .members = members, .dir = cf_dir, .node = ZKV_NODE_BIN, .flags = flags,
+        .attached = true, .secure = secure
     };
     char error [4096];
     cf_cluster = zkv_harness_new (&config, error, sizeof error);
     cr_assert_not_null (cf_cluster, "%s", error);
+}
+
+void
+cf_prepare (size_t members, const char *const *more)
+{
+    s_prepare (members, more, false);
+}
+
+//  Starts a 3-member cluster, secure or not
+static void
+s_up (const char *const *more, bool secure)
+{
+    s_prepare (3, more, secure);
+    char error [4096];
     cr_assert_eq (zkv_harness_start (cf_cluster, NULL, error, sizeof error), 0, "%s", error);
 }
 
@@ -245,6 +260,29 @@ cf_status_settles (const char *name, zkv_status_response_t *seen)
     }
     zkv_client_destroy (&client);
     return settled;
+}
+
+uint64_t
+cf_applied (const char *name)
+{
+    zkv_status_t request = { 0 };
+    zkv_msg_t *reply = cf_call (name, &zkv_status_desc, &request);
+    uint64_t applied = reply && !zkv_reply_error (reply)
+                     ? ((zkv_status_response_t *) reply->body)->raft_applied_index: 0;
+    zkv_msg_destroy (&reply);
+    return applied;
+}
+
+bool
+cf_caught_up (const char *name, uint64_t index)
+{
+    int64_t deadline = zclock_mono () + 20000;
+    while (cf_applied (name) < index) {
+        if (zclock_mono () >= deadline || !zkv_harness_running (cf_cluster, name))
+            return false;
+        zclock_sleep (20);
+    }
+    return true;
 }
 
 //  Puts k000=value, k001=value, ... through client

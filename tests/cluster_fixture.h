@@ -22,6 +22,9 @@ extern char cf_dir [128];
 void cf_up (const char *const *more);
 //  The same, secure: CURVE with fresh certificates (zkv_harness.h)
 void cf_up_secure (const char *const *more);
+//  Prepares a cluster of members (n1, n2, ... with their data in
+//  cf_dir/nX) without starting it: cf_up's first half
+void cf_prepare (size_t members, const char *const *more);
 //  Stops it and removes its dir (a suite's .fini)
 void cf_teardown (void);
 //  Waits for a leader the members agree on; its name into leader
@@ -57,5 +60,9 @@ bool cf_log_says (const char *name, const char *text);
 //  Polls a member's Status until it names a leader and has applied all it
 //  knows committed; true if it did within 10 s (*seen: the last answer)
 bool cf_status_settles (const char *name, zkv_status_response_t *seen);
+//  A member's applied index, from its Status (0 when it does not answer)
+uint64_t cf_applied (const char *name);
+//  Waits up to 20 s for a member to have applied index; true if it did
+bool cf_caught_up (const char *name, uint64_t index);
 
 #endif

@@ -33,6 +33,8 @@ typedef struct {
     char log [1024];
     char out [1024];
     pid_t pid;                          //  0 when not running
+    int status;                         //  wait status of the last process that
+                                        //  ended (attached only), -1: none
 } s_member_t;
 
 struct zkv_harness_s {
@@ -307,6 +309,7 @@ zkv_harness_new (const zkv_harness_config_t *config, char *error, size_t error_s
             client_port = config->first_port + 10000 * (int) i;
             peer_port = client_port + 1;
         }
+        member->status = -1;
         member->client_fd = s_listen (&client_port);
         member->peer_fd = s_listen (&peer_port);
         if (member->client_fd < 0 || member->peer_fd < 0) {
@@ -378,6 +381,7 @@ zkv_harness_open (const char *dir, const char *node, char *error, size_t error_s
         memcpy (member->out, out, sizeof out);
         member->pid = atoi (zconfig_get (entry, "pid", "0"));
         member->client_fd = member->peer_fd = -1;
+        member->status = -1;
         //  A pid from the file counts only while that process lives
         if (member->pid && !s_detached_alive (member))
             member->pid = 0;
@@ -520,6 +524,7 @@ s_start_member (zkv_harness_t *self, s_member_t *member, char *error, size_t err
         int status;                     //  ours until it runs on its own
         if (waitpid (pid, &status, WNOHANG) == pid) {
             member->pid = 0;
+            member->status = status;
             break;
         }
         zclock_sleep (10);
@@ -568,7 +573,11 @@ zkv_harness_signal (zkv_harness_t *self, const char *name, int signal)
     while (zclock_mono () < deadline) {
         int status;
         if (self->attached) {
-            if (waitpid (member->pid, &status, 0) == member->pid || errno == ECHILD)
+            if (waitpid (member->pid, &status, 0) == member->pid) {
+                member->status = status;
+                break;
+            }
+            if (errno == ECHILD)
                 break;
         }
         else
@@ -590,6 +599,7 @@ zkv_harness_running (zkv_harness_t *self, const char *name)
         int status;
         if (waitpid (member->pid, &status, WNOHANG) == member->pid) {
             member->pid = 0;
+            member->status = status;
             return false;
         }
         return true;
@@ -813,6 +823,15 @@ zkv_harness_id (zkv_harness_t *self, const char *name)
 {
     s_member_t *member = s_member (self, name);
     return member? member->id: NULL;
+}
+
+int
+zkv_harness_exit_status (zkv_harness_t *self, const char *name)
+{
+    s_member_t *member = s_member (self, name);
+    if (!member || zkv_harness_running (self, name))
+        return -1;
+    return member->status;
 }
 
 pid_t

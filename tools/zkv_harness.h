@@ -85,6 +85,11 @@ int
 bool
     zkv_harness_running (zkv_harness_t *self, const char *name);
 
+//  How a member's last process ended, as waitpid tells it (attached
+//  members only); -1 while it runs or when none has ended
+int
+    zkv_harness_exit_status (zkv_harness_t *self, const char *name);
+
 //  Waits up to timeout msecs for a leader that the running members agree
 //  on, whose member table holds every running member's client and events
 //  endpoints (so that `--cluster` finds them all); copies its name into leader.

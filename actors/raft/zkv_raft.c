@@ -483,12 +483,16 @@ s_start (self_t *self, uint64_t applied, char *error, size_t size)
     uint64_t first = zkv_raftlog_first_index (self->log);
     uint64_t last = zkv_raftlog_last_index (self->log);
     if (applied + 1 < first) {
-        snprintf (error, size, "raft log starts at %llu but storage applied only %llu",
+        snprintf (error, size, "the database is damaged: the raft log starts at %llu but "
+                  "storage applied only %llu",
                   (unsigned long long) first, (unsigned long long) applied);
         return error;
     }
     if (applied > last) {
-        snprintf (error, size, "storage applied %llu but the raft log ends at %llu",
+        //  (the raft log is written, synced, before any entry is applied:
+        //  table files or their records in the MANIFEST went missing)
+        snprintf (error, size, "the database is damaged: storage applied %llu but the raft "
+                  "log ends at %llu",
                   (unsigned long long) applied, (unsigned long long) last);
         return error;
     }
