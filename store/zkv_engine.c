@@ -351,6 +351,15 @@ zkv_engine_iterator (zkv_engine_t *self, zkv_cf_t cf, const rocksdb_snapshot_t *
     return iterator;
 }
 
+rocksdb_iterator_t *
+zkv_engine_iterator_below (zkv_engine_t *self, zkv_cf_t cf, rocksdb_readoptions_t *options,
+                           const void *upper, size_t upper_size)
+{
+    if (upper)
+        rocksdb_readoptions_set_iterate_upper_bound (options, (const char *) upper, upper_size);
+    return rocksdb_create_iterator_cf (self->db, options, self->cf [cf]);
+}
+
 const rocksdb_snapshot_t *
 zkv_engine_snapshot (zkv_engine_t *self)
 {

@@ -127,6 +127,15 @@ int
 rocksdb_iterator_t *
     zkv_engine_iterator (zkv_engine_t *self, zkv_cf_t cf, const rocksdb_snapshot_t *snapshot);
 
+//  An iterator of cf that ends before upper (upper_size bytes; NULL: no
+//  end). RocksDB then never steps over the deleted records past upper,
+//  which after a compaction can be a long run of them. options is the
+//  caller's (rocksdb_readoptions_create), and it and upper must outlive the
+//  iterator: RocksDB keeps pointers to both.
+rocksdb_iterator_t *
+    zkv_engine_iterator_below (zkv_engine_t *self, zkv_cf_t cf, rocksdb_readoptions_t *options,
+                               const void *upper, size_t upper_size);
+
 //  A consistent view of every family, released with _snapshot_release
 const rocksdb_snapshot_t *
     zkv_engine_snapshot (zkv_engine_t *self);

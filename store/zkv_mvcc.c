@@ -149,9 +149,11 @@ zkv_mvcc_commit (zkv_mvcc_t *self, uint64_t applied_index, uint64_t applied_term
 //  Helpers shared by the other files
 
 rocksdb_iterator_t *
-zkv_mvcc_iterator (zkv_mvcc_t *self, zkv_cf_t cf)
+zkv_mvcc_iterator (zkv_mvcc_t *self, zkv_cf_t cf, rocksdb_readoptions_t *options,
+                   const void *upper, size_t upper_size)
 {
-    rocksdb_iterator_t *base = zkv_engine_iterator (self->engine, cf, NULL);
+    rocksdb_iterator_t *base = zkv_engine_iterator_below (self->engine, cf, options,
+                                                          upper, upper_size);
     if (!self->batch || rocksdb_writebatch_wi_count (self->batch) == 0)
         return base;
     return rocksdb_writebatch_wi_create_iterator_with_base_cf (

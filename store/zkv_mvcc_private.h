@@ -68,9 +68,11 @@ zkv_mvcc_current_compact (zkv_mvcc_t *self)
     return self->batch? self->batch_compact: self->compact_revision;
 }
 
-//  An iterator over cf that sees the open batch, if any
+//  An iterator over cf that sees the open batch, if any, and ends before
+//  upper (see zkv_engine_iterator_below: options and upper outlive it)
 rocksdb_iterator_t *
-    zkv_mvcc_iterator (zkv_mvcc_t *self, zkv_cf_t cf);
+    zkv_mvcc_iterator (zkv_mvcc_t *self, zkv_cf_t cf, rocksdb_readoptions_t *options,
+                       const void *upper, size_t upper_size);
 
 //  Reads one value, through the open batch if any. Returns 1 with a
 //  malloc'd value, 0 if absent, -1 with status set on RocksDB errors.

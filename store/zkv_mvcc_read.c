@@ -51,7 +51,19 @@ s_walk (zkv_mvcc_t *self, zkv_bin_t key, zkv_bin_t end, int64_t rev, bool tombst
     size_t target_size = zkv_indexkey_seek (key.data, key.size, rev, target);
     size_t escaped_key_size = target_size - 18;
 
-    rocksdb_iterator_t *it = zkv_mvcc_iterator (self, ZKV_CF_INDEX);
+    //  RocksDB stops at the end of the walk (one key's revisions, or end)
+    //  instead of stepping over every deleted record after it
+    uint8_t *after = single? (uint8_t *) malloc (2 * key.size + 2): NULL;
+    if (single && !after) {
+        free (target);
+        free (bound);
+        return zkv_status_set (status, ZKV_ERR_INTERNAL, "out of memory");
+    }
+    size_t after_size = single? zkv_indexkey_after (key.data, key.size, after): 0;
+    rocksdb_readoptions_t *options = rocksdb_readoptions_create ();
+    rocksdb_iterator_t *it = single
+        ? zkv_mvcc_iterator (self, ZKV_CF_INDEX, options, after, after_size)
+        : zkv_mvcc_iterator (self, ZKV_CF_INDEX, options, bound, bound_size);
     rocksdb_iter_seek (it, (const char *) target, target_size);
     int rc = 0;
     while (rocksdb_iter_valid (it)) {
@@ -133,6 +145,8 @@ s_walk (zkv_mvcc_t *self, zkv_bin_t key, zkv_bin_t end, int64_t rev, bool tombst
             rc = zkv_mvcc_rocksdb_error (status, err);
     }
     rocksdb_iter_destroy (it);
+    rocksdb_readoptions_destroy (options);
+    free (after);
     free (target);
     free (user);
     free (bound);

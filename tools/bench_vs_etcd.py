@@ -22,8 +22,10 @@ What is timed, row by row:
                     warm-up; 16-byte keys, 256-byte values. Native loaders
                     (zkv-bench in C, etcd-load: etcd's Go client) make
                     separate rows: each system's own ceiling here.
-  maintenance       at --small and --keys keys (loaded by the native loaders,
-                    64 clients): the CLIs' wall time (zkvctl / etcdctl, process
+  maintenance       at --small and --keys keys (the client workloads' keys
+                    deleted first; loaded by the native loaders, 64 clients;
+                    the history compacted after each load, so that both
+                    systems hold those keys and nothing more): the CLIs' wall time (zkvctl / etcdctl, process
                     start to exit) of `endpoint hashkv` of the leader and of the
                     cluster, `endpoint status --cluster`, `snapshot save` (and
                     the file's size) and `snapshot restore` into a new data
@@ -111,14 +113,32 @@ def restore(system, path, directory):
     return wall
 
 
+def compact(ops):
+    """Compacts the whole history (physical): what is left is the keys"""
+    ops.compact(ops.revision())
+
+
+def clear(system, leader):
+    """Everything written so far deleted, and the history compacted: the
+    maintenance rows then see the keys they load and nothing else"""
+    ops = make_ops(system, leader)
+    ops.delete_range(b"\0", b"\xff")
+    compact(ops)
+    ops.close()
+
+
 def maintenance(system, directory, keys, runs, rows):
-    """The maintenance rows at keys keys (loaded up to there first)"""
+    """The maintenance rows at keys keys: the native loader puts keys 0 ..
+    keys-1 (the smaller size's keys again: the same names), then the history
+    is compacted, so both systems hash and save keys live keys and nothing
+    more"""
     wait_for(lambda: settled(system), 60000, "%s settles" % system.name, system)
     leader = settled(system)
     loaded = system.load(leader, 64, keys)
     log("%-4s loaded %d keys (%.0f puts/s)" % (system.name, keys, loaded["throughput"]))
-    wait_for(lambda: settled(system), 60000, "%s settles" % system.name, system)
     ops = make_ops(system, leader)
+    compact(ops)
+    wait_for(lambda: settled(system), 60000, "%s settles" % system.name, system)
     path = os.path.join(directory, "%s-%d.db" % (system.name, keys))
     measured = {"hashkv": [], "hashkv_cluster": [], "hash": [], "status_cluster": [],
                 "save": [], "restore": []}
@@ -277,9 +297,11 @@ def main():
                 results[system.name][key] = load(system, leaders[system.name], workload,
                                                  clients, options.seconds, path, **more)
 
-        for clients in SCALING:
-            both("put-%d" % clients, "put", clients)
+        #  The client workloads use keys of their own (prefixes p, r, c), 10,000
+        #  of each at most, removed before the maintenance rows
         read_keys = min(options.small, 10000)
+        for clients in SCALING:
+            both("put-%d" % clients, "put", clients, key_space=read_keys, key_prefix="p")
         for system in systems:
             load(system, leaders[system.name], "load", 64, 0, key_space=read_keys,
                  key_prefix="r")
@@ -294,6 +316,8 @@ def main():
                 system.name, native[system.name]["throughput"],
                 native[system.name]["latency_ms"]["p99"]))
 
+        for system in systems:
+            clear(system, leaders[system.name])
         maintenance_rows = {s.name: {} for s in systems}
         for keys in (options.small, options.keys):
             for system in systems:
