@@ -500,7 +500,9 @@ s_start (self_t *self, uint64_t applied, char *error, size_t size)
     msgpack_zone *zone = msgpack_zone_new (1 << 20);
     zkv_entry_list_t entries = { NULL, 0 };
     if (last >= first && zkv_raftlog_entries (self->log, first, last + 1, zone, &entries, &err)) {
-        snprintf (error, size, "cannot read the raft log: %s", err);
+        //  (entries between the log's bounds are written in order and
+        //  synced: one missing or unreadable means files were damaged)
+        snprintf (error, size, "the database is damaged: cannot read the raft log: %s", err);
         free (err);
         msgpack_zone_free (zone);
         return error;
