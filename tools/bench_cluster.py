@@ -152,15 +152,19 @@ class Zkv:
         return self.probes[name].put()
 
     def kill(self, name):
-        """SIGKILL, then wait until the process is gone (or a zombie nobody
-        reaps): only then has it let go of its data directory."""
+        """SIGKILL, then wait until the process is gone, or a zombie nobody
+        reaps with no thread left: only then has it let go of its data
+        directory (the main thread turns zombie while the others, holding
+        the files they share, may still be exiting: a restart then found
+        RocksDB's lock taken, with 1,000,000 keys)."""
         pid = self.pid(name)
         os.kill(pid, signal.SIGKILL)
         while True:
             try:
                 with open("/proc/%d/stat" % pid) as f:
-                    if f.read().rsplit(")", 1)[1].split()[0] in "ZX":
-                        return
+                    zombie = f.read().rsplit(")", 1)[1].split()[0] in "ZX"
+                if zombie and len(os.listdir("/proc/%d/task" % pid)) <= 1:
+                    return
             except OSError:
                 return
             time.sleep(0.001)
