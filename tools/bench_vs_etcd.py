@@ -52,7 +52,6 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from bench_cluster import (BUILD, ROOT, failover, log, median, restart, run,  # noqa: E402
