@@ -492,58 +492,71 @@ Test (torn_files, a_cut_manifest_or_current_refuses_to_start)
     s_expect (s_restart_and_read (victim, leader, KEYS, applied), SERVED, victim);
 }
 
-//  A cluster of members with tables, 50 more writes acknowledged, then its
-//  victim killed with SIGKILL: the victim (the leader on a cluster of one),
-//  what it had applied, its newest WAL and the bounds of that WAL's records
-//  (their count returned, more than 50)
-typedef struct {
-    char leader [32];
-    const char *victim;
-    uint64_t applied;
-    char wal [512];
-    off_t starts [4096], ends [4096];
-} s_killed_t;
-
-static size_t
-s_killed_after_writes (size_t members, s_killed_t *killed)
-{
-    killed->victim = s_cluster_with_tables (members, killed->leader, sizeof killed->leader);
-    zkv_client_t *client = zkv_client_new (zkv_harness_endpoint (cf_cluster, killed->leader),
-                                           5000);
-    s_write (client, KEYS, KEYS + 50);
-    zkv_client_destroy (&client);
-    killed->applied = cf_applied (killed->leader);
-    cr_assert (cf_caught_up (killed->victim, killed->applied));
-    cr_assert_eq (zkv_harness_signal (cf_cluster, killed->victim, SIGKILL), 0);
-    s_newest_file (killed->victim, "", ".log", killed->wal, sizeof killed->wal);
-    size_t count = s_log_records (killed->wal, killed->starts, killed->ends, 4096);
-    cr_assert_gt (count, 50, "the WAL holds %zu records", count);
-    return count;
-}
-
 //  A flush's record cut from the MANIFEST: the restart after a stop turns
 //  the WAL into table files, one record per family in the MANIFEST, the
 //  raft log's last; without it the raft log ends before what storage applied
 Test (torn_files, a_manifest_cut_after_a_flush_refuses_to_start)
 {
-    s_killed_t *killed = (s_killed_t *) calloc (1, sizeof (s_killed_t));
-    size_t count = s_killed_after_writes (3, killed);
-    s_cut (killed->wal, (killed->starts [count - 1] + killed->ends [count - 1]) / 2);
-    s_expect (s_restart_and_read (killed->victim, killed->leader, KEYS + 50, killed->applied),
-              SERVED, killed->victim);
-    free (killed);
+    char leader [32];
+    const char *victim = s_cluster_with_tables (3, leader, sizeof leader);
+    zkv_client_t *client = zkv_client_new (zkv_harness_endpoint (cf_cluster, leader), 5000);
+    s_write (client, KEYS, KEYS + 50);
+    zkv_client_destroy (&client);
+    uint64_t applied = cf_applied (leader);
+    cr_assert (cf_caught_up (victim, applied));
+    cr_assert_eq (zkv_harness_signal (cf_cluster, victim, SIGTERM), 0);
+    s_expect (s_restart_and_read (victim, leader, KEYS + 50, applied), SERVED, victim);
+    cr_assert_eq (zkv_harness_signal (cf_cluster, victim, SIGTERM), 0);
+    char manifest [512];
+    s_newest_file (victim, "MANIFEST-", "", manifest, sizeof manifest);
+    off_t starts [4096], ends [4096];
+    size_t count = s_log_records (manifest, starts, ends, 4096);
+    cr_assert_gt (count, 1);
+    s_cut (manifest, (starts [count - 1] + ends [count - 1]) / 2);
+    s_expect (s_restart_and_read (victim, leader, KEYS + 50, applied), REFUSED, victim);
+}
+
+//  A kill -9 in the middle of a write leaves the WAL's last record torn:
+//  that record was never synced, so never acknowledged, and RocksDB drops
+//  it; the member comes back with everything (raft replays what the lost
+//  apply held, or the leader sends it again)
+Test (torn_files, a_torn_wal_tail_after_a_kill_loses_nothing_acknowledged)
+{
+    char leader [32];
+    const char *victim = s_cluster_with_tables (3, leader, sizeof leader);
+    zkv_client_t *client = zkv_client_new (zkv_harness_endpoint (cf_cluster, leader), 5000);
+    s_write (client, KEYS, KEYS + 50);
+    zkv_client_destroy (&client);
+    uint64_t applied = cf_applied (leader);
+    cr_assert (cf_caught_up (victim, applied));
+    cr_assert_eq (zkv_harness_signal (cf_cluster, victim, SIGKILL), 0);
+    char wal [512];
+    s_newest_file (victim, "", ".log", wal, sizeof wal);
+    off_t starts [4096], ends [4096];
+    size_t count = s_log_records (wal, starts, ends, 4096);
+    cr_assert_gt (count, 50, "the WAL holds %zu records", count);
+    s_cut (wal, (starts [count - 1] + ends [count - 1]) / 2);
+    s_expect (s_restart_and_read (victim, leader, KEYS + 50, applied), SERVED, victim);
 }
 
 //  The same on a cluster of one, whose disk holds the only copy of what it
 //  acknowledged: every acknowledged write is still there
 Test (torn_files, a_torn_wal_tail_on_the_only_member_loses_nothing_acknowledged)
 {
-    s_killed_t *killed = (s_killed_t *) calloc (1, sizeof (s_killed_t));
-    size_t count = s_killed_after_writes (1, killed);
-    s_cut (killed->wal, (killed->starts [count - 1] + killed->ends [count - 1]) / 2);
-    s_expect (s_restart_and_read (killed->victim, killed->victim, KEYS + 50, killed->applied),
-              SERVED, killed->victim);
-    free (killed);
+    char leader [32];
+    const char *victim = s_cluster_with_tables (1, leader, sizeof leader);
+    zkv_client_t *client = zkv_client_new (zkv_harness_endpoint (cf_cluster, leader), 5000);
+    s_write (client, KEYS, KEYS + 50);
+    zkv_client_destroy (&client);
+    uint64_t applied = cf_applied (victim);
+    cr_assert_eq (zkv_harness_signal (cf_cluster, victim, SIGKILL), 0);
+    char wal [512];
+    s_newest_file (victim, "", ".log", wal, sizeof wal);
+    off_t starts [4096], ends [4096];
+    size_t count = s_log_records (wal, starts, ends, 4096);
+    cr_assert_gt (count, 50, "the WAL holds %zu records", count);
+    s_cut (wal, (starts [count - 1] + ends [count - 1]) / 2);
+    s_expect (s_restart_and_read (victim, victim, KEYS + 50, applied), SERVED, victim);
 }
 
 //  A record in the middle of the WAL altered: not a crash's doing. The
@@ -552,12 +565,21 @@ Test (torn_files, a_torn_wal_tail_on_the_only_member_loses_nothing_acknowledged)
 //  (here: acknowledged writes of the only member, gone)
 Test (torn_files, an_altered_wal_record_refuses_to_start)
 {
-    s_killed_t *killed = (s_killed_t *) calloc (1, sizeof (s_killed_t));
-    size_t middle = s_killed_after_writes (1, killed) / 2;
-    s_flip (killed->wal, (killed->starts [middle] + killed->ends [middle]) / 2, 1);
-    s_expect (s_restart_and_read (killed->victim, killed->victim, KEYS + 50, killed->applied),
-              REFUSED, killed->victim);
-    free (killed);
+    char leader [32];
+    const char *victim = s_cluster_with_tables (1, leader, sizeof leader);
+    zkv_client_t *client = zkv_client_new (zkv_harness_endpoint (cf_cluster, leader), 5000);
+    s_write (client, KEYS, KEYS + 50);
+    zkv_client_destroy (&client);
+    uint64_t applied = cf_applied (victim);
+    cr_assert_eq (zkv_harness_signal (cf_cluster, victim, SIGKILL), 0);
+    char wal [512];
+    s_newest_file (victim, "", ".log", wal, sizeof wal);
+    off_t starts [4096], ends [4096];
+    size_t count = s_log_records (wal, starts, ends, 4096);
+    cr_assert_gt (count, 50, "the WAL holds %zu records", count);
+    size_t middle = count / 2;
+    s_flip (wal, (starts [middle] + ends [middle]) / 2, 1);
+    s_expect (s_restart_and_read (victim, victim, KEYS + 50, applied), REFUSED, victim);
 }
 
 //  A stored value altered so that it no longer decodes (its checksums
