@@ -172,4 +172,9 @@ int
 int
     zkv_engine_flush (zkv_engine_t *self, char **error);
 
+//  Asks RocksDB to flush cf's memtable in the background, and returns at
+//  once: deletions reach a table file, where they can be compacted away
+int
+    zkv_engine_flush_soon (zkv_engine_t *self, zkv_cf_t cf, char **error);
+
 #endif

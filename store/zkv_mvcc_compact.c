@@ -233,6 +233,12 @@ zkv_mvcc_compact_step (zkv_mvcc_t *self, size_t max_deletes, char **error)
     if (rc == 0 && finished) {
         self->finished_compact = compact;
         s_set_cursor (self, NULL, 0, false);
+        //  The deletions' tombstones go to table files now, not whenever
+        //  the memtables fill: there RocksDB compacts them away (see
+        //  s_cf_options), and scans stop stepping over them
+        rc = zkv_engine_flush_soon (self->engine, ZKV_CF_KEY, error);
+        if (rc == 0)
+            rc = zkv_engine_flush_soon (self->engine, ZKV_CF_INDEX, error);
     }
     return rc;
 }
