@@ -112,6 +112,13 @@ zkv_engine_open (const char *path, zkv_memory_t *memory, char **error)
     rocksdb_options_increase_parallelism (self->options, 2);
     rocksdb_options_set_max_background_jobs (self->options, 2);
     rocksdb_options_set_bytes_per_sync (self->options, 1 << 20);
+    //  The WAL files are kept until every family with records in them has
+    //  flushed, and the small families (meta, members, alarms) fill their
+    //  memtables only after months: RocksDB's default bound (four times all
+    //  write buffers) let a member keep 730 MB of WAL for 100 MB of data,
+    //  and replay it all at a restart. Past 64 MB, RocksDB flushes the
+    //  families that hold the oldest WAL file, and deletes it.
+    rocksdb_options_set_max_total_wal_size (self->options, 64 << 20);
     //  RocksDB's default, said out loud: checks at open (every table file
     //  is there, with the size the MANIFEST records) and while running (a
     //  corruption found by a flush or compaction stops writes for good)
@@ -357,6 +364,11 @@ zkv_engine_iterator (zkv_engine_t *self, zkv_cf_t cf, const rocksdb_snapshot_t *
         return rocksdb_create_iterator_cf (self->db, self->read_options, self->cf [cf]);
     rocksdb_readoptions_t *options = rocksdb_readoptions_create ();
     rocksdb_readoptions_set_snapshot (options, snapshot);
+    //  A snapshot's reader walks a whole family (Hash, HashKV, a snapshot
+    //  file): its blocks go through the cache without pushing out what
+    //  requests use, and are read ahead (HashKV of 1M keys: 1.0 -> 0.5 s)
+    rocksdb_readoptions_set_fill_cache (options, 0);
+    rocksdb_readoptions_set_readahead_size (options, 2 << 20);
     rocksdb_iterator_t *iterator = rocksdb_create_iterator_cf (self->db, options, self->cf [cf]);
     rocksdb_readoptions_destroy (options);  //  the iterator copied what it needs
     return iterator;

@@ -123,7 +123,9 @@ int
     zkv_engine_put_u64 (zkv_engine_t *self, zkv_cf_t cf, const char *name, uint64_t value,
                         char **error);
 
-//  A new iterator over cf, reading at snapshot when not NULL
+//  A new iterator over cf, reading at snapshot when not NULL. A snapshot's
+//  iterator is meant for a walk over the whole family: it reads ahead, and
+//  leaves the block cache to requests.
 rocksdb_iterator_t *
     zkv_engine_iterator (zkv_engine_t *self, zkv_cf_t cf, const rocksdb_snapshot_t *snapshot);
 

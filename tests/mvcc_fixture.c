@@ -123,3 +123,18 @@ fx_compact_fully (fx_store_t *store)
         cr_assert_eq (zkv_mvcc_compact_step (store->mvcc, 2, &error), 0, "%s", error);
 }
 
+
+void
+fx_wait_until_rocksdb_is_idle (zkv_engine_t *engine)
+{
+    static const char *busy [] = {
+        "rocksdb.mem-table-flush-pending", "rocksdb.num-running-flushes",
+        "rocksdb.compaction-pending", "rocksdb.num-running-compactions"
+    };
+    size_t count = sizeof busy / sizeof busy [0];
+    for (size_t i = 0; i < count; i++)
+        if (zkv_engine_property (engine, ZKV_CF_COUNT, busy [i])) {
+            usleep (1000);
+            i = (size_t) -1;            //  all four again, from the first
+        }
+}

@@ -41,5 +41,8 @@ int64_t fx_delete (fx_store_t *store, const char *key, const char *end);
 void fx_compact (fx_store_t *store, int64_t revision, zkv_err_t expected);
 //  Runs the physical compaction to its end, in small steps
 void fx_compact_fully (fx_store_t *store);
+//  Returns once RocksDB has no flush or compaction to run or running: it
+//  has then done all it was asked, or decided, to do
+void fx_wait_until_rocksdb_is_idle (zkv_engine_t *engine);
 
 #endif

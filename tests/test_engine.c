@@ -9,6 +9,7 @@
 
 #include "zkv_engine.h"
 #include "zkv_raftlog.h"
+#include "mvcc_fixture.h"
 
 static char s_dir [64];
 
@@ -216,5 +217,41 @@ Test (engine, raft_log_records_of_the_wrong_size_are_corrupt)
     cr_assert_null (zkv_raftlog_new (engine, &error));
     cr_assert_str_eq (error, "corrupt raft snapshot point");
     free (error);
+    zkv_engine_destroy (&engine);
+}
+
+//  Bytes of the WAL files in the database directory name
+static long long
+s_wal_bytes (const char *name)
+{
+    char command [256];
+    snprintf (command, sizeof command,
+              "cat '%s/%s'/*.log 2>/dev/null | wc -c", s_dir, name);
+    FILE *pipe = popen (command, "r");
+    cr_assert_not_null (pipe);
+    long long bytes = -1;
+    cr_assert_eq (fscanf (pipe, "%lld", &bytes), 1);
+    pclose (pipe);
+    return bytes;
+}
+
+//  A family written once (meta, members, alarms) must not keep every WAL
+//  file since: a member kept 730 MB of WAL for 100 MB of data, and replayed
+//  it all at each restart. Past 64 MB, the oldest WAL's families flush.
+Test (engine, a_quiet_family_does_not_keep_the_wal)
+{
+    zkv_engine_t *engine = s_open ("db");
+    s_put (engine, ZKV_CF_META, "written", "once");
+    char value [4096];
+    memset (value, 'v', sizeof value);
+    value [sizeof value - 1] = 0;
+    char key [32];
+    for (int i = 0; i < 30000; i++) {   //  120 MB
+        snprintf (key, sizeof key, "%08d", i);
+        s_put (engine, ZKV_CF_KEY, key, value);
+    }
+    fx_wait_until_rocksdb_is_idle (engine);
+    long long bytes = s_wal_bytes ("db");
+    cr_assert_lt (bytes, 72LL << 20, "%lld bytes of WAL for 120 MB written", bytes);
     zkv_engine_destroy (&engine);
 }

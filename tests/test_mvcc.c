@@ -661,22 +661,6 @@ s_deleted_records_scanned (fx_store_t *store, zkv_cf_t cf)
     return skipped;
 }
 
-//  Until RocksDB has no flush or compaction to run or running: it then has
-//  done all it was asked, or decided, to do
-static void
-s_wait_until_rocksdb_is_idle (fx_store_t *store)
-{
-    static const char *busy [] = {
-        "rocksdb.mem-table-flush-pending", "rocksdb.num-running-flushes",
-        "rocksdb.compaction-pending", "rocksdb.num-running-compactions"
-    };
-    for (size_t i = 0; i < sizeof busy / sizeof busy [0]; i++)
-        while (zkv_engine_property (store->engine, ZKV_CF_COUNT, busy [i])) {
-            usleep (1000);
-            i = 0;
-        }
-}
-
 //  A compaction deletes records one by one; Hash, HashKV, snapshots and
 //  ranges must not step over their RocksDB tombstones for long after it
 //  (a HashKV of 100,000 keys took 6x as long after a million deletions).
@@ -700,7 +684,7 @@ BOTH (mvcc, scans_after_a_compaction_do_not_step_over_its_deletions)
     fx_put (&store, "z", "v");
     fx_compact (&store, zkv_mvcc_revision (store.mvcc), ZKV_ERR_OK);
     fx_compact_fully (&store);
-    s_wait_until_rocksdb_is_idle (&store);
+    fx_wait_until_rocksdb_is_idle (store.engine);
     uint64_t key_skipped = s_deleted_records_scanned (&store, ZKV_CF_KEY);
     uint64_t index_skipped = s_deleted_records_scanned (&store, ZKV_CF_INDEX);
     cr_assert_lt (key_skipped, 100, "a scan of the key family stepped over %llu deletions",
