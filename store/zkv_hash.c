@@ -1,15 +1,19 @@
 /*  =========================================================================
     zkv_hash.c — Hash and HashKV (see zkv_hash.h).
 
-    HashKV walks the index once to find, per key, the revisions that count
-    at or below the compact revision, as a sorted array; then walks the
-    `key` family in revision order up to R, merging with that array. Both
-    walks read the same snapshot, so a compaction or a write running
-    meanwhile changes nothing.
+    HashKV walks the `key` family in revision order up to R, and decides
+    which revisions at or below the compact revision count by merging with
+    a sorted array. While the compaction is still to finish, that array is
+    the revisions that count, from a walk over the whole index; once it has
+    finished, it is the revisions that do not, found from the writes after
+    the compact revision alone (s_excluded): HashKV of 1M keys then costs
+    one walk, not two and a sort. Every walk reads the same snapshot, so a
+    compaction or a write running meanwhile changes nothing.
     =========================================================================
 */
 #include "zkv_hash.h"
 #include "zkv_crc32c.h"
+#include "zkv_kvpb.h"
 #include "zkv_mvcc_private.h"
 
 #include <stdlib.h>
@@ -177,6 +181,149 @@ s_counted (zkv_engine_t *engine, const rocksdb_snapshot_t *snapshot, int64_t rev
     return 0;
 }
 
+//  True if rev is in the sorted revs, which the caller walks in rising
+//  order (*next: where the last search ended)
+static bool
+s_revs_meet (const s_revs_t *revs, size_t *next, const zkv_rev_t *rev)
+{
+    while (*next < revs->count && s_rev_compare (&revs->items [*next], rev) < 0)
+        (*next)++;
+    return *next < revs->count && s_rev_compare (&revs->items [*next], rev) == 0;
+}
+
+//  The state of the newest revision of key <= main, from the index: 0 and
+//  *rev, *state filled; 1 if there is none; -1 on error
+static int
+s_newest (rocksdb_iterator_t *it, const zkv_bin_t *key, int64_t main, uint8_t *seek,
+          zkv_rev_t *rev, zkv_index_value_t *state)
+{
+    size_t escaped_size = zkv_escape (key->data, key->size, seek);
+    size_t seek_size = zkv_indexkey_seek_escaped (seek, escaped_size, main);
+    rocksdb_iter_seek (it, (const char *) seek, seek_size);
+    if (!rocksdb_iter_valid (it))
+        return 1;
+    size_t size, value_size, this_size;
+    const uint8_t *bytes = (const uint8_t *) rocksdb_iter_key (it, &size);
+    if (zkv_indexkey_decode (bytes, size, &this_size, rev))
+        return -1;
+    if (this_size != escaped_size || memcmp (bytes, seek, escaped_size) != 0)
+        return 1;
+    const uint8_t *value = (const uint8_t *) rocksdb_iter_value (it, &value_size);
+    return zkv_index_value_decode (value, value_size, state)? -1: 0;
+}
+
+//  What s_counted decides, in time that grows with the writes after
+//  compact rather than with the store, when the compaction to compact has
+//  finished at snapshot and revision >= compact. The key family then holds
+//  at or below compact only what that compaction left: per key, its newest
+//  revision <= compact, unless a tombstone older than compact (a later
+//  compaction may have taken more; a tombstone at compact is never hashed).
+//  Of those, HashKV (revision) does not count the ones of keys written in
+//  (compact, revision]: their newest revision <= revision is above compact,
+//  so not in the keep set; unless the keep set is empty (no key's newest
+//  revision <= revision kept), when everything left counts. Fills excluded
+//  with the revisions <= compact not counted, sorted.
+static int
+s_excluded (zkv_engine_t *engine, const rocksdb_snapshot_t *snapshot, int64_t revision,
+            int64_t compact, zkv_keep_t mode, s_revs_t *excluded, char **error)
+{
+    rocksdb_iterator_t *keys = zkv_engine_iterator (engine, ZKV_CF_KEY, snapshot);
+    rocksdb_iterator_t *index = zkv_engine_iterator (engine, ZKV_CF_INDEX, snapshot);
+    uint8_t *seek = NULL;
+    size_t seek_room = 0;
+    bool keep_empty = true;
+    int rc = 0;
+    uint8_t first [ZKV_REVKEY_TOMB_SIZE];
+    zkv_rev_t after = { compact + 1, 0 };
+    rocksdb_iter_seek (keys, (const char *) first, zkv_revkey_encode (after, false, first));
+    for (; rc == 0 && rocksdb_iter_valid (keys); rocksdb_iter_next (keys)) {
+        size_t size, value_size;
+        const uint8_t *bytes = (const uint8_t *) rocksdb_iter_key (keys, &size);
+        const uint8_t *value = (const uint8_t *) rocksdb_iter_value (keys, &value_size);
+        zkv_rev_t rev;
+        bool tombstone;
+        zkv_key_value_t kv;
+        if (zkv_revkey_decode (bytes, size, &rev, &tombstone)
+        ||  zkv_kvpb_decode (value, value_size, &kv)) {
+            rc = -1;
+            break;
+        }
+        if (rev.main > revision)
+            break;
+        if (ZKV_INDEXKEY_MAX (kv.key.size) > seek_room) {
+            seek_room = 2 * ZKV_INDEXKEY_MAX (kv.key.size);
+            uint8_t *grown = (uint8_t *) realloc (seek, seek_room);
+            if (!grown) {
+                rc = -1;
+                break;
+            }
+            seek = grown;
+        }
+        zkv_rev_t newest;
+        zkv_index_value_t state;
+        int found;
+        if (keep_empty) {               //  is the key's newest <= revision kept?
+            found = s_newest (index, &kv.key, revision, seek, &newest, &state);
+            if (found < 0) {
+                rc = -1;
+                break;
+            }
+            if (found == 0 && (mode == ZKV_KEEP_LIVE? !state.tombstone
+                               : !(state.tombstone && newest.main < revision)))
+                keep_empty = false;
+        }
+        found = s_newest (index, &kv.key, compact, seek, &newest, &state);
+        if (found < 0
+        ||  (found == 0 && !(state.tombstone && newest.main < compact)
+             && s_revs_add (excluded, newest))) {
+            rc = -1;
+            break;
+        }
+    }
+    if (rc == 0 && excluded->count > 1) {
+        qsort (excluded->items, excluded->count, sizeof (zkv_rev_t), s_rev_compare);
+        size_t unique = 1;
+        for (size_t i = 1; i < excluded->count; i++)
+            if (s_rev_compare (&excluded->items [i], &excluded->items [unique - 1]) != 0)
+                excluded->items [unique++] = excluded->items [i];
+        excluded->count = unique;
+    }
+    //  Else, the keep set holds a key not written since compact if a put
+    //  <= compact is left that is not excluded (mostly the first record)
+    if (rc == 0 && keep_empty) {
+        size_t next = 0;
+        for (rocksdb_iter_seek_to_first (keys); rocksdb_iter_valid (keys);
+             rocksdb_iter_next (keys)) {
+            size_t size;
+            const uint8_t *bytes = (const uint8_t *) rocksdb_iter_key (keys, &size);
+            zkv_rev_t rev;
+            bool tombstone;
+            if (zkv_revkey_decode (bytes, size, &rev, &tombstone)) {
+                rc = -1;
+                break;
+            }
+            if (rev.main > compact)
+                break;
+            if (!tombstone && !s_revs_meet (excluded, &next, &rev)) {
+                keep_empty = false;
+                break;
+            }
+        }
+        if (keep_empty)
+            excluded->count = 0;        //  everything left counts
+    }
+    if (rc)
+        *error = strdup ("corrupt record, or out of memory");
+    if (rc == 0)
+        rc = zkv_engine_iter_error (engine, keys, error);
+    if (rc == 0)
+        rc = zkv_engine_iter_error (engine, index, error);
+    rocksdb_iter_destroy (keys);
+    rocksdb_iter_destroy (index);
+    free (seek);
+    return rc;
+}
+
 int
 zkv_hash_kv (zkv_engine_t *engine, const rocksdb_snapshot_t *snapshot, int64_t revision,
              int64_t compact, zkv_keep_t keep, uint32_t *hash, char **error)
@@ -186,12 +333,26 @@ zkv_hash_kv (zkv_engine_t *engine, const rocksdb_snapshot_t *snapshot, int64_t r
         *hash = crc;
         return 0;
     }
-    s_revs_t counted = { NULL, 0, 0 };
-    if (compact >= 0 && s_counted (engine, snapshot, revision, compact, keep, &counted, error))
-        return -1;
+    //  At or below compact, either only the revisions in counted count, or
+    //  all but those in excluded
+    s_revs_t counted = { NULL, 0, 0 }, excluded = { NULL, 0, 0 };
+    bool by_exclusion = false;
+    if (compact >= 0) {
+        int64_t finished = -1;
+        if (s_meta_get (engine, snapshot, ZKV_META_FINISHED_COMPACT, &finished, error))
+            return -1;
+        by_exclusion = finished == compact && revision >= compact;
+        int rc = by_exclusion
+               ? s_excluded (engine, snapshot, revision, compact, keep, &excluded, error)
+               : s_counted (engine, snapshot, revision, compact, keep, &counted, error);
+        if (rc) {
+            free (excluded.items);
+            return -1;
+        }
+    }
     rocksdb_iterator_t *it = zkv_engine_iterator (engine, ZKV_CF_KEY, snapshot);
     rocksdb_iter_seek_to_first (it);
-    size_t next = 0;                    //  next counted revision to meet
+    size_t next = 0;                    //  next listed revision to meet
     int rc = 0;
     for (; rocksdb_iter_valid (it); rocksdb_iter_next (it)) {
         size_t size, value_size;
@@ -205,12 +366,10 @@ zkv_hash_kv (zkv_engine_t *engine, const rocksdb_snapshot_t *snapshot, int64_t r
         }
         if (rev.main > revision)
             break;
-        if (rev.main <= compact) {
-            while (next < counted.count && s_rev_compare (&counted.items [next], &rev) < 0)
-                next++;
-            if (next == counted.count || s_rev_compare (&counted.items [next], &rev) != 0)
-                continue;
-        }
+        if (rev.main <= compact
+        &&  (by_exclusion? s_revs_meet (&excluded, &next, &rev)
+                         : !s_revs_meet (&counted, &next, &rev)))
+            continue;
         if (tombstone && rev.main == compact)
             continue;
         const char *value = rocksdb_iter_value (it, &value_size);
@@ -221,6 +380,7 @@ zkv_hash_kv (zkv_engine_t *engine, const rocksdb_snapshot_t *snapshot, int64_t r
         rc = zkv_engine_iter_error (engine, it, error);
     rocksdb_iter_destroy (it);
     free (counted.items);
+    free (excluded.items);
     if (rc == 0)
         *hash = crc;
     return rc;

@@ -5,6 +5,7 @@
     taken just before, Hash skips the member's own applied index.
 */
 #include <criterion/criterion.h>
+#include <inttypes.h>
 #include <string.h>
 
 #include "mvcc_fixture.h"
@@ -246,4 +247,74 @@ BOTH (hash, a_compaction_changes_nothing_visible_between_its_steps)
     }
     cr_assert_gt (steps, 2);
     fx_destroy (&store);
+}
+
+//  Once a compaction has finished, HashKV no longer walks the whole index:
+//  it excludes the revisions of keys written after the compaction (see
+//  s_excluded). Random histories, with writes after the compact revision,
+//  deletions of everything (an empty keep set) and transactions: HashKV
+//  of every revision from the compact one up, in both modes, equals what
+//  the index walk gave while the compaction was still to do.
+BOTH (hash, a_finished_compaction_hashes_as_the_index_walk_did)
+{
+    uint32_t seed = 2026;
+    for (int history = 0; history < 100; history++) {
+        fx_store_t store;
+        fx_new (&store, memory);
+        int writes = 10 + history % 30, after = history % 7;
+        int64_t compact = 0;
+        for (int op = 0; op < writes + after; op++) {
+            if (op == writes) {
+                compact = 2 + (int64_t) (seed % (uint32_t) (zkv_mvcc_revision (store.mvcc) - 1));
+                fx_compact (&store, compact, ZKV_ERR_OK);
+            }
+            seed = seed * 1103515245 + 12345;
+            char key [8], value [16];
+            snprintf (key, sizeof key, "k%u", (seed >> 16) % 5);
+            snprintf (value, sizeof value, "v%d", op);
+            uint32_t kind = (seed >> 8) % 10;
+            if (kind < 6)
+                fx_put (&store, key, value);
+            else
+            if (kind < 8)
+                fx_delete (&store, key, NULL);
+            else
+            if (kind < 9)
+                fx_delete (&store, "k", "l");
+            else {
+                zkv_put_t put_a = { .key = fx_bin (key), .value = fx_bin (value) };
+                zkv_put_t put_b = { .key = fx_bin ("k9"), .value = fx_bin (value) };
+                zkv_request_op_t ops [2] = { { .request_put = &put_a },
+                                             { .request_put = &put_b } };
+                zkv_txn_t txn = { .success = { ops, 2 } };
+                zkv_txn_response_t response;
+                zkv_result_t status;
+                fx_begin (&store);
+                cr_assert_eq (zkv_mvcc_txn (store.mvcc, &txn, store.zone, &response, &status),
+                              0);
+                fx_commit (&store);
+            }
+        }
+        if (compact == 0) {
+            compact = zkv_mvcc_revision (store.mvcc);
+            fx_compact (&store, compact, ZKV_ERR_OK);
+        }
+        int64_t top = zkv_mvcc_revision (store.mvcc);
+        uint32_t walked [2][64];
+        cr_assert_lt (top - compact, 64);
+        for (int mode = 0; mode < 2; mode++)
+            for (int64_t revision = compact; revision <= top; revision++)
+                walked [mode][revision - compact] =
+                    s_hash_kv (&store, revision, mode? ZKV_KEEP_COMPACTION: ZKV_KEEP_LIVE,
+                               compact);
+        fx_compact_fully (&store);
+        for (int mode = 0; mode < 2; mode++)
+            for (int64_t revision = compact; revision <= top; revision++)
+                cr_assert_eq (s_hash_kv (&store, revision,
+                                         mode? ZKV_KEEP_COMPACTION: ZKV_KEEP_LIVE, compact),
+                              walked [mode][revision - compact],
+                              "history %d, compact %" PRId64 ", HashKV (%" PRId64 "), mode %d",
+                              history, compact, revision, mode);
+        fx_destroy (&store);
+    }
 }
