@@ -4,6 +4,7 @@
     handed over on a clean stop. */
 #include <criterion/criterion.h>
 #include <czmq.h>
+#include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -191,6 +192,40 @@ Test (cluster, an_isolated_leader_cannot_commit)
     zkv_client_destroy (&majority);
 }
 
+//  The delay fault (benchmarks model members on distant hosts with it)
+//  holds every raft frame: a put needs the leader's append to reach a
+//  follower and its answer to come back, so it cannot take less than two
+//  delays, however fast the machine. A lower bound only: nothing is timed.
+Test (cluster, a_delayed_peer_link_holds_every_raft_frame)
+{
+    cf_up (NULL);
+    char leader [32];
+    cf_leader (leader, sizeof leader);
+    zkv_client_t *client = zkv_client_new (zkv_harness_endpoint (cf_cluster, leader), 5000);
+    cr_assert (cf_put (client, "before", "1"));
+    char error [4096];
+    cr_assert_eq (zkv_harness_delay (cf_cluster, 100, error, sizeof error), 0, "%s", error);
+    for (int i = 0; i < 3; i++) {
+        int64_t start = zclock_mono ();
+        cr_assert (cf_put (client, "delayed", "2"));
+        int64_t took = zclock_mono () - start;
+        cr_assert_geq (took, 200, "a put took %" PRId64 " ms across 100 ms links", took);
+    }
+    //  Out of range: refused with a reason, nothing changes
+    zkv_fault_t bad = { .delay_ms = 20000 };
+    zkv_msg_t *reply = cf_call (leader, &zkv_fault_desc, &bad);
+    const zkv_error_t *refused = reply? zkv_reply_error (reply): NULL;
+    cr_assert_not_null (refused);
+    cr_assert_not_null (memmem (refused->message.data, refused->message.size, "delay_ms", 8));
+    zkv_msg_destroy (&reply);
+    cr_assert_eq (zkv_harness_delay (cf_cluster, 0, error, sizeof error), 0, "%s", error);
+    cr_assert (cf_put (client, "after", "3"));
+    char *data = cf_converged ();
+    cr_assert_str_eq (data, "after=3\nbefore=1\ndelayed=2\n");
+    free (data);
+    zkv_client_destroy (&client);
+}
+
 Test (cluster, a_member_behind_the_compacted_log_catches_up_by_snapshot)
 {
     const char *flags [] = { "--snapshot-count", "20", NULL };
@@ -328,6 +363,12 @@ Test (cluster, the_zkv_cluster_program)
     free (s_expect (0, isolate));
     const char *heal [] = { "heal", NULL };
     free (s_expect (0, heal));
+    const char *delay [] = { "delay", "5", NULL };
+    free (s_expect (0, delay));
+    const char *no_delay [] = { "delay", "0", NULL };
+    free (s_expect (0, no_delay));
+    const char *bad_delay [] = { "delay", "soon", NULL };
+    free (s_expect (128, bad_delay));
     free (s_expect (0, wait));
     const char *get [] = { ZKVCTL_BIN, "--cluster-file", file, "get", "k", NULL };
     run = zkv_run (NULL, get);

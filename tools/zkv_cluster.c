@@ -8,6 +8,7 @@
     zkv-cluster partition "A,B|C" [--oneway] --dir D
     zkv-cluster isolate NAME [--oneway] --dir D
     zkv-cluster heal --dir D
+    zkv-cluster delay MSECS --dir D
 
     Members keep running after `up` returns; D/cluster.zpl describes them
     (zkvctl --cluster-file D/cluster.zpl reaches them), D/nX.log holds
@@ -43,7 +44,9 @@ s_usage (FILE *out)
         "  pause NAME | resume NAME                  SIGSTOP | SIGCONT\n"
         "  partition \"A,B|C\" [--oneway]              cut the links between groups\n"
         "  isolate NAME [--oneway]                   cut a member from the others\n"
-        "  heal                                      restore every link\n");
+        "  heal                                      restore every link\n"
+        "  delay MSECS                               hold every raft frame MSECS (0: no\n"
+        "                                            more), as between hosts\n");
 }
 
 static int
@@ -217,6 +220,18 @@ main (int argc, char *argv [])
     else
     if (streq (command, "heal")) {
         if (zkv_harness_heal (harness, error, sizeof error))
+            rc = s_fail ("%s", error);
+    }
+    else
+    if (streq (command, "delay") && arg) {
+        char *end;
+        long msecs = strtol (arg, &end, 10);
+        if (*end || end == arg || msecs < 0 || msecs > 10000) {
+            fprintf (stderr, "Error: delay takes 0 .. 10000 msecs\n");
+            rc = 128;
+        }
+        else
+        if (zkv_harness_delay (harness, (int) msecs, error, sizeof error))
             rc = s_fail ("%s", error);
     }
     else

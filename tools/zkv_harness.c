@@ -714,14 +714,14 @@ zkv_harness_wait_leader (zkv_harness_t *self, int timeout, char *leader, size_t 
 //  Sends a fault request to a running member
 static int
 s_fault (zkv_harness_t *self, s_member_t *member, const char *drop_to, const char *drop_from,
-         bool heal, char *error, size_t error_size)
+         bool heal, int64_t delay_ms, char *error, size_t error_size)
 {
     if (!zkv_harness_running (self, member->name))
         return 0;                       //  a stopped member drops everything anyway
     zkv_fault_t request = {
         .drop_to = zkv_bin (drop_to, strlen (drop_to)),
         .drop_from = zkv_bin (drop_from, strlen (drop_from)),
-        .heal = heal
+        .heal = heal, .delay_ms = delay_ms
     };
     zkv_msg_t *reply = s_call (self, member, &zkv_fault_desc, &request, 2000);
     int rc = 0;
@@ -781,7 +781,7 @@ zkv_harness_partition (zkv_harness_t *self, const char *groups, bool oneway,
                 strcat (drop_from, ",");
             }
         }
-        if (s_fault (self, &self->members [i], drop_to, drop_from, true, error, error_size))
+        if (s_fault (self, &self->members [i], drop_to, drop_from, true, 0, error, error_size))
             return -1;
     }
     return 0;
@@ -791,7 +791,17 @@ int
 zkv_harness_heal (zkv_harness_t *self, char *error, size_t error_size)
 {
     for (size_t i = 0; i < self->count; i++)
-        if (s_fault (self, &self->members [i], "", "", true, error, error_size))
+        if (s_fault (self, &self->members [i], "", "", true, 0, error, error_size))
+            return -1;
+    return 0;
+}
+
+int
+zkv_harness_delay (zkv_harness_t *self, int msecs, char *error, size_t error_size)
+{
+    for (size_t i = 0; i < self->count; i++)
+        if (s_fault (self, &self->members [i], "", "", false, msecs > 0? msecs: -1,
+                     error, error_size))
             return -1;
     return 0;
 }

@@ -108,6 +108,11 @@ int
 int
     zkv_harness_heal (zkv_harness_t *self, char *error, size_t error_size);
 
+//  Every running member holds each raft frame it sends msecs before it
+//  goes (0: no more), as if the members were on hosts that far apart
+int
+    zkv_harness_delay (zkv_harness_t *self, int msecs, char *error, size_t error_size);
+
 //  A member's client endpoint, its id (hex), its pid (0 if not running)
 const char *
     zkv_harness_endpoint (zkv_harness_t *self, const char *name);

@@ -22,6 +22,7 @@ typedef struct {
     size_t queued_count;
     size_t queued_room;
     zlistx_t *chunks;                   //  encoded chunk frames (zframe_t)
+    zlistx_t *delayed;                  //  raft frames held back (s_delayed_t)
     bool drop_to;                       //  fault injection
     bool drop_from;
 } s_peer_t;
@@ -34,12 +35,30 @@ struct zkv_peers_s {
     s_peer_t *peers;
     size_t count;
     uint64_t refused;                   //  frames refused, for the log
+    int delay;                          //  msecs raft frames are held back
 };
+
+//  A frame of raft messages held back by the delay fault
+typedef struct {
+    int64_t due;                        //  zclock_usecs
+    zframe_t *frame;
+} s_delayed_t;
 
 static void
 s_frame_destroy (void **item_p)
 {
     zframe_destroy ((zframe_t **) item_p);
+}
+
+static void
+s_delayed_destroy (void **item_p)
+{
+    s_delayed_t *delayed = (s_delayed_t *) *item_p;
+    if (delayed) {
+        zframe_destroy (&delayed->frame);
+        free (delayed);
+        *item_p = NULL;
+    }
 }
 
 static s_peer_t *
@@ -82,6 +101,8 @@ zkv_peers_new (uint64_t self_id, uint64_t cluster_id, const zkv_peer_t *peers, s
         peer->endpoint = strdup (peers [i].endpoint);
         peer->chunks = zlistx_new ();
         zlistx_set_destructor (peer->chunks, s_frame_destroy);
+        peer->delayed = zlistx_new ();
+        zlistx_set_destructor (peer->delayed, s_delayed_destroy);
         if (peer->id == self_id)
             continue;
         peer->dealer = zsock_new (ZMQ_DEALER);
@@ -116,6 +137,7 @@ zkv_peers_destroy (zkv_peers_t **self_p)
     for (size_t i = 0; i < self->count; i++) {
         zsock_destroy (&self->peers [i].dealer);
         zlistx_destroy (&self->peers [i].chunks);
+        zlistx_destroy (&self->peers [i].delayed);
         free (self->peers [i].queued);
         free (self->peers [i].endpoint);
     }
@@ -195,12 +217,44 @@ zkv_peers_send (zkv_peers_t *self, zkv_peer_frame_t *frame)
     return sent;
 }
 
+//  Sends the delayed frames that are due, in order; false if one could
+//  not go (the rest are dropped as well: raft sends again)
+static bool
+s_send_due (s_peer_t *peer, int64_t now)
+{
+    bool sent = true;
+    s_delayed_t *delayed = (s_delayed_t *) zlistx_first (peer->delayed);
+    while (delayed && (delayed->due <= now || !sent)) {
+        if (sent && !peer->drop_to)
+            sent = s_send (peer->dealer, zframe_data (delayed->frame),
+                           zframe_size (delayed->frame)) == 0;
+        zlistx_delete (peer->delayed, zlistx_cursor (peer->delayed));
+        delayed = (s_delayed_t *) zlistx_first (peer->delayed);
+    }
+    return sent;
+}
+
+//  Holds an encoded frame back until the delay has passed
+static void
+s_hold (zkv_peers_t *self, s_peer_t *peer, const uint8_t *bytes, size_t size, int64_t now)
+{
+    s_delayed_t *delayed = (s_delayed_t *) malloc (sizeof (s_delayed_t));
+    if (!delayed)
+        abort ();
+    delayed->due = now + (int64_t) self->delay * 1000;
+    delayed->frame = zframe_new (bytes, size);
+    zlistx_add_end (peer->delayed, delayed);
+}
+
 size_t
 zkv_peers_flush (zkv_peers_t *self, zkv_peers_fn *unreachable, void *arg)
 {
     size_t chunks_sent = 0;
+    int64_t now = zclock_usecs ();
     for (size_t i = 0; i < self->count; i++) {
         s_peer_t *peer = &self->peers [i];
+        if (zlistx_size (peer->delayed) && !s_send_due (peer, now) && unreachable)
+            unreachable (arg, peer->id);
         if (peer->queued_count) {
             bool sent = peer->drop_to;  //  dropped on purpose: "sent"
             if (!peer->drop_to) {
@@ -220,7 +274,13 @@ zkv_peers_flush (zkv_peers_t *self, zkv_peers_fn *unreachable, void *arg)
                 free (messages);
                 if (!bytes)
                     abort ();
-                sent = s_send (peer->dealer, bytes, size) == 0;
+                //  Behind the frames held back, if any: in order
+                if (self->delay || zlistx_size (peer->delayed)) {
+                    s_hold (self, peer, bytes, size, now);
+                    sent = true;        //  as far as anyone can tell yet
+                }
+                else
+                    sent = s_send (peer->dealer, bytes, size) == 0;
                 free (bytes);
             }
             peer->queued_count = 0;
@@ -342,4 +402,26 @@ zkv_peers_heal (zkv_peers_t *self)
 {
     for (size_t i = 0; i < self->count; i++)
         self->peers [i].drop_to = self->peers [i].drop_from = false;
+    self->delay = 0;
+}
+
+void
+zkv_peers_delay (zkv_peers_t *self, int msecs)
+{
+    self->delay = msecs > 0? msecs: 0;
+}
+
+int
+zkv_peers_due_in (zkv_peers_t *self)
+{
+    int64_t first = -1;
+    for (size_t i = 0; i < self->count; i++) {
+        s_delayed_t *delayed = (s_delayed_t *) zlistx_first (self->peers [i].delayed);
+        if (delayed && (first < 0 || delayed->due < first))
+            first = delayed->due;
+    }
+    if (first < 0)
+        return -1;
+    int64_t left = first - zclock_usecs ();
+    return left <= 0? 0: (int) ((left + 999) / 1000);
 }

@@ -96,4 +96,14 @@ void
 void
     zkv_peers_heal (zkv_peers_t *self);
 
+//  Fault injection: every frame of raft messages leaves msecs after it is
+//  flushed (0: at once again), in order; heal ends the delay too. A peer
+//  link as long as between hosts, for the benchmarks.
+void
+    zkv_peers_delay (zkv_peers_t *self, int msecs);
+
+//  Msecs until a delayed frame is due (the next flush sends it), or -1
+int
+    zkv_peers_due_in (zkv_peers_t *self);
+
 #endif

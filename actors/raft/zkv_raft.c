@@ -349,6 +349,12 @@ s_fault (self_t *self, const zkv_fault_injection_t *injection)
         zkv_status_set (&status, ZKV_ERR_PERMISSION_DENIED, NULL);
         reply = zkv_msg_encode_error (&status, &header, &size);
     }
+    else
+    if (injection->request->delay_ms < -1 || injection->request->delay_ms > 10000) {
+        zkv_result_t status;
+        zkv_status_set (&status, ZKV_ERR_MALFORMED, "delay_ms must be -1 .. 10000");
+        reply = zkv_msg_encode_error (&status, &header, &size);
+    }
     else {
         const zkv_fault_t *fault = injection->request;
         uint64_t to [64], from [64];
@@ -357,8 +363,11 @@ s_fault (self_t *self, const zkv_fault_injection_t *injection)
         if (fault->heal)
             zkv_peers_heal (self->peers);
         zkv_peers_drop (self->peers, to, to_count, from, from_count);
-        zsys_info ("raft: fault injection: drop to %zu, from %zu member(s)%s", to_count,
-                   from_count, fault->heal? " after healing": "");
+        if (fault->delay_ms)
+            zkv_peers_delay (self->peers, (int) fault->delay_ms);
+        zsys_info ("raft: fault injection: drop to %zu, from %zu member(s)%s%s", to_count,
+                   from_count, fault->heal? " after healing": "",
+                   fault->delay_ms > 0? ", raft frames delayed": "");
         zkv_fault_response_t response = { .header = &header };
         reply = zkv_msg_encode_body (&zkv_fault_response_desc, &response, &size);
     }
@@ -616,6 +625,9 @@ zkv_raft_actor (zsock_t *pipe, void *args)
         if (self->core) {
             int64_t left = self->next_tick - zclock_mono ();
             timeout = left < 0? 0: (int) left;
+            int due = zkv_peers_due_in (self->peers);
+            if (due >= 0 && due < timeout)
+                timeout = due;          //  a delayed frame leaves then
         }
         void *which = zpoller_wait (self->poller, timeout);
         if (which == pipe) {
