@@ -611,6 +611,26 @@ BOTH (mvcc, second_open_of_a_store_is_refused)
     fx_destroy (&store);
 }
 
+//  RocksDB's perf context counts, in this thread, the deleted records
+//  iterators step over from s_count_skips until s_skips_counted
+static rocksdb_perfcontext_t *
+s_count_skips (void)
+{
+    rocksdb_set_perf_level (rocksdb_enable_count);
+    rocksdb_perfcontext_t *perf = rocksdb_perfcontext_create ();
+    rocksdb_perfcontext_reset (perf);
+    return perf;
+}
+
+static uint64_t
+s_skips_counted (rocksdb_perfcontext_t *perf)
+{
+    uint64_t skipped = rocksdb_perfcontext_metric (perf, rocksdb_internal_delete_skipped_count);
+    rocksdb_perfcontext_destroy (perf);
+    rocksdb_set_perf_level (rocksdb_disable);
+    return skipped;
+}
+
 //  A put looks up its key's newest revision: RocksDB must stop at the end
 //  of that key's records, not step over the deleted records of the keys
 //  after it (after a compaction, a run as long as the history; a benchmark
@@ -632,13 +652,9 @@ BOTH (mvcc, a_lookup_does_not_walk_the_deleted_records_after_its_key)
     fx_put (&store, "z", "v");
     fx_compact (&store, zkv_mvcc_revision (store.mvcc), ZKV_ERR_OK);
     fx_compact_fully (&store);
-    rocksdb_set_perf_level (rocksdb_enable_count);
-    rocksdb_perfcontext_t *perf = rocksdb_perfcontext_create ();
-    rocksdb_perfcontext_reset (perf);
+    rocksdb_perfcontext_t *perf = s_count_skips ();
     fx_put (&store, "s", "v");
-    uint64_t skipped = rocksdb_perfcontext_metric (perf, rocksdb_internal_delete_skipped_count);
-    rocksdb_perfcontext_destroy (perf);
-    rocksdb_set_perf_level (rocksdb_disable);
+    uint64_t skipped = s_skips_counted (perf);
     cr_assert_lt (skipped, 50, "the put stepped over %llu deleted records",
                   (unsigned long long) skipped);
     fx_destroy (&store);
@@ -648,17 +664,12 @@ BOTH (mvcc, a_lookup_does_not_walk_the_deleted_records_after_its_key)
 static uint64_t
 s_deleted_records_scanned (fx_store_t *store, zkv_cf_t cf)
 {
-    rocksdb_set_perf_level (rocksdb_enable_count);
-    rocksdb_perfcontext_t *perf = rocksdb_perfcontext_create ();
-    rocksdb_perfcontext_reset (perf);
+    rocksdb_perfcontext_t *perf = s_count_skips ();
     rocksdb_iterator_t *it = zkv_engine_iterator (store->engine, cf, NULL);
     for (rocksdb_iter_seek_to_first (it); rocksdb_iter_valid (it); rocksdb_iter_next (it))
         ;
     rocksdb_iter_destroy (it);
-    uint64_t skipped = rocksdb_perfcontext_metric (perf, rocksdb_internal_delete_skipped_count);
-    rocksdb_perfcontext_destroy (perf);
-    rocksdb_set_perf_level (rocksdb_disable);
-    return skipped;
+    return s_skips_counted (perf);
 }
 
 //  A compaction deletes records one by one; Hash, HashKV, snapshots and
