@@ -15,6 +15,7 @@ struct zkv_memory_s {
 
 struct zkv_engine_s {
     rocksdb_t *db;
+    char *path;                         //  the database directory
     rocksdb_options_t *options;         //  database options
     rocksdb_options_t *cf_options [ZKV_CF_COUNT];
     rocksdb_block_based_table_options_t *table_options [ZKV_CF_COUNT];
@@ -105,6 +106,7 @@ zkv_engine_open (const char *path, zkv_memory_t *memory, char **error)
         *error = strdup ("out of memory");
         return NULL;
     }
+    self->path = strdup (path);
     self->cache = rocksdb_cache_create_lru (64 << 20);
     self->options = rocksdb_options_create ();
     rocksdb_options_set_create_if_missing (self->options, 1);
@@ -238,6 +240,7 @@ zkv_engine_destroy (zkv_engine_t **self_p)
             rocksdb_column_family_handle_destroy (self->cf [cf]);
     if (self->db)
         rocksdb_close (self->db);
+    free (self->path);
     for (int cf = 0; cf < ZKV_CF_COUNT; cf++) {
         if (self->cf_options [cf])
             rocksdb_options_destroy (self->cf_options [cf]);
@@ -480,4 +483,18 @@ zkv_engine_flush (zkv_engine_t *self, char **error)
         rocksdb_flush_cf (self->db, options, self->cf [cf], &err);
     rocksdb_flushoptions_destroy (options);
     return err? s_failed (self, "flush", err, error): 0;
+}
+
+const char *
+zkv_engine_path (zkv_engine_t *self)
+{
+    return self->path;
+}
+
+rocksdb_options_t *
+zkv_engine_cf_options (zkv_engine_t *self, zkv_cf_t cf)
+{
+    rocksdb_options_t *options = rocksdb_options_create_copy (self->cf_options [cf]);
+    rocksdb_options_set_env (options, self->env? self->env: self->disk_env);
+    return options;
 }

@@ -174,6 +174,16 @@ int
 int
     zkv_engine_flush (zkv_engine_t *self, char **error);
 
+//  The directory the database lives in
+const char *
+    zkv_engine_path (zkv_engine_t *self);
+
+//  A copy of cf's options, its table format and the database's medium
+//  included (for table files written outside the database); the caller
+//  destroys it
+rocksdb_options_t *
+    zkv_engine_cf_options (zkv_engine_t *self, zkv_cf_t cf);
+
 //  Asks RocksDB to flush cf's memtable in the background, and returns at
 //  once: deletions reach a table file, where they can be compacted away
 int

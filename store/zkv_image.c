@@ -4,6 +4,7 @@
     =========================================================================
 */
 #include "zkv_image.h"
+#include "zkv_bulk.h"
 #include "zkv_hash.h"
 #include "zkv_mvcc_private.h"
 #include "zkv_sha256.h"
@@ -496,23 +497,10 @@ zkv_image_reader_digest (zkv_image_reader_t *self, uint8_t digest [ZKV_IMAGE_DIG
 //  ---------------------------------------------------------------------
 //  Loader
 
-#define LOADER_BATCH (4 * 1024 * 1024)  //  bytes per write batch
-
 struct zkv_image_loader_s {
-    zkv_engine_t *engine;
     zkv_image_reader_t *reader;
-    rocksdb_writebatch_t *batch;
-    size_t batch_bytes;
+    zkv_bulk_t *bulk;                   //  the records go into table files
 };
-
-static int
-s_loader_write (zkv_image_loader_t *self, bool sync, char **error)
-{
-    int rc = zkv_engine_write (self->engine, self->batch, sync, error);
-    rocksdb_writebatch_clear (self->batch);
-    self->batch_bytes = 0;
-    return rc;
-}
 
 static int
 s_load_record (void *arg, zkv_cf_t cf, const void *key, size_t key_size, const void *value,
@@ -523,12 +511,7 @@ s_load_record (void *arg, zkv_cf_t cf, const void *key, size_t key_size, const v
         return 0;                       //  the new membership replaces it
     if (cf == ZKV_CF_META && zkv_meta_is_own (key, key_size))
         return 0;                       //  a new raft log starts at 0
-    rocksdb_writebatch_put_cf (self->batch, zkv_engine_cf (self->engine, cf),
-                               (const char *) key, key_size, (const char *) value, value_size);
-    self->batch_bytes += key_size + value_size;
-    if (self->batch_bytes >= LOADER_BATCH)
-        return s_loader_write (self, false, error);
-    return 0;
+    return zkv_bulk_put (self->bulk, cf, key, key_size, value, value_size, error);
 }
 
 zkv_image_loader_t *
@@ -537,10 +520,9 @@ zkv_image_loader_new (zkv_engine_t *engine)
     zkv_image_loader_t *self = (zkv_image_loader_t *) calloc (1, sizeof (zkv_image_loader_t));
     if (!self)
         return NULL;
-    self->engine = engine;
     self->reader = zkv_image_reader_new (s_load_record, self);
-    self->batch = rocksdb_writebatch_create ();
-    if (!self->reader) {
+    self->bulk = zkv_bulk_new (engine);
+    if (!self->reader || !self->bulk) {
         zkv_image_loader_destroy (&self);
         return NULL;
     }
@@ -554,7 +536,7 @@ zkv_image_loader_destroy (zkv_image_loader_t **self_p)
     if (!self)
         return;
     zkv_image_reader_destroy (&self->reader);
-    rocksdb_writebatch_destroy (self->batch);
+    zkv_bulk_destroy (&self->bulk);
     free (self);
     *self_p = NULL;
 }
@@ -572,7 +554,7 @@ zkv_image_loader_finish (zkv_image_loader_t *self, char **error)
         *error = strdup ("snapshot image: cut short");
         return -1;
     }
-    return s_loader_write (self, true, error);
+    return zkv_bulk_finish (self->bulk, error);
 }
 
 const zkv_image_header_t *

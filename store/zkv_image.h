@@ -114,8 +114,9 @@ void
 //  restore): every record but the old membership (the `members` family)
 //  and the old member's applied index and term, so that the members
 //  restored from one image start a new raft log, at index 0, on the same
-//  state. Written in batches as it comes; the caller records the new
-//  membership after.
+//  state. The records go into table files as they come (zkv_bulk), which
+//  finish moves into the database; the caller records the new membership
+//  after.
 typedef struct zkv_image_loader_s zkv_image_loader_t;
 
 zkv_image_loader_t *

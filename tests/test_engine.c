@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "zkv_bulk.h"
 #include "zkv_engine.h"
 #include "zkv_raftlog.h"
 #include "mvcc_fixture.h"
@@ -253,5 +254,73 @@ Test (engine, a_quiet_family_does_not_keep_the_wal)
     fx_wait_until_rocksdb_is_idle (engine);
     long long bytes = s_wal_bytes ("db");
     cr_assert_lt (bytes, 72LL << 20, "%lld bytes of WAL for 120 MB written", bytes);
+    zkv_engine_destroy (&engine);
+}
+
+//  Table files beside the database named bulk-*, counted
+static int
+s_bulk_files (const char *name)
+{
+    char command [256];
+    snprintf (command, sizeof command, "ls '%s/%s' | grep -c '^bulk-'", s_dir, name);
+    FILE *pipe = popen (command, "r");
+    cr_assert_not_null (pipe);
+    int count = -1;
+    cr_assert_eq (fscanf (pipe, "%d", &count), 1);
+    pclose (pipe);
+    return count;
+}
+
+//  A bulk load (snapshot restore) through table files: every record there
+//  after finish, and after a reopen; in several files when large
+Test (engine, a_bulk_load_ingests_table_files)
+{
+    zkv_engine_t *engine = s_open ("db");
+    zkv_bulk_t *bulk = zkv_bulk_new (engine);
+    char *error = NULL;
+    char key [32], value [1024];
+    memset (value, 'v', sizeof value);
+    for (int i = 0; i < 100000; i++) {      //  100 MB: two files and more
+        snprintf (key, sizeof key, "%08d", i);
+        cr_assert_eq (zkv_bulk_put (bulk, ZKV_CF_KEY, key, 8, value, sizeof value, &error), 0,
+                      "%s", error);
+        if (i % 1000 == 0)
+            cr_assert_eq (zkv_bulk_put (bulk, ZKV_CF_INDEX, key, 8, "i", 1, &error), 0);
+    }
+    cr_assert_geq (s_bulk_files ("db"), 3);
+    cr_assert_eq (zkv_bulk_finish (bulk, &error), 0, "%s", error);
+    zkv_bulk_destroy (&bulk);
+    cr_assert_eq (s_bulk_files ("db"), 0, "ingested files were moved in");
+    zkv_engine_destroy (&engine);
+    engine = s_open ("db");
+    char *got = NULL;
+    size_t size;
+    cr_assert_eq (zkv_engine_get (engine, ZKV_CF_KEY, "00099999", 8, &got, &size, &error), 1);
+    cr_assert_eq (size, sizeof value);
+    free (got);
+    cr_assert_eq (zkv_engine_get (engine, ZKV_CF_INDEX, "00099000", 8, &got, &size, &error), 1);
+    cr_assert_eq (size, 1);
+    free (got);
+    zkv_engine_destroy (&engine);
+}
+
+//  Keys that do not rise (a damaged or forged image) are refused, and the
+//  load leaves no file behind
+Test (engine, a_bulk_load_refuses_keys_out_of_order)
+{
+    zkv_engine_t *engine = s_open ("db");
+    zkv_bulk_t *bulk = zkv_bulk_new (engine);
+    char *error = NULL;
+    cr_assert_eq (zkv_bulk_put (bulk, ZKV_CF_KEY, "b", 1, "1", 1, &error), 0);
+    cr_assert_eq (zkv_bulk_put (bulk, ZKV_CF_KEY, "a", 1, "2", 1, &error), -1);
+    cr_assert_not_null (strstr (error, "key: "), "%s", error);
+    free (error);
+    cr_assert_eq (s_bulk_files ("db"), 1);
+    zkv_bulk_destroy (&bulk);
+    cr_assert_eq (s_bulk_files ("db"), 0);
+    char *got = NULL;
+    size_t size;
+    cr_assert_eq (zkv_engine_get (engine, ZKV_CF_KEY, "b", 1, &got, &size, &error), 0);
+    cr_assert_null (got);
     zkv_engine_destroy (&engine);
 }
