@@ -76,7 +76,10 @@ class ZkvOps(Ops):
 
     def __init__(self, system, name):
         self.endpoint = system.endpoint(name)
-        self.ctl = [os.path.join(BUILD, "zkvctl"), "--endpoints", self.endpoint]
+        #  The same generous timeout as etcdctl's below: a row measures the
+        #  time a command takes, it does not give up after the CLI's 5 s
+        self.ctl = [os.path.join(BUILD, "zkvctl"), "--endpoints", self.endpoint,
+                    "--command-timeout", "600s"]
         self.context = zmq.Context()
         self.socket = self.context.socket(zmq.DEALER)
         self.socket.connect(self.endpoint)
