@@ -221,19 +221,25 @@ Test (engine, raft_log_records_of_the_wrong_size_are_corrupt)
     zkv_engine_destroy (&engine);
 }
 
+//  The number a shell command prints
+static long long
+s_shell_number (const char *command)
+{
+    FILE *pipe = popen (command, "r");
+    cr_assert_not_null (pipe);
+    long long number = -1;
+    cr_assert_eq (fscanf (pipe, "%lld", &number), 1, "%s printed no number", command);
+    pclose (pipe);
+    return number;
+}
+
 //  Bytes of the WAL files in the database directory name
 static long long
 s_wal_bytes (const char *name)
 {
     char command [256];
-    snprintf (command, sizeof command,
-              "cat '%s/%s'/*.log 2>/dev/null | wc -c", s_dir, name);
-    FILE *pipe = popen (command, "r");
-    cr_assert_not_null (pipe);
-    long long bytes = -1;
-    cr_assert_eq (fscanf (pipe, "%lld", &bytes), 1);
-    pclose (pipe);
-    return bytes;
+    snprintf (command, sizeof command, "cat '%s/%s'/*.log 2>/dev/null | wc -c", s_dir, name);
+    return s_shell_number (command);
 }
 
 //  A family written once (meta, members, alarms) must not keep every WAL
@@ -258,17 +264,12 @@ Test (engine, a_quiet_family_does_not_keep_the_wal)
 }
 
 //  Table files beside the database named bulk-*, counted
-static int
+static long long
 s_bulk_files (const char *name)
 {
     char command [256];
     snprintf (command, sizeof command, "ls '%s/%s' | grep -c '^bulk-'", s_dir, name);
-    FILE *pipe = popen (command, "r");
-    cr_assert_not_null (pipe);
-    int count = -1;
-    cr_assert_eq (fscanf (pipe, "%d", &count), 1);
-    pclose (pipe);
-    return count;
+    return s_shell_number (command);
 }
 
 //  A bulk load (snapshot restore) through table files: every record there

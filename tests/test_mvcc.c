@@ -611,6 +611,17 @@ BOTH (mvcc, second_open_of_a_store_is_refused)
     fx_destroy (&store);
 }
 
+//  Puts count keys t0000, t0001, ... (all between "t" and "u")
+static void
+s_put_keys (fx_store_t *store, int count)
+{
+    char key [16];
+    for (int i = 0; i < count; i++) {
+        snprintf (key, sizeof key, "t%04d", i);
+        fx_put (store, key, "v");
+    }
+}
+
 //  RocksDB's perf context counts, in this thread, the deleted records
 //  iterators step over from s_count_skips until s_skips_counted
 static rocksdb_perfcontext_t *
@@ -639,11 +650,7 @@ BOTH (mvcc, a_lookup_does_not_walk_the_deleted_records_after_its_key)
 {
     fx_store_t store;
     fx_new (&store, memory);
-    char key [16];
-    for (int i = 0; i < 500; i++) {
-        snprintf (key, sizeof key, "t%03d", i);
-        fx_put (&store, key, "v");
-    }
+    s_put_keys (&store, 500);
     fx_delete (&store, "t", "u");
     //  Two compactions: the first keeps the tombstones at its revision, the
     //  second deletes them, index records included
@@ -681,11 +688,7 @@ BOTH (mvcc, scans_after_a_compaction_do_not_step_over_its_deletions)
 {
     fx_store_t store;
     fx_new (&store, memory);
-    char key [16];
-    for (int i = 0; i < 3000; i++) {
-        snprintf (key, sizeof key, "t%04d", i);
-        fx_put (&store, key, "v");
-    }
+    s_put_keys (&store, 3000);
     //  In table files, as a large store's data is: deletions that never
     //  meet what they delete (all in one memtable) may be moved to the
     //  last level as they are, and wait there for a defrag
