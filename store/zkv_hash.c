@@ -96,6 +96,16 @@ zkv_hash_state (zkv_engine_t *engine, const rocksdb_snapshot_t *snapshot,
     return 0;
 }
 
+//  Whether a key whose newest revision <= revision is rev, in state, is in
+//  HashKV (revision)'s keep set: a live key; for a compaction's hash, also
+//  a key deleted at revision itself
+static bool
+s_kept (zkv_keep_t mode, const zkv_index_value_t *state, zkv_rev_t rev, int64_t revision)
+{
+    return mode == ZKV_KEEP_LIVE? !state->tombstone
+                                : !(state->tombstone && rev.main < revision);
+}
+
 //  Per key of the index: the newest revision <= revision (what keep
 //  decides on) and the newest <= compact (what compaction leaves). Fills
 //  counted with the revisions <= compact that count, sorted.
@@ -141,9 +151,7 @@ s_counted (zkv_engine_t *engine, const rocksdb_snapshot_t *snapshot, int64_t rev
         //  Newest first: the first entry <= a bound is the newest under it
         if (!seen_revision && rev.main <= revision) {
             seen_revision = true;
-            bool kept = mode == ZKV_KEEP_LIVE? !state.tombstone
-                                             : !(state.tombstone && rev.main < revision);
-            if (kept) {
+            if (s_kept (mode, &state, rev, revision)) {
                 keep_empty = false;
                 if (rev.main <= compact && s_revs_add (&keep, rev)) {
                     rc = -1;
@@ -268,8 +276,7 @@ s_excluded (zkv_engine_t *engine, const rocksdb_snapshot_t *snapshot, int64_t re
                 rc = -1;
                 break;
             }
-            if (found == 0 && (mode == ZKV_KEEP_LIVE? !state.tombstone
-                               : !(state.tombstone && newest.main < revision)))
+            if (found == 0 && s_kept (mode, &state, newest, revision))
                 keep_empty = false;
         }
         found = s_newest (index, &kv.key, compact, seek, &newest, &state);
