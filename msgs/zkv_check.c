@@ -58,10 +58,10 @@ s_check_delete (const zkv_delete_range_t *del, zkv_result_t *status)
     return 0;
 }
 
-static int s_check_txn (const zkv_txn_t *txn, size_t max_txn_ops, zkv_result_t *status);
+static int s_check_txn (const zkv_txn_t *txn, zkv_result_t *status);
 
 static int
-s_check_op (const zkv_request_op_t *op, size_t max_txn_ops, zkv_result_t *status)
+s_check_op (const zkv_request_op_t *op, zkv_result_t *status)
 {
     int set = (op->request_range != NULL) + (op->request_put != NULL)
             + (op->request_delete_range != NULL) + (op->request_txn != NULL);
@@ -76,7 +76,7 @@ s_check_op (const zkv_request_op_t *op, size_t max_txn_ops, zkv_result_t *status
         return s_check_put (op->request_put, status);
     if (op->request_delete_range)
         return s_check_delete (op->request_delete_range, status);
-    return s_check_txn (op->request_txn, max_txn_ops, status);
+    return s_check_txn (op->request_txn, status);
 }
 
 //  ---------------------------------------------------------------------
@@ -341,17 +341,24 @@ s_check_duplicates (const zkv_request_op_list_t *ops, zkv_result_t *status)
     return 0;
 }
 
-static int
-s_check_txn (const zkv_txn_t *txn, size_t max_txn_ops, zkv_result_t *status)
+//  The operations a branch holds: its own, and every one of each txn
+//  nested in it (compares and both branches, however deep)
+static size_t
+s_branch_ops (const zkv_request_op_list_t *ops)
 {
-    size_t ops = txn->compare.count;
-    if (ops < txn->success.count)
-        ops = txn->success.count;
-    if (ops < txn->failure.count)
-        ops = txn->failure.count;
-    if (ops > max_txn_ops)
-        return zkv_status_set (status, ZKV_ERR_TOO_MANY_OPS, NULL);
+    size_t total = ops->count;
+    for (size_t i = 0; i < ops->count; i++) {
+        const zkv_txn_t *nested = ops->items [i].request_txn;
+        if (nested)
+            total += nested->compare.count + s_branch_ops (&nested->success)
+                   + s_branch_ops (&nested->failure);
+    }
+    return total;
+}
 
+static int
+s_check_txn (const zkv_txn_t *txn, zkv_result_t *status)
+{
     for (size_t i = 0; i < txn->compare.count; i++) {
         const zkv_compare_t *compare = &txn->compare.items [i];
         if (compare->key.size == 0)
@@ -363,12 +370,11 @@ s_check_txn (const zkv_txn_t *txn, size_t max_txn_ops, zkv_result_t *status)
             return zkv_status_set (status, ZKV_ERR_MALFORMED,
                                    "compare target must be VERSION, CREATE, MOD, VALUE or LEASE");
     }
-    //  Nested txns share the budget of operations, as in etcd
     for (size_t i = 0; i < txn->success.count; i++)
-        if (s_check_op (&txn->success.items [i], max_txn_ops - ops, status))
+        if (s_check_op (&txn->success.items [i], status))
             return -1;
     for (size_t i = 0; i < txn->failure.count; i++)
-        if (s_check_op (&txn->failure.items [i], max_txn_ops - ops, status))
+        if (s_check_op (&txn->failure.items [i], status))
             return -1;
     return 0;
 }
@@ -410,8 +416,15 @@ zkv_check_request (const zkv_desc_t *desc, const void *request, size_t max_txn_o
         return 0;
     }
     if (desc == &zkv_txn_desc) {
+        //  etcd's rule, at most max_txn_ops compares and as many operations
+        //  per branch, with what nested txns hold counted in the branch
+        //  that holds them: etcd counts each level alone, so that nesting
+        //  multiplies what one request may make a member do
         const zkv_txn_t *txn = (const zkv_txn_t *) request;
-        if (s_check_txn (txn, max_txn_ops, status))
+        if (txn->compare.count > max_txn_ops || s_branch_ops (&txn->success) > max_txn_ops
+        ||  s_branch_ops (&txn->failure) > max_txn_ops)
+            return zkv_status_set (status, ZKV_ERR_TOO_MANY_OPS, NULL);
+        if (s_check_txn (txn, status))
             return -1;
         if (s_check_duplicates (&txn->success, status)
         ||  s_check_duplicates (&txn->failure, status))

@@ -440,11 +440,17 @@ Test (msgs, peek_envelope)
 //  etcd's request checks
 
 static zkv_result_t
-s_check (const zkv_desc_t *desc, const void *request)
+s_check_ops (const zkv_desc_t *desc, const void *request, size_t max_txn_ops)
 {
     zkv_result_t status;
-    zkv_check_request (desc, request, ZKV_DEFAULT_MAX_TXN_OPS, &status);
+    zkv_check_request (desc, request, max_txn_ops, &status);
     return status;
+}
+
+static zkv_result_t
+s_check (const zkv_desc_t *desc, const void *request)
+{
+    return s_check_ops (desc, request, ZKV_DEFAULT_MAX_TXN_OPS);
 }
 
 Test (msgs, etcd_request_checks)
@@ -503,9 +509,10 @@ Test (msgs, txn_checks_scale_to_tens_of_thousands_of_puts)
         ops1 [t].request_txn = &level1 [t];
     }
     zkv_txn_t top = { .success = { ops1, FAN } };
-    cr_assert_eq (s_check (&zkv_txn_desc, &top).err, ZKV_ERR_OK);
+    //  (--max-txn-ops counts every operation nested in a branch)
+    cr_assert_eq (s_check_ops (&zkv_txn_desc, &top, 1 << 20).err, ZKV_ERR_OK);
     puts [n - 1].key = puts [0].key;    //  one key twice, far apart
-    cr_assert_eq (s_check (&zkv_txn_desc, &top).err, ZKV_ERR_DUPLICATE_KEY);
+    cr_assert_eq (s_check_ops (&zkv_txn_desc, &top, 1 << 20).err, ZKV_ERR_DUPLICATE_KEY);
 }
 
 Test (msgs, txn_checks)
@@ -556,4 +563,41 @@ Test (msgs, txn_checks)
     zkv_result_t status = s_check (&zkv_txn_desc, &too_many);
     cr_assert_str_eq (zkv_status_text (&status, text, sizeof text),
                       "etcdserver: too many operations in txn request");
+}
+
+Test (msgs, max_txn_ops_counts_the_operations_of_nested_txns)
+{
+    //  etcd counts each level alone: 64 nested txns of 64 ranges each pass
+    //  its --max-txn-ops 128 and make one request ask for 4,096 ranges
+    enum { FAN = 64 };
+    static zkv_range_t range = { .key = { (const uint8_t *) "a", 1 },
+                                 .range_end = { (const uint8_t *) "\0", 1 } };
+    static zkv_request_op_t leaves [2 * FAN];
+    static zkv_txn_t nested [FAN];
+    static zkv_request_op_t branch [FAN];
+    for (size_t i = 0; i < 2 * FAN; i++)
+        leaves [i].request_range = &range;
+    for (size_t i = 0; i < FAN; i++) {
+        nested [i].success = (zkv_request_op_list_t) { leaves, FAN };
+        branch [i].request_txn = &nested [i];
+    }
+    zkv_txn_t top = { .success = { branch, FAN } };
+    cr_assert_eq (s_check (&zkv_txn_desc, &top).err, ZKV_ERR_TOO_MANY_OPS);
+    //  A branch holds its own operations plus every one nested in it
+    //  (compares too): 1 txn + 126 ranges fit in 128 ...
+    top.success.count = 1;
+    nested [0].success.count = 126;
+    cr_assert_eq (s_check (&zkv_txn_desc, &top).err, ZKV_ERR_OK);
+    //  ... and a compare more does not
+    zkv_compare_t compare = { .key = { (const uint8_t *) "a", 1 } };
+    nested [0].compare = (zkv_compare_list_t) { &compare, 1 };
+    nested [0].success.count = 127;
+    cr_assert_eq (s_check (&zkv_txn_desc, &top).err, ZKV_ERR_TOO_MANY_OPS);
+    //  A flat txn keeps etcd's rule: compares and each branch counted alone
+    static zkv_compare_t compares [128];
+    for (size_t i = 0; i < 128; i++)
+        compares [i].key = zkv_bin ("a", 1);
+    zkv_txn_t flat = { .compare = { compares, 128 }, .success = { leaves, 2 * FAN },
+                       .failure = { leaves, 2 * FAN } };
+    cr_assert_eq (s_check (&zkv_txn_desc, &flat).err, ZKV_ERR_OK);
 }
