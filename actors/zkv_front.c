@@ -291,12 +291,14 @@ s_wait (self_t *self, zmsg_t **envelope_p, const zkv_msg_t *request, size_t byte
 //  linearizable reads to raft for a read index, serializable reads to
 //  storage
 static void
-s_route (self_t *self, const zkv_msg_t *request, uint64_t wait)
+s_route (self_t *self, const zkv_msg_t *request, const s_waiter_t *waiter)
 {
+    uint64_t wait = waiter->wait;
     zkv_internal_request_t internal;
     memset (&internal, 0, sizeof internal);
     internal.origin = self->args->member_id;
     internal.wait = wait;
+    internal.max_response_bytes = self->args->max_response_bytes;
     bool write = false, serializable = false;
     if (request->desc == &zkv_fault_desc) {
         zkv_fault_injection_t injection = { .wait = wait, .request = (zkv_fault_t *) request->body };
@@ -366,6 +368,8 @@ s_route (self_t *self, const zkv_msg_t *request, uint64_t wait)
         else
             internal.compact = (zkv_compact_t *) request->body;
     }
+    if (!write)
+        internal.deadline = waiter->deadline;   //  reads stay on this member
     size_t size;
     uint8_t *bytes = zkv_msg_encode_body (&zkv_internal_request_desc, &internal, &size);
     if (!bytes)
@@ -622,7 +626,7 @@ s_handle_client (self_t *self)
         if (self->args->verbose)
             zsys_debug ("front: %s id %llu waits as %llu", request->desc->name,
                         (unsigned long long) request->id, (unsigned long long) waiter->wait);
-        s_route (self, request, waiter->wait);
+        s_route (self, request, waiter);
     }
     zkv_msg_destroy (&request);
     zframe_destroy (&payload);

@@ -55,6 +55,7 @@ typedef struct {
     const char *listen_events;          //  events endpoint to bind (PUB)
     size_t max_request_bytes;           //  --max-request-bytes
     size_t max_txn_ops;                 //  --max-txn-ops
+    size_t max_response_bytes;          //  --max-response-bytes
     size_t max_waiting;                 //  requests in flight at most
     size_t max_client_requests;         //  ...of which from one client connection
     int request_timeout;                //  msecs before a request times out

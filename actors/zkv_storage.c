@@ -21,7 +21,12 @@ typedef struct {
     zkv_answer_t *items;
     size_t count;
     size_t room;
+    size_t bytes;                       //  of the replies held
 } s_answers_t;
+
+//  Replies go to front once they hold so many bytes, whatever else is
+//  waiting: a drain of many large reads must not hold all their replies
+#define ANSWERS_FLUSH_BYTES (1 << 20)
 
 //  A read waiting for the state machine to reach its index
 typedef struct {
@@ -75,6 +80,7 @@ s_answers_add (s_answers_t *answers, uint64_t wait, uint8_t *reply, size_t size)
     answers->items [answers->count].wait = wait;
     answers->items [answers->count].reply = zkv_bin (reply, size);
     answers->count++;
+    answers->bytes += size;
 }
 
 static void
@@ -87,6 +93,7 @@ s_answers_send (self_t *self, s_answers_t *answers)
     for (size_t i = 0; i < answers->count; i++)
         free ((void *) answers->items [i].reply.data);
     answers->count = 0;
+    answers->bytes = 0;
 }
 
 static void
@@ -179,6 +186,12 @@ s_raise_nospace (self_t *self)
 //  for a read): an entry the store fails to apply (its data unreadable,
 //  memory short) stops the member, since every other member applies it,
 //  and this one would go on from another state.
+static bool
+s_past_deadline (void *arg)
+{
+    return zclock_mono () > *(const int64_t *) arg;
+}
+
 static uint8_t *
 s_execute (self_t *self, const zkv_internal_request_t *request, uint64_t term,
            uint64_t index, msgpack_zone *zone, size_t *size)
@@ -187,6 +200,14 @@ s_execute (self_t *self, const zkv_internal_request_t *request, uint64_t term,
     const zkv_desc_t *desc = NULL;
     void *response = NULL;
     int rc = -1;
+    //  The request's own bounds; a write's come from its entry alone, so
+    //  that every member applies it alike
+    zkv_mvcc_limits_t limits = {
+        .max_reply_bytes = request->max_response_bytes,
+        .expired = index == 0 && request->deadline? s_past_deadline: NULL,
+        .arg = (void *) &request->deadline
+    };
+    zkv_mvcc_set_limits (self->mvcc, &limits);
     zkv_err_t refused = zkv_alarm_table_gate (self->alarms, request);
     if (refused != ZKV_ERR_OK)
         zkv_status_set (&status, refused, NULL);
@@ -363,11 +384,17 @@ s_serve_reads (self_t *self, s_answers_t *answers)
             break;                      //  raft hands out indexes in order
         msgpack_zone *zone = msgpack_zone_new (8192);
         zkv_internal_request_t *request = s_decode_request (read->request, zone);
+        //  A read whose client has had its timeout costs nothing more
+        if (request && request->deadline && zclock_mono () > request->deadline)
+            ;
+        else
         if (request) {
             size_t size;
             uint8_t *reply = s_execute (self, request, zkv_mvcc_applied_term (self->mvcc), 0,
                                         zone, &size);
             s_answers_add (answers, read->wait, reply, size);
+            if (answers->bytes >= ANSWERS_FLUSH_BYTES)
+                s_answers_send (self, answers);
         }
         msgpack_zone_free (zone);
         zkv_msg_destroy (&pending->msg);
@@ -387,7 +414,7 @@ s_apply (self_t *self, const zkv_apply_t *apply, s_answers_t *answers)
     if (!zone)
         zkv_fatal ("out of memory");
     //  Replies to physical compactions wait until the batch is written
-    s_answers_t physical = { NULL, 0, 0 };
+    s_answers_t physical = { NULL, 0, 0, 0 };
     //  Compactions applied, told to the hasher once the batch is written
     zkv_compaction_scheduled_t *compactions = NULL;
     size_t compaction_count = 0;
@@ -507,7 +534,7 @@ s_stream_step (self_t *self)
 static void
 s_handle_inbox (self_t *self)
 {
-    s_answers_t answers = { NULL, 0, 0 };
+    s_answers_t answers = { NULL, 0, 0, 0 };
     bool applied = false;
     //  Drain what is waiting, then send every reply in one message
     for (int budget = 1024; budget > 0 && zkv_io_ready (self->inbox); budget--) {
@@ -565,6 +592,8 @@ s_handle_inbox (self_t *self)
             zkv_msg_destroy (&msg);
         }
         s_serve_reads (self, &answers);
+        if (answers.bytes >= ANSWERS_FLUSH_BYTES)
+            s_answers_send (self, &answers);        //  (the batch is written)
     }
     s_answers_send (self, &answers);
     free (answers.items);

@@ -25,7 +25,7 @@ enum {
     S_INITIAL_CLUSTER_STATE, S_HEARTBEAT, S_ELECTION, S_SNAPSHOT_COUNT, S_FAULTS,
     S_PEER_FD, S_CLIENT_FD, S_QUOTA, S_LISTEN_EVENTS, S_MIN_FREE_DISK, S_CORRUPT_CHECK,
     S_INITIAL_CORRUPT_CHECK, S_MAX_CLIENT_REQUESTS, S_CERT, S_CLIENT_CERTS, S_PEER_CERTS,
-    S_ADMIN_CERTS
+    S_ADMIN_CERTS, S_MAX_RESPONSE_BYTES
 };
 
 static const s_setting_t s_settings [] = {
@@ -57,6 +57,7 @@ static const s_setting_t s_settings [] = {
     { "client-certs-dir",      "",                      "public certificates of the clients allowed (with --cert)", false },
     { "peer-certs-dir",        "",                      "public certificates of the peers allowed (with --cert)", false },
     { "admin-certs-dir",       "",                      "public certificates of the admins, who alone may defrag, move-leader, activate and disarm alarms, snapshot, compact, inject faults (with --cert)", false },
+    { "max-response-bytes",    "67108864",              "most bytes of key-values in one reply; past it the request fails", false },
 };
 #define SETTINGS (sizeof s_settings / sizeof s_settings [0])
 
@@ -224,6 +225,13 @@ zkv_config_parse (zkv_config_t *config, int argc, char *argv [], char *error,
     if (rc == 0 && (s_size (values [S_MAX_REQUEST_BYTES], &config->max_request_bytes)
                     || config->max_request_bytes < 1024)) {
         snprintf (error, error_size, "--max-request-bytes must be a number of bytes >= 1024");
+        rc = -1;
+    }
+    if (rc == 0 && (s_size (values [S_MAX_RESPONSE_BYTES], &config->max_response_bytes)
+                    || config->max_response_bytes < 4096
+                    || config->max_response_bytes > 2147483647)) {
+        snprintf (error, error_size, "--max-response-bytes must be a number of bytes, "
+                  "4096 .. 2147483647");
         rc = -1;
     }
     if (rc == 0 && (s_size (values [S_MAX_TXN_OPS], &config->max_txn_ops) || config->max_txn_ops == 0)) {

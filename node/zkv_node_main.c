@@ -336,6 +336,7 @@ main (int argc, char *argv [])
         .listen = config.listen_client, .listen_fd = config.listen_client_fd,
         .listen_events = config.listen_events,
         .max_request_bytes = config.max_request_bytes, .max_txn_ops = config.max_txn_ops,
+        .max_response_bytes = config.max_response_bytes,
         .max_waiting = 65536, .max_client_requests = config.max_client_requests,
         .request_timeout = config.request_timeout,
         .inbox = front_inbox, .raft = raft_inbox, .storage = storage_inbox,

@@ -201,3 +201,22 @@ zkv_mvcc_header (msgpack_zone *zone, int64_t revision)
     }
     return header;
 }
+
+void
+zkv_mvcc_set_limits (zkv_mvcc_t *self, const zkv_mvcc_limits_t *limits)
+{
+    self->limits = *limits;
+    self->reply_bytes = 0;
+}
+
+int
+zkv_mvcc_reply_take (zkv_mvcc_t *self, const zkv_key_value_t *kv, zkv_result_t *status)
+{
+    self->reply_bytes += kv->key.size + kv->value.size + ZKV_MVCC_REPLY_KV_OVERHEAD;
+    if (self->limits.max_reply_bytes && self->reply_bytes > self->limits.max_reply_bytes)
+        return zkv_status_set (status, ZKV_ERR_RESPONSE_TOO_LARGE,
+                               "its key-values pass %llu bytes (--max-response-bytes): ask for "
+                               "fewer (a limit, a narrower range, keys only)",
+                               (unsigned long long) self->limits.max_reply_bytes);
+    return 0;
+}

@@ -60,6 +60,29 @@ uint64_t
     zkv_mvcc_applied_term (zkv_mvcc_t *self);
 
 //  ---------------------------------------------------------------------
+//  What one request may make the store spend
+
+//  Every key-value a reply returns counts its key, its value and this much
+//  more (an upper bound of its encoding's other bytes)
+#define ZKV_MVCC_REPLY_KV_OVERHEAD 128
+
+//  The bounds of the next request (set before each): the bytes of the
+//  key-values its reply may hold (0: no bound; past it the request fails
+//  with ZKV_ERR_RESPONSE_TOO_LARGE and, a write, changes nothing), and a
+//  test of its deadline (NULL: none), asked every ZKV_MVCC_DEADLINE_STEPS
+//  keys a walk visits (past it: ZKV_ERR_TIMEOUT). The store has no clock:
+//  writes, which every member must apply alike, never get a deadline.
+#define ZKV_MVCC_DEADLINE_STEPS 1024
+typedef struct {
+    uint64_t max_reply_bytes;
+    bool (*expired) (void *arg);
+    void *arg;
+} zkv_mvcc_limits_t;
+
+void
+    zkv_mvcc_set_limits (zkv_mvcc_t *self, const zkv_mvcc_limits_t *limits);
+
+//  ---------------------------------------------------------------------
 //  Reads
 
 //  Range over the committed state (or, inside a batch, the batch's state)

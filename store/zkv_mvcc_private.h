@@ -42,6 +42,9 @@ struct zkv_mvcc_s {
     //  The transaction being applied
     int64_t begin_revision;             //  revision before it
     int64_t changes;                    //  changes made so far (next sub)
+    //  The request under way: its bounds, and what its reply holds so far
+    zkv_mvcc_limits_t limits;
+    uint64_t reply_bytes;
     //  Physical compaction
     uint8_t *compact_cursor;            //  index key to resume at (NULL: start)
     size_t compact_cursor_size;
@@ -87,9 +90,10 @@ int
                      zkv_result_t *status);
 
 //  Reads the KeyValue stored at rev into kv, its bytes copied into zone
+//  (without with_value, its key alone, and an empty value)
 int
-    zkv_mvcc_read_kv (zkv_mvcc_t *self, zkv_rev_t rev, bool tombstone, msgpack_zone *zone,
-                      zkv_key_value_t *kv, zkv_result_t *status);
+    zkv_mvcc_read_kv (zkv_mvcc_t *self, zkv_rev_t rev, bool tombstone, bool with_value,
+                      msgpack_zone *zone, zkv_key_value_t *kv, zkv_result_t *status);
 
 //  Calls fn for every key of [key, end) live at rev (end empty: key alone;
 //  end "\0": every key from key on), in key order, until fn returns
@@ -104,6 +108,11 @@ int
     zkv_mvcc_range_at (zkv_mvcc_t *self, const zkv_range_t *request, int64_t current,
                        msgpack_zone *zone, zkv_range_response_t *response,
                        zkv_result_t *status);
+
+//  Counts kv into the reply of the request under way; -1 with status set
+//  (ZKV_ERR_RESPONSE_TOO_LARGE) once past its bound
+int
+    zkv_mvcc_reply_take (zkv_mvcc_t *self, const zkv_key_value_t *kv, zkv_result_t *status);
 
 //  A header holding only revision, allocated from zone
 zkv_header_t *

@@ -66,7 +66,12 @@ s_walk (zkv_mvcc_t *self, zkv_bin_t key, zkv_bin_t end, int64_t rev, bool tombst
         : zkv_mvcc_iterator (self, ZKV_CF_INDEX, options, bound, bound_size);
     rocksdb_iter_seek (it, (const char *) target, target_size);
     int rc = 0;
-    while (rocksdb_iter_valid (it)) {
+    for (size_t steps = 1; rocksdb_iter_valid (it); steps++) {
+        if (self->limits.expired && steps % ZKV_MVCC_DEADLINE_STEPS == 0
+        &&  self->limits.expired (self->limits.arg)) {
+            rc = zkv_status_set (status, ZKV_ERR_TIMEOUT, NULL);
+            break;
+        }
         size_t size;
         const uint8_t *bytes = (const uint8_t *) rocksdb_iter_key (it, &size);
         size_t escaped_size;
@@ -183,8 +188,8 @@ zkv_mvcc_lookup (zkv_mvcc_t *self, zkv_bin_t key, int64_t rev, s_found_t *found,
 }
 
 int
-zkv_mvcc_read_kv (zkv_mvcc_t *self, zkv_rev_t rev, bool tombstone, msgpack_zone *zone,
-                  zkv_key_value_t *kv, zkv_result_t *status)
+zkv_mvcc_read_kv (zkv_mvcc_t *self, zkv_rev_t rev, bool tombstone, bool with_value,
+                  msgpack_zone *zone, zkv_key_value_t *kv, zkv_result_t *status)
 {
     uint8_t revkey [ZKV_REVKEY_TOMB_SIZE];
     size_t revkey_size = zkv_revkey_encode (rev, tombstone, revkey);
@@ -197,14 +202,27 @@ zkv_mvcc_read_kv (zkv_mvcc_t *self, zkv_rev_t rev, bool tombstone, msgpack_zone 
         return zkv_status_set (status, ZKV_ERR_INTERNAL,
                                "index points at a missing revision %lld_%lld",
                                (long long) rev.main, (long long) rev.sub);
-    uint8_t *copy = (uint8_t *) zkv_mvcc_copy (zone, value, value_size);
+    //  Without its value, only the key goes into the zone: a keys-only
+    //  range over large values holds no more than its keys
+    uint8_t *bytes = with_value? (uint8_t *) zkv_mvcc_copy (zone, value, value_size)
+                               : (uint8_t *) value;
+    int rc = 0;
+    if (!bytes)
+        rc = zkv_status_set (status, ZKV_ERR_INTERNAL, "out of memory");
+    else
+    if (zkv_kvpb_decode (bytes, value_size, kv))
+        rc = zkv_status_set (status, ZKV_ERR_INTERNAL, "corrupt KeyValue at %lld_%lld",
+                             (long long) rev.main, (long long) rev.sub);
+    else
+    if (!with_value) {
+        kv->value = zkv_bin (NULL, 0);
+        void *key = zkv_mvcc_copy (zone, kv->key.data, kv->key.size);
+        kv->key = zkv_bin (key, kv->key.size);
+        if (!key)
+            rc = zkv_status_set (status, ZKV_ERR_INTERNAL, "out of memory");
+    }
     free (value);
-    if (!copy)
-        return zkv_status_set (status, ZKV_ERR_INTERNAL, "out of memory");
-    if (zkv_kvpb_decode (copy, value_size, kv))
-        return zkv_status_set (status, ZKV_ERR_INTERNAL, "corrupt KeyValue at %lld_%lld",
-                               (long long) rev.main, (long long) rev.sub);
-    return 0;
+    return rc;
 }
 
 //  ---------------------------------------------------------------------
@@ -243,10 +261,11 @@ s_range_visit (void *arg, zkv_bin_t key, const s_found_t *found)
         range->kv_room = room;
     }
     zkv_key_value_t *kv = &range->kvs [range->kv_count];
-    if (zkv_mvcc_read_kv (range->self, found->rev, false, range->zone, kv, range->status))
+    if (zkv_mvcc_read_kv (range->self, found->rev, false, !request->keys_only, range->zone,
+                          kv, range->status))
         return -1;
-    if (request->keys_only)
-        kv->value = zkv_bin (NULL, 0);
+    if (zkv_mvcc_reply_take (range->self, kv, range->status))
+        return -1;
     range->kv_count++;
     return 0;
 }

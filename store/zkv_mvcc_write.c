@@ -128,7 +128,9 @@ s_put (zkv_mvcc_t *self, const zkv_put_t *request, msgpack_zone *zone,
         prev = (zkv_key_value_t *) msgpack_zone_malloc (zone, sizeof (zkv_key_value_t));
         if (!prev)
             return zkv_status_set (status, ZKV_ERR_INTERNAL, "out of memory");
-        if (zkv_mvcc_read_kv (self, found.rev, false, zone, prev, status))
+        if (zkv_mvcc_read_kv (self, found.rev, false, true, zone, prev, status))
+            return -1;
+        if (request->prev_kv && zkv_mvcc_reply_take (self, prev, status))
             return -1;
     }
     if ((request->ignore_value || request->ignore_lease) && !prev)
@@ -217,8 +219,9 @@ s_delete_range (zkv_mvcc_t *self, const zkv_delete_range_t *request, msgpack_zon
         if (!response->prev_kvs.items)
             rc = zkv_status_set (status, ZKV_ERR_INTERNAL, "out of memory");
         for (size_t i = 0; i < del.count && rc == 0; i++)
-            rc = zkv_mvcc_read_kv (self, del.found [i].rev, false, zone,
-                                   &response->prev_kvs.items [i], status);
+            rc = zkv_mvcc_read_kv (self, del.found [i].rev, false, true, zone,
+                                   &response->prev_kvs.items [i], status)
+              || zkv_mvcc_reply_take (self, &response->prev_kvs.items [i], status)? -1: 0;
         response->prev_kvs.count = rc == 0? del.count: 0;
     }
     if (rc == 0) {
@@ -298,10 +301,15 @@ s_compare_visit (void *arg, zkv_bin_t key, const s_found_t *found)
         .mod_revision = found->rev.main,
         .version = found->state.version
     };
+    //  Read into a zone of the compare's own, emptied after each key: a
+    //  compare over a range of large values holds one at a time
     if (cmp->target == ZKV_CMP_VALUE || cmp->target == ZKV_CMP_LEASE)
-        if (zkv_mvcc_read_kv (cmp->self, found->rev, false, cmp->zone, &kv, cmp->status))
+        if (zkv_mvcc_read_kv (cmp->self, found->rev, false, cmp->target == ZKV_CMP_VALUE,
+                              cmp->zone, &kv, cmp->status))
             return -1;
-    if (!s_compare_kv (cmp, &kv)) {
+    bool holds = s_compare_kv (cmp, &kv);
+    msgpack_zone_clear (cmp->zone);
+    if (!holds) {
         cmp->holds = false;
         return 1;                       //  stop: the compare fails
     }
@@ -311,13 +319,18 @@ s_compare_visit (void *arg, zkv_bin_t key, const s_found_t *found)
 //  etcd's applyCompare: every key of the compare's range must satisfy it;
 //  with no key, a value compare fails and others compare a zero KeyValue
 static int
-s_compare (zkv_mvcc_t *self, const zkv_compare_t *compare, int64_t rev, msgpack_zone *zone,
-           bool *holds, zkv_result_t *status)
+s_compare (zkv_mvcc_t *self, const zkv_compare_t *compare, int64_t rev, bool *holds,
+           zkv_result_t *status)
 {
+    msgpack_zone *scratch = msgpack_zone_new (4096);
+    if (!scratch)
+        return zkv_status_set (status, ZKV_ERR_INTERNAL, "out of memory");
     s_compare_t cmp = { self, compare, zkv_compare_target (compare),
-                        zkv_compare_result (compare), zone, false, true, status };
-    if (zkv_mvcc_visit (self, compare->key, compare->range_end, rev, s_compare_visit, &cmp,
-                        status))
+                        zkv_compare_result (compare), scratch, false, true, status };
+    int rc = zkv_mvcc_visit (self, compare->key, compare->range_end, rev, s_compare_visit,
+                             &cmp, status);
+    msgpack_zone_free (scratch);
+    if (rc)
         return -1;
     if (!cmp.any) {
         zkv_key_value_t zero;
@@ -340,12 +353,12 @@ typedef struct {
 } s_path_t;
 
 static int
-s_path (zkv_mvcc_t *self, const zkv_txn_t *txn, int64_t rev, msgpack_zone *zone,
-        s_path_t *path, zkv_result_t *status)
+s_path (zkv_mvcc_t *self, const zkv_txn_t *txn, int64_t rev, s_path_t *path,
+        zkv_result_t *status)
 {
     bool success = true;
     for (size_t i = 0; i < txn->compare.count && success; i++)
-        if (s_compare (self, &txn->compare.items [i], rev, zone, &success, status))
+        if (s_compare (self, &txn->compare.items [i], rev, &success, status))
             return -1;
     if (path->count == path->room) {
         size_t room = path->room? 2 * path->room: 8;
@@ -359,7 +372,7 @@ s_path (zkv_mvcc_t *self, const zkv_txn_t *txn, int64_t rev, msgpack_zone *zone,
     const zkv_request_op_list_t *ops = success? &txn->success: &txn->failure;
     for (size_t i = 0; i < ops->count; i++)
         if (ops->items [i].request_txn
-        &&  s_path (self, ops->items [i].request_txn, rev, zone, path, status))
+        &&  s_path (self, ops->items [i].request_txn, rev, path, status))
             return -1;
     return 0;
 }
@@ -465,7 +478,7 @@ s_txn (zkv_mvcc_t *self, const zkv_txn_t *request, msgpack_zone *zone,
 {
     memset (response, 0, sizeof *response);
     s_path_t path = { NULL, 0, 0, 0 };
-    int rc = s_path (self, request, self->begin_revision, zone, &path, status);
+    int rc = s_path (self, request, self->begin_revision, &path, status);
     if (rc == 0)
         rc = s_check_path (self, request, &path, status);
     if (rc == 0) {

@@ -707,3 +707,97 @@ BOTH (mvcc, scans_after_a_compaction_do_not_step_over_its_deletions)
                   (unsigned long long) index_skipped);
     fx_destroy (&store);
 }
+
+//  ---------------------------------------------------------------------
+//  What one request may make the store spend
+
+static bool
+s_expired_after (void *arg)
+{
+    //  The deadline passes at the nth look
+    return --*(int *) arg <= 0;
+}
+
+BOTH (mvcc, a_reply_stops_at_its_bound_and_a_write_past_it_changes_nothing)
+{
+    fx_store_t store;
+    fx_new (&store, memory);
+    char value [1000];
+    memset (value, 'v', sizeof value - 1);
+    value [sizeof value - 1] = 0;
+    for (int i = 0; i < 10; i++) {
+        char key [8];
+        snprintf (key, sizeof key, "k%d", i);
+        fx_put (&store, key, value);
+    }
+    //  Ten key-values of ~1 KB: 10 x (2 + 999 + overhead) bytes
+    size_t each = 2 + 999 + ZKV_MVCC_REPLY_KV_OVERHEAD;
+    zkv_range_t all = { .key = fx_bin ("k"), .range_end = fx_bin ("l") };
+    zkv_mvcc_limits_t limits = { .max_reply_bytes = 10 * each };
+    zkv_mvcc_set_limits (store.mvcc, &limits);
+    cr_assert_eq (s_range (&store, all, ZKV_ERR_OK).kvs.count, 10);
+    limits.max_reply_bytes = 10 * each - 1;
+    zkv_mvcc_set_limits (store.mvcc, &limits);
+    s_range (&store, all, ZKV_ERR_RESPONSE_TOO_LARGE);
+    //  Keys only: their values do not count
+    all.keys_only = true;
+    limits.max_reply_bytes = 10 * (2 + ZKV_MVCC_REPLY_KV_OVERHEAD);
+    zkv_mvcc_set_limits (store.mvcc, &limits);
+    zkv_range_response_t keys = s_range (&store, all, ZKV_ERR_OK);
+    cr_assert_eq (keys.kvs.count, 10);
+    cr_assert_eq (keys.kvs.items [9].value.size, 0);
+    s_assert_kv (&keys.kvs.items [0], "", 2, 2, 1);
+    cr_assert (keys.kvs.items [0].key.size == 2 && memcmp (keys.kvs.items [0].key.data, "k0", 2) == 0);
+    all.keys_only = false;
+
+    //  A txn that writes and reads past the bound: refused, nothing written
+    zkv_put_t put = { .key = fx_bin ("new"), .value = fx_bin ("x") };
+    zkv_request_op_t ops [3] = { { .request_put = &put }, { .request_range = &all },
+                                 { .request_range = &all } };
+    zkv_txn_t txn = { .success = { ops, 3 } };
+    limits.max_reply_bytes = 15 * each;
+    zkv_mvcc_set_limits (store.mvcc, &limits);
+    int64_t revision = zkv_mvcc_revision (store.mvcc);
+    fx_begin (&store);
+    zkv_txn_response_t response;
+    zkv_result_t status;
+    cr_assert_eq (zkv_mvcc_txn (store.mvcc, &txn, store.zone, &response, &status), -1);
+    cr_assert_eq (status.err, ZKV_ERR_RESPONSE_TOO_LARGE);
+    fx_commit (&store);
+    cr_assert_eq (zkv_mvcc_revision (store.mvcc), revision);
+    limits.max_reply_bytes = 0;         //  no bound
+    zkv_mvcc_set_limits (store.mvcc, &limits);
+    cr_assert_null (s_get (&store, "new", 0));
+    //  A delete's previous key-values count too
+    zkv_delete_range_t del = { .key = fx_bin ("k"), .range_end = fx_bin ("l"), .prev_kv = true };
+    limits.max_reply_bytes = 5 * each;
+    zkv_mvcc_set_limits (store.mvcc, &limits);
+    fx_begin (&store);
+    zkv_delete_range_response_t deleted;
+    cr_assert_eq (zkv_mvcc_delete_range (store.mvcc, &del, store.zone, &deleted, &status), -1);
+    cr_assert_eq (status.err, ZKV_ERR_RESPONSE_TOO_LARGE);
+    fx_commit (&store);
+    cr_assert_eq (zkv_mvcc_revision (store.mvcc), revision);
+    fx_destroy (&store);
+}
+
+BOTH (mvcc, a_walk_stops_once_its_deadline_passed)
+{
+    fx_store_t store;
+    fx_new (&store, memory);
+    for (int i = 0; i < 3 * ZKV_MVCC_DEADLINE_STEPS; i++) {
+        char key [16];
+        snprintf (key, sizeof key, "k%05d", i);
+        fx_put (&store, key, "v");
+    }
+    zkv_range_t all = { .key = fx_bin ("k"), .range_end = fx_bin ("l"), .count_only = true };
+    int looks = 2;
+    zkv_mvcc_limits_t limits = { .expired = s_expired_after, .arg = &looks };
+    zkv_mvcc_set_limits (store.mvcc, &limits);
+    s_range (&store, all, ZKV_ERR_TIMEOUT);
+    cr_assert_eq (looks, 0, "the deadline was not looked at every so many keys");
+    looks = 4;
+    zkv_mvcc_set_limits (store.mvcc, &limits);
+    cr_assert_eq (s_range (&store, all, ZKV_ERR_OK).count, 3 * ZKV_MVCC_DEADLINE_STEPS);
+    fx_destroy (&store);
+}

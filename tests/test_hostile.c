@@ -1,0 +1,148 @@
+/*  test_hostile.c — what one client request may make a member spend.
+    A txn of 128 ranges over a few large values asks for a reply of half a
+    gigabyte, and 64 nested txns of 64 ranges each for 4,096 ranges: the
+    first is refused once its reply passes --max-response-bytes, before the
+    member has built it all, the second by --max-txn-ops, which counts what
+    nested txns hold. A write txn whose reply is too large changes nothing
+    on any member. Meanwhile other clients' puts are acknowledged, and no
+    member's memory passes a bound far below the reply asked for. */
+#include <criterion/criterion.h>
+#include <czmq.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cluster_fixture.h"
+
+TestSuite (hostile, .fini = cf_teardown, .timeout = 120);
+
+#define MIB (1024 * 1024)
+#define VALUES 4                        //  values of 1 MiB the store holds
+#define RANGES 128                      //  ranges over all of them in one txn
+
+//  The peak resident memory of a member's process, in bytes (VmHWM)
+static int64_t
+s_peak_rss (const char *name)
+{
+    char path [64];
+    snprintf (path, sizeof path, "/proc/%d/status", (int) zkv_harness_pid (cf_cluster, name));
+    FILE *file = fopen (path, "r");
+    cr_assert_not_null (file, "%s: no process", name);
+    char line [256];
+    int64_t kib = -1;
+    while (fgets (line, sizeof line, file))
+        if (sscanf (line, "VmHWM: %lld kB", (long long *) &kib) == 1)
+            break;
+    fclose (file);
+    cr_assert_geq (kib, 0);
+    return kib * 1024;
+}
+
+//  Puts VALUES values of 1 MiB: big/0 .. big/3
+static void
+s_put_large_values (zkv_client_t *client)
+{
+    char *value = (char *) malloc (MIB);
+    memset (value, 'v', MIB);
+    for (int i = 0; i < VALUES; i++) {
+        char key [16];
+        snprintf (key, sizeof key, "big/%d", i);
+        zkv_put_t put = { .key = cf_bin (key), .value = zkv_bin (value, MIB) };
+        zkv_result_t status;
+        zkv_msg_t *reply = zkv_client_call (client, &zkv_put_desc, &put, &status);
+        cr_assert (reply && !zkv_reply_error (reply), "put %s failed", key);
+        zkv_msg_destroy (&reply);
+    }
+    free (value);
+}
+
+//  Sends request, and while it is under way puts 20 keys through another
+//  client, each acknowledged; returns the request's reply
+static zkv_msg_t *
+s_call_while_others_put (const char *endpoint, const zkv_desc_t *desc, const void *request)
+{
+    zkv_client_t *hostile = zkv_client_new (endpoint, 30000);
+    zkv_client_t *other = zkv_client_new (endpoint, 10000);
+    cr_assert_neq (zkv_client_send (hostile, desc, request, 5000), 0);
+    for (int i = 0; i < 20; i++) {
+        char key [32];
+        snprintf (key, sizeof key, "other/%02d", i);
+        cr_assert (cf_put (other, key, "x"), "another client's put %d was not acknowledged", i);
+    }
+    zkv_result_t status;
+    zkv_msg_t *reply = zkv_client_recv (hostile, desc, 30000, &status);
+    cr_assert_not_null (reply, "the request was never answered");
+    zkv_client_destroy (&other);
+    zkv_client_destroy (&hostile);
+    return reply;
+}
+
+static void
+s_assert_error (const zkv_msg_t *reply, const char *text)
+{
+    const zkv_error_t *error = zkv_reply_error (reply);
+    cr_assert_not_null (error, "the request went through");
+    char message [512];
+    zkv_bin_str (error->message, message, sizeof message);
+    cr_assert (strncmp (message, text, strlen (text)) == 0, "answered '%s'", message);
+}
+
+Test (hostile, one_txn_cannot_make_a_member_build_a_reply_without_bound)
+{
+    cf_up (NULL);
+    char leader [32];
+    cf_leader (leader, sizeof leader);
+    const char *endpoint = zkv_harness_endpoint (cf_cluster, leader);
+    zkv_client_t *client = zkv_client_new (endpoint, 10000);
+    s_put_large_values (client);
+
+    //  128 ranges over every key: 512 MiB of values asked for in 4.6 KB
+    static zkv_range_t all = { .key = { (const uint8_t *) "\0", 1 },
+                               .range_end = { (const uint8_t *) "\0", 1 } };
+    static zkv_request_op_t ranges [RANGES];
+    for (size_t i = 0; i < RANGES; i++)
+        ranges [i].request_range = &all;
+    zkv_txn_t read = { .success = { ranges, RANGES } };
+    zkv_msg_t *reply = s_call_while_others_put (endpoint, &zkv_txn_desc, &read);
+    s_assert_error (reply, "zkv: response is too large: its key-values pass 67108864 bytes");
+    zkv_msg_destroy (&reply);
+
+    //  The same ranges in a txn that writes: refused on every member alike,
+    //  so nothing of it is written anywhere
+    zkv_put_t put = { .key = cf_bin ("written"), .value = cf_bin ("by a refused txn") };
+    static zkv_request_op_t write_ops [RANGES];
+    write_ops [0].request_put = &put;
+    for (size_t i = 1; i < RANGES; i++)
+        write_ops [i].request_range = &all;
+    zkv_txn_t write = { .success = { write_ops, RANGES } };
+    reply = s_call_while_others_put (endpoint, &zkv_txn_desc, &write);
+    s_assert_error (reply, "zkv: response is too large");
+    zkv_msg_destroy (&reply);
+    char *data = cf_converged ();
+    cr_assert_null (strstr (data, "written="), "a refused txn wrote");
+    cr_assert_not_null (strstr (data, "other/19=x"));
+    free (data);
+
+    //  64 nested txns of 64 ranges each: 4,096 ranges in a 149 KB request
+    static zkv_request_op_t leaves [64], branch [64];
+    static zkv_txn_t nested [64];
+    for (size_t i = 0; i < 64; i++) {
+        leaves [i].request_range = &all;
+        nested [i].success = (zkv_request_op_list_t) { leaves, 64 };
+        branch [i].request_txn = &nested [i];
+    }
+    zkv_txn_t deep = { .success = { branch, 64 } };
+    reply = s_call_while_others_put (endpoint, &zkv_txn_desc, &deep);
+    s_assert_error (reply, "etcdserver: too many operations in txn request");
+    zkv_msg_destroy (&reply);
+
+    //  Replies of up to 64 MiB were built and refused: no member came near
+    //  the half gigabyte asked for
+    for (size_t m = 0; m < zkv_harness_size (cf_cluster); m++) {
+        const char *name = zkv_harness_name (cf_cluster, m);
+        int64_t peak = s_peak_rss (name);
+        cr_assert_lt (peak, 400LL * MIB, "%s peaked at %lld MiB", name,
+                      (long long) (peak / MIB));
+    }
+    zkv_client_destroy (&client);
+}
