@@ -59,6 +59,8 @@ typedef struct {
     uint64_t commit;                    //  raft's commit index, as the last apply said
     uint64_t applied_told_raft;
     uint64_t next_stream;
+    uint64_t late_reads;                //  dropped or stopped past their deadline,
+    int64_t late_reads_told;            //  told in the log at most once a second
     bool terminated;
 } self_t;
 
@@ -317,6 +319,8 @@ s_execute (self_t *self, const zkv_internal_request_t *request, uint64_t term,
         header->raft_term = term;
         return zkv_msg_encode_body (desc, response, size);
     }
+    if (status.err == ZKV_ERR_TIMEOUT)
+        self->late_reads++;             //  a read's walk stopped at its deadline
     if (status.err == ZKV_ERR_INTERNAL) {
         char text [512];
         zkv_status_text (&status, text, sizeof text);
@@ -386,7 +390,7 @@ s_serve_reads (self_t *self, s_answers_t *answers)
         zkv_internal_request_t *request = s_decode_request (read->request, zone);
         //  A read whose client has had its timeout costs nothing more
         if (request && request->deadline && zclock_mono () > request->deadline)
-            ;
+            self->late_reads++;
         else
         if (request) {
             size_t size;
@@ -599,6 +603,12 @@ s_handle_inbox (self_t *self)
     free (answers.items);
     if (applied)
         s_push_state (self, false);
+    if (self->late_reads && zclock_mono () >= self->late_reads_told + 1000) {
+        zsys_info ("storage: %llu reads dropped or stopped past their deadline (their "
+                   "clients had their timeout)", (unsigned long long) self->late_reads);
+        self->late_reads = 0;
+        self->late_reads_told = zclock_mono ();
+    }
 }
 
 static void

@@ -5,7 +5,8 @@
     member has built it all, the second by --max-txn-ops, which counts what
     nested txns hold. A write txn whose reply is too large changes nothing
     on any member. Meanwhile other clients' puts are acknowledged, and no
-    member's memory passes a bound far below the reply asked for. */
+    member's memory passes a bound far below the reply asked for. Reads
+    whose clients had their timeout stop costing the member anything. */
 #include <criterion/criterion.h>
 #include <czmq.h>
 #include <stdio.h>
@@ -14,7 +15,16 @@
 
 #include "cluster_fixture.h"
 
-TestSuite (hostile, .fini = cf_teardown, .timeout = 120);
+static zkv_testnode_t *s_node;          //  a member alone, for some tests
+
+static void
+s_teardown (void)
+{
+    zkv_testnode_destroy (&s_node);
+    cf_teardown ();
+}
+
+TestSuite (hostile, .fini = s_teardown, .timeout = 120);
 
 #define MIB (1024 * 1024)
 #define VALUES 4                        //  values of 1 MiB the store holds
@@ -143,6 +153,60 @@ Test (hostile, one_txn_cannot_make_a_member_build_a_reply_without_bound)
         int64_t peak = s_peak_rss (name);
         cr_assert_lt (peak, 400LL * MIB, "%s peaked at %lld MiB", name,
                       (long long) (peak / MIB));
+    }
+    zkv_client_destroy (&client);
+}
+
+Test (hostile, reads_past_their_deadline_stop_costing_the_member)
+{
+    const char *flags [] = { "--request-timeout", "100", "--max-txn-ops", "4000", NULL };
+    s_node = zkv_testnode_start ("late", flags);
+    cr_assert_not_null (s_node);
+    zkv_client_t *client = zkv_client_new (zkv_testnode_endpoint (s_node), 30000);
+    //  300,000 keys: a walk over all of them takes several times the
+    //  request timeout
+    enum { KEYS = 300000, PER_TXN = 4000 };
+    static char keys [PER_TXN][16];
+    static zkv_put_t puts [PER_TXN];
+    static zkv_request_op_t ops [PER_TXN];
+    for (int t = 0; t < KEYS / PER_TXN; t++) {
+        for (int i = 0; i < PER_TXN; i++) {
+            snprintf (keys [i], sizeof keys [i], "k%07d", t * PER_TXN + i);
+            puts [i] = (zkv_put_t) { .key = cf_bin (keys [i]), .value = cf_bin ("v") };
+            ops [i].request_put = &puts [i];
+        }
+        zkv_txn_t txn = { .success = { ops, PER_TXN } };
+        zkv_result_t status;
+        zkv_msg_t *reply = zkv_client_call (client, &zkv_txn_desc, &txn, &status);
+        cr_assert (reply && !zkv_reply_error (reply), "loading txn %d failed", t);
+        zkv_msg_destroy (&reply);
+    }
+    //  Twenty counts over everything at once: each times out
+    zkv_range_t count = { .key = cf_bin ("k"), .range_end = cf_bin ("l"), .count_only = true,
+                          .serializable = true };
+    for (int i = 0; i < 20; i++)
+        cr_assert_neq (zkv_client_send (client, &zkv_range_desc, &count, 5000), 0);
+    for (int i = 0; i < 20; i++) {
+        zkv_result_t status;
+        zkv_msg_t *reply = zkv_client_recv (client, &zkv_range_desc, 10000, &status);
+        cr_assert_not_null (reply, "count %d was never answered", i);
+        s_assert_error (reply, "etcdserver: request timed out");
+        zkv_msg_destroy (&reply);
+    }
+    //  ... and the member stopped the first walk at its deadline and never
+    //  began the others
+    for (int tries = 0; tries < 100; tries++) {
+        char *log = zkv_testnode_log (s_node);
+        bool said = strstr (log, "reads dropped or stopped past their deadline") != NULL;
+        free (log);
+        if (said)
+            break;
+        cr_assert_lt (tries, 99, "the member never said it dropped the late reads");
+        zkv_put_t put = { .key = cf_bin ("after"), .value = cf_bin ("x") };
+        zkv_result_t status;
+        zkv_msg_t *reply = zkv_client_call (client, &zkv_put_desc, &put, &status);
+        zkv_msg_destroy (&reply);
+        zclock_sleep (100);
     }
     zkv_client_destroy (&client);
 }
