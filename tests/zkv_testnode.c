@@ -147,13 +147,20 @@ zkv_testnode_start (const char *name, const char *const *flags)
         return NULL;
     }
     snprintf (self->peer_fd_text, sizeof self->peer_fd_text, "%d", self->peer_fd);
-    for (int i = 0; flags && flags [i] && i < 31; i++)
-        self->flags [i] = flags [i];
+    zkv_testnode_set_flags (self, flags);
     if (s_spawn (self)) {
         zkv_testnode_destroy (&self);
         return NULL;
     }
     return self;
+}
+
+void
+zkv_testnode_set_flags (zkv_testnode_t *self, const char *const *flags)
+{
+    memset (self->flags, 0, sizeof self->flags);
+    for (int i = 0; flags && flags [i] && i < 31; i++)
+        self->flags [i] = flags [i];
 }
 
 int

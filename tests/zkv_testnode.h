@@ -27,6 +27,11 @@ zkv_testnode_t *
 int
     zkv_testnode_restart (zkv_testnode_t *self);
 
+//  The flags of its next restart (NULL-terminated, not copied: they must
+//  outlive the node)
+void
+    zkv_testnode_set_flags (zkv_testnode_t *self, const char *const *flags);
+
 //  Sends signal to the node and waits for it to exit; returns its exit
 //  status as waitpid reports it
 int
