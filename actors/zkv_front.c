@@ -7,27 +7,23 @@
 #include "zkv_alarm_table.h"
 #include "zkv_certs.h"
 #include "zkv_check.h"
+#include "zkv_clients.h"
 #include "zkv_zap.h"
 
 #include <stdlib.h>
 #include <string.h>
 
 #define TICK_MSECS 100                  //  how often timeouts are checked
+#define CLIENTS_TICK_MSECS 1000         //  and the connections' unread bytes
 #define MAX_ENVELOPE_FRAMES 4           //  routing id, REQ delimiter, spare
 #define MAINTENANCE_TIMEOUT (3600 * 1000)   //  msecs for Hash, HashKV, Defragment...
 #define MAX_MAINTENANCE 64              //  ...of which at most so many wait at once
 
-//  The requests of one client connection waiting at once
-typedef struct {
-    char key [2 * 256 + 1];             //  its routing id, in hex
-    size_t count;
-} s_client_t;
-
 //  A request waiting for its answer
 typedef struct {
     uint64_t wait;                      //  our number for it (table key)
-    s_client_t *client;                 //  whose it is
     zmsg_t *envelope;                   //  frames to send the reply back with
+                                        //  (the first: its client's routing id)
     bool has_id;                        //  the client's "id"
     uint64_t id;
     const char *op;                     //  request name (static)
@@ -50,7 +46,7 @@ typedef struct {
     zsock_t *snapshotter;               //  Snapshot streams
     zpoller_t *poller;
     zhashx_t *waiting;                  //  wait number -> s_waiter_t
-    zhashx_t *clients;                  //  routing id (hex) -> s_client_t
+    zkv_clients_t *clients;             //  the connections, what each may hold
     zlistx_t *by_age;                   //  the same, oldest first: requests
     zlistx_t *long_by_age;              //  and maintenance (a later deadline)
     uint64_t next_wait;
@@ -150,6 +146,12 @@ s_reply (self_t *self, zmsg_t **envelope_p, bool has_id, uint64_t id, const char
     }
     zmsg_t *msg = *envelope_p;
     *envelope_p = NULL;
+    //  Not to a connection that holds too many replies it has not read
+    if (!zkv_clients_sending (self->clients, zmsg_first (msg), size)) {
+        free (reply);
+        zmsg_destroy (&msg);
+        return;
+    }
     zmsg_addmem (msg, reply, size);
     free (reply);
     zmsg_send (&msg, self->router);     //  dropped if the client is gone
@@ -175,13 +177,12 @@ static void
 s_finish (self_t *self, s_waiter_t *waiter, const uint8_t *body, size_t size,
           const zkv_result_t *status)
 {
+    zkv_clients_done (self->clients, zmsg_first (waiter->envelope));
     if (status)
         s_reply_error (self, &waiter->envelope, waiter->has_id, waiter->id, waiter->op, status);
     else
         s_reply (self, &waiter->envelope, waiter->has_id, waiter->id, waiter->op, body, size);
     self->waiting_bytes -= waiter->bytes;
-    if (--waiter->client->count == 0)
-        zhashx_delete (self->clients, waiter->client->key);     //  frees it
     zlistx_delete (waiter->queue, waiter->handle);
     zhashx_delete (self->waiting, &waiter->wait);   //  destroys it
 }
@@ -228,48 +229,13 @@ s_admin_only (const zkv_msg_t *request)
             && ((const zkv_alarm_t *) request->body)->action != ZKV_ALARM_GET);
 }
 
-static void
-s_client_destroy (void **item_p)
-{
-    free (*item_p);
-    *item_p = NULL;
-}
-
-//  The entry of the client a routing id names; made when asked to
-static s_client_t *
-s_client (self_t *self, zframe_t *routing_id, bool make)
-{
-    char key [sizeof ((s_client_t *) 0)->key];
-    size_t size = zframe_size (routing_id) < 256? zframe_size (routing_id): 256;
-    for (size_t i = 0; i < size; i++)
-        snprintf (key + 2 * i, 3, "%02x", zframe_data (routing_id) [i]);
-    key [2 * size] = 0;
-    s_client_t *client = (s_client_t *) zhashx_lookup (self->clients, key);
-    if (!client && make) {
-        client = (s_client_t *) zmalloc (sizeof (s_client_t));
-        memcpy (client->key, key, 2 * size + 1);
-        zhashx_insert (self->clients, client->key, client);
-    }
-    return client;
-}
-
-//  True if the client of envelope has as many requests waiting as one may
-//  (a client that floods cannot take the whole waiting table from others)
-static bool
-s_client_busy (self_t *self, zmsg_t *envelope)
-{
-    s_client_t *client = s_client (self, zmsg_first (envelope), false);
-    return client && client->count >= self->args->max_client_requests;
-}
-
 //  Registers a waiter for the request and returns its wait number
 static s_waiter_t *
 s_wait (self_t *self, zmsg_t **envelope_p, const zkv_msg_t *request, size_t bytes)
 {
     s_waiter_t *waiter = (s_waiter_t *) zmalloc (sizeof (s_waiter_t));
     waiter->wait = ++self->next_wait;
-    waiter->client = s_client (self, zmsg_first (*envelope_p), true);
-    waiter->client->count++;
+    zkv_clients_wait (self->clients, zmsg_first (*envelope_p));
     waiter->envelope = *envelope_p;
     *envelope_p = NULL;
     waiter->has_id = request->has_id;
@@ -547,38 +513,89 @@ s_snapshot_credit (self_t *self, zmsg_t **envelope_p, const zkv_msg_t *request)
     zmsg_destroy (envelope_p);
 }
 
+//  Receives a client's message: its last frame (the request) into
+//  payload, left as ZeroMQ's own message since only that tells the socket
+//  it came on (ZMQ_SRCFD) and the client's key (User-Id); the frames
+//  before it into *envelope. Returns the number of frames, 0 if none.
+static size_t
+s_recv_client (self_t *self, zmsg_t **envelope, zmq_msg_t *payload)
+{
+    void *router = zsock_resolve (self->router);
+    *envelope = zmsg_new ();
+    zmq_msg_init (payload);
+    size_t frames = 0;
+    while (zmq_msg_recv (payload, router, frames? 0: ZMQ_DONTWAIT) >= 0) {
+        frames++;
+        if (!zmq_msg_more (payload))
+            return frames;
+        zmsg_addmem (*envelope, zmq_msg_data (payload), zmq_msg_size (payload));
+    }
+    zmq_msg_close (payload);
+    zmsg_destroy (envelope);
+    return 0;
+}
+
+//  Answers a message that is no request any client sends (more frames
+//  than an envelope has) through its routing id alone: a DEALER client
+//  takes the one-frame reply; a REQ client never sends such a message
+static void
+s_refuse_frames (self_t *self, zmsg_t **envelope_p, zmq_msg_t *payload, size_t frames)
+{
+    zmsg_t *envelope = *envelope_p;
+    while (zmsg_size (envelope) > 1) {
+        zframe_t *frame = zmsg_last (envelope);
+        zmsg_remove (envelope, frame);
+        zframe_destroy (&frame);
+    }
+    uint64_t id = 0;
+    bool has_id;
+    char op [32];
+    zkv_msg_peek ((const uint8_t *) zmq_msg_data (payload), zmq_msg_size (payload), &has_id, &id,
+                  op, sizeof op);
+    zkv_result_t status;
+    zkv_status_set (&status, ZKV_ERR_MALFORMED, "a message of %zu frames: a request is one "
+                    "frame, after at most %d frames of envelope", frames, MAX_ENVELOPE_FRAMES);
+    s_reply_error (self, envelope_p, has_id, id, op, &status);
+}
+
 static void
 s_handle_client (self_t *self)
 {
-    zmsg_t *msg = zmsg_recv (self->router);
-    if (!msg)
+    zmsg_t *envelope;
+    zmq_msg_t payload_msg;
+    size_t frames = s_recv_client (self, &envelope, &payload_msg);
+    if (frames == 0)
         return;
-    //  The last frame is the request; the frames before it, its envelope
-    zframe_t *payload = zmsg_last (msg);
-    if (zmsg_size (msg) < 2 || zmsg_size (msg) > MAX_ENVELOPE_FRAMES + 1) {
-        zmsg_destroy (&msg);            //  not a message any client sends
+    zmq_msg_t *payload = &payload_msg;
+    if (frames < 2) {                   //  a ROUTER always gives a routing id
+        zmsg_destroy (&envelope);
+        zmq_msg_close (payload);
         return;
     }
-    zmsg_remove (msg, payload);
-    zmsg_t *envelope = msg;
+    zkv_clients_seen (self->clients, zmsg_first (envelope), zmq_msg_get (payload, ZMQ_SRCFD));
+    if (frames > MAX_ENVELOPE_FRAMES + 1) {
+        s_refuse_frames (self, &envelope, payload, frames);
+        zmq_msg_close (payload);
+        return;
+    }
     //  Secure: the key ZeroMQ names (the ZAP handler's User-Id) must be a
     //  client's, and only an admin's may make admin requests
     bool admin = true;
     if (self->client_keys) {
-        const char *key = zframe_meta (payload, "User-Id");
+        const char *key = zmq_msg_gets (payload, "User-Id");
         if (!zkv_keys_has (self->client_keys, key)) {
             if (self->strangers++ % 1000 == 0)
                 zsys_warning ("front: dropped a request from key %s, not a client's "
                               "(%llu dropped so far)", key? key: "(none)",
                               (unsigned long long) self->strangers);
-            zframe_destroy (&payload);
+            zmq_msg_close (payload);
             zmsg_destroy (&envelope);
             return;
         }
         admin = zkv_keys_has (self->admin_keys, key);
     }
-    const uint8_t *data = zframe_data (payload);
-    size_t size = zframe_size (payload);
+    const uint8_t *data = (const uint8_t *) zmq_msg_data (payload);
+    size_t size = zmq_msg_size (payload);
     zkv_result_t status;
     zkv_msg_t *request = zkv_msg_decode (data, size, ZKV_KIND_REQUEST, &self->limits, &status);
     if (!request) {
@@ -588,7 +605,7 @@ s_handle_client (self_t *self)
         char op [32];
         zkv_msg_peek (data, size, &has_id, &id, op, sizeof op);
         s_reply_error (self, &envelope, has_id, id, op, &status);
-        zframe_destroy (&payload);
+        zmq_msg_close (payload);
         return;
     }
     if (!admin && s_admin_only (request)) {
@@ -614,7 +631,7 @@ s_handle_client (self_t *self)
     }
     else
     if (zhashx_size (self->waiting) >= self->args->max_waiting
-    ||  s_client_busy (self, envelope)
+    ||  zkv_clients_busy (self->clients, zmsg_first (envelope))
     ||  self->waiting_bytes + size > self->max_waiting_bytes
     ||  (s_maintenance (request) && zlistx_size (self->long_by_age) >= MAX_MAINTENANCE)) {
         zkv_status_set (&status, ZKV_ERR_TOO_MANY_REQUESTS, NULL);
@@ -629,7 +646,7 @@ s_handle_client (self_t *self)
         s_route (self, request, waiter);
     }
     zkv_msg_destroy (&request);
-    zframe_destroy (&payload);
+    zmq_msg_close (payload);
 }
 
 //  ---------------------------------------------------------------------
@@ -846,8 +863,9 @@ zkv_front_actor (zsock_t *pipe, void *args)
     zhashx_set_key_comparator (self->waiting, s_wait_compare);
     zhashx_set_key_duplicator (self->waiting, NULL);    //  keys live in the waiters
     zhashx_set_key_destructor (self->waiting, NULL);
-    self->clients = zhashx_new ();          //  string keys, copied
-    zhashx_set_destructor (self->clients, s_client_destroy);
+    self->clients = zkv_clients_new (self->args->max_client_requests,
+                                     self->args->max_client_unread_bytes,
+                                     self->args->max_unread_bytes);
     zhashx_set_destructor (self->waiting, s_waiter_destroy);
     self->by_age = zlistx_new ();
     self->long_by_age = zlistx_new ();
@@ -856,6 +874,7 @@ zkv_front_actor (zsock_t *pipe, void *args)
     zsock_signal (pipe, 0);
 
     int64_t next_tick = zclock_mono () + TICK_MSECS;
+    int64_t next_clients_tick = next_tick;
     while (!self->terminated) {
         int64_t timeout = next_tick - zclock_mono ();
         void *which = zpoller_wait (self->poller, timeout < 0? 0: (int) timeout);
@@ -892,12 +911,16 @@ zkv_front_actor (zsock_t *pipe, void *args)
         if (zclock_mono () >= next_tick) {
             s_expire (self);
             next_tick = zclock_mono () + TICK_MSECS;
+            if (next_tick >= next_clients_tick) {
+                zkv_clients_tick (self->clients, next_tick);
+                next_clients_tick = next_tick + CLIENTS_TICK_MSECS;
+            }
         }
     }
     s_stop (self);
     zpoller_destroy (&self->poller);
     zhashx_destroy (&self->waiting);
-    zhashx_destroy (&self->clients);
+    zkv_clients_destroy (&self->clients);
     zlistx_destroy (&self->by_age);
     zlistx_destroy (&self->long_by_age);
     zkv_alarm_table_destroy (&self->alarms);

@@ -58,6 +58,8 @@ typedef struct {
     size_t max_response_bytes;          //  --max-response-bytes
     size_t max_waiting;                 //  requests in flight at most
     size_t max_client_requests;         //  ...of which from one client connection
+    size_t max_client_unread_bytes;     //  replies one connection may leave unread
+    size_t max_unread_bytes;            //  ...and all of them together
     int request_timeout;                //  msecs before a request times out
     const char *inbox;                  //  endpoint this actor binds (PULL)
     const char *raft;                   //  raft's inbox

@@ -28,6 +28,9 @@ typedef struct {
 //  waiting: a drain of many large reads must not hold all their replies
 #define ANSWERS_FLUSH_BYTES (1 << 20)
 
+//  Reads are served for so long at a time before the inbox comes first
+#define READ_SLICE_MSECS 5
+
 //  A read waiting for the state machine to reach its index
 typedef struct {
     zkv_msg_t *msg;                     //  the `read` message (owns the bytes)
@@ -376,16 +379,26 @@ s_push_state (self_t *self, bool to_raft)
     }
 }
 
-//  Serves the waiting reads whose index is applied, in order
+//  True when the oldest waiting read can be served (its index applied:
+//  raft hands out indexes in order)
+static bool
+s_reads_ready (self_t *self)
+{
+    s_read_t *pending = self->mvcc? (s_read_t *) zlistx_first (self->reads): NULL;
+    return pending
+        && ((zkv_read_t *) pending->msg->body)->index <= zkv_mvcc_applied_index (self->mvcc);
+}
+
+//  Serves the waiting reads whose index is applied, in order, for about
+//  READ_SLICE_MSECS: then the inbox comes first again, so that writes to
+//  apply never wait behind a client's many large reads
 static void
 s_serve_reads (self_t *self, s_answers_t *answers)
 {
-    uint64_t applied = zkv_mvcc_applied_index (self->mvcc);
-    s_read_t *pending = (s_read_t *) zlistx_first (self->reads);
-    while (pending) {
+    int64_t until = zclock_mono () + READ_SLICE_MSECS;
+    while (s_reads_ready (self) && zclock_mono () < until) {
+        s_read_t *pending = (s_read_t *) zlistx_first (self->reads);
         zkv_read_t *read = (zkv_read_t *) pending->msg->body;
-        if (read->index > applied)
-            break;                      //  raft hands out indexes in order
         msgpack_zone *zone = msgpack_zone_new (8192);
         zkv_internal_request_t *request = s_decode_request (read->request, zone);
         //  A read whose client has had its timeout costs nothing more
@@ -401,9 +414,7 @@ s_serve_reads (self_t *self, s_answers_t *answers)
                 s_answers_send (self, answers);
         }
         msgpack_zone_free (zone);
-        zkv_msg_destroy (&pending->msg);
-        zlistx_delete (self->reads, zlistx_cursor (self->reads));
-        pending = (s_read_t *) zlistx_first (self->reads);
+        zlistx_delete (self->reads, zlistx_cursor (self->reads));   //  (pending)
     }
 }
 
@@ -595,10 +606,10 @@ s_handle_inbox (self_t *self)
             zsys_error ("storage: unexpected message %s", msg->desc->name);
             zkv_msg_destroy (&msg);
         }
-        s_serve_reads (self, &answers);
         if (answers.bytes >= ANSWERS_FLUSH_BYTES)
             s_answers_send (self, &answers);        //  (the batch is written)
     }
+    s_serve_reads (self, &answers);
     s_answers_send (self, &answers);
     free (answers.items);
     if (applied)
@@ -707,7 +718,7 @@ zkv_storage_actor (zsock_t *pipe, void *args)
     while (!self->terminated) {
         bool compacting = self->mvcc && zkv_mvcc_compaction_pending (self->mvcc)
                        && self->hash_hold < 0;
-        bool busy = compacting || self->stream;
+        bool busy = compacting || self->stream || s_reads_ready (self);
         void *which = zpoller_wait (self->poller, busy? 0: -1);
         if (which == pipe) {
             char *command = zstr_recv (pipe);
@@ -738,7 +749,14 @@ zkv_storage_actor (zsock_t *pipe, void *args)
         if (which == self->inbox)
             s_handle_inbox (self);
         else {
-            //  Idle: a step of the background work
+            //  Idle: reads that waited for their slice, a step of the
+            //  background work
+            if (s_reads_ready (self)) {
+                s_answers_t answers = { NULL, 0, 0, 0 };
+                s_serve_reads (self, &answers);
+                s_answers_send (self, &answers);
+                free (answers.items);
+            }
             if (self->stream)
                 s_stream_step (self);
             if (compacting)

@@ -25,7 +25,7 @@ enum {
     S_INITIAL_CLUSTER_STATE, S_HEARTBEAT, S_ELECTION, S_SNAPSHOT_COUNT, S_FAULTS,
     S_PEER_FD, S_CLIENT_FD, S_QUOTA, S_LISTEN_EVENTS, S_MIN_FREE_DISK, S_CORRUPT_CHECK,
     S_INITIAL_CORRUPT_CHECK, S_MAX_CLIENT_REQUESTS, S_CERT, S_CLIENT_CERTS, S_PEER_CERTS,
-    S_ADMIN_CERTS, S_MAX_RESPONSE_BYTES
+    S_ADMIN_CERTS, S_MAX_RESPONSE_BYTES, S_MAX_CLIENT_UNREAD, S_MAX_UNREAD
 };
 
 static const s_setting_t s_settings [] = {
@@ -58,6 +58,8 @@ static const s_setting_t s_settings [] = {
     { "peer-certs-dir",        "",                      "public certificates of the peers allowed (with --cert)", false },
     { "admin-certs-dir",       "",                      "public certificates of the admins, who alone may defrag, move-leader, activate and disarm alarms, snapshot, compact, inject faults (with --cert)", false },
     { "max-response-bytes",    "67108864",              "most bytes of key-values in one reply; past it the request fails", false },
+    { "max-client-unread-bytes", "134217728",           "bytes of replies one client connection may leave unread; past it the member closes it", false },
+    { "max-unread-bytes",      "1073741824",            "bytes of replies all clients together may leave unread; past it the member closes the connections that hold the most", false },
 };
 #define SETTINGS (sizeof s_settings / sizeof s_settings [0])
 
@@ -232,6 +234,18 @@ zkv_config_parse (zkv_config_t *config, int argc, char *argv [], char *error,
                     || config->max_response_bytes > 2147483647)) {
         snprintf (error, error_size, "--max-response-bytes must be a number of bytes, "
                   "4096 .. 2147483647");
+        rc = -1;
+    }
+    if (rc == 0 && (s_size (values [S_MAX_CLIENT_UNREAD], &config->max_client_unread_bytes)
+                    || config->max_client_unread_bytes < config->max_response_bytes)) {
+        snprintf (error, error_size, "--max-client-unread-bytes must be a number of bytes, at "
+                  "least --max-response-bytes (%zu)", config->max_response_bytes);
+        rc = -1;
+    }
+    if (rc == 0 && (s_size (values [S_MAX_UNREAD], &config->max_unread_bytes)
+                    || config->max_unread_bytes < config->max_client_unread_bytes)) {
+        snprintf (error, error_size, "--max-unread-bytes must be a number of bytes, at least "
+                  "--max-client-unread-bytes (%zu)", config->max_client_unread_bytes);
         rc = -1;
     }
     if (rc == 0 && (s_size (values [S_MAX_TXN_OPS], &config->max_txn_ops) || config->max_txn_ops == 0)) {

@@ -12,6 +12,7 @@
 */
 #include <czmq.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <sodium.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -195,6 +196,11 @@ main (int argc, char *argv [])
         fprintf (stderr, "zkv-node: %s (see --help)\n", error);
         return 2;
     }
+    //  Large blocks (replies, values) each in a mapping of their own, given
+    //  back to the system when freed: glibc's default threshold grows with
+    //  what was freed, so that a burst of large replies (a client that did
+    //  not read them) would stay in the heap after its client left
+    mallopt (M_MMAP_THRESHOLD, 256 * 1024);
     zsys_init ();
     zsys_set_logident ("zkv-node");
     zsys_set_logstream (stderr);
@@ -337,6 +343,8 @@ main (int argc, char *argv [])
         .listen_events = config.listen_events,
         .max_request_bytes = config.max_request_bytes, .max_txn_ops = config.max_txn_ops,
         .max_response_bytes = config.max_response_bytes,
+        .max_client_unread_bytes = config.max_client_unread_bytes,
+        .max_unread_bytes = config.max_unread_bytes,
         .max_waiting = 65536, .max_client_requests = config.max_client_requests,
         .request_timeout = config.request_timeout,
         .inbox = front_inbox, .raft = raft_inbox, .storage = storage_inbox,

@@ -227,3 +227,115 @@ Test (hostile, reads_past_their_deadline_stop_costing_the_member)
     }
     zkv_client_destroy (&client);
 }
+
+//  A member's resident memory now, in bytes (VmRSS)
+static int64_t
+s_rss (pid_t pid)
+{
+    char path [64];
+    snprintf (path, sizeof path, "/proc/%d/status", (int) pid);
+    FILE *file = fopen (path, "r");
+    cr_assert_not_null (file);
+    char line [256];
+    int64_t kib = -1;
+    while (fgets (line, sizeof line, file))
+        if (sscanf (line, "VmRSS: %lld kB", (long long *) &kib) == 1)
+            break;
+    fclose (file);
+    return kib * 1024;
+}
+
+//  A client that sends count requests of 34 bytes, each for every value
+//  (4 MiB), and reads none of the replies: it takes one message into its
+//  own queue, and its kernel a few KB
+static zsock_t *
+s_flood (const char *endpoint, int count)
+{
+    zsock_t *flood = zsock_new (ZMQ_DEALER);
+    zsock_set_rcvhwm (flood, 1);
+    zsock_set_rcvbuf (flood, 4096);
+    cr_assert_eq (zsock_connect (flood, "%s", endpoint), 0);
+    zkv_range_t all = { .key = { (const uint8_t *) "\0", 1 },
+                        .range_end = { (const uint8_t *) "\0", 1 } };
+    size_t size;
+    uint8_t *bytes = zkv_msg_encode (&zkv_range_desc, &all, &size);
+    cr_assert_not_null (bytes);
+    for (int i = 0; i < count; i++) {
+        zframe_t *frame = zframe_new (bytes, size);
+        cr_assert_eq (zframe_send (&frame, flood, 0), 0);
+    }
+    free (bytes);
+    return flood;
+}
+
+Test (hostile, a_client_that_never_reads_cannot_grow_the_member_without_bound)
+{
+    //  (no read times out: every reply asked for is made, however slow
+    //  the machine)
+    const char *flags [] = { "--request-timeout", "60000", NULL };
+    cf_up (flags);
+    char leader [32];
+    cf_leader (leader, sizeof leader);
+    const char *endpoint = zkv_harness_endpoint (cf_cluster, leader);
+    pid_t pid = zkv_harness_pid (cf_cluster, leader);
+    zkv_client_t *other = zkv_client_new (endpoint, 10000);
+    s_put_large_values (other);
+    int64_t before = s_rss (pid);
+
+    //  300 requests of 34 bytes, each for 4 MiB of values (1.2 GiB in all),
+    //  from a client that reads none of the replies
+    zsock_t *flood = s_flood (endpoint, 300);
+    //  The member closes the connection once it holds 128 MiB for it, and
+    //  serves the others all along
+    for (int i = 0; !cf_log_says (leader, "closing the connection of client"); i++) {
+        cr_assert_lt (i, 600, "the member never closed the connection");
+        char key [32];
+        snprintf (key, sizeof key, "while/%d", i);
+        cr_assert (cf_put (other, key, "x"), "another client's put was not acknowledged");
+        zclock_sleep (100);
+    }
+    int64_t peak = s_peak_rss (leader);
+    cr_assert_lt (peak, 512LL * MIB, "the member peaked at %lld MiB", (long long) (peak / MIB));
+    //  Once the client has gone, the memory goes back to the system
+    zsock_destroy (&flood);
+    for (int i = 0; s_rss (pid) > before + 64LL * MIB; i++) {
+        cr_assert_lt (i, 300, "the member still holds %lld MiB (%lld before the flood)",
+                      (long long) (s_rss (pid) / MIB), (long long) (before / MIB));
+        zclock_sleep (100);
+    }
+    cr_assert (cf_put (other, "after", "x"));
+    zkv_client_destroy (&other);
+}
+
+Test (hostile, clients_that_never_read_cannot_grow_the_member_together_either)
+{
+    //  Each client may leave 64 MiB unread, and all of them together too
+    //  (no read times out)
+    const char *flags [] = { "--max-client-unread-bytes", "67108864",
+                             "--max-unread-bytes", "67108864",
+                             "--request-timeout", "60000", NULL };
+    cf_up (flags);
+    char leader [32];
+    cf_leader (leader, sizeof leader);
+    const char *endpoint = zkv_harness_endpoint (cf_cluster, leader);
+    zkv_client_t *other = zkv_client_new (endpoint, 10000);
+    s_put_large_values (other);
+    //  Three clients ask for 40 MiB each, under their own bound (the
+    //  kernel takes a part of it, over 10 MiB here on loopback)
+    zsock_t *floods [3];
+    for (int i = 0; i < 3; i++)
+        floods [i] = s_flood (endpoint, 10);
+    for (int i = 0; !cf_log_says (leader, "past the member's --max-unread-bytes"); i++) {
+        cr_assert_lt (i, 600, "the member never closed a connection");
+        char key [32];
+        snprintf (key, sizeof key, "while/%d", i);
+        cr_assert (cf_put (other, key, "x"), "another client's put was not acknowledged");
+        zclock_sleep (100);
+    }
+    int64_t peak = s_peak_rss (leader);
+    cr_assert_lt (peak, 512LL * MIB, "the member peaked at %lld MiB", (long long) (peak / MIB));
+    for (int i = 0; i < 3; i++)
+        zsock_destroy (&floods [i]);
+    cr_assert (cf_put (other, "after", "x"));
+    zkv_client_destroy (&other);
+}
