@@ -554,7 +554,8 @@ s_refuse_frames (self_t *self, zmsg_t **envelope_p, zmq_msg_t *payload, size_t f
                   op, sizeof op);
     zkv_result_t status;
     zkv_status_set (&status, ZKV_ERR_MALFORMED, "a message of %zu frames: a request is one "
-                    "frame, after at most %d frames of envelope", frames, MAX_ENVELOPE_FRAMES);
+                    "frame, after at most %d frames of envelope", frames - 1,
+                    MAX_ENVELOPE_FRAMES - 1);   //  (as the client counts: no routing id)
     s_reply_error (self, envelope_p, has_id, id, op, &status);
 }
 

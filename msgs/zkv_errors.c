@@ -1,5 +1,6 @@
 /*  zkv_errors.c — names and texts of the errors in zkv_errors.def. */
 #include "zkv_errors.h"
+#include "zkv_utf8.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -35,6 +36,8 @@ zkv_status_set (zkv_result_t *status, zkv_err_t err, const char *fmt, ...)
         va_start (args, fmt);
         vsnprintf (status->detail, sizeof status->detail, fmt, args);
         va_end (args);
+        //  Details may quote the request's own bytes, and go out as text
+        zkv_utf8_escape (status->detail, sizeof status->detail);
     }
     return -1;
 }

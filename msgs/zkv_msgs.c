@@ -4,6 +4,7 @@
     =========================================================================
 */
 #include "zkv_msgs.h"
+#include "zkv_utf8.h"
 #include "zkv_wire.h"
 
 #include <stdarg.h>
@@ -677,6 +678,7 @@ zkv_msg_peek (const void *data, size_t size, bool *has_id, uint64_t *id, char *o
               size_t op_size)
 {
     zkv_wire_peek (data, size, has_id, id, op, op_size);
+    zkv_utf8_escape (op, op_size);      //  it goes back in the reply's "op"
 }
 
 //  ---------------------------------------------------------------------

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "zkv_check.h"
+#include "zkv_utf8.h"
 #include "zkv_msgs.h"
 
 //  ---------------------------------------------------------------------
@@ -600,4 +601,36 @@ Test (msgs, max_txn_ops_counts_the_operations_of_nested_txns)
     zkv_txn_t flat = { .compare = { compares, 128 }, .success = { leaves, 2 * FAN },
                        .failure = { leaves, 2 * FAN } };
     cr_assert_eq (s_check (&zkv_txn_desc, &flat).err, ZKV_ERR_OK);
+}
+
+Test (msgs, text_sent_is_valid_utf8)
+{
+    const struct {
+        const char *in;
+        const char *out;
+    } cases [] = {
+        { "plain", "plain" },
+        { "caf\xc3\xa9 \xf0\x9f\x98\x80", "caf\xc3\xa9 \xf0\x9f\x98\x80" },
+        { "\xff\xfe", "\\xff\\xfe" },
+        { "\xc0\xaf", "\\xc0\\xaf" },                   //  overlong '/'
+        { "\xe0\x80\xaf", "\\xe0\\x80\\xaf" },          //  overlong, 3 bytes
+        { "\xed\xa0\x80", "\\xed\\xa0\\x80" },          //  a surrogate
+        { "\xf4\x90\x80\x80", "\\xf4\\x90\\x80\\x80" }, //  past U+10FFFF
+        { "a\xe2\x82", "a\\xe2\\x82" },                 //  cut short
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases [0]; i++) {
+        char text [64];
+        snprintf (text, sizeof text, "%s", cases [i].in);
+        zkv_utf8_escape (text, sizeof text);
+        cr_assert_str_eq (text, cases [i].out, "case %zu", i);
+        cr_assert (zkv_utf8_valid (text, strlen (text)));
+    }
+    //  Cut at a whole sequence when the room is short
+    char small [8] = "\xff\xff\xff";
+    zkv_utf8_escape (small, sizeof small);
+    cr_assert_str_eq (small, "\\xff");
+    //  Details quote requests: every status text is valid
+    zkv_result_t status;
+    zkv_status_set (&status, ZKV_ERR_UNKNOWN_OP, "\"%s\"", "\xfe\xfd");
+    cr_assert_str_eq (status.detail, "\"\\xfe\\xfd\"");
 }

@@ -9,6 +9,7 @@
 #include "zkv_client.h"
 #include "zkv_sha256.h"
 #include "zkv_testnode.h"
+#include "zkv_utf8.h"
 
 static zkv_testnode_t *s_node;
 
@@ -166,6 +167,56 @@ Test (node, garbage_frames_get_error_replies)
     cr_assert (reply->has_id);
     cr_assert_eq (reply->id, 8);
     cr_assert (zkv_bin_eq (reply->op, "frob"));
+    zkv_msg_destroy (&reply);
+
+    //  What a reply quotes of a request is valid UTF-8, whatever the
+    //  request held (msgpack str must be: strict decoders refuse the rest)
+    const struct {
+        const char *bytes;
+        size_t size;
+        const char *op;
+        const char *text;
+    } quoting [] = {
+#define QUOTE(bytes, op, text) { bytes, sizeof bytes - 1, op, text }
+        QUOTE ("\x82\xa2id\x0b\xa2op\xa3\xff\xfe\xfd", "\\xff\\xfe\\xfd",
+               "zkv: unknown op: \"\\xff\\xfe\\xfd\""),
+        QUOTE ("\x83\xa2id\x0c\xa2op\xa3put\xa2\xc3\x28\x01", "put", "\\xc3("),
+        QUOTE ("\x82\xa2id\x0d\xa2op\xa4\xf0\x9f\x98\x80", "\xf0\x9f\x98\x80",
+               "zkv: unknown op: \"\xf0\x9f\x98\x80\""),
+#undef QUOTE
+    };
+    for (size_t i = 0; i < sizeof quoting / sizeof quoting [0]; i++) {
+        zkv_msg_t *reply = s_raw_call (dealer, quoting [i].bytes, quoting [i].size,
+                                       &zkv_put_desc);
+        const zkv_error_t *error = zkv_reply_error (reply);
+        cr_assert_not_null (error);
+        cr_assert (zkv_utf8_valid (reply->op.data, reply->op.size));
+        cr_assert (zkv_utf8_valid (error->message.data, error->message.size));
+        char text [256];
+        cr_assert (zkv_bin_eq (reply->op, quoting [i].op), "op %s",
+                   zkv_bin_str (reply->op, text, sizeof text));
+        zkv_bin_str (error->message, text, sizeof text);
+        cr_assert_not_null (strstr (text, quoting [i].text), "message \"%s\"", text);
+        zkv_msg_destroy (&reply);
+    }
+
+    //  A message of more frames than any client sends is answered too
+    zmsg_t *frames = zmsg_new ();
+    for (int i = 0; i < 4; i++)
+        zmsg_addstr (frames, "envelope");
+    zmsg_addmem (frames, "\x82\xa2id\x0e\xa2op\xa3put", 12);
+    cr_assert_eq (zmsg_send (&frames, dealer), 0);
+    zframe_t *answer = zframe_recv (dealer);
+    cr_assert_not_null (answer, "no reply to a message of five frames");
+    zkv_limits_t limits = zkv_limits_trusted ();
+    zkv_result_t status;
+    reply = zkv_msg_decode_reply (zframe_data (answer), zframe_size (answer), &zkv_put_desc,
+                                  &limits, &status);
+    zframe_destroy (&answer);
+    cr_assert_not_null (reply);
+    cr_assert_eq (reply->id, 14);
+    s_assert_error (reply, "InvalidArgument", "a message of 5 frames: a request is one frame, "
+                    "after at most 3 frames of envelope");
     zkv_msg_destroy (&reply);
 
     //  And the node keeps serving
