@@ -979,3 +979,25 @@ Test (zkvctl, cluster_file_bad)
     free (missing);
     free (dir);
 }
+
+Test (zkvctl, an_oversized_request_gets_the_clear_error_at_once)
+{
+    //  9 MiB: past what a member's ZeroMQ reads at all (it would drop it
+    //  and the command wait out its timeout), so zkvctl refuses it itself
+    size_t size = 9 << 20;
+    char *value = malloc (size + 1);
+    memset (value, 'x', size);
+    value [size] = 0;
+    zkv_run_t run = s_zkvctl (value, "--command-timeout", "60s", "put", "big", NULL);
+    cr_assert_eq (run.code, 1);
+    cr_assert (strncmp (run.err, "Error: etcdserver: request is too large: ", 41) == 0,
+               "%s", run.err);
+    zkv_run_free (&run);
+    //  2 MiB: the member's own refusal, the same text
+    value [2 << 20] = 0;
+    run = s_zkvctl (value, "--command-timeout", "60s", "put", "big", NULL);
+    cr_assert_eq (run.code, 1);
+    cr_assert_str_eq (run.err, "Error: etcdserver: request is too large\n");
+    zkv_run_free (&run);
+    free (value);
+}

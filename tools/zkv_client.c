@@ -13,6 +13,7 @@ struct zkv_client_s {
     zsock_t *dealer;                    //  connected to it
     zkv_curve_t *curve;                 //  CURVE credentials (NULL: plain)
     int timeout;                        //  msecs per call
+    size_t max_request_bytes;           //  larger requests are refused here
     uint64_t next_id;
 };
 
@@ -48,6 +49,7 @@ zkv_client_t *
 zkv_client_new (const char *endpoints, int timeout)
 {
     zkv_client_t *self = (zkv_client_t *) zmalloc (sizeof (zkv_client_t));
+    self->max_request_bytes = ZKV_CLIENT_MAX_REQUEST_BYTES;
     self->endpoints = zlist_new ();
     zlist_autofree (self->endpoints);
     char *list = strdup (endpoints);
@@ -148,8 +150,16 @@ s_send (zkv_client_t *self, const uint8_t *bytes, size_t size, int64_t deadline)
     return -1;
 }
 
-uint64_t
-zkv_client_send (zkv_client_t *self, const zkv_desc_t *desc, const void *request, int timeout)
+void
+zkv_client_set_max_request_bytes (zkv_client_t *self, size_t bytes)
+{
+    self->max_request_bytes = bytes;
+}
+
+//  Encodes and sends a request; returns its id, or 0 with status set
+static uint64_t
+s_send_request (zkv_client_t *self, const zkv_desc_t *desc, const void *request, int timeout,
+                zkv_result_t *status)
 {
     uint64_t id = ++self->next_id;
     msgpack_sbuffer buffer;
@@ -157,10 +167,25 @@ zkv_client_send (zkv_client_t *self, const zkv_desc_t *desc, const void *request
     msgpack_packer pk;
     msgpack_packer_init (&pk, &buffer, msgpack_sbuffer_write);
     int rc = zkv_msg_pack_top (&pk, desc, request, NULL, true, id);
-    if (rc == 0)
-        rc = s_send (self, (const uint8_t *) buffer.data, buffer.size, zclock_mono () + timeout);
+    if (rc)
+        zkv_status_set (status, ZKV_ERR_INTERNAL, "out of memory");
+    else
+    if (buffer.size > self->max_request_bytes)
+        rc = zkv_status_set (status, ZKV_ERR_REQUEST_TOO_LARGE, "%zu bytes, over the %zu this "
+                             "client sends (--max-request-bytes)", buffer.size,
+                             self->max_request_bytes);
+    else
+    if (s_send (self, (const uint8_t *) buffer.data, buffer.size, zclock_mono () + timeout))
+        rc = zkv_status_set (status, ZKV_ERR_TIMEOUT, "context deadline exceeded");
     msgpack_sbuffer_destroy (&buffer);
     return rc? 0: id;
+}
+
+uint64_t
+zkv_client_send (zkv_client_t *self, const zkv_desc_t *desc, const void *request, int timeout)
+{
+    zkv_result_t status;
+    return s_send_request (self, desc, request, timeout, &status);
 }
 
 //  Decodes a reply frame (destroyed) as a reply to a request of type desc
@@ -198,11 +223,9 @@ zkv_client_call (zkv_client_t *self, const zkv_desc_t *desc, const void *request
                  zkv_result_t *status)
 {
     int64_t deadline = zclock_mono () + self->timeout;
-    uint64_t id = zkv_client_send (self, desc, request, self->timeout);
-    if (!id) {
-        zkv_status_set (status, ZKV_ERR_TIMEOUT, "context deadline exceeded");
+    uint64_t id = s_send_request (self, desc, request, self->timeout, status);
+    if (!id)
         return NULL;
-    }
     while (true) {
         int64_t left = deadline - zclock_mono ();
         if (left <= 0)

@@ -39,18 +39,30 @@ void
 void
     zkv_client_set_curve (zkv_client_t *self, const zkv_curve_t *curve);
 
+//  The largest request this client sends (etcd's clients have the same
+//  habit): a member reads frames up to max(8 MiB, 4 x its
+//  --max-request-bytes) to answer them `etcdserver: request is too large`,
+//  and ZeroMQ drops bigger ones unread, with no reply ever. So the client
+//  refuses them itself, at once, with the same error. The default suits
+//  members of the default limit; raise it for members whose limit is
+//  raised.
+#define ZKV_CLIENT_MAX_REQUEST_BYTES (8 << 20)
+void
+    zkv_client_set_max_request_bytes (zkv_client_t *self, size_t bytes);
+
 //  Sends request (of type desc) and waits for its reply. Returns the reply
 //  (body: desc->response, or error_response when the node refused), or
 //  NULL with status set: ZKV_ERR_TIMEOUT when no endpoint answered in
-//  time (text "context deadline exceeded", as etcdctl says), or
-//  ZKV_ERR_MALFORMED when the reply could not be decoded.
+//  time (text "context deadline exceeded", as etcdctl says),
+//  ZKV_ERR_REQUEST_TOO_LARGE when the request is larger than this client
+//  sends, or ZKV_ERR_MALFORMED when the reply could not be decoded.
 zkv_msg_t *
     zkv_client_call (zkv_client_t *self, const zkv_desc_t *desc, const void *request,
                      zkv_result_t *status);
 
 //  Sends a request without waiting for its reply (for load generators that
 //  keep one request in flight per client). Returns its id, or 0 when no
-//  endpoint took it in time.
+//  endpoint took it in time, or it is larger than this client sends.
 uint64_t
     zkv_client_send (zkv_client_t *self, const zkv_desc_t *desc, const void *request,
                      int timeout);

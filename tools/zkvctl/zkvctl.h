@@ -48,6 +48,7 @@ typedef struct {
     char *file_server_cert;
     zkv_curve_t *curve;                 //  read from them by zkvctl_ready (NULL: plain)
     int64_t command_timeout;            //  --command-timeout, nanoseconds
+    int64_t max_request_bytes;          //  --max-request-bytes: larger ones are not sent
     const char *write_out;              //  -w/--write-out as given
     bool hex;                           //  --hex
     zkvctl_format_t format;             //  write_out, once checked

@@ -188,6 +188,8 @@ zkvctl_client (zkvctl_t *ctl, const char *endpoints, int msecs)
     zkv_client_t *client = zkv_client_new (endpoints, msecs);
     if (client && ctl->curve)
         zkv_client_set_curve (client, ctl->curve);
+    if (client && ctl->max_request_bytes > 0)
+        zkv_client_set_max_request_bytes (client, (size_t) ctl->max_request_bytes);
     return client;
 }
 
@@ -315,10 +317,23 @@ s_command_find (const zkvctl_command_t *const *commands, const char *name)
     return matches == 1? match: NULL;
 }
 
+//  True if arg is a global flag that takes its value from the next
+//  argument ("--endpoints", "-w"; not "--endpoints=..." nor a switch)
+static bool
+s_global_takes_next (const zkvctl_t *ctl, const char *arg)
+{
+    for (const zkvctl_flag_t *flag = ctl->globals; flag->name; flag++)
+        if (flag->type != ZKVCTL_FLAG_BOOL
+        &&  ((arg [1] == '-' && streq (arg + 2, flag->name))
+        ||   (flag->shorthand && arg [1] == flag->shorthand && arg [2] == 0)))
+            return true;
+    return false;
+}
+
 //  Index of the command name in argv, skipping flags (and the values of
 //  the global flags that take one), or 0 when there is none
 static int
-s_command_index (int argc, char *argv [])
+s_command_index (const zkvctl_t *ctl, int argc, char *argv [])
 {
     for (int i = 1; i < argc; i++) {
         const char *arg = argv [i];
@@ -326,9 +341,7 @@ s_command_index (int argc, char *argv [])
             return i + 1 < argc? i + 1: 0;
         if (arg [0] != '-' || arg [1] == 0)
             return i;
-        if (streq (arg, "--endpoints") || streq (arg, "--command-timeout")
-        ||  streq (arg, "--cluster-file") || streq (arg, "--cert") || streq (arg, "--server-cert")
-        ||  streq (arg, "--write-out") || streq (arg, "-w"))
+        if (s_global_takes_next (ctl, arg))
             i++;
     }
     return 0;
@@ -353,7 +366,7 @@ s_command_run (zkvctl_t *ctl, const zkvctl_command_t *command, int index,
 int
 zkvctl_subcommand_run (zkvctl_t *ctl, const zkvctl_command_t *parent, int argc, char **argv)
 {
-    int index = s_command_index (argc, argv);
+    int index = s_command_index (ctl, argc, argv);
     if (index == 0) {
         //  cobra prints the usage of a command that cannot run by itself
         zkv_bin_t positional [argc];
@@ -379,7 +392,7 @@ zkvctl_subcommand_run (zkvctl_t *ctl, const zkvctl_command_t *parent, int argc, 
 static int
 s_dispatch (zkvctl_t *ctl, int argc, char *argv [])
 {
-    int index = s_command_index (argc, argv);
+    int index = s_command_index (ctl, argc, argv);
     if (index == 0) {
         //  No command: only flags; print the usage (as etcdctl) or version
         bool version = false;
@@ -423,6 +436,7 @@ main (int argc, char *argv [])
     memset (&ctl, 0, sizeof ctl);
     ctl.endpoints = strdup (S_DEFAULT_ENDPOINTS);
     ctl.command_timeout = 5 * S_NSECS_PER_SEC;
+    ctl.max_request_bytes = ZKV_CLIENT_MAX_REQUEST_BYTES;
     ctl.write_out = "simple";
     zkvctl_flag_t globals [] = {
         //  DEVIATION: zkv's own (etcdctl's --cert is a TLS certificate):
@@ -442,6 +456,9 @@ main (int argc, char *argv [])
           "zkv endpoints (host:port or ZeroMQ endpoints, comma separated)", false },
         { "hex", 0, ZKVCTL_FLAG_BOOL, &ctl.hex, "false",
           "print byte strings as hex encoded strings", false },
+        { "max-request-bytes", 0, ZKVCTL_FLAG_INT64, &ctl.max_request_bytes, "8388608",
+          "client-side request send limit in bytes (the members' ZeroMQ drops larger ones "
+          "unread)", false },
         { "server-cert", 0, ZKVCTL_FLAG_STRING, &ctl.server_cert, "\"\"",
           "the cluster's public CURVE certificate (with --cert)", false },
         { "write-out", 'w', ZKVCTL_FLAG_STRING, &ctl.write_out, "\"simple\"",
