@@ -8,6 +8,7 @@
 #include "zkv_certs.h"
 #include "zkv_check.h"
 #include "zkv_clients.h"
+#include "zkv_guard.h"
 #include "zkv_zap.h"
 
 #include <stdlib.h>
@@ -38,6 +39,8 @@ typedef struct {
     zkv_front_args_t *args;
     zsock_t *router;                    //  clients
     zsock_t *events;                    //  PUB: what this member publishes
+    zactor_t *router_guard;             //  bounds on their connections
+    zactor_t *events_guard;
     zsock_t *inbox;                     //  answers and node state
     zsock_t *raft;                      //  proposals and read indexes
     zsock_t *storage;                   //  serializable reads
@@ -794,6 +797,12 @@ s_start (self_t *self, char *error, size_t size)
     }
     if (self->args->listen_fd >= 0)
         zsock_set_use_fd (self->router, self->args->listen_fd);
+    self->router_guard = zkv_guard_new (self->router, "client",
+                                        self->args->max_client_connections);
+    if (!self->router_guard) {
+        snprintf (error, size, "cannot watch the connections of the client socket");
+        return error;
+    }
     if (zsock_bind (self->router, "%s", self->args->listen) < 0) {
         snprintf (error, size, "cannot listen on %s: %s", self->args->listen,
                   zmq_strerror (zmq_errno ()));
@@ -803,6 +812,12 @@ s_start (self_t *self, char *error, size_t size)
     zsock_set_sndhwm (self->events, 10000);
     if (self->args->cert)
         zkv_cert_apply_server (self->args->cert, self->events, ZKV_ZAP_CLIENT);
+    self->events_guard = zkv_guard_new (self->events, "events",
+                                        self->args->max_client_connections);
+    if (!self->events_guard) {
+        snprintf (error, size, "cannot watch the connections of the events socket");
+        return error;
+    }
     if (zsock_bind (self->events, "%s", self->args->listen_events) < 0) {
         snprintf (error, size, "cannot listen on %s: %s", self->args->listen_events,
                   zmq_strerror (zmq_errno ()));
@@ -929,6 +944,8 @@ zkv_front_actor (zsock_t *pipe, void *args)
     zhashx_destroy (&self->admin_keys);
     free (self->proposals);             //  empty: every burst was flushed
     free (self->reads);
+    zkv_guard_destroy (&self->router_guard, self->router);
+    zkv_guard_destroy (&self->events_guard, self->events);
     zsock_destroy (&self->router);
     zsock_destroy (&self->events);
     zsock_destroy (&self->inbox);

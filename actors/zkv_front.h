@@ -60,6 +60,7 @@ typedef struct {
     size_t max_client_requests;         //  ...of which from one client connection
     size_t max_client_unread_bytes;     //  replies one connection may leave unread
     size_t max_unread_bytes;            //  ...and all of them together
+    size_t max_client_connections;      //  on the client socket, and on the events one
     int request_timeout;                //  msecs before a request times out
     const char *inbox;                  //  endpoint this actor binds (PULL)
     const char *raft;                   //  raft's inbox

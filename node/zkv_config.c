@@ -25,7 +25,8 @@ enum {
     S_INITIAL_CLUSTER_STATE, S_HEARTBEAT, S_ELECTION, S_SNAPSHOT_COUNT, S_FAULTS,
     S_PEER_FD, S_CLIENT_FD, S_QUOTA, S_LISTEN_EVENTS, S_MIN_FREE_DISK, S_CORRUPT_CHECK,
     S_INITIAL_CORRUPT_CHECK, S_MAX_CLIENT_REQUESTS, S_CERT, S_CLIENT_CERTS, S_PEER_CERTS,
-    S_ADMIN_CERTS, S_MAX_RESPONSE_BYTES, S_MAX_CLIENT_UNREAD, S_MAX_UNREAD
+    S_ADMIN_CERTS, S_MAX_RESPONSE_BYTES, S_MAX_CLIENT_UNREAD, S_MAX_UNREAD,
+    S_MAX_CLIENT_CONNECTIONS
 };
 
 static const s_setting_t s_settings [] = {
@@ -60,6 +61,7 @@ static const s_setting_t s_settings [] = {
     { "max-response-bytes",    "67108864",              "most bytes of key-values in one reply; past it the request fails", false },
     { "max-client-unread-bytes", "134217728",           "bytes of replies one client connection may leave unread; past it the member closes it", false },
     { "max-unread-bytes",      "1073741824",            "bytes of replies all clients together may leave unread; past it the member closes the connections that hold the most", false },
+    { "max-client-connections", "1024",                 "client connections at once, and as many event subscribers (at most a quarter of the open-file limit each); more are closed at once", false },
 };
 #define SETTINGS (sizeof s_settings / sizeof s_settings [0])
 
@@ -246,6 +248,11 @@ zkv_config_parse (zkv_config_t *config, int argc, char *argv [], char *error,
                     || config->max_unread_bytes < config->max_client_unread_bytes)) {
         snprintf (error, error_size, "--max-unread-bytes must be a number of bytes, at least "
                   "--max-client-unread-bytes (%zu)", config->max_client_unread_bytes);
+        rc = -1;
+    }
+    if (rc == 0 && (s_size (values [S_MAX_CLIENT_CONNECTIONS], &config->max_client_connections)
+                    || config->max_client_connections == 0)) {
+        snprintf (error, error_size, "--max-client-connections must be a positive number");
         rc = -1;
     }
     if (rc == 0 && (s_size (values [S_MAX_TXN_OPS], &config->max_txn_ops) || config->max_txn_ops == 0)) {

@@ -35,6 +35,7 @@ typedef struct {
     size_t max_response_bytes;          //  --max-response-bytes
     size_t max_client_unread_bytes;     //  --max-client-unread-bytes
     size_t max_unread_bytes;            //  --max-unread-bytes
+    size_t max_client_connections;      //  --max-client-connections
     int64_t quota_backend_bytes;        //  --quota-backend-bytes (0 given: the default)
     int64_t min_free_disk_bytes;        //  --min-free-disk-bytes (0: off)
     int corrupt_check_time;             //  --corrupt-check-time (msecs; 0: off)

@@ -13,6 +13,8 @@
 #include <czmq.h>
 #include <fcntl.h>
 #include <malloc.h>
+#include <stdint.h>
+#include <sys/resource.h>
 #include <sodium.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -164,6 +166,46 @@ s_storage_failed (void *arg, bool damaged, const char *what, const char *error)
     zkv_fatal ("storage: RocksDB failed a %s: %s", what, error);
 }
 
+//  Raises the soft open-file limit to the hard one (a member needs
+//  descriptors for its clients, peers and store, and a low soft limit is
+//  only a default), logs both, and returns the limit in force
+static size_t
+s_raise_open_files (void)
+{
+    struct rlimit limit;
+    if (getrlimit (RLIMIT_NOFILE, &limit))
+        return 1024;
+    rlim_t soft = limit.rlim_cur;
+    if (limit.rlim_cur < limit.rlim_max) {
+        limit.rlim_cur = limit.rlim_max;
+        if (setrlimit (RLIMIT_NOFILE, &limit))
+            limit.rlim_cur = soft;
+    }
+    zsys_info ("open files: at most %llu (soft limit %llu, hard limit %llu)",
+               (unsigned long long) limit.rlim_cur, (unsigned long long) soft,
+               (unsigned long long) limit.rlim_max);
+    return limit.rlim_cur == RLIM_INFINITY || limit.rlim_cur > SIZE_MAX / 2
+         ? SIZE_MAX / 2: (size_t) limit.rlim_cur;
+}
+
+//  Connections from outside (client, events and peer sockets) may take at
+//  most half of the descriptors: RocksDB keeps at most a quarter open
+//  (zkv_engine.c), and ZeroMQ's own and the peers' outgoing ones the
+//  rest. The peers may have 32 and 4 per member; the client and the events
+//  sockets --max-client-connections each, lowered to fit (and said so).
+static size_t
+s_client_connections (size_t requested, size_t open_files, size_t peer_connections)
+{
+    size_t room = open_files / 2 > peer_connections + 16
+                ? (open_files / 2 - peer_connections) / 2: 8;
+    if (requested <= room)
+        return requested;
+    zsys_warning ("--max-client-connections %zu lowered to %zu: the open-file limit is %zu "
+                  "(half of it for connections, the rest for the store)", requested, room,
+                  open_files);
+    return room;
+}
+
 //  Sends START (with an optional argument) and returns the status frame
 //  ("OK" or an error text) and, in *detail and *more, the next frames if
 //  any
@@ -204,6 +246,7 @@ main (int argc, char *argv [])
     zsys_init ();
     zsys_set_logident ("zkv-node");
     zsys_set_logstream (stderr);
+    size_t open_files = s_raise_open_files ();
     if (sodium_init () < 0) {
         fprintf (stderr, "zkv-node: libsodium failed to start\n");
         return 1;
@@ -282,6 +325,9 @@ main (int argc, char *argv [])
         return 1;
     }
     uint64_t member_id = cluster.self, cluster_id = cluster.cluster_id;
+    size_t peer_connections = 32 + 4 * cluster.count;
+    size_t client_connections = s_client_connections (config.max_client_connections,
+                                                      open_files, peer_connections);
     zkv_peer_t peers [ZKV_CLUSTER_MAX];
     for (size_t i = 0; i < cluster.count; i++) {
         peers [i].id = cluster.members [i].id;
@@ -345,6 +391,7 @@ main (int argc, char *argv [])
         .max_response_bytes = config.max_response_bytes,
         .max_client_unread_bytes = config.max_client_unread_bytes,
         .max_unread_bytes = config.max_unread_bytes,
+        .max_client_connections = client_connections,
         .max_waiting = 65536, .max_client_requests = config.max_client_requests,
         .request_timeout = config.request_timeout,
         .inbox = front_inbox, .raft = raft_inbox, .storage = storage_inbox,

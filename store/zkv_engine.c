@@ -7,6 +7,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/resource.h>
 #include <string.h>
 
 struct zkv_memory_s {
@@ -121,6 +122,15 @@ zkv_engine_open (const char *path, zkv_memory_t *memory, char **error)
     //  and replay it all at a restart. Past 64 MB, RocksDB flushes the
     //  families that hold the oldest WAL file, and deletes it.
     rocksdb_options_set_max_total_wal_size (self->options, 64 << 20);
+    //  Table files open at once: at most a quarter of the descriptors the
+    //  process may have (the others are for its connections and ZeroMQ:
+    //  see zkv_node_main.c), so that the store can always open the files
+    //  it writes. Past it RocksDB closes the least used tables.
+    struct rlimit files;
+    if (getrlimit (RLIMIT_NOFILE, &files) == 0 && files.rlim_cur != RLIM_INFINITY
+    &&  files.rlim_cur / 4 < 100000)
+        rocksdb_options_set_max_open_files (self->options,
+                                            files.rlim_cur / 4 < 64? 64: (int) (files.rlim_cur / 4));
     //  RocksDB's default, said out loud: checks at open (every table file
     //  is there, with the size the MANIFEST records) and while running (a
     //  corruption found by a flush or compaction stops writes for good)

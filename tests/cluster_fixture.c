@@ -10,6 +10,7 @@
 
 zkv_harness_t *cf_cluster;
 char cf_dir [128];
+const char *cf_node = ZKV_NODE_BIN;
 
 void
 cf_teardown (void)
@@ -39,7 +40,7 @@ s_prepare (size_t members, const char *const *more, bool secure)
     for (size_t i = 0; more && more [i] && count < 15; i++)
         flags [count++] = more [i];
     zkv_harness_config_t config = {
-        .members = members, .dir = cf_dir, .node = ZKV_NODE_BIN, .flags = flags,
+        .members = members, .dir = cf_dir, .node = cf_node, .flags = flags,
         .attached = true, .secure = secure
     };
     char error [4096];

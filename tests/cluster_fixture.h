@@ -17,6 +17,8 @@
 
 extern zkv_harness_t *cf_cluster;
 extern char cf_dir [128];
+//  The zkv-node the next cluster runs (a test may set a wrapper of its own)
+extern const char *cf_node;
 
 //  Starts the cluster, with more member flags (NULL-terminated, or NULL)
 void cf_up (const char *const *more);

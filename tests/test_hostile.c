@@ -6,23 +6,43 @@
     nested txns hold. A write txn whose reply is too large changes nothing
     on any member. Meanwhile other clients' puts are acknowledged, and no
     member's memory passes a bound far below the reply asked for. Reads
-    whose clients had their timeout stop costing the member anything. */
+    whose clients had their timeout stop costing the member anything. A
+    client that never reads its replies, or many of them, cannot grow the
+    member's memory past --max-client-unread-bytes and --max-unread-bytes.
+    And no number of strangers' connections that never finish their CURVE
+    handshake can take the descriptors the store needs. */
 #include <criterion/criterion.h>
 #include <czmq.h>
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "cluster_fixture.h"
 
 static zkv_testnode_t *s_node;          //  a member alone, for some tests
+static char s_wrapper [64];             //  a zkv-node under a low open-file limit
 
 static void
 s_teardown (void)
 {
     zkv_testnode_destroy (&s_node);
     cf_teardown ();
+    if (*s_wrapper) {
+        unlink (s_wrapper);
+        *strrchr (s_wrapper, '/') = 0;
+        rmdir (s_wrapper);
+    }
 }
 
 TestSuite (hostile, .fini = s_teardown, .timeout = 120);
@@ -338,4 +358,122 @@ Test (hostile, clients_that_never_read_cannot_grow_the_member_together_either)
         zsock_destroy (&floods [i]);
     cr_assert (cf_put (other, "after", "x"));
     zkv_client_destroy (&other);
+}
+
+//  Opens up to count plain TCP connections to endpoint ("tcp://host:port"),
+//  one after the other as the member takes them (so that none waits for
+//  the kernel to try its handshake again), into socks (-1: not made); they
+//  never say a word. Stops early once a few in a row find no room.
+static void
+s_strangers (const char *endpoint, int *socks, int count)
+{
+    const char *colon = strrchr (endpoint, ':');
+    cr_assert_not_null (colon);
+    struct sockaddr_in address = { .sin_family = AF_INET,
+                                   .sin_port = htons ((uint16_t) atoi (colon + 1)) };
+    inet_pton (AF_INET, "127.0.0.1", &address.sin_addr);
+    int in_a_row = 0;
+    for (int i = 0; i < count; i++) {
+        socks [i] = -1;
+        if (in_a_row >= 10)
+            continue;
+        socks [i] = socket (AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+        cr_assert_geq (socks [i], 0, "socket: %s", strerror (errno));
+        int rc = connect (socks [i], (struct sockaddr *) &address, sizeof address);
+        cr_assert (rc == 0 || errno == EINPROGRESS, "connect: %s", strerror (errno));
+        struct pollfd made = { .fd = socks [i], .events = POLLOUT };
+        in_a_row = rc == 0 || poll (&made, 1, 500) == 1? 0: in_a_row + 1;
+    }
+}
+
+//  The descriptors a process holds
+static int
+s_descriptors (pid_t pid)
+{
+    char path [64];
+    snprintf (path, sizeof path, "/proc/%d/fd", (int) pid);
+    DIR *dir = opendir (path);
+    cr_assert_not_null (dir, "%s: %s", path, strerror (errno));
+    int count = 0;
+    while (readdir (dir))
+        count++;
+    closedir (dir);
+    return count - 2;
+}
+
+//  Waits until a process's descriptors stay the same for two seconds: the
+//  member has taken (or refused) every connection it was offered
+static void
+s_wait_descriptors_settle (pid_t pid)
+{
+    int last = s_descriptors (pid);
+    for (int round = 0, still = 0; still < 20; round++) {
+        cr_assert_lt (round, 600, "the member's descriptors never settled");
+        zclock_sleep (100);
+        int now = s_descriptors (pid);
+        still = now == last? still + 1: 0;
+        last = now;
+    }
+}
+
+Test (hostile, strangers_connections_cannot_take_the_descriptors_the_store_needs)
+{
+    //  A secure cluster whose members may open 1,024 files, no more
+    char dir [] = "/tmp/zkv-test-nofile-XXXXXX";
+    cr_assert_not_null (mkdtemp (dir));
+    snprintf (s_wrapper, sizeof s_wrapper, "%s/zkv-node", dir);
+    FILE *script = fopen (s_wrapper, "w");
+    cr_assert_not_null (script);
+    fprintf (script, "#!/bin/sh\nexec prlimit --nofile=1024:1024 '%s' \"$@\"\n", ZKV_NODE_BIN);
+    fclose (script);
+    cr_assert_eq (chmod (s_wrapper, 0700), 0);
+    cf_node = s_wrapper;
+    cf_up_secure (NULL);
+    char leader [32];
+    cf_leader (leader, sizeof leader);
+    const char *endpoint = zkv_harness_endpoint (cf_cluster, leader);
+    zkv_client_t *client = zkv_harness_client (cf_cluster, endpoint, 10000);
+    cr_assert (cf_put (client, "before", "x"));
+    zkv_msg_t *reply = cf_call (leader, &zkv_status_desc, &(zkv_status_t) { 0 });
+    cr_assert_not_null (reply);
+    char events [128];
+    zkv_bin_str (((zkv_status_response_t *) reply->body)->events_endpoint, events,
+                 sizeof events);
+    zkv_msg_destroy (&reply);
+
+    //  1,300 connections to its client socket and 300 to its events
+    //  socket, more than its descriptors, none of which will ever speak
+    struct rlimit limit;
+    cr_assert_eq (getrlimit (RLIMIT_NOFILE, &limit), 0);
+    limit.rlim_cur = limit.rlim_max;
+    cr_assert_eq (setrlimit (RLIMIT_NOFILE, &limit), 0);
+    cr_assert_geq (limit.rlim_cur, 2000, "this test needs 2,000 descriptors of its own");
+    static int strangers [1600];
+    s_strangers (endpoint, strangers, 1300);
+    s_strangers (events, strangers + 1300, 300);
+    s_wait_descriptors_settle (zkv_harness_pid (cf_cluster, leader));
+    //  The member goes on serving the clients it has, and writing: a
+    //  defragmentation opens new table files
+    for (int i = 0; i < 20; i++) {
+        char key [32];
+        snprintf (key, sizeof key, "during/%02d", i);
+        cr_assert (cf_put (client, key, "x"), "a put was not acknowledged");
+    }
+    zkv_defragment_t defragment = { 0 };
+    zkv_result_t status;
+    reply = zkv_client_call (client, &zkv_defragment_desc, &defragment, &status);
+    cr_assert (reply && !zkv_reply_error (reply), "the defragmentation failed");
+    zkv_msg_destroy (&reply);
+    cr_assert (zkv_harness_running (cf_cluster, leader), "the member stopped");
+    cr_assert (!cf_log_says (leader, "Too many open files"));
+    cr_assert (cf_log_says (leader, "guard: the client socket holds"));
+
+    //  The strangers gone, new clients connect again
+    for (int i = 0; i < 1600; i++)
+        if (strangers [i] >= 0)
+            close (strangers [i]);
+    zkv_client_t *newcomer = zkv_harness_client (cf_cluster, endpoint, 20000);
+    cr_assert (cf_put (newcomer, "after", "x"));
+    zkv_client_destroy (&newcomer);
+    zkv_client_destroy (&client);
 }
