@@ -14,7 +14,9 @@
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 
-#define QUIET_MSECS 10000               //  a record idle so long is forgotten
+#define QUIET_MSECS 1000                //  a record idle so long is forgotten (a
+                                        //  new request makes it again: records
+                                        //  never pile up with reconnecting clients)
 #define ROUTING_ID_MAX 256              //  bytes of a routing id kept in the key
 
 typedef struct {
