@@ -51,22 +51,31 @@ TestSuite (hostile, .fini = s_teardown, .timeout = 120);
 #define VALUES 4                        //  values of 1 MiB the store holds
 #define RANGES 128                      //  ranges over all of them in one txn
 
-//  The peak resident memory of a member's process, in bytes (VmHWM)
+//  A memory figure of a process, in bytes: "VmRSS" (now) or "VmHWM" (its
+//  peak), from /proc/PID/status
 static int64_t
-s_peak_rss (const char *name)
+s_memory (pid_t pid, const char *field)
 {
-    char path [64];
-    snprintf (path, sizeof path, "/proc/%d/status", (int) zkv_harness_pid (cf_cluster, name));
+    char path [64], format [32];
+    snprintf (path, sizeof path, "/proc/%d/status", (int) pid);
+    snprintf (format, sizeof format, "%s: %%lld kB", field);
     FILE *file = fopen (path, "r");
-    cr_assert_not_null (file, "%s: no process", name);
+    cr_assert_not_null (file, "%s: no process", path);
     char line [256];
-    int64_t kib = -1;
+    long long kib = -1;
     while (fgets (line, sizeof line, file))
-        if (sscanf (line, "VmHWM: %lld kB", (long long *) &kib) == 1)
+        if (sscanf (line, format, &kib) == 1)
             break;
     fclose (file);
     cr_assert_geq (kib, 0);
     return kib * 1024;
+}
+
+static void
+s_assert_peak_under (const char *name, int64_t bound)
+{
+    int64_t peak = s_memory (zkv_harness_pid (cf_cluster, name), "VmHWM");
+    cr_assert_lt (peak, bound, "%s peaked at %lld MiB", name, (long long) (peak / MIB));
 }
 
 //  Puts VALUES values of 1 MiB: big/0 .. big/3
@@ -169,12 +178,8 @@ Test (hostile, one_txn_cannot_make_a_member_build_a_reply_without_bound)
 
     //  Replies of up to 64 MiB were built and refused: no member came near
     //  the half gigabyte asked for
-    for (size_t m = 0; m < zkv_harness_size (cf_cluster); m++) {
-        const char *name = zkv_harness_name (cf_cluster, m);
-        int64_t peak = s_peak_rss (name);
-        cr_assert_lt (peak, 400LL * MIB, "%s peaked at %lld MiB", name,
-                      (long long) (peak / MIB));
-    }
+    for (size_t m = 0; m < zkv_harness_size (cf_cluster); m++)
+        s_assert_peak_under (zkv_harness_name (cf_cluster, m), 400LL * MIB);
     zkv_client_destroy (&client);
 }
 
@@ -248,21 +253,18 @@ Test (hostile, reads_past_their_deadline_stop_costing_the_member)
     zkv_client_destroy (&client);
 }
 
-//  A member's resident memory now, in bytes (VmRSS)
-static int64_t
-s_rss (pid_t pid)
+//  Puts through other until the member's log says text (what a hostile
+//  client made it do): every put acknowledged meanwhile
+static void
+s_put_until_logged (const char *name, zkv_client_t *other, const char *text)
 {
-    char path [64];
-    snprintf (path, sizeof path, "/proc/%d/status", (int) pid);
-    FILE *file = fopen (path, "r");
-    cr_assert_not_null (file);
-    char line [256];
-    int64_t kib = -1;
-    while (fgets (line, sizeof line, file))
-        if (sscanf (line, "VmRSS: %lld kB", (long long *) &kib) == 1)
-            break;
-    fclose (file);
-    return kib * 1024;
+    for (int i = 0; !cf_log_says (name, text); i++) {
+        cr_assert_lt (i, 600, "the member never said \"%s\"", text);
+        char key [32];
+        snprintf (key, sizeof key, "while/%d", i);
+        cr_assert (cf_put (other, key, "x"), "another client's put was not acknowledged");
+        zclock_sleep (100);
+    }
 }
 
 //  A client that sends count requests of 34 bytes, each for every value
@@ -300,27 +302,20 @@ Test (hostile, a_client_that_never_reads_cannot_grow_the_member_without_bound)
     pid_t pid = zkv_harness_pid (cf_cluster, leader);
     zkv_client_t *other = zkv_client_new (endpoint, 10000);
     s_put_large_values (other);
-    int64_t before = s_rss (pid);
+    int64_t before = s_memory (pid, "VmRSS");
 
     //  300 requests of 34 bytes, each for 4 MiB of values (1.2 GiB in all),
     //  from a client that reads none of the replies
     zsock_t *flood = s_flood (endpoint, 300);
     //  The member closes the connection once it holds 128 MiB for it, and
     //  serves the others all along
-    for (int i = 0; !cf_log_says (leader, "closing the connection of client"); i++) {
-        cr_assert_lt (i, 600, "the member never closed the connection");
-        char key [32];
-        snprintf (key, sizeof key, "while/%d", i);
-        cr_assert (cf_put (other, key, "x"), "another client's put was not acknowledged");
-        zclock_sleep (100);
-    }
-    int64_t peak = s_peak_rss (leader);
-    cr_assert_lt (peak, 512LL * MIB, "the member peaked at %lld MiB", (long long) (peak / MIB));
+    s_put_until_logged (leader, other, "closing the connection of client");
+    s_assert_peak_under (leader, 512LL * MIB);
     //  Once the client has gone, the memory goes back to the system
     zsock_destroy (&flood);
-    for (int i = 0; s_rss (pid) > before + 64LL * MIB; i++) {
+    for (int i = 0; s_memory (pid, "VmRSS") > before + 64LL * MIB; i++) {
         cr_assert_lt (i, 300, "the member still holds %lld MiB (%lld before the flood)",
-                      (long long) (s_rss (pid) / MIB), (long long) (before / MIB));
+                      (long long) (s_memory (pid, "VmRSS") / MIB), (long long) (before / MIB));
         zclock_sleep (100);
     }
     cr_assert (cf_put (other, "after", "x"));
@@ -345,15 +340,8 @@ Test (hostile, clients_that_never_read_cannot_grow_the_member_together_either)
     zsock_t *floods [3];
     for (int i = 0; i < 3; i++)
         floods [i] = s_flood (endpoint, 10);
-    for (int i = 0; !cf_log_says (leader, "past the member's --max-unread-bytes"); i++) {
-        cr_assert_lt (i, 600, "the member never closed a connection");
-        char key [32];
-        snprintf (key, sizeof key, "while/%d", i);
-        cr_assert (cf_put (other, key, "x"), "another client's put was not acknowledged");
-        zclock_sleep (100);
-    }
-    int64_t peak = s_peak_rss (leader);
-    cr_assert_lt (peak, 512LL * MIB, "the member peaked at %lld MiB", (long long) (peak / MIB));
+    s_put_until_logged (leader, other, "past the member's --max-unread-bytes");
+    s_assert_peak_under (leader, 512LL * MIB);
     for (int i = 0; i < 3; i++)
         zsock_destroy (&floods [i]);
     cr_assert (cf_put (other, "after", "x"));
