@@ -576,12 +576,6 @@ s_handle_client (self_t *self)
         zmq_msg_close (payload);
         return;
     }
-    zkv_clients_seen (self->clients, zmsg_first (envelope), zmq_msg_get (payload, ZMQ_SRCFD));
-    if (frames > MAX_ENVELOPE_FRAMES + 1) {
-        s_refuse_frames (self, &envelope, payload, frames);
-        zmq_msg_close (payload);
-        return;
-    }
     //  Secure: the key ZeroMQ names (the ZAP handler's User-Id) must be a
     //  client's, and only an admin's may make admin requests
     bool admin = true;
@@ -597,6 +591,12 @@ s_handle_client (self_t *self)
             return;
         }
         admin = zkv_keys_has (self->admin_keys, key);
+    }
+    zkv_clients_seen (self->clients, zmsg_first (envelope), zmq_msg_get (payload, ZMQ_SRCFD));
+    if (frames > MAX_ENVELOPE_FRAMES + 1) {
+        s_refuse_frames (self, &envelope, payload, frames);
+        zmq_msg_close (payload);
+        return;
     }
     const uint8_t *data = (const uint8_t *) zmq_msg_data (payload);
     size_t size = zmq_msg_size (payload);
