@@ -185,18 +185,19 @@ s_raise_nospace (self_t *self)
                           self->args->member_id, ZKV_ALARM_NOSPACE);
 }
 
-//  Runs request against the store (a write inside the open batch, or a
-//  read) and encodes its reply with a full header. term is the raft term
-//  the reply's header carries; index that of the entry being applied (0
-//  for a read): an entry the store fails to apply (its data unreadable,
-//  memory short) stops the member, since every other member applies it,
-//  and this one would go on from another state.
+//  A read's deadline (arg: zclock_mono msecs) passed
 static bool
 s_past_deadline (void *arg)
 {
     return zclock_mono () > *(const int64_t *) arg;
 }
 
+//  Runs request against the store (a write inside the open batch, or a
+//  read) and encodes its reply with a full header. term is the raft term
+//  the reply's header carries; index that of the entry being applied (0
+//  for a read): an entry the store fails to apply (its data unreadable,
+//  memory short) stops the member, since every other member applies it,
+//  and this one would go on from another state.
 static uint8_t *
 s_execute (self_t *self, const zkv_internal_request_t *request, uint64_t term,
            uint64_t index, msgpack_zone *zone, size_t *size)
