@@ -49,11 +49,14 @@ typedef struct {
     bool fault_injection;               //  --enable-fault-injection (tests)
     int listen_peer_fd;                 //  --listen-peer-fd (tests; -1: none)
     int listen_client_fd;               //  --listen-client-fd (tests; -1: none)
-    //  CURVE: all four or none (checked here; the files are read by main)
+    //  CURVE on every socket: all four or none; or on the peer socket
+    //  alone: --peer-cert, with or without --peer-certs-dir (checked here;
+    //  the files are read by main)
     char cert [1024];                   //  --cert: this member's certificate
     char client_certs_dir [1024];       //  --client-certs-dir: clients allowed
     char peer_certs_dir [1024];         //  --peer-certs-dir: peers allowed
     char admin_certs_dir [1024];        //  --admin-certs-dir: admins allowed
+    char peer_cert [1024];              //  --peer-cert: the cluster's peer certificate
 } zkv_config_t;
 
 //  Fills config from argv (and the --config file it names). Returns 0; 1

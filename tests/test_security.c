@@ -617,12 +617,35 @@ Test (security, the_member_flags_come_whole)
                                "and --admin-certs-dir (missing: --client-certs-dir, "
                                "--peer-certs-dir, --admin-certs-dir) (see --help)\n");
     zkv_run_free (&run);
-    const char *no_cert [] = { ZKV_NODE_BIN, "--engine", "memory", "--peer-certs-dir", dir, NULL };
+    const char *no_cert [] = { ZKV_NODE_BIN, "--engine", "memory", "--admin-certs-dir", dir,
+                               NULL };
     run = zkv_run (NULL, no_cert);
     cr_assert_eq (run.code, 2);
-    cr_assert_str_eq (run.err, "zkv-node: --client-certs-dir, --peer-certs-dir and "
-                               "--admin-certs-dir need --cert (this member's certificate) "
+    cr_assert_str_eq (run.err, "zkv-node: --client-certs-dir and --admin-certs-dir need --cert "
+                               "(this member's certificate) (see --help)\n");
+    zkv_run_free (&run);
+    const char *no_peer_cert [] = { ZKV_NODE_BIN, "--engine", "memory", "--peer-certs-dir", dir,
+                                    NULL };
+    run = zkv_run (NULL, no_peer_cert);
+    cr_assert_eq (run.code, 2);
+    cr_assert_str_eq (run.err, "zkv-node: --peer-certs-dir needs --cert or --peer-cert (the "
+                               "cluster's peer certificate) (see --help)\n");
+    zkv_run_free (&run);
+    //  --peer-cert is CURVE on the peer socket alone: not with --cert, nor
+    //  with the clients' and admins' directories
+    const char *both [] = { ZKV_NODE_BIN, "--engine", "memory", "--cert", cert,
+                            "--client-certs-dir", dir, "--peer-certs-dir", dir,
+                            "--admin-certs-dir", dir, "--peer-cert", cert, NULL };
+    run = zkv_run (NULL, both);
+    cr_assert_eq (run.code, 2);
+    cr_assert_str_eq (run.err, "zkv-node: --peer-cert is for a member without --cert (with "
+                               "--cert the peer socket talks CURVE with that certificate) "
                                "(see --help)\n");
+    zkv_run_free (&run);
+    const char *clients [] = { ZKV_NODE_BIN, "--engine", "memory", "--peer-cert", cert,
+                               "--client-certs-dir", dir, NULL };
+    run = zkv_run (NULL, clients);
+    cr_assert_eq (run.code, 2);
     zkv_run_free (&run);
     //  Its own key must be a peer's: the members share one certificate
     const char *not_a_peer [] = { ZKV_NODE_BIN, "--engine", "memory", "--cert", cert,
@@ -636,6 +659,26 @@ Test (security, the_member_flags_come_whole)
     cr_assert_eq (run.code, 1);
     cr_assert (strstr (run.err, "does not hold this member's public certificate"), "%s",
                run.err);
+    zkv_run_free (&run);
+    const char *peer_not_a_peer [] = { ZKV_NODE_BIN, "--engine", "memory", "--peer-cert", cert,
+                                       "--peer-certs-dir", empty, NULL };
+    run = zkv_run (NULL, peer_not_a_peer);
+    cr_assert_eq (run.code, 1);
+    cr_assert (strstr (run.err, "does not hold this member's public certificate (--peer-cert"),
+               "%s", run.err);
+    zkv_run_free (&run);
+    //  A peer certificate without its secret key is no key pair
+    char public_only [160];
+    snprintf (public_only, sizeof public_only, "%s/public.cert", dir);
+    zcert_t *public_cert = zcert_new ();
+    cr_assert_eq (zcert_save_public (public_cert, public_only), 0);
+    zcert_destroy (&public_cert);
+    const char *no_secret [] = { ZKV_NODE_BIN, "--engine", "memory", "--peer-cert",
+                                 public_only, NULL };
+    run = zkv_run (NULL, no_secret);
+    cr_assert_eq (run.code, 1);
+    cr_assert (strstr (run.err, "--peer-cert: certificate") && strstr (run.err, "no secret key"),
+               "%s", run.err);
     zkv_run_free (&run);
     char command [256];
     snprintf (command, sizeof command, "rm -rf '%s'", dir);
