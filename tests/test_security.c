@@ -61,37 +61,6 @@ s_client (const char *name, const zkv_curve_t *curve, int timeout)
     return client;
 }
 
-//  How a socket of type (DEALER for a ROUTER, SUB for a PUB) with
-//  credentials (NULL: plain) fares connecting to endpoint: true if its
-//  handshake succeeded, false if it failed (as its monitor reports)
-static bool
-s_handshake (const char *endpoint, int type, const zkv_curve_t *curve)
-{
-    zsock_t *dealer = zsock_new (type);
-    zkv_curve_apply (curve, dealer);
-    zactor_t *monitor = zactor_new (zmonitor, dealer);
-    zstr_sendx (monitor, "LISTEN", "HANDSHAKE_SUCCEEDED", "HANDSHAKE_FAILED_AUTH",
-                "HANDSHAKE_FAILED_PROTOCOL", "HANDSHAKE_FAILED_NO_DETAIL", NULL);
-    zstr_sendx (monitor, "START", NULL);
-    zsock_wait (monitor);
-    cr_assert_eq (zsock_connect (dealer, "%s", endpoint), 0);
-    //  A refusal reads HANDSHAKE_FAILED_AUTH (400, "No access") when the
-    //  client takes the server's ERROR before the connection closes, and
-    //  a mechanism mismatch HANDSHAKE_FAILED_PROTOCOL when it reads the
-    //  greeting first: either side may close first, so any failure counts
-    zsock_set_rcvtimeo (monitor, 10000);
-    zmsg_t *event = zmsg_recv (monitor);
-    cr_assert_not_null (event, "no handshake with %s", endpoint);
-    char *name = zmsg_popstr (event);
-    bool succeeded = streq (name, "HANDSHAKE_SUCCEEDED");
-    cr_assert (succeeded || strncmp (name, "HANDSHAKE_FAILED", 16) == 0, "%s", name);
-    zstr_free (&name);
-    zmsg_destroy (&event);
-    zactor_destroy (&monitor);
-    zsock_destroy (&dealer);
-    return succeeded;
-}
-
 //  A member's events endpoint, from its Status
 static char *
 s_events_endpoint (const char *name)
@@ -141,9 +110,9 @@ Test (security, unknown_keys_and_plain_clients_are_refused_at_the_handshake)
     const char *endpoint = zkv_harness_endpoint (cf_cluster, leader);
     zkv_curve_t *stranger = s_stranger ();
     zkv_curve_t *client = s_curve ("client");
-    cr_assert_not (s_handshake (endpoint, ZMQ_DEALER, stranger));
-    cr_assert_not (s_handshake (endpoint, ZMQ_DEALER, NULL));  //  no CURVE
-    cr_assert (s_handshake (endpoint, ZMQ_DEALER, client));
+    cr_assert_not (cf_handshake (endpoint, ZMQ_DEALER, stranger));
+    cr_assert_not (cf_handshake (endpoint, ZMQ_DEALER, NULL));  //  no CURVE
+    cr_assert (cf_handshake (endpoint, ZMQ_DEALER, client));
     //  The ZAP handler refused the stranger; the plain client got no
     //  further than the greeting (no mechanism in common)
     char refused [160];
@@ -272,9 +241,9 @@ Test (security, a_client_key_cannot_talk_on_the_peer_socket)
     //  its peer socket; the cluster's own key may
     zkv_curve_t *client = s_curve ("client");
     zkv_curve_t *cluster = s_curve ("cluster");
-    cr_assert_not (s_handshake (peer, ZMQ_DEALER, client));
-    cr_assert (s_handshake (peer, ZMQ_DEALER, cluster));
-    cr_assert (s_handshake (zkv_harness_endpoint (cf_cluster, follower), ZMQ_DEALER, client));
+    cr_assert_not (cf_handshake (peer, ZMQ_DEALER, client));
+    cr_assert (cf_handshake (peer, ZMQ_DEALER, cluster));
+    cr_assert (cf_handshake (zkv_harness_endpoint (cf_cluster, follower), ZMQ_DEALER, client));
     char refused [160];
     snprintf (refused, sizeof refused, "zap: refused CURVE key %s from 127.0.0.1 on domain peer",
               zkv_curve_public (client));
@@ -350,9 +319,9 @@ Test (security, events_reach_allowed_subscribers_only)
     char *endpoint = s_events_endpoint (leader);
     zkv_curve_t *client = s_curve ("client");
     zkv_curve_t *stranger = s_stranger ();
-    cr_assert_not (s_handshake (endpoint, ZMQ_SUB, stranger));
-    cr_assert_not (s_handshake (endpoint, ZMQ_SUB, NULL));
-    cr_assert (s_handshake (endpoint, ZMQ_SUB, client));
+    cr_assert_not (cf_handshake (endpoint, ZMQ_SUB, stranger));
+    cr_assert_not (cf_handshake (endpoint, ZMQ_SUB, NULL));
+    cr_assert (cf_handshake (endpoint, ZMQ_SUB, client));
     char refused [160];
     snprintf (refused, sizeof refused, "zap: refused CURVE key %s from 127.0.0.1 on domain "
               "client", zkv_curve_public (stranger));
