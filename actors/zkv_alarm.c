@@ -41,6 +41,8 @@ typedef struct {
     int64_t compact_revision;
     bool with_compaction;               //  HashKV (compact_revision) asked too
     int64_t lowest;                     //  phase 4's revision
+    bool differ;                        //  verdicts so far: some hashes differ
+    bool incomplete;                    //  some members could not be compared
     //  Answers by kind, in args->members order
     bool answered [ASK_LOWEST + 1][MAX_MEMBERS];
     bool voted [ASK_LOWEST + 1][MAX_MEMBERS];
@@ -242,7 +244,29 @@ s_judge (self_t *self, int kind, int64_t revision, int64_t compact_revision)
                     (long long) revision, corrupt [i]);
         s_raise (self, corrupt [i], ZKV_ALARM_CORRUPT);
     }
+    self->check.differ |= verdict == ZKV_HASHES_DIFFER;
+    //  Phase 4 compares every member, those left out at R included
+    if (kind == ASK_LOWEST)
+        self->check.incomplete = false;
+    self->check.incomplete |= verdict == ZKV_HASHES_INCOMPLETE;
     return verdict != ZKV_HASHES_INCOMPLETE;
+}
+
+//  Logs how a periodic check ended, as etcd logs each of its checks
+static void
+s_check_log (self_t *self)
+{
+    s_check_t *check = &self->check;
+    zkv_hash_vote_t votes [MAX_MEMBERS];
+    char behind [96] = "";
+    if (check->phase == 4)
+        snprintf (behind, sizeof behind, "; %zu at revision %lld, that of members behind",
+                  s_votes (self, ASK_LOWEST, votes), (long long) check->lowest);
+    zsys_info ("alarm: corruption check at revision %lld: %s (%zu of %zu members hashed it%s), "
+               "%lld ms", (long long) check->revision,
+               check->differ? "hashes differ": check->incomplete? "incomplete": "equal",
+               s_votes (self, ASK_REVISION, votes), s_members (self), behind,
+               (long long) (zclock_mono () - check->started));
 }
 
 //  Phase 3, when phase 2 found members behind R (their HashKV (R) is of a
@@ -345,6 +369,8 @@ s_phase_end (self_t *self)
     if (check->phase == 4 && check->voted [ASK_LOWEST][own])
         //  Compared with our own hash's compact revision there
         s_judge (self, ASK_LOWEST, check->lowest, check->votes [ASK_LOWEST][own].compact_revision);
+    if (check->phase > 1)
+        s_check_log (self);
     check->number = 0;
 }
 
