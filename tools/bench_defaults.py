@@ -97,9 +97,13 @@ class Cluster:
                     for m in CHECK_LINE.finditer(f.read())]
 
     def down(self):
+        """Stops it; removes its directory unless a load failed (then kept to look into)"""
         subprocess.run([CLUSTER, "down", "--dir", self.dir], stdout=subprocess.DEVNULL,
                        stderr=subprocess.DEVNULL)
-        shutil.rmtree(self.dir, ignore_errors=True)
+        if sys.exc_info()[0] is None:
+            shutil.rmtree(self.dir, ignore_errors=True)
+        else:
+            log("kept %s" % self.dir)
 
 
 def bench(cluster, clients, total, key_space=None):
@@ -142,6 +146,8 @@ def peers(runs):
           "(3 members) |")
     print("|---|---|---|---|")
     for label, got in rows.items():
+        if not got:
+            continue
         print("| %s | %.3f / %.3f ms | %s /s, %.1f ms | %.0f µs |" % (
             label, median([r[0] for r in got]), median([r[1] for r in got]),
             format(round(median([r[2] for r in got])), ","), median([r[3] for r in got]),
@@ -213,6 +219,8 @@ def interleaved(label, runs, total, key_space, every):
           "| checks during each run |")
     print("|---|---|---|---|---|")
     for setting, got in rows.items():
+        if not got:
+            continue
         name = "off" if setting == "off" else "every %g s" % (int(setting) / 1000)
         print("| %s | %s /s | %.1f ms | %.1f µs | %s |" % (
             name, format(round(median([r[0] for r in got])), ","),
