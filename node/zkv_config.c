@@ -50,7 +50,7 @@ static const s_setting_t s_settings [] = {
     { "quota-backend-bytes",   "0",                     "database size that raises NOSPACE (0: 2 GiB, < 0: none)", false },
     { "listen-events",         "",                      "ZeroMQ endpoint for event subscribers (default: the client port + 2)", false },
     { "min-free-disk-bytes",   "67108864",              "free space of the data directory's disk under which NOSPACE is raised (0: off)", false },
-    { "corrupt-check-time",    "0",                     "msecs between the leader's corruption checks (0: off)", false },
+    { "corrupt-check-time",    "300000",                "msecs between the leader's corruption checks (0: off)", false },
     { "initial-corrupt-check", "false",                 "compare the data with the peers' before serving", true },
     { "max-client-requests",   "4096",                  "requests of one client connection waiting at once", false },
     { "cert",                  "",                      "this member's CURVE certificate (FILE and FILE_secret, as zcert_save writes them): CURVE on every socket", false },
