@@ -6,8 +6,8 @@
       the data directory's filesystem (statvfs); below
       --min-free-disk-bytes it proposes this member's NOSPACE, so that
       writes stop before RocksDB meets ENOSPC.
-    - Corruption, on the leader, every --corrupt-check-time, in up to
-      four phases: (1) it asks its own hasher for HashKV at the current
+    - Corruption, on the leader, every --corrupt-check-time (5 minutes
+      by default), in up to four phases: (1) it asks its own hasher for HashKV at the current
       revision R; (2) every member (itself included) for HashKV (R) over
       the peer transport, and, when a compaction to C was not checked
       yet, every member for HashKV (C), which each answers from its
