@@ -18,23 +18,37 @@
 #define INITIAL_EXTRA_MSECS 5000        //  the initial check waits for its peers
 #define MAX_MEMBERS ZKV_ALARM_MAX_MEMBERS
 
-//  The kinds of ask of a check; an ask's number is its check's * 4 + kind
-enum { ASK_OWN = 0, ASK_REVISION = 1, ASK_COMPACTION = 2 };
+//  The kinds of ask of a check, one per phase but the second's two; an
+//  ask's number is its check's * ASK_KINDS + kind
+enum {
+    ASK_OWN,                            //  phase 1: our own HashKV (0), for R
+    ASK_REVISION,                       //  phase 2: every member's HashKV (R)
+    ASK_COMPACTION,                     //  phase 2: HashKV (C) from the cache
+    ASK_BEHIND,                         //  phase 3: a member behind R, at its own
+    ASK_LOWEST,                         //  phase 4: every member at the lowest of those
+    ASK_KINDS = 8
+};
 
 typedef struct {
     uint64_t number;                    //  0: no check under way
     bool initial;
-    bool own_answered;                  //  phase 1 done: the asks of phase 2 went
+    int phase;                          //  1 .. 4 (see zkv_alarm.h)
     int64_t started;
+    int64_t own_msecs;                  //  how long our own hash took
     int64_t deadline;                   //  of the phase under way
     int64_t next_resend;
-    int64_t revision;                   //  what our own HashKV (0) said
+    int64_t revision;                   //  what our own HashKV (0) said: R
     int64_t compact_revision;
     bool with_compaction;               //  HashKV (compact_revision) asked too
-    //  Answers by kind (ASK_REVISION, ASK_COMPACTION), in args->members order
-    bool answered [3][MAX_MEMBERS];
-    bool voted [3][MAX_MEMBERS];
-    zkv_hash_vote_t votes [3][MAX_MEMBERS];
+    int64_t lowest;                     //  phase 4's revision
+    bool differ;                        //  verdicts so far: some hashes differ
+    bool incomplete;                    //  some members could not be compared
+    //  Answers by kind, in args->members order
+    bool answered [ASK_LOWEST + 1][MAX_MEMBERS];
+    bool voted [ASK_LOWEST + 1][MAX_MEMBERS];
+    zkv_hash_vote_t votes [ASK_LOWEST + 1][MAX_MEMBERS];
+    bool behind [MAX_MEMBERS];          //  answered HashKV (R): a future revision
+    int64_t behind_revision [MAX_MEMBERS];  //  phase 3: the revision each hashed at
 } s_check_t;
 
 typedef struct {
@@ -105,8 +119,8 @@ static void
 s_ask (self_t *self, uint64_t to, int kind, int64_t revision)
 {
     zkv_hash_ask_t ask = {
-        .number = self->check.number * 4 + (uint64_t) kind, .asker = self->args->member_id,
-        .to = to, .revision = revision
+        .number = self->check.number * ASK_KINDS + (uint64_t) kind,
+        .asker = self->args->member_id, .to = to, .revision = revision
     };
     zkv_io_send (self->raft, &zkv_hash_ask_desc, &ask);
 }
@@ -132,21 +146,31 @@ s_check_start (self_t *self, bool initial)
     memset (&self->check, 0, sizeof self->check);
     self->check.number = ++self->checks;
     self->check.initial = initial;
+    self->check.phase = 1;
     self->check.started = zclock_mono ();
     self->check.deadline = self->check.started + OWN_HASH_MSECS;
     s_ask (self, self->args->member_id, ASK_OWN, 0);
 }
 
-//  True once every ask of phase 2 is answered
+//  The deadline of a phase that starts now: the others hash as much as we
+//  did, twice over, and answer
+static int64_t
+s_phase_deadline (self_t *self)
+{
+    return zclock_mono () + 2 * self->check.own_msecs + self->args->answer_msecs;
+}
+
+//  True once every ask of the phase under way is answered
 static bool
-s_check_complete (self_t *self)
+s_phase_complete (self_t *self)
 {
     s_check_t *check = &self->check;
-    if (!check->own_answered)
-        return false;
     for (size_t i = 0; i < s_members (self); i++)
-        if (!check->answered [ASK_REVISION][i]
-        ||  (check->with_compaction && !check->answered [ASK_COMPACTION][i]))
+        if (check->phase == 1
+        ||  (check->phase == 2 && !check->answered [ASK_REVISION][i])
+        ||  (check->phase == 2 && check->with_compaction && !check->answered [ASK_COMPACTION][i])
+        ||  (check->phase == 3 && check->behind [i] && !check->answered [ASK_BEHIND][i])
+        ||  (check->phase == 4 && !check->answered [ASK_LOWEST][i]))
             return false;
     return true;
 }
@@ -160,6 +184,16 @@ s_votes (self_t *self, int kind, zkv_hash_vote_t *votes)
         if (self->check.voted [kind][i])
             votes [count++] = self->check.votes [kind][i];
     return count;
+}
+
+//  Where this member is in args->members
+static size_t
+s_own_index (self_t *self)
+{
+    for (size_t i = 0; i < s_members (self); i++)
+        if (self->args->members [i] == self->args->member_id)
+            return i;
+    return 0;
 }
 
 //  The initial check's verdict: NULL when this member may serve
@@ -210,71 +244,179 @@ s_judge (self_t *self, int kind, int64_t revision, int64_t compact_revision)
                     (long long) revision, corrupt [i]);
         s_raise (self, corrupt [i], ZKV_ALARM_CORRUPT);
     }
+    self->check.differ |= verdict == ZKV_HASHES_DIFFER;
+    //  Phase 4 compares every member, those left out at R included
+    if (kind == ASK_LOWEST)
+        self->check.incomplete = false;
+    self->check.incomplete |= verdict == ZKV_HASHES_INCOMPLETE;
     return verdict != ZKV_HASHES_INCOMPLETE;
 }
 
+//  Logs how a periodic check ended, as etcd logs each of its checks
 static void
-s_check_end (self_t *self)
+s_check_log (self_t *self)
+{
+    s_check_t *check = &self->check;
+    zkv_hash_vote_t votes [MAX_MEMBERS];
+    char behind [96] = "";
+    if (check->phase == 4)
+        snprintf (behind, sizeof behind, "; %zu at revision %lld, that of members behind",
+                  s_votes (self, ASK_LOWEST, votes), (long long) check->lowest);
+    zsys_info ("alarm: corruption check at revision %lld: %s (%zu of %zu members hashed it%s), "
+               "%lld ms", (long long) check->revision,
+               check->differ? "hashes differ": check->incomplete? "incomplete": "equal",
+               s_votes (self, ASK_REVISION, votes), s_members (self), behind,
+               (long long) (zclock_mono () - check->started));
+}
+
+//  Phase 3, when phase 2 found members behind R (their HashKV (R) is of a
+//  future revision: they lag, or stopped applying for good, as a member
+//  that took a forged entry does): each is asked for HashKV at its own
+//  revision. False when nobody is behind.
+static bool
+s_behind_start (self_t *self)
+{
+    s_check_t *check = &self->check;
+    bool any = false;
+    for (size_t i = 0; i < s_members (self); i++)
+        any |= check->behind [i];
+    if (!any)
+        return false;
+    check->phase = 3;
+    check->deadline = s_phase_deadline (self);
+    for (size_t i = 0; i < s_members (self); i++)
+        if (check->behind [i])
+            s_ask (self, self->args->members [i], ASK_BEHIND, 0);
+    return true;
+}
+
+//  Phase 4: every member at the lowest revision those behind hashed at (R
+//  at most, which every other member has), so that they are compared
+//  with the others there; a hash already at that revision counts as
+//  asked. False when none of them answered.
+static bool
+s_lowest_start (self_t *self)
+{
+    s_check_t *check = &self->check;
+    int64_t lowest = check->revision;
+    bool any = false;
+    for (size_t i = 0; i < s_members (self); i++)
+        if (check->voted [ASK_BEHIND][i]) {
+            any = true;
+            if (check->behind_revision [i] < lowest)
+                lowest = check->behind_revision [i];
+        }
+    if (!any)
+        return false;
+    check->phase = 4;
+    check->lowest = lowest;
+    check->deadline = s_phase_deadline (self);
+    for (size_t i = 0; i < s_members (self); i++) {
+        int kind = check->voted [ASK_BEHIND][i] && check->behind_revision [i] == lowest
+                 ? ASK_BEHIND
+                 : lowest == check->revision && check->voted [ASK_REVISION][i]? ASK_REVISION: -1;
+        if (kind >= 0) {
+            check->answered [ASK_LOWEST][i] = check->voted [ASK_LOWEST][i] = true;
+            check->votes [ASK_LOWEST][i] = check->votes [kind][i];
+        }
+    }
+    //  Asked after the answers are in place: our own may come at once
+    for (size_t i = 0; i < s_members (self); i++)
+        if (!check->answered [ASK_LOWEST][i])
+            s_ask (self, self->args->members [i], ASK_LOWEST, lowest);
+    return true;
+}
+
+//  Ends the phase under way: judges what it asked, then starts the next
+//  phase, if any, or ends the check
+static void
+s_phase_end (self_t *self)
 {
     s_check_t *check = &self->check;
     if (check->initial) {
         char text [1024];
-        const char *failed = check->own_answered? s_initial_verdict (self, text, sizeof text)
-                                                : NULL;
-        if (!check->own_answered)
+        bool own = check->phase > 1;
+        const char *failed = own? s_initial_verdict (self, text, sizeof text): NULL;
+        if (!own)
             zsys_warning ("alarm: the initial corruption check got no hash of this member");
         else
-        if (!s_check_complete (self))
+        if (!s_phase_complete (self))
             zsys_warning ("alarm: the initial corruption check went without some peers");
         zstr_send (self->pipe, failed? failed: "OK");
+        check->number = 0;
+        return;
+    }
+    size_t own = s_own_index (self);
+    if (check->phase == 2) {
+        s_judge (self, ASK_REVISION, check->revision, check->compact_revision);
+        //  Compared with our own cached hash's compact revision
+        if (check->with_compaction && check->voted [ASK_COMPACTION][own]
+        &&  s_judge (self, ASK_COMPACTION, check->compact_revision,
+                     check->votes [ASK_COMPACTION][own].compact_revision))
+            self->last_checked_compaction = check->compact_revision;
+        if (s_behind_start (self))
+            return;
     }
     else
-    if (check->own_answered) {
-        s_judge (self, ASK_REVISION, check->revision, check->compact_revision);
-        if (check->with_compaction) {
-            //  Compared with our own cached hash's compact revision
-            size_t own = 0;
-            for (size_t i = 0; i < s_members (self); i++)
-                if (self->args->members [i] == self->args->member_id)
-                    own = i;
-            if (check->voted [ASK_COMPACTION][own]
-            &&  s_judge (self, ASK_COMPACTION, check->compact_revision,
-                         check->votes [ASK_COMPACTION][own].compact_revision))
-                self->last_checked_compaction = check->compact_revision;
+    if (check->phase == 3) {
+        if (s_lowest_start (self)) {
+            if (s_phase_complete (self))
+                s_phase_end (self);
+            return;
         }
     }
+    else
+    if (check->phase == 4 && check->voted [ASK_LOWEST][own])
+        //  Compared with our own hash's compact revision there
+        s_judge (self, ASK_LOWEST, check->lowest, check->votes [ASK_LOWEST][own].compact_revision);
+    if (check->phase > 1)
+        s_check_log (self);
     check->number = 0;
+}
+
+//  True if an answer of kind is one the phase under way waits for
+static bool
+s_awaited (const s_check_t *check, int kind)
+{
+    return kind == ASK_OWN? check->phase == 1
+         : kind == ASK_REVISION || kind == ASK_COMPACTION? check->phase == 2
+         : kind == ASK_BEHIND? check->phase == 3
+         : kind == ASK_LOWEST? check->phase == 4: false;
 }
 
 static void
 s_answer (self_t *self, const zkv_hash_answer_t *answer)
 {
     s_check_t *check = &self->check;
-    if (!check->number || answer->number / 4 != check->number)
+    if (!check->number || answer->number / ASK_KINDS != check->number)
         return;                         //  of a check that is over
-    int kind = (int) (answer->number % 4);
+    int kind = (int) (answer->number % ASK_KINDS);
     if (kind == ASK_OWN && answer->member != self->args->member_id)
         return;
     size_t index = MAX_MEMBERS;
     for (size_t i = 0; i < s_members (self); i++)
         if (self->args->members [i] == answer->member)
             index = i;
-    if (index == MAX_MEMBERS || kind > ASK_COMPACTION)
-        return;
+    if (index == MAX_MEMBERS || kind > ASK_LOWEST || !s_awaited (check, kind))
+        return;                         //  late: of a phase that is over
     const zkv_hash_kv_response_t *response = answer->response;
-    if (!response) {
+    //  A member behind R is no failure: phase 3 hears it at its revision
+    const char *future = zkv_err_message (ZKV_ERR_FUTURE_REV);
+    bool is_behind = !response && kind == ASK_REVISION && !check->initial && answer->error
+                  && zkv_bin_eq (answer->error->message, future);
+    if (!response && !is_behind) {
         char text [256];
         zkv_bin_str (answer->error? answer->error->message: zkv_bin (NULL, 0), text, sizeof text);
         zsys_warning ("alarm: %016" PRIx64 " could not hash for a corruption check: %s",
                       answer->member, text);
     }
     if (kind == ASK_OWN) {
-        if (check->own_answered || !response) {
-            if (!response)
-                s_check_end (self);
+        if (!response) {
+            s_phase_end (self);
             return;
         }
-        check->own_answered = true;
+        check->phase = 2;
+        check->own_msecs = zclock_mono () - check->started;
         check->revision = response->hash_revision;
         check->compact_revision = response->compact_revision;
         //  Our own hash at that revision is our vote
@@ -290,28 +432,31 @@ s_answer (self_t *self, const zkv_hash_answer_t *answer)
         }
         check->with_compaction = !check->initial && check->compact_revision > 0
                               && check->compact_revision > self->last_checked_compaction;
-        //  Phase 2: the others hash as much as we did, and answer; at start,
-        //  they get etcd's request timeout more (5 s + twice the election
-        //  timeout): peers that start with us may take a while to connect
-        int64_t now = zclock_mono ();
-        check->deadline = now + 2 * (now - check->started) + self->args->answer_msecs
-                        + (check->initial? INITIAL_EXTRA_MSECS: 0);
-        check->next_resend = now + RESEND_MSECS;
+        //  Phase 2: every member at R; at start, the others get etcd's
+        //  request timeout more (5 s + twice the election timeout): peers
+        //  that start with us may take a while to connect
+        check->deadline = s_phase_deadline (self) + (check->initial? INITIAL_EXTRA_MSECS: 0);
+        check->next_resend = zclock_mono () + RESEND_MSECS;
         s_ask_missing (self);
     }
     else
     if (!check->answered [kind][index]) {
         check->answered [kind][index] = true;
-        int64_t asked = kind == ASK_REVISION? check->revision: check->compact_revision;
-        if (response && response->hash_revision == asked) {
+        check->behind [index] |= is_behind;
+        int64_t asked = kind == ASK_REVISION? check->revision
+                      : kind == ASK_COMPACTION? check->compact_revision
+                      : kind == ASK_LOWEST? check->lowest: 0;
+        if (response && (asked == 0 || response->hash_revision == asked)) {
             check->voted [kind][index] = true;
             check->votes [kind][index] = (zkv_hash_vote_t) {
                 answer->member, (uint32_t) response->hash, response->compact_revision
             };
+            if (kind == ASK_BEHIND)
+                check->behind_revision [index] = response->hash_revision;
         }
     }
-    if (s_check_complete (self))
-        s_check_end (self);
+    if (s_phase_complete (self))
+        s_phase_end (self);
 }
 
 //  ---------------------------------------------------------------------
@@ -377,9 +522,9 @@ s_timers (self_t *self)
     }
     if (self->check.number) {
         if (now >= self->check.deadline)
-            s_check_end (self);
+            s_phase_end (self);
         else
-        if (self->check.initial && self->check.own_answered && now >= self->check.next_resend) {
+        if (self->check.initial && self->check.phase == 2 && now >= self->check.next_resend) {
             //  Peers that start with us may not have been connected yet
             s_ask_missing (self);
             self->check.next_resend = now + RESEND_MSECS;

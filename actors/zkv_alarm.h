@@ -6,15 +6,24 @@
       the data directory's filesystem (statvfs); below
       --min-free-disk-bytes it proposes this member's NOSPACE, so that
       writes stop before RocksDB meets ENOSPC.
-    - Corruption, on the leader, every --corrupt-check-time: it asks its
-      own hasher for HashKV at the current revision R, then every member
-      (itself included) for HashKV (R) over the peer transport, and, when
-      a compaction to C was not checked yet, every member for HashKV (C),
-      which each answers from its compaction-hash cache. Each set of
-      answers gets the verdict of store/zkv_corrupt.h (etcd 3.6's majority
-      rule, used for both checks: beyond etcd, whose periodic check blames
-      a follower even when the leader is the one that differs); CORRUPT is
-      proposed for each member to blame (member 0 without a majority).
+    - Corruption, on the leader, every --corrupt-check-time (5 minutes
+      by default), in up to four phases: (1) it asks its own hasher for HashKV at the current
+      revision R; (2) every member (itself included) for HashKV (R) over
+      the peer transport, and, when a compaction to C was not checked
+      yet, every member for HashKV (C), which each answers from its
+      compaction-hash cache; (3) when some
+      members answered that R is a future revision for them (they lag,
+      or stopped applying for good: a member that took a forged entry
+      can never match the others' log again), each of them for HashKV
+      at its own revision; (4) every member for HashKV at the lowest of
+      those revisions (R at most: the others have it), a hash already
+      there counting as an answer. Each set of answers gets the verdict
+      of store/zkv_corrupt.h (etcd 3.6's majority rule, used for every
+      set: beyond etcd, whose periodic check blames a follower even when
+      the leader is the one that differs, and leaves out a follower
+      behind the leader); CORRUPT is proposed for each member to blame
+      (member 0 without a majority). A member that answers nothing
+      cannot be judged.
     - The initial check (pipe CHECK, before the member serves): HashKV at
       its own revision, compared with every peer's at the same revision;
       it fails, naming the peers that differ, when this member is not in a

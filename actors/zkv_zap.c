@@ -1,5 +1,5 @@
 /*  =========================================================================
-    zkv_zap.c — the ZAP handler of a secure member (see zkv_zap.h).
+    zkv_zap.c — the ZAP handler of a member (see zkv_zap.h).
     =========================================================================
 */
 #include "zkv_zap.h"
@@ -21,8 +21,10 @@ typedef struct {
 static const char *
 s_start (self_t *self, char *error, size_t size)
 {
-    self->client_keys = zhashx_dup (self->args->client_keys);
-    self->peer_keys = zhashx_dup (self->args->peer_keys);
+    //  A set not given (NULL: no socket of that domain is CURVE) allows
+    //  nobody
+    self->client_keys = self->args->client_keys? zhashx_dup (self->args->client_keys): NULL;
+    self->peer_keys = self->args->peer_keys? zhashx_dup (self->args->peer_keys): NULL;
     self->handler = zsock_new (ZMQ_REP);
     if (zsock_bind (self->handler, ZAP_ENDPOINT) < 0) {
         snprintf (error, size, "cannot bind the ZAP handler %s: %s", ZAP_ENDPOINT,

@@ -1,12 +1,14 @@
 /*  =========================================================================
-    zkv_zap.h — the ZAP handler of a secure member: who may connect.
+    zkv_zap.h — the ZAP handler of a member: who may connect.
 
     ZeroMQ asks the ZAP handler of the process (RFC 27, one REP socket
     bound at inproc://zeromq.zap.01) about every CURVE handshake on a
-    socket with a ZAP domain. This actor is that handler. It allows a
-    client key on domain "client" (the client ROUTER and the events PUB)
-    when it is in the client set, on domain "peer" (the peer ROUTER) when
-    it is in the peer set, and nothing else; the reply's User-Id is the
+    socket with a ZAP domain. This actor is that handler, and runs
+    whenever any socket of the member is CURVE: every socket with --cert,
+    the peer socket alone with --peer-cert. It allows a client key on
+    domain "client" (the client ROUTER and the events PUB) when it is in
+    the client set, on domain "peer" (the peer ROUTER) when it is in the
+    peer set, and nothing else (a set not given allows nobody); the reply's User-Id is the
     key, in Z85, which ZeroMQ then attaches to every message of that
     connection: front and the peer transport read it for their own checks
     (admin requests, peer frames). Refusals are logged (the first ones,
@@ -33,8 +35,8 @@
 #define ZKV_ZAP_PEER "peer"             //  domain of the peer socket
 
 typedef struct {
-    zhashx_t *client_keys;              //  allowed on "client" (copied at START)
-    zhashx_t *peer_keys;                //  allowed on "peer" (copied at START)
+    zhashx_t *client_keys;              //  allowed on "client" (copied at START; NULL: none)
+    zhashx_t *peer_keys;                //  allowed on "peer" (copied at START; NULL: none)
 } zkv_zap_args_t;
 
 void

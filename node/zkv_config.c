@@ -26,7 +26,7 @@ enum {
     S_PEER_FD, S_CLIENT_FD, S_QUOTA, S_LISTEN_EVENTS, S_MIN_FREE_DISK, S_CORRUPT_CHECK,
     S_INITIAL_CORRUPT_CHECK, S_MAX_CLIENT_REQUESTS, S_CERT, S_CLIENT_CERTS, S_PEER_CERTS,
     S_ADMIN_CERTS, S_MAX_RESPONSE_BYTES, S_MAX_CLIENT_UNREAD, S_MAX_UNREAD,
-    S_MAX_CLIENT_CONNECTIONS
+    S_MAX_CLIENT_CONNECTIONS, S_PEER_CERT
 };
 
 static const s_setting_t s_settings [] = {
@@ -51,17 +51,18 @@ static const s_setting_t s_settings [] = {
     { "quota-backend-bytes",   "0",                     "database size that raises NOSPACE (0: 2 GiB, < 0: none)", false },
     { "listen-events",         "",                      "ZeroMQ endpoint for event subscribers (default: the client port + 2)", false },
     { "min-free-disk-bytes",   "67108864",              "free space of the data directory's disk under which NOSPACE is raised (0: off)", false },
-    { "corrupt-check-time",    "0",                     "msecs between the leader's corruption checks (0: off)", false },
+    { "corrupt-check-time",    "300000",                "msecs between the leader's corruption checks (0: off)", false },
     { "initial-corrupt-check", "false",                 "compare the data with the peers' before serving", true },
     { "max-client-requests",   "4096",                  "requests of one client connection waiting at once", false },
     { "cert",                  "",                      "this member's CURVE certificate (FILE and FILE_secret, as zcert_save writes them): CURVE on every socket", false },
     { "client-certs-dir",      "",                      "public certificates of the clients allowed (with --cert)", false },
-    { "peer-certs-dir",        "",                      "public certificates of the peers allowed (with --cert)", false },
+    { "peer-certs-dir",        "",                      "public certificates of the peers allowed (with --cert or --peer-cert)", false },
     { "admin-certs-dir",       "",                      "public certificates of the admins, who alone may defrag, move-leader, activate and disarm alarms, snapshot, compact, inject faults (with --cert)", false },
     { "max-response-bytes",    "67108864",              "most bytes of key-values in one reply; past it the request fails", false },
     { "max-client-unread-bytes", "134217728",           "bytes of replies one client connection may leave unread; past it the member closes it", false },
     { "max-unread-bytes",      "1073741824",            "bytes of replies all clients together may leave unread; past it the member closes the connections that hold the most", false },
     { "max-client-connections", "1024",                 "client connections at once, and as many event subscribers (at most a quarter of the open-file limit each); more are closed at once", false },
+    { "peer-cert",             "",                      "the cluster's peer certificate (FILE and FILE_secret; the members share it): CURVE on the peer socket alone, clients stay plain. Without it or --cert the peer port authenticates nobody", false },
 };
 #define SETTINGS (sizeof s_settings / sizeof s_settings [0])
 
@@ -356,28 +357,42 @@ zkv_config_parse (zkv_config_t *config, int argc, char *argv [], char *error,
         rc = -1;
     }
     config->max_client_requests = number;
-    //  Security comes whole: a member with a key but nobody allowed, or
-    //  lists of keys but no key of its own, is a mistake
+    //  --cert comes whole: a member with a key but nobody allowed, or
+    //  lists of keys but no key of its own, is a mistake. --peer-cert is
+    //  CURVE on the peer socket alone (its peers: --peer-certs-dir, or
+    //  the certificate's own key)
     const struct {
         int setting;
         char *target;
     } curve [] = {
         { S_CERT, config->cert }, { S_CLIENT_CERTS, config->client_certs_dir },
-        { S_PEER_CERTS, config->peer_certs_dir }, { S_ADMIN_CERTS, config->admin_certs_dir }
+        { S_PEER_CERTS, config->peer_certs_dir }, { S_ADMIN_CERTS, config->admin_certs_dir },
+        { S_PEER_CERT, config->peer_cert }
     };
     char missing [128] = "";
-    for (size_t i = 0; i < 4 && rc == 0; i++) {
+    for (size_t i = 0; i < 5 && rc == 0; i++) {
         rc |= s_copy (curve [i].target, sizeof config->cert, values [curve [i].setting],
                       s_settings [curve [i].setting].name, error, error_size);
-        if (!*curve [i].target)
+        if (i < 4 && !*curve [i].target)
             snprintf (missing + strlen (missing), sizeof missing - strlen (missing),
                       "%s--%s", *missing? ", ": "", s_settings [curve [i].setting].name);
     }
-    if (rc == 0 && *missing && !config->cert [0]
-    &&  (config->client_certs_dir [0] || config->peer_certs_dir [0]
-    ||   config->admin_certs_dir [0])) {
-        snprintf (error, error_size, "--client-certs-dir, --peer-certs-dir and "
-                  "--admin-certs-dir need --cert (this member's certificate)");
+    if (rc == 0 && config->cert [0] && config->peer_cert [0]) {
+        snprintf (error, error_size, "--peer-cert is for a member without --cert (with --cert "
+                  "the peer socket talks CURVE with that certificate)");
+        rc = -1;
+    }
+    else
+    if (rc == 0 && !config->cert [0]
+    &&  (config->client_certs_dir [0] || config->admin_certs_dir [0])) {
+        snprintf (error, error_size, "--client-certs-dir and --admin-certs-dir need --cert "
+                  "(this member's certificate)");
+        rc = -1;
+    }
+    else
+    if (rc == 0 && !config->cert [0] && !config->peer_cert [0] && config->peer_certs_dir [0]) {
+        snprintf (error, error_size, "--peer-certs-dir needs --cert or --peer-cert (the "
+                  "cluster's peer certificate)");
         rc = -1;
     }
     else

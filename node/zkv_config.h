@@ -38,7 +38,7 @@ typedef struct {
     size_t max_client_connections;      //  --max-client-connections
     int64_t quota_backend_bytes;        //  --quota-backend-bytes (0 given: the default)
     int64_t min_free_disk_bytes;        //  --min-free-disk-bytes (0: off)
-    int corrupt_check_time;             //  --corrupt-check-time (msecs; 0: off)
+    int corrupt_check_time;             //  --corrupt-check-time (msecs; 0: off; 5 minutes)
     bool initial_corrupt_check;         //  --initial-corrupt-check
     size_t max_client_requests;         //  --max-client-requests
     int request_timeout;                //  --request-timeout (msecs)
@@ -53,11 +53,14 @@ typedef struct {
     bool fault_injection;               //  --enable-fault-injection (tests)
     int listen_peer_fd;                 //  --listen-peer-fd (tests; -1: none)
     int listen_client_fd;               //  --listen-client-fd (tests; -1: none)
-    //  CURVE: all four or none (checked here; the files are read by main)
+    //  CURVE on every socket: all four or none; or on the peer socket
+    //  alone: --peer-cert, with or without --peer-certs-dir (checked here;
+    //  the files are read by main)
     char cert [1024];                   //  --cert: this member's certificate
     char client_certs_dir [1024];       //  --client-certs-dir: clients allowed
     char peer_certs_dir [1024];         //  --peer-certs-dir: peers allowed
     char admin_certs_dir [1024];        //  --admin-certs-dir: admins allowed
+    char peer_cert [1024];              //  --peer-cert: the cluster's peer certificate
 } zkv_config_t;
 
 //  Fills config from argv (and the --config file it names). Returns 0; 1

@@ -1,11 +1,13 @@
 /*  =========================================================================
     zkv_node_main.c — zkv-node: one member of a zkv cluster.
 
-    Parses its settings, reads its certificates (--cert), opens the
-    database, starts the actors in order (the ZAP handler when secure,
-    snapshotter, defrag, hasher, storage, raft, front: each START answered with a status, since
-    zactor_new cannot report an actor's own failure), prints where it
-    listens, waits for SIGINT or SIGTERM, and stops them in reverse order.
+    Parses its settings, reads its certificates (--cert, --peer-cert),
+    opens the database, starts the actors in order (the ZAP handler when
+    a socket is CURVE, snapshotter, defrag, hasher, storage, raft, front:
+    each START answered with a status, since zactor_new cannot report an
+    actor's own failure), prints where it listens (and warns when its peer
+    port authenticates nobody), waits for SIGINT or SIGTERM, and stops
+    them in reverse order.
     Logs go to stderr; stdout carries only the lines that say where the
     member listens, for people and for scripts.
     =========================================================================
@@ -51,9 +53,12 @@ s_mkdirs (const char *dir)
 
 //  The CURVE side of the settings: the member's key pair, and the keys of
 //  the clients (admins are clients too), peers and admins it allows.
-//  Returns 0, or -1 with a message in error.
+//  With --cert every socket is CURVE (cert and peer_cert are the same key
+//  pair); with --peer-cert the peer socket alone (cert is NULL, and so
+//  are the client and admin sets); with neither, nothing (all NULL).
 typedef struct {
-    zcert_t *cert;
+    zcert_t *cert;                      //  clients' and events' sockets
+    zcert_t *peer_cert;                 //  the peer socket's
     zhashx_t *client_keys;
     zhashx_t *peer_keys;
     zhashx_t *admin_keys;
@@ -70,9 +75,54 @@ s_keys_load (zhashx_t *keys, const char *flag, const char *dir, char *error, siz
     return count;
 }
 
+//  The peers' keys: those of --peer-certs-dir, which must hold the
+//  member's own (the members share one certificate, and each takes the
+//  others' for its own), or, without it, the certificate's own key.
+//  Returns 0, or -1 with a message in error.
+static int
+s_peer_keys_load (const zkv_config_t *config, s_security_t *security, const char *flag,
+                  const char *path, char *error, size_t size)
+{
+    security->peer_keys = zkv_keys_new ();
+    if (!config->peer_certs_dir [0]) {
+        zhashx_update (security->peer_keys, zcert_public_txt (security->peer_cert), (void *) "");
+        return 0;
+    }
+    if (s_keys_load (security->peer_keys, "peer-certs-dir", config->peer_certs_dir,
+                     error, size) < 0)
+        return -1;
+    if (!zkv_keys_has (security->peer_keys, zcert_public_txt (security->peer_cert))) {
+        snprintf (error, size, "--peer-certs-dir %.150s does not hold this member's public "
+                  "certificate (--%s %.150s): the members of a cluster share one certificate",
+                  config->peer_certs_dir, flag, path);
+        return -1;
+    }
+    return 0;
+}
+
+//  --peer-cert: CURVE on the peer socket alone
+static int
+s_peer_security_load (const zkv_config_t *config, s_security_t *security, char *error,
+                      size_t size)
+{
+    if (!zsys_has_curve ()) {
+        snprintf (error, size, "--peer-cert: this libzmq has no CURVE");
+        return -1;
+    }
+    char why [512];
+    security->peer_cert = zkv_cert_load_pair (config->peer_cert, why, sizeof why);
+    if (!security->peer_cert) {
+        snprintf (error, size, "--peer-cert: %.400s", why);
+        return -1;
+    }
+    return s_peer_keys_load (config, security, "peer-cert", config->peer_cert, error, size);
+}
+
 static int
 s_security_load (const zkv_config_t *config, s_security_t *security, char *error, size_t size)
 {
+    if (config->peer_cert [0])
+        return s_peer_security_load (config, security, error, size);
     if (!zsys_has_curve ()) {
         snprintf (error, size, "--cert: this libzmq has no CURVE");
         return -1;
@@ -83,27 +133,19 @@ s_security_load (const zkv_config_t *config, s_security_t *security, char *error
         snprintf (error, size, "--cert: %.400s", why);
         return -1;
     }
+    security->peer_cert = zcert_dup (security->cert);
     security->client_keys = zkv_keys_new ();
-    security->peer_keys = zkv_keys_new ();
     security->admin_keys = zkv_keys_new ();
     int clients = s_keys_load (security->client_keys, "client-certs-dir",
                                config->client_certs_dir, error, size);
-    int peers = clients < 0? -1: s_keys_load (security->peer_keys, "peer-certs-dir",
-                                              config->peer_certs_dir, error, size);
+    int peers = clients < 0? -1: s_peer_keys_load (config, security, "cert", config->cert,
+                                                   error, size);
     int admins = peers < 0? -1: s_keys_load (security->admin_keys, "admin-certs-dir",
                                              config->admin_certs_dir, error, size);
     //  An admin is a client too
     if (admins < 0 || s_keys_load (security->client_keys, "admin-certs-dir",
                                    config->admin_certs_dir, error, size) < 0)
         return -1;
-    //  The members share one certificate, and each takes the others' for
-    //  its own: its key must be a peer's
-    if (!zkv_keys_has (security->peer_keys, zcert_public_txt (security->cert))) {
-        snprintf (error, size, "--peer-certs-dir %.150s does not hold this member's public "
-                  "certificate (--cert %.150s): the members of a cluster share one certificate",
-                  config->peer_certs_dir, config->cert);
-        return -1;
-    }
     if (clients + admins == 0)
         zsys_warning ("--client-certs-dir %s and --admin-certs-dir %s hold no certificate: "
                       "no client may connect", config->client_certs_dir,
@@ -119,6 +161,7 @@ static void
 s_security_destroy (s_security_t *security)
 {
     zcert_destroy (&security->cert);
+    zcert_destroy (&security->peer_cert);
     zhashx_destroy (&security->client_keys);
     zhashx_destroy (&security->peer_keys);
     zhashx_destroy (&security->admin_keys);
@@ -251,8 +294,9 @@ main (int argc, char *argv [])
         fprintf (stderr, "zkv-node: libsodium failed to start\n");
         return 1;
     }
-    s_security_t security = { NULL, NULL, NULL, NULL };
-    if (config.cert [0] && s_security_load (&config, &security, error, sizeof error)) {
+    s_security_t security = { NULL, NULL, NULL, NULL, NULL };
+    if ((config.cert [0] || config.peer_cert [0])
+    &&  s_security_load (&config, &security, error, sizeof error)) {
         fprintf (stderr, "zkv-node: %s\n", error);
         s_security_destroy (&security);
         return 1;
@@ -381,7 +425,7 @@ main (int argc, char *argv [])
         .name = config.name, .inbox = raft_inbox, .storage = storage_inbox,
         .front = front_inbox, .hasher = hasher_inbox, .alarm = alarm_inbox,
         .hold = config.initial_corrupt_check,
-        .cert = security.cert, .peer_keys = security.peer_keys
+        .cert = security.peer_cert, .peer_keys = security.peer_keys
     };
     zkv_front_args_t front_args = {
         .member_id = member_id, .cluster_id = cluster_id,
@@ -409,9 +453,10 @@ main (int argc, char *argv [])
     zactor_t *raft = NULL, *front = NULL, *alarm = NULL, *zap = NULL;
     char *status = NULL, *detail = NULL, *events = NULL;
     const char *failed_actor = NULL;
-    if (security.cert) {
-        //  First: a CURVE socket that listens before the handler is bound
-        //  lets any key in (libzmq's legacy behaviour without ZAP)
+    if (security.peer_cert) {
+        //  First, whenever a socket is CURVE (the peer socket is, whenever
+        //  any is): a CURVE socket that listens before the handler is
+        //  bound lets any key in (libzmq's legacy behaviour without ZAP)
         zap = zactor_new (zkv_zap_actor, &zap_args);
         status = s_start (zap, NULL, NULL, NULL);
         if (!streq (status, "OK"))
@@ -494,7 +539,17 @@ main (int argc, char *argv [])
         printf ("zkv-node %s: member %016llx of cluster %016llx (%zu member%s)\n", config.name,
                 (unsigned long long) member_id, (unsigned long long) cluster_id, cluster.count,
                 cluster.count == 1? "": "s");
-        printf ("zkv-node %s: peers on %s\n", config.name, config.listen_peer);
+        //  (A member alone takes no frame: none comes from a member)
+        bool exposed = !security.peer_cert && cluster.count > 1;
+        if (exposed)
+            zsys_warning ("THE PEER PORT %s AUTHENTICATES NOBODY (no --cert, no --peer-cert): "
+                          "whoever reaches it can send this member raft messages as a member "
+                          "of the cluster and make it apply writes nobody proposed. Keep it on "
+                          "a trusted network only, or give every member the cluster's "
+                          "--peer-cert (zkv-cluster up makes one)", config.listen_peer);
+        printf ("zkv-node %s: peers on %s (%s)\n", config.name, config.listen_peer,
+                security.peer_cert? "CURVE"
+                : exposed? "NOT AUTHENTICATED: a trusted network only": "plain");
         printf ("zkv-node %s: data in %s (%s)\n", config.name,
                 config.memory? "memory": config.data_dir, config.memory? "memory": "rocksdb");
         printf ("zkv-node %s: serving clients on %s\n", config.name, detail);
@@ -504,6 +559,12 @@ main (int argc, char *argv [])
                     "%zu admin, %zu peer\n", config.name, zcert_public_txt (security.cert),
                     zhashx_size (security.client_keys), zhashx_size (security.admin_keys),
                     zhashx_size (security.peer_keys));
+        else
+        if (security.peer_cert)
+            printf ("zkv-node %s: CURVE between peers with key %s: %zu peer key%s; clients "
+                    "plain\n", config.name, zcert_public_txt (security.peer_cert),
+                    zhashx_size (security.peer_keys),
+                    zhashx_size (security.peer_keys) == 1? "": "s");
         if (security.cert)
             printf ("zkv-node %s: try  zkvctl --endpoints %s --cert <a client's certificate> "
                     "--server-cert %s put foo bar\n", config.name, detail, config.cert);

@@ -1,9 +1,11 @@
 /*  cluster_fixture.h — a real 3-member cluster under test, started
     through the harness with fast timeouts (heartbeat 50 ms, election
     500 ms) in a temp dir that cf_teardown removes. One cluster per test
-    (Criterion runs each test in a process of its own). The helpers that
-    talk to members do so as the harness does: as the admin of a secure
-    cluster.
+    (Criterion runs each test in a process of its own). Its peers
+    authenticate each other, as every cluster the harness makes (a peer
+    certificate), unless started with cf_up_insecure_peers. The helpers
+    that talk to members do so as the harness does: as the admin of a
+    secure cluster.
 */
 #ifndef CLUSTER_FIXTURE_H_INCLUDED
 #define CLUSTER_FIXTURE_H_INCLUDED
@@ -24,6 +26,9 @@ extern const char *cf_node;
 void cf_up (const char *const *more);
 //  The same, secure: CURVE with fresh certificates (zkv_harness.h)
 void cf_up_secure (const char *const *more);
+//  The same, with no peer authentication at all (on purpose: the peer
+//  ports take frames from anybody)
+void cf_up_insecure_peers (const char *const *more);
 //  Prepares a cluster of members (n1, n2, ... with their data in
 //  cf_dir/nX) without starting it: cf_up's first half
 void cf_prepare (size_t members, const char *const *more);
@@ -66,5 +71,9 @@ bool cf_status_settles (const char *name, zkv_status_response_t *seen);
 uint64_t cf_applied (const char *name);
 //  Waits up to 20 s for a member to have applied index; true if it did
 bool cf_caught_up (const char *name, uint64_t index);
+//  How a socket of type (DEALER for a ROUTER, SUB for a PUB) with
+//  credentials (NULL: plain) fares connecting to endpoint: true if its
+//  handshake succeeded, false if it failed (as its monitor reports)
+bool cf_handshake (const char *endpoint, int type, const zkv_curve_t *curve);
 
 #endif

@@ -61,37 +61,6 @@ s_client (const char *name, const zkv_curve_t *curve, int timeout)
     return client;
 }
 
-//  How a socket of type (DEALER for a ROUTER, SUB for a PUB) with
-//  credentials (NULL: plain) fares connecting to endpoint: true if its
-//  handshake succeeded, false if it failed (as its monitor reports)
-static bool
-s_handshake (const char *endpoint, int type, const zkv_curve_t *curve)
-{
-    zsock_t *dealer = zsock_new (type);
-    zkv_curve_apply (curve, dealer);
-    zactor_t *monitor = zactor_new (zmonitor, dealer);
-    zstr_sendx (monitor, "LISTEN", "HANDSHAKE_SUCCEEDED", "HANDSHAKE_FAILED_AUTH",
-                "HANDSHAKE_FAILED_PROTOCOL", "HANDSHAKE_FAILED_NO_DETAIL", NULL);
-    zstr_sendx (monitor, "START", NULL);
-    zsock_wait (monitor);
-    cr_assert_eq (zsock_connect (dealer, "%s", endpoint), 0);
-    //  A refusal reads HANDSHAKE_FAILED_AUTH (400, "No access") when the
-    //  client takes the server's ERROR before the connection closes, and
-    //  a mechanism mismatch HANDSHAKE_FAILED_PROTOCOL when it reads the
-    //  greeting first: either side may close first, so any failure counts
-    zsock_set_rcvtimeo (monitor, 10000);
-    zmsg_t *event = zmsg_recv (monitor);
-    cr_assert_not_null (event, "no handshake with %s", endpoint);
-    char *name = zmsg_popstr (event);
-    bool succeeded = streq (name, "HANDSHAKE_SUCCEEDED");
-    cr_assert (succeeded || strncmp (name, "HANDSHAKE_FAILED", 16) == 0, "%s", name);
-    zstr_free (&name);
-    zmsg_destroy (&event);
-    zactor_destroy (&monitor);
-    zsock_destroy (&dealer);
-    return succeeded;
-}
-
 //  A member's events endpoint, from its Status
 static char *
 s_events_endpoint (const char *name)
@@ -141,9 +110,9 @@ Test (security, unknown_keys_and_plain_clients_are_refused_at_the_handshake)
     const char *endpoint = zkv_harness_endpoint (cf_cluster, leader);
     zkv_curve_t *stranger = s_stranger ();
     zkv_curve_t *client = s_curve ("client");
-    cr_assert_not (s_handshake (endpoint, ZMQ_DEALER, stranger));
-    cr_assert_not (s_handshake (endpoint, ZMQ_DEALER, NULL));  //  no CURVE
-    cr_assert (s_handshake (endpoint, ZMQ_DEALER, client));
+    cr_assert_not (cf_handshake (endpoint, ZMQ_DEALER, stranger));
+    cr_assert_not (cf_handshake (endpoint, ZMQ_DEALER, NULL));  //  no CURVE
+    cr_assert (cf_handshake (endpoint, ZMQ_DEALER, client));
     //  The ZAP handler refused the stranger; the plain client got no
     //  further than the greeting (no mechanism in common)
     char refused [160];
@@ -272,9 +241,9 @@ Test (security, a_client_key_cannot_talk_on_the_peer_socket)
     //  its peer socket; the cluster's own key may
     zkv_curve_t *client = s_curve ("client");
     zkv_curve_t *cluster = s_curve ("cluster");
-    cr_assert_not (s_handshake (peer, ZMQ_DEALER, client));
-    cr_assert (s_handshake (peer, ZMQ_DEALER, cluster));
-    cr_assert (s_handshake (zkv_harness_endpoint (cf_cluster, follower), ZMQ_DEALER, client));
+    cr_assert_not (cf_handshake (peer, ZMQ_DEALER, client));
+    cr_assert (cf_handshake (peer, ZMQ_DEALER, cluster));
+    cr_assert (cf_handshake (zkv_harness_endpoint (cf_cluster, follower), ZMQ_DEALER, client));
     char refused [160];
     snprintf (refused, sizeof refused, "zap: refused CURVE key %s from 127.0.0.1 on domain peer",
               zkv_curve_public (client));
@@ -350,9 +319,9 @@ Test (security, events_reach_allowed_subscribers_only)
     char *endpoint = s_events_endpoint (leader);
     zkv_curve_t *client = s_curve ("client");
     zkv_curve_t *stranger = s_stranger ();
-    cr_assert_not (s_handshake (endpoint, ZMQ_SUB, stranger));
-    cr_assert_not (s_handshake (endpoint, ZMQ_SUB, NULL));
-    cr_assert (s_handshake (endpoint, ZMQ_SUB, client));
+    cr_assert_not (cf_handshake (endpoint, ZMQ_SUB, stranger));
+    cr_assert_not (cf_handshake (endpoint, ZMQ_SUB, NULL));
+    cr_assert (cf_handshake (endpoint, ZMQ_SUB, client));
     char refused [160];
     snprintf (refused, sizeof refused, "zap: refused CURVE key %s from 127.0.0.1 on domain "
               "client", zkv_curve_public (stranger));
@@ -617,12 +586,35 @@ Test (security, the_member_flags_come_whole)
                                "and --admin-certs-dir (missing: --client-certs-dir, "
                                "--peer-certs-dir, --admin-certs-dir) (see --help)\n");
     zkv_run_free (&run);
-    const char *no_cert [] = { ZKV_NODE_BIN, "--engine", "memory", "--peer-certs-dir", dir, NULL };
+    const char *no_cert [] = { ZKV_NODE_BIN, "--engine", "memory", "--admin-certs-dir", dir,
+                               NULL };
     run = zkv_run (NULL, no_cert);
     cr_assert_eq (run.code, 2);
-    cr_assert_str_eq (run.err, "zkv-node: --client-certs-dir, --peer-certs-dir and "
-                               "--admin-certs-dir need --cert (this member's certificate) "
+    cr_assert_str_eq (run.err, "zkv-node: --client-certs-dir and --admin-certs-dir need --cert "
+                               "(this member's certificate) (see --help)\n");
+    zkv_run_free (&run);
+    const char *no_peer_cert [] = { ZKV_NODE_BIN, "--engine", "memory", "--peer-certs-dir", dir,
+                                    NULL };
+    run = zkv_run (NULL, no_peer_cert);
+    cr_assert_eq (run.code, 2);
+    cr_assert_str_eq (run.err, "zkv-node: --peer-certs-dir needs --cert or --peer-cert (the "
+                               "cluster's peer certificate) (see --help)\n");
+    zkv_run_free (&run);
+    //  --peer-cert is CURVE on the peer socket alone: not with --cert, nor
+    //  with the clients' and admins' directories
+    const char *both [] = { ZKV_NODE_BIN, "--engine", "memory", "--cert", cert,
+                            "--client-certs-dir", dir, "--peer-certs-dir", dir,
+                            "--admin-certs-dir", dir, "--peer-cert", cert, NULL };
+    run = zkv_run (NULL, both);
+    cr_assert_eq (run.code, 2);
+    cr_assert_str_eq (run.err, "zkv-node: --peer-cert is for a member without --cert (with "
+                               "--cert the peer socket talks CURVE with that certificate) "
                                "(see --help)\n");
+    zkv_run_free (&run);
+    const char *clients [] = { ZKV_NODE_BIN, "--engine", "memory", "--peer-cert", cert,
+                               "--client-certs-dir", dir, NULL };
+    run = zkv_run (NULL, clients);
+    cr_assert_eq (run.code, 2);
     zkv_run_free (&run);
     //  Its own key must be a peer's: the members share one certificate
     const char *not_a_peer [] = { ZKV_NODE_BIN, "--engine", "memory", "--cert", cert,
@@ -636,6 +628,26 @@ Test (security, the_member_flags_come_whole)
     cr_assert_eq (run.code, 1);
     cr_assert (strstr (run.err, "does not hold this member's public certificate"), "%s",
                run.err);
+    zkv_run_free (&run);
+    const char *peer_not_a_peer [] = { ZKV_NODE_BIN, "--engine", "memory", "--peer-cert", cert,
+                                       "--peer-certs-dir", empty, NULL };
+    run = zkv_run (NULL, peer_not_a_peer);
+    cr_assert_eq (run.code, 1);
+    cr_assert (strstr (run.err, "does not hold this member's public certificate (--peer-cert"),
+               "%s", run.err);
+    zkv_run_free (&run);
+    //  A peer certificate without its secret key is no key pair
+    char public_only [160];
+    snprintf (public_only, sizeof public_only, "%s/public.cert", dir);
+    zcert_t *public_cert = zcert_new ();
+    cr_assert_eq (zcert_save_public (public_cert, public_only), 0);
+    zcert_destroy (&public_cert);
+    const char *no_secret [] = { ZKV_NODE_BIN, "--engine", "memory", "--peer-cert",
+                                 public_only, NULL };
+    run = zkv_run (NULL, no_secret);
+    cr_assert_eq (run.code, 1);
+    cr_assert (strstr (run.err, "--peer-cert: certificate") && strstr (run.err, "no secret key"),
+               "%s", run.err);
     zkv_run_free (&run);
     char command [256];
     snprintf (command, sizeof command, "rm -rf '%s'", dir);

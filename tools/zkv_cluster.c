@@ -2,7 +2,8 @@
     zkv_cluster.c — zkv-cluster: run a local cluster of real zkv-node
     processes, and break it on purpose.
 
-    zkv-cluster up -n N --dir D [--ports P] [--node PATH] [--secure] [-- member flags...]
+    zkv-cluster up -n N --dir D [--ports P] [--node PATH] [--secure | --insecure-peers]
+                   [-- member flags...]
     zkv-cluster down | status | wait-leader [--timeout MSECS] --dir D
     zkv-cluster kill | stop | start | restart | pause | resume NAME --dir D
     zkv-cluster partition "A,B|C" [--oneway] --dir D
@@ -12,9 +13,14 @@
 
     Members keep running after `up` returns; D/cluster.zpl describes them
     (zkvctl --cluster-file D/cluster.zpl reaches them), D/nX.log holds
-    their logs. With --secure the members talk CURVE, with fresh
-    certificates in D/certs (see zkv_harness.h); the cluster file names
-    them, and every later command talks to the members as the admin.
+    their logs. The members' peers authenticate each other: CURVE on the
+    peer sockets with a fresh peer certificate, D/certs/peer.cert, that
+    the cluster file names (clients stay plain); --insecure-peers turns
+    that off on purpose (the peer ports then authenticate nobody: a trusted
+    network only). With --secure the members talk CURVE on every socket,
+    with fresh certificates in D/certs (see zkv_harness.h); the cluster
+    file names them, and every later command talks to the members as the
+    admin.
     Exit codes: 0, 1 when an action failed, 128 for bad usage.
     =========================================================================
 */
@@ -31,11 +37,15 @@ s_usage (FILE *out)
 {
     fprintf (out,
         "usage: zkv-cluster COMMAND [ARG] --dir D [flags]\n"
-        "  up -n N [--ports P] [--node PATH] [--secure] [-- member flags]\n"
+        "  up -n N [--ports P] [--node PATH] [--secure | --insecure-peers] [-- member flags]\n"
         "                                            start a cluster of N members (free\n"
         "                                            ports, or clients on P, P+10000, ...\n"
         "                                            and peers on the port after each);\n"
-        "                                            --secure: CURVE, fresh certs in D/certs\n"
+        "                                            peers talk CURVE with a fresh\n"
+        "                                            D/certs/peer.cert, clients plain;\n"
+        "                                            --secure: CURVE everywhere, fresh certs\n"
+        "                                            in D/certs; --insecure-peers: no peer\n"
+        "                                            authentication (a trusted network only)\n"
         "  down                                      stop every member (SIGTERM)\n"
         "  status                                    members, roles, terms, indexes\n"
         "  wait-leader [--timeout MSECS]             wait until the members agree on a leader\n"
@@ -113,7 +123,7 @@ main (int argc, char *argv [])
     //  Flags and words in any order; `--` starts the members' own flags
     const char *dir = NULL, *node = NULL;
     int members = 3, timeout = 10000, first_port = 0;
-    bool oneway = false, secure = false;
+    bool oneway = false, secure = false, insecure_peers = false;
     const char *words [4] = { NULL };
     size_t word_count = 0;
     const char *const *member_flags = NULL;
@@ -134,6 +144,9 @@ main (int argc, char *argv [])
         else
         if (streq (argv [i], "--secure"))
             secure = true;
+        else
+        if (streq (argv [i], "--insecure-peers"))
+            insecure_peers = true;
         else
         if (value && streq (argv [i], "--dir"))
             dir = argv [++i];
@@ -171,10 +184,15 @@ main (int argc, char *argv [])
     char error [4096];
 
     if (streq (command, "up")) {
+        if (secure && insecure_peers) {
+            fprintf (stderr, "Error: --secure and --insecure-peers: a secure cluster's peers "
+                             "always authenticate each other\n");
+            return 128;
+        }
         zkv_harness_config_t config = {
             .members = (size_t) members, .dir = dir, .node = node_path,
             .flags = member_flags, .first_port = first_port, .attached = false,
-            .secure = secure
+            .secure = secure, .insecure_peers = insecure_peers
         };
         zkv_harness_t *harness = zkv_harness_new (&config, error, sizeof error);
         if (!harness)
@@ -193,6 +211,13 @@ main (int argc, char *argv [])
         if (zkv_harness_certs (harness))
             printf ("certificates: %s (the cluster file names the admin's)\n",
                     zkv_harness_certs (harness));
+        else
+        if (zkv_harness_peer_cert (harness))
+            printf ("peer certificate: %s (CURVE between the members; clients plain)\n",
+                    zkv_harness_peer_cert (harness));
+        else
+            printf ("peers: NOT AUTHENTICATED (--insecure-peers): keep the peer ports on a "
+                    "trusted network\n");
         printf ("try: zkvctl --cluster-file %s put foo bar\n", zkv_harness_file (harness));
         zkv_harness_destroy (&harness);
         return rc? s_fail ("%s", "no leader yet"): 0;

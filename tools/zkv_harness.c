@@ -44,6 +44,8 @@ struct zkv_harness_s {
     char token [64];
     bool attached;
     char certs [1024];                  //  secure: the certificates (else "")
+    char cluster_cert [1100];           //  secure: certs/cluster.cert
+    char peer_cert [1100];              //  not secure: the peers' (--peer-cert; else "")
     zkv_curve_t *curve;                 //  secure: how we talk (the admin)
     const char *flags [32];             //  extra member flags (not owned)
     size_t flag_count;
@@ -220,14 +222,29 @@ s_make_certs (zkv_harness_t *self, char *error, size_t error_size)
     return 0;
 }
 
+//  A fresh peer certificate, dir/certs/peer.cert (see zkv_harness.h)
+static int
+s_make_peer_cert (zkv_harness_t *self, char *error, size_t error_size)
+{
+    char certs [1000];
+    snprintf (certs, sizeof certs, "%s/certs", self->dir);
+    snprintf (self->peer_cert, sizeof self->peer_cert, "%s/certs/peer.cert", self->dir);
+    const char *allowed [] = { NULL };
+    if (s_mkdirs (certs) || s_make_cert (certs, "peer", allowed)) {
+        snprintf (error, error_size, "cannot write the peer certificate %s", self->peer_cert);
+        return -1;
+    }
+    return 0;
+}
+
 //  Reads the credentials the harness talks with
 static int
 s_load_curve (zkv_harness_t *self, char *error, size_t error_size)
 {
-    char cert [1100], server [1100];
+    char cert [1100];
     snprintf (cert, sizeof cert, "%s/admin.cert", self->certs);
-    snprintf (server, sizeof server, "%s/cluster.cert", self->certs);
-    self->curve = zkv_curve_new (cert, server, error, error_size);
+    snprintf (self->cluster_cert, sizeof self->cluster_cert, "%s/cluster.cert", self->certs);
+    self->curve = zkv_curve_new (cert, self->cluster_cert, error, error_size);
     return self->curve? 0: -1;
 }
 
@@ -246,6 +263,8 @@ zkv_harness_save (zkv_harness_t *self)
         zconfig_putf (cluster, "cert", "%s/admin.cert", self->certs);
         zconfig_putf (cluster, "server-cert", "%s/cluster.cert", self->certs);
     }
+    if (*self->peer_cert)
+        zconfig_put (cluster, "peer-cert", self->peer_cert);
     for (size_t i = 0; i < self->count; i++) {
         s_member_t *member = &self->members [i];
         zconfig_t *entry = zconfig_new ("member", cluster);
@@ -269,6 +288,10 @@ zkv_harness_new (const zkv_harness_config_t *config, char *error, size_t error_s
 {
     if (config->members < 1 || config->members > MAX_MEMBERS) {
         snprintf (error, error_size, "a cluster has 1 to %d members", MAX_MEMBERS);
+        return NULL;
+    }
+    if (config->secure && config->insecure_peers) {
+        snprintf (error, error_size, "a secure cluster's peers always authenticate each other");
         return NULL;
     }
     if (config->first_port
@@ -335,6 +358,11 @@ zkv_harness_new (const zkv_harness_config_t *config, char *error, size_t error_s
         zkv_harness_destroy (&self);
         return NULL;
     }
+    if (!config->secure && !config->insecure_peers
+    &&  s_make_peer_cert (self, error, error_size)) {
+        zkv_harness_destroy (&self);
+        return NULL;
+    }
     if (zkv_harness_save (self)) {
         snprintf (error, error_size, "cannot write %s", self->file);
         zkv_harness_destroy (&self);
@@ -363,6 +391,8 @@ zkv_harness_open (const char *dir, const char *node, char *error, size_t error_s
     }
     snprintf (self->token, sizeof self->token, "%s", zconfig_get (cluster, "token", ""));
     snprintf (self->certs, sizeof self->certs, "%s", zconfig_get (cluster, "certs", ""));
+    snprintf (self->peer_cert, sizeof self->peer_cert, "%s",
+              zconfig_get (cluster, "peer-cert", ""));
     snprintf (self->node, sizeof self->node, "%s",
               node? node: zconfig_get (cluster, "node", "zkv-node"));
     for (zconfig_t *entry = zconfig_child (cluster); entry && self->count < MAX_MEMBERS;
@@ -467,6 +497,11 @@ s_start_member (zkv_harness_t *self, s_member_t *member, char *error, size_t err
         argv [argc++] = peers;
         argv [argc++] = "--admin-certs-dir";
         argv [argc++] = admins;
+    }
+    else
+    if (*self->peer_cert) {
+        argv [argc++] = "--peer-cert";
+        argv [argc++] = self->peer_cert;
     }
     if (member->client_fd >= 0) {
         argv [argc++] = "--listen-client-fd";
@@ -867,6 +902,14 @@ const char *
 zkv_harness_certs (zkv_harness_t *self)
 {
     return *self->certs? self->certs: NULL;
+}
+
+const char *
+zkv_harness_peer_cert (zkv_harness_t *self)
+{
+    if (*self->certs)
+        return self->cluster_cert;
+    return *self->peer_cert? self->peer_cert: NULL;
 }
 
 const zkv_curve_t *

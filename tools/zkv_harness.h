@@ -15,6 +15,14 @@
     Members run with --enable-fault-injection: partitions are made by
     asking members to drop peer traffic (both ways, or one way).
 
+    Every cluster's peers authenticate each other: a cluster that is not
+    secure gets a fresh peer certificate, dir/certs/peer.cert (with its
+    _secret file), that every member is started with (--peer-cert: CURVE
+    on the peer socket alone, clients plain); the cluster file names it
+    (`peer-cert`), so that later starts keep it. Only a cluster made with
+    config->insecure_peers has none (its peer ports authenticate nobody:
+    for the tests of what that allows).
+
     A secure cluster (config->secure) gets fresh certificates in
     dir/certs: cluster.cert (every member's --cert: the members share
     it), client.cert (an ordinary client), admin.cert (the admin), each
@@ -48,6 +56,7 @@ typedef struct {
     bool attached;                      //  members die with this process, and
                                         //  keep their sockets across restarts
     bool secure;                        //  CURVE, with fresh certificates
+    bool insecure_peers;                //  no peer certificate (not with secure)
 } zkv_harness_config_t;
 
 //  Prepares a new cluster in config->dir (ports, names, cluster file). No
@@ -132,6 +141,11 @@ const char *
 //  The directory of a secure cluster's certificates, or NULL
 const char *
     zkv_harness_certs (zkv_harness_t *self);
+
+//  The certificate the members' peer sockets present (certs/peer.cert, or
+//  a secure cluster's certs/cluster.cert), or NULL when they talk plain
+const char *
+    zkv_harness_peer_cert (zkv_harness_t *self);
 
 //  The credentials the harness talks to members with (the admin's), or
 //  NULL for a cluster that is not secure

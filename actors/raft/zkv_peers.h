@@ -16,10 +16,11 @@
     Frames from outside the cluster (another cluster id, a sender that is
     not a member, a receiver that is not us) are refused and logged.
 
-    With a certificate (--cert) the ROUTER is a CURVE server whose clients
-    the ZAP handler checks under domain "peer" (zkv_zap.h), and each DEALER
-    a CURVE client with the same key pair, expecting the same public key of
-    its peer: the members of a cluster share one certificate. A frame whose
+    With a certificate (--cert, or --peer-cert for the peer socket alone)
+    the ROUTER is a CURVE server whose clients the ZAP handler checks
+    under domain "peer" (zkv_zap.h), and each DEALER a CURVE client with
+    the same key pair, expecting the same public key of its peer: the
+    members of a cluster share one certificate. A frame whose
     User-Id (the sender's public key) is not in the peer set is refused
     too: the ZAP handler checked it already, this holds even without it.
 

@@ -47,7 +47,7 @@ typedef struct {
     size_t member_count;
     const char *listen_peer;            //  peer endpoint to bind
     int listen_peer_fd;                 //  or an inherited socket (>= 0)
-    zcert_t *cert;                      //  --cert: CURVE for the peers (NULL: none)
+    zcert_t *cert;                      //  --cert or --peer-cert: CURVE for the peers (NULL: none)
     zhashx_t *peer_keys;                //  the peers' keys (read at START)
     int heartbeat_interval;             //  msecs between heartbeats
     int election_timeout;               //  msecs without a leader before an election
