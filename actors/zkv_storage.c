@@ -15,6 +15,7 @@
 
 #define COMPACT_STEP 1000               //  deletions per physical compaction step
 #define STATE_TO_RAFT 128               //  applied entries between reports to raft
+#define STATE_TO_RAFT_BYTES (4 << 20)   //  ...or bytes of them, if that comes first
 
 //  Replies to send to front after the batch that produced them is written
 typedef struct {
@@ -61,6 +62,7 @@ typedef struct {
     zkv_snapshot_in_t *install;         //  snapshots streamed in
     uint64_t commit;                    //  raft's commit index, as the last apply said
     uint64_t applied_told_raft;
+    uint64_t bytes_since_told_raft;     //  of the entries applied since
     uint64_t next_stream;
     uint64_t late_reads;                //  dropped or stopped past their deadline,
     int64_t late_reads_told;            //  told in the log at most once a second
@@ -362,7 +364,8 @@ s_decode_request (zkv_bin_t bytes, msgpack_zone *zone)
 
 //  Front hears after every apply (Status, headers); raft, which needs the
 //  applied index only to pace log compaction, every STATE_TO_RAFT entries
-//  (a message between threads costs a wake-up)
+//  (a message between threads costs a wake-up), or STATE_TO_RAFT_BYTES of
+//  them: large entries make a large log soon
 static void
 s_push_state (self_t *self, bool to_raft)
 {
@@ -374,9 +377,11 @@ s_push_state (self_t *self, bool to_raft)
         .compact_revision = zkv_mvcc_compact_revision (self->mvcc)
     };
     zkv_io_send (self->front, &zkv_storage_state_desc, &state);
-    if (to_raft || state.applied >= self->applied_told_raft + STATE_TO_RAFT) {
+    if (to_raft || state.applied >= self->applied_told_raft + STATE_TO_RAFT
+    ||  self->bytes_since_told_raft >= STATE_TO_RAFT_BYTES) {
         zkv_io_send (self->raft, &zkv_storage_state_desc, &state);
         self->applied_told_raft = state.applied;
+        self->bytes_since_told_raft = 0;
     }
 }
 
@@ -439,6 +444,7 @@ s_apply (self_t *self, const zkv_apply_t *apply, s_answers_t *answers)
         const zkv_entry_t *entry = &apply->entries.items [i];
         if (entry->index <= applied)
             continue;                   //  replayed after a restart: done already
+        self->bytes_since_told_raft += entry->data.size;
         uint64_t expected = last_index? last_index + 1: applied + 1;
         if (entry->index != expected)
             zkv_fatal ("storage: entry %llu follows %llu: committed entries were lost",
