@@ -62,7 +62,7 @@ typedef struct {
     size_t waiting_bytes;               //  sum of the waiting requests' sizes
     size_t max_waiting_bytes;
     zkv_limits_t limits;                //  for client requests
-    zkv_alarm_table_t *alarms;          //  read again when needed
+    zkv_alarm_table_t *alarms;          //  read again at each alarm event and tick
     zkv_quota_t quota;                  //  checked before proposing a write
     zkv_alarm_retry_t nospace;          //  our NOSPACE, proposed and seen
     zhashx_t *client_keys;              //  secure: who may talk (NULL: anybody)
@@ -399,8 +399,9 @@ s_load_alarms (self_t *self)
         self->nospace.seen = true;
 }
 
-//  Storage applied an alarm (event body: an encoded alarm_event): notes
-//  when it is the NOSPACE this member proposed
+//  Storage applied an alarm (event body: an encoded alarm_event): the
+//  table is read again, and noted when it is the NOSPACE this member
+//  proposed
 static void
 s_alarm_seen (self_t *self, zkv_bin_t body)
 {
@@ -413,6 +414,36 @@ s_alarm_seen (self_t *self, zkv_bin_t body)
     &&  zkv_bin_eq (event->alarm, "NOSPACE") && zkv_bin_eq (event->state, "activated"))
         self->nospace.seen = true;
     msgpack_zone_free (zone);
+    s_load_alarms (self);
+}
+
+//  What the alarms refuse at apply (zkv_alarm_table_gate, on every member
+//  alike) is refused here before it is proposed: a write refused at apply
+//  would still cost every member its bytes in the raft log. The table is
+//  this member's, as applied: a write may be refused for the moment this
+//  member takes to apply a disarm the others applied already. Returns the
+//  error, or ZKV_ERR_OK.
+static zkv_err_t
+s_gate (self_t *self, const zkv_msg_t *request)
+{
+    if (zkv_alarm_table_size (self->alarms) == 0)
+        return ZKV_ERR_OK;
+    zkv_internal_request_t internal;
+    memset (&internal, 0, sizeof internal);
+    if (request->desc == &zkv_put_desc)
+        internal.put = (zkv_put_t *) request->body;
+    else
+    if (request->desc == &zkv_delete_range_desc)
+        internal.delete_range = (zkv_delete_range_t *) request->body;
+    else
+    if (request->desc == &zkv_txn_desc)
+        internal.txn = (zkv_txn_t *) request->body;
+    else
+    if (request->desc == &zkv_compact_desc)
+        internal.compact = (zkv_compact_t *) request->body;
+    else
+        return ZKV_ERR_OK;
+    return zkv_alarm_table_gate (self->alarms, &internal);
 }
 
 //  etcd's quota check before proposing: a put or txn that would take the
@@ -601,6 +632,7 @@ s_handle_client (self_t *self)
     const uint8_t *data = (const uint8_t *) zmq_msg_data (payload);
     size_t size = zmq_msg_size (payload);
     zkv_result_t status;
+    zkv_err_t refused = ZKV_ERR_OK;
     zkv_msg_t *request = zkv_msg_decode (data, size, ZKV_KIND_REQUEST, &self->limits, &status);
     if (!request) {
         //  Still answer under the request's id and op, when they can be read
@@ -628,8 +660,8 @@ s_handle_client (self_t *self)
         s_reply_error (self, &envelope, request->has_id, request->id, request->desc->name,
                        &status);
     else
-    if (!s_fits_quota (self, request)) {
-        zkv_status_set (&status, ZKV_ERR_NO_SPACE, NULL);
+    if ((refused = s_gate (self, request)) != ZKV_ERR_OK || !s_fits_quota (self, request)) {
+        zkv_status_set (&status, refused != ZKV_ERR_OK? refused: ZKV_ERR_NO_SPACE, NULL);
         s_reply_error (self, &envelope, request->has_id, request->id, request->desc->name,
                        &status);
     }
@@ -866,6 +898,7 @@ zkv_front_actor (zsock_t *pipe, void *args)
     self->limits = zkv_limits_request (self->args->max_request_bytes);
     self->alarms = zkv_alarm_table_new ();
     self->quota.quota = self->args->quota_bytes;
+    s_load_alarms (self);
     //  Bytes in flight are bounded too, not only requests: 64 MiB, or eight
     //  of the largest requests
     self->max_waiting_bytes = 8 * self->args->max_request_bytes;
@@ -926,6 +959,7 @@ zkv_front_actor (zsock_t *pipe, void *args)
             s_handle_inbox (self);
         if (zclock_mono () >= next_tick) {
             s_expire (self);
+            s_load_alarms (self);       //  a snapshot installed tells no alarm event
             next_tick = zclock_mono () + TICK_MSECS;
             if (next_tick >= next_clients_tick) {
                 zkv_clients_tick (self->clients, next_tick);
