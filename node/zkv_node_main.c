@@ -371,7 +371,7 @@ main (int argc, char *argv [])
         .inbox = alarm_inbox, .raft = raft_inbox
     };
     zkv_defrag_args_t defrag_args = {
-        engine, member_id, cluster_id, defrag_inbox, front_inbox
+        engine, member_id, cluster_id, defrag_inbox, front_inbox, &space
     };
     zkv_snapshotter_args_t snapshotter_args = {
         engine, member_id, snapshotter_inbox, front_inbox
