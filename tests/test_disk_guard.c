@@ -131,6 +131,8 @@ s_burst (const s_attack_t *attack, const char *to, int round, bool *acked, int m
     int64_t deadline = zclock_mono () + PATIENCE;
     while (true) {
         while (!refused && outstanding < attack->in_flight) {
+            if (sent % 64 == 0 || sent == max)
+                s_nobody_met_enospc (round);    //  a member gone, or sound
             cr_assert_lt (sent, max, "round %d: %d puts of %zu bytes went through on a disk "
                           "of %lld bytes without NOSPACE", round, sent, attack->value_bytes,
                           (long long) attack->disk_bytes);
