@@ -16,6 +16,7 @@ struct zkv_space_s {
     zkv_space_config_t config;
     char *data_dir;                     //  config.data_dir points here
     char *reserve_path;                 //  <data-dir>/reserve
+    char *temp_path;                    //  <data-dir>/reserve.new, while it is made
     zkv_space_view_t view;
     bool measured;                      //  view holds a measure
     int64_t measured_at;
@@ -41,11 +42,13 @@ zkv_space_new (zkv_engine_t *engine, const zkv_space_config_t *config)
     self->config = *config;
     if (config->data_dir) {
         self->data_dir = strdup (config->data_dir);
-        size_t size = strlen (config->data_dir) + sizeof ZKV_SPACE_RESERVE + 2;
+        size_t size = strlen (config->data_dir) + sizeof ZKV_SPACE_RESERVE + 8;
         self->reserve_path = (char *) malloc (size);
-        if (!self->data_dir || !self->reserve_path)
+        self->temp_path = (char *) malloc (size);
+        if (!self->data_dir || !self->reserve_path || !self->temp_path)
             abort ();
         snprintf (self->reserve_path, size, "%s/%s", config->data_dir, ZKV_SPACE_RESERVE);
+        snprintf (self->temp_path, size, "%s/%s.new", config->data_dir, ZKV_SPACE_RESERVE);
     }
     self->config.data_dir = self->data_dir;
     return self;
@@ -58,6 +61,7 @@ zkv_space_destroy (zkv_space_t **self_p)
     if (self) {
         free (self->data_dir);
         free (self->reserve_path);
+        free (self->temp_path);
         free (self);
         *self_p = NULL;
     }
@@ -175,11 +179,7 @@ zkv_space_reserve_make (zkv_space_t *self, char **error)
     if (!self->reserve_path || self->config.reserve <= 0
     ||  s_reserve_held (self) >= self->config.reserve)
         return 0;
-    size_t size = strlen (self->reserve_path) + 8;
-    char *temp = (char *) malloc (size);
-    if (!temp)
-        abort ();
-    snprintf (temp, size, "%s.new", self->reserve_path);
+    const char *temp = self->temp_path;
     int code = 0;
     int fd = open (temp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (fd < 0)
@@ -196,10 +196,8 @@ zkv_space_reserve_make (zkv_space_t *self, char **error)
     if (code) {
         *error = s_error ("cannot make the reserve file", self->reserve_path, code);
         unlink (temp);
-        free (temp);
         return -1;
     }
-    free (temp);
     s_sync_dir (self->data_dir);
     return 0;
 }
@@ -207,5 +205,8 @@ zkv_space_reserve_make (zkv_space_t *self, char **error)
 bool
 zkv_space_reserve_release (zkv_space_t *self)
 {
-    return self->reserve_path && unlink (self->reserve_path) == 0;
+    if (!self->reserve_path)
+        return false;
+    unlink (self->temp_path);           //  one a crash left half made, if any
+    return unlink (self->reserve_path) == 0;
 }

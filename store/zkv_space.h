@@ -119,7 +119,8 @@ void
 int
     zkv_space_reserve_make (zkv_space_t *self, char **error);
 
-//  Deletes the reserve file; true if there was one
+//  Deletes the reserve file (and a half-made one a crash left); true if
+//  there was one
 bool
     zkv_space_reserve_release (zkv_space_t *self);
 

@@ -169,6 +169,15 @@ Test (space, the_reserve_is_real_blocks_released_and_made_again)
     cr_assert_eq (zkv_space_view (space)->reserve_missing, 4 * MIB);
     cr_assert_eq (zkv_space_reserve_make (space, &error), 0, "%s", error);
     cr_assert_geq (s_file_blocks (ZKV_SPACE_RESERVE), 4 * MIB);
+    //  One a crash left half made goes with the release too
+    char path [128];
+    snprintf (path, sizeof path, "%s/%s.new", s_dir, ZKV_SPACE_RESERVE);
+    FILE *half = fopen (path, "w");
+    cr_assert_not_null (half);
+    fputs ("half", half);
+    fclose (half);
+    cr_assert (zkv_space_reserve_release (space));
+    cr_assert_eq (s_file_blocks (ZKV_SPACE_RESERVE ".new"), -1);
     zkv_space_destroy (&space);
 }
 
