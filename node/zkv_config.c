@@ -65,6 +65,7 @@ static const s_setting_t s_settings [] = {
     { "disk-reserve-bytes",    "",                      "size of <data-dir>/reserve, disk set aside and released when NOSPACE is raised for lack of it (default: --min-free-disk-bytes; 0: none)", false },
 };
 #define SETTINGS (sizeof s_settings / sizeof s_settings [0])
+#define MAX_DISK_BYTES ((size_t) 1 << 62)
 
 static void
 s_usage (void)
@@ -333,7 +334,8 @@ zkv_config_parse (zkv_config_t *config, int argc, char *argv [], char *error,
         }
         config->quota_backend_bytes = quota == 0? ZKV_DEFAULT_QUOTA_BYTES: (int64_t) quota;
     }
-    if (rc == 0 && s_size (values [S_MIN_FREE_DISK], &number)) {
+    //  (at most 2^62: the free-disk guard adds and subtracts them in 64 bits)
+    if (rc == 0 && (s_size (values [S_MIN_FREE_DISK], &number) || number > MAX_DISK_BYTES)) {
         snprintf (error, error_size, "--min-free-disk-bytes must be a number of bytes");
         rc = -1;
     }
@@ -341,7 +343,7 @@ zkv_config_parse (zkv_config_t *config, int argc, char *argv [], char *error,
     if (rc == 0 && !values [S_DISK_RESERVE][0])
         number = (size_t) config->min_free_disk_bytes;
     else
-    if (rc == 0 && s_size (values [S_DISK_RESERVE], &number)) {
+    if (rc == 0 && (s_size (values [S_DISK_RESERVE], &number) || number > MAX_DISK_BYTES)) {
         snprintf (error, error_size, "--disk-reserve-bytes must be a number of bytes");
         rc = -1;
     }
