@@ -88,7 +88,7 @@ s_raise (self_t *self, uint64_t member, uint64_t type)
 
 //  The reserve goes (the disk ran short), and is not made again before
 //  this member's NOSPACE has come and gone, or RESERVE_HOLD_MSECS without
-//  news of the disk. who: which guard found it, for the log.
+//  news of the disk. who: which free-disk guard found it, for the log.
 static void
 s_reserve_release (self_t *self, const char *who, int64_t now)
 {

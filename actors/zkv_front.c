@@ -191,7 +191,7 @@ s_finish (self_t *self, s_waiter_t *waiter, const uint8_t *body, size_t size,
     else
         s_reply (self, &waiter->envelope, waiter->has_id, waiter->id, waiter->op, body, size);
     self->waiting_bytes -= waiter->bytes;
-    //  Written now, or about to be: counted until the guard measures again
+    //  Written now, or about to be: counted until the free-disk guard measures again
     self->waiting_write_bytes -= waiter->write_bytes;
     zkv_space_wrote (self->space, ZKV_SPACE_PROPOSED * (int64_t) waiter->write_bytes);
     zlistx_delete (waiter->queue, waiter->handle);
