@@ -6,13 +6,15 @@
 #include "zkv_actor_io.h"
 #include "zkv_alarm_table.h"
 #include "zkv_corrupt.h"
+#include "zkv_space.h"
 
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/statvfs.h>
 
-#define DISK_CHECK_MSECS 1000           //  between two looks at the free space
+#define DISK_CHECK_MSECS 100            //  between two looks at the free space
+#define RESERVE_HOLD_MSECS 5000         //  after the disk ran short, no reserve made
+                                        //  until our NOSPACE is seen, or so long
 #define RESEND_MSECS 500                //  initial check: peers' asks go again
 #define OWN_HASH_MSECS (600 * 1000)     //  our own hasher answers, whatever the size
 #define INITIAL_EXTRA_MSECS 5000        //  the initial check waits for its peers
@@ -58,6 +60,11 @@ typedef struct {
     zsock_t *raft;
     zpoller_t *poller;
     zkv_alarm_table_t *alarms;
+    zkv_space_t *space;                 //  the free-disk guard
+    zkv_alarm_retry_t nospace;          //  our NOSPACE, proposed and seen
+    bool measure_failed;                //  told in the log already
+    bool reserve_failed;                //  the same
+    int64_t reserve_hold;               //  no reserve made before (msecs)
     bool leading;
     s_check_t check;
     uint64_t checks;                    //  rounds so far
@@ -93,23 +100,85 @@ s_raise (self_t *self, uint64_t member, uint64_t type)
 //  ---------------------------------------------------------------------
 //  Free disk
 
+//  The reserve goes (the disk ran short), and is not made again before
+//  this member's NOSPACE has come and gone, or RESERVE_HOLD_MSECS without
+//  news of the disk. who: which free-disk guard found it, for the log.
+static void
+s_reserve_release (self_t *self, const char *who, int64_t now)
+{
+    self->reserve_hold = now + RESERVE_HOLD_MSECS;
+    if (zkv_space_reserve_release (self->space))
+        zsys_warning ("alarm: %s found the disk of %s short: reserve of %lld bytes released",
+                      who, self->args->space->data_dir, (long long) self->args->space->reserve);
+}
+
+//  The room short: the reserve goes at once, and this member's NOSPACE
+//  is proposed unless it is raised (or was proposed a moment ago)
+static void
+s_disk_short (self_t *self, bool raised, int64_t now)
+{
+    if (zkv_alarm_retry_due (&self->nospace, raised, now)) {
+        char text [512];
+        zkv_space_describe (self->space, 0, text, sizeof text);
+        zsys_warning ("alarm: %s: under %lld: raising NOSPACE", text,
+                      (long long) self->args->space->min_free);
+        zkv_io_propose_alarm (self->raft, self->args->member_id, ZKV_ALARM_ACTIVATE,
+                              self->args->member_id, ZKV_ALARM_NOSPACE);
+    }
+    s_reserve_release (self, "alarm", now);
+}
+
+//  The room enough, and no NOSPACE of ours: the reserve, if it is not whole
+static void
+s_disk_enough (self_t *self)
+{
+    if (zkv_space_view (self->space)->reserve_missing == 0)
+        return;
+    char *error = NULL;
+    if (zkv_space_reserve_make (self->space, &error)) {
+        if (!self->reserve_failed)
+            zsys_warning ("alarm: %s", error);
+        self->reserve_failed = true;
+        free (error);
+        return;
+    }
+    self->reserve_failed = false;
+    zsys_info ("alarm: made the reserve of %lld bytes in %s",
+               (long long) self->args->space->reserve, self->args->space->data_dir);
+}
+
+//  Looks at the room of the disk (zkv_space.h): short, the member raises
+//  its NOSPACE; enough, it makes its reserve again
 static void
 s_disk_check (self_t *self)
 {
-    if (!self->args->data_dir || self->args->min_free_disk_bytes <= 0)
+    if (!zkv_space_enabled (self->space))
         return;
-    struct statvfs fs;
-    if (statvfs (self->args->data_dir, &fs)) {
-        zsys_warning ("alarm: cannot read the free space of %s", self->args->data_dir);
+    int64_t now = zclock_mono ();
+    char *error = NULL;
+    if (zkv_space_measure (self->space, now, &error)) {
+        if (!self->measure_failed)
+            zsys_warning ("alarm: cannot read the free space: %s", error);
+        self->measure_failed = true;
+        free (error);
         return;
     }
-    int64_t free_bytes = (int64_t) fs.f_bavail * (int64_t) fs.f_frsize;
-    if (free_bytes >= self->args->min_free_disk_bytes)
+    self->measure_failed = false;
+    if (zkv_alarm_table_load (self->alarms, self->args->engine, &error)) {
+        zsys_error ("alarm: cannot read the alarms: %s", error);
+        free (error);
         return;
-    zsys_warning ("alarm: %lld bytes free on the disk of %s, under %lld: raising NOSPACE",
-                  (long long) free_bytes, self->args->data_dir,
-                  (long long) self->args->min_free_disk_bytes);
-    s_raise (self, self->args->member_id, ZKV_ALARM_NOSPACE);
+    }
+    bool raised = zkv_alarm_table_has (self->alarms, self->args->member_id, ZKV_ALARM_NOSPACE);
+    if (raised) {
+        self->nospace.seen = true;
+        self->reserve_hold = 0;         //  made again once it is gone
+    }
+    if (!zkv_space_fits (self->space, 0, now))
+        s_disk_short (self, raised, now);
+    else
+    if (!raised && now >= self->reserve_hold)
+        s_disk_enough (self);
 }
 
 //  ---------------------------------------------------------------------
@@ -477,6 +546,12 @@ s_handle_inbox (self_t *self)
         if (msg->desc == &zkv_hash_answer_desc)
             s_answer (self, (const zkv_hash_answer_t *) msg->body);
         else
+        if (msg->desc == &zkv_disk_short_desc) {
+            char who [32];
+            zkv_bin_str (((const zkv_disk_short_t *) msg->body)->who, who, sizeof who);
+            s_reserve_release (self, who, zclock_mono ());
+        }
+        else
             zsys_error ("alarm: unexpected message %s", msg->desc->name);
         zkv_msg_destroy (&msg);
     }
@@ -495,6 +570,9 @@ s_handle_pipe (self_t *self)
         self->raft = zkv_io_outbox (self->args->raft);
         if (self->inbox && self->raft) {
             zpoller_add (self->poller, self->inbox);
+            //  The first look, the reserve made, before the member serves
+            s_disk_check (self);
+            self->next_disk_check = zclock_mono () + DISK_CHECK_MSECS;
             zstr_send (self->pipe, "OK");
         }
         else
@@ -544,6 +622,7 @@ zkv_alarm_actor (zsock_t *pipe, void *args)
     self->pipe = pipe;
     self->args = (zkv_alarm_args_t *) args;
     self->alarms = zkv_alarm_table_new ();
+    self->space = zkv_space_new (self->args->engine, self->args->space);
     self->poller = zpoller_new (pipe, NULL);
     zpoller_set_nonstop (self->poller, true);
     self->next_corrupt_check = zclock_mono () + self->args->corrupt_check_msecs;
@@ -574,5 +653,6 @@ zkv_alarm_actor (zsock_t *pipe, void *args)
     zsock_destroy (&self->inbox);
     zsock_destroy (&self->raft);
     zkv_alarm_table_destroy (&self->alarms);
+    zkv_space_destroy (&self->space);
     free (self);
 }

@@ -2,10 +2,16 @@
     zkv_alarm.h — the alarm actor: the monitors that raise alarms on their
     own (the quota is checked by front and storage, on every write).
 
-    - Free disk (beyond etcd): every second it looks at the free space of
-      the data directory's filesystem (statvfs); below
-      --min-free-disk-bytes it proposes this member's NOSPACE, so that
-      writes stop before RocksDB meets ENOSPC.
+    - Free disk (beyond etcd): every 100 ms it looks at the room of the
+      data directory's disk (zkv_space.h: free space less what the member
+      owes it); under --min-free-disk-bytes it releases the reserve file
+      and proposes this member's NOSPACE, so that writes stop before
+      RocksDB meets ENOSPC. Front and storage look too, before each write
+      they propose and each batch they apply, and tell it (disk_short)
+      when they find the room short. It alone makes and releases the
+      reserve file: made at START, and whenever this member's NOSPACE is
+      not raised and the room allows it, but not for 5 s after the disk
+      ran short unless that NOSPACE came and went meanwhile.
     - Corruption, on the leader, every --corrupt-check-time (5 minutes
       by default), in up to four phases: (1) it asks its own hasher for HashKV at the current
       revision R; (2) every member (itself included) for HashKV (R) over
@@ -35,7 +41,7 @@
       CHECK       the initial check; replies "OK", or the failure's text
       $TERM       stops
     Inbox (PULL): raft_state (is this member the leader?) and hash_answer
-    from raft. Asks and alarms go to raft.
+    from raft; disk_short from front and storage. Asks and alarms go to raft.
     =========================================================================
 */
 #ifndef ZKV_ALARM_H_INCLUDED
@@ -44,6 +50,7 @@
 #include <czmq.h>
 
 #include "zkv_engine.h"
+#include "zkv_space.h"
 
 #define ZKV_ALARM_MAX_MEMBERS 64        //  a check holds the answers of so many
 
@@ -52,8 +59,7 @@ typedef struct {
     uint64_t member_id;
     const uint64_t *members;            //  every voting member's id, self included
     size_t member_count;
-    const char *data_dir;               //  for statvfs (NULL: no disk to watch)
-    int64_t min_free_disk_bytes;        //  --min-free-disk-bytes (<= 0: off)
+    const zkv_space_config_t *space;    //  the free-disk guard's settings
     int corrupt_check_msecs;            //  --corrupt-check-time (0: off)
     int answer_msecs;                   //  how long a check waits for answers
     const char *inbox;                  //  endpoint this actor binds (PULL)

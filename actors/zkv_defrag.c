@@ -4,6 +4,7 @@
 */
 #include "zkv_defrag.h"
 #include "zkv_actor_io.h"
+#include "zkv_space.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -14,14 +15,47 @@ typedef struct {
     zsock_t *inbox;
     zsock_t *front;
     zpoller_t *poller;
+    zkv_space_t *space;                 //  does the disk hold a defragmentation?
     bool terminated;
 } self_t;
+
+//  A defragmentation writes what it keeps before it drops what it
+//  rewrote: it goes only when the disk holds that besides what RocksDB
+//  owes it already (the reserve, released when NOSPACE was raised, is
+//  there for this: it is not counted as owed). Returns 0, or -1 with
+//  status set (the member goes on: better than a full disk)
+static int
+s_disk_holds (self_t *self, zkv_result_t *status)
+{
+    if (!zkv_space_enabled (self->space))
+        return 0;
+    char *error = NULL;
+    if (zkv_space_measure (self->space, zclock_mono (), &error)) {
+        zsys_warning ("defrag: %s", error);
+        free (error);
+        return 0;                       //  no figures: as before the guard
+    }
+    const zkv_space_view_t *view = zkv_space_view (self->space);
+    int64_t room = view->free - view->memtables - view->compaction;
+    int64_t need = zkv_engine_defrag_need (self->args->engine);
+    if (room >= need)
+        return 0;
+    zkv_status_set (status, ZKV_ERR_DISK_SHORT, "a defragmentation would write up to %lld "
+                    "bytes, and the disk has %lld free besides what RocksDB owes it: delete "
+                    "and compact first, or free disk", (long long) need, (long long) room);
+    char text [512];
+    zkv_status_text (status, text, sizeof text);
+    zsys_warning ("defrag: refused: %s", text);
+    return -1;
+}
 
 //  Flushes and compacts every family; fills response, or status on failure
 static int
 s_defragment (self_t *self, zkv_defragment_response_t *response, zkv_result_t *status)
 {
     zkv_engine_t *engine = self->args->engine;
+    if (s_disk_holds (self, status))
+        return -1;
     int64_t started = zclock_usecs ();
     zkv_engine_sizes (engine, &response->db_size_before, &response->db_size_in_use_before);
     char *error = NULL;
@@ -99,6 +133,7 @@ zkv_defrag_actor (zsock_t *pipe, void *args)
     self_t *self = (self_t *) zmalloc (sizeof (self_t));
     self->pipe = pipe;
     self->args = (zkv_defrag_args_t *) args;
+    self->space = zkv_space_new (self->args->engine, self->args->space);
     self->poller = zpoller_new (pipe, NULL);
     zpoller_set_nonstop (self->poller, true);
     zsock_signal (pipe, 0);
@@ -125,5 +160,6 @@ zkv_defrag_actor (zsock_t *pipe, void *args)
     zpoller_destroy (&self->poller);
     zsock_destroy (&self->inbox);
     zsock_destroy (&self->front);
+    zkv_space_destroy (&self->space);
     free (self);
 }

@@ -9,6 +9,12 @@
     compactions keep running, so the member never stops. Local to the
     member, never replicated.
 
+    It first checks that the disk holds what it will write before it drops
+    what it rewrote (zkv_engine_defrag_need, against the room zkv_space.h
+    measures, the reserve not counted as owed), and refuses with `zkv: not
+    enough free disk` when it does not: a defragmentation that met a full
+    disk would stop the member.
+
     The answer tells the sizes before and after (zkv_engine_sizes) and how
     long it took; so does the `defrag` event it has front publish. Requests that arrive while one runs wait for it and get
     its answer: one defragmentation serves them all.
@@ -26,6 +32,7 @@
 #include <czmq.h>
 
 #include "zkv_engine.h"
+#include "zkv_space.h"
 
 typedef struct {
     zkv_engine_t *engine;               //  the member's database (shared)
@@ -33,6 +40,7 @@ typedef struct {
     uint64_t cluster_id;
     const char *inbox;                  //  endpoint this actor binds (PULL)
     const char *front;                  //  front's inbox
+    const zkv_space_config_t *space;    //  the free-disk guard's settings
 } zkv_defrag_args_t;
 
 void

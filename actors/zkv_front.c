@@ -9,6 +9,7 @@
 #include "zkv_check.h"
 #include "zkv_clients.h"
 #include "zkv_guard.h"
+#include "zkv_space.h"
 #include "zkv_zap.h"
 
 #include <stdlib.h>
@@ -30,6 +31,7 @@ typedef struct {
     const char *op;                     //  request name (static)
     int64_t deadline;                   //  zclock_mono () when it times out
     size_t bytes;                       //  size of the request
+    uint64_t write_bytes;               //  what it writes (etcd's cost; 0: not a put or txn)
     zlistx_t *queue;                    //  self->by_age or self->long_by_age
     void *handle;                       //  its place there
 } s_waiter_t;
@@ -47,6 +49,7 @@ typedef struct {
     zsock_t *hasher;                    //  Hash and HashKV
     zsock_t *defrag;                    //  Defragment
     zsock_t *snapshotter;               //  Snapshot streams
+    zsock_t *alarm;                     //  the disk runs short
     zpoller_t *poller;
     zhashx_t *waiting;                  //  wait number -> s_waiter_t
     zkv_clients_t *clients;             //  the connections, what each may hold
@@ -60,10 +63,12 @@ typedef struct {
     size_t read_count;
     size_t read_room;
     size_t waiting_bytes;               //  sum of the waiting requests' sizes
+    uint64_t waiting_write_bytes;       //  ...and of what their puts write
     size_t max_waiting_bytes;
     zkv_limits_t limits;                //  for client requests
-    zkv_alarm_table_t *alarms;          //  read again when needed
+    zkv_alarm_table_t *alarms;          //  read again at each alarm event and tick
     zkv_quota_t quota;                  //  checked before proposing a write
+    zkv_space_t *space;                 //  the free-disk guard, the same
     zkv_alarm_retry_t nospace;          //  our NOSPACE, proposed and seen
     zhashx_t *client_keys;              //  secure: who may talk (NULL: anybody)
     zhashx_t *admin_keys;               //  and who may make admin requests
@@ -186,6 +191,9 @@ s_finish (self_t *self, s_waiter_t *waiter, const uint8_t *body, size_t size,
     else
         s_reply (self, &waiter->envelope, waiter->has_id, waiter->id, waiter->op, body, size);
     self->waiting_bytes -= waiter->bytes;
+    //  Written now, or about to be: counted until the free-disk guard measures again
+    self->waiting_write_bytes -= waiter->write_bytes;
+    zkv_space_wrote (self->space, ZKV_SPACE_PROPOSED * (int64_t) waiter->write_bytes);
     zlistx_delete (waiter->queue, waiter->handle);
     zhashx_delete (self->waiting, &waiter->wait);   //  destroys it
 }
@@ -399,8 +407,9 @@ s_load_alarms (self_t *self)
         self->nospace.seen = true;
 }
 
-//  Storage applied an alarm (event body: an encoded alarm_event): notes
-//  when it is the NOSPACE this member proposed
+//  Storage applied an alarm (event body: an encoded alarm_event): the
+//  table is read again, and noted when it is the NOSPACE this member
+//  proposed
 static void
 s_alarm_seen (self_t *self, zkv_bin_t body)
 {
@@ -413,30 +422,96 @@ s_alarm_seen (self_t *self, zkv_bin_t body)
     &&  zkv_bin_eq (event->alarm, "NOSPACE") && zkv_bin_eq (event->state, "activated"))
         self->nospace.seen = true;
     msgpack_zone_free (zone);
+    s_load_alarms (self);
+}
+
+//  What a request writes, as etcd's quota counts it: 256 + key + value
+//  per put (a txn: its larger branch); 0 for everything else
+static uint64_t
+s_write_cost (const zkv_msg_t *request)
+{
+    return request->desc == &zkv_put_desc? zkv_put_cost ((const zkv_put_t *) request->body)
+         : request->desc == &zkv_txn_desc? zkv_txn_cost ((const zkv_txn_t *) request->body): 0;
+}
+
+//  What the alarms refuse at apply (zkv_alarm_table_gate, on every member
+//  alike) is refused here before it is proposed: a write refused at apply
+//  would still cost every member its bytes in the raft log. The table is
+//  this member's, as applied: a write may be refused for the moment this
+//  member takes to apply a disarm the others applied already. Returns the
+//  error, or ZKV_ERR_OK.
+static zkv_err_t
+s_gate (self_t *self, const zkv_msg_t *request)
+{
+    if (zkv_alarm_table_size (self->alarms) == 0)
+        return ZKV_ERR_OK;
+    zkv_internal_request_t internal;
+    memset (&internal, 0, sizeof internal);
+    if (request->desc == &zkv_put_desc)
+        internal.put = (zkv_put_t *) request->body;
+    else
+    if (request->desc == &zkv_delete_range_desc)
+        internal.delete_range = (zkv_delete_range_t *) request->body;
+    else
+    if (request->desc == &zkv_txn_desc)
+        internal.txn = (zkv_txn_t *) request->body;
+    else
+    if (request->desc == &zkv_compact_desc)
+        internal.compact = (zkv_compact_t *) request->body;
+    else
+        return ZKV_ERR_OK;
+    return zkv_alarm_table_gate (self->alarms, &internal);
+}
+
+//  Proposes this member's NOSPACE unless it is raised (read from the
+//  alarm family) or was proposed a moment ago and not seen since: not once
+//  per refused write. why: for the log. True if it proposed it.
+static bool
+s_raise_nospace (self_t *self, const char *why)
+{
+    int64_t now = zclock_mono ();
+    s_load_alarms (self);
+    if (!zkv_alarm_retry_due (&self->nospace, zkv_alarm_table_has (self->alarms,
+                              self->args->member_id, ZKV_ALARM_NOSPACE), now))
+        return false;
+    zsys_warning ("front: %s: raising NOSPACE", why);
+    zkv_io_propose_alarm (self->raft, self->args->member_id, ZKV_ALARM_ACTIVATE,
+                          self->args->member_id, ZKV_ALARM_NOSPACE);
+    return true;
 }
 
 //  etcd's quota check before proposing: a put or txn that would take the
 //  database past the quota is refused, and this member's NOSPACE alarm
-//  proposed unless it is raised (read from the alarm family: a refused
-//  write is rare). Until the alarm proposed is seen raised, it is not
-//  proposed again for a moment: not once per refused write.
+//  proposed
 static bool
-s_fits_quota (self_t *self, const zkv_msg_t *request)
+s_fits_quota (self_t *self, uint64_t cost)
 {
-    uint64_t cost = request->desc == &zkv_put_desc
-                  ? zkv_put_cost ((const zkv_put_t *) request->body)
-                  : request->desc == &zkv_txn_desc
-                  ? zkv_txn_cost ((const zkv_txn_t *) request->body): 0;
-    int64_t now = zclock_mono ();
-    if (zkv_quota_fits (&self->quota, self->args->engine, cost, now))
+    if (zkv_quota_fits (&self->quota, self->args->engine, cost, zclock_mono ()))
         return true;
-    s_load_alarms (self);
-    if (zkv_alarm_retry_due (&self->nospace, zkv_alarm_table_has (self->alarms,
-                             self->args->member_id, ZKV_ALARM_NOSPACE), now)) {
-        zsys_warning ("front: a write would pass the quota of %lld bytes: raising NOSPACE",
-                      (long long) self->quota.quota);
-        zkv_io_propose_alarm (self->raft, self->args->member_id, ZKV_ALARM_ACTIVATE,
-                              self->args->member_id, ZKV_ALARM_NOSPACE);
+    char why [128];
+    snprintf (why, sizeof why, "a write would pass the quota of %lld bytes",
+              (long long) self->quota.quota);
+    s_raise_nospace (self, why);
+    return false;
+}
+
+//  The free-disk guard before proposing (zkv_space.h): a put or txn that
+//  would leave the disk less room than --min-free-disk-bytes, counting
+//  what this member's writes still waiting will write, is refused, and
+//  this member's NOSPACE proposed; the alarm actor, told, releases the
+//  reserve
+static bool
+s_fits_disk (self_t *self, uint64_t cost)
+{
+    int64_t bytes = ZKV_SPACE_PROPOSED * (int64_t) (self->waiting_write_bytes + cost);
+    if (cost == 0 || zkv_space_fits (self->space, bytes, zclock_mono ()))
+        return true;
+    char text [512], why [640];
+    zkv_space_describe (self->space, bytes, text, sizeof text);
+    snprintf (why, sizeof why, "%s: under %lld", text, (long long) self->args->space->min_free);
+    if (s_raise_nospace (self, why)) {
+        zkv_disk_short_t short_of = { .who = zkv_bin ("front", 5) };
+        zkv_io_send (self->alarm, &zkv_disk_short_desc, &short_of);
     }
     return false;
 }
@@ -601,6 +676,7 @@ s_handle_client (self_t *self)
     const uint8_t *data = (const uint8_t *) zmq_msg_data (payload);
     size_t size = zmq_msg_size (payload);
     zkv_result_t status;
+    zkv_err_t refused = ZKV_ERR_OK;
     zkv_msg_t *request = zkv_msg_decode (data, size, ZKV_KIND_REQUEST, &self->limits, &status);
     if (!request) {
         //  Still answer under the request's id and op, when they can be read
@@ -628,8 +704,10 @@ s_handle_client (self_t *self)
         s_reply_error (self, &envelope, request->has_id, request->id, request->desc->name,
                        &status);
     else
-    if (!s_fits_quota (self, request)) {
-        zkv_status_set (&status, ZKV_ERR_NO_SPACE, NULL);
+    if ((refused = s_gate (self, request)) != ZKV_ERR_OK
+    ||  !s_fits_quota (self, s_write_cost (request))
+    ||  !s_fits_disk (self, s_write_cost (request))) {
+        zkv_status_set (&status, refused != ZKV_ERR_OK? refused: ZKV_ERR_NO_SPACE, NULL);
         s_reply_error (self, &envelope, request->has_id, request->id, request->desc->name,
                        &status);
     }
@@ -644,6 +722,8 @@ s_handle_client (self_t *self)
     }
     else {
         s_waiter_t *waiter = s_wait (self, &envelope, request, size);
+        waiter->write_bytes = s_write_cost (request);
+        self->waiting_write_bytes += waiter->write_bytes;
         if (self->args->verbose)
             zsys_debug ("front: %s id %llu waits as %llu", request->desc->name,
                         (unsigned long long) request->id, (unsigned long long) waiter->wait);
@@ -829,8 +909,9 @@ s_start (self_t *self, char *error, size_t size)
     self->hasher = zkv_io_outbox (self->args->hasher);
     self->defrag = zkv_io_outbox (self->args->defrag);
     self->snapshotter = zkv_io_outbox (self->args->snapshotter);
+    self->alarm = zkv_io_outbox (self->args->alarm);
     if (!self->inbox || !self->raft || !self->storage || !self->hasher || !self->defrag
-    ||  !self->snapshotter) {
+    ||  !self->snapshotter || !self->alarm) {
         snprintf (error, size, "cannot bind %s or reach raft and storage", self->args->inbox);
         return error;
     }
@@ -866,6 +947,8 @@ zkv_front_actor (zsock_t *pipe, void *args)
     self->limits = zkv_limits_request (self->args->max_request_bytes);
     self->alarms = zkv_alarm_table_new ();
     self->quota.quota = self->args->quota_bytes;
+    self->space = zkv_space_new (self->args->engine, self->args->space);
+    s_load_alarms (self);
     //  Bytes in flight are bounded too, not only requests: 64 MiB, or eight
     //  of the largest requests
     self->max_waiting_bytes = 8 * self->args->max_request_bytes;
@@ -926,6 +1009,7 @@ zkv_front_actor (zsock_t *pipe, void *args)
             s_handle_inbox (self);
         if (zclock_mono () >= next_tick) {
             s_expire (self);
+            s_load_alarms (self);       //  a snapshot installed tells no alarm event
             next_tick = zclock_mono () + TICK_MSECS;
             if (next_tick >= next_clients_tick) {
                 zkv_clients_tick (self->clients, next_tick);
@@ -940,6 +1024,7 @@ zkv_front_actor (zsock_t *pipe, void *args)
     zlistx_destroy (&self->by_age);
     zlistx_destroy (&self->long_by_age);
     zkv_alarm_table_destroy (&self->alarms);
+    zkv_space_destroy (&self->space);
     zhashx_destroy (&self->client_keys);
     zhashx_destroy (&self->admin_keys);
     free (self->proposals);             //  empty: every burst was flushed
@@ -954,5 +1039,6 @@ zkv_front_actor (zsock_t *pipe, void *args)
     zsock_destroy (&self->hasher);
     zsock_destroy (&self->defrag);
     zsock_destroy (&self->snapshotter);
+    zsock_destroy (&self->alarm);
     free (self);
 }

@@ -5,7 +5,13 @@
     of a message is the request, the frames before it its envelope, sent
     back with the reply). Decodes and checks each request as hostile input
     and answers anything wrong with an error reply, never dropping the
-    client or stopping. Routes writes to raft, linearizable reads to raft
+    client or stopping. Refuses, before proposing it, a write the alarms
+    refuse (zkv_alarm_table_gate, on the table as this member applied it),
+    and a put or txn that passes the quota or that the free-disk guard
+    finds no room for (zkv_space.h: what this member's waiting writes will
+    write counted), proposing this member's NOSPACE for those two; when
+    the guard trips it tells the alarm actor (disk_short), which releases
+    the reserve file. Routes writes to raft, linearizable reads to raft
     for a read index, serializable reads to storage, Hash and HashKV to
     the hasher, Defragment to defrag, Snapshot to the snapshotter (whose
     stream of replies it passes on, and the client's credit grants); keeps the table of waiting requests
@@ -46,6 +52,7 @@
 #include <czmq.h>
 
 #include "zkv_engine.h"
+#include "zkv_space.h"
 
 typedef struct {
     uint64_t member_id;
@@ -68,8 +75,10 @@ typedef struct {
     const char *hasher;                 //  hasher's inbox
     const char *defrag;                 //  defrag's inbox
     const char *snapshotter;            //  snapshotter's inbox
+    const char *alarm;                  //  the alarm actor's inbox
     zkv_engine_t *engine;               //  for its sizes in Status (shared)
     int64_t quota_bytes;                //  --quota-backend-bytes, as Status says it
+    const zkv_space_config_t *space;    //  the free-disk guard's settings
     bool verbose;                       //  log every request (debug)
     const char *name;                   //  this member's name
     zcert_t *cert;                      //  --cert: CURVE (NULL: plain; read at START)

@@ -9,12 +9,14 @@
 #include "zkv_snapshot.h"
 #include "zkv_check.h"
 #include "zkv_mvcc.h"
+#include "zkv_space.h"
 
 #include <stdlib.h>
 #include <string.h>
 
 #define COMPACT_STEP 1000               //  deletions per physical compaction step
 #define STATE_TO_RAFT 128               //  applied entries between reports to raft
+#define STATE_TO_RAFT_BYTES (4 << 20)   //  ...or bytes of them, if that comes first
 
 //  Replies to send to front after the batch that produced them is written
 typedef struct {
@@ -43,6 +45,7 @@ typedef struct {
     zsock_t *front;                     //  answers and state, to front
     zsock_t *raft;                      //  state and snapshot chunks, to raft
     zsock_t *hasher;                    //  compactions, to the hasher
+    zsock_t *alarm;                     //  the disk runs short, to the alarm actor
     int64_t hash_hold;                  //  the newest compaction the hasher has
                                         //  not taken a snapshot of (-1: none):
                                         //  no deleting, no installing till then
@@ -53,6 +56,7 @@ typedef struct {
     zkv_alarm_table_t *alarms;          //  the alarms, as applied
     zkv_quota_t quota;                  //  checked again at apply
     zkv_alarm_retry_t nospace;          //  our NOSPACE, proposed and seen
+    zkv_space_t *space;                 //  the free-disk guard
     zkv_alarm_t *alarm_changes;         //  of the batch being applied
     size_t alarm_change_count;
     zlistx_t *reads;                    //  s_read_t waiting for their index
@@ -61,6 +65,7 @@ typedef struct {
     zkv_snapshot_in_t *install;         //  snapshots streamed in
     uint64_t commit;                    //  raft's commit index, as the last apply said
     uint64_t applied_told_raft;
+    uint64_t bytes_since_told_raft;     //  of the entries applied since
     uint64_t next_stream;
     uint64_t late_reads;                //  dropped or stopped past their deadline,
     int64_t late_reads_told;            //  told in the log at most once a second
@@ -190,6 +195,26 @@ static bool
 s_past_deadline (void *arg)
 {
     return zclock_mono () > *(const int64_t *) arg;
+}
+
+//  The room of the disk would run short with the batch about to be
+//  applied: this member's NOSPACE is proposed, and the alarm actor told
+//  (it releases the reserve). The batch is applied all the same: every
+//  member applies every committed entry.
+static void
+s_disk_short (self_t *self, int64_t bytes)
+{
+    if (!zkv_alarm_retry_due (&self->nospace, zkv_alarm_table_has (self->alarms,
+                              self->args->member_id, ZKV_ALARM_NOSPACE), zclock_mono ()))
+        return;
+    char text [512];
+    zkv_space_describe (self->space, bytes, text, sizeof text);
+    zsys_warning ("storage: %s: under %lld: raising NOSPACE", text,
+                  (long long) self->args->space->min_free);
+    zkv_io_propose_alarm (self->raft, self->args->member_id, ZKV_ALARM_ACTIVATE,
+                          self->args->member_id, ZKV_ALARM_NOSPACE);
+    zkv_disk_short_t short_of = { .who = zkv_bin ("storage", 7) };
+    zkv_io_send (self->alarm, &zkv_disk_short_desc, &short_of);
 }
 
 //  Runs request against the store (a write inside the open batch, or a
@@ -362,7 +387,8 @@ s_decode_request (zkv_bin_t bytes, msgpack_zone *zone)
 
 //  Front hears after every apply (Status, headers); raft, which needs the
 //  applied index only to pace log compaction, every STATE_TO_RAFT entries
-//  (a message between threads costs a wake-up)
+//  (a message between threads costs a wake-up), or STATE_TO_RAFT_BYTES of
+//  them: large entries make a large log soon
 static void
 s_push_state (self_t *self, bool to_raft)
 {
@@ -374,9 +400,11 @@ s_push_state (self_t *self, bool to_raft)
         .compact_revision = zkv_mvcc_compact_revision (self->mvcc)
     };
     zkv_io_send (self->front, &zkv_storage_state_desc, &state);
-    if (to_raft || state.applied >= self->applied_told_raft + STATE_TO_RAFT) {
+    if (to_raft || state.applied >= self->applied_told_raft + STATE_TO_RAFT
+    ||  self->bytes_since_told_raft >= STATE_TO_RAFT_BYTES) {
         zkv_io_send (self->raft, &zkv_storage_state_desc, &state);
         self->applied_told_raft = state.applied;
+        self->bytes_since_told_raft = 0;
     }
 }
 
@@ -434,6 +462,14 @@ s_apply (self_t *self, const zkv_apply_t *apply, s_answers_t *answers)
     //  Compactions applied, told to the hasher once the batch is written
     zkv_compaction_scheduled_t *compactions = NULL;
     size_t compaction_count = 0;
+    //  The free-disk guard looks before each batch (the raft log holds it
+    //  already: its apply writes it again, in the WAL and a table file)
+    int64_t bytes = 0;
+    for (size_t i = 0; i < apply->entries.count; i++)
+        if (apply->entries.items [i].index > applied)
+            bytes += (int64_t) apply->entries.items [i].data.size;
+    if (bytes && !zkv_space_fits (self->space, ZKV_SPACE_APPENDED * bytes, zclock_mono ()))
+        s_disk_short (self, ZKV_SPACE_APPENDED * bytes);
     zkv_mvcc_begin (self->mvcc);
     for (size_t i = 0; i < apply->entries.count; i++) {
         const zkv_entry_t *entry = &apply->entries.items [i];
@@ -478,6 +514,8 @@ s_apply (self_t *self, const zkv_apply_t *apply, s_answers_t *answers)
     if (last_index && zkv_mvcc_commit (self->mvcc, last_index, last_term, &error))
         zkv_fatal ("storage: applying entries up to %llu failed: %s",
                    (unsigned long long) last_index, error);
+    zkv_space_wrote (self->space, ZKV_SPACE_APPENDED * bytes);
+    self->bytes_since_told_raft += (uint64_t) bytes;
     s_alarm_changes_tell (self);
     msgpack_zone_free (zone);
     for (size_t i = 0; i < compaction_count; i++)
@@ -677,10 +715,12 @@ s_self_destroy (self_t **self_p)
     zsock_destroy (&self->front);
     zsock_destroy (&self->raft);
     zsock_destroy (&self->hasher);
+    zsock_destroy (&self->alarm);
     zkv_snapshot_out_destroy (&self->stream);
     zkv_snapshot_in_destroy (&self->install);
     zkv_mvcc_destroy (&self->mvcc);
     zkv_alarm_table_destroy (&self->alarms);
+    zkv_space_destroy (&self->space);
     free (self->alarm_changes);
     free (self);
     *self_p = NULL;
@@ -698,12 +738,15 @@ s_start (self_t *self, char *error, size_t size)
         return error;
     }
     self->quota.quota = self->args->quota_bytes;
+    self->space = zkv_space_new (self->args->engine, self->args->space);
     self->inbox = zkv_io_inbox (self->args->inbox);
     self->front = zkv_io_outbox (self->args->front);
     self->raft = zkv_io_outbox (self->args->raft);
     self->hasher = zkv_io_outbox (self->args->hasher);
+    self->alarm = zkv_io_outbox (self->args->alarm);
     self->install = zkv_snapshot_in_new (self->args->engine);
-    if (!self->inbox || !self->front || !self->raft || !self->hasher || !self->install) {
+    if (!self->inbox || !self->front || !self->raft || !self->hasher || !self->alarm
+    ||  !self->install) {
         snprintf (error, size, "cannot bind %s or reach front and raft", self->args->inbox);
         return error;
     }

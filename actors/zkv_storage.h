@@ -4,7 +4,11 @@
     Applies committed entries to the MVCC store, one RocksDB batch per
     batch of entries with the applied index in it; serves reads once the
     index they wait for is applied; answers front for the requests this
-    member received; reclaims compacted space in steps when idle; pushes
+    member received; reclaims compacted space in steps when idle; before
+    each batch asks the free-disk guard (zkv_space.h) whether the disk has
+    room for it, and when it has not proposes this member's NOSPACE and
+    tells the alarm actor, which releases the reserve (the batch is
+    applied all the same); pushes
     storage_state (applied index, revision) to front and raft. Streams a
     snapshot of its state, one chunk per idle turn, when raft asks for one
     for a follower, and installs the one a leader streams to it.
@@ -27,6 +31,7 @@
 #include <czmq.h>
 
 #include "zkv_engine.h"
+#include "zkv_space.h"
 
 typedef struct {
     zkv_engine_t *engine;               //  the member's database (shared)
@@ -36,7 +41,9 @@ typedef struct {
     const char *front;                  //  front's inbox
     const char *raft;                   //  raft's inbox
     const char *hasher;                 //  hasher's inbox
+    const char *alarm;                  //  the alarm actor's inbox
     int64_t quota_bytes;                //  --quota-backend-bytes (<= 0: none)
+    const zkv_space_config_t *space;    //  the free-disk guard's settings
 } zkv_storage_args_t;
 
 void

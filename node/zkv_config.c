@@ -26,7 +26,7 @@ enum {
     S_PEER_FD, S_CLIENT_FD, S_QUOTA, S_LISTEN_EVENTS, S_MIN_FREE_DISK, S_CORRUPT_CHECK,
     S_INITIAL_CORRUPT_CHECK, S_MAX_CLIENT_REQUESTS, S_CERT, S_CLIENT_CERTS, S_PEER_CERTS,
     S_ADMIN_CERTS, S_MAX_RESPONSE_BYTES, S_MAX_CLIENT_UNREAD, S_MAX_UNREAD,
-    S_MAX_CLIENT_CONNECTIONS, S_PEER_CERT
+    S_MAX_CLIENT_CONNECTIONS, S_PEER_CERT, S_DISK_RESERVE
 };
 
 static const s_setting_t s_settings [] = {
@@ -63,8 +63,10 @@ static const s_setting_t s_settings [] = {
     { "max-unread-bytes",      "1073741824",            "bytes of replies all clients together may leave unread; past it the member closes the connections that hold the most", false },
     { "max-client-connections", "1024",                 "client connections at once, and as many event subscribers (at most a quarter of the open-file limit each); more are closed at once", false },
     { "peer-cert",             "",                      "the cluster's peer certificate (FILE and FILE_secret; the members share it): CURVE on the peer socket alone, clients stay plain. Without it or --cert the peer port authenticates nobody", false },
+    { "disk-reserve-bytes",    "",                      "size of <data-dir>/reserve, disk set aside and released when NOSPACE is raised for lack of it (default: --min-free-disk-bytes; 0: none)", false },
 };
 #define SETTINGS (sizeof s_settings / sizeof s_settings [0])
+#define MAX_DISK_BYTES ((size_t) 1 << 62)
 
 static void
 s_usage (void)
@@ -333,11 +335,20 @@ zkv_config_parse (zkv_config_t *config, int argc, char *argv [], char *error,
         }
         config->quota_backend_bytes = quota == 0? ZKV_DEFAULT_QUOTA_BYTES: (int64_t) quota;
     }
-    if (rc == 0 && s_size (values [S_MIN_FREE_DISK], &number)) {
+    //  (at most 2^62: the free-disk guard adds and subtracts them in 64 bits)
+    if (rc == 0 && (s_size (values [S_MIN_FREE_DISK], &number) || number > MAX_DISK_BYTES)) {
         snprintf (error, error_size, "--min-free-disk-bytes must be a number of bytes");
         rc = -1;
     }
     config->min_free_disk_bytes = (int64_t) number;
+    if (rc == 0 && !values [S_DISK_RESERVE][0])
+        number = (size_t) config->min_free_disk_bytes;
+    else
+    if (rc == 0 && (s_size (values [S_DISK_RESERVE], &number) || number > MAX_DISK_BYTES)) {
+        snprintf (error, error_size, "--disk-reserve-bytes must be a number of bytes");
+        rc = -1;
+    }
+    config->disk_reserve_bytes = (int64_t) number;
     if (rc == 0 && (s_size (values [S_CORRUPT_CHECK], &number) || number > 86400000)) {
         snprintf (error, error_size, "--corrupt-check-time must be msecs, at most a day");
         rc = -1;

@@ -38,6 +38,7 @@ typedef struct {
     size_t max_client_connections;      //  --max-client-connections
     int64_t quota_backend_bytes;        //  --quota-backend-bytes (0 given: the default)
     int64_t min_free_disk_bytes;        //  --min-free-disk-bytes (0: off)
+    int64_t disk_reserve_bytes;         //  --disk-reserve-bytes (0: none)
     int corrupt_check_time;             //  --corrupt-check-time (msecs; 0: off; 5 minutes)
     bool initial_corrupt_check;         //  --initial-corrupt-check
     size_t max_client_requests;         //  --max-client-requests

@@ -389,9 +389,15 @@ main (int argc, char *argv [])
     snprintf (snapshotter_inbox, sizeof snapshotter_inbox, "inproc://zkv-%d-snapshotter",
               (int) getpid ());
     snprintf (alarm_inbox, sizeof alarm_inbox, "inproc://zkv-%d-alarm", (int) getpid ());
+    //  The free-disk guard, on disk only; its reserve only with it
+    zkv_space_config_t space = {
+        .data_dir = config.memory? NULL: config.data_dir,
+        .min_free = config.min_free_disk_bytes,
+        .reserve = config.min_free_disk_bytes > 0? config.disk_reserve_bytes: 0
+    };
     zkv_storage_args_t storage_args = {
         engine, member_id, cluster_id, storage_inbox, front_inbox, raft_inbox, hasher_inbox,
-        config.quota_backend_bytes
+        alarm_inbox, config.quota_backend_bytes, &space
     };
     zkv_hasher_args_t hasher_args = {
         engine, member_id, cluster_id, hasher_inbox, front_inbox, storage_inbox, raft_inbox
@@ -403,14 +409,13 @@ main (int argc, char *argv [])
     //  A check waits for answers twice an election timeout, and a second at least
     zkv_alarm_args_t alarm_args = {
         .engine = engine, .member_id = member_id, .members = member_ids,
-        .member_count = cluster.count, .data_dir = config.memory? NULL: config.data_dir,
-        .min_free_disk_bytes = config.min_free_disk_bytes,
+        .member_count = cluster.count, .space = &space,
         .corrupt_check_msecs = config.corrupt_check_time,
         .answer_msecs = 2 * config.election_timeout < 1000? 1000: 2 * config.election_timeout,
         .inbox = alarm_inbox, .raft = raft_inbox
     };
     zkv_defrag_args_t defrag_args = {
-        engine, member_id, cluster_id, defrag_inbox, front_inbox
+        engine, member_id, cluster_id, defrag_inbox, front_inbox, &space
     };
     zkv_snapshotter_args_t snapshotter_args = {
         engine, member_id, snapshotter_inbox, front_inbox
@@ -440,7 +445,8 @@ main (int argc, char *argv [])
         .request_timeout = config.request_timeout,
         .inbox = front_inbox, .raft = raft_inbox, .storage = storage_inbox,
         .hasher = hasher_inbox, .defrag = defrag_inbox,
-        .snapshotter = snapshotter_inbox, .engine = engine, .quota_bytes = config.quota_backend_bytes,
+        .snapshotter = snapshotter_inbox, .alarm = alarm_inbox, .engine = engine, .quota_bytes = config.quota_backend_bytes,
+        .space = &space,
         .verbose = config.log_level == ZKV_LOG_DEBUG, .name = config.name,
         .cert = security.cert, .client_keys = security.client_keys,
         .admin_keys = security.admin_keys

@@ -109,7 +109,23 @@ zkv_engine_open (const char *path, zkv_memory_t *memory, char **error)
     }
     self->path = strdup (path);
     self->cache = rocksdb_cache_create_lru (64 << 20);
+    //  RocksDB allocates the disk it writes, not more: by default it
+    //  fallocates a WAL in steps of 64 MB and a compaction's table file in
+    //  steps of 70 MB, so the free space of a disk jumped by that much at
+    //  a new file, and a step taken just before another write could leave
+    //  that write no room. The free-disk guard (zkv_space.h) judges the
+    //  free space by what RocksDB will still write; it needs what RocksDB
+    //  holds to be what it wrote. (7.8's C API sets this only from text.)
+    rocksdb_options_t *base = rocksdb_options_create ();
     self->options = rocksdb_options_create ();
+    char *err = NULL;
+    rocksdb_get_options_from_string (base, "allow_fallocate=false", self->options, &err);
+    rocksdb_options_destroy (base);
+    if (err) {
+        *error = err;
+        zkv_engine_destroy (&self);
+        return NULL;
+    }
     rocksdb_options_set_create_if_missing (self->options, 1);
     rocksdb_options_set_create_missing_column_families (self->options, 1);
     rocksdb_options_increase_parallelism (self->options, 2);
@@ -170,7 +186,6 @@ zkv_engine_open (const char *path, zkv_memory_t *memory, char **error)
     }
     //  A database must be opened with every family it has; zkv's own
     //  families are all listed, so any other one means a foreign database.
-    char *err = NULL;
     size_t existing_count = 0;
     char **existing = rocksdb_list_column_families (self->options, path, &existing_count, &err);
     if (err) {
@@ -436,27 +451,82 @@ s_entries (zkv_engine_t *self, zkv_cf_t cf)
     return entries;
 }
 
+//  The bytes of cf (table files and memtables), and the part of them in
+//  use: RocksDB's estimate of the keys that remain (entries less what
+//  deletions cancel) over all entries
+static void
+s_family_size (zkv_engine_t *self, zkv_cf_t cf, double *bytes, double *in_use)
+{
+    *bytes = (double) zkv_engine_property (self, cf, "rocksdb.cur-size-all-mem-tables")
+           + (double) zkv_engine_property (self, cf, "rocksdb.total-sst-files-size");
+    double entries = (double) s_entries (self, cf);
+    double keys = (double) zkv_engine_property (self, cf, "rocksdb.estimate-num-keys");
+    double share = entries > 0? keys / entries: 1;
+    *in_use = *bytes * (share > 1? 1: share);
+}
+
 void
 zkv_engine_sizes (zkv_engine_t *self, int64_t *size, int64_t *in_use)
 {
     double files = 0, live = 0;
     for (int cf = 0; cf < ZKV_CF_COUNT; cf++)
         if (cf != ZKV_CF_RAFT_LOG) {
-            double bytes = (double) zkv_engine_property (self, (zkv_cf_t) cf,
-                                                        "rocksdb.cur-size-all-mem-tables")
-                         + (double) zkv_engine_property (self, (zkv_cf_t) cf,
-                                                        "rocksdb.total-sst-files-size");
-            //  The live share: RocksDB's estimate of the keys that remain
-            //  (entries less what deletions cancel) over all entries
-            double entries = (double) s_entries (self, (zkv_cf_t) cf);
-            double keys = (double) zkv_engine_property (self, (zkv_cf_t) cf,
-                                                       "rocksdb.estimate-num-keys");
-            double share = entries > 0? keys / entries: 1;
+            double bytes, used;
+            s_family_size (self, (zkv_cf_t) cf, &bytes, &used);
             files += bytes;
-            live += bytes * (share > 1? 1: share);
+            live += used;
         }
     *size = (int64_t) files;
     *in_use = (int64_t) live;
+}
+
+void
+zkv_engine_low_levels (zkv_engine_t *self, int64_t low [ZKV_CF_COUNT])
+{
+    memset (low, 0, ZKV_CF_COUNT * sizeof (int64_t));
+    const rocksdb_livefiles_t *files = rocksdb_livefiles (self->db);
+    int count = files? rocksdb_livefiles_count (files): 0;
+    for (int i = 0; i < count; i++) {
+        const char *name = rocksdb_livefiles_column_family_name (files, i);
+        zkv_cf_t cf = name? zkv_cf_by_name (name, strlen (name)): ZKV_CF_COUNT;
+        if (cf < ZKV_CF_COUNT && rocksdb_livefiles_level (files, i) <= 1)
+            low [cf] += (int64_t) rocksdb_livefiles_size (files, i);
+    }
+    if (files)
+        rocksdb_livefiles_destroy (files);
+}
+
+int64_t
+zkv_engine_compaction_bound (zkv_engine_t *self, const int64_t low [ZKV_CF_COUNT])
+{
+    int64_t bound = 0;
+    for (int cf = 0; cf < ZKV_CF_COUNT; cf++) {
+        int64_t next = low [cf] + (int64_t) zkv_engine_property (
+            self, (zkv_cf_t) cf, "rocksdb.cur-size-all-mem-tables");
+        int64_t pending = (int64_t) zkv_engine_property (
+            self, (zkv_cf_t) cf, "rocksdb.estimate-pending-compaction-bytes");
+        int64_t family = next > pending? next: pending;
+        if (family > bound)
+            bound = family;
+    }
+    return bound;
+}
+
+int64_t
+zkv_engine_defrag_need (zkv_engine_t *self)
+{
+    double need = 0;
+    for (int cf = 0; cf < ZKV_CF_COUNT; cf++) {
+        double bytes, used;
+        s_family_size (self, (zkv_cf_t) cf, &bytes, &used);
+        //  The raft log drops compacted entries with a range deletion,
+        //  which RocksDB's key estimate does not see: all of it may stay
+        if (cf == ZKV_CF_RAFT_LOG)
+            used = bytes;
+        if (used > need)
+            need = used;
+    }
+    return (int64_t) need;
 }
 
 int

@@ -163,6 +163,29 @@ uint64_t
 void
     zkv_engine_sizes (zkv_engine_t *self, int64_t *size, int64_t *in_use);
 
+//  The bytes of the table files in levels 0 and 1 of each family
+//  (RocksDB's list of live files: read it when the files change)
+void
+    zkv_engine_low_levels (zkv_engine_t *self, int64_t low [ZKV_CF_COUNT]);
+
+//  What the next compaction may write, at most (RocksDB writes a
+//  compaction's output before it deletes the input, and runs one at a
+//  time): for the family where it is largest, the compaction out of level
+//  0 (low: its levels 0 and 1, as zkv_engine_low_levels read them, and the
+//  memtables that will flush into level 0) or what RocksDB estimates its
+//  pending compactions rewrite (rocksdb.estimate-pending-compaction-bytes),
+//  whichever is larger. An estimate from RocksDB's own figures, not a
+//  promise: see OPERATIONS.md, "Disk faults".
+int64_t
+    zkv_engine_compaction_bound (zkv_engine_t *self, const int64_t low [ZKV_CF_COUNT]);
+
+//  What a defragmentation (zkv_engine_flush, then zkv_engine_compact of
+//  each family in turn) writes before it drops what it rewrote: the data
+//  in use of the largest family (as zkv_engine_sizes estimates it; all of
+//  the raft log, whose compacted entries RocksDB's estimate does not see)
+int64_t
+    zkv_engine_defrag_need (zkv_engine_t *self);
+
 //  Compacts the whole of cf, rewriting even its bottommost level so that
 //  deleted data and tombstones are really dropped. Writes go on meanwhile
 //  (the compaction is not exclusive: automatic compactions keep running,

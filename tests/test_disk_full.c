@@ -1,6 +1,7 @@
 /*  test_disk_full.c — a member whose data directory is a small filesystem
     (a tmpfs the test mounts, 64 MiB, part of it taken by a ballast file):
-    the free-disk watermark raises NOSPACE while the disk still has room;
+    the free-disk guard raises NOSPACE while the disk still has room (under
+    load: test_disk_guard.c);
     with the watermark off, a write that meets the full disk stops the
     member (exit 2, RocksDB's error in its log), and so does a flush that
     meets it while the member is idle; it refuses to start while the disk
@@ -8,121 +9,37 @@
     it acknowledged. */
 #include <criterion/criterion.h>
 #include <czmq.h>
-#include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
-#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <sys/mount.h>
-#include <sys/stat.h>
-#include <sys/statvfs.h>
 #include <sys/wait.h>
-#include <unistd.h>
 
 #include "cluster_fixture.h"
+#include "small_disk.h"
 
 #define MIB (1024 * 1024)
 #define DISK_BYTES (64 * MIB)
 #define VALUE_BYTES 8192
-
-static char s_disk [256];               //  the small filesystem, once mounted
 
 static void
 s_teardown (void)
 {
     //  The members first: they hold files on it
     zkv_harness_destroy (&cf_cluster);
-    if (*s_disk && umount2 (s_disk, MNT_DETACH))
-        fprintf (stderr, "could not unmount %s: %s\n", s_disk, strerror (errno));
+    sd_unmount ();
     cf_teardown ();
 }
 
 TestSuite (disk_full, .fini = s_teardown, .timeout = 120);
 
-//  Gives this test a mount namespace of its own, which the members it
-//  starts inherit: what it mounts is seen nowhere else, and the kernel
-//  unmounts it when the test and its members are gone, even after a crash.
-//  That takes root: real root, or the root of a user namespace (a user
-//  namespace cannot be made here, Criterion's worker has threads).
-static void
-s_private_mounts (void)
-{
-    if (geteuid () != 0)
-        cr_assert_fail ("this test mounts a small tmpfs, which takes root: run it as root, or "
-                        "under `unshare --user --map-root-user --mount`");
-    cr_assert_eq (unshare (CLONE_NEWNS), 0, "unshare (CLONE_NEWNS): %s", strerror (errno));
-    //  Nothing mounted from here on goes back to the parent namespace
-    cr_assert_eq (mount (NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL), 0, "%s",
-                  strerror (errno));
-}
-
 //  Mounts a tmpfs of DISK_BYTES as the data directory of member name
 static void
 s_small_disk (const char *name)
 {
-    s_private_mounts ();
     char path [256];
     snprintf (path, sizeof path, "%s/%s", cf_dir, name);
-    cr_assert (mkdir (path, 0700) == 0 || errno == EEXIST, "%s: %s", path, strerror (errno));
-    char options [64];
-    snprintf (options, sizeof options, "size=%d,mode=0700", DISK_BYTES);
-    cr_assert_eq (mount ("tmpfs", path, "tmpfs", MS_NOSUID | MS_NODEV, options), 0,
-                  "cannot mount a tmpfs on %s: %s", path, strerror (errno));
-    snprintf (s_disk, sizeof s_disk, "%s", path);
-}
-
-static int64_t
-s_free_bytes (void)
-{
-    struct statvfs fs;
-    cr_assert_eq (statvfs (s_disk, &fs), 0);
-    return (int64_t) fs.f_bavail * (int64_t) fs.f_frsize;
-}
-
-static void
-s_ballast_path (char *path, size_t size)
-{
-    snprintf (path, size, "%s/ballast", s_disk);
-}
-
-//  Puts a ballast of bytes on the small disk (all of what is free when
-//  bytes is 0); returns its size
-static int64_t
-s_ballast (int64_t bytes)
-{
-    char path [300];
-    s_ballast_path (path, sizeof path);
-    int fd = open (path, O_WRONLY | O_CREAT | O_APPEND, 0600);
-    cr_assert_geq (fd, 0, "%s: %s", path, strerror (errno));
-    static char chunk [MIB];
-    memset (chunk, 'b', sizeof chunk);
-    int64_t written = 0;
-    size_t piece = sizeof chunk;
-    while (bytes == 0 || written < bytes) {
-        size_t size = bytes && bytes - written < (int64_t) piece? (size_t) (bytes - written): piece;
-        ssize_t done = write (fd, chunk, size);
-        if (done > 0)
-            written += done;
-        else
-        if (bytes == 0 && errno == ENOSPC && piece > 4096)
-            piece = 4096;               //  the last few pages
-        else {
-            cr_assert (bytes == 0 && errno == ENOSPC, "ballast: %s", strerror (errno));
-            break;
-        }
-    }
-    close (fd);
-    return written;
-}
-
-static void
-s_drop_ballast (void)
-{
-    char path [300];
-    s_ballast_path (path, sizeof path);
-    cr_assert_eq (unlink (path), 0, "%s: %s", path, strerror (errno));
+    sd_mount (path, DISK_BYTES);
 }
 
 static void
@@ -272,39 +189,51 @@ s_nospace_listed (const char *member)
     return true;
 }
 
-//  The free bytes member name's alarm actor saw when it raised NOSPACE
-//  (from its log line), -1 if it did not
-static int64_t
-s_free_when_raised (const char *name)
+//  What member name's free-disk guard saw when it first raised NOSPACE
+//  (from its log line: "F bytes free on the disk of D, O owed (...)"):
+//  the free bytes, and what it counted as owed to them; false if it
+//  raised none
+static bool
+s_seen_when_raised (const char *name, int64_t *free_bytes, int64_t *owed)
 {
     char path [256];
     snprintf (path, sizeof path, "%s/%s.log", cf_dir, name);
     FILE *file = fopen (path, "r");
     cr_assert_not_null (file);
     char line [1024];
-    int64_t free_bytes = -1;
-    while (free_bytes < 0 && fgets (line, sizeof line, file)) {
-        const char *at = strstr (line, "alarm: ");
-        long long bytes;
-        if (at && strstr (at, "raising NOSPACE") && sscanf (at, "alarm: %lld bytes free", &bytes) == 1)
-            free_bytes = bytes;
+    bool found = false;
+    while (!found && fgets (line, sizeof line, file)) {
+        char *at = strstr (line, " bytes free on the disk of ");
+        if (!at || !strstr (at, "raising NOSPACE"))
+            continue;
+        while (at > line && at [-1] >= '0' && at [-1] <= '9')
+            at--;                       //  to the number before it
+        long long bytes, counted;
+        if (sscanf (at, "%lld bytes free on the disk of %*[^,], %lld owed", &bytes,
+                    &counted) == 2) {
+            *free_bytes = bytes;
+            *owed = counted;
+            found = true;
+        }
     }
     fclose (file);
-    return free_bytes;
+    return found;
 }
 
 Test (disk_full, the_watermark_raises_nospace_while_the_disk_still_has_room)
 {
-    //  n1's data on 64 MiB, 16 of them ballast: NOSPACE under 24 MiB free
+    //  n1's data on 64 MiB, 8 of them ballast and 24 its reserve: NOSPACE
+    //  once the free space less what n1 owes it (memtables, the next
+    //  compaction, writes in flight) is under 24 MiB
     const int64_t watermark = 24 * MIB;
     const char *flags [] = { "--min-free-disk-bytes", "25165824", NULL };
     cf_prepare (3, flags);
     s_small_disk ("n1");
-    s_ballast (16 * MIB);
+    sd_ballast (8 * MIB);
     s_start (NULL);
     char leader [32];
     cf_leader (leader, sizeof leader);
-    cr_assert_gt (s_free_bytes (), watermark);
+    cr_assert_gt (sd_free_bytes (), watermark);
 
     //  Writes go through until n1's disk is under the watermark (n1 may
     //  write an entry after the leader acknowledged it, and raise its alarm
@@ -313,11 +242,11 @@ Test (disk_full, the_watermark_raises_nospace_while_the_disk_still_has_room)
     zkv_client_t *client = zkv_client_new (zkv_harness_endpoint (cf_cluster, leader), 5000);
     char text [256];
     int acked = 0;
-    while (s_free_bytes () >= watermark) {
+    while (sd_free_bytes () >= watermark) {
         if (*s_put (client, acked, text, sizeof text)) {
             cr_assert_str_eq (text, "etcdserver: mvcc: database space exceeded",
                               "put %d refused with %lld bytes free", acked,
-                              (long long) s_free_bytes ());
+                              (long long) sd_free_bytes ());
             break;
         }
         acked++;
@@ -325,14 +254,16 @@ Test (disk_full, the_watermark_raises_nospace_while_the_disk_still_has_room)
     int64_t deadline = zclock_mono () + 10000;
     while (!s_nospace_listed ("n1")) {
         cr_assert_lt (zclock_mono (), deadline, "n1 raised no NOSPACE (%lld bytes free)",
-                      (long long) s_free_bytes ());
+                      (long long) sd_free_bytes ());
         zclock_sleep (50);
     }
     //  From the watermark, not from a full disk: there was room, and n1 runs
-    int64_t seen = s_free_when_raised ("n1");
-    cr_assert (seen > 0 && seen < watermark, "n1 raised NOSPACE with %lld bytes free",
-               (long long) seen);
-    cr_assert_gt (s_free_bytes (), 0);
+    int64_t seen, owed;
+    cr_assert (s_seen_when_raised ("n1", &seen, &owed), "n1's log tells no NOSPACE raised");
+    cr_assert (seen > 0 && seen - owed < watermark,
+               "n1 raised NOSPACE with %lld bytes free, %lld owed", (long long) seen,
+               (long long) owed);
+    cr_assert_gt (sd_free_bytes (), 0);
     cr_assert (zkv_harness_running (cf_cluster, "n1"));
     cr_assert (!cf_log_says ("n1", "No space left on device"));
     for (size_t m = 0; m < 3; m++) {
@@ -345,8 +276,8 @@ Test (disk_full, the_watermark_raises_nospace_while_the_disk_still_has_room)
     }
 
     //  Space freed and the alarm disarmed: writes again
-    s_drop_ballast ();
-    cr_assert_gt (s_free_bytes (), watermark);
+    sd_drop_ballast ();
+    cr_assert_gt (sd_free_bytes (), watermark);
     const char *disarm [] = { "alarm", "disarm", NULL };
     zkv_run_t run = cf_zkvctl (zkv_harness_endpoints (cf_cluster), disarm);
     cr_assert_eq (run.code, 0, "%s", run.err);
@@ -367,7 +298,7 @@ Test (disk_full, a_write_that_meets_a_full_disk_stops_the_member_until_space_is_
     const char *flags [] = { "--min-free-disk-bytes", "0", NULL };
     cf_prepare (1, flags);
     s_small_disk ("n1");
-    s_ballast (32 * MIB);
+    sd_ballast (32 * MIB);
     s_start ("n1");
     char leader [32];
     cf_leader (leader, sizeof leader);
@@ -381,7 +312,7 @@ Test (disk_full, a_write_that_meets_a_full_disk_stops_the_member_until_space_is_
     s_stopped_on_a_full_disk ("n1");
     s_refuses_to_start_on_a_full_disk ("n1");
 
-    s_drop_ballast ();
+    sd_drop_ballast ();
     s_start ("n1");
     cf_leader (leader, sizeof leader);
     s_check_acked ("n1", acked, NULL);
@@ -407,8 +338,8 @@ Test (disk_full, a_flush_that_meets_a_full_disk_stops_an_idle_member)
     for (int i = 0; i < count; i++)
         cr_assert_str_eq (s_put (client, i, text, sizeof text), "");
     zkv_client_destroy (&client);
-    s_ballast (0);
-    cr_assert_lt (s_free_bytes (), 65536);
+    sd_ballast (0);
+    cr_assert_lt (sd_free_bytes (), 65536);
     zkv_defragment_t defrag = { false };
     zkv_msg_t *reply = cf_call ("n1", &zkv_defragment_desc, &defrag);
     cr_assert (!reply || zkv_reply_error (reply), "a defrag went through on a full disk");
@@ -416,7 +347,7 @@ Test (disk_full, a_flush_that_meets_a_full_disk_stops_an_idle_member)
     s_stopped_on_a_full_disk ("n1");
     s_refuses_to_start_on_a_full_disk ("n1");
 
-    s_drop_ballast ();
+    sd_drop_ballast ();
     s_start ("n1");
     cf_leader (leader, sizeof leader);
     s_check_acked ("n1", count, NULL);
@@ -430,7 +361,7 @@ Test (disk_full, a_member_whose_disk_fills_stops_while_the_others_go_on)
     const char *flags [] = { "--min-free-disk-bytes", "0", NULL };
     cf_prepare (3, flags);
     s_small_disk ("n1");
-    s_ballast (32 * MIB);
+    sd_ballast (32 * MIB);
     s_start (NULL);
     char leader [32];
     cf_leader (leader, sizeof leader);
@@ -453,7 +384,7 @@ Test (disk_full, a_member_whose_disk_fills_stops_while_the_others_go_on)
 
     //  (n2 answered the last write once it had applied it)
     uint64_t applied = cf_applied ("n2");
-    s_drop_ballast ();
+    sd_drop_ballast ();
     s_start ("n1");
     cr_assert (cf_caught_up ("n1", applied), "n1 did not catch up");
     for (size_t m = 0; m < 3; m++)

@@ -307,6 +307,14 @@ Test (node, bad_settings_are_refused)
     cr_assert_not_null (strstr (run.err, "--engine must be rocksdb or memory"), "%s", run.err);
     zkv_run_free (&run);
 
+    //  Sizes the free-disk guard adds up in 64 bits
+    const char *huge [] = { ZKV_NODE_BIN, "--disk-reserve-bytes", "18446744073709551615", NULL };
+    run = zkv_run (NULL, huge);
+    cr_assert_eq (run.code, 2);
+    cr_assert_not_null (strstr (run.err, "--disk-reserve-bytes must be a number of bytes"), "%s",
+                        run.err);
+    zkv_run_free (&run);
+
     const char *unknown [] = { ZKV_NODE_BIN, "--frobnicate", NULL };
     run = zkv_run (NULL, unknown);
     cr_assert_eq (run.code, 2);
