@@ -31,6 +31,7 @@
 #include "zkv_alarm.h"
 #include "zkv_defrag.h"
 #include "zkv_snapshotter.h"
+#include "zkv_peers.h"
 #include "zkv_raft.h"
 #include "zkv_storage.h"
 #include "zkv_zap.h"
@@ -369,7 +370,7 @@ main (int argc, char *argv [])
         return 1;
     }
     uint64_t member_id = cluster.self, cluster_id = cluster.cluster_id;
-    size_t peer_connections = 32 + 4 * cluster.count;
+    size_t peer_connections = ZKV_PEER_CONNECTIONS (cluster.count);
     size_t client_connections = s_client_connections (config.max_client_connections,
                                                       open_files, peer_connections);
     zkv_peer_t peers [ZKV_CLUSTER_MAX];

@@ -428,20 +428,32 @@ Test (hostile, strangers_connections_cannot_take_the_descriptors_the_store_needs
     zkv_bin_str (((zkv_status_response_t *) reply->body)->events_endpoint, events,
                  sizeof events);
     zkv_msg_destroy (&reply);
+    char peer [128] = "";
+    reply = cf_call (leader, &zkv_member_list_desc, &(zkv_member_list_t) { 0 });
+    cr_assert_not_null (reply);
+    zkv_member_list_response_t *list = (zkv_member_list_response_t *) reply->body;
+    for (size_t m = 0; m < list->members.count; m++)
+        if (cf_text_is (list->members.items [m].name, leader))
+            zkv_bin_str (list->members.items [m].peer_endpoint, peer, sizeof peer);
+    zkv_msg_destroy (&reply);
+    cr_assert (*peer);
 
-    //  1,300 connections to its client socket and 300 to its events
-    //  socket, more than its descriptors, none of which will ever speak
+    //  1,300 connections to its client socket, 300 to its events socket
+    //  and 300 to its peer socket, more than its descriptors, none of which
+    //  will ever speak
     struct rlimit limit;
     cr_assert_eq (getrlimit (RLIMIT_NOFILE, &limit), 0);
     limit.rlim_cur = limit.rlim_max;
     cr_assert_eq (setrlimit (RLIMIT_NOFILE, &limit), 0);
-    cr_assert_geq (limit.rlim_cur, 2000, "this test needs 2,000 descriptors of its own");
-    static int strangers [1600];
+    cr_assert_geq (limit.rlim_cur, 2100, "this test needs 2,100 descriptors of its own");
+    static int strangers [1900];
     s_strangers (endpoint, strangers, 1300);
     s_strangers (events, strangers + 1300, 300);
+    s_strangers (peer, strangers + 1600, 300);
     s_wait_descriptors_settle (zkv_harness_pid (cf_cluster, leader));
-    //  The member goes on serving the clients it has, and writing: a
-    //  defragmentation opens new table files
+    //  The member goes on serving the clients it has, and writing (with
+    //  its peers: their connections were made before): a defragmentation
+    //  opens new table files
     for (int i = 0; i < 20; i++) {
         char key [32];
         snprintf (key, sizeof key, "during/%02d", i);
@@ -455,9 +467,10 @@ Test (hostile, strangers_connections_cannot_take_the_descriptors_the_store_needs
     cr_assert (zkv_harness_running (cf_cluster, leader), "the member stopped");
     cr_assert (!cf_log_says (leader, "Too many open files"));
     cr_assert (cf_log_says (leader, "guard: the client socket holds"));
+    cr_assert (cf_log_says (leader, "guard: the peer socket holds"));
 
     //  The strangers gone, new clients connect again
-    for (int i = 0; i < 1600; i++)
+    for (int i = 0; i < 1900; i++)
         if (strangers [i] >= 0)
             close (strangers [i]);
     zkv_client_t *newcomer = zkv_harness_client (cf_cluster, endpoint, 20000);

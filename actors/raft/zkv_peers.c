@@ -4,6 +4,7 @@
 */
 #include "zkv_peers.h"
 #include "zkv_certs.h"
+#include "zkv_guard.h"
 #include "zkv_rc.h"
 #include "zkv_zap.h"
 
@@ -31,6 +32,7 @@ struct zkv_peers_s {
     uint64_t self_id;
     uint64_t cluster_id;
     zsock_t *router;
+    zactor_t *guard;                    //  bounds its connections
     zhashx_t *keys;                     //  allowed senders (NULL: not secure)
     s_peer_t *peers;
     size_t count;
@@ -87,6 +89,12 @@ zkv_peers_new (uint64_t self_id, uint64_t cluster_id, const zkv_peer_t *peers, s
     zsock_set_rcvhwm (self->router, 100000);
     if (fd >= 0)
         zsock_set_use_fd (self->router, fd);
+    self->guard = zkv_guard_new (self->router, "peer", ZKV_PEER_CONNECTIONS (count));
+    if (!self->guard) {
+        snprintf (error, error_size, "cannot watch the connections of the peer socket");
+        zkv_peers_destroy (&self);
+        return NULL;
+    }
     if (zsock_bind (self->router, "%s", endpoint) < 0) {
         snprintf (error, error_size, "cannot listen for peers on %s: %s", endpoint,
                   zmq_strerror (zmq_errno ()));
@@ -142,6 +150,7 @@ zkv_peers_destroy (zkv_peers_t **self_p)
         free (self->peers [i].endpoint);
     }
     free (self->peers);
+    zkv_guard_destroy (&self->guard, self->router);
     zsock_destroy (&self->router);
     zhashx_destroy (&self->keys);
     free (self);

@@ -42,6 +42,11 @@ typedef struct {
     const char *endpoint;
 } zkv_peer_t;
 
+//  The connections the peer socket keeps at most (a guard closes more, so
+//  that strangers cannot take the member's descriptors): each member's
+//  one, with room for reconnections and for zkvctl-free tools
+#define ZKV_PEER_CONNECTIONS(members) (32 + 4 * (members))
+
 //  Binds endpoint (or takes over the listening socket fd when >= 0) and
 //  connects to every peer but self; over CURVE with cert's key pair when
 //  cert is not NULL, taking frames only from the keys of peer_keys (both
