@@ -6,6 +6,7 @@
 
 #include <arpa/inet.h>
 #include <linux/sockios.h>
+#include <malloc.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stddef.h>
@@ -39,8 +40,17 @@ struct zkv_clients_s {
     size_t max_unread;
     size_t max_total_unread;
     size_t total_unread;                //  sum of every record's unread
+    size_t released;                    //  unread bytes gone since the last trim
+    bool trim_due;                      //  give memory back at the next tick
     uint64_t closings;                  //  connections closed so far
 };
+
+//  Once so many bytes of unread replies are gone (read at last, or freed
+//  with their connection), the memory they held is given back to the
+//  system: glibc keeps large freed blocks in its heaps (its threshold for
+//  blocks of their own grows with what was freed), so that a member would
+//  keep what a client that did not read made it hold
+#define TRIM_AFTER_BYTES (64 << 20)
 
 static void
 s_client_destroy (void **item_p)
@@ -93,6 +103,8 @@ s_lookup (zkv_clients_t *self, zframe_t *routing_id)
 static void
 s_set_unread (zkv_clients_t *self, s_client_t *client, size_t unread)
 {
+    if (unread < client->unread)
+        self->released += client->unread - unread;
     self->total_unread = self->total_unread - client->unread + unread;
     client->unread = unread;
 }
@@ -279,6 +291,16 @@ zkv_clients_sending (zkv_clients_t *self, zframe_t *routing_id, size_t size)
 void
 zkv_clients_tick (zkv_clients_t *self, int64_t now)
 {
+    //  A tick after the bytes went (ZeroMQ frees a closed connection's
+    //  queue in its own time), not when they were counted gone
+    if (self->trim_due) {
+        malloc_trim (0);
+        self->trim_due = false;
+    }
+    if (self->released >= TRIM_AFTER_BYTES) {
+        self->trim_due = true;
+        self->released = 0;
+    }
     zlistx_t *quiet = zlistx_new ();
     for (s_client_t *client = (s_client_t *) zhashx_first (self->by_key); client;
          client = (s_client_t *) zhashx_next (self->by_key)) {

@@ -23,7 +23,9 @@
     socket: ZeroMQ then drops the connection and frees what it queued), and
     so are the ones that hold the most while the member's total passes
     --max-unread-bytes; each closing is logged. Only tcp connections are
-    measured (inproc and ipc ones are not bounded in bytes).
+    measured (inproc and ipc ones are not bounded in bytes). Once 64 MiB of
+    unread bytes are gone, the next tick gives the memory back to the
+    system (malloc_trim): glibc would keep large freed blocks in its heaps.
     =========================================================================
 */
 #ifndef ZKV_CLIENTS_H_INCLUDED

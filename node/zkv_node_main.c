@@ -14,7 +14,6 @@
 */
 #include <czmq.h>
 #include <fcntl.h>
-#include <malloc.h>
 #include <stdint.h>
 #include <sys/resource.h>
 #include <sodium.h>
@@ -282,11 +281,6 @@ main (int argc, char *argv [])
         fprintf (stderr, "zkv-node: %s (see --help)\n", error);
         return 2;
     }
-    //  Large blocks (replies, values) each in a mapping of their own, given
-    //  back to the system when freed: glibc's default threshold grows with
-    //  what was freed, so that a burst of large replies (a client that did
-    //  not read them) would stay in the heap after its client left
-    mallopt (M_MMAP_THRESHOLD, 256 * 1024);
     zsys_init ();
     zsys_set_logident ("zkv-node");
     zsys_set_logstream (stderr);
