@@ -325,6 +325,7 @@ main (int argc, char *argv [])
             fprintf (stderr, "zkv-node: the database in %s was found damaged (%s), and %s keeps "
                      "the member from starting on it: rebuild the member (docs/OPERATIONS.md, "
                      "\"Damaged files\")\n", db_path, reason, mark);
+            s_security_destroy (&security);
             return 1;
         }
     }

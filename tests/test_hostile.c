@@ -311,13 +311,19 @@ Test (hostile, a_client_that_never_reads_cannot_grow_the_member_without_bound)
     //  serves the others all along
     s_put_until_logged (leader, other, "closing the connection of client");
     s_assert_peak_under (leader, 512LL * MIB);
-    //  Once the client has gone, the memory goes back to the system
+    //  Once the client has gone, the memory goes back to the system (not
+    //  under AddressSanitizer, whose allocator keeps what is freed in
+    //  quarantine, by design)
     zsock_destroy (&flood);
+#ifndef __SANITIZE_ADDRESS__
     for (int i = 0; s_memory (pid, "VmRSS") > before + 64LL * MIB; i++) {
         cr_assert_lt (i, 300, "the member still holds %lld MiB (%lld before the flood)",
                       (long long) (s_memory (pid, "VmRSS") / MIB), (long long) (before / MIB));
         zclock_sleep (100);
     }
+#else
+    (void) before;
+#endif
     cr_assert (cf_put (other, "after", "x"));
     zkv_client_destroy (&other);
 }
