@@ -264,6 +264,38 @@ s_wait (self_t *self, zmsg_t **envelope_p, const zkv_msg_t *request, size_t byte
     return waiter;
 }
 
+//  Points internal at the body of request, when it is one the state
+//  machine serves (range, put, delete_range, txn, compact, member_list,
+//  alarm); false for the others
+static bool
+s_internal_body (const zkv_msg_t *request, zkv_internal_request_t *internal)
+{
+    void *body = request->body;
+    if (request->desc == &zkv_range_desc)
+        internal->range = (zkv_range_t *) body;
+    else
+    if (request->desc == &zkv_put_desc)
+        internal->put = (zkv_put_t *) body;
+    else
+    if (request->desc == &zkv_delete_range_desc)
+        internal->delete_range = (zkv_delete_range_t *) body;
+    else
+    if (request->desc == &zkv_txn_desc)
+        internal->txn = (zkv_txn_t *) body;
+    else
+    if (request->desc == &zkv_compact_desc)
+        internal->compact = (zkv_compact_t *) body;
+    else
+    if (request->desc == &zkv_member_list_desc)
+        internal->member_list = (zkv_member_list_t *) body;
+    else
+    if (request->desc == &zkv_alarm_desc)
+        internal->alarm = (zkv_alarm_t *) body;
+    else
+        return false;
+    return true;
+}
+
 //  Sends a checked request where it goes: writes to raft as proposals,
 //  linearizable reads to raft for a read index, serializable reads to
 //  storage
@@ -309,13 +341,11 @@ s_route (self_t *self, const zkv_msg_t *request, const s_waiter_t *waiter)
         zkv_io_send (self->hasher, &zkv_hash_order_desc, &order);
         return;
     }
-    if (request->desc == &zkv_member_list_desc) {
-        internal.member_list = (zkv_member_list_t *) request->body;
+    s_internal_body (request, &internal);
+    if (internal.member_list)
         serializable = !internal.member_list->linearizable;
-    }
     else
-    if (request->desc == &zkv_range_desc) {
-        internal.range = (zkv_range_t *) request->body;
+    if (internal.range) {
         serializable = internal.range->serializable;
 #ifdef ZKV_BUG_STALE_READS
         //  The planted bug of zkv-node-bug-stale-reads (a test-only build):
@@ -324,27 +354,15 @@ s_route (self_t *self, const zkv_msg_t *request, const s_waiter_t *waiter)
 #endif
     }
     else
-    if (request->desc == &zkv_txn_desc) {
-        internal.txn = (zkv_txn_t *) request->body;
+    if (internal.txn) {
         write = zkv_txn_writes (internal.txn);
         serializable = !write && s_txn_serializable (internal.txn);
     }
     else
-    if (request->desc == &zkv_alarm_desc) {
-        //  etcd proposes even a GET; a linearizable read is as good
-        internal.alarm = (zkv_alarm_t *) request->body;
-        write = internal.alarm->action != ZKV_ALARM_GET;
-    }
-    else {
-        write = true;
-        if (request->desc == &zkv_put_desc)
-            internal.put = (zkv_put_t *) request->body;
-        else
-        if (request->desc == &zkv_delete_range_desc)
-            internal.delete_range = (zkv_delete_range_t *) request->body;
-        else
-            internal.compact = (zkv_compact_t *) request->body;
-    }
+    if (internal.alarm)                 //  etcd proposes even a GET; a
+        write = internal.alarm->action != ZKV_ALARM_GET;   //  linearizable read is as good
+    else
+        write = true;                   //  put, delete_range, compact
     if (!write)
         internal.deadline = waiter->deadline;   //  reads stay on this member
     size_t size;
@@ -447,19 +465,9 @@ s_gate (self_t *self, const zkv_msg_t *request)
         return ZKV_ERR_OK;
     zkv_internal_request_t internal;
     memset (&internal, 0, sizeof internal);
-    if (request->desc == &zkv_put_desc)
-        internal.put = (zkv_put_t *) request->body;
-    else
-    if (request->desc == &zkv_delete_range_desc)
-        internal.delete_range = (zkv_delete_range_t *) request->body;
-    else
-    if (request->desc == &zkv_txn_desc)
-        internal.txn = (zkv_txn_t *) request->body;
-    else
-    if (request->desc == &zkv_compact_desc)
-        internal.compact = (zkv_compact_t *) request->body;
-    else
-        return ZKV_ERR_OK;
+    if (!s_internal_body (request, &internal) || internal.range || internal.member_list
+    ||  internal.alarm)
+        return ZKV_ERR_OK;              //  writes only: reads are not proposed
     return zkv_alarm_table_gate (self->alarms, &internal);
 }
 

@@ -368,3 +368,33 @@ cf_handshake (const char *endpoint, int type, const zkv_curve_t *curve)
     zsock_destroy (&dealer);
     return succeeded;
 }
+
+bool
+cf_alarm_listed (const char *asked, const char *member, const char *alarm)
+{
+    char text [96];
+    snprintf (text, sizeof text, "memberID:%llu alarm:%s ",
+              (unsigned long long) cf_member_id (member), alarm);
+    zkv_status_t request = { false };
+    zkv_msg_t *reply = cf_call (asked, &zkv_status_desc, &request);
+    bool listed = false;
+    if (reply && !zkv_reply_error (reply)) {
+        const zkv_status_response_t *status = (const zkv_status_response_t *) reply->body;
+        for (size_t i = 0; i < status->errors.count; i++)
+            listed |= cf_text_is (status->errors.items [i].message, text);
+    }
+    zkv_msg_destroy (&reply);
+    return listed;
+}
+
+bool
+cf_alarm_listed_within (const char *asked, const char *member, const char *alarm, int msecs)
+{
+    int64_t deadline = zclock_mono () + msecs;
+    while (!cf_alarm_listed (asked, member, alarm)) {
+        if (zclock_mono () >= deadline)
+            return false;
+        zclock_sleep (50);
+    }
+    return true;
+}

@@ -67,6 +67,12 @@ bool cf_log_says (const char *name, const char *text);
 //  Polls a member's Status until it names a leader and has applied all it
 //  knows committed; true if it did within 10 s (*seen: the last answer)
 bool cf_status_settles (const char *name, zkv_status_response_t *seen);
+//  True if the Status of member asked lists alarm ("NOSPACE", "CORRUPT")
+//  for member (as etcdctl prints it: "memberID:<id> alarm:<alarm> ")
+bool cf_alarm_listed (const char *asked, const char *member, const char *alarm);
+//  The same, asked again every 50 ms for up to msecs
+bool cf_alarm_listed_within (const char *asked, const char *member, const char *alarm,
+                             int msecs);
 //  A member's applied index, from its Status (0 when it does not answer)
 uint64_t cf_applied (const char *name);
 //  Waits up to 20 s for a member to have applied index; true if it did

@@ -10,7 +10,6 @@
     log: docs/OPERATIONS.md, "Disk faults"). */
 #include <criterion/criterion.h>
 #include <czmq.h>
-#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -183,21 +182,9 @@ s_burst (const s_attack_t *attack, const char *to, int round, bool *acked, int m
 static bool
 s_nospace_listed (const char *member)
 {
-    char alarm [96];
-    snprintf (alarm, sizeof alarm, "memberID:%" PRIu64 " alarm:NOSPACE ", cf_member_id (member));
-    for (size_t m = 0; m < zkv_harness_size (cf_cluster); m++) {
-        zkv_status_t request = { false };
-        zkv_msg_t *reply = cf_call (zkv_harness_name (cf_cluster, m), &zkv_status_desc, &request);
-        bool listed = false;
-        if (reply && !zkv_reply_error (reply)) {
-            const zkv_status_response_t *status = (const zkv_status_response_t *) reply->body;
-            for (size_t i = 0; i < status->errors.count; i++)
-                listed |= cf_text_is (status->errors.items [i].message, alarm);
-        }
-        zkv_msg_destroy (&reply);
-        if (!listed)
+    for (size_t m = 0; m < zkv_harness_size (cf_cluster); m++)
+        if (!cf_alarm_listed (zkv_harness_name (cf_cluster, m), member, "NOSPACE"))
             return false;
-    }
     return true;
 }
 

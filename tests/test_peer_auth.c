@@ -16,7 +16,6 @@
     others, at a revision of its own). */
 #include <criterion/criterion.h>
 #include <czmq.h>
-#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -172,29 +171,6 @@ s_hash_kv (const char *name, int64_t at, int64_t *revision)
     return hash;
 }
 
-//  True if a healthy member's Status lists CORRUPT for member, within msecs
-static bool
-s_corrupt_listed (const char *asked, const char *member, int msecs)
-{
-    char alarm [96];
-    snprintf (alarm, sizeof alarm, "memberID:%" PRIu64 " alarm:CORRUPT ", cf_member_id (member));
-    int64_t deadline = zclock_mono () + msecs;
-    while (true) {
-        zkv_status_t request = { false };
-        zkv_msg_t *reply = cf_call (asked, &zkv_status_desc, &request);
-        bool listed = false;
-        if (reply && !zkv_reply_error (reply)) {
-            const zkv_status_response_t *status = (const zkv_status_response_t *) reply->body;
-            for (size_t i = 0; i < status->errors.count; i++)
-                listed |= cf_text_is (status->errors.items [i].message, alarm);
-        }
-        zkv_msg_destroy (&reply);
-        if (listed || zclock_mono () >= deadline)
-            return listed;
-        zclock_sleep (50);
-    }
-}
-
 //  The three members: the leader, a follower to forge for, the other one
 static void
 s_roles (char *leader, size_t size, const char **follower, const char **other)
@@ -326,9 +302,9 @@ s_diverge (bool stuck)
     cr_assert_eq (zkv_harness_heal (cf_cluster, error, sizeof error), 0, "%s", error);
 
     //  The check finds it: CORRUPT for the follower, and for nobody else
-    cr_assert (s_corrupt_listed (writer, follower, 20000), "no CORRUPT for %s", follower);
-    cr_assert_not (s_corrupt_listed (writer, leader, 0));
-    cr_assert_not (s_corrupt_listed (writer, other, 0));
+    cr_assert (cf_alarm_listed_within (writer, follower, "CORRUPT", 20000), "no CORRUPT for %s", follower);
+    cr_assert_not (cf_alarm_listed (writer, leader, "CORRUPT"));
+    cr_assert_not (cf_alarm_listed (writer, other, "CORRUPT"));
     //  Applied by the follower only
     char *value = s_forged_on (follower);
     cr_assert_str_eq (value, FORGED_VALUE);
