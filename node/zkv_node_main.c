@@ -13,7 +13,9 @@
     =========================================================================
 */
 #include <czmq.h>
+#include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdint.h>
 #include <sys/resource.h>
 #include <sodium.h>
@@ -209,6 +211,39 @@ s_storage_failed (void *arg, bool damaged, const char *what, const char *error)
     zkv_fatal ("storage: RocksDB failed a %s: %s", what, error);
 }
 
+//  SIGINT and SIGTERM: the kernel hands a signal sent to the process to
+//  any thread that does not block it (an actor's, RocksDB's, or under
+//  valgrind almost any), so a flag set by the handler could wait for main
+//  forever. The handler writes a byte to a pipe that main polls instead.
+static int s_stop_pipe [2] = { -1, -1 };
+
+static void
+s_on_stop_signal (int signum)
+{
+    (void) signum;
+    int saved = errno;
+    ssize_t written = write (s_stop_pipe [1], "", 1);
+    (void) written;                     //  full: main has a byte to read already
+    errno = saved;
+}
+
+//  Replaces CZMQ's handler (zsys_init installs it) with s_on_stop_signal;
+//  returns the pipe's end to poll, or -1
+static int
+s_catch_stop_signals (void)
+{
+    if (pipe2 (s_stop_pipe, O_CLOEXEC | O_NONBLOCK))
+        return -1;
+    struct sigaction action;
+    memset (&action, 0, sizeof action);
+    action.sa_handler = s_on_stop_signal;
+    action.sa_flags = SA_RESTART;
+    sigemptyset (&action.sa_mask);
+    if (sigaction (SIGINT, &action, NULL) || sigaction (SIGTERM, &action, NULL))
+        return -1;
+    return s_stop_pipe [0];
+}
+
 //  Raises the soft open-file limit to the hard one (a member needs
 //  descriptors for its clients, peers and store, and a low soft limit is
 //  only a default), logs both, and returns the limit in force
@@ -284,6 +319,11 @@ main (int argc, char *argv [])
     zsys_init ();
     zsys_set_logident ("zkv-node");
     zsys_set_logstream (stderr);
+    int stop_fd = s_catch_stop_signals ();
+    if (stop_fd < 0) {
+        fprintf (stderr, "zkv-node: cannot catch SIGTERM: %s\n", strerror (errno));
+        return 1;
+    }
     size_t open_files = s_raise_open_files ();
     if (sodium_init () < 0) {
         fprintf (stderr, "zkv-node: libsodium failed to start\n");
@@ -574,19 +614,24 @@ main (int argc, char *argv [])
             printf ("zkv-node %s: try  zkvctl --endpoints %s put foo bar\n", config.name,
                     detail);
         fflush (stdout);
-        //  Until SIGINT or SIGTERM: the actors ignore signals, main stops them
-        zpoller_t *poller = zpoller_new (zactor_sock (front), zactor_sock (raft),
-                                         zactor_sock (storage), zactor_sock (hasher),
-                                         zactor_sock (defrag), zactor_sock (snapshotter),
-                                         zactor_sock (alarm), NULL);
-        while (!zsys_interrupted) {
-            void *which = zpoller_wait (poller, -1);
-            if (which) {                //  actors only speak when asked
-                zmsg_t *unexpected = zmsg_recv (which);
-                zmsg_destroy (&unexpected);
-            }
+        //  Until SIGINT or SIGTERM: the actors ignore signals, main stops
+        //  them. (zmq_poll, not zpoller: CZMQ 4.2.1's zpoller probes a
+        //  descriptor as if it were a ZeroMQ socket.)
+        zactor_t *actors [] = { front, raft, storage, hasher, defrag, snapshotter, alarm };
+        zmq_pollitem_t items [1 + sizeof actors / sizeof actors [0]];
+        items [0] = (zmq_pollitem_t) { NULL, stop_fd, ZMQ_POLLIN, 0 };
+        for (size_t i = 0; i < sizeof actors / sizeof actors [0]; i++)
+            items [1 + i] = (zmq_pollitem_t) { zsock_resolve (actors [i]), 0, ZMQ_POLLIN, 0 };
+        size_t count = sizeof items / sizeof items [0];
+        while (!(items [0].revents & ZMQ_POLLIN)) {
+            if (zmq_poll (items, (int) count, -1) < 0 && errno != EINTR)
+                break;
+            for (size_t i = 1; i < count; i++)
+                if (items [i].revents & ZMQ_POLLIN) {   //  actors only speak when asked
+                    zmsg_t *unexpected = zmsg_recv (actors [i - 1]);
+                    zmsg_destroy (&unexpected);
+                }
         }
-        zpoller_destroy (&poller);
         if (config.log_level <= ZKV_LOG_INFO)
             zsys_info ("stopping");
     }
@@ -604,5 +649,7 @@ main (int argc, char *argv [])
     zkv_engine_destroy (&engine);
     zkv_memory_destroy (&memory);
     s_security_destroy (&security);
+    close (s_stop_pipe [0]);
+    close (s_stop_pipe [1]);
     return rc;
 }

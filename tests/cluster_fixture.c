@@ -388,6 +388,15 @@ cf_alarm_listed (const char *asked, const char *member, const char *alarm)
 }
 
 bool
+cf_alarm_listed_everywhere (const char *member, const char *alarm)
+{
+    for (size_t m = 0; m < zkv_harness_size (cf_cluster); m++)
+        if (!cf_alarm_listed (zkv_harness_name (cf_cluster, m), member, alarm))
+            return false;
+    return true;
+}
+
+bool
 cf_alarm_listed_within (const char *asked, const char *member, const char *alarm, int msecs)
 {
     int64_t deadline = zclock_mono () + msecs;

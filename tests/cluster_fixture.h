@@ -70,7 +70,9 @@ bool cf_status_settles (const char *name, zkv_status_response_t *seen);
 //  True if the Status of member asked lists alarm ("NOSPACE", "CORRUPT")
 //  for member (as etcdctl prints it: "memberID:<id> alarm:<alarm> ")
 bool cf_alarm_listed (const char *asked, const char *member, const char *alarm);
-//  The same, asked again every 50 ms for up to msecs
+//  True once the Status of every member of the cluster lists it
+bool cf_alarm_listed_everywhere (const char *member, const char *alarm);
+//  The same as cf_alarm_listed, asked again every 50 ms for up to msecs
 bool cf_alarm_listed_within (const char *asked, const char *member, const char *alarm,
                              int msecs);
 //  A member's applied index, from its Status (0 when it does not answer)

@@ -166,16 +166,6 @@ s_refuses_to_start_on_a_full_disk (const char *name)
     cr_assert_not_null (strstr (error, "no space left on the disk of"), "%s", error);
 }
 
-//  True once member's NOSPACE alarm is listed by the Status of every member
-static bool
-s_nospace_listed (const char *member)
-{
-    for (size_t m = 0; m < zkv_harness_size (cf_cluster); m++)
-        if (!cf_alarm_listed (zkv_harness_name (cf_cluster, m), member, "NOSPACE"))
-            return false;
-    return true;
-}
-
 //  What member name's free-disk guard saw when it first raised NOSPACE
 //  (from its log line: "F bytes free on the disk of D, O owed (...)"):
 //  the free bytes, and what it counted as owed to them; false if it
@@ -239,7 +229,7 @@ Test (disk_full, the_watermark_raises_nospace_while_the_disk_still_has_room)
         acked++;
     }
     int64_t deadline = zclock_mono () + 10000;
-    while (!s_nospace_listed ("n1")) {
+    while (!cf_alarm_listed_everywhere ("n1", "NOSPACE")) {
         cr_assert_lt (zclock_mono (), deadline, "n1 raised no NOSPACE (%lld bytes free)",
                       (long long) sd_free_bytes ());
         zclock_sleep (50);

@@ -178,16 +178,6 @@ s_burst (const s_attack_t *attack, const char *to, int round, bool *acked, int m
     return sent;
 }
 
-//  True once member's NOSPACE alarm is listed by the Status of every member
-static bool
-s_nospace_listed (const char *member)
-{
-    for (size_t m = 0; m < zkv_harness_size (cf_cluster); m++)
-        if (!cf_alarm_listed (zkv_harness_name (cf_cluster, m), member, "NOSPACE"))
-            return false;
-    return true;
-}
-
 //  Requires member name to hold every acknowledged put of round, with its
 //  value (serializable reads: the member's own data)
 static void
@@ -335,7 +325,7 @@ s_run (const s_attack_t *attack)
         for (int i = 0; i < sent; i++)
             count += acked [i];
         int64_t deadline = zclock_mono () + 30000;
-        while (!s_nospace_listed (attack->small) || s_reserve_held () > 0) {
+        while (!cf_alarm_listed_everywhere (attack->small, "NOSPACE") || s_reserve_held () > 0) {
             s_nobody_met_enospc (round);
             cr_assert_lt (zclock_mono (), deadline, "round %d: %s's NOSPACE is not listed, or "
                           "its reserve (%lld bytes) not released", round, attack->small,
@@ -424,7 +414,7 @@ Test (disk_guard, a_defragmentation_that_would_not_fit_is_refused)
     free (value);
     sd_ballast (sd_free_bytes () - 8 * MIB);
     int64_t deadline = zclock_mono () + 30000;
-    while (!s_nospace_listed ("n1") || s_reserve_held () > 0) {
+    while (!cf_alarm_listed_everywhere ("n1", "NOSPACE") || s_reserve_held () > 0) {
         cr_assert_lt (zclock_mono (), deadline, "no NOSPACE, or the reserve is still there");
         zclock_sleep (20);
     }

@@ -4,6 +4,7 @@
 */
 #include "zkv_testnode.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -12,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <arpa/inet.h>
@@ -182,6 +184,51 @@ zkv_testnode_kill (zkv_testnode_t *self, int signal)
         ;
     self->pid = 0;
     return status;
+}
+
+pid_t
+zkv_testnode_signal_thread (zkv_testnode_t *self, int signal)
+{
+    char path [64];
+    snprintf (path, sizeof path, "/proc/%d/task", (int) self->pid);
+    DIR *tasks = self->pid? opendir (path): NULL;
+    pid_t chosen = 0;
+    struct dirent *entry;
+    while (tasks && !chosen && (entry = readdir (tasks))) {
+        pid_t tid = (pid_t) atoi (entry->d_name);
+        if (tid <= 0 || tid == self->pid)
+            continue;
+        //  "SigBlk:\t<hex mask>": bit signal - 1 set when it blocks it
+        char status_path [96], line [128];
+        snprintf (status_path, sizeof status_path, "%s/%d/status", path, (int) tid);
+        FILE *status = fopen (status_path, "r");
+        unsigned long long blocked = ~0ULL;
+        while (status && fgets (line, sizeof line, status))
+            if (strncmp (line, "SigBlk:", 7) == 0)
+                blocked = strtoull (line + 7, NULL, 16);
+        if (status)
+            fclose (status);
+        if (!(blocked & (1ULL << (signal - 1))) && syscall (SYS_tgkill, self->pid, tid, signal) == 0)
+            chosen = tid;
+    }
+    if (tasks)
+        closedir (tasks);
+    return chosen;
+}
+
+bool
+zkv_testnode_exited_within (zkv_testnode_t *self, int msecs, int *status)
+{
+    for (int waited = 0; self->pid; waited += 10) {
+        if (waitpid (self->pid, status, WNOHANG) == self->pid) {
+            self->pid = 0;
+            return true;
+        }
+        if (waited >= msecs)
+            return false;
+        usleep (10000);
+    }
+    return false;
 }
 
 bool

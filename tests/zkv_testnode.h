@@ -37,6 +37,17 @@ void
 int
     zkv_testnode_kill (zkv_testnode_t *self, int signal);
 
+//  Sends signal to one thread of the node, not its main thread, that does
+//  not block it (as the kernel may choose when the signal is sent to the
+//  process); returns that thread's id, or 0 if there is none
+pid_t
+    zkv_testnode_signal_thread (zkv_testnode_t *self, int signal);
+
+//  Waits up to msecs for the node to exit; true (and its exit status as
+//  waitpid reports it) if it did
+bool
+    zkv_testnode_exited_within (zkv_testnode_t *self, int msecs, int *status);
+
 //  Stops the node (SIGTERM) if it runs, removes its directory, frees it
 void
     zkv_testnode_destroy (zkv_testnode_t **self_p);
