@@ -2,7 +2,7 @@
     zkv_defrag.h — the defrag actor: Defragment, online.
 
     etcd copies its whole database into a new file while the member serves
-    nothing (etcd-maintenance.md §3). zkv flushes the memtables and
+    nothing (etcd 3.4's mvcc/backend/backend.go, defrag). zkv flushes the memtables and
     compacts every column family with RocksDB's manual compaction, the
     bottommost level forced, on this actor's thread: RocksDB goes on
     taking writes and serving reads meanwhile, and the automatic

@@ -11,6 +11,7 @@
 #include "zkv_guard.h"
 #include "zkv_space.h"
 #include "zkv_zap.h"
+#include "zkv_version.h"
 
 #include <stdlib.h>
 #include <string.h>

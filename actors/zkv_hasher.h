@@ -1,7 +1,7 @@
 /*  =========================================================================
     zkv_hasher.h — the hasher actor: Hash and HashKV, off the storage
     thread, each on its own RocksDB snapshot, so hashing a large member
-    never stalls its writes (etcd-maintenance.md §1, §2; store/zkv_hash.h).
+    never stalls its writes (docs/PROTOCOL.md, hash and hash_kv; store/zkv_hash.h).
 
     Keeps etcd 3.6's compaction-hash cache: when storage applies a
     compaction to R (the one before it to P) it tells the hasher and holds

@@ -3,7 +3,7 @@
     This is the value stored under every revision key of the `key` column
     family, byte for byte what etcd stores in its `key` bucket, so that
     HashKV over our data equals etcd's: fields 1..6 in order, proto3
-    varints, zero fields omitted (etcd-maintenance.md §1.1).
+    varints, zero fields omitted (etcd 3.4's mvcc/mvccpb/kv.proto).
 */
 #ifndef ZKV_KVPB_H_INCLUDED
 #define ZKV_KVPB_H_INCLUDED

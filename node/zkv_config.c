@@ -3,6 +3,7 @@
     =========================================================================
 */
 #include "zkv_config.h"
+#include "zkv_version.h"
 
 #include <czmq.h>
 #include <errno.h>

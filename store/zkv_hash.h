@@ -1,6 +1,6 @@
 /*  =========================================================================
     zkv_hash.h — Hash and HashKV of a member's state, read from one RocksDB
-    snapshot (etcd-maintenance.md §1, §2).
+    snapshot (docs/PROTOCOL.md, hash and hash_kv).
 
     HashKV is etcd's bit for bit: CRC-32C over "key", then, for every
     record of the `key` family included, its 17/18-byte revision key and

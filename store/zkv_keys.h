@@ -1,7 +1,7 @@
 /*  =========================================================================
     zkv_keys.h — the byte layout of keys in the `key` and `index` families.
 
-    Revision key (`key` family), exactly etcd's (etcd-maintenance.md §1.1):
+    Revision key (`key` family), exactly etcd's (etcd 3.4's mvcc/revision.go):
         8-byte big-endian main, '_', 8-byte big-endian sub [, 't' if tombstone]
     so that RocksDB's byte order is revision order and HashKV hashes the
     same bytes etcd hashes.

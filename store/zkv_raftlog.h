@@ -19,12 +19,7 @@
 
 #include "zkv_engine.h"
 #include "zkv_msgs.h"
-
-typedef struct {
-    uint64_t term;                      //  current term
-    uint64_t vote;                      //  member voted for in term, 0 if none
-    uint64_t commit;                    //  highest index known committed
-} zkv_hard_state_t;
+#include "zkv_rc_state.h"               //  the hard state: the core defines it
 
 typedef struct zkv_raftlog_s zkv_raftlog_t;
 

@@ -1,5 +1,5 @@
 /*  test_hash.c — Hash and HashKV (store/zkv_hash.c) against the vectors
-    etcd 3.4.23 produced for the same history (etcd-maintenance.md §1.6),
+    etcd 3.4.23 produced for the same history (the history s_write_history writes),
     and the properties around them: the hash never depends on how far a
     physical compaction has got, the compaction hashes equal the HashKV
     taken just before, Hash skips the member's own applied index.
@@ -35,7 +35,7 @@ s_live (fx_store_t *store, int64_t revision)
     return s_hash_kv (store, revision, ZKV_KEEP_LIVE, zkv_mvcc_compact_revision (store->mvcc));
 }
 
-//  Writes the etcd history of §1.6: rev 2 put foo bar; 3 put foo baz; 4
+//  Writes the history the vectors were taken with: rev 2 put foo bar; 3 put foo baz; 4
 //  del foo; 5 put foo qux with lease 0x5010a217ea5f2609; 6 txn {put a 1;
 //  put b 2}; 7 del a; 8 put b 3. zkv has no leases yet, so the record of
 //  rev 5 is rewritten with the lease etcd's had.

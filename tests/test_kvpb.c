@@ -1,4 +1,4 @@
-/*  test_kvpb.c — etcd's KeyValue protobuf bytes (etcd-maintenance.md §1.1). */
+/*  test_kvpb.c — etcd's KeyValue protobuf bytes (etcd 3.4's mvcc/mvccpb/kv.proto). */
 #include <criterion/criterion.h>
 #include <string.h>
 

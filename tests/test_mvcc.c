@@ -562,7 +562,7 @@ BOTH (mvcc, reopen_keeps_everything)
 }
 
 //  The bytes of the key family are etcd's: the HashKV of etcd 3.4.23 over
-//  the same history (etcd-maintenance.md §1.6) comes out of them
+//  the same history (tests/test_hash.c's history) comes out of them
 static uint32_t
 s_hash_key_family (fx_store_t *store, int64_t upto)
 {

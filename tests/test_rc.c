@@ -1,6 +1,6 @@
 /*  test_rc.c — the raft core, scenario by scenario: the paper's rules,
     etcd's raft tests that apply to our design, and a regression test per
-    known bug of raft.md §4.5 that our design could have. */
+    known bug of real Raft implementations that our design could have. */
 #include <criterion/criterion.h>
 #include <string.h>
 
@@ -574,7 +574,7 @@ Test (rc, an_old_heartbeat_answer_does_not_confirm_a_new_read)
 }
 
 //  ---------------------------------------------------------------------
-//  Leadership transfer (raft.md §5.4)
+//  Leadership transfer (the Raft dissertation §3.10)
 
 static void
 s_transfer (rc_net_t *net, uint64_t leader, uint64_t target)

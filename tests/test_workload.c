@@ -1,5 +1,5 @@
-/*  test_workload.c — the fault-injection workload (tools/zkv_workload.py)
-    and its checker (tools/zkv_check.py), run as an operator runs them:
+/*  test_workload.c — the fault-injection workload (tests/workload/zkv_workload.py)
+    and its checker (tests/workload/zkv_linearizable.py), run as an operator runs them:
     the checker must tell hand-made good histories from bad ones; a run
     under every fault must find nothing; and the same run on a build with a
     planted bug (zkv-node-bug-stale-reads: linearizable reads served from
@@ -36,7 +36,7 @@ s_workload (const char *const *args)
     snprintf (s_dir, sizeof s_dir, "/tmp/zkv-test-workload-XXXXXX");
     cr_assert_not_null (mkdtemp (s_dir));
     const char *argv [32] = {
-        "/usr/bin/python3", ZKV_SOURCE_DIR "/tools/zkv_workload.py",
+        "/usr/bin/python3", ZKV_SOURCE_DIR "/tests/workload/zkv_workload.py",
         "--build", ZKV_BUILD_DIR, "--dir", s_dir
     };
     size_t count = 6;
@@ -48,7 +48,7 @@ s_workload (const char *const *args)
 Test (workload, checker_tells_good_histories_from_bad)
 {
     const char *argv [] = {
-        "/usr/bin/python3", ZKV_SOURCE_DIR "/tools/zkv_check_selftest.py", NULL
+        "/usr/bin/python3", ZKV_SOURCE_DIR "/tests/workload/zkv_linearizable_selftest.py", NULL
     };
     zkv_run_t run = zkv_run (NULL, argv);
     cr_assert_eq (run.code, 0, "%s%s", run.out, run.err);

@@ -12,6 +12,7 @@
 
 #include "zkv_client.h"
 #include "zkv_testnode.h"
+#include "zkv_version.h"
 
 static zkv_testnode_t *s_node;
 

@@ -1,6 +1,6 @@
 /*  =========================================================================
     zkv_sim.c — zkv-sim: the deterministic cluster simulator of the raft
-    core (raft.md §4.3, §4.4).
+    core (docs/RELIABILITY.md says what it checks).
 
     N cores on simulated disks (rc_node), wired through a simulated network,
     all driven by one seed: message drop, duplication, reordering and

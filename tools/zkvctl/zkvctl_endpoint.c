@@ -74,7 +74,7 @@ zkvctl_go_duration (int64_t nsecs, char *buf, size_t size)
     if (value % scale) {
         snprintf (fraction, sizeof fraction, ".%0*" PRIu64, digits, value % scale);
         size_t length = strlen (fraction);
-        while (fraction [length - 1] == '0')
+        while (length > 1 && fraction [length - 1] == '0')
             fraction [--length] = 0;
     }
     snprintf (buf, size, "%s%s%" PRIu64 "%s%s", sign, prefix, value / scale, fraction, unit);

@@ -24,10 +24,8 @@
 #include <string.h>
 
 #include "zkvctl.h"
+#include "zkv_version.h"
 
-#ifndef ZKV_VERSION
-#   define ZKV_VERSION "0.0.0"
-#endif
 
 #define S_DEFAULT_ENDPOINTS "127.0.0.1:12379"
 #define S_NSECS_PER_SEC     1000000000LL

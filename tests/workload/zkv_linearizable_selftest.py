@@ -1,8 +1,8 @@
 #!/usr/bin/python3
-"""tools/zkv_check_selftest.py — the history checker (tools/zkv_check.py)
+"""tests/workload/zkv_linearizable_selftest.py — the history checker (tests/workload/zkv_linearizable.py)
 against the hand-made histories of tests/histories.
 
-usage: /usr/bin/python3 tools/zkv_check_selftest.py [DIR]
+usage: /usr/bin/python3 tests/workload/zkv_linearizable_selftest.py [DIR]
 
 Every ok_*.jsonl must pass (exit 0); every bad_*.jsonl must be reported as a
 violation (exit 1) and, when its meta record names "expect_violation" (a
@@ -15,9 +15,9 @@ import os
 import subprocess
 import sys
 
-TOOLS = os.path.dirname(os.path.abspath(__file__))
-CHECKER = os.path.join(TOOLS, "zkv_check.py")
-HISTORIES = os.path.join(os.path.dirname(TOOLS), "tests", "histories")
+HERE = os.path.dirname(os.path.abspath(__file__))
+CHECKER = os.path.join(HERE, "zkv_linearizable.py")
+HISTORIES = os.path.join(os.path.dirname(HERE), "histories")
 
 
 def expected_names(path):

@@ -1,5 +1,5 @@
-"""tools/bench_cluster.py — zkv and etcd 3.4, side by side, on this machine.
-Run it through tools/bench-cluster, which installs and builds what it needs.
+"""tools/bench/bench_cluster.py — zkv and etcd 3.4, side by side, on this machine.
+Run it through tools/bench/bench-cluster, which installs and builds what it needs.
 
 Starts a 3-member zkv cluster (zkv-cluster) and a 3-member etcd cluster
 (Debian's etcd-server, default flags), both on loopback with their data in a
@@ -15,12 +15,12 @@ that machine noise falls on both:
      leader had (raft applied index >= the leader's raft index).
 
 zkv is driven by zkv-bench (C) and its own protocol; etcd by etcd-load
-(tools/etcd-load: etcd's Go client, clientv3 over gRPC) for the loads and
+(tools/bench/etcd-load: etcd's Go client, clientv3 over gRPC) for the loads and
 by its grpc-gateway (HTTP/JSON, as in the anchor numbers) for the Status
 and put probes of 3 and 4. Results are printed as they come, then a
 summary of medians; docs/BENCHMARKS.md records them.
 
-usage: tools/bench-cluster [--runs N] [--one N] [--many N] [--failovers N]
+usage: tools/bench/bench-cluster [--runs N] [--one N] [--many N] [--failovers N]
                            [--restarts N] [--keys N] [--keep]
 """
 import argparse
@@ -40,7 +40,7 @@ import time
 import msgpack
 import zmq
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BUILD = os.path.join(ROOT, "build")
 
 

@@ -1,6 +1,6 @@
-"""tools/bench_scale.py — how zkv's writes and reads change with more members
+"""tools/bench/bench_scale.py — how zkv's writes and reads change with more members
 and with members on distant hosts, measured on this one machine. Run it
-through tools/bench-scale, which builds what it needs.
+through tools/bench/bench-scale, which builds what it needs.
 
 For each setting a fresh zkv cluster (zkv-cluster up, default flags:
 heartbeat 100 ms, election timeout 1000 ms, fsync on, loopback, data in a
@@ -18,7 +18,7 @@ Rows: puts by one client (p50, p99), puts by 64 and by 256 clients
 run each, printed as a Markdown table; docs/BENCHMARKS.md (issue 7, section
 3) records one with what it says.
 
-usage: tools/bench-scale [--delays 1,5,10] [--total N] [--keep]
+usage: tools/bench/bench-scale [--delays 1,5,10] [--total N] [--keep]
 """
 import argparse
 import json

@@ -1,4 +1,4 @@
-"""tools/bench_load.py — one Python load generator for zkv and etcd 3.4.
+"""tools/bench/bench_load.py — one Python load generator for zkv and etcd 3.4.
 
 Drives either system with the same client technology, process model and
 concurrency, so that a comparison measures the servers, not the clients:
@@ -59,7 +59,7 @@ counted latency in ms, one per line, sorted ascending (line i of n is the
 i/n quantile: a CDF for gnuplot). Exit status 0 whenever the run completed,
 errors or not; 2 on bad usage, 1 when a worker could not start.
 
-usage: /usr/bin/python3 tools/bench_load.py --system zkv|etcd --endpoints E1[,E2...]
+usage: /usr/bin/python3 tools/bench/bench_load.py --system zkv|etcd --endpoints E1[,E2...]
            --workload put|load|get|get-serializable|cas|mixed --clients N
            [--processes P] (--total M | --seconds S) [--val-size 256]
            [--key-space K] [--key-prefix P] [--warmup S] [--timeout S]

@@ -1,7 +1,7 @@
-"""tools/bench_maintenance.py — zkv's and etcd 3.4's maintenance, side by side.
-Run it through tools/bench-maintenance, which installs and builds what it needs.
+"""tools/bench/bench_maintenance.py — zkv's and etcd 3.4's maintenance, side by side.
+Run it through tools/bench/bench-maintenance, which installs and builds what it needs.
 
-The same 3-member clusters as tools/bench_cluster.py (zkv-cluster; Debian's
+The same 3-member clusters as tools/bench/bench_cluster.py (zkv-cluster; Debian's
 etcd with default flags), loaded the same way (zkv-bench and etcd-load, 64
 clients, 16-byte keys, 256-byte values). Then, for each system in turn:
 
@@ -17,7 +17,7 @@ clients, 16-byte keys, 256-byte values). Then, for each system in turn:
      wall time, the writer's p50 / p99 / max latency and failed puts during
      it, and dbSize before and after (Status, from each system's own figures).
 
-usage: tools/bench-maintenance [--small N] [--keys N] [--runs N] [--quiet S] [--keep]
+usage: tools/bench/bench-maintenance [--small N] [--keys N] [--runs N] [--quiet S] [--keep]
 """
 import argparse
 import os

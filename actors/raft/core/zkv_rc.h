@@ -39,7 +39,7 @@
 #include <stdint.h>
 
 #include "zkv_msgs.h"
-#include "zkv_raftlog.h"
+#include "zkv_rc_state.h"
 
 typedef struct zkv_rc_s zkv_rc_t;
 

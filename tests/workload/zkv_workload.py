@@ -1,5 +1,5 @@
-"""tools/zkv_workload.py — the fault-injection workload: many clients, a
-nemesis, a recorded history, and the checker (tools/zkv_check.py) at the end.
+"""tests/workload/zkv_workload.py — the fault-injection workload: many clients, a
+nemesis, a recorded history, and the checker (tests/workload/zkv_linearizable.py) at the end.
 Run it through tools/fault-workload, which builds what it needs.
 
 A cluster of real zkv-node processes (zkv-cluster up) serves concurrent
@@ -47,10 +47,10 @@ import time
 import msgpack
 import zmq
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+#  the cluster file's reader is the benchmarks' (tools/bench/bench_cluster.py)
+sys.path.insert(0, os.path.join(ROOT, "tools", "bench"))
 from bench_cluster import read_cluster_file  # noqa: E402
-
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FAULTS = ("kill", "pause", "partition", "oneway", "isolate", "moves", "defrag", "compact",
           "snapshot")
 CLIENT_TIMEOUT_S = 3.0
@@ -508,7 +508,7 @@ def main():
         log("VIOLATION: the members did not converge within 60 s after healing "
             "(seed %d: rerun with --seed %d)" % (args.seed, args.seed))
         return 1
-    checked = subprocess.run([sys.executable, os.path.join(ROOT, "tools", "zkv_check.py"),
+    checked = subprocess.run([sys.executable, os.path.join(os.path.dirname(os.path.abspath(__file__)), "zkv_linearizable.py"),
                               history])
     if checked.returncode == 0 and not args.keep and not args.dir:
         shutil.rmtree(directory, ignore_errors=True)

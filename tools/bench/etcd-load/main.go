@@ -10,7 +10,7 @@
 // benchmark tool does with --conns=1.
 //
 // Built offline from Debian's golang-etcd-server-dev (GOPATH mode): see
-// tools/bench-cluster.
+// tools/bench/bench-cluster.
 package main
 
 import (

@@ -1,8 +1,8 @@
 #!/usr/bin/python3
-"""tools/zkv_check.py — checks a fault-injection history (tools/zkv_workload.py)
+"""tests/workload/zkv_linearizable.py — checks a fault-injection history (tests/workload/zkv_workload.py)
 for linearizability, lost writes and diverging members.
 
-usage: /usr/bin/python3 tools/zkv_check.py HISTORY.jsonl [--json]
+usage: /usr/bin/python3 tests/workload/zkv_linearizable.py HISTORY.jsonl [--json]
 
 A revision-witness checker (the idea of Jepsen's revision-aware etcd
 checker): zkv follows etcd, so every write carries a unique, global,

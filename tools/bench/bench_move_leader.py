@@ -1,5 +1,5 @@
-"""tools/bench_move_leader.py — MoveLeader, zkv beside etcd 3.4, on this machine.
-Run it through tools/bench-move-leader, which installs and builds what it needs.
+"""tools/bench/bench_move_leader.py — MoveLeader, zkv beside etcd 3.4, on this machine.
+Run it through tools/bench/bench-move-leader, which installs and builds what it needs.
 
 Starts a 3-member zkv cluster and a 3-member etcd cluster (bench_cluster.py:
 loopback, data in a temporary directory, heartbeat 100 ms and election
@@ -14,7 +14,7 @@ For zkv it also prints the member's own count, from the request's arrival
 to the moment it saw the target lead (took_usecs of the reply). Between two
 moves, untimed, the script waits until every member follows the new leader.
 
-usage: tools/bench-move-leader [--moves N] [--keep]
+usage: tools/bench/bench-move-leader [--moves N] [--keep]
 """
 import argparse
 import json

@@ -1,6 +1,7 @@
 /*  =========================================================================
-    zkv_rc_transfer.c — leadership transfer, etcd's way with the guards of
-    raft.md §5.2. The leader stops taking proposals (they fail at once with
+    zkv_rc_transfer.c — leadership transfer, etcd-raft's way (the Raft
+    dissertation §3.10, https://github.com/ongardie/dissertation). The
+    leader stops taking proposals (they fail at once with
     ZKV_RC_TRANSFERRING), catches the target up, and sends it TimeoutNow
     once the target's durable log matches its own; the target campaigns at
     once, without a pre-vote, with the flag that lets voters ignore their

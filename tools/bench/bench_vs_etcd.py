@@ -1,5 +1,5 @@
-"""tools/bench_vs_etcd.py — zkv and the real etcd 3.4, side by side, every row.
-Run it through tools/bench-vs-etcd, which installs and builds what it needs.
+"""tools/bench/bench_vs_etcd.py — zkv and the real etcd 3.4, side by side, every row.
+Run it through tools/bench/bench-vs-etcd, which installs and builds what it needs.
 
 Starts a 3-member zkv cluster and a 3-member etcd 3.4 cluster with equal
 settings (bench_cluster.side_by_side: loopback, data in one temporary
@@ -15,7 +15,7 @@ every row so that the machine's noise falls on both, stops them, and writes:
     the number of clients.
 
 What is timed, row by row:
-  client workloads  tools/bench_load.py, one Python load generator for both
+  client workloads  tools/bench/bench_load.py, one Python load generator for both
                     (pyzmq + msgpack for zkv, python3-etcd3 for etcd, the same
                     processes and threads, one connection per client, closed
                     loop), against the leader, --seconds each after 1 s of
@@ -41,7 +41,7 @@ What is timed, row by row:
                     SIGKILL until a survivor leads and acknowledges a put
                     (median and max of --failovers).
 
-usage: tools/bench-vs-etcd [--seconds S] [--small N] [--keys N] [--runs N]
+usage: tools/bench/bench-vs-etcd [--seconds S] [--small N] [--keys N] [--runs N]
            [--moves N] [--failovers N] [--restarts N] [--quick]
            [--report FILE | --no-report] [--plots DIR] [--keep]
 """
@@ -269,7 +269,7 @@ def main():
         options.runs, options.moves, options.failovers, options.restarts = 1, 2, 2, 1
         options.no_report = True
         options.plots = None
-    command = " ".join(["tools/bench-vs-etcd"] + sys.argv[1:])
+    command = " ".join(["tools/bench/bench-vs-etcd"] + sys.argv[1:])
     started = datetime.datetime.now().strftime("%Y-%m-%d %H:%M")
 
     report = Report()

@@ -1,5 +1,5 @@
-"""tools/bench_defaults.py — what the secure defaults of issue 14 (item 3)
-cost, on this machine. Run it through tools/bench-defaults, which builds
+"""tools/bench/bench_defaults.py — what the secure defaults of issue 14 (item 3)
+cost, on this machine. Run it through tools/bench/bench-defaults, which builds
 what it needs.
 
 Every cluster is a fresh 3-member zkv-cluster (default flags otherwise:
@@ -27,7 +27,7 @@ processes (/proc/PID/stat), read before and after a load.
 Results are printed as they come, then as Markdown tables;
 docs/BENCHMARKS.md records one run with what it says.
 
-usage: tools/bench-defaults [--runs N] [--keys 100000,1000000] [--key-space N]
+usage: tools/bench/bench-defaults [--runs N] [--keys 100000,1000000] [--key-space N]
                             [--check-total N] [--default-runs N] [--default-total N]
                             [--skip peers,check,default]
 """
@@ -42,7 +42,7 @@ import sys
 import tempfile
 import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BUILD = os.path.join(ROOT, "build")
 CLUSTER = os.path.join(BUILD, "zkv-cluster")
 TICKS = os.sysconf("SC_CLK_TCK")
