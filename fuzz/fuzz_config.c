@@ -6,7 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "zkv_initial_cluster.h"
+#include "zkv_cluster.h"
 #include "zkv_config.h"
 
 int

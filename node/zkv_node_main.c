@@ -24,7 +24,7 @@
 
 #include "zkv_certs.h"
 #include "zkv_actor_io.h"
-#include "zkv_initial_cluster.h"
+#include "zkv_cluster.h"
 #include "zkv_config.h"
 #include "zkv_engine.h"
 #include "zkv_front.h"

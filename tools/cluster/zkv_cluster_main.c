@@ -1,5 +1,5 @@
 /*  =========================================================================
-    zkv_initial_cluster.c — zkv-cluster: run a local cluster of real zkv-node
+    zkv_cluster_main.c — zkv-cluster: run a local cluster of real zkv-node
     processes, and break it on purpose.
 
     zkv-cluster up -n N --dir D [--ports P] [--node PATH] [--secure | --insecure-peers]

@@ -35,7 +35,7 @@
 #include <unistd.h>
 
 #include "zkvctl.h"
-#include "zkv_initial_cluster.h"
+#include "zkv_cluster.h"
 #include "zkv_crc32c.h"
 #include "zkv_image.h"
 #include "zkv_keys.h"

@@ -1,8 +1,8 @@
 /*  =========================================================================
-    zkv_initial_cluster.c — the members of the cluster (see zkv_cluster.h).
+    zkv_cluster.c — the members of the cluster (see zkv_cluster.h).
     =========================================================================
 */
-#include "zkv_initial_cluster.h"
+#include "zkv_cluster.h"
 #include "zkv_identity.h"
 #include "zkv_members.h"
 #include "zkv_msgs.h"

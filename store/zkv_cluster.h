@@ -1,5 +1,5 @@
 /*  =========================================================================
-    zkv_initial_cluster.h — the members of the cluster, from --initial-cluster at
+    zkv_cluster.h — the members of the cluster, from --initial-cluster at
     the first start, and from the `members` family after that.
 
     --initial-cluster "n1=tcp://10.0.0.1:12380,n2=tcp://10.0.0.2:12380" names
