@@ -623,8 +623,14 @@ main (int argc, char *argv [])
         for (size_t i = 0; i < sizeof actors / sizeof actors [0]; i++)
             items [1 + i] = (zmq_pollitem_t) { zsock_resolve (actors [i]), 0, ZMQ_POLLIN, 0 };
         size_t count = sizeof items / sizeof items [0];
-        while (!(items [0].revents & ZMQ_POLLIN)) {
-            if (zmq_poll (items, (int) count, -1) < 0 && errno != EINTR)
+        while (true) {
+            //  (after an error, revents are stale: poll again or stop)
+            if (zmq_poll (items, (int) count, -1) < 0) {
+                if (errno == EINTR)
+                    continue;
+                break;
+            }
+            if (items [0].revents & ZMQ_POLLIN)
                 break;
             for (size_t i = 1; i < count; i++)
                 if (items [i].revents & ZMQ_POLLIN) {   //  actors only speak when asked
