@@ -33,13 +33,6 @@
     { #field, ZKV_T_##type, offsetof (zkv_##msg##_t, field), ZKV_SUB_##type (sub) },
 #define ZKV_END(name)        };
 #include "zkv_msgs.def"
-#undef ZKV_REQUEST
-#undef ZKV_RESPONSE
-#undef ZKV_NESTED
-#undef ZKV_INTERNAL
-#undef ZKV_PEER
-#undef ZKV_FIELD
-#undef ZKV_END
 
 //  How each request is served. A STATE request's body sits at its field
 //  of internal_request, which must exist and point to its type (else
@@ -56,22 +49,7 @@
     static const zkv_serve_t s_##name##_serve = { \
         ZKV_REQ_##name, ZKV_BY_##server, ZKV_ACCESS_##access, ZKV_DEADLINE_##deadline, \
         ZKV_EFFECT_##effect, ZKV_INTERNAL_AT_##server (name) };
-#define ZKV_REQUEST(name)
-#define ZKV_RESPONSE(name)
-#define ZKV_NESTED(name)
-#define ZKV_INTERNAL(name)
-#define ZKV_PEER(name)
-#define ZKV_FIELD(msg, type, field, sub)
-#define ZKV_END(name)
 #include "zkv_msgs.def"
-#undef ZKV_REQUEST
-#undef ZKV_RESPONSE
-#undef ZKV_NESTED
-#undef ZKV_INTERNAL
-#undef ZKV_PEER
-#undef ZKV_FIELD
-#undef ZKV_END
-#undef ZKV_SERVE
 
 #define ZKV_DESC(name, kind, response, serve) \
     const zkv_desc_t zkv_##name##_desc = { \
@@ -83,14 +61,7 @@
 #define ZKV_NESTED(name)     ZKV_DESC (name, ZKV_KIND_NESTED, NULL, NULL)
 #define ZKV_INTERNAL(name)   ZKV_DESC (name, ZKV_KIND_INTERNAL, NULL, NULL)
 #define ZKV_PEER(name)       ZKV_DESC (name, ZKV_KIND_PEER, NULL, NULL)
-#define ZKV_FIELD(msg, type, field, sub)
-#define ZKV_END(name)
 #include "zkv_msgs.def"
-#undef ZKV_REQUEST
-#undef ZKV_RESPONSE
-#undef ZKV_NESTED
-#undef ZKV_INTERNAL
-#undef ZKV_PEER
 
 #define ZKV_REQUEST(name)    &zkv_##name##_desc,
 #define ZKV_RESPONSE(name)   &zkv_##name##_desc,
@@ -101,29 +72,11 @@ const zkv_desc_t *const zkv_msg_table [] = {
 #include "zkv_msgs.def"
     NULL
 };
-#undef ZKV_REQUEST
-#undef ZKV_RESPONSE
-#undef ZKV_NESTED
-#undef ZKV_INTERNAL
-#undef ZKV_PEER
 
-#define ZKV_REQUEST(name)
-#define ZKV_RESPONSE(name)
-#define ZKV_NESTED(name)
-#define ZKV_INTERNAL(name)
-#define ZKV_PEER(name)
 #define ZKV_SERVE(name, server, access, deadline, effect) &zkv_##name##_desc,
 const zkv_desc_t *const zkv_requests [ZKV_REQ_COUNT] = {
 #include "zkv_msgs.def"
 };
-#undef ZKV_REQUEST
-#undef ZKV_RESPONSE
-#undef ZKV_NESTED
-#undef ZKV_INTERNAL
-#undef ZKV_PEER
-#undef ZKV_FIELD
-#undef ZKV_END
-#undef ZKV_SERVE
 
 const zkv_desc_t *
 zkv_msg_lookup (const char *name, size_t size)

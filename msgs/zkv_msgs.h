@@ -120,16 +120,7 @@ struct zkv_desc_s {
 #define ZKV_NESTED(name)     ZKV_DECLARE (name)
 #define ZKV_INTERNAL(name)   ZKV_DECLARE (name)
 #define ZKV_PEER(name)       ZKV_DECLARE (name)
-#define ZKV_FIELD(msg, type, field, sub)
-#define ZKV_END(name)
 #include "zkv_msgs.def"
-#undef ZKV_REQUEST
-#undef ZKV_RESPONSE
-#undef ZKV_NESTED
-#undef ZKV_INTERNAL
-#undef ZKV_PEER
-#undef ZKV_FIELD
-#undef ZKV_END
 
 //  Second pass: the structs
 #define ZKV_REQUEST(name)    struct zkv_##name##_s {
@@ -140,13 +131,6 @@ struct zkv_desc_s {
 #define ZKV_FIELD(msg, type, field, sub) ZKV_CTYPE_##type (sub) field;
 #define ZKV_END(name)        };
 #include "zkv_msgs.def"
-#undef ZKV_REQUEST
-#undef ZKV_RESPONSE
-#undef ZKV_NESTED
-#undef ZKV_INTERNAL
-#undef ZKV_PEER
-#undef ZKV_FIELD
-#undef ZKV_END
 
 //  Every descriptor of the table, in table order, NULL-terminated
 extern const zkv_desc_t *const zkv_msg_table [];
@@ -154,26 +138,11 @@ extern const zkv_desc_t *const zkv_msg_table [];
 //  The client requests, numbered in table order: ZKV_REQ_<name> is the
 //  index of request name in zkv_requests and in the actors' dispatch
 //  tables (designated initializers, [ZKV_REQ_put] = ...)
-#define ZKV_REQUEST(name)
-#define ZKV_RESPONSE(name)
-#define ZKV_NESTED(name)
-#define ZKV_INTERNAL(name)
-#define ZKV_PEER(name)
-#define ZKV_FIELD(msg, type, field, sub)
-#define ZKV_END(name)
 #define ZKV_SERVE(name, server, access, deadline, effect) ZKV_REQ_##name,
 typedef enum {
 #include "zkv_msgs.def"
     ZKV_REQ_COUNT
 } zkv_req_t;
-#undef ZKV_REQUEST
-#undef ZKV_RESPONSE
-#undef ZKV_NESTED
-#undef ZKV_INTERNAL
-#undef ZKV_PEER
-#undef ZKV_FIELD
-#undef ZKV_END
-#undef ZKV_SERVE
 
 extern const zkv_desc_t *const zkv_requests [ZKV_REQ_COUNT];
 
