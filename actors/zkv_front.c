@@ -205,8 +205,9 @@ s_finish (self_t *self, s_waiter_t *waiter, const uint8_t *body, size_t size,
 //  True if a txn only reads, and every read in it is serializable
 //  (etcd's isTxnSerializable)
 static bool
-s_txn_serializable (const zkv_txn_t *txn)
+s_txn_serializable (const void *body)
 {
+    const zkv_txn_t *txn = (const zkv_txn_t *) body;
     const zkv_request_op_list_t *branches [2] = { &txn->success, &txn->failure };
     for (int b = 0; b < 2; b++)
         for (size_t i = 0; i < branches [b]->count; i++) {
@@ -217,16 +218,104 @@ s_txn_serializable (const zkv_txn_t *txn)
     return true;
 }
 
+static bool
+s_txn_writes (const void *body)
+{
+    return zkv_txn_writes ((const zkv_txn_t *) body);
+}
+
+static uint64_t
+s_txn_cost (const void *body)
+{
+    return zkv_txn_cost ((const zkv_txn_t *) body);
+}
+
+static uint64_t
+s_put_cost (const void *body)
+{
+    return zkv_put_cost ((const zkv_put_t *) body);
+}
+
+static bool
+s_range_serializable (const void *body)
+{
+#ifdef ZKV_BUG_STALE_READS
+    //  The planted bug of zkv-node-bug-stale-reads (a test-only build):
+    //  every read served from local state, without a read index
+    (void) body;
+    return true;
+#else
+    return ((const zkv_range_t *) body)->serializable;
+#endif
+}
+
+static bool
+s_member_list_serializable (const void *body)
+{
+    return !((const zkv_member_list_t *) body)->linearizable;
+}
+
+//  etcd proposes even an alarm GET: a linearizable read is as good
+static bool
+s_alarm_writes (const void *body)
+{
+    return ((const zkv_alarm_t *) body)->action != ZKV_ALARM_GET;
+}
+
+//  A physical compaction deletes through the whole database
+static bool
+s_compact_physical (const void *body)
+{
+    return ((const zkv_compact_t *) body)->physical;
+}
+
+//  What the table (zkv_msgs.def, ZKV_SERVE) leaves to a request's body:
+//  whether it writes (effect BODY), whether a read may be served at
+//  storage at once, without a read index (etcd's serializable), whether it
+//  takes long (deadline BODY), and what it writes as etcd's quota counts
+//  it. NULL: no (0).
+typedef struct {
+    bool (*writes) (const void *body);
+    bool (*serializable) (const void *body);
+    bool (*long_running) (const void *body);
+    uint64_t (*cost) (const void *body);
+} s_rules_t;
+
+static const s_rules_t s_rules [ZKV_REQ_COUNT] = {
+    [ZKV_REQ_range]       = { .serializable = s_range_serializable },
+    [ZKV_REQ_put]         = { .cost = s_put_cost },
+    [ZKV_REQ_txn]         = { .writes = s_txn_writes, .serializable = s_txn_serializable,
+                              .cost = s_txn_cost },
+    [ZKV_REQ_compact]     = { .long_running = s_compact_physical },
+    [ZKV_REQ_alarm]       = { .writes = s_alarm_writes },
+    [ZKV_REQ_member_list] = { .serializable = s_member_list_serializable },
+};
+
+static const s_rules_t *
+s_rules_of (const zkv_msg_t *request)
+{
+    return &s_rules [request->desc->serve->kind];
+}
+
+//  True for a request of the state machine that writes (it is proposed)
+static bool
+s_writes (const zkv_msg_t *request)
+{
+    zkv_effect_t effect = request->desc->serve->effect;
+    return effect == ZKV_EFFECT_WRITE
+        || (effect == ZKV_EFFECT_BODY && s_rules_of (request)->writes (request->body));
+}
+
 //  True for the maintenance that reads or rewrites the whole database
 //  (it takes as long as the database is big, not as long as a request),
 //  and for MoveLeader, whose deadline raft keeps (the request may set it)
 static bool
 s_maintenance (const zkv_msg_t *request)
 {
-    return request->desc == &zkv_defragment_desc || request->desc == &zkv_move_leader_desc || request->desc == &zkv_hash_desc
-        || request->desc == &zkv_hash_kv_desc || request->desc == &zkv_snapshot_desc
-        || (request->desc == &zkv_compact_desc
-            && ((const zkv_compact_t *) request->body)->physical);
+    zkv_deadline_t deadline = request->desc->serve->deadline;
+    return deadline == ZKV_DEADLINE_LONG
+        || (deadline == ZKV_DEADLINE_BODY
+            && s_rules_of (request)->long_running (request->body));
 }
 
 //  True for the requests only an admin may make on a secure member: the
@@ -234,11 +323,8 @@ s_maintenance (const zkv_msg_t *request)
 static bool
 s_admin_only (const zkv_msg_t *request)
 {
-    return request->desc == &zkv_defragment_desc || request->desc == &zkv_move_leader_desc
-        || request->desc == &zkv_snapshot_desc || request->desc == &zkv_compact_desc
-        || request->desc == &zkv_fault_desc
-        || (request->desc == &zkv_alarm_desc
-            && ((const zkv_alarm_t *) request->body)->action != ZKV_ALARM_GET);
+    zkv_access_t access = request->desc->serve->access;
+    return access == ZKV_ACCESS_ADMIN || (access == ZKV_ACCESS_ADMIN_WRITE && s_writes (request));
 }
 
 //  Registers a waiter for the request and returns its wait number
@@ -265,105 +351,102 @@ s_wait (self_t *self, zmsg_t **envelope_p, const zkv_msg_t *request, size_t byte
     return waiter;
 }
 
-//  Points internal at the body of request, when it is one the state
-//  machine serves (range, put, delete_range, txn, compact, member_list,
-//  alarm); false for the others
-static bool
-s_internal_body (const zkv_msg_t *request, zkv_internal_request_t *internal)
+//  The orders front sends the actor that serves a request (RAFT, HASHER,
+//  DEFRAG, SNAPSHOTTER in the table): wait is its number here
+typedef void (s_order_fn) (zsock_t *actor, void *body, uint64_t wait);
+
+static void
+s_order_fault (zsock_t *actor, void *body, uint64_t wait)
 {
-    void *body = request->body;
-    if (request->desc == &zkv_range_desc)
-        internal->range = (zkv_range_t *) body;
-    else
-    if (request->desc == &zkv_put_desc)
-        internal->put = (zkv_put_t *) body;
-    else
-    if (request->desc == &zkv_delete_range_desc)
-        internal->delete_range = (zkv_delete_range_t *) body;
-    else
-    if (request->desc == &zkv_txn_desc)
-        internal->txn = (zkv_txn_t *) body;
-    else
-    if (request->desc == &zkv_compact_desc)
-        internal->compact = (zkv_compact_t *) body;
-    else
-    if (request->desc == &zkv_member_list_desc)
-        internal->member_list = (zkv_member_list_t *) body;
-    else
-    if (request->desc == &zkv_alarm_desc)
-        internal->alarm = (zkv_alarm_t *) body;
-    else
-        return false;
-    return true;
+    zkv_fault_injection_t injection = { .wait = wait, .request = (zkv_fault_t *) body };
+    zkv_io_send (actor, &zkv_fault_injection_desc, &injection);
 }
 
-//  Sends a checked request where it goes: writes to raft as proposals,
+static void
+s_order_move_leader (zsock_t *actor, void *body, uint64_t wait)
+{
+    zkv_move_order_t order = { .wait = wait, .request = (zkv_move_leader_t *) body };
+    zkv_io_send (actor, &zkv_move_order_desc, &order);
+}
+
+static void
+s_order_snapshot (zsock_t *actor, void *body, uint64_t wait)
+{
+    const zkv_snapshot_t *snapshot = (const zkv_snapshot_t *) body;
+    zkv_snapshot_order_t order = {
+        .wait = wait, .credit = snapshot->credit, .chunk_size = snapshot->chunk_size
+    };
+    zkv_io_send (actor, &zkv_snapshot_order_desc, &order);
+}
+
+static void
+s_order_defragment (zsock_t *actor, void *body, uint64_t wait)
+{
+    (void) body;
+    zkv_defrag_order_t order = { .wait = wait };
+    zkv_io_send (actor, &zkv_defrag_order_desc, &order);
+}
+
+static void
+s_order_hash (zsock_t *actor, void *body, uint64_t wait)
+{
+    zkv_hash_order_t order = { .wait = wait, .hash = (zkv_hash_t *) body };
+    zkv_io_send (actor, &zkv_hash_order_desc, &order);
+}
+
+static void
+s_order_hash_kv (zsock_t *actor, void *body, uint64_t wait)
+{
+    zkv_hash_order_t order = { .wait = wait, .hash_kv = (zkv_hash_kv_t *) body };
+    zkv_io_send (actor, &zkv_hash_order_desc, &order);
+}
+
+static s_order_fn *const s_orders [ZKV_REQ_COUNT] = {
+    [ZKV_REQ_fault]       = s_order_fault,
+    [ZKV_REQ_move_leader] = s_order_move_leader,
+    [ZKV_REQ_snapshot]    = s_order_snapshot,
+    [ZKV_REQ_defragment]  = s_order_defragment,
+    [ZKV_REQ_hash]        = s_order_hash,
+    [ZKV_REQ_hash_kv]     = s_order_hash_kv,
+};
+
+//  The actor that serves requests of server, NULL for front and storage
+static zsock_t *
+s_actor (self_t *self, zkv_server_t server)
+{
+    switch (server) {
+        case ZKV_BY_RAFT:        return self->raft;
+        case ZKV_BY_HASHER:      return self->hasher;
+        case ZKV_BY_DEFRAG:      return self->defrag;
+        case ZKV_BY_SNAPSHOTTER: return self->snapshotter;
+        case ZKV_BY_FRONT:
+        case ZKV_BY_STATE:       break;
+    }
+    return NULL;
+}
+
+//  Sends a checked request where it goes: an order to the actor that
+//  serves it; for the state machine, writes to raft as proposals,
 //  linearizable reads to raft for a read index, serializable reads to
 //  storage
 static void
 s_route (self_t *self, const zkv_msg_t *request, const s_waiter_t *waiter)
 {
     uint64_t wait = waiter->wait;
+    const zkv_serve_t *serve = request->desc->serve;
+    if (serve->server != ZKV_BY_STATE) {
+        s_orders [serve->kind] (s_actor (self, serve->server), request->body, wait);
+        return;
+    }
     zkv_internal_request_t internal;
     memset (&internal, 0, sizeof internal);
     internal.origin = self->args->member_id;
     internal.wait = wait;
     internal.max_response_bytes = self->args->max_response_bytes;
-    bool write = false, serializable = false;
-    if (request->desc == &zkv_fault_desc) {
-        zkv_fault_injection_t injection = { .wait = wait, .request = (zkv_fault_t *) request->body };
-        zkv_io_send (self->raft, &zkv_fault_injection_desc, &injection);
-        return;
-    }
-    if (request->desc == &zkv_move_leader_desc) {
-        zkv_move_order_t order = { .wait = wait, .request = (zkv_move_leader_t *) request->body };
-        zkv_io_send (self->raft, &zkv_move_order_desc, &order);
-        return;
-    }
-    if (request->desc == &zkv_snapshot_desc) {
-        const zkv_snapshot_t *snapshot = (const zkv_snapshot_t *) request->body;
-        zkv_snapshot_order_t order = {
-            .wait = wait, .credit = snapshot->credit, .chunk_size = snapshot->chunk_size
-        };
-        zkv_io_send (self->snapshotter, &zkv_snapshot_order_desc, &order);
-        return;
-    }
-    if (request->desc == &zkv_defragment_desc) {
-        zkv_defrag_order_t order = { .wait = wait };
-        zkv_io_send (self->defrag, &zkv_defrag_order_desc, &order);
-        return;
-    }
-    if (request->desc == &zkv_hash_desc || request->desc == &zkv_hash_kv_desc) {
-        zkv_hash_order_t order = { .wait = wait };
-        if (request->desc == &zkv_hash_desc)
-            order.hash = (zkv_hash_t *) request->body;
-        else
-            order.hash_kv = (zkv_hash_kv_t *) request->body;
-        zkv_io_send (self->hasher, &zkv_hash_order_desc, &order);
-        return;
-    }
-    s_internal_body (request, &internal);
-    if (internal.member_list)
-        serializable = !internal.member_list->linearizable;
-    else
-    if (internal.range) {
-        serializable = internal.range->serializable;
-#ifdef ZKV_BUG_STALE_READS
-        //  The planted bug of zkv-node-bug-stale-reads (a test-only build):
-        //  every read served from local state, without a read index
-        serializable = true;
-#endif
-    }
-    else
-    if (internal.txn) {
-        write = zkv_txn_writes (internal.txn);
-        serializable = !write && s_txn_serializable (internal.txn);
-    }
-    else
-    if (internal.alarm)                 //  etcd proposes even a GET; a
-        write = internal.alarm->action != ZKV_ALARM_GET;   //  linearizable read is as good
-    else
-        write = true;                   //  put, delete_range, compact
+    zkv_internal_request_set (&internal, request->desc, request->body);
+    bool write = s_writes (request);
+    bool serializable = !write && s_rules_of (request)->serializable
+                     && s_rules_of (request)->serializable (request->body);
     if (!write)
         internal.deadline = waiter->deadline;   //  reads stay on this member
     size_t size;
@@ -449,8 +532,8 @@ s_alarm_seen (self_t *self, zkv_bin_t body)
 static uint64_t
 s_write_cost (const zkv_msg_t *request)
 {
-    return request->desc == &zkv_put_desc? zkv_put_cost ((const zkv_put_t *) request->body)
-         : request->desc == &zkv_txn_desc? zkv_txn_cost ((const zkv_txn_t *) request->body): 0;
+    const s_rules_t *rules = s_rules_of (request);
+    return rules->cost? rules->cost (request->body): 0;
 }
 
 //  What the alarms refuse at apply (zkv_alarm_table_gate, on every member
@@ -464,11 +547,11 @@ s_gate (self_t *self, const zkv_msg_t *request)
 {
     if (zkv_alarm_table_size (self->alarms) == 0)
         return ZKV_ERR_OK;
+    //  (it refuses only writes: reads and alarms pass, and what the state
+    //  machine does not serve sets no body of internal)
     zkv_internal_request_t internal;
     memset (&internal, 0, sizeof internal);
-    if (!s_internal_body (request, &internal) || internal.range || internal.member_list
-    ||  internal.alarm)
-        return ZKV_ERR_OK;              //  writes only: reads are not proposed
+    zkv_internal_request_set (&internal, request->desc, request->body);
     return zkv_alarm_table_gate (self->alarms, &internal);
 }
 
@@ -600,6 +683,34 @@ s_snapshot_credit (self_t *self, zmsg_t **envelope_p, const zkv_msg_t *request)
     zmsg_destroy (envelope_p);
 }
 
+//  The requests front answers itself at once (FRONT in the table)
+typedef void (s_answer_fn) (self_t *self, zmsg_t **envelope_p, const zkv_msg_t *request);
+
+static s_answer_fn *const s_answers [ZKV_REQ_COUNT] = {
+    [ZKV_REQ_status]          = s_status,
+    [ZKV_REQ_snapshot_credit] = s_snapshot_credit,
+};
+
+//  Stops the member at start when a request of the table has no way here
+//  to be served: a missing entry in the tables above, not a crash later
+static void
+s_check_dispatch (void)
+{
+    for (int kind = 0; kind < ZKV_REQ_COUNT; kind++) {
+        const zkv_serve_t *serve = zkv_requests [kind]->serve;
+        const s_rules_t *rules = &s_rules [kind];
+        const char *missing =
+              serve->server == ZKV_BY_FRONT && !s_answers [kind]? "s_answers"
+            : serve->server != ZKV_BY_FRONT && serve->server != ZKV_BY_STATE
+                                            && !s_orders [kind]? "s_orders"
+            : serve->effect == ZKV_EFFECT_BODY && !rules->writes? "s_rules writes"
+            : serve->deadline == ZKV_DEADLINE_BODY && !rules->long_running? "s_rules long_running"
+            : NULL;
+        if (missing)
+            zkv_fatal ("front: request %s has no entry in %s", zkv_requests [kind]->name, missing);
+    }
+}
+
 //  Receives a client's message: its last frame (the request) into
 //  payload, left as ZeroMQ's own message since only that tells the socket
 //  it came on (ZMQ_SRCFD) and the client's key (User-Id); the frames
@@ -703,11 +814,8 @@ s_handle_client (self_t *self)
                        &status);
     }
     else
-    if (request->desc == &zkv_status_desc)
-        s_status (self, &envelope, request);
-    else
-    if (request->desc == &zkv_snapshot_credit_desc)
-        s_snapshot_credit (self, &envelope, request);
+    if (request->desc->serve->server == ZKV_BY_FRONT)
+        s_answers [request->desc->serve->kind] (self, &envelope, request);
     else
     if (zkv_check_request (request->desc, request->body, self->args->max_txn_ops, &status))
         s_reply_error (self, &envelope, request->has_id, request->id, request->desc->name,
@@ -950,6 +1058,7 @@ s_stop (self_t *self)
 void
 zkv_front_actor (zsock_t *pipe, void *args)
 {
+    s_check_dispatch ();
     self_t *self = (self_t *) zmalloc (sizeof (self_t));
     self->pipe = pipe;
     self->args = (zkv_front_args_t *) args;

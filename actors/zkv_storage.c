@@ -217,12 +217,154 @@ s_disk_short (self_t *self, int64_t bytes)
     zkv_io_send (self->alarm, &zkv_disk_short_desc, &short_of);
 }
 
+//  etcd's quota applier: a write past the quota is applied all the
+//  same, but answered with NOSPACE, and the alarm raised. rc: the
+//  write's; returns it, or -1 with status set.
+static int
+s_quota_applier (self_t *self, int rc, uint64_t cost, zkv_result_t *status)
+{
+    if (rc == 0 && !zkv_quota_fits (&self->quota, self->args->engine, cost, zclock_mono ())) {
+        s_raise_nospace (self);
+        zkv_status_set (status, ZKV_ERR_NO_SPACE, NULL);
+        rc = -1;
+    }
+    return rc;
+}
+
+//  The handlers of the state machine's requests (STATE in zkv_msgs.def):
+//  each runs body (its zkv_<name>_t) against the store, a write inside
+//  the open batch, into response (a zeroed zkv_<name>_response_t from
+//  zone), and returns 0, or -1 with status set. s_execute fills in the
+//  response's header but its revision.
+typedef int (s_handler_fn) (self_t *self, const void *body, void *response,
+                            msgpack_zone *zone, zkv_result_t *status);
+
+static int
+s_handle_range (self_t *self, const void *body, void *response, msgpack_zone *zone,
+                zkv_result_t *status)
+{
+    return zkv_mvcc_range (self->mvcc, (const zkv_range_t *) body, zone, response, status);
+}
+
+static int
+s_handle_put (self_t *self, const void *body, void *response, msgpack_zone *zone,
+              zkv_result_t *status)
+{
+    const zkv_put_t *put = (const zkv_put_t *) body;
+    int rc = zkv_mvcc_put (self->mvcc, put, zone, response, status);
+    return s_quota_applier (self, rc, zkv_put_cost (put), status);
+}
+
+static int
+s_handle_delete_range (self_t *self, const void *body, void *response, msgpack_zone *zone,
+                       zkv_result_t *status)
+{
+    return zkv_mvcc_delete_range (self->mvcc, (const zkv_delete_range_t *) body, zone,
+                                  response, status);
+}
+
+static int
+s_handle_txn (self_t *self, const void *body, void *response, msgpack_zone *zone,
+              zkv_result_t *status)
+{
+    const zkv_txn_t *txn = (const zkv_txn_t *) body;
+    int rc = zkv_txn_writes (txn)? zkv_mvcc_txn (self->mvcc, txn, zone, response, status)
+                                 : zkv_mvcc_txn_read (self->mvcc, txn, zone, response, status);
+    return s_quota_applier (self, rc, zkv_txn_cost (txn), status);
+}
+
+static int
+s_handle_compact (self_t *self, const void *body, void *response, msgpack_zone *zone,
+                  zkv_result_t *status)
+{
+    return zkv_mvcc_compact (self->mvcc, (const zkv_compact_t *) body, zone, response, status);
+}
+
+static int
+s_handle_member_list (self_t *self, const void *body, void *response, msgpack_zone *zone,
+                      zkv_result_t *status)
+{
+    (void) body;
+    zkv_member_list_response_t *list = (zkv_member_list_response_t *) response;
+    char *error = NULL;
+    int rc = zkv_members_list (self->args->engine, zone, &list->members, &error);
+    if (rc)
+        zkv_status_set (status, ZKV_ERR_INTERNAL, "%s", error);
+    free (error);
+    list->header = s_zalloc (zone, sizeof (zkv_header_t));
+    list->header->revision = zkv_mvcc_revision (self->mvcc);
+    return rc;
+}
+
+static int
+s_handle_alarm (self_t *self, const void *body, void *response, msgpack_zone *zone,
+                zkv_result_t *status)
+{
+    (void) status;
+    const zkv_alarm_t *alarm = (const zkv_alarm_t *) body;
+    zkv_header_t *header = s_zalloc (zone, sizeof (zkv_header_t));
+    header->revision = zkv_mvcc_revision (self->mvcc);
+    ((zkv_alarm_response_t *) response)->header = header;
+    //  Alarms are for members (or member 0): not a table any client
+    //  could grow without bound with made-up ids
+    if (!(alarm->action == ZKV_ALARM_ACTIVATE && !s_is_member (self, alarm->member_id, zone))
+    &&  zkv_alarm_table_apply (self->alarms, self->mvcc, alarm, zone,
+                               (zkv_alarm_response_t *) response))
+        s_alarm_changed (self, alarm);
+    return 0;
+}
+
+static s_handler_fn *const s_handlers [ZKV_REQ_COUNT] = {
+    [ZKV_REQ_range]        = s_handle_range,
+    [ZKV_REQ_put]          = s_handle_put,
+    [ZKV_REQ_delete_range] = s_handle_delete_range,
+    [ZKV_REQ_txn]          = s_handle_txn,
+    [ZKV_REQ_compact]      = s_handle_compact,
+    [ZKV_REQ_member_list]  = s_handle_member_list,
+    [ZKV_REQ_alarm]        = s_handle_alarm,
+};
+
+//  Stops the member at start when a request the table gives the state
+//  machine has no handler: a missing entry above, not a crash later
+static void
+s_check_dispatch (void)
+{
+    for (int kind = 0; kind < ZKV_REQ_COUNT; kind++)
+        if (zkv_requests [kind]->serve->server == ZKV_BY_STATE && !s_handlers [kind])
+            zkv_fatal ("storage: request %s has no entry in s_handlers",
+                       zkv_requests [kind]->name);
+}
+
+//  A member publishes its client endpoint (attributes, proposed by raft):
+//  merged in its record. Nobody waits for it.
+static void
+s_merge_attributes (self_t *self, const zkv_cluster_member_t *attributes, msgpack_zone *zone)
+{
+    zkv_cluster_member_t *record = NULL;
+    char *error = NULL;
+    int found = zkv_members_get (self->args->engine, attributes->member_id, zone,
+                                 &record, &error);
+    if (found < 0)
+        zkv_fatal ("storage: cannot read the member table: %s", error);
+    if (found == 1) {
+        record->client_endpoint = attributes->client_endpoint;
+        record->events_endpoint = attributes->events_endpoint;
+        uint8_t key [8];
+        size_t size;
+        uint8_t *bytes = zkv_members_record (record, key, &size);
+        if (bytes)
+            zkv_mvcc_put_raw (self->mvcc, ZKV_CF_MEMBERS, key, 8, bytes, size);
+        free (bytes);
+    }
+    free (error);
+}
+
 //  Runs request against the store (a write inside the open batch, or a
-//  read) and encodes its reply with a full header. term is the raft term
-//  the reply's header carries; index that of the entry being applied (0
-//  for a read): an entry the store fails to apply (its data unreadable,
-//  memory short) stops the member, since every other member applies it,
-//  and this one would go on from another state.
+//  read) with its handler, and encodes its reply with a full header. term
+//  is the raft term the reply's header carries; index that of the entry
+//  being applied (0 for a read): an entry the store fails to apply (its
+//  data unreadable, memory short) stops the member, since every other
+//  member applies it, and this one would go on from another state.
 static uint8_t *
 s_execute (self_t *self, const zkv_internal_request_t *request, uint64_t term,
            uint64_t index, msgpack_zone *zone, size_t *size)
@@ -239,107 +381,25 @@ s_execute (self_t *self, const zkv_internal_request_t *request, uint64_t term,
         .arg = (void *) &request->deadline
     };
     zkv_mvcc_set_limits (self->mvcc, &limits);
+    void *body;
+    const zkv_desc_t *kind = zkv_internal_request_get (request, &body);
     zkv_err_t refused = zkv_alarm_table_gate (self->alarms, request);
     if (refused != ZKV_ERR_OK)
         zkv_status_set (&status, refused, NULL);
     else
-    if (request->alarm) {
-        desc = &zkv_alarm_response_desc;
+    if (kind) {
+        desc = kind->response;
         response = s_zalloc (zone, desc->size);
-        zkv_header_t *header = s_zalloc (zone, sizeof (zkv_header_t));
-        header->revision = zkv_mvcc_revision (self->mvcc);
-        ((zkv_alarm_response_t *) response)->header = header;
-        //  Alarms are for members (or member 0): not a table any client
-        //  could grow without bound with made-up ids
-        if (!(request->alarm->action == ZKV_ALARM_ACTIVATE
-              && !s_is_member (self, request->alarm->member_id, zone))
-        &&  zkv_alarm_table_apply (self->alarms, self->mvcc, request->alarm, zone,
-                                   (zkv_alarm_response_t *) response))
-            s_alarm_changed (self, request->alarm);
-        rc = 0;
-    }
-    else
-    if (request->put) {
-        desc = &zkv_put_response_desc;
-        response = s_zalloc (zone, desc->size);
-        rc = zkv_mvcc_put (self->mvcc, request->put, zone, response, &status);
-    }
-    else
-    if (request->delete_range) {
-        desc = &zkv_delete_range_response_desc;
-        response = s_zalloc (zone, desc->size);
-        rc = zkv_mvcc_delete_range (self->mvcc, request->delete_range, zone, response, &status);
-    }
-    else
-    if (request->txn) {
-        desc = &zkv_txn_response_desc;
-        response = s_zalloc (zone, desc->size);
-        if (zkv_txn_writes (request->txn))
-            rc = zkv_mvcc_txn (self->mvcc, request->txn, zone, response, &status);
-        else
-            rc = zkv_mvcc_txn_read (self->mvcc, request->txn, zone, response, &status);
-    }
-    else
-    if (request->compact) {
-        desc = &zkv_compact_response_desc;
-        response = s_zalloc (zone, desc->size);
-        rc = zkv_mvcc_compact (self->mvcc, request->compact, zone, response, &status);
-    }
-    else
-    if (request->range) {
-        desc = &zkv_range_response_desc;
-        response = s_zalloc (zone, desc->size);
-        rc = zkv_mvcc_range (self->mvcc, request->range, zone, response, &status);
-    }
-    else
-    if (request->member_list) {
-        desc = &zkv_member_list_response_desc;
-        zkv_member_list_response_t *list = s_zalloc (zone, desc->size);
-        response = list;
-        char *error = NULL;
-        rc = zkv_members_list (self->args->engine, zone, &list->members, &error);
-        if (rc)
-            zkv_status_set (&status, ZKV_ERR_INTERNAL, "%s", error);
-        free (error);
-        list->header = s_zalloc (zone, sizeof (zkv_header_t));
-        list->header->revision = zkv_mvcc_revision (self->mvcc);
+        rc = s_handlers [kind->serve->kind] (self, body, response, zone, &status);
     }
     else
     if (request->attributes) {
-        //  A member publishes its client endpoint: merge it in its record
-        const zkv_cluster_member_t *attributes = request->attributes;
-        zkv_cluster_member_t *record = NULL;
-        char *error = NULL;
-        int found = zkv_members_get (self->args->engine, attributes->member_id, zone,
-                                     &record, &error);
-        if (found < 0)
-            zkv_fatal ("storage: cannot read the member table: %s", error);
-        if (found == 1) {
-            record->client_endpoint = attributes->client_endpoint;
-            record->events_endpoint = attributes->events_endpoint;
-            uint8_t key [8];
-            size_t size;
-            uint8_t *bytes = zkv_members_record (record, key, &size);
-            if (bytes)
-                zkv_mvcc_put_raw (self->mvcc, ZKV_CF_MEMBERS, key, 8, bytes, size);
-            free (bytes);
-        }
-        free (error);
+        s_merge_attributes (self, request->attributes, zone);
         return NULL;                    //  nobody waits for it
     }
     else
         zkv_status_set (&status, ZKV_ERR_INTERNAL, "an internal request with no request");
 
-    //  etcd's quota applier: a write past the quota is applied all the
-    //  same, but answered with NOSPACE, and the alarm raised
-    if (rc == 0 && (request->put || request->txn)
-    &&  !zkv_quota_fits (&self->quota, self->args->engine,
-                         request->put? zkv_put_cost (request->put): zkv_txn_cost (request->txn),
-                         zclock_mono ())) {
-        s_raise_nospace (self);
-        zkv_status_set (&status, ZKV_ERR_NO_SPACE, NULL);
-        rc = -1;
-    }
     if (rc == 0) {
         //  Every response of the table starts with its header
         zkv_header_t *header = *(zkv_header_t **) response;
@@ -757,6 +817,7 @@ s_start (self_t *self, char *error, size_t size)
 void
 zkv_storage_actor (zsock_t *pipe, void *args)
 {
+    s_check_dispatch ();
     self_t *self = s_self_new (pipe, (zkv_storage_args_t *) args);
     zsock_signal (pipe, 0);
     while (!self->terminated) {

@@ -33,31 +33,35 @@
     { #field, ZKV_T_##type, offsetof (zkv_##msg##_t, field), ZKV_SUB_##type (sub) },
 #define ZKV_END(name)        };
 #include "zkv_msgs.def"
-#undef ZKV_REQUEST
-#undef ZKV_RESPONSE
-#undef ZKV_NESTED
-#undef ZKV_INTERNAL
-#undef ZKV_PEER
-#undef ZKV_FIELD
-#undef ZKV_END
 
-#define ZKV_DESC(name, kind, response) \
+//  How each request is served. A STATE request's body sits at its field
+//  of internal_request, which must exist and point to its type (else
+//  this does not compile: comparing distinct pointer types)
+#define ZKV_INTERNAL_AT_STATE(name) \
+    offsetof (zkv_internal_request_t, name) \
+    + 0 * sizeof (((zkv_internal_request_t *) 0)->name == (zkv_##name##_t *) 0)
+#define ZKV_INTERNAL_AT_FRONT(name)         0
+#define ZKV_INTERNAL_AT_RAFT(name)          0
+#define ZKV_INTERNAL_AT_HASHER(name)        0
+#define ZKV_INTERNAL_AT_DEFRAG(name)        0
+#define ZKV_INTERNAL_AT_SNAPSHOTTER(name)   0
+#define ZKV_SERVE(name, server, access, deadline, effect) \
+    static const zkv_serve_t s_##name##_serve = { \
+        ZKV_REQ_##name, ZKV_BY_##server, ZKV_ACCESS_##access, ZKV_DEADLINE_##deadline, \
+        ZKV_EFFECT_##effect, ZKV_INTERNAL_AT_##server (name) };
+#include "zkv_msgs.def"
+
+#define ZKV_DESC(name, kind, response, serve) \
     const zkv_desc_t zkv_##name##_desc = { \
         #name, kind, sizeof (zkv_##name##_t), s_##name##_fields, \
-        sizeof s_##name##_fields / sizeof s_##name##_fields [0], response };
-#define ZKV_REQUEST(name)    ZKV_DESC (name, ZKV_KIND_REQUEST, &zkv_##name##_response_desc)
-#define ZKV_RESPONSE(name)   ZKV_DESC (name, ZKV_KIND_RESPONSE, NULL)
-#define ZKV_NESTED(name)     ZKV_DESC (name, ZKV_KIND_NESTED, NULL)
-#define ZKV_INTERNAL(name)   ZKV_DESC (name, ZKV_KIND_INTERNAL, NULL)
-#define ZKV_PEER(name)       ZKV_DESC (name, ZKV_KIND_PEER, NULL)
-#define ZKV_FIELD(msg, type, field, sub)
-#define ZKV_END(name)
+        sizeof s_##name##_fields / sizeof s_##name##_fields [0], response, serve };
+#define ZKV_REQUEST(name)    ZKV_DESC (name, ZKV_KIND_REQUEST, &zkv_##name##_response_desc, \
+                                       &s_##name##_serve)
+#define ZKV_RESPONSE(name)   ZKV_DESC (name, ZKV_KIND_RESPONSE, NULL, NULL)
+#define ZKV_NESTED(name)     ZKV_DESC (name, ZKV_KIND_NESTED, NULL, NULL)
+#define ZKV_INTERNAL(name)   ZKV_DESC (name, ZKV_KIND_INTERNAL, NULL, NULL)
+#define ZKV_PEER(name)       ZKV_DESC (name, ZKV_KIND_PEER, NULL, NULL)
 #include "zkv_msgs.def"
-#undef ZKV_REQUEST
-#undef ZKV_RESPONSE
-#undef ZKV_NESTED
-#undef ZKV_INTERNAL
-#undef ZKV_PEER
 
 #define ZKV_REQUEST(name)    &zkv_##name##_desc,
 #define ZKV_RESPONSE(name)   &zkv_##name##_desc,
@@ -68,13 +72,11 @@ const zkv_desc_t *const zkv_msg_table [] = {
 #include "zkv_msgs.def"
     NULL
 };
-#undef ZKV_REQUEST
-#undef ZKV_RESPONSE
-#undef ZKV_NESTED
-#undef ZKV_INTERNAL
-#undef ZKV_PEER
-#undef ZKV_FIELD
-#undef ZKV_END
+
+#define ZKV_SERVE(name, server, access, deadline, effect) &zkv_##name##_desc,
+const zkv_desc_t *const zkv_requests [ZKV_REQ_COUNT] = {
+#include "zkv_msgs.def"
+};
 
 const zkv_desc_t *
 zkv_msg_lookup (const char *name, size_t size)
@@ -83,6 +85,37 @@ zkv_msg_lookup (const char *name, size_t size)
         if (strlen ((*desc)->name) == size && memcmp ((*desc)->name, name, size) == 0)
             return *desc;
     return NULL;
+}
+
+//  The body pointer of a STATE request's field in internal
+static void **
+s_internal_at (const zkv_internal_request_t *internal, const zkv_serve_t *serve)
+{
+    return (void **) ((char *) internal + serve->internal);
+}
+
+const zkv_desc_t *
+zkv_internal_request_get (const zkv_internal_request_t *internal, void **body)
+{
+    for (int kind = 0; kind < ZKV_REQ_COUNT; kind++) {
+        const zkv_serve_t *serve = zkv_requests [kind]->serve;
+        if (serve->server == ZKV_BY_STATE && *s_internal_at (internal, serve)) {
+            *body = *s_internal_at (internal, serve);
+            return zkv_requests [kind];
+        }
+    }
+    *body = NULL;
+    return NULL;
+}
+
+bool
+zkv_internal_request_set (zkv_internal_request_t *internal, const zkv_desc_t *desc,
+                          void *body)
+{
+    if (!desc->serve || desc->serve->server != ZKV_BY_STATE)
+        return false;
+    *s_internal_at (internal, desc->serve) = body;
+    return true;
 }
 
 //  ---------------------------------------------------------------------

@@ -8,6 +8,9 @@
       zkv_foo_desc      its descriptor, which the generic codec walks
     Scalars are plain C values, BIN and STR fields are zkv_bin_t (pointer and
     size, not NUL-terminated), MSG fields are pointers (NULL when absent).
+    For every request it also declares ZKV_REQ_foo, its index in the
+    actors' dispatch tables, and zkv_foo_desc.serve says how a node serves
+    it (its ZKV_SERVE entry).
 
     Encoding writes a msgpack map, omitting zero-valued fields. A top-level
     message carries its envelope in the same map: "op" (the message name,
@@ -58,6 +61,34 @@ typedef struct {
     const zkv_desc_t *sub;              //  MSG / LIST element type, else NULL
 } zkv_field_t;
 
+//  How a node serves a client request: its ZKV_SERVE entry in the table
+//  (zkv_msgs.def says what each value means)
+typedef enum {
+    ZKV_BY_FRONT, ZKV_BY_STATE, ZKV_BY_RAFT, ZKV_BY_HASHER, ZKV_BY_DEFRAG, ZKV_BY_SNAPSHOTTER
+} zkv_server_t;
+
+typedef enum {
+    ZKV_ACCESS_ANYONE, ZKV_ACCESS_ADMIN, ZKV_ACCESS_ADMIN_WRITE
+} zkv_access_t;
+
+typedef enum {
+    ZKV_DEADLINE_REQUEST, ZKV_DEADLINE_LONG, ZKV_DEADLINE_BODY
+} zkv_deadline_t;
+
+typedef enum {
+    ZKV_EFFECT_NONE, ZKV_EFFECT_READ, ZKV_EFFECT_WRITE, ZKV_EFFECT_BODY
+} zkv_effect_t;
+
+typedef struct {
+    int kind;                           //  ZKV_REQ_<name>: index of dispatch tables
+    zkv_server_t server;
+    zkv_access_t access;
+    zkv_deadline_t deadline;
+    zkv_effect_t effect;
+    size_t internal;                    //  ZKV_BY_STATE: offset of its body in
+                                        //  zkv_internal_request_t
+} zkv_serve_t;
+
 struct zkv_desc_s {
     const char *name;                   //  message name ("op" on the wire)
     zkv_kind_t kind;
@@ -65,6 +96,7 @@ struct zkv_desc_s {
     const zkv_field_t *fields;
     size_t field_count;
     const zkv_desc_t *response;         //  requests: their response body
+    const zkv_serve_t *serve;           //  requests: how a node serves them
 };
 
 //  ---------------------------------------------------------------------
@@ -88,16 +120,7 @@ struct zkv_desc_s {
 #define ZKV_NESTED(name)     ZKV_DECLARE (name)
 #define ZKV_INTERNAL(name)   ZKV_DECLARE (name)
 #define ZKV_PEER(name)       ZKV_DECLARE (name)
-#define ZKV_FIELD(msg, type, field, sub)
-#define ZKV_END(name)
 #include "zkv_msgs.def"
-#undef ZKV_REQUEST
-#undef ZKV_RESPONSE
-#undef ZKV_NESTED
-#undef ZKV_INTERNAL
-#undef ZKV_PEER
-#undef ZKV_FIELD
-#undef ZKV_END
 
 //  Second pass: the structs
 #define ZKV_REQUEST(name)    struct zkv_##name##_s {
@@ -108,20 +131,36 @@ struct zkv_desc_s {
 #define ZKV_FIELD(msg, type, field, sub) ZKV_CTYPE_##type (sub) field;
 #define ZKV_END(name)        };
 #include "zkv_msgs.def"
-#undef ZKV_REQUEST
-#undef ZKV_RESPONSE
-#undef ZKV_NESTED
-#undef ZKV_INTERNAL
-#undef ZKV_PEER
-#undef ZKV_FIELD
-#undef ZKV_END
 
 //  Every descriptor of the table, in table order, NULL-terminated
 extern const zkv_desc_t *const zkv_msg_table [];
 
+//  The client requests, numbered in table order: ZKV_REQ_<name> is the
+//  index of request name in zkv_requests and in the actors' dispatch
+//  tables (designated initializers, [ZKV_REQ_put] = ...)
+#define ZKV_SERVE(name, server, access, deadline, effect) ZKV_REQ_##name,
+typedef enum {
+#include "zkv_msgs.def"
+    ZKV_REQ_COUNT
+} zkv_req_t;
+
+extern const zkv_desc_t *const zkv_requests [ZKV_REQ_COUNT];
+
 //  The descriptor named name (not NUL-terminated), or NULL
 const zkv_desc_t *
     zkv_msg_lookup (const char *name, size_t size);
+
+//  The request the state machine is to run from internal (the first in
+//  table order whose body is set: front sets exactly one), and its body
+//  into *body; NULL when it carries none (attributes, or nothing zkv knows)
+const zkv_desc_t *
+    zkv_internal_request_get (const zkv_internal_request_t *internal, void **body);
+
+//  Sets internal's body for a request of desc, when the state machine
+//  serves it (ZKV_BY_STATE); false, and internal unchanged, for the others
+bool
+    zkv_internal_request_set (zkv_internal_request_t *internal, const zkv_desc_t *desc,
+                              void *body);
 
 //  ---------------------------------------------------------------------
 //  Limits for decoding bytes that came from outside
