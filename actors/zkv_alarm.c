@@ -566,7 +566,7 @@ s_handle_pipe (self_t *self)
         return;
     }
     if (streq (command, "START")) {
-        self->inbox = zkv_io_inbox (self->args->inbox);
+        self->inbox = zkv_io_inbox (self->args->alarm);
         self->raft = zkv_io_outbox (self->args->raft);
         if (self->inbox && self->raft) {
             zpoller_add (self->poller, self->inbox);
@@ -576,7 +576,7 @@ s_handle_pipe (self_t *self)
             zstr_send (self->pipe, "OK");
         }
         else
-            zstr_sendf (self->pipe, "cannot bind %s or reach raft", self->args->inbox);
+            zstr_sendf (self->pipe, "cannot bind %s or reach raft", self->args->alarm);
     }
     else
     if (streq (command, "CHECK"))

@@ -49,21 +49,16 @@
 
 #include <czmq.h>
 
-#include "zkv_engine.h"
-#include "zkv_space.h"
+#include "zkv_wiring.h"
 
 #define ZKV_ALARM_MAX_MEMBERS 64        //  a check holds the answers of so many
 
 typedef struct {
-    zkv_engine_t *engine;               //  the member's database (shared)
-    uint64_t member_id;
+    ZKV_WIRING;                         //  binds alarm; raft
     const uint64_t *members;            //  every voting member's id, self included
     size_t member_count;
-    const zkv_space_config_t *space;    //  the free-disk guard's settings
     int corrupt_check_msecs;            //  --corrupt-check-time (0: off)
     int answer_msecs;                   //  how long a check waits for answers
-    const char *inbox;                  //  endpoint this actor binds (PULL)
-    const char *raft;                   //  raft's inbox
 } zkv_alarm_args_t;
 
 void

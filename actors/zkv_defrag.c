@@ -143,7 +143,7 @@ zkv_defrag_actor (zsock_t *pipe, void *args)
             const char *endpoints [] = { self->args->front };
             zsock_t **outboxes [] = { &self->front };
             self->terminated = !zkv_io_pipe_command (pipe, self->poller, "defrag",
-                                                     self->args->inbox, &self->inbox,
+                                                     self->args->defrag, &self->inbox,
                                                      endpoints, outboxes, 1);
         }
         else

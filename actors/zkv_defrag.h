@@ -22,7 +22,7 @@
     Pipe commands:
       START       binds; replies "OK" or an error text
       $TERM       stops (after the defragmentation under way, if any)
-    Inbox (PULL, bound at args->inbox): defrag_order from front; answers
+    Inbox (PULL, bound at args->defrag): defrag_order from front; answers
     go to front.
     =========================================================================
 */
@@ -31,16 +31,10 @@
 
 #include <czmq.h>
 
-#include "zkv_engine.h"
-#include "zkv_space.h"
+#include "zkv_wiring.h"
 
 typedef struct {
-    zkv_engine_t *engine;               //  the member's database (shared)
-    uint64_t member_id;
-    uint64_t cluster_id;
-    const char *inbox;                  //  endpoint this actor binds (PULL)
-    const char *front;                  //  front's inbox
-    const zkv_space_config_t *space;    //  the free-disk guard's settings
+    ZKV_WIRING;                         //  binds defrag; front
 } zkv_defrag_args_t;
 
 void

@@ -1020,7 +1020,7 @@ s_start (self_t *self, char *error, size_t size)
                   zmq_strerror (zmq_errno ()));
         return error;
     }
-    self->inbox = zkv_io_inbox (self->args->inbox);
+    self->inbox = zkv_io_inbox (self->args->front);
     self->raft = zkv_io_outbox (self->args->raft);
     self->storage = zkv_io_outbox (self->args->storage);
     self->hasher = zkv_io_outbox (self->args->hasher);
@@ -1029,7 +1029,7 @@ s_start (self_t *self, char *error, size_t size)
     self->alarm = zkv_io_outbox (self->args->alarm);
     if (!self->inbox || !self->raft || !self->storage || !self->hasher || !self->defrag
     ||  !self->snapshotter || !self->alarm) {
-        snprintf (error, size, "cannot bind %s or reach raft and storage", self->args->inbox);
+        snprintf (error, size, "cannot bind %s or reach raft and storage", self->args->front);
         return error;
     }
     zpoller_add (self->poller, self->router);

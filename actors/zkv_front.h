@@ -42,7 +42,7 @@
                   and the two bound endpoints, or an error text
       $TERM       answers every waiting request `etcdserver: server
                   stopped`, then stops
-    Inbox (PULL, bound at args->inbox): answers, stream_piece, refused,
+    Inbox (PULL, bound at args->front): answers, stream_piece, refused,
     raft_state, storage_state, event.
     =========================================================================
 */
@@ -51,12 +51,10 @@
 
 #include <czmq.h>
 
-#include "zkv_engine.h"
-#include "zkv_space.h"
+#include "zkv_wiring.h"
 
 typedef struct {
-    uint64_t member_id;
-    uint64_t cluster_id;
+    ZKV_WIRING;                         //  binds front, pushes to the others
     const char *listen;                 //  client endpoint to bind
     int listen_fd;                      //  or an inherited socket (>= 0)
     const char *listen_events;          //  events endpoint to bind (PUB)
@@ -69,21 +67,8 @@ typedef struct {
     size_t max_unread_bytes;            //  ...and all of them together
     size_t max_client_connections;      //  on the client socket, and on the events one
     int request_timeout;                //  msecs before a request times out
-    const char *inbox;                  //  endpoint this actor binds (PULL)
-    const char *raft;                   //  raft's inbox
-    const char *storage;                //  storage's inbox
-    const char *hasher;                 //  hasher's inbox
-    const char *defrag;                 //  defrag's inbox
-    const char *snapshotter;            //  snapshotter's inbox
-    const char *alarm;                  //  the alarm actor's inbox
-    zkv_engine_t *engine;               //  for its sizes in Status (shared)
     int64_t quota_bytes;                //  --quota-backend-bytes, as Status says it
-    const zkv_space_config_t *space;    //  the free-disk guard's settings
     bool verbose;                       //  log every request (debug)
-    const char *name;                   //  this member's name
-    zcert_t *cert;                      //  --cert: CURVE (NULL: plain; read at START)
-    zhashx_t *client_keys;              //  keys allowed to talk (copied at START)
-    zhashx_t *admin_keys;               //  keys allowed admin requests (copied at START)
 } zkv_front_args_t;
 
 void

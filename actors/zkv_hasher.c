@@ -289,7 +289,7 @@ zkv_hasher_actor (zsock_t *pipe, void *args)
             };
             zsock_t **outboxes [] = { &self->front, &self->storage, &self->raft };
             self->terminated = !zkv_io_pipe_command (pipe, self->poller, "hasher",
-                                                     self->args->inbox, &self->inbox,
+                                                     self->args->hasher, &self->inbox,
                                                      endpoints, outboxes, 3);
         }
         else

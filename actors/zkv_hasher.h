@@ -14,7 +14,7 @@
     Pipe commands:
       START       binds; replies "OK" or an error text
       $TERM       stops
-    Inbox (PULL, bound at args->inbox): hash_order from front (and from
+    Inbox (PULL, bound at args->hasher): hash_order from front (and from
     raft, for another member's or the alarm actor's ask: a HashKV for a
     corruption check), compaction_scheduled from storage. Answers go to
     front as `answers`, those to asks to raft as `hash_answer`;
@@ -26,18 +26,13 @@
 
 #include <czmq.h>
 
-#include "zkv_engine.h"
+#include "zkv_wiring.h"
 
 #define ZKV_COMPACTION_HASHES 10        //  compactions whose hash is kept
 
 typedef struct {
-    zkv_engine_t *engine;               //  the member's database (shared)
-    uint64_t member_id;
-    uint64_t cluster_id;
-    const char *inbox;                  //  endpoint this actor binds (PULL)
-    const char *front;                  //  front's inbox
-    const char *storage;                //  storage's inbox
-    const char *raft;                   //  raft's inbox (answers to members' asks)
+    ZKV_WIRING;                         //  binds hasher; front, storage, raft (for
+                                        //  answers to members' asks)
 } zkv_hasher_args_t;
 
 void

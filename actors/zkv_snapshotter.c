@@ -378,7 +378,7 @@ zkv_snapshotter_actor (zsock_t *pipe, void *args)
             const char *endpoints [] = { self->args->front };
             zsock_t **outboxes [] = { &self->front };
             self->terminated = !zkv_io_pipe_command (pipe, self->poller, "snapshotter",
-                                                     self->args->inbox, &self->inbox,
+                                                     self->args->snapshotter, &self->inbox,
                                                      endpoints, outboxes, 1);
         }
         else

@@ -22,7 +22,7 @@
     Pipe commands:
       START       binds; replies "OK" or an error text
       $TERM       stops, dropping the streams under way
-    Inbox (PULL, bound at args->inbox): snapshot_order, snapshot_grant,
+    Inbox (PULL, bound at args->snapshotter): snapshot_order, snapshot_grant,
     from front; stream_piece goes to front.
     =========================================================================
 */
@@ -31,13 +31,10 @@
 
 #include <czmq.h>
 
-#include "zkv_engine.h"
+#include "zkv_wiring.h"
 
 typedef struct {
-    zkv_engine_t *engine;               //  the member's database (shared)
-    uint64_t member_id;
-    const char *inbox;                  //  endpoint this actor binds (PULL)
-    const char *front;                  //  front's inbox
+    ZKV_WIRING;                         //  binds snapshotter; front
 } zkv_snapshotter_args_t;
 
 void

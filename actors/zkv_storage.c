@@ -799,7 +799,7 @@ s_start (self_t *self, char *error, size_t size)
     }
     self->quota.quota = self->args->quota_bytes;
     self->space = zkv_space_new (self->args->engine, self->args->space);
-    self->inbox = zkv_io_inbox (self->args->inbox);
+    self->inbox = zkv_io_inbox (self->args->storage);
     self->front = zkv_io_outbox (self->args->front);
     self->raft = zkv_io_outbox (self->args->raft);
     self->hasher = zkv_io_outbox (self->args->hasher);
@@ -807,7 +807,7 @@ s_start (self_t *self, char *error, size_t size)
     self->install = zkv_snapshot_in_new (self->args->engine);
     if (!self->inbox || !self->front || !self->raft || !self->hasher || !self->alarm
     ||  !self->install) {
-        snprintf (error, size, "cannot bind %s or reach front and raft", self->args->inbox);
+        snprintf (error, size, "cannot bind %s or reach front and raft", self->args->storage);
         return error;
     }
     zpoller_add (self->poller, self->inbox);

@@ -21,7 +21,7 @@
     and its deletions, and the installation of a snapshot, wait until the
     hasher answers compaction_hashed: the hasher's RocksDB snapshot must
     hold the history as it was just before the compaction.
-    Inbox (PULL, bound at args->inbox): apply, read, snapshot_request,
+    Inbox (PULL, bound at args->storage): apply, read, snapshot_request,
     snapshot_chunk, compaction_hashed.
     =========================================================================
 */
@@ -30,20 +30,11 @@
 
 #include <czmq.h>
 
-#include "zkv_engine.h"
-#include "zkv_space.h"
+#include "zkv_wiring.h"
 
 typedef struct {
-    zkv_engine_t *engine;               //  the member's database (shared)
-    uint64_t member_id;
-    uint64_t cluster_id;
-    const char *inbox;                  //  endpoint this actor binds (PULL)
-    const char *front;                  //  front's inbox
-    const char *raft;                   //  raft's inbox
-    const char *hasher;                 //  hasher's inbox
-    const char *alarm;                  //  the alarm actor's inbox
+    ZKV_WIRING;                         //  binds storage; front, raft, hasher, alarm
     int64_t quota_bytes;                //  --quota-backend-bytes (<= 0: none)
-    const zkv_space_config_t *space;    //  the free-disk guard's settings
 } zkv_storage_args_t;
 
 void

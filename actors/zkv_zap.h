@@ -31,12 +31,15 @@
 
 #include <czmq.h>
 
+#include "zkv_wiring.h"
+
 #define ZKV_ZAP_CLIENT "client"         //  domain of the client and events sockets
 #define ZKV_ZAP_PEER "peer"             //  domain of the peer socket
 
+//  Allows client_keys on "client", peer_keys on "peer" (copied at START;
+//  NULL: none)
 typedef struct {
-    zhashx_t *client_keys;              //  allowed on "client" (copied at START; NULL: none)
-    zhashx_t *peer_keys;                //  allowed on "peer" (copied at START; NULL: none)
+    ZKV_WIRING;
 } zkv_zap_args_t;
 
 void

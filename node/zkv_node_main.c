@@ -2,12 +2,13 @@
     zkv_node_main.c — zkv-node: one member of a zkv cluster.
 
     Parses its settings, reads its certificates (--cert, --peer-cert),
-    opens the database, starts the actors in order (the ZAP handler when
-    a socket is CURVE, snapshotter, defrag, hasher, storage, raft, front:
-    each START answered with a status, since zactor_new cannot report an
-    actor's own failure), prints where it listens (and warns when its peer
-    port authenticates nobody), waits for SIGINT or SIGTERM, and stops
-    them in reverse order.
+    opens the database, wires the actors (zkv_wiring.h: built once, each
+    actor's own settings beside it) and starts them from a table in order
+    (the ZAP handler when a socket is CURVE, snapshotter, defrag, alarm,
+    hasher, storage, raft, front: each START answered with a status, since
+    zactor_new cannot report an actor's own failure), prints where it
+    listens (and warns when its peer port authenticates nobody), waits for
+    SIGINT or SIGTERM, and stops them in reverse order.
     Logs go to stderr; stdout carries only the lines that say where the
     member listens, for people and for scripts.
     =========================================================================
@@ -35,6 +36,7 @@
 #include "zkv_peers.h"
 #include "zkv_raft.h"
 #include "zkv_storage.h"
+#include "zkv_wiring.h"
 #include "zkv_zap.h"
 
 //  Creates dir and its parents
@@ -284,24 +286,362 @@ s_client_connections (size_t requested, size_t open_files, size_t peer_connectio
     return room;
 }
 
-//  Sends START (with an optional argument) and returns the status frame
-//  ("OK" or an error text) and, in *detail and *more, the next frames if
-//  any
-static char *
-s_start (zactor_t *actor, const char *argument, char **detail, char **more)
+//  The database: one RocksDB in <data-dir>/db, or in memory (*memory).
+//  NULL when it cannot open (said on stderr). Its failure handler keeps
+//  config->data_dir.
+static zkv_engine_t *
+s_database_open (zkv_config_t *config, zkv_memory_t **memory)
 {
-    if (argument)
-        zstr_sendx (actor, "START", argument, NULL);
+    char db_path [1100];
+    if (config->memory) {
+        *memory = zkv_memory_new ();
+        snprintf (db_path, sizeof db_path, "/zkv/%s", config->name);
+    }
+    else {
+        if (s_mkdirs (config->data_dir)) {
+            fprintf (stderr, "zkv-node: cannot create data dir %s: %s\n", config->data_dir,
+                     strerror (errno));
+            return NULL;
+        }
+        snprintf (db_path, sizeof db_path, "%s/db", config->data_dir);
+        //  A member that found its database damaged does not serve from it
+        //  again: someone must rebuild it (or, knowing better, remove the mark)
+        char mark [1100], reason [1024] = "";
+        snprintf (mark, sizeof mark, "%s/" DAMAGED_MARK, config->data_dir);
+        FILE *file = fopen (mark, "r");
+        if (file) {
+            if (!fgets (reason, sizeof reason, file))
+                reason [0] = 0;
+            fclose (file);
+            reason [strcspn (reason, "\n")] = 0;
+            fprintf (stderr, "zkv-node: the database in %s was found damaged (%s), and %s keeps "
+                     "the member from starting on it: rebuild the member (docs/OPERATIONS.md, "
+                     "\"Damaged files\")\n", db_path, reason, mark);
+            return NULL;
+        }
+    }
+    char *err = NULL;
+    zkv_engine_t *engine = zkv_engine_open (db_path, *memory, &err);
+    if (!engine) {
+        if (strstr (err, "lock"))
+            fprintf (stderr, "zkv-node: data dir %s is in use by another zkv-node (%s)\n",
+                     config->data_dir, err);
+        else
+        if (strncmp (err, "Corruption", 10) == 0)
+            fprintf (stderr, "zkv-node: the database in %s is damaged, not starting on it: %s\n",
+                     db_path, err);
+        else
+        if (strstr (err, "No space left on device"))
+            fprintf (stderr, "zkv-node: no space left on the disk of %s: free some, then start "
+                     "the member again (%s)\n", config->data_dir, err);
+        else
+            fprintf (stderr, "zkv-node: cannot open %s: %s\n", db_path, err);
+        free (err);
+        return NULL;
+    }
+    //  From here on a failed write or read of the database stops the member
+    zkv_engine_set_failure (engine, s_storage_failed, config->memory? NULL: config->data_dir);
+    return engine;
+}
+
+//  The members: --initial-cluster at the first start, then the table.
+//  Returns 0, or -1 with a message in error.
+static int
+s_cluster_load (const zkv_config_t *config, zkv_engine_t *engine, zkv_cluster_t *cluster,
+                char *error, size_t size)
+{
+    zkv_cluster_t initial;
+    if (zkv_cluster_parse (config->initial_cluster, config->initial_cluster_token, &initial,
+                           error, size)
+    ||  zkv_cluster_load (engine, config->name, config->initial_cluster_token, &initial,
+                          cluster, error, size))
+        return -1;
+    return 0;
+}
+
+//  The actors, in the order they start; they stop in reverse order. The
+//  ZAP handler comes first whenever a socket is CURVE (the peer socket
+//  is, whenever any is): a CURVE socket that listens before the handler
+//  is bound lets any key in (libzmq's legacy behaviour without ZAP); so
+//  it stops last, as it guards every socket. Raft starts from the index
+//  storage applied, and front, which lets clients in, last.
+enum {
+    A_ZAP, A_SNAPSHOTTER, A_DEFRAG, A_ALARM, A_HASHER, A_STORAGE, A_RAFT, A_FRONT, ACTORS
+};
+
+typedef struct {
+    const char *name;                   //  as "could not start" names it
+    zactor_fn *fn;
+    void *args;                         //  NULL: not started (ZAP without CURVE)
+    zactor_t *actor;
+    char *detail;                       //  the frames after START's "OK", if any:
+    char *more;                         //  storage's applied index, front's endpoints
+} s_actor_t;
+
+//  Names every actor's inbox: inproc endpoints private to this process
+static void
+s_inboxes_name (zkv_wiring_t *wiring)
+{
+    char *inboxes [] = { wiring->storage, wiring->raft, wiring->front, wiring->hasher,
+                         wiring->defrag, wiring->snapshotter, wiring->alarm };
+    const char *actors [] = { "storage", "raft", "front", "hasher", "defrag", "snapshotter",
+                              "alarm" };
+    for (size_t i = 0; i < sizeof inboxes / sizeof inboxes [0]; i++)
+        snprintf (inboxes [i], ZKV_INBOX_SIZE, "inproc://zkv-%d-%s", (int) getpid (),
+                  actors [i]);
+}
+
+//  Starts actors [from, to) in order: zactor_new cannot report an actor's
+//  own failure, so each answers START with "OK" (then its details) or an
+//  error text. Returns 0, or -1 when one failed (said on stderr).
+static int
+s_actors_start (s_actor_t *actors, size_t from, size_t to)
+{
+    for (size_t i = from; i < to; i++) {
+        s_actor_t *self = &actors [i];
+        if (!self->args)
+            continue;
+        self->actor = zactor_new (self->fn, self->args);
+        const char *applied = actors [A_STORAGE].detail? actors [A_STORAGE].detail: "0";
+        if (i == A_RAFT)
+            zstr_sendx (self->actor, "START", applied, NULL);
+        else
+            zstr_send (self->actor, "START");
+        zmsg_t *reply = zmsg_recv (self->actor);
+        char *status = reply? zmsg_popstr (reply): NULL;
+        self->detail = reply? zmsg_popstr (reply): NULL;
+        self->more = reply? zmsg_popstr (reply): NULL;
+        zmsg_destroy (&reply);
+        bool started = status && streq (status, "OK");
+        if (!started)
+            fprintf (stderr, "zkv-node: %s could not start: %s\n", self->name,
+                     status? status: "no answer");
+        zstr_free (&status);
+        if (!started)
+            return -1;
+    }
+    return 0;
+}
+
+//  Stops the actors in reverse order
+static void
+s_actors_stop (s_actor_t *actors)
+{
+    for (size_t i = ACTORS; i-- > 0;) {
+        zactor_destroy (&actors [i].actor);
+        zstr_free (&actors [i].detail);
+        zstr_free (&actors [i].more);
+    }
+}
+
+//  etcd's initial check: compare with the peers before serving, and
+//  before taking part in raft (raft started held: it only relays).
+//  Returns 0 (raft released), or -1 (said on stderr).
+static int
+s_initial_check (zactor_t *alarm, zactor_t *raft)
+{
+    zstr_send (alarm, "CHECK");
+    char *status = zstr_recv (alarm);
+    bool consistent = status && streq (status, "OK");
+    if (consistent)
+        zstr_send (raft, "RELEASE");
     else
-        zstr_send (actor, "START");
-    zmsg_t *reply = zmsg_recv (actor);
-    char *status = reply? zmsg_popstr (reply): NULL;
-    if (detail)
-        *detail = reply? zmsg_popstr (reply): NULL;
-    if (more)
-        *more = reply? zmsg_popstr (reply): NULL;
-    zmsg_destroy (&reply);
-    return status? status: strdup ("no answer");
+        fprintf (stderr, "zkv-node: %s\n", status? status: "the initial check failed");
+    zstr_free (&status);
+    return consistent? 0: -1;
+}
+
+//  Says where the member listens, on stdout (endpoint and events: the
+//  client and events sockets front bound)
+static void
+s_announce (const zkv_config_t *config, const zkv_wiring_t *wiring, size_t members,
+            const char *endpoint, const char *events)
+{
+    printf ("zkv-node %s: member %016llx of cluster %016llx (%zu member%s)\n", config->name,
+            (unsigned long long) wiring->member_id, (unsigned long long) wiring->cluster_id,
+            members, members == 1? "": "s");
+    //  (A member alone takes no frame: none comes from a member)
+    bool exposed = !wiring->peer_cert && members > 1;
+    if (exposed)
+        zsys_warning ("THE PEER PORT %s AUTHENTICATES NOBODY (no --cert, no --peer-cert): "
+                      "whoever reaches it can send this member raft messages as a member "
+                      "of the cluster and make it apply writes nobody proposed. Keep it on "
+                      "a trusted network only, or give every member the cluster's "
+                      "--peer-cert (zkv-cluster up makes one)", config->listen_peer);
+    printf ("zkv-node %s: peers on %s (%s)\n", config->name, config->listen_peer,
+            wiring->peer_cert? "CURVE"
+            : exposed? "NOT AUTHENTICATED: a trusted network only": "plain");
+    printf ("zkv-node %s: data in %s (%s)\n", config->name,
+            config->memory? "memory": config->data_dir, config->memory? "memory": "rocksdb");
+    printf ("zkv-node %s: serving clients on %s\n", config->name, endpoint);
+    printf ("zkv-node %s: events on %s\n", config->name, events);
+    if (wiring->cert)
+        printf ("zkv-node %s: CURVE with key %s: %zu client keys (admins included), "
+                "%zu admin, %zu peer\n", config->name, zcert_public_txt (wiring->cert),
+                zhashx_size (wiring->client_keys), zhashx_size (wiring->admin_keys),
+                zhashx_size (wiring->peer_keys));
+    else
+    if (wiring->peer_cert)
+        printf ("zkv-node %s: CURVE between peers with key %s: %zu peer key%s; clients "
+                "plain\n", config->name, zcert_public_txt (wiring->peer_cert),
+                zhashx_size (wiring->peer_keys),
+                zhashx_size (wiring->peer_keys) == 1? "": "s");
+    if (wiring->cert)
+        printf ("zkv-node %s: try  zkvctl --endpoints %s --cert <a client's certificate> "
+                "--server-cert %s put foo bar\n", config->name, endpoint, config->cert);
+    else
+        printf ("zkv-node %s: try  zkvctl --endpoints %s put foo bar\n", config->name,
+                endpoint);
+    fflush (stdout);
+}
+
+//  Until SIGINT or SIGTERM: the actors ignore signals, main stops them.
+//  (zmq_poll, not zpoller: CZMQ 4.2.1's zpoller probes a descriptor as
+//  if it were a ZeroMQ socket.)
+static void
+s_wait_for_stop (int stop_fd, s_actor_t *actors)
+{
+    zmq_pollitem_t items [1 + ACTORS];
+    zactor_t *polled [1 + ACTORS];
+    size_t count = 0;
+    items [count++] = (zmq_pollitem_t) { NULL, stop_fd, ZMQ_POLLIN, 0 };
+    for (size_t i = 0; i < ACTORS; i++)
+        if (actors [i].actor) {
+            polled [count] = actors [i].actor;
+            items [count++] = (zmq_pollitem_t) { zsock_resolve (actors [i].actor), 0,
+                                                 ZMQ_POLLIN, 0 };
+        }
+    while (true) {
+        //  (after an error, revents are stale: poll again or stop)
+        if (zmq_poll (items, (int) count, -1) < 0) {
+            if (errno == EINTR)
+                continue;
+            break;
+        }
+        if (items [0].revents & ZMQ_POLLIN)
+            break;
+        for (size_t i = 1; i < count; i++)
+            if (items [i].revents & ZMQ_POLLIN) {       //  actors only speak when asked
+                zmsg_t *unexpected = zmsg_recv (polled [i]);
+                zmsg_destroy (&unexpected);
+            }
+    }
+}
+
+//  A member's actors and what they start with: the wiring, built once,
+//  and each actor's own settings (the actors read them while they run)
+typedef struct {
+    zkv_space_config_t space;           //  the free-disk guard's settings
+    zkv_wiring_t wiring;
+    zkv_peer_t peers [ZKV_CLUSTER_MAX];
+    uint64_t member_ids [ZKV_CLUSTER_MAX];
+    zkv_zap_args_t zap;
+    zkv_snapshotter_args_t snapshotter;
+    zkv_defrag_args_t defrag;
+    zkv_alarm_args_t alarm;
+    zkv_hasher_args_t hasher;
+    zkv_storage_args_t storage;
+    zkv_raft_args_t raft;
+    zkv_front_args_t front;
+    s_actor_t actors [ACTORS];
+} s_member_t;
+
+//  Wires the actors of self: the shared part once, then each one's own
+//  settings, and the table they start from
+static void
+s_member_wire (s_member_t *self, const zkv_config_t *config, const s_security_t *security,
+               zkv_engine_t *engine, const zkv_cluster_t *cluster, size_t open_files)
+{
+    //  The free-disk guard, on disk only; its reserve only with it
+    self->space = (zkv_space_config_t) {
+        .data_dir = config->memory? NULL: config->data_dir,
+        .min_free = config->min_free_disk_bytes,
+        .reserve = config->min_free_disk_bytes > 0? config->disk_reserve_bytes: 0
+    };
+    self->wiring = (zkv_wiring_t) {
+        .engine = engine, .space = &self->space, .name = config->name,
+        .member_id = cluster->self, .cluster_id = cluster->cluster_id,
+        .cert = security->cert, .peer_cert = security->peer_cert,
+        .client_keys = security->client_keys, .peer_keys = security->peer_keys,
+        .admin_keys = security->admin_keys
+    };
+    s_inboxes_name (&self->wiring);
+    _Static_assert (ZKV_CLUSTER_MAX <= ZKV_ALARM_MAX_MEMBERS, "a check holds every answer");
+    for (size_t i = 0; i < cluster->count; i++) {
+        self->peers [i].id = self->member_ids [i] = cluster->members [i].id;
+        self->peers [i].endpoint = cluster->members [i].peer_endpoint;
+    }
+    self->zap = (zkv_zap_args_t) { .wiring = self->wiring };
+    self->snapshotter = (zkv_snapshotter_args_t) { .wiring = self->wiring };
+    self->defrag = (zkv_defrag_args_t) { .wiring = self->wiring };
+    self->hasher = (zkv_hasher_args_t) { .wiring = self->wiring };
+    self->storage = (zkv_storage_args_t) {
+        .wiring = self->wiring, .quota_bytes = config->quota_backend_bytes
+    };
+    //  A check waits for answers twice an election timeout, and a second at least
+    self->alarm = (zkv_alarm_args_t) {
+        .wiring = self->wiring, .members = self->member_ids, .member_count = cluster->count,
+        .corrupt_check_msecs = config->corrupt_check_time,
+        .answer_msecs = 2 * config->election_timeout < 1000? 1000: 2 * config->election_timeout
+    };
+    self->raft = (zkv_raft_args_t) {
+        .wiring = self->wiring, .members = self->peers, .member_count = cluster->count,
+        .listen_peer = config->listen_peer, .listen_peer_fd = config->listen_peer_fd,
+        .heartbeat_interval = config->heartbeat_interval,
+        .election_timeout = config->election_timeout,
+        .snapshot_count = config->snapshot_count, .fault_injection = config->fault_injection,
+        .hold = config->initial_corrupt_check
+    };
+    self->front = (zkv_front_args_t) {
+        .wiring = self->wiring,
+        .listen = config->listen_client, .listen_fd = config->listen_client_fd,
+        .listen_events = config->listen_events,
+        .max_request_bytes = config->max_request_bytes, .max_txn_ops = config->max_txn_ops,
+        .max_response_bytes = config->max_response_bytes,
+        .max_client_unread_bytes = config->max_client_unread_bytes,
+        .max_unread_bytes = config->max_unread_bytes,
+        .max_client_connections = s_client_connections (config->max_client_connections,
+                                      open_files, ZKV_PEER_CONNECTIONS (cluster->count)),
+        .max_waiting = 65536, .max_client_requests = config->max_client_requests,
+        .request_timeout = config->request_timeout,
+        .quota_bytes = config->quota_backend_bytes,
+        .verbose = config->log_level == ZKV_LOG_DEBUG
+    };
+    s_actor_t actors [ACTORS] = {
+        [A_ZAP] = { "the ZAP handler", zkv_zap_actor, security->peer_cert? &self->zap: NULL },
+        [A_SNAPSHOTTER] = { "snapshotter", zkv_snapshotter_actor, &self->snapshotter },
+        [A_DEFRAG] = { "defrag", zkv_defrag_actor, &self->defrag },
+        [A_ALARM] = { "alarm", zkv_alarm_actor, &self->alarm },
+        [A_HASHER] = { "hasher", zkv_hasher_actor, &self->hasher },
+        [A_STORAGE] = { "storage", zkv_storage_actor, &self->storage },
+        [A_RAFT] = { "raft", zkv_raft_actor, &self->raft },
+        [A_FRONT] = { "front", zkv_front_actor, &self->front }
+    };
+    memcpy (self->actors, actors, sizeof actors);
+}
+
+//  Starts the actors of a wired member, serves until SIGINT or SIGTERM,
+//  and stops them. Returns main's exit code.
+static int
+s_member_run (s_member_t *self, const zkv_config_t *config, size_t members, int stop_fd)
+{
+    s_actor_t *actors = self->actors;
+    int rc = s_actors_start (actors, 0, A_FRONT);
+    if (rc == 0 && config->initial_corrupt_check)
+        rc = s_initial_check (actors [A_ALARM].actor, actors [A_RAFT].actor);
+    if (rc == 0)
+        rc = s_actors_start (actors, A_FRONT, ACTORS);
+    if (rc == 0) {
+        const char *endpoint = actors [A_FRONT].detail;
+        const char *events = actors [A_FRONT].more? actors [A_FRONT].more: "";
+        zstr_sendx (actors [A_RAFT].actor, "PUBLISH", endpoint, events, NULL);
+        s_announce (config, &self->wiring, members, endpoint, events);
+        s_wait_for_stop (stop_fd, actors);
+        if (config->log_level <= ZKV_LOG_INFO)
+            zsys_info ("stopping");
+    }
+    s_actors_stop (actors);
+    return rc? 1: 0;
 }
 
 int
@@ -330,328 +670,23 @@ main (int argc, char *argv [])
         return 1;
     }
     s_security_t security = { NULL, NULL, NULL, NULL, NULL };
-    if ((config.cert [0] || config.peer_cert [0])
-    &&  s_security_load (&config, &security, error, sizeof error)) {
-        fprintf (stderr, "zkv-node: %s\n", error);
-        s_security_destroy (&security);
-        return 1;
-    }
-
-    //  The database: one RocksDB in <data-dir>/db, or in memory
     zkv_memory_t *memory = NULL;
-    char db_path [1100];
-    if (config.memory) {
-        memory = zkv_memory_new ();
-        snprintf (db_path, sizeof db_path, "/zkv/%s", config.name);
-    }
-    else {
-        if (s_mkdirs (config.data_dir)) {
-            fprintf (stderr, "zkv-node: cannot create data dir %s: %s\n", config.data_dir,
-                     strerror (errno));
-            s_security_destroy (&security);
-            return 1;
-        }
-        snprintf (db_path, sizeof db_path, "%s/db", config.data_dir);
-        //  A member that found its database damaged does not serve from it
-        //  again: someone must rebuild it (or, knowing better, remove the mark)
-        char mark [1100], reason [1024] = "";
-        snprintf (mark, sizeof mark, "%s/" DAMAGED_MARK, config.data_dir);
-        FILE *file = fopen (mark, "r");
-        if (file) {
-            if (!fgets (reason, sizeof reason, file))
-                reason [0] = 0;
-            fclose (file);
-            reason [strcspn (reason, "\n")] = 0;
-            fprintf (stderr, "zkv-node: the database in %s was found damaged (%s), and %s keeps "
-                     "the member from starting on it: rebuild the member (docs/OPERATIONS.md, "
-                     "\"Damaged files\")\n", db_path, reason, mark);
-            s_security_destroy (&security);
-            return 1;
-        }
-    }
-    char *err = NULL;
-    zkv_engine_t *engine = zkv_engine_open (db_path, memory, &err);
-    if (!engine) {
-        if (strstr (err, "lock"))
-            fprintf (stderr, "zkv-node: data dir %s is in use by another zkv-node (%s)\n",
-                     config.data_dir, err);
-        else
-        if (strncmp (err, "Corruption", 10) == 0)
-            fprintf (stderr, "zkv-node: the database in %s is damaged, not starting on it: %s\n",
-                     db_path, err);
-        else
-        if (strstr (err, "No space left on device"))
-            fprintf (stderr, "zkv-node: no space left on the disk of %s: free some, then start "
-                     "the member again (%s)\n", config.data_dir, err);
-        else
-            fprintf (stderr, "zkv-node: cannot open %s: %s\n", db_path, err);
-        free (err);
-        zkv_memory_destroy (&memory);
-        s_security_destroy (&security);
-        return 1;
-    }
-    //  From here on a failed write or read of the database stops the member
-    zkv_engine_set_failure (engine, s_storage_failed, config.memory? NULL: config.data_dir);
-    //  The members: --initial-cluster at the first start, then the table
-    zkv_cluster_t initial, cluster;
-    if (zkv_cluster_parse (config.initial_cluster, config.initial_cluster_token, &initial,
-                           error, sizeof error)
-    ||  zkv_cluster_load (engine, config.name, config.initial_cluster_token, &initial, &cluster,
-                          error, sizeof error)) {
+    zkv_engine_t *engine = NULL;
+    zkv_cluster_t cluster;
+    rc = 1;
+    if ((config.cert [0] || config.peer_cert [0])
+    &&  s_security_load (&config, &security, error, sizeof error))
         fprintf (stderr, "zkv-node: %s\n", error);
-        zkv_engine_destroy (&engine);
-        zkv_memory_destroy (&memory);
-        s_security_destroy (&security);
-        return 1;
-    }
-    uint64_t member_id = cluster.self, cluster_id = cluster.cluster_id;
-    size_t peer_connections = ZKV_PEER_CONNECTIONS (cluster.count);
-    size_t client_connections = s_client_connections (config.max_client_connections,
-                                                      open_files, peer_connections);
-    zkv_peer_t peers [ZKV_CLUSTER_MAX];
-    for (size_t i = 0; i < cluster.count; i++) {
-        peers [i].id = cluster.members [i].id;
-        peers [i].endpoint = cluster.members [i].peer_endpoint;
-    }
-
-    //  The actors meet on inproc endpoints private to this process
-    char storage_inbox [64], raft_inbox [64], front_inbox [64], hasher_inbox [64];
-    char defrag_inbox [64], snapshotter_inbox [64], alarm_inbox [64];
-    snprintf (storage_inbox, sizeof storage_inbox, "inproc://zkv-%d-storage", (int) getpid ());
-    snprintf (raft_inbox, sizeof raft_inbox, "inproc://zkv-%d-raft", (int) getpid ());
-    snprintf (front_inbox, sizeof front_inbox, "inproc://zkv-%d-front", (int) getpid ());
-    snprintf (hasher_inbox, sizeof hasher_inbox, "inproc://zkv-%d-hasher", (int) getpid ());
-    snprintf (defrag_inbox, sizeof defrag_inbox, "inproc://zkv-%d-defrag", (int) getpid ());
-    snprintf (snapshotter_inbox, sizeof snapshotter_inbox, "inproc://zkv-%d-snapshotter",
-              (int) getpid ());
-    snprintf (alarm_inbox, sizeof alarm_inbox, "inproc://zkv-%d-alarm", (int) getpid ());
-    //  The free-disk guard, on disk only; its reserve only with it
-    zkv_space_config_t space = {
-        .data_dir = config.memory? NULL: config.data_dir,
-        .min_free = config.min_free_disk_bytes,
-        .reserve = config.min_free_disk_bytes > 0? config.disk_reserve_bytes: 0
-    };
-    zkv_storage_args_t storage_args = {
-        engine, member_id, cluster_id, storage_inbox, front_inbox, raft_inbox, hasher_inbox,
-        alarm_inbox, config.quota_backend_bytes, &space
-    };
-    zkv_hasher_args_t hasher_args = {
-        engine, member_id, cluster_id, hasher_inbox, front_inbox, storage_inbox, raft_inbox
-    };
-    _Static_assert (ZKV_CLUSTER_MAX <= ZKV_ALARM_MAX_MEMBERS, "a check holds every answer");
-    uint64_t member_ids [ZKV_CLUSTER_MAX];
-    for (size_t i = 0; i < cluster.count; i++)
-        member_ids [i] = cluster.members [i].id;
-    //  A check waits for answers twice an election timeout, and a second at least
-    zkv_alarm_args_t alarm_args = {
-        .engine = engine, .member_id = member_id, .members = member_ids,
-        .member_count = cluster.count, .space = &space,
-        .corrupt_check_msecs = config.corrupt_check_time,
-        .answer_msecs = 2 * config.election_timeout < 1000? 1000: 2 * config.election_timeout,
-        .inbox = alarm_inbox, .raft = raft_inbox
-    };
-    zkv_defrag_args_t defrag_args = {
-        engine, member_id, cluster_id, defrag_inbox, front_inbox, &space
-    };
-    zkv_snapshotter_args_t snapshotter_args = {
-        engine, member_id, snapshotter_inbox, front_inbox
-    };
-    zkv_raft_args_t raft_args = {
-        .engine = engine, .member_id = member_id, .cluster_id = cluster_id,
-        .members = peers, .member_count = cluster.count,
-        .listen_peer = config.listen_peer, .listen_peer_fd = config.listen_peer_fd,
-        .heartbeat_interval = config.heartbeat_interval,
-        .election_timeout = config.election_timeout,
-        .snapshot_count = config.snapshot_count, .fault_injection = config.fault_injection,
-        .name = config.name, .inbox = raft_inbox, .storage = storage_inbox,
-        .front = front_inbox, .hasher = hasher_inbox, .alarm = alarm_inbox,
-        .hold = config.initial_corrupt_check,
-        .cert = security.peer_cert, .peer_keys = security.peer_keys
-    };
-    zkv_front_args_t front_args = {
-        .member_id = member_id, .cluster_id = cluster_id,
-        .listen = config.listen_client, .listen_fd = config.listen_client_fd,
-        .listen_events = config.listen_events,
-        .max_request_bytes = config.max_request_bytes, .max_txn_ops = config.max_txn_ops,
-        .max_response_bytes = config.max_response_bytes,
-        .max_client_unread_bytes = config.max_client_unread_bytes,
-        .max_unread_bytes = config.max_unread_bytes,
-        .max_client_connections = client_connections,
-        .max_waiting = 65536, .max_client_requests = config.max_client_requests,
-        .request_timeout = config.request_timeout,
-        .inbox = front_inbox, .raft = raft_inbox, .storage = storage_inbox,
-        .hasher = hasher_inbox, .defrag = defrag_inbox,
-        .snapshotter = snapshotter_inbox, .alarm = alarm_inbox, .engine = engine, .quota_bytes = config.quota_backend_bytes,
-        .space = &space,
-        .verbose = config.log_level == ZKV_LOG_DEBUG, .name = config.name,
-        .cert = security.cert, .client_keys = security.client_keys,
-        .admin_keys = security.admin_keys
-    };
-    zkv_zap_args_t zap_args = {
-        .client_keys = security.client_keys, .peer_keys = security.peer_keys
-    };
-
-    zactor_t *snapshotter = NULL, *defrag = NULL, *hasher = NULL, *storage = NULL;
-    zactor_t *raft = NULL, *front = NULL, *alarm = NULL, *zap = NULL;
-    char *status = NULL, *detail = NULL, *events = NULL;
-    const char *failed_actor = NULL;
-    if (security.peer_cert) {
-        //  First, whenever a socket is CURVE (the peer socket is, whenever
-        //  any is): a CURVE socket that listens before the handler is
-        //  bound lets any key in (libzmq's legacy behaviour without ZAP)
-        zap = zactor_new (zkv_zap_actor, &zap_args);
-        status = s_start (zap, NULL, NULL, NULL);
-        if (!streq (status, "OK"))
-            failed_actor = "the ZAP handler";
-    }
-    if (!failed_actor) {
-        zstr_free (&status);
-        snapshotter = zactor_new (zkv_snapshotter_actor, &snapshotter_args);
-        status = s_start (snapshotter, NULL, NULL, NULL);
-        if (!streq (status, "OK"))
-            failed_actor = "snapshotter";
-    }
-    if (!failed_actor) {
-        zstr_free (&status);
-        defrag = zactor_new (zkv_defrag_actor, &defrag_args);
-        status = s_start (defrag, NULL, NULL, NULL);
-        if (!streq (status, "OK"))
-            failed_actor = "defrag";
-    }
-    if (!failed_actor) {
-        zstr_free (&status);
-        alarm = zactor_new (zkv_alarm_actor, &alarm_args);
-        status = s_start (alarm, NULL, NULL, NULL);
-        if (!streq (status, "OK"))
-            failed_actor = "alarm";
-    }
-    if (!failed_actor) {
-        zstr_free (&status);
-        hasher = zactor_new (zkv_hasher_actor, &hasher_args);
-        status = s_start (hasher, NULL, NULL, NULL);
-        if (!streq (status, "OK"))
-            failed_actor = "hasher";
-    }
-    if (!failed_actor) {
-        zstr_free (&status);
-        storage = zactor_new (zkv_storage_actor, &storage_args);
-        status = s_start (storage, NULL, &detail, NULL);
-        if (!streq (status, "OK"))
-            failed_actor = "storage";
-    }
-    if (!failed_actor) {
-        char applied [32];
-        snprintf (applied, sizeof applied, "%s", detail? detail: "0");
-        zstr_free (&status);
-        zstr_free (&detail);
-        raft = zactor_new (zkv_raft_actor, &raft_args);
-        status = s_start (raft, applied, NULL, NULL);
-        if (!streq (status, "OK"))
-            failed_actor = "raft";
-    }
-    bool inconsistent = false;
-    if (!failed_actor && config.initial_corrupt_check) {
-        //  etcd's initial check: compare with the peers before serving, and
-        //  before taking part in raft (raft started held: it only relays)
-        zstr_free (&status);
-        zstr_send (alarm, "CHECK");
-        status = zstr_recv (alarm);
-        if (!status || !streq (status, "OK")) {
-            fprintf (stderr, "zkv-node: %s\n", status? status: "the initial check failed");
-            inconsistent = true;
-            rc = 1;
-        }
-        else
-            zstr_send (raft, "RELEASE");
-    }
-    if (!failed_actor && !inconsistent) {
-        zstr_free (&status);
-        front = zactor_new (zkv_front_actor, &front_args);
-        status = s_start (front, NULL, &detail, &events);
-        if (!streq (status, "OK"))
-            failed_actor = "front";
-    }
-    if (failed_actor) {
-        fprintf (stderr, "zkv-node: %s could not start: %s\n", failed_actor, status);
-        rc = 1;
-    }
     else
-    if (!inconsistent) {
-        zstr_sendx (raft, "PUBLISH", detail, events? events: "", NULL);
-        printf ("zkv-node %s: member %016llx of cluster %016llx (%zu member%s)\n", config.name,
-                (unsigned long long) member_id, (unsigned long long) cluster_id, cluster.count,
-                cluster.count == 1? "": "s");
-        //  (A member alone takes no frame: none comes from a member)
-        bool exposed = !security.peer_cert && cluster.count > 1;
-        if (exposed)
-            zsys_warning ("THE PEER PORT %s AUTHENTICATES NOBODY (no --cert, no --peer-cert): "
-                          "whoever reaches it can send this member raft messages as a member "
-                          "of the cluster and make it apply writes nobody proposed. Keep it on "
-                          "a trusted network only, or give every member the cluster's "
-                          "--peer-cert (zkv-cluster up makes one)", config.listen_peer);
-        printf ("zkv-node %s: peers on %s (%s)\n", config.name, config.listen_peer,
-                security.peer_cert? "CURVE"
-                : exposed? "NOT AUTHENTICATED: a trusted network only": "plain");
-        printf ("zkv-node %s: data in %s (%s)\n", config.name,
-                config.memory? "memory": config.data_dir, config.memory? "memory": "rocksdb");
-        printf ("zkv-node %s: serving clients on %s\n", config.name, detail);
-        printf ("zkv-node %s: events on %s\n", config.name, events? events: "");
-        if (security.cert)
-            printf ("zkv-node %s: CURVE with key %s: %zu client keys (admins included), "
-                    "%zu admin, %zu peer\n", config.name, zcert_public_txt (security.cert),
-                    zhashx_size (security.client_keys), zhashx_size (security.admin_keys),
-                    zhashx_size (security.peer_keys));
-        else
-        if (security.peer_cert)
-            printf ("zkv-node %s: CURVE between peers with key %s: %zu peer key%s; clients "
-                    "plain\n", config.name, zcert_public_txt (security.peer_cert),
-                    zhashx_size (security.peer_keys),
-                    zhashx_size (security.peer_keys) == 1? "": "s");
-        if (security.cert)
-            printf ("zkv-node %s: try  zkvctl --endpoints %s --cert <a client's certificate> "
-                    "--server-cert %s put foo bar\n", config.name, detail, config.cert);
-        else
-            printf ("zkv-node %s: try  zkvctl --endpoints %s put foo bar\n", config.name,
-                    detail);
-        fflush (stdout);
-        //  Until SIGINT or SIGTERM: the actors ignore signals, main stops
-        //  them. (zmq_poll, not zpoller: CZMQ 4.2.1's zpoller probes a
-        //  descriptor as if it were a ZeroMQ socket.)
-        zactor_t *actors [] = { front, raft, storage, hasher, defrag, snapshotter, alarm };
-        zmq_pollitem_t items [1 + sizeof actors / sizeof actors [0]];
-        items [0] = (zmq_pollitem_t) { NULL, stop_fd, ZMQ_POLLIN, 0 };
-        for (size_t i = 0; i < sizeof actors / sizeof actors [0]; i++)
-            items [1 + i] = (zmq_pollitem_t) { zsock_resolve (actors [i]), 0, ZMQ_POLLIN, 0 };
-        size_t count = sizeof items / sizeof items [0];
-        while (true) {
-            //  (after an error, revents are stale: poll again or stop)
-            if (zmq_poll (items, (int) count, -1) < 0) {
-                if (errno == EINTR)
-                    continue;
-                break;
-            }
-            if (items [0].revents & ZMQ_POLLIN)
-                break;
-            for (size_t i = 1; i < count; i++)
-                if (items [i].revents & ZMQ_POLLIN) {   //  actors only speak when asked
-                    zmsg_t *unexpected = zmsg_recv (actors [i - 1]);
-                    zmsg_destroy (&unexpected);
-                }
+    if ((engine = s_database_open (&config, &memory))) {
+        if (s_cluster_load (&config, engine, &cluster, error, sizeof error))
+            fprintf (stderr, "zkv-node: %s\n", error);
+        else {
+            s_member_t member;
+            s_member_wire (&member, &config, &security, engine, &cluster, open_files);
+            rc = s_member_run (&member, &config, cluster.count, stop_fd);
         }
-        if (config.log_level <= ZKV_LOG_INFO)
-            zsys_info ("stopping");
     }
-    zstr_free (&status);
-    zstr_free (&detail);
-    zstr_free (&events);
-    zactor_destroy (&front);
-    zactor_destroy (&raft);
-    zactor_destroy (&storage);
-    zactor_destroy (&hasher);
-    zactor_destroy (&alarm);
-    zactor_destroy (&defrag);
-    zactor_destroy (&snapshotter);
-    zactor_destroy (&zap);              //  last: it guards every socket
     zkv_engine_destroy (&engine);
     zkv_memory_destroy (&memory);
     s_security_destroy (&security);

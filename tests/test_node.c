@@ -370,6 +370,26 @@ Test (node, a_second_node_on_the_same_data_dir_is_refused)
     cr_assert (zkv_testnode_running (s_node));
 }
 
+Test (node, a_peer_port_in_use_is_refused_with_an_error)
+{
+    //  raft cannot bind its peer socket: the member says so and exits 1
+    //  (it used to crash stopping a raft actor that had only half started)
+    char taken [64], dir [] = "/tmp/zkv-test-peer-port-XXXXXX";
+    int holder = zkv_dead_endpoint (taken, sizeof taken);
+    cr_assert_geq (holder, 0);
+    cr_assert_not_null (mkdtemp (dir));
+    const char *argv [] = { ZKV_NODE_BIN, "--name", "n1", "--data-dir", dir, "--listen-client",
+                            "tcp://127.0.0.1:*", "--listen-peer", taken, NULL };
+    zkv_run_t run = zkv_run (NULL, argv);
+    close (holder);
+    char command [128];
+    snprintf (command, sizeof command, "rm -rf %s", dir);
+    cr_assert_eq (system (command), 0);
+    cr_assert_eq (run.code, 1, "exit %d: %s", run.code, run.err);
+    cr_assert_not_null (strstr (run.err, "raft could not start"), "%s", run.err);
+    zkv_run_free (&run);
+}
+
 Test (node, sigterm_stops_cleanly_and_data_survives)
 {
     s_start (NULL);

@@ -544,16 +544,19 @@ s_start (self_t *self, uint64_t applied, char *error, size_t size)
 
     self->peers = zkv_peers_new (args->member_id, args->cluster_id, args->members,
                                  args->member_count, args->listen_peer, args->listen_peer_fd,
-                                 args->cert, args->peer_keys, error, size);
-    if (!self->peers)
+                                 args->peer_cert, args->peer_keys, error, size);
+    if (!self->peers) {
+        zkv_rc_destroy (&self->core);   //  the actor runs only once started whole
         return error;
-    self->inbox = zkv_io_inbox (args->inbox);
+    }
+    self->inbox = zkv_io_inbox (args->raft);
     self->storage = zkv_io_outbox (args->storage);
     self->front = zkv_io_outbox (args->front);
     self->hasher = zkv_io_outbox (args->hasher);
     self->alarm = zkv_io_outbox (args->alarm);
     if (!self->inbox || !self->storage || !self->front || !self->hasher || !self->alarm) {
-        snprintf (error, size, "cannot bind %s or reach storage and front", args->inbox);
+        snprintf (error, size, "cannot bind %s or reach storage and front", args->raft);
+        zkv_rc_destroy (&self->core);
         return error;
     }
     zpoller_add (self->poller, self->inbox);

@@ -25,7 +25,7 @@
                            table (proposed through raft until recorded)
       RELEASE              ends args->hold: the member takes part in raft
       $TERM                stops (transferring leadership first)
-    Inbox (PULL, bound at args->inbox): raft_requests (a burst's proposals
+    Inbox (PULL, bound at args->raft): raft_requests (a burst's proposals
     and linearizable reads), storage_state,
     snapshot_chunk (from storage, to stream), snapshot_installed,
     fault_injection, move_order, hash_ask and hash_answer (relayed).
@@ -36,29 +36,20 @@
 
 #include <czmq.h>
 
-#include "zkv_engine.h"
 #include "zkv_peers.h"
+#include "zkv_wiring.h"
 
 typedef struct {
-    zkv_engine_t *engine;               //  the member's database (shared)
-    uint64_t member_id;
-    uint64_t cluster_id;
+    ZKV_WIRING;                         //  binds raft; storage, front, hasher, alarm;
+                                        //  CURVE for the peers with peer_cert
     const zkv_peer_t *members;          //  every voting member, self included
     size_t member_count;
     const char *listen_peer;            //  peer endpoint to bind
     int listen_peer_fd;                 //  or an inherited socket (>= 0)
-    zcert_t *cert;                      //  --cert or --peer-cert: CURVE for the peers (NULL: none)
-    zhashx_t *peer_keys;                //  the peers' keys (read at START)
     int heartbeat_interval;             //  msecs between heartbeats
     int election_timeout;               //  msecs without a leader before an election
     uint64_t snapshot_count;            //  applied entries between compactions
     bool fault_injection;               //  accept fault requests (tests)
-    const char *name;                   //  this member's name
-    const char *inbox;                  //  endpoint this actor binds (PULL)
-    const char *storage;                //  storage's inbox
-    const char *front;                  //  front's inbox
-    const char *hasher;                 //  hasher's inbox
-    const char *alarm;                  //  the alarm actor's inbox
     bool hold;                          //  start silent (no votes, no campaign,
                                         //  no ticks) until RELEASE: the
                                         //  initial corruption check runs
