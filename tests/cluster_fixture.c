@@ -183,6 +183,22 @@ cf_put (zkv_client_t *client, const char *key, const char *value)
     return ok;
 }
 
+bool
+cf_put_answers (void *putting)
+{
+    cf_putting_t *self = (cf_putting_t *) putting;
+    zkv_result_t status;
+    zkv_msg_t *reply = zkv_client_call (self->client, &zkv_put_desc, &self->put, &status);
+    self->error [0] = 0;
+    if (!reply)
+        zkv_status_text (&status, self->error, sizeof self->error);
+    else
+    if (zkv_reply_error (reply))
+        zkv_bin_str (zkv_reply_error (reply)->message, self->error, sizeof self->error);
+    zkv_msg_destroy (&reply);
+    return streq (self->error, self->wanted);
+}
+
 //  Every key and value one member holds (serializable: its own state),
 //  as "key=value\n" lines; NULL if it did not answer
 char *
@@ -216,60 +232,75 @@ cf_dump (const char *name)
     return text;
 }
 
+//  True if every running member holds the same data (into *data_p)
+static bool
+s_converged (void *data_p)
+{
+    char *first = NULL;
+    bool same = true;
+    for (size_t i = 0; i < zkv_harness_size (cf_cluster) && same; i++) {
+        const char *name = zkv_harness_name (cf_cluster, i);
+        if (!zkv_harness_running (cf_cluster, name))
+            continue;
+        char *dump = cf_dump (name);
+        if (!dump || (first && strcmp (first, dump) != 0))
+            same = false;
+        if (!first)
+            first = dump;
+        else
+            free (dump);
+    }
+    if (same && first) {
+        *(char **) data_p = first;
+        return true;
+    }
+    free (first);
+    return false;
+}
+
 //  Waits until every running member holds the same data; returns it
 char *
 cf_converged (void)
 {
-    int64_t deadline = zclock_mono () + 20000;
-    while (zclock_mono () < deadline) {
-        char *first = NULL;
-        bool same = true;
-        for (size_t i = 0; i < zkv_harness_size (cf_cluster) && same; i++) {
-            const char *name = zkv_harness_name (cf_cluster, i);
-            if (!zkv_harness_running (cf_cluster, name))
-                continue;
-            char *dump = cf_dump (name);
-            if (!dump || (first && strcmp (first, dump) != 0))
-                same = false;
-            if (!first)
-                first = dump;
-            else
-                free (dump);
-        }
-        if (same && first)
-            return first;
-        free (first);
-        zclock_sleep (100);
-    }
-    cr_assert_fail ("the members did not converge");
-    return NULL;
+    char *data = NULL;
+    cr_assert (eventually (s_converged, &data, 20000), "the members did not converge");
+    return data;
 }
 
 //  Polls a member's Status until it names a leader and has applied all it
 //  knows committed; true if it did within 10 s (*seen: the last answer)
+typedef struct {
+    zkv_client_t *client;
+    zkv_status_response_t *seen;
+} s_settling_t;
+
+static bool
+s_settled (void *args)
+{
+    s_settling_t *self = (s_settling_t *) args;
+    zkv_status_t request = { 0 };
+    zkv_result_t result;
+    zkv_msg_t *reply = zkv_client_call (self->client, &zkv_status_desc, &request, &result);
+    bool settled = false;
+    if (reply && !zkv_reply_error (reply)) {
+        zkv_status_response_t *status = (zkv_status_response_t *) reply->body;
+        self->seen->raft_index = status->raft_index;
+        self->seen->raft_applied_index = status->raft_applied_index;
+        self->seen->leader = status->leader;
+        settled = status->leader && status->raft_index == status->raft_applied_index;
+    }
+    zkv_msg_destroy (&reply);
+    return settled;
+}
+
 bool
 cf_status_settles (const char *name, zkv_status_response_t *seen)
 {
-    zkv_client_t *client = zkv_harness_client (cf_cluster, zkv_harness_endpoint (cf_cluster,
-                                                                                 name), 2000);
-    int64_t deadline = zclock_mono () + 10000;
-    bool settled = false;
-    while (!settled && zclock_mono () < deadline) {
-        zkv_status_t request = { 0 };
-        zkv_result_t result;
-        zkv_msg_t *reply = zkv_client_call (client, &zkv_status_desc, &request, &result);
-        if (reply && !zkv_reply_error (reply)) {
-            zkv_status_response_t *status = (zkv_status_response_t *) reply->body;
-            seen->raft_index = status->raft_index;
-            seen->raft_applied_index = status->raft_applied_index;
-            seen->leader = status->leader;
-            settled = status->leader && status->raft_index == status->raft_applied_index;
-        }
-        zkv_msg_destroy (&reply);
-        if (!settled)
-            zclock_sleep (20);
-    }
-    zkv_client_destroy (&client);
+    s_settling_t settling = {
+        zkv_harness_client (cf_cluster, zkv_harness_endpoint (cf_cluster, name), 2000), seen
+    };
+    bool settled = eventually (s_settled, &settling, 10000);
+    zkv_client_destroy (&settling.client);
     return settled;
 }
 
@@ -284,16 +315,32 @@ cf_applied (const char *name)
     return applied;
 }
 
+typedef struct {
+    const char *name;
+    uint64_t index;
+    bool caught_up;
+} s_catching_up_t;
+
+//  True once the member has applied the index, or has stopped
+static bool
+s_caught_up_or_stopped (void *args)
+{
+    s_catching_up_t *self = (s_catching_up_t *) args;
+    self->caught_up = cf_applied (self->name) >= self->index;
+    return self->caught_up || !zkv_harness_running (cf_cluster, self->name);
+}
+
 bool
 cf_caught_up (const char *name, uint64_t index)
 {
-    int64_t deadline = zclock_mono () + 20000;
-    while (cf_applied (name) < index) {
-        if (zclock_mono () >= deadline || !zkv_harness_running (cf_cluster, name))
-            return false;
-        zclock_sleep (20);
-    }
-    return true;
+    s_catching_up_t catching_up = { name, index, false };
+    return eventually (s_caught_up_or_stopped, &catching_up, 20000) && catching_up.caught_up;
+}
+
+bool
+cf_ended (void *name)
+{
+    return !zkv_harness_running (cf_cluster, (const char *) name);
 }
 
 //  Puts k000=value, k001=value, ... through client
@@ -396,14 +443,25 @@ cf_alarm_listed_everywhere (const char *member, const char *alarm)
     return true;
 }
 
+typedef struct {
+    const char *asked;
+    const char *member;
+    const char *alarm;
+} s_alarm_asked_t;
+
+static bool
+s_alarm_listed (void *args)
+{
+    s_alarm_asked_t *self = (s_alarm_asked_t *) args;
+    char leader [32];
+    if (!self->asked)
+        cf_leader (leader, sizeof leader);
+    return cf_alarm_listed (self->asked? self->asked: leader, self->member, self->alarm);
+}
+
 bool
 cf_alarm_listed_within (const char *asked, const char *member, const char *alarm, int msecs)
 {
-    int64_t deadline = zclock_mono () + msecs;
-    while (!cf_alarm_listed (asked, member, alarm)) {
-        if (zclock_mono () >= deadline)
-            return false;
-        zclock_sleep (50);
-    }
-    return true;
+    s_alarm_asked_t asking = { asked, member, alarm };
+    return eventually (s_alarm_listed, &asking, msecs);
 }

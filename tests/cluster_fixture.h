@@ -13,6 +13,7 @@
 #include <czmq.h>
 #include <stdbool.h>
 
+#include "eventually.h"
 #include "zkv_client.h"
 #include "zkv_harness.h"
 #include "zkv_testnode.h"
@@ -52,6 +53,16 @@ void *cf_event (zsock_t *sub, const char *topic, const zkv_desc_t *desc, msgpack
                 int msecs);
 //  Puts key=value through client; true if acknowledged
 bool cf_put (zkv_client_t *client, const char *key, const char *value);
+//  A put through client, to repeat until its answer is the one wanted
+typedef struct {
+    zkv_client_t *client;
+    zkv_put_t put;
+    const char *wanted;         //  the error text wanted ("": acknowledged)
+    char error [256];           //  the last answer's ("": acknowledged; the
+                                //  status text when no reply came)
+} cf_putting_t;
+//  For eventually (): puts; true if the answer is the one wanted
+bool cf_put_answers (void *putting);
 //  Puts k000=value, k001=value, ... through client
 void cf_put_keys (zkv_client_t *client, int count);
 //  Every key and value one member holds (serializable: its own state),
@@ -72,13 +83,17 @@ bool cf_status_settles (const char *name, zkv_status_response_t *seen);
 bool cf_alarm_listed (const char *asked, const char *member, const char *alarm);
 //  True once the Status of every member of the cluster lists it
 bool cf_alarm_listed_everywhere (const char *member, const char *alarm);
-//  The same as cf_alarm_listed, asked again every 50 ms for up to msecs
+//  The same as cf_alarm_listed, asked again until it is, for up to msecs
+//  (asked NULL: the leader, found again at each look, as it may change)
 bool cf_alarm_listed_within (const char *asked, const char *member, const char *alarm,
                              int msecs);
 //  A member's applied index, from its Status (0 when it does not answer)
 uint64_t cf_applied (const char *name);
 //  Waits up to 20 s for a member to have applied index; true if it did
 bool cf_caught_up (const char *name, uint64_t index);
+//  For eventually (): true once the process of member name (a const char *)
+//  has ended
+bool cf_ended (void *name);
 //  How a socket of type (DEALER for a ROUTER, SUB for a PUB) with
 //  credentials (NULL: plain) fares connecting to endpoint: true if its
 //  handshake succeeded, false if it failed (as its monitor reports)

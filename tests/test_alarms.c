@@ -72,27 +72,36 @@ s_status_alarms (const char *name)
     return alarms;
 }
 
+typedef struct {
+    bool some;                  //  some alarms wanted, or none
+    char *first;                //  what n1 listed at the last look
+} s_agreement_t;
+
+static bool
+s_alarms_agreed (void *args)
+{
+    s_agreement_t *self = (s_agreement_t *) args;
+    free (self->first);
+    self->first = s_status_alarms ("n1");
+    bool same = self->first && (*self->first != 0) == self->some;
+    for (size_t m = 1; m < 3 && same; m++) {
+        char *other = s_status_alarms (zkv_harness_name (cf_cluster, m));
+        same = other && streq (other, self->first);
+        free (other);
+    }
+    return same;
+}
+
 //  Waits until every member's Status lists the same alarms, some or none;
 //  returns them (freed by the caller)
 static char *
 s_alarms_settle (bool some)
 {
-    int64_t deadline = zclock_mono () + 10000;
-    while (true) {
-        char *first = s_status_alarms ("n1");
-        bool same = first && (*first != 0) == some;
-        for (size_t m = 1; m < 3 && same; m++) {
-            char *other = s_status_alarms (zkv_harness_name (cf_cluster, m));
-            same = other && streq (other, first);
-            free (other);
-        }
-        if (same)
-            return first;
-        cr_assert_lt (zclock_mono (), deadline, "the members never agreed on %s alarms (n1: %s)",
-                      some? "some": "no", first? first: "-");
-        free (first);
-        zclock_sleep (20);
-    }
+    s_agreement_t agreement = { some, NULL };
+    cr_assert (eventually (s_alarms_agreed, &agreement, 10000),
+               "the members never agreed on %s alarms (n1: %s)", some? "some": "no",
+               agreement.first? agreement.first: "-");
+    return agreement.first;
 }
 
 //  Asserts that the alarms listed (one per line) are some NOSPACE alarms
@@ -223,6 +232,21 @@ Test (alarms, nospace_from_the_quota_to_disarm_and_back)
     zkv_client_destroy (&client);
 }
 
+typedef struct {
+    zsock_t *sub;
+    msgpack_zone *zone;
+} s_listener_t;
+
+//  True once an alarm event says deactivated (half a second to hear one)
+static bool
+s_deactivated_heard (void *args)
+{
+    s_listener_t *self = (s_listener_t *) args;
+    zkv_alarm_event_t *event = (zkv_alarm_event_t *) cf_event (
+        self->sub, "alarm", &zkv_alarm_event_desc, self->zone, 500);
+    return event && cf_text_is (event->state, "deactivated");
+}
+
 Test (alarms, corrupt_refuses_writes_everywhere_but_reads_and_maintenance_go_on)
 {
     cf_up (NULL);
@@ -302,12 +326,8 @@ Test (alarms, corrupt_refuses_writes_everywhere_but_reads_and_maintenance_go_on)
     zkv_run_free (&run);
     cr_assert_str_eq (s_put (client, "k", "w", text, sizeof text), "");
     //  Every member publishes it (earlier events may still be queued)
-    zkv_alarm_event_t *cleared = NULL;
-    int64_t deadline = zclock_mono () + 5000;
-    while (!(cleared && cf_text_is (cleared->state, "deactivated")) && zclock_mono () < deadline)
-        cleared = (zkv_alarm_event_t *) cf_event (sub, "alarm", &zkv_alarm_event_desc, zone, 500);
-    cr_assert (cleared && cf_text_is (cleared->state, "deactivated"),
-               "no alarm event for the disarm");
+    s_listener_t listener = { sub, zone };
+    cr_assert (eventually (s_deactivated_heard, &listener, 5000), "no alarm event for the disarm");
     msgpack_zone_free (zone);
     zsock_destroy (&sub);
     zkv_client_destroy (&client);

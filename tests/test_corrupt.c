@@ -62,23 +62,6 @@ s_put (zkv_client_t *client, const char *key, char *text, size_t size)
     return text;
 }
 
-//  Waits until the leader's Status lists alarm for member (msecs at most;
-//  the leader asked again each time, as it may change)
-static bool
-s_alarm_listed (const char *member, const char *alarm, int msecs)
-{
-    int64_t deadline = zclock_mono () + msecs;
-    while (true) {
-        char leader [32];
-        cf_leader (leader, sizeof leader);
-        if (cf_alarm_listed (leader, member, alarm))
-            return true;
-        if (zclock_mono () >= deadline)
-            return false;
-        zclock_sleep (50);
-    }
-}
-
 //  A follower, stopped with its data altered; the cluster has 30 keys
 static const char *
 s_corrupt_a_follower (char *leader, size_t size)
@@ -102,18 +85,16 @@ Test (corruption, the_periodic_check_finds_an_altered_member)
     const char *victim = s_corrupt_a_follower (leader, sizeof leader);
     char error [4096];
     cr_assert_eq (zkv_harness_start (cf_cluster, victim, error, sizeof error), 0, "%s", error);
-    cr_assert (s_alarm_listed (victim, "CORRUPT", 10000), "no CORRUPT for %s", victim);
+    cr_assert (cf_alarm_listed_within (NULL, victim, "CORRUPT", 10000), "no CORRUPT for %s",
+               victim);
     //  Writes refused on every member; reads go on
-    char text [256];
     for (size_t m = 0; m < 3; m++) {
         const char *name = zkv_harness_name (cf_cluster, m);
         zkv_client_t *client = zkv_client_new (zkv_harness_endpoint (cf_cluster, name), 5000);
         //  The member applies the alarm when it learns it is committed
-        int64_t deadline = zclock_mono () + 5000;
-        while (!streq (s_put (client, "after", text, sizeof text), "etcdserver: corrupt cluster")
-        &&     zclock_mono () < deadline)
-            zclock_sleep (20);
-        cr_assert_str_eq (text, "etcdserver: corrupt cluster", "%s", name);
+        cf_putting_t putting = { .client = client, .wanted = "etcdserver: corrupt cluster",
+                                 .put = { .key = cf_bin ("after"), .value = cf_bin ("v") } };
+        cr_assert (eventually (cf_put_answers, &putting, 5000), "%s: %s", name, putting.error);
         zkv_range_t get = { .key = cf_bin ("k000") };
         zkv_result_t status;
         zkv_msg_t *reply = zkv_client_call (client, &zkv_range_desc, &get, &status);
@@ -122,7 +103,7 @@ Test (corruption, the_periodic_check_finds_an_altered_member)
         zkv_client_destroy (&client);
     }
     //  Only that member was blamed
-    cr_assert (!s_alarm_listed (leader, "CORRUPT", 0), "the leader was blamed");
+    cr_assert (!cf_alarm_listed_within (NULL, leader, "CORRUPT", 0), "the leader was blamed");
 }
 
 //  An old revision altered on a member, and compacted away: only the
@@ -156,7 +137,8 @@ Test (corruption, the_compaction_hash_check_finds_what_compaction_removed)
     zkv_client_destroy (&client);
     char error [4096];
     cr_assert_eq (zkv_harness_start (cf_cluster, victim, error, sizeof error), 0, "%s", error);
-    cr_assert (s_alarm_listed (victim, "CORRUPT", 10000), "no CORRUPT for %s", victim);
+    cr_assert (cf_alarm_listed_within (NULL, victim, "CORRUPT", 10000), "no CORRUPT for %s",
+               victim);
 }
 
 Test (corruption, the_initial_check_keeps_an_altered_member_from_serving)
@@ -199,7 +181,8 @@ Test (corruption, too_little_free_disk_raises_nospace)
     cf_up (flags);
     char leader [32];
     cf_leader (leader, sizeof leader);
-    cr_assert (s_alarm_listed (leader, "NOSPACE", 10000), "no NOSPACE for %s", leader);
+    cr_assert (cf_alarm_listed_within (NULL, leader, "NOSPACE", 10000), "no NOSPACE for %s",
+               leader);
     zkv_client_t *client = zkv_client_new (zkv_harness_endpoint (cf_cluster, leader), 5000);
     char text [256];
     cr_assert_str_eq (s_put (client, "k", text, sizeof text),

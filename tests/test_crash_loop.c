@@ -97,13 +97,10 @@ Test (crash_loop, acknowledged_writes_survive_kill_9_at_random_moments)
         cr_assert_eq (zkv_harness_start (cf_cluster, victim, error, sizeof error), 0,
                       "seed %u, round %d: %s did not restart: %s", seed, round, victim, error);
         //  The cluster serves writes again
-        int before = atomic_load (&writer->acked_count);
-        int64_t deadline = zclock_mono () + 10000;
-        while (atomic_load (&writer->acked_count) == before && zclock_mono () < deadline)
-            zclock_sleep (10);
-        cr_assert_gt (atomic_load (&writer->acked_count), before,
-                      "seed %u, round %d: no write acknowledged after %s restarted", seed,
-                      round, victim);
+        eventually_more_t acked = { &writer->acked_count, atomic_load (&writer->acked_count) };
+        cr_assert (eventually (eventually_more, &acked, 10000),
+                   "seed %u, round %d: no write acknowledged after %s restarted", seed, round,
+                   victim);
     }
     zactor_destroy (&load);
     cf_leader (leader, sizeof leader);

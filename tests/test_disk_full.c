@@ -62,26 +62,34 @@ s_value (int i, char *value)
         value [b] = (char) ('a' + (b * 7 + (size_t) i * 13) % 26);
 }
 
+//  The put of the i-th key (its key and value in buffers of its own, until
+//  the next call)
+static zkv_put_t
+s_put_of (int i)
+{
+    static char key [32];
+    static char value [VALUE_BYTES];
+    s_key (i, key, sizeof key);
+    s_value (i, value);
+    return (zkv_put_t) { .key = cf_bin (key), .value = zkv_bin (value, VALUE_BYTES) };
+}
+
 //  Puts the i-th key; its error text ("" when acknowledged; the text of
 //  the status when no reply came)
 static const char *
 s_put (zkv_client_t *client, int i, char *text, size_t size)
 {
-    char key [32];
-    static char value [VALUE_BYTES];
-    s_key (i, key, sizeof key);
-    s_value (i, value);
-    zkv_put_t put = { .key = cf_bin (key), .value = zkv_bin (value, VALUE_BYTES) };
-    zkv_result_t status;
-    zkv_msg_t *reply = zkv_client_call (client, &zkv_put_desc, &put, &status);
-    *text = 0;
-    if (!reply)
-        zkv_status_text (&status, text, size);
-    else
-    if (zkv_reply_error (reply))
-        zkv_bin_str (zkv_reply_error (reply)->message, text, size);
-    zkv_msg_destroy (&reply);
+    cf_putting_t putting = { .client = client, .put = s_put_of (i), .wanted = "" };
+    cf_put_answers (&putting);
+    snprintf (text, size, "%s", putting.error);
     return text;
+}
+
+//  True once every member's Status lists a NOSPACE for member
+static bool
+s_nospace_everywhere (void *member)
+{
+    return cf_alarm_listed_everywhere ((const char *) member, "NOSPACE");
 }
 
 //  Requires on member name every key of the fill below count that was
@@ -130,11 +138,7 @@ s_check_acked (const char *name, int count, const bool *acked)
 static int
 s_ended (const char *name)
 {
-    int64_t deadline = zclock_mono () + 20000;
-    while (zkv_harness_running (cf_cluster, name)) {
-        cr_assert_lt (zclock_mono (), deadline, "%s is still running", name);
-        zclock_sleep (20);
-    }
+    cr_assert (eventually (cf_ended, (void *) name, 20000), "%s is still running", name);
     return zkv_harness_exit_status (cf_cluster, name);
 }
 
@@ -228,12 +232,8 @@ Test (disk_full, the_watermark_raises_nospace_while_the_disk_still_has_room)
         }
         acked++;
     }
-    int64_t deadline = zclock_mono () + 10000;
-    while (!cf_alarm_listed_everywhere ("n1", "NOSPACE")) {
-        cr_assert_lt (zclock_mono (), deadline, "n1 raised no NOSPACE (%lld bytes free)",
-                      (long long) sd_free_bytes ());
-        zclock_sleep (50);
-    }
+    cr_assert (eventually (s_nospace_everywhere, "n1", 10000),
+               "n1 raised no NOSPACE (%lld bytes free)", (long long) sd_free_bytes ());
     //  From the watermark, not from a full disk: there was room, and n1 runs
     int64_t seen, owed;
     cr_assert (s_seen_when_raised ("n1", &seen, &owed), "n1's log tells no NOSPACE raised");
@@ -259,11 +259,9 @@ Test (disk_full, the_watermark_raises_nospace_while_the_disk_still_has_room)
     zkv_run_t run = cf_zkvctl (zkv_harness_endpoints (cf_cluster), disarm);
     cr_assert_eq (run.code, 0, "%s", run.err);
     zkv_run_free (&run);
-    deadline = zclock_mono () + 10000;
-    while (*s_put (client, acked, text, sizeof text)) {
-        cr_assert_lt (zclock_mono (), deadline, "writes still refused: %s", text);
-        zclock_sleep (50);
-    }
+    cf_putting_t putting = { .client = client, .put = s_put_of (acked), .wanted = "" };
+    cr_assert (eventually (cf_put_answers, &putting, 10000), "writes still refused: %s",
+               putting.error);
     zkv_client_destroy (&client);
 }
 

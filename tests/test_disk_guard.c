@@ -232,6 +232,47 @@ s_reserve_held (void)
     return stat (path, &info)? 0: (int64_t) info.st_blocks * 512;
 }
 
+typedef struct {
+    const char *small;          //  the member on the small disk
+    int round;                  //  each look requires s_nobody_met_enospc (round) if >= 0
+} s_guarded_t;
+
+//  True once every member lists the small member's NOSPACE, and its
+//  reserve is released
+static bool
+s_nospace_and_reserve_released (void *args)
+{
+    s_guarded_t *self = (s_guarded_t *) args;
+    if (self->round >= 0)
+        s_nobody_met_enospc (self->round);
+    return cf_alarm_listed_everywhere (self->small, "NOSPACE") && s_reserve_held () == 0;
+}
+
+typedef struct {
+    zkv_client_t *client;
+    int round;
+    char *text;                 //  the error of the last put
+    size_t size;
+    bool written;               //  a put went through
+} s_recovery_t;
+
+//  True once a put goes through, and then the reserve is made again
+static bool
+s_recovered (void *args)
+{
+    s_recovery_t *self = (s_recovery_t *) args;
+    if (!self->written) {
+        char key [32];
+        snprintf (key, sizeof key, "after/%02d", self->round);
+        zkv_put_t put = { .key = cf_bin (key), .value = cf_bin ("again") };
+        zkv_result_t status;
+        zkv_msg_t *reply = zkv_client_call (self->client, &zkv_put_desc, &put, &status);
+        self->written = reply && !*s_error (reply, self->text, self->size);
+        zkv_msg_destroy (&reply);
+    }
+    return self->written && s_reserve_held () >= RESERVE;
+}
+
 //  The operator's recovery, as etcd's: delete, compact, defragment,
 //  disarm; then writes must work again (waited for: the disarm is applied
 //  on each member in its own time), and the reserve be made again
@@ -257,27 +298,23 @@ s_recover (const char *to, int round)
     s_zkvctl (defrag);
     const char *disarm [] = { "alarm", "disarm", NULL };
     s_zkvctl (disarm);
-    int64_t deadline = zclock_mono () + PATIENCE;
-    while (true) {
-        char key [32];
-        snprintf (key, sizeof key, "after/%02d", round);
-        zkv_put_t put = { .key = cf_bin (key), .value = cf_bin ("again") };
-        reply = zkv_client_call (client, &zkv_put_desc, &put, &status);
-        bool done = reply && !*s_error (reply, text, sizeof text);
-        zkv_msg_destroy (&reply);
-        if (done)
-            break;
-        cr_assert_lt (zclock_mono (), deadline, "round %d: writes still refused after the "
-                      "recovery: %s (%lld bytes free)", round, text,
-                      (long long) sd_free_bytes ());
-        zclock_sleep (100);
-    }
+    *text = 0;
+    s_recovery_t recovery = { client, round, text, sizeof text, false };
+    bool recovered = eventually (s_recovered, &recovery, PATIENCE);
+    cr_assert (recovery.written, "round %d: writes still refused after the recovery: %s "
+               "(%lld bytes free)", round, text, (long long) sd_free_bytes ());
+    cr_assert (recovered, "round %d: the reserve was not made again (%lld bytes free)", round,
+               (long long) sd_free_bytes ());
     zkv_client_destroy (&client);
-    while (s_reserve_held () < RESERVE) {
-        cr_assert_lt (zclock_mono (), deadline, "round %d: the reserve was not made again "
-                      "(%lld bytes free)", round, (long long) sd_free_bytes ());
-        zclock_sleep (20);
-    }
+}
+
+//  True once the leader is another member than name
+static bool
+s_not_leader (void *name)
+{
+    char leader [32];
+    cf_leader (leader, sizeof leader);
+    return !streq (leader, (const char *) name);
 }
 
 //  The member on the small disk is to follow: the leader moves away
@@ -291,11 +328,7 @@ s_not_leading (const char *name)
     const char *target = streq (name, "n2")? "n3": "n2";
     const char *move [] = { "move-leader", target, NULL };
     s_zkvctl (move);
-    int64_t deadline = zclock_mono () + 20000;
-    while (cf_leader (leader, sizeof leader), streq (leader, name)) {
-        cr_assert_lt (zclock_mono (), deadline, "%s still leads", name);
-        zclock_sleep (50);
-    }
+    cr_assert (eventually (s_not_leader, (void *) name, 20000), "%s still leads", name);
 }
 
 static void
@@ -324,14 +357,10 @@ s_run (const s_attack_t *attack)
         int count = 0;
         for (int i = 0; i < sent; i++)
             count += acked [i];
-        int64_t deadline = zclock_mono () + 30000;
-        while (!cf_alarm_listed_everywhere (attack->small, "NOSPACE") || s_reserve_held () > 0) {
-            s_nobody_met_enospc (round);
-            cr_assert_lt (zclock_mono (), deadline, "round %d: %s's NOSPACE is not listed, or "
-                          "its reserve (%lld bytes) not released", round, attack->small,
-                          (long long) s_reserve_held ());
-            zclock_sleep (20);
-        }
+        s_guarded_t guarded = { attack->small, round };
+        cr_assert (eventually (s_nospace_and_reserve_released, &guarded, 30000),
+                   "round %d: %s's NOSPACE is not listed, or its reserve (%lld bytes) not "
+                   "released", round, attack->small, (long long) s_reserve_held ());
         s_nobody_met_enospc (round);
         cr_log_info ("round %d: %d of %d puts acknowledged; %lld bytes free before, %lld at "
                      "least, %lld after", round, count, sent, (long long) free_before,
@@ -413,11 +442,9 @@ Test (disk_guard, a_defragmentation_that_would_not_fit_is_refused)
     }
     free (value);
     sd_ballast (sd_free_bytes () - 8 * MIB);
-    int64_t deadline = zclock_mono () + 30000;
-    while (!cf_alarm_listed_everywhere ("n1", "NOSPACE") || s_reserve_held () > 0) {
-        cr_assert_lt (zclock_mono (), deadline, "no NOSPACE, or the reserve is still there");
-        zclock_sleep (20);
-    }
+    s_guarded_t guarded = { "n1", -1 };
+    cr_assert (eventually (s_nospace_and_reserve_released, &guarded, 30000),
+               "no NOSPACE, or the reserve is still there");
 
     zkv_defragment_t defrag = { false };
     zkv_result_t status;

@@ -71,6 +71,21 @@ s_memory (pid_t pid, const char *field)
     return kib * 1024;
 }
 
+#ifndef __SANITIZE_ADDRESS__
+typedef struct {
+    pid_t pid;
+    int64_t bound;
+} s_resident_t;
+
+//  True once the process holds no more than the bound
+static bool
+s_resident_under (void *args)
+{
+    s_resident_t *self = (s_resident_t *) args;
+    return s_memory (self->pid, "VmRSS") <= self->bound;
+}
+#endif
+
 static void
 s_assert_peak_under (const char *name, int64_t bound)
 {
@@ -183,6 +198,23 @@ Test (hostile, one_txn_cannot_make_a_member_build_a_reply_without_bound)
     zkv_client_destroy (&client);
 }
 
+//  True once the lone member's log says it dropped late reads; else puts
+//  through client, to nudge it
+static bool
+s_late_reads_dropped (void *client)
+{
+    char *log = zkv_testnode_log (s_node);
+    bool said = strstr (log, "reads dropped or stopped past their deadline") != NULL;
+    free (log);
+    if (!said) {
+        zkv_put_t put = { .key = cf_bin ("after"), .value = cf_bin ("x") };
+        zkv_result_t status;
+        zkv_msg_t *reply = zkv_client_call (client, &zkv_put_desc, &put, &status);
+        zkv_msg_destroy (&reply);
+    }
+    return said;
+}
+
 Test (hostile, reads_past_their_deadline_stop_costing_the_member)
 {
     const char *flags [] = { "--max-txn-ops", "4000", NULL };
@@ -237,34 +269,40 @@ Test (hostile, reads_past_their_deadline_stop_costing_the_member)
     cr_assert_geq (timed_out, 19);
     //  ... and the member stopped the first walk at its deadline and never
     //  began the others
-    for (int tries = 0; tries < 100; tries++) {
-        char *log = zkv_testnode_log (s_node);
-        bool said = strstr (log, "reads dropped or stopped past their deadline") != NULL;
-        free (log);
-        if (said)
-            break;
-        cr_assert_lt (tries, 99, "the member never said it dropped the late reads");
-        zkv_put_t put = { .key = cf_bin ("after"), .value = cf_bin ("x") };
-        zkv_result_t status;
-        zkv_msg_t *reply = zkv_client_call (client, &zkv_put_desc, &put, &status);
-        zkv_msg_destroy (&reply);
-        zclock_sleep (100);
-    }
+    cr_assert (eventually (s_late_reads_dropped, client, 10000),
+               "the member never said it dropped the late reads");
     zkv_client_destroy (&client);
 }
 
+typedef struct {
+    const char *name;
+    zkv_client_t *other;
+    const char *text;
+    int puts;
+} s_putting_t;
+
+//  True once the member's log says the text; else puts through the other
+//  client, which must be acknowledged
+static bool
+s_logged_while_putting (void *args)
+{
+    s_putting_t *self = (s_putting_t *) args;
+    if (cf_log_says (self->name, self->text))
+        return true;
+    char key [32];
+    snprintf (key, sizeof key, "while/%d", self->puts++);
+    cr_assert (cf_put (self->other, key, "x"), "another client's put was not acknowledged");
+    return false;
+}
+
 //  Puts through other until the member's log says text (what a hostile
-//  client made it do): every put acknowledged meanwhile
+//  client made it do, within a minute): every put acknowledged meanwhile
 static void
 s_put_until_logged (const char *name, zkv_client_t *other, const char *text)
 {
-    for (int i = 0; !cf_log_says (name, text); i++) {
-        cr_assert_lt (i, 600, "the member never said \"%s\"", text);
-        char key [32];
-        snprintf (key, sizeof key, "while/%d", i);
-        cr_assert (cf_put (other, key, "x"), "another client's put was not acknowledged");
-        zclock_sleep (100);
-    }
+    s_putting_t putting = { name, other, text, 0 };
+    cr_assert (eventually (s_logged_while_putting, &putting, 60000),
+               "the member never said \"%s\"", text);
 }
 
 //  A client that sends count requests of 34 bytes, each for every value
@@ -316,11 +354,10 @@ Test (hostile, a_client_that_never_reads_cannot_grow_the_member_without_bound)
     //  quarantine, by design)
     zsock_destroy (&flood);
 #ifndef __SANITIZE_ADDRESS__
-    for (int i = 0; s_memory (pid, "VmRSS") > before + 64LL * MIB; i++) {
-        cr_assert_lt (i, 300, "the member still holds %lld MiB (%lld before the flood)",
-                      (long long) (s_memory (pid, "VmRSS") / MIB), (long long) (before / MIB));
-        zclock_sleep (100);
-    }
+    s_resident_t resident = { pid, before + 64LL * MIB };
+    cr_assert (eventually (s_resident_under, &resident, 30000),
+               "the member still holds %lld MiB (%lld before the flood)",
+               (long long) (s_memory (pid, "VmRSS") / MIB), (long long) (before / MIB));
 #else
     (void) before;
 #endif

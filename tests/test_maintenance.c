@@ -6,6 +6,7 @@
 #include <czmq.h>
 #include <inttypes.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -24,20 +25,33 @@ s_status (const char *name, zkv_msg_t **reply_p)
     return (zkv_status_response_t *) (*reply_p)->body;
 }
 
+typedef struct {
+    const char *name;
+    uint64_t leader;
+    const char *role;
+    zkv_msg_t **reply_p;
+    zkv_status_response_t *status;      //  the last answer, in *reply_p
+} s_status_wanted_t;
+
+static bool
+s_status_is (void *args)
+{
+    s_status_wanted_t *self = (s_status_wanted_t *) args;
+    zkv_msg_destroy (self->reply_p);
+    self->status = s_status (self->name, self->reply_p);
+    return self->status->leader == self->leader && cf_text_is (self->status->role, self->role);
+}
+
 //  Waits until Status of name says leader (0: none) and role
 static zkv_status_response_t *
 s_status_until (const char *name, uint64_t leader, const char *role, zkv_msg_t **reply_p)
 {
-    int64_t deadline = zclock_mono () + 10000;
-    while (true) {
-        zkv_status_response_t *status = s_status (name, reply_p);
-        if (status->leader == leader && cf_text_is (status->role, role))
-            return status;
-        cr_assert_lt (zclock_mono (), deadline, "%s: leader %" PRIx64 ", role %.*s", name,
-                      status->leader, (int) status->role.size, (const char *) status->role.data);
-        zkv_msg_destroy (reply_p);
-        zclock_sleep (20);
-    }
+    *reply_p = NULL;
+    s_status_wanted_t wanted = { name, leader, role, reply_p, NULL };
+    bool reached = eventually (s_status_is, &wanted, 10000);
+    cr_assert (reached, "%s: leader %" PRIx64 ", role %.*s", name, wanted.status->leader,
+               (int) wanted.status->role.size, (const char *) wanted.status->role.data);
+    return wanted.status;
 }
 
 Test (maintenance, status_after_writes_a_leader_change_a_kill_and_an_isolation)
@@ -164,6 +178,13 @@ s_hashes_agree (bool kv, int64_t revision, uint32_t *hash)
     return true;
 }
 
+//  True once every member gives the same Hash (into hash)
+static bool
+s_hash_agreed (void *hash)
+{
+    return s_hashes_agree (false, 0, (uint32_t *) hash);
+}
+
 static void
 s_compact (zkv_client_t *client, int64_t revision)
 {
@@ -214,9 +235,7 @@ Test (maintenance, hashes_agree_on_every_member_after_writes_and_compactions)
     }
     //  Hash once every member has finished deleting what was compacted
     uint32_t hash;
-    int64_t deadline = zclock_mono () + 10000;
-    while (!s_hashes_agree (false, 0, &hash))
-        cr_assert_lt (zclock_mono (), deadline, "members disagree on Hash");
+    cr_assert (eventually (s_hash_agreed, &hash, 10000), "members disagree on Hash");
     zkv_client_destroy (&client);
 }
 
@@ -347,8 +366,8 @@ Test (maintenance, zkvctl_endpoint_commands_address_the_whole_cluster)
 //  A writer that puts keys until told to stop, counting failures
 typedef struct {
     char endpoints [512];
-    int written;
-    int failed;
+    atomic_int written;                 //  read by the test while it writes
+    atomic_int failed;
 } s_writer_t;
 
 static void
@@ -359,11 +378,12 @@ s_writer (zsock_t *pipe, void *args)
     zsock_signal (pipe, 0);
     while (!(zsock_events (pipe) & ZMQ_POLLIN)) {
         char key [32];
-        snprintf (key, sizeof key, "load/%06d", writer->written + writer->failed);
+        snprintf (key, sizeof key, "load/%06d",
+                  atomic_load (&writer->written) + atomic_load (&writer->failed));
         if (cf_put (client, key, "a value written while a member defragments"))
-            writer->written++;
+            atomic_fetch_add (&writer->written, 1);
         else
-            writer->failed++;
+            atomic_fetch_add (&writer->failed, 1);
     }
     zkv_client_destroy (&client);
     char *command = zstr_recv (pipe);
@@ -413,11 +433,15 @@ Test (maintenance, defrag_under_a_write_load_loses_and_fails_nothing)
     snprintf (writer.endpoints, sizeof writer.endpoints, "%s",
               zkv_harness_endpoint (cf_cluster, leader));
     zactor_t *load = zactor_new (s_writer, &writer);
-    zclock_sleep (200);
+    eventually_more_t written = { &writer.written, 0 };
+    cr_assert (eventually (eventually_more, &written, 10000), "the writer wrote nothing");
     reply = cf_call (leader, &zkv_defragment_desc, &request);
     const char *defrag [] = { "defrag", "--cluster", NULL };
     zkv_run_t run = s_zkvctl (defrag);
-    zclock_sleep (200);
+    //  ... and writes once every member has defragmented
+    written.before = atomic_load (&writer.written);
+    cr_assert (eventually (eventually_more, &written, 10000),
+               "the writer wrote nothing after the defrag");
     zstr_send (load, "STOP");
     zsock_wait (load);
     zactor_destroy (&load);
@@ -448,9 +472,7 @@ Test (maintenance, defrag_under_a_write_load_loses_and_fails_nothing)
     cr_assert_eq (lines, writer.written, "%d keys, %d written", lines, writer.written);
     free (data);
     uint32_t hash;
-    int64_t deadline = zclock_mono () + 10000;
-    while (!s_hashes_agree (false, 0, &hash))
-        cr_assert_lt (zclock_mono (), deadline, "members disagree on Hash after defrag");
+    cr_assert (eventually (s_hash_agreed, &hash, 10000), "members disagree on Hash after defrag");
 }
 
 //  ---------------------------------------------------------------------
@@ -682,6 +704,24 @@ s_listener (zsock_t *pipe, void *args)
     zstr_free (&command);
 }
 
+typedef struct {
+    zsock_t *sub;
+    msgpack_zone *zone;
+    uint64_t leader;            //  the new leader
+    uint64_t old;               //  the old leader
+} s_leader_told_t;
+
+//  True once a leader event tells of the new leader, from another member
+//  than the old leader (half a second to hear one)
+static bool
+s_survivor_told (void *args)
+{
+    s_leader_told_t *self = (s_leader_told_t *) args;
+    zkv_leader_event_t *event = (zkv_leader_event_t *) cf_event (
+        self->sub, "leader", &zkv_leader_event_desc, self->zone, 500);
+    return event && event->leader == self->leader && event->member != self->old;
+}
+
 Test (maintenance, every_member_publishes_its_events)
 {
     cf_up (NULL);
@@ -745,15 +785,9 @@ Test (maintenance, every_member_publishes_its_events)
     cr_assert_eq (zkv_harness_signal (cf_cluster, leader, SIGKILL), 0);
     char next [32];
     cf_leader (next, sizeof next);
-    bool told = false;
-    int64_t deadline = zclock_mono () + 10000;
-    while (!told && zclock_mono () < deadline) {
-        zkv_leader_event_t *event = (zkv_leader_event_t *) cf_event (
-            sub, "leader", &zkv_leader_event_desc, zone, 10000);
-        cr_assert_not_null (event, "no leader event");
-        told = event->leader == cf_member_id (next) && event->member != cf_member_id (leader);
-    }
-    cr_assert (told, "no survivor told of the new leader %s", next);
+    s_leader_told_t told = { sub, zone, cf_member_id (next), cf_member_id (leader) };
+    cr_assert (eventually (s_survivor_told, &told, 10000),
+               "no survivor told of the new leader %s", next);
     msgpack_zone_free (zone);
     zsock_destroy (&sub);
 }

@@ -78,21 +78,44 @@ typedef struct {
 //  Listens to sub (the events of one member, which come in no set order
 //  when told by different members) until a transfer event in phase has
 //  come (5 s at most); returns it, or NULL. Every event heard is kept.
+typedef struct {
+    zsock_t *sub;
+    s_heard_t *heard;
+    const char *phase;
+    msgpack_zone *zone;
+} s_listener_t;
+
+//  The transfer event in phase among those heard, or NULL
+static zkv_transfer_event_t *
+s_heard_phase (const s_heard_t *heard, const char *phase)
+{
+    for (size_t i = 0; i < heard->count; i++)
+        if (cf_text_is (heard->items [i]->phase, phase))
+            return heard->items [i];
+    return NULL;
+}
+
+//  True once the phase is heard, or no more can be kept; else listens for
+//  one more event (half a second)
+static bool
+s_phase_heard (void *args)
+{
+    s_listener_t *self = (s_listener_t *) args;
+    if (s_heard_phase (self->heard, self->phase) || self->heard->count == 64)
+        return true;
+    zkv_transfer_event_t *event = (zkv_transfer_event_t *) cf_event (
+        self->sub, "transfer", &zkv_transfer_event_desc, self->zone, 500);
+    if (event)
+        self->heard->items [self->heard->count++] = event;
+    return false;
+}
+
 static zkv_transfer_event_t *
 s_transfer_event (zsock_t *sub, s_heard_t *heard, const char *phase, msgpack_zone *zone)
 {
-    int64_t deadline = zclock_mono () + 5000;
-    while (true) {
-        for (size_t i = 0; i < heard->count; i++)
-            if (cf_text_is (heard->items [i]->phase, phase))
-                return heard->items [i];
-        if (zclock_mono () >= deadline || heard->count == 64)
-            return NULL;
-        zkv_transfer_event_t *event = (zkv_transfer_event_t *) cf_event (
-            sub, "transfer", &zkv_transfer_event_desc, zone, 500);
-        if (event)
-            heard->items [heard->count++] = event;
-    }
+    s_listener_t listener = { sub, heard, phase, zone };
+    eventually (s_phase_heard, &listener, 5000);
+    return s_heard_phase (heard, phase);
 }
 
 static zkv_msg_t *
@@ -106,25 +129,33 @@ s_move (const char *at, uint64_t target_id, const char *target_name)
     return reply;
 }
 
+typedef struct {
+    const char *member;
+    uint64_t id;                //  the leader wanted
+    uint64_t leader;            //  the leader the member named last
+} s_following_t;
+
+//  True once the member's Status names the leader wanted
+static bool
+s_follows (void *args)
+{
+    s_following_t *self = (s_following_t *) args;
+    zkv_status_t request = { false };
+    zkv_msg_t *reply = cf_call (self->member, &zkv_status_desc, &request);
+    if (reply && !zkv_reply_error (reply))
+        self->leader = ((zkv_status_response_t *) reply->body)->leader;
+    zkv_msg_destroy (&reply);
+    return self->leader == self->id;
+}
+
 //  Every member agrees that name leads (Status, until they do)
 static void
 s_all_follow (const char *name)
 {
-    uint64_t id = cf_member_id (name);
     for (size_t i = 0; i < 3; i++) {
-        const char *member = zkv_harness_name (cf_cluster, i);
-        int64_t deadline = zclock_mono () + 5000;
-        uint64_t leader = 0;
-        while (leader != id && zclock_mono () < deadline) {
-            zkv_status_t request = { false };
-            zkv_msg_t *reply = cf_call (member, &zkv_status_desc, &request);
-            if (reply && !zkv_reply_error (reply))
-                leader = ((zkv_status_response_t *) reply->body)->leader;
-            zkv_msg_destroy (&reply);
-            if (leader != id)
-                zclock_sleep (10);
-        }
-        cr_assert_eq (leader, id, "%s follows %016" PRIx64 ", not %s", member, leader, name);
+        s_following_t following = { zkv_harness_name (cf_cluster, i), cf_member_id (name), 0 };
+        cr_assert (eventually (s_follows, &following, 5000), "%s follows %016" PRIx64 ", not %s",
+                   following.member, following.leader, name);
     }
 }
 
@@ -275,18 +306,32 @@ Test (move_leader, a_paused_target_aborts_the_transfer_and_the_leader_serves_aga
     zsock_destroy (&sub);
 }
 
+typedef struct {
+    zsock_t *sub;
+    uint64_t peer;
+    const char *state;
+    msgpack_zone *zone;
+    zkv_member_event_t *event;  //  the last event heard
+} s_member_listener_t;
+
+//  True once a member event about the peer in the state is heard (half a
+//  second to hear one)
+static bool
+s_member_heard (void *args)
+{
+    s_member_listener_t *self = (s_member_listener_t *) args;
+    self->event = (zkv_member_event_t *) cf_event (self->sub, "member", &zkv_member_event_desc,
+                                                   self->zone, 500);
+    return self->event && self->event->peer == self->peer
+        && cf_text_is (self->event->state, self->state);
+}
+
 //  The next member event about peer in state from sub (NULL if none in 5 s)
 static zkv_member_event_t *
 s_member_event (zsock_t *sub, uint64_t peer, const char *state, msgpack_zone *zone)
 {
-    int64_t deadline = zclock_mono () + 5000;
-    while (zclock_mono () < deadline) {
-        zkv_member_event_t *event = (zkv_member_event_t *) cf_event (
-            sub, "member", &zkv_member_event_desc, zone, 500);
-        if (event && event->peer == peer && cf_text_is (event->state, state))
-            return event;
-    }
-    return NULL;
+    s_member_listener_t listener = { sub, peer, state, zone, NULL };
+    return eventually (s_member_heard, &listener, 5000)? listener.event: NULL;
 }
 
 Test (move_leader, the_leader_tells_every_member_when_a_member_goes_down_and_comes_back)

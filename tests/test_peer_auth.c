@@ -141,19 +141,20 @@ s_forged_on (const char *name)
     return value;
 }
 
+//  True once the forged key is on member name
+static bool
+s_forged_there (void *name)
+{
+    char *value = s_forged_on ((const char *) name);
+    free (value);
+    return value != NULL;
+}
+
 //  Waits up to msecs for the forged key on a member; true once there
 static bool
 s_forged_applied (const char *name, int msecs)
 {
-    int64_t deadline = zclock_mono () + msecs;
-    while (true) {
-        char *value = s_forged_on (name);
-        bool applied = value != NULL;
-        free (value);
-        if (applied || zclock_mono () >= deadline)
-            return applied;
-        zclock_sleep (20);
-    }
+    return eventually (s_forged_there, (void *) name, msecs);
 }
 
 //  A member's HashKV (0: at its revision); *revision: the revision hashed

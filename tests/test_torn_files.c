@@ -287,11 +287,7 @@ s_log (const char *name)
 static void
 s_stopped_on_damage (const char *name)
 {
-    int64_t deadline = zclock_mono () + 20000;
-    while (zkv_harness_running (cf_cluster, name)) {
-        cr_assert_lt (zclock_mono (), deadline, "%s neither answers nor stops", name);
-        zclock_sleep (20);
-    }
+    cr_assert (eventually (cf_ended, (void *) name, 20000), "%s neither answers nor stops", name);
     int status = zkv_harness_exit_status (cf_cluster, name);
     char *log = s_log (name);
     cr_assert (WIFEXITED (status) && WEXITSTATUS (status) == 2, "%s ended with %d: %s", name,
@@ -624,11 +620,8 @@ Test (torn_files, a_value_that_no_longer_decodes_stops_the_member_that_applies_a
     reply = cf_call (leader, &zkv_put_desc, &put);
     cr_assert (reply && !zkv_reply_error (reply), "the cluster did not take the put");
     zkv_msg_destroy (&reply);
-    int64_t deadline = zclock_mono () + 20000;
-    while (zkv_harness_running (cf_cluster, victim)) {
-        cr_assert_lt (zclock_mono (), deadline, "%s applied what it could not read", victim);
-        zclock_sleep (20);
-    }
+    cr_assert (eventually (cf_ended, (void *) victim, 20000), "%s applied what it could not read",
+               victim);
     int status = zkv_harness_exit_status (cf_cluster, victim);
     char *log = s_log (victim);
     cr_assert (WIFEXITED (status) && WEXITSTATUS (status) == 2, "%s ended with %d", victim,

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "eventually.h"
 #include "zkv_client.h"
 #include "zkv_testnode.h"
 #include "zkv_version.h"
@@ -567,6 +568,25 @@ Test (zkvctl, node_down)
 //  ---------------------------------------------------------------------
 //  member list against the test node
 
+typedef struct {
+    char wanted [256];          //  the line's end that names the endpoint
+    char *out;                  //  the output that had it
+} s_listing_t;
+
+//  True once member list shows what is wanted
+static bool
+s_member_listed (void *args)
+{
+    s_listing_t *self = (s_listing_t *) args;
+    zkv_run_t run = s_zkvctl (NULL, "member", "list", NULL);
+    cr_assert_eq (run.code, 0, "%s", run.err);
+    cr_assert_str_eq (run.err, "");
+    if (strstr (run.out, self->wanted))
+        self->out = strdup (run.out);
+    zkv_run_free (&run);
+    return self->out != NULL;
+}
+
 //  Runs member list until the node shows its client endpoint: it publishes
 //  it through raft shortly after it starts (retrying every 2 s until it
 //  leads, so allow a few tries on a loaded machine). Returns the simple
@@ -575,22 +595,11 @@ static char *
 s_member_list_published (void)
 {
     const char *endpoint = zkv_testnode_endpoint (s_node_get ());
-    char wanted [256];
-    snprintf (wanted, sizeof wanted, ", %s, false\n", endpoint);
-    int64_t deadline = zclock_mono () + 10000;
-    while (true) {
-        zkv_run_t run = s_zkvctl (NULL, "member", "list", NULL);
-        cr_assert_eq (run.code, 0, "%s", run.err);
-        cr_assert_str_eq (run.err, "");
-        if (strstr (run.out, wanted)) {
-            char *out = strdup (run.out);
-            zkv_run_free (&run);
-            return out;
-        }
-        zkv_run_free (&run);
-        cr_assert_lt (zclock_mono (), deadline, "the node never published %s", endpoint);
-        zclock_sleep (100);
-    }
+    s_listing_t listing = { .out = NULL };
+    snprintf (listing.wanted, sizeof listing.wanted, ", %s, false\n", endpoint);
+    cr_assert (eventually (s_member_listed, &listing, 10000), "the node never published %s",
+               endpoint);
+    return listing.out;
 }
 
 //  The text after "name":[" in json, up to the next quote, as a fresh string

@@ -3,6 +3,7 @@
     =========================================================================
 */
 #include "zkv_testnode.h"
+#include "eventually.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -15,7 +16,6 @@
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -35,14 +35,6 @@ struct zkv_testnode_s {
     pid_t pid;                          //  0 when not running
 };
 
-static int64_t
-s_now_msecs (void)
-{
-    struct timespec now;
-    clock_gettime (CLOCK_MONOTONIC, &now);
-    return (int64_t) now.tv_sec * 1000 + now.tv_nsec / 1000000;
-}
-
 static char *
 s_read_file (const char *path)
 {
@@ -60,6 +52,35 @@ s_read_file (const char *path)
     text [size] = 0;
     fclose (file);
     return text;
+}
+
+typedef struct {
+    zkv_testnode_t *self;
+    const char *out_path;       //  the node's standard output
+    bool serving;               //  it said where it serves (into endpoint)
+} s_starting_t;
+
+//  True once the node's output says where it serves, or it has ended
+static bool
+s_served_or_ended (void *args)
+{
+    s_starting_t *starting = (s_starting_t *) args;
+    zkv_testnode_t *self = starting->self;
+    char *out = s_read_file (starting->out_path);
+    char *line = strstr (out, "serving clients on ");
+    if (line) {
+        line += strlen ("serving clients on ");
+        size_t n = strcspn (line, "\n");
+        if (line [n] == '\n') {
+            snprintf (self->endpoint, sizeof self->endpoint, "%.*s", (int) n, line);
+            starting->serving = true;
+        }
+    }
+    free (out);
+    int status;
+    if (!starting->serving && waitpid (self->pid, &status, WNOHANG) == self->pid)
+        self->pid = 0;
+    return starting->serving || !self->pid;
 }
 
 static int
@@ -102,27 +123,9 @@ s_spawn (zkv_testnode_t *self)
     }
     self->pid = pid;
     //  Wait for the line that says where it serves
-    int64_t deadline = s_now_msecs () + START_TIMEOUT_MSECS;
-    while (s_now_msecs () < deadline) {
-        char *out = s_read_file (out_path);
-        char *line = strstr (out, "serving clients on ");
-        if (line) {
-            line += strlen ("serving clients on ");
-            size_t n = strcspn (line, "\n");
-            if (line [n] == '\n') {
-                snprintf (self->endpoint, sizeof self->endpoint, "%.*s", (int) n, line);
-                free (out);
-                return 0;
-            }
-        }
-        free (out);
-        int status;
-        if (waitpid (pid, &status, WNOHANG) == pid) {
-            self->pid = 0;
-            break;
-        }
-        usleep (5000);
-    }
+    s_starting_t starting = { self, out_path, false };
+    if (eventually (s_served_or_ended, &starting, START_TIMEOUT_MSECS) && starting.serving)
+        return 0;
     char *log = s_read_file (err_path);
     fprintf (stderr, "zkv-node %s did not start; its log:\n%s\n", self->name, log);
     free (log);
@@ -216,19 +219,27 @@ zkv_testnode_signal_thread (zkv_testnode_t *self, int signal)
     return chosen;
 }
 
+typedef struct {
+    zkv_testnode_t *self;
+    int *status;
+} s_ending_t;
+
+//  True once the node's process has ended (reaped, its wait status kept)
+static bool
+s_ended (void *args)
+{
+    s_ending_t *ending = (s_ending_t *) args;
+    if (waitpid (ending->self->pid, ending->status, WNOHANG) != ending->self->pid)
+        return false;
+    ending->self->pid = 0;
+    return true;
+}
+
 bool
 zkv_testnode_exited_within (zkv_testnode_t *self, int msecs, int *status)
 {
-    for (int waited = 0; self->pid; waited += 10) {
-        if (waitpid (self->pid, status, WNOHANG) == self->pid) {
-            self->pid = 0;
-            return true;
-        }
-        if (waited >= msecs)
-            return false;
-        usleep (10000);
-    }
-    return false;
+    s_ending_t ending = { self, status };
+    return self->pid && eventually (s_ended, &ending, msecs);
 }
 
 bool
