@@ -615,20 +615,42 @@ s_timers (self_t *self)
     }
 }
 
-void
-zkv_alarm_actor (zsock_t *pipe, void *args)
+static self_t *
+s_self_new (zsock_t *pipe, zkv_alarm_args_t *args)
 {
     self_t *self = (self_t *) zmalloc (sizeof (self_t));
     self->pipe = pipe;
-    self->args = (zkv_alarm_args_t *) args;
+    self->args = args;
     self->alarms = zkv_alarm_table_new ();
-    self->space = zkv_space_new (self->args->engine, self->args->space);
+    self->space = zkv_space_new (args->engine, args->space);
     self->poller = zpoller_new (pipe, NULL);
     zpoller_set_nonstop (self->poller, true);
-    self->next_corrupt_check = zclock_mono () + self->args->corrupt_check_msecs;
+    self->next_corrupt_check = zclock_mono () + args->corrupt_check_msecs;
     //  Check numbers never repeat across restarts: a late answer to the
     //  previous life's check is never taken for one of ours
     self->checks = (uint64_t) zclock_usecs () << 8;
+    return self;
+}
+
+static void
+s_self_destroy (self_t **self_p)
+{
+    self_t *self = *self_p;
+    if (!self)
+        return;
+    zpoller_destroy (&self->poller);
+    zsock_destroy (&self->inbox);
+    zsock_destroy (&self->raft);
+    zkv_alarm_table_destroy (&self->alarms);
+    zkv_space_destroy (&self->space);
+    free (self);
+    *self_p = NULL;
+}
+
+void
+zkv_alarm_actor (zsock_t *pipe, void *args)
+{
+    self_t *self = s_self_new (pipe, (zkv_alarm_args_t *) args);
     zsock_signal (pipe, 0);
     while (!self->terminated) {
         int64_t wait = self->next_disk_check - zclock_mono ();
@@ -649,10 +671,5 @@ zkv_alarm_actor (zsock_t *pipe, void *args)
         if (self->raft)
             s_timers (self);
     }
-    zpoller_destroy (&self->poller);
-    zsock_destroy (&self->inbox);
-    zsock_destroy (&self->raft);
-    zkv_alarm_table_destroy (&self->alarms);
-    zkv_space_destroy (&self->space);
-    free (self);
+    s_self_destroy (&self);
 }

@@ -127,15 +127,36 @@ s_run (self_t *self, const zkv_defrag_order_t *first)
     free (body);
 }
 
-void
-zkv_defrag_actor (zsock_t *pipe, void *args)
+static self_t *
+s_self_new (zsock_t *pipe, zkv_defrag_args_t *args)
 {
     self_t *self = (self_t *) zmalloc (sizeof (self_t));
     self->pipe = pipe;
-    self->args = (zkv_defrag_args_t *) args;
-    self->space = zkv_space_new (self->args->engine, self->args->space);
+    self->args = args;
+    self->space = zkv_space_new (args->engine, args->space);
     self->poller = zpoller_new (pipe, NULL);
     zpoller_set_nonstop (self->poller, true);
+    return self;
+}
+
+static void
+s_self_destroy (self_t **self_p)
+{
+    self_t *self = *self_p;
+    if (!self)
+        return;
+    zpoller_destroy (&self->poller);
+    zsock_destroy (&self->inbox);
+    zsock_destroy (&self->front);
+    zkv_space_destroy (&self->space);
+    free (self);
+    *self_p = NULL;
+}
+
+void
+zkv_defrag_actor (zsock_t *pipe, void *args)
+{
+    self_t *self = s_self_new (pipe, (zkv_defrag_args_t *) args);
     zsock_signal (pipe, 0);
     while (!self->terminated) {
         void *which = zpoller_wait (self->poller, -1);
@@ -157,9 +178,5 @@ zkv_defrag_actor (zsock_t *pipe, void *args)
             zkv_msg_destroy (&msg);
         }
     }
-    zpoller_destroy (&self->poller);
-    zsock_destroy (&self->inbox);
-    zsock_destroy (&self->front);
-    zkv_space_destroy (&self->space);
-    free (self);
+    s_self_destroy (&self);
 }

@@ -1055,13 +1055,12 @@ s_stop (self_t *self)
         zsock_set_linger (self->router, 200);
 }
 
-void
-zkv_front_actor (zsock_t *pipe, void *args)
+static self_t *
+s_self_new (zsock_t *pipe, zkv_front_args_t *args)
 {
-    s_check_dispatch ();
     self_t *self = (self_t *) zmalloc (sizeof (self_t));
     self->pipe = pipe;
-    self->args = (zkv_front_args_t *) args;
+    self->args = args;
     self->limits = zkv_limits_request (self->args->max_request_bytes);
     self->alarms = zkv_alarm_table_new ();
     self->quota.quota = self->args->quota_bytes;
@@ -1088,6 +1087,49 @@ zkv_front_actor (zsock_t *pipe, void *args)
     self->long_by_age = zlistx_new ();
     self->poller = zpoller_new (pipe, NULL);
     zpoller_set_nonstop (self->poller, true);
+    return self;
+}
+
+//  Answers the requests still waiting (STOPPED) first, then frees all:
+//  each guard before the socket it watches
+static void
+s_self_destroy (self_t **self_p)
+{
+    self_t *self = *self_p;
+    if (!self)
+        return;
+    s_stop (self);
+    zpoller_destroy (&self->poller);
+    zhashx_destroy (&self->waiting);
+    zkv_clients_destroy (&self->clients);
+    zlistx_destroy (&self->by_age);
+    zlistx_destroy (&self->long_by_age);
+    zkv_alarm_table_destroy (&self->alarms);
+    zkv_space_destroy (&self->space);
+    zhashx_destroy (&self->client_keys);
+    zhashx_destroy (&self->admin_keys);
+    free (self->proposals);             //  empty: every burst was flushed
+    free (self->reads);
+    zkv_guard_destroy (&self->router_guard, self->router);
+    zkv_guard_destroy (&self->events_guard, self->events);
+    zsock_destroy (&self->router);
+    zsock_destroy (&self->events);
+    zsock_destroy (&self->inbox);
+    zsock_destroy (&self->raft);
+    zsock_destroy (&self->storage);
+    zsock_destroy (&self->hasher);
+    zsock_destroy (&self->defrag);
+    zsock_destroy (&self->snapshotter);
+    zsock_destroy (&self->alarm);
+    free (self);
+    *self_p = NULL;
+}
+
+void
+zkv_front_actor (zsock_t *pipe, void *args)
+{
+    s_check_dispatch ();
+    self_t *self = s_self_new (pipe, (zkv_front_args_t *) args);
     zsock_signal (pipe, 0);
 
     int64_t next_tick = zclock_mono () + TICK_MSECS;
@@ -1135,28 +1177,5 @@ zkv_front_actor (zsock_t *pipe, void *args)
             }
         }
     }
-    s_stop (self);
-    zpoller_destroy (&self->poller);
-    zhashx_destroy (&self->waiting);
-    zkv_clients_destroy (&self->clients);
-    zlistx_destroy (&self->by_age);
-    zlistx_destroy (&self->long_by_age);
-    zkv_alarm_table_destroy (&self->alarms);
-    zkv_space_destroy (&self->space);
-    zhashx_destroy (&self->client_keys);
-    zhashx_destroy (&self->admin_keys);
-    free (self->proposals);             //  empty: every burst was flushed
-    free (self->reads);
-    zkv_guard_destroy (&self->router_guard, self->router);
-    zkv_guard_destroy (&self->events_guard, self->events);
-    zsock_destroy (&self->router);
-    zsock_destroy (&self->events);
-    zsock_destroy (&self->inbox);
-    zsock_destroy (&self->raft);
-    zsock_destroy (&self->storage);
-    zsock_destroy (&self->hasher);
-    zsock_destroy (&self->defrag);
-    zsock_destroy (&self->snapshotter);
-    zsock_destroy (&self->alarm);
-    free (self);
+    s_self_destroy (&self);
 }

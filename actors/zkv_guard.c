@@ -18,7 +18,8 @@ typedef struct {
 } s_args_t;
 
 typedef struct {
-    s_args_t *args;
+    zsock_t *pipe;                      //  actor command pipe
+    s_args_t *args;                     //  owned
     zsock_t *monitor;
     uint8_t *live;                      //  by descriptor: 1 for a connection counted
     size_t room;
@@ -27,11 +28,12 @@ typedef struct {
     uint64_t refused_total;
     uint64_t accept_failures;
     int64_t told;
-} s_guard_t;
+    zpoller_t *poller;
+} self_t;
 
 //  Counts the connection on fd; false when it is one too many
 static bool
-s_admit (s_guard_t *self, size_t fd)
+s_admit (self_t *self, size_t fd)
 {
     if (self->count >= self->args->max_connections)
         return false;
@@ -52,7 +54,7 @@ s_admit (s_guard_t *self, size_t fd)
 }
 
 static void
-s_forget (s_guard_t *self, size_t fd)
+s_forget (self_t *self, size_t fd)
 {
     if (fd < self->room && self->live [fd]) {
         self->live [fd] = 0;
@@ -61,7 +63,7 @@ s_forget (s_guard_t *self, size_t fd)
 }
 
 static void
-s_tell (s_guard_t *self, bool now)
+s_tell (self_t *self, bool now)
 {
     if (!self->refused || (!now && zclock_mono () < self->told + TELL_MSECS))
         return;
@@ -73,7 +75,7 @@ s_tell (s_guard_t *self, bool now)
 }
 
 static void
-s_event (s_guard_t *self)
+s_event (self_t *self)
 {
     zmsg_t *msg = zmsg_recv (self->monitor);
     zframe_t *head = msg? zmsg_first (msg): NULL;
@@ -105,18 +107,42 @@ s_event (s_guard_t *self)
                       (unsigned long long) self->accept_failures);
 }
 
+//  Takes args (owned from here)
+static self_t *
+s_self_new (zsock_t *pipe, s_args_t *args)
+{
+    self_t *self = (self_t *) zmalloc (sizeof (self_t));
+    self->pipe = pipe;
+    self->args = args;
+    //  Connected before the socket binds: no connection goes uncounted
+    self->monitor = zsock_new (ZMQ_PAIR);
+    zsock_set_rcvhwm (self->monitor, 0);
+    zsock_connect (self->monitor, "%s", args->endpoint);
+    self->poller = zpoller_new (pipe, self->monitor, NULL);
+    return self;
+}
+
+static void
+s_self_destroy (self_t **self_p)
+{
+    self_t *self = *self_p;
+    if (!self)
+        return;
+    zpoller_destroy (&self->poller);
+    zsock_destroy (&self->monitor);
+    free (self->live);
+    free (self->args);
+    free (self);
+    *self_p = NULL;
+}
+
 static void
 s_guard_actor (zsock_t *pipe, void *arg)
 {
-    s_guard_t self = { (s_args_t *) arg, NULL, NULL, 0, 0, 0, 0, 0, 0 };
-    //  Connected before the socket binds: no connection goes uncounted
-    self.monitor = zsock_new (ZMQ_PAIR);
-    zsock_set_rcvhwm (self.monitor, 0);
-    zsock_connect (self.monitor, "%s", self.args->endpoint);
-    zpoller_t *poller = zpoller_new (pipe, self.monitor, NULL);
+    self_t *self = s_self_new (pipe, (s_args_t *) arg);
     zsock_signal (pipe, 0);
     while (true) {
-        void *which = zpoller_wait (poller, TELL_MSECS);
+        void *which = zpoller_wait (self->poller, TELL_MSECS);
         if (which == pipe) {
             char *command = zstr_recv (pipe);
             bool stop = !command || streq (command, "$TERM");
@@ -125,17 +151,14 @@ s_guard_actor (zsock_t *pipe, void *arg)
                 break;
         }
         else
-        if (which == self.monitor)
-            s_event (&self);
+        if (which == self->monitor)
+            s_event (self);
         else
-        if (zpoller_terminated (poller))
+        if (zpoller_terminated (self->poller))
             break;
-        s_tell (&self, false);
+        s_tell (self, false);
     }
-    zpoller_destroy (&poller);
-    zsock_destroy (&self.monitor);
-    free (self.live);
-    free (self.args);
+    s_self_destroy (&self);
 }
 
 zactor_t *

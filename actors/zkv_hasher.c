@@ -272,14 +272,36 @@ s_handle_inbox (self_t *self)
     zlistx_destroy (&orders);
 }
 
-void
-zkv_hasher_actor (zsock_t *pipe, void *args)
+static self_t *
+s_self_new (zsock_t *pipe, zkv_hasher_args_t *args)
 {
     self_t *self = (self_t *) zmalloc (sizeof (self_t));
     self->pipe = pipe;
-    self->args = (zkv_hasher_args_t *) args;
+    self->args = args;
     self->poller = zpoller_new (pipe, NULL);
     zpoller_set_nonstop (self->poller, true);
+    return self;
+}
+
+static void
+s_self_destroy (self_t **self_p)
+{
+    self_t *self = *self_p;
+    if (!self)
+        return;
+    zpoller_destroy (&self->poller);
+    zsock_destroy (&self->inbox);
+    zsock_destroy (&self->front);
+    zsock_destroy (&self->storage);
+    zsock_destroy (&self->raft);
+    free (self);
+    *self_p = NULL;
+}
+
+void
+zkv_hasher_actor (zsock_t *pipe, void *args)
+{
+    self_t *self = s_self_new (pipe, (zkv_hasher_args_t *) args);
     zsock_signal (pipe, 0);
     while (!self->terminated) {
         void *which = zpoller_wait (self->poller, -1);
@@ -296,10 +318,5 @@ zkv_hasher_actor (zsock_t *pipe, void *args)
         if (which == self->inbox)
             s_handle_inbox (self);
     }
-    zpoller_destroy (&self->poller);
-    zsock_destroy (&self->inbox);
-    zsock_destroy (&self->front);
-    zsock_destroy (&self->storage);
-    zsock_destroy (&self->raft);
-    free (self);
+    s_self_destroy (&self);
 }

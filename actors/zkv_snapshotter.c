@@ -363,14 +363,40 @@ s_busy (self_t *self)
     return false;
 }
 
-void
-zkv_snapshotter_actor (zsock_t *pipe, void *args)
+static self_t *
+s_self_new (zsock_t *pipe, zkv_snapshotter_args_t *args)
 {
     self_t *self = (self_t *) zmalloc (sizeof (self_t));
     self->pipe = pipe;
-    self->args = (zkv_snapshotter_args_t *) args;
+    self->args = args;
     self->poller = zpoller_new (pipe, NULL);
     zpoller_set_nonstop (self->poller, true);
+    return self;
+}
+
+//  Ends the streams still under way first (front is told of each, their
+//  sizers stopped), then frees the rest
+static void
+s_self_destroy (self_t **self_p)
+{
+    self_t *self = *self_p;
+    if (!self)
+        return;
+    while (self->count) {
+        self->streams [self->count - 1].failure = "the member stopped";
+        s_stream_end (self, self->count - 1);
+    }
+    zpoller_destroy (&self->poller);
+    zsock_destroy (&self->inbox);
+    zsock_destroy (&self->front);
+    free (self);
+    *self_p = NULL;
+}
+
+void
+zkv_snapshotter_actor (zsock_t *pipe, void *args)
+{
+    self_t *self = s_self_new (pipe, (zkv_snapshotter_args_t *) args);
     zsock_signal (pipe, 0);
     while (!self->terminated) {
         void *which = zpoller_wait (self->poller, s_busy (self)? 0: self->count? 1000: -1);
@@ -401,12 +427,5 @@ zkv_snapshotter_actor (zsock_t *pipe, void *args)
         }
         s_work (self);
     }
-    while (self->count) {
-        self->streams [self->count - 1].failure = "the member stopped";
-        s_stream_end (self, self->count - 1);
-    }
-    zpoller_destroy (&self->poller);
-    zsock_destroy (&self->inbox);
-    zsock_destroy (&self->front);
-    free (self);
+    s_self_destroy (&self);
 }

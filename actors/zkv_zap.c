@@ -86,15 +86,38 @@ s_answer (self_t *self)
     zmsg_destroy (&request);
 }
 
-void
-zkv_zap_actor (zsock_t *pipe, void *args)
+static self_t *
+s_self_new (zsock_t *pipe, zkv_zap_args_t *args)
 {
     self_t *self = (self_t *) zmalloc (sizeof (self_t));
     self->pipe = pipe;
-    self->args = (zkv_zap_args_t *) args;
+    self->args = args;
     self->poller = zpoller_new (pipe, NULL);
     //  Signals do not stop it: main does, once the sockets it guards closed
     zpoller_set_nonstop (self->poller, true);
+    return self;
+}
+
+static void
+s_self_destroy (self_t **self_p)
+{
+    self_t *self = *self_p;
+    if (!self)
+        return;
+    zpoller_destroy (&self->poller);
+    if (self->handler)
+        zsock_unbind (self->handler, ZAP_ENDPOINT);
+    zsock_destroy (&self->handler);
+    zhashx_destroy (&self->client_keys);
+    zhashx_destroy (&self->peer_keys);
+    free (self);
+    *self_p = NULL;
+}
+
+void
+zkv_zap_actor (zsock_t *pipe, void *args)
+{
+    self_t *self = s_self_new (pipe, (zkv_zap_args_t *) args);
     zsock_signal (pipe, 0);
     while (!self->terminated) {
         void *which = zpoller_wait (self->poller, -1);
@@ -118,11 +141,5 @@ zkv_zap_actor (zsock_t *pipe, void *args)
         if (which && which == self->handler)
             s_answer (self);
     }
-    zpoller_destroy (&self->poller);
-    if (self->handler)
-        zsock_unbind (self->handler, ZAP_ENDPOINT);
-    zsock_destroy (&self->handler);
-    zhashx_destroy (&self->client_keys);
-    zhashx_destroy (&self->peer_keys);
-    free (self);
+    s_self_destroy (&self);
 }

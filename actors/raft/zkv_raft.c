@@ -609,18 +609,58 @@ s_transfer_before_stop (self_t *self)
     zpoller_destroy (&poller);
 }
 
-void
-zkv_raft_actor (zsock_t *pipe, void *args)
+static self_t *
+s_self_new (zsock_t *pipe, zkv_raft_args_t *args)
 {
     self_t *self = (self_t *) zmalloc (sizeof (self_t));
     self->pipe = pipe;
-    self->args = (zkv_raft_args_t *) args;
+    self->args = args;
     self->poller = zpoller_new (pipe, NULL);
     zpoller_set_nonstop (self->poller, true);
     self->pending_reads = zlistx_new ();
     zlistx_set_destructor (self->pending_reads, zkv_raft_reads_item_destroy);
     //  Read tokens must never repeat, not even across restarts
     self->next_read_context = (uint64_t) zclock_usecs () << 16;
+    return self;
+}
+
+//  A leader hands its leadership over first (with the peers and the core
+//  still there), then all is freed
+static void
+s_self_destroy (self_t **self_p)
+{
+    self_t *self = *self_p;
+    if (!self)
+        return;
+    s_transfer_before_stop (self);
+    for (size_t i = 0; i < self->held_count; i++)
+        zkv_msg_destroy (&self->held [i]);
+    free (self->proposals);
+    free (self->proposal_waits);
+    free (self->held);
+    zkv_raft_reads_destroy (&self->reads);
+    zlistx_destroy (&self->pending_reads);
+    free (self->streams);
+    free (self->moves);
+    free (self->client_endpoint);
+    free (self->events_endpoint);
+    zpoller_destroy (&self->poller);
+    zkv_peers_destroy (&self->peers);
+    zkv_rc_destroy (&self->core);
+    zkv_raftlog_destroy (&self->log);
+    zsock_destroy (&self->inbox);
+    zsock_destroy (&self->storage);
+    zsock_destroy (&self->front);
+    zsock_destroy (&self->hasher);
+    zsock_destroy (&self->alarm);
+    free (self);
+    *self_p = NULL;
+}
+
+void
+zkv_raft_actor (zsock_t *pipe, void *args)
+{
+    self_t *self = s_self_new (pipe, (zkv_raft_args_t *) args);
     zsock_signal (pipe, 0);
 
     while (!self->terminated) {
@@ -690,26 +730,5 @@ zkv_raft_actor (zsock_t *pipe, void *args)
         zkv_raft_moves_check (self);
         s_flush_peers (self);           //  chunks that could not go before
     }
-    s_transfer_before_stop (self);
-    for (size_t i = 0; i < self->held_count; i++)
-        zkv_msg_destroy (&self->held [i]);
-    free (self->proposals);
-    free (self->proposal_waits);
-    free (self->held);
-    zkv_raft_reads_destroy (&self->reads);
-    zlistx_destroy (&self->pending_reads);
-    free (self->streams);
-    free (self->moves);
-    free (self->client_endpoint);
-    free (self->events_endpoint);
-    zpoller_destroy (&self->poller);
-    zkv_peers_destroy (&self->peers);
-    zkv_rc_destroy (&self->core);
-    zkv_raftlog_destroy (&self->log);
-    zsock_destroy (&self->inbox);
-    zsock_destroy (&self->storage);
-    zsock_destroy (&self->front);
-    zsock_destroy (&self->hasher);
-    zsock_destroy (&self->alarm);
-    free (self);
+    s_self_destroy (&self);
 }
