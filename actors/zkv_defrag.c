@@ -4,6 +4,7 @@
 */
 #include "zkv_defrag.h"
 #include "zkv_actor_io.h"
+#include "zkv_fatal.h"
 #include "zkv_space.h"
 
 #include <stdlib.h>

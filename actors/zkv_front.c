@@ -4,6 +4,7 @@
 */
 #include "zkv_front.h"
 #include "zkv_actor_io.h"
+#include "zkv_fatal.h"
 #include "zkv_alarm_table.h"
 #include "zkv_certs.h"
 #include "zkv_check.h"

@@ -4,6 +4,7 @@
 */
 #include "zkv_storage.h"
 #include "zkv_actor_io.h"
+#include "zkv_fatal.h"
 #include "zkv_alarm_table.h"
 #include "zkv_members.h"
 #include "zkv_snapshot.h"

@@ -23,7 +23,7 @@
 #include <unistd.h>
 
 #include "zkv_certs.h"
-#include "zkv_actor_io.h"
+#include "zkv_fatal.h"
 #include "zkv_initial_cluster.h"
 #include "zkv_config.h"
 #include "zkv_engine.h"

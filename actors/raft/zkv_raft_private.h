@@ -11,6 +11,7 @@
 
 #include "zkv_raft.h"
 #include "zkv_actor_io.h"
+#include "zkv_fatal.h"
 #include "zkv_raftlog.h"
 #include "zkv_rc.h"
 
