@@ -36,22 +36,7 @@
 #include "zkv_raft.h"
 #include "zkv_storage.h"
 #include "zkv_zap.h"
-
-//  Creates dir and its parents
-static int
-s_mkdirs (const char *dir)
-{
-    char path [1024];
-    snprintf (path, sizeof path, "%s", dir);
-    for (char *slash = path + 1; *slash; slash++)
-        if (*slash == '/') {
-            *slash = 0;
-            if (mkdir (path, 0700) && errno != EEXIST)
-                return -1;
-            *slash = '/';
-        }
-    return mkdir (path, 0700) && errno != EEXIST? -1: 0;
-}
+#include "zkv_mkdirs.h"
 
 //  The CURVE side of the settings: the member's key pair, and the keys of
 //  the clients (admins are clients too), peers and admins it allows.
@@ -345,7 +330,7 @@ main (int argc, char *argv [])
         snprintf (db_path, sizeof db_path, "/zkv/%s", config.name);
     }
     else {
-        if (s_mkdirs (config.data_dir)) {
+        if (zkv_mkdirs (config.data_dir)) {
             fprintf (stderr, "zkv-node: cannot create data dir %s: %s\n", config.data_dir,
                      strerror (errno));
             s_security_destroy (&security);

@@ -5,6 +5,7 @@
 */
 #include "zkv_harness.h"
 #include "zkv_client.h"
+#include "zkv_mkdirs.h"
 
 #include <arpa/inet.h>
 #include <czmq.h>
@@ -56,21 +57,6 @@ struct zkv_harness_s {
 
 //  ---------------------------------------------------------------------
 //  Helpers
-
-static int
-s_mkdirs (const char *dir)
-{
-    char path [1024];
-    snprintf (path, sizeof path, "%s", dir);
-    for (char *slash = path + 1; *slash; slash++)
-        if (*slash == '/') {
-            *slash = 0;
-            if (mkdir (path, 0700) && errno != EEXIST)
-                return -1;
-            *slash = '/';
-        }
-    return mkdir (path, 0700) && errno != EEXIST? -1: 0;
-}
 
 //  A listening loopback socket on *port (0: any free port, then written
 //  back), or -1
@@ -205,7 +191,7 @@ s_make_certs (zkv_harness_t *self, char *error, size_t error_size)
     for (size_t i = 0; i < 3; i++) {
         char path [1100];
         snprintf (path, sizeof path, "%s/%s", self->certs, dirs [i]);
-        if (s_mkdirs (path)) {
+        if (zkv_mkdirs (path)) {
             snprintf (error, error_size, "cannot create %s: %s", path, strerror (errno));
             return -1;
         }
@@ -230,7 +216,7 @@ s_make_peer_cert (zkv_harness_t *self, char *error, size_t error_size)
     snprintf (certs, sizeof certs, "%s/certs", self->dir);
     snprintf (self->peer_cert, sizeof self->peer_cert, "%s/certs/peer.cert", self->dir);
     const char *allowed [] = { NULL };
-    if (s_mkdirs (certs) || s_make_cert (certs, "peer", allowed)) {
+    if (zkv_mkdirs (certs) || s_make_cert (certs, "peer", allowed)) {
         snprintf (error, error_size, "cannot write the peer certificate %s", self->peer_cert);
         return -1;
     }
@@ -302,7 +288,7 @@ zkv_harness_new (const zkv_harness_config_t *config, char *error, size_t error_s
         return NULL;
     }
     char *absolute = NULL;
-    if (s_mkdirs (config->dir) || !(absolute = realpath (config->dir, NULL))) {
+    if (zkv_mkdirs (config->dir) || !(absolute = realpath (config->dir, NULL))) {
         snprintf (error, error_size, "cannot create %s: %s", config->dir, strerror (errno));
         return NULL;
     }
