@@ -6,6 +6,7 @@
 #include "zkv_harness.h"
 #include "zkv_client.h"
 #include "zkv_mkdirs.h"
+#include "zkv_spawn.h"
 
 #include <arpa/inet.h>
 #include <czmq.h>
@@ -14,7 +15,6 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -500,28 +500,16 @@ s_start_member (zkv_harness_t *self, s_member_t *member, char *error, size_t err
     argv [argc] = NULL;
 
     unlink (member->out);
-    pid_t pid = fork ();
+    //  Detached, a member outlives zkv-cluster; only its own sockets go with it
+    int keep [] = { member->client_fd, member->peer_fd };
+    zkv_spawn_t spawn = {
+        .argv = argv, .path = { "/dev/null", member->out, member->log },
+        .detach = !self->attached, .close_others = true, .keep = keep, .keep_count = 2
+    };
+    pid_t pid = zkv_spawn (&spawn);
     if (pid < 0) {
         snprintf (error, error_size, "cannot fork: %s", strerror (errno));
         return -1;
-    }
-    if (pid == 0) {
-        if (self->attached)
-            prctl (PR_SET_PDEATHSIG, SIGKILL);
-        else
-            setsid ();                  //  outlives zkv-cluster
-        int out = open (member->out, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-        int log = open (member->log, O_WRONLY | O_CREAT | O_APPEND, 0600);
-        int null = open ("/dev/null", O_RDONLY);
-        dup2 (null, 0);
-        dup2 (out, 1);
-        dup2 (log, 2);
-        //  Only its own sockets go with it
-        for (int fd = 3; fd < 1024; fd++)
-            if (fd != member->client_fd && fd != member->peer_fd)
-                close (fd);
-        execv (argv [0], (char *const *) argv);
-        _exit (127);
     }
     member->pid = pid;
     //  Wait for the line that says where it serves, and its id
