@@ -2,11 +2,7 @@
 #include "zkv_actor_io.h"
 
 #include <errno.h>
-#include <stdarg.h>
-#include <stdio.h>
 #include <stdlib.h>
-#include <time.h>
-#include <unistd.h>
 
 static void
 s_free_bytes (void *data, void *hint)
@@ -88,32 +84,10 @@ zkv_io_recv (zsock_t *sock, const char *who)
     return msg;
 }
 
-int64_t
-zkv_io_mono_usecs (void)
-{
-    struct timespec now;
-    clock_gettime (CLOCK_MONOTONIC, &now);
-    return (int64_t) now.tv_sec * 1000000 + now.tv_nsec / 1000;
-}
-
 bool
 zkv_io_ready (zsock_t *sock)
 {
     return (zsock_events (sock) & ZMQ_POLLIN) != 0;
-}
-
-void
-zkv_fatal (const char *fmt, ...)
-{
-    char text [1024];
-    va_list args;
-    va_start (args, fmt);
-    vsnprintf (text, sizeof text, fmt, args);
-    va_end (args);
-    zsys_error ("fatal: %s; stopping the member", text);
-    //  Not exit (): other threads still run, and at-exit handlers would
-    //  tear down CZMQ under them. Nothing unsynced was acknowledged.
-    _exit (2);
 }
 
 void

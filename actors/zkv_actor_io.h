@@ -55,15 +55,6 @@ bool
                          const char *const *outbox_endpoints, zsock_t **const *outboxes,
                          size_t count);
 
-//  Stops the whole member at once: for failures that leave its durable
-//  state in doubt (a failed fsync or write). Never returns.
-void
-    zkv_fatal (const char *fmt, ...) __attribute__ ((noreturn, format (printf, 1, 2)));
-
-//  Microseconds of the monotonic clock (zclock_mono counts milliseconds)
-int64_t
-    zkv_io_mono_usecs (void);
-
 //  True while sock has a message waiting (to drain without blocking)
 bool
     zkv_io_ready (zsock_t *sock);

@@ -4,6 +4,8 @@
 */
 #include "zkv_defrag.h"
 #include "zkv_actor_io.h"
+#include "zkv_fatal.h"
+#include "zkv_grow.h"
 #include "zkv_space.h"
 
 #include <stdlib.h>
@@ -106,12 +108,8 @@ s_run (self_t *self, const zkv_defrag_order_t *first)
     while (zkv_io_ready (self->inbox)) {
         zkv_msg_t *msg = zkv_io_recv (self->inbox, "defrag");
         if (msg && msg->desc == &zkv_defrag_order_desc) {
-            if (count == room) {
-                room *= 2;
-                answers = (zkv_answer_t *) realloc (answers, room * sizeof (zkv_answer_t));
-                if (!answers)
-                    zkv_fatal ("out of memory");
-            }
+            if (zkv_grow ((void **) &answers, &room, count + 1, sizeof (zkv_answer_t)))
+                zkv_fatal ("out of memory");
             answers [count++] = (zkv_answer_t) {
                 .wait = ((zkv_defrag_order_t *) msg->body)->wait, .reply = zkv_bin (body, size)
             };

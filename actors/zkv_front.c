@@ -4,6 +4,8 @@
 */
 #include "zkv_front.h"
 #include "zkv_actor_io.h"
+#include "zkv_fatal.h"
+#include "zkv_grow.h"
 #include "zkv_alarm_table.h"
 #include "zkv_certs.h"
 #include "zkv_check.h"
@@ -83,19 +85,6 @@ typedef struct {
     int64_t revision;
     bool terminated;
 } self_t;
-
-//  Grows an array to hold one more item
-static void *
-s_grow (void *array, size_t *room, size_t count, size_t item_size)
-{
-    if (count < *room)
-        return array;
-    *room = *room? 2 * *room: 64;
-    array = realloc (array, *room * item_size);
-    if (!array)
-        zkv_fatal ("out of memory");
-    return array;
-}
 
 //  ---------------------------------------------------------------------
 //  Waiting requests, keyed by a 64-bit number
@@ -327,7 +316,8 @@ s_admin_only (const zkv_msg_t *request)
     return access == ZKV_ACCESS_ADMIN || (access == ZKV_ACCESS_ADMIN_WRITE && s_writes (request));
 }
 
-//  Registers a waiter for the request and returns its wait number
+//  Registers a waiter for the request, taking its envelope, and returns it:
+//  keyed by its new wait number (waiter->wait) and queued by deadline
 static s_waiter_t *
 s_wait (self_t *self, zmsg_t **envelope_p, const zkv_msg_t *request, size_t bytes)
 {
@@ -456,9 +446,9 @@ s_route (self_t *self, const zkv_msg_t *request, const s_waiter_t *waiter)
     zkv_bin_t encoded = zkv_bin (bytes, size);
     if (write) {
         //  Raft gets the burst's proposals in one message (s_flush_raft)
-        self->proposals = (zkv_propose_t *) s_grow (self->proposals, &self->proposal_room,
-                                                    self->proposal_count,
-                                                    sizeof (zkv_propose_t));
+        if (zkv_grow ((void **) &self->proposals, &self->proposal_room, self->proposal_count + 1,
+                      sizeof (zkv_propose_t)))
+            zkv_fatal ("out of memory");
         zkv_propose_t propose = { .wait = wait, .request = encoded };
         self->proposals [self->proposal_count++] = propose;
         return;                         //  the bytes go with it
@@ -468,9 +458,9 @@ s_route (self_t *self, const zkv_msg_t *request, const s_waiter_t *waiter)
         zkv_io_send (self->storage, &zkv_read_desc, &read);
     }
     else {
-        self->reads = (zkv_read_index_t *) s_grow (self->reads, &self->read_room,
-                                                   self->read_count,
-                                                   sizeof (zkv_read_index_t));
+        if (zkv_grow ((void **) &self->reads, &self->read_room, self->read_count + 1,
+                      sizeof (zkv_read_index_t)))
+            zkv_fatal ("out of memory");
         zkv_read_index_t read = { .wait = wait, .request = encoded };
         self->reads [self->read_count++] = read;
         return;

@@ -4,6 +4,7 @@
 */
 #include "zkv_hasher.h"
 #include "zkv_actor_io.h"
+#include "zkv_fatal.h"
 #include "zkv_hash.h"
 
 #include <stdlib.h>

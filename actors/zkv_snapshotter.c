@@ -4,6 +4,7 @@
 */
 #include "zkv_snapshotter.h"
 #include "zkv_actor_io.h"
+#include "zkv_fatal.h"
 #include "zkv_image.h"
 
 #include <stdlib.h>

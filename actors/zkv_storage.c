@@ -4,6 +4,8 @@
 */
 #include "zkv_storage.h"
 #include "zkv_actor_io.h"
+#include "zkv_fatal.h"
+#include "zkv_grow.h"
 #include "zkv_alarm_table.h"
 #include "zkv_members.h"
 #include "zkv_snapshot.h"
@@ -80,13 +82,9 @@ s_answers_add (s_answers_t *answers, uint64_t wait, uint8_t *reply, size_t size)
 {
     if (!reply)
         return;                         //  a request without a reply
-    if (answers->count == answers->room) {
-        answers->room = answers->room? 2 * answers->room: 64;
-        answers->items = (zkv_answer_t *) realloc (answers->items,
-                                                   answers->room * sizeof (zkv_answer_t));
-        if (!answers->items)
-            zkv_fatal ("out of memory");
-    }
+    if (zkv_grow ((void **) &answers->items, &answers->room, answers->count + 1,
+                  sizeof (zkv_answer_t)))
+        zkv_fatal ("out of memory");
     answers->items [answers->count].wait = wait;
     answers->items [answers->count].reply = zkv_bin (reply, size);
     answers->count++;

@@ -26,6 +26,7 @@
 #include "zkv_certs.h"
 #include "zkv_actor_io.h"
 #include "zkv_cluster.h"
+#include "zkv_fatal.h"
 #include "zkv_config.h"
 #include "zkv_engine.h"
 #include "zkv_front.h"
@@ -38,22 +39,7 @@
 #include "zkv_storage.h"
 #include "zkv_wiring.h"
 #include "zkv_zap.h"
-
-//  Creates dir and its parents
-static int
-s_mkdirs (const char *dir)
-{
-    char path [1024];
-    snprintf (path, sizeof path, "%s", dir);
-    for (char *slash = path + 1; *slash; slash++)
-        if (*slash == '/') {
-            *slash = 0;
-            if (mkdir (path, 0700) && errno != EEXIST)
-                return -1;
-            *slash = '/';
-        }
-    return mkdir (path, 0700) && errno != EEXIST? -1: 0;
-}
+#include "zkv_mkdirs.h"
 
 //  The CURVE side of the settings: the member's key pair, and the keys of
 //  the clients (admins are clients too), peers and admins it allows.
@@ -298,7 +284,7 @@ s_database_open (zkv_config_t *config, zkv_memory_t **memory)
         snprintf (db_path, sizeof db_path, "/zkv/%s", config->name);
     }
     else {
-        if (s_mkdirs (config->data_dir)) {
+        if (zkv_mkdirs (config->data_dir)) {
             fprintf (stderr, "zkv-node: cannot create data dir %s: %s\n", config->data_dir,
                      strerror (errno));
             return NULL;

@@ -2,6 +2,7 @@
     zkv_alarm_table.h). */
 #include "zkv_alarm_table.h"
 #include "zkv_check.h"
+#include "zkv_grow.h"
 #include "zkv_keys.h"
 
 #include <inttypes.h>
@@ -61,13 +62,9 @@ zkv_alarm_table_add (zkv_alarm_table_t *self, uint64_t member, uint64_t type)
     size_t at = s_find (self, member, type, &found);
     if (found)
         return false;
-    if (self->count == self->room) {
-        self->room = self->room? 2 * self->room: 8;
-        self->items = (zkv_alarm_member_t *) realloc (self->items,
-                                                      self->room * sizeof (zkv_alarm_member_t));
-        if (!self->items)
-            abort ();
-    }
+    if (zkv_grow ((void **) &self->items, &self->room, self->count + 1,
+                  sizeof (zkv_alarm_member_t)))
+        abort ();
     memmove (self->items + at + 1, self->items + at,
              (self->count - at) * sizeof (zkv_alarm_member_t));
     self->items [at] = (zkv_alarm_member_t) { .member_id = member, .alarm = type };

@@ -13,6 +13,7 @@
 */
 #include "zkv_hash.h"
 #include "zkv_crc32c.h"
+#include "zkv_grow.h"
 #include "zkv_kvpb.h"
 #include "zkv_mvcc_private.h"
 
@@ -29,14 +30,8 @@ typedef struct {
 static int
 s_revs_add (s_revs_t *revs, zkv_rev_t rev)
 {
-    if (revs->count == revs->room) {
-        size_t room = revs->room? 2 * revs->room: 1024;
-        zkv_rev_t *grown = (zkv_rev_t *) realloc (revs->items, room * sizeof (zkv_rev_t));
-        if (!grown)
-            return -1;
-        revs->items = grown;
-        revs->room = room;
-    }
+    if (zkv_grow ((void **) &revs->items, &revs->room, revs->count + 1, sizeof (zkv_rev_t)))
+        return -1;
     revs->items [revs->count++] = rev;
     return 0;
 }

@@ -9,6 +9,7 @@
     =========================================================================
 */
 #include "zkv_mvcc_private.h"
+#include "zkv_grow.h"
 #include "zkv_kvpb.h"
 
 #include <stdlib.h>
@@ -251,15 +252,9 @@ s_range_visit (void *arg, zkv_bin_t key, const s_found_t *found)
     //  etcd counts every key of the range but returns at most limit
     if (request->limit > 0 && (int64_t) range->kv_count >= request->limit)
         return 0;
-    if (range->kv_count == range->kv_room) {
-        size_t room = range->kv_room? 2 * range->kv_room: 16;
-        zkv_key_value_t *grown = (zkv_key_value_t *) realloc (range->kvs,
-                                                              room * sizeof (zkv_key_value_t));
-        if (!grown)
-            return zkv_status_set (range->status, ZKV_ERR_INTERNAL, "out of memory");
-        range->kvs = grown;
-        range->kv_room = room;
-    }
+    if (zkv_grow ((void **) &range->kvs, &range->kv_room, range->kv_count + 1,
+                  sizeof (zkv_key_value_t)))
+        return zkv_status_set (range->status, ZKV_ERR_INTERNAL, "out of memory");
     zkv_key_value_t *kv = &range->kvs [range->kv_count];
     if (zkv_mvcc_read_kv (range->self, found->rev, false, !request->keys_only, range->zone,
                           kv, range->status))

@@ -10,6 +10,7 @@
     =========================================================================
 */
 #include "zkv_mvcc_private.h"
+#include "zkv_grow.h"
 #include "zkv_check.h"
 #include "zkv_kvpb.h"
 
@@ -178,19 +179,10 @@ static int
 s_delete_visit (void *arg, zkv_bin_t key, const s_found_t *found)
 {
     s_delete_t *del = (s_delete_t *) arg;
-    if (del->count == del->room) {
-        size_t room = del->room? 2 * del->room: 16;
-        zkv_key_value_t *victims = (zkv_key_value_t *) realloc (del->victims,
-                                                                room * sizeof *victims);
-        if (victims)
-            del->victims = victims;
-        s_found_t *founds = victims? (s_found_t *) realloc (del->found, room * sizeof *founds):
-                                     NULL;
-        if (!founds)
-            return zkv_status_set (del->status, ZKV_ERR_INTERNAL, "out of memory");
-        del->found = founds;
-        del->room = room;
-    }
+    size_t room = del->room;            //  twin arrays: the first grows with a copy
+    if (zkv_grow ((void **) &del->victims, &room, del->count + 1, sizeof (zkv_key_value_t))
+    ||  zkv_grow ((void **) &del->found, &del->room, del->count + 1, sizeof (s_found_t)))
+        return zkv_status_set (del->status, ZKV_ERR_INTERNAL, "out of memory");
     //  The visited key lives only during this call: keep a copy
     void *copy = zkv_mvcc_copy (del->zone, key.data, key.size);
     if (!copy)
@@ -360,14 +352,8 @@ s_path (zkv_mvcc_t *self, const zkv_txn_t *txn, int64_t rev, s_path_t *path,
     for (size_t i = 0; i < txn->compare.count && success; i++)
         if (s_compare (self, &txn->compare.items [i], rev, &success, status))
             return -1;
-    if (path->count == path->room) {
-        size_t room = path->room? 2 * path->room: 8;
-        bool *grown = (bool *) realloc (path->taken, room * sizeof (bool));
-        if (!grown)
-            return zkv_status_set (status, ZKV_ERR_INTERNAL, "out of memory");
-        path->taken = grown;
-        path->room = room;
-    }
+    if (zkv_grow ((void **) &path->taken, &path->room, path->count + 1, sizeof (bool)))
+        return zkv_status_set (status, ZKV_ERR_INTERNAL, "out of memory");
     path->taken [path->count++] = success;
     const zkv_request_op_list_t *ops = success? &txn->success: &txn->failure;
     for (size_t i = 0; i < ops->count; i++)

@@ -3,6 +3,7 @@
     =========================================================================
 */
 #include "rc_net.h"
+#include "zkv_grow.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,10 +18,9 @@ s_send (void *arg, rc_node_t *from, const zkv_raft_message_t *message)
         return;
     if (self->cut [message->from][message->to] || self->drop_type [message->type])
         return;
-    if (self->queue_count == self->queue_room) {
-        self->queue_room = self->queue_room? 2 * self->queue_room: 256;
-        self->queue = realloc (self->queue, self->queue_room * sizeof (rc_net_message_t));
-    }
+    if (zkv_grow ((void **) &self->queue, &self->queue_room, self->queue_count + 1,
+                  sizeof (rc_net_message_t)))
+        abort ();
     rc_message_copy (&self->queue [self->queue_count++].message, message);
 }
 

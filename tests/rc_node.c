@@ -3,6 +3,7 @@
     =========================================================================
 */
 #include "rc_node.h"
+#include "zkv_grow.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -87,10 +88,9 @@ s_write (rc_node_t *self, const zkv_rc_ready_t *ready)
             }
         s_drop_log (self, from);
         for (size_t i = 0; i < ready->entry_count; i++) {
-            if (self->log_count == self->log_room) {
-                self->log_room = self->log_room? 2 * self->log_room: 64;
-                self->log = realloc (self->log, self->log_room * sizeof (rc_node_entry_t));
-            }
+            if (zkv_grow ((void **) &self->log, &self->log_room, self->log_count + 1,
+                          sizeof (rc_node_entry_t)))
+                abort ();
             const zkv_entry_t *entry = &ready->entries [i];
             rc_node_entry_t *copy = &self->log [self->log_count++];
             copy->index = entry->index;

@@ -4,6 +4,7 @@
 */
 #include "zkv_testnode.h"
 #include "eventually.h"
+#include "zkv_spawn.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -13,7 +14,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <arpa/inet.h>
@@ -109,18 +109,11 @@ s_spawn (zkv_testnode_t *self)
         argv [argc++] = self->flags [i];
     argv [argc] = NULL;
 
-    pid_t pid = fork ();
+    //  Never outliving the test; it inherits the peer socket (and stdin)
+    zkv_spawn_t spawn = { .argv = argv, .path = { NULL, out_path, err_path } };
+    pid_t pid = zkv_spawn (&spawn);
     if (pid < 0)
         return -1;
-    if (pid == 0) {
-        prctl (PR_SET_PDEATHSIG, SIGKILL);      //  never outlive the test
-        int out = open (out_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-        int err = open (err_path, O_WRONLY | O_CREAT | O_APPEND, 0600);
-        dup2 (out, 1);
-        dup2 (err, 2);
-        execv (argv [0], (char *const *) argv);
-        _exit (127);
-    }
     self->pid = pid;
     //  Wait for the line that says where it serves
     s_starting_t starting = { self, out_path, false };
@@ -317,21 +310,13 @@ zkv_run_t
 zkv_run (const char *input, const char *const *argv)
 {
     zkv_run_t run = { -1, NULL, NULL };
+    //  Close-on-exec: the child holds only its copies on 0, 1 and 2 (our
+    //  ends of the pipes in the child would keep its stdin from ending)
     int in [2], out [2], err [2];
-    if (pipe (in) || pipe (out) || pipe (err))
+    if (pipe2 (in, O_CLOEXEC) || pipe2 (out, O_CLOEXEC) || pipe2 (err, O_CLOEXEC))
         return run;
-    pid_t pid = fork ();
-    if (pid == 0) {
-        prctl (PR_SET_PDEATHSIG, SIGKILL);
-        dup2 (in [0], 0);
-        dup2 (out [1], 1);
-        dup2 (err [1], 2);
-        close (in [1]);
-        close (out [0]);
-        close (err [0]);
-        execv (argv [0], (char *const *) argv);
-        _exit (127);
-    }
+    zkv_spawn_t spawn = { .argv = argv, .fd = { in [0], out [1], err [1] } };
+    pid_t pid = zkv_spawn (&spawn);
     close (in [0]);
     close (out [1]);
     close (err [1]);

@@ -6,6 +6,7 @@
 #include "zkv_certs.h"
 #include "zkv_guard.h"
 #include "zkv_rc.h"
+#include "zkv_grow.h"
 #include "zkv_zap.h"
 
 #include <errno.h>
@@ -169,13 +170,9 @@ zkv_peers_queue (zkv_peers_t *self, const zkv_raft_message_t *message)
     s_peer_t *peer = s_peer (self, message->to);
     if (!peer || !peer->dealer)
         return;
-    if (peer->queued_count == peer->queued_room) {
-        peer->queued_room = peer->queued_room? 2 * peer->queued_room: 16;
-        peer->queued = (const zkv_raft_message_t **) realloc (
-            peer->queued, peer->queued_room * sizeof (zkv_raft_message_t *));
-        if (!peer->queued)
-            abort ();
-    }
+    if (zkv_grow ((void **) &peer->queued, &peer->queued_room, peer->queued_count + 1,
+                  sizeof (zkv_raft_message_t *)))
+        abort ();
     peer->queued [peer->queued_count++] = message;
 }
 

@@ -45,27 +45,21 @@ s_requests_add (self_t *self, zkv_msg_t *msg)
     for (size_t i = 0; i < requests->reads.count; i++)
         zkv_raft_read_add (self, requests->reads.items [i].wait, requests->reads.items [i].request);
     size_t count = requests->proposals.count;
-    if (self->proposal_count + count > self->proposal_room) {
-        while (self->proposal_count + count > self->proposal_room)
-            self->proposal_room = self->proposal_room? 2 * self->proposal_room: 64;
-        self->proposals = (zkv_bin_t *) realloc (self->proposals,
-                                                 self->proposal_room * sizeof (zkv_bin_t));
-        self->proposal_waits = (uint64_t *) realloc (self->proposal_waits,
-                                                     self->proposal_room * sizeof (uint64_t));
-        if (!self->proposals || !self->proposal_waits)
-            zkv_fatal ("out of memory");
-    }
+    //  Twin arrays of one room: the first grows with a copy of it
+    size_t room = self->proposal_room;
+    if (zkv_grow ((void **) &self->proposals, &room, self->proposal_count + count,
+                  sizeof (zkv_bin_t))
+    ||  zkv_grow ((void **) &self->proposal_waits, &self->proposal_room,
+                  self->proposal_count + count, sizeof (uint64_t)))
+        zkv_fatal ("out of memory");
     for (size_t i = 0; i < count; i++) {
         self->proposals [self->proposal_count] = requests->proposals.items [i].request;
         self->proposal_waits [self->proposal_count] = requests->proposals.items [i].wait;
         self->proposal_count++;
     }
-    if (self->held_count == self->held_room) {
-        self->held_room = self->held_room? 2 * self->held_room: 64;
-        self->held = (zkv_msg_t **) realloc (self->held, self->held_room * sizeof (zkv_msg_t *));
-        if (!self->held)
-            zkv_fatal ("out of memory");
-    }
+    if (zkv_grow ((void **) &self->held, &self->held_room, self->held_count + 1,
+                  sizeof (zkv_msg_t *)))
+        zkv_fatal ("out of memory");
     self->held [self->held_count++] = msg;
 }
 

@@ -20,6 +20,7 @@
     =========================================================================
 */
 #include "zkv_raft_private.h"
+#include "zkv_clock.h"
 #include "zkv_members.h"
 
 #include <stdlib.h>
@@ -72,7 +73,7 @@ s_move_answer (self_t *self, const s_move_t *move, uint64_t leader)
     };
     zkv_move_leader_response_t response = {
         .header = &header, .previous = move->previous, .leader = leader,
-        .took_usecs = (uint64_t) (zkv_io_mono_usecs () - move->started)
+        .took_usecs = (uint64_t) (zkv_mono_usecs () - move->started)
     };
     size_t size;
     uint8_t *reply = zkv_msg_encode_body (&zkv_move_leader_response_desc, &response, &size);
@@ -124,7 +125,7 @@ zkv_raft_move (self_t *self, const zkv_move_order_t *order)
     }
     s_move_t move = {
         .wait = order->wait, .target = target, .previous = leader,
-        .started = zkv_io_mono_usecs ()
+        .started = zkv_mono_usecs ()
     };
     if (leader == target) {
         //  Done already; passed on all the same, since a transfer to the
@@ -206,14 +207,14 @@ s_transfer_tell (self_t *self, const char *phase, uint64_t from, uint64_t to, in
     zkv_transfer_event_t event = {
         .member = self->args->member_id, .phase = zkv_bin (phase, strlen (phase)),
         .from = from, .to = to, .term = zkv_rc_term (self->core),
-        .elapsed_ms = since? (uint64_t) (zkv_io_mono_usecs () - since) / 1000: 0,
+        .elapsed_ms = since? (uint64_t) (zkv_mono_usecs () - since) / 1000: 0,
         .reason = zkv_bin (reason, reason? strlen (reason): 0),
         .reporter = self->args->member_id
     };
     if (streq (phase, "started")) {
         self->heard_started_from = from;
         self->heard_started_to = to;
-        self->heard_started_at = zkv_io_mono_usecs ();
+        self->heard_started_at = zkv_mono_usecs ();
         s_moves_started (self, to);
     }
     zsys_info ("raft: leadership transfer %016llx -> %016llx %s%s%s",
@@ -274,7 +275,7 @@ zkv_raft_watch_transfer (self_t *self)
     if (transferee) {
         self->transfer_to = transferee;
         self->transfer_term = term;
-        self->transfer_started = zkv_io_mono_usecs ();
+        self->transfer_started = zkv_mono_usecs ();
         s_transfer_tell (self, "started", me, transferee, 0, NULL);
     }
 }
@@ -380,7 +381,7 @@ zkv_raft_peer_events (self_t *self, const zkv_peer_frame_t *frame)
             if (zkv_bin_eq (told->phase, "started")) {
                 self->heard_started_from = told->from;
                 self->heard_started_to = told->to;
-                self->heard_started_at = zkv_io_mono_usecs ();
+                self->heard_started_at = zkv_mono_usecs ();
                 s_moves_started (self, told->to);
             }
             else

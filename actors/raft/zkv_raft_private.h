@@ -11,6 +11,8 @@
 
 #include "zkv_raft.h"
 #include "zkv_actor_io.h"
+#include "zkv_fatal.h"
+#include "zkv_grow.h"
 #include "zkv_raftlog.h"
 #include "zkv_rc.h"
 

@@ -38,13 +38,11 @@ zkv_raft_read_add (self_t *self, uint64_t wait, zkv_bin_t request)
         self->reads->created = zclock_mono ();
     }
     s_reads_t *reads = self->reads;
-    if (reads->count == reads->room) {
-        reads->room = reads->room? 2 * reads->room: 16;
-        reads->waits = (uint64_t *) realloc (reads->waits, reads->room * sizeof (uint64_t));
-        reads->requests = (zkv_bin_t *) realloc (reads->requests, reads->room * sizeof (zkv_bin_t));
-        if (!reads->waits || !reads->requests)
-            zkv_fatal ("out of memory");
-    }
+    size_t room = reads->room;          //  twin arrays: the first grows with a copy
+    if (zkv_grow ((void **) &reads->waits, &room, reads->count + 1, sizeof (uint64_t))
+    ||  zkv_grow ((void **) &reads->requests, &reads->room, reads->count + 1,
+                  sizeof (zkv_bin_t)))
+        zkv_fatal ("out of memory");
     uint8_t *copy = (uint8_t *) malloc (request.size? request.size: 1);
     if (!copy)
         zkv_fatal ("out of memory");

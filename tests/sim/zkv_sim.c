@@ -24,6 +24,7 @@
 #include <string.h>
 
 #include "rc_node.h"
+#include "zkv_grow.h"
 
 #define MAX_NODES 5
 #define TICK 10                         //  time units per tick
@@ -144,15 +145,14 @@ s_pick (s_world_t *world, uint64_t n)
     return s_next (&world->rng) % n;
 }
 
+//  zkv_grow, with the new room zeroed: votes, terms and commits are
+//  looked up by index
 static void *
 s_grow (void *array, size_t *room, size_t need, size_t item)
 {
-    if (need <= *room)
-        return array;
     size_t old = *room;
-    while (*room < need)
-        *room = *room? 2 * *room: 64;
-    array = realloc (array, *room * item);
+    if (zkv_grow (&array, room, need, item))
+        abort ();
     memset ((char *) array + old * item, 0, (*room - old) * item);
     return array;
 }

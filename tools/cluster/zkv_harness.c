@@ -5,6 +5,8 @@
 */
 #include "zkv_harness.h"
 #include "zkv_client.h"
+#include "zkv_mkdirs.h"
+#include "zkv_spawn.h"
 
 #include <arpa/inet.h>
 #include <czmq.h>
@@ -13,7 +15,6 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -56,21 +57,6 @@ struct zkv_harness_s {
 
 //  ---------------------------------------------------------------------
 //  Helpers
-
-static int
-s_mkdirs (const char *dir)
-{
-    char path [1024];
-    snprintf (path, sizeof path, "%s", dir);
-    for (char *slash = path + 1; *slash; slash++)
-        if (*slash == '/') {
-            *slash = 0;
-            if (mkdir (path, 0700) && errno != EEXIST)
-                return -1;
-            *slash = '/';
-        }
-    return mkdir (path, 0700) && errno != EEXIST? -1: 0;
-}
 
 //  A listening loopback socket on *port (0: any free port, then written
 //  back), or -1
@@ -205,7 +191,7 @@ s_make_certs (zkv_harness_t *self, char *error, size_t error_size)
     for (size_t i = 0; i < 3; i++) {
         char path [1100];
         snprintf (path, sizeof path, "%s/%s", self->certs, dirs [i]);
-        if (s_mkdirs (path)) {
+        if (zkv_mkdirs (path)) {
             snprintf (error, error_size, "cannot create %s: %s", path, strerror (errno));
             return -1;
         }
@@ -230,7 +216,7 @@ s_make_peer_cert (zkv_harness_t *self, char *error, size_t error_size)
     snprintf (certs, sizeof certs, "%s/certs", self->dir);
     snprintf (self->peer_cert, sizeof self->peer_cert, "%s/certs/peer.cert", self->dir);
     const char *allowed [] = { NULL };
-    if (s_mkdirs (certs) || s_make_cert (certs, "peer", allowed)) {
+    if (zkv_mkdirs (certs) || s_make_cert (certs, "peer", allowed)) {
         snprintf (error, error_size, "cannot write the peer certificate %s", self->peer_cert);
         return -1;
     }
@@ -302,7 +288,7 @@ zkv_harness_new (const zkv_harness_config_t *config, char *error, size_t error_s
         return NULL;
     }
     char *absolute = NULL;
-    if (s_mkdirs (config->dir) || !(absolute = realpath (config->dir, NULL))) {
+    if (zkv_mkdirs (config->dir) || !(absolute = realpath (config->dir, NULL))) {
         snprintf (error, error_size, "cannot create %s: %s", config->dir, strerror (errno));
         return NULL;
     }
@@ -514,28 +500,16 @@ s_start_member (zkv_harness_t *self, s_member_t *member, char *error, size_t err
     argv [argc] = NULL;
 
     unlink (member->out);
-    pid_t pid = fork ();
+    //  Detached, a member outlives zkv-cluster; only its own sockets go with it
+    int keep [] = { member->client_fd, member->peer_fd };
+    zkv_spawn_t spawn = {
+        .argv = argv, .path = { "/dev/null", member->out, member->log },
+        .detach = !self->attached, .close_others = true, .keep = keep, .keep_count = 2
+    };
+    pid_t pid = zkv_spawn (&spawn);
     if (pid < 0) {
         snprintf (error, error_size, "cannot fork: %s", strerror (errno));
         return -1;
-    }
-    if (pid == 0) {
-        if (self->attached)
-            prctl (PR_SET_PDEATHSIG, SIGKILL);
-        else
-            setsid ();                  //  outlives zkv-cluster
-        int out = open (member->out, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-        int log = open (member->log, O_WRONLY | O_CREAT | O_APPEND, 0600);
-        int null = open ("/dev/null", O_RDONLY);
-        dup2 (null, 0);
-        dup2 (out, 1);
-        dup2 (log, 2);
-        //  Only its own sockets go with it
-        for (int fd = 3; fd < 1024; fd++)
-            if (fd != member->client_fd && fd != member->peer_fd)
-                close (fd);
-        execv (argv [0], (char *const *) argv);
-        _exit (127);
     }
     member->pid = pid;
     //  Wait for the line that says where it serves, and its id

@@ -34,6 +34,7 @@
 #include <string.h>
 
 #include "zkvctl.h"
+#include "zkv_grow.h"
 
 //  A txn as it is read
 typedef struct {
@@ -461,10 +462,10 @@ s_txn_read (zkvctl_t *ctl, bool interactive, s_txn_t *self)
             if (rc || size == 0)
                 break;
             if (section == 0) {
-                if (self->compare_count == capacity) {
-                    capacity = capacity? capacity * 2: 8;
-                    self->compares = (zkv_compare_t *) realloc (self->compares,
-                                                                capacity * sizeof (zkv_compare_t));
+                if (zkv_grow ((void **) &self->compares, &capacity, self->compare_count + 1,
+                              sizeof (zkv_compare_t))) {
+                    rc = zkvctl_fail (ctl, ZKVCTL_EXIT_ERROR, "out of memory");
+                    break;
                 }
                 rc = s_compare_parse (ctl, line, size, self->zone,
                                       &self->compares [self->compare_count]);
@@ -473,10 +474,10 @@ s_txn_read (zkvctl_t *ctl, bool interactive, s_txn_t *self)
             }
             else {
                 int branch = section - 1;
-                if (self->op_count [branch] == capacity) {
-                    capacity = capacity? capacity * 2: 8;
-                    self->ops [branch] = (zkvctl_op_t *) realloc (self->ops [branch],
-                                                                  capacity * sizeof (zkvctl_op_t));
+                if (zkv_grow ((void **) &self->ops [branch], &capacity,
+                              self->op_count [branch] + 1, sizeof (zkvctl_op_t))) {
+                    rc = zkvctl_fail (ctl, ZKVCTL_EXIT_ERROR, "out of memory");
+                    break;
                 }
                 rc = s_request_parse (ctl, line, size, self->zone,
                                       &self->ops [branch][self->op_count [branch]]);

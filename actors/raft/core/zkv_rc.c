@@ -10,18 +10,6 @@
 //  ---------------------------------------------------------------------
 //  Small helpers
 
-void *
-rc_grow (void *array, size_t *room, size_t count, size_t item_size)
-{
-    if (count < *room)
-        return array;
-    *room = *room? 2 * *room: 16;
-    array = realloc (array, *room * item_size);
-    if (!array)
-        abort ();                       //  out of memory in a pure core
-    return array;
-}
-
 static uint64_t
 s_random (zkv_rc_t *self)
 {
@@ -83,8 +71,9 @@ rc_hold_ref (zkv_rc_t *self, rc_data_t *data)
 {
     if (!data)
         return zkv_bin (NULL, 0);
-    self->held = (rc_data_t **) rc_grow (self->held, &self->held_room, self->held_count,
-                                         sizeof (rc_data_t *));
+    if (zkv_grow ((void **) &self->held, &self->held_room, self->held_count + 1,
+                  sizeof (rc_data_t *)))
+        abort ();                       //  out of memory in a pure core
     self->held [self->held_count++] = rc_data_ref (data);
     return zkv_bin (data->bytes, data->size);
 }
@@ -125,8 +114,9 @@ rc_send (zkv_rc_t *self, zkv_raft_message_t *message)
     after = after && message->to == self->config.id;
 #endif
     rc_messages_t *list = after? &self->messages_after: &self->messages;
-    list->items = (zkv_raft_message_t *) rc_grow (list->items, &list->room, list->count,
-                                                  sizeof (zkv_raft_message_t));
+    if (zkv_grow ((void **) &list->items, &list->room, list->count + 1,
+                  sizeof (zkv_raft_message_t)))
+        abort ();                       //  out of memory in a pure core
     list->items [list->count++] = *message;
 }
 
@@ -336,9 +326,9 @@ rc_step_role (zkv_rc_t *self, const zkv_raft_message_t *message)
                     break;
                 case ZKV_RC_MSG_PROP_RESP:
                     for (size_t i = 0; i < message->entries.count; i++) {
-                        self->dropped = (zkv_rc_dropped_t *) rc_grow (
-                            self->dropped, &self->dropped_room, self->dropped_count,
-                            sizeof (zkv_rc_dropped_t));
+                        if (zkv_grow ((void **) &self->dropped, &self->dropped_room,
+                                      self->dropped_count + 1, sizeof (zkv_rc_dropped_t)))
+                            abort ();   //  out of memory in a pure core
                         zkv_rc_dropped_t *dropped = &self->dropped [self->dropped_count++];
                         dropped->data = rc_hold (self, message->entries.items [i].data);
                         dropped->why = (zkv_rc_status_t) message->context;

@@ -117,12 +117,8 @@ rc_log_push (rc_log_t *log, uint64_t index, uint64_t term, uint64_t type, rc_dat
 {
     if (index != rc_log_last_index (log) + 1)
         abort ();                       //  a programming error in the core
-    if (log->count == log->room) {
-        log->room = log->room? 2 * log->room: 256;
-        log->entries = (rc_entry_t *) realloc (log->entries, log->room * sizeof (rc_entry_t));
-        if (!log->entries)
-            abort ();
-    }
+    if (zkv_grow ((void **) &log->entries, &log->room, log->count + 1, sizeof (rc_entry_t)))
+        abort ();                       //  out of memory in a pure core
     rc_entry_t *entry = &log->entries [log->count++];
     entry->index = index;
     entry->term = term;

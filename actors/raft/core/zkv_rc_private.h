@@ -13,6 +13,7 @@
 #define ZKV_RC_PRIVATE_H_INCLUDED
 
 #include "zkv_rc.h"
+#include "zkv_grow.h"
 
 //  Test-only variants with a planted bug, to prove the simulator finds them
 //  (built as separate libraries by CMake; never in zkv-node):
@@ -195,9 +196,6 @@ bool
 
 void
     rc_reset_randomized_timeout (zkv_rc_t *self);
-
-void *
-    rc_grow (void *array, size_t *room, size_t count, size_t item_size);
 
 //  ---------------------------------------------------------------------
 //  zkv_rc_log.c

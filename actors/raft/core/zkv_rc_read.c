@@ -14,14 +14,15 @@
 */
 #include "zkv_rc_private.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 void
 rc_read_state (zkv_rc_t *self, uint64_t index, uint64_t context)
 {
-    self->read_states = (zkv_rc_read_t *) rc_grow (self->read_states, &self->read_state_room,
-                                                   self->read_state_count,
-                                                   sizeof (zkv_rc_read_t));
+    if (zkv_grow ((void **) &self->read_states, &self->read_state_room,
+                  self->read_state_count + 1, sizeof (zkv_rc_read_t)))
+        abort ();                       //  out of memory in a pure core
     self->read_states [self->read_state_count].index = index;
     self->read_states [self->read_state_count].context = context;
     self->read_state_count++;
@@ -46,9 +47,9 @@ rc_read_request (zkv_rc_t *self, uint64_t from, uint64_t context)
     if (self->role != ZKV_RC_LEADER)
         return;
     if (!self->committed_in_term) {
-        self->early_reads = (rc_pending_read_t *) rc_grow (self->early_reads, &self->early_room,
-                                                           self->early_count,
-                                                           sizeof (rc_pending_read_t));
+        if (zkv_grow ((void **) &self->early_reads, &self->early_room, self->early_count + 1,
+                      sizeof (rc_pending_read_t)))
+            abort ();                   //  out of memory in a pure core
         rc_pending_read_t *early = &self->early_reads [self->early_count++];
         early->from = from;
         early->context = context;
@@ -58,8 +59,9 @@ rc_read_request (zkv_rc_t *self, uint64_t from, uint64_t context)
         s_respond (self, from, self->log.committed, context);
         return;
     }
-    self->reads = (rc_pending_read_t *) rc_grow (self->reads, &self->read_room, self->read_count,
-                                                 sizeof (rc_pending_read_t));
+    if (zkv_grow ((void **) &self->reads, &self->read_room, self->read_count + 1,
+                  sizeof (rc_pending_read_t)))
+        abort ();                       //  out of memory in a pure core
     rc_pending_read_t *read = &self->reads [self->read_count++];
     read->token = ++self->read_token;
     read->index = self->log.committed;

@@ -154,8 +154,9 @@ rc_send_append (zkv_rc_t *self, rc_progress_t *pr, bool send_if_empty)
         pr->state = RC_SNAPSHOT;
         pr->pending_snapshot = self->log.snapshot_index;
         s_inflight_reset (pr);
-        self->snapshot_to = (uint64_t *) rc_grow (self->snapshot_to, &self->snapshot_to_room,
-                                                  self->snapshot_to_count, sizeof (uint64_t));
+        if (zkv_grow ((void **) &self->snapshot_to, &self->snapshot_to_room,
+                      self->snapshot_to_count + 1, sizeof (uint64_t)))
+            abort ();                   //  out of memory in a pure core
         self->snapshot_to [self->snapshot_to_count++] = pr->id;
         return true;
     }
