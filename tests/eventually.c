@@ -6,7 +6,7 @@
 #include <time.h>
 
 #define PAUSE_FIRST_MSECS 5
-#define PAUSE_MAX_MSECS   100
+#define PAUSE_MAX_MSECS   50        //  as the loops it replaced polled
 
 static int64_t
 s_now_msecs (void)

@@ -4,7 +4,7 @@
     A test that waits for the system to reach a state asks eventually ():
     it looks at the condition until it holds or the time allowed has
     passed, and sleeps a little between looks (5 ms at first, doubling up
-    to 100 ms), so that no test spins, and none sleeps a fixed time in the
+    to 50 ms), so that no test spins, and none sleeps a fixed time in the
     hope that something has happened meanwhile. The caller asserts on the
     answer, with a message that says what never happened.
 
