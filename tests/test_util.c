@@ -1,4 +1,5 @@
-/*  test_util.c — util/: the growable array, mkdir -p, the spawner. */
+/*  test_util.c — util/: the growable array, mkdir -p, reading a file, the
+    spawner. */
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -10,6 +11,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "zkv_file_read.h"
 #include "zkv_grow.h"
 #include "zkv_mkdirs.h"
 #include "zkv_spawn.h"
@@ -69,6 +71,34 @@ Test (util, mkdirs_makes_parents_and_accepts_what_exists)
     char command [160];
     snprintf (command, sizeof command, "rm -rf '%s'", dir);
     cr_assert_eq (system (command), 0);
+}
+
+Test (util, file_read_reads_all_of_a_file_and_stops_at_its_bound)
+{
+    char path [] = "/tmp/zkv-test-util-read-XXXXXX";
+    int fd = mkstemp (path);
+    cr_assert_geq (fd, 0);
+    //  larger than one read, so that the text grows
+    size_t size = 10000;
+    char *written = malloc (size);
+    for (size_t i = 0; i < size; i++)
+        written [i] = (char) ('a' + i % 26);
+    cr_assert_eq (write (fd, written, size), (ssize_t) size);
+    close (fd);
+    char *text = zkv_file_read (path, 0);
+    cr_assert_not_null (text);
+    cr_assert_eq (strlen (text), size);
+    cr_assert_eq (memcmp (text, written, size), 0);
+    free (text);
+    errno = 0;
+    cr_assert_null (zkv_file_read (path, size - 1), "a file past the bound is refused");
+    cr_assert_eq (errno, EFBIG);
+    cr_assert_null (zkv_file_read ("/dev/zero", 1 << 20), "an endless file too");
+    cr_assert_eq (errno, EFBIG);
+    unlink (path);
+    cr_assert_null (zkv_file_read (path, 0));
+    cr_assert_eq (errno, ENOENT);
+    free (written);
 }
 
 Test (util, spawn_gives_the_child_its_streams_and_keeps)

@@ -4,6 +4,7 @@
 */
 #include "zkv_testnode.h"
 #include "eventually.h"
+#include "zkv_file_read.h"
 #include "zkv_spawn.h"
 
 #include <dirent.h>
@@ -35,23 +36,12 @@ struct zkv_testnode_s {
     pid_t pid;                          //  0 when not running
 };
 
+//  All of a file this process wrote or its child did ("" if none)
 static char *
 s_read_file (const char *path)
 {
-    FILE *file = fopen (path, "r");
-    if (!file)
-        return strdup ("");
-    size_t size = 0, room = 4096;
-    char *text = malloc (room);
-    size_t n;
-    while ((n = fread (text + size, 1, room - size - 1, file)) > 0) {
-        size += n;
-        if (room - size < 1024)
-            text = realloc (text, room *= 2);
-    }
-    text [size] = 0;
-    fclose (file);
-    return text;
+    char *text = zkv_file_read (path, 0);
+    return text? text: strdup ("");
 }
 
 typedef struct {

@@ -6,6 +6,7 @@
 #include "zkv_harness.h"
 #include "zkv_client.h"
 #include "zkv_mkdirs.h"
+#include "zkv_file_read.h"
 #include "zkv_spawn.h"
 
 #include <arpa/inet.h>
@@ -123,30 +124,11 @@ s_member (zkv_harness_t *self, const char *name)
     return NULL;
 }
 
+//  All of a file this process wrote or its child did ("" if none)
 static char *
 s_read_file (const char *path)
 {
-    FILE *file = fopen (path, "r");
-    if (!file)
-        return strdup ("");
-    size_t size = 0, room = 4096;
-    char *text = (char *) malloc (room);
-    size_t n;
-    while (text && (n = fread (text + size, 1, room - size - 1, file)) > 0) {
-        size += n;
-        if (room - size < 1024) {
-            char *grown = (char *) realloc (text, room *= 2);
-            if (!grown) {
-                free (text);
-                text = NULL;
-            }
-            else
-                text = grown;
-        }
-    }
-    if (text)
-        text [size] = 0;
-    fclose (file);
+    char *text = zkv_file_read (path, 0);
     return text? text: strdup ("");
 }
 

@@ -37,6 +37,7 @@
 #include <unistd.h>
 
 #include "zkvctl.h"
+#include "zkv_file_read.h"
 
 //  A cluster file is a few hundred bytes; this stops a `--cluster-file
 //  /dev/zero` from reading for ever
@@ -45,42 +46,6 @@
 //  ---------------------------------------------------------------------
 //  --cluster-file
 
-//  All of the file at path, NUL-terminated, or NULL with errno set
-static char *
-s_file_read (const char *path)
-{
-    FILE *file = fopen (path, "r");
-    if (!file)
-        return NULL;
-    size_t room = 4096, used = 0;
-    char *text = (char *) malloc (room);
-    while (true) {
-        if (used + 1 == room) {
-            if (room > S_FILE_MAX) {
-                free (text);
-                fclose (file);
-                errno = EFBIG;
-                return NULL;
-            }
-            text = (char *) realloc (text, room *= 2);
-        }
-        size_t n = fread (text + used, 1, room - used - 1, file);
-        used += n;
-        if (n == 0) {
-            if (ferror (file)) {
-                int error = errno;
-                free (text);
-                fclose (file);
-                errno = error;
-                return NULL;
-            }
-            break;
-        }
-    }
-    fclose (file);
-    text [used] = 0;
-    return text;
-}
 
 //  Parses text as ZPL. zconfig tells a syntax error with zclock_log, on
 //  stdout, which is the command's output: that line is caught here, and
@@ -140,7 +105,7 @@ zkvctl_cluster_file_load (zkvctl_t *ctl)
     if (!ctl->cluster_file || zkvctl_flag_changed (ctl->globals, "endpoints"))
         return 0;
     const char *path = ctl->cluster_file;
-    char *text = s_file_read (path);
+    char *text = zkv_file_read (path, S_FILE_MAX);
     if (!text) {
         //  As Go's syscall errors read: "no such file or directory"
         char reason [256];
