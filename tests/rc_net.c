@@ -64,7 +64,7 @@ s_snapshot (void *arg, rc_node_t *from, uint64_t to)
     uint64_t index = from->applied;
     uint64_t term = zkv_rc_term_at (from->core, index);
     if (target && target->core && !self->cut [from->id][to]) {
-        rc_node_install_snapshot (target, index, term);
+        rc_node_install_snapshot (target, index, term, &from->conf);
         zkv_rc_report_snapshot (from->core, to, true);
     }
     else

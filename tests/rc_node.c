@@ -20,6 +20,8 @@ rc_node_new (uint64_t id, const uint64_t *voters, size_t voter_count,
     self->config.voters = self->voters;
     self->config.voter_count = voter_count;
     self->config.id = id;
+    for (size_t i = 0; i < voter_count && i < ZKV_RC_MAX_MEMBERS; i++)
+        self->conf.voters [self->conf.voter_count++] = voters [i];
     self->send = send;
     self->apply = apply;
     self->read = read;
@@ -95,6 +97,7 @@ s_write (rc_node_t *self, const zkv_rc_ready_t *ready)
             rc_node_entry_t *copy = &self->log [self->log_count++];
             copy->index = entry->index;
             copy->term = entry->term;
+            copy->type = entry->type;
             copy->size = entry->data.size;
             copy->data = NULL;
             if (copy->size) {
@@ -132,6 +135,16 @@ s_process_one (rc_node_t *self, bool crash)
         if (self->apply)
             self->apply (self->arg, self, entry);
         self->applied = entry->index;
+        if (entry->type == ZKV_RC_ENTRY_CONF) {
+            //  As storage keeps it: the same function as the core's
+            zkv_rc_change_t changes [ZKV_RC_MAX_CHANGES];
+            size_t count;
+            zkv_bin_t context;
+            zkv_conf_state_t next;
+            if (zkv_rc_conf_change_decode (entry->data, changes, &count, &context)
+            &&  !zkv_rc_conf_apply (&self->conf, changes, count, &next))
+                self->conf = next;
+        }
     }
     for (size_t i = 0; i < ready.read_count; i++)
         if (self->read)
@@ -175,11 +188,12 @@ rc_node_restart (rc_node_t *self, uint64_t seed)
     for (size_t i = 0; i < self->log_count; i++) {
         entries [i].index = self->log [i].index;
         entries [i].term = self->log [i].term;
+        entries [i].type = self->log [i].type;
         entries [i].data = zkv_bin (self->log [i].data, self->log [i].size);
     }
     zkv_rc_restore_t restore = {
         self->hard_state, self->snapshot_index, self->snapshot_term, entries,
-        self->log_count, self->applied
+        self->log_count, self->applied, &self->conf
     };
     self->config.seed = seed;
     self->core = zkv_rc_new (&self->config, &restore);
@@ -188,12 +202,14 @@ rc_node_restart (rc_node_t *self, uint64_t seed)
 }
 
 void
-rc_node_install_snapshot (rc_node_t *self, uint64_t index, uint64_t term)
+rc_node_install_snapshot (rc_node_t *self, uint64_t index, uint64_t term,
+                          const zkv_conf_state_t *conf)
 {
     if (!self->core || index <= self->applied)
         return;                         //  storage refuses an older snapshot
     self->applied = index;
-    zkv_rc_restore_snapshot (self->core, index, term);
+    self->conf = *conf;
+    zkv_rc_restore_snapshot (self->core, index, term, conf);
     rc_node_process (self);
 }
 

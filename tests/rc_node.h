@@ -17,6 +17,7 @@
 typedef struct {
     uint64_t index;
     uint64_t term;
+    uint64_t type;
     uint8_t *data;
     size_t size;
 } rc_node_entry_t;
@@ -46,8 +47,10 @@ struct rc_node_s {
     uint64_t snapshot_index;
     uint64_t snapshot_term;
     //  The state machine (kept across crashes, like storage's applied
-    //  index in the same batch as the data)
+    //  index in the same batch as the data), with the configuration as of
+    //  applied, which it keeps as storage does
     uint64_t applied;
+    zkv_conf_state_t conf;
     //  Callbacks
     rc_node_send_fn *send;
     rc_node_apply_fn *apply;
@@ -60,7 +63,9 @@ struct rc_node_s {
     uint64_t restarts;
 };
 
-//  A node with a fresh disk
+//  A node with a fresh disk: a member of a new cluster of voters, or with
+//  voter_count 0, a member that joins an existing one (it starts with no
+//  configuration, and learns it from a snapshot)
 rc_node_t *
     rc_node_new (uint64_t id, const uint64_t *voters, size_t voter_count,
                  const zkv_rc_config_t *config, void *arg, rc_node_send_fn *send,
@@ -87,9 +92,11 @@ void
 void
     rc_node_restart (rc_node_t *self, uint64_t seed);
 
-//  Storage installed a snapshot of another member's state at (index, term)
+//  Storage installed a snapshot of another member's state at (index, term),
+//  whose configuration was conf
 void
-    rc_node_install_snapshot (rc_node_t *self, uint64_t index, uint64_t term);
+    rc_node_install_snapshot (rc_node_t *self, uint64_t index, uint64_t term,
+                              const zkv_conf_state_t *conf);
 
 //  Compacts the log (core and disk) up to index (<= applied)
 void

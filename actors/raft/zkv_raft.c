@@ -406,7 +406,7 @@ s_handle_inbox (self_t *self)
             //  The core decides whether the log restarts after it; the
             //  ready then records the snapshot point
             self->applied = installed->index;
-            zkv_rc_restore_snapshot (self->core, installed->index, installed->term);
+            zkv_rc_restore_snapshot (self->core, installed->index, installed->term, NULL);
         }
         else
         if (msg->desc == &zkv_fault_injection_desc)

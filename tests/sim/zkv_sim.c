@@ -298,7 +298,7 @@ s_snapshot (void *arg, rc_node_t *from, uint64_t to)
     s_trace (world, "snapshot %" PRIu64 " -> %" PRIu64 " at %" PRIu64 " %s", from->id, to,
              index, delivered? "installed": "lost");
     if (delivered) {
-        rc_node_install_snapshot (target, index, term);
+        rc_node_install_snapshot (target, index, term, &from->conf);
         target->applied = index > target->applied? index: target->applied;
     }
     zkv_rc_report_snapshot (from->core, to, delivered);

@@ -33,25 +33,13 @@ rc_reset_randomized_timeout (zkv_rc_t *self)
     self->randomized_timeout = base + (int) (s_random (self) % (uint64_t) spread);
 }
 
-size_t
-rc_quorum (zkv_rc_t *self)
-{
-    return self->config.voter_count / 2 + 1;
-}
-
 rc_progress_t *
 rc_progress (zkv_rc_t *self, uint64_t id)
 {
-    for (size_t i = 0; i < self->config.voter_count; i++)
+    for (size_t i = 0; i < self->progress_count; i++)
         if (self->progress [i].id == id)
             return &self->progress [i];
     return NULL;
-}
-
-bool
-rc_is_voter (zkv_rc_t *self, uint64_t id)
-{
-    return rc_progress (self, id) != NULL;
 }
 
 zkv_raft_message_t
@@ -157,7 +145,7 @@ rc_become_pre_candidate (zkv_rc_t *self)
     //  leader any more (etcd #8334, #9586)
     self->role = ZKV_RC_PRE_CANDIDATE;
     self->leader = 0;
-    for (size_t i = 0; i < self->config.voter_count; i++)
+    for (size_t i = 0; i < self->progress_count; i++)
         self->progress [i].vote_answered = self->progress [i].vote_granted = false;
 }
 
@@ -167,7 +155,7 @@ rc_become_candidate (zkv_rc_t *self)
     s_reset (self, self->term + 1);
     self->vote = self->config.id;
     self->role = ZKV_RC_CANDIDATE;
-    for (size_t i = 0; i < self->config.voter_count; i++)
+    for (size_t i = 0; i < self->progress_count; i++)
         self->progress [i].vote_answered = self->progress [i].vote_granted = false;
 }
 
@@ -178,12 +166,17 @@ rc_become_leader (zkv_rc_t *self)
     self->role = ZKV_RC_LEADER;
     self->leader = self->config.id;
     //  The leader's empty entry: committing it commits everything before
-    //  it, and lets reads and conf changes start
+    //  it, and lets reads and conf changes start (whether a change is
+    //  pending in the log is not known: wait until all of it is applied)
     rc_append_entries (self, NULL, 0);
+    self->pending_conf_index = rc_log_last_index (&self->log);
 }
 
 //  ---------------------------------------------------------------------
 //  Step
+
+static zkv_rc_status_t
+    s_propose_conf (zkv_rc_t *self, zkv_bin_t data);
 
 void
 zkv_rc_step (zkv_rc_t *self, const zkv_raft_message_t *message)
@@ -260,14 +253,17 @@ rc_step_role (zkv_rc_t *self, const zkv_raft_message_t *message)
                                                                  message->context); break;
                 case ZKV_RC_MSG_TRANSFER_LEADER: rc_transfer_request (self, message->from); break;
                 case ZKV_RC_MSG_PROP: {
-                    //  Proposals forwarded by a follower
+                    //  Proposals forwarded by a follower: a configuration
+                    //  change comes alone
                     zkv_bin_t stack [64];
                     size_t count = message->entries.count;
                     zkv_bin_t *data = count <= 64? stack:
                                       (zkv_bin_t *) malloc (count * sizeof (zkv_bin_t));
                     for (size_t i = 0; i < count; i++)
                         data [i] = message->entries.items [i].data;
-                    zkv_rc_status_t status = zkv_rc_propose (self, data, count);
+                    zkv_rc_status_t status = count == 1
+                        && message->entries.items [0].type == ZKV_RC_ENTRY_CONF?
+                        s_propose_conf (self, data [0]): zkv_rc_propose (self, data, count);
                     if (status != ZKV_RC_OK) {
                         //  Refused: tell the follower at once, so that its
                         //  clients need not wait for a timeout
@@ -422,6 +418,53 @@ zkv_rc_propose (zkv_rc_t *self, const zkv_bin_t *data, size_t count)
     return ZKV_RC_OK;
 }
 
+//  A configuration entry's data, on the leader or forwarded to it
+static zkv_rc_status_t
+s_propose_conf (zkv_rc_t *self, zkv_bin_t data)
+{
+    if (self->role == ZKV_RC_LEADER) {
+        if (self->transferee)
+            return ZKV_RC_TRANSFERRING;
+        zkv_rc_status_t status = rc_conf_check (self, data);
+        if (status != ZKV_RC_OK)
+            return status;
+        rc_append_typed (self, &data, 1, ZKV_RC_ENTRY_CONF);
+        self->pending_conf_index = rc_log_last_index (&self->log);
+#ifdef ZKV_RC_BUG_CONF_ON_APPEND
+        //  Planted bug: the leader counts by the new configuration at once
+        zkv_rc_change_t changes [ZKV_RC_MAX_CHANGES];
+        size_t count;
+        zkv_bin_t context;
+        zkv_conf_state_t next;
+        if (zkv_rc_conf_change_decode (data, changes, &count, &context)
+        &&  !zkv_rc_conf_apply (&self->conf, changes, count, &next))
+            rc_conf_switch (self, &next);
+#endif
+        return ZKV_RC_OK;
+    }
+    if (self->role != ZKV_RC_FOLLOWER || self->leader == 0)
+        return ZKV_RC_NO_LEADER;
+    zkv_raft_message_t forward = rc_message (self, ZKV_RC_MSG_PROP, self->leader);
+    zkv_entry_t entry = { .type = ZKV_RC_ENTRY_CONF, .data = data };
+    forward.entries.items = rc_hold_entries (self, &entry, NULL, 1);
+    forward.entries.count = 1;
+    rc_send (self, &forward);
+    return ZKV_RC_OK;
+}
+
+zkv_rc_status_t
+zkv_rc_propose_conf (zkv_rc_t *self, const zkv_rc_change_t *changes, size_t count,
+                     zkv_bin_t context)
+{
+    if (count == 0 || count > ZKV_RC_MAX_CHANGES)
+        return ZKV_RC_CONF_INVALID;     //  leaving a joint one is the core's
+    size_t size;
+    uint8_t *bytes = zkv_rc_conf_change_encode (changes, count, context, &size);
+    zkv_rc_status_t status = s_propose_conf (self, zkv_bin (bytes, size));
+    free (bytes);
+    return status;
+}
+
 zkv_rc_status_t
 zkv_rc_read_index (zkv_rc_t *self, uint64_t context)
 {
@@ -469,12 +512,15 @@ zkv_rc_report_snapshot (zkv_rc_t *self, uint64_t follower, bool done)
 }
 
 void
-zkv_rc_restore_snapshot (zkv_rc_t *self, uint64_t index, uint64_t term)
+zkv_rc_restore_snapshot (zkv_rc_t *self, uint64_t index, uint64_t term,
+                         const zkv_conf_state_t *conf)
 {
     if (index <= self->log.committed)
         return;                         //  older than what we know committed
     if (rc_log_restore (&self->log, index, term))
         self->snapshot_changed = true;
+    if (conf)
+        rc_conf_switch (self, conf);
     //  Tell the leader where we are now
     if (self->leader) {
         zkv_raft_message_t reply = rc_message (self, ZKV_RC_MSG_APP_RESP, self->leader);
@@ -571,6 +617,7 @@ zkv_rc_ready (zkv_rc_t *self, zkv_rc_ready_t *ready)
     uint64_t commit_to = self->log.committed < last? self->log.committed: last;
     self->ready_committed = s_entries (self, self->log.applied + 1, commit_to,
                                        &ready->committed_count);
+    self->ready_applied_count = ready->committed_count;
     ready->committed = self->ready_committed;
     self->ready_applied_to = commit_to > self->log.applied? commit_to: self->log.applied;
 
@@ -636,6 +683,10 @@ zkv_rc_advance (zkv_rc_t *self)
         self->log.stable = stable_to;
     if (self->ready_applied_to > self->log.applied)
         self->log.applied = self->ready_applied_to;
+    //  Configurations take effect now that their entries are applied
+    for (size_t i = 0; self->ready_committed && i < self->ready_applied_count; i++)
+        if (self->ready_committed [i].type == ZKV_RC_ENTRY_CONF)
+            rc_conf_applied (self, self->ready_committed [i].data);
     free (self->ready_entries);
     free (self->ready_committed);
     self->ready_entries = self->ready_committed = NULL;
@@ -680,15 +731,15 @@ zkv_rc_new (const zkv_rc_config_t *config, const zkv_rc_restore_t *restore)
         self->config.max_inflight = 256;
     if (self->config.max_msg_bytes == 0)
         self->config.max_msg_bytes = 1 << 20;
-    self->voters = (uint64_t *) malloc (config->voter_count * sizeof (uint64_t));
-    memcpy (self->voters, config->voters, config->voter_count * sizeof (uint64_t));
-    self->config.voters = self->voters;
-    self->progress = (rc_progress_t *) calloc (config->voter_count, sizeof (rc_progress_t));
-    for (size_t i = 0; i < config->voter_count; i++) {
-        self->progress [i].id = config->voters [i];
-        self->progress [i].inflight = (uint64_t *) calloc (self->config.max_inflight,
-                                                           sizeof (uint64_t));
+    self->config.voters = NULL;         //  the caller's: see conf
+    self->config.voter_count = 0;
+    for (size_t i = 0; i < ZKV_RC_MAX_MEMBERS; i++) {
+        self->spare_inflight [i] = (uint64_t *) calloc (self->config.max_inflight,
+                                                        sizeof (uint64_t));
+        if (!self->spare_inflight [i])
+            abort ();
     }
+    self->spare_count = ZKV_RC_MAX_MEMBERS;
     self->rng = config->seed? config->seed: 0x9E3779B97F4A7C15ULL;
     rc_log_init (&self->log, restore->snapshot_index, restore->snapshot_term);
     for (size_t i = 0; i < restore->entry_count; i++) {
@@ -707,6 +758,16 @@ zkv_rc_new (const zkv_rc_config_t *config, const zkv_rc_restore_t *restore)
     if (applied > self->log.applied)
         self->log.applied = applied;
     self->role = ZKV_RC_FOLLOWER;
+    zkv_conf_state_t conf;
+    if (restore->conf)
+        conf = *restore->conf;
+    else {
+        //  A new cluster: every member it was started with votes
+        memset (&conf, 0, sizeof conf);
+        for (size_t i = 0; i < config->voter_count && i < ZKV_RC_MAX_MEMBERS; i++)
+            conf.voters [conf.voter_count++] = config->voters [i];
+    }
+    rc_conf_switch (self, &conf);
     rc_reset_randomized_timeout (self);
     rc_progress_reset (self);
     self->ready_role = ZKV_RC_FOLLOWER;
@@ -722,10 +783,10 @@ zkv_rc_destroy (zkv_rc_t **self_p)
     zkv_rc_t *self = *self_p;
     if (!self)
         return;
-    for (size_t i = 0; i < self->config.voter_count; i++)
+    for (size_t i = 0; i < self->progress_count; i++)
         free (self->progress [i].inflight);
-    free (self->progress);
-    free (self->voters);
+    for (size_t i = 0; i < self->spare_count; i++)
+        free (self->spare_inflight [i]);
     rc_log_destroy (&self->log);
     s_free_messages (&self->messages);
     s_free_messages (&self->messages_after);
@@ -755,6 +816,7 @@ uint64_t zkv_rc_committed (zkv_rc_t *self) { return self->log.committed; }
 uint64_t zkv_rc_last_index (zkv_rc_t *self) { return rc_log_last_index (&self->log); }
 uint64_t zkv_rc_first_index (zkv_rc_t *self) { return rc_log_first_index (&self->log); }
 uint64_t zkv_rc_transferee (zkv_rc_t *self) { return self->transferee; }
+const zkv_conf_state_t *zkv_rc_conf (zkv_rc_t *self) { return &self->conf; }
 
 uint64_t
 zkv_rc_transferred_from (zkv_rc_t *self)

@@ -28,7 +28,8 @@
     snapshot progress, pipelining bounded by an in-flight window, message
     size limits, fast back-off on conflicts; commit only of current-term
     entries; ReadIndex with leader-generated, never reused read tokens;
-    leadership transfer; log compaction and snapshots; static membership.
+    leadership transfer; log compaction and snapshots; membership changes
+    with learners and joint consensus (zkv_rc_conf.c).
     =========================================================================
 */
 #ifndef ZKV_RC_H_INCLUDED
@@ -76,13 +77,37 @@ typedef enum {
     ZKV_RC_NO_LEADER,                   //  no leader known: retry later
     ZKV_RC_TRANSFERRING,                //  leadership is moving: retry soon
     ZKV_RC_TOO_LARGE,                   //  more uncommitted data than allowed
-    ZKV_RC_NOT_LEADER                   //  the operation needs the leader
+    ZKV_RC_NOT_LEADER,                  //  the operation needs the leader
+    ZKV_RC_CONF_PENDING,                //  a configuration change is under way
+    ZKV_RC_CONF_INVALID                 //  the change makes no valid configuration
 } zkv_rc_status_t;
+
+//  Entry types (entry.type): a configuration change's entry holds the
+//  changes, encoded by zkv_rc_conf_change_encode
+#define ZKV_RC_ENTRY_NORMAL 0
+#define ZKV_RC_ENTRY_CONF   1
+
+//  One change of a configuration entry. Adding a voter that is a learner
+//  promotes it. Changes of several members at once enter a joint
+//  configuration, which the leader leaves by itself once it is applied;
+//  an entry without changes leaves a joint configuration.
+typedef enum {
+    ZKV_RC_ADD_VOTER = 1,
+    ZKV_RC_ADD_LEARNER = 2,
+    ZKV_RC_REMOVE = 3
+} zkv_rc_change_kind_t;
+
+typedef struct {
+    zkv_rc_change_kind_t kind;
+    uint64_t id;
+} zkv_rc_change_t;
+
+#define ZKV_RC_MAX_CHANGES 8
 
 typedef struct {
     uint64_t id;                        //  this member (never 0)
-    const uint64_t *voters;             //  every voting member, this one included
-    size_t voter_count;
+    const uint64_t *voters;             //  the voters of a new cluster (when the
+    size_t voter_count;                 //  restore has no configuration)
     int election_ticks;                 //  election timeout, in ticks (>= 2); each
                                         //  election draws from [it, 1.5 it)
     int heartbeat_ticks;                //  heartbeat interval, in ticks (>= 1)
@@ -102,6 +127,10 @@ typedef struct {
     const zkv_entry_t *entries;         //  snapshot_index + 1 ... in order
     size_t entry_count;
     uint64_t applied;                   //  what storage has applied already
+    //  The configuration as of applied (NULL: config.voters, all voting). A
+    //  member that joins an existing cluster starts with an empty one: it
+    //  neither campaigns nor takes entries until a snapshot gives it one.
+    const zkv_conf_state_t *conf;
 } zkv_rc_restore_t;
 
 //  A linearizable read confirmed by a quorum: serve it at index
@@ -169,6 +198,16 @@ void
 zkv_rc_status_t
     zkv_rc_propose (zkv_rc_t *self, const zkv_bin_t *data, size_t count);
 
+//  Proposes a configuration change (changes are copied; context is the
+//  application's, carried in the entry: the members' records, say); on a
+//  follower it is forwarded to the leader. Refused with CONF_PENDING while
+//  an earlier change is not yet applied (a new leader: until its own first
+//  entry is) or while joint, CONF_INVALID when it makes no valid
+//  configuration (zkv_rc_conf_apply).
+zkv_rc_status_t
+    zkv_rc_propose_conf (zkv_rc_t *self, const zkv_rc_change_t *changes, size_t count,
+                         zkv_bin_t context);
+
 //  Asks for a read index under the caller's context token
 zkv_rc_status_t
     zkv_rc_read_index (zkv_rc_t *self, uint64_t context);
@@ -186,9 +225,11 @@ void
 void
     zkv_rc_report_snapshot (zkv_rc_t *self, uint64_t follower, bool done);
 
-//  Storage installed a snapshot at (index, term) on this member
+//  Storage installed a snapshot at (index, term) on this member, whose
+//  configuration was conf (NULL: the configuration does not change)
 void
-    zkv_rc_restore_snapshot (zkv_rc_t *self, uint64_t index, uint64_t term);
+    zkv_rc_restore_snapshot (zkv_rc_t *self, uint64_t index, uint64_t term,
+                             const zkv_conf_state_t *conf);
 
 //  Forgets the log up to index (<= applied); takes effect after the
 //  current ready is advanced
@@ -232,9 +273,52 @@ uint64_t
 //  Term of the entry at index (0 if unknown)
 uint64_t
     zkv_rc_term_at (zkv_rc_t *self, uint64_t index);
-//  Progress of a follower, as the leader sees it (false if not leader)
+//  The configuration in effect: of the last entry applied (advanced)
+const zkv_conf_state_t *
+    zkv_rc_conf (zkv_rc_t *self);
+//  Progress of a follower or learner, as the leader sees it (false if
+//  not leader)
 bool
     zkv_rc_progress (zkv_rc_t *self, uint64_t peer, uint64_t *match, uint64_t *next);
+
+//  ---------------------------------------------------------------------
+//  Configurations (zkv_rc_conf.c): pure functions the application shares
+//  with the core, so that storage keeps the configuration alike
+
+//  The changes of a configuration entry, with the application's context
+//  after them, in a fresh buffer (*size bytes; free it)
+uint8_t *
+    zkv_rc_conf_change_encode (const zkv_rc_change_t *changes, size_t count, zkv_bin_t context,
+                               size_t *size);
+
+//  Reads a configuration entry: changes (room for ZKV_RC_MAX_CHANGES),
+//  their count, and the context (pointing into data). False if malformed.
+bool
+    zkv_rc_conf_change_decode (zkv_bin_t data, zkv_rc_change_t *changes, size_t *count,
+                               zkv_bin_t *context);
+
+//  The configuration after changes: one voter change applies as is;
+//  changes of several voters enter a joint configuration; no change
+//  leaves one. Returns NULL, or why the result is not valid (no voter
+//  left, a member both voter and learner, a learner made of a voter, a
+//  removal of a non-member, too many members, a change while joint)
+const char *
+    zkv_rc_conf_apply (const zkv_conf_state_t *conf, const zkv_rc_change_t *changes,
+                       size_t count, zkv_conf_state_t *result);
+
+bool
+    zkv_rc_conf_is_voter (const zkv_conf_state_t *conf, uint64_t id);     //  either half
+bool
+    zkv_rc_conf_is_learner (const zkv_conf_state_t *conf, uint64_t id);
+bool
+    zkv_rc_conf_is_joint (const zkv_conf_state_t *conf);
+
+//  The configuration as bytes for persisting, and back
+#define ZKV_RC_CONF_BYTES (4 + 3 * 4 + 3 * 8 * ZKV_RC_MAX_MEMBERS)
+size_t
+    zkv_rc_conf_encode (const zkv_conf_state_t *conf, uint8_t bytes [ZKV_RC_CONF_BYTES]);
+bool
+    zkv_rc_conf_decode (const uint8_t *bytes, size_t size, zkv_conf_state_t *conf);
 
 //  Names for logs
 const char *

@@ -8,7 +8,9 @@
 void
 rc_hup (zkv_rc_t *self, bool transfer)
 {
-    if (self->role == ZKV_RC_LEADER || !rc_is_voter (self, self->config.id))
+    //  A learner, a member that is not one (yet, or any more), and one
+    //  that has a change to apply first, do not campaign
+    if (self->role == ZKV_RC_LEADER || !rc_promotable (self))
         return;
     //  A transferee campaigns at once, without a pre-vote its old leader
     //  would refuse while its lease lasts
@@ -38,9 +40,10 @@ rc_campaign (zkv_rc_t *self, bool pre_vote, bool transfer)
     own.from = self->config.id;
     own.term = term;
     rc_send (self, &own);
-    for (size_t i = 0; i < self->config.voter_count; i++) {
-        uint64_t id = self->config.voters [i];
-        if (id == self->config.id)
+    //  Votes are asked of the voters of both halves, never of learners
+    for (size_t i = 0; i < self->progress_count; i++) {
+        uint64_t id = self->progress [i].id;
+        if (id == self->config.id || !zkv_rc_conf_is_voter (&self->conf, id))
             continue;
         zkv_raft_message_t request = rc_message (self, type, id);
         request.term = term;
@@ -79,6 +82,19 @@ rc_handle_vote_request (zkv_rc_t *self, const zkv_raft_message_t *message)
     rc_send (self, &reply);
 }
 
+static int
+s_vote_answer (zkv_rc_t *self, const rc_progress_t *pr)
+{
+    (void) self;
+    return pr->vote_answered? pr->vote_granted: -1;
+}
+
+static int
+s_active_answer (zkv_rc_t *self, const rc_progress_t *pr)
+{
+    return pr->id == self->config.id || pr->recent_active;
+}
+
 void
 rc_handle_vote_response (zkv_rc_t *self, const zkv_raft_message_t *message)
 {
@@ -93,15 +109,8 @@ rc_handle_vote_response (zkv_rc_t *self, const zkv_raft_message_t *message)
         pr->vote_answered = true;
         pr->vote_granted = !message->reject;
     }
-    size_t granted = 0, rejected = 0;
-    for (size_t i = 0; i < self->config.voter_count; i++)
-        if (self->progress [i].vote_answered) {
-            if (self->progress [i].vote_granted)
-                granted++;
-            else
-                rejected++;
-        }
-    if (granted >= rc_quorum (self)) {
+    rc_vote_t result = rc_tally (self, s_vote_answer);
+    if (result == RC_VOTE_WON) {
         if (pre)
             rc_campaign (self, false, false);
         else {
@@ -110,23 +119,19 @@ rc_handle_vote_response (zkv_rc_t *self, const zkv_raft_message_t *message)
         }
     }
     else
-    if (self->config.voter_count - rejected < rc_quorum (self))
+    if (result == RC_VOTE_LOST)
         rc_become_follower (self, self->term, 0);
 }
 
 void
 rc_check_quorum (zkv_rc_t *self)
 {
-    size_t active = 0;
-    for (size_t i = 0; i < self->config.voter_count; i++) {
-        rc_progress_t *pr = &self->progress [i];
-        if (pr->id == self->config.id || pr->recent_active)
-            active++;
-        if (pr->id != self->config.id)
-            pr->recent_active = false;
-    }
+    bool active = rc_tally (self, s_active_answer) == RC_VOTE_WON;
+    for (size_t i = 0; i < self->progress_count; i++)
+        if (self->progress [i].id != self->config.id)
+            self->progress [i].recent_active = false;
     //  Without a quorum in touch, this member may no longer be the leader:
     //  stepping down stops it from serving reads no one else confirms
-    if (active < rc_quorum (self))
+    if (!active)
         rc_become_follower (self, self->term, 0);
 }

@@ -6,6 +6,7 @@
       zkv_rc_replication.c  progress, appends, heartbeats, commit
       zkv_rc_read.c         ReadIndex
       zkv_rc_transfer.c     leadership transfer
+      zkv_rc_conf.c         configurations, quorums, joint consensus
     Not for use outside actors/raft/.
     =========================================================================
 */
@@ -24,6 +25,12 @@
 //                                     up-to-date check
 //    ZKV_RC_BUG_COMMIT_OLD_TERM       a leader commits entries of earlier
 //                                     terms by counting replicas (Figure 8)
+//    ZKV_RC_BUG_LEARNER_IN_QUORUM     learners count in commit and election
+//                                     quorums
+//    ZKV_RC_BUG_CONF_ON_APPEND        a leader switches to a configuration
+//                                     when it appends its entry
+//    ZKV_RC_BUG_SECOND_CHANGE_PENDING a change is accepted while another is
+//                                     pending or the configuration is joint
 
 //  An entry's payload, shared by the log and outgoing messages
 typedef struct {
@@ -68,7 +75,17 @@ typedef struct {
     uint64_t read_ack;                  //  highest read token it acknowledged
     bool vote_granted;                  //  elections: the answer from it
     bool vote_answered;
+    bool learner;                       //  receives the log, never counts
+    bool needs_snapshot;                //  it has no configuration yet: it
+                                        //  joined, and starts from a snapshot
 } rc_progress_t;
+
+//  An append refused with this context asks for a snapshot
+#define RC_ASK_SNAPSHOT 1
+
+//  How a quorum decided, and one member's answer: 1 yes, 0 no, -1 not yet
+typedef enum { RC_VOTE_PENDING, RC_VOTE_WON, RC_VOTE_LOST } rc_vote_t;
+typedef int (rc_answer_fn) (zkv_rc_t *self, const rc_progress_t *pr);
 
 //  A read waiting for a quorum to confirm the leader (leader only)
 typedef struct {
@@ -86,8 +103,9 @@ typedef struct {
 } rc_messages_t;
 
 struct zkv_rc_s {
-    zkv_rc_config_t config;
-    uint64_t *voters;                   //  copy of config.voters
+    zkv_rc_config_t config;             //  (its voters are not kept: see conf)
+    zkv_conf_state_t conf;              //  the configuration applied last
+    uint64_t pending_conf_index;        //  leader: index of the last change
     //  Durable state
     uint64_t term;
     uint64_t vote;
@@ -99,13 +117,17 @@ struct zkv_rc_s {
     int heartbeat_elapsed;
     int randomized_timeout;             //  [election, 2 * election - 1]
     uint64_t rng;                       //  xorshift state
-    rc_progress_t *progress;            //  one per voter, self included
+    rc_progress_t progress [ZKV_RC_MAX_MEMBERS];    //  one per member, self
+    size_t progress_count;                          //  included, learners too
+    uint64_t *spare_inflight [ZKV_RC_MAX_MEMBERS];  //  windows of unused slots
+    size_t spare_count;
     uint64_t transferee;                //  leader: transfer in progress to
     uint64_t timeout_now_from;          //  the leader whose TimeoutNow made us
     uint64_t timeout_now_term;          //  ...campaign for this term
     uint64_t uncommitted_bytes;         //  leader: proposed, not committed
     //  ReadIndex (leader)
     uint64_t read_token;                //  last token handed out this term
+    uint64_t acking;                    //  the token whose acks are counted
     rc_pending_read_t *reads;
     size_t read_count;
     size_t read_room;
@@ -139,6 +161,7 @@ struct zkv_rc_s {
     bool in_ready;
     zkv_entry_t *ready_entries;
     zkv_entry_t *ready_committed;
+    size_t ready_applied_count;         //  entries in ready_committed
     uint64_t ready_stable_to;           //  entries handed out to persist
     uint64_t ready_applied_to;          //  entries handed out to apply
     rc_messages_t out_messages;         //  what the ready lent
@@ -183,16 +206,9 @@ void
 void
     rc_become_leader (zkv_rc_t *self);
 
-//  Votes needed for a quorum of voters
-size_t
-    rc_quorum (zkv_rc_t *self);
-
-//  Progress of member id (NULL if not a voter)
+//  Progress of member id, learners included (NULL if not a member)
 rc_progress_t *
     rc_progress (zkv_rc_t *self, uint64_t id);
-
-bool
-    rc_is_voter (zkv_rc_t *self, uint64_t id);
 
 void
     rc_reset_randomized_timeout (zkv_rc_t *self);
@@ -287,6 +303,9 @@ void
 //  Leader: appends entries of its term (proposals, or its empty entry)
 void
     rc_append_entries (zkv_rc_t *self, const zkv_bin_t *data, size_t count);
+//  The same, of an entry type
+void
+    rc_append_typed (zkv_rc_t *self, const zkv_bin_t *data, size_t count, uint64_t type);
 //  Leader: advances commit from the matches; true if it moved
 bool
     rc_maybe_commit (zkv_rc_t *self);
@@ -334,5 +353,32 @@ void
     rc_transfer_abort (zkv_rc_t *self);
 void
     rc_handle_timeout_now (zkv_rc_t *self, const zkv_raft_message_t *message);
+
+//  ---------------------------------------------------------------------
+//  zkv_rc_conf.c
+
+//  Whether a quorum of the configuration (both halves when joint) says
+//  yes, no, or has not decided
+rc_vote_t
+    rc_tally (zkv_rc_t *self, rc_answer_fn *answer);
+//  The highest index a quorum of the configuration holds
+uint64_t
+    rc_quorum_index (zkv_rc_t *self);
+//  This member alone votes
+bool
+    rc_sole_voter (zkv_rc_t *self);
+//  This member may campaign: a voter with no change committed unapplied
+bool
+    rc_promotable (zkv_rc_t *self);
+//  Makes conf the configuration: progress for newcomers, none for the
+//  departed; a leader no longer voting steps down
+void
+    rc_conf_switch (zkv_rc_t *self, const zkv_conf_state_t *conf);
+//  A configuration entry was applied
+void
+    rc_conf_applied (zkv_rc_t *self, zkv_bin_t data);
+//  Leader: whether a configuration entry may be appended now
+zkv_rc_status_t
+    rc_conf_check (zkv_rc_t *self, zkv_bin_t data);
 
 #endif

@@ -55,7 +55,7 @@ rc_read_request (zkv_rc_t *self, uint64_t from, uint64_t context)
         early->context = context;
         return;
     }
-    if (self->config.voter_count == 1) {
+    if (rc_sole_voter (self)) {
         s_respond (self, from, self->log.committed, context);
         return;
     }
@@ -71,6 +71,13 @@ rc_read_request (zkv_rc_t *self, uint64_t from, uint64_t context)
     rc_broadcast_heartbeat (self, read->token);
 }
 
+//  Whether a member confirmed the read being counted
+static int
+s_acked (zkv_rc_t *self, const rc_progress_t *pr)
+{
+    return pr->read_ack >= self->acking;
+}
+
 void
 rc_read_acked (zkv_rc_t *self, uint64_t from, uint64_t token)
 {
@@ -82,13 +89,10 @@ rc_read_acked (zkv_rc_t *self, uint64_t from, uint64_t token)
     //  Confirmations only shrink as tokens grow: serve a prefix
     size_t served = 0;
     while (served < self->read_count) {
-        rc_pending_read_t *read = &self->reads [served];
-        size_t acks = 0;
-        for (size_t i = 0; i < self->config.voter_count; i++)
-            if (self->progress [i].read_ack >= read->token)
-                acks++;
-        if (acks < rc_quorum (self))
+        self->acking = self->reads [served].token;
+        if (rc_tally (self, s_acked) != RC_VOTE_WON)
             break;
+        rc_pending_read_t *read = &self->reads [served];
         s_respond (self, read->from, read->index, read->context);
         served++;
     }

@@ -71,7 +71,7 @@ void
 rc_progress_reset (zkv_rc_t *self)
 {
     uint64_t last = rc_log_last_index (&self->log);
-    for (size_t i = 0; i < self->config.voter_count; i++) {
+    for (size_t i = 0; i < self->progress_count; i++) {
         rc_progress_t *pr = &self->progress [i];
         pr->match = 0;
         pr->next = last + 1;
@@ -147,10 +147,12 @@ rc_send_append (zkv_rc_t *self, rc_progress_t *pr, bool send_if_empty)
         return false;
     uint64_t prev = pr->next - 1;
     uint64_t last = rc_log_last_index (&self->log);
-    if (prev < self->log.snapshot_index) {
-        //  What it needs is compacted away: it needs a snapshot
+    if (prev < self->log.snapshot_index || pr->needs_snapshot) {
+        //  What it needs is compacted away, or it just joined: it needs a
+        //  snapshot (the state, with the configuration)
         if (!pr->recent_active)
             return false;
+        pr->needs_snapshot = false;
         pr->state = RC_SNAPSHOT;
         pr->pending_snapshot = self->log.snapshot_index;
         s_inflight_reset (pr);
@@ -208,14 +210,14 @@ rc_send_append (zkv_rc_t *self, rc_progress_t *pr, bool send_if_empty)
 void
 rc_broadcast_append (zkv_rc_t *self)
 {
-    for (size_t i = 0; i < self->config.voter_count; i++)
+    for (size_t i = 0; i < self->progress_count; i++)
         rc_send_append (self, &self->progress [i], true);
 }
 
 void
 rc_broadcast_heartbeat (zkv_rc_t *self, uint64_t context)
 {
-    for (size_t i = 0; i < self->config.voter_count; i++) {
+    for (size_t i = 0; i < self->progress_count; i++) {
         rc_progress_t *pr = &self->progress [i];
         if (pr->id == self->config.id)
             continue;
@@ -231,13 +233,19 @@ rc_broadcast_heartbeat (zkv_rc_t *self, uint64_t context)
 void
 rc_append_entries (zkv_rc_t *self, const zkv_bin_t *data, size_t count)
 {
+    rc_append_typed (self, data, count, ZKV_RC_ENTRY_NORMAL);
+}
+
+void
+rc_append_typed (zkv_rc_t *self, const zkv_bin_t *data, size_t count, uint64_t type)
+{
     uint64_t index = rc_log_last_index (&self->log);
     if (count == 0) {
-        rc_log_push (&self->log, ++index, self->term, 0, NULL);
+        rc_log_push (&self->log, ++index, self->term, type, NULL);
     }
     for (size_t i = 0; i < count; i++) {
         rc_data_t *payload = rc_data_new (data [i].data, data [i].size);
-        rc_log_push (&self->log, ++index, self->term, 0, payload);
+        rc_log_push (&self->log, ++index, self->term, type, payload);
         rc_data_unref (&payload);
         self->uncommitted_bytes += data [i].size;
     }
@@ -247,22 +255,11 @@ rc_append_entries (zkv_rc_t *self, const zkv_bin_t *data, size_t count)
 //  ---------------------------------------------------------------------
 //  Leader: commit
 
-static int
-s_compare_desc (const void *a, const void *b)
-{
-    uint64_t x = *(const uint64_t *) a, y = *(const uint64_t *) b;
-    return x > y? -1: x < y? 1: 0;
-}
-
 bool
 rc_maybe_commit (zkv_rc_t *self)
 {
-    uint64_t matches [64];
-    size_t count = self->config.voter_count < 64? self->config.voter_count: 64;
-    for (size_t i = 0; i < count; i++)
-        matches [i] = self->progress [i].match;
-    qsort (matches, count, sizeof (uint64_t), s_compare_desc);
-    uint64_t index = matches [rc_quorum (self) - 1];
+    //  What a quorum of voters holds (of both halves when joint)
+    uint64_t index = rc_quorum_index (self);
     if (index <= self->log.committed)
         return false;
 #ifndef ZKV_RC_BUG_COMMIT_OLD_TERM
@@ -307,6 +304,16 @@ rc_handle_append_response (zkv_rc_t *self, const zkv_raft_message_t *message)
     if (!pr || pr->id == self->config.id)
         return;
     pr->recent_active = true;
+    if (message->reject && message->context == RC_ASK_SNAPSHOT) {
+        //  A member that joined has no configuration: it starts from the
+        //  state, never from entries it could not judge
+        pr->needs_snapshot = true;
+        if (pr->state == RC_REPLICATE)
+            rc_progress_become_probe (pr);
+        pr->probe_sent = false;
+        rc_send_append (self, pr, true);
+        return;
+    }
     if (message->reject) {
         //  Back off fast: skip a whole term of the follower's log at once
         uint64_t hint = message->reject_hint;
@@ -392,6 +399,14 @@ rc_handle_append (zkv_rc_t *self, const zkv_raft_message_t *message)
     if (!s_append_well_formed (message))
         return;                         //  dropped, as if lost
     zkv_raft_message_t reply = rc_message (self, ZKV_RC_MSG_APP_RESP, message->from);
+    if (self->conf.voter_count == 0) {
+        //  Joined, with no configuration yet: ask for a snapshot
+        reply.index = message->index;
+        reply.reject = true;
+        reply.context = RC_ASK_SNAPSHOT;
+        rc_send (self, &reply);
+        return;
+    }
     if (message->index < self->log.committed) {
         //  Behind what we committed: tell the leader how far we are
         reply.index = self->log.committed;

@@ -27,7 +27,12 @@ s_send_timeout_now (zkv_rc_t *self, uint64_t target)
 void
 rc_transfer_request (zkv_rc_t *self, uint64_t target)
 {
-    if (self->role != ZKV_RC_LEADER || !rc_is_voter (self, target))
+    //  Only to a voter that stays one (never a learner: etcd's bad
+    //  leader transferee, which the shell reports)
+    bool incoming = false;
+    for (uint32_t i = 0; i < self->conf.voter_count; i++)
+        incoming |= self->conf.voters [i] == target;
+    if (self->role != ZKV_RC_LEADER || !incoming)
         return;
     if (self->transferee == target)
         return;                         //  already on its way there
