@@ -391,7 +391,46 @@ s_order_hash_kv (zsock_t *actor, void *body, uint64_t wait)
     zkv_io_send (actor, &zkv_hash_order_desc, &order);
 }
 
+//  Membership changes: raft checks and proposes them
+static void
+s_order_member (zsock_t *actor, zkv_member_order_t *order)
+{
+    zkv_io_send (actor, &zkv_member_order_desc, order);
+}
+
+static void
+s_order_member_add (zsock_t *actor, void *body, uint64_t wait)
+{
+    zkv_member_order_t order = { .wait = wait, .add = (zkv_member_add_t *) body };
+    s_order_member (actor, &order);
+}
+
+static void
+s_order_member_remove (zsock_t *actor, void *body, uint64_t wait)
+{
+    zkv_member_order_t order = { .wait = wait, .remove = (zkv_member_remove_t *) body };
+    s_order_member (actor, &order);
+}
+
+static void
+s_order_member_update (zsock_t *actor, void *body, uint64_t wait)
+{
+    zkv_member_order_t order = { .wait = wait, .update = (zkv_member_update_t *) body };
+    s_order_member (actor, &order);
+}
+
+static void
+s_order_member_promote (zsock_t *actor, void *body, uint64_t wait)
+{
+    zkv_member_order_t order = { .wait = wait, .promote = (zkv_member_promote_t *) body };
+    s_order_member (actor, &order);
+}
+
 static s_order_fn *const s_orders [ZKV_REQ_COUNT] = {
+    [ZKV_REQ_member_add]     = s_order_member_add,
+    [ZKV_REQ_member_remove]  = s_order_member_remove,
+    [ZKV_REQ_member_update]  = s_order_member_update,
+    [ZKV_REQ_member_promote] = s_order_member_promote,
     [ZKV_REQ_fault]       = s_order_fault,
     [ZKV_REQ_move_leader] = s_order_move_leader,
     [ZKV_REQ_snapshot]    = s_order_snapshot,

@@ -755,12 +755,12 @@ s_fake_node (zsock_t *pipe, void *args)
             const char *long_name = "a \"quoted\" <name> & more words here";
             zkv_cluster_member_t members [] = {
                 { 0x5712a4179abd4a9a, zkv_bin ("n1", 2), zkv_bin ("tcp://127.0.0.1:40002", 21),
-                  zkv_bin ("tcp://127.0.0.1:40001", 21), zkv_bin (NULL, 0) },
+                  zkv_bin ("tcp://127.0.0.1:40001", 21), zkv_bin (NULL, 0), false, false },
                 { 0xabc, zkv_bin ("n2", 2), zkv_bin ("tcp://127.0.0.1:40004", 21),
-                  zkv_bin (NULL, 0), zkv_bin (NULL, 0) },
+                  zkv_bin (NULL, 0), zkv_bin (NULL, 0), false, false },
                 { 0x10, zkv_bin (long_name, strlen (long_name)),
                   zkv_bin ("tcp://127.0.0.1:40006", 21), zkv_bin ("tcp://127.0.0.1:40005", 21),
-                  zkv_bin (NULL, 0) }
+                  zkv_bin (NULL, 0), false, false }
             };
             zkv_member_list_response_t response = { &header, { members, 3 } };
             size_t body_size, size;
