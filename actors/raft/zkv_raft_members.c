@@ -83,8 +83,17 @@ zkv_raft_members_load (self_t *self)
         gone [gone_count] = (zkv_peer_t) { removed.items [i].member_id, endpoints [gone_count] };
         gone_count++;
     }
-    if (self->peers)
-        zkv_peers_sync (self->peers, peers, self->member_count, gone, gone_count);
+    if (!self->peers) {
+        free (error);
+        msgpack_zone_free (zone);
+        return;
+    }
+    //  A member removed just now hears it before its connection goes: it
+    //  may never apply its removal, whose entry it may never get
+    for (size_t i = 0; i < before_count; i++)
+        if (!zkv_raft_member (self, before [i].id) && before [i].id != self->args->member_id)
+            zkv_peers_tell_removed (self->peers, before [i].id);
+    zkv_peers_sync (self->peers, peers, self->member_count, gone, gone_count);
     free (error);
     msgpack_zone_free (zone);
 }
