@@ -321,13 +321,29 @@ s_agree (s_node_t *asked, int count)
 
 static int s_keys;                      //  k0 ... acknowledged so far
 
+typedef struct {
+    s_node_t *node;
+    const char *key;
+} s_putting_t;
+
+static bool
+s_put_acked (void *arg)
+{
+    s_putting_t *putting = (s_putting_t *) arg;
+    return s_put (putting->node, putting->key, "value");
+}
+
+//  Puts the next keys through node, each again until acknowledged (an
+//  election after a change refuses them for a moment: a client retries)
 static void
 s_write (s_node_t *node, int count)
 {
     for (int i = 0; i < count; i++) {
         char key [16];
         snprintf (key, sizeof key, "k%d", s_keys);
-        cr_assert (s_put (node, key, "value"), "put %s through %s", key, node->name);
+        s_putting_t putting = { node, key };
+        cr_assert (eventually (s_put_acked, &putting, 10000), "put %s through %s", key,
+                   node->name);
         s_keys++;
     }
 }
