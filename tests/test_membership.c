@@ -62,6 +62,12 @@ s_error (const zkv_msg_t *reply)
     return text;
 }
 
+static bool
+s_text_is (zkv_bin_t bin, const char *text)
+{
+    return bin.size == strlen (text) && memcmp (bin.data, text, bin.size) == 0;
+}
+
 static zkv_status_response_t
 s_status (s_node_t *node, zkv_msg_t **reply)
 {
@@ -582,4 +588,210 @@ Test (membership, a_removed_member_that_was_paused_stops_when_it_resumes)
     cr_assert (strstr (log, "permanently removed"), "%s", log);
     free (log);
     s_agree (leader, s_keys);
+}
+
+//  The node's member list says id is a voter
+static bool
+s_is_voter (s_node_t *node, uint64_t id)
+{
+    zkv_member_list_t list = { .linearizable = false };
+    zkv_msg_t *reply = s_call (node, &zkv_member_list_desc, &list);
+    bool voter = false;
+    if (reply && !zkv_reply_error (reply)) {
+        const zkv_member_list_response_t *members =
+            (const zkv_member_list_response_t *) reply->body;
+        for (size_t i = 0; i < members->members.count; i++)
+            voter |= members->members.items [i].member_id == id
+                  && !members->members.items [i].is_learner;
+    }
+    zkv_msg_destroy (&reply);
+    return voter;
+}
+
+typedef struct {
+    s_node_t *asked;
+    uint64_t id;
+} s_voter_t;
+
+static bool
+s_becomes_voter (void *arg)
+{
+    s_voter_t *voter = (s_voter_t *) arg;
+    return s_is_voter (voter->asked, voter->id);
+}
+
+Test (membership, a_learner_added_with_auto_promote_is_promoted_once_in_sync)
+{
+    s_keys = 0;
+    s_node_t *n1 = s_first ();
+    s_write (n1, 30);
+    //  Added by hand, as s_add does, with auto_promote
+    s_node_t *n2 = &s_nodes [s_count++];
+    snprintf (n2->name, sizeof n2->name, "n2");
+    n2->node = zkv_testnode_new ("n2");
+    const char *peer = zkv_testnode_peer_endpoint (n2->node);
+    zkv_member_add_t add = { .peer_endpoint = zkv_bin (peer, strlen (peer)), .is_learner = true,
+                             .auto_promote = true };
+    zkv_msg_t *reply = s_call (n1, &zkv_member_add_desc, &add);
+    cr_assert_str_eq (s_error (reply), "");
+    n2->id = ((zkv_member_add_response_t *) reply->body)->member->member_id;
+    cr_assert (((zkv_member_add_response_t *) reply->body)->member->auto_promote);
+    zkv_msg_destroy (&reply);
+    //  Not started: it stays a learner
+    zclock_sleep (1000);
+    cr_assert (!s_is_voter (n1, n2->id));
+    static char cluster [1024];
+    snprintf (cluster, sizeof cluster, "n1=%s,n2=%s", zkv_testnode_peer_endpoint (n1->node), peer);
+    static const char *flags [16];
+    const char *these [] = {
+        "--initial-cluster", cluster, "--initial-cluster-state", "existing",
+        "--initial-cluster-token", s_token, "--heartbeat-interval", "50",
+        "--election-timeout", "500", NULL
+    };
+    memcpy (flags, these, sizeof these);
+    zkv_testnode_set_flags (n2->node, flags);
+    cr_assert_eq (zkv_testnode_restart (n2->node), 0);
+    s_voter_t voter = { n1, n2->id };
+    cr_assert (eventually (s_becomes_voter, &voter, 10000), "never promoted");
+    s_write (n2, 5);
+    s_agree (n1, s_keys);
+}
+
+Test (membership, members_learners_and_the_configuration_survive_restarts)
+{
+    s_keys = 0;
+    s_node_t *n1 = s_first ();
+    s_node_t *n2 = s_add (n1, true);
+    s_promote (n1, n2, NULL);
+    s_node_t *n3 = s_add (n1, true);
+    s_write (n1, 10);
+    s_agree (n1, s_keys);
+    //  Every member restarts: two voters and a learner still
+    for (size_t i = 0; i < s_count; i++) {
+        zkv_testnode_kill (s_nodes [i].node, SIGKILL);
+        cr_assert_eq (zkv_testnode_restart (s_nodes [i].node), 0);
+    }
+    s_write (n2, 10);
+    s_agree (n1, s_keys);
+    cr_assert (s_is_voter (n1, n2->id));
+    cr_assert (!s_is_voter (n1, n3->id));
+    zkv_msg_t *reply;
+    cr_assert (s_status (n3, &reply).is_learner);
+    zkv_msg_destroy (&reply);
+    //  The learner still refuses what a learner refuses, and is promoted
+    zkv_put_t put = { .key = zkv_bin ("a", 1), .value = zkv_bin ("b", 1) };
+    reply = s_call (n3, &zkv_put_desc, &put);
+    cr_assert_str_eq (s_error (reply), "etcdserver: rpc not supported for learner");
+    zkv_msg_destroy (&reply);
+    s_promote (n2, n3, NULL);
+    s_write (n3, 5);
+    s_agree (n1, s_keys);
+}
+
+Test (membership, two_learners_racing_one_wins)
+{
+    s_node_t *n1 = s_first ();
+    const char *first = "tcp://127.0.0.1:1", *second = "tcp://127.0.0.1:2";
+    zkv_member_add_t a = { .peer_endpoint = zkv_bin (first, strlen (first)), .is_learner = true };
+    zkv_member_add_t b = { .peer_endpoint = zkv_bin (second, strlen (second)), .is_learner = true };
+    //  Both sent before either is answered
+    zkv_client_t *one = zkv_client_new (zkv_testnode_endpoint (n1->node), 5000);
+    zkv_client_t *two = zkv_client_new (zkv_testnode_endpoint (n1->node), 5000);
+    zkv_result_t status;
+    cr_assert_neq (zkv_client_send (one, &zkv_member_add_desc, &a, 5000), 0);
+    cr_assert_neq (zkv_client_send (two, &zkv_member_add_desc, &b, 5000), 0);
+    zkv_msg_t *ra = zkv_client_recv (one, &zkv_member_add_desc, 5000, &status);
+    zkv_msg_t *rb = zkv_client_recv (two, &zkv_member_add_desc, 5000, &status);
+    const char *ea = s_error (ra);
+    char first_error [256];
+    snprintf (first_error, sizeof first_error, "%s", ea);
+    const char *eb = s_error (rb);
+    bool a_won = streq (first_error, "") && !streq (eb, "");
+    bool b_won = !streq (first_error, "") && streq (eb, "");
+    cr_assert (a_won || b_won, "one add wins: '%s' / '%s'", first_error, eb);
+    const char *lost = a_won? eb: first_error;
+    cr_assert (streq (lost, "zkv: a membership change is still under way")
+            || streq (lost, "etcdserver: too many learner members in cluster"), "%s", lost);
+    zkv_msg_destroy (&ra);
+    zkv_msg_destroy (&rb);
+    zkv_client_destroy (&one);
+    zkv_client_destroy (&two);
+}
+
+Test (membership, every_member_publishes_every_change)
+{
+    s_keys = 0;
+    s_node_t *n1 = s_first ();
+    s_node_t *n2 = s_add (n1, true);
+    s_promote (n1, n2, NULL);
+    s_agree (n1, 0);
+    //  A subscriber to each member sees the next change
+    zsock_t *subs [2];
+    for (int i = 0; i < 2; i++) {
+        zkv_msg_t *reply;
+        zkv_status_response_t status = s_status (&s_nodes [i], &reply);
+        subs [i] = zsock_new (ZMQ_SUB);
+        zsock_set_subscribe (subs [i], "member");
+        zsock_connect (subs [i], "%.*s", (int) status.events_endpoint.size,
+                       (const char *) status.events_endpoint.data);
+        zkv_msg_destroy (&reply);
+    }
+    zclock_sleep (300);                 //  the subscriptions reach the members
+    const char *dead = "tcp://127.0.0.1:1";
+    zkv_member_add_t add = { .peer_endpoint = zkv_bin (dead, strlen (dead)), .is_learner = true };
+    zkv_msg_t *reply = s_change (n1, &zkv_member_add_desc, &add);
+    cr_assert_str_eq (s_error (reply), "");
+    uint64_t added = ((zkv_member_add_response_t *) reply->body)->member->member_id;
+    zkv_msg_destroy (&reply);
+    for (int i = 0; i < 2; i++) {
+        bool seen = false;
+        zpoller_t *poller = zpoller_new (subs [i], NULL);
+        int64_t deadline = zclock_mono () + 5000;
+        while (!seen && zclock_mono () < deadline) {
+            if (!zpoller_wait (poller, 200))
+                continue;
+            zmsg_t *msg = zmsg_recv (subs [i]);
+            zframe_t *body = zmsg_last (msg);
+            msgpack_zone *zone = msgpack_zone_new (4096);
+            zkv_limits_t limits = zkv_limits_trusted ();
+            zkv_result_t status;
+            zkv_membership_event_t *event = (zkv_membership_event_t *) zkv_msg_decode_body (
+                zframe_data (body), zframe_size (body), &zkv_membership_event_desc, zone,
+                &limits, &status);
+            seen = event && event->member_id == added && s_text_is (event->change, "added")
+                && event->members.count == 3;
+            msgpack_zone_free (zone);
+            zmsg_destroy (&msg);
+        }
+        zpoller_destroy (&poller);
+        cr_assert (seen, "%s did not publish the change", s_nodes [i].name);
+        zsock_destroy (&subs [i]);
+    }
+}
+
+Test (membership, a_leader_restarted_in_the_middle_of_a_joint_change_leaves_it)
+{
+    s_keys = 0;
+    s_node_t *n1 = s_first ();
+    s_node_t *n2 = s_add (n1, true);
+    s_promote (n1, n2, NULL);
+    s_node_t *n3 = s_add (n1, true);
+    s_promote (n1, n3, NULL);
+    s_node_t *n4 = s_add (n1, true);
+    s_write (n1, 10);
+    s_agree (n1, s_keys);
+    //  The joint change goes in; the leader dies at once, before or after
+    //  it left the joint configuration: a new one finishes the change
+    s_node_t *leader = s_leader (n1);
+    s_node_t *replaced = leader == n3? n2: n3;
+    s_promote (leader, n4, replaced);
+    zkv_testnode_kill (leader->node, SIGKILL);
+    s_node_t *other = leader == n1? n4: n1;
+    cr_assert_eq (zkv_testnode_restart (leader->node), 0);
+    cr_assert (eventually (s_node_ended, replaced, 15000), "the replaced member did not stop");
+    s_write (other, 10);
+    s_agree (other, s_keys);
+    //  Nothing is joint any more: a next change is taken
+    s_node_t *n5 = s_add (other, true);
+    (void) n5;
 }
