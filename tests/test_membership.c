@@ -795,3 +795,68 @@ Test (membership, a_leader_restarted_in_the_middle_of_a_joint_change_leaves_it)
     s_node_t *n5 = s_add (other, true);
     (void) n5;
 }
+
+Test (membership, a_snapshot_of_a_changed_cluster_restores_into_a_new_membership)
+{
+    s_keys = 0;
+    s_node_t *n1 = s_first ();
+    s_node_t *n2 = s_add (n1, true);
+    s_promote (n1, n2, NULL);
+    s_node_t *n3 = s_add (n1, true);
+    s_promote (n1, n3, NULL);
+    s_write (n1, 20);
+    s_remove (n1, n2);
+    cr_assert (eventually (s_node_ended, n2, 10000));
+    s_write (n1, 5);
+    s_agree (n1, s_keys);
+    //  Saved from a member, restored as a new cluster of one
+    char file [300];
+    snprintf (file, sizeof file, "%s/saved.snap", zkv_testnode_data_dir (n3->node));
+    char zkvctl [300];
+    snprintf (zkvctl, sizeof zkvctl, "%s/zkvctl", ZKV_BUILD_DIR);
+    const char *save [] = { zkvctl, "--endpoints", zkv_testnode_endpoint (n3->node), "snapshot",
+                            "save", file, NULL };
+    zkv_run_t run = zkv_run (NULL, save);
+    cr_assert_eq (run.code, 0, "%s%s", run.out, run.err);
+    zkv_run_free (&run);
+    int64_t revision = 0;
+    uint32_t hash = s_hash_kv (n3, &revision);
+    //  The old cluster stops: the new one is all there is
+    zkv_testnode_kill (n1->node, SIGTERM);
+    zkv_testnode_kill (n3->node, SIGTERM);
+    s_node_t *restored = &s_nodes [s_count++];
+    snprintf (restored->name, sizeof restored->name, "r1");
+    restored->node = zkv_testnode_new ("r1");
+    static char cluster [512];
+    snprintf (cluster, sizeof cluster, "r1=%s", zkv_testnode_peer_endpoint (restored->node));
+    const char *restore [] = { zkvctl, "snapshot", "restore", file, "--data-dir",
+                               zkv_testnode_data_dir (restored->node), "--name", "r1",
+                               "--initial-cluster", cluster, "--initial-cluster-token", "restored",
+                               NULL };
+    run = zkv_run (NULL, restore);
+    cr_assert_eq (run.code, 0, "%s%s", run.out, run.err);
+    zkv_run_free (&run);
+    static const char *flags [] = {
+        "--initial-cluster", cluster, "--initial-cluster-token", "restored",
+        "--heartbeat-interval", "50", "--election-timeout", "500", NULL
+    };
+    flags [1] = cluster;
+    zkv_testnode_set_flags (restored->node, flags);
+    cr_assert_eq (zkv_testnode_restart (restored->node), 0);
+    restored->id = s_node_id (restored);
+    //  Its member alone votes, whatever the old configuration was; the data
+    //  is the same; and it grows again
+    s_leader (restored);
+    int64_t at = revision;
+    cr_assert_eq (s_hash_kv (restored, &at), hash);
+    zkv_member_list_t list = { .linearizable = true };
+    zkv_msg_t *reply = s_call (restored, &zkv_member_list_desc, &list);
+    cr_assert_str_eq (s_error (reply), "");
+    cr_assert_eq (((zkv_member_list_response_t *) reply->body)->members.count, 1);
+    zkv_msg_destroy (&reply);
+    snprintf (s_token, sizeof s_token, "restored");
+    s_node_t *grown = s_add (restored, true);
+    s_promote (restored, grown, NULL);
+    s_write (restored, 5);
+    s_agree (restored, s_keys);
+}
