@@ -576,12 +576,14 @@ s_gate (self_t *self, const zkv_msg_t *request)
 {
     //  A removed member serves nobody; a learner (etcd's rule, and zkv's
     //  maintenance of the member itself) serves serializable reads, the
-    //  member list, Status, hashes, defragmentation and snapshots
+    //  member list (linearizable too: its read index comes from the
+    //  leader), Status, hashes, defragmentation and snapshots
     if (streq (self->role, "removed"))
         return ZKV_ERR_MEMBER_REMOVED;
     if (streq (self->role, "learner")) {
         zkv_server_t server = request->desc->serve->server;
-        bool local = server != ZKV_BY_STATE && server != ZKV_BY_RAFT;
+        bool local = (server != ZKV_BY_STATE && server != ZKV_BY_RAFT)
+                  || request->desc == &zkv_member_list_desc;
         bool serializable = server == ZKV_BY_STATE && !s_writes (request)
                          && s_rules_of (request)->serializable
                          && s_rules_of (request)->serializable (request->body);

@@ -860,3 +860,21 @@ Test (membership, a_snapshot_of_a_changed_cluster_restores_into_a_new_membership
     s_write (restored, 5);
     s_agree (restored, s_keys);
 }
+
+//  Two voters, one replaced: until the cluster leaves the joint
+//  configuration it needs both of the old voters, the one leaving too; it
+//  must hear of its removal only once the change is complete
+Test (membership, replaces_one_of_two_voters_the_leader)
+{
+    s_keys = 0;
+    s_node_t *n1 = s_first ();
+    s_node_t *n2 = s_add (n1, true);
+    s_promote (n1, n2, NULL);
+    s_write (n1, 10);
+    s_node_t *n3 = s_add (n1, true);
+    s_agree (n1, s_keys);
+    s_promote (n1, n3, n1);
+    cr_assert (eventually (s_node_ended, n1, 10000), "the replaced leader did not stop");
+    s_write (n2, 10);
+    s_agree (n3, s_keys);
+}

@@ -43,6 +43,18 @@ zkv_raft_member (self_t *self, uint64_t id)
     return NULL;
 }
 
+//  The endpoint of a removed member's last record, or NULL
+static const char *
+s_removed_endpoint (const zkv_cluster_member_list_t *removed, uint64_t id, char *endpoint)
+{
+    for (size_t i = 0; i < removed->count; i++)
+        if (removed->items [i].member_id == id) {
+            zkv_bin_str (removed->items [i].peer_endpoint, endpoint, 256);
+            return endpoint;
+        }
+    return NULL;
+}
+
 void
 zkv_raft_members_load (self_t *self)
 {
@@ -58,42 +70,63 @@ zkv_raft_members_load (self_t *self)
     size_t before_count = self->member_count;
     memcpy (before, self->members, before_count * sizeof (s_member_t));
     self->member_count = 0;
-    zkv_peer_t peers [ZKV_RC_MAX_MEMBERS], gone [64];
+    zkv_peer_t peers [2 * ZKV_RC_MAX_MEMBERS], gone [64];
+    size_t peer_count = 0;
     for (size_t i = 0; i < members.count && self->member_count < ZKV_RC_MAX_MEMBERS; i++) {
         const zkv_cluster_member_t *record = &members.items [i];
         s_member_t *member = &self->members [self->member_count];
+        bool known = false;
         memset (member, 0, sizeof *member);
         for (size_t j = 0; j < before_count; j++)
-            if (before [j].id == record->member_id)
+            if (before [j].id == record->member_id) {
                 *member = before [j];
+                known = true;
+            }
         member->id = record->member_id;
         zkv_bin_str (record->peer_endpoint, member->endpoint, sizeof member->endpoint);
         member->learner = record->is_learner;
         member->started = record->name.size > 0;
         member->auto_promote = record->auto_promote;
-        if (!member->last_heard)
+        if (!known) {
+            //  A newcomer that has not started is down until heard from
             member->last_heard = zclock_mono ();
-        peers [self->member_count] = (zkv_peer_t) { member->id, member->endpoint };
+            member->down = !member->started;
+        }
+        peers [peer_count++] = (zkv_peer_t) { member->id, member->endpoint };
         self->member_count++;
     }
-    char endpoints [64][256];
+    //  A voter removed by a joint change still counts until the cluster
+    //  leaves the joint configuration: the members keep talking to it
+    const zkv_conf_state_t *conf = self->core? zkv_rc_conf (self->core): NULL;
+    static char leaving [ZKV_RC_MAX_MEMBERS][256];
+    for (uint32_t i = 0; conf && i < conf->outgoing_count; i++) {
+        uint64_t id = conf->outgoing [i];
+        if (!zkv_raft_member (self, id)
+        &&  s_removed_endpoint (&removed, id, leaving [i]))
+            peers [peer_count++] = (zkv_peer_t) { id, leaving [i] };
+    }
+    static char endpoints [64][256];
     size_t gone_count = 0;
     for (size_t i = 0; i < removed.count && gone_count < 64; i++) {
         zkv_bin_str (removed.items [i].peer_endpoint, endpoints [gone_count], 256);
         gone [gone_count] = (zkv_peer_t) { removed.items [i].member_id, endpoints [gone_count] };
         gone_count++;
     }
-    if (!self->peers) {
-        free (error);
-        msgpack_zone_free (zone);
-        return;
+    if (self->peers) {
+        //  A member removed just now hears it before its connection goes:
+        //  it may never apply its removal, whose entry it may never get
+        for (size_t i = 0; i < self->linked_count; i++) {
+            bool stays = self->linked [i] == self->args->member_id;
+            for (size_t j = 0; j < peer_count; j++)
+                stays |= peers [j].id == self->linked [i];
+            if (!stays)
+                zkv_peers_tell_removed (self->peers, self->linked [i]);
+        }
+        zkv_peers_sync (self->peers, peers, peer_count, gone, gone_count);
+        self->linked_count = peer_count;
+        for (size_t i = 0; i < peer_count; i++)
+            self->linked [i] = peers [i].id;
     }
-    //  A member removed just now hears it before its connection goes: it
-    //  may never apply its removal, whose entry it may never get
-    for (size_t i = 0; i < before_count; i++)
-        if (!zkv_raft_member (self, before [i].id) && before [i].id != self->args->member_id)
-            zkv_peers_tell_removed (self->peers, before [i].id);
-    zkv_peers_sync (self->peers, peers, self->member_count, gone, gone_count);
     free (error);
     msgpack_zone_free (zone);
 }

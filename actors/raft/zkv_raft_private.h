@@ -112,6 +112,8 @@ typedef struct {
     s_member_t members [ZKV_RC_MAX_MEMBERS];
     size_t member_count;
     uint64_t members_version;           //  storage's, when last read
+    uint64_t linked [2 * ZKV_RC_MAX_MEMBERS];   //  the peers connected to
+    size_t linked_count;
     int64_t next_auto_promote;
     bool was_member;                    //  in the configuration once
     bool learner;                       //  a learner now
