@@ -27,7 +27,7 @@ static int s_events_run (zkvctl_t *ctl, int argc, char **argv);
 const zkvctl_command_t zkvctl_events_command = {
     "events", "events [flags]",
     "Prints the events the members publish (leader, transfer, member, defrag, snapshot) as they come",
-    s_events_run, NULL
+    s_events_run, NULL, NULL
 };
 
 //  The event message of each topic
