@@ -574,6 +574,20 @@ s_write_cost (const zkv_msg_t *request)
 static zkv_err_t
 s_gate (self_t *self, const zkv_msg_t *request)
 {
+    //  A removed member serves nobody; a learner (etcd's rule, and zkv's
+    //  maintenance of the member itself) serves serializable reads, the
+    //  member list, Status, hashes, defragmentation and snapshots
+    if (streq (self->role, "removed"))
+        return ZKV_ERR_MEMBER_REMOVED;
+    if (streq (self->role, "learner")) {
+        zkv_server_t server = request->desc->serve->server;
+        bool local = server != ZKV_BY_STATE && server != ZKV_BY_RAFT;
+        bool serializable = server == ZKV_BY_STATE && !s_writes (request)
+                         && s_rules_of (request)->serializable
+                         && s_rules_of (request)->serializable (request->body);
+        if (!local && !serializable)
+            return ZKV_ERR_LEARNER_RPC;
+    }
     if (zkv_alarm_table_size (self->alarms) == 0)
         return ZKV_ERR_OK;
     //  (it refuses only writes: reads and alarms pass, and what the state
@@ -682,6 +696,7 @@ s_status (self_t *self, zmsg_t **envelope_p, const zkv_msg_t *request)
         .db_size_quota = self->args->quota_bytes,
         .name = zkv_bin (self->args->name, strlen (self->args->name)),
         .role = zkv_bin (self->role, strlen (self->role)),
+        .is_learner = streq (self->role, "learner"),
         .events_endpoint = zkv_bin (zsock_endpoint (self->events),
                                     strlen (zsock_endpoint (self->events)))
     };

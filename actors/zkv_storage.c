@@ -8,6 +8,7 @@
 #include "zkv_grow.h"
 #include "zkv_alarm_table.h"
 #include "zkv_members.h"
+#include "zkv_membership.h"
 #include "zkv_snapshot.h"
 #include "zkv_check.h"
 #include "zkv_mvcc.h"
@@ -69,6 +70,9 @@ typedef struct {
     uint64_t applied_told_raft;
     uint64_t bytes_since_told_raft;     //  of the entries applied since
     uint64_t next_stream;
+    zkv_conf_state_t conf;              //  the raft configuration, as applied
+    uint64_t members_version;           //  changes of the member table, for raft
+    uint64_t members_version_told;
     uint64_t late_reads;                //  dropped or stopped past their deadline,
     int64_t late_reads_told;            //  told in the log at most once a second
     bool terminated;
@@ -333,8 +337,9 @@ s_check_dispatch (void)
                        zkv_requests [kind]->name);
 }
 
-//  A member publishes its client endpoint (attributes, proposed by raft):
-//  merged in its record. Nobody waits for it.
+//  A member publishes its name and client endpoint (attributes, proposed
+//  by raft): merged in its record (a member added by MemberAdd is
+//  "started" from then on). Nobody waits for it.
 static void
 s_merge_attributes (self_t *self, const zkv_cluster_member_t *attributes, msgpack_zone *zone)
 {
@@ -345,6 +350,7 @@ s_merge_attributes (self_t *self, const zkv_cluster_member_t *attributes, msgpac
     if (found < 0)
         zkv_fatal ("storage: cannot read the member table: %s", error);
     if (found == 1) {
+        record->name = attributes->name;        //  an added member: started now
         record->client_endpoint = attributes->client_endpoint;
         record->events_endpoint = attributes->events_endpoint;
         uint8_t key [8];
@@ -455,7 +461,8 @@ s_push_state (self_t *self, bool to_raft)
         .applied = zkv_mvcc_applied_index (self->mvcc),
         .applied_term = zkv_mvcc_applied_term (self->mvcc),
         .revision = zkv_mvcc_revision (self->mvcc),
-        .compact_revision = zkv_mvcc_compact_revision (self->mvcc)
+        .compact_revision = zkv_mvcc_compact_revision (self->mvcc),
+        .members_version = self->members_version
     };
     zkv_io_send (self->front, &zkv_storage_state_desc, &state);
     if (to_raft || state.applied >= self->applied_told_raft + STATE_TO_RAFT
@@ -505,6 +512,108 @@ s_serve_reads (self_t *self, s_answers_t *answers)
     }
 }
 
+//  ---------------------------------------------------------------------
+//  Membership
+
+//  Writes the batch so far, and opens the next: a membership change is
+//  applied in a batch of its own, so that it reads the member table as
+//  the entries before it left it, and the entries after it read its own
+static void
+s_batch_cut (self_t *self, uint64_t index, uint64_t term)
+{
+    char *error = NULL;
+    if (index && zkv_mvcc_commit (self->mvcc, index, term, &error))
+        zkv_fatal ("storage: applying entries up to %llu failed: %s",
+                   (unsigned long long) index, error);
+    zkv_mvcc_begin (self->mvcc);
+}
+
+//  The reply to a membership request, once its change is written: the
+//  members after it (and the member added)
+static uint8_t *
+s_membership_reply (self_t *self, const zkv_internal_request_t *request,
+                    const zkv_membership_done_t *done, const zkv_result_t *failed, uint64_t term,
+                    msgpack_zone *zone, zkv_cluster_member_list_t *members, size_t *size)
+{
+    zkv_header_t header = {
+        .cluster_id = self->args->cluster_id, .member_id = self->args->member_id,
+        .revision = zkv_mvcc_revision (self->mvcc), .raft_term = term
+    };
+    if (failed)
+        return zkv_msg_encode_error (failed, &header, size);
+    (void) zone;
+    if (request->member_add) {
+        zkv_member_add_response_t response = { &header, done->member, *members };
+        return zkv_msg_encode_body (&zkv_member_add_response_desc, &response, size);
+    }
+    if (request->member_remove) {
+        zkv_member_remove_response_t response = { &header, *members };
+        return zkv_msg_encode_body (&zkv_member_remove_response_desc, &response, size);
+    }
+    if (request->member_update) {
+        zkv_member_update_response_t response = { &header, *members };
+        return zkv_msg_encode_body (&zkv_member_update_response_desc, &response, size);
+    }
+    if (request->member_promote) {
+        zkv_member_promote_response_t response = { &header, *members };
+        return zkv_msg_encode_body (&zkv_member_promote_response_desc, &response, size);
+    }
+    return NULL;
+}
+
+//  Tells the change on the events socket, with the members after it
+static void
+s_membership_tell (self_t *self, const zkv_membership_done_t *done,
+                   const zkv_cluster_member_list_t *members, uint64_t index)
+{
+    if (!done->change)
+        return;
+    zsys_info ("storage: member %016llx %s (entry %llu)", (unsigned long long) done->member_id,
+               done->change, (unsigned long long) index);
+    zkv_membership_event_t event = {
+        .member = self->args->member_id, .change = zkv_bin (done->change, strlen (done->change)),
+        .member_id = done->member_id, .replaced = done->replaced,
+        .peer_endpoint = done->peer_endpoint, .members = *members,
+        .joint = zkv_rc_conf_is_joint (&self->conf), .index = index
+    };
+    zkv_io_event (self->front, "member", &zkv_membership_event_desc, &event);
+}
+
+//  Applies a membership entry: a configuration entry, or a member update
+//  (request, decoded already). The batch holds the entries before it.
+static void
+s_apply_membership (self_t *self, const zkv_entry_t *entry, zkv_internal_request_t *request,
+                    uint64_t before_index, uint64_t before_term, msgpack_zone *zone,
+                    s_answers_t *answers)
+{
+    s_batch_cut (self, before_index, before_term);
+    zkv_membership_done_t done;
+    zkv_result_t status;
+    int rc = request? zkv_membership_update (self->mvcc, self->args->engine,
+                                             request->member_update, zone, &done, &status)
+                    : zkv_membership_apply (self->mvcc, self->args->engine, &self->conf,
+                                            entry->data, zone, &request, &done, &status);
+    s_batch_cut (self, entry->index, entry->term);
+    self->members_version++;
+    zkv_cluster_member_list_t members = { NULL, 0 };
+    char *error = NULL;
+    if (zkv_members_list (self->args->engine, zone, &members, &error))
+        zkv_fatal ("storage: cannot read the member table: %s", error);
+    if (rc == 0)
+        s_membership_tell (self, &done, &members, entry->index);
+    else {
+        char text [256];
+        zsys_warning ("storage: membership entry %llu changed nothing: %s",
+                      (unsigned long long) entry->index, zkv_status_text (&status, text, sizeof text));
+    }
+    if (!request || request->origin != self->args->member_id || request->wait == 0)
+        return;                         //  another member answers its client
+    size_t size;
+    uint8_t *reply = s_membership_reply (self, request, &done, rc? &status: NULL, entry->term,
+                                         zone, &members, &size);
+    s_answers_add (answers, request->wait, reply, size);
+}
+
 static void
 s_apply (self_t *self, const zkv_apply_t *apply, s_answers_t *answers)
 {
@@ -537,13 +646,22 @@ s_apply (self_t *self, const zkv_apply_t *apply, s_answers_t *answers)
         if (entry->index != expected)
             zkv_fatal ("storage: entry %llu follows %llu: committed entries were lost",
                        (unsigned long long) entry->index, (unsigned long long) (expected - 1));
+        uint64_t before_index = last_index, before_term = last_term;
         last_index = entry->index;
         last_term = entry->term;
+        if (entry->type == ZKV_RC_ENTRY_CONF) {
+            s_apply_membership (self, entry, NULL, before_index, before_term, zone, answers);
+            continue;
+        }
         if (entry->data.size == 0)
             continue;                   //  a new leader's empty entry
         zkv_internal_request_t *request = s_decode_request (entry->data, zone);
         if (!request)
             continue;
+        if (request->member_update) {
+            s_apply_membership (self, entry, request, before_index, before_term, zone, answers);
+            continue;
+        }
         size_t size;
         int64_t compacted = zkv_mvcc_compact_revision (self->mvcc);
         uint8_t *reply = s_execute (self, request, entry->term, entry->index, zone, &size);
@@ -572,6 +690,10 @@ s_apply (self_t *self, const zkv_apply_t *apply, s_answers_t *answers)
     if (last_index && zkv_mvcc_commit (self->mvcc, last_index, last_term, &error))
         zkv_fatal ("storage: applying entries up to %llu failed: %s",
                    (unsigned long long) last_index, error);
+    if (self->members_version != self->members_version_told) {
+        s_push_state (self, true);      //  raft connects to new members at once
+        self->members_version_told = self->members_version;
+    }
     zkv_space_wrote (self->space, ZKV_SPACE_APPENDED * bytes);
     self->bytes_since_told_raft += (uint64_t) bytes;
     s_alarm_changes_tell (self);
@@ -619,6 +741,9 @@ s_install (self_t *self, const zkv_snapshot_chunk_t *chunk)
         zkv_fatal ("storage: cannot open the installed snapshot: %s", error);
     if (zkv_alarm_table_load (self->alarms, self->args->engine, &error))
         zkv_fatal ("storage: cannot read the installed snapshot's alarms: %s", error);
+    if (zkv_members_conf (self->args->engine, &self->conf, &error))
+        zkv_fatal ("storage: cannot read the installed snapshot's members: %s", error);
+    self->members_version++;
     zsys_info ("storage: installed a snapshot at %llu (revision %lld)",
                (unsigned long long) zkv_mvcc_applied_index (self->mvcc),
                (long long) zkv_mvcc_revision (self->mvcc));
@@ -790,7 +915,8 @@ s_start (self_t *self, char *error, size_t size)
 {
     char *err = NULL;
     self->mvcc = zkv_mvcc_new (self->args->engine, &err);
-    if (!self->mvcc || zkv_alarm_table_load (self->alarms, self->args->engine, &err)) {
+    if (!self->mvcc || zkv_alarm_table_load (self->alarms, self->args->engine, &err)
+    ||  zkv_members_conf (self->args->engine, &self->conf, &err)) {
         snprintf (error, size, "cannot open the store: %s", err);
         free (err);
         return error;

@@ -57,7 +57,7 @@ enum {
     S_REQUEST_TIMEOUT, S_TOKEN, S_LOG_LEVEL, S_LISTEN_PEER, S_INITIAL_CLUSTER,
     S_INITIAL_CLUSTER_STATE, S_HEARTBEAT, S_ELECTION, S_SNAPSHOT_COUNT, S_FAULTS,
     S_PEER_FD, S_CLIENT_FD, S_QUOTA, S_LISTEN_EVENTS, S_MIN_FREE_DISK, S_CORRUPT_CHECK,
-    S_INITIAL_CORRUPT_CHECK, S_MAX_CLIENT_REQUESTS, S_CERT, S_CLIENT_CERTS, S_PEER_CERTS,
+    S_INITIAL_CORRUPT_CHECK, S_MAX_LEARNERS, S_MAX_CLIENT_REQUESTS, S_CERT, S_CLIENT_CERTS, S_PEER_CERTS,
     S_ADMIN_CERTS, S_MAX_RESPONSE_BYTES, S_MAX_CLIENT_UNREAD, S_MAX_UNREAD,
     S_MAX_CLIENT_CONNECTIONS, S_PEER_CERT, S_DISK_RESERVE
 };
@@ -194,6 +194,9 @@ static const s_setting_t s_settings [] = {
     { "initial-corrupt-check", "false", "compare the data with the peers' before serving", true,
       .kind = K_BOOL, FIELD (initial_corrupt_check), .words = s_switch,
       .error = "takes true or false" },
+    { "max-learners", "1", "learners in the cluster at once (etcd's default: 1)",
+      .kind = K_SIZE, FIELD (max_learners), .min = 0, .max = 15,
+      .error = "must be between 0 and 15" },
     { "max-client-requests", "4096", "requests of one client connection waiting at once",
       .kind = K_SIZE, FIELD (max_client_requests), .min = 1, .max = 65536,
       .error = "must be between 1 and 65536" },
@@ -235,7 +238,7 @@ static const int s_order [] = {
     S_MAX_TXN_OPS, S_REQUEST_TIMEOUT, S_TOKEN, S_LOG_LEVEL, S_LISTEN_PEER, S_INITIAL_CLUSTER,
     S_INITIAL_CLUSTER_STATE, S_HEARTBEAT, S_ELECTION, S_SNAPSHOT_COUNT, S_FAULTS, S_QUOTA,
     S_MIN_FREE_DISK, S_DISK_RESERVE, S_CORRUPT_CHECK, S_INITIAL_CORRUPT_CHECK,
-    S_MAX_CLIENT_REQUESTS, S_CERT, S_CLIENT_CERTS, S_PEER_CERTS, S_ADMIN_CERTS, S_PEER_CERT,
+    S_MAX_LEARNERS, S_MAX_CLIENT_REQUESTS, S_CERT, S_CLIENT_CERTS, S_PEER_CERTS, S_ADMIN_CERTS, S_PEER_CERT,
     S_PEER_FD, S_CLIENT_FD
 };
 _Static_assert (sizeof s_order / sizeof s_order [0] == SETTINGS, "every setting is read");

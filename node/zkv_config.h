@@ -42,6 +42,7 @@ typedef struct {
     int corrupt_check_time;             //  --corrupt-check-time (msecs; 0: off; 5 minutes)
     bool initial_corrupt_check;         //  --initial-corrupt-check
     size_t max_client_requests;         //  --max-client-requests
+    size_t max_learners;                //  --max-learners
     int request_timeout;                //  --request-timeout (msecs)
     char initial_cluster_token [128];   //  --initial-cluster-token
     int log_level;                      //  --log-level: ZKV_LOG_DEBUG ...

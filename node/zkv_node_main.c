@@ -28,6 +28,7 @@
 #include "zkv_cluster.h"
 #include "zkv_fatal.h"
 #include "zkv_config.h"
+#include "zkv_join.h"
 #include "zkv_engine.h"
 #include "zkv_front.h"
 #include "zkv_hasher.h"
@@ -576,6 +577,7 @@ s_member_wire (s_member_t *self, const zkv_config_t *config, const s_security_t 
         .heartbeat_interval = config->heartbeat_interval,
         .election_timeout = config->election_timeout,
         .snapshot_count = config->snapshot_count, .fault_injection = config->fault_injection,
+        .max_learners = config->max_learners,
         .hold = config->initial_corrupt_check
     };
     self->front = (zkv_front_args_t) {
@@ -665,7 +667,9 @@ main (int argc, char *argv [])
         fprintf (stderr, "zkv-node: %s\n", error);
     else
     if ((engine = s_database_open (&config, &memory))) {
-        if (s_cluster_load (&config, engine, &cluster, error, sizeof error))
+        if ((config.initial_cluster_existing
+             && zkv_join (&config, engine, security.peer_cert, error, sizeof error))
+        ||  s_cluster_load (&config, engine, &cluster, error, sizeof error))
             fprintf (stderr, "zkv-node: %s\n", error);
         else {
             s_member_t member;

@@ -177,8 +177,21 @@ zkv_cluster_load (zkv_engine_t *engine, const char *name, const char *token,
     for (size_t i = 0; i < cluster->count; i++)
         member |= cluster->members [i].id == cluster->self;
     if (!member) {
-        snprintf (error, error_size, "this member (%016llx) is not in the cluster's member table",
-                  (unsigned long long) cluster->self);
+        uint8_t key [ZKV_META_REMOVED_KEY];
+        zkv_members_removed_key (cluster->self, key);
+        char *value = NULL;
+        size_t size;
+        bool removed = zkv_engine_get (engine, ZKV_CF_META, key, sizeof key, &value, &size,
+                                       &err) == 1;
+        free (value);
+        free (err);
+        if (removed)
+            snprintf (error, error_size, "the member has been permanently removed from the "
+                      "cluster (%016llx): start a new member in its place",
+                      (unsigned long long) cluster->self);
+        else
+            snprintf (error, error_size, "this member (%016llx) is not in the cluster's member "
+                      "table", (unsigned long long) cluster->self);
         return -1;
     }
     return 0;

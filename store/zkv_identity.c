@@ -34,6 +34,23 @@ s_compare_ids (const void *a, const void *b)
 }
 
 uint64_t
+zkv_identity_added_member_id (uint64_t cluster_id, const char *peer_endpoint,
+                              uint64_t unix_usecs)
+{
+    crypto_hash_sha256_state state;
+    crypto_hash_sha256_init (&state);
+    crypto_hash_sha256_update (&state, (const uint8_t *) "zkv-added-member", 17);
+    uint8_t numbers [16];
+    for (int i = 0; i < 8; i++) {
+        numbers [i] = (uint8_t) (cluster_id >> (56 - 8 * i));
+        numbers [8 + i] = (uint8_t) (unix_usecs >> (56 - 8 * i));
+    }
+    crypto_hash_sha256_update (&state, numbers, sizeof numbers);
+    crypto_hash_sha256_update (&state, (const uint8_t *) peer_endpoint, strlen (peer_endpoint) + 1);
+    return s_hash (&state);
+}
+
+uint64_t
 zkv_identity_cluster_id (const char *token, const uint64_t *members, size_t count)
 {
     uint64_t *sorted = (uint64_t *) malloc ((count? count: 1) * sizeof (uint64_t));

@@ -24,6 +24,13 @@ uint64_t
 uint64_t
     zkv_identity_cluster_id (const char *token, const uint64_t *members, size_t count);
 
+//  The id of a member added to a running cluster, from its peer endpoint,
+//  the cluster and the time (etcd's habit: two adds of one endpoint give
+//  two ids; never 0)
+uint64_t
+    zkv_identity_added_member_id (uint64_t cluster_id, const char *peer_endpoint,
+                                  uint64_t unix_usecs);
+
 //  Reads the ids kept in engine, or keeps the given ones on first start.
 //  Returns 0, or -1 with *error.
 int

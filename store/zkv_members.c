@@ -1,6 +1,7 @@
 /*  zkv_members.c — the member table (see zkv_members.h). */
 #include "zkv_members.h"
 #include "zkv_keys.h"
+#include "zkv_rc.h"                     //  the configuration's encoding
 
 #include <stdlib.h>
 #include <string.h>
@@ -40,17 +41,23 @@ zkv_members_get (zkv_engine_t *engine, uint64_t id, msgpack_zone *zone,
     return *member? 1: -1;
 }
 
-int
-zkv_members_list (zkv_engine_t *engine, msgpack_zone *zone, zkv_cluster_member_list_t *list,
-                  char **error)
+//  Reads the records of family cf whose keys start with prefix
+static int
+s_list (zkv_engine_t *engine, zkv_cf_t cf, const char *prefix, msgpack_zone *zone,
+        zkv_cluster_member_list_t *list, char **error)
 {
     memset (list, 0, sizeof *list);
     size_t room = 0;
-    rocksdb_iterator_t *it = zkv_engine_iterator (engine, ZKV_CF_MEMBERS, NULL);
+    size_t prefix_size = strlen (prefix);
+    rocksdb_iterator_t *it = zkv_engine_iterator (engine, cf, NULL);
     int rc = 0;
     zkv_cluster_member_t *items = NULL;
-    for (rocksdb_iter_seek_to_first (it); rocksdb_iter_valid (it) && rc == 0;
+    for (rocksdb_iter_seek (it, prefix, prefix_size); rocksdb_iter_valid (it) && rc == 0;
          rocksdb_iter_next (it)) {
+        size_t key_size;
+        const char *key = rocksdb_iter_key (it, &key_size);
+        if (key_size < prefix_size || memcmp (key, prefix, prefix_size) != 0)
+            break;
         size_t size;
         const char *value = rocksdb_iter_value (it, &size);
         zkv_cluster_member_t *member = s_decode (value, size, zone, error);
@@ -78,6 +85,61 @@ zkv_members_list (zkv_engine_t *engine, msgpack_zone *zone, zkv_cluster_member_l
         rc = -1;
     rocksdb_iter_destroy (it);
     list->items = items;
+    return rc;
+}
+
+int
+zkv_members_list (zkv_engine_t *engine, msgpack_zone *zone, zkv_cluster_member_list_t *list,
+                  char **error)
+{
+    return s_list (engine, ZKV_CF_MEMBERS, "", zone, list, error);
+}
+
+int
+zkv_members_removed_list (zkv_engine_t *engine, msgpack_zone *zone,
+                          zkv_cluster_member_list_t *list, char **error)
+{
+    return s_list (engine, ZKV_CF_META, ZKV_META_REMOVED, zone, list, error);
+}
+
+void
+zkv_members_removed_key (uint64_t id, uint8_t key [ZKV_META_REMOVED_KEY])
+{
+    memcpy (key, ZKV_META_REMOVED, sizeof ZKV_META_REMOVED - 1);
+    zkv_be64_put (key + sizeof ZKV_META_REMOVED - 1, id);
+}
+
+int
+zkv_members_conf (zkv_engine_t *engine, zkv_conf_state_t *conf, char **error)
+{
+    memset (conf, 0, sizeof *conf);
+    char *value;
+    size_t size;
+    int found = zkv_engine_get (engine, ZKV_CF_META, ZKV_META_CONF, strlen (ZKV_META_CONF),
+                                &value, &size, error);
+    if (found < 0)
+        return -1;
+    if (found) {
+        bool good = zkv_rc_conf_decode ((const uint8_t *) value, size, conf);
+        free (value);
+        if (!good)
+            *error = strdup ("corrupt raft configuration");
+        return good? 0: -1;
+    }
+    msgpack_zone *zone = msgpack_zone_new (4096);
+    zkv_cluster_member_list_t members;
+    int rc = zone? zkv_members_list (engine, zone, &members, error): -1;
+    for (size_t i = 0; rc == 0 && i < members.count; i++) {
+        const zkv_cluster_member_t *member = &members.items [i];
+        if (conf->voter_count + conf->learner_count >= ZKV_RC_MAX_MEMBERS)
+            break;
+        if (member->is_learner)
+            conf->learners [conf->learner_count++] = member->member_id;
+        else
+            conf->voters [conf->voter_count++] = member->member_id;
+    }
+    if (zone)
+        msgpack_zone_free (zone);
     return rc;
 }
 

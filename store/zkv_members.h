@@ -1,6 +1,10 @@
 /*  =========================================================================
     zkv_members.h — the member table in the `members` family: member id
-    (8 bytes, big-endian) -> an encoded cluster_member (msgs/).
+    (8 bytes, big-endian) -> an encoded cluster_member (msgs/); and in the
+    `meta` family, written with the applied index: the raft configuration
+    as of it ("conf", the core's encoding), and the members removed
+    ("removed/" + id -> their last record): a removed id never returns.
+    All of it is replicated state: it travels in snapshots.
     =========================================================================
 */
 #ifndef ZKV_MEMBERS_H_INCLUDED
@@ -8,6 +12,11 @@
 
 #include "zkv_engine.h"
 #include "zkv_msgs.h"
+#include "zkv_rc_state.h"               //  the configuration: the core defines it
+
+#define ZKV_META_CONF "conf"
+#define ZKV_META_REMOVED "removed/"     //  + be64 id
+#define ZKV_META_REMOVED_KEY (sizeof ZKV_META_REMOVED - 1 + 8)
 
 //  Reads member id into a struct allocated from zone (its text points into
 //  zone). Returns 1, 0 when absent, -1 with *error.
@@ -25,5 +34,21 @@ int
 //  is a fresh buffer (free it)
 uint8_t *
     zkv_members_record (const zkv_cluster_member_t *member, uint8_t key [8], size_t *size);
+
+//  The configuration as of the applied index. Without one kept (a new
+//  cluster, a restored snapshot, data from before membership changes)
+//  every member of the table votes, or learns if it is a learner.
+//  Returns 0, or -1 with *error.
+int
+    zkv_members_conf (zkv_engine_t *engine, zkv_conf_state_t *conf, char **error);
+
+//  The meta key of removed member id (ZKV_META_REMOVED_KEY bytes)
+void
+    zkv_members_removed_key (uint64_t id, uint8_t key [ZKV_META_REMOVED_KEY]);
+
+//  Reads every removed member's last record, as zkv_members_list
+int
+    zkv_members_removed_list (zkv_engine_t *engine, msgpack_zone *zone,
+                              zkv_cluster_member_list_t *list, char **error);
 
 #endif

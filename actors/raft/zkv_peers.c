@@ -29,9 +29,21 @@ typedef struct {
     bool drop_from;
 } s_peer_t;
 
+//  A member that was removed: its frames are answered with the news, over
+//  a connection of its own (made when first needed), at most once a second
+typedef struct {
+    uint64_t id;
+    char *endpoint;
+    zsock_t *dealer;
+    int64_t told;                       //  zclock_mono of the last notice
+} s_departed_t;
+
 struct zkv_peers_s {
     uint64_t self_id;
     uint64_t cluster_id;
+    zcert_t *cert;                      //  the caller's (NULL: not secure)
+    s_departed_t *departed;
+    size_t departed_count;
     zsock_t *router;
     zactor_t *guard;                    //  bounds its connections
     zhashx_t *keys;                     //  allowed senders (NULL: not secure)
@@ -39,6 +51,7 @@ struct zkv_peers_s {
     size_t count;
     uint64_t refused;                   //  frames refused, for the log
     int delay;                          //  msecs raft frames are held back
+    zframe_t *joiner;                   //  routing id of the last join asked
 };
 
 //  A frame of raft messages held back by the delay fault
@@ -63,6 +76,11 @@ s_delayed_destroy (void **item_p)
         *item_p = NULL;
     }
 }
+
+static int
+    s_peer_init (zkv_peers_t *self, s_peer_t *peer, uint64_t id, const char *endpoint);
+static int
+    s_send (zsock_t *dealer, const void *bytes, size_t size);
 
 static s_peer_t *
 s_peer (zkv_peers_t *self, uint64_t id)
@@ -90,7 +108,8 @@ zkv_peers_new (uint64_t self_id, uint64_t cluster_id, const zkv_peer_t *peers, s
     zsock_set_rcvhwm (self->router, 100000);
     if (fd >= 0)
         zsock_set_use_fd (self->router, fd);
-    self->guard = zkv_guard_new (self->router, "peer", ZKV_PEER_CONNECTIONS (count));
+    //  Room for the largest cluster: members come and go
+    self->guard = zkv_guard_new (self->router, "peer", ZKV_PEER_CONNECTIONS (ZKV_PEERS_MAX));
     if (!self->guard) {
         snprintf (error, error_size, "cannot watch the connections of the peer socket");
         zkv_peers_destroy (&self);
@@ -102,39 +121,171 @@ zkv_peers_new (uint64_t self_id, uint64_t cluster_id, const zkv_peer_t *peers, s
         zkv_peers_destroy (&self);
         return NULL;
     }
-    self->peers = (s_peer_t *) zmalloc (count * sizeof (s_peer_t));
-    self->count = count;
-    for (size_t i = 0; i < count; i++) {
-        s_peer_t *peer = &self->peers [i];
-        peer->id = peers [i].id;
-        peer->endpoint = strdup (peers [i].endpoint);
-        peer->chunks = zlistx_new ();
-        zlistx_set_destructor (peer->chunks, s_frame_destroy);
-        peer->delayed = zlistx_new ();
-        zlistx_set_destructor (peer->delayed, s_delayed_destroy);
-        if (peer->id == self_id)
-            continue;
-        peer->dealer = zsock_new (ZMQ_DEALER);
-        //  Nothing queues for a peer that is down; little for one that is up
-        zsock_set_immediate (peer->dealer, 1);
-        zsock_set_sndhwm (peer->dealer, PEER_SNDHWM);
-        zsock_set_linger (peer->dealer, 0);
-        //  A restarted peer is found within 50 ms, however long it was
-        //  down: no back-off (a refused connect on a LAN costs nothing)
-        zsock_set_reconnect_ivl (peer->dealer, 50);
-        zsock_set_reconnect_ivl_max (peer->dealer, 0);
-        if (cert) {
-            //  Every member presents the cluster's key, ours
-            zcert_apply (cert, peer->dealer);
-            zsock_set_curve_serverkey (peer->dealer, zcert_public_txt (cert));
-        }
-        if (zsock_connect (peer->dealer, "%s", peer->endpoint) < 0) {
-            snprintf (error, error_size, "bad peer endpoint %s", peer->endpoint);
+    self->cert = cert;
+    self->peers = (s_peer_t *) zmalloc (ZKV_PEERS_MAX * sizeof (s_peer_t));
+    for (size_t i = 0; i < count && i < ZKV_PEERS_MAX; i++) {
+        s_peer_t *peer = &self->peers [self->count++];
+        if (s_peer_init (self, peer, peers [i].id, peers [i].endpoint)) {
+            snprintf (error, error_size, "bad peer endpoint %s", peers [i].endpoint);
             zkv_peers_destroy (&self);
             return NULL;
         }
     }
     return self;
+}
+
+//  A connection to a member's peer endpoint (CURVE when secure)
+static zsock_t *
+s_dealer_new (zkv_peers_t *self, const char *endpoint)
+{
+    zsock_t *dealer = zsock_new (ZMQ_DEALER);
+    //  Nothing queues for a peer that is down; little for one that is up
+    zsock_set_immediate (dealer, 1);
+    zsock_set_sndhwm (dealer, PEER_SNDHWM);
+    zsock_set_linger (dealer, 0);
+    //  A restarted peer is found within 50 ms, however long it was
+    //  down: no back-off (a refused connect on a LAN costs nothing)
+    zsock_set_reconnect_ivl (dealer, 50);
+    zsock_set_reconnect_ivl_max (dealer, 0);
+    if (self->cert) {
+        //  Every member presents the cluster's key, ours
+        zcert_apply (self->cert, dealer);
+        zsock_set_curve_serverkey (dealer, zcert_public_txt (self->cert));
+    }
+    if (zsock_connect (dealer, "%s", endpoint) < 0)
+        zsock_destroy (&dealer);
+    return dealer;
+}
+
+static int
+s_peer_init (zkv_peers_t *self, s_peer_t *peer, uint64_t id, const char *endpoint)
+{
+    memset (peer, 0, sizeof *peer);
+    peer->id = id;
+    peer->endpoint = strdup (endpoint);
+    peer->chunks = zlistx_new ();
+    zlistx_set_destructor (peer->chunks, s_frame_destroy);
+    peer->delayed = zlistx_new ();
+    zlistx_set_destructor (peer->delayed, s_delayed_destroy);
+    if (id == self->self_id)
+        return 0;
+    peer->dealer = s_dealer_new (self, endpoint);
+    return peer->dealer? 0: -1;
+}
+
+static void
+s_peer_clear (s_peer_t *peer)
+{
+    zsock_destroy (&peer->dealer);
+    zlistx_destroy (&peer->chunks);
+    zlistx_destroy (&peer->delayed);
+    free (peer->queued);
+    free (peer->endpoint);
+    memset (peer, 0, sizeof *peer);
+}
+
+void
+zkv_peers_sync (zkv_peers_t *self, const zkv_peer_t *peers, size_t count,
+                const zkv_peer_t *removed, size_t removed_count)
+{
+    //  Those who stay keep their connection and queues, unless their
+    //  endpoint changed; the others' go
+    s_peer_t *next = (s_peer_t *) zmalloc (ZKV_PEERS_MAX * sizeof (s_peer_t));
+    size_t next_count = 0;
+    for (size_t i = 0; i < count && next_count < ZKV_PEERS_MAX; i++) {
+        s_peer_t *old = s_peer (self, peers [i].id);
+        s_peer_t *peer = &next [next_count];
+        if (old && streq (old->endpoint, peers [i].endpoint)) {
+            *peer = *old;
+            memset (old, 0, sizeof *old);
+        }
+        else {
+            if (old)
+                s_peer_clear (old);
+            if (s_peer_init (self, peer, peers [i].id, peers [i].endpoint)) {
+                zsys_warning ("raft: bad peer endpoint %s of %016llx", peers [i].endpoint,
+                              (unsigned long long) peers [i].id);
+                s_peer_clear (peer);
+                continue;
+            }
+            if (old == NULL && peers [i].id != self->self_id)
+                zsys_info ("raft: connecting to new member %016llx at %s",
+                           (unsigned long long) peers [i].id, peers [i].endpoint);
+        }
+        next_count++;
+    }
+    for (size_t i = 0; i < self->count; i++)
+        if (self->peers [i].endpoint)
+            s_peer_clear (&self->peers [i]);
+    free (self->peers);
+    self->peers = next;
+    self->count = next_count;
+    //  The removed: known for their notices
+    for (size_t i = 0; i < removed_count; i++) {
+        bool known = false;
+        for (size_t j = 0; j < self->departed_count; j++)
+            known |= self->departed [j].id == removed [i].id;
+        if (known || !removed [i].endpoint || !*removed [i].endpoint)
+            continue;
+        self->departed = (s_departed_t *) realloc (
+            self->departed, (self->departed_count + 1) * sizeof (s_departed_t));
+        if (!self->departed)
+            abort ();
+        s_departed_t *departed = &self->departed [self->departed_count++];
+        memset (departed, 0, sizeof *departed);
+        departed->id = removed [i].id;
+        departed->endpoint = strdup (removed [i].endpoint);
+    }
+}
+
+//  A removed member spoke: tell it, at most once a second
+static void
+s_tell_removed (zkv_peers_t *self, uint64_t id)
+{
+    for (size_t i = 0; i < self->departed_count; i++) {
+        s_departed_t *departed = &self->departed [i];
+        if (departed->id != id || zclock_mono () - departed->told < 1000)
+            continue;
+        departed->told = zclock_mono ();
+        if (!departed->dealer)
+            departed->dealer = s_dealer_new (self, departed->endpoint);
+        zkv_peer_frame_t frame = {
+            .cluster_id = self->cluster_id, .from = self->self_id, .to = id, .removed = true
+        };
+        size_t size;
+        uint8_t *bytes = zkv_msg_encode (&zkv_peer_frame_desc, &frame, &size);
+        if (bytes && departed->dealer)
+            s_send (departed->dealer, bytes, size);
+        free (bytes);
+    }
+}
+
+void
+zkv_peers_answer_join (zkv_peers_t *self, zkv_peer_frame_t *frame)
+{
+    if (!self->joiner)
+        return;
+    frame->cluster_id = self->cluster_id;
+    frame->from = self->self_id;
+    size_t size;
+    uint8_t *bytes = zkv_msg_encode (&zkv_peer_frame_desc, frame, &size);
+    if (!bytes)
+        abort ();
+    zmsg_t *reply = zmsg_new ();
+    zmsg_append (reply, &self->joiner);
+    zmsg_addmem (reply, bytes, size);
+    free (bytes);
+    zmsg_send (&reply, self->router);
+}
+
+bool
+zkv_peers_tell_removed (zkv_peers_t *self, uint64_t id)
+{
+    s_peer_t *peer = s_peer (self, id);
+    if (!peer || !peer->dealer)
+        return false;
+    zkv_peer_frame_t frame = { .to = id, .removed = true };
+    return zkv_peers_send (self, &frame);
 }
 
 void
@@ -143,14 +294,15 @@ zkv_peers_destroy (zkv_peers_t **self_p)
     zkv_peers_t *self = *self_p;
     if (!self)
         return;
-    for (size_t i = 0; i < self->count; i++) {
-        zsock_destroy (&self->peers [i].dealer);
-        zlistx_destroy (&self->peers [i].chunks);
-        zlistx_destroy (&self->peers [i].delayed);
-        free (self->peers [i].queued);
-        free (self->peers [i].endpoint);
-    }
+    for (size_t i = 0; i < self->count; i++)
+        s_peer_clear (&self->peers [i]);
     free (self->peers);
+    for (size_t i = 0; i < self->departed_count; i++) {
+        zsock_destroy (&self->departed [i].dealer);
+        free (self->departed [i].endpoint);
+    }
+    free (self->departed);
+    zframe_destroy (&self->joiner);
     zkv_guard_destroy (&self->guard, self->router);
     zsock_destroy (&self->router);
     zhashx_destroy (&self->keys);
@@ -345,8 +497,8 @@ zkv_peers_recv (zkv_peers_t *self)
     zkv_result_t status;
     zkv_msg_t *decoded = zkv_msg_decode (zframe_data (payload), zframe_size (payload),
                                          ZKV_KIND_PEER, &limits, &status);
-    zmsg_destroy (&msg);
     if (!decoded || decoded->desc != &zkv_peer_frame_desc) {
+        zmsg_destroy (&msg);
         char text [256];
         s_refuse (self, decoded? "not a peer frame": zkv_status_text (&status, text, sizeof text),
                   0);
@@ -354,6 +506,15 @@ zkv_peers_recv (zkv_peers_t *self)
         return NULL;
     }
     zkv_peer_frame_t *frame = (zkv_peer_frame_t *) decoded->body;
+    if (frame->join && frame->cluster_id == 0 && frame->from == 0 && frame->to == 0
+    &&  frame->messages.count == 0 && !frame->chunk) {
+        //  A joiner's question, answered by zkv_peers_answer_join
+        zframe_destroy (&self->joiner);
+        self->joiner = zframe_dup (zmsg_first (msg));
+        zmsg_destroy (&msg);
+        return decoded;
+    }
+    zmsg_destroy (&msg);
     s_peer_t *peer = s_peer (self, frame->from);
     const char *why = NULL;
     if (frame->cluster_id != self->cluster_id)
@@ -362,8 +523,10 @@ zkv_peers_recv (zkv_peers_t *self)
     if (frame->to != self->self_id)
         why = "not for this member";
     else
-    if (!peer || frame->from == self->self_id)
+    if (!peer || frame->from == self->self_id) {
         why = "sender is not a member";
+        s_tell_removed (self, frame->from);
+    }
     if (why) {
         s_refuse (self, why, frame->from);
         zkv_msg_destroy (&decoded);

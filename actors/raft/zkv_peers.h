@@ -46,12 +46,13 @@ typedef struct {
 //  that strangers cannot take the member's descriptors): each member's
 //  one, with room for reconnections and for zkvctl-free tools
 #define ZKV_PEER_CONNECTIONS(members) (32 + 4 * (members))
+#define ZKV_PEERS_MAX 16                //  members at most (ZKV_RC_MAX_MEMBERS)
 
 //  Binds endpoint (or takes over the listening socket fd when >= 0) and
 //  connects to every peer but self; over CURVE with cert's key pair when
-//  cert is not NULL, taking frames only from the keys of peer_keys (both
-//  read here: the caller keeps them). NULL with a message in error if it
-//  cannot bind.
+//  cert is not NULL, taking frames only from the keys of peer_keys (the
+//  caller keeps cert for the peers' life; peer_keys is copied). NULL with
+//  a message in error if it cannot bind.
 zkv_peers_t *
     zkv_peers_new (uint64_t self_id, uint64_t cluster_id, const zkv_peer_t *peers, size_t count,
                    const char *endpoint, int fd, zcert_t *cert, zhashx_t *peer_keys,
@@ -59,6 +60,22 @@ zkv_peers_t *
 
 void
     zkv_peers_destroy (zkv_peers_t **self_p);
+
+//  The members changed: connects to the new ones (and to those whose
+//  endpoint changed), drops the departed. A frame from a removed member
+//  is answered with a notice that it was removed (at most once a second).
+void
+    zkv_peers_sync (zkv_peers_t *self, const zkv_peer_t *peers, size_t count,
+                    const zkv_peer_t *removed, size_t removed_count);
+
+//  Answers the joiner whose question zkv_peers_recv returned last (a
+//  frame with `join`: not from a member, never checked as one's)
+void
+    zkv_peers_answer_join (zkv_peers_t *self, zkv_peer_frame_t *frame);
+
+//  Tells member id, before it is dropped, that it was removed
+bool
+    zkv_peers_tell_removed (zkv_peers_t *self, uint64_t id);
 
 //  The socket frames arrive on, for polling
 zsock_t *

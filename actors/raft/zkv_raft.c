@@ -20,10 +20,13 @@ zkv_raft_refuse (self_t *self, uint64_t wait, zkv_err_t error, uint64_t leader)
     zkv_io_send (self->front, &zkv_refused_desc, &refused);
 }
 
-static void
-s_push_state (self_t *self)
+void
+zkv_raft_push_state (self_t *self)
 {
-    const char *role = zkv_rc_role_name (zkv_rc_role (self->core));
+    if (self->removed_at)
+        return;                         //  front refuses everything from then on
+    //  A learner follows, and says so: front serves it as etcd serves one
+    const char *role = self->learner? "learner": zkv_rc_role_name (zkv_rc_role (self->core));
     zkv_raft_state_t state = {
         .term = zkv_rc_term (self->core),
         .leader = zkv_rc_leader (self->core),
@@ -199,7 +202,7 @@ s_process (self_t *self)
             if (ready.role == ZKV_RC_LEADER)
                 zsys_info ("raft: %016llx leads in term %llu", (unsigned long long) ready.leader,
                            (unsigned long long) ready.term);
-            s_push_state (self);
+            zkv_raft_push_state (self);
         }
         //  1. Messages that need nothing of this write go at once, so that
         //  followers write in parallel with the leader
@@ -274,6 +277,7 @@ s_published (self_t *self)
     char *error = NULL;
     bool same = zkv_members_get (self->args->engine, self->args->member_id, zone, &member,
                                  &error) == 1
+             && zkv_bin_eq (member->name, self->args->name)
              && zkv_bin_eq (member->client_endpoint, self->client_endpoint)
              && zkv_bin_eq (member->events_endpoint, self->events_endpoint);
     free (error);
@@ -388,7 +392,12 @@ s_handle_inbox (self_t *self)
             continue;
         }
         if (msg->desc == &zkv_storage_state_desc) {
-            self->applied = ((zkv_storage_state_t *) msg->body)->applied;
+            zkv_storage_state_t *state = (zkv_storage_state_t *) msg->body;
+            self->applied = state->applied;
+            if (state->members_version != self->members_version) {
+                self->members_version = state->members_version;
+                zkv_raft_members_load (self);
+            }
             s_maybe_compact (self);
         }
         else
@@ -406,7 +415,12 @@ s_handle_inbox (self_t *self)
             //  The core decides whether the log restarts after it; the
             //  ready then records the snapshot point
             self->applied = installed->index;
-            zkv_rc_restore_snapshot (self->core, installed->index, installed->term, NULL);
+            zkv_conf_state_t conf;
+            char *error = NULL;
+            if (zkv_members_conf (self->args->engine, &conf, &error))
+                zkv_fatal ("raft: cannot read the installed snapshot's members: %s", error);
+            zkv_rc_restore_snapshot (self->core, installed->index, installed->term, &conf);
+            zkv_raft_members_load (self);
         }
         else
         if (msg->desc == &zkv_fault_injection_desc)
@@ -414,6 +428,9 @@ s_handle_inbox (self_t *self)
         else
         if (msg->desc == &zkv_move_order_desc)
             zkv_raft_move (self, (zkv_move_order_t *) msg->body);
+        else
+        if (msg->desc == &zkv_member_order_desc)
+            zkv_raft_member_order (self, (zkv_member_order_t *) msg->body);
         else
         if (msg->desc == &zkv_hash_ask_desc)
             zkv_raft_hash_ask (self, (zkv_hash_ask_t *) msg->body);
@@ -435,7 +452,17 @@ s_handle_peers (self_t *self)
         if (!msg)
             continue;
         zkv_peer_frame_t *frame = (zkv_peer_frame_t *) msg->body;
+        if (frame->join) {
+            zkv_raft_answer_join (self, frame->join);
+            zkv_msg_destroy (&msg);
+            continue;
+        }
         zkv_raft_heard_from (self, frame->from);
+        if (frame->removed) {
+            char how [64];
+            snprintf (how, sizeof how, "told by %016llx", (unsigned long long) frame->from);
+            zkv_raft_removed (self, how);
+        }
         zkv_raft_peer_events (self, frame);
         zkv_raft_peer_hashes (self, frame);
         for (size_t i = 0; i < frame->messages.count && !self->holding; i++)
@@ -470,6 +497,15 @@ s_ticks (self_t *self, int msecs, int minimum)
 {
     int ticks = msecs / self->tick_msecs;
     return ticks < minimum? minimum: ticks;
+}
+
+//  This member alone votes: it elects itself at once
+static bool
+s_sole_voter (self_t *self)
+{
+    const zkv_conf_state_t *conf = zkv_rc_conf (self->core);
+    return conf->voter_count == 1 && conf->voters [0] == self->args->member_id
+        && conf->outgoing_count == 0;
 }
 
 static const char *
@@ -510,13 +546,18 @@ s_start (self_t *self, uint64_t applied, char *error, size_t size)
         msgpack_zone_free (zone);
         return error;
     }
-    uint64_t voters [64];
-    size_t voter_count = args->member_count < 64? args->member_count: 64;
-    for (size_t i = 0; i < voter_count; i++)
-        voters [i] = args->members [i].id;
+    //  Who votes and who learns: as of the applied index (the member table
+    //  of a new cluster: all of it votes)
+    zkv_conf_state_t conf;
+    if (zkv_members_conf (args->engine, &conf, &err)) {
+        snprintf (error, size, "cannot read the member table: %s", err);
+        free (err);
+        msgpack_zone_free (zone);
+        return error;
+    }
     self->tick_msecs = args->heartbeat_interval >= 10? args->heartbeat_interval / 10: 1;
     zkv_rc_config_t config = {
-        .id = args->member_id, .voters = voters, .voter_count = voter_count,
+        .id = args->member_id,
         .election_ticks = s_ticks (self, args->election_timeout, 2),
         .heartbeat_ticks = s_ticks (self, args->heartbeat_interval, 1),
         .pre_vote = true, .check_quorum = true,
@@ -530,7 +571,7 @@ s_start (self_t *self, uint64_t applied, char *error, size_t size)
         .snapshot_index = zkv_raftlog_snapshot_index (self->log),
         .snapshot_term = zkv_raftlog_snapshot_term (self->log),
         .entries = entries.items, .entry_count = entries.count,
-        .applied = applied
+        .applied = applied, .conf = &conf
     };
     self->core = zkv_rc_new (&config, &restore);
     msgpack_zone_free (zone);
@@ -555,12 +596,14 @@ s_start (self_t *self, uint64_t applied, char *error, size_t size)
     }
     zpoller_add (self->poller, self->inbox);
     zpoller_add (self->poller, zkv_peers_socket (self->peers));
+    zkv_raft_members_load (self);
     //  A cluster of one elects itself at once
     self->holding = args->hold;
-    if (voter_count == 1 && !self->holding)
+    if (s_sole_voter (self) && !self->holding)
         zkv_rc_campaign (self->core);
     s_process (self);
-    s_push_state (self);
+    zkv_raft_members_check (self);
+    zkv_raft_push_state (self);
     self->next_tick = zclock_mono () + self->tick_msecs;
     return NULL;
 }
@@ -570,12 +613,13 @@ s_start (self_t *self, uint64_t applied, char *error, size_t size)
 static void
 s_transfer_before_stop (self_t *self)
 {
-    if (!self->core || zkv_rc_role (self->core) != ZKV_RC_LEADER || self->args->member_count < 2)
+    if (!self->core || zkv_rc_role (self->core) != ZKV_RC_LEADER || self->member_count < 2)
         return;
     uint64_t target = 0, best = 0;
-    for (size_t i = 0; i < self->args->member_count; i++) {
-        uint64_t id = self->args->members [i].id, match, next;
-        if (id != self->args->member_id && zkv_rc_progress (self->core, id, &match, &next)
+    for (size_t i = 0; i < self->member_count; i++) {
+        uint64_t id = self->members [i].id, match, next;
+        if (id != self->args->member_id && !self->members [i].learner
+        &&  zkv_rc_progress (self->core, id, &match, &next)
         &&  match >= best) {
             best = match;
             target = id;
@@ -693,7 +737,7 @@ zkv_raft_actor (zsock_t *pipe, void *args)
             else
             if (streq (command, "RELEASE") && self->core) {
                 self->holding = false;
-                if (self->args->member_count == 1)
+                if (s_sole_voter (self))
                     zkv_rc_campaign (self->core);
             }
             else
@@ -722,6 +766,7 @@ zkv_raft_actor (zsock_t *pipe, void *args)
         zkv_raft_flush_reads (self);
         s_process (self);
         zkv_raft_moves_check (self);
+        zkv_raft_members_check (self);
         s_flush_peers (self);           //  chunks that could not go before
     }
     s_self_destroy (&self);

@@ -28,7 +28,8 @@
     Inbox (PULL, bound at args->raft): raft_requests (a burst's proposals
     and linearizable reads), storage_state,
     snapshot_chunk (from storage, to stream), snapshot_installed,
-    fault_injection, move_order, hash_ask and hash_answer (relayed).
+    fault_injection, move_order, member_order, hash_ask and hash_answer
+    (relayed).
     =========================================================================
 */
 #ifndef ZKV_RAFT_H_INCLUDED
@@ -42,8 +43,9 @@
 typedef struct {
     ZKV_WIRING;                         //  binds raft; storage, front, hasher, alarm;
                                         //  CURVE for the peers with peer_cert
-    const zkv_peer_t *members;          //  every voting member, self included
+    const zkv_peer_t *members;          //  the member table at start, self included
     size_t member_count;
+    size_t max_learners;                //  learners at once (etcd's default: 1)
     const char *listen_peer;            //  peer endpoint to bind
     int listen_peer_fd;                 //  or an inherited socket (>= 0)
     int heartbeat_interval;             //  msecs between heartbeats

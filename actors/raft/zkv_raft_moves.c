@@ -28,14 +28,19 @@
 
 #define MAX_MOVE_MSECS (3600 * 1000)    //  the longest deadline a request may ask
 
-//  True if id is a voting member (0 never is)
+//  True if id is a member (0 never is)
 static bool
 s_is_member (self_t *self, uint64_t id)
 {
-    for (size_t i = 0; i < self->args->member_count; i++)
-        if (self->args->members [i].id == id)
-            return true;
-    return false;
+    return zkv_raft_member (self, id) != NULL;
+}
+
+//  True if id is a member that votes: leadership goes to no other
+static bool
+s_is_voter (self_t *self, uint64_t id)
+{
+    const s_member_t *member = zkv_raft_member (self, id);
+    return member && !member->learner;
 }
 
 //  ---------------------------------------------------------------------
@@ -51,8 +56,8 @@ s_broadcast (self_t *self, const char *topic, const zkv_desc_t *desc, const void
         return;
     zkv_event_t event = { .topic = zkv_bin (topic, strlen (topic)), .body = zkv_bin (bytes, size) };
     zkv_io_send (self->front, &zkv_event_desc, &event);
-    for (size_t i = 0; i < self->args->member_count; i++) {
-        uint64_t peer = self->args->members [i].id;
+    for (size_t i = 0; i < self->member_count; i++) {
+        uint64_t peer = self->members [i].id;
         if (peer != self->args->member_id) {
             zkv_peer_frame_t frame = { .to = peer, .events = { &event, 1 } };
             zkv_peers_send (self->peers, &frame);
@@ -90,7 +95,8 @@ s_move_answer (self_t *self, const s_move_t *move, uint64_t leader)
 static uint64_t
 s_move_target (self_t *self, const zkv_move_leader_t *request)
 {
-    uint64_t target = s_is_member (self, request->target_id)? request->target_id: 0;
+    //  A learner is no transferee (etcd's "bad leader transferee")
+    uint64_t target = s_is_voter (self, request->target_id)? request->target_id: 0;
     if (request->name.size == 0)
         return target;
     msgpack_zone *zone = msgpack_zone_new (4096);
@@ -110,7 +116,7 @@ s_move_target (self_t *self, const zkv_move_leader_t *request)
     if (request->target_id && named != target)
         return 0;
     //  A name is only as good as the member it names
-    return s_is_member (self, named)? named: 0;
+    return s_is_voter (self, named)? named: 0;
 }
 
 void
@@ -286,9 +292,9 @@ zkv_raft_watch_transfer (self_t *self)
 void
 zkv_raft_heard_from (self_t *self, uint64_t peer)
 {
-    for (size_t i = 0; i < self->args->member_count && i < MAX_WATCHED; i++)
-        if (self->args->members [i].id == peer)
-            self->last_heard [i] = zclock_mono ();
+    s_member_t *member = zkv_raft_member (self, peer);
+    if (member)
+        member->last_heard = zclock_mono ();
 }
 
 static void
@@ -313,23 +319,23 @@ zkv_raft_watch_members (self_t *self)
         //  A new leader gives every member an election timeout to be
         //  heard, then tells the state of each (what a previous leader
         //  told may be stale), then only changes
-        for (size_t i = 0; i < MAX_WATCHED; i++)
-            self->last_heard [i] = now;
+        for (size_t i = 0; i < self->member_count; i++)
+            self->members [i].last_heard = now;
         self->leading_since = now;
         self->members_told = false;
     }
     self->was_leading = leading;
     if (!leading || now - self->leading_since < self->args->election_timeout)
         return;
-    for (size_t i = 0; i < self->args->member_count && i < MAX_WATCHED; i++) {
-        uint64_t peer = self->args->members [i].id;
-        if (peer == self->args->member_id)
+    for (size_t i = 0; i < self->member_count; i++) {
+        s_member_t *member = &self->members [i];
+        if (member->id == self->args->member_id)
             continue;
-        bool down = now - self->last_heard [i] > self->args->election_timeout;
-        if (self->members_told && down == self->down [i])
+        bool down = now - member->last_heard > self->args->election_timeout;
+        if (self->members_told && down == member->down)
             continue;
-        self->down [i] = down;
-        s_member_tell (self, peer, down);
+        member->down = down;
+        s_member_tell (self, member->id, down);
     }
     self->members_told = true;
 }

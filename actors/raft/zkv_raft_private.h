@@ -19,7 +19,6 @@
 #define MAX_APPLY_BYTES (16 << 20)      //  committed entries per apply message
 #define SNAPSHOT_RETRY_MSECS 5000       //  between two streams to one follower
 #define PUBLISH_MSECS 2000              //  between attempts to publish ourselves
-#define MAX_WATCHED 64                  //  members whose ups and downs are told
 
 //  Linearizable reads asked during one burst, under one read token
 typedef struct {
@@ -38,6 +37,17 @@ typedef struct {
     bool last_queued;                   //  storage produced its last chunk
     bool sending;                       //  its chunks are not all sent yet
 } s_stream_t;
+
+//  A member, as the member table has it and the leader sees it
+typedef struct {
+    uint64_t id;
+    char endpoint [256];                //  its peer endpoint
+    bool learner;
+    bool started;                       //  it published its name
+    bool auto_promote;
+    int64_t last_heard;                 //  leader: a frame came from it (mono)
+    bool down;                          //  leader: told down
+} s_member_t;
 
 //  A MoveLeader waiting for its target to lead
 typedef struct {
@@ -98,12 +108,19 @@ typedef struct {
     uint64_t heard_started_from;
     uint64_t heard_started_to;
     int64_t heard_started_at;           //  monotonic usecs
-    //  Members up or down, as the leader sees them (args->members order)
+    //  The members (the member table, as storage applied it)
+    s_member_t members [ZKV_RC_MAX_MEMBERS];
+    size_t member_count;
+    uint64_t members_version;           //  storage's, when last read
+    int64_t next_auto_promote;
+    bool was_member;                    //  in the configuration once
+    bool learner;                       //  a learner now
+    int64_t removed_at;                 //  removed: when it learned it (mono)
+    bool stopping;
+    //  Members up or down, as the leader sees them
     bool was_leading;
     int64_t leading_since;
     bool members_told;                  //  the state of each told this term
-    int64_t last_heard [MAX_WATCHED];
-    bool down [MAX_WATCHED];
     bool holding;                       //  relays hashes only: no step, no tick
     bool terminated;
 } self_t;
@@ -111,6 +128,30 @@ typedef struct {
 //  Tells front a request cannot go on (wait 0: our own, nobody waits)
 void
     zkv_raft_refuse (self_t *self, uint64_t wait, zkv_err_t error, uint64_t leader);
+
+//  Tells front and the alarm actor the role, term and leader
+void
+    zkv_raft_push_state (self_t *self);
+
+//  Members (zkv_raft_members.c)
+//  The member id, or NULL
+s_member_t *
+    zkv_raft_member (self_t *self, uint64_t id);
+//  Reads the member table again, and connects to whoever joined
+void
+    zkv_raft_members_load (self_t *self);
+//  A membership change from front: refused at once, or proposed
+void
+    zkv_raft_member_order (self_t *self, const zkv_member_order_t *order);
+//  After each round: auto-promotion (leader), this member's own removal
+void
+    zkv_raft_members_check (self_t *self);
+//  A member that joins asks for its cluster: answered if it was added
+void
+    zkv_raft_answer_join (self_t *self, const zkv_cluster_member_t *joiner);
+//  This member was removed (how: for the log): refuses clients, then stops
+void
+    zkv_raft_removed (self_t *self, const char *how);
 
 //  Reads (zkv_raft_reads.c)
 //  Adds a read to this burst's
