@@ -144,7 +144,7 @@ s_failed_with (const zkvctl_t *ctl, zkv_err_t err)
 static bool
 s_refused_for_now (const zkvctl_t *ctl)
 {
-    return strncmp (ctl->error, "etcdserver: not leader", 22) == 0
+    return s_failed_with (ctl, ZKV_ERR_NOT_LEADER)
         || s_failed_with (ctl, ZKV_ERR_NO_LEADER)
         || s_failed_with (ctl, ZKV_ERR_LEADER_CHANGED)
         || s_failed_with (ctl, ZKV_ERR_PROPOSAL_DROPPED)
