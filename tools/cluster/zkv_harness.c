@@ -54,6 +54,7 @@ struct zkv_harness_s {
     zkv_curve_t *curve;                 //  secure: how we talk (the admin)
     const char *flags [32];             //  extra member flags (not owned)
     size_t flag_count;
+    char *file_flags [32];              //  those of the cluster file (owned)
     s_member_t members [MAX_MEMBERS];
     size_t count;
     char endpoints [MAX_MEMBERS * 64];
@@ -236,6 +237,10 @@ zkv_harness_save (zkv_harness_t *self)
     }
     if (*self->peer_cert)
         zconfig_put (cluster, "peer-cert", self->peer_cert);
+    //  The members' extra flags, one a line, so that a member started by a
+    //  later command (start, add) runs as the first ones do
+    for (size_t i = 0; i < self->flag_count; i++)
+        zconfig_set_value (zconfig_new ("flag", cluster), "%s", self->flags [i]);
     for (size_t i = 0; i < self->count; i++) {
         s_member_t *member = &self->members [i];
         zconfig_t *entry = zconfig_new ("member", cluster);
@@ -368,6 +373,12 @@ zkv_harness_open (const char *dir, const char *node, char *error, size_t error_s
               zconfig_get (cluster, "peer-cert", ""));
     snprintf (self->node, sizeof self->node, "%s",
               node? node: zconfig_get (cluster, "node", "zkv-node"));
+    for (zconfig_t *entry = zconfig_child (cluster); entry; entry = zconfig_next (entry))
+        if (streq (zconfig_name (entry), "flag") && self->flag_count < 31) {
+            self->file_flags [self->flag_count] = strdup (zconfig_value (entry));
+            self->flags [self->flag_count] = self->file_flags [self->flag_count];
+            self->flag_count++;
+        }
     for (zconfig_t *entry = zconfig_child (cluster); entry && self->count < MAX_MEMBERS;
          entry = zconfig_next (entry)) {
         if (!streq (zconfig_name (entry), "member"))
@@ -415,6 +426,8 @@ zkv_harness_destroy (zkv_harness_t **self_p)
             close (member->peer_fd);
     }
     zkv_curve_destroy (&self->curve);
+    for (size_t i = 0; i < self->flag_count; i++)
+        free (self->file_flags [i]);
     free (self);
     *self_p = NULL;
 }

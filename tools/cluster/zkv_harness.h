@@ -5,8 +5,9 @@
     A cluster lives in a directory: one data directory and one log per
     member (n1, n2, ...), and the cluster file `cluster.zpl` (ZPL, read by
     zkvctl --cluster-file) with every member's name, id, client and peer
-    endpoints and process id. The file follows the membership: a member
-    added joins it, a member removed leaves it (and its data goes). Members listen on loopback ports the harness
+    endpoints and process id, and the members' extra flags. The file
+    follows the membership: a member added joins it, a member removed
+    leaves it (and its data goes). Members listen on loopback ports the harness
     picks: a test harness keeps the listening sockets open for its whole
     life and hands them to each member it starts (--listen-*-fd), so that
     no parallel test can ever take a member's port, not even between a kill
