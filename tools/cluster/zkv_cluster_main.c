@@ -184,7 +184,7 @@ s_membership (zkv_harness_t *harness, const char *command, const char *name, boo
         if (rc == 0)
             printf ("added %s (member %s) as a %s%s; it joined the cluster\n", name,
                     zkv_harness_id (harness, name), voter? "voter": "learner",
-                    auto_promote? " (the leader promotes it once in sync)": "");
+                    auto_promote? ", promoted by the leader once in sync": "");
     }
     else
     if (streq (command, "remove")) {

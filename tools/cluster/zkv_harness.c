@@ -849,6 +849,13 @@ zkv_harness_endpoint (zkv_harness_t *self, const char *name)
 }
 
 const char *
+zkv_harness_peer (zkv_harness_t *self, const char *name)
+{
+    s_member_t *member = s_member (self, name);
+    return member? member->peer: NULL;
+}
+
+const char *
 zkv_harness_id (zkv_harness_t *self, const char *name)
 {
     s_member_t *member = s_member (self, name);
@@ -1161,15 +1168,47 @@ s_add (zkv_harness_t *self, const char *name, bool voter, bool auto_promote, int
     return zkv_harness_join (self, name, initial, error, error_size);
 }
 
+//  True once the leader's member table has member id as a voter
+static bool
+s_voter (zkv_harness_t *self, uint64_t id)
+{
+    char leader [32];
+    if (zkv_harness_wait_leader (self, 1000, leader, sizeof leader))
+        return false;
+    zkv_member_list_t request = { .linearizable = false };
+    zkv_msg_t *reply = s_call (self, s_member (self, leader), &zkv_member_list_desc, &request,
+                               1000);
+    bool voter = false;
+    if (reply && !zkv_reply_error (reply)) {
+        const zkv_member_list_response_t *list = (const zkv_member_list_response_t *) reply->body;
+        for (size_t i = 0; i < list->members.count; i++)
+            if (list->members.items [i].member_id == id)
+                voter = !list->members.items [i].is_learner;
+    }
+    zkv_msg_destroy (&reply);
+    return voter;
+}
+
 int
 zkv_harness_add (zkv_harness_t *self, const char *name, bool voter, bool auto_promote,
                  int timeout, char *error, size_t error_size)
 {
+    int64_t deadline = zclock_mono () + timeout;
     if (!zkv_harness_prepare (self, name, error, error_size))
         return -1;
     char id [32];
-    if (s_add (self, name, voter, auto_promote, timeout, id, error, error_size) == 0)
+    if (s_add (self, name, voter, auto_promote, timeout, id, error, error_size) == 0) {
+        //  Promoted by the leader once in sync: wait for it
+        while (auto_promote && !voter && !s_voter (self, strtoull (id, NULL, 16))) {
+            if (zclock_mono () >= deadline) {
+                snprintf (error, error_size, "%s joined, and the leader has not promoted it "
+                          "yet", name);
+                return -1;
+            }
+            zclock_sleep (50);
+        }
         return 0;
+    }
     //  Never added, or added and never started: it goes (the cluster
     //  keeps an unstarted member in the second case, as etcd would)
     char why [1024];

@@ -132,6 +132,10 @@ const char *
 pid_t
     zkv_harness_pid (zkv_harness_t *self, const char *name);
 
+//  A member's peer endpoint
+const char *
+    zkv_harness_peer (zkv_harness_t *self, const char *name);
+
 //  Every client endpoint, comma separated (owned by the harness)
 const char *
     zkv_harness_endpoints (zkv_harness_t *self);
@@ -172,7 +176,8 @@ int
 
 //  Adds a member named name on free loopback ports (a learner unless
 //  voter; auto_promote: the leader promotes it once in sync), then starts
-//  it and waits until it serves. Returns 0, or -1 with a message.
+//  it and waits until it serves (with auto_promote, until the leader
+//  promoted it). Returns 0, or -1 with a message.
 int
     zkv_harness_add (zkv_harness_t *self, const char *name, bool voter, bool auto_promote,
                      int timeout, char *error, size_t error_size);
