@@ -8,6 +8,7 @@
 #include <criterion/criterion.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -528,6 +529,75 @@ Test (membership_cli, replace_a_live_member_by_name_after_a_timeout)
     s_expect_member (id, 2, false);
     S_EXPECT (s_zkvctl (NULL, "put", "k", "v", NULL), 0, "OK\n", "");
     s_expect_everywhere ("k", "v");
+}
+
+//  ---------------------------------------------------------------------
+//  Events
+
+//  zkvctl events, run on a thread of its own until it has its events
+typedef struct {
+    const char *argv [16];
+    zkv_run_t run;
+    atomic_int done;
+} s_listening_t;
+
+static void *
+s_listen_thread (void *args)
+{
+    s_listening_t *listening = (s_listening_t *) args;
+    listening->run = zkv_run (NULL, listening->argv);
+    atomic_store (&listening->done, 1);
+    return NULL;
+}
+
+//  For eventually (): one more change (the peer endpoint of a learner
+//  that never started, back and forth) until the listener had its events
+typedef struct {
+    s_listening_t *listening;
+    const char *id;
+    int changes;
+} s_changing_t;
+
+static bool
+s_heard (void *args)
+{
+    s_changing_t *changing = (s_changing_t *) args;
+    if (atomic_load (&changing->listening->done))
+        return true;
+    const char *peer = changing->changes++ % 2? "127.0.0.1:1": "127.0.0.1:2";
+    S_EXPECT (s_zkvctl (NULL, "member", "update", changing->id, "--peer-endpoint", peer, NULL),
+              0, NULL, "");
+    return false;
+}
+
+Test (membership_cli, zkvctl_events_tells_the_membership_changes)
+{
+    s_cluster_up (1);
+    zkv_run_t run = s_zkvctl (NULL, "member", "add", "n2", "--peer-endpoint=127.0.0.1:1", NULL);
+    cr_assert_eq (run.code, 0, "%s", run.err);
+    unsigned long long id;
+    cr_assert_eq (sscanf (run.out, "Member %llx", &id), 1);
+    zkv_run_free (&run);
+    char *hex = s_hex (id);
+    s_listening_t listening = {
+        .argv = { ZKVCTL_BIN, "--cluster-file", zkv_harness_file (cf_cluster), "events",
+                  "--topic", "member", "--max-events", "3", "-w", "json",
+                  "--command-timeout", "20s", NULL }
+    };
+    pthread_t thread;
+    cr_assert_eq (pthread_create (&thread, NULL, s_listen_thread, &listening), 0);
+    s_changing_t changing = { &listening, hex, 0 };
+    cr_assert (eventually (s_heard, &changing, 20000), "zkvctl events heard nothing");
+    pthread_join (thread, NULL);
+    cr_assert_eq (listening.run.code, 0, "%s", listening.run.err);
+    char *expected = zsys_sprintf ("\"change\":\"updated\",\"member_id\":%llu,", id);
+    //  (the leader may tell the learner down or up meanwhile: the same topic)
+    cr_assert (strncmp (listening.run.out, "{\"topic\":\"member\",\"event\":{\"member\":", 36)
+               == 0 && strstr (listening.run.out, expected)
+               && strstr (listening.run.out, "\"isLearner\":true}"), "%s", listening.run.out);
+    free (expected);
+    zkv_run_free (&listening.run);
+    free (hex);
 }
 
 //  ---------------------------------------------------------------------

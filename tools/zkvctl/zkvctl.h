@@ -278,6 +278,10 @@ void
 void
     zkvctl_print_member_list (zkvctl_t *ctl, const zkv_member_list_response_t *response);
 
+//  One member as Go's encoding/json writes an etcdserverpb.Member
+void
+    zkvctl_json_member (FILE *out, const zkv_cluster_member_t *member);
+
 //  The JSON of a Cluster service reply, as Go's encoding/json writes
 //  etcd's: header, the member added (NULL: none), the members
 void

@@ -672,8 +672,8 @@ s_simple_member_list (const zkv_member_list_response_t *response)
 
 //  Go's encoding/json of an etcdserverpb.Member: omitempty everywhere, ID
 //  a number, isLearner only when true
-static void
-s_json_member (FILE *out, const zkv_cluster_member_t *member)
+void
+zkvctl_json_member (FILE *out, const zkv_cluster_member_t *member)
 {
     bool inner = true;
     fputc ('{', out);
@@ -709,7 +709,7 @@ zkvctl_json_members (FILE *out, const zkv_header_t *header, const zkv_cluster_me
     zkvctl_json_header (out, &first, header);
     if (member) {
         zkvctl_json_name (out, &first, "member");
-        s_json_member (out, member);
+        zkvctl_json_member (out, member);
     }
     if (members->count) {
         zkvctl_json_name (out, &first, "members");
@@ -717,7 +717,7 @@ zkvctl_json_members (FILE *out, const zkv_header_t *header, const zkv_cluster_me
         for (size_t i = 0; i < members->count; i++) {
             if (i)
                 fputc (',', out);
-            s_json_member (out, &members->items [i]);
+            zkvctl_json_member (out, &members->items [i]);
         }
         fputc (']', out);
     }
