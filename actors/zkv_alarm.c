@@ -6,6 +6,7 @@
 #include "zkv_actor_io.h"
 #include "zkv_alarm_table.h"
 #include "zkv_corrupt.h"
+#include "zkv_members.h"
 #include "zkv_space.h"
 
 #include <inttypes.h>
@@ -45,7 +46,7 @@ typedef struct {
     int64_t lowest;                     //  phase 4's revision
     bool differ;                        //  verdicts so far: some hashes differ
     bool incomplete;                    //  some members could not be compared
-    //  Answers by kind, in args->members order
+    //  Answers by kind, in self->members order
     bool answered [ASK_LOWEST + 1][MAX_MEMBERS];
     bool voted [ASK_LOWEST + 1][MAX_MEMBERS];
     zkv_hash_vote_t votes [ASK_LOWEST + 1][MAX_MEMBERS];
@@ -71,13 +72,37 @@ typedef struct {
     int64_t last_checked_compaction;    //  its hashes agreed
     int64_t next_disk_check;
     int64_t next_corrupt_check;
+    //  The members a check compares, learners included: the member table
+    //  as the check starts (members come and go between checks)
+    uint64_t members [MAX_MEMBERS];
+    size_t member_count;
     bool terminated;
 } self_t;
 
 static size_t
 s_members (self_t *self)
 {
-    return self->args->member_count < MAX_MEMBERS? self->args->member_count: MAX_MEMBERS;
+    return self->member_count;
+}
+
+//  Reads the member table (the actors share the database, and storage
+//  applied it); keeps the list it had when the table cannot be read
+static void
+s_members_load (self_t *self)
+{
+    msgpack_zone *zone = msgpack_zone_new (8192);
+    zkv_cluster_member_list_t list;
+    char *error = NULL;
+    if (zone && zkv_members_list (self->args->engine, zone, &list, &error) == 0) {
+        self->member_count = 0;
+        for (size_t i = 0; i < list.count && self->member_count < MAX_MEMBERS; i++)
+            self->members [self->member_count++] = list.items [i].member_id;
+    }
+    else
+        zsys_error ("alarm: cannot read the member table: %s", error? error: "out of memory");
+    free (error);
+    if (zone)
+        msgpack_zone_free (zone);
 }
 
 //  ---------------------------------------------------------------------
@@ -200,7 +225,7 @@ s_ask_missing (self_t *self)
 {
     s_check_t *check = &self->check;
     for (size_t i = 0; i < s_members (self); i++) {
-        uint64_t member = self->args->members [i];
+        uint64_t member = self->members [i];
         if (member != self->args->member_id && !check->answered [ASK_REVISION][i])
             s_ask (self, member, ASK_REVISION, check->revision);
         if (check->with_compaction && !check->answered [ASK_COMPACTION][i])
@@ -213,6 +238,7 @@ static void
 s_check_start (self_t *self, bool initial)
 {
     memset (&self->check, 0, sizeof self->check);
+    s_members_load (self);
     self->check.number = ++self->checks;
     self->check.initial = initial;
     self->check.phase = 1;
@@ -255,12 +281,12 @@ s_votes (self_t *self, int kind, zkv_hash_vote_t *votes)
     return count;
 }
 
-//  Where this member is in args->members
+//  Where this member is in self->members
 static size_t
 s_own_index (self_t *self)
 {
     for (size_t i = 0; i < s_members (self); i++)
-        if (self->args->members [i] == self->args->member_id)
+        if (self->members [i] == self->args->member_id)
             return i;
     return 0;
 }
@@ -355,7 +381,7 @@ s_behind_start (self_t *self)
     check->deadline = s_phase_deadline (self);
     for (size_t i = 0; i < s_members (self); i++)
         if (check->behind [i])
-            s_ask (self, self->args->members [i], ASK_BEHIND, 0);
+            s_ask (self, self->members [i], ASK_BEHIND, 0);
     return true;
 }
 
@@ -392,7 +418,7 @@ s_lowest_start (self_t *self)
     //  Asked after the answers are in place: our own may come at once
     for (size_t i = 0; i < s_members (self); i++)
         if (!check->answered [ASK_LOWEST][i])
-            s_ask (self, self->args->members [i], ASK_LOWEST, lowest);
+            s_ask (self, self->members [i], ASK_LOWEST, lowest);
     return true;
 }
 
@@ -464,7 +490,7 @@ s_answer (self_t *self, const zkv_hash_answer_t *answer)
         return;
     size_t index = MAX_MEMBERS;
     for (size_t i = 0; i < s_members (self); i++)
-        if (self->args->members [i] == answer->member)
+        if (self->members [i] == answer->member)
             index = i;
     if (index == MAX_MEMBERS || kind > ASK_LOWEST || !s_awaited (check, kind))
         return;                         //  late: of a phase that is over

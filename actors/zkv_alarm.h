@@ -55,8 +55,6 @@
 
 typedef struct {
     ZKV_WIRING;                         //  binds alarm; raft
-    const uint64_t *members;            //  every voting member's id, self included
-    size_t member_count;
     int corrupt_check_msecs;            //  --corrupt-check-time (0: off)
     int answer_msecs;                   //  how long a check waits for answers
 } zkv_alarm_args_t;

@@ -399,6 +399,7 @@ s_execute (self_t *self, const zkv_internal_request_t *request, uint64_t term,
     else
     if (request->attributes) {
         s_merge_attributes (self, request->attributes, zone);
+        self->members_version++;        //  raft counts the member as started
         return NULL;                    //  nobody waits for it
     }
     else

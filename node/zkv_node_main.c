@@ -521,7 +521,6 @@ typedef struct {
     zkv_space_config_t space;           //  the free-disk guard's settings
     zkv_wiring_t wiring;
     zkv_peer_t peers [ZKV_CLUSTER_MAX];
-    uint64_t member_ids [ZKV_CLUSTER_MAX];
     zkv_zap_args_t zap;
     zkv_snapshotter_args_t snapshotter;
     zkv_defrag_args_t defrag;
@@ -555,7 +554,7 @@ s_member_wire (s_member_t *self, const zkv_config_t *config, const s_security_t 
     s_inboxes_name (&self->wiring);
     _Static_assert (ZKV_CLUSTER_MAX <= ZKV_ALARM_MAX_MEMBERS, "a check holds every answer");
     for (size_t i = 0; i < cluster->count; i++) {
-        self->peers [i].id = self->member_ids [i] = cluster->members [i].id;
+        self->peers [i].id = cluster->members [i].id;
         self->peers [i].endpoint = cluster->members [i].peer_endpoint;
     }
     self->zap = (zkv_zap_args_t) { .wiring = self->wiring };
@@ -567,8 +566,7 @@ s_member_wire (s_member_t *self, const zkv_config_t *config, const s_security_t 
     };
     //  A check waits for answers twice an election timeout, and a second at least
     self->alarm = (zkv_alarm_args_t) {
-        .wiring = self->wiring, .members = self->member_ids, .member_count = cluster->count,
-        .corrupt_check_msecs = config->corrupt_check_time,
+        .wiring = self->wiring, .corrupt_check_msecs = config->corrupt_check_time,
         .answer_msecs = 2 * config->election_timeout < 1000? 1000: 2 * config->election_timeout
     };
     self->raft = (zkv_raft_args_t) {

@@ -4,6 +4,7 @@
     =========================================================================
 */
 #include "zkv_image.h"
+#include "zkv_members.h"
 #include "zkv_bulk.h"
 #include "zkv_hash.h"
 #include "zkv_mvcc_private.h"
@@ -507,7 +508,7 @@ s_load_record (void *arg, zkv_cf_t cf, const void *key, size_t key_size, const v
                size_t value_size, char **error)
 {
     zkv_image_loader_t *self = (zkv_image_loader_t *) arg;
-    if (cf == ZKV_CF_MEMBERS)
+    if (cf == ZKV_CF_MEMBERS || (cf == ZKV_CF_META && zkv_members_is_meta (key, key_size)))
         return 0;                       //  the new membership replaces it
     if (cf == ZKV_CF_META && zkv_meta_is_own (key, key_size))
         return 0;                       //  a new raft log starts at 0

@@ -102,6 +102,14 @@ zkv_members_removed_list (zkv_engine_t *engine, msgpack_zone *zone,
     return s_list (engine, ZKV_CF_META, ZKV_META_REMOVED, zone, list, error);
 }
 
+bool
+zkv_members_is_meta (const void *key, size_t size)
+{
+    size_t prefix = sizeof ZKV_META_REMOVED - 1;
+    return (size == strlen (ZKV_META_CONF) && memcmp (key, ZKV_META_CONF, size) == 0)
+        || (size == ZKV_META_REMOVED_KEY && memcmp (key, ZKV_META_REMOVED, prefix) == 0);
+}
+
 void
 zkv_members_removed_key (uint64_t id, uint8_t key [ZKV_META_REMOVED_KEY])
 {

@@ -35,6 +35,11 @@ int
 uint8_t *
     zkv_members_record (const zkv_cluster_member_t *member, uint8_t key [8], size_t *size);
 
+//  True for the meta records of the membership (the configuration, the
+//  removed members): a restored cluster starts from its new membership
+bool
+    zkv_members_is_meta (const void *key, size_t size);
+
 //  The configuration as of the applied index. Without one kept (a new
 //  cluster, a restored snapshot, data from before membership changes)
 //  every member of the table votes, or learns if it is a learner.

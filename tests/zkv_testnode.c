@@ -120,6 +120,20 @@ s_spawn (zkv_testnode_t *self)
 zkv_testnode_t *
 zkv_testnode_start (const char *name, const char *const *flags)
 {
+    zkv_testnode_t *self = zkv_testnode_new (name);
+    if (!self)
+        return NULL;
+    zkv_testnode_set_flags (self, flags);
+    if (s_spawn (self)) {
+        zkv_testnode_destroy (&self);
+        return NULL;
+    }
+    return self;
+}
+
+zkv_testnode_t *
+zkv_testnode_new (const char *name)
+{
     zkv_testnode_t *self = calloc (1, sizeof (zkv_testnode_t));
     self->peer_fd = -1;
     snprintf (self->name, sizeof self->name, "%s", name);
@@ -135,12 +149,19 @@ zkv_testnode_start (const char *name, const char *const *flags)
         return NULL;
     }
     snprintf (self->peer_fd_text, sizeof self->peer_fd_text, "%d", self->peer_fd);
-    zkv_testnode_set_flags (self, flags);
-    if (s_spawn (self)) {
-        zkv_testnode_destroy (&self);
-        return NULL;
-    }
     return self;
+}
+
+pid_t
+zkv_testnode_pid (zkv_testnode_t *self)
+{
+    return self->pid;
+}
+
+const char *
+zkv_testnode_peer_endpoint (zkv_testnode_t *self)
+{
+    return self->peer_endpoint;
 }
 
 void

@@ -22,6 +22,16 @@ typedef struct zkv_testnode_s zkv_testnode_t;
 zkv_testnode_t *
     zkv_testnode_start (const char *name, const char *const *flags);
 
+//  Prepares a node without starting it: its directory and its peer
+//  endpoint (bound, listening, passed on to the process); start it with
+//  zkv_testnode_set_flags and zkv_testnode_restart
+zkv_testnode_t *
+    zkv_testnode_new (const char *name);
+
+//  The peer endpoint it listens on (known before it starts)
+const char *
+    zkv_testnode_peer_endpoint (zkv_testnode_t *self);
+
 //  Starts the node again on its data directory (it must be stopped), on a
 //  new port. Returns 0, or -1 if it did not start.
 int
@@ -55,6 +65,10 @@ void
 //  The client endpoint it serves on ("tcp://127.0.0.1:port")
 const char *
     zkv_testnode_endpoint (zkv_testnode_t *self);
+
+//  Its process id (0 when it does not run)
+pid_t
+    zkv_testnode_pid (zkv_testnode_t *self);
 
 //  Its data directory
 const char *

@@ -83,8 +83,17 @@ zkv_raft_members_load (self_t *self)
         gone [gone_count] = (zkv_peer_t) { removed.items [i].member_id, endpoints [gone_count] };
         gone_count++;
     }
-    if (self->peers)
-        zkv_peers_sync (self->peers, peers, self->member_count, gone, gone_count);
+    if (!self->peers) {
+        free (error);
+        msgpack_zone_free (zone);
+        return;
+    }
+    //  A member removed just now hears it before its connection goes: it
+    //  may never apply its removal, whose entry it may never get
+    for (size_t i = 0; i < before_count; i++)
+        if (!zkv_raft_member (self, before [i].id) && before [i].id != self->args->member_id)
+            zkv_peers_tell_removed (self->peers, before [i].id);
+    zkv_peers_sync (self->peers, peers, self->member_count, gone, gone_count);
     free (error);
     msgpack_zone_free (zone);
 }
@@ -251,12 +260,37 @@ s_propose (self_t *self, const zkv_rc_change_t *changes, size_t count,
     return status == ZKV_RC_OK? ZKV_ERR_OK: s_error_of (status);
 }
 
+//  True once the member table (storage's) holds what the core applied:
+//  the checks read the table, so the last change must be in it first (two
+//  learners asked at once must not both pass the count)
+static bool
+s_table_current (self_t *self)
+{
+    const zkv_conf_state_t *conf = zkv_rc_conf (self->core);
+    for (uint32_t i = 0; i < conf->voter_count; i++) {
+        const s_member_t *member = zkv_raft_member (self, conf->voters [i]);
+        if (!member || member->learner)
+            return false;
+    }
+    for (uint32_t i = 0; i < conf->learner_count; i++) {
+        const s_member_t *member = zkv_raft_member (self, conf->learners [i]);
+        if (!member || !member->learner)
+            return false;
+    }
+    //  (an outgoing voter that is removed has left the table already)
+    return self->member_count == conf->voter_count + conf->learner_count;
+}
+
 void
 zkv_raft_member_order (self_t *self, const zkv_member_order_t *order)
 {
     uint64_t leader = zkv_rc_leader (self->core);
     if (zkv_rc_role (self->core) != ZKV_RC_LEADER) {
         zkv_raft_refuse (self, order->wait, leader? ZKV_ERR_NOT_LEADER: ZKV_ERR_NO_LEADER, leader);
+        return;
+    }
+    if (!s_table_current (self)) {
+        zkv_raft_refuse (self, order->wait, ZKV_ERR_CONF_PENDING, leader);
         return;
     }
     zkv_internal_request_t request = {

@@ -687,6 +687,7 @@ zkv_rc_advance (zkv_rc_t *self)
     for (size_t i = 0; self->ready_committed && i < self->ready_applied_count; i++)
         if (self->ready_committed [i].type == ZKV_RC_ENTRY_CONF)
             rc_conf_applied (self, self->ready_committed [i].data);
+    rc_conf_maybe_leave (self);
     free (self->ready_entries);
     free (self->ready_committed);
     self->ready_entries = self->ready_committed = NULL;

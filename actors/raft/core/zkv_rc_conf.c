@@ -443,17 +443,25 @@ rc_conf_applied (zkv_rc_t *self, zkv_bin_t data)
     ||  zkv_rc_conf_apply (&self->conf, changes, count, &next))
         return;
     rc_conf_switch (self, &next);
+}
+
+void
+rc_conf_maybe_leave (zkv_rc_t *self)
+{
     //  The leader leaves a joint configuration by itself, with an entry of
-    //  no change, once the one that entered it is applied
-    if (self->role == ZKV_RC_LEADER && zkv_rc_conf_is_joint (&self->conf)
-    &&  self->conf.auto_leave && self->pending_conf_index <= self->log.applied) {
-        size_t size;
-        uint8_t *leave = zkv_rc_conf_change_encode (NULL, 0, zkv_bin (NULL, 0), &size);
-        zkv_bin_t bytes = zkv_bin (leave, size);
-        rc_append_typed (self, &bytes, 1, ZKV_RC_ENTRY_CONF);
-        self->pending_conf_index = rc_log_last_index (&self->log);
-        free (leave);
-    }
+    //  no change, once nothing is pending: the change that entered it is
+    //  applied (by this leader, or by one before it that stopped leading
+    //  before it left: a new leader's pending index is its last index)
+    if (self->role != ZKV_RC_LEADER || !zkv_rc_conf_is_joint (&self->conf)
+    ||  !self->conf.auto_leave || self->pending_conf_index > self->log.applied
+    ||  self->transferee)
+        return;
+    size_t size;
+    uint8_t *leave = zkv_rc_conf_change_encode (NULL, 0, zkv_bin (NULL, 0), &size);
+    zkv_bin_t bytes = zkv_bin (leave, size);
+    rc_append_typed (self, &bytes, 1, ZKV_RC_ENTRY_CONF);
+    self->pending_conf_index = rc_log_last_index (&self->log);
+    free (leave);
 }
 
 zkv_rc_status_t

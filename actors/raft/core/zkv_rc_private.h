@@ -377,6 +377,9 @@ void
 //  A configuration entry was applied
 void
     rc_conf_applied (zkv_rc_t *self, zkv_bin_t data);
+//  Leader: leaves a joint configuration once nothing is pending
+void
+    rc_conf_maybe_leave (zkv_rc_t *self);
 //  Leader: whether a configuration entry may be appended now
 zkv_rc_status_t
     rc_conf_check (zkv_rc_t *self, zkv_bin_t data);
