@@ -710,7 +710,8 @@ Test (zkvctl, member_bad_arguments)
     //  member alone prints its usage, as cobra does
     zkv_run_t run = s_zkvctl_bare (NULL, "member", NULL);
     cr_assert_eq (run.code, 0, "%s", run.err);
-    cr_assert (strstr (run.out, "COMMANDS:\n\tlist        Lists all members in the cluster\n"),
+    cr_assert (strstr (run.out, "COMMANDS:\n\tadd         Adds a member into the cluster\n"
+                                "\tlist        Lists all members in the cluster\n"),
                "%s", run.out);
     zkv_run_free (&run);
     run = s_zkvctl_bare (NULL, "help", "member", "list", NULL);

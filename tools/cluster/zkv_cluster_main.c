@@ -10,6 +10,9 @@
     zkv-cluster isolate NAME [--oneway] --dir D
     zkv-cluster heal --dir D
     zkv-cluster delay MSECS --dir D
+    zkv-cluster add NAME [--voter] [--auto-promote] --dir D
+    zkv-cluster remove NAME | promote NAME --dir D
+    zkv-cluster replace NAME [--name NEW] --dir D
 
     Members keep running after `up` returns; D/cluster.zpl describes them
     (zkvctl --cluster-file D/cluster.zpl reaches them), D/nX.log holds
@@ -21,6 +24,13 @@
     with fresh certificates in D/certs (see zkv_harness.h); the cluster
     file names them, and every later command talks to the members as the
     admin.
+    Membership changes go through the Cluster service, to the leader: add
+    makes a learner (a voter with --voter) on free ports and starts it to
+    join (--initial-cluster-state existing); remove waits for the removed
+    member to stop by itself, and forgets it (its data goes); replace adds
+    NEW (by default the next free nK), starts it, and once it is in sync
+    promotes it and removes NAME in one joint change. The cluster file
+    follows.
     Exit codes: 0, 1 when an action failed, 128 for bad usage.
     =========================================================================
 */
@@ -56,7 +66,16 @@ s_usage (FILE *out)
         "  isolate NAME [--oneway]                   cut a member from the others\n"
         "  heal                                      restore every link\n"
         "  delay MSECS                               hold every raft frame MSECS (0: no\n"
-        "                                            more), as between hosts\n");
+        "                                            more), as between hosts\n"
+        "  add NAME [--voter] [--auto-promote]       add a learner (a voter) on free ports\n"
+        "                                            and start it to join the cluster\n"
+        "  remove NAME                               remove it; it stops by itself, and\n"
+        "                                            leaves the cluster file with its data\n"
+        "  promote NAME                              make a learner a voter once in sync\n"
+        "  replace NAME [--name NEW]                 add NEW (next free nK), start it, then\n"
+        "                                            promote it and remove NAME in one\n"
+        "                                            joint change once it is in sync\n"
+        "  (--timeout MSECS bounds wait-leader, 10 s, and the membership changes, 60 s)\n");
 }
 
 static int
@@ -115,6 +134,86 @@ s_status (zkv_harness_t *harness)
     }
 }
 
+static bool
+s_membership_command (const char *command)
+{
+    return streq (command, "add") || streq (command, "remove") || streq (command, "promote")
+        || streq (command, "replace");
+}
+
+//  The first name nK no member has, nor data of one
+static void
+s_free_name (zkv_harness_t *harness, const char *dir, char *name, size_t size)
+{
+    for (int k = (int) zkv_harness_size (harness) + 1; ; k++) {
+        snprintf (name, size, "n%d", k);
+        char *data = zsys_sprintf ("%s/%s", dir, name);
+        bool taken = zkv_harness_endpoint (harness, name) || access (data, F_OK) == 0;
+        free (data);
+        if (!taken)
+            return;
+    }
+}
+
+//  add, remove, promote, replace NAME: 0, 1 (failed) or 128 (bad usage)
+static int
+s_membership (zkv_harness_t *harness, const char *command, const char *name, bool voter,
+              bool auto_promote, const char *new_name, int timeout)
+{
+    char error [4096], free_name [24];
+    bool known = zkv_harness_endpoint (harness, name) != NULL;
+    if (streq (command, "add")? known: !known) {
+        fprintf (stderr, "Error: %s %s\n", known? "a member is named": "no member is named",
+                 name);
+        return 128;
+    }
+    if (streq (command, "replace") && !new_name) {
+        //  (the file's directory: the cluster's)
+        char *slash = strrchr (zkv_harness_file (harness), '/');
+        char dir [1024];
+        snprintf (dir, sizeof dir, "%.*s", (int) (slash - zkv_harness_file (harness)),
+                  zkv_harness_file (harness));
+        s_free_name (harness, dir, free_name, sizeof free_name);
+        new_name = free_name;
+    }
+    char id [32];
+    snprintf (id, sizeof id, "%s", known? zkv_harness_id (harness, name): "");
+    int rc = 0;
+    if (streq (command, "add")) {
+        rc = zkv_harness_add (harness, name, voter, auto_promote, timeout, error, sizeof error);
+        if (rc == 0)
+            printf ("added %s (member %s) as a %s%s; it joined the cluster\n", name,
+                    zkv_harness_id (harness, name), voter? "voter": "learner",
+                    auto_promote? ", promoted by the leader once in sync": "");
+    }
+    else
+    if (streq (command, "remove")) {
+        rc = zkv_harness_remove (harness, name, timeout, error, sizeof error);
+        if (rc == 0)
+            printf ("removed %s (member %s); it stopped by itself\n", name, id);
+    }
+    else
+    if (streq (command, "promote")) {
+        rc = zkv_harness_promote (harness, name, timeout, error, sizeof error);
+        if (rc == 0)
+            printf ("promoted %s (member %s)\n", name, id);
+    }
+    else {
+        rc = zkv_harness_replace (harness, name, new_name, timeout, error, sizeof error);
+        if (rc == 0)
+            printf ("replaced %s (member %s) by %s (member %s) in one change; %s stopped by "
+                    "itself\n", name, id, new_name, zkv_harness_id (harness, new_name), name);
+    }
+    if (rc)
+        return s_fail ("%s", error);
+    //  Shown once every member follows the leader (a new one tells its
+    //  role once it has the leader's snapshot)
+    char leader [32];
+    zkv_harness_wait_leader (harness, 5000, leader, sizeof leader);
+    s_status (harness);
+    return 0;
+}
+
 int
 main (int argc, char *argv [])
 {
@@ -123,7 +222,9 @@ main (int argc, char *argv [])
     //  Flags and words in any order; `--` starts the members' own flags
     const char *dir = NULL, *node = NULL;
     int members = 3, timeout = 10000, first_port = 0;
-    bool oneway = false, secure = false, insecure_peers = false;
+    bool oneway = false, secure = false, insecure_peers = false, timeout_given = false;
+    bool voter = false, auto_promote = false;
+    const char *new_name = NULL;
     const char *words [4] = { NULL };
     size_t word_count = 0;
     const char *const *member_flags = NULL;
@@ -148,14 +249,25 @@ main (int argc, char *argv [])
         if (streq (argv [i], "--insecure-peers"))
             insecure_peers = true;
         else
+        if (streq (argv [i], "--voter"))
+            voter = true;
+        else
+        if (streq (argv [i], "--auto-promote"))
+            auto_promote = true;
+        else
+        if (value && streq (argv [i], "--name"))
+            new_name = argv [++i];
+        else
         if (value && streq (argv [i], "--dir"))
             dir = argv [++i];
         else
         if (value && streq (argv [i], "--node"))
             node = argv [++i];
         else
-        if (value && streq (argv [i], "--timeout"))
+        if (value && streq (argv [i], "--timeout")) {
             timeout = atoi (argv [++i]);
+            timeout_given = true;
+        }
         else
         if (value && streq (argv [i], "-n"))
             members = atoi (argv [++i]);
@@ -221,6 +333,23 @@ main (int argc, char *argv [])
         printf ("try: zkvctl --cluster-file %s put foo bar\n", zkv_harness_file (harness));
         zkv_harness_destroy (&harness);
         return rc? s_fail ("%s", "no leader yet"): 0;
+    }
+    if (s_membership_command (command)) {
+        if (!arg) {
+            s_usage (stderr);
+            return 128;
+        }
+        if (voter && auto_promote) {
+            fprintf (stderr, "Error: --auto-promote is for a learner, not with --voter\n");
+            return 128;
+        }
+        zkv_harness_t *harness = zkv_harness_open (dir, node, error, sizeof error);
+        if (!harness)
+            return s_fail ("%s", error);
+        int rc = s_membership (harness, command, arg, voter, auto_promote, new_name,
+                               timeout_given? timeout: 60000);
+        zkv_harness_destroy (&harness);
+        return rc;
     }
     zkv_harness_t *harness = zkv_harness_open (dir, node, error, sizeof error);
     if (!harness)

@@ -14,6 +14,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -37,6 +38,8 @@ typedef struct {
     pid_t pid;                          //  0 when not running
     int status;                         //  wait status of the last process that
                                         //  ended (attached only), -1: none
+    char join [MAX_MEMBERS * 96];       //  added later: the --initial-cluster it
+                                        //  joins with (existing); "" for the first
 } s_member_t;
 
 struct zkv_harness_s {
@@ -51,6 +54,7 @@ struct zkv_harness_s {
     zkv_curve_t *curve;                 //  secure: how we talk (the admin)
     const char *flags [32];             //  extra member flags (not owned)
     size_t flag_count;
+    char *file_flags [32];              //  those of the cluster file (owned)
     s_member_t members [MAX_MEMBERS];
     size_t count;
     char endpoints [MAX_MEMBERS * 64];
@@ -233,6 +237,10 @@ zkv_harness_save (zkv_harness_t *self)
     }
     if (*self->peer_cert)
         zconfig_put (cluster, "peer-cert", self->peer_cert);
+    //  The members' extra flags, one a line, so that a member started by a
+    //  later command (start, add) runs as the first ones do
+    for (size_t i = 0; i < self->flag_count; i++)
+        zconfig_set_value (zconfig_new ("flag", cluster), "%s", self->flags [i]);
     for (size_t i = 0; i < self->count; i++) {
         s_member_t *member = &self->members [i];
         zconfig_t *entry = zconfig_new ("member", cluster);
@@ -243,6 +251,8 @@ zkv_harness_save (zkv_harness_t *self)
         zconfig_put (entry, "data", member->data);
         zconfig_put (entry, "log", member->log);
         zconfig_putf (entry, "pid", "%d", (int) member->pid);
+        if (*member->join)
+            zconfig_put (entry, "join", member->join);
     }
     zconfig_set_comment (root, " zkv cluster file, written by zkv-cluster (read by zkvctl "
                                "--cluster-file)");
@@ -363,6 +373,12 @@ zkv_harness_open (const char *dir, const char *node, char *error, size_t error_s
               zconfig_get (cluster, "peer-cert", ""));
     snprintf (self->node, sizeof self->node, "%s",
               node? node: zconfig_get (cluster, "node", "zkv-node"));
+    for (zconfig_t *entry = zconfig_child (cluster); entry; entry = zconfig_next (entry))
+        if (streq (zconfig_name (entry), "flag") && self->flag_count < 31) {
+            self->file_flags [self->flag_count] = strdup (zconfig_value (entry));
+            self->flags [self->flag_count] = self->file_flags [self->flag_count];
+            self->flag_count++;
+        }
     for (zconfig_t *entry = zconfig_child (cluster); entry && self->count < MAX_MEMBERS;
          entry = zconfig_next (entry)) {
         if (!streq (zconfig_name (entry), "member"))
@@ -378,6 +394,7 @@ zkv_harness_open (const char *dir, const char *node, char *error, size_t error_s
         snprintf (out, sizeof out, "%s/%s.out", self->dir, member->name);
         memcpy (member->out, out, sizeof out);
         member->pid = atoi (zconfig_get (entry, "pid", "0"));
+        snprintf (member->join, sizeof member->join, "%s", zconfig_get (entry, "join", ""));
         member->client_fd = member->peer_fd = -1;
         member->status = -1;
         //  A pid from the file counts only while that process lives
@@ -409,6 +426,8 @@ zkv_harness_destroy (zkv_harness_t **self_p)
             close (member->peer_fd);
     }
     zkv_curve_destroy (&self->curve);
+    for (size_t i = 0; i < self->flag_count; i++)
+        free (self->file_flags [i]);
     free (self);
     *self_p = NULL;
 }
@@ -421,13 +440,19 @@ s_start_member (zkv_harness_t *self, s_member_t *member, char *error, size_t err
 {
     if (zkv_harness_running (self, member->name))
         return 0;                       //  running already
+    //  The first members bootstrap the cluster together; one added later
+    //  joins it with what its member add told
     char initial [MAX_MEMBERS * 96] = "";
     for (size_t i = 0; i < self->count; i++) {
         char item [96];
-        snprintf (item, sizeof item, "%s%s=%s", i? ",": "", self->members [i].name,
+        if (*self->members [i].join)
+            continue;
+        snprintf (item, sizeof item, "%s%s=%s", *initial? ",": "", self->members [i].name,
                   self->members [i].peer);
         strcat (initial, item);
     }
+    if (*member->join)
+        snprintf (initial, sizeof initial, "%s", member->join);
     char client_fd [16], peer_fd [16];
     char cert [1100], clients [1100], peers [1100], admins [1100];
     snprintf (cert, sizeof cert, "%s/cluster.cert", self->certs);
@@ -436,7 +461,7 @@ s_start_member (zkv_harness_t *self, s_member_t *member, char *error, size_t err
     snprintf (admins, sizeof admins, "%s/admins", self->certs);
     snprintf (client_fd, sizeof client_fd, "%d", member->client_fd);
     snprintf (peer_fd, sizeof peer_fd, "%d", member->peer_fd);
-    const char *argv [64];
+    const char *argv [80];
     int argc = 0;
     argv [argc++] = self->node;
     argv [argc++] = "--name";
@@ -455,6 +480,10 @@ s_start_member (zkv_harness_t *self, s_member_t *member, char *error, size_t err
     argv [argc++] = initial;
     argv [argc++] = "--initial-cluster-token";
     argv [argc++] = self->token;
+    if (*member->join) {
+        argv [argc++] = "--initial-cluster-state";
+        argv [argc++] = "existing";
+    }
     argv [argc++] = "--enable-fault-injection";
     if (*self->certs) {
         argv [argc++] = "--cert";
@@ -820,6 +849,13 @@ zkv_harness_endpoint (zkv_harness_t *self, const char *name)
 }
 
 const char *
+zkv_harness_peer (zkv_harness_t *self, const char *name)
+{
+    s_member_t *member = s_member (self, name);
+    return member? member->peer: NULL;
+}
+
+const char *
 zkv_harness_id (zkv_harness_t *self, const char *name)
 {
     s_member_t *member = s_member (self, name);
@@ -872,4 +908,390 @@ const zkv_curve_t *
 zkv_harness_curve (zkv_harness_t *self)
 {
     return self->curve;
+}
+
+//  ---------------------------------------------------------------------
+//  Membership
+
+//  Removes a directory and everything in it
+static int
+s_remove_entry (const char *path, const struct stat *info, int flag, struct FTW *ftw)
+{
+    (void) info;
+    (void) flag;
+    (void) ftw;
+    return remove (path);
+}
+
+static int
+s_remove_tree (const char *dir)
+{
+    return nftw (dir, s_remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+//  A name a member may have: letters, digits, '-' and '_', and not taken
+static bool
+s_name_valid (zkv_harness_t *self, const char *name, char *error, size_t error_size)
+{
+    size_t length = strlen (name);
+    if (length == 0 || length >= sizeof self->members [0].name
+    ||  strspn (name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_")
+        != length) {
+        snprintf (error, error_size, "a member name is 1 to %zu letters, digits, - or _: %s",
+                  sizeof self->members [0].name - 1, name);
+        return false;
+    }
+    if (s_member (self, name)) {
+        snprintf (error, error_size, "a member named %s exists already", name);
+        return false;
+    }
+    return true;
+}
+
+const char *
+zkv_harness_prepare (zkv_harness_t *self, const char *name, char *error, size_t error_size)
+{
+    if (!s_name_valid (self, name, error, error_size))
+        return NULL;
+    if (self->count >= MAX_MEMBERS) {
+        snprintf (error, error_size, "the harness runs at most %d members", MAX_MEMBERS);
+        return NULL;
+    }
+    //  Made apart, then copied in (snprintf's sources may not overlap self)
+    s_member_t made;
+    s_member_t *member = &made;
+    memset (member, 0, sizeof *member);
+    snprintf (member->name, sizeof member->name, "%s", name);
+    snprintf (member->data, sizeof member->data, "%s/%s", self->dir, name);
+    snprintf (member->log, sizeof member->log, "%s/%s.log", self->dir, name);
+    snprintf (member->out, sizeof member->out, "%s/%s.out", self->dir, name);
+    struct stat info;
+    if (stat (member->data, &info) == 0) {
+        snprintf (error, error_size, "%s exists already (the data of another member?)",
+                  member->data);
+        return NULL;
+    }
+    int client_port = 0, peer_port = 0;
+    member->status = -1;
+    member->client_fd = s_listen (&client_port);
+    member->peer_fd = s_listen (&peer_port);
+    if (member->client_fd < 0 || member->peer_fd < 0) {
+        if (member->client_fd >= 0)
+            close (member->client_fd);
+        if (member->peer_fd >= 0)
+            close (member->peer_fd);
+        snprintf (error, error_size, "cannot find free loopback ports");
+        return NULL;
+    }
+    snprintf (member->client, sizeof member->client, "tcp://127.0.0.1:%d", client_port);
+    snprintf (member->peer, sizeof member->peer, "tcp://127.0.0.1:%d", peer_port);
+    //  Joins with itself alone until told the cluster (zkv_harness_join)
+    snprintf (member->join, sizeof member->join, "%.23s=%.63s", member->name, member->peer);
+    self->members [self->count++] = made;
+    s_update_endpoints (self);
+    if (zkv_harness_save (self)) {
+        snprintf (error, error_size, "cannot write %s", self->file);
+        return NULL;
+    }
+    return self->members [self->count - 1].peer;
+}
+
+int
+zkv_harness_join (zkv_harness_t *self, const char *name, const char *initial_cluster,
+                  char *error, size_t error_size)
+{
+    s_member_t *member = s_member (self, name);
+    if (!member || !*member->join) {
+        snprintf (error, error_size, "no member named %s was prepared to join", name);
+        return -1;
+    }
+    if (strlen (initial_cluster) >= sizeof member->join) {
+        snprintf (error, error_size, "--initial-cluster too long");
+        return -1;
+    }
+    snprintf (member->join, sizeof member->join, "%s", initial_cluster);
+    return s_start_member (self, member, error, error_size);
+}
+
+int
+zkv_harness_forget (zkv_harness_t *self, const char *name, int timeout,
+                    char *error, size_t error_size)
+{
+    s_member_t *member = s_member (self, name);
+    if (!member) {
+        snprintf (error, error_size, "no member named %s", name);
+        return -1;
+    }
+    int rc = 0;
+    int64_t deadline = zclock_mono () + timeout;
+    while (zkv_harness_running (self, name) && zclock_mono () < deadline)
+        zclock_sleep (20);
+    if (zkv_harness_running (self, name)) {
+        snprintf (error, error_size, "%s still runs %d ms after its removal: killed", name,
+                  timeout);
+        zkv_harness_signal (self, name, SIGKILL);
+        rc = -1;
+    }
+    if (*member->data)
+        s_remove_tree (member->data);
+    if (member->client_fd >= 0)
+        close (member->client_fd);
+    if (member->peer_fd >= 0)
+        close (member->peer_fd);
+    size_t at = (size_t) (member - self->members);
+    memmove (member, member + 1, (self->count - at - 1) * sizeof (s_member_t));
+    self->count--;
+    s_update_endpoints (self);
+    if (zkv_harness_save (self) && rc == 0) {
+        snprintf (error, error_size, "cannot write %s", self->file);
+        rc = -1;
+    }
+    return rc;
+}
+
+//  True if a refusal did nothing and the change may go again to the
+//  leader (found anew)
+static bool
+s_refused_for_now (const zkv_error_t *refusal)
+{
+    static const zkv_err_t again [] = {
+        ZKV_ERR_NOT_LEADER, ZKV_ERR_NO_LEADER, ZKV_ERR_LEADER_CHANGED,
+        ZKV_ERR_PROPOSAL_DROPPED, ZKV_ERR_CONF_PENDING
+    };
+    for (size_t i = 0; i < sizeof again / sizeof again [0]; i++) {
+        const char *text = zkv_err_message (again [i]);
+        size_t length = strlen (text);
+        if (refusal->message.size >= length
+        &&  memcmp (refusal->message.data, text, length) == 0)
+            return true;
+    }
+    return false;
+}
+
+//  True if the reply is the refusal err
+static bool
+s_refused_with (const zkv_msg_t *reply, zkv_err_t err)
+{
+    const zkv_error_t *refusal = zkv_reply_error (reply);
+    return refusal && zkv_bin_eq (refusal->message, zkv_err_message (err));
+}
+
+//  Sends a membership change to the leader, again while it is refused
+//  for now, for up to timeout msecs. Returns the reply (an error too), or
+//  NULL with a message.
+static zkv_msg_t *
+s_change (zkv_harness_t *self, const zkv_desc_t *desc, const void *request, int timeout,
+          char *error, size_t error_size)
+{
+    int64_t deadline = zclock_mono () + timeout;
+    snprintf (error, error_size, "no leader");
+    while (zclock_mono () < deadline) {
+        char leader [32];
+        int left = (int) (deadline - zclock_mono ());
+        if (zkv_harness_wait_leader (self, left, leader, sizeof leader))
+            break;
+        left = (int) (deadline - zclock_mono ());
+        zkv_msg_t *reply = s_call (self, s_member (self, leader), desc, request,
+                                   left < 5000? (left > 0? left: 1): 5000);
+        if (!reply) {
+            //  Its outcome is unknown: not sent again
+            snprintf (error, error_size, "no answer from the leader %s", leader);
+            return NULL;
+        }
+        const zkv_error_t *refusal = zkv_reply_error (reply);
+        if (!refusal || !s_refused_for_now (refusal))
+            return reply;
+        snprintf (error, error_size, "%.*s", (int) refusal->message.size,
+                  (const char *) refusal->message.data);
+        zkv_msg_destroy (&reply);
+        zclock_sleep (50);
+    }
+    return NULL;
+}
+
+//  The change's reply when it succeeded, else NULL with a message
+static zkv_msg_t *
+s_change_done (zkv_harness_t *self, const zkv_desc_t *desc, const void *request, int timeout,
+               char *error, size_t error_size)
+{
+    zkv_msg_t *reply = s_change (self, desc, request, timeout, error, error_size);
+    const zkv_error_t *refusal = reply? zkv_reply_error (reply): NULL;
+    if (refusal) {
+        snprintf (error, error_size, "%.*s", (int) refusal->message.size,
+                  (const char *) refusal->message.data);
+        zkv_msg_destroy (&reply);
+    }
+    return reply;
+}
+
+//  The initial cluster a member that was just added joins with: every
+//  member with a name, and itself (etcd's ETCD_INITIAL_CLUSTER)
+static void
+s_initial_cluster (const zkv_cluster_member_list_t *members, uint64_t id, const char *name,
+                   char *initial, size_t size)
+{
+    *initial = 0;
+    for (size_t i = 0; i < members->count; i++) {
+        const zkv_cluster_member_t *member = &members->items [i];
+        bool added = member->member_id == id;
+        if (!added && member->name.size == 0)
+            continue;
+        size_t length = strlen (initial);
+        snprintf (initial + length, size - length, "%s%.*s=%.*s", length? ",": "",
+                  added? (int) strlen (name): (int) member->name.size,
+                  added? name: (const char *) member->name.data,
+                  (int) member->peer_endpoint.size, (const char *) member->peer_endpoint.data);
+    }
+}
+
+//  Adds a prepared member (as a learner unless voter) and starts it to
+//  join; its id into id (hex)
+static int
+s_add (zkv_harness_t *self, const char *name, bool voter, bool auto_promote, int timeout,
+       char *id, char *error, size_t error_size)
+{
+    s_member_t *member = s_member (self, name);
+    zkv_member_add_t request = {
+        .peer_endpoint = zkv_bin (member->peer, strlen (member->peer)),
+        .is_learner = !voter, .auto_promote = auto_promote && !voter
+    };
+    zkv_msg_t *reply = s_change_done (self, &zkv_member_add_desc, &request, timeout,
+                                      error, error_size);
+    if (!reply)
+        return -1;
+    const zkv_member_add_response_t *response = (const zkv_member_add_response_t *) reply->body;
+    uint64_t added = response->member? response->member->member_id: 0;
+    snprintf (id, 32, "%016llx", (unsigned long long) added);
+    char initial [sizeof member->join];
+    s_initial_cluster (&response->members, added, name, initial, sizeof initial);
+    zkv_msg_destroy (&reply);
+    return zkv_harness_join (self, name, initial, error, error_size);
+}
+
+//  True once the leader's member table has member id as a voter
+static bool
+s_voter (zkv_harness_t *self, uint64_t id)
+{
+    char leader [32];
+    if (zkv_harness_wait_leader (self, 1000, leader, sizeof leader))
+        return false;
+    zkv_member_list_t request = { .linearizable = false };
+    zkv_msg_t *reply = s_call (self, s_member (self, leader), &zkv_member_list_desc, &request,
+                               1000);
+    bool voter = false;
+    if (reply && !zkv_reply_error (reply)) {
+        const zkv_member_list_response_t *list = (const zkv_member_list_response_t *) reply->body;
+        for (size_t i = 0; i < list->members.count; i++)
+            if (list->members.items [i].member_id == id)
+                voter = !list->members.items [i].is_learner;
+    }
+    zkv_msg_destroy (&reply);
+    return voter;
+}
+
+int
+zkv_harness_add (zkv_harness_t *self, const char *name, bool voter, bool auto_promote,
+                 int timeout, char *error, size_t error_size)
+{
+    int64_t deadline = zclock_mono () + timeout;
+    if (!zkv_harness_prepare (self, name, error, error_size))
+        return -1;
+    char id [32];
+    if (s_add (self, name, voter, auto_promote, timeout, id, error, error_size) == 0) {
+        //  Promoted by the leader once in sync: wait for it
+        while (auto_promote && !voter && !s_voter (self, strtoull (id, NULL, 16))) {
+            if (zclock_mono () >= deadline) {
+                snprintf (error, error_size, "%s joined, and the leader has not promoted it "
+                          "yet", name);
+                return -1;
+            }
+            zclock_sleep (50);
+        }
+        return 0;
+    }
+    //  Never added, or added and never started: it goes (the cluster
+    //  keeps an unstarted member in the second case, as etcd would)
+    char why [1024];
+    zkv_harness_forget (self, name, 0, why, sizeof why);
+    return -1;
+}
+
+int
+zkv_harness_remove (zkv_harness_t *self, const char *name, int timeout,
+                    char *error, size_t error_size)
+{
+    s_member_t *member = s_member (self, name);
+    if (!member || !*member->id) {
+        snprintf (error, error_size, "no member named %s", name);
+        return -1;
+    }
+    zkv_member_remove_t request = { strtoull (member->id, NULL, 16) };
+    zkv_msg_t *reply = s_change_done (self, &zkv_member_remove_desc, &request, timeout,
+                                      error, error_size);
+    if (!reply)
+        return -1;
+    zkv_msg_destroy (&reply);
+    //  It stops by itself once it knows
+    return zkv_harness_forget (self, name, timeout, error, error_size);
+}
+
+//  Promotes member id (replacing replaces, 0: none), asking again while
+//  it is not in sync yet
+static int
+s_promote (zkv_harness_t *self, uint64_t id, uint64_t replaces, int timeout,
+           char *error, size_t error_size)
+{
+    zkv_member_promote_t request = { id, replaces };
+    int64_t deadline = zclock_mono () + timeout;
+    while (true) {
+        int left = (int) (deadline - zclock_mono ());
+        zkv_msg_t *reply = s_change (self, &zkv_member_promote_desc, &request,
+                                     left > 0? left: 1, error, error_size);
+        if (!reply)
+            return -1;
+        bool waiting = s_refused_with (reply, ZKV_ERR_LEARNER_NOT_READY);
+        const zkv_error_t *refusal = zkv_reply_error (reply);
+        if (refusal)
+            snprintf (error, error_size, "%.*s", (int) refusal->message.size,
+                      (const char *) refusal->message.data);
+        zkv_msg_destroy (&reply);
+        if (!refusal)
+            return 0;
+        if (!waiting || zclock_mono () + 200 >= deadline)
+            return -1;
+        zclock_sleep (200);
+    }
+}
+
+int
+zkv_harness_promote (zkv_harness_t *self, const char *name, int timeout,
+                     char *error, size_t error_size)
+{
+    s_member_t *member = s_member (self, name);
+    if (!member || !*member->id) {
+        snprintf (error, error_size, "no member named %s", name);
+        return -1;
+    }
+    return s_promote (self, strtoull (member->id, NULL, 16), 0, timeout, error, error_size);
+}
+
+int
+zkv_harness_replace (zkv_harness_t *self, const char *old, const char *name, int timeout,
+                     char *error, size_t error_size)
+{
+    s_member_t *member = s_member (self, old);
+    if (!member || !*member->id) {
+        snprintf (error, error_size, "no member named %s", old);
+        return -1;
+    }
+    uint64_t replaced = strtoull (member->id, NULL, 16);
+    int64_t deadline = zclock_mono () + timeout;
+    if (zkv_harness_add (self, name, false, false, timeout, error, error_size))
+        return -1;
+    uint64_t id = strtoull (s_member (self, name)->id, NULL, 16);
+    int left = (int) (deadline - zclock_mono ());
+    if (s_promote (self, id, replaced, left > 0? left: 1, error, error_size))
+        return -1;
+    left = (int) (deadline - zclock_mono ());
+    return zkv_harness_forget (self, old, left > 1000? left: 1000, error, error_size);
 }

@@ -5,7 +5,9 @@
     A cluster lives in a directory: one data directory and one log per
     member (n1, n2, ...), and the cluster file `cluster.zpl` (ZPL, read by
     zkvctl --cluster-file) with every member's name, id, client and peer
-    endpoints and process id. Members listen on loopback ports the harness
+    endpoints and process id, and the members' extra flags. The file
+    follows the membership: a member added joins it, a member removed
+    leaves it (and its data goes). Members listen on loopback ports the harness
     picks: a test harness keeps the listening sockets open for its whole
     life and hands them to each member it starts (--listen-*-fd), so that
     no parallel test can ever take a member's port, not even between a kill
@@ -130,6 +132,10 @@ const char *
 pid_t
     zkv_harness_pid (zkv_harness_t *self, const char *name);
 
+//  A member's peer endpoint
+const char *
+    zkv_harness_peer (zkv_harness_t *self, const char *name);
+
 //  Every client endpoint, comma separated (owned by the harness)
 const char *
     zkv_harness_endpoints (zkv_harness_t *self);
@@ -159,5 +165,63 @@ zkv_client_t *
 //  Writes the cluster file again (after starts and stops)
 int
     zkv_harness_save (zkv_harness_t *self);
+
+//  ---------------------------------------------------------------------
+//  Membership: changes through the Cluster service, sent to the leader
+//  (found with zkv_harness_wait_leader, again when it refuses for now),
+//  and the processes and cluster file that follow them. A member added
+//  later is started with --initial-cluster-state existing and the
+//  initial cluster its member add told (the file keeps it as `join`).
+//  timeout: msecs for the whole change.
+
+//  Adds a member named name on free loopback ports (a learner unless
+//  voter; auto_promote: the leader promotes it once in sync), then starts
+//  it and waits until it serves (with auto_promote, until the leader
+//  promoted it). Returns 0, or -1 with a message.
+int
+    zkv_harness_add (zkv_harness_t *self, const char *name, bool voter, bool auto_promote,
+                     int timeout, char *error, size_t error_size);
+
+//  Removes a member from the cluster, then waits for it to stop by itself
+//  and forgets it (zkv_harness_forget)
+int
+    zkv_harness_remove (zkv_harness_t *self, const char *name, int timeout,
+                        char *error, size_t error_size);
+
+//  Promotes a learner, asking again while it is not in sync yet
+int
+    zkv_harness_promote (zkv_harness_t *self, const char *name, int timeout,
+                         char *error, size_t error_size);
+
+//  Replaces member old by a new member named name in one change: adds
+//  name as a learner and starts it, promotes it replacing old once it is
+//  in sync, then forgets old once it stopped by itself
+int
+    zkv_harness_replace (zkv_harness_t *self, const char *old, const char *name,
+                         int timeout, char *error, size_t error_size);
+
+//  The steps of those, for a test that makes the change itself (zkvctl):
+//  a member to be, named name, on free loopback ports, in the harness and
+//  the cluster file but not in the cluster yet. Returns its peer endpoint
+//  (the harness's), or NULL with a message.
+const char *
+    zkv_harness_prepare (zkv_harness_t *self, const char *name, char *error,
+                         size_t error_size);
+
+//  Starts a prepared member to join the cluster with initial_cluster
+//  ("n1=tcp://...,n4=tcp://...", what `zkvctl member add` printed), and
+//  waits until it serves. Returns 0, or -1 with a message.
+int
+    zkv_harness_join (zkv_harness_t *self, const char *name, const char *initial_cluster,
+                      char *error, size_t error_size);
+
+//  Forgets a member that left the cluster: waits up to timeout msecs for
+//  its process to end by itself (then kills it, and fails), and drops it
+//  from the harness and the cluster file, its data directory with it (a
+//  removed member's data never serves again). Returns 0, or -1 with a
+//  message.
+int
+    zkv_harness_forget (zkv_harness_t *self, const char *name, int timeout,
+                        char *error, size_t error_size);
 
 #endif

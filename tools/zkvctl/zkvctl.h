@@ -91,6 +91,7 @@ struct zkvctl_command_s {
     //  A command made of subcommands (`member list`): their table, ending
     //  with NULL, for the usage text and zkvctl_subcommand_run
     const zkvctl_command_t *const *subcommands;
+    const char *description;            //  more than the summary says, or NULL
 };
 
 //  Records a failure; returns -1. An empty message exits with code and
@@ -196,9 +197,12 @@ int
 extern const zkvctl_command_t zkvctl_txn_command;
 
 //  ---------------------------------------------------------------------
-//  zkvctl_cluster.c: --cluster-file, member list
+//  zkvctl_cluster.c: --cluster-file, member list;
+//  zkvctl_member.c: member and its changes (add, remove, update, promote,
+//  replace), sent to the leader
 
 extern const zkvctl_command_t zkvctl_member_command;
+extern const zkvctl_command_t zkvctl_member_list_command;
 
 //  ---------------------------------------------------------------------
 //  zkvctl_endpoint.c: endpoint status, health, hash, hashkv
@@ -273,6 +277,17 @@ void
 //  member list, in every format (table too)
 void
     zkvctl_print_member_list (zkvctl_t *ctl, const zkv_member_list_response_t *response);
+
+//  One member as Go's encoding/json writes an etcdserverpb.Member
+void
+    zkvctl_json_member (FILE *out, const zkv_cluster_member_t *member);
+
+//  The JSON of a Cluster service reply, as Go's encoding/json writes
+//  etcd's: header, the member added (NULL: none), the members
+void
+    zkvctl_json_members (FILE *out, const zkv_header_t *header,
+                         const zkv_cluster_member_t *member,
+                         const zkv_cluster_member_list_t *members);
 
 //  A table of rows (row_count x columns cells) under header, as etcdctl's
 //  tablewriter draws it

@@ -28,14 +28,14 @@ static int s_alarm_disarm_run (zkvctl_t *ctl, int argc, char **argv);
 static int s_alarm_activate_run (zkvctl_t *ctl, int argc, char **argv);
 
 static const zkvctl_command_t s_alarm_list_command = {
-    "list", "alarm list", "Lists all alarms", s_alarm_list_run, NULL
+    "list", "alarm list", "Lists all alarms", s_alarm_list_run, NULL, NULL
 };
 static const zkvctl_command_t s_alarm_disarm_command = {
-    "disarm", "alarm disarm", "Disarms all alarms", s_alarm_disarm_run, NULL
+    "disarm", "alarm disarm", "Disarms all alarms", s_alarm_disarm_run, NULL, NULL
 };
 static const zkvctl_command_t s_alarm_activate_command = {
     "activate", "alarm activate <nospace|corrupt> [--member <hex id>]",
-    "Raises an alarm, for drills (zkv's own)", s_alarm_activate_run, NULL
+    "Raises an alarm, for drills (zkv's own)", s_alarm_activate_run, NULL, NULL
 };
 
 //  Prints alarms as etcdctl does
@@ -211,5 +211,5 @@ s_alarm_run (zkvctl_t *ctl, int argc, char **argv)
 
 const zkvctl_command_t zkvctl_alarm_command = {
     "alarm", "alarm <subcommand> [options]", "Alarm related commands",
-    s_alarm_run, s_alarm_commands
+    s_alarm_run, s_alarm_commands, NULL
 };

@@ -27,7 +27,8 @@
     member list follows etcdctl 3.6: --consistency l (the default: the
     node answers once it knows its member table is current) or s (the
     member's own table, at once); the member table printed as etcdctl's
-    printers print a MemberListResponse (see zkvctl_output.c).
+    printers print a MemberListResponse, STATUS and IS LEARNER included
+    (see zkvctl_output.c). The changes are in zkvctl_member.c.
     =========================================================================
 */
 #include <errno.h>
@@ -162,9 +163,9 @@ zkvctl_cluster_file_load (zkvctl_t *ctl)
 static int
 s_member_list_run (zkvctl_t *ctl, int argc, char **argv);
 
-static const zkvctl_command_t s_member_list_command = {
+const zkvctl_command_t zkvctl_member_list_command = {
     "list", "member list [options]", "Lists all members in the cluster",
-    s_member_list_run, NULL
+    s_member_list_run, NULL, NULL
 };
 
 static int
@@ -178,7 +179,7 @@ s_member_list_run (zkvctl_t *ctl, int argc, char **argv)
     };
     zkv_bin_t positional [argc];
     int count;
-    int rc = zkvctl_flags_parse (ctl, &s_member_list_command, flags, true, argc - 1, argv + 1,
+    int rc = zkvctl_flags_parse (ctl, &zkvctl_member_list_command, flags, true, argc - 1, argv + 1,
                                  NULL, positional, &count);
     if (rc)
         return rc == ZKVCTL_HELP? 0: -1;
@@ -204,22 +205,3 @@ s_member_list_run (zkvctl_t *ctl, int argc, char **argv)
     zkv_msg_destroy (&reply);
     return 0;
 }
-
-//  ---------------------------------------------------------------------
-//  member: only `list` so far
-
-static const zkvctl_command_t *const s_member_commands [] = {
-    &s_member_list_command,
-    NULL
-};
-
-static int
-s_member_run (zkvctl_t *ctl, int argc, char **argv)
-{
-    return zkvctl_subcommand_run (ctl, &zkvctl_member_command, argc, argv);
-}
-
-const zkvctl_command_t zkvctl_member_command = {
-    "member", "member <subcommand> [options]", "Membership related commands",
-    s_member_run, s_member_commands
-};

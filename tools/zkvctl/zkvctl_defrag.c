@@ -31,7 +31,7 @@ static int s_defrag_run (zkvctl_t *ctl, int argc, char **argv);
 
 const zkvctl_command_t zkvctl_defrag_command = {
     "defrag", "defrag [flags]",
-    "Defragments the storage of the zkv members with given endpoints", s_defrag_run, NULL
+    "Defragments the storage of the zkv members with given endpoints", s_defrag_run, NULL, NULL
 };
 
 //  True if the member at endpoint says it leads

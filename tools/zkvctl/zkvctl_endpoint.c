@@ -274,7 +274,7 @@ s_finish (zkvctl_t *ctl, s_answer_t *answers, size_t count, zlist_t **endpoints,
 static int s_status_run (zkvctl_t *ctl, int argc, char **argv);
 static const zkvctl_command_t s_status_command = {
     "status", "endpoint status [flags]",
-    "Prints out the status of endpoints specified in `--endpoints` flag", s_status_run, NULL
+    "Prints out the status of endpoints specified in `--endpoints` flag", s_status_run, NULL, NULL
 };
 
 //  The error strings of a Status, joined by ", "
@@ -435,13 +435,13 @@ s_status_run (zkvctl_t *ctl, int argc, char **argv)
 static int s_hashkv_run (zkvctl_t *ctl, int argc, char **argv);
 static const zkvctl_command_t s_hashkv_command = {
     "hashkv", "endpoint hashkv [flags]",
-    "Prints the KV history hash for each endpoint in --endpoints", s_hashkv_run, NULL
+    "Prints the KV history hash for each endpoint in --endpoints", s_hashkv_run, NULL, NULL
 };
 static int s_hash_run (zkvctl_t *ctl, int argc, char **argv);
 static const zkvctl_command_t s_hash_command = {
     "hash", "endpoint hash [flags]",
     "Prints the hash of the whole member state for each endpoint in --endpoints",
-    s_hash_run, NULL
+    s_hash_run, NULL, NULL
 };
 
 //  hashkv (kv true) or hash: the answers, in every format
@@ -554,7 +554,7 @@ s_hash_run (zkvctl_t *ctl, int argc, char **argv)
 static int s_health_run (zkvctl_t *ctl, int argc, char **argv);
 static const zkvctl_command_t s_health_command = {
     "health", "endpoint health [flags]",
-    "Checks the healthiness of endpoints specified in `--endpoints` flag", s_health_run, NULL
+    "Checks the healthiness of endpoints specified in `--endpoints` flag", s_health_run, NULL, NULL
 };
 
 typedef struct {
@@ -690,5 +690,5 @@ s_endpoint_run (zkvctl_t *ctl, int argc, char **argv)
 
 const zkvctl_command_t zkvctl_endpoint_command = {
     "endpoint", "endpoint <subcommand> [flags]", "Endpoint related commands",
-    s_endpoint_run, s_endpoint_commands
+    s_endpoint_run, s_endpoint_commands, NULL
 };

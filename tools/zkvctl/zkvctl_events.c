@@ -12,8 +12,11 @@
     then (exit 1).
 
     simple: `<topic> field=value ...`, values as the event carries them
-    (member ids in hex). json: one JSON object per line,
-    `{"topic":…,"event":{…}}`, numbers as numbers.
+    (member ids in hex; a member table as `members=<id>,<id>(learner)`).
+    json: one JSON object per line, `{"topic":…,"event":{…}}`, numbers as
+    numbers, members as in member list -w json. Topic `member` carries two
+    kinds of event: a member down or up (member_event), and a change of
+    the membership (membership_event).
     =========================================================================
 */
 #include <inttypes.h>
@@ -27,7 +30,7 @@ static int s_events_run (zkvctl_t *ctl, int argc, char **argv);
 const zkvctl_command_t zkvctl_events_command = {
     "events", "events [flags]",
     "Prints the events the members publish (leader, transfer, member, defrag, snapshot) as they come",
-    s_events_run, NULL
+    s_events_run, NULL, NULL
 };
 
 //  The event message of each topic
@@ -38,6 +41,7 @@ static const struct {
     { "leader", &zkv_leader_event_desc },
     { "transfer", &zkv_transfer_event_desc },
     { "member", &zkv_member_event_desc },
+    { "member", &zkv_membership_event_desc },
     { "defrag", &zkv_defrag_event_desc },
     { "snapshot", &zkv_snapshot_event_desc }
 };
@@ -86,7 +90,8 @@ s_print_field (zkvctl_t *ctl, const zkv_field_t *field, const void *event, bool 
     bool id = streq (field->name, "member") || streq (field->name, "leader")
            || streq (field->name, "previous") || streq (field->name, "from")
            || streq (field->name, "to") || streq (field->name, "peer")
-           || streq (field->name, "reporter");
+           || streq (field->name, "reporter") || streq (field->name, "member_id")
+           || streq (field->name, "replaced");
     if (field->type == ZKV_T_U64) {
         uint64_t value = *(const uint64_t *) at;
         if (json) {
@@ -108,6 +113,36 @@ s_print_field (zkvctl_t *ctl, const zkv_field_t *field, const void *event, bool 
         }
         else
             printf (" %s=%" PRId64, field->name, value);
+    }
+    else
+    if (field->type == ZKV_T_BOOL) {
+        bool value = *(const bool *) at;
+        if (json)
+            zkvctl_json_name (stdout, first, field->name);
+        printf (json? "%s": " %s=%s", json? (value? "true": "false"): field->name,
+                value? "true": "false");
+    }
+    else
+    if (field->type == ZKV_T_LIST && field->sub == &zkv_cluster_member_desc) {
+        const zkv_cluster_member_list_t *members = (const zkv_cluster_member_list_t *) at;
+        if (json) {
+            zkvctl_json_name (stdout, first, field->name);
+            printf ("[");
+        }
+        else
+            printf (" %s=", field->name);
+        for (size_t i = 0; i < members->count; i++) {
+            const zkv_cluster_member_t *member = &members->items [i];
+            if (json) {
+                printf (i? ",": "");
+                zkvctl_json_member (stdout, member);
+            }
+            else
+                printf ("%s%016" PRIx64 "%s", i? ",": "", member->member_id,
+                        member->is_learner? "(learner)": "");
+        }
+        if (json)
+            printf ("]");
     }
     else
     if (field->type == ZKV_T_STR) {
@@ -180,17 +215,20 @@ s_events_run (zkvctl_t *ctl, int argc, char **argv)
         zmsg_t *msg = zmsg_recv (sub);
         char *name = msg? zmsg_popstr (msg): NULL;
         zframe_t *body = msg? zmsg_pop (msg): NULL;
-        //  A SUB filters by prefix: the topic asked for is the whole name
+        //  A SUB filters by prefix: the topic asked for is the whole name;
+        //  the event is the first message of its topic its body decodes as
         const zkv_desc_t *desc = NULL;
-        for (size_t i = 0; name && i < sizeof s_topics / sizeof s_topics [0]; i++)
-            if (streq (name, s_topics [i].topic) && (!*topic || streq (name, topic)))
-                desc = s_topics [i].desc;
         msgpack_zone *zone = msgpack_zone_new (1024);
         zkv_limits_t limits = zkv_limits_trusted ();
         zkv_result_t status;
-        void *event = desc && body? zkv_msg_decode_body (zframe_data (body), zframe_size (body),
-                                                        desc, zone, &limits, &status)
-                                  : NULL;
+        void *event = NULL;
+        for (size_t i = 0; name && body && !event && i < sizeof s_topics / sizeof s_topics [0];
+             i++)
+            if (streq (name, s_topics [i].topic) && (!*topic || streq (name, topic))) {
+                desc = s_topics [i].desc;
+                event = zkv_msg_decode_body (zframe_data (body), zframe_size (body), desc, zone,
+                                             &limits, &status);
+            }
         if (event) {
             //  The endpoint is not in the event: the member id is
             bool first = true;

@@ -368,17 +368,17 @@ s_compaction_run (zkvctl_t *ctl, int argc, char **argv)
 
 const zkvctl_command_t zkvctl_put_command = {
     "put", "put [options] <key> <value> (<value> can also be given from stdin)",
-    "Puts the given key into the store", s_put_run, NULL
+    "Puts the given key into the store", s_put_run, NULL, NULL
 };
 const zkvctl_command_t zkvctl_get_command = {
     "get", "get [options] <key> [range_end]",
-    "Gets the key or a range of keys", s_get_run, NULL
+    "Gets the key or a range of keys", s_get_run, NULL, NULL
 };
 const zkvctl_command_t zkvctl_del_command = {
     "del", "del [options] <key> [range_end]",
-    "Removes the specified key or range of keys [key, range_end)", s_del_run, NULL
+    "Removes the specified key or range of keys [key, range_end)", s_del_run, NULL, NULL
 };
 const zkvctl_command_t zkvctl_compaction_command = {
     "compaction", "compaction [options] <revision>",
-    "Compacts the event history in zkv", s_compaction_run, NULL
+    "Compacts the event history in zkv", s_compaction_run, NULL, NULL
 };

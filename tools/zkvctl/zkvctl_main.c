@@ -48,10 +48,10 @@ static int s_help_run (zkvctl_t *ctl, int argc, char **argv);
 static int s_version_run (zkvctl_t *ctl, int argc, char **argv);
 
 static const zkvctl_command_t s_help_command = {
-    "help", "help [command]", "Help about any command", s_help_run, NULL
+    "help", "help [command]", "Help about any command", s_help_run, NULL, NULL
 };
 static const zkvctl_command_t s_version_command = {
-    "version", "version", "Prints the version of zkvctl", s_version_run, NULL
+    "version", "version", "Prints the version of zkvctl", s_version_run, NULL, NULL
 };
 
 //  In the order of the usage text
@@ -74,7 +74,7 @@ static const zkvctl_command_t *const s_commands [] = {
 };
 static const zkvctl_command_t s_root_command = {
     "zkvctl", "zkvctl [flags] <command> [options] [arguments]",
-    "A simple command line client for zkv, in the manner of etcdctl.", NULL, s_commands
+    "A simple command line client for zkv, in the manner of etcdctl.", NULL, s_commands, NULL
 };
 
 //  ---------------------------------------------------------------------
@@ -133,6 +133,8 @@ zkvctl_usage (zkvctl_t *ctl, const zkvctl_command_t *command, zkvctl_flag_t *fla
     else {
         printf ("NAME:\n\t%s - %s\n\n", command->name, command->summary);
         printf ("USAGE:\n\tzkvctl %s\n\n", command->use);
+        if (command->description)
+            printf ("DESCRIPTION:\n%s\n", command->description);
         if (command->subcommands) {
             s_commands_usage (command);
             printf ("\n");

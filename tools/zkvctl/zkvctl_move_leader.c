@@ -27,7 +27,7 @@ static int s_move_leader_run (zkvctl_t *ctl, int argc, char **argv);
 
 const zkvctl_command_t zkvctl_move_leader_command = {
     "move-leader", "move-leader <transferee-member-id | transferee-name>",
-    "Transfers leadership to another zkv cluster member.", s_move_leader_run, NULL
+    "Transfers leadership to another zkv cluster member.", s_move_leader_run, NULL, NULL
 };
 
 //  A member id as etcdctl reads it (strconv.ParseUint (text, 16, 64));

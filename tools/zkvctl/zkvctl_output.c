@@ -661,45 +661,63 @@ s_simple_member_list (const zkv_member_list_response_t *response)
     for (size_t i = 0; i < response->members.count; i++) {
         const zkv_cluster_member_t *member = &response->members.items [i];
         bool started = s_member_started (member);
-        printf ("%" PRIx64 ", %s, %.*s, %.*s, %.*s, false\n", member->member_id,
+        printf ("%" PRIx64 ", %s, %.*s, %.*s, %.*s, %s\n", member->member_id,
                 started? "started": "unstarted",
                 started? (int) member->name.size: 0, s_chars (member->name),
                 (int) member->peer_endpoint.size, s_chars (member->peer_endpoint),
-                (int) member->client_endpoint.size, s_chars (member->client_endpoint));
+                (int) member->client_endpoint.size, s_chars (member->client_endpoint),
+                member->is_learner? "true": "false");
     }
 }
 
-//  Go's encoding/json of the response: omitempty everywhere, ID a number
-static void
-s_json_member_list (FILE *out, const zkv_member_list_response_t *response)
+//  Go's encoding/json of an etcdserverpb.Member: omitempty everywhere, ID
+//  a number, isLearner only when true
+void
+zkvctl_json_member (FILE *out, const zkv_cluster_member_t *member)
+{
+    bool inner = true;
+    fputc ('{', out);
+    if (member->member_id) {
+        zkvctl_json_name (out, &inner, "ID");
+        fprintf (out, "%" PRIu64, member->member_id);
+    }
+    if (member->name.size) {
+        zkvctl_json_name (out, &inner, "name");
+        zkvctl_json_string (out, member->name);
+    }
+    if (member->peer_endpoint.size) {
+        zkvctl_json_name (out, &inner, "peerURLs");
+        s_json_urls (out, member->peer_endpoint);
+    }
+    if (member->client_endpoint.size) {
+        zkvctl_json_name (out, &inner, "clientURLs");
+        s_json_urls (out, member->client_endpoint);
+    }
+    if (member->is_learner) {
+        zkvctl_json_name (out, &inner, "isLearner");
+        fprintf (out, "true");
+    }
+    fputc ('}', out);
+}
+
+void
+zkvctl_json_members (FILE *out, const zkv_header_t *header, const zkv_cluster_member_t *member,
+                     const zkv_cluster_member_list_t *members)
 {
     bool first = true;
     fputc ('{', out);
-    zkvctl_json_header (out, &first, response->header);
-    if (response->members.count) {
+    zkvctl_json_header (out, &first, header);
+    if (member) {
+        zkvctl_json_name (out, &first, "member");
+        zkvctl_json_member (out, member);
+    }
+    if (members->count) {
         zkvctl_json_name (out, &first, "members");
         fputc ('[', out);
-        for (size_t i = 0; i < response->members.count; i++) {
-            const zkv_cluster_member_t *member = &response->members.items [i];
-            bool inner = true;
-            fprintf (out, "%s{", i? ",": "");
-            if (member->member_id) {
-                zkvctl_json_name (out, &inner, "ID");
-                fprintf (out, "%" PRIu64, member->member_id);
-            }
-            if (member->name.size) {
-                zkvctl_json_name (out, &inner, "name");
-                zkvctl_json_string (out, member->name);
-            }
-            if (member->peer_endpoint.size) {
-                zkvctl_json_name (out, &inner, "peerURLs");
-                s_json_urls (out, member->peer_endpoint);
-            }
-            if (member->client_endpoint.size) {
-                zkvctl_json_name (out, &inner, "clientURLs");
-                s_json_urls (out, member->client_endpoint);
-            }
-            fputc ('}', out);
+        for (size_t i = 0; i < members->count; i++) {
+            if (i)
+                fputc (',', out);
+            zkvctl_json_member (out, &members->items [i]);
         }
         fputc (']', out);
     }
@@ -708,7 +726,8 @@ s_json_member_list (FILE *out, const zkv_member_list_response_t *response)
 
 //  -w json --hex: etcdctl's printMemberListWithHexJSON, written by hand:
 //  ids as hex strings, raft_term, name and both URL lists always there
-//  (a list Go has none of is null), no revision.
+//  (a list Go has none of is null), no revision; isLearner only when true,
+//  as in the JSON without --hex.
 //  DEVIATION: etcdctl writes the name unescaped; zkvctl escapes it
 static void
 s_json_hex_member_list (FILE *out, const zkv_member_list_response_t *response)
@@ -727,6 +746,8 @@ s_json_hex_member_list (FILE *out, const zkv_member_list_response_t *response)
         s_json_urls (out, member->peer_endpoint);
         fprintf (out, ",\"clientURLs\":");
         s_json_urls (out, member->client_endpoint);
+        if (member->is_learner)
+            fprintf (out, ",\"isLearner\":true");
         fputc ('}', out);
         if (i + 1 == response->members.count)
             fputc (']', out);
@@ -758,7 +779,7 @@ s_fields_member_list (zkvctl_t *ctl, const zkv_member_list_response_t *response)
             printf ("\"ClientURL\" : %s\n", url);
             free (url);
         }
-        printf ("\"IsLearner\" : false\n\n");
+        printf ("\"IsLearner\" : %s\n\n", member->is_learner? "true": "false");
     }
 }
 
@@ -1023,7 +1044,7 @@ s_table_member_list (const zkv_member_list_response_t *response)
                                 s_chars (member->peer_endpoint));
         row [4] = zsys_sprintf ("%.*s", (int) member->client_endpoint.size,
                                 s_chars (member->client_endpoint));
-        row [5] = strdup ("false");
+        row [5] = strdup (member->is_learner? "true": "false");
     }
     zkvctl_table_print (header, 6, (const char *const *) cells, count);
     for (size_t i = 0; i < count * 6; i++)
@@ -1099,7 +1120,7 @@ zkvctl_print_member_list (zkvctl_t *ctl, const zkv_member_list_response_t *respo
         if (ctl->hex)
             s_json_hex_member_list (stdout, response);
         else
-            s_json_member_list (stdout, response);
+            zkvctl_json_members (stdout, response->header, NULL, &response->members);
         printf ("\n");
     }
     else

@@ -52,7 +52,7 @@
 static int s_save_run (zkvctl_t *ctl, int argc, char **argv);
 static const zkvctl_command_t s_save_command = {
     "save", "snapshot save <filename>", "Stores a snapshot of a zkv member to a file",
-    s_save_run, NULL
+    s_save_run, NULL, NULL
 };
 
 static int
@@ -261,7 +261,7 @@ s_read_file (zkvctl_t *ctl, const char *path, bool skip_hash, s_feed_fn *fn, voi
 static int s_status_run (zkvctl_t *ctl, int argc, char **argv);
 static const zkvctl_command_t s_status_command = {
     "status", "snapshot status <filename>",
-    "Gets backend snapshot status of a given file", s_status_run, NULL
+    "Gets backend snapshot status of a given file", s_status_run, NULL, NULL
 };
 
 typedef struct {
@@ -380,7 +380,7 @@ s_status_run (zkvctl_t *ctl, int argc, char **argv)
 static int s_restore_run (zkvctl_t *ctl, int argc, char **argv);
 static const zkvctl_command_t s_restore_command = {
     "restore", "snapshot restore <filename> [options]",
-    "Restores a zkv member snapshot to a zkv directory", s_restore_run, NULL
+    "Restores a zkv member snapshot to a zkv directory", s_restore_run, NULL, NULL
 };
 
 //  True if dir is absent or empty
@@ -515,5 +515,5 @@ s_snapshot_run (zkvctl_t *ctl, int argc, char **argv)
 
 const zkvctl_command_t zkvctl_snapshot_command = {
     "snapshot", "snapshot <subcommand> [flags]", "Manages zkv node snapshots",
-    s_snapshot_run, s_snapshot_commands
+    s_snapshot_run, s_snapshot_commands, NULL
 };

@@ -573,5 +573,5 @@ s_txn_run (zkvctl_t *ctl, int argc, char **argv)
 
 const zkvctl_command_t zkvctl_txn_command = {
     "txn", "txn [options]",
-    "Txn processes all the requests in one transaction", s_txn_run, NULL
+    "Txn processes all the requests in one transaction", s_txn_run, NULL, NULL
 };
