@@ -188,7 +188,7 @@ s_up (self_t *self, const s_member_t *member)
 {
     if (member->id == self->args->member_id)
         return true;
-    return member->started && !member->down
+    return member->started
         && zclock_mono () - member->last_heard <= self->args->election_timeout;
 }
 
