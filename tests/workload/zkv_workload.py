@@ -24,10 +24,11 @@ picked at random, while a nemesis draws faults from a seeded schedule:
              (--auto-promote) or by promote asked again until it is
 
 A membership fault runs, 30 % of the time, with a member killed first (the
-one it replaces or removes, or another): the change must keep a quorum, or
-be refused, and a refusal is a fault note, not a failure. (Never with a
-member paused or cut off: zkv-cluster sends a change once every running
-member answers and agrees on the leader.) Fresh members are
+one it replaces or removes, or another; --change-kills replaced: that one
+only, as when replacing a failed member; none: no kill): the change must
+keep a quorum, or be refused, and a refusal is a fault note, not a failure.
+(Never with a member paused or cut off: zkv-cluster sends a change once
+every running member answers and agrees on the leader.) Fresh members are
 named n4, n5, ... (never a name used before). The clients follow the
 membership: after each change the cluster file is read again, the sockets
 of members gone are dropped, new members get clients. Healing reconciles
@@ -49,8 +50,8 @@ seed to repeat the run) or members that do not converge; 2 the cluster
 could not be set up.
 
 usage: tools/fault-workload [--seconds S] [--seed N] [--members 3|5]
-           [--clients C] [--keys K] [--faults kill,pause,...] [--node PATH]
-           [--dir D] [--keep]
+           [--clients C] [--keys K] [--faults kill,pause,...]
+           [--change-kills any|replaced|none] [--node PATH] [--dir D] [--keep]
 """
 import argparse
 import json
@@ -308,9 +309,9 @@ class Nemesis(threading.Thread):
     (added, never started) is removed, and fresh members are added until
     the cluster has as many voters as it started with."""
 
-    def __init__(self, workload, faults):
+    def __init__(self, workload, faults, change_kills="any"):
         super().__init__(daemon=True)
-        self.workload, self.faults = workload, faults
+        self.workload, self.faults, self.change_kills = workload, faults, change_kills
         self.random = random.Random(workload.seed)
         self.cluster = workload.cluster
         self.counts = {}
@@ -501,9 +502,11 @@ class Nemesis(threading.Thread):
         """Sometimes (KILL_DURING_CHANGE) kills target (itself) or another
         member before a membership change, and waits 0-2 s (the leader
         counts a voter up for an election timeout after it last heard
-        from it): the change must keep a quorum, or be refused"""
-        if self.random.random() >= KILL_DURING_CHANGE:
+        from it): the change must keep a quorum, or be refused. With
+        --change-kills replaced always target, with none nobody."""
+        if self.random.random() >= KILL_DURING_CHANGE or self.change_kills == "none":
             return
+        itself = itself or self.change_kills == "replaced"
         others = [name for name in self.names() if name != target]
         name = target if itself or not others else self.random.choice(others)
         self.counts["kill-during-change"] = self.counts.get("kill-during-change", 0) + 1
@@ -630,10 +633,11 @@ class Workload:
 
     def final_state(self):
         """Waits until every member has applied the same revision, then
-        records each one's keys and HashKV; False if they never agree."""
+        records each one's keys and HashKV; False if they never agree
+        (self.apart then says what each member last answered)."""
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
-            revisions = {}
+            revisions, self.apart = {}, []
             names, endpoints = self.view
             for name in names:
                 reply = call(self.context, endpoints[name],
@@ -641,6 +645,11 @@ class Workload:
                               "serializable": True}, 2.0)
                 if reply and "error" not in reply:
                     revisions[name] = reply
+                status = call(self.context, endpoints[name], {"op": "status"}, 1.0) or {}
+                self.apart.append("%s %s (%s, raft applied %s)" % (
+                    name, "rev %d" % reply["header"]["revision"] if name in revisions else
+                    error_text(reply) or "no answer", status.get("role", "no status"),
+                    status.get("raft_applied_index", "?")))
             if len(revisions) == len(names) and \
                len({r["header"]["revision"] for r in revisions.values()}) == 1:
                 for name, reply in sorted(revisions.items()):
@@ -680,6 +689,10 @@ def main():
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--keys", type=int, default=12)
     parser.add_argument("--faults", default=",".join(FAULTS))
+    parser.add_argument("--change-kills", choices=("any", "replaced", "none"), default="any",
+                        help="the member killed before a membership fault, 30%% of the time: "
+                        "any (the one replaced or removed, or another), replaced (that one "
+                        "only), none (no kill)")
     parser.add_argument("--node", default=None, help="zkv-node to run (default: build/zkv-node)")
     parser.add_argument("--build", default=os.path.join(ROOT, "build"))
     parser.add_argument("--dir", default=None, help="cluster directory (default: a new temp dir)")
@@ -704,7 +717,7 @@ def main():
         log("cannot start the cluster: %s" % error)
         return 2
     workload = Workload(args, cluster)
-    nemesis = Nemesis(workload, faults)
+    nemesis = Nemesis(workload, faults, args.change_kills)
     clients = [Client(number, workload) for number in range(1, args.clients + 1)]
     started = now_ns()
     try:
@@ -732,8 +745,9 @@ def main():
             count, json.dumps(nemesis.counts), nemesis.changes["done"],
             nemesis.changes["refused"], ",".join(workload.view[0]), history))
     if not converged:
-        log("VIOLATION: the members did not converge within 60 s after healing "
-            "(seed %d: rerun with --seed %d)" % (args.seed, args.seed))
+        log("VIOLATION: the members did not converge within 60 s after healing: %s "
+            "(seed %d: rerun with --seed %d)" % ("; ".join(workload.apart), args.seed,
+                                                 args.seed))
         return 1
     checked = subprocess.run([sys.executable, os.path.join(os.path.dirname(os.path.abspath(__file__)), "zkv_linearizable.py"),
                               history])
