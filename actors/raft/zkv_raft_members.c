@@ -326,6 +326,9 @@ zkv_raft_member_order (self_t *self, const zkv_member_order_t *order)
         zkv_raft_refuse (self, order->wait, ZKV_ERR_CONF_PENDING, leader);
         return;
     }
+    //  A leader just elected has heard from nobody yet as leader: it gives
+    //  every member an election timeout (the watch starts its term so)
+    zkv_raft_watch_members (self);
     zkv_internal_request_t request = {
         .origin = self->args->member_id, .wait = order->wait,
         .member_add = order->add, .member_remove = order->remove,

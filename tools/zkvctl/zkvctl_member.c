@@ -148,7 +148,9 @@ s_refused_for_now (const zkvctl_t *ctl)
         || s_failed_with (ctl, ZKV_ERR_NO_LEADER)
         || s_failed_with (ctl, ZKV_ERR_LEADER_CHANGED)
         || s_failed_with (ctl, ZKV_ERR_PROPOSAL_DROPPED)
-        || s_failed_with (ctl, ZKV_ERR_CONF_PENDING);
+        || s_failed_with (ctl, ZKV_ERR_CONF_PENDING)
+        //  a leader that was just removed, still answering until it stops
+        || s_failed_with (ctl, ZKV_ERR_MEMBER_REMOVED);
 }
 
 //  zkvctl_call_at, waiting at most --command-timeout and never past
