@@ -892,6 +892,8 @@ typedef struct {
     char endpoints [MAX_NODES][64];
     size_t count;
     volatile bool stop;
+    uint64_t cluster_id;                //  a member that stopped may leave its port
+                                        //  to another test's member: not ours
     int acked;                          //  w0 .. w<acked-1> acknowledged
     int refused;
 } s_writer_t;
@@ -926,7 +928,8 @@ s_writer_run (void *arg)
         zkv_client_t *client = zkv_client_new (endpoint, 2000);
         zkv_result_t status;
         zkv_msg_t *reply = *endpoint? zkv_client_call (client, &zkv_put_desc, &put, &status): NULL;
-        if (reply && !zkv_reply_error (reply))
+        if (reply && !zkv_reply_error (reply)
+        &&  ((zkv_put_response_t *) reply->body)->header->cluster_id == writer->cluster_id)
             writer->acked++;
         else {
             writer->refused++;
@@ -963,6 +966,9 @@ Test (membership, grows_one_three_five_and_shrinks_five_three_one_under_a_writer
     s_node_t *n1 = s_first ();
     s_writer_t writer = { .stop = false };
     pthread_mutex_init (&writer.lock, NULL);
+    zkv_msg_t *reply;
+    writer.cluster_id = s_status (n1, &reply).header->cluster_id;
+    zkv_msg_destroy (&reply);
     s_writer_members (&writer);
     pthread_t thread;
     pthread_create (&thread, NULL, s_writer_run, &writer);
