@@ -221,8 +221,14 @@ s_leader_find (zkvctl_t *ctl, int64_t deadline)
 static char *
 s_leader (zkvctl_t *ctl, int64_t deadline)
 {
+    bool leaderless = false;
     while (true) {
         char *endpoint = s_leader_find (ctl, deadline);
+        leaderless |= s_failed_with (ctl, ZKV_ERR_NO_LEADER);
+        if (!endpoint && leaderless && strstr (ctl->error, "deadline exceeded"))
+            //  Out of time while asking again: what the members said
+            //  tells more than the deadline
+            zkvctl_fail (ctl, ZKVCTL_EXIT_ERROR, "%s", zkv_err_message (ZKV_ERR_NO_LEADER));
         if (endpoint || !s_failed_with (ctl, ZKV_ERR_NO_LEADER)
         ||  zclock_mono () + S_PAUSE_MSECS >= deadline || zsys_interrupted)
             return endpoint;
