@@ -1262,3 +1262,35 @@ Test (rc, a_restart_keeps_the_configuration_of_the_last_applied_entry)
     cr_assert_str_eq (net->applied [4][net->applied_count [4] - 1], "z");
     rc_net_destroy (&net);
 }
+
+Test (rc, a_new_leader_leaves_the_joint_configuration_it_finds)
+{
+    //  The old leader applied the change that entered a joint configuration
+    //  but no one got its leave: the next leader must leave it
+    rc_net_t *net = s_net_joining (4, 3);
+    rc_net_campaign (net, 1);
+    cr_assert_eq (s_conf_change (net, 1, ZKV_RC_ADD_LEARNER, 4), ZKV_RC_OK);
+    zkv_rc_change_t replace [2] = { { ZKV_RC_ADD_VOTER, 4 }, { ZKV_RC_REMOVE, 3 } };
+    cr_assert_eq (s_propose_changes (net, 1, replace, 2), ZKV_RC_OK);
+    s_deliver_until_joint (net, 1);
+    for (uint64_t id = 2; id <= 4; id++)
+        net->cut [1][id] = true;            //  its leave is lost on the way
+    rc_net_stabilize (net);
+    //  Heartbeats tell the others the change committed, without the leave
+    memset (net->cut, 0, sizeof net->cut);
+    net->drop_type [ZKV_RC_MSG_APP] = true;
+    s_tick_and_stabilize (net, 1, 1);
+    for (uint64_t id = 2; id <= 4; id++)
+        cr_assert (zkv_rc_conf_is_joint (zkv_rc_conf (s_core (net, id))));
+    cr_assert_lt (zkv_rc_last_index (s_core (net, 2)), zkv_rc_last_index (s_core (net, 1)));
+    rc_net_recover (net);
+    rc_net_isolate (net, 1);
+    s_tick_and_stabilize (net, 2, 30);
+    cr_assert_eq (zkv_rc_role (s_core (net, 2)), ZKV_RC_LEADER);
+    s_tick_and_stabilize (net, 2, 3);
+    for (uint64_t id = 2; id <= 4; id++)
+        s_assert_conf (zkv_rc_conf (s_core (net, id)), ID (1) | ID (2) | ID (4), 0, 0);
+    cr_assert_eq (s_conf_change (net, 2, ZKV_RC_REMOVE, 1), ZKV_RC_OK);
+    s_assert_conf (zkv_rc_conf (s_core (net, 2)), ID (2) | ID (4), 0, 0);
+    rc_net_destroy (&net);
+}
