@@ -1294,3 +1294,31 @@ Test (rc, a_new_leader_leaves_the_joint_configuration_it_finds)
     s_assert_conf (zkv_rc_conf (s_core (net, 2)), ID (2) | ID (4), 0, 0);
     rc_net_destroy (&net);
 }
+
+Test (rc, a_removed_leader_tells_the_commit_of_its_removal_in_its_vote_refusals)
+{
+    //  Two voters; the leader removes itself, the commit of its removal
+    //  never reaches 2, and the leader took one more entry before it
+    //  stepped down. 2 still needs 1's vote, which 1 refuses for its longer
+    //  log: only what 1 knows committed lets 2 apply the change and lead
+    rc_net_t *net = s_net (2);
+    rc_net_campaign (net, 1);
+    zkv_rc_change_t removal = { ZKV_RC_REMOVE, 1 };
+    cr_assert_eq (s_propose_changes (net, 1, &removal, 1), ZKV_RC_OK);
+    uint64_t index = zkv_rc_last_index (s_core (net, 1));
+    while (zkv_rc_last_index (s_core (net, 2)) < index)
+        cr_assert (rc_net_deliver_one (net));
+    net->cut [1][2] = true;
+    cr_assert_eq (rc_net_propose (net, 1, "x"), ZKV_RC_OK);
+    cr_assert_eq (zkv_rc_role (s_core (net, 1)), ZKV_RC_FOLLOWER);
+    s_assert_conf (zkv_rc_conf (s_core (net, 1)), ID (2), 0, 0);
+    cr_assert_lt (zkv_rc_committed (s_core (net, 2)), index);
+    cr_assert_gt (zkv_rc_last_index (s_core (net, 1)), zkv_rc_last_index (s_core (net, 2)));
+    rc_net_recover (net);
+    s_tick_and_stabilize (net, 2, 30);
+    cr_assert_eq (zkv_rc_role (s_core (net, 2)), ZKV_RC_LEADER);
+    s_assert_conf (zkv_rc_conf (s_core (net, 2)), ID (2), 0, 0);
+    cr_assert_eq (rc_net_propose (net, 2, "y"), ZKV_RC_OK);
+    cr_assert_str_eq (net->applied [2][net->applied_count [2] - 1], "y");
+    rc_net_destroy (&net);
+}
