@@ -1322,3 +1322,43 @@ Test (rc, a_removed_leader_tells_the_commit_of_its_removal_in_its_vote_refusals)
     cr_assert_str_eq (net->applied [2][net->applied_count [2] - 1], "y");
     rc_net_destroy (&net);
 }
+
+Test (rc, a_change_applied_during_a_campaign_ends_it)
+{
+    //  A candidate learns from a refusal that its own removal committed:
+    //  once applied, it no longer campaigns, whatever votes come later
+    uint64_t voters [4] = { 1, 2, 3, 4 };
+    zkv_rc_change_t change = { ZKV_RC_REMOVE, 2 };
+    size_t size;
+    uint8_t *bytes = zkv_rc_conf_change_encode (&change, 1, zkv_bin (NULL, 0), &size);
+    zkv_entry_t entries [2] = {
+        { .index = 1, .term = 1 },
+        { .index = 2, .term = 1, .type = ZKV_RC_ENTRY_CONF, .data = zkv_bin (bytes, size) }
+    };
+    zkv_rc_config_t config = s_config (false, false);
+    config.id = 2;
+    config.voters = voters;
+    config.voter_count = 4;
+    zkv_rc_restore_t restore = { .hard_state = { 1, 0, 1 }, .entries = entries,
+                                 .entry_count = 2 };
+    zkv_rc_t *core = zkv_rc_new (&config, &restore);
+    free (bytes);
+    zkv_rc_campaign (core);
+    s_cycle (core);
+    cr_assert_eq (zkv_rc_role (core), ZKV_RC_CANDIDATE);
+    zkv_raft_message_t refusal = { .type = ZKV_RC_MSG_VOTE_RESP, .from = 4, .to = 2, .term = 2,
+                                   .reject = true, .commit = 2, .log_term = 1 };
+    zkv_rc_step (core, &refusal);
+    s_cycle (core);
+    cr_assert_eq (zkv_rc_committed (core), 2);
+    s_assert_conf (zkv_rc_conf (core), ID (1) | ID (3) | ID (4), 0, 0);
+    cr_assert_eq (zkv_rc_role (core), ZKV_RC_FOLLOWER);
+    for (uint64_t from = 1; from <= 3; from += 2) {
+        zkv_raft_message_t granted = { .type = ZKV_RC_MSG_VOTE_RESP, .from = from, .to = 2,
+                                       .term = 2 };
+        zkv_rc_step (core, &granted);
+        s_cycle (core);
+    }
+    cr_assert_neq (zkv_rc_role (core), ZKV_RC_LEADER);
+    zkv_rc_destroy (&core);
+}
