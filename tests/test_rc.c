@@ -1362,3 +1362,35 @@ Test (rc, a_change_applied_during_a_campaign_ends_it)
     cr_assert_neq (zkv_rc_role (core), ZKV_RC_LEADER);
     zkv_rc_destroy (&core);
 }
+
+Test (rc, a_learner_whose_leader_is_gone_answers_candidates)
+{
+    //  CheckQuorum's lease: a member that heard from its leader within the
+    //  election timeout ignores elections. A learner never campaigns, so
+    //  its clock must not restart at each timeout, or its lease would never
+    //  lapse and a candidate that needs it (it was promoted meanwhile, by
+    //  an entry it has yet to get) would wait for ever
+    zkv_conf_state_t conf = { .voters = { 1, 2, 3 }, .voter_count = 3, .learners = { 4 },
+                              .learner_count = 1 };
+    zkv_rc_config_t config = s_config (false, true);
+    config.id = 4;
+    zkv_rc_restore_t restore = { .conf = &conf };
+    zkv_rc_t *core = zkv_rc_new (&config, &restore);
+    zkv_raft_message_t heartbeat = { .type = ZKV_RC_MSG_HEARTBEAT, .from = 1, .to = 4,
+                                     .term = 1 };
+    zkv_rc_step (core, &heartbeat);
+    s_cycle (core);
+    cr_assert_eq (zkv_rc_leader (core), 1);
+    for (int tick = 0; tick < 3 * config.election_ticks; tick++)
+        zkv_rc_tick (core);
+    s_cycle (core);
+    zkv_raft_message_t vote = { .type = ZKV_RC_MSG_VOTE, .from = 2, .to = 4, .term = 2 };
+    zkv_rc_step (core, &vote);
+    zkv_rc_ready_t ready;
+    zkv_rc_ready (core, &ready);
+    cr_assert_eq (ready.message_after_count, 1, "the vote request was ignored");
+    cr_assert_eq (ready.messages_after [0].type, ZKV_RC_MSG_VOTE_RESP);
+    cr_assert_not (ready.messages_after [0].reject);
+    zkv_rc_advance (core);
+    zkv_rc_destroy (&core);
+}
