@@ -414,6 +414,13 @@ rc_conf_switch (zkv_rc_t *self, const zkv_conf_state_t *conf)
     self->progress_count = kept_count;
     for (size_t i = 0; i < kept_count; i++)
         self->progress [i].learner = zkv_rc_conf_is_learner (conf, self->progress [i].id);
+    if (self->role == ZKV_RC_CANDIDATE || self->role == ZKV_RC_PRE_CANDIDATE) {
+        //  A campaign counts by the configuration it began with (a change
+        //  it learned committed from a refusal may remove this member):
+        //  the change ends it, and the next one goes by the new one
+        rc_become_follower (self, self->term, 0);
+        return;
+    }
     if (self->role != ZKV_RC_LEADER)
         return;
     if (!zkv_rc_conf_is_voter (conf, self->config.id)) {
