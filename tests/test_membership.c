@@ -1046,3 +1046,19 @@ Test (membership, replaces_a_member_killed_with_its_data_gone)
         cr_assert_neq (members->members.items [i].member_id, dead->id);
     zkv_msg_destroy (&reply);
 }
+
+//  Two voters, the leader removes itself: the other needs to know the
+//  removal committed before it can lead alone (the leader tells it as it
+//  steps down, and answers votes until it stops)
+Test (membership, the_last_of_two_voters_leads_alone_once_the_leader_removed_itself)
+{
+    s_keys = 0;
+    s_node_t *n1 = s_first ();
+    s_node_t *n2 = s_add (n1, true);
+    s_promote (n1, n2, NULL);
+    s_write (n1, 10);
+    s_remove (n1, n1);
+    cr_assert (eventually (s_node_ended, n1, 15000), "the removed leader did not stop");
+    s_write (n2, 10);
+    s_agree (n2, s_keys);
+}

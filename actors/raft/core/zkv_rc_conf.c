@@ -425,7 +425,12 @@ rc_conf_switch (zkv_rc_t *self, const zkv_conf_state_t *conf)
         return;
     if (!zkv_rc_conf_is_voter (conf, self->config.id)) {
         //  Removed (its removal is applied, so committed): a leader that
-        //  is no longer a voter steps down, and the others elect one
+        //  is no longer a voter steps down, and the others elect one. It
+        //  tells them the commit first: those that still count it (two
+        //  voters down to one, or it leaves a joint configuration) can
+        //  elect nobody until they apply its removal, and without a
+        //  leader nothing else would tell them it is committed
+        rc_broadcast_heartbeat (self, 0);
         rc_become_follower (self, self->term, 0);
         return;
     }
