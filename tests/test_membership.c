@@ -1062,3 +1062,38 @@ Test (membership, the_last_of_two_voters_leads_alone_once_the_leader_removed_its
     s_write (n2, 10);
     s_agree (n2, s_keys);
 }
+
+//  A member down while the membership changed comes back to a leader it
+//  has never heard of: it must still follow it (it learns the member from
+//  the log it receives from it)
+Test (membership, a_member_restarted_after_changes_follows_a_leader_it_never_heard_of)
+{
+    s_keys = 0;
+    s_node_t *n1 = s_first ();
+    s_node_t *n2 = s_add (n1, true);
+    s_promote (n1, n2, NULL);
+    s_node_t *n3 = s_add (n1, true);
+    s_promote (n1, n3, NULL);
+    s_write (n1, 10);
+    s_agree (n1, s_keys);
+    s_node_t *leader = s_leader (n1);
+    s_node_t *down = leader == n3? n2: n3;
+    zkv_testnode_kill (down->node, SIGKILL);
+    //  A newcomer replaces the other follower, and leads
+    s_node_t *replaced = NULL;
+    for (s_node_t *node = s_nodes; node < s_nodes + s_count; node++)
+        if (node != leader && node != down)
+            replaced = node;
+    s_node_t *n4 = s_add (leader, true);
+    s_promote (leader, n4, replaced);
+    cr_assert (eventually (s_node_ended, replaced, 15000));
+    zkv_move_leader_t move = { .target_id = n4->id };
+    zkv_msg_t *reply = s_call (leader, &zkv_move_leader_desc, &move);
+    cr_assert_str_eq (s_error (reply), "");
+    zkv_msg_destroy (&reply);
+    s_write (n4, 10);
+    //  The member that was down comes back
+    cr_assert_eq (zkv_testnode_restart (down->node), 0);
+    s_write (n4, 10);
+    s_agree (n4, s_keys);
+}
