@@ -115,8 +115,8 @@ void
 //  and the old member's applied index and term, so that the members
 //  restored from one image start a new raft log, at index 0, on the same
 //  state. The records go into table files as they come (zkv_bulk), which
-//  finish moves into the database; the caller records the new membership
-//  after.
+//  finish ingests into the database; the caller records the new
+//  membership after.
 typedef struct zkv_image_loader_s zkv_image_loader_t;
 
 zkv_image_loader_t *
