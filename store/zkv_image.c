@@ -494,6 +494,12 @@ zkv_image_reader_digest (zkv_image_reader_t *self, uint8_t digest [ZKV_IMAGE_DIG
     zkv_sha256_digest (self->digest, digest);
 }
 
+size_t
+zkv_image_reader_held (zkv_image_reader_t *self)
+{
+    return sizeof *self + self->pending_room;
+}
+
 //  ---------------------------------------------------------------------
 //  Loader
 

@@ -109,6 +109,11 @@ const zkv_image_header_t *
 void
     zkv_image_reader_digest (zkv_image_reader_t *self, uint8_t digest [ZKV_IMAGE_DIGEST_SIZE]);
 
+//  Bytes the reader keeps between feeds: its buffer for the bytes of an
+//  object not yet whole (about the largest piece fed, or record read)
+size_t
+    zkv_image_reader_held (zkv_image_reader_t *self);
+
 //  ---------------------------------------------------------------------
 //  Loading an image into a new member's empty database (snapshot
 //  restore): every record but the old membership (the `members` family)

@@ -3,6 +3,7 @@
     =========================================================================
 */
 #include "zkv_snapshot.h"
+#include "zkv_bulk.h"
 #include "zkv_image.h"
 
 #include <stdio.h>
@@ -89,8 +90,8 @@ zkv_snapshot_out_next (zkv_snapshot_out_t *self, zkv_snapshot_chunk_t *chunk)
 
 struct zkv_snapshot_in_s {
     zkv_engine_t *engine;
-    rocksdb_writebatch_t *batch;        //  NULL when no stream is under way
-    zkv_image_reader_t *reader;
+    zkv_image_reader_t *reader;         //  NULL when no stream is under way
+    zkv_bulk_t *bulk;                   //  its records, in table files
     uint64_t stream, from, next_seq;
 };
 
@@ -103,13 +104,12 @@ zkv_snapshot_in_new (zkv_engine_t *engine)
     return self;
 }
 
+//  Gives up the stream under way: its table files go
 static void
 s_drop (zkv_snapshot_in_t *self)
 {
-    if (self->batch)
-        rocksdb_writebatch_destroy (self->batch);
-    self->batch = NULL;
     zkv_image_reader_destroy (&self->reader);
+    zkv_bulk_destroy (&self->bulk);
 }
 
 void
@@ -122,30 +122,6 @@ zkv_snapshot_in_destroy (zkv_snapshot_in_t **self_p)
     }
 }
 
-//  Adds to batch the deletion of everything a family holds: a range up to
-//  a bound past any short key, then whatever longer key lies beyond it.
-//  Returns 0, or -1 with *error when the family could not be read.
-static int
-s_empty_family (zkv_snapshot_in_t *self, zkv_cf_t cf, char **error)
-{
-    static const char bound [32] = {
-        -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
-        -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1
-    };
-    rocksdb_column_family_handle_t *handle = zkv_engine_cf (self->engine, cf);
-    rocksdb_writebatch_delete_range_cf (self->batch, handle, "", 0, bound, sizeof bound);
-    rocksdb_iterator_t *it = zkv_engine_iterator (self->engine, cf, NULL);
-    for (rocksdb_iter_seek (it, bound, sizeof bound); rocksdb_iter_valid (it);
-         rocksdb_iter_next (it)) {
-        size_t size;
-        const char *key = rocksdb_iter_key (it, &size);
-        rocksdb_writebatch_delete_cf (self->batch, handle, key, size);
-    }
-    int rc = zkv_engine_iter_error (self->engine, it, error);
-    rocksdb_iter_destroy (it);
-    return rc;
-}
-
 static int
 s_refuse (zkv_snapshot_in_t *self, char **error, const char *why)
 {
@@ -155,37 +131,30 @@ s_refuse (zkv_snapshot_in_t *self, char **error, const char *why)
     return -1;
 }
 
-//  Every record of the image goes into the batch
+//  Every record of the image goes into its family's table file
 static int
 s_record (void *arg, zkv_cf_t cf, const void *key, size_t key_size, const void *value,
           size_t value_size, char **error)
 {
-    (void) error;
     zkv_snapshot_in_t *self = (zkv_snapshot_in_t *) arg;
-    rocksdb_writebatch_put_cf (self->batch, zkv_engine_cf (self->engine, cf),
-                               (const char *) key, key_size, (const char *) value, value_size);
-    return 0;
+    return zkv_bulk_put (self->bulk, cf, key, key_size, value, value_size, error);
 }
 
 int
 zkv_snapshot_in_feed (zkv_snapshot_in_t *self, const zkv_snapshot_chunk_t *chunk, char **error)
 {
     if (chunk->seq == 0) {
-        //  A new stream replaces any other under way: every family the
-        //  image carries is emptied first, in the same batch
+        //  A new stream replaces any other under way
         s_drop (self);
-        self->batch = rocksdb_writebatch_create ();
         self->reader = zkv_image_reader_new (s_record, self);
-        if (!self->reader)
+        self->bulk = zkv_bulk_new (self->engine);
+        if (!self->reader || !self->bulk)
             return s_refuse (self, error, "out of memory");
         self->stream = chunk->stream;
         self->from = chunk->from;
         self->next_seq = 0;
-        for (int cf = 0; cf < ZKV_CF_COUNT; cf++)
-            if (zkv_image_carries ((zkv_cf_t) cf) && s_empty_family (self, (zkv_cf_t) cf, error))
-                return s_refuse (self, error, NULL);
     }
-    if (!self->batch || chunk->stream != self->stream || chunk->from != self->from
+    if (!self->reader || chunk->stream != self->stream || chunk->from != self->from
     ||  chunk->seq != self->next_seq)
         return s_refuse (self, error, "snapshot chunk out of order");
     self->next_seq++;
@@ -203,12 +172,20 @@ zkv_snapshot_in_feed (zkv_snapshot_in_t *self, const zkv_snapshot_chunk_t *chunk
     const zkv_image_header_t *header = zkv_image_reader_header (self->reader);
     if (header->applied_index != chunk->index || header->applied_term != chunk->term)
         return s_refuse (self, error, "snapshot image at another index than its stream");
-    char *err = NULL;
-    int rc = zkv_engine_write (self->engine, self->batch, true, &err);
+    //  Every family the image carries is replaced, also one it has no
+    //  record of (emptied)
+    unsigned families = 0;
+    for (int cf = 0; cf < ZKV_CF_COUNT; cf++)
+        if (zkv_image_carries ((zkv_cf_t) cf))
+            families |= ZKV_BULK_FAMILY (cf);
+    int rc = zkv_bulk_replace (self->bulk, families, error);
     s_drop (self);
-    if (rc) {
-        *error = err;
-        return -1;
-    }
-    return 1;
+    return rc? -1: 1;
+}
+
+size_t
+zkv_snapshot_in_held (zkv_snapshot_in_t *self)
+{
+    return sizeof *self + (self->reader? zkv_image_reader_held (self->reader): 0)
+         + (self->bulk? zkv_bulk_held (self->bulk): 0);
 }

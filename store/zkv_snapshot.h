@@ -7,12 +7,20 @@
     the Snapshot RPC and saved files use too), read from one RocksDB
     snapshot, so it is the state at exactly one applied index, which the
     chunks carry with its term. Each chunk carries about a megabyte of the
-    image's bytes; the last one carries its SHA-256. Installing parses the
-    image as it comes into one write batch that first empties the families
-    the image carries, and writes it, synced, only once the last chunk has
-    arrived whole, the digest matches and the image is complete: a stream
-    cut short changes nothing. (The batch holds the whole state in memory
-    until then.)
+    image's bytes; the last one carries its SHA-256.
+
+    Installing streams to disk in bounded memory: the records go, as they
+    come, into table files in the data directory (zkv_bulk.h; the image
+    holds each family's records in key order), and only once the last
+    chunk has arrived whole, the digest matches and the image is complete
+    do those files replace the families the image carries, in one step
+    that a crash cannot cut in two (zkv_replace.h: the member has the old
+    state and applied index, or the whole new state and its index, also
+    after a restart). A stream cut short, refused or replaced by another
+    changes nothing, and its files are removed (at the latest, by the next
+    start). What the installer holds is about one chunk plus RocksDB's
+    table builders (an index and a filter per file of 64 MiB at most),
+    whatever the size of the state.
     =========================================================================
 */
 #ifndef ZKV_SNAPSHOT_H_INCLUDED
@@ -54,5 +62,10 @@ void
 int
     zkv_snapshot_in_feed (zkv_snapshot_in_t *self, const zkv_snapshot_chunk_t *chunk,
                           char **error);
+
+//  The bytes the installer keeps between chunks itself (its reader's
+//  buffer, the keys it remembers), the table builders' aside
+size_t
+    zkv_snapshot_in_held (zkv_snapshot_in_t *self);
 
 #endif
