@@ -65,6 +65,7 @@ typedef struct {
     s_answers_t after_compaction;       //  physical compact requests' replies
     zkv_snapshot_out_t *stream;         //  a snapshot being streamed out
     zkv_snapshot_in_t *install;         //  snapshots streamed in
+    int64_t install_began;              //  when its first chunk came (ms)
     uint64_t commit;                    //  raft's commit index, as the last apply said
     uint64_t applied_told_raft;
     uint64_t bytes_since_told_raft;     //  of the entries applied since
@@ -603,6 +604,11 @@ s_install (self_t *self, const zkv_snapshot_chunk_t *chunk)
                    (unsigned long long) zkv_mvcc_applied_index (self->mvcc));
         return;
     }
+    if (chunk->seq == 0) {
+        zsys_info ("storage: receiving a snapshot at %llu from %016llx",
+                   (unsigned long long) chunk->index, (unsigned long long) chunk->from);
+        self->install_began = zclock_mono ();
+    }
     char *error = NULL;
     int rc = zkv_snapshot_in_feed (self->install, chunk, &error);
     if (rc < 0) {
@@ -619,9 +625,10 @@ s_install (self_t *self, const zkv_snapshot_chunk_t *chunk)
         zkv_fatal ("storage: cannot open the installed snapshot: %s", error);
     if (zkv_alarm_table_load (self->alarms, self->args->engine, &error))
         zkv_fatal ("storage: cannot read the installed snapshot's alarms: %s", error);
-    zsys_info ("storage: installed a snapshot at %llu (revision %lld)",
+    zsys_info ("storage: installed a snapshot at %llu (revision %lld) in %lld ms",
                (unsigned long long) zkv_mvcc_applied_index (self->mvcc),
-               (long long) zkv_mvcc_revision (self->mvcc));
+               (long long) zkv_mvcc_revision (self->mvcc),
+               (long long) (zclock_mono () - self->install_began));
     zkv_snapshot_installed_t installed = {
         .index = zkv_mvcc_applied_index (self->mvcc),
         .term = zkv_mvcc_applied_term (self->mvcc)
