@@ -5,6 +5,8 @@
 #include "zkv_snapshot.h"
 #include "zkv_bulk.h"
 #include "zkv_image.h"
+#include "zkv_sha256.h"
+#include "zkv_spool.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -88,11 +90,19 @@ zkv_snapshot_out_next (zkv_snapshot_out_t *self, zkv_snapshot_chunk_t *chunk)
 
 //  ---------------------------------------------------------------------
 
+//  A stream lands in a spool as it comes (receiving); once it is whole and
+//  its digest matches (installing), steps read it back into table files,
+//  and the last step swaps them in
 struct zkv_snapshot_in_s {
     zkv_engine_t *engine;
-    zkv_image_reader_t *reader;         //  NULL when no stream is under way
-    zkv_bulk_t *bulk;                   //  its records, in table files
+    zkv_spool_t *spool;                 //  NULL when no stream is under way
+    zkv_sha256_t *digest;               //  of the bytes received
     uint64_t stream, from, next_seq;
+    uint64_t index, term;               //  what the stream says it holds
+    bool installing;                    //  it came whole, and checks out
+    zkv_image_reader_t *reader;         //  while installing: the image read
+    zkv_bulk_t *bulk;                   //  into its families' table files
+    uint8_t *buffer;                    //  a step's bytes
 };
 
 zkv_snapshot_in_t *
@@ -104,12 +114,17 @@ zkv_snapshot_in_new (zkv_engine_t *engine)
     return self;
 }
 
-//  Gives up the stream under way: its table files go
+//  Gives up the stream under way, or the install: their files go
 static void
 s_drop (zkv_snapshot_in_t *self)
 {
+    zkv_spool_destroy (&self->spool);
+    zkv_sha256_destroy (&self->digest);
     zkv_image_reader_destroy (&self->reader);
     zkv_bulk_destroy (&self->bulk);
+    free (self->buffer);
+    self->buffer = NULL;
+    self->installing = false;
 }
 
 void
@@ -143,34 +158,74 @@ s_record (void *arg, zkv_cf_t cf, const void *key, size_t key_size, const void *
 int
 zkv_snapshot_in_feed (zkv_snapshot_in_t *self, const zkv_snapshot_chunk_t *chunk, char **error)
 {
+    //  One install at a time, to its end: another stream is the leader
+    //  sending again what this member has not said it installed yet
+    if (self->installing) {
+        *error = strdup ("installing another snapshot");
+        return -1;
+    }
     if (chunk->seq == 0) {
         //  A new stream replaces any other under way
         s_drop (self);
-        self->reader = zkv_image_reader_new (s_record, self);
-        self->bulk = zkv_bulk_new (self->engine);
-        if (!self->reader || !self->bulk)
+        self->spool = zkv_spool_new (self->engine, "image", error);
+        if (!self->spool)
+            return s_refuse (self, error, NULL);
+        self->digest = zkv_sha256_new ();
+        if (!self->digest)
             return s_refuse (self, error, "out of memory");
         self->stream = chunk->stream;
         self->from = chunk->from;
         self->next_seq = 0;
     }
-    if (!self->reader || chunk->stream != self->stream || chunk->from != self->from
+    if (!self->spool || chunk->stream != self->stream || chunk->from != self->from
     ||  chunk->seq != self->next_seq)
         return s_refuse (self, error, "snapshot chunk out of order");
     self->next_seq++;
-    if (zkv_image_reader_feed (self->reader, chunk->data.data, chunk->data.size, error))
+    zkv_sha256_update (self->digest, chunk->data.data, chunk->data.size);
+    if (zkv_spool_write (self->spool, chunk->data.data, chunk->data.size, error))
         return s_refuse (self, error, NULL);
     if (!chunk->last)
         return 0;
 
     uint8_t sum [ZKV_IMAGE_DIGEST_SIZE];
-    zkv_image_reader_digest (self->reader, sum);
+    zkv_sha256_digest (self->digest, sum);
     if (chunk->digest.size != sizeof sum || memcmp (chunk->digest.data, sum, sizeof sum) != 0)
         return s_refuse (self, error, "snapshot digest mismatch");
+    self->index = chunk->index;
+    self->term = chunk->term;
+    self->reader = zkv_image_reader_new (s_record, self);
+    self->bulk = zkv_bulk_new (self->engine);
+    self->buffer = (uint8_t *) malloc (ZKV_SNAPSHOT_CHUNK);
+    if (!self->reader || !self->bulk || !self->buffer)
+        return s_refuse (self, error, "out of memory");
+    self->installing = true;
+    return 1;
+}
+
+bool
+zkv_snapshot_in_installing (zkv_snapshot_in_t *self)
+{
+    return self->installing;
+}
+
+int
+zkv_snapshot_in_step (zkv_snapshot_in_t *self, char **error)
+{
+    if (!self->installing) {
+        *error = strdup ("no snapshot to install");
+        return -1;
+    }
+    ssize_t size = zkv_spool_read (self->spool, self->buffer, ZKV_SNAPSHOT_CHUNK, error);
+    if (size < 0)
+        return s_refuse (self, error, NULL);
+    if (size > 0)
+        return zkv_image_reader_feed (self->reader, self->buffer, (size_t) size, error)
+             ? s_refuse (self, error, NULL): 0;
+    //  All read: the image must be whole, and what its stream said
     if (!zkv_image_reader_done (self->reader))
         return s_refuse (self, error, "snapshot image cut short");
     const zkv_image_header_t *header = zkv_image_reader_header (self->reader);
-    if (header->applied_index != chunk->index || header->applied_term != chunk->term)
+    if (header->applied_index != self->index || header->applied_term != self->term)
         return s_refuse (self, error, "snapshot image at another index than its stream");
     //  Every family the image carries is replaced, also one it has no
     //  record of (emptied)
@@ -186,6 +241,7 @@ zkv_snapshot_in_feed (zkv_snapshot_in_t *self, const zkv_snapshot_chunk_t *chunk
 size_t
 zkv_snapshot_in_held (zkv_snapshot_in_t *self)
 {
-    return sizeof *self + (self->reader? zkv_image_reader_held (self->reader): 0)
+    return sizeof *self + (self->buffer? ZKV_SNAPSHOT_CHUNK: 0)
+         + (self->reader? zkv_image_reader_held (self->reader): 0)
          + (self->bulk? zkv_bulk_held (self->bulk): 0);
 }
