@@ -221,7 +221,10 @@ zkv_snapshot_in_step (zkv_snapshot_in_t *self, char **error)
     if (size > 0)
         return zkv_image_reader_feed (self->reader, self->buffer, (size_t) size, error)
              ? s_refuse (self, error, NULL): 0;
-    //  All read: the image must be whole, and what its stream said
+    //  All read (the spool goes: the disk then holds the state twice at
+    //  most, its table files and RocksDB's copies): the image must be
+    //  whole, and what its stream said
+    zkv_spool_destroy (&self->spool);
     if (!zkv_image_reader_done (self->reader))
         return s_refuse (self, error, "snapshot image cut short");
     const zkv_image_header_t *header = zkv_image_reader_header (self->reader);
