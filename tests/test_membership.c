@@ -172,10 +172,12 @@ s_change_done (void *arg)
     zkv_msg_destroy (&change->reply);
     change->reply = s_call (s_leader (change->asked), change->desc, change->request);
     const char *error = s_error (change->reply);
-    //  (a leader that removed itself answers as removed until it stops)
+    //  (a leader that removed itself answers as removed until it stops; a
+    //  leader just elected, or slow, may not have heard every member yet)
     return !(strstr (error, "in sync") || strstr (error, "under way")
              || strstr (error, "not leader") || strstr (error, "no leader")
-             || strstr (error, "permanently removed") || streq (error, "none"));
+             || strstr (error, "permanently removed") || strstr (error, "not enough started")
+             || streq (error, "none"));
 }
 
 static zkv_msg_t *
