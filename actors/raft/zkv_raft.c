@@ -146,15 +146,17 @@ s_stream (self_t *self, uint64_t to)
 }
 
 //  The core wants follower `to` to get a snapshot: storage streams one,
-//  unless one is still on its way (started less than SNAPSHOT_RETRY_MSECS
-//  ago). Then the core hears that this one will not come, and asks again
+//  unless one started less than SNAPSHOT_RETRY_MSECS ago (on its way, or
+//  being installed). Then the core hears that this one will not come, and asks again
 //  later: a follower killed while it installed one must get another, or
 //  it waits forever (found by the crash loop)
 static void
 s_snapshot_to (self_t *self, uint64_t to)
 {
     s_stream_t *stream = s_stream (self, to);
-    if (stream && stream->sending && zclock_mono () - stream->started < SNAPSHOT_RETRY_MSECS) {
+    //  (nor one right after the last went whole: a member that joined
+    //  asks again until it has installed it, which takes a while)
+    if (stream && zclock_mono () - stream->started < SNAPSHOT_RETRY_MSECS) {
         zkv_rc_report_snapshot (self->core, to, false);
         return;
     }

@@ -148,7 +148,9 @@ s_refused_for_now (const zkvctl_t *ctl)
         || s_failed_with (ctl, ZKV_ERR_NO_LEADER)
         || s_failed_with (ctl, ZKV_ERR_LEADER_CHANGED)
         || s_failed_with (ctl, ZKV_ERR_PROPOSAL_DROPPED)
-        || s_failed_with (ctl, ZKV_ERR_CONF_PENDING);
+        || s_failed_with (ctl, ZKV_ERR_CONF_PENDING)
+        //  a leader that was just removed, still answering until it stops
+        || s_failed_with (ctl, ZKV_ERR_MEMBER_REMOVED);
 }
 
 //  zkvctl_call_at, waiting at most --command-timeout and never past
@@ -219,8 +221,14 @@ s_leader_find (zkvctl_t *ctl, int64_t deadline)
 static char *
 s_leader (zkvctl_t *ctl, int64_t deadline)
 {
+    bool leaderless = false;
     while (true) {
         char *endpoint = s_leader_find (ctl, deadline);
+        leaderless |= s_failed_with (ctl, ZKV_ERR_NO_LEADER);
+        if (!endpoint && leaderless && strstr (ctl->error, "deadline exceeded"))
+            //  Out of time while asking again: what the members said
+            //  tells more than the deadline
+            zkvctl_fail (ctl, ZKVCTL_EXIT_ERROR, "%s", zkv_err_message (ZKV_ERR_NO_LEADER));
         if (endpoint || !s_failed_with (ctl, ZKV_ERR_NO_LEADER)
         ||  zclock_mono () + S_PAUSE_MSECS >= deadline || zsys_interrupted)
             return endpoint;
@@ -674,6 +682,7 @@ s_replace_promote (s_replace_t *self, int64_t timeout)
     zkvctl_t *ctl = self->ctl;
     zkv_member_promote_t request = { self->new_id, self->old_id };
     int64_t since = zclock_mono (), looked = 0;
+    char last_answer [sizeof ctl->error] = "";  //  the leader's last refusal
     s_step (self, "\nWaiting for member %" PRIx64 " to start and catch up with the leader\n",
             self->new_id);
     while (true) {
@@ -700,6 +709,8 @@ s_replace_promote (s_replace_t *self, int64_t timeout)
                                 "a learner; run the same command again to go on",
                                 self->new_id);
         bool waiting = s_failed_with (ctl, ZKV_ERR_LEARNER_NOT_READY);
+        if (waiting)
+            snprintf (last_answer, sizeof last_answer, "%s", ctl->error);
         if (!waiting && !s_refused_for_now (ctl)) {
             //  A try whose answer was lost may have done it: then the
             //  next one finds no learner to promote, or no member to replace
@@ -711,13 +722,15 @@ s_replace_promote (s_replace_t *self, int64_t timeout)
                 break;
             bool unknown = strstr (ctl->error, "context deadline exceeded")
                         || s_failed_with (ctl, ZKV_ERR_TIMEOUT);
-            if (!unknown || zclock_mono () >= self->deadline)
+            //  (out of time on a try that got no answer: the refusals
+            //  before it tell why, if there were some)
+            if (!unknown || (zclock_mono () >= self->deadline && !*last_answer))
                 return -1;
         }
         if (zclock_mono () + S_RETRY_MSECS >= self->deadline) {
             char limit [64], answer [sizeof ctl->error];
             zkvctl_go_duration (timeout, limit, sizeof limit);
-            snprintf (answer, sizeof answer, "%s", ctl->error);
+            snprintf (answer, sizeof answer, "%s", *last_answer? last_answer: ctl->error);
             if (self->terminal)
                 s_step (self, "\n");
             return zkvctl_fail (ctl, ZKVCTL_EXIT_ERROR, "member %" PRIx64 " did not catch up "
