@@ -530,13 +530,14 @@ s_start (self_t *self, uint64_t applied, char *error, size_t size)
         return error;
     }
     if (applied > last) {
-        //  Entries are written, synced, before any is applied: so this is a
-        //  snapshot storage installed (the swap of its families is whole,
-        //  finished at open when a stop cut it short) before raft recorded
-        //  it. The state is the leader's, committed: the log restarts after
-        //  it, as it would have
+        //  Entries are written, synced, before any is applied: so either
+        //  files were damaged, or a snapshot install that a stop cut short
+        //  was finished as the database opened, before raft recorded it.
+        //  Then the state is the leader's, committed: the log restarts
+        //  after it, as it would have
         uint64_t term = 0;
-        if (zkv_engine_get_u64 (args->engine, ZKV_CF_META, "term", &term, &err) <= 0 || !term
+        if (!zkv_engine_finished_replace (args->engine)
+        ||  zkv_engine_get_u64 (args->engine, ZKV_CF_META, "term", &term, &err) <= 0 || !term
         ||  zkv_raftlog_install (self->log, applied, term, &err)) {
             snprintf (error, size, "the database is damaged: storage applied %llu but the raft "
                       "log ends at %llu%s%s", (unsigned long long) applied,
