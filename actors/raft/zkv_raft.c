@@ -530,12 +530,26 @@ s_start (self_t *self, uint64_t applied, char *error, size_t size)
         return error;
     }
     if (applied > last) {
-        //  (the raft log is written, synced, before any entry is applied:
-        //  table files or their records in the MANIFEST went missing)
-        snprintf (error, size, "the database is damaged: storage applied %llu but the raft "
-                  "log ends at %llu",
-                  (unsigned long long) applied, (unsigned long long) last);
-        return error;
+        //  Entries are written, synced, before any is applied: so either
+        //  files were damaged, or a snapshot install that a stop cut short
+        //  was finished as the database opened, before raft recorded it.
+        //  Then the state is the leader's, committed: the log restarts
+        //  after it, as it would have
+        uint64_t term = 0;
+        if (!zkv_engine_finished_replace (args->engine)
+        ||  zkv_engine_get_u64 (args->engine, ZKV_CF_META, "term", &term, &err) <= 0 || !term
+        ||  zkv_raftlog_install (self->log, applied, term, &err)) {
+            snprintf (error, size, "the database is damaged: storage applied %llu but the raft "
+                      "log ends at %llu%s%s", (unsigned long long) applied,
+                      (unsigned long long) last, err? ": ": "", err? err: "");
+            free (err);
+            return error;
+        }
+        zsys_warning ("raft: storage holds a snapshot at %llu (term %llu) the log had not "
+                      "recorded before a stop: the log restarts after it",
+                      (unsigned long long) applied, (unsigned long long) term);
+        first = zkv_raftlog_first_index (self->log);
+        last = zkv_raftlog_last_index (self->log);
     }
     //  The core starts from everything the log holds
     msgpack_zone *zone = msgpack_zone_new (1 << 20);

@@ -267,21 +267,26 @@ s_majority (zkv_rc_t *self, const uint64_t *ids, uint32_t count, rc_answer_fn *a
     return RC_VOTE_PENDING;
 }
 
+//  The members the incoming half counts: its voters
+static uint32_t
+s_incoming (const zkv_conf_state_t *conf, uint64_t ids [2 * ZKV_RC_MAX_MEMBERS])
+{
+    uint32_t count = conf->voter_count;
+    memcpy (ids, conf->voters, count * sizeof (uint64_t));
+#ifdef ZKV_RC_BUG_LEARNER_IN_QUORUM
+    //  Planted bug: learners count as voters of the incoming half
+    memcpy (ids + count, conf->learners, conf->learner_count * sizeof (uint64_t));
+    count += conf->learner_count;
+#endif
+    return count;
+}
+
 rc_vote_t
 rc_tally (zkv_rc_t *self, rc_answer_fn *answer)
 {
     const zkv_conf_state_t *conf = &self->conf;
-#ifdef ZKV_RC_BUG_LEARNER_IN_QUORUM
-    //  Planted bug: learners count as voters of the incoming half
     uint64_t ids [2 * ZKV_RC_MAX_MEMBERS];
-    uint32_t count = conf->voter_count;
-    memcpy (ids, conf->voters, count * sizeof (uint64_t));
-    memcpy (ids + count, conf->learners, conf->learner_count * sizeof (uint64_t));
-    count += conf->learner_count;
-    rc_vote_t incoming = s_majority (self, ids, count, answer);
-#else
-    rc_vote_t incoming = s_majority (self, conf->voters, conf->voter_count, answer);
-#endif
+    rc_vote_t incoming = s_majority (self, ids, s_incoming (conf, ids), answer);
     rc_vote_t outgoing = s_majority (self, conf->outgoing, conf->outgoing_count, answer);
     if (incoming == RC_VOTE_LOST || outgoing == RC_VOTE_LOST)
         return RC_VOTE_LOST;
@@ -316,16 +321,8 @@ uint64_t
 rc_quorum_index (zkv_rc_t *self)
 {
     const zkv_conf_state_t *conf = &self->conf;
-#ifdef ZKV_RC_BUG_LEARNER_IN_QUORUM
     uint64_t ids [2 * ZKV_RC_MAX_MEMBERS];
-    uint32_t count = conf->voter_count;
-    memcpy (ids, conf->voters, count * sizeof (uint64_t));
-    memcpy (ids + count, conf->learners, conf->learner_count * sizeof (uint64_t));
-    count += conf->learner_count;
-    uint64_t incoming = s_majority_index (self, ids, count);
-#else
-    uint64_t incoming = s_majority_index (self, conf->voters, conf->voter_count);
-#endif
+    uint64_t incoming = s_majority_index (self, ids, s_incoming (conf, ids));
     uint64_t outgoing = s_majority_index (self, conf->outgoing, conf->outgoing_count);
     uint64_t index = incoming < outgoing? incoming: outgoing;
     return index == UINT64_MAX? 0: index;
