@@ -531,10 +531,9 @@ s_start (self_t *self, uint64_t applied, char *error, size_t size)
     }
     if (applied > last) {
         //  Entries are written, synced, before any is applied: so either
-        //  files were damaged, or a snapshot install that a stop cut short
-        //  was finished as the database opened, before raft recorded it.
-        //  Then the state is the leader's, committed: the log restarts
-        //  after it, as it would have
+        //  storage installed a snapshot (the leader's state, committed) and
+        //  a stop came before the log recorded it, and the log restarts
+        //  after it, as it would have; or files were damaged (a cut MANIFEST)
         uint64_t term = 0;
         if (!zkv_engine_finished_replace (args->engine)
         ||  zkv_engine_get_u64 (args->engine, ZKV_CF_META, "term", &term, &err) <= 0 || !term
@@ -550,6 +549,15 @@ s_start (self_t *self, uint64_t applied, char *error, size_t size)
                       (unsigned long long) applied, (unsigned long long) term);
         first = zkv_raftlog_first_index (self->log);
         last = zkv_raftlog_last_index (self->log);
+    }
+    else
+    if (zkv_engine_finished_replace (args->engine)
+    &&  zkv_raftlog_settle_replace (self->log, &err)) {
+        //  (a restored image, or an install the log had gone past: nothing
+        //  to record, and the mark must not excuse a later damage)
+        snprintf (error, size, "cannot write the raft log: %s", err);
+        free (err);
+        return error;
     }
     //  The core starts from everything the log holds
     msgpack_zone *zone = msgpack_zone_new (1 << 20);
