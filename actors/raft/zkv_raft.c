@@ -146,17 +146,17 @@ s_stream (self_t *self, uint64_t to)
 }
 
 //  The core wants follower `to` to get a snapshot: storage streams one,
-//  unless one started less than SNAPSHOT_RETRY_MSECS ago (on its way, or
-//  being installed). Then the core hears that this one will not come, and asks again
-//  later: a follower killed while it installed one must get another, or
-//  it waits forever (found by the crash loop)
+//  unless the last one moved less than SNAPSHOT_RETRY_MSECS ago (a chunk
+//  left for the follower, or the last did: it is being installed, and a
+//  member that joined asks again until it has installed it). Then the
+//  core hears that this one will not come, and asks again later: a
+//  follower killed while it received or installed one must get another,
+//  or it waits forever (found by the crash loop)
 static void
 s_snapshot_to (self_t *self, uint64_t to)
 {
     s_stream_t *stream = s_stream (self, to);
-    //  (nor one right after the last went whole: a member that joined
-    //  asks again until it has installed it, which takes a while)
-    if (stream && zclock_mono () - stream->started < SNAPSHOT_RETRY_MSECS) {
+    if (stream && zclock_mono () - stream->moved < SNAPSHOT_RETRY_MSECS) {
         zkv_rc_report_snapshot (self->core, to, false);
         return;
     }
@@ -166,7 +166,7 @@ s_snapshot_to (self_t *self, uint64_t to)
         stream = &self->streams [self->stream_count++];
     }
     stream->to = to;
-    stream->started = zclock_mono ();
+    stream->moved = zclock_mono ();
     stream->last_queued = false;
     stream->sending = true;
     stream->granted = SNAPSHOT_WINDOW;
@@ -189,6 +189,7 @@ s_flush_peers (self_t *self)
         if (stream->last_queued && !waiting) {
             stream->last_queued = false;
             stream->sending = false;
+            stream->moved = zclock_mono ();
             zkv_rc_report_snapshot (self->core, stream->to, true);
         }
         else
@@ -198,6 +199,7 @@ s_flush_peers (self_t *self)
                 .to = stream->to, .credit = SNAPSHOT_WINDOW - stream->granted - waiting
             };
             stream->granted += grant.credit;
+            stream->moved = zclock_mono ();     //  (chunks left)
             zkv_io_send (self->storage, &zkv_stream_credit_desc, &grant);
         }
     }
