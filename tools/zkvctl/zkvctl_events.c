@@ -7,7 +7,8 @@
     from Status), or with --cluster every member of the member list (its
     published events endpoint); a member that cannot be listened to is told
     on stderr and the others are listened to (events are news, not a log).
-    --topic keeps one topic (leader, transfer, member, defrag, snapshot);
+    --topic keeps one topic (leader, transfer, member, alarm, defrag,
+    snapshot; another is refused);
     --max-events N stops after N events; a --command-timeout given stops it
     then (exit 1).
 
@@ -29,7 +30,7 @@ static int s_events_run (zkvctl_t *ctl, int argc, char **argv);
 
 const zkvctl_command_t zkvctl_events_command = {
     "events", "events [flags]",
-    "Prints the events the members publish (leader, transfer, member, defrag, snapshot) as they come",
+    "Prints the events the members publish (leader, transfer, member, alarm, defrag, snapshot) as they come",
     s_events_run, NULL, NULL
 };
 
@@ -43,7 +44,8 @@ static const struct {
     { "member", &zkv_member_event_desc },
     { "member", &zkv_membership_event_desc },
     { "defrag", &zkv_defrag_event_desc },
-    { "snapshot", &zkv_snapshot_event_desc }
+    { "snapshot", &zkv_snapshot_event_desc },
+    { "alarm", &zkv_alarm_event_desc }
 };
 
 //  The events endpoints to listen to, or NULL with the failure recorded
@@ -171,7 +173,7 @@ s_events_run (zkvctl_t *ctl, int argc, char **argv)
         { "cluster", 0, ZKVCTL_FLAG_BOOL, &cluster, "false",
           "listen to every member of the cluster member list", false },
         { "topic", 0, ZKVCTL_FLAG_STRING, &topic, "\"\"",
-          "only the events of this topic (leader, transfer, member, defrag, snapshot)", false },
+          "only the events of this topic (leader, transfer, member, alarm, defrag, snapshot)", false },
         { "max-events", 0, ZKVCTL_FLAG_INT64, &max_events, "0",
           "stop after this many events (0: until interrupted)", false },
         { NULL, 0, 0, NULL, NULL, NULL, false }
@@ -184,6 +186,11 @@ s_events_run (zkvctl_t *ctl, int argc, char **argv)
         return rc == ZKVCTL_HELP? 0: -1;
     if (max_events < 0)
         return zkvctl_fail (ctl, ZKVCTL_EXIT_BAD_ARGS, "--max-events must not be negative");
+    bool known = !*topic;
+    for (size_t i = 0; i < sizeof s_topics / sizeof s_topics [0] && !known; i++)
+        known = streq (topic, s_topics [i].topic);
+    if (!known)
+        return zkvctl_fail (ctl, ZKVCTL_EXIT_BAD_ARGS, "unknown topic \"%s\"", topic);
     if (zkvctl_ready (ctl, false))
         return -1;
     zlist_t *endpoints = s_events_endpoints (ctl, cluster);
