@@ -1046,6 +1046,8 @@ s_start (self_t *self, char *error, size_t size)
     zsock_set_sndhwm (self->events, 10000);
     if (self->args->cert)
         zkv_cert_apply_server (self->args->cert, self->events, ZKV_ZAP_CLIENT);
+    if (self->args->listen_events_fd >= 0)
+        zsock_set_use_fd (self->events, self->args->listen_events_fd);
     self->events_guard = zkv_guard_new (self->events, "events",
                                         self->args->max_client_connections);
     if (!self->events_guard) {
