@@ -279,7 +279,7 @@ zkv_harness_new (const zkv_harness_config_t *config, char *error, size_t error_s
     }
     if (config->first_port
     &&  (config->first_port < 1024
-    ||   config->first_port + 10000 * ((int) config->members - 1) + 1 > 65535)) {
+    ||   config->first_port + 10000 * ((int) config->members - 1) + 2 > 65535)) {
         snprintf (error, error_size, "--ports %d: every member's ports must lie in 1024..65535",
                   config->first_port);
         return NULL;
