@@ -11,6 +11,7 @@
 #include "zkv_check.h"
 #include "zkv_clients.h"
 #include "zkv_guard.h"
+#include "zkv_publisher.h"
 #include "zkv_space.h"
 #include "zkv_zap.h"
 #include "zkv_version.h"
@@ -44,6 +45,7 @@ typedef struct {
     zkv_front_args_t *args;
     zsock_t *router;                    //  clients
     zsock_t *events;                    //  PUB: what this member publishes
+    zkv_publisher_t *publisher;         //  ...numbered, with hellos
     zactor_t *router_guard;             //  bounds on their connections
     zactor_t *events_guard;
     zsock_t *inbox;                     //  answers and node state
@@ -899,17 +901,6 @@ s_handle_client (self_t *self)
 //  ---------------------------------------------------------------------
 //  Events
 
-//  Publishes [topic][body] (body: an encoded *_event message); a
-//  subscriber too slow to take it loses it (PUB drops at its HWM)
-static void
-s_publish (self_t *self, const char *topic, const uint8_t *body, size_t size)
-{
-    zmsg_t *msg = zmsg_new ();
-    zmsg_addstr (msg, topic);
-    zmsg_addmem (msg, body, size);
-    zmsg_send (&msg, self->events);
-}
-
 static void
 s_publish_leader (self_t *self, uint64_t term, uint64_t leader, uint64_t previous)
 {
@@ -919,7 +910,7 @@ s_publish_leader (self_t *self, uint64_t term, uint64_t leader, uint64_t previou
     size_t size;
     uint8_t *body = zkv_msg_encode_body (&zkv_leader_event_desc, &event, &size);
     if (body)
-        s_publish (self, "leader", body, size);
+        zkv_publisher_send (self->publisher, "leader", body, size);
     free (body);
 }
 
@@ -978,7 +969,7 @@ s_handle_inbox (self_t *self)
             zkv_bin_str (event->topic, topic, sizeof topic);
             if (streq (topic, "alarm"))
                 s_alarm_seen (self, event->body);
-            s_publish (self, topic, event->body.data, event->body.size);
+            zkv_publisher_send (self->publisher, topic, event->body.data, event->body.size);
         }
         else
         if (msg->desc == &zkv_raft_state_desc) {
@@ -1055,6 +1046,8 @@ s_start (self_t *self, char *error, size_t size)
     zsock_set_sndhwm (self->events, 10000);
     if (self->args->cert)
         zkv_cert_apply_server (self->args->cert, self->events, ZKV_ZAP_CLIENT);
+    if (self->args->listen_events_fd >= 0)
+        zsock_set_use_fd (self->events, self->args->listen_events_fd);
     self->events_guard = zkv_guard_new (self->events, "events",
                                         self->args->max_client_connections);
     if (!self->events_guard) {
@@ -1066,6 +1059,7 @@ s_start (self_t *self, char *error, size_t size)
                   zmq_strerror (zmq_errno ()));
         return error;
     }
+    self->publisher = zkv_publisher_new (self->events, self->args->member_id);
     self->inbox = zkv_io_inbox (self->args->front);
     self->raft = zkv_io_outbox (self->args->raft);
     self->storage = zkv_io_outbox (self->args->storage);
@@ -1158,6 +1152,7 @@ s_self_destroy (self_t **self_p)
     free (self->reads);
     zkv_guard_destroy (&self->router_guard, self->router);
     zkv_guard_destroy (&self->events_guard, self->events);
+    zkv_publisher_destroy (&self->publisher);
     zsock_destroy (&self->router);
     zsock_destroy (&self->events);
     zsock_destroy (&self->inbox);
@@ -1216,6 +1211,8 @@ zkv_front_actor (zsock_t *pipe, void *args)
         if (zclock_mono () >= next_tick) {
             s_expire (self);
             s_load_alarms (self);       //  a snapshot installed tells no alarm event
+            if (self->publisher)
+                zkv_publisher_tick (self->publisher, zclock_mono ());
             next_tick = zclock_mono () + TICK_MSECS;
             if (next_tick >= next_clients_tick) {
                 zkv_clients_tick (self->clients, next_tick);

@@ -280,30 +280,39 @@ zkv_msg_encode_body (const zkv_desc_t *desc, const void *msg, size_t *size)
     return s_release (&buffer, rc, size);
 }
 
+//  The number of entries of an encoded map and the size of its header;
+//  -1 if bytes are not a map
+static int
+s_map_header (const uint8_t *bytes, size_t size, size_t *entries, size_t *header)
+{
+    if (size >= 1 && bytes [0] >= 0x80 && bytes [0] <= 0x8f) {
+        *entries = bytes [0] & 0x0f;
+        *header = 1;
+    }
+    else
+    if (size >= 3 && bytes [0] == 0xde) {
+        *entries = ((size_t) bytes [1] << 8) | bytes [2];
+        *header = 3;
+    }
+    else
+    if (size >= 5 && bytes [0] == 0xdf) {
+        *entries = ((size_t) bytes [1] << 24) | ((size_t) bytes [2] << 16)
+                 | ((size_t) bytes [3] << 8) | bytes [4];
+        *header = 5;
+    }
+    else
+        return -1;
+    return 0;
+}
+
 uint8_t *
 zkv_msg_wrap_reply (uint64_t id, bool has_id, const char *op, size_t op_size,
                     const void *body, size_t body_size, size_t *size)
 {
     const uint8_t *bytes = (const uint8_t *) body;
     size_t entries, header;
-    if (body_size >= 1 && bytes [0] >= 0x80 && bytes [0] <= 0x8f) {
-        entries = bytes [0] & 0x0f;
-        header = 1;
-    }
-    else
-    if (body_size >= 3 && bytes [0] == 0xde) {
-        entries = ((size_t) bytes [1] << 8) | bytes [2];
-        header = 3;
-    }
-    else
-    if (body_size >= 5 && bytes [0] == 0xdf) {
-        entries = ((size_t) bytes [1] << 24) | ((size_t) bytes [2] << 16)
-                | ((size_t) bytes [3] << 8) | bytes [4];
-        header = 5;
-    }
-    else
+    if (s_map_header (bytes, body_size, &entries, &header))
         return NULL;
-
     msgpack_sbuffer buffer;
     msgpack_sbuffer_init (&buffer);
     msgpack_packer pk;
@@ -315,6 +324,27 @@ zkv_msg_wrap_reply (uint64_t id, bool has_id, const char *op, size_t op_size,
     }
     rc |= msgpack_pack_str_with_body (&pk, "op", 2);
     rc |= msgpack_pack_str_with_body (&pk, op, op_size);
+    rc |= msgpack_sbuffer_write (&buffer, (const char *) bytes + header, body_size - header);
+    return s_release (&buffer, rc, size);
+}
+
+uint8_t *
+zkv_msg_stamp_event (const void *body, size_t body_size, uint64_t seq, uint64_t boot,
+                     size_t *size)
+{
+    const uint8_t *bytes = (const uint8_t *) body;
+    size_t entries, header;
+    if (s_map_header (bytes, body_size, &entries, &header))
+        return NULL;
+    msgpack_sbuffer buffer;
+    msgpack_sbuffer_init (&buffer);
+    msgpack_packer pk;
+    msgpack_packer_init (&pk, &buffer, msgpack_sbuffer_write);
+    int rc = msgpack_pack_map (&pk, entries + 2);
+    rc |= msgpack_pack_str_with_body (&pk, "seq", 3);
+    rc |= msgpack_pack_uint64 (&pk, seq);
+    rc |= msgpack_pack_str_with_body (&pk, "boot", 4);
+    rc |= msgpack_pack_uint64 (&pk, boot);
     rc |= msgpack_sbuffer_write (&buffer, (const char *) bytes + header, body_size - header);
     return s_release (&buffer, rc, size);
 }

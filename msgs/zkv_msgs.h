@@ -253,6 +253,14 @@ uint8_t *
     zkv_msg_wrap_reply (uint64_t id, bool has_id, const char *op, size_t op_size,
                         const void *body, size_t body_size, size_t *size);
 
+//  Stamps an event body (an encoded *_event map that carries no seq and no
+//  boot: they are the publisher's) with the publisher's seq and boot: a
+//  map with "seq" and "boot" followed by the body's own entries. Returns a
+//  fresh buffer (caller frees) or NULL if body is not a map.
+uint8_t *
+    zkv_msg_stamp_event (const void *body, size_t body_size, uint64_t seq, uint64_t boot,
+                         size_t *size);
+
 //  Encodes an error_response body for status, with header
 uint8_t *
     zkv_msg_encode_error (const zkv_result_t *status, const zkv_header_t *header,

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "zkv_check.h"
+#include "zkv_event_seq.h"
 #include "zkv_utf8.h"
 #include "zkv_msgs.h"
 
@@ -216,6 +217,72 @@ Test (msgs, lookup_by_name)
     cr_assert_eq (zkv_put_desc.response, &zkv_put_response_desc);
     cr_assert_eq (zkv_msg_lookup ("putx", 4), NULL);
     cr_assert_eq (zkv_msg_lookup ("pu", 2), NULL);
+}
+
+//  Every event a member publishes is stamped with its seq and boot; the
+//  event's own fields are kept
+Test (msgs, event_stamping)
+{
+    zkv_alarm_event_t event = {
+        .member = 5, .state = zkv_bin ("activated", 9), .member_id = 6,
+        .alarm = zkv_bin ("NOSPACE", 7)
+    };
+    size_t body_size, size;
+    uint8_t *body = zkv_msg_encode_body (&zkv_alarm_event_desc, &event, &body_size);
+    uint8_t *stamped = zkv_msg_stamp_event (body, body_size, 12, 1700000000123456, &size);
+    cr_assert_not_null (stamped);
+    msgpack_zone *zone = msgpack_zone_new (1024);
+    zkv_limits_t limits = zkv_limits_trusted ();
+    zkv_result_t status;
+    zkv_alarm_event_t *decoded = (zkv_alarm_event_t *) zkv_msg_decode_body (
+        stamped, size, &zkv_alarm_event_desc, zone, &limits, &status);
+    cr_assert_not_null (decoded, "%s", status.detail);
+    event.seq = 12;
+    event.boot = 1700000000123456;
+    s_assert_equal (&zkv_alarm_event_desc, &event, decoded, "event");
+    free (stamped);
+    //  What is no map is not stamped
+    cr_assert_null (zkv_msg_stamp_event ("\x93\x01\x02\x03", 4, 1, 1, &size));
+    msgpack_zone_free (zone);
+    free (body);
+}
+
+//  What the seq and boot of a member's messages tell a subscriber
+Test (msgs, event_seq_tells_gaps_and_restarts)
+{
+    zkv_event_seq_t seq = { 0, 0 };
+    //  The first word tells nothing missed, whatever its seq
+    zkv_event_seq_news_t news = zkv_event_seq_heard (&seq, 100, 7, true);
+    cr_assert (news.first && !news.restarted && news.missed_from == 0);
+    //  The events after the hello's seq, one by one: nothing missed
+    news = zkv_event_seq_heard (&seq, 100, 8, false);
+    cr_assert (!news.first && !news.restarted && news.missed_from == 0);
+    news = zkv_event_seq_heard (&seq, 100, 8, true);
+    cr_assert (news.missed_from == 0);
+    //  9 and 10 missed: told by the event after, or by a hello
+    news = zkv_event_seq_heard (&seq, 100, 11, false);
+    cr_assert (news.missed_from == 9 && news.missed_to == 10);
+    news = zkv_event_seq_heard (&seq, 100, 13, true);
+    cr_assert (news.missed_from == 12 && news.missed_to == 13);
+    news = zkv_event_seq_heard (&seq, 100, 14, false);
+    cr_assert (news.missed_from == 0);
+    //  A restart is no gap; its events before the first heard are missed
+    news = zkv_event_seq_heard (&seq, 200, 0, true);
+    cr_assert (news.restarted && news.missed_from == 0);
+    news = zkv_event_seq_heard (&seq, 200, 1, false);
+    cr_assert (!news.restarted && news.missed_from == 0);
+    news = zkv_event_seq_heard (&seq, 300, 3, false);
+    cr_assert (news.restarted && news.missed_from == 1 && news.missed_to == 2);
+    news = zkv_event_seq_heard (&seq, 400, 2, true);
+    cr_assert (news.restarted && news.missed_from == 1 && news.missed_to == 2);
+    news = zkv_event_seq_heard (&seq, 400, 3, false);
+    cr_assert (!news.restarted && news.missed_from == 0);
+    //  A first event heard tells nothing missed either
+    zkv_event_seq_t other = { 0, 0 };
+    news = zkv_event_seq_heard (&other, 100, 50, false);
+    cr_assert (news.first && news.missed_from == 0);
+    news = zkv_event_seq_heard (&other, 100, 51, false);
+    cr_assert (news.missed_from == 0);
 }
 
 Test (msgs, reply_wrapping)

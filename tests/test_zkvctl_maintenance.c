@@ -2,12 +2,15 @@
     real zkv-node: their output formats, their errors and exit codes. The
     3-member behaviour (--cluster, leader last) is in test_maintenance.c. */
 #include <criterion/criterion.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "eventually.h"
 #include "zkv_client.h"
 #include "zkv_testnode.h"
 
@@ -139,4 +142,66 @@ Test (zkvctl_maintenance, events_stop_at_a_given_timeout)
     s_expect (events, 1, NULL, "Error: context deadline exceeded");
     const char *bad [] = { "events", "--max-events", "-1", NULL };
     s_expect (bad, 128, NULL, "--max-events must not be negative");
+}
+
+//  zkvctl events, run on a thread of its own until it has its events
+typedef struct {
+    const char *argv [16];
+    zkv_run_t run;
+    atomic_int done;
+} s_listening_t;
+
+static void *
+s_listen_thread (void *args)
+{
+    s_listening_t *listening = (s_listening_t *) args;
+    listening->run = zkv_run (NULL, listening->argv);
+    atomic_store (&listening->done, 1);
+    return NULL;
+}
+
+//  For eventually (): raises the NOSPACE alarm and disarms it again, until
+//  the listener (a s_listening_t) had its events
+static bool
+s_alarm_drilled (void *args)
+{
+    s_listening_t *listening = (s_listening_t *) args;
+    if (atomic_load (&listening->done))
+        return true;
+    const char *activate [] = { "alarm", "activate", "nospace", NULL };
+    s_expect (activate, 0, "alarm:NOSPACE", NULL);
+    const char *disarm [] = { "alarm", "disarm", NULL };
+    s_expect (disarm, 0, "alarm:NOSPACE", NULL);
+    return false;
+}
+
+//  zkvctl events printed no alarm event at all, with or without --topic
+//  alarm (it knew no topic `alarm`)
+Test (zkvctl_maintenance, events_tell_alarms)
+{
+    const char *help [] = { "events", "--help", NULL };
+    s_expect (help, 0, "(leader, transfer, member, alarm, defrag, snapshot)", NULL);
+    const char *unknown [] = { "events", "--topic", "alarms", NULL };
+    s_expect (unknown, 128, NULL, "Error: unknown topic \"alarms\"");
+    const char *topics [] = { "alarm", "" };
+    for (size_t i = 0; i < 2; i++) {
+        zkv_run_t status = s_zkvctl ((const char *[]) { "endpoint", "status", NULL });
+        zkv_run_free (&status);         //  (the node runs: s_zkvctl starts it)
+        s_listening_t listening = {
+            .argv = { ZKVCTL_BIN, "--endpoints", zkv_testnode_endpoint (s_node),
+                      "--command-timeout", "30s", "events", "--max-events", "2",
+                      *topics [i]? "--topic": NULL, topics [i], NULL }
+        };
+        pthread_t thread;
+        cr_assert_eq (pthread_create (&thread, NULL, s_listen_thread, &listening), 0);
+        cr_assert (eventually (s_alarm_drilled, &listening, 30000), "zkvctl events heard nothing");
+        pthread_join (thread, NULL);
+        cr_assert_eq (listening.run.code, 0, "%s", listening.run.err);
+        //  Its first two events are the activation and its disarm (a drill
+        //  that began before it listened may end first: a deactivation)
+        const char *activated = strstr (listening.run.out, "alarm member=");
+        cr_assert (activated && strstr (activated, " state=\"activated\" member_id=")
+                   && strstr (activated, " alarm=\"NOSPACE\""), "%s", listening.run.out);
+        zkv_run_free (&listening.run);
+    }
 }
