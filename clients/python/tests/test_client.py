@@ -780,6 +780,11 @@ class CurveTests(unittest.TestCase):
             with self.assertRaises(zkv.ServerError) as caught:
                 client.defragment()
             self.assertEqual(str(caught.exception), "etcdserver: permission denied")
+            # membership changes are an admin's too (members listed: anyone)
+            self.assertEqual(len(client.members()), 3)
+            with self.assertRaises(zkv.ServerError) as caught:
+                client.member_remove(members()[0].id)
+            self.assertEqual(str(caught.exception), "etcdserver: permission denied")
 
     def test_keys_the_members_refuse(self) -> None:
         endpoints = [m.endpoint for m in members()]
