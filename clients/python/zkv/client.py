@@ -290,6 +290,7 @@ class Client:
         body = body or {}
         deadline = time.monotonic() + (timeout if timeout is not None else self.timeout)
         tries = 0
+        sent = False                    # a member took one of the attempts
         last: Optional[ServerError] = None
         pause = _PAUSE
         while True:
@@ -298,7 +299,8 @@ class Client:
             if not self._send(frame, deadline):
                 if last is not None:
                     raise last
-                raise DeadlineExceeded(sent=False)
+                raise DeadlineExceeded(sent=sent)
+            sent = True
             tries += 1
             now = time.monotonic()
             count = len(self._endpoints)
@@ -333,7 +335,7 @@ class Client:
             time.sleep(pause)
             pause = min(2 * pause, _PAUSE_MAX)
             # Another member may know a leader, or serve what this one cannot
-            if not error.is_error(errors.PROPOSAL_DROPPED):
+            if not error.is_error(errors.PROPOSAL_DROPPED) and count > 1:
                 self._next_endpoint()
 
     # ------------------------------------------------------------------

@@ -68,8 +68,7 @@ def key_range(key: Bytes, range_end: Optional[Bytes] = None, prefix: bool = Fals
 def _drop_zero(fields: Dict[str, Any]) -> Dict[str, Any]:
     """The fields without those at their zero value (the protocol omits them, and
     refuses nil)."""
-    return {name: v for name, v in fields.items() if v not in (0, False, b"", "", None, [])
-            or v is True}
+    return {name: v for name, v in fields.items() if v}
 
 
 @dataclass(frozen=True)
