@@ -1,6 +1,8 @@
 """The zkv client: docs/PROTOCOL.md over a ZeroMQ DEALER socket.
 
-How calls behave (the same rules as the C client library, client/zkv_client.h):
+How calls behave (ids, deadlines, failover and writes sent once as in the C library,
+client/zkv_client.h; and the retries of docs/PROTOCOL.md "Retrying", which the C
+library leaves to its callers):
 
 - Each request carries a fresh ``id``; only the reply with that id answers it (a late
   reply to an earlier call is dropped).
@@ -19,7 +21,9 @@ How calls behave (the same rules as the C client library, client/zkv_client.h):
 - The errors docs/PROTOCOL.md says to retry (``etcdserver: no leader``, ``raft
   proposal dropped``, ``etcdserver: leader changed``: the member did nothing) are
   retried, on the next member, after a short pause, until the deadline; the last one
-  is raised then. Every other error is raised at once.
+  is raised then. So are the refusals of a member that cannot serve anything of the
+  kind (a learner, a removed member), on the next member. Every other error is raised
+  at once.
 
 A Client is not thread-safe: use one per thread.
 """
@@ -324,12 +328,13 @@ class Client:
             if error is None:
                 return reply
             last = error
-            again = error.is_error(errors.NO_LEADER) or error.is_error(errors.PROPOSAL_DROPPED) \
-                or error.is_error(errors.LEADER_CHANGED) or error.is_error(errors.LEARNER_RPC)
+            # Refusals that did nothing; for a read, also those of unknown outcome
+            again = any(error.is_error(text) for text in (
+                errors.NO_LEADER, errors.PROPOSAL_DROPPED, errors.LEADER_CHANGED,
+                errors.LEARNER_RPC, errors.MEMBER_REMOVED))
             if reads:
                 again = again or error.is_error(errors.REQUEST_TIMED_OUT) \
-                    or error.is_error(errors.SERVER_STOPPED) \
-                    or error.is_error(errors.MEMBER_REMOVED)
+                    or error.is_error(errors.SERVER_STOPPED)
             if not again or time.monotonic() + pause >= deadline:
                 raise error
             time.sleep(pause)
