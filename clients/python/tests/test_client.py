@@ -284,6 +284,20 @@ class OfflineTests(unittest.TestCase):
         self.assertTrue(caught.exception.retryable)
         self.assertGreater(len(fake.requests), 1)
 
+    def test_a_learners_refusal_goes_to_the_next_member(self) -> None:
+        learner = self.fake(lambda r: refused(r, "Unavailable",
+                                              "etcdserver: rpc not supported for learner"))
+        voter = self.fake(lambda r: ok(r))
+        with zkv.Client([learner.endpoint, voter.endpoint]) as client:
+            client.put("k", "v")
+        self.assertEqual((learner.ops(), voter.ops()), (["put"], ["put"]))
+        # the learner alone: raised at once
+        with zkv.Client(learner.endpoint) as client:
+            with self.assertRaises(zkv.ServerError) as caught:
+                client.put("k", "v")
+        self.assertEqual(caught.exception.code, "Unavailable")
+        self.assertEqual(learner.ops(), ["put", "put"])
+
     def test_a_write_that_timed_out_at_the_member_is_not_sent_again(self) -> None:
         fake = self.fake(lambda r: refused(r, "Unavailable", "etcdserver: request timed out"))
         other = self.fake(lambda r: ok(r))

@@ -330,8 +330,10 @@ class Client:
             last = error
             # Refusals that did nothing; for a read, also those of unknown outcome
             again = any(error.is_error(text) for text in (
-                errors.NO_LEADER, errors.PROPOSAL_DROPPED, errors.LEADER_CHANGED,
-                errors.LEARNER_RPC, errors.MEMBER_REMOVED))
+                errors.NO_LEADER, errors.PROPOSAL_DROPPED, errors.LEADER_CHANGED))
+            if count > 1:           # another member serves what this one cannot
+                again = again or error.is_error(errors.LEARNER_RPC) \
+                    or error.is_error(errors.MEMBER_REMOVED)
             if reads:
                 again = again or error.is_error(errors.REQUEST_TIMED_OUT) \
                     or error.is_error(errors.SERVER_STOPPED)
