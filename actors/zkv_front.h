@@ -16,7 +16,8 @@
     the hasher, Defragment to defrag, Snapshot to the snapshotter (whose
     stream of replies it passes on, and the client's credit grants, a
     grant for no stream of that connection refused; a stream whose
-    client's connection closed is cancelled within a tick); keeps the table of waiting requests
+    client's connection closed is cancelled within a tick); keeps the
+    table of waiting requests
     and answers each when the actor it went to reports it done, or with
     `etcdserver: request timed out` when it waited too long
     (--request-timeout; an hour for the maintenance that reads or rewrites

@@ -2,8 +2,9 @@
     proposed or served (etcd's v3rpc/key.go): empty keys, ignore_value /
     ignore_lease misuse, operation counts and duplicate keys in a txn, and
     the enum strings of compares; and the ranges of zkv's own numeric
-    options (alarm actions and types, a Snapshot's chunk_size). A request that passes is well-formed for
-    store/; a request that fails never reaches raft.
+    options (alarm actions and types, a Snapshot's chunk_size). A request
+    that passes is well-formed for store/; a request that fails never
+    reaches raft.
 */
 #ifndef ZKV_CHECK_H_INCLUDED
 #define ZKV_CHECK_H_INCLUDED
@@ -22,7 +23,8 @@ typedef enum {
     ZKV_CMP_VERSION, ZKV_CMP_CREATE, ZKV_CMP_MOD, ZKV_CMP_VALUE, ZKV_CMP_LEASE
 } zkv_cmp_target_t;
 
-//  Checks a client request of type desc (not those front answers itself). Returns 0, or -1 with status set.
+//  Checks a client request of type desc (not those front answers itself).
+//  Returns 0, or -1 with status set.
 int
     zkv_check_request (const zkv_desc_t *desc, const void *request, size_t max_txn_ops,
                        zkv_result_t *status);
