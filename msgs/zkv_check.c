@@ -415,6 +415,17 @@ zkv_check_request (const zkv_desc_t *desc, const void *request, size_t max_txn_o
                                    (unsigned long long) alarm->alarm);
         return 0;
     }
+    if (desc == &zkv_snapshot_desc) {
+        //  Refused, not bent into range: a client that asked for chunks of
+        //  one size must not get chunks of another
+        uint64_t chunk = ((const zkv_snapshot_t *) request)->chunk_size;
+        if (chunk && (chunk < ZKV_SNAPSHOT_MIN_CHUNK || chunk > ZKV_SNAPSHOT_MAX_CHUNK))
+            return zkv_status_set (status, ZKV_ERR_MALFORMED,
+                                   "chunk_size %llu is out of range (0, or %d .. %d)",
+                                   (unsigned long long) chunk, ZKV_SNAPSHOT_MIN_CHUNK,
+                                   ZKV_SNAPSHOT_MAX_CHUNK);
+        return 0;
+    }
     if (desc == &zkv_txn_desc) {
         //  etcd's rule, at most max_txn_ops compares and as many operations
         //  per branch, with what nested txns hold counted in the branch

@@ -132,6 +132,10 @@ typedef struct {
 //  Tells front a request cannot go on (wait 0: our own, nobody waits)
 void
     zkv_raft_refuse (self_t *self, uint64_t wait, zkv_err_t error, uint64_t leader);
+//  The same, with a detail after the error's text (NULL: none)
+void
+    zkv_raft_refuse_why (self_t *self, uint64_t wait, zkv_err_t error, uint64_t leader,
+                         const char *detail);
 
 //  Tells front and the alarm actor the role, term and leader
 void
