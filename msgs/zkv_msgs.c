@@ -127,7 +127,7 @@ zkv_limits_request (size_t max_request_bytes)
     //  Our deepest request (a txn nested in a txn) is far below 16 levels,
     //  and etcd allows 128 operations per txn: 4096 entries per container
     //  leaves room without letting one header claim much memory.
-    zkv_limits_t limits = { max_request_bytes, 16, 4096 };
+    zkv_limits_t limits = { max_request_bytes, 16, 4096, false };
     return limits;
 }
 
@@ -136,7 +136,7 @@ zkv_limits_trusted (void)
 {
     //  msgpack-c itself fails beyond 32 levels; replies may hold any
     //  number of key-values, bounded by the bytes that carry them.
-    zkv_limits_t limits = { SIZE_MAX, 30, SIZE_MAX };
+    zkv_limits_t limits = { SIZE_MAX, 30, SIZE_MAX, true };
     return limits;
 }
 
@@ -394,8 +394,13 @@ static const char *s_wanted [] = {
     [ZKV_T_MSG] = "a map", [ZKV_T_LIST] = "an array of maps"
 };
 
+//  How s_decode_map takes a map: at the top, the envelope keys "id" and
+//  "op" are the caller's; lenient, fields no descriptor names are skipped
+#define S_ENVELOPE 1
+#define S_LENIENT  2
+
 static int s_decode_map (const msgpack_object *map, const zkv_desc_t *desc, void *msg,
-                         msgpack_zone *zone, size_t skip_envelope, zkv_result_t *status);
+                         msgpack_zone *zone, int how, zkv_result_t *status);
 
 static int
 s_wrong_type (const zkv_desc_t *desc, const zkv_field_t *field, const msgpack_object *value,
@@ -408,7 +413,7 @@ s_wrong_type (const zkv_desc_t *desc, const zkv_field_t *field, const msgpack_ob
 
 static int
 s_decode_field (const zkv_desc_t *desc, const zkv_field_t *field, const msgpack_object *value,
-                void *msg, msgpack_zone *zone, zkv_result_t *status)
+                void *msg, msgpack_zone *zone, int how, zkv_result_t *status)
 {
     char *at = (char *) msg + field->offset;
     switch (field->type) {
@@ -453,7 +458,7 @@ s_decode_field (const zkv_desc_t *desc, const zkv_field_t *field, const msgpack_
                 return zkv_status_set (status, ZKV_ERR_INTERNAL, "out of memory");
             memset (sub, 0, field->sub->size);
             *(void **) at = sub;
-            return s_decode_map (value, field->sub, sub, zone, 0, status);
+            return s_decode_map (value, field->sub, sub, zone, how & S_LENIENT, status);
         }
         case ZKV_T_LIST: {
             if (value->type != MSGPACK_OBJECT_ARRAY)
@@ -475,7 +480,7 @@ s_decode_field (const zkv_desc_t *desc, const zkv_field_t *field, const msgpack_
                                            field->name, desc->name, s_type_name (item->type));
                 if (s_decode_map (item, field->sub,
                                   (char *) list->items + i * field->sub->size,
-                                  zone, 0, status))
+                                  zone, how & S_LENIENT, status))
                     return -1;
             }
             return 0;
@@ -492,11 +497,10 @@ s_str_is (const msgpack_object *object, const char *text)
         && memcmp (object->via.str.ptr, text, object->via.str.size) == 0;
 }
 
-//  Decodes the entries of map into msg. At the top level (skip_envelope)
-//  the envelope keys "id", "op" are left to the caller.
+//  Decodes the entries of map into msg, as `how` says (S_ENVELOPE, S_LENIENT)
 static int
 s_decode_map (const msgpack_object *map, const zkv_desc_t *desc, void *msg,
-              msgpack_zone *zone, size_t skip_envelope, zkv_result_t *status)
+              msgpack_zone *zone, int how, zkv_result_t *status)
 {
     uint64_t seen = 0;                  //  descriptors hold fewer than 64 fields
     for (size_t i = 0; i < map->via.map.size; i++) {
@@ -506,12 +510,14 @@ s_decode_map (const msgpack_object *map, const zkv_desc_t *desc, void *msg,
             return zkv_status_set (status, ZKV_ERR_MALFORMED,
                                    "keys of %s must be str, got %s",
                                    desc->name, s_type_name (key->type));
-        if (skip_envelope && (s_str_is (key, "id") || s_str_is (key, "op")))
+        if ((how & S_ENVELOPE) && (s_str_is (key, "id") || s_str_is (key, "op")))
             continue;
         size_t f;
         for (f = 0; f < desc->field_count; f++)
             if (s_str_is (key, desc->fields [f].name))
                 break;
+        if (f == desc->field_count && (how & S_LENIENT))
+            continue;
         if (f == desc->field_count) {
             char name [64];
             return zkv_status_set (status, ZKV_ERR_MALFORMED, "unknown field \"%s\" in %s",
@@ -523,7 +529,7 @@ s_decode_map (const msgpack_object *map, const zkv_desc_t *desc, void *msg,
             return zkv_status_set (status, ZKV_ERR_MALFORMED, "duplicate field \"%s\" in %s",
                                    desc->fields [f].name, desc->name);
         seen |= 1ULL << f;
-        if (s_decode_field (desc, &desc->fields [f], value, msg, zone, status))
+        if (s_decode_field (desc, &desc->fields [f], value, msg, zone, how, status))
             return -1;
     }
     return 0;
@@ -611,14 +617,15 @@ s_envelope (const msgpack_object *root, zkv_msg_t *self, bool *has_error, zkv_re
 //  Allocates the body of type desc in self's zone and decodes root into it
 static int
 s_decode_top (const msgpack_object *root, zkv_msg_t *self, const zkv_desc_t *desc,
-              zkv_result_t *status)
+              const zkv_limits_t *limits, zkv_result_t *status)
 {
     self->desc = desc;
     self->body = msgpack_zone_malloc (self->zone, desc->size);
     if (!self->body)
         return zkv_status_set (status, ZKV_ERR_INTERNAL, "out of memory");
     memset (self->body, 0, desc->size);
-    return s_decode_map (root, desc, self->body, self->zone, 1, status);
+    return s_decode_map (root, desc, self->body, self->zone,
+                         S_ENVELOPE | (limits->ignore_unknown? S_LENIENT: 0), status);
 }
 
 static zkv_msg_t *
@@ -665,7 +672,7 @@ s_decode_message (const void *data, size_t size, int kinds, const zkv_desc_t *re
             goto failed;
         }
     }
-    if (s_decode_top (&root, self, desc, status))
+    if (s_decode_top (&root, self, desc, limits, status))
         goto failed;
     return self;
 
@@ -721,7 +728,7 @@ zkv_msg_decode_body (const void *data, size_t size, const zkv_desc_t *desc,
         return NULL;
     }
     memset (body, 0, desc->size);
-    if (s_decode_map (&root, desc, body, zone, 0, status))
+    if (s_decode_map (&root, desc, body, zone, limits->ignore_unknown? S_LENIENT: 0, status))
         return NULL;
     return body;
 }

@@ -169,13 +169,16 @@ typedef struct {
     size_t max_bytes;                   //  whole frame
     size_t max_depth;                   //  nesting of maps and arrays
     size_t max_items;                   //  entries of any one map or array
+    bool ignore_unknown;                //  skip fields no descriptor names (else an error)
 } zkv_limits_t;
 
 //  Limits for client requests at a node: max_bytes is --max-request-bytes
 zkv_limits_t
     zkv_limits_request (size_t max_request_bytes);
 
-//  Limits for trusted traffic (replies at a client, actors of one node)
+//  Limits for trusted traffic (replies and events at a client, actors of
+//  one node), where unknown fields are skipped: a newer member may add
+//  fields to its replies and events, which an older client must read
 zkv_limits_t
     zkv_limits_trusted (void);
 

@@ -325,6 +325,54 @@ Test (msgs, reply_wrapping)
     free (body);
 }
 
+//  A reply or event from a newer member, with fields this build does not
+//  know (in the top map and in a nested one), is read at a client and its
+//  known fields kept; the same fields in a request are an error
+Test (msgs, replies_and_events_skip_unknown_fields_requests_refuse_them)
+{
+    //  {"id": 5, "op": "put", "header": {"revision": 9, "shard": 1}, "later": [1]}
+    const uint8_t reply [] = {
+        0x84, 0xa2, 'i', 'd', 0x05, 0xa2, 'o', 'p', 0xa3, 'p', 'u', 't',
+        0xa6, 'h', 'e', 'a', 'd', 'e', 'r',
+            0x82, 0xa8, 'r', 'e', 'v', 'i', 's', 'i', 'o', 'n', 0x09,
+                  0xa5, 's', 'h', 'a', 'r', 'd', 0x01,
+        0xa5, 'l', 'a', 't', 'e', 'r', 0x91, 0x01
+    };
+    zkv_limits_t trusted = zkv_limits_trusted ();
+    zkv_result_t status;
+    zkv_msg_t *decoded = zkv_msg_decode_reply (reply, sizeof reply, &zkv_put_desc, &trusted,
+                                               &status);
+    cr_assert_not_null (decoded, "%s", status.detail);
+    zkv_put_response_t *response = decoded->body;
+    cr_assert_eq (response->header->revision, 9);
+    zkv_msg_destroy (&decoded);
+
+    //  An event body: {"term": 2, "leader": 7, "votes": 3}
+    const uint8_t event [] = {
+        0x83, 0xa4, 't', 'e', 'r', 'm', 0x02, 0xa6, 'l', 'e', 'a', 'd', 'e', 'r', 0x07,
+        0xa5, 'v', 'o', 't', 'e', 's', 0x03
+    };
+    msgpack_zone *zone = msgpack_zone_new (1024);
+    zkv_leader_event_t *leader = zkv_msg_decode_body (event, sizeof event,
+                                                      &zkv_leader_event_desc, zone, &trusted,
+                                                      &status);
+    cr_assert_not_null (leader, "%s", status.detail);
+    cr_assert_eq (leader->leader, 7);
+    cr_assert_null (zkv_msg_decode_body (event, sizeof event, &zkv_leader_event_desc, zone,
+                                         &(zkv_limits_t) { 1024, 16, 64, false }, &status));
+    msgpack_zone_free (zone);
+
+    //  {"op": "put", "key": <bin k>, "later": 1}
+    const uint8_t request [] = {
+        0x83, 0xa2, 'o', 'p', 0xa3, 'p', 'u', 't', 0xa3, 'k', 'e', 'y', 0xc4, 0x01, 'k',
+        0xa5, 'l', 'a', 't', 'e', 'r', 0x01
+    };
+    zkv_limits_t limits = zkv_limits_request (1 << 20);
+    cr_assert_null (zkv_msg_decode (request, sizeof request, ZKV_KIND_REQUEST, &limits,
+                                    &status));
+    cr_assert_eq (status.err, ZKV_ERR_MALFORMED);
+}
+
 //  ---------------------------------------------------------------------
 //  Hostile input: every case must give a clean error
 
