@@ -192,7 +192,7 @@ zkv_client_send (zkv_client_t *self, const zkv_desc_t *desc, const void *request
 static zkv_msg_t *
 s_decode (zframe_t **frame_p, const zkv_desc_t *desc, zkv_result_t *status)
 {
-    zkv_limits_t limits = zkv_limits_trusted ();
+    zkv_limits_t limits = zkv_limits_client ();
     zkv_msg_t *reply = zkv_msg_decode_reply (zframe_data (*frame_p), zframe_size (*frame_p),
                                              desc, &limits, status);
     zframe_destroy (frame_p);

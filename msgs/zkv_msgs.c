@@ -136,7 +136,15 @@ zkv_limits_trusted (void)
 {
     //  msgpack-c itself fails beyond 32 levels; replies may hold any
     //  number of key-values, bounded by the bytes that carry them.
-    zkv_limits_t limits = { SIZE_MAX, 30, SIZE_MAX, true };
+    zkv_limits_t limits = { SIZE_MAX, 30, SIZE_MAX, false };
+    return limits;
+}
+
+zkv_limits_t
+zkv_limits_client (void)
+{
+    zkv_limits_t limits = zkv_limits_trusted ();
+    limits.ignore_unknown = true;
     return limits;
 }
 

@@ -176,11 +176,15 @@ typedef struct {
 zkv_limits_t
     zkv_limits_request (size_t max_request_bytes);
 
-//  Limits for trusted traffic (replies and events at a client, actors of
-//  one node), where unknown fields are skipped: a newer member may add
-//  fields to its replies and events, which an older client must read
+//  Limits for trusted traffic (the actors of one node)
 zkv_limits_t
     zkv_limits_trusted (void);
+
+//  Limits for replies and events at a client: trusted's, and fields no
+//  descriptor names are skipped (a newer member may add fields to its
+//  replies and events, which an older client must still read)
+zkv_limits_t
+    zkv_limits_client (void);
 
 //  ---------------------------------------------------------------------
 //  Decoded messages

@@ -50,18 +50,22 @@ const zkvctl_command_t zkvctl_events_command = {
     s_events_run, NULL, NULL
 };
 
-//  The event message of each topic
+//  The event message of each topic. Topic `member` carries two: the one
+//  whose `mark` (a str every event of it has) is there. (Fields unknown
+//  are skipped, as a newer member may add some: so a body decodes as
+//  either, and the mark tells them apart.)
 static const struct {
     const char *topic;
     const zkv_desc_t *desc;
+    const char *mark;
 } s_topics [] = {
-    { "leader", &zkv_leader_event_desc },
-    { "transfer", &zkv_transfer_event_desc },
-    { "member", &zkv_member_event_desc },
-    { "member", &zkv_membership_event_desc },
-    { "defrag", &zkv_defrag_event_desc },
-    { "snapshot", &zkv_snapshot_event_desc },
-    { "alarm", &zkv_alarm_event_desc }
+    { "leader", &zkv_leader_event_desc, NULL },
+    { "transfer", &zkv_transfer_event_desc, NULL },
+    { "member", &zkv_member_event_desc, "state" },
+    { "member", &zkv_membership_event_desc, "change" },
+    { "defrag", &zkv_defrag_event_desc, NULL },
+    { "snapshot", &zkv_snapshot_event_desc, NULL },
+    { "alarm", &zkv_alarm_event_desc, NULL }
 };
 #define TOPIC_COUNT (sizeof s_topics / sizeof s_topics [0])
 
@@ -280,6 +284,17 @@ s_u64 (const zkv_desc_t *desc, const void *message, const char *name)
     return 0;
 }
 
+//  True if a STR field of a decoded message, by name, is not empty
+static bool
+s_has_str (const zkv_desc_t *desc, const void *message, const char *name)
+{
+    for (size_t f = 0; f < desc->field_count; f++)
+        if (desc->fields [f].type == ZKV_T_STR && streq (desc->fields [f].name, name))
+            return ((const zkv_bin_t *) ((const char *) message
+                                          + desc->fields [f].offset))->size > 0;
+    return false;
+}
+
 //  Prints one field of an event
 static void
 s_print_field (zkvctl_t *ctl, const zkv_field_t *field, const void *event, bool *first)
@@ -369,7 +384,7 @@ s_receive (zkvctl_t *ctl, s_member_t *member, const char *topic)
     char *name = msg? zmsg_popstr (msg): NULL;
     zframe_t *body = msg? zmsg_pop (msg): NULL;
     msgpack_zone *zone = msgpack_zone_new (1024);
-    zkv_limits_t limits = zkv_limits_trusted ();
+    zkv_limits_t limits = zkv_limits_client ();
     zkv_result_t status;
     bool printed = false;
     if (name && body && streq (name, "hello")) {
@@ -391,6 +406,8 @@ s_receive (zkvctl_t *ctl, s_member_t *member, const char *topic)
                 desc = s_topics [i].desc;
                 event = zkv_msg_decode_body (zframe_data (body), zframe_size (body), desc, zone,
                                              &limits, &status);
+                if (event && s_topics [i].mark && !s_has_str (desc, event, s_topics [i].mark))
+                    event = NULL;       //  (in the zone, freed with it)
             }
         if (event)
             s_heard (member, s_u64 (desc, event, "boot"), s_u64 (desc, event, "seq"), false);
