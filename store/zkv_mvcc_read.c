@@ -330,6 +330,8 @@ zkv_mvcc_range_at (zkv_mvcc_t *self, const zkv_range_t *request, int64_t current
     //  come in key order, so KEY ASCEND needs no sort.
     zkv_sort_order_t order = zkv_range_sort_order (request);
     zkv_sort_target_t target = zkv_range_sort_target (request);
+    if (order == ZKV_SORT_ASCEND && target == ZKV_SORT_KEY)
+        order = ZKV_SORT_NONE;
     int64_t fetch = request->limit > 0? request->limit: 0;
     if (order != ZKV_SORT_NONE)
         fetch = 0;
@@ -339,8 +341,6 @@ zkv_mvcc_range_at (zkv_mvcc_t *self, const zkv_range_t *request, int64_t current
         if (fetch)
             fetch++;
     }
-    if (order == ZKV_SORT_ASCEND && target == ZKV_SORT_KEY)
-        order = ZKV_SORT_NONE;
     //  A keys-only range sorted by value reads the values to sort them by
     bool with_value = !request->keys_only || (order != ZKV_SORT_NONE && target == ZKV_SORT_VALUE);
 

@@ -160,7 +160,8 @@ def group_sort(d):
                   ["--sort-by=VALUE", "--keys-only", "--order=DESCEND", "--limit=3"],
                   ["--sort-by=CREATE", "--order=DESCEND", "--rev=8"],
                   ["--sort-by=version", "--order=descend"], ["--sort-by=Modify", "--order=Ascend"],
-                  ["--sort-by=KEY", "--order=ASCEND", "--limit=2"]):
+                  ["--sort-by=KEY", "--order=ASCEND", "--limit=2"],
+                  ["--sort-by=VALUE", "--order=ASCEND", "--limit=-1"], ["--limit=-1"]):
         d.each_format(["get", "--prefix", ""] + extra)
     d.check(["get", "--prefix", "", "--sort-by=VALUE", "--order=DESCEND",
              "--print-value-only"])

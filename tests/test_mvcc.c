@@ -883,5 +883,17 @@ BOTH (mvcc, a_sorted_range_sorts_as_etcd_then_applies_the_limit)
     count.count_only = true;
     r = s_range (&store, count, ZKV_ERR_OK);
     cr_assert (r.kvs.count == 0 && r.count == 14 && !r.more);
+    //  A sort holds every key-value it reads: the reply bound counts them
+    //  all. KEY ASCEND is key order, read no further than the limit.
+    //  (setting the limits starts a reply's count)
+    zkv_mvcc_limits_t limits = { .max_reply_bytes = 3 * (3 + 2 + ZKV_MVCC_REPLY_KV_OVERHEAD) };
+    zkv_mvcc_set_limits (store.mvcc, &limits);
+    r = s_range (&store, s_sorted ("ASCEND", "KEY", 3), ZKV_ERR_OK);
+    cr_assert_str_eq (s_keys (&r), "k00 k01 k02");
+    zkv_mvcc_set_limits (store.mvcc, &limits);
+    r = s_range (&store, s_sorted (NULL, "VERSION", 2), ZKV_ERR_OK);
+    cr_assert_str_eq (s_keys (&r), "k00 k02");
+    zkv_mvcc_set_limits (store.mvcc, &limits);
+    s_range (&store, s_sorted ("DESCEND", "KEY", 3), ZKV_ERR_RESPONSE_TOO_LARGE);
     fx_destroy (&store);
 }
