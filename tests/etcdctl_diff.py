@@ -225,6 +225,8 @@ def group_put(d):
     d.check(["put", "k", "v", "--lease=zz"])
     d.check(["put"])
     d.each_format(["get", "--prefix", ""])
+    # Last: etcdctl writes before it refuses the format, zkvctl refuses first
+    d.check(["put", "t", "v", "-w", "table"], bad_feature=True)
 
 
 def group_del(d):
@@ -239,6 +241,7 @@ def group_del(d):
     d.check(["del", "a", "b", "--prefix"])
     d.check(["del", "a", "--prefix", "--from-key"])
     d.each_format(["del", "--prefix", "", "--prev-kv"])
+    d.check(["del", "a", "-w", "table"], bad_feature=True)
 
 
 def group_txn(d):
@@ -258,7 +261,10 @@ def group_txn(d):
     d.check(["txn"], stdin=b'bogus\n\n\n')
     d.check(["txn"], stdin=b'\nput\n\n\n')
     d.check(["txn"], stdin=b'\nfrobnicate k\n\n\n')
+    d.txn('\nget k2 --consistency=s --rev=0\nget --prefix "" --keys-only=true\n\n\n',
+          formats=("simple",))
     d.each_format(["get", "--prefix", ""])
+    d.check(["txn", "-w", "table"], stdin=b'\n\n\n', bad_feature=True)
 
 
 def group_hex(d):
