@@ -31,10 +31,10 @@ zkvctl prints as etcdctl 3.5/3.6, and etcdctl 3.4 differs in
 - 3.4's client logs a warning line (JSON, `{"level":"warn",...}`) on stderr
   before the `Error:` of a request that failed.
 
-The differences zkvctl documents (docs/OPERATIONS.md, "zkvctl and etcdctl")
-are allowed where a case says so: exit 128 where etcdctl exits 4 (a bad
---order, --sort-by or --consistency, -w table of a KV reply, which zkvctl
-refuses before sending anything).
+The differences zkvctl documents (docs/OPERATIONS.md, "Where zkvctl differs
+from etcdctl") are allowed where a case says so: exit 128 where etcdctl exits
+4 (a bad --order, --sort-by or --consistency, -w table of a KV reply, which
+zkvctl refuses before sending anything).
 
 On the first difference it prints the command line and both outputs and
 exits 1; otherwise one summary line, exit 0.
