@@ -23,6 +23,14 @@ typedef enum {
     ZKV_CMP_VERSION, ZKV_CMP_CREATE, ZKV_CMP_MOD, ZKV_CMP_VALUE, ZKV_CMP_LEASE
 } zkv_cmp_target_t;
 
+typedef enum {
+    ZKV_SORT_NONE, ZKV_SORT_ASCEND, ZKV_SORT_DESCEND
+} zkv_sort_order_t;
+
+typedef enum {
+    ZKV_SORT_KEY, ZKV_SORT_VERSION, ZKV_SORT_CREATE, ZKV_SORT_MOD, ZKV_SORT_VALUE
+} zkv_sort_target_t;
+
 //  Checks a client request of type desc (not those front answers itself).
 //  Returns 0, or -1 with status set.
 int
@@ -38,5 +46,11 @@ zkv_cmp_result_t
     zkv_compare_result (const zkv_compare_t *compare);
 zkv_cmp_target_t
     zkv_compare_target (const zkv_compare_t *compare);
+
+//  The sort order and target of a checked range
+zkv_sort_order_t
+    zkv_range_sort_order (const zkv_range_t *range);
+zkv_sort_target_t
+    zkv_range_sort_target (const zkv_range_t *range);
 
 #endif

@@ -588,6 +588,31 @@ Test (msgs, etcd_request_checks)
 
     zkv_range_t range = { .key = zkv_bin ("", 0) };
     cr_assert_eq (s_check (&zkv_range_desc, &range).err, ZKV_ERR_EMPTY_KEY);
+    //  etcd's sort enums, by name; the zero ones may be left out
+    range.key = zkv_bin ("k", 1);
+    const char *orders [] = { "", "NONE", "ASCEND", "DESCEND" };
+    const char *targets [] = { "", "KEY", "VERSION", "CREATE", "MOD", "VALUE" };
+    for (size_t i = 0; i < 4; i++)
+        for (size_t j = 0; j < 6; j++) {
+            range.sort_order = zkv_bin (orders [i], strlen (orders [i]));
+            range.sort_target = zkv_bin (targets [j], strlen (targets [j]));
+            cr_assert_eq (s_check (&zkv_range_desc, &range).err, ZKV_ERR_OK);
+            cr_assert_eq ((int) zkv_range_sort_order (&range), i? (int) i - 1: 0);
+            cr_assert_eq ((int) zkv_range_sort_target (&range), j? (int) j - 1: 0);
+        }
+    range.sort_order = zkv_bin ("descend", 7);
+    zkv_result_t status = s_check (&zkv_range_desc, &range);
+    cr_assert_eq (status.err, ZKV_ERR_MALFORMED);
+    cr_assert_str_eq (status.detail, "sort_order must be NONE, ASCEND or DESCEND");
+    range.sort_order = zkv_bin ("", 0);
+    range.sort_target = zkv_bin ("MODIFY", 6);
+    status = s_check (&zkv_range_desc, &range);
+    cr_assert_eq (status.err, ZKV_ERR_MALFORMED);
+    cr_assert_str_eq (status.detail, "sort_target must be KEY, VERSION, CREATE, MOD or VALUE");
+    //  In a txn too
+    zkv_request_op_t get = { .request_range = &range };
+    zkv_txn_t txn = { .success = { &get, 1 } };
+    cr_assert_eq (s_check (&zkv_txn_desc, &txn).err, ZKV_ERR_MALFORMED);
     zkv_delete_range_t del = { .key = zkv_bin ("", 0) };
     cr_assert_eq (s_check (&zkv_delete_range_desc, &del).err, ZKV_ERR_EMPTY_KEY);
 }

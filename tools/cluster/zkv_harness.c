@@ -791,9 +791,9 @@ zkv_harness_partition (zkv_harness_t *self, const char *groups, bool oneway,
         for (char *name = strtok_r (part, ", ", &saved); name; name = strtok_r (NULL, ", ", &saved)) {
             s_member_t *member = s_member (self, name);
             if (!member) {
-                snprintf (error, error_size, "no member named %s", name);
+                snprintf (error, error_size, "no member is named %s", name);
                 free (text);
-                return -1;
+                return ZKV_HARNESS_BAD_GROUPS;
             }
             group_of [member - self->members] = group;
         }
@@ -801,7 +801,7 @@ zkv_harness_partition (zkv_harness_t *self, const char *groups, bool oneway,
     free (text);
     if (group < 2) {
         snprintf (error, error_size, "a partition needs two groups, as A,B|C");
-        return -1;
+        return ZKV_HARNESS_BAD_GROUPS;
     }
     //  Members left out form a group of their own
     for (size_t i = 0; i < self->count; i++)

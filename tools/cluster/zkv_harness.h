@@ -113,7 +113,10 @@ int
 
 //  Partitions the cluster: groups "n1,n2|n3" (every member in a group);
 //  with oneway, only traffic from the first group to the others is cut.
-//  Returns 0 or -1 with a message.
+//  Returns 0, -1 with a message, or ZKV_HARNESS_BAD_GROUPS with a message
+//  when a name in groups is no member's or there are fewer than two groups
+//  (nothing done then).
+#define ZKV_HARNESS_BAD_GROUPS  -2
 int
     zkv_harness_partition (zkv_harness_t *self, const char *groups, bool oneway,
                            char *error, size_t error_size);
