@@ -52,12 +52,13 @@ void
 
 //  The dial timeout, etcd's DialTimeout for ZeroMQ, which connects lazily:
 //  an endpoint must complete its connection (TCP and ZeroMQ's handshake,
-//  CURVE's included) within msecs of a request being sent to it, or the
-//  request goes to the next endpoint, and fails with `context deadline
-//  exceeded` once none is left. A call's timeout then counts from when
-//  its request went out (etcdctl's command timeout excludes the dial).
-//  0 (the default): no dial timeout, connecting may take the whole
-//  timeout of the call.
+//  CURVE's included) within msecs of a request being sent to it (and
+//  within the call's timeout; with several endpoints, within the share of
+//  it each gets, as without a dial timeout), or the request goes to the
+//  next endpoint, and fails with `context deadline exceeded` once none is
+//  left. A call's timeout then counts from when its request went out
+//  (etcdctl's command timeout excludes the dial). 0 (the default): no
+//  dial timeout, connecting may take the whole timeout of the call.
 void
     zkv_client_set_connect_timeout (zkv_client_t *self, int msecs);
 

@@ -9,7 +9,8 @@
                     FILE` and `Server version V`. A terminal sees progress
                     on stderr. No deadline unless --command-timeout is
                     given (etcd's habit), but a member silent for a minute
-                    fails it.
+                    fails it, and one that does not connect within
+                    --dial-timeout fails it at once (etcdctl 3.4 hangs).
     status FILE     checks the file (image + SHA-256) and prints etcd 3.6's
                     columns: hash (CRC-32C over every record: family name,
                     key, value), revision, total keys (live keys), total
