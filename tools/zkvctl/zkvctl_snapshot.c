@@ -354,7 +354,7 @@ s_status_run (zkvctl_t *ctl, int argc, char **argv)
                     header->revision, status.total_keys, size, header->storage_version);
         else
         if (ctl->format == ZKVCTL_FORMAT_FIELDS)
-            //  etcdctl 3.4's four lines, then the version (etcdutl 3.6's)
+            //  etcdctl 3.4's four lines, then the version the other formats print
             printf ("\"Hash\" : %" PRIu32 "\n\"Revision\" : %" PRId64 "\n\"Keys\" : %" PRId64
                     "\n\"Size\" : %" PRIu64 "\n\"Version\" : %s\n", status.hash,
                     header->revision, status.total_keys, size, header->storage_version);
