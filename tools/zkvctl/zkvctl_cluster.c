@@ -19,11 +19,12 @@
     turn, so any live member serves). The file of a secure cluster names
     certificates too (`cert`, the client's, and `server-cert`, the
     cluster's; relative to the file's directory unless absolute), each
-    taken unless given as a flag (--cert, --server-cert). When --endpoints is given too,
-    it wins and the file is not read at all (unless --endpoints came from
-    ZKVCTL_ENDPOINTS and --cluster-file from the command line). A file that cannot be read,
-    is not ZPL, or lists no client endpoint is a bad argument (exit 128),
-    found before anything is sent. etcdctl has no such flag.
+    taken unless given as a flag (--cert, --server-cert). When --endpoints
+    is given too, it wins and the file is not read at all (unless
+    --endpoints came from ZKVCTL_ENDPOINTS and --cluster-file from the
+    command line). A file that cannot be read, is not ZPL, or lists no
+    client endpoint is a bad argument (exit 128), found before anything is
+    sent. etcdctl has no such flag.
 
     member list follows etcdctl 3.6: --consistency l (the default: the
     node answers once it knows its member table is current) or s (the
