@@ -380,10 +380,12 @@ s_env_name (const char *flag, char *name, size_t size)
 }
 
 //  Every global flag not given on the command line takes the value of its
-//  variable when that is set and not empty. As etcdctl: a variable whose
-//  flag is given too is an error (exit 1); a variable whose value its flag
-//  cannot take is ignored (etcdctl says nothing; zkvctl warns); a ZKVCTL_
-//  variable that names no global flag is warned about.
+//  variable when that is set and not empty: the command line wins (etcdctl
+//  3.4 refuses the two together, which makes a variable exported for a
+//  shell useless for one command to another member). As etcdctl: a
+//  variable whose value its flag cannot take is ignored (etcdctl says
+//  nothing; zkvctl warns); a ZKVCTL_ variable that names no global flag is
+//  warned about.
 static int
 s_env_apply (zkvctl_t *ctl)
 {
@@ -395,9 +397,7 @@ s_env_apply (zkvctl_t *ctl)
         if (!value || !*value)
             continue;
         if (flag->changed)
-            return zkvctl_fail (ctl, ZKVCTL_EXIT_ERROR, "conflicting environment variable "
-                                "\"%s\" is shadowed by corresponding command-line flag (either "
-                                "unset environment variable or disable flag)", name);
+            continue;                   //  given on the command line
         char why [512] = "";
         if (s_value_set (flag, value, why, sizeof why)) {
             char *quoted = zkvctl_quote (value, strlen (value));
