@@ -313,9 +313,13 @@ s_map_header (const uint8_t *bytes, size_t size, size_t *entries, size_t *header
     return 0;
 }
 
-uint8_t *
-zkv_msg_wrap_reply (uint64_t id, bool has_id, const char *op, size_t op_size,
-                    const void *body, size_t body_size, size_t *size)
+//  The encoded map body with `extra` more entries, packed by pack (the
+//  entries first, then body's own); NULL if body is no map
+typedef int (s_pack_fn) (msgpack_packer *pk, const void *arg);
+
+static uint8_t *
+s_map_with (const void *body, size_t body_size, size_t extra, s_pack_fn *pack,
+            const void *arg, size_t *size)
 {
     const uint8_t *bytes = (const uint8_t *) body;
     size_t entries, header;
@@ -325,36 +329,58 @@ zkv_msg_wrap_reply (uint64_t id, bool has_id, const char *op, size_t op_size,
     msgpack_sbuffer_init (&buffer);
     msgpack_packer pk;
     msgpack_packer_init (&pk, &buffer, msgpack_sbuffer_write);
-    int rc = msgpack_pack_map (&pk, entries + 1 + (has_id? 1: 0));
-    if (has_id) {
-        rc |= msgpack_pack_str_with_body (&pk, "id", 2);
-        rc |= msgpack_pack_uint64 (&pk, id);
-    }
-    rc |= msgpack_pack_str_with_body (&pk, "op", 2);
-    rc |= msgpack_pack_str_with_body (&pk, op, op_size);
+    int rc = msgpack_pack_map (&pk, entries + extra);
+    rc |= pack (&pk, arg);
     rc |= msgpack_sbuffer_write (&buffer, (const char *) bytes + header, body_size - header);
     return s_release (&buffer, rc, size);
+}
+
+typedef struct {
+    uint64_t id;
+    bool has_id;
+    const char *op;
+    size_t op_size;
+} s_envelope_t;
+
+static int
+s_pack_envelope (msgpack_packer *pk, const void *arg)
+{
+    const s_envelope_t *envelope = (const s_envelope_t *) arg;
+    int rc = 0;
+    if (envelope->has_id) {
+        rc |= msgpack_pack_str_with_body (pk, "id", 2);
+        rc |= msgpack_pack_uint64 (pk, envelope->id);
+    }
+    rc |= msgpack_pack_str_with_body (pk, "op", 2);
+    rc |= msgpack_pack_str_with_body (pk, envelope->op, envelope->op_size);
+    return rc;
+}
+
+uint8_t *
+zkv_msg_wrap_reply (uint64_t id, bool has_id, const char *op, size_t op_size,
+                    const void *body, size_t body_size, size_t *size)
+{
+    s_envelope_t envelope = { id, has_id, op, op_size };
+    return s_map_with (body, body_size, has_id? 2: 1, s_pack_envelope, &envelope, size);
+}
+
+static int
+s_pack_stamp (msgpack_packer *pk, const void *arg)
+{
+    const uint64_t *stamp = (const uint64_t *) arg;
+    int rc = msgpack_pack_str_with_body (pk, "seq", 3);
+    rc |= msgpack_pack_uint64 (pk, stamp [0]);
+    rc |= msgpack_pack_str_with_body (pk, "boot", 4);
+    rc |= msgpack_pack_uint64 (pk, stamp [1]);
+    return rc;
 }
 
 uint8_t *
 zkv_msg_stamp_event (const void *body, size_t body_size, uint64_t seq, uint64_t boot,
                      size_t *size)
 {
-    const uint8_t *bytes = (const uint8_t *) body;
-    size_t entries, header;
-    if (s_map_header (bytes, body_size, &entries, &header))
-        return NULL;
-    msgpack_sbuffer buffer;
-    msgpack_sbuffer_init (&buffer);
-    msgpack_packer pk;
-    msgpack_packer_init (&pk, &buffer, msgpack_sbuffer_write);
-    int rc = msgpack_pack_map (&pk, entries + 2);
-    rc |= msgpack_pack_str_with_body (&pk, "seq", 3);
-    rc |= msgpack_pack_uint64 (&pk, seq);
-    rc |= msgpack_pack_str_with_body (&pk, "boot", 4);
-    rc |= msgpack_pack_uint64 (&pk, boot);
-    rc |= msgpack_sbuffer_write (&buffer, (const char *) bytes + header, body_size - header);
-    return s_release (&buffer, rc, size);
+    const uint64_t stamp [2] = { seq, boot };
+    return s_map_with (body, body_size, 2, s_pack_stamp, stamp, size);
 }
 
 uint8_t *

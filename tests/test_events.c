@@ -182,16 +182,7 @@ s_fake_member (zsock_t *pipe, void *args)
                 zkv_status_response_t response = {
                     .header = &header, .events_endpoint = zkv_bin (events, strlen (events))
                 };
-                size_t body_size, size;
-                uint8_t *body = zkv_msg_encode_body (&zkv_status_response_desc, &response,
-                                                     &body_size);
-                uint8_t *reply = zkv_msg_wrap_reply (request->id, request->has_id, "status",
-                                                     6, body, body_size, &size);
-                zframe_send (&identity, router, ZFRAME_MORE);
-                zframe_t *answer = zframe_new (reply, size);
-                zframe_send (&answer, router, 0);
-                free (reply);
-                free (body);
+                zkv_fake_answer (router, identity, request, &response);
             }
             zkv_msg_destroy (&request);
             zframe_destroy (&frame);

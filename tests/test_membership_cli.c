@@ -535,26 +535,10 @@ Test (membership_cli, replace_a_live_member_by_name_after_a_timeout)
 //  ---------------------------------------------------------------------
 //  Events
 
-//  zkvctl events, run on a thread of its own until it has its events
-typedef struct {
-    const char *argv [16];
-    zkv_run_t run;
-    atomic_int done;
-} s_listening_t;
-
-static void *
-s_listen_thread (void *args)
-{
-    s_listening_t *listening = (s_listening_t *) args;
-    listening->run = zkv_run (NULL, listening->argv);
-    atomic_store (&listening->done, 1);
-    return NULL;
-}
-
 //  For eventually (): one more change (the peer endpoint of a learner
 //  that never started, back and forth) until the listener had its events
 typedef struct {
-    s_listening_t *listening;
+    zkv_background_t *listening;
     const char *id;
     int changes;
 } s_changing_t;
@@ -580,13 +564,13 @@ Test (membership_cli, zkvctl_events_tells_the_membership_changes)
     cr_assert_eq (sscanf (run.out, "Member %llx", &id), 1);
     zkv_run_free (&run);
     char *hex = s_hex (id);
-    s_listening_t listening = {
+    zkv_background_t listening = {
         .argv = { ZKVCTL_BIN, "--cluster-file", zkv_harness_file (cf_cluster), "events",
                   "--topic", "member", "--max-events", "3", "-w", "json",
                   "--command-timeout", "20s", NULL }
     };
     pthread_t thread;
-    cr_assert_eq (pthread_create (&thread, NULL, s_listen_thread, &listening), 0);
+    cr_assert_eq (pthread_create (&thread, NULL, zkv_run_thread, &listening), 0);
     s_changing_t changing = { &listening, hex, 0 };
     cr_assert (eventually (s_heard, &changing, 20000), "zkvctl events heard nothing");
     pthread_join (thread, NULL);

@@ -764,16 +764,7 @@ s_fake_node (zsock_t *pipe, void *args)
                   zkv_bin (NULL, 0), false, false }
             };
             zkv_member_list_response_t response = { &header, { members, 3 } };
-            size_t body_size, size;
-            uint8_t *body = zkv_msg_encode_body (&zkv_member_list_response_desc, &response,
-                                                 &body_size);
-            uint8_t *reply = zkv_msg_wrap_reply (request->id, request->has_id, "member_list",
-                                                 strlen ("member_list"), body, body_size, &size);
-            zframe_send (&identity, router, ZFRAME_MORE);
-            zframe_t *answer = zframe_new (reply, size);
-            zframe_send (&answer, router, 0);
-            free (reply);
-            free (body);
+            zkv_fake_answer (router, identity, request, &response);
         }
         zkv_msg_destroy (&request);
         zframe_destroy (&frame);

@@ -144,28 +144,12 @@ Test (zkvctl_maintenance, events_stop_at_a_given_timeout)
     s_expect (bad, 128, NULL, "--max-events must not be negative");
 }
 
-//  zkvctl events, run on a thread of its own until it has its events
-typedef struct {
-    const char *argv [16];
-    zkv_run_t run;
-    atomic_int done;
-} s_listening_t;
-
-static void *
-s_listen_thread (void *args)
-{
-    s_listening_t *listening = (s_listening_t *) args;
-    listening->run = zkv_run (NULL, listening->argv);
-    atomic_store (&listening->done, 1);
-    return NULL;
-}
-
 //  For eventually (): raises the NOSPACE alarm and disarms it again, until
-//  the listener (a s_listening_t) had its events
+//  the listener (a zkv_background_t) had its events
 static bool
 s_alarm_drilled (void *args)
 {
-    s_listening_t *listening = (s_listening_t *) args;
+    zkv_background_t *listening = (zkv_background_t *) args;
     if (atomic_load (&listening->done))
         return true;
     const char *activate [] = { "alarm", "activate", "nospace", NULL };
@@ -187,13 +171,13 @@ Test (zkvctl_maintenance, events_tell_alarms)
     for (size_t i = 0; i < 2; i++) {
         zkv_run_t status = s_zkvctl ((const char *[]) { "endpoint", "status", NULL });
         zkv_run_free (&status);         //  (the node runs: s_zkvctl starts it)
-        s_listening_t listening = {
+        zkv_background_t listening = {
             .argv = { ZKVCTL_BIN, "--endpoints", zkv_testnode_endpoint (s_node),
                       "--command-timeout", "30s", "events", "--max-events", "2",
                       *topics [i]? "--topic": NULL, topics [i], NULL }
         };
         pthread_t thread;
-        cr_assert_eq (pthread_create (&thread, NULL, s_listen_thread, &listening), 0);
+        cr_assert_eq (pthread_create (&thread, NULL, zkv_run_thread, &listening), 0);
         cr_assert (eventually (s_alarm_drilled, &listening, 30000), "zkvctl events heard nothing");
         pthread_join (thread, NULL);
         cr_assert_eq (listening.run.code, 0, "%s", listening.run.err);

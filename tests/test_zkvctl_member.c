@@ -110,29 +110,6 @@ s_table (s_fake_t *fake, zkv_cluster_member_t *room)
 }
 
 static void
-s_send (zsock_t *router, zframe_t **identity, const zkv_msg_t *request, uint8_t *body,
-        size_t body_size)
-{
-    size_t size;
-    uint8_t *reply = zkv_msg_wrap_reply (request->id, request->has_id,
-                                         (const char *) request->op.data, request->op.size,
-                                         body, body_size, &size);
-    zframe_send (identity, router, ZFRAME_MORE + ZFRAME_REUSE);
-    zframe_t *frame = zframe_new (reply, size);
-    zframe_send (&frame, router, 0);
-    free (reply);
-    free (body);
-}
-
-static void
-s_answer (zsock_t *router, zframe_t **identity, const zkv_msg_t *request, const void *body)
-{
-    size_t size;
-    uint8_t *bytes = zkv_msg_encode_body (request->desc->response, body, &size);
-    s_send (router, identity, request, bytes, size);
-}
-
-static void
 s_refuse (zsock_t *router, zframe_t **identity, const zkv_msg_t *request,
           zkv_header_t *header, const char *code, const char *message)
 {
@@ -140,7 +117,7 @@ s_refuse (zsock_t *router, zframe_t **identity, const zkv_msg_t *request,
     zkv_error_response_t body = { header, &error };
     size_t size;
     uint8_t *bytes = zkv_msg_encode_body (&zkv_error_response_desc, &body, &size);
-    s_send (router, identity, request, bytes, size);
+    zkv_fake_send (router, *identity, request, bytes, size);
 }
 
 static void
@@ -165,12 +142,12 @@ s_serve (s_fake_t *fake, int self, zsock_t *router, zframe_t **identity, zkv_msg
             fake->stale--;
             response.leader = 0x5712a4179abd4a9aULL;
         }
-        s_answer (router, identity, request, &response);
+        zkv_fake_answer (router, *identity, request, &response);
         return;
     }
     if (desc == &zkv_member_list_desc) {
         zkv_member_list_response_t response = { &header, s_table (fake, room) };
-        s_answer (router, identity, request, &response);
+        zkv_fake_answer (router, *identity, request, &response);
         return;
     }
     if (header.member_id != leader) {
@@ -197,7 +174,7 @@ s_serve (s_fake_t *fake, int self, zsock_t *router, zframe_t **identity, zkv_msg
             .is_learner = member.learner
         };
         zkv_member_add_response_t response = { &header, &added, s_table (fake, room) };
-        s_answer (router, identity, request, &response);
+        zkv_fake_answer (router, *identity, request, &response);
         return;
     }
     //  remove, update, promote: a member_id first
@@ -259,7 +236,7 @@ s_serve (s_fake_t *fake, int self, zsock_t *router, zframe_t **identity, zkv_msg
             s_erase (fake, old);
     }
     zkv_member_remove_response_t response = { &header, s_table (fake, room) };
-    s_answer (router, identity, request, &response);
+    zkv_fake_answer (router, *identity, request, &response);
 }
 
 //  The actor: sends the endpoint of each fake member, then serves them;

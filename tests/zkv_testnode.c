@@ -380,6 +380,39 @@ zkv_run_free (zkv_run_t *run)
     run->out = run->err = NULL;
 }
 
+void
+zkv_fake_send (zsock_t *router, zframe_t *identity, const zkv_msg_t *request, uint8_t *body,
+               size_t body_size)
+{
+    size_t size;
+    uint8_t *reply = zkv_msg_wrap_reply (request->id, request->has_id,
+                                         (const char *) request->op.data, request->op.size,
+                                         body, body_size, &size);
+    zframe_send (&identity, router, ZFRAME_MORE + ZFRAME_REUSE);
+    zframe_t *frame = zframe_new (reply, size);
+    zframe_send (&frame, router, 0);
+    free (reply);
+    free (body);
+}
+
+void
+zkv_fake_answer (zsock_t *router, zframe_t *identity, const zkv_msg_t *request,
+                 const void *response)
+{
+    size_t size;
+    uint8_t *body = zkv_msg_encode_body (request->desc->response, response, &size);
+    zkv_fake_send (router, identity, request, body, size);
+}
+
+void *
+zkv_run_thread (void *args)
+{
+    zkv_background_t *background = (zkv_background_t *) args;
+    background->run = zkv_run (NULL, background->argv);
+    atomic_store (&background->done, 1);
+    return NULL;
+}
+
 int
 zkv_dead_endpoint (char *endpoint, size_t size)
 {

@@ -11,8 +11,12 @@
 #ifndef ZKV_TESTNODE_H_INCLUDED
 #define ZKV_TESTNODE_H_INCLUDED
 
+#include <czmq.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <sys/types.h>
+
+#include "zkv_msgs.h"
 
 typedef struct zkv_testnode_s zkv_testnode_t;
 
@@ -103,5 +107,29 @@ zkv_run_t
 
 void
     zkv_run_free (zkv_run_t *run);
+
+//  A program run on a thread of its own while the test goes on:
+//  pthread_create (&thread, NULL, zkv_run_thread, &background); run is
+//  set once done is
+typedef struct {
+    const char *argv [16];
+    zkv_run_t run;
+    atomic_int done;
+} zkv_background_t;
+
+void *
+    zkv_run_thread (void *background);
+
+//  A fake member answers request, whose envelope began with identity (the
+//  caller keeps it) on router: with body, an encoded response or
+//  error_response (freed here)
+void
+    zkv_fake_send (zsock_t *router, zframe_t *identity, const zkv_msg_t *request,
+                   uint8_t *body, size_t body_size);
+
+//  ... with response, a message of the type request's op answers
+void
+    zkv_fake_answer (zsock_t *router, zframe_t *identity, const zkv_msg_t *request,
+                     const void *response);
 
 #endif
