@@ -49,6 +49,7 @@ usage: tools/bench/bench-replace [--keys N] [--runs N] [--rate R] [--baseline S]
                                  [--promote-every S] [--keep]
 """
 import argparse
+import calendar
 import json
 import os
 import re
@@ -418,6 +419,87 @@ class Watcher(threading.Thread):
             time.sleep(0.01 if done else 0.1)
 
 
+def log_offsets(system):
+    """Where each member log of system ends now."""
+    out = {}
+    for name in os.listdir(system.dir):
+        if name.endswith(".log"):
+            out[name] = os.path.getsize(os.path.join(system.dir, name))
+    return out
+
+
+def log_time(line):
+    """When a log line was written (epoch seconds), or None: zkv's
+    'I: (zkv-node) 26-12-07 14:47:09 ...' (to the second), etcd's '"ts":"...Z"'."""
+    found = re.search(r'"ts":"(\d+-\d+-\d+T\d+:\d+:\d+)(\.\d+)?Z"', line)
+    if found:
+        return calendar.timegm(time.strptime(found.group(1), "%Y-%m-%dT%H:%M:%S")) + float(
+            found.group(2) or 0)
+    found = re.search(r"\) (\d\d-\d\d-\d\d \d\d:\d\d:\d\d) ", line)
+    if found:
+        return time.mktime(time.strptime(found.group(1), "%y-%m-%d %H:%M:%S"))
+    return None
+
+
+# What the members' logs say about a replace: (label, pattern, what to show)
+PROFILE = {
+    "zkv": [
+        ("snapshot streams", r"raft: streaming a snapshot to", "count"),
+        ("elections", r"raft: \w+ leads in term (\d+)", "distinct"),
+        ("new member receives a snapshot", r"storage: receiving a snapshot at (\d+)", "times"),
+        ("new member installed", r"storage: installed a snapshot at (\d+)[^\n]*?(?: in (\d+) ms)?$",
+         "times"),
+        ("stale snapshots ignored", r"storage: ignoring a snapshot", "count"),
+        ("fatal", r"fatal: (.*)", "text"),
+    ],
+    "etcd": [
+        ("snapshots sent", r'"msg":"sent database snapshot".*"bytes":(\d+)', "times"),
+        ("elections", r'"msg":"\w+ became leader at term (\d+)"', "distinct"),
+        ("new member saved the snapshot", r'"msg":"saved database snapshot to disk"', "times"),
+        ("new member restored mvcc", r'"msg":"restored mvcc store"', "times"),
+        ("new member applied the snapshot", r'"msg":"applied snapshot"', "times"),
+    ],
+}
+
+
+def profile(system, offsets, new, start):
+    """One line: what the logs written since offsets say (PROFILE), times in
+    s from start (zkv's logs tell the second only)."""
+    lines = []
+    for name in sorted(os.listdir(system.dir)):
+        if not name.endswith(".log"):
+            continue
+        with open(os.path.join(system.dir, name), errors="replace") as f:
+            f.seek(offsets.get(name, 0))
+            lines += [(name[:-4], line.rstrip("\n")) for line in f]
+    parts = []
+    for label, pattern, show in PROFILE[system.name]:
+        hits = [(member, line, m) for member, line in lines
+                for m in [re.search(pattern, line)] if m]
+        if label.startswith("new member"):
+            hits = [h for h in hits if h[0] == new.name]
+        if not hits or show is None:
+            if show == "count" or show == "distinct":
+                parts.append("%s 0" % label)
+            continue
+        if show == "count":
+            parts.append("%s %d" % (label, len(hits)))
+        elif show == "distinct":
+            terms = sorted({int(m.group(1)) for _, _, m in hits})
+            parts.append("%s %d (term %s)" % (label, len(terms), ", ".join(map(str, terms))))
+        elif show == "text":
+            parts.append("%s: %s (%s)" % (label, hits[0][2].group(1), hits[0][0]))
+        else:
+            items = []
+            for member, line, m in hits:
+                t = log_time(line)
+                extra = [g for g in m.groups() if g]
+                items.append(("%+.1f s" % (t - start) if t else "?")
+                             + (" [%s]" % " ".join(extra) if extra else ""))
+            parts.append("%s at %s" % (label, ", ".join(items)))
+    return "; ".join(parts)
+
+
 def window(trace, start, end):
     """p50, p99, max (ms), count and failed puts of the writer's puts due in [start, end]."""
     latencies, failed = [], 0
@@ -451,6 +533,7 @@ def trial(system, options, run_number, directory, next_name):
     new_name = next_name()
     trace = os.path.join(directory, "%s-writer-%d.trace" % (system.name, run_number))
     load_before = os.getloadavg()
+    offsets = log_offsets(system)
     writer = subprocess.Popen(system.writer(leader, options.rate, trace), stdout=subprocess.PIPE,
                               stderr=subprocess.PIPE, text=True)
     writer_start = now()
@@ -502,6 +585,7 @@ def trial(system, options, run_number, directory, next_name):
     system.members[new.name] = new
     r["old exited"] = system.forget(old)
     r["old exit s"] = now() - marks["end"]
+    r["profile"] = profile(system, offsets, new, start)
     log_trial(system, run_number, r)
     return r
 
@@ -525,6 +609,7 @@ def log_trial(system, run_number, r):
         + "; old member %s %.1f s after the end" % (
             "exited" if r["old exited"] else "KILLED (did not exit)", r["old exit s"])
         + ("; writer: %s" % r["writer_errors"] if r["writer_errors"] else ""))
+    log("       logs: " + r["profile"])
 
 
 def spread(values, form):
