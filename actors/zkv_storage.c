@@ -52,8 +52,6 @@ typedef struct {
     int64_t hash_hold;                  //  the newest compaction the hasher has
                                         //  not taken a snapshot of (-1: none):
                                         //  no deleting, no installing till then
-    zkv_msg_t *held_chunk;              //  a last snapshot chunk, held until
-                                        //  the hasher has its snapshot
     zpoller_t *poller;
     zkv_mvcc_t *mvcc;                   //  the state machine
     zkv_alarm_table_t *alarms;          //  the alarms, as applied
@@ -66,6 +64,8 @@ typedef struct {
     s_answers_t after_compaction;       //  physical compact requests' replies
     zkv_snapshot_out_t *stream;         //  a snapshot being streamed out
     zkv_snapshot_in_t *install;         //  snapshots streamed in
+    int64_t install_began;              //  when its first chunk came (ms)
+    uint64_t refused_from, refused_stream;  //  the last stream refused
     uint64_t commit;                    //  raft's commit index, as the last apply said
     uint64_t applied_told_raft;
     uint64_t bytes_since_told_raft;     //  of the entries applied since
@@ -715,8 +715,8 @@ s_apply (self_t *self, const zkv_apply_t *apply, s_answers_t *answers)
         s_answers_send (self, &self->after_compaction);
 }
 
-//  A chunk of a leader's state: when the last arrives whole, the state is
-//  replaced and raft learns where it now stands
+//  A chunk of a leader's state: it lands on disk; once the last has come
+//  and the stream checks out, steps install it (s_install_step)
 static void
 s_install (self_t *self, const zkv_snapshot_chunk_t *chunk)
 {
@@ -726,10 +726,36 @@ s_install (self_t *self, const zkv_snapshot_chunk_t *chunk)
                    (unsigned long long) zkv_mvcc_applied_index (self->mvcc));
         return;
     }
+    bool installing = zkv_snapshot_in_installing (self->install);
+    if (chunk->seq == 0 && !installing) {
+        zsys_info ("storage: receiving a snapshot at %llu from %016llx",
+                   (unsigned long long) chunk->index, (unsigned long long) chunk->from);
+        self->install_began = zclock_mono ();
+    }
     char *error = NULL;
     int rc = zkv_snapshot_in_feed (self->install, chunk, &error);
-    if (rc < 0) {
+    //  A stream refused is said once, not for each of its chunks
+    if (rc < 0 && (chunk->from != self->refused_from || chunk->stream != self->refused_stream)) {
         zsys_warning ("storage: snapshot stream refused: %s", error);
+        self->refused_from = chunk->from;
+        self->refused_stream = chunk->stream;
+    }
+    free (error);
+    if (rc == 1)
+        zsys_info ("storage: received a snapshot at %llu whole in %lld ms; installing it",
+                   (unsigned long long) chunk->index,
+                   (long long) (zclock_mono () - self->install_began));
+}
+
+//  A step of the install under way: when it is done, the state is
+//  replaced and raft learns where it now stands
+static void
+s_install_step (self_t *self)
+{
+    char *error = NULL;
+    int rc = zkv_snapshot_in_step (self->install, &error);
+    if (rc < 0) {
+        zsys_warning ("storage: snapshot install failed, the state is as it was: %s", error);
         free (error);
         return;
     }
@@ -745,14 +771,16 @@ s_install (self_t *self, const zkv_snapshot_chunk_t *chunk)
     if (zkv_members_conf (self->args->engine, &self->conf, &error))
         zkv_fatal ("storage: cannot read the installed snapshot's members: %s", error);
     self->members_version++;
-    zsys_info ("storage: installed a snapshot at %llu (revision %lld)",
+    zsys_info ("storage: installed a snapshot at %llu (revision %lld) in %lld ms",
                (unsigned long long) zkv_mvcc_applied_index (self->mvcc),
-               (long long) zkv_mvcc_revision (self->mvcc));
+               (long long) zkv_mvcc_revision (self->mvcc),
+               (long long) (zclock_mono () - self->install_began));
     zkv_snapshot_installed_t installed = {
         .index = zkv_mvcc_applied_index (self->mvcc),
         .term = zkv_mvcc_applied_term (self->mvcc)
     };
     zkv_io_send (self->raft, &zkv_snapshot_installed_desc, &installed);
+    s_push_state (self, false);
 }
 
 //  Streams the next chunk of the snapshot under way to raft
@@ -806,23 +834,10 @@ s_handle_inbox (self_t *self)
             if (((zkv_compaction_hashed_t *) msg->body)->revision >= self->hash_hold)
                 self->hash_hold = -1;
             zkv_msg_destroy (&msg);
-            if (self->hash_hold < 0 && self->held_chunk) {
-                s_install (self, (zkv_snapshot_chunk_t *) self->held_chunk->body);
-                zkv_msg_destroy (&self->held_chunk);
-                applied = true;
-            }
         }
         else
         if (msg->desc == &zkv_snapshot_chunk_desc) {
-            //  The last chunk replaces the state: not before the hasher has
-            //  the snapshot of the compaction it is hashing
-            if (((zkv_snapshot_chunk_t *) msg->body)->last && self->hash_hold >= 0) {
-                zkv_msg_destroy (&self->held_chunk);
-                self->held_chunk = msg;
-                continue;
-            }
             s_install (self, (zkv_snapshot_chunk_t *) msg->body);
-            applied = true;
             zkv_msg_destroy (&msg);
         }
         else {
@@ -894,7 +909,6 @@ s_self_destroy (self_t **self_p)
     zpoller_destroy (&self->poller);
     zlistx_destroy (&self->reads);
     s_answers_free (&self->after_compaction);
-    zkv_msg_destroy (&self->held_chunk);
     zsock_destroy (&self->inbox);
     zsock_destroy (&self->front);
     zsock_destroy (&self->raft);
@@ -948,7 +962,11 @@ zkv_storage_actor (zsock_t *pipe, void *args)
     while (!self->terminated) {
         bool compacting = self->mvcc && zkv_mvcc_compaction_pending (self->mvcc)
                        && self->hash_hold < 0;
-        bool busy = compacting || self->stream || s_reads_ready (self);
+        //  An install replaces the state: not before the hasher has the
+        //  snapshot of the compaction it is hashing
+        bool installing = self->install && zkv_snapshot_in_installing (self->install)
+                       && self->hash_hold < 0;
+        bool busy = compacting || installing || self->stream || s_reads_ready (self);
         void *which = zpoller_wait (self->poller, busy? 0: -1);
         if (which == pipe) {
             char *command = zstr_recv (pipe);
@@ -991,6 +1009,8 @@ zkv_storage_actor (zsock_t *pipe, void *args)
                 s_stream_step (self);
             if (compacting)
                 s_compact_step (self);
+            if (installing)
+                s_install_step (self);
         }
     }
     s_self_destroy (&self);

@@ -4,7 +4,9 @@
 */
 #include "zkv_engine.h"
 #include "zkv_keys.h"
+#include "zkv_replace.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/resource.h>
@@ -29,6 +31,8 @@ struct zkv_engine_s {
     rocksdb_env_t *disk_env;            //  the default env, on disk (owned handle)
     zkv_engine_failure_fn *failure;     //  told of failed writes and reads
     void *failure_arg;
+    pthread_mutex_t views;              //  held while families are replaced
+    bool views_made;                    //  (the mutex was initialised)
 };
 
 static const char *s_cf_names [ZKV_CF_COUNT] = {
@@ -108,6 +112,7 @@ zkv_engine_open (const char *path, zkv_memory_t *memory, char **error)
         return NULL;
     }
     self->path = strdup (path);
+    self->views_made = pthread_mutex_init (&self->views, NULL) == 0;
     self->cache = rocksdb_cache_create_lru (64 << 20);
     //  RocksDB allocates the disk it writes, not more: by default it
     //  fallocates a WAL in steps of 64 MB and a compaction's table file in
@@ -225,6 +230,14 @@ zkv_engine_open (const char *path, zkv_memory_t *memory, char **error)
     self->write_sync = rocksdb_writeoptions_create ();
     rocksdb_writeoptions_set_sync (self->write_sync, 1);
     self->write_async = rocksdb_writeoptions_create ();
+    //  A replacement of families that a crash cut short is finished before
+    //  anybody reads: nobody may see some families replaced and not others
+    if (!self->views_made || zkv_replace_recover (self, error)) {
+        if (!self->views_made)
+            *error = strdup ("out of memory");
+        zkv_engine_destroy (&self);
+        return NULL;
+    }
     return self;
 }
 
@@ -284,6 +297,8 @@ zkv_engine_destroy (zkv_engine_t **self_p)
         rocksdb_writeoptions_destroy (self->write_async);
     if (self->disk_env)
         rocksdb_env_destroy (self->disk_env);
+    if (self->views_made)
+        pthread_mutex_destroy (&self->views);
     free (self);
     *self_p = NULL;
 }
@@ -414,7 +429,41 @@ zkv_engine_iterator_below (zkv_engine_t *self, zkv_cf_t cf, rocksdb_readoptions_
 const rocksdb_snapshot_t *
 zkv_engine_snapshot (zkv_engine_t *self)
 {
-    return rocksdb_create_snapshot (self->db);
+    pthread_mutex_lock (&self->views);
+    const rocksdb_snapshot_t *snapshot = rocksdb_create_snapshot (self->db);
+    pthread_mutex_unlock (&self->views);
+    return snapshot;
+}
+
+void
+zkv_engine_hold_views (zkv_engine_t *self)
+{
+    pthread_mutex_lock (&self->views);
+}
+
+void
+zkv_engine_release_views (zkv_engine_t *self)
+{
+    pthread_mutex_unlock (&self->views);
+}
+
+int
+zkv_engine_ingest (zkv_engine_t *self, zkv_cf_t cf, const char *const *files, size_t count,
+                   char **error)
+{
+    rocksdb_ingestexternalfileoptions_t *options = rocksdb_ingestexternalfileoptions_create ();
+    //  On disk the files are copied, and stay as they were: RocksDB 7.8
+    //  writes the sequence number it gives a file into the file itself
+    //  (write_global_seqno, which the C API cannot turn off), and refuses to
+    //  ingest a file that carries one. A linked file, changed in place, could
+    //  never be ingested again if the ingestion were cut short; a copy can.
+    //  In memory, where nothing survives a crash, they are moved.
+    rocksdb_ingestexternalfileoptions_set_move_files (options, self->env != NULL);
+    char *err = NULL;
+    rocksdb_ingest_external_file_cf (self->db, self->cf [cf], (const char *const *) files,
+                                     count, options, &err);
+    rocksdb_ingestexternalfileoptions_destroy (options);
+    return err? s_failed (self, "ingest", err, error): 0;
 }
 
 void
@@ -569,6 +618,12 @@ const char *
 zkv_engine_path (zkv_engine_t *self)
 {
     return self->path;
+}
+
+bool
+zkv_engine_on_disk (zkv_engine_t *self)
+{
+    return self->env == NULL;
 }
 
 rocksdb_options_t *

@@ -21,7 +21,8 @@
 #define ZKV_STORAGE_VERSION "1.0.0"
 
 typedef enum {
-    ZKV_CF_DEFAULT,                     //  required by RocksDB, unused
+    ZKV_CF_DEFAULT,                     //  required by RocksDB; only the marker
+                                        //  of a replacement under way (zkv_replace.h)
     ZKV_CF_KEY,                         //  revision key -> KeyValue protobuf
     ZKV_CF_INDEX,                       //  user key + revision -> key state
     ZKV_CF_META,                        //  applied index, revisions, ids
@@ -53,8 +54,9 @@ void
     zkv_memory_destroy (zkv_memory_t **self_p);
 
 //  Opens (creating if needed) the database at path, on disk, or in memory
-//  when memory is not NULL. A database held by another process fails with
-//  RocksDB's lock error.
+//  when memory is not NULL, and finishes a replacement of families that a
+//  crash cut short (zkv_replace.h). A database held by another process
+//  fails with RocksDB's lock error.
 zkv_engine_t *
     zkv_engine_open (const char *path, zkv_memory_t *memory, char **error);
 
@@ -139,8 +141,27 @@ rocksdb_iterator_t *
                                const void *upper, size_t upper_size);
 
 //  A consistent view of every family, released with _snapshot_release
+//  (waits while views are held)
 const rocksdb_snapshot_t *
     zkv_engine_snapshot (zkv_engine_t *self);
+
+//  Holds back every new snapshot until _release_views: while families are
+//  replaced one after the other (zkv_replace.h), a snapshot would see some
+//  of them new and the others old. Snapshots taken before keep their view.
+void
+    zkv_engine_hold_views (zkv_engine_t *self);
+
+void
+    zkv_engine_release_views (zkv_engine_t *self);
+
+//  Ingests count table files (written with zkv_engine_cf_options'
+//  options) into cf in one step, their records the family's newest. On
+//  disk RocksDB copies them, and they stay as they were, to be ingested
+//  again if need be; in memory it moves them (their names are gone).
+//  Returns 0, or -1 with *error (told to the failure handler).
+int
+    zkv_engine_ingest (zkv_engine_t *self, zkv_cf_t cf, const char *const *files,
+                       size_t count, char **error);
 
 void
     zkv_engine_snapshot_release (zkv_engine_t *self, const rocksdb_snapshot_t *snapshot);
@@ -200,6 +221,10 @@ int
 //  The directory the database lives in
 const char *
     zkv_engine_path (zkv_engine_t *self);
+
+//  False on the memory medium
+bool
+    zkv_engine_on_disk (zkv_engine_t *self);
 
 //  A copy of cf's options, its table format and the database's medium
 //  included (for table files written outside the database); the caller

@@ -495,6 +495,12 @@ zkv_image_reader_digest (zkv_image_reader_t *self, uint8_t digest [ZKV_IMAGE_DIG
     zkv_sha256_digest (self->digest, digest);
 }
 
+size_t
+zkv_image_reader_held (zkv_image_reader_t *self)
+{
+    return sizeof *self + self->pending_room;
+}
+
 //  ---------------------------------------------------------------------
 //  Loader
 
@@ -555,7 +561,13 @@ zkv_image_loader_finish (zkv_image_loader_t *self, char **error)
         *error = strdup ("snapshot image: cut short");
         return -1;
     }
-    return zkv_bulk_finish (self->bulk, error);
+    //  The new member's database is empty: every family the image
+    //  carries but the membership gets the image's records
+    unsigned families = 0;
+    for (int cf = 0; cf < ZKV_CF_COUNT; cf++)
+        if (zkv_image_carries ((zkv_cf_t) cf) && cf != ZKV_CF_MEMBERS)
+            families |= ZKV_BULK_FAMILY (cf);
+    return zkv_bulk_replace (self->bulk, families, error);
 }
 
 const zkv_image_header_t *

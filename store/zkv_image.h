@@ -109,14 +109,19 @@ const zkv_image_header_t *
 void
     zkv_image_reader_digest (zkv_image_reader_t *self, uint8_t digest [ZKV_IMAGE_DIGEST_SIZE]);
 
+//  Bytes the reader keeps between feeds: its buffer for the bytes of an
+//  object not yet whole (about the largest piece fed, or record read)
+size_t
+    zkv_image_reader_held (zkv_image_reader_t *self);
+
 //  ---------------------------------------------------------------------
 //  Loading an image into a new member's empty database (snapshot
 //  restore): every record but the old membership (the `members` family)
 //  and the old member's applied index and term, so that the members
 //  restored from one image start a new raft log, at index 0, on the same
 //  state. The records go into table files as they come (zkv_bulk), which
-//  finish moves into the database; the caller records the new membership
-//  after.
+//  finish ingests into the database; the caller records the new
+//  membership after.
 typedef struct zkv_image_loader_s zkv_image_loader_t;
 
 zkv_image_loader_t *

@@ -3,7 +3,10 @@
     =========================================================================
 */
 #include "zkv_snapshot.h"
+#include "zkv_bulk.h"
 #include "zkv_image.h"
+#include "zkv_sha256.h"
+#include "zkv_spool.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -87,11 +90,19 @@ zkv_snapshot_out_next (zkv_snapshot_out_t *self, zkv_snapshot_chunk_t *chunk)
 
 //  ---------------------------------------------------------------------
 
+//  A stream lands in a spool as it comes (receiving); once it is whole and
+//  its digest matches (installing), steps read it back into table files,
+//  and the last step swaps them in
 struct zkv_snapshot_in_s {
     zkv_engine_t *engine;
-    rocksdb_writebatch_t *batch;        //  NULL when no stream is under way
-    zkv_image_reader_t *reader;
+    zkv_spool_t *spool;                 //  NULL when no stream is under way
+    zkv_sha256_t *digest;               //  of the bytes received
     uint64_t stream, from, next_seq;
+    uint64_t index, term;               //  what the stream says it holds
+    bool installing;                    //  it came whole, and checks out
+    zkv_image_reader_t *reader;         //  while installing: the image read
+    zkv_bulk_t *bulk;                   //  into its families' table files
+    uint8_t *buffer;                    //  a step's bytes
 };
 
 zkv_snapshot_in_t *
@@ -103,13 +114,17 @@ zkv_snapshot_in_new (zkv_engine_t *engine)
     return self;
 }
 
+//  Gives up the stream under way, or the install: their files go
 static void
 s_drop (zkv_snapshot_in_t *self)
 {
-    if (self->batch)
-        rocksdb_writebatch_destroy (self->batch);
-    self->batch = NULL;
+    zkv_spool_destroy (&self->spool);
+    zkv_sha256_destroy (&self->digest);
     zkv_image_reader_destroy (&self->reader);
+    zkv_bulk_destroy (&self->bulk);
+    free (self->buffer);
+    self->buffer = NULL;
+    self->installing = false;
 }
 
 void
@@ -122,30 +137,6 @@ zkv_snapshot_in_destroy (zkv_snapshot_in_t **self_p)
     }
 }
 
-//  Adds to batch the deletion of everything a family holds: a range up to
-//  a bound past any short key, then whatever longer key lies beyond it.
-//  Returns 0, or -1 with *error when the family could not be read.
-static int
-s_empty_family (zkv_snapshot_in_t *self, zkv_cf_t cf, char **error)
-{
-    static const char bound [32] = {
-        -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
-        -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1
-    };
-    rocksdb_column_family_handle_t *handle = zkv_engine_cf (self->engine, cf);
-    rocksdb_writebatch_delete_range_cf (self->batch, handle, "", 0, bound, sizeof bound);
-    rocksdb_iterator_t *it = zkv_engine_iterator (self->engine, cf, NULL);
-    for (rocksdb_iter_seek (it, bound, sizeof bound); rocksdb_iter_valid (it);
-         rocksdb_iter_next (it)) {
-        size_t size;
-        const char *key = rocksdb_iter_key (it, &size);
-        rocksdb_writebatch_delete_cf (self->batch, handle, key, size);
-    }
-    int rc = zkv_engine_iter_error (self->engine, it, error);
-    rocksdb_iter_destroy (it);
-    return rc;
-}
-
 static int
 s_refuse (zkv_snapshot_in_t *self, char **error, const char *why)
 {
@@ -155,60 +146,105 @@ s_refuse (zkv_snapshot_in_t *self, char **error, const char *why)
     return -1;
 }
 
-//  Every record of the image goes into the batch
+//  Every record of the image goes into its family's table file
 static int
 s_record (void *arg, zkv_cf_t cf, const void *key, size_t key_size, const void *value,
           size_t value_size, char **error)
 {
-    (void) error;
     zkv_snapshot_in_t *self = (zkv_snapshot_in_t *) arg;
-    rocksdb_writebatch_put_cf (self->batch, zkv_engine_cf (self->engine, cf),
-                               (const char *) key, key_size, (const char *) value, value_size);
-    return 0;
+    return zkv_bulk_put (self->bulk, cf, key, key_size, value, value_size, error);
 }
 
 int
 zkv_snapshot_in_feed (zkv_snapshot_in_t *self, const zkv_snapshot_chunk_t *chunk, char **error)
 {
+    //  One install at a time, to its end: another stream is the leader
+    //  sending again what this member has not said it installed yet
+    if (self->installing) {
+        *error = strdup ("installing another snapshot");
+        return -1;
+    }
     if (chunk->seq == 0) {
-        //  A new stream replaces any other under way: every family the
-        //  image carries is emptied first, in the same batch
+        //  A new stream replaces any other under way
         s_drop (self);
-        self->batch = rocksdb_writebatch_create ();
-        self->reader = zkv_image_reader_new (s_record, self);
-        if (!self->reader)
+        self->spool = zkv_spool_new (self->engine, "image", error);
+        if (!self->spool)
+            return s_refuse (self, error, NULL);
+        self->digest = zkv_sha256_new ();
+        if (!self->digest)
             return s_refuse (self, error, "out of memory");
         self->stream = chunk->stream;
         self->from = chunk->from;
         self->next_seq = 0;
-        for (int cf = 0; cf < ZKV_CF_COUNT; cf++)
-            if (zkv_image_carries ((zkv_cf_t) cf) && s_empty_family (self, (zkv_cf_t) cf, error))
-                return s_refuse (self, error, NULL);
     }
-    if (!self->batch || chunk->stream != self->stream || chunk->from != self->from
+    if (!self->spool || chunk->stream != self->stream || chunk->from != self->from
     ||  chunk->seq != self->next_seq)
         return s_refuse (self, error, "snapshot chunk out of order");
     self->next_seq++;
-    if (zkv_image_reader_feed (self->reader, chunk->data.data, chunk->data.size, error))
+    zkv_sha256_update (self->digest, chunk->data.data, chunk->data.size);
+    if (zkv_spool_write (self->spool, chunk->data.data, chunk->data.size, error))
         return s_refuse (self, error, NULL);
     if (!chunk->last)
         return 0;
 
     uint8_t sum [ZKV_IMAGE_DIGEST_SIZE];
-    zkv_image_reader_digest (self->reader, sum);
+    zkv_sha256_digest (self->digest, sum);
     if (chunk->digest.size != sizeof sum || memcmp (chunk->digest.data, sum, sizeof sum) != 0)
         return s_refuse (self, error, "snapshot digest mismatch");
+    self->index = chunk->index;
+    self->term = chunk->term;
+    self->reader = zkv_image_reader_new (s_record, self);
+    self->bulk = zkv_bulk_new (self->engine);
+    self->buffer = (uint8_t *) malloc (ZKV_SNAPSHOT_CHUNK);
+    if (!self->reader || !self->bulk || !self->buffer)
+        return s_refuse (self, error, "out of memory");
+    self->installing = true;
+    return 1;
+}
+
+bool
+zkv_snapshot_in_installing (zkv_snapshot_in_t *self)
+{
+    return self->installing;
+}
+
+int
+zkv_snapshot_in_step (zkv_snapshot_in_t *self, char **error)
+{
+    if (!self->installing) {
+        *error = strdup ("no snapshot to install");
+        return -1;
+    }
+    ssize_t size = zkv_spool_read (self->spool, self->buffer, ZKV_SNAPSHOT_CHUNK, error);
+    if (size < 0)
+        return s_refuse (self, error, NULL);
+    if (size > 0)
+        return zkv_image_reader_feed (self->reader, self->buffer, (size_t) size, error)
+             ? s_refuse (self, error, NULL): 0;
+    //  All read (the spool goes: the disk then holds the state twice at
+    //  most, its table files and RocksDB's copies): the image must be
+    //  whole, and what its stream said
+    zkv_spool_destroy (&self->spool);
     if (!zkv_image_reader_done (self->reader))
         return s_refuse (self, error, "snapshot image cut short");
     const zkv_image_header_t *header = zkv_image_reader_header (self->reader);
-    if (header->applied_index != chunk->index || header->applied_term != chunk->term)
+    if (header->applied_index != self->index || header->applied_term != self->term)
         return s_refuse (self, error, "snapshot image at another index than its stream");
-    char *err = NULL;
-    int rc = zkv_engine_write (self->engine, self->batch, true, &err);
+    //  Every family the image carries is replaced, also one it has no
+    //  record of (emptied)
+    unsigned families = 0;
+    for (int cf = 0; cf < ZKV_CF_COUNT; cf++)
+        if (zkv_image_carries ((zkv_cf_t) cf))
+            families |= ZKV_BULK_FAMILY (cf);
+    int rc = zkv_bulk_replace (self->bulk, families, error);
     s_drop (self);
-    if (rc) {
-        *error = err;
-        return -1;
-    }
-    return 1;
+    return rc? -1: 1;
+}
+
+size_t
+zkv_snapshot_in_held (zkv_snapshot_in_t *self)
+{
+    return sizeof *self + (self->buffer? ZKV_SNAPSHOT_CHUNK: 0)
+         + (self->reader? zkv_image_reader_held (self->reader): 0)
+         + (self->bulk? zkv_bulk_held (self->bulk): 0);
 }

@@ -7,12 +7,25 @@
     the Snapshot RPC and saved files use too), read from one RocksDB
     snapshot, so it is the state at exactly one applied index, which the
     chunks carry with its term. Each chunk carries about a megabyte of the
-    image's bytes; the last one carries its SHA-256. Installing parses the
-    image as it comes into one write batch that first empties the families
-    the image carries, and writes it, synced, only once the last chunk has
-    arrived whole, the digest matches and the image is complete: a stream
-    cut short changes nothing. (The batch holds the whole state in memory
-    until then.)
+    image's bytes; the last one carries its SHA-256.
+
+    Installing streams to disk in bounded memory, in two phases. The
+    chunks land in a spool file as fast as they come (zkv_spool.h: the
+    member's queues never hold a backlog of them, whatever the pace of the
+    rest) while their SHA-256 is computed. Once the last has come and the
+    digest matches, steps read the image back a chunk's worth at a time
+    into table files (zkv_bulk.h; the image holds each family's records in
+    key order), and the last step makes those files replace the families
+    the image carries, in one step that a crash cannot cut in two
+    (zkv_replace.h: the member has the old state and applied index, or the
+    whole new state and its index, also after a restart). A stream cut
+    short, refused or replaced by another, or an image that is not one,
+    changes nothing, and its files are removed (at the latest, by the next
+    start). While it installs, the installer refuses other streams: the
+    leader sends one again when it has not heard of the install yet.
+    What the installer holds is about two chunks plus RocksDB's table
+    builders (a write buffer, an index and a filter per file of 64 MiB at
+    most), whatever the size of the state.
     =========================================================================
 */
 #ifndef ZKV_SNAPSHOT_H_INCLUDED
@@ -48,11 +61,30 @@ zkv_snapshot_in_t *
 void
     zkv_snapshot_in_destroy (zkv_snapshot_in_t **self_p);
 
-//  Takes one chunk. Returns 0 while the stream goes on, 1 when it was
-//  installed (written), -1 when it was refused (a chunk out of order, a
-//  bad digest, a write error: *error says which; the stream is dropped).
+//  Takes one chunk. Returns 0 while the stream goes on, 1 when it came
+//  whole and checks out (then install it with _step), -1 when it was
+//  refused (a chunk out of order, a bad digest, a write error, another
+//  install under way: *error says which; the stream is dropped, not an
+//  install under way).
 int
     zkv_snapshot_in_feed (zkv_snapshot_in_t *self, const zkv_snapshot_chunk_t *chunk,
                           char **error);
+
+//  True from the stream's last chunk until the install is done or failed
+bool
+    zkv_snapshot_in_installing (zkv_snapshot_in_t *self);
+
+//  Installs a chunk's worth of the image received. Returns 0 while there
+//  is more, 1 once it was installed (the families replaced), -1 when it
+//  failed (an image that is not one, a write error: *error says which;
+//  the install is dropped, and the state is as it was unless the failure
+//  handler was told).
+int
+    zkv_snapshot_in_step (zkv_snapshot_in_t *self, char **error);
+
+//  The bytes the installer keeps between calls itself (its buffer, its
+//  reader's, the keys it remembers), the table builders' aside
+size_t
+    zkv_snapshot_in_held (zkv_snapshot_in_t *self);
 
 #endif

@@ -74,17 +74,23 @@ s_snapshot (void *arg, rc_node_t *from, uint64_t to)
 rc_net_t *
 rc_net_new (size_t count, const zkv_rc_config_t *config)
 {
+    return rc_net_new_joining (count, count, config);
+}
+
+rc_net_t *
+rc_net_new_joining (size_t count, size_t voter_count, const zkv_rc_config_t *config)
+{
     rc_net_t *self = calloc (1, sizeof (rc_net_t));
     uint64_t voters [RC_NET_MAX];
-    for (size_t i = 0; i < count; i++)
+    for (size_t i = 0; i < voter_count; i++)
         voters [i] = i + 1;
     self->count = count;
     self->auto_snapshot = true;
     for (size_t i = 0; i < count; i++) {
         zkv_rc_config_t node_config = *config;
         node_config.seed = config->seed + i * 7919 + 1;
-        self->nodes [i] = rc_node_new (i + 1, voters, count, &node_config, self, s_send,
-                                       s_apply, s_read);
+        self->nodes [i] = rc_node_new (i + 1, voters, i < voter_count? voter_count: 0,
+                                       &node_config, self, s_send, s_apply, s_read);
         self->nodes [i]->dropped = s_dropped;
         self->nodes [i]->snapshot = s_snapshot;
     }

@@ -39,6 +39,11 @@ typedef struct {
 rc_net_t *
     rc_net_new (size_t count, const zkv_rc_config_t *config);
 
+//  count nodes of which ids 1..voters form the cluster, and the others
+//  are members yet to join it (no configuration until a snapshot)
+rc_net_t *
+    rc_net_new_joining (size_t count, size_t voters, const zkv_rc_config_t *config);
+
 void
     rc_net_destroy (rc_net_t **self_p);
 

@@ -116,6 +116,7 @@ s_process_one (rc_node_t *self, bool crash)
     zkv_rc_ready_t ready;
     zkv_rc_ready (self->core, &ready);
     self->readies++;
+    uint64_t applied_before = self->applied;
     for (size_t i = 0; i < ready.message_count; i++)
         self->send (self->arg, self, &ready.messages [i]);
     if (crash) {
@@ -153,6 +154,8 @@ s_process_one (rc_node_t *self, bool crash)
         if (self->dropped)
             self->dropped (self->arg, self, &ready.dropped [i]);
     zkv_rc_advance (self->core);
+    if (self->advanced)
+        self->advanced (self->arg, self, applied_before);
 }
 
 void

@@ -33,6 +33,9 @@ typedef void (rc_node_read_fn) (void *arg, rc_node_t *node, const zkv_rc_read_t 
 typedef void (rc_node_snapshot_fn) (void *arg, rc_node_t *from, uint64_t to);
 //  Called with each forwarded proposal the leader refused
 typedef void (rc_node_dropped_fn) (void *arg, rc_node_t *node, const zkv_rc_dropped_t *dropped);
+//  Called after each ready is advanced, with the applied index before it
+//  (an observer's view of what the core decided at that point)
+typedef void (rc_node_advanced_fn) (void *arg, rc_node_t *node, uint64_t applied_before);
 
 struct rc_node_s {
     uint64_t id;
@@ -57,6 +60,7 @@ struct rc_node_s {
     rc_node_read_fn *read;
     rc_node_snapshot_fn *snapshot;      //  may be NULL
     rc_node_dropped_fn *dropped;        //  may be NULL
+    rc_node_advanced_fn *advanced;      //  may be NULL
     void *arg;
     //  Number of readies processed, and restarts
     uint64_t readies;

@@ -7,6 +7,7 @@
     After each change, the members' HashKV agree and every acknowledged
     write is there. Peers talk over ipc:// here (no port to race for). */
 #include <criterion/criterion.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -16,7 +17,7 @@
 #include "zkv_msgs.h"
 #include "zkv_testnode.h"
 
-#define MAX_NODES 5
+#define MAX_NODES 6
 
 typedef struct {
     zkv_testnode_t *node;
@@ -171,9 +172,10 @@ s_change_done (void *arg)
     zkv_msg_destroy (&change->reply);
     change->reply = s_call (s_leader (change->asked), change->desc, change->request);
     const char *error = s_error (change->reply);
+    //  (a leader that removed itself answers as removed until it stops)
     return !(strstr (error, "in sync") || strstr (error, "under way")
              || strstr (error, "not leader") || strstr (error, "no leader")
-             || streq (error, "none"));
+             || strstr (error, "permanently removed") || streq (error, "none"));
 }
 
 static zkv_msg_t *
@@ -246,7 +248,10 @@ s_remove (s_node_t *asked, s_node_t *node)
 {
     zkv_member_remove_t remove = { .member_id = node->id };
     zkv_msg_t *reply = s_change (asked, &zkv_member_remove_desc, &remove);
-    cr_assert_str_eq (s_error (reply), "", "member remove: %s", s_error (reply));
+    const zkv_header_t *header = reply? *(zkv_header_t **) reply->body: NULL;
+    s_node_t *answered = header? s_by_id (header->member_id): NULL;
+    cr_assert_str_eq (s_error (reply), "", "member remove of %s asked of %s: %s (from %s)",
+                      node->name, asked->name, s_error (reply), answered? answered->name: "?");
     zkv_msg_destroy (&reply);
 }
 
@@ -877,4 +882,218 @@ Test (membership, replaces_one_of_two_voters_the_leader)
     cr_assert (eventually (s_node_ended, n1, 10000), "the replaced leader did not stop");
     s_write (n2, 10);
     s_agree (n3, s_keys);
+}
+
+//  A writer that puts its own keys w0, w1, ... through the members the
+//  test tells it of, in turn, all along, and keeps count of the ones
+//  acknowledged (it touches no test node: the test owns them)
+typedef struct {
+    pthread_mutex_t lock;
+    char endpoints [MAX_NODES][64];
+    size_t count;
+    volatile bool stop;
+    uint64_t cluster_id;                //  a member that stopped may leave its port
+                                        //  to another test's member: not ours
+    int acked;                          //  w0 .. w<acked-1> acknowledged
+    int refused;
+} s_writer_t;
+
+//  Tells the writer the members that run now
+static void
+s_writer_members (s_writer_t *writer)
+{
+    pthread_mutex_lock (&writer->lock);
+    writer->count = 0;
+    for (size_t i = 0; i < s_count; i++)
+        if (s_nodes [i].node && zkv_testnode_running (s_nodes [i].node))
+            snprintf (writer->endpoints [writer->count++], 64, "%s",
+                      zkv_testnode_endpoint (s_nodes [i].node));
+    pthread_mutex_unlock (&writer->lock);
+}
+
+static void *
+s_writer_run (void *arg)
+{
+    s_writer_t *writer = (s_writer_t *) arg;
+    size_t turn = 0;
+    while (!writer->stop) {
+        char endpoint [64] = "";
+        pthread_mutex_lock (&writer->lock);
+        if (writer->count)
+            snprintf (endpoint, sizeof endpoint, "%s", writer->endpoints [turn++ % writer->count]);
+        pthread_mutex_unlock (&writer->lock);
+        char key [16];
+        snprintf (key, sizeof key, "w%d", writer->acked);
+        zkv_put_t put = { .key = zkv_bin (key, strlen (key)), .value = zkv_bin ("v", 1) };
+        zkv_client_t *client = zkv_client_new (endpoint, 2000);
+        zkv_result_t status;
+        zkv_msg_t *reply = *endpoint? zkv_client_call (client, &zkv_put_desc, &put, &status): NULL;
+        if (reply && !zkv_reply_error (reply)
+        &&  ((zkv_put_response_t *) reply->body)->header->cluster_id == writer->cluster_id)
+            writer->acked++;
+        else {
+            writer->refused++;
+            zclock_sleep (20);
+        }
+        zkv_msg_destroy (&reply);
+        zkv_client_destroy (&client);
+    }
+    return NULL;
+}
+
+typedef struct {
+    s_writer_t *writer;
+    int count;
+} s_more_t;
+
+static bool
+s_writes_reach (void *arg)
+{
+    s_more_t *more = (s_more_t *) arg;
+    return more->writer->acked >= more->count;
+}
+
+static bool
+s_writes_acked (void *arg)
+{
+    s_writer_t *writer = (s_writer_t *) arg;
+    return writer->acked > 0;
+}
+
+Test (membership, grows_one_three_five_and_shrinks_five_three_one_under_a_writer)
+{
+    s_keys = 0;
+    s_node_t *n1 = s_first ();
+    s_writer_t writer = { .stop = false };
+    pthread_mutex_init (&writer.lock, NULL);
+    zkv_msg_t *reply;
+    writer.cluster_id = s_status (n1, &reply).header->cluster_id;
+    zkv_msg_destroy (&reply);
+    s_writer_members (&writer);
+    pthread_t thread;
+    pthread_create (&thread, NULL, s_writer_run, &writer);
+    cr_assert (eventually (s_writes_acked, &writer, 5000));
+    s_node_t *grown [4];
+    for (int i = 0; i < 4; i++) {
+        grown [i] = s_add (n1, true);
+        s_promote (n1, grown [i], NULL);
+        s_writer_members (&writer);
+    }
+    int at_five = writer.acked;
+    //  Down to three, then one: the first member (the leader) goes too
+    s_remove (n1, grown [0]);
+    s_remove (n1, n1);
+    cr_assert (eventually (s_node_ended, n1, 10000));
+    s_writer_members (&writer);
+    s_remove (grown [1], grown [1]);
+    s_remove (grown [2], grown [3]);
+    s_node_t *last = grown [2];
+    for (int i = 0; i < 4; i++)
+        if (i != 2)
+            cr_assert (eventually (s_node_ended, grown [i], 10000), "%s is still running",
+                       grown [i]->name);
+    s_writer_members (&writer);
+    s_writer_t *watched = &writer;
+    watched->refused = 0;
+    int at_one = writer.acked;
+    s_more_t more = { watched, at_one + 5 };
+    cr_assert (eventually (s_writes_reach, &more, 15000), "writes did not go on with one member");
+    writer.stop = true;
+    pthread_join (thread, NULL);
+    pthread_mutex_destroy (&writer.lock);
+    cr_assert_gt (at_five, 0);
+    cr_log_info ("writer: %d acknowledged, %d refused or timed out", writer.acked,
+                 writer.refused);
+    //  Every acknowledged write is on the last member
+    for (int i = 0; i < writer.acked; i++) {
+        char key [16];
+        snprintf (key, sizeof key, "w%d", i);
+        zkv_range_t range = { .key = zkv_bin (key, strlen (key)) };
+        zkv_msg_t *reply = s_call (last, &zkv_range_desc, &range);
+        cr_assert (reply && !zkv_reply_error (reply));
+        cr_assert_eq (((zkv_range_response_t *) reply->body)->kvs.count, 1, "%s is lost", key);
+        zkv_msg_destroy (&reply);
+    }
+}
+
+Test (membership, replaces_a_member_killed_with_its_data_gone)
+{
+    s_keys = 0;
+    s_node_t *n1 = s_first ();
+    s_node_t *n2 = s_add (n1, true);
+    s_promote (n1, n2, NULL);
+    s_node_t *n3 = s_add (n1, true);
+    s_promote (n1, n3, NULL);
+    s_write (n1, 20);
+    s_agree (n1, s_keys);
+    s_node_t *leader = s_leader (n1);
+    s_node_t *dead = leader == n2? n3: n2;
+    zkv_testnode_kill (dead->node, SIGKILL);
+    char command [400];
+    snprintf (command, sizeof command, "rm -rf '%s'", zkv_testnode_data_dir (dead->node));
+    cr_assert_eq (system (command), 0);
+    s_write (leader, 10);
+    s_node_t *n4 = s_add (leader, true);
+    s_promote (leader, n4, dead);
+    s_write (n4, 10);
+    s_agree (leader, s_keys);
+    zkv_member_list_t list = { .linearizable = true };
+    zkv_msg_t *reply = s_call (n4, &zkv_member_list_desc, &list);
+    cr_assert_str_eq (s_error (reply), "");
+    const zkv_member_list_response_t *members = (const zkv_member_list_response_t *) reply->body;
+    cr_assert_eq (members->members.count, 3);
+    for (size_t i = 0; i < members->members.count; i++)
+        cr_assert_neq (members->members.items [i].member_id, dead->id);
+    zkv_msg_destroy (&reply);
+}
+
+//  Two voters, the leader removes itself: the other needs to know the
+//  removal committed before it can lead alone (the leader tells it as it
+//  steps down, and answers votes until it stops)
+Test (membership, the_last_of_two_voters_leads_alone_once_the_leader_removed_itself)
+{
+    s_keys = 0;
+    s_node_t *n1 = s_first ();
+    s_node_t *n2 = s_add (n1, true);
+    s_promote (n1, n2, NULL);
+    s_write (n1, 10);
+    s_remove (n1, n1);
+    cr_assert (eventually (s_node_ended, n1, 15000), "the removed leader did not stop");
+    s_write (n2, 10);
+    s_agree (n2, s_keys);
+}
+
+//  A member down while the membership changed comes back to a leader it
+//  has never heard of: it must still follow it (it learns the member from
+//  the log it receives from it)
+Test (membership, a_member_restarted_after_changes_follows_a_leader_it_never_heard_of)
+{
+    s_keys = 0;
+    s_node_t *n1 = s_first ();
+    s_node_t *n2 = s_add (n1, true);
+    s_promote (n1, n2, NULL);
+    s_node_t *n3 = s_add (n1, true);
+    s_promote (n1, n3, NULL);
+    s_write (n1, 10);
+    s_agree (n1, s_keys);
+    s_node_t *leader = s_leader (n1);
+    s_node_t *down = leader == n3? n2: n3;
+    zkv_testnode_kill (down->node, SIGKILL);
+    //  A newcomer replaces the other follower, and leads
+    s_node_t *replaced = NULL;
+    for (s_node_t *node = s_nodes; node < s_nodes + s_count; node++)
+        if (node != leader && node != down)
+            replaced = node;
+    s_node_t *n4 = s_add (leader, true);
+    s_promote (leader, n4, replaced);
+    cr_assert (eventually (s_node_ended, replaced, 15000));
+    zkv_move_leader_t move = { .target_id = n4->id };
+    zkv_msg_t *reply = s_call (leader, &zkv_move_leader_desc, &move);
+    cr_assert_str_eq (s_error (reply), "");
+    zkv_msg_destroy (&reply);
+    s_write (n4, 10);
+    //  The member that was down comes back
+    cr_assert_eq (zkv_testnode_restart (down->node), 0);
+    s_write (n4, 10);
+    s_agree (n4, s_keys);
 }

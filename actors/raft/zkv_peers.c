@@ -91,6 +91,24 @@ s_peer (zkv_peers_t *self, uint64_t id)
     return NULL;
 }
 
+//  Where the members reach us (our record's peer endpoint), for frames
+//  to members that may not know us yet
+static zkv_bin_t
+s_own_endpoint (zkv_peers_t *self)
+{
+    s_peer_t *own = s_peer (self, self->self_id);
+    return own? zkv_bin (own->endpoint, strlen (own->endpoint)): zkv_bin (NULL, 0);
+}
+
+static bool
+s_departed (zkv_peers_t *self, uint64_t id)
+{
+    for (size_t i = 0; i < self->departed_count; i++)
+        if (self->departed [i].id == id)
+            return true;
+    return false;
+}
+
 zkv_peers_t *
 zkv_peers_new (uint64_t self_id, uint64_t cluster_id, const zkv_peer_t *peers, size_t count,
                const char *endpoint, int fd, zcert_t *cert, zhashx_t *peer_keys,
@@ -336,7 +354,7 @@ zkv_peers_queue_chunk (zkv_peers_t *self, const zkv_snapshot_chunk_t *chunk)
         return;
     zkv_peer_frame_t frame = {
         .cluster_id = self->cluster_id, .from = self->self_id, .to = chunk->to,
-        .chunk = (zkv_snapshot_chunk_t *) chunk
+        .chunk = (zkv_snapshot_chunk_t *) chunk, .endpoint = s_own_endpoint (self)
     };
     size_t size;
     uint8_t *bytes = zkv_msg_encode (&zkv_peer_frame_desc, &frame, &size);
@@ -425,7 +443,8 @@ zkv_peers_flush (zkv_peers_t *self, zkv_peers_fn *unreachable, void *arg)
                     messages [m] = *peer->queued [m];
                 zkv_peer_frame_t frame = {
                     .cluster_id = self->cluster_id, .from = self->self_id, .to = peer->id,
-                    .messages = { messages, peer->queued_count }
+                    .messages = { messages, peer->queued_count },
+                    .endpoint = s_own_endpoint (self)
                 };
                 size_t size;
                 uint8_t *bytes = zkv_msg_encode (&zkv_peer_frame_desc, &frame, &size);
@@ -523,6 +542,24 @@ zkv_peers_recv (zkv_peers_t *self)
     if (frame->to != self->self_id)
         why = "not for this member";
     else
+    if (!peer && frame->from != self->self_id && frame->from && !s_departed (self, frame->from)
+    &&  frame->endpoint.size > 0 && frame->endpoint.size < 256 && self->count < ZKV_PEERS_MAX) {
+        //  A member this one has not heard of (added while it was down, or
+        //  before it applied the change): talk back to it, until the member
+        //  table, once it catches up, says who is a member
+        char endpoint [256];
+        zkv_bin_str (frame->endpoint, endpoint, sizeof endpoint);
+        peer = &self->peers [self->count];
+        if (s_peer_init (self, peer, frame->from, endpoint) == 0) {
+            self->count++;
+            zsys_info ("raft: %016llx, not in the member table yet, talks to us from %s",
+                       (unsigned long long) frame->from, endpoint);
+        }
+        else {
+            s_peer_clear (peer);
+            peer = NULL;
+        }
+    }
     if (!peer || frame->from == self->self_id) {
         why = "sender is not a member";
         s_tell_removed (self, frame->from);

@@ -29,7 +29,10 @@
 
 #define IN_SYNC_PERCENT 90              //  a learner this close to the leader may be promoted
 #define AUTO_PROMOTE_MSECS 500          //  between looks for learners to promote
-#define REMOVED_EXIT_MSECS 1000         //  a removed member stops after this
+#define REMOVED_EXIT_MSECS 1000         //  a removed member stops after this, or two
+                                        //  election timeouts if longer: meanwhile
+                                        //  it still answers votes, for members that
+                                        //  count it until they apply its removal
 
 //  ---------------------------------------------------------------------
 //  The member table
@@ -326,6 +329,9 @@ zkv_raft_member_order (self_t *self, const zkv_member_order_t *order)
         zkv_raft_refuse (self, order->wait, ZKV_ERR_CONF_PENDING, leader);
         return;
     }
+    //  A leader just elected has heard from nobody yet as leader: it gives
+    //  every member an election timeout (the watch starts its term so)
+    zkv_raft_watch_members (self);
     zkv_internal_request_t request = {
         .origin = self->args->member_id, .wait = order->wait,
         .member_add = order->add, .member_remove = order->remove,
@@ -478,8 +484,10 @@ zkv_raft_members_check (self_t *self)
     }
     s_auto_promote (self);
     //  Stopped as a member that is asked to stop: the node stops its actors
-    if (self->removed_at && !self->stopping
-    &&  zclock_mono () - self->removed_at >= REMOVED_EXIT_MSECS) {
+    int64_t grace = 2 * (int64_t) self->args->election_timeout;
+    if (grace < REMOVED_EXIT_MSECS)
+        grace = REMOVED_EXIT_MSECS;
+    if (self->removed_at && !self->stopping && zclock_mono () - self->removed_at >= grace) {
         self->stopping = true;
         kill (getpid (), SIGTERM);
     }

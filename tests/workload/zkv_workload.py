@@ -16,13 +16,33 @@ picked at random, while a nemesis draws faults from a seeded schedule:
   defrag     Defragment of a member, or of every member
   compact    compaction at a recent revision
   snapshot   a snapshot saved from a member
+  replace    a member (the leader half the time) replaced by a fresh one in
+             one joint change (zkv-cluster replace)
+  replace-leader  the same, always the leader
+  churn      a member (the leader half the time) removed, then a fresh one
+             added as a learner and promoted once in sync, by the leader
+             (--auto-promote) or by promote asked again until it is
+
+A membership fault runs, 30 % of the time, with a member killed first (the
+one it replaces or removes, or another; --change-kills replaced: that one
+only, as when replacing a failed member; none: no kill): the change must
+keep a quorum, or be refused, and a refusal is a fault note, not a failure.
+(Never with a member paused or cut off: zkv-cluster sends a change once
+every running member answers and agrees on the leader.) Fresh members are
+named n4, n5, ... (never a name used before). The clients follow the
+membership: after each change the cluster file is read again, the sockets
+of members gone are dropped, new members get clients. Healing reconciles
+the cluster file with the cluster's member list (a learner left by a change
+that stopped half-way is promoted, or removed; fresh members are added back
+up to the voters the run started with).
 
 Every operation is recorded with its invoke and complete times (one
 monotonic clock), its outcome (ok, fail: definitely not applied, unknown:
 perhaps applied) and what the member answered (header revision, the kv read,
 ...). When the time is up the clients stop, every fault is healed, the
 members must converge (the same applied revision everywhere), and each
-member's final data and HashKV join the history. The history goes to
+member's final data and HashKV join the history (the members at the end,
+whoever they are). The history goes to
 DIR/history.jsonl and the checker reads it.
 
 Exit codes: 0 nothing found; 1 a violation (the checker's report, with the
@@ -30,8 +50,8 @@ seed to repeat the run) or members that do not converge; 2 the cluster
 could not be set up.
 
 usage: tools/fault-workload [--seconds S] [--seed N] [--members 3|5]
-           [--clients C] [--keys K] [--faults kill,pause,...] [--node PATH]
-           [--dir D] [--keep]
+           [--clients C] [--keys K] [--faults kill,pause,...]
+           [--change-kills any|replaced|none] [--node PATH] [--dir D] [--keep]
 """
 import argparse
 import json
@@ -52,8 +72,10 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 sys.path.insert(0, os.path.join(ROOT, "tools", "bench"))
 from bench_cluster import read_cluster_file  # noqa: E402
 FAULTS = ("kill", "pause", "partition", "oneway", "isolate", "moves", "defrag", "compact",
-          "snapshot")
+          "snapshot", "replace", "replace-leader", "churn")
 CLIENT_TIMEOUT_S = 3.0
+CHANGE_TIMEOUT_MS = 30000       # zkv-cluster's bound on one membership command
+KILL_DURING_CHANGE = 0.3        # how often a membership fault runs with a member killed
 MEMBER_FLAGS = ["--snapshot-count", "300", "--request-timeout", "2000"]
 
 #  Errors that prove a write was not applied: refused before raft took it,
@@ -64,6 +86,8 @@ DEFINITE_FAILURES = (
     "etcdserver: too many requests",
     "etcdserver: mvcc: database space exceeded",
     "etcdserver: corrupt cluster",
+    "etcdserver: rpc not supported for learner",
+    "etcdserver: the member has been permanently removed from the cluster",
 )
 
 
@@ -147,13 +171,22 @@ class Client(threading.Thread):
         self.number, self.workload = number, workload
         self.random = random.Random(workload.seed * 1000 + number)
         self.sockets, self.next_id, self.seq = {}, 1, 0
+        self.endpoints = {}             # the membership this client follows: name -> endpoint
         self.seen = {}                  # key -> last value this client saw
+
+    def follow(self, endpoints):
+        """Takes the workload's membership: the sockets of members gone
+        (or moved) are dropped; new members get theirs when first used"""
+        for name in list(self.sockets):
+            if endpoints.get(name) != self.endpoints.get(name):
+                self.sockets.pop(name).close()
+        self.endpoints = endpoints
 
     def socket(self, name):
         if name not in self.sockets:
             socket = self.workload.context.socket(zmq.DEALER)
             socket.setsockopt(zmq.LINGER, 0)
-            socket.connect(self.workload.cluster.members[name]["client"])
+            socket.connect(self.endpoints[name])
             self.sockets[name] = socket
         return self.sockets[name]
 
@@ -178,7 +211,10 @@ class Client(threading.Thread):
         workload = self.workload
         while not workload.stopping.is_set():
             key = "k%02d" % self.random.randrange(workload.keys)
-            member = self.random.choice(workload.names)
+            names, endpoints = workload.view
+            if endpoints is not self.endpoints:
+                self.follow(endpoints)
+            member = self.random.choice(names)
             roll = self.random.random()
             if roll < 0.30:
                 self.put(member, key)
@@ -262,24 +298,42 @@ class Client(threading.Thread):
 
 class Nemesis(threading.Thread):
     """Faults on a seeded schedule: one at a time, each held a while, then
-    undone; everything recorded as fault records in the history."""
+    undone; everything recorded as fault records in the history.
 
-    def __init__(self, workload, faults):
+    The membership faults change who the members are: the cluster file
+    follows (zkv-cluster), and the nemesis makes the clients follow it
+    (Workload.follow). After a change, healing also reconciles the cluster
+    file with the cluster's own member list: a learner left by a change that
+    stopped half-way is promoted (removed, when the voters are complete),
+    a member the cluster no longer has is a ghost (no client, no fault, no final check), one the file does not know
+    (added, never started) is removed, and fresh members are added until
+    the cluster has as many voters as it started with."""
+
+    def __init__(self, workload, faults, change_kills="any"):
         super().__init__(daemon=True)
-        self.workload, self.faults = workload, faults
+        self.workload, self.faults, self.change_kills = workload, faults, change_kills
         self.random = random.Random(workload.seed)
         self.cluster = workload.cluster
         self.counts = {}
+        self.changes = {"done": 0, "refused": 0}
         self.down, self.paused, self.cut = set(), set(), False
+        self.ghosts = set()
+        self.voters = len(self.cluster.names())     # what reconcile() restores
+        self.number = self.voters                   # the last nK given
+        self.changed = False                        # reconcile() due
         self.snapshots = 0
         self.error = None
 
     def note(self, what):
         self.workload.history.append({"type": "fault", "at": now_ns(), "what": what})
 
+    def names(self):
+        """The members in the cluster file, ghosts left out"""
+        return [name for name in self.cluster.names() if name not in self.ghosts]
+
     def leader(self):
         """The leader's name as some member sees it, or None"""
-        for name in self.cluster.names():
+        for name in self.names():
             if name in self.down or name in self.paused:
                 continue
             reply = call(self.workload.context, self.cluster.members[name]["client"],
@@ -291,10 +345,10 @@ class Nemesis(threading.Thread):
     def victim(self):
         """The leader half the time, else any member"""
         leader = self.leader() if self.random.random() < 0.5 else None
-        return leader or self.random.choice(self.cluster.names())
+        return leader or self.random.choice(self.names())
 
     def groups(self):
-        names = self.cluster.names()
+        names = self.names()
         self.random.shuffle(names)
         minority = len(names) // 2
         return names[minority:], names[:minority]
@@ -304,7 +358,7 @@ class Nemesis(threading.Thread):
             while not self.workload.stopping.wait(self.random.uniform(0.5, 2.0)):
                 fault = self.random.choice(self.faults)
                 self.counts[fault] = self.counts.get(fault, 0) + 1
-                getattr(self, "fault_" + fault)()
+                getattr(self, "fault_" + fault.replace("-", "_"))()
                 self.workload.stopping.wait(self.random.uniform(1.0, 3.0))
                 self.heal()
         except Exception as error:      # the run is void: say why
@@ -312,19 +366,32 @@ class Nemesis(threading.Thread):
             self.workload.stopping.set()
 
     def heal(self):
-        """Undoes whatever fault is in place"""
-        for name in sorted(self.paused):
+        """Undoes whatever fault is in place; after a membership change,
+        reconciles. A killed member that does not start again may have
+        been removed by a change whose answer was lost: it is started
+        again after reconciling, unless it turned out a ghost."""
+        for name in sorted(self.paused - self.ghosts):
             self.cluster.cluster("resume", name)
             self.note("resume " + name)
         self.paused.clear()
-        for name in sorted(self.down):
-            self.cluster.cluster("start", name)
-            self.note("start " + name)
+        failed = []
+        for name in sorted(self.down - self.ghosts):
+            result = self.cluster.cluster("start", name, check=False)
+            self.note("start %s%s" % (name, "" if result.returncode == 0 else
+                                      ": failed: " + result.stdout.strip()[-200:]))
+            if result.returncode:
+                failed.append(name)
         self.down.clear()
         if self.cut:
             self.cluster.cluster("heal")
             self.note("heal")
             self.cut = False
+        if self.changed or failed:
+            self.reconcile()
+        for name in failed:
+            if name in self.cluster.members and name not in self.ghosts:
+                self.cluster.cluster("start", name)
+                self.note("start " + name)
 
     def fault_kill(self):
         name = self.victim()
@@ -349,14 +416,14 @@ class Nemesis(threading.Thread):
         self.fault_partition(oneway=True)
 
     def fault_isolate(self):
-        name = self.leader() or self.random.choice(self.cluster.names())
+        name = self.leader() or self.random.choice(self.names())
         self.note("isolate " + name)
         self.cluster.cluster("isolate", name)
         self.cut = True
 
     def fault_moves(self):
         for _ in range(self.random.randint(3, 6)):
-            target = self.random.choice(self.cluster.names())
+            target = self.random.choice(self.names())
             result = self.cluster.zkvctl("move-leader", target)
             self.note("move-leader %s: %s" % (target, result.stdout.strip()[:80]))
 
@@ -365,7 +432,7 @@ class Nemesis(threading.Thread):
             self.note("defrag --cluster")
             result = self.cluster.zkvctl("defrag", "--cluster")
         else:
-            name = self.random.choice(self.cluster.names())
+            name = self.random.choice(self.names())
             self.note("defrag " + name)
             result = self.cluster.tool(os.path.join(self.cluster.build, "zkvctl"),
                                        "--endpoints", self.cluster.members[name]["client"],
@@ -373,7 +440,7 @@ class Nemesis(threading.Thread):
         self.note("defrag done: %s" % result.stdout.strip()[:80])
 
     def fault_compact(self):
-        name = self.random.choice(self.cluster.names())
+        name = self.random.choice(self.names())
         reply = call(self.workload.context, self.cluster.members[name]["client"],
                      {"op": "status"}, 1.0)
         if not reply or "error" in reply:
@@ -384,7 +451,7 @@ class Nemesis(threading.Thread):
             self.note("compact %d: %s" % (revision, result.stdout.strip()[:80]))
 
     def fault_snapshot(self):
-        name = self.random.choice(self.cluster.names())
+        name = self.random.choice(self.names())
         self.snapshots += 1
         path = os.path.join(self.cluster.dir, "snapshot-%d.db" % self.snapshots)
         self.note("snapshot save " + name)
@@ -395,6 +462,157 @@ class Nemesis(threading.Thread):
         if os.path.exists(path):
             os.remove(path)
 
+    # ------------------------------------------------------------ membership
+
+    def fault_replace(self, name=None):
+        """Replaces a member (the leader half the time) by a fresh one in
+        one joint change (zkv-cluster replace: a learner, in sync, then
+        promoted with the old one removed); sometimes with a member killed
+        first: the one replaced (replacing a failed member) or another"""
+        name = name or self.victim()
+        self.kill_during_change(name, self.random.random() < 0.5)
+        self.change("replace", name, "--name", self.fresh_name())
+
+    def fault_replace_leader(self):
+        """Replaces the leader, sometimes with another member killed"""
+        name = self.leader()
+        if name is None:
+            self.note("replace-leader: no leader now")
+            return
+        self.kill_during_change(name, False)
+        self.change("replace", name, "--name", self.fresh_name())
+
+    def fault_churn(self):
+        """Removes a member (the leader half the time), then adds a fresh one
+        as a learner that is promoted under load once in sync: by the
+        leader itself (--auto-promote) or by promote, asked again while
+        the learner is not in sync; sometimes with a member killed first:
+        the one removed or another"""
+        name = self.victim()
+        self.kill_during_change(name, self.random.random() < 0.5)
+        if not self.change("remove", name):
+            return
+        new = self.fresh_name()
+        if self.random.random() < 0.5:
+            self.change("add", new, "--auto-promote")
+        elif self.change("add", new):
+            self.change("promote", new)
+
+    def kill_during_change(self, target, itself):
+        """Sometimes (KILL_DURING_CHANGE) kills target (itself) or another
+        member before a membership change, and waits 0-2 s (the leader
+        counts a voter up for an election timeout after it last heard
+        from it): the change must keep a quorum, or be refused. With
+        --change-kills replaced always target, with none nobody."""
+        if self.random.random() >= KILL_DURING_CHANGE or self.change_kills == "none":
+            return
+        itself = itself or self.change_kills == "replaced"
+        others = [name for name in self.names() if name != target]
+        name = target if itself or not others else self.random.choice(others)
+        self.counts["kill-during-change"] = self.counts.get("kill-during-change", 0) + 1
+        self.note("kill %s (before a membership change of %s)" % (name, target))
+        self.cluster.cluster("kill", name)
+        self.down.add(name)
+        self.workload.stopping.wait(self.random.uniform(0.0, 2.0))
+
+    def fresh_name(self):
+        """nK, K above every name given so far (and no data of that name)"""
+        while True:
+            self.number += 1
+            name = "n%d" % self.number
+            if name not in self.cluster.members and \
+               not os.path.exists(os.path.join(self.cluster.dir, name)):
+                return name
+
+    def change(self, command, name, *flags):
+        """zkv-cluster add | remove | promote | replace NAME: noted with its
+        outcome (a refusal is one: the server refuses a change that would
+        leave no quorum); the clients follow the cluster file after it.
+        True if it succeeded."""
+        what = " ".join((command, name) + flags)
+        self.note(what)
+        self.changed = True
+        result = self.cluster.cluster(command, name, *flags, "--timeout",
+                                      str(CHANGE_TIMEOUT_MS), check=False)
+        lines = result.stdout.strip().splitlines() or ["(nothing said)"]
+        if result.returncode == 0:
+            self.changes["done"] += 1
+            self.note("%s: %s" % (what, lines[0]))
+        else:
+            self.changes["refused"] += 1
+            errors = [line for line in lines if line.startswith("Error")]
+            self.note("%s: not done (exit %d): %s" % (what, result.returncode,
+                                                        (errors or lines)[-1][:200]))
+        self.follow()
+        return result.returncode == 0
+
+    def follow(self):
+        """Reads the cluster file again; the clients follow it"""
+        self.cluster.reload()
+        members = set(self.cluster.members)
+        self.ghosts &= members
+        self.down &= members
+        self.paused &= members
+        self.workload.follow(self.ghosts)
+
+    def member_list(self):
+        """The cluster's members (linearizable: as the leader has them
+        applied), asked of running members in turn for up to 10 s; None
+        if no member answers"""
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            for name in self.names():
+                if name in self.down or name in self.paused:
+                    continue
+                reply = call(self.workload.context, self.cluster.members[name]["client"],
+                             {"op": "member_list", "linearizable": True}, 2.0)
+                if reply and "error" not in reply:
+                    return reply.get("members", [])
+            time.sleep(0.2)
+        return None
+
+    def reconcile(self):
+        """The cluster file against the cluster's member list, after
+        membership changes: ghosts left out, strangers removed, learners
+        promoted, fresh members added up to the voters the run started
+        with. Every step noted; a step that fails waits for the next heal."""
+        self.follow()
+        members = self.member_list()
+        if members is None:
+            self.note("reconcile: no member answers member_list; later")
+            return
+        listed = {member["member_id"]: member for member in members}
+        known = {int(self.cluster.members[name]["id"], 16): name
+                 for name in self.cluster.names() if self.cluster.members[name].get("id")}
+        for member_id, name in known.items():
+            if member_id not in listed and name not in self.ghosts:
+                self.ghosts.add(name)
+                self.note("reconcile: %s is no member any more (ghost)" % name)
+                self.cluster.cluster("kill", name, check=False)   # if it still runs
+        for member_id in listed:
+            if member_id not in known:
+                result = self.cluster.zkvctl("member", "remove", "%x" % member_id)
+                self.note("reconcile: member %x, unknown to the cluster file, removed: %s"
+                          % (member_id, result.stdout.strip()[:120]))
+        voters = [member_id for member_id, member in listed.items()
+                  if member_id in known and known[member_id] not in self.ghosts
+                  and not member.get("is_learner")]
+        learners = [known[member_id] for member_id, member in sorted(listed.items())
+                    if member_id in known and known[member_id] not in self.ghosts
+                    and member.get("is_learner")]
+        count, done = len(voters), True
+        for name in learners:
+            if count < self.voters:
+                done = self.change("promote", name) and done
+                count += 1 if done else 0
+            else:
+                done = self.change("remove", name) and done
+        while done and count < self.voters:
+            done = self.change("add", self.fresh_name(), "--auto-promote")
+            count += 1 if done else 0
+        self.workload.follow(self.ghosts)
+        self.changed = not done
+
 
 class Workload:
     def __init__(self, args, cluster):
@@ -403,25 +621,40 @@ class Workload:
         self.context = zmq.Context()
         self.history = []               # list.append is atomic: threads share it
         self.stopping = threading.Event()
-        self.names = cluster.names()
+        self.follow(set())
+
+    def follow(self, ghosts):
+        """The membership the clients use from now on: the cluster file's
+        members but ghosts (removed from the cluster, still in the file),
+        as one (names, endpoints) pair that the clients take whole"""
+        members = self.cluster.members
+        names = [name for name in sorted(members) if name not in ghosts]
+        self.view = (names, {name: members[name]["client"] for name in names})
 
     def final_state(self):
         """Waits until every member has applied the same revision, then
-        records each one's keys and HashKV; False if they never agree."""
+        records each one's keys and HashKV; False if they never agree
+        (self.apart then says what each member last answered)."""
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
-            revisions = {}
-            for name in self.names:
-                reply = call(self.context, self.cluster.members[name]["client"],
+            revisions, self.apart = {}, []
+            names, endpoints = self.view
+            for name in names:
+                reply = call(self.context, endpoints[name],
                              {"op": "range", "key": b"k", "range_end": b"l",
                               "serializable": True}, 2.0)
                 if reply and "error" not in reply:
                     revisions[name] = reply
-            if len(revisions) == len(self.names) and \
+                status = call(self.context, endpoints[name], {"op": "status"}, 1.0) or {}
+                self.apart.append("%s %s (%s, raft applied %s)" % (
+                    name, "rev %d" % reply["header"]["revision"] if name in revisions else
+                    error_text(reply) or "no answer", status.get("role", "no status"),
+                    status.get("raft_applied_index", "?")))
+            if len(revisions) == len(names) and \
                len({r["header"]["revision"] for r in revisions.values()}) == 1:
                 for name, reply in sorted(revisions.items()):
                     revision = reply["header"]["revision"]
-                    hashed = call(self.context, self.cluster.members[name]["client"],
+                    hashed = call(self.context, endpoints[name],
                                   {"op": "hash_kv", "revision": revision}, 10.0) or {}
                     self.history.append({
                         "type": "final", "member": name, "rev": revision,
@@ -456,6 +689,10 @@ def main():
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--keys", type=int, default=12)
     parser.add_argument("--faults", default=",".join(FAULTS))
+    parser.add_argument("--change-kills", choices=("any", "replaced", "none"), default="any",
+                        help="the member killed before a membership fault, 30%% of the time: "
+                        "any (the one replaced or removed, or another), replaced (that one "
+                        "only), none (no kill)")
     parser.add_argument("--node", default=None, help="zkv-node to run (default: build/zkv-node)")
     parser.add_argument("--build", default=os.path.join(ROOT, "build"))
     parser.add_argument("--dir", default=None, help="cluster directory (default: a new temp dir)")
@@ -480,7 +717,7 @@ def main():
         log("cannot start the cluster: %s" % error)
         return 2
     workload = Workload(args, cluster)
-    nemesis = Nemesis(workload, faults)
+    nemesis = Nemesis(workload, faults, args.change_kills)
     clients = [Client(number, workload) for number in range(1, args.clients + 1)]
     started = now_ns()
     try:
@@ -499,14 +736,18 @@ def main():
         cluster.down()
         workload.context.destroy(linger=0)
     history = os.path.join(directory, "history.jsonl")
-    meta = {"type": "meta", "seed": args.seed, "members": cluster.names(), "started": started,
+    meta = {"type": "meta", "seed": args.seed, "members": workload.view[0], "started": started,
             "seconds": args.seconds, "clients": args.clients, "keys": args.keys,
-            "faults": nemesis.counts, "node": node}
+            "faults": nemesis.counts, "changes": nemesis.changes, "node": node}
     count = workload.write(history, meta)
-    log("%d ops, faults %s; history in %s" % (count, json.dumps(nemesis.counts), history))
+    log("%d ops, faults %s, membership changes %d done, %d not (refused or failed), "
+        "members at the end %s; history in %s" % (
+            count, json.dumps(nemesis.counts), nemesis.changes["done"],
+            nemesis.changes["refused"], ",".join(workload.view[0]), history))
     if not converged:
-        log("VIOLATION: the members did not converge within 60 s after healing "
-            "(seed %d: rerun with --seed %d)" % (args.seed, args.seed))
+        log("VIOLATION: the members did not converge within 60 s after healing: %s "
+            "(seed %d: rerun with --seed %d)" % ("; ".join(workload.apart), args.seed,
+                                                 args.seed))
         return 1
     checked = subprocess.run([sys.executable, os.path.join(os.path.dirname(os.path.abspath(__file__)), "zkv_linearizable.py"),
                               history])

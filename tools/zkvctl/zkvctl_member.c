@@ -148,7 +148,9 @@ s_refused_for_now (const zkvctl_t *ctl)
         || s_failed_with (ctl, ZKV_ERR_NO_LEADER)
         || s_failed_with (ctl, ZKV_ERR_LEADER_CHANGED)
         || s_failed_with (ctl, ZKV_ERR_PROPOSAL_DROPPED)
-        || s_failed_with (ctl, ZKV_ERR_CONF_PENDING);
+        || s_failed_with (ctl, ZKV_ERR_CONF_PENDING)
+        //  a leader that was just removed, still answering until it stops
+        || s_failed_with (ctl, ZKV_ERR_MEMBER_REMOVED);
 }
 
 //  zkvctl_call_at, waiting at most --command-timeout and never past
@@ -219,8 +221,14 @@ s_leader_find (zkvctl_t *ctl, int64_t deadline)
 static char *
 s_leader (zkvctl_t *ctl, int64_t deadline)
 {
+    bool leaderless = false;
     while (true) {
         char *endpoint = s_leader_find (ctl, deadline);
+        leaderless |= s_failed_with (ctl, ZKV_ERR_NO_LEADER);
+        if (!endpoint && leaderless && strstr (ctl->error, "deadline exceeded"))
+            //  Out of time while asking again: what the members said
+            //  tells more than the deadline
+            zkvctl_fail (ctl, ZKVCTL_EXIT_ERROR, "%s", zkv_err_message (ZKV_ERR_NO_LEADER));
         if (endpoint || !s_failed_with (ctl, ZKV_ERR_NO_LEADER)
         ||  zclock_mono () + S_PAUSE_MSECS >= deadline || zsys_interrupted)
             return endpoint;

@@ -375,8 +375,16 @@ zkv_rc_tick (zkv_rc_t *self)
     }
     else
     if (self->election_elapsed >= self->randomized_timeout) {
-        self->election_elapsed = 0;
-        rc_hup (self, false);
+        //  A member that may not campaign (a learner, a member yet to join
+        //  or removed, one with a change to apply) keeps its clock past the
+        //  timeout: its leader's lease lapses, and it answers the members
+        //  that may campaign (etcd resets only a promotable member's)
+        if (rc_promotable (self)) {
+            self->election_elapsed = 0;
+            rc_hup (self, false);
+        }
+        else
+            self->election_elapsed = self->randomized_timeout;
     }
 }
 

@@ -414,11 +414,23 @@ rc_conf_switch (zkv_rc_t *self, const zkv_conf_state_t *conf)
     self->progress_count = kept_count;
     for (size_t i = 0; i < kept_count; i++)
         self->progress [i].learner = zkv_rc_conf_is_learner (conf, self->progress [i].id);
+    if (self->role == ZKV_RC_CANDIDATE || self->role == ZKV_RC_PRE_CANDIDATE) {
+        //  A campaign counts by the configuration it began with (a change
+        //  it learned committed from a refusal may remove this member):
+        //  the change ends it, and the next one goes by the new one
+        rc_become_follower (self, self->term, 0);
+        return;
+    }
     if (self->role != ZKV_RC_LEADER)
         return;
     if (!zkv_rc_conf_is_voter (conf, self->config.id)) {
         //  Removed (its removal is applied, so committed): a leader that
-        //  is no longer a voter steps down, and the others elect one
+        //  is no longer a voter steps down, and the others elect one. It
+        //  tells them the commit first: those that still count it (two
+        //  voters down to one, or it leaves a joint configuration) can
+        //  elect nobody until they apply its removal, and without a
+        //  leader nothing else would tell them it is committed
+        rc_broadcast_heartbeat (self, 0);
         rc_become_follower (self, self->term, 0);
         return;
     }

@@ -77,8 +77,15 @@ rc_handle_vote_request (zkv_rc_t *self, const zkv_raft_message_t *message)
             self->vote = message->from;
         }
     }
-    else
+    else {
+        //  A refusal tells how far this member knows the log committed: a
+        //  candidate may be unable to win because it never heard that a
+        //  change was committed (a removed leader steps down knowing it,
+        //  and refuses candidates for its longer log), and learns it here
         reply.reject = true;
+        reply.commit = self->log.committed;
+        reply.log_term = rc_log_term (&self->log, self->log.committed);
+    }
     rc_send (self, &reply);
 }
 
@@ -102,6 +109,10 @@ rc_handle_vote_response (zkv_rc_t *self, const zkv_raft_message_t *message)
     if ((pre && self->role != ZKV_RC_PRE_CANDIDATE)
     ||  (!pre && self->role != ZKV_RC_CANDIDATE))
         return;
+    //  The same entry in our log is committed too (log matching)
+    if (message->reject && message->commit > self->log.committed
+    &&  rc_log_match (&self->log, message->commit, message->log_term))
+        rc_log_commit_to (&self->log, message->commit);
     rc_progress_t *pr = rc_progress (self, message->from);
     if (!pr)
         return;
