@@ -20,7 +20,8 @@ One trial, the same for both systems:
      put due during it); after --baseline seconds (the first 2 s left out) its
      puts are the baseline ("without");
   2. the replace, timed from the moment its first command starts:
-     zkv:  `zkvctl --endpoints <the three> member replace OLD --name NEW
+     (every command goes to the two members that stay, as an operator's would)
+     zkv:  `zkvctl --endpoints <the two> member replace OLD --name NEW
            --peer-endpoint tcp://127.0.0.1:P`; as soon as it has printed the
            flags, zkv-node starts with them (and --data-dir, --listen-client,
            --listen-events, --peer-cert); zkvctl waits, promotes NEW and removes
@@ -153,7 +154,8 @@ class Zkv:
         client = "tcp://127.0.0.1:%d" % free_port()
         peer = "tcp://127.0.0.1:%d" % free_port()
         argv = [os.path.join(BUILD, "zkvctl"), "--endpoints",
-                ",".join(m.client for m in self.members.values()), "member", "replace", old.name,
+                ",".join(m.client for m in self.members.values() if m is not old),
+                "member", "replace", old.name,
                 "--name", new_name, "--peer-endpoint", peer]
         marks["start"] = now()
         ctl = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
@@ -264,9 +266,10 @@ class Etcd:
                 "--rate", str(rate), "--total", str(int(rate * 3600)), "--val-size", "256",
                 "--trace", trace, "--json"]
 
-    def ctl(self, *args):
-        """etcdctl against the members; (rc, stdout, stderr)."""
-        argv = ["etcdctl", "--endpoints", ",".join(m.client for m in self.members.values()),
+    def ctl(self, old, *args):
+        """etcdctl against the members that stay; (rc, stdout, stderr)."""
+        argv = ["etcdctl", "--endpoints",
+                ",".join(m.client for m in self.members.values() if m is not old),
                 "--command-timeout", "60s"] + list(args)
         done = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                               env=dict(os.environ, ETCDCTL_API="3"))
@@ -277,7 +280,7 @@ class Etcd:
         printed variables, member promote until in sync, member remove."""
         client_port, peer_port = free_port(), free_port()
         marks["start"] = now()
-        rc, out, err = self.ctl("member", "add", new_name,
+        rc, out, err = self.ctl(old, "member", "add", new_name,
                                 "--peer-urls=http://127.0.0.1:%d" % peer_port, "--learner")
         if rc:
             raise SystemExit("bench-replace: etcdctl member add failed: %s%s" % (out, err))
@@ -300,14 +303,14 @@ class Etcd:
         tries = 0
         while True:
             tries += 1
-            rc, out, err = self.ctl("member", "promote", "%x" % new_id)
+            rc, out, err = self.ctl(old, "member", "promote", "%x" % new_id)
             if rc == 0:
                 break
             if "in sync" not in err:
                 raise SystemExit("bench-replace: etcdctl member promote failed: %s%s" % (out, err))
             time.sleep(promote_every)
         marks["promoted"], marks["promote tries"] = now(), tries
-        rc, out, err = self.ctl("member", "remove", "%x" % old.id)
+        rc, out, err = self.ctl(old, "member", "remove", "%x" % old.id)
         if rc:
             raise SystemExit("bench-replace: etcdctl member remove failed: %s%s" % (out, err))
         marks["removed"] = marks["command done"] = now()
@@ -335,14 +338,15 @@ class Etcd:
 # ---------------------------------------------------------------------------
 # What both are measured with
 
-def leader_of(system, members=None):
-    """The Member every answering member names as leader, or None."""
+def leader_of(system, members=None, among=None):
+    """The Member every answering one of members names as leader (one of
+    among, by default members), or None."""
     members = list(members or system.members.values())
     leaders = {s["leader"] for s in (system.status(m) for m in members) if s}
     if len(leaders) != 1:
         return None
     (leader_id,) = leaders
-    return next((m for m in members if m.id == leader_id), None)
+    return next((m for m in list(among or members) if m.id == leader_id), None)
 
 
 def in_sync(system, members, leader):
@@ -404,7 +408,7 @@ class Watcher(threading.Thread):
                     if status["applied"] > 0:
                         self.mark("new has a snapshot")
                     if "new caught up" not in marks and status["applied"] > 0:
-                        leader = leader_of(system, stay + [self.old, new])
+                        leader = leader_of(system, stay, stay + [self.old, new])
                         if leader and in_sync(system, [new], leader):
                             self.mark("new caught up")
             if done and new:
