@@ -67,6 +67,7 @@ from bench_cluster import (BUILD, ROOT, EtcdProbe, ZkvProbe, free_port, log,  # 
                            read_cluster_file, run, side_by_side)
 
 WARMUP = 2.0                            # seconds of the writer left out of the baseline
+AFTER = 5.0                             # seconds the new member is watched after the end
 
 
 def now():
@@ -99,6 +100,14 @@ def alive(pid):
             return f.read().rsplit(")", 1)[1].split()[0] not in "ZX"
     except OSError:
         return False
+
+
+class Died(Exception):
+    """The new member of a trial stopped (before or soon after the end)."""
+
+    def __init__(self, text, old, new):
+        super().__init__(text)
+        self.old, self.new = old, new
 
 
 class Member:
@@ -160,6 +169,7 @@ class Zkv:
         marks["start"] = now()
         ctl = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                bufsize=1)
+        marks["ctl"] = ctl              # the watcher stops it if the new member stops
         flags, new_id, output = {}, None, []
         for line in ctl.stdout:
             output.append(line)
@@ -197,7 +207,9 @@ class Zkv:
             elif " removed from cluster " in line:
                 marks["removed"] = now()
         error = ctl.stderr.read()
-        if ctl.wait() != 0:
+        if ctl.wait() != 0 and new.proc.poll() is not None:
+            raise Died("%s stopped while zkvctl waited" % new.name, old, new)
+        if ctl.returncode != 0:
             raise SystemExit("bench-replace: zkvctl member replace failed:\n%s%s" % (
                 "".join(output), error))
         marks["command done"] = now()
@@ -306,6 +318,8 @@ class Etcd:
             rc, out, err = self.ctl(old, "member", "promote", "%x" % new_id)
             if rc == 0:
                 break
+            if proc.poll() is not None:
+                raise Died("%s stopped while promotes were refused" % new_name, old, new)
             if "in sync" not in err:
                 raise SystemExit("bench-replace: etcdctl member promote failed: %s%s" % (out, err))
             time.sleep(promote_every)
@@ -399,6 +413,8 @@ class Watcher(threading.Thread):
             done = "command done" in marks
             new = marks.get("new")
             if new and new.proc.poll() is not None:
+                if marks.get("ctl") and marks["ctl"].poll() is None:
+                    marks["ctl"].terminate()
                 return                  # it stopped: no end
             if new:
                 self.peak_rss = max(self.peak_rss, vm_field(new.pid, "VmRSS") or 0)
@@ -554,12 +570,15 @@ def trial(system, options, run_number, directory, next_name):
         if watcher.error:
             raise watcher.error
         if "end" not in marks:
-            raise SystemExit("bench-replace: %s never reached three voters in sync (after %s; "
-                             "the new member %s)" % (
-                                 system.name, ", ".join("%s %.2f s" % (k, v - marks["start"])
-                                                        for k, v in marks.items()
-                                                        if isinstance(v, float)),
-                                 "runs" if alive(new.pid) else "has stopped: see its log"))
+            steps = ", ".join("%s %.2f s" % (k, v - marks["start"]) for k, v in marks.items()
+                              if isinstance(v, float))
+            if new.proc.poll() is not None:
+                raise Died("%s stopped before the end (after %s)" % (new.name, steps), old, new)
+            raise SystemExit("bench-replace: %s never reached three voters in sync (after %s)"
+                             % (system.name, steps))
+    except Died as died:
+        died.args = ("%s: %s" % (died.args[0], last_words(system, died.new)),)
+        raise
     except BaseException:
         if "new" in marks:              # ours: it must not outlive the run
             marks["new"].proc.kill()
@@ -590,8 +609,73 @@ def trial(system, options, run_number, directory, next_name):
     r["old exited"] = system.forget(old)
     r["old exit s"] = now() - marks["end"]
     r["profile"] = profile(system, offsets, new, start)
+    # A member that stops soon after catching up did not catch up for good
+    deadline = now() + AFTER
+    while now() < deadline and new.proc.poll() is None:
+        time.sleep(0.1)
+    r["died"] = None if new.proc.poll() is None else last_words(system, new)
     log_trial(system, run_number, r)
     return r
+
+
+def last_words(system, member):
+    """The last error line of member's log."""
+    with open(os.path.join(system.dir, member.name + ".log"), errors="replace") as f:
+        errors = [line.strip() for line in f if line.startswith(("E:", "F:"))
+                  or '"level":"fatal"' in line or '"level":"panic"' in line]
+    return errors[-1] if errors else "(no error logged)"
+
+
+def recover(system, old, new, next_name, options, directory):
+    """After the new member of a trial stopped before the end: the cluster
+    made whole again, untimed (the learner removed, or, once it had replaced
+    the old member, replaced in turn)."""
+    if system.name != "zkv":
+        raise SystemExit("bench-replace: etcd's new member stopped; stopping")
+    stay = [m for m in system.members.values() if m is not old]
+    deadline, table = now() + 60, None
+    while now() < deadline and not table:
+        leader = leader_of(system, stay, stay + [old, new])
+        table = leader and system.member_list(leader)
+        time.sleep(0.1)
+    if not table:
+        raise SystemExit("bench-replace: %s has no leader after a failed replace" % system.name)
+    ids = {i for i, _ in table}
+    if new.id in ids and old.id in ids:
+        subprocess.run([os.path.join(BUILD, "zkvctl"), "--endpoints",
+                        ",".join(m.client for m in stay), "member", "remove", "%x" % new.id],
+                       check=True, stdout=subprocess.DEVNULL)
+        log("%-4s recovered: the learner %s removed (untimed)" % (system.name, new.name))
+    elif new.id in ids:
+        system.members[new.name] = new
+        system.forget(old)
+        repair(system, new, next_name, options, directory)
+        return
+    shutil.rmtree(new.data, ignore_errors=True)
+
+
+def repair(system, dead, next_name, options, directory):
+    """The new member of a trial stopped after the end: replace it (untimed)
+    until the cluster has three voters running again."""
+    if system.name != "zkv":
+        raise SystemExit("bench-replace: etcd cannot replace a dead member (its add-first "
+                         "procedure is refused while a voter is down); stopping")
+    for attempt in range(3):
+        marks = {}
+        watcher = Watcher(system, dead, marks)
+        watcher.start()
+        new = system.replace(dead, next_name(), marks)
+        watcher.join(600)
+        system.members[new.name] = new
+        system.forget(dead)
+        time.sleep(AFTER)
+        if new.proc.poll() is None and "end" in marks:
+            log("%-4s repaired: %s replaced the stopped member %s (untimed)" % (
+                system.name, new.name, dead.name))
+            return
+        log("%-4s repair: %s stopped too: %s" % (system.name, new.name, last_words(system, new)))
+        dead = new
+    raise SystemExit("bench-replace: could not repair %s" % system.name)
 
 
 def log_trial(system, run_number, r):
@@ -614,6 +698,8 @@ def log_trial(system, run_number, r):
             "exited" if r["old exited"] else "KILLED (did not exit)", r["old exit s"])
         + ("; writer: %s" % r["writer_errors"] if r["writer_errors"] else ""))
     log("       logs: " + r["profile"])
+    if r["died"]:
+        log("       THE NEW MEMBER STOPPED within %.0f s after the end: %s" % (AFTER, r["died"]))
 
 
 def spread(values, form):
@@ -653,6 +739,7 @@ def main():
                 log("%-4s loaded %d keys: %.0f puts/s (%d errors)" % (
                     system.name, options.keys, loaded["throughput"], loaded["errors"]))
             results = {s.name: [] for s in systems}
+            failures = {s.name: 0 for s in systems}
             counters = {s.name: 3 for s in systems}
 
             def namer(system):
@@ -663,9 +750,25 @@ def main():
 
             for r in range(options.runs):
                 for system in systems if r % 2 == 0 else systems[::-1]:
-                    results[system.name].append(
-                        trial(system, options, r + 1, directory, namer(system)))
-                    time.sleep(3)
+                    for attempt in range(3):
+                        try:
+                            result = trial(system, options, r + 1, directory, namer(system))
+                        except Died as died:
+                            log("%-4s run %d: THE NEW MEMBER STOPPED BEFORE THE END: %s" % (
+                                system.name, r + 1, died))
+                            failures[system.name] += 1
+                            recover(system, died.old, died.new, namer(system), options,
+                                    directory)
+                            time.sleep(3)
+                            continue
+                        results[system.name].append(result)
+                        if result["died"]:
+                            repair(system, system.members[result["new"]], namer(system),
+                                   options, directory)
+                        time.sleep(3)
+                        break
+                    else:
+                        raise SystemExit("bench-replace: three failed trials in a row")
         finally:
             # the new members are ours; zkv-cluster and bench_cluster stop the rest
             for system in systems:
@@ -696,6 +799,10 @@ def main():
         for label, get, form in rows:
             log("%-38s %26s %26s" % (label, spread([get(x) for x in z], form),
                                      spread([get(x) for x in e], form)))
+        log("%-38s %26s %26s" % ("new member stopped after the end", *(
+            "%d of %d" % (sum(1 for x in xs if x["died"]), len(xs)) for xs in (z, e))))
+        log("%-38s %26s %26s" % ("... before the end (trial repeated)", *(
+            "%d" % failures[name] for name in ("zkv", "etcd"))))
         ratio = statistics.median(x["seconds"] for x in z) / statistics.median(
             x["seconds"] for x in e)
         p99 = statistics.median(x["during"]["p99"] / x["without"]["p99"] for x in z)
