@@ -752,6 +752,17 @@ s_install (self_t *self, const zkv_snapshot_chunk_t *chunk)
 static void
 s_install_step (self_t *self)
 {
+    //  A snapshot no newer than what is applied now is dropped: raft went
+    //  on past it (from an earlier snapshot, and appends) while it was on
+    //  its way, and installing it would take back applied entries
+    uint64_t index = zkv_snapshot_in_index (self->install);
+    if (index && index <= zkv_mvcc_applied_index (self->mvcc)) {
+        zsys_info ("storage: dropping a snapshot at %llu: applied %llu already",
+                   (unsigned long long) index,
+                   (unsigned long long) zkv_mvcc_applied_index (self->mvcc));
+        zkv_snapshot_in_cancel (self->install);
+        return;
+    }
     char *error = NULL;
     int rc = zkv_snapshot_in_step (self->install, &error);
     if (rc < 0) {

@@ -33,6 +33,7 @@ struct zkv_engine_s {
     void *failure_arg;
     pthread_mutex_t views;              //  held while families are replaced
     bool views_made;                    //  (the mutex was initialised)
+    bool replace_finished;              //  opening finished a cut-short replacement
 };
 
 static const char *s_cf_names [ZKV_CF_COUNT] = {
@@ -618,6 +619,18 @@ const char *
 zkv_engine_path (zkv_engine_t *self)
 {
     return self->path;
+}
+
+void
+zkv_engine_replace_finished (zkv_engine_t *self)
+{
+    self->replace_finished = true;
+}
+
+bool
+zkv_engine_finished_replace (zkv_engine_t *self)
+{
+    return self->replace_finished;
 }
 
 bool

@@ -237,4 +237,11 @@ rocksdb_options_t *
 int
     zkv_engine_flush_soon (zkv_engine_t *self, zkv_cf_t cf, char **error);
 
+//  Opening the database finished a replacement of families (a snapshot
+//  install) that a stop had cut short: the replacement says so, raft asks
+void
+    zkv_engine_replace_finished (zkv_engine_t *self);
+bool
+    zkv_engine_finished_replace (zkv_engine_t *self);
+
 #endif

@@ -274,6 +274,7 @@ zkv_replace_recover (zkv_engine_t *engine, char **error)
             return -1;
         fprintf (stderr, "zkv: finished a replacement of families that a stop had cut short "
                  "(%zu table files)\n", count);
+        zkv_engine_replace_finished (engine);
     }
     if (zkv_engine_on_disk (engine))
         s_staging_empty (engine);

@@ -241,6 +241,18 @@ zkv_snapshot_in_step (zkv_snapshot_in_t *self, char **error)
     return rc? -1: 1;
 }
 
+uint64_t
+zkv_snapshot_in_index (zkv_snapshot_in_t *self)
+{
+    return self->installing? self->index: 0;
+}
+
+void
+zkv_snapshot_in_cancel (zkv_snapshot_in_t *self)
+{
+    s_drop (self);
+}
+
 size_t
 zkv_snapshot_in_held (zkv_snapshot_in_t *self)
 {

@@ -82,6 +82,14 @@ bool
 int
     zkv_snapshot_in_step (zkv_snapshot_in_t *self, char **error);
 
+//  The index of the install under way (0: none)
+uint64_t
+    zkv_snapshot_in_index (zkv_snapshot_in_t *self);
+
+//  Drops the install under way: the state stays as it is
+void
+    zkv_snapshot_in_cancel (zkv_snapshot_in_t *self);
+
 //  The bytes the installer keeps between calls itself (its buffer, its
 //  reader's, the keys it remembers), the table builders' aside
 size_t

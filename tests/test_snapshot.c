@@ -571,3 +571,21 @@ Test (snapshot, a_crash_while_the_families_are_replaced_is_finished_at_the_next_
         s_pair_destroy (&pair);
     }
 }
+
+//  An install dropped in the middle (storage drops one that raft went
+//  past while it came) leaves the state as it was, and the next comes in
+Test (snapshot, an_install_cancelled_changes_nothing_and_the_next_goes_in)
+{
+    s_pair_t pair;
+    s_pair_new (&pair, false, 3000);
+    s_stream_t first = { .stop = SIZE_MAX, .steps = 2 };
+    cr_assert_eq (s_stream (pair.source.engine, pair.in, 1, &first), 2, "%s", first.error);
+    cr_assert_gt (zkv_snapshot_in_index (pair.in), 0);
+    zkv_snapshot_in_cancel (pair.in);
+    cr_assert_eq (zkv_snapshot_in_index (pair.in), 0);
+    cr_assert (!zkv_snapshot_in_installing (pair.in));
+    s_pair_unchanged (&pair);
+    s_stream_t second = { .stop = SIZE_MAX };
+    cr_assert_eq (s_stream (pair.source.engine, pair.in, 2, &second), 1, "%s", second.error);
+    s_pair_destroy (&pair);
+}

@@ -146,15 +146,17 @@ s_stream (self_t *self, uint64_t to)
 }
 
 //  The core wants follower `to` to get a snapshot: storage streams one,
-//  unless one is still on its way (started less than SNAPSHOT_RETRY_MSECS
-//  ago). Then the core hears that this one will not come, and asks again
+//  unless one started less than SNAPSHOT_RETRY_MSECS ago (on its way, or
+//  being installed). Then the core hears that this one will not come, and asks again
 //  later: a follower killed while it installed one must get another, or
 //  it waits forever (found by the crash loop)
 static void
 s_snapshot_to (self_t *self, uint64_t to)
 {
     s_stream_t *stream = s_stream (self, to);
-    if (stream && stream->sending && zclock_mono () - stream->started < SNAPSHOT_RETRY_MSECS) {
+    //  (nor one right after the last went whole: a member that joined
+    //  asks again until it has installed it, which takes a while)
+    if (stream && zclock_mono () - stream->started < SNAPSHOT_RETRY_MSECS) {
         zkv_rc_report_snapshot (self->core, to, false);
         return;
     }
@@ -528,12 +530,26 @@ s_start (self_t *self, uint64_t applied, char *error, size_t size)
         return error;
     }
     if (applied > last) {
-        //  (the raft log is written, synced, before any entry is applied:
-        //  table files or their records in the MANIFEST went missing)
-        snprintf (error, size, "the database is damaged: storage applied %llu but the raft "
-                  "log ends at %llu",
-                  (unsigned long long) applied, (unsigned long long) last);
-        return error;
+        //  Entries are written, synced, before any is applied: so either
+        //  files were damaged, or a snapshot install that a stop cut short
+        //  was finished as the database opened, before raft recorded it.
+        //  Then the state is the leader's, committed: the log restarts
+        //  after it, as it would have
+        uint64_t term = 0;
+        if (!zkv_engine_finished_replace (args->engine)
+        ||  zkv_engine_get_u64 (args->engine, ZKV_CF_META, "term", &term, &err) <= 0 || !term
+        ||  zkv_raftlog_install (self->log, applied, term, &err)) {
+            snprintf (error, size, "the database is damaged: storage applied %llu but the raft "
+                      "log ends at %llu%s%s", (unsigned long long) applied,
+                      (unsigned long long) last, err? ": ": "", err? err: "");
+            free (err);
+            return error;
+        }
+        zsys_warning ("raft: storage holds a snapshot at %llu (term %llu) the log had not "
+                      "recorded before a stop: the log restarts after it",
+                      (unsigned long long) applied, (unsigned long long) term);
+        first = zkv_raftlog_first_index (self->log);
+        last = zkv_raftlog_last_index (self->log);
     }
     //  The core starts from everything the log holds
     msgpack_zone *zone = msgpack_zone_new (1 << 20);

@@ -260,8 +260,9 @@ s_new_id (self_t *self, zkv_bin_t endpoint)
         size_t size;
         int removed = zkv_engine_get (self->args->engine, ZKV_CF_META, key, sizeof key,
                                       &value, &size, &error);
+        if (removed < 0)
+            zkv_fatal ("raft: cannot read the removed members: %s", error);
         free (value);
-        free (error);
         if (!zkv_raft_member (self, id) && removed == 0)
             return id;
     }

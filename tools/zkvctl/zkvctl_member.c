@@ -682,6 +682,7 @@ s_replace_promote (s_replace_t *self, int64_t timeout)
     zkvctl_t *ctl = self->ctl;
     zkv_member_promote_t request = { self->new_id, self->old_id };
     int64_t since = zclock_mono (), looked = 0;
+    char last_answer [sizeof ctl->error] = "";  //  the leader's last refusal
     s_step (self, "\nWaiting for member %" PRIx64 " to start and catch up with the leader\n",
             self->new_id);
     while (true) {
@@ -708,6 +709,8 @@ s_replace_promote (s_replace_t *self, int64_t timeout)
                                 "a learner; run the same command again to go on",
                                 self->new_id);
         bool waiting = s_failed_with (ctl, ZKV_ERR_LEARNER_NOT_READY);
+        if (waiting)
+            snprintf (last_answer, sizeof last_answer, "%s", ctl->error);
         if (!waiting && !s_refused_for_now (ctl)) {
             //  A try whose answer was lost may have done it: then the
             //  next one finds no learner to promote, or no member to replace
@@ -719,13 +722,15 @@ s_replace_promote (s_replace_t *self, int64_t timeout)
                 break;
             bool unknown = strstr (ctl->error, "context deadline exceeded")
                         || s_failed_with (ctl, ZKV_ERR_TIMEOUT);
-            if (!unknown || zclock_mono () >= self->deadline)
+            //  (out of time on a try that got no answer: the refusals
+            //  before it tell why, if there were some)
+            if (!unknown || (zclock_mono () >= self->deadline && !*last_answer))
                 return -1;
         }
         if (zclock_mono () + S_RETRY_MSECS >= self->deadline) {
             char limit [64], answer [sizeof ctl->error];
             zkvctl_go_duration (timeout, limit, sizeof limit);
-            snprintf (answer, sizeof answer, "%s", ctl->error);
+            snprintf (answer, sizeof answer, "%s", *last_answer? last_answer: ctl->error);
             if (self->terminal)
                 s_step (self, "\n");
             return zkvctl_fail (ctl, ZKVCTL_EXIT_ERROR, "member %" PRIx64 " did not catch up "

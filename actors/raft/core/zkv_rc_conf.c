@@ -144,34 +144,21 @@ zkv_rc_conf_apply (const zkv_conf_state_t *conf, const zkv_rc_change_t *changes,
 #define CHANGE_VERSION 1
 #define CONF_VERSION 1
 
+//  width bytes of value, big-endian, and back
 static void
-s_put64 (uint8_t *bytes, uint64_t value)
+s_put (uint8_t *bytes, uint64_t value, int width)
 {
-    for (int i = 7; i >= 0; i--, value >>= 8)
+    for (int i = width - 1; i >= 0; i--, value >>= 8)
         bytes [i] = (uint8_t) value;
 }
 
 static uint64_t
-s_get64 (const uint8_t *bytes)
+s_get (const uint8_t *bytes, int width)
 {
     uint64_t value = 0;
-    for (int i = 0; i < 8; i++)
+    for (int i = 0; i < width; i++)
         value = value << 8 | bytes [i];
     return value;
-}
-
-static void
-s_put32 (uint8_t *bytes, uint32_t value)
-{
-    for (int i = 3; i >= 0; i--, value >>= 8)
-        bytes [i] = (uint8_t) value;
-}
-
-static uint32_t
-s_get32 (const uint8_t *bytes)
-{
-    return (uint32_t) bytes [0] << 24 | (uint32_t) bytes [1] << 16
-         | (uint32_t) bytes [2] << 8 | bytes [3];
 }
 
 //  Entry: version, count, then per change its kind and id, then context
@@ -187,7 +174,7 @@ zkv_rc_conf_change_encode (const zkv_rc_change_t *changes, size_t count, zkv_bin
     bytes [1] = (uint8_t) count;
     for (size_t i = 0; i < count; i++) {
         bytes [2 + i * 9] = (uint8_t) changes [i].kind;
-        s_put64 (bytes + 2 + i * 9 + 1, changes [i].id);
+        s_put (bytes + 2 + i * 9 + 1, changes [i].id, 8);
     }
     if (context.size)
         memcpy (bytes + 2 + count * 9, context.data, context.size);
@@ -205,7 +192,7 @@ zkv_rc_conf_change_decode (zkv_bin_t data, zkv_rc_change_t *changes, size_t *cou
     *count = bytes [1];
     for (size_t i = 0; i < *count; i++) {
         changes [i].kind = (zkv_rc_change_kind_t) bytes [2 + i * 9];
-        changes [i].id = s_get64 (bytes + 2 + i * 9 + 1);
+        changes [i].id = s_get (bytes + 2 + i * 9 + 1, 8);
     }
     size_t used = 2 + *count * 9;
     *context = zkv_bin (bytes + used, data.size - used);
@@ -219,15 +206,15 @@ zkv_rc_conf_encode (const zkv_conf_state_t *conf, uint8_t bytes [ZKV_RC_CONF_BYT
     bytes [0] = CONF_VERSION;
     bytes [1] = conf->auto_leave? 1: 0;
     bytes [2] = bytes [3] = 0;
-    s_put32 (bytes + 4, conf->voter_count);
-    s_put32 (bytes + 8, conf->outgoing_count);
-    s_put32 (bytes + 12, conf->learner_count);
+    s_put (bytes + 4, conf->voter_count, 4);
+    s_put (bytes + 8, conf->outgoing_count, 4);
+    s_put (bytes + 12, conf->learner_count, 4);
     size_t size = 16;
     const uint64_t *lists [3] = { conf->voters, conf->outgoing, conf->learners };
     uint32_t counts [3] = { conf->voter_count, conf->outgoing_count, conf->learner_count };
     for (int list = 0; list < 3; list++)
         for (uint32_t i = 0; i < counts [list]; i++, size += 8)
-            s_put64 (bytes + size, lists [list][i]);
+            s_put (bytes + size, lists [list][i], 8);
     return size;
 }
 
@@ -238,14 +225,16 @@ zkv_rc_conf_decode (const uint8_t *bytes, size_t size, zkv_conf_state_t *conf)
     if (size < 16 || bytes [0] != CONF_VERSION)
         return false;
     conf->auto_leave = bytes [1] & 1;
-    uint32_t counts [3] = { s_get32 (bytes + 4), s_get32 (bytes + 8), s_get32 (bytes + 12) };
+    uint32_t counts [3];
+    for (int list = 0; list < 3; list++)
+        counts [list] = (uint32_t) s_get (bytes + 4 + 4 * list, 4);
     uint64_t *lists [3] = { conf->voters, conf->outgoing, conf->learners };
     size_t used = 16;
     for (int list = 0; list < 3; list++) {
         if (counts [list] > ZKV_RC_MAX_MEMBERS || size < used + counts [list] * 8)
             return false;
         for (uint32_t i = 0; i < counts [list]; i++, used += 8)
-            lists [list][i] = s_get64 (bytes + used);
+            lists [list][i] = s_get (bytes + used, 8);
     }
     conf->voter_count = counts [0];
     conf->outgoing_count = counts [1];
@@ -278,21 +267,26 @@ s_majority (zkv_rc_t *self, const uint64_t *ids, uint32_t count, rc_answer_fn *a
     return RC_VOTE_PENDING;
 }
 
+//  The members the incoming half counts: its voters
+static uint32_t
+s_incoming (const zkv_conf_state_t *conf, uint64_t ids [2 * ZKV_RC_MAX_MEMBERS])
+{
+    uint32_t count = conf->voter_count;
+    memcpy (ids, conf->voters, count * sizeof (uint64_t));
+#ifdef ZKV_RC_BUG_LEARNER_IN_QUORUM
+    //  Planted bug: learners count as voters of the incoming half
+    memcpy (ids + count, conf->learners, conf->learner_count * sizeof (uint64_t));
+    count += conf->learner_count;
+#endif
+    return count;
+}
+
 rc_vote_t
 rc_tally (zkv_rc_t *self, rc_answer_fn *answer)
 {
     const zkv_conf_state_t *conf = &self->conf;
-#ifdef ZKV_RC_BUG_LEARNER_IN_QUORUM
-    //  Planted bug: learners count as voters of the incoming half
     uint64_t ids [2 * ZKV_RC_MAX_MEMBERS];
-    uint32_t count = conf->voter_count;
-    memcpy (ids, conf->voters, count * sizeof (uint64_t));
-    memcpy (ids + count, conf->learners, conf->learner_count * sizeof (uint64_t));
-    count += conf->learner_count;
-    rc_vote_t incoming = s_majority (self, ids, count, answer);
-#else
-    rc_vote_t incoming = s_majority (self, conf->voters, conf->voter_count, answer);
-#endif
+    rc_vote_t incoming = s_majority (self, ids, s_incoming (conf, ids), answer);
     rc_vote_t outgoing = s_majority (self, conf->outgoing, conf->outgoing_count, answer);
     if (incoming == RC_VOTE_LOST || outgoing == RC_VOTE_LOST)
         return RC_VOTE_LOST;
@@ -327,16 +321,8 @@ uint64_t
 rc_quorum_index (zkv_rc_t *self)
 {
     const zkv_conf_state_t *conf = &self->conf;
-#ifdef ZKV_RC_BUG_LEARNER_IN_QUORUM
     uint64_t ids [2 * ZKV_RC_MAX_MEMBERS];
-    uint32_t count = conf->voter_count;
-    memcpy (ids, conf->voters, count * sizeof (uint64_t));
-    memcpy (ids + count, conf->learners, conf->learner_count * sizeof (uint64_t));
-    count += conf->learner_count;
-    uint64_t incoming = s_majority_index (self, ids, count);
-#else
-    uint64_t incoming = s_majority_index (self, conf->voters, conf->voter_count);
-#endif
+    uint64_t incoming = s_majority_index (self, ids, s_incoming (conf, ids));
     uint64_t outgoing = s_majority_index (self, conf->outgoing, conf->outgoing_count);
     uint64_t index = incoming < outgoing? incoming: outgoing;
     return index == UINT64_MAX? 0: index;
