@@ -94,6 +94,38 @@ def vm_field(pid, field):
     return None
 
 
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def thread_cpu(pid):
+    """CPU seconds (utime + stime) of each thread of pid, by thread: {tid: (name, s)}."""
+    out = {}
+    try:
+        tasks = os.listdir("/proc/%d/task" % pid)
+    except OSError:
+        return out
+    for tid in tasks:
+        try:
+            with open("/proc/%d/task/%s/stat" % (pid, tid)) as f:
+                stat = f.read()
+        except OSError:
+            continue
+        name = stat[stat.index("(") + 1:stat.rindex(")")]
+        fields = stat[stat.rindex(")") + 2:].split()
+        out[tid] = (name, (int(fields[11]) + int(fields[12])) / TICK)
+    return out
+
+
+def cpu_by_name(before, after):
+    """CPU seconds spent between two thread_cpu readings, by thread name (the
+    digits of a name dropped: rocksdb:low, ZMQbg/IO/…), largest first."""
+    spent = {}
+    for tid, (name, seconds) in after.items():
+        name = re.sub(r"\d+$", "", name)
+        spent[name] = spent.get(name, 0) + seconds - before.get(tid, (name, 0))[1]
+    return sorted(spent.items(), key=lambda item: -item[1])
+
+
 def alive(pid):
     try:
         with open("/proc/%d/stat" % pid) as f:
@@ -560,6 +592,7 @@ def trial(system, options, run_number, directory, next_name):
     time.sleep(options.baseline)
     marks = {}
     watcher = Watcher(system, old, marks)
+    leader_cpu = thread_cpu(leader.pid)
     watcher.start()
     try:
         if system.name == "zkv":
@@ -590,6 +623,8 @@ def trial(system, options, run_number, directory, next_name):
         writer_out, writer_err = writer.communicate()
     hwm = vm_field(new.pid, "VmHWM")
     rss = vm_field(new.pid, "VmRSS")
+    cpu = {"leader": cpu_by_name(leader_cpu, thread_cpu(leader.pid)),
+           "new member": cpu_by_name({}, thread_cpu(new.pid))}
     load_after = os.getloadavg()
     start = marks["start"]
     samples = read_trace(trace)
@@ -609,6 +644,11 @@ def trial(system, options, run_number, directory, next_name):
     r["old exited"] = system.forget(old)
     r["old exit s"] = now() - marks["end"]
     r["profile"] = profile(system, offsets, new, start)
+    r["cpu"] = "; ".join("%s (%s) %.1f s: %s" % (
+        who, name, sum(s for _, s in spent),
+        ", ".join("%s %.2f" % (thread, s) for thread, s in spent[:4] if s >= 0.01))
+        for who, name, spent in (("leader", leader.name, cpu["leader"]),
+                                 ("new member", new.name, cpu["new member"])))
     # A member that stops soon after catching up did not catch up for good
     deadline = now() + AFTER
     while now() < deadline and new.proc.poll() is None:
@@ -698,6 +738,7 @@ def log_trial(system, run_number, r):
             "exited" if r["old exited"] else "KILLED (did not exit)", r["old exit s"])
         + ("; writer: %s" % r["writer_errors"] if r["writer_errors"] else ""))
     log("       logs: " + r["profile"])
+    log("       CPU from the start to the end: " + r["cpu"])
     if r["died"]:
         log("       THE NEW MEMBER STOPPED within %.0f s after the end: %s" % (AFTER, r["died"]))
 

@@ -434,15 +434,17 @@ main (int argc, char *argv [])
                 rc = s_send_next (&run, c);
         }
     }
-    if (rc)
-        fprintf (stderr, "Error: context deadline exceeded (%zu replies missing)\n",
-                 run.sent - run.done);
-    else
-        s_report (&run, (s_now_usecs () - begin) / 1e6);
+    double seconds = (s_now_usecs () - begin) / 1e6;
+    //  The trace first: the report sorts the latencies
     if (options.trace && s_write_trace (&run)) {
         fprintf (stderr, "Error: cannot write %s: %s\n", options.trace, strerror (errno));
         rc = -1;
     }
+    if (rc)
+        fprintf (stderr, "Error: context deadline exceeded (%zu replies missing)\n",
+                 run.sent - run.done);
+    else
+        s_report (&run, seconds);
     for (size_t c = 0; c < clients; c++)
         zkv_client_destroy (&run.client [c]);
     free (run.client);
