@@ -559,13 +559,14 @@ def window(trace, start, end):
         if start <= due <= end:
             latencies.append(usecs / 1000)
             failed += bad
+    worst = max(((usecs, due) for due, usecs, _ in trace if start <= due <= end), default=(0, 0))
     latencies.sort()
     if not latencies:
         return {"p50": float("nan"), "p99": float("nan"), "max": float("nan"), "n": 0,
-                "failed": failed}
+                "failed": failed, "worst at": None}
     rank = lambda p: latencies[max(0, min(len(latencies) - 1, -(-p * len(latencies) // 100) - 1))]
     return {"p50": rank(50), "p99": rank(99), "max": latencies[-1], "n": len(latencies),
-            "failed": failed}
+            "failed": failed, "worst at": worst[1] - start}
 
 
 def read_trace(path):
@@ -734,6 +735,7 @@ def log_trial(system, run_number, r):
     log("       steps (s from the first command): " + ", ".join(
         "%s %.2f" % (k, steps[k]) for k in order if k in steps)
         + ("; %d promotes" % r["promote tries"] if r["promote tries"] else "")
+        + "; the writer's slowest put was due at %.2f" % r["during"]["worst at"]
         + "; old member %s %.1f s after the end" % (
             "exited" if r["old exited"] else "KILLED (did not exit)", r["old exit s"])
         + ("; writer: %s" % r["writer_errors"] if r["writer_errors"] else ""))
