@@ -189,8 +189,8 @@ zkv_replace_commit (zkv_engine_t *engine, const zkv_replace_file_t *files, size_
             rc = s_fail (error, "%s", "replace: a family's files are not together");
         seen [files [i].cf] = true;
     }
-    //  1. The files are synced as they are finished; their names too, now.
-    //  A name lost to a crash after the marker would pass for ingested.
+    //  1. The files are synced as they are finished; their names too, now:
+    //  on disk the recovery needs every file the marker names
     if (rc == 0 && count && zkv_engine_on_disk (engine)) {
         char dir [4096];
         s_staging (engine, dir, sizeof dir);

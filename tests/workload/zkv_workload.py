@@ -591,8 +591,8 @@ class Nemesis(threading.Thread):
                 self.cluster.cluster("kill", name, check=False)   # if it still runs
         for member_id in listed:
             if member_id not in known:
-                result = self.cluster.zkvctl("member", "remove", "%x" % member_id)
-                self.note("reconcile: member %x, unknown to the cluster file, removed: %s"
+                result = self.cluster.zkvctl("member", "remove", "%016x" % member_id)
+                self.note("reconcile: member %016x, unknown to the cluster file, removed: %s"
                           % (member_id, result.stdout.strip()[:120]))
         voters = [member_id for member_id, member in listed.items()
                   if member_id in known and known[member_id] not in self.ghosts
