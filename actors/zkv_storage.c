@@ -63,6 +63,8 @@ typedef struct {
     zlistx_t *reads;                    //  s_read_t waiting for their index
     s_answers_t after_compaction;       //  physical compact requests' replies
     zkv_snapshot_out_t *stream;         //  a snapshot being streamed out
+    uint64_t stream_to;                 //  to this member
+    uint64_t stream_credit;             //  chunks it may make until raft grants more
     zkv_snapshot_in_t *install;         //  snapshots streamed in
     int64_t install_began;              //  when its first chunk came (ms)
     uint64_t refused_from, refused_stream;  //  the last stream refused
@@ -804,6 +806,7 @@ s_stream_step (self_t *self)
         return;
     }
     zkv_io_send (self->raft, &zkv_snapshot_chunk_desc, &chunk);
+    self->stream_credit--;
     if (chunk.last)
         zkv_snapshot_out_destroy (&self->stream);
 }
@@ -834,10 +837,19 @@ s_handle_inbox (self_t *self)
         else
         if (msg->desc == &zkv_snapshot_request_desc) {
             //  One stream at a time: a new request replaces the old one
+            zkv_snapshot_request_t *request = (zkv_snapshot_request_t *) msg->body;
             zkv_snapshot_out_destroy (&self->stream);
-            self->stream = zkv_snapshot_out_new (
-                self->args->engine, self->args->member_id,
-                ((zkv_snapshot_request_t *) msg->body)->to, ++self->next_stream);
+            self->stream = zkv_snapshot_out_new (self->args->engine, self->args->member_id,
+                                                 request->to, ++self->next_stream);
+            self->stream_to = request->to;
+            self->stream_credit = request->credit;
+            zkv_msg_destroy (&msg);
+        }
+        else
+        if (msg->desc == &zkv_stream_credit_desc) {
+            zkv_stream_credit_t *grant = (zkv_stream_credit_t *) msg->body;
+            if (self->stream && grant->to == self->stream_to)
+                self->stream_credit += grant->credit;
             zkv_msg_destroy (&msg);
         }
         else
@@ -977,7 +989,8 @@ zkv_storage_actor (zsock_t *pipe, void *args)
         //  snapshot of the compaction it is hashing
         bool installing = self->install && zkv_snapshot_in_installing (self->install)
                        && self->hash_hold < 0;
-        bool busy = compacting || installing || self->stream || s_reads_ready (self);
+        bool streaming = self->stream && self->stream_credit > 0;
+        bool busy = compacting || installing || streaming || s_reads_ready (self);
         void *which = zpoller_wait (self->poller, busy? 0: -1);
         if (which == pipe) {
             char *command = zstr_recv (pipe);
@@ -1016,7 +1029,7 @@ zkv_storage_actor (zsock_t *pipe, void *args)
                 s_answers_send (self, &answers);
                 free (answers.items);
             }
-            if (self->stream)
+            if (streaming)
                 s_stream_step (self);
             if (compacting)
                 s_compact_step (self);

@@ -21,8 +21,9 @@
     and its deletions, and the installation of a snapshot, wait until the
     hasher answers compaction_hashed: the hasher's RocksDB snapshot must
     hold the history as it was just before the compaction.
-    Inbox (PULL, bound at args->storage): apply, read, snapshot_request,
-    snapshot_chunk, compaction_hashed.
+    Inbox (PULL, bound at args->storage): apply, read, snapshot_request
+    (streams chunks to raft as far as its credit goes), stream_credit
+    (more credit), snapshot_chunk, compaction_hashed.
     =========================================================================
 */
 #ifndef ZKV_STORAGE_H_INCLUDED

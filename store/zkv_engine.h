@@ -237,8 +237,17 @@ rocksdb_options_t *
 int
     zkv_engine_flush_soon (zkv_engine_t *self, zkv_cf_t cf, char **error);
 
-//  Opening the database finished a replacement of families (a snapshot
-//  install) that a stop had cut short: the replacement says so, raft asks
+//  A replacement of families (a snapshot install) is finished in the state
+//  but not yet recorded by the raft log: the replacement's last step leaves
+//  this key in the `raft_log` family, and the log deletes it as it records
+//  the snapshot (zkv_raftlog_install). Opening the database with the key
+//  there, or finishing a replacement a stop cut short, sets the flag below:
+//  a stop fell between the state and the log, and raft restarts its log
+//  after the state's applied index
+#define ZKV_ENGINE_REPLACED_KEY "r"
+
+//  Opening the database found a replacement of families the raft log has
+//  not recorded (above): the replacement says so, raft asks
 void
     zkv_engine_replace_finished (zkv_engine_t *self);
 bool

@@ -217,6 +217,9 @@ zkv_raftlog_install (zkv_raftlog_t *self, uint64_t index, uint64_t term, char **
 {
     rocksdb_writebatch_t *batch = rocksdb_writebatch_create ();
     s_drop_and_mark (self, batch, 0, UINT64_MAX, index, term);
+    //  The replacement that installed it is recorded now
+    rocksdb_writebatch_delete_cf (batch, zkv_engine_cf (self->engine, ZKV_CF_RAFT_LOG),
+                                  ZKV_ENGINE_REPLACED_KEY, strlen (ZKV_ENGINE_REPLACED_KEY));
     int rc = zkv_engine_write (self->engine, batch, true, error);
     rocksdb_writebatch_destroy (batch);
     if (rc)
@@ -227,6 +230,17 @@ zkv_raftlog_install (zkv_raftlog_t *self, uint64_t index, uint64_t term, char **
     self->last_index = index;
     self->last_term = term;
     return 0;
+}
+
+int
+zkv_raftlog_settle_replace (zkv_raftlog_t *self, char **error)
+{
+    rocksdb_writebatch_t *batch = rocksdb_writebatch_create ();
+    rocksdb_writebatch_delete_cf (batch, zkv_engine_cf (self->engine, ZKV_CF_RAFT_LOG),
+                                  ZKV_ENGINE_REPLACED_KEY, strlen (ZKV_ENGINE_REPLACED_KEY));
+    int rc = zkv_engine_write (self->engine, batch, true, error);
+    rocksdb_writebatch_destroy (batch);
+    return rc;
 }
 
 uint64_t

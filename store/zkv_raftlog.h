@@ -4,7 +4,9 @@
 
     Entries are stored under 'e' + be64 (index) as encoded `entry` messages;
     the hard state (term, vote, commit) under 'h'; the point the log was
-    compacted to (a snapshot's index and term) under 's'. Appends are synced
+    compacted to (a snapshot's index and term) under 's'; 'r' while a
+    snapshot storage installed is not recorded here (zkv_engine.h,
+    ZKV_ENGINE_REPLACED_KEY). Appends are synced
     writes: nothing that depends on an entry may leave the member before
     zkv_raftlog_append has returned. An append at index i replaces every
     entry from i on (raft's implicit truncation). A failed write is
@@ -45,6 +47,12 @@ int
 //  restarts the log after it, synced. Returns 0 or -1 with *error.
 int
     zkv_raftlog_install (zkv_raftlog_t *self, uint64_t index, uint64_t term, char **error);
+
+//  Forgets that a replacement of families was not recorded
+//  (ZKV_ENGINE_REPLACED_KEY), when there is nothing to record: the state
+//  is not ahead of the log. Returns 0 or -1 with *error.
+int
+    zkv_raftlog_settle_replace (zkv_raftlog_t *self, char **error);
 
 //  Index of the first stored entry (last + 1 when empty)
 uint64_t

@@ -163,12 +163,17 @@ s_ingest (zkv_engine_t *engine, const zkv_replace_file_t *files, size_t count, b
     return rc;
 }
 
+//  The last step: the marker goes, and the key saying that the raft log
+//  has not recorded the replacement yet comes, in one synced write
 static int
 s_marker_delete (zkv_engine_t *engine, char **error)
 {
     rocksdb_writebatch_t *batch = rocksdb_writebatch_create ();
     rocksdb_writebatch_delete_cf (batch, zkv_engine_cf (engine, ZKV_CF_DEFAULT), MARKER,
                                   strlen (MARKER));
+    rocksdb_writebatch_put_cf (batch, zkv_engine_cf (engine, ZKV_CF_RAFT_LOG),
+                               ZKV_ENGINE_REPLACED_KEY, strlen (ZKV_ENGINE_REPLACED_KEY),
+                               "", 0);
     int rc = zkv_engine_write (engine, batch, true, error);
     rocksdb_writebatch_destroy (batch);
     return rc;
@@ -274,6 +279,14 @@ zkv_replace_recover (zkv_engine_t *engine, char **error)
             return -1;
         fprintf (stderr, "zkv: finished a replacement of families that a stop had cut short "
                  "(%zu table files)\n", count);
+    }
+    //  (a marker finished just now left the key too)
+    found = zkv_engine_get (engine, ZKV_CF_RAFT_LOG, ZKV_ENGINE_REPLACED_KEY,
+                            strlen (ZKV_ENGINE_REPLACED_KEY), &value, &size, error);
+    if (found < 0)
+        return -1;
+    if (found) {
+        free (value);
         zkv_engine_replace_finished (engine);
     }
     if (zkv_engine_on_disk (engine))

@@ -12,13 +12,16 @@
        while no snapshot can be taken (zkv_engine_hold_views), it writes a
        marker naming them (synced, in the `default` family, which holds
        nothing else), ingests each family's files (copies: the staged
-       files stay as they were, zkv_engine_ingest) and deletes the marker;
-       and only then the staged files.
+       files stay as they were, zkv_engine_ingest) and deletes the marker,
+       putting in the same write the mark ZKV_ENGINE_REPLACED_KEY that the
+       raft log deletes as it records the snapshot; and only then the
+       staged files.
     3. Opening the database (zkv_engine_open) finishes a replacement whose
        marker it finds: it ingests every family's files again (those
        ingested before the crash too: harmless), deletes the marker, and
        empties the staging directory (also of the files of a replacement
-       that never wrote its marker).
+       that never wrote its marker). Finding one, or the mark, it says so:
+       zkv_engine_finished_replace.
 
     So the member, running or restarted after a crash at any moment, has
     the old families or the new ones, never a mix. Before the marker a

@@ -22,6 +22,7 @@
 
 #include "mvcc_fixture.h"
 #include "zkv_crc32c.h"
+#include "zkv_raftlog.h"
 #include "zkv_snapshot.h"
 
 //  ---------------------------------------------------------------------
@@ -568,6 +569,37 @@ Test (snapshot, a_crash_while_the_families_are_replaced_is_finished_at_the_next_
         cr_assert_eq (zkv_mvcc_applied_index (pair.target.mvcc),
                       zkv_mvcc_applied_index (pair.source.mvcc));
         cr_assert_eq (s_staged (&pair.target), 0);
+        s_pair_destroy (&pair);
+    }
+}
+
+//  Killed once the install is whole, before raft recorded it in its log:
+//  the next open knows (raft restarts its log after the state then); once
+//  the log recorded the snapshot, or settled it when there is nothing to
+//  record, it is forgotten
+Test (snapshot, an_install_the_raft_log_did_not_record_is_known_at_the_next_open)
+{
+    for (int settle = 0; settle < 2; settle++) {
+        s_pair_t pair;
+        s_pair_new (&pair, false, 500);
+        cr_assert (!zkv_engine_finished_replace (pair.target.engine));
+        s_crash (&pair, SIZE_MAX, 0, 0, false);
+        fx_open (&pair.target);
+        cr_assert_eq (zkv_mvcc_applied_index (pair.target.mvcc),
+                      zkv_mvcc_applied_index (pair.source.mvcc), "the install was whole");
+        cr_assert (zkv_engine_finished_replace (pair.target.engine),
+                   "the open knows the log did not record the install");
+        char *error = NULL;
+        zkv_raftlog_t *log = zkv_raftlog_new (pair.target.engine, &error);
+        cr_assert_not_null (log, "%s", error);
+        int rc = settle? zkv_raftlog_settle_replace (log, &error)
+                       : zkv_raftlog_install (log, zkv_mvcc_applied_index (pair.target.mvcc),
+                                              1, &error);
+        cr_assert_eq (rc, 0, "%s", error);
+        zkv_raftlog_destroy (&log);
+        fx_close (&pair.target);
+        fx_open (&pair.target);
+        cr_assert (!zkv_engine_finished_replace (pair.target.engine));
         s_pair_destroy (&pair);
     }
 }

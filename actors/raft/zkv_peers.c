@@ -15,11 +15,13 @@
 
 #define MAX_PEER_FRAME (256 << 20)      //  bytes a peer frame may hold
 #define PEER_SNDHWM 1000                //  frames queued for a connected peer
+#define CHUNK_SNDHWM 2                  //  snapshot chunks queued for one (1 MiB each)
 
 typedef struct {
     uint64_t id;
     char *endpoint;
     zsock_t *dealer;                    //  to this peer (NULL for self)
+    zsock_t *chunk_dealer;              //  for snapshot chunks, made when first needed
     const zkv_raft_message_t **queued;  //  raft messages for the next flush
     size_t queued_count;
     size_t queued_room;
@@ -152,14 +154,15 @@ zkv_peers_new (uint64_t self_id, uint64_t cluster_id, const zkv_peer_t *peers, s
     return self;
 }
 
-//  A connection to a member's peer endpoint (CURVE when secure)
+//  A connection to a member's peer endpoint (CURVE when secure), queueing
+//  at most hwm frames
 static zsock_t *
-s_dealer_new (zkv_peers_t *self, const char *endpoint)
+s_dealer_new (zkv_peers_t *self, const char *endpoint, int hwm)
 {
     zsock_t *dealer = zsock_new (ZMQ_DEALER);
     //  Nothing queues for a peer that is down; little for one that is up
     zsock_set_immediate (dealer, 1);
-    zsock_set_sndhwm (dealer, PEER_SNDHWM);
+    zsock_set_sndhwm (dealer, hwm);
     zsock_set_linger (dealer, 0);
     //  A restarted peer is found within 50 ms, however long it was
     //  down: no back-off (a refused connect on a LAN costs nothing)
@@ -187,7 +190,7 @@ s_peer_init (zkv_peers_t *self, s_peer_t *peer, uint64_t id, const char *endpoin
     zlistx_set_destructor (peer->delayed, s_delayed_destroy);
     if (id == self->self_id)
         return 0;
-    peer->dealer = s_dealer_new (self, endpoint);
+    peer->dealer = s_dealer_new (self, endpoint, PEER_SNDHWM);
     return peer->dealer? 0: -1;
 }
 
@@ -195,6 +198,7 @@ static void
 s_peer_clear (s_peer_t *peer)
 {
     zsock_destroy (&peer->dealer);
+    zsock_destroy (&peer->chunk_dealer);
     zlistx_destroy (&peer->chunks);
     zlistx_destroy (&peer->delayed);
     free (peer->queued);
@@ -266,7 +270,7 @@ s_tell_removed (zkv_peers_t *self, uint64_t id)
             continue;
         departed->told = zclock_mono ();
         if (!departed->dealer)
-            departed->dealer = s_dealer_new (self, departed->endpoint);
+            departed->dealer = s_dealer_new (self, departed->endpoint, PEER_SNDHWM);
         zkv_peer_frame_t frame = {
             .cluster_id = self->cluster_id, .from = self->self_id, .to = id, .removed = true
         };
@@ -464,11 +468,17 @@ zkv_peers_flush (zkv_peers_t *self, zkv_peers_fn *unreachable, void *arg)
             if (!sent && unreachable)
                 unreachable (arg, peer->id);
         }
-        //  Chunks go in order, as far as the socket takes them
+        //  Chunks go in order, as far as their connection takes them: its
+        //  own, with room for a couple, so that a stream goes at the pace
+        //  the peer reads it (raft grants storage more as they leave),
+        //  and never delays the raft frames
         zframe_t *chunk = (zframe_t *) zlistx_first (peer->chunks);
+        if (chunk && !peer->chunk_dealer && !peer->drop_to)
+            peer->chunk_dealer = s_dealer_new (self, peer->endpoint, CHUNK_SNDHWM);
         while (chunk) {
-            if (!peer->drop_to && s_send (peer->dealer, zframe_data (chunk),
-                                          zframe_size (chunk)))
+            if (!peer->drop_to && (!peer->chunk_dealer
+                                   || s_send (peer->chunk_dealer, zframe_data (chunk),
+                                              zframe_size (chunk))))
                 break;                  //  try again at the next flush
             zlistx_delete (peer->chunks, zlistx_cursor (peer->chunks));
             chunks_sent++;
@@ -478,11 +488,11 @@ zkv_peers_flush (zkv_peers_t *self, zkv_peers_fn *unreachable, void *arg)
     return chunks_sent;
 }
 
-bool
+size_t
 zkv_peers_chunks_waiting (zkv_peers_t *self, uint64_t id)
 {
     s_peer_t *peer = s_peer (self, id);
-    return peer && zlistx_size (peer->chunks) > 0;
+    return peer? zlistx_size (peer->chunks): 0;
 }
 
 static void

@@ -102,8 +102,8 @@ typedef void (zkv_peers_fn) (void *arg, uint64_t peer);
 size_t
     zkv_peers_flush (zkv_peers_t *self, zkv_peers_fn *unreachable, void *arg);
 
-//  True while chunks wait for peer
-bool
+//  The chunks waiting for peer's connection to take them
+size_t
     zkv_peers_chunks_waiting (zkv_peers_t *self, uint64_t peer);
 
 //  Receives one frame: a checked peer_frame from a member, or NULL for

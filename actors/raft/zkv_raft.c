@@ -169,23 +169,36 @@ s_snapshot_to (self_t *self, uint64_t to)
     stream->started = zclock_mono ();
     stream->last_queued = false;
     stream->sending = true;
+    stream->granted = SNAPSHOT_WINDOW;
     zsys_info ("raft: streaming a snapshot to %016llx", (unsigned long long) to);
-    zkv_snapshot_request_t request = { .to = to };
+    zkv_snapshot_request_t request = { .to = to, .credit = SNAPSHOT_WINDOW };
     zkv_io_send (self->storage, &zkv_snapshot_request_desc, &request);
 }
 
 //  Sends what the peers queue holds; a stream whose every chunk left is
-//  done as far as this member can tell
+//  done as far as this member can tell. A stream keeps SNAPSHOT_WINDOW
+//  chunks between storage and its connection: storage makes one more as
+//  one leaves
 static void
 s_flush_peers (self_t *self)
 {
     zkv_peers_flush (self->peers, s_unreachable, self);
     for (size_t i = 0; i < self->stream_count; i++) {
         s_stream_t *stream = &self->streams [i];
-        if (stream->last_queued && !zkv_peers_chunks_waiting (self->peers, stream->to)) {
+        size_t waiting = zkv_peers_chunks_waiting (self->peers, stream->to);
+        if (stream->last_queued && !waiting) {
             stream->last_queued = false;
             stream->sending = false;
             zkv_rc_report_snapshot (self->core, stream->to, true);
+        }
+        else
+        if (stream->sending && !stream->last_queued
+        &&  stream->granted + waiting < SNAPSHOT_WINDOW) {
+            zkv_stream_credit_t grant = {
+                .to = stream->to, .credit = SNAPSHOT_WINDOW - stream->granted - waiting
+            };
+            stream->granted += grant.credit;
+            zkv_io_send (self->storage, &zkv_stream_credit_desc, &grant);
         }
     }
 }
@@ -407,6 +420,8 @@ s_handle_inbox (self_t *self)
             zkv_snapshot_chunk_t *chunk = (zkv_snapshot_chunk_t *) msg->body;
             zkv_peers_queue_chunk (self->peers, chunk);
             s_stream_t *stream = s_stream (self, chunk->to);
+            if (stream && stream->granted)
+                stream->granted--;
             if (stream && chunk->last)
                 stream->last_queued = true;
         }
@@ -531,10 +546,9 @@ s_start (self_t *self, uint64_t applied, char *error, size_t size)
     }
     if (applied > last) {
         //  Entries are written, synced, before any is applied: so either
-        //  files were damaged, or a snapshot install that a stop cut short
-        //  was finished as the database opened, before raft recorded it.
-        //  Then the state is the leader's, committed: the log restarts
-        //  after it, as it would have
+        //  storage installed a snapshot (the leader's state, committed) and
+        //  a stop came before the log recorded it, and the log restarts
+        //  after it, as it would have; or files were damaged (a cut MANIFEST)
         uint64_t term = 0;
         if (!zkv_engine_finished_replace (args->engine)
         ||  zkv_engine_get_u64 (args->engine, ZKV_CF_META, "term", &term, &err) <= 0 || !term
@@ -550,6 +564,15 @@ s_start (self_t *self, uint64_t applied, char *error, size_t size)
                       (unsigned long long) applied, (unsigned long long) term);
         first = zkv_raftlog_first_index (self->log);
         last = zkv_raftlog_last_index (self->log);
+    }
+    else
+    if (zkv_engine_finished_replace (args->engine)
+    &&  zkv_raftlog_settle_replace (self->log, &err)) {
+        //  (a restored image, or an install the log had gone past: nothing
+        //  to record, and the mark must not excuse a later damage)
+        snprintf (error, size, "cannot write the raft log: %s", err);
+        free (err);
+        return error;
     }
     //  The core starts from everything the log holds
     msgpack_zone *zone = msgpack_zone_new (1 << 20);

@@ -18,6 +18,7 @@
 
 #define MAX_APPLY_BYTES (16 << 20)      //  committed entries per apply message
 #define SNAPSHOT_RETRY_MSECS 5000       //  between two streams to one follower
+#define SNAPSHOT_WINDOW 4               //  chunks of a stream ahead of its connection
 #define PUBLISH_MSECS 2000              //  between attempts to publish ourselves
 
 //  Linearizable reads asked during one burst, under one read token
@@ -35,6 +36,7 @@ typedef struct {
     uint64_t to;
     int64_t started;
     bool last_queued;                   //  storage produced its last chunk
+    size_t granted;                     //  chunks storage may make, not come yet
     bool sending;                       //  its chunks are not all sent yet
 } s_stream_t;
 
