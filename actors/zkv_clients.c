@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 
 #define QUIET_MSECS 1000                //  a record idle so long is forgotten (a
                                         //  new request makes it again: records
@@ -23,6 +24,8 @@
 typedef struct {
     char key [2 * ROUTING_ID_MAX + 1];  //  its routing id, in hex
     int source;                         //  the socket its requests came on (-1: none)
+    dev_t source_dev;                   //  which socket that descriptor was then
+    ino_t source_ino;                   //  (a closed one's number is given again)
     bool measured;                      //  a tcp socket whose bytes are counted
     struct sockaddr_storage peer;       //  its peer, to know source is still it
     socklen_t peer_size;
@@ -225,11 +228,19 @@ zkv_clients_seen (zkv_clients_t *self, zframe_t *routing_id, int fd)
         zhashx_insert (self->by_key, client->key, client);
     }
     client->last_active = zclock_mono ();
-    if (fd == client->source)
+    //  (a routing id a client chose may come back on another socket that
+    //  took the same descriptor number)
+    struct stat file = { 0 };
+    if (fd >= 0 && fstat (fd, &file) != 0)
+        fd = -1;
+    if (fd == client->source
+    &&  (fd < 0 || (file.st_dev == client->source_dev && file.st_ino == client->source_ino)))
         return;
     //  A new connection behind this routing id: counted from here on
     s_set_unread (self, client, 0);
     client->source = fd;
+    client->source_dev = file.st_dev;
+    client->source_ino = file.st_ino;
     client->sent = 0;
     client->closed = false;
     client->peer_size = sizeof client->peer;
@@ -238,6 +249,19 @@ zkv_clients_seen (zkv_clients_t *self, zframe_t *routing_id, int fd)
     int64_t taken = client->measured? s_kernel_taken (fd, &client->peer, client->peer_size): -1;
     client->measured = taken >= 0;
     client->taken_base = taken >= 0? (uint64_t) taken: 0;
+}
+
+bool
+zkv_clients_gone (zkv_clients_t *self, zframe_t *routing_id)
+{
+    s_client_t *client = s_lookup (self, routing_id);
+    if (!client || client->source < 0)
+        return false;
+    //  ZeroMQ closes a connection's descriptor once it ends; another
+    //  connection may take the number, never the socket (its inode)
+    struct stat file;
+    return fstat (client->source, &file) != 0
+        || file.st_dev != client->source_dev || file.st_ino != client->source_ino;
 }
 
 bool

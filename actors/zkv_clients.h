@@ -17,7 +17,9 @@
     own bytes make it a little less than true). Each reply adds its size to
     the estimate; the kernel is asked again only when the estimate passes
     the connection's bound, and every second for connections with bytes
-    unread, so a client that reads costs no system call per reply.
+    unread, so a client that reads costs no system call per reply. The
+    socket a connection came on (descriptor and inode) tells front when the
+    connection has closed.
 
     A connection past --max-client-unread-bytes is closed (shutdown of its
     socket: ZeroMQ then drops the connection and frees what it queued), and
@@ -45,6 +47,12 @@ void
 //  ZMQ_SRCFD, -1 if none): makes or refreshes its record
 void
     zkv_clients_seen (zkv_clients_t *self, zframe_t *routing_id, int fd);
+
+//  True if the connection of routing_id is known closed: the socket its
+//  requests came on is no longer open (ZeroMQ closed it when the client
+//  went away, or when the member shut it down). False when unknown.
+bool
+    zkv_clients_gone (zkv_clients_t *self, zframe_t *routing_id);
 
 //  True if the connection has as many requests waiting as one may
 bool

@@ -82,10 +82,9 @@ s_defragment (self_t *self, zkv_defragment_response_t *response, zkv_result_t *s
 static void
 s_run (self_t *self, const zkv_defrag_order_t *first)
 {
-    zkv_header_t header = {
-        .cluster_id = self->args->cluster_id, .member_id = self->args->member_id
-    };
-    zkv_defragment_response_t response = { .header = &header };
+    //  (front writes the header of the answer: the store's revision is not
+    //  known here)
+    zkv_defragment_response_t response = { .header = NULL };
     zkv_result_t status;
     int rc = s_defragment (self, &response, &status);
     if (rc == 0) {
@@ -96,7 +95,7 @@ s_run (self_t *self, const zkv_defrag_order_t *first)
         zkv_io_event (self->front, "defrag", &zkv_defrag_event_desc, &event);
     }
     size_t size;
-    uint8_t *body = rc? zkv_msg_encode_error (&status, &header, &size)
+    uint8_t *body = rc? zkv_msg_encode_error (&status, NULL, &size)
                       : zkv_msg_encode_body (&zkv_defragment_response_desc, &response, &size);
     if (!body)
         zkv_fatal ("out of memory");

@@ -11,6 +11,7 @@
 #include "zkv_check.h"
 #include "zkv_clients.h"
 #include "zkv_guard.h"
+#include "zkv_publisher.h"
 #include "zkv_space.h"
 #include "zkv_zap.h"
 #include "zkv_version.h"
@@ -32,6 +33,8 @@ typedef struct {
     bool has_id;                        //  the client's "id"
     uint64_t id;
     const char *op;                     //  request name (static)
+    const zkv_desc_t *response;         //  its response's message
+    bool front_header;                  //  front writes the header of its answer
     int64_t deadline;                   //  zclock_mono () when it times out
     size_t bytes;                       //  size of the request
     uint64_t write_bytes;               //  what it writes (etcd's cost; 0: not a put or txn)
@@ -44,6 +47,7 @@ typedef struct {
     zkv_front_args_t *args;
     zsock_t *router;                    //  clients
     zsock_t *events;                    //  PUB: what this member publishes
+    zkv_publisher_t *publisher;         //  ...numbered, with hellos
     zactor_t *router_guard;             //  bounds on their connections
     zactor_t *events_guard;
     zsock_t *inbox;                     //  answers and node state
@@ -170,22 +174,72 @@ s_reply_error (self_t *self, zmsg_t **envelope_p, bool has_id, uint64_t id, cons
     free (body);
 }
 
-//  Answers a waiting request and forgets it
-static void
-s_finish (self_t *self, s_waiter_t *waiter, const uint8_t *body, size_t size,
-          const zkv_result_t *status)
+//  An answer body (a response or an error_response of desc's request)
+//  with front's header in place of the one it has, or has not: for the
+//  actors that do not know the store's revision. NULL if it could not be
+//  decoded (it then goes as it is).
+static uint8_t *
+s_with_header (self_t *self, const zkv_desc_t *desc, const uint8_t *body, size_t size,
+               size_t *new_size)
 {
-    zkv_clients_done (self->clients, zmsg_first (waiter->envelope));
-    if (status)
-        s_reply_error (self, &waiter->envelope, waiter->has_id, waiter->id, waiter->op, status);
-    else
-        s_reply (self, &waiter->envelope, waiter->has_id, waiter->id, waiter->op, body, size);
+    msgpack_zone *zone = msgpack_zone_new (4096);
+    zkv_limits_t limits = zkv_limits_trusted ();
+    zkv_result_t status;
+    void *decoded = zkv_msg_decode_body (body, size, desc, zone, &limits, &status);
+    if (!decoded) {
+        desc = &zkv_error_response_desc;
+        decoded = zkv_msg_decode_body (body, size, desc, zone, &limits, &status);
+    }
+    uint8_t *bytes = NULL;
+    //  (every response's header is its field "header", a message)
+    for (size_t i = 0; decoded && i < desc->field_count; i++)
+        if (streq (desc->fields [i].name, "header") && desc->fields [i].type == ZKV_T_MSG) {
+            zkv_header_t header = s_header (self);
+            *(zkv_header_t **) ((char *) decoded + desc->fields [i].offset) = &header;
+            bytes = zkv_msg_encode_body (desc, decoded, new_size);
+            break;
+        }
+    msgpack_zone_free (zone);
+    return bytes;
+}
+
+//  Forgets a waiting request, answered (its envelope gone with the reply)
+//  or not
+static void
+s_forget (self_t *self, s_waiter_t *waiter)
+{
+    if (waiter->envelope)
+        zkv_clients_done (self->clients, zmsg_first (waiter->envelope));
     self->waiting_bytes -= waiter->bytes;
     //  Written now, or about to be: counted until the free-disk guard measures again
     self->waiting_write_bytes -= waiter->write_bytes;
     zkv_space_wrote (self->space, ZKV_SPACE_PROPOSED * (int64_t) waiter->write_bytes);
     zlistx_delete (waiter->queue, waiter->handle);
     zhashx_delete (self->waiting, &waiter->wait);   //  destroys it
+}
+
+//  Answers a waiting request and forgets it
+static void
+s_finish (self_t *self, s_waiter_t *waiter, const uint8_t *body, size_t size,
+          const zkv_result_t *status)
+{
+    uint8_t *rewritten = NULL;
+    if (!status && waiter->front_header) {
+        size_t rewritten_size;
+        rewritten = s_with_header (self, waiter->response, body, size, &rewritten_size);
+        if (rewritten) {
+            body = rewritten;
+            size = rewritten_size;
+        }
+    }
+    zkv_clients_done (self->clients, zmsg_first (waiter->envelope));
+    if (status)
+        s_reply_error (self, &waiter->envelope, waiter->has_id, waiter->id, waiter->op, status);
+    else
+        s_reply (self, &waiter->envelope, waiter->has_id, waiter->id, waiter->op, body, size);
+    free (rewritten);
+    zmsg_destroy (&waiter->envelope);   //  (a reply that could not be made leaves it)
+    s_forget (self, waiter);
 }
 
 //  ---------------------------------------------------------------------
@@ -316,6 +370,16 @@ s_admin_only (const zkv_msg_t *request)
     return access == ZKV_ACCESS_ADMIN || (access == ZKV_ACCESS_ADMIN_WRITE && s_writes (request));
 }
 
+//  True for the requests whose answers come from actors that do not know
+//  the store's revision (raft: MoveLeader, fault injection; defrag): front
+//  writes their header, as it does for every error
+static bool
+s_answers_without_header (const zkv_desc_t *desc)
+{
+    return desc == &zkv_move_leader_desc || desc == &zkv_fault_desc
+        || desc == &zkv_defragment_desc;
+}
+
 //  Registers a waiter for the request, taking its envelope, and returns it:
 //  keyed by its new wait number (waiter->wait) and queued by deadline
 static s_waiter_t *
@@ -329,6 +393,8 @@ s_wait (self_t *self, zmsg_t **envelope_p, const zkv_msg_t *request, size_t byte
     waiter->has_id = request->has_id;
     waiter->id = request->id;
     waiter->op = request->desc->name;
+    waiter->response = request->desc->response;
+    waiter->front_header = s_answers_without_header (request->desc);
     //  Each queue is in deadline order, so expiring looks at its heads only
     bool maintenance = s_maintenance (request);
     waiter->deadline = zclock_mono () + (maintenance? MAINTENANCE_TIMEOUT
@@ -712,7 +778,9 @@ s_status (self_t *self, zmsg_t **envelope_p, const zkv_msg_t *request)
 }
 
 //  More credit for a snapshot stream of the same client: passed on to
-//  the snapshotter, not answered (a stream that just ended is no error)
+//  the snapshotter, not answered; refused when this connection has no
+//  stream of that id running (never had, or it has ended: its last reply
+//  is then on its way, or taken)
 static void
 s_snapshot_credit (self_t *self, zmsg_t **envelope_p, const zkv_msg_t *request)
 {
@@ -724,9 +792,32 @@ s_snapshot_credit (self_t *self, zmsg_t **envelope_p, const zkv_msg_t *request)
         &&  zframe_eq (zmsg_first (waiter->envelope), client)) {
             zkv_snapshot_grant_t message = { .wait = waiter->wait, .credit = grant->credit };
             zkv_io_send (self->snapshotter, &zkv_snapshot_grant_desc, &message);
-            break;
+            zmsg_destroy (envelope_p);
+            return;
         }
-    zmsg_destroy (envelope_p);
+    zkv_result_t status;
+    zkv_status_set (&status, ZKV_ERR_NO_STREAM, "no stream of id %llu on this connection",
+                    (unsigned long long) grant->stream);
+    s_reply_error (self, envelope_p, request->has_id, request->id, request->desc->name, &status);
+}
+
+//  The snapshot streams whose clients went away (their connections
+//  closed) end now: a stream holds one of the few slots, and a RocksDB
+//  snapshot that keeps what compaction would drop
+static void
+s_drop_orphan_streams (self_t *self)
+{
+    s_waiter_t *waiter = (s_waiter_t *) zlistx_first (self->long_by_age);
+    while (waiter) {
+        s_waiter_t *next = (s_waiter_t *) zlistx_next (self->long_by_age);
+        if (waiter->op == zkv_snapshot_desc.name
+        &&  zkv_clients_gone (self->clients, zmsg_first (waiter->envelope))) {
+            zkv_snapshot_cancel_t cancel = { .wait = waiter->wait };
+            zkv_io_send (self->snapshotter, &zkv_snapshot_cancel_desc, &cancel);
+            s_forget (self, waiter);
+        }
+        waiter = next;
+    }
 }
 
 //  The requests front answers itself at once (FRONT in the table)
@@ -899,17 +990,6 @@ s_handle_client (self_t *self)
 //  ---------------------------------------------------------------------
 //  Events
 
-//  Publishes [topic][body] (body: an encoded *_event message); a
-//  subscriber too slow to take it loses it (PUB drops at its HWM)
-static void
-s_publish (self_t *self, const char *topic, const uint8_t *body, size_t size)
-{
-    zmsg_t *msg = zmsg_new ();
-    zmsg_addstr (msg, topic);
-    zmsg_addmem (msg, body, size);
-    zmsg_send (&msg, self->events);
-}
-
 static void
 s_publish_leader (self_t *self, uint64_t term, uint64_t leader, uint64_t previous)
 {
@@ -919,7 +999,7 @@ s_publish_leader (self_t *self, uint64_t term, uint64_t leader, uint64_t previou
     size_t size;
     uint8_t *body = zkv_msg_encode_body (&zkv_leader_event_desc, &event, &size);
     if (body)
-        s_publish (self, "leader", body, size);
+        zkv_publisher_send (self->publisher, "leader", body, size);
     free (body);
 }
 
@@ -967,6 +1047,10 @@ s_handle_inbox (self_t *self)
                     zkv_status_set (&status, error, "leadership transfer in progress, "
                                     "leader %016llx", (unsigned long long) refused->leader);
                 else
+                if (refused->detail.size)
+                    zkv_status_set (&status, error, "%.*s", (int) refused->detail.size,
+                                    (const char *) refused->detail.data);
+                else
                     zkv_status_set (&status, error, NULL);
                 s_finish (self, waiter, NULL, 0, &status);
             }
@@ -978,7 +1062,7 @@ s_handle_inbox (self_t *self)
             zkv_bin_str (event->topic, topic, sizeof topic);
             if (streq (topic, "alarm"))
                 s_alarm_seen (self, event->body);
-            s_publish (self, topic, event->body.data, event->body.size);
+            zkv_publisher_send (self->publisher, topic, event->body.data, event->body.size);
         }
         else
         if (msg->desc == &zkv_raft_state_desc) {
@@ -1055,6 +1139,8 @@ s_start (self_t *self, char *error, size_t size)
     zsock_set_sndhwm (self->events, 10000);
     if (self->args->cert)
         zkv_cert_apply_server (self->args->cert, self->events, ZKV_ZAP_CLIENT);
+    if (self->args->listen_events_fd >= 0)
+        zsock_set_use_fd (self->events, self->args->listen_events_fd);
     self->events_guard = zkv_guard_new (self->events, "events",
                                         self->args->max_client_connections);
     if (!self->events_guard) {
@@ -1066,6 +1152,7 @@ s_start (self_t *self, char *error, size_t size)
                   zmq_strerror (zmq_errno ()));
         return error;
     }
+    self->publisher = zkv_publisher_new (self->events, self->args->member_id);
     self->inbox = zkv_io_inbox (self->args->front);
     self->raft = zkv_io_outbox (self->args->raft);
     self->storage = zkv_io_outbox (self->args->storage);
@@ -1158,6 +1245,7 @@ s_self_destroy (self_t **self_p)
     free (self->reads);
     zkv_guard_destroy (&self->router_guard, self->router);
     zkv_guard_destroy (&self->events_guard, self->events);
+    zkv_publisher_destroy (&self->publisher);
     zsock_destroy (&self->router);
     zsock_destroy (&self->events);
     zsock_destroy (&self->inbox);
@@ -1215,7 +1303,10 @@ zkv_front_actor (zsock_t *pipe, void *args)
             s_handle_inbox (self);
         if (zclock_mono () >= next_tick) {
             s_expire (self);
+            s_drop_orphan_streams (self);
             s_load_alarms (self);       //  a snapshot installed tells no alarm event
+            if (self->publisher)
+                zkv_publisher_tick (self->publisher, zclock_mono ());
             next_tick = zclock_mono () + TICK_MSECS;
             if (next_tick >= next_clients_tick) {
                 zkv_clients_tick (self->clients, next_tick);

@@ -14,13 +14,17 @@
     the reserve file. Routes writes to raft, linearizable reads to raft
     for a read index, serializable reads to storage, Hash and HashKV to
     the hasher, Defragment to defrag, Snapshot to the snapshotter (whose
-    stream of replies it passes on, and the client's credit grants); keeps the table of waiting requests
+    stream of replies it passes on, and the client's credit grants, a
+    grant for no stream of that connection refused; a stream whose
+    client's connection closed is cancelled within a tick); keeps the
+    table of waiting requests
     and answers each when the actor it went to reports it done, or with
     `etcdserver: request timed out` when it waited too long
     (--request-timeout; an hour for the maintenance that reads or rewrites
     the whole database, physical compactions included, of which at most 64
     wait at once). Keeps the node state raft and storage push to
-    it, for headers and to answer Status at once (the database sizes in
+    it, for headers (those of every error, and of the answers of raft and
+    defrag, which know no revision) and to answer Status at once (the database sizes in
     it are RocksDB's own figures, read from the shared handle: see
     zkv_engine_sizes).
 
@@ -58,6 +62,7 @@ typedef struct {
     const char *listen;                 //  client endpoint to bind
     int listen_fd;                      //  or an inherited socket (>= 0)
     const char *listen_events;          //  events endpoint to bind (PUB)
+    int listen_events_fd;               //  or an inherited socket (>= 0)
     size_t max_request_bytes;           //  --max-request-bytes
     size_t max_txn_ops;                 //  --max-txn-ops
     size_t max_response_bytes;          //  --max-response-bytes

@@ -4,6 +4,7 @@
 */
 #include "zkv_snapshotter.h"
 #include "zkv_actor_io.h"
+#include "zkv_check.h"
 #include "zkv_fatal.h"
 #include "zkv_image.h"
 
@@ -14,8 +15,6 @@
 #define STALL_MSECS 60000               //  without credit before a stream is dropped
 #define DEFAULT_CREDIT 8
 #define DEFAULT_CHUNK (32 * 1024)       //  etcd's
-#define MIN_CHUNK 4096
-#define MAX_CHUNK (4 * 1024 * 1024)
 #define MAX_AHEAD (64 * 1024 * 1024)    //  bytes of replies granted at most
 #define MAX_PREFETCH (16 * 1024 * 1024) //  image bytes read while it is sized
 
@@ -58,24 +57,38 @@ typedef struct {
     bool terminated;
 } self_t;
 
-//  Sends front one reply of stream wait: a response, or status's error
+//  Sends front one reply of stream: its header is the image's (the
+//  revision and the term of the state it holds)
 static void
-s_piece (self_t *self, uint64_t wait, const zkv_snapshot_response_t *response,
-         const zkv_result_t *status, bool last)
+s_piece (self_t *self, const s_stream_t *stream, zkv_snapshot_response_t *response, bool last)
 {
+    const zkv_image_header_t *image = zkv_image_writer_header (stream->writer);
+    zkv_header_t header = {
+        .cluster_id = self->args->cluster_id, .member_id = self->args->member_id,
+        .revision = image->revision, .raft_term = image->applied_term
+    };
+    response->header = &header;
     size_t size;
-    uint8_t *body;
-    if (status) {
-        zkv_header_t header = { 0 };
-        body = zkv_msg_encode_error (status, &header, &size);
-    }
-    else
-        body = zkv_msg_encode_body (&zkv_snapshot_response_desc, response, &size);
+    uint8_t *body = zkv_msg_encode_body (&zkv_snapshot_response_desc, response, &size);
     if (!body)
         zkv_fatal ("out of memory");
-    zkv_stream_piece_t piece = { .wait = wait, .reply = zkv_bin (body, size), .last = last };
+    zkv_stream_piece_t piece = {
+        .wait = stream->wait, .reply = zkv_bin (body, size), .last = last
+    };
     zkv_io_send (self->front, &zkv_stream_piece_desc, &piece);
     free (body);
+}
+
+//  Ends request wait with an error: front answers it (with its header, as
+//  every error) and forgets it. detail: after the error's text, or NULL.
+static void
+s_refuse (self_t *self, uint64_t wait, zkv_err_t error, const char *detail)
+{
+    zkv_refused_t refused = {
+        .wait = wait, .error = (uint64_t) error,
+        .detail = zkv_bin (detail, detail? strlen (detail): 0)
+    };
+    zkv_io_send (self->front, &zkv_refused_desc, &refused);
 }
 
 //  Adds credit, up to MAX_AHEAD bytes of replies: a client may grant more,
@@ -148,21 +161,20 @@ s_stream_end (self_t *self, size_t index)
 static void
 s_order (self_t *self, const zkv_snapshot_order_t *order)
 {
-    zkv_result_t status;
     if (self->count == MAX_STREAMS) {
-        zkv_status_set (&status, ZKV_ERR_TOO_MANY_REQUESTS, NULL);
-        s_piece (self, order->wait, NULL, &status, true);
+        s_refuse (self, order->wait, ZKV_ERR_TOO_MANY_REQUESTS, NULL);
         return;
     }
     s_stream_t *stream = &self->streams [self->count];
     memset (stream, 0, sizeof *stream);
     stream->wait = order->wait;
     stream->started = zclock_mono ();
+    //  (front refused any other size: zkv_check)
     stream->chunk = order->chunk_size? order->chunk_size: DEFAULT_CHUNK;
-    if (stream->chunk > MAX_CHUNK)
-        stream->chunk = MAX_CHUNK;
-    if (stream->chunk < MIN_CHUNK)
-        stream->chunk = MIN_CHUNK;
+    if (stream->chunk > ZKV_SNAPSHOT_MAX_CHUNK)
+        stream->chunk = ZKV_SNAPSHOT_MAX_CHUNK;
+    if (stream->chunk < ZKV_SNAPSHOT_MIN_CHUNK)
+        stream->chunk = ZKV_SNAPSHOT_MIN_CHUNK;
     s_credit_add (stream, order->credit? order->credit: DEFAULT_CREDIT);
     stream->snapshot = zkv_engine_snapshot (self->args->engine);
     char *error = NULL;
@@ -171,9 +183,8 @@ s_order (self_t *self, const zkv_snapshot_order_t *order)
     stream->sizer_args = (s_sizer_args_t *) malloc (sizeof (s_sizer_args_t));
     self->count++;
     if (!stream->writer || !stream->buffer || !stream->sizer_args) {
-        zkv_status_set (&status, ZKV_ERR_INTERNAL, "%s", error? error: "out of memory");
+        s_refuse (self, order->wait, ZKV_ERR_INTERNAL, error? error: "out of memory");
         free (error);
-        s_piece (self, order->wait, NULL, &status, true);
         stream->failure = "failed";
         s_stream_end (self, self->count - 1);
         return;
@@ -199,9 +210,7 @@ s_sized (self_t *self, zsock_t *which)
         zstr_free (&text);
         s_sizer_stop (self, stream);
         if (stream->total == 0) {
-            zkv_result_t status;
-            zkv_status_set (&status, ZKV_ERR_INTERNAL, "the image could not be measured");
-            s_piece (self, stream->wait, NULL, &status, true);
+            s_refuse (self, stream->wait, ZKV_ERR_INTERNAL, "the image could not be measured");
             stream->failure = "failed";
             s_stream_end (self, i);
             return;
@@ -219,10 +228,8 @@ s_sized (self_t *self, zsock_t *which)
 static void
 s_stream_fail (self_t *self, size_t index, char *error, const char *why)
 {
-    zkv_result_t status;
-    zkv_status_set (&status, ZKV_ERR_INTERNAL, "%s", error? error: why);
+    s_refuse (self, self->streams [index].wait, ZKV_ERR_INTERNAL, error? error: why);
     free (error);
-    s_piece (self, self->streams [index].wait, NULL, &status, true);
     self->streams [index].failure = "failed";
     s_stream_end (self, index);
 }
@@ -256,6 +263,20 @@ s_grant (self_t *self, const zkv_snapshot_grant_t *grant)
     for (size_t i = 0; i < self->count; i++)
         if (self->streams [i].wait == grant->wait)
             s_credit_add (&self->streams [i], grant->credit);
+}
+
+//  The client of a stream is gone: its slot and its RocksDB snapshot are
+//  freed now, not after STALL_MSECS (front forgot the request already)
+static void
+s_cancel (self_t *self, const zkv_snapshot_cancel_t *cancel)
+{
+    for (size_t i = 0; i < self->count; i++)
+        if (self->streams [i].wait == cancel->wait) {
+            zsys_info ("snapshotter: the client of a stream went away: stream dropped");
+            self->streams [i].failure = "the client went away";
+            s_stream_end (self, i);
+            return;
+        }
 }
 
 //  One reply of stream index, which is sized and has credit; false when
@@ -300,7 +321,7 @@ s_step (self_t *self, size_t index)
         }
         response.remaining_bytes = stream->total - stream->sent;
         response.blob = zkv_bin (data, (size_t) got);
-        s_piece (self, stream->wait, &response, NULL, false);
+        s_piece (self, stream, &response, false);
         return true;
     }
     //  All sent: the digest ends it
@@ -308,7 +329,7 @@ s_step (self_t *self, size_t index)
     zkv_image_writer_digest (stream->writer, digest);
     response.blob = zkv_bin (digest, sizeof digest);
     response.done = true;
-    s_piece (self, stream->wait, &response, NULL, true);
+    s_piece (self, stream, &response, true);
     s_stream_end (self, index);
     return false;
 }
@@ -341,9 +362,7 @@ s_work (self_t *self)
             continue;                   //  else the last stream moved to i
         }
         if (stream->sized && now - stream->stalled_since > STALL_MSECS) {
-            zkv_result_t status;
-            zkv_status_set (&status, ZKV_ERR_TIMEOUT, NULL);
-            s_piece (self, stream->wait, NULL, &status, true);
+            s_refuse (self, stream->wait, ZKV_ERR_TIMEOUT, NULL);
             zsys_warning ("snapshotter: a client took no more for %d s: stream dropped",
                           STALL_MSECS / 1000);
             stream->failure = "the client took no more";
@@ -420,6 +439,9 @@ zkv_snapshotter_actor (zsock_t *pipe, void *args)
                 else
                 if (msg && msg->desc == &zkv_snapshot_grant_desc)
                     s_grant (self, (zkv_snapshot_grant_t *) msg->body);
+                else
+                if (msg && msg->desc == &zkv_snapshot_cancel_desc)
+                    s_cancel (self, (zkv_snapshot_cancel_t *) msg->body);
                 else
                 if (msg)
                     zsys_error ("snapshotter: unexpected message %s", msg->desc->name);

@@ -6,7 +6,10 @@
     and hands front its replies: chunks of the image with remaining_bytes
     counting down (etcd's meaning: bytes left after this one), then a last
     reply whose blob is the SHA-256 of all the image bytes, so that a
-    saved file is "image + SHA-256" as etcd's is. The first reply needs
+    saved file is "image + SHA-256" as etcd's is. Every reply's header is
+    the image's: the revision and the raft term of the state it holds. A
+    stream that fails ends with a `refused` to front, which answers it
+    with the error and its own header, as every error. The first reply needs
     the image's size, which takes a walk of its own over the snapshot: a
     sizer thread walks while the stream reads up to 16 MiB of the image
     ahead, so the two walks overlap.
@@ -17,13 +20,15 @@
     nothing for STALL_MSECS is given up (its RocksDB snapshot released),
     with `etcdserver: request timed out`. At most MAX_STREAMS at once;
     more are refused with `etcdserver: too many requests`. Each stream that
-    ends, sent whole or not, is a `snapshot` event.
+    ends, sent whole or not, is a `snapshot` event. A stream whose client
+    went away (front sees its connection closed: snapshot_cancel) ends at
+    once, unanswered.
 
     Pipe commands:
       START       binds; replies "OK" or an error text
       $TERM       stops, dropping the streams under way
     Inbox (PULL, bound at args->snapshotter): snapshot_order, snapshot_grant,
-    from front; stream_piece goes to front.
+    snapshot_cancel, from front; stream_piece and refused go to front.
     =========================================================================
 */
 #ifndef ZKV_SNAPSHOTTER_H_INCLUDED

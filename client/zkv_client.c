@@ -13,6 +13,7 @@ struct zkv_client_s {
     zsock_t *dealer;                    //  connected to it
     zkv_curve_t *curve;                 //  CURVE credentials (NULL: plain)
     int timeout;                        //  msecs per call
+    int connect_timeout;                //  msecs to connect to an endpoint (0: timeout)
     size_t max_request_bytes;           //  larger requests are refused here
     uint64_t next_id;
 };
@@ -141,6 +142,8 @@ s_send (zkv_client_t *self, const uint8_t *bytes, size_t size, int64_t deadline)
         int64_t wait = remaining == 1? left: left / (int64_t) remaining;
         if (remaining > 1 && wait > 1000)
             wait = 1000;
+        if (self->connect_timeout > 0 && wait > self->connect_timeout)
+            wait = self->connect_timeout;
         zsock_set_sndtimeo (self->dealer, (int) wait);
         if (zmq_send (zsock_resolve (self->dealer), bytes, size, 0) == (int) size)
             return 0;
@@ -154,6 +157,12 @@ void
 zkv_client_set_max_request_bytes (zkv_client_t *self, size_t bytes)
 {
     self->max_request_bytes = bytes;
+}
+
+void
+zkv_client_set_connect_timeout (zkv_client_t *self, int msecs)
+{
+    self->connect_timeout = msecs > 0? msecs: 0;
 }
 
 //  Encodes and sends a request; returns its id, or 0 with status set
@@ -192,7 +201,7 @@ zkv_client_send (zkv_client_t *self, const zkv_desc_t *desc, const void *request
 static zkv_msg_t *
 s_decode (zframe_t **frame_p, const zkv_desc_t *desc, zkv_result_t *status)
 {
-    zkv_limits_t limits = zkv_limits_trusted ();
+    zkv_limits_t limits = zkv_limits_client ();
     zkv_msg_t *reply = zkv_msg_decode_reply (zframe_data (*frame_p), zframe_size (*frame_p),
                                              desc, &limits, status);
     zframe_destroy (frame_p);
@@ -226,6 +235,8 @@ zkv_client_call (zkv_client_t *self, const zkv_desc_t *desc, const void *request
     uint64_t id = s_send_request (self, desc, request, self->timeout, status);
     if (!id)
         return NULL;
+    if (self->connect_timeout > 0)
+        deadline = zclock_mono () + self->timeout;      //  the dial is not counted
     while (true) {
         int64_t left = deadline - zclock_mono ();
         if (left <= 0)

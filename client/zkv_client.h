@@ -50,6 +50,18 @@ void
 void
     zkv_client_set_max_request_bytes (zkv_client_t *self, size_t bytes);
 
+//  The dial timeout, etcd's DialTimeout for ZeroMQ, which connects lazily:
+//  an endpoint must complete its connection (TCP and ZeroMQ's handshake,
+//  CURVE's included) within msecs of a request being sent to it (and
+//  within the call's timeout; with several endpoints, within the share of
+//  it each gets, as without a dial timeout), or the request goes to the
+//  next endpoint, and fails with `context deadline exceeded` once none is
+//  left. A call's timeout then counts from when its request went out
+//  (etcdctl's command timeout excludes the dial). 0 (the default): no
+//  dial timeout, connecting may take the whole timeout of the call.
+void
+    zkv_client_set_connect_timeout (zkv_client_t *self, int msecs);
+
 //  Sends request (of type desc) and waits for its reply. Returns the reply
 //  (body: desc->response, or error_response when the node refused), or
 //  NULL with status set: ZKV_ERR_TIMEOUT when no endpoint answered in

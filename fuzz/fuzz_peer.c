@@ -20,7 +20,7 @@ s_decode (zkv_bin_t bytes, const zkv_desc_t *desc)
 int
 LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
 {
-    zkv_limits_t limits = { 256 << 20, 8, 1 << 24 };
+    zkv_limits_t limits = { 256 << 20, 8, 1 << 24, false };
     zkv_result_t status;
     zkv_msg_t *msg = zkv_msg_decode (data, size, ZKV_KIND_PEER, &limits, &status);
     if (msg && msg->desc == &zkv_peer_frame_desc) {

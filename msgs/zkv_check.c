@@ -6,6 +6,8 @@
 
 static const char *s_results [] = { "EQUAL", "GREATER", "LESS", "NOT_EQUAL" };
 static const char *s_targets [] = { "VERSION", "CREATE", "MOD", "VALUE", "LEASE" };
+static const char *s_sort_orders [] = { "NONE", "ASCEND", "DESCEND" };
+static const char *s_sort_targets [] = { "KEY", "VERSION", "CREATE", "MOD", "VALUE" };
 
 static int
 s_enum_index (zkv_bin_t text, const char **names, int count, bool empty_is_first)
@@ -30,11 +32,29 @@ zkv_compare_target (const zkv_compare_t *compare)
     return (zkv_cmp_target_t) s_enum_index (compare->target, s_targets, 5, true);
 }
 
+zkv_sort_order_t
+zkv_range_sort_order (const zkv_range_t *range)
+{
+    return (zkv_sort_order_t) s_enum_index (range->sort_order, s_sort_orders, 3, true);
+}
+
+zkv_sort_target_t
+zkv_range_sort_target (const zkv_range_t *range)
+{
+    return (zkv_sort_target_t) s_enum_index (range->sort_target, s_sort_targets, 5, true);
+}
+
 static int
 s_check_range (const zkv_range_t *range, zkv_result_t *status)
 {
     if (range->key.size == 0)
         return zkv_status_set (status, ZKV_ERR_EMPTY_KEY, NULL);
+    if ((int) zkv_range_sort_order (range) < 0)
+        return zkv_status_set (status, ZKV_ERR_MALFORMED,
+                               "sort_order must be NONE, ASCEND or DESCEND");
+    if ((int) zkv_range_sort_target (range) < 0)
+        return zkv_status_set (status, ZKV_ERR_MALFORMED,
+                               "sort_target must be KEY, VERSION, CREATE, MOD or VALUE");
     return 0;
 }
 
@@ -413,6 +433,17 @@ zkv_check_request (const zkv_desc_t *desc, const void *request, size_t max_txn_o
         if (alarm->alarm > 2)
             return zkv_status_set (status, ZKV_ERR_MALFORMED, "unknown alarm type %llu",
                                    (unsigned long long) alarm->alarm);
+        return 0;
+    }
+    if (desc == &zkv_snapshot_desc) {
+        //  Refused, not bent into range: a client that asked for chunks of
+        //  one size must not get chunks of another
+        uint64_t chunk = ((const zkv_snapshot_t *) request)->chunk_size;
+        if (chunk && (chunk < ZKV_SNAPSHOT_MIN_CHUNK || chunk > ZKV_SNAPSHOT_MAX_CHUNK))
+            return zkv_status_set (status, ZKV_ERR_MALFORMED,
+                                   "chunk_size %llu is out of range (0, or %d .. %d)",
+                                   (unsigned long long) chunk, ZKV_SNAPSHOT_MIN_CHUNK,
+                                   ZKV_SNAPSHOT_MAX_CHUNK);
         return 0;
     }
     if (desc == &zkv_txn_desc) {

@@ -127,7 +127,7 @@ zkv_limits_request (size_t max_request_bytes)
     //  Our deepest request (a txn nested in a txn) is far below 16 levels,
     //  and etcd allows 128 operations per txn: 4096 entries per container
     //  leaves room without letting one header claim much memory.
-    zkv_limits_t limits = { max_request_bytes, 16, 4096 };
+    zkv_limits_t limits = { max_request_bytes, 16, 4096, false };
     return limits;
 }
 
@@ -136,7 +136,15 @@ zkv_limits_trusted (void)
 {
     //  msgpack-c itself fails beyond 32 levels; replies may hold any
     //  number of key-values, bounded by the bytes that carry them.
-    zkv_limits_t limits = { SIZE_MAX, 30, SIZE_MAX };
+    zkv_limits_t limits = { SIZE_MAX, 30, SIZE_MAX, false };
+    return limits;
+}
+
+zkv_limits_t
+zkv_limits_client (void)
+{
+    zkv_limits_t limits = zkv_limits_trusted ();
+    limits.ignore_unknown = true;
     return limits;
 }
 
@@ -280,30 +288,39 @@ zkv_msg_encode_body (const zkv_desc_t *desc, const void *msg, size_t *size)
     return s_release (&buffer, rc, size);
 }
 
+//  The number of entries of an encoded map and the size of its header;
+//  -1 if bytes are not a map
+static int
+s_map_header (const uint8_t *bytes, size_t size, size_t *entries, size_t *header)
+{
+    if (size >= 1 && bytes [0] >= 0x80 && bytes [0] <= 0x8f) {
+        *entries = bytes [0] & 0x0f;
+        *header = 1;
+    }
+    else
+    if (size >= 3 && bytes [0] == 0xde) {
+        *entries = ((size_t) bytes [1] << 8) | bytes [2];
+        *header = 3;
+    }
+    else
+    if (size >= 5 && bytes [0] == 0xdf) {
+        *entries = ((size_t) bytes [1] << 24) | ((size_t) bytes [2] << 16)
+                 | ((size_t) bytes [3] << 8) | bytes [4];
+        *header = 5;
+    }
+    else
+        return -1;
+    return 0;
+}
+
 uint8_t *
 zkv_msg_wrap_reply (uint64_t id, bool has_id, const char *op, size_t op_size,
                     const void *body, size_t body_size, size_t *size)
 {
     const uint8_t *bytes = (const uint8_t *) body;
     size_t entries, header;
-    if (body_size >= 1 && bytes [0] >= 0x80 && bytes [0] <= 0x8f) {
-        entries = bytes [0] & 0x0f;
-        header = 1;
-    }
-    else
-    if (body_size >= 3 && bytes [0] == 0xde) {
-        entries = ((size_t) bytes [1] << 8) | bytes [2];
-        header = 3;
-    }
-    else
-    if (body_size >= 5 && bytes [0] == 0xdf) {
-        entries = ((size_t) bytes [1] << 24) | ((size_t) bytes [2] << 16)
-                | ((size_t) bytes [3] << 8) | bytes [4];
-        header = 5;
-    }
-    else
+    if (s_map_header (bytes, body_size, &entries, &header))
         return NULL;
-
     msgpack_sbuffer buffer;
     msgpack_sbuffer_init (&buffer);
     msgpack_packer pk;
@@ -315,6 +332,27 @@ zkv_msg_wrap_reply (uint64_t id, bool has_id, const char *op, size_t op_size,
     }
     rc |= msgpack_pack_str_with_body (&pk, "op", 2);
     rc |= msgpack_pack_str_with_body (&pk, op, op_size);
+    rc |= msgpack_sbuffer_write (&buffer, (const char *) bytes + header, body_size - header);
+    return s_release (&buffer, rc, size);
+}
+
+uint8_t *
+zkv_msg_stamp_event (const void *body, size_t body_size, uint64_t seq, uint64_t boot,
+                     size_t *size)
+{
+    const uint8_t *bytes = (const uint8_t *) body;
+    size_t entries, header;
+    if (s_map_header (bytes, body_size, &entries, &header))
+        return NULL;
+    msgpack_sbuffer buffer;
+    msgpack_sbuffer_init (&buffer);
+    msgpack_packer pk;
+    msgpack_packer_init (&pk, &buffer, msgpack_sbuffer_write);
+    int rc = msgpack_pack_map (&pk, entries + 2);
+    rc |= msgpack_pack_str_with_body (&pk, "seq", 3);
+    rc |= msgpack_pack_uint64 (&pk, seq);
+    rc |= msgpack_pack_str_with_body (&pk, "boot", 4);
+    rc |= msgpack_pack_uint64 (&pk, boot);
     rc |= msgpack_sbuffer_write (&buffer, (const char *) bytes + header, body_size - header);
     return s_release (&buffer, rc, size);
 }
@@ -364,8 +402,13 @@ static const char *s_wanted [] = {
     [ZKV_T_MSG] = "a map", [ZKV_T_LIST] = "an array of maps"
 };
 
+//  How s_decode_map takes a map: at the top, the envelope keys "id" and
+//  "op" are the caller's; lenient, fields no descriptor names are skipped
+#define S_ENVELOPE 1
+#define S_LENIENT  2
+
 static int s_decode_map (const msgpack_object *map, const zkv_desc_t *desc, void *msg,
-                         msgpack_zone *zone, size_t skip_envelope, zkv_result_t *status);
+                         msgpack_zone *zone, int how, zkv_result_t *status);
 
 static int
 s_wrong_type (const zkv_desc_t *desc, const zkv_field_t *field, const msgpack_object *value,
@@ -378,7 +421,7 @@ s_wrong_type (const zkv_desc_t *desc, const zkv_field_t *field, const msgpack_ob
 
 static int
 s_decode_field (const zkv_desc_t *desc, const zkv_field_t *field, const msgpack_object *value,
-                void *msg, msgpack_zone *zone, zkv_result_t *status)
+                void *msg, msgpack_zone *zone, int how, zkv_result_t *status)
 {
     char *at = (char *) msg + field->offset;
     switch (field->type) {
@@ -423,7 +466,7 @@ s_decode_field (const zkv_desc_t *desc, const zkv_field_t *field, const msgpack_
                 return zkv_status_set (status, ZKV_ERR_INTERNAL, "out of memory");
             memset (sub, 0, field->sub->size);
             *(void **) at = sub;
-            return s_decode_map (value, field->sub, sub, zone, 0, status);
+            return s_decode_map (value, field->sub, sub, zone, how & S_LENIENT, status);
         }
         case ZKV_T_LIST: {
             if (value->type != MSGPACK_OBJECT_ARRAY)
@@ -445,7 +488,7 @@ s_decode_field (const zkv_desc_t *desc, const zkv_field_t *field, const msgpack_
                                            field->name, desc->name, s_type_name (item->type));
                 if (s_decode_map (item, field->sub,
                                   (char *) list->items + i * field->sub->size,
-                                  zone, 0, status))
+                                  zone, how & S_LENIENT, status))
                     return -1;
             }
             return 0;
@@ -462,11 +505,10 @@ s_str_is (const msgpack_object *object, const char *text)
         && memcmp (object->via.str.ptr, text, object->via.str.size) == 0;
 }
 
-//  Decodes the entries of map into msg. At the top level (skip_envelope)
-//  the envelope keys "id", "op" are left to the caller.
+//  Decodes the entries of map into msg, as `how` says (S_ENVELOPE, S_LENIENT)
 static int
 s_decode_map (const msgpack_object *map, const zkv_desc_t *desc, void *msg,
-              msgpack_zone *zone, size_t skip_envelope, zkv_result_t *status)
+              msgpack_zone *zone, int how, zkv_result_t *status)
 {
     uint64_t seen = 0;                  //  descriptors hold fewer than 64 fields
     for (size_t i = 0; i < map->via.map.size; i++) {
@@ -476,12 +518,14 @@ s_decode_map (const msgpack_object *map, const zkv_desc_t *desc, void *msg,
             return zkv_status_set (status, ZKV_ERR_MALFORMED,
                                    "keys of %s must be str, got %s",
                                    desc->name, s_type_name (key->type));
-        if (skip_envelope && (s_str_is (key, "id") || s_str_is (key, "op")))
+        if ((how & S_ENVELOPE) && (s_str_is (key, "id") || s_str_is (key, "op")))
             continue;
         size_t f;
         for (f = 0; f < desc->field_count; f++)
             if (s_str_is (key, desc->fields [f].name))
                 break;
+        if (f == desc->field_count && (how & S_LENIENT))
+            continue;
         if (f == desc->field_count) {
             char name [64];
             return zkv_status_set (status, ZKV_ERR_MALFORMED, "unknown field \"%s\" in %s",
@@ -493,7 +537,7 @@ s_decode_map (const msgpack_object *map, const zkv_desc_t *desc, void *msg,
             return zkv_status_set (status, ZKV_ERR_MALFORMED, "duplicate field \"%s\" in %s",
                                    desc->fields [f].name, desc->name);
         seen |= 1ULL << f;
-        if (s_decode_field (desc, &desc->fields [f], value, msg, zone, status))
+        if (s_decode_field (desc, &desc->fields [f], value, msg, zone, how, status))
             return -1;
     }
     return 0;
@@ -581,14 +625,15 @@ s_envelope (const msgpack_object *root, zkv_msg_t *self, bool *has_error, zkv_re
 //  Allocates the body of type desc in self's zone and decodes root into it
 static int
 s_decode_top (const msgpack_object *root, zkv_msg_t *self, const zkv_desc_t *desc,
-              zkv_result_t *status)
+              const zkv_limits_t *limits, zkv_result_t *status)
 {
     self->desc = desc;
     self->body = msgpack_zone_malloc (self->zone, desc->size);
     if (!self->body)
         return zkv_status_set (status, ZKV_ERR_INTERNAL, "out of memory");
     memset (self->body, 0, desc->size);
-    return s_decode_map (root, desc, self->body, self->zone, 1, status);
+    return s_decode_map (root, desc, self->body, self->zone,
+                         S_ENVELOPE | (limits->ignore_unknown? S_LENIENT: 0), status);
 }
 
 static zkv_msg_t *
@@ -635,7 +680,7 @@ s_decode_message (const void *data, size_t size, int kinds, const zkv_desc_t *re
             goto failed;
         }
     }
-    if (s_decode_top (&root, self, desc, status))
+    if (s_decode_top (&root, self, desc, limits, status))
         goto failed;
     return self;
 
@@ -691,7 +736,7 @@ zkv_msg_decode_body (const void *data, size_t size, const zkv_desc_t *desc,
         return NULL;
     }
     memset (body, 0, desc->size);
-    if (s_decode_map (&root, desc, body, zone, 0, status))
+    if (s_decode_map (&root, desc, body, zone, limits->ignore_unknown? S_LENIENT: 0, status))
         return NULL;
     return body;
 }

@@ -169,15 +169,22 @@ typedef struct {
     size_t max_bytes;                   //  whole frame
     size_t max_depth;                   //  nesting of maps and arrays
     size_t max_items;                   //  entries of any one map or array
+    bool ignore_unknown;                //  skip fields no descriptor names (else an error)
 } zkv_limits_t;
 
 //  Limits for client requests at a node: max_bytes is --max-request-bytes
 zkv_limits_t
     zkv_limits_request (size_t max_request_bytes);
 
-//  Limits for trusted traffic (replies at a client, actors of one node)
+//  Limits for trusted traffic (the actors of one node)
 zkv_limits_t
     zkv_limits_trusted (void);
+
+//  Limits for replies and events at a client: trusted's, and fields no
+//  descriptor names are skipped (a newer member may add fields to its
+//  replies and events, which an older client must still read)
+zkv_limits_t
+    zkv_limits_client (void);
 
 //  ---------------------------------------------------------------------
 //  Decoded messages
@@ -252,6 +259,14 @@ uint8_t *
 uint8_t *
     zkv_msg_wrap_reply (uint64_t id, bool has_id, const char *op, size_t op_size,
                         const void *body, size_t body_size, size_t *size);
+
+//  Stamps an event body (an encoded *_event map that carries no seq and no
+//  boot: they are the publisher's) with the publisher's seq and boot: a
+//  map with "seq" and "boot" followed by the body's own entries. Returns a
+//  fresh buffer (caller frees) or NULL if body is not a map.
+uint8_t *
+    zkv_msg_stamp_event (const void *body, size_t body_size, uint64_t seq, uint64_t boot,
+                         size_t *size);
 
 //  Encodes an error_response body for status, with header
 uint8_t *

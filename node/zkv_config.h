@@ -55,6 +55,7 @@ typedef struct {
     bool fault_injection;               //  --enable-fault-injection (tests)
     int listen_peer_fd;                 //  --listen-peer-fd (tests; -1: none)
     int listen_client_fd;               //  --listen-client-fd (tests; -1: none)
+    int listen_events_fd;               //  --listen-events-fd (tests; -1: none)
     //  CURVE on every socket: all four or none; or on the peer socket
     //  alone: --peer-cert, with or without --peer-certs-dir (checked here;
     //  the files are read by main)

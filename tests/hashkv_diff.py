@@ -326,6 +326,7 @@ def start_zkv(tmp, binary):
 
 class Zkv:
     def __init__(self, endpoint):
+        self.endpoint = endpoint
         self.ctx = zmq.Context()
         self.sock = self.ctx.socket(zmq.DEALER)
         self.sock.setsockopt(zmq.LINGER, 0)

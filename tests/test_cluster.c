@@ -400,3 +400,84 @@ Test (cluster, the_zkv_cluster_program)
     cr_assert_not_null (strstr (run.err, "must lie in 1024..65535"), "%s", run.err);
     zkv_run_free (&run);
 }
+
+//  Runs zkv-cluster and requires exit code, stdout and stderr exactly
+//  (stdout NULL: any)
+static void
+s_expect_exactly (int code, const char *out, const char *err, const char *const *words)
+{
+    zkv_run_t run = s_zkv_cluster (words);
+    cr_assert_eq (run.code, code, "zkv-cluster %s %s: exit %d\n%s%s", words [0],
+                  words [1]? words [1]: "", run.code, run.out, run.err);
+    if (out)
+        cr_assert_str_eq (run.out, out);
+    cr_assert_str_eq (run.err, err);
+    zkv_run_free (&run);
+}
+
+//  Starts a cluster of one member through the zkv-cluster program
+static void
+s_up_one (void)
+{
+    snprintf (cf_dir, sizeof cf_dir, "/tmp/zkv-test-cluster-XXXXXX");
+    cr_assert_not_null (mkdtemp (cf_dir));
+    s_detached = true;
+    const char *up [] = { "up", "-n", "1", NULL };
+    free (s_expect (0, up));
+}
+
+static void
+s_down (void)
+{
+    const char *down [] = { "down", NULL };
+    free (s_expect (0, down));
+    s_detached = false;
+}
+
+Test (cluster, a_name_the_cluster_file_does_not_hold_is_bad_usage)
+{
+    s_up_one ();
+    //  Whatever the command (kill once said `n9 is not running`, exit 1)
+    const char *commands [] = { "kill", "stop", "start", "restart", "pause", "resume",
+                                "isolate", NULL };
+    for (size_t i = 0; commands [i]; i++) {
+        const char *words [] = { commands [i], "n9", NULL };
+        s_expect_exactly (128, "", "Error: no member is named n9\n", words);
+    }
+    //  A member that is known but stopped is no bad usage
+    const char *kill_n1 [] = { "kill", "n1", NULL };
+    free (s_expect (0, kill_n1));
+    s_expect_exactly (1, "", "Error: n1 is not running\n", kill_n1);
+    s_down ();
+}
+
+Test (cluster, a_partition_of_one_group_or_of_strangers_is_bad_usage)
+{
+    s_up_one ();
+    //  Both exited 1, as if the cluster had failed to do it
+    const char *one_group [] = { "partition", "n1", NULL };
+    s_expect_exactly (128, "", "Error: a partition needs two groups, as A,B|C\n", one_group);
+    const char *stranger [] = { "partition", "n1|n9", NULL };
+    s_expect_exactly (128, "", "Error: no member is named n9\n", stranger);
+    s_down ();
+}
+
+Test (cluster, starting_a_member_that_runs_says_so)
+{
+    s_up_one ();
+    //  It said nothing; now it names the member and its pid, and exits 0:
+    //  the member runs, as asked
+    const char *status [] = { "status", NULL };
+    char *table = s_expect (0, status);
+    char name [16];
+    int pid = 0;
+    const char *row = strstr (table, "\nn1 ");
+    cr_assert (row && sscanf (row + 1, "%15s %*s %d", name, &pid) == 2 && pid > 0, "%s", table);
+    free (table);
+    char said [128];
+    snprintf (said, sizeof said, "n1 is running already (pid %d): nothing done\n", pid);
+    const char *start [] = { "start", "n1", NULL };
+    s_expect_exactly (0, said, "", start);
+    cr_assert_eq (s_status_count (" leader "), 1);
+    s_down ();
+}

@@ -791,3 +791,51 @@ Test (maintenance, every_member_publishes_its_events)
     msgpack_zone_free (zone);
     zsock_destroy (&sub);
 }
+
+//  defrag --cluster with a member down (killed: its port refuses; stopped:
+//  its port takes the TCP connection, but nothing answers ZeroMQ's
+//  handshake): that member fails within the dial timeout (not the
+//  defrag's hour), the others are defragmented, the follower first and
+//  the leader last, and the exit code is 1
+static void
+s_defrag_past_a_member_down (int signal)
+{
+    cf_up (NULL);
+    char leader [32];
+    cf_leader (leader, sizeof leader);
+    //  A follower other than n1, which lists the members
+    const char *victim = !streq (leader, "n2")? "n2": "n3";
+    const char *follower = streq (leader, "n1")? (streq (victim, "n2")? "n3": "n2"): "n1";
+    cr_assert_eq (zkv_harness_signal (cf_cluster, victim, signal), 0);
+    const char *defrag [] = { "defrag", "--cluster", NULL };
+    zkv_run_t run = s_zkvctl (defrag);
+    if (signal == SIGSTOP)
+        cr_assert_eq (zkv_harness_signal (cf_cluster, victim, SIGCONT), 0);
+    cr_assert_eq (run.code, 1, "%s%s", run.out, run.err);
+    char *failed = zsys_sprintf ("Failed to defragment etcd member[%s]. took ",
+                                 zkv_harness_endpoint (cf_cluster, victim));
+    cr_assert_eq (strncmp (run.err, failed, strlen (failed)), 0, "%s", run.err);
+    cr_assert_eq (s_count (run.err, "\n"), 1, "%s", run.err);
+    cr_assert_not_null (strstr (run.err, ". (context deadline exceeded)\n"), "%s", run.err);
+    char *first = zsys_sprintf ("Finished defragmenting etcd member[%s]. took ",
+                                zkv_harness_endpoint (cf_cluster, follower));
+    char *last = zsys_sprintf ("\nFinished defragmenting etcd member[%s]. took ",
+                               zkv_harness_endpoint (cf_cluster, leader));
+    cr_assert_eq (strncmp (run.out, first, strlen (first)), 0, "%s", run.out);
+    cr_assert_not_null (strstr (run.out, last), "%s", run.out);
+    cr_assert_eq (s_count (run.out, "\n"), 2, "%s", run.out);
+    free (first);
+    free (last);
+    free (failed);
+    zkv_run_free (&run);
+}
+
+Test (maintenance, defrag_cluster_goes_past_a_dead_member)
+{
+    s_defrag_past_a_member_down (SIGKILL);
+}
+
+Test (maintenance, defrag_cluster_goes_past_a_stopped_member)
+{
+    s_defrag_past_a_member_down (SIGSTOP);
+}

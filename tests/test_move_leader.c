@@ -228,6 +228,15 @@ Test (move_leader, from_a_follower_by_name_and_by_id_to_itself_and_to_no_member)
     zkv_msg_destroy (&reply);
     reply = s_move (target, cf_member_id (target), third);
     cr_assert_not_null (zkv_reply_error (reply));
+    char disagree [200];
+    snprintf (disagree, sizeof disagree, "zkv: malformed request: target_id %016llx and name "
+              "\"%s\" (member %016llx) name different members",
+              (unsigned long long) cf_member_id (target), third,
+              (unsigned long long) cf_member_id (third));
+    cr_assert (cf_text_is (zkv_reply_error (reply)->message, disagree), "%.*s",
+               (int) zkv_reply_error (reply)->message.size,
+               (const char *) zkv_reply_error (reply)->message.data);
+    cr_assert (cf_text_is (zkv_reply_error (reply)->code, "InvalidArgument"));
     zkv_msg_destroy (&reply);
     const char *nobody [] = { "move-leader", "nobody", NULL };
     run = cf_zkvctl (zkv_harness_endpoints (cf_cluster), nobody);

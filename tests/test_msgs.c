@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "zkv_check.h"
+#include "zkv_event_seq.h"
 #include "zkv_utf8.h"
 #include "zkv_msgs.h"
 
@@ -218,6 +219,72 @@ Test (msgs, lookup_by_name)
     cr_assert_eq (zkv_msg_lookup ("pu", 2), NULL);
 }
 
+//  Every event a member publishes is stamped with its seq and boot; the
+//  event's own fields are kept
+Test (msgs, event_stamping)
+{
+    zkv_alarm_event_t event = {
+        .member = 5, .state = zkv_bin ("activated", 9), .member_id = 6,
+        .alarm = zkv_bin ("NOSPACE", 7)
+    };
+    size_t body_size, size;
+    uint8_t *body = zkv_msg_encode_body (&zkv_alarm_event_desc, &event, &body_size);
+    uint8_t *stamped = zkv_msg_stamp_event (body, body_size, 12, 1700000000123456, &size);
+    cr_assert_not_null (stamped);
+    msgpack_zone *zone = msgpack_zone_new (1024);
+    zkv_limits_t limits = zkv_limits_trusted ();
+    zkv_result_t status;
+    zkv_alarm_event_t *decoded = (zkv_alarm_event_t *) zkv_msg_decode_body (
+        stamped, size, &zkv_alarm_event_desc, zone, &limits, &status);
+    cr_assert_not_null (decoded, "%s", status.detail);
+    event.seq = 12;
+    event.boot = 1700000000123456;
+    s_assert_equal (&zkv_alarm_event_desc, &event, decoded, "event");
+    free (stamped);
+    //  What is no map is not stamped
+    cr_assert_null (zkv_msg_stamp_event ("\x93\x01\x02\x03", 4, 1, 1, &size));
+    msgpack_zone_free (zone);
+    free (body);
+}
+
+//  What the seq and boot of a member's messages tell a subscriber
+Test (msgs, event_seq_tells_gaps_and_restarts)
+{
+    zkv_event_seq_t seq = { 0, 0 };
+    //  The first word tells nothing missed, whatever its seq
+    zkv_event_seq_news_t news = zkv_event_seq_heard (&seq, 100, 7, true);
+    cr_assert (news.first && !news.restarted && news.missed_from == 0);
+    //  The events after the hello's seq, one by one: nothing missed
+    news = zkv_event_seq_heard (&seq, 100, 8, false);
+    cr_assert (!news.first && !news.restarted && news.missed_from == 0);
+    news = zkv_event_seq_heard (&seq, 100, 8, true);
+    cr_assert (news.missed_from == 0);
+    //  9 and 10 missed: told by the event after, or by a hello
+    news = zkv_event_seq_heard (&seq, 100, 11, false);
+    cr_assert (news.missed_from == 9 && news.missed_to == 10);
+    news = zkv_event_seq_heard (&seq, 100, 13, true);
+    cr_assert (news.missed_from == 12 && news.missed_to == 13);
+    news = zkv_event_seq_heard (&seq, 100, 14, false);
+    cr_assert (news.missed_from == 0);
+    //  A restart is no gap; its events before the first heard are missed
+    news = zkv_event_seq_heard (&seq, 200, 0, true);
+    cr_assert (news.restarted && news.missed_from == 0);
+    news = zkv_event_seq_heard (&seq, 200, 1, false);
+    cr_assert (!news.restarted && news.missed_from == 0);
+    news = zkv_event_seq_heard (&seq, 300, 3, false);
+    cr_assert (news.restarted && news.missed_from == 1 && news.missed_to == 2);
+    news = zkv_event_seq_heard (&seq, 400, 2, true);
+    cr_assert (news.restarted && news.missed_from == 1 && news.missed_to == 2);
+    news = zkv_event_seq_heard (&seq, 400, 3, false);
+    cr_assert (!news.restarted && news.missed_from == 0);
+    //  A first event heard tells nothing missed either
+    zkv_event_seq_t other = { 0, 0 };
+    news = zkv_event_seq_heard (&other, 100, 50, false);
+    cr_assert (news.first && news.missed_from == 0);
+    news = zkv_event_seq_heard (&other, 100, 51, false);
+    cr_assert (news.missed_from == 0);
+}
+
 Test (msgs, reply_wrapping)
 {
     zkv_key_value_t prev = { .key = zkv_bin ("k", 1), .value = zkv_bin ("v", 1), .version = 3 };
@@ -256,6 +323,57 @@ Test (msgs, reply_wrapping)
     zkv_msg_destroy (&decoded);
     free (reply);
     free (body);
+}
+
+//  A reply or event from a newer member, with fields this build does not
+//  know (in the top map and in a nested one), is read at a client and its
+//  known fields kept; the same fields in a request, or between the actors
+//  of a member, are an error
+Test (msgs, replies_and_events_skip_unknown_fields_requests_refuse_them)
+{
+    //  {"id": 5, "op": "put", "header": {"revision": 9, "shard": 1}, "later": [1]}
+    const uint8_t reply [] = {
+        0x84, 0xa2, 'i', 'd', 0x05, 0xa2, 'o', 'p', 0xa3, 'p', 'u', 't',
+        0xa6, 'h', 'e', 'a', 'd', 'e', 'r',
+            0x82, 0xa8, 'r', 'e', 'v', 'i', 's', 'i', 'o', 'n', 0x09,
+                  0xa5, 's', 'h', 'a', 'r', 'd', 0x01,
+        0xa5, 'l', 'a', 't', 'e', 'r', 0x91, 0x01
+    };
+    zkv_limits_t client = zkv_limits_client ();
+    zkv_result_t status;
+    zkv_msg_t *decoded = zkv_msg_decode_reply (reply, sizeof reply, &zkv_put_desc, &client,
+                                               &status);
+    cr_assert_not_null (decoded, "%s", status.detail);
+    zkv_put_response_t *response = decoded->body;
+    cr_assert_eq (response->header->revision, 9);
+    zkv_msg_destroy (&decoded);
+
+    //  An event body: {"term": 2, "leader": 7, "votes": 3}
+    const uint8_t event [] = {
+        0x83, 0xa4, 't', 'e', 'r', 'm', 0x02, 0xa6, 'l', 'e', 'a', 'd', 'e', 'r', 0x07,
+        0xa5, 'v', 'o', 't', 'e', 's', 0x03
+    };
+    msgpack_zone *zone = msgpack_zone_new (1024);
+    zkv_leader_event_t *leader = zkv_msg_decode_body (event, sizeof event,
+                                                      &zkv_leader_event_desc, zone, &client,
+                                                      &status);
+    cr_assert_not_null (leader, "%s", status.detail);
+    cr_assert_eq (leader->leader, 7);
+    //  Inside a member, an unknown field is a bug: it still tells
+    zkv_limits_t trusted = zkv_limits_trusted ();
+    cr_assert_null (zkv_msg_decode_body (event, sizeof event, &zkv_leader_event_desc, zone,
+                                         &trusted, &status));
+    msgpack_zone_free (zone);
+
+    //  {"op": "put", "key": <bin k>, "later": 1}
+    const uint8_t request [] = {
+        0x83, 0xa2, 'o', 'p', 0xa3, 'p', 'u', 't', 0xa3, 'k', 'e', 'y', 0xc4, 0x01, 'k',
+        0xa5, 'l', 'a', 't', 'e', 'r', 0x01
+    };
+    zkv_limits_t limits = zkv_limits_request (1 << 20);
+    cr_assert_null (zkv_msg_decode (request, sizeof request, ZKV_KIND_REQUEST, &limits,
+                                    &status));
+    cr_assert_eq (status.err, ZKV_ERR_MALFORMED);
 }
 
 //  ---------------------------------------------------------------------
@@ -470,6 +588,31 @@ Test (msgs, etcd_request_checks)
 
     zkv_range_t range = { .key = zkv_bin ("", 0) };
     cr_assert_eq (s_check (&zkv_range_desc, &range).err, ZKV_ERR_EMPTY_KEY);
+    //  etcd's sort enums, by name; the zero ones may be left out
+    range.key = zkv_bin ("k", 1);
+    const char *orders [] = { "", "NONE", "ASCEND", "DESCEND" };
+    const char *targets [] = { "", "KEY", "VERSION", "CREATE", "MOD", "VALUE" };
+    for (size_t i = 0; i < 4; i++)
+        for (size_t j = 0; j < 6; j++) {
+            range.sort_order = zkv_bin (orders [i], strlen (orders [i]));
+            range.sort_target = zkv_bin (targets [j], strlen (targets [j]));
+            cr_assert_eq (s_check (&zkv_range_desc, &range).err, ZKV_ERR_OK);
+            cr_assert_eq ((int) zkv_range_sort_order (&range), i? (int) i - 1: 0);
+            cr_assert_eq ((int) zkv_range_sort_target (&range), j? (int) j - 1: 0);
+        }
+    range.sort_order = zkv_bin ("descend", 7);
+    zkv_result_t status = s_check (&zkv_range_desc, &range);
+    cr_assert_eq (status.err, ZKV_ERR_MALFORMED);
+    cr_assert_str_eq (status.detail, "sort_order must be NONE, ASCEND or DESCEND");
+    range.sort_order = zkv_bin ("", 0);
+    range.sort_target = zkv_bin ("MODIFY", 6);
+    status = s_check (&zkv_range_desc, &range);
+    cr_assert_eq (status.err, ZKV_ERR_MALFORMED);
+    cr_assert_str_eq (status.detail, "sort_target must be KEY, VERSION, CREATE, MOD or VALUE");
+    //  In a txn too
+    zkv_request_op_t get = { .request_range = &range };
+    zkv_txn_t txn = { .success = { &get, 1 } };
+    cr_assert_eq (s_check (&zkv_txn_desc, &txn).err, ZKV_ERR_MALFORMED);
     zkv_delete_range_t del = { .key = zkv_bin ("", 0) };
     cr_assert_eq (s_check (&zkv_delete_range_desc, &del).err, ZKV_ERR_EMPTY_KEY);
 }

@@ -803,3 +803,97 @@ BOTH (mvcc, a_walk_stops_once_its_deadline_passed)
     cr_assert_eq (s_range (&store, all, ZKV_ERR_OK).count, 3 * ZKV_MVCC_DEADLINE_STEPS);
     fx_destroy (&store);
 }
+
+//  The keys of a range reply, joined by spaces
+static char *
+s_keys (const zkv_range_response_t *response)
+{
+    static char text [512];
+    text [0] = 0;
+    for (size_t i = 0; i < response->kvs.count; i++) {
+        const zkv_key_value_t *kv = &response->kvs.items [i];
+        snprintf (text + strlen (text), sizeof text - strlen (text), "%s%.*s", i? " ": "",
+                  (int) kv->key.size, (const char *) kv->key.data);
+    }
+    return text;
+}
+
+static zkv_range_t
+s_sorted (const char *order, const char *target, int64_t limit)
+{
+    zkv_range_t range = { .key = fx_bin ("k"), .range_end = fx_bin ("l"), .limit = limit };
+    if (order)
+        range.sort_order = fx_bin (order);
+    if (target)
+        range.sort_target = fx_bin (target);
+    return range;
+}
+
+BOTH (mvcc, a_sorted_range_sorts_as_etcd_then_applies_the_limit)
+{
+    fx_store_t store;
+    fx_new (&store, memory);
+    //  14 keys (past the 12 where etcd's sort is stable) whose versions tie:
+    //  k00..k13 with value 13 - i, k01 k03 .. k13 put twice
+    for (int i = 0; i < 14; i++) {
+        char key [8], value [8];
+        snprintf (key, sizeof key, "k%02d", i);
+        snprintf (value, sizeof value, "%02d", 13 - i);
+        fx_put (&store, key, value);
+    }
+    for (int i = 1; i < 14; i += 2) {
+        char key [8], value [8];
+        snprintf (key, sizeof key, "k%02d", i);
+        snprintf (value, sizeof value, "%02d", 13 - i);
+        fx_put (&store, key, value);
+    }
+    zkv_range_response_t r;
+    //  DESCEND by version: the twice-put first, ties in key order
+    r = s_range (&store, s_sorted ("DESCEND", "VERSION", 0), ZKV_ERR_OK);
+    cr_assert_str_eq (s_keys (&r), "k01 k03 k05 k07 k09 k11 k13 k00 k02 k04 k06 k08 k10 k12");
+    //  The limit applies after the sort; count and more as without one
+    r = s_range (&store, s_sorted ("DESCEND", "VERSION", 3), ZKV_ERR_OK);
+    cr_assert_str_eq (s_keys (&r), "k01 k03 k05");
+    cr_assert (r.more && r.count == 14);
+    r = s_range (&store, s_sorted ("ASCEND", "VALUE", 2), ZKV_ERR_OK);
+    cr_assert_str_eq (s_keys (&r), "k13 k12");
+    r = s_range (&store, s_sorted ("DESCEND", NULL, 2), ZKV_ERR_OK);
+    cr_assert_str_eq (s_keys (&r), "k13 k12");
+    r = s_range (&store, s_sorted ("DESCEND", "MOD", 1), ZKV_ERR_OK);
+    cr_assert_str_eq (s_keys (&r), "k13");
+    r = s_range (&store, s_sorted ("ASCEND", "CREATE", 2), ZKV_ERR_OK);
+    cr_assert_str_eq (s_keys (&r), "k00 k01");
+    r = s_range (&store, s_sorted ("ASCEND", "KEY", 2), ZKV_ERR_OK);
+    cr_assert_str_eq (s_keys (&r), "k00 k01");
+    //  etcd's default: a target without an order sorts ASCEND the first
+    //  limit + 1 keys only
+    r = s_range (&store, s_sorted (NULL, "VALUE", 2), ZKV_ERR_OK);
+    cr_assert_str_eq (s_keys (&r), "k02 k01");
+    cr_assert (r.more && r.count == 14);
+    r = s_range (&store, s_sorted ("NONE", "MOD", 0), ZKV_ERR_OK);
+    cr_assert_str_eq (s_keys (&r), "k00 k02 k04 k06 k08 k10 k12 k01 k03 k05 k07 k09 k11 k13");
+    //  Keys only, sorted by the values it leaves out
+    zkv_range_t keys = s_sorted ("DESCEND", "VALUE", 3);
+    keys.keys_only = true;
+    r = s_range (&store, keys, ZKV_ERR_OK);
+    cr_assert_str_eq (s_keys (&r), "k00 k01 k02");
+    cr_assert (r.kvs.items [0].value.size == 0 && r.kvs.items [2].value.size == 0);
+    //  Count only: nothing to sort
+    zkv_range_t count = s_sorted ("DESCEND", "VALUE", 3);
+    count.count_only = true;
+    r = s_range (&store, count, ZKV_ERR_OK);
+    cr_assert (r.kvs.count == 0 && r.count == 14 && !r.more);
+    //  A sort holds every key-value it reads: the reply bound counts them
+    //  all. KEY ASCEND is key order, read no further than the limit.
+    //  (setting the limits starts a reply's count)
+    zkv_mvcc_limits_t limits = { .max_reply_bytes = 3 * (3 + 2 + ZKV_MVCC_REPLY_KV_OVERHEAD) };
+    zkv_mvcc_set_limits (store.mvcc, &limits);
+    r = s_range (&store, s_sorted ("ASCEND", "KEY", 3), ZKV_ERR_OK);
+    cr_assert_str_eq (s_keys (&r), "k00 k01 k02");
+    zkv_mvcc_set_limits (store.mvcc, &limits);
+    r = s_range (&store, s_sorted (NULL, "VERSION", 2), ZKV_ERR_OK);
+    cr_assert_str_eq (s_keys (&r), "k00 k02");
+    zkv_mvcc_set_limits (store.mvcc, &limits);
+    s_range (&store, s_sorted ("DESCEND", "KEY", 3), ZKV_ERR_RESPONSE_TOO_LARGE);
+    fx_destroy (&store);
+}

@@ -67,3 +67,26 @@ Test (protocol, every_client_message_is_documented)
     }
     free (doc);
 }
+
+//  The request map's list of operations names every request a member serves
+Test (protocol, every_op_is_listed_in_the_request_map)
+{
+    char *doc = s_read (ZKV_SOURCE_DIR "/docs/PROTOCOL.md");
+    char *section = strstr (doc, "\n## The request map\n");
+    cr_assert_not_null (section, "PROTOCOL.md has no section \"## The request map\"");
+    char *end = strstr (section + 1, "\n## ");
+    size_t length = end? (size_t) (end - section): strlen (section);
+    size_t listed = 0;
+    for (const zkv_desc_t *const *desc = zkv_msg_table; *desc; desc++) {
+        if ((*desc)->kind != ZKV_KIND_REQUEST)
+            continue;
+        char name [96];
+        snprintf (name, sizeof name, "`%s`", (*desc)->name);
+        char *found = strstr (section, name);
+        cr_assert (found && found < section + length,
+                   "PROTOCOL.md's request map does not list op %s", (*desc)->name);
+        listed++;
+    }
+    cr_assert_eq (listed, ZKV_REQ_COUNT);
+    free (doc);
+}

@@ -1012,3 +1012,203 @@ Test (zkvctl, an_oversized_request_gets_the_clear_error_at_once)
     zkv_run_free (&run);
     free (value);
 }
+
+//  ---------------------------------------------------------------------
+//  ZKVCTL_<FLAG> environment variables
+
+//  Runs zkvctl args (NULL-terminated, no endpoint added) with the
+//  variables vars ("NAME=value", NULL-terminated) set
+static zkv_run_t
+s_zkvctl_env (const char *const *vars, const char *const *args)
+{
+    const char *argv [64];
+    int argc = 0;
+    argv [argc++] = "/usr/bin/env";
+    for (int i = 0; vars [i] && argc < 30; i++)
+        argv [argc++] = vars [i];
+    argv [argc++] = ZKVCTL_BIN;
+    for (int i = 0; args [i] && argc < 63; i++)
+        argv [argc++] = args [i];
+    argv [argc] = NULL;
+    return zkv_run (NULL, argv);
+}
+
+Test (zkvctl, environment_variables_set_global_flags)
+{
+    char *endpoints = zsys_sprintf ("ZKVCTL_ENDPOINTS=%s", zkv_testnode_endpoint (s_node_get ()));
+    const char *put [] = { "put", "k", "v", NULL };
+    const char *get [] = { "get", "k", NULL };
+    const char *with_endpoints [] = { endpoints, NULL };
+    S_EXPECT (s_zkvctl_env (with_endpoints, put), 0, "OK\n", "");
+    //  -w, --hex, --command-timeout (none left: fails before sending)
+    const char *json [] = { endpoints, "ZKVCTL_WRITE_OUT=json", NULL };
+    zkv_run_t run = s_zkvctl_env (json, get);
+    cr_assert_eq (run.code, 0, "%s", run.err);
+    cr_assert (s_json_ok (run.out) && strstr (run.out, "\"kvs\":[{\"key\":\"aw==\""),
+               "%s", run.out);
+    zkv_run_free (&run);
+    const char *hex [] = { endpoints, "ZKVCTL_HEX=true", NULL };
+    S_EXPECT (s_zkvctl_env (hex, get), 0, "\\x6b\n\\x76\n", "");
+    const char *no_time [] = { endpoints, "ZKVCTL_COMMAND_TIMEOUT=0s", NULL };
+    S_EXPECT (s_zkvctl_env (no_time, get), 1, "", "Error: context deadline exceeded\n");
+    //  An unsupported format is the same bad argument as the flag's
+    const char *bogus [] = { endpoints, "ZKVCTL_WRITE_OUT=bogus", NULL };
+    S_EXPECT (s_zkvctl_env (bogus, get), 128, "", "Error: unsupported output format\n");
+
+    //  The command line wins over the variable (etcdctl 3.4 refuses the
+    //  two together): the variable names an endpoint nobody serves
+    const char *both [] = { "--endpoints", zkv_testnode_endpoint (s_node), "get", "k", NULL };
+    const char *elsewhere [] = { "ZKVCTL_ENDPOINTS=127.0.0.1:1", NULL };
+    S_EXPECT (s_zkvctl_env (elsewhere, both), 0, "k\nv\n", "");
+    S_EXPECT (s_zkvctl_env (elsewhere, get), 1, "", "Error: context deadline exceeded\n");
+    //  ... and an empty variable is no variable
+    const char *empty [] = { "ZKVCTL_ENDPOINTS=", NULL };
+    S_EXPECT (s_zkvctl_env (empty, both), 0, "k\nv\n", "");
+    //  A value its flag cannot take is ignored (etcdctl: silently), and a
+    //  variable that names no flag is warned about
+    const char *bad [] = { endpoints, "ZKVCTL_COMMAND_TIMEOUT=abc", "ZKVCTL_NO_SUCH=1", NULL };
+    S_EXPECT (s_zkvctl_env (bad, get), 0, "k\nv\n",
+              "Warning: ignored invalid value \"abc\" for ZKVCTL_COMMAND_TIMEOUT: time: invalid "
+              "duration \"abc\"\nWarning: unrecognized environment variable ZKVCTL_NO_SUCH=1\n");
+    const char *bad_bool [] = { endpoints, "ZKVCTL_HEX=maybe", NULL };
+    run = s_zkvctl_env (bad_bool, get);
+    cr_assert_eq (run.code, 0, "%s", run.err);
+    cr_assert_str_eq (run.out, "k\nv\n");
+    cr_assert_not_null (strstr (run.err, "Warning: ignored invalid value \"maybe\" for "
+                                         "ZKVCTL_HEX: "), "%s", run.err);
+    zkv_run_free (&run);
+
+    //  A --cluster-file on the command line wins over ZKVCTL_ENDPOINTS
+    //  (the flag wins over the variable); ZKVCTL_CLUSTER_FILE is read
+    char dead [128];
+    int fd = zkv_dead_endpoint (dead, sizeof dead);
+    cr_assert_geq (fd, 0);
+    char *dir = s_temp_dir ();
+    char *text = zsys_sprintf ("cluster\n    member\n        client = \"%s\"\n",
+                               zkv_testnode_endpoint (s_node));
+    char *file = s_write_file (dir, "cluster.zpl", text);
+    char *dead_endpoints = zsys_sprintf ("ZKVCTL_ENDPOINTS=%s", dead);
+    const char *dead_env [] = { dead_endpoints, NULL };
+    const char *with_file [] = { "--cluster-file", file, "get", "k", NULL };
+    S_EXPECT (s_zkvctl_env (dead_env, with_file), 0, "k\nv\n", "");
+    char *file_var = zsys_sprintf ("ZKVCTL_CLUSTER_FILE=%s", file);
+    const char *file_env [] = { file_var, NULL };
+    S_EXPECT (s_zkvctl_env (file_env, get), 0, "k\nv\n", "");
+    unlink (file);
+    rmdir (dir);
+    free (file_var);
+    free (dead_endpoints);
+    free (file);
+    free (text);
+    free (dir);
+    free (endpoints);
+    close (fd);
+}
+
+//  ---------------------------------------------------------------------
+//  Malformed endpoints: bad arguments, at once
+
+Test (zkvctl, malformed_endpoints_are_bad_arguments)
+{
+    const char *cases [][2] = {
+        { "localhost", "missing port" },
+        { "localhost:", "missing port" },
+        { "http://localhost", "missing port" },
+        { ":2379", "missing host" },
+        { "localhost:abc", "invalid port" },
+        { "localhost:99999", "invalid port" },
+        { "localhost:0", "invalid port" },
+        { "127.0.0.1:2379/", "invalid port" },
+        { "host/x:2379", "invalid host" },
+        { "https://127.0.0.1:2379", "unsupported scheme" },
+        { "inproc://zkv", "unsupported scheme" },
+        { "ipc://", "missing path" },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases [0]; i++) {
+        char *expected = zsys_sprintf ("Error: invalid endpoint \"%s\": %s (expected host:port, "
+                                       "tcp://host:port or ipc://path)\n", cases [i][0],
+                                       cases [i][1]);
+        S_EXPECT (s_zkvctl_bare (NULL, "--endpoints", cases [i][0], "get", "k", NULL), 128, "",
+                  expected);
+        free (expected);
+    }
+    //  In a list, or from a cluster file, for any command
+    S_EXPECT (s_zkvctl_bare (NULL, "--endpoints", "127.0.0.1:2379,localhost", "endpoint",
+                             "status", NULL), 128, "",
+              "Error: invalid endpoint \"localhost\": missing port (expected host:port, "
+              "tcp://host:port or ipc://path)\n");
+    char *dir = s_temp_dir ();
+    char *file = s_write_file (dir, "cluster.zpl", "cluster\n    member\n        client = x\n");
+    S_EXPECT (s_zkvctl_bare (NULL, "--cluster-file", file, "defrag", NULL), 128, "",
+              "Error: invalid endpoint \"x\": missing port (expected host:port, "
+              "tcp://host:port or ipc://path)\n");
+    unlink (file);
+    rmdir (dir);
+    free (file);
+    free (dir);
+}
+
+//  ---------------------------------------------------------------------
+//  --dial-timeout: a member that does not connect fails every command
+//  within it, whatever the command's own timeout
+
+Test (zkvctl, dead_endpoint_fails_within_the_dial_timeout)
+{
+    char endpoint [128];
+    int fd = zkv_dead_endpoint (endpoint, sizeof endpoint);
+    cr_assert_geq (fd, 0);
+    //  Waiting for an hour (or a minute) would be beyond the suite's timeout
+    const char *hour [][4] = {
+        { "get", "k", NULL },
+        { "member", "list", NULL },
+        { "alarm", "list", NULL },
+        { "endpoint", "status", NULL },
+    };
+    for (size_t i = 0; i < sizeof hour / sizeof hour [0]; i++) {
+        const char *argv [] = { ZKVCTL_BIN, "--endpoints", endpoint, "--command-timeout", "1h",
+                                hour [i][0], hour [i][1], hour [i][2], NULL };
+        zkv_run_t run = zkv_run (NULL, argv);
+        cr_assert_eq (run.code, 1, "%s: %s", hour [i][0], run.err);
+        cr_assert_not_null (strstr (run.err, "context deadline exceeded"), "%s", run.err);
+        zkv_run_free (&run);
+    }
+    //  The long waits of their own: snapshot save (a minute of silence),
+    //  move-leader (a minute), defrag (an hour)
+    char *dir = s_temp_dir ();
+    char *file = zsys_sprintf ("%s/saved.db", dir);
+    const char *save [] = { ZKVCTL_BIN, "--endpoints", endpoint, "snapshot", "save", file, NULL };
+    S_EXPECT (zkv_run (NULL, save), 1, "", "Error: context deadline exceeded\n");
+    cr_assert (access (file, F_OK) != 0);
+    rmdir (dir);
+    free (file);
+    free (dir);
+    const char *move [] = { ZKVCTL_BIN, "--endpoints", endpoint, "move-leader", "n2", NULL };
+    S_EXPECT (zkv_run (NULL, move), 1, "", "Error: context deadline exceeded\n");
+    const char *defrag [] = { ZKVCTL_BIN, "--endpoints", endpoint, "defrag", NULL };
+    zkv_run_t run = zkv_run (NULL, defrag);
+    cr_assert_eq (run.code, 1, "%s", run.err);
+    cr_assert_str_empty (run.out);
+    char *failed = zsys_sprintf ("Failed to defragment etcd member[%s]. took ", endpoint);
+    cr_assert_eq (strncmp (run.err, failed, strlen (failed)), 0, "%s", run.err);
+    cr_assert_not_null (strstr (run.err, ". (context deadline exceeded)\n"), "%s", run.err);
+    free (failed);
+    zkv_run_free (&run);
+    //  Given, as a flag or a variable
+    const char *given [] = { ZKVCTL_BIN, "--dial-timeout", "100ms", "--command-timeout", "1h",
+                             "--endpoints", endpoint, "get", "k", NULL };
+    S_EXPECT (zkv_run (NULL, given), 1, "", "Error: context deadline exceeded\n");
+    char *variable = zsys_sprintf ("ZKVCTL_ENDPOINTS=%s", endpoint);
+    const char *vars [] = { variable, "ZKVCTL_DIAL_TIMEOUT=100ms", NULL };
+    const char *defrag_env [] = { "defrag", NULL };
+    run = s_zkvctl_env (vars, defrag_env);
+    cr_assert_eq (run.code, 1, "%s", run.err);
+    cr_assert_not_null (strstr (run.err, ". (context deadline exceeded)\n"), "%s", run.err);
+    zkv_run_free (&run);
+    free (variable);
+    //  A live endpoint after a dead one still serves
+    char *two = zsys_sprintf ("%s,%s", endpoint, zkv_testnode_endpoint (s_node_get ()));
+    const char *failover [] = { ZKVCTL_BIN, "--endpoints", two, "put", "k", "v", NULL };
+    S_EXPECT (zkv_run (NULL, failover), 0, "OK\n", "");
+    free (two);
+    close (fd);
+}

@@ -2,12 +2,15 @@
     real zkv-node: their output formats, their errors and exit codes. The
     3-member behaviour (--cluster, leader last) is in test_maintenance.c. */
 #include <criterion/criterion.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "eventually.h"
 #include "zkv_client.h"
 #include "zkv_testnode.h"
 
@@ -139,4 +142,165 @@ Test (zkvctl_maintenance, events_stop_at_a_given_timeout)
     s_expect (events, 1, NULL, "Error: context deadline exceeded");
     const char *bad [] = { "events", "--max-events", "-1", NULL };
     s_expect (bad, 128, NULL, "--max-events must not be negative");
+}
+
+//  zkvctl events, run on a thread of its own until it has its events
+typedef struct {
+    const char *argv [16];
+    zkv_run_t run;
+    atomic_int done;
+} s_listening_t;
+
+static void *
+s_listen_thread (void *args)
+{
+    s_listening_t *listening = (s_listening_t *) args;
+    listening->run = zkv_run (NULL, listening->argv);
+    atomic_store (&listening->done, 1);
+    return NULL;
+}
+
+//  For eventually (): raises the NOSPACE alarm and disarms it again, until
+//  the listener (a s_listening_t) had its events
+static bool
+s_alarm_drilled (void *args)
+{
+    s_listening_t *listening = (s_listening_t *) args;
+    if (atomic_load (&listening->done))
+        return true;
+    const char *activate [] = { "alarm", "activate", "nospace", NULL };
+    s_expect (activate, 0, "alarm:NOSPACE", NULL);
+    const char *disarm [] = { "alarm", "disarm", NULL };
+    s_expect (disarm, 0, "alarm:NOSPACE", NULL);
+    return false;
+}
+
+//  zkvctl events printed no alarm event at all, with or without --topic
+//  alarm (it knew no topic `alarm`)
+Test (zkvctl_maintenance, events_tell_alarms)
+{
+    const char *help [] = { "events", "--help", NULL };
+    s_expect (help, 0, "(leader, transfer, member, alarm, defrag, snapshot)", NULL);
+    const char *unknown [] = { "events", "--topic", "alarms", NULL };
+    s_expect (unknown, 128, NULL, "Error: unknown topic \"alarms\"");
+    const char *topics [] = { "alarm", "" };
+    for (size_t i = 0; i < 2; i++) {
+        zkv_run_t status = s_zkvctl ((const char *[]) { "endpoint", "status", NULL });
+        zkv_run_free (&status);         //  (the node runs: s_zkvctl starts it)
+        s_listening_t listening = {
+            .argv = { ZKVCTL_BIN, "--endpoints", zkv_testnode_endpoint (s_node),
+                      "--command-timeout", "30s", "events", "--max-events", "2",
+                      *topics [i]? "--topic": NULL, topics [i], NULL }
+        };
+        pthread_t thread;
+        cr_assert_eq (pthread_create (&thread, NULL, s_listen_thread, &listening), 0);
+        cr_assert (eventually (s_alarm_drilled, &listening, 30000), "zkvctl events heard nothing");
+        pthread_join (thread, NULL);
+        cr_assert_eq (listening.run.code, 0, "%s", listening.run.err);
+        //  Its first two events are the activation and its disarm (a drill
+        //  that began before it listened may end first: a deactivation)
+        const char *activated = strstr (listening.run.out, "alarm member=");
+        cr_assert (activated && strstr (activated, " state=\"activated\" member_id=")
+                   && strstr (activated, " alarm=\"NOSPACE\""), "%s", listening.run.out);
+        zkv_run_free (&listening.run);
+    }
+}
+
+//  -w fields where etcdctl has a fields printer: its lines; where it has
+//  none (move-leader), its error, before anything is sent
+Test (zkvctl_maintenance, fields_output_of_health_snapshot_alarm_and_move_leader)
+{
+    //  endpoint health: "Endpoint", "Health", "Took", "Error", a blank line
+    const char *health [] = { "endpoint", "health", "-w", "fields", NULL };
+    zkv_run_t run = s_zkvctl (health);
+    cr_assert_eq (run.code, 0, "%s", run.err);
+    char *head = zsys_sprintf ("\"Endpoint\" : \"%s\"\n\"Health\" : true\n\"Took\" : ",
+                               zkv_testnode_endpoint (s_node));
+    cr_assert_eq (strncmp (run.out, head, strlen (head)), 0, "%s", run.out);
+    const char *tail = "\"Error\" : \n\n";
+    size_t length = strlen (run.out);
+    cr_assert (length > strlen (tail) && streq (run.out + length - strlen (tail), tail), "%s",
+               run.out);
+    cr_assert_str_empty (run.err);
+    free (head);
+    zkv_run_free (&run);
+    //  An unhealthy endpoint is printed too (nothing more on stderr)
+    char dead [128];
+    int fd = zkv_dead_endpoint (dead, sizeof dead);
+    cr_assert_geq (fd, 0);
+    //  (a second --endpoints adds to the list, as pflag's)
+    const char *unhealthy [] = { "--endpoints", dead, "--dial-timeout", "200ms", "endpoint",
+                                 "health", "-w", "fields", NULL };
+    run = s_zkvctl (unhealthy);
+    cr_assert_eq (run.code, 1, "%s", run.err);
+    char *dead_part = zsys_sprintf ("\"Endpoint\" : \"%s\"\n\"Health\" : false\n\"Took\" : ",
+                                    dead);
+    cr_assert_not_null (strstr (run.out, dead_part), "%s", run.out);
+    cr_assert_not_null (strstr (run.out, "\"Error\" : context deadline exceeded\n\n"), "%s",
+                        run.out);
+    cr_assert_str_eq (run.err, "Error: unhealthy cluster\n");
+    free (dead_part);
+    zkv_run_free (&run);
+    close (fd);
+
+    //  snapshot status: "Hash", "Revision", "Keys", "Size", "Version"
+    const char *put [] = { "put", "a", "1", NULL };
+    s_expect (put, 0, "OK", NULL);
+    char dir [] = "/tmp/zkv-test-ctl-XXXXXX";
+    cr_assert_not_null (mkdtemp (dir));
+    char file [128];
+    snprintf (file, sizeof file, "%s/fields.db", dir);
+    const char *save [] = { "snapshot", "save", file, NULL };
+    s_expect (save, 0, "Snapshot saved at ", NULL);
+    const char *status [] = { "snapshot", "status", file, "-w", "fields", NULL };
+    run = s_zkvctl (status);
+    cr_assert_eq (run.code, 0, "%s", run.err);
+    unsigned long hash, size;
+    long revision, keys;
+    char version [32];
+    int consumed = 0;
+    cr_assert_eq (sscanf (run.out, "\"Hash\" : %lu\n\"Revision\" : %ld\n\"Keys\" : %ld\n"
+                          "\"Size\" : %lu\n\"Version\" : %31s\n%n", &hash, &revision, &keys,
+                          &size, version, &consumed), 5, "%s", run.out);
+    cr_assert_eq ((size_t) consumed, strlen (run.out), "%s", run.out);
+    cr_assert_eq (keys, 1);
+    struct stat info;
+    cr_assert_eq (stat (file, &info), 0);
+    cr_assert_eq ((off_t) size, info.st_size);
+    zkv_run_free (&run);
+    unlink (file);
+    rmdir (dir);
+
+    //  alarm list and disarm: the header, then "MemberID", "AlarmType"
+    const char *activate [] = { "alarm", "activate", "nospace", NULL };
+    s_expect (activate, 0, "alarm:NOSPACE", NULL);
+    const char *list [] = { "alarm", "list", "-w", "fields", NULL };
+    run = s_zkvctl (list);
+    cr_assert_eq (run.code, 0, "%s", run.err);
+    unsigned long long cluster, member, alarmed;
+    consumed = 0;
+    cr_assert_eq (sscanf (run.out, "\"ClusterID\" : %llu\n\"MemberID\" : %llu\n", &cluster,
+                          &member), 2, "%s", run.out);
+    char *alarm = strstr (run.out, "\n\"MemberID\" : ");
+    cr_assert_not_null (alarm = strstr (alarm + 1, "\n\"MemberID\" : "), "%s", run.out);
+    cr_assert_eq (sscanf (alarm, "\n\"MemberID\" : %llu\n\"AlarmType\" : NOSPACE\n\n%n",
+                          &alarmed, &consumed), 1, "%s", run.out);
+    cr_assert_eq (alarmed, member);
+    cr_assert_eq (alarm [consumed], 0, "%s", run.out);
+    zkv_run_free (&run);
+    const char *disarm [] = { "alarm", "disarm", "-w", "fields", NULL };
+    s_expect (disarm, 0, "\"AlarmType\" : NOSPACE\n\n", NULL);
+    const char *none [] = { "alarm", "list", "-w", "fields", NULL };
+    run = s_zkvctl (none);
+    cr_assert_eq (run.code, 0, "%s", run.err);
+    cr_assert_null (strstr (run.out, "AlarmType"), "%s", run.out);
+    cr_assert_not_null (strstr (run.out, "\"RaftTerm\" : "), "%s", run.out);
+    zkv_run_free (&run);
+
+    //  move-leader: etcdctl has no fields printer (it fails after the move)
+    const char *move [] = { "move-leader", "ctl", "-w", "fields", NULL };
+    run = s_zkvctl (move);
+    cr_assert_eq (run.code, 128, "%s", run.err);
+    cr_assert_str_eq (run.err, "Error: fields not supported as output format\n");
+    zkv_run_free (&run);
 }

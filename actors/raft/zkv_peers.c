@@ -522,7 +522,7 @@ zkv_peers_recv (zkv_peers_t *self)
         s_refuse (self, "the sender's key is not a peer's", 0);
         return NULL;
     }
-    zkv_limits_t limits = { MAX_PEER_FRAME, 8, 1 << 24 };
+    zkv_limits_t limits = { MAX_PEER_FRAME, 8, 1 << 24, false };
     zkv_result_t status;
     zkv_msg_t *decoded = zkv_msg_decode (zframe_data (payload), zframe_size (payload),
                                          ZKV_KIND_PEER, &limits, &status);

@@ -14,9 +14,19 @@
 void
 zkv_raft_refuse (self_t *self, uint64_t wait, zkv_err_t error, uint64_t leader)
 {
+    zkv_raft_refuse_why (self, wait, error, leader, NULL);
+}
+
+void
+zkv_raft_refuse_why (self_t *self, uint64_t wait, zkv_err_t error, uint64_t leader,
+                     const char *detail)
+{
     if (!wait)
         return;                         //  our own proposal: nobody waits
-    zkv_refused_t refused = { .wait = wait, .error = (uint64_t) error, .leader = leader };
+    zkv_refused_t refused = {
+        .wait = wait, .error = (uint64_t) error, .leader = leader,
+        .detail = zkv_bin (detail, detail? strlen (detail): 0)
+    };
     zkv_io_send (self->front, &zkv_refused_desc, &refused);
 }
 
@@ -146,17 +156,17 @@ s_stream (self_t *self, uint64_t to)
 }
 
 //  The core wants follower `to` to get a snapshot: storage streams one,
-//  unless one started less than SNAPSHOT_RETRY_MSECS ago (on its way, or
-//  being installed). Then the core hears that this one will not come, and asks again
-//  later: a follower killed while it installed one must get another, or
-//  it waits forever (found by the crash loop)
+//  unless the last one moved less than SNAPSHOT_RETRY_MSECS ago (a chunk
+//  left for the follower, or the last did: it is being installed, and a
+//  member that joined asks again until it has installed it). Then the
+//  core hears that this one will not come, and asks again later: a
+//  follower killed while it received or installed one must get another,
+//  or it waits forever (found by the crash loop)
 static void
 s_snapshot_to (self_t *self, uint64_t to)
 {
     s_stream_t *stream = s_stream (self, to);
-    //  (nor one right after the last went whole: a member that joined
-    //  asks again until it has installed it, which takes a while)
-    if (stream && zclock_mono () - stream->started < SNAPSHOT_RETRY_MSECS) {
+    if (stream && zclock_mono () - stream->moved < SNAPSHOT_RETRY_MSECS) {
         zkv_rc_report_snapshot (self->core, to, false);
         return;
     }
@@ -166,7 +176,7 @@ s_snapshot_to (self_t *self, uint64_t to)
         stream = &self->streams [self->stream_count++];
     }
     stream->to = to;
-    stream->started = zclock_mono ();
+    stream->moved = zclock_mono ();
     stream->last_queued = false;
     stream->sending = true;
     stream->granted = SNAPSHOT_WINDOW;
@@ -189,6 +199,7 @@ s_flush_peers (self_t *self)
         if (stream->last_queued && !waiting) {
             stream->last_queued = false;
             stream->sending = false;
+            stream->moved = zclock_mono ();
             zkv_rc_report_snapshot (self->core, stream->to, true);
         }
         else
@@ -198,6 +209,7 @@ s_flush_peers (self_t *self)
                 .to = stream->to, .credit = SNAPSHOT_WINDOW - stream->granted - waiting
             };
             stream->granted += grant.credit;
+            stream->moved = zclock_mono ();     //  (chunks left)
             zkv_io_send (self->storage, &zkv_stream_credit_desc, &grant);
         }
     }
@@ -351,22 +363,19 @@ s_parse_ids (zkv_bin_t text, uint64_t *ids, size_t room)
 static void
 s_fault (self_t *self, const zkv_fault_injection_t *injection)
 {
-    zkv_header_t header = {
-        .cluster_id = self->args->cluster_id, .member_id = self->args->member_id,
-        .raft_term = zkv_rc_term (self->core)
-    };
+    //  (front writes the header of the answer: raft knows no revision)
     size_t size;
     uint8_t *reply;
     if (!self->args->fault_injection) {
         zkv_result_t status;
         zkv_status_set (&status, ZKV_ERR_PERMISSION_DENIED, NULL);
-        reply = zkv_msg_encode_error (&status, &header, &size);
+        reply = zkv_msg_encode_error (&status, NULL, &size);
     }
     else
     if (injection->request->delay_ms < -1 || injection->request->delay_ms > 10000) {
         zkv_result_t status;
         zkv_status_set (&status, ZKV_ERR_MALFORMED, "delay_ms must be -1 .. 10000");
-        reply = zkv_msg_encode_error (&status, &header, &size);
+        reply = zkv_msg_encode_error (&status, NULL, &size);
     }
     else {
         const zkv_fault_t *fault = injection->request;
@@ -381,7 +390,7 @@ s_fault (self_t *self, const zkv_fault_injection_t *injection)
         zsys_info ("raft: fault injection: drop to %zu, from %zu member(s)%s%s", to_count,
                    from_count, fault->heal? " after healing": "",
                    fault->delay_ms > 0? ", raft frames delayed": "");
-        zkv_fault_response_t response = { .header = &header };
+        zkv_fault_response_t response = { .header = NULL };
         reply = zkv_msg_encode_body (&zkv_fault_response_desc, &response, &size);
     }
     if (!reply)

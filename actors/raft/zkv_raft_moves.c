@@ -23,6 +23,7 @@
 #include "zkv_clock.h"
 #include "zkv_members.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -69,15 +70,12 @@ s_broadcast (self_t *self, const char *topic, const zkv_desc_t *desc, const void
 //  ---------------------------------------------------------------------
 //  MoveLeader requests
 
+//  (front writes the header of the answer: raft knows no revision)
 static void
 s_move_answer (self_t *self, const s_move_t *move, uint64_t leader)
 {
-    zkv_header_t header = {
-        .cluster_id = self->args->cluster_id, .member_id = self->args->member_id,
-        .raft_term = zkv_rc_term (self->core)
-    };
     zkv_move_leader_response_t response = {
-        .header = &header, .previous = move->previous, .leader = leader,
+        .previous = move->previous, .leader = leader,
         .took_usecs = (uint64_t) (zkv_mono_usecs () - move->started)
     };
     size_t size;
@@ -90,15 +88,20 @@ s_move_answer (self_t *self, const s_move_t *move, uint64_t leader)
     free (reply);
 }
 
-//  The member a request names (0 if none): by id, or by name from the
-//  member table; both must agree when both are given
-static uint64_t
-s_move_target (self_t *self, const zkv_move_leader_t *request)
+//  The member a request names (0 if none) into *target: by id, or by
+//  name from the member table. Returns ZKV_ERR_OK; ZKV_ERR_MALFORMED (the
+//  reason into why) when both are given and the name is not that of the
+//  member target_id; ZKV_ERR_BAD_TRANSFEREE when the member is no voter.
+static zkv_err_t
+s_move_target (self_t *self, const zkv_move_leader_t *request, uint64_t *target,
+               char *why, size_t why_size)
 {
-    //  A learner is no transferee (etcd's "bad leader transferee")
-    uint64_t target = s_is_voter (self, request->target_id)? request->target_id: 0;
-    if (request->name.size == 0)
-        return target;
+    *target = 0;
+    if (request->name.size == 0) {
+        //  A learner is no transferee (etcd's "bad leader transferee")
+        *target = request->target_id;
+        return s_is_voter (self, *target)? ZKV_ERR_OK: ZKV_ERR_BAD_TRANSFEREE;
+    }
     msgpack_zone *zone = msgpack_zone_new (4096);
     zkv_cluster_member_list_t members = { NULL, 0 };
     char *error = NULL;
@@ -113,20 +116,35 @@ s_move_target (self_t *self, const zkv_move_leader_t *request)
         zsys_error ("raft: cannot read the member table: %s", error);
     free (error);
     msgpack_zone_free (zone);
-    if (request->target_id && named != target)
-        return 0;
+    if (request->target_id && named != request->target_id) {
+        //  Which of the two was meant is not ours to guess
+        int shown = request->name.size > 64? 64: (int) request->name.size;
+        if (named)
+            snprintf (why, why_size, "target_id %016llx and name \"%.*s\" (member %016llx) "
+                      "name different members", (unsigned long long) request->target_id,
+                      shown, (const char *) request->name.data, (unsigned long long) named);
+        else
+            snprintf (why, why_size, "target_id %016llx and name \"%.*s\" (no member) "
+                      "name different members", (unsigned long long) request->target_id,
+                      shown, (const char *) request->name.data);
+        return ZKV_ERR_MALFORMED;
+    }
     //  A name is only as good as the member it names
-    return s_is_voter (self, named)? named: 0;
+    *target = named;
+    return s_is_voter (self, named)? ZKV_ERR_OK: ZKV_ERR_BAD_TRANSFEREE;
 }
 
 void
 zkv_raft_move (self_t *self, const zkv_move_order_t *order)
 {
     const zkv_move_leader_t *request = order->request;
-    uint64_t target = s_move_target (self, request);
+    uint64_t target;
+    char why [256];
+    zkv_err_t refused = s_move_target (self, request, &target, why, sizeof why);
     uint64_t leader = zkv_rc_leader (self->core);
-    if (!target) {
-        zkv_raft_refuse (self, order->wait, ZKV_ERR_BAD_TRANSFEREE, leader);
+    if (refused != ZKV_ERR_OK) {
+        zkv_raft_refuse_why (self, order->wait, refused, leader,
+                             refused == ZKV_ERR_MALFORMED? why: NULL);
         return;
     }
     s_move_t move = {

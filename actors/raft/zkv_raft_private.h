@@ -17,7 +17,7 @@
 #include "zkv_rc.h"
 
 #define MAX_APPLY_BYTES (16 << 20)      //  committed entries per apply message
-#define SNAPSHOT_RETRY_MSECS 5000       //  between two streams to one follower
+#define SNAPSHOT_RETRY_MSECS 5000       //  a stream stalled, or ended, that long: another
 #define SNAPSHOT_WINDOW 4               //  chunks of a stream ahead of its connection
 #define PUBLISH_MSECS 2000              //  between attempts to publish ourselves
 
@@ -34,7 +34,7 @@ typedef struct {
 //  A snapshot stream to one follower
 typedef struct {
     uint64_t to;
-    int64_t started;
+    int64_t moved;                      //  when it started, a chunk left, or it ended
     bool last_queued;                   //  storage produced its last chunk
     size_t granted;                     //  chunks storage may make, not come yet
     bool sending;                       //  its chunks are not all sent yet
@@ -132,6 +132,10 @@ typedef struct {
 //  Tells front a request cannot go on (wait 0: our own, nobody waits)
 void
     zkv_raft_refuse (self_t *self, uint64_t wait, zkv_err_t error, uint64_t leader);
+//  The same, with a detail after the error's text (NULL: none)
+void
+    zkv_raft_refuse_why (self_t *self, uint64_t wait, zkv_err_t error, uint64_t leader,
+                         const char *detail);
 
 //  Tells front and the alarm actor the role, term and leader
 void

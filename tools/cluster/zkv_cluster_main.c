@@ -31,7 +31,10 @@
     NEW (by default the next free nK), starts it, and once it is in sync
     promotes it and removes NAME in one joint change. The cluster file
     follows.
-    Exit codes: 0, 1 when an action failed, 128 for bad usage.
+    Exit codes: 0, 1 when an action failed, 128 for bad usage (an unknown
+    flag or command, a member name the cluster file does not hold, a
+    partition of fewer than two groups). Starting a member that runs
+    already does nothing, says so, and exits 0.
     =========================================================================
 */
 #include <czmq.h>
@@ -60,7 +63,8 @@ s_usage (FILE *out)
         "  status                                    members, roles, terms, indexes\n"
         "  wait-leader [--timeout MSECS]             wait until the members agree on a leader\n"
         "  kill NAME | stop NAME                     SIGKILL | SIGTERM one member\n"
-        "  start [NAME] | restart NAME               start it (every member without NAME)\n"
+        "  start [NAME] | restart NAME               start it (every member without NAME;\n"
+        "                                            one that runs already: exit 0, said)\n"
         "  pause NAME | resume NAME                  SIGSTOP | SIGCONT\n"
         "  partition \"A,B|C\" [--oneway]              cut the links between groups\n"
         "  isolate NAME [--oneway]                   cut a member from the others\n"
@@ -75,7 +79,9 @@ s_usage (FILE *out)
         "  replace NAME [--name NEW]                 add NEW (next free nK), start it, then\n"
         "                                            promote it and remove NAME in one\n"
         "                                            joint change once it is in sync\n"
-        "  (--timeout MSECS bounds wait-leader, 10 s, and the membership changes, 60 s)\n");
+        "  (--timeout MSECS bounds wait-leader, 10 s, and the membership changes, 60 s)\n"
+        "exit: 0; 1 when an action failed; 128 for bad usage (unknown flag or command,\n"
+        "a NAME the cluster file does not hold, a partition of fewer than two groups)\n");
 }
 
 static int
@@ -85,6 +91,27 @@ s_fail (const char *format, const char *detail)
     fprintf (stderr, format, detail);
     fprintf (stderr, "\n");
     return 1;
+}
+
+//  Bad usage: the message, exit 128
+static int
+s_bad_usage (const char *message)
+{
+    fprintf (stderr, "Error: %s\n", message);
+    return 128;
+}
+
+//  True for the commands whose argument is the name of a member
+static bool
+s_names_member (const char *command)
+{
+    static const char *commands [] = {
+        "kill", "stop", "start", "restart", "pause", "resume", "isolate", NULL
+    };
+    for (int i = 0; commands [i]; i++)
+        if (streq (command, commands [i]))
+            return true;
+    return false;
 }
 
 //  The zkv-node next to this program
@@ -390,8 +417,15 @@ main (int argc, char *argv [])
     }
     else
     if (streq (command, "partition") && arg) {
-        if (zkv_harness_partition (harness, arg, oneway, error, sizeof error))
-            rc = s_fail ("%s", error);
+        rc = zkv_harness_partition (harness, arg, oneway, error, sizeof error);
+        if (rc)
+            rc = rc == ZKV_HARNESS_BAD_GROUPS? s_bad_usage (error): s_fail ("%s", error);
+    }
+    else
+    if (arg && s_names_member (command) && !zkv_harness_endpoint (harness, arg)) {
+        char why [256];
+        snprintf (why, sizeof why, "no member is named %s", arg);
+        rc = s_bad_usage (why);
     }
     else
     if (streq (command, "isolate") && arg) {
@@ -425,6 +459,10 @@ main (int argc, char *argv [])
         else
             s_status (harness);
     }
+    else
+    if (arg && streq (command, "start") && zkv_harness_running (harness, arg))
+        printf ("%s is running already (pid %d): nothing done\n", arg,
+                (int) zkv_harness_pid (harness, arg));
     else
     if (arg && (streq (command, "start") || streq (command, "restart"))) {
         if (streq (command, "restart"))

@@ -30,8 +30,11 @@ typedef struct {
     char id [32];                       //  hex, once known
     char client [64];                   //  client endpoint
     char peer [64];                     //  peer endpoint
+    char events [64];                   //  events endpoint, kept across starts
+                                        //  ("": a port of its own each start)
     int client_fd;                      //  listening sockets held (-1: none)
     int peer_fd;
+    int events_fd;
     char data [1024];
     char log [1024];
     char out [1024];
@@ -248,6 +251,8 @@ zkv_harness_save (zkv_harness_t *self)
         zconfig_put (entry, "id", member->id);
         zconfig_put (entry, "client", member->client);
         zconfig_put (entry, "peer", member->peer);
+        if (*member->events)
+            zconfig_put (entry, "events", member->events);
         zconfig_put (entry, "data", member->data);
         zconfig_put (entry, "log", member->log);
         zconfig_putf (entry, "pid", "%d", (int) member->pid);
@@ -274,7 +279,7 @@ zkv_harness_new (const zkv_harness_config_t *config, char *error, size_t error_s
     }
     if (config->first_port
     &&  (config->first_port < 1024
-    ||   config->first_port + 10000 * ((int) config->members - 1) + 1 > 65535)) {
+    ||   config->first_port + 10000 * ((int) config->members - 1) + 2 > 65535)) {
         snprintf (error, error_size, "--ports %d: every member's ports must lie in 1024..65535",
                   config->first_port);
         return NULL;
@@ -305,18 +310,21 @@ zkv_harness_new (const zkv_harness_config_t *config, char *error, size_t error_s
         char name [sizeof member->name];    //  a copy: snprintf's source
         snprintf (name, sizeof name, "n%zu", i + 1);   //  may not overlap self
         snprintf (member->name, sizeof member->name, "%s", name);
-        int client_port = 0, peer_port = 0;
+        //  Events on the port after the peers' (the member's own default)
+        int client_port = 0, peer_port = 0, events_port = 0;
         if (config->first_port) {
             client_port = config->first_port + 10000 * (int) i;
             peer_port = client_port + 1;
+            events_port = client_port + 2;
         }
         member->status = -1;
         member->client_fd = s_listen (&client_port);
         member->peer_fd = s_listen (&peer_port);
-        if (member->client_fd < 0 || member->peer_fd < 0) {
+        member->events_fd = s_listen (&events_port);
+        if (member->client_fd < 0 || member->peer_fd < 0 || member->events_fd < 0) {
             if (config->first_port)
-                snprintf (error, error_size, "cannot listen on 127.0.0.1:%d and :%d (%s)",
-                          client_port, peer_port, strerror (errno));
+                snprintf (error, error_size, "cannot listen on 127.0.0.1:%d, :%d and :%d (%s)",
+                          client_port, peer_port, events_port, strerror (errno));
             else
                 snprintf (error, error_size, "cannot find free loopback ports");
             free (absolute);
@@ -325,6 +333,7 @@ zkv_harness_new (const zkv_harness_config_t *config, char *error, size_t error_s
         }
         snprintf (member->client, sizeof member->client, "tcp://127.0.0.1:%d", client_port);
         snprintf (member->peer, sizeof member->peer, "tcp://127.0.0.1:%d", peer_port);
+        snprintf (member->events, sizeof member->events, "tcp://127.0.0.1:%d", events_port);
         snprintf (member->data, sizeof member->data, "%s/%s", absolute, name);
         snprintf (member->log, sizeof member->log, "%s/%s.log", absolute, name);
         snprintf (member->out, sizeof member->out, "%s/%s.out", absolute, name);
@@ -388,6 +397,7 @@ zkv_harness_open (const char *dir, const char *node, char *error, size_t error_s
         snprintf (member->id, sizeof member->id, "%s", zconfig_get (entry, "id", ""));
         snprintf (member->client, sizeof member->client, "%s", zconfig_get (entry, "client", ""));
         snprintf (member->peer, sizeof member->peer, "%s", zconfig_get (entry, "peer", ""));
+        snprintf (member->events, sizeof member->events, "%s", zconfig_get (entry, "events", ""));
         snprintf (member->data, sizeof member->data, "%s", zconfig_get (entry, "data", ""));
         snprintf (member->log, sizeof member->log, "%s", zconfig_get (entry, "log", ""));
         char out [sizeof member->out];
@@ -395,7 +405,7 @@ zkv_harness_open (const char *dir, const char *node, char *error, size_t error_s
         memcpy (member->out, out, sizeof out);
         member->pid = atoi (zconfig_get (entry, "pid", "0"));
         snprintf (member->join, sizeof member->join, "%s", zconfig_get (entry, "join", ""));
-        member->client_fd = member->peer_fd = -1;
+        member->client_fd = member->peer_fd = member->events_fd = -1;
         member->status = -1;
         //  A pid from the file counts only while that process lives
         if (member->pid && !s_detached_alive (member))
@@ -424,6 +434,8 @@ zkv_harness_destroy (zkv_harness_t **self_p)
             close (member->client_fd);
         if (member->peer_fd >= 0)
             close (member->peer_fd);
+        if (member->events_fd >= 0)
+            close (member->events_fd);
     }
     zkv_curve_destroy (&self->curve);
     for (size_t i = 0; i < self->flag_count; i++)
@@ -453,7 +465,7 @@ s_start_member (zkv_harness_t *self, s_member_t *member, char *error, size_t err
     }
     if (*member->join)
         snprintf (initial, sizeof initial, "%s", member->join);
-    char client_fd [16], peer_fd [16];
+    char client_fd [16], peer_fd [16], events_fd [16];
     char cert [1100], clients [1100], peers [1100], admins [1100];
     snprintf (cert, sizeof cert, "%s/cluster.cert", self->certs);
     snprintf (clients, sizeof clients, "%s/clients", self->certs);
@@ -461,6 +473,7 @@ s_start_member (zkv_harness_t *self, s_member_t *member, char *error, size_t err
     snprintf (admins, sizeof admins, "%s/admins", self->certs);
     snprintf (client_fd, sizeof client_fd, "%d", member->client_fd);
     snprintf (peer_fd, sizeof peer_fd, "%d", member->peer_fd);
+    snprintf (events_fd, sizeof events_fd, "%d", member->events_fd);
     const char *argv [80];
     int argc = 0;
     argv [argc++] = self->node;
@@ -472,10 +485,11 @@ s_start_member (zkv_harness_t *self, s_member_t *member, char *error, size_t err
     argv [argc++] = member->client;
     argv [argc++] = "--listen-peer";
     argv [argc++] = member->peer;
-    //  A port of its own: the one after the client's is nobody's to take
-    //  here (the harness holds only the client and peer ports)
+    //  The same events endpoint at every start, so that subscribers find
+    //  the member again (a cluster file written before members had one:
+    //  a port of its own)
     argv [argc++] = "--listen-events";
-    argv [argc++] = "tcp://127.0.0.1:*";
+    argv [argc++] = *member->events? member->events: "tcp://127.0.0.1:*";
     argv [argc++] = "--initial-cluster";
     argv [argc++] = initial;
     argv [argc++] = "--initial-cluster-token";
@@ -506,16 +520,20 @@ s_start_member (zkv_harness_t *self, s_member_t *member, char *error, size_t err
         argv [argc++] = "--listen-peer-fd";
         argv [argc++] = peer_fd;
     }
+    if (member->events_fd >= 0) {
+        argv [argc++] = "--listen-events-fd";
+        argv [argc++] = events_fd;
+    }
     for (size_t i = 0; i < self->flag_count; i++)
         argv [argc++] = self->flags [i];
     argv [argc] = NULL;
 
     unlink (member->out);
     //  Detached, a member outlives zkv-cluster; only its own sockets go with it
-    int keep [] = { member->client_fd, member->peer_fd };
+    int keep [] = { member->client_fd, member->peer_fd, member->events_fd };
     zkv_spawn_t spawn = {
         .argv = argv, .path = { "/dev/null", member->out, member->log },
-        .detach = !self->attached, .close_others = true, .keep = keep, .keep_count = 2
+        .detach = !self->attached, .close_others = true, .keep = keep, .keep_count = 3
     };
     pid_t pid = zkv_spawn (&spawn);
     if (pid < 0) {
@@ -536,7 +554,9 @@ s_start_member (zkv_harness_t *self, s_member_t *member, char *error, size_t err
             if (!self->attached) {
                 close (member->client_fd);
                 close (member->peer_fd);
-                member->client_fd = member->peer_fd = -1;
+                if (member->events_fd >= 0)
+                    close (member->events_fd);
+                member->client_fd = member->peer_fd = member->events_fd = -1;
             }
             return zkv_harness_save (self);
         }
@@ -670,7 +690,9 @@ s_published (zkv_harness_t *self, s_member_t *leader)
     for (size_t i = 0; i < self->count && all; i++) {
         if (!zkv_harness_running (self, self->members [i].name))
             continue;
-        //  Its events endpoint, which changes at every start, as it says
+        //  Its events endpoint, as it says (the harness gives each member
+        //  the same one at every start; one of its own, which changes,
+        //  when the cluster file names none)
         zkv_status_t request = { false };
         zkv_msg_t *status = s_call (self, &self->members [i], &zkv_status_desc, &request, 300);
         bool found = false;
@@ -769,9 +791,9 @@ zkv_harness_partition (zkv_harness_t *self, const char *groups, bool oneway,
         for (char *name = strtok_r (part, ", ", &saved); name; name = strtok_r (NULL, ", ", &saved)) {
             s_member_t *member = s_member (self, name);
             if (!member) {
-                snprintf (error, error_size, "no member named %s", name);
+                snprintf (error, error_size, "no member is named %s", name);
                 free (text);
-                return -1;
+                return ZKV_HARNESS_BAD_GROUPS;
             }
             group_of [member - self->members] = group;
         }
@@ -779,7 +801,7 @@ zkv_harness_partition (zkv_harness_t *self, const char *groups, bool oneway,
     free (text);
     if (group < 2) {
         snprintf (error, error_size, "a partition needs two groups, as A,B|C");
-        return -1;
+        return ZKV_HARNESS_BAD_GROUPS;
     }
     //  Members left out form a group of their own
     for (size_t i = 0; i < self->count; i++)
@@ -971,20 +993,24 @@ zkv_harness_prepare (zkv_harness_t *self, const char *name, char *error, size_t 
                   member->data);
         return NULL;
     }
-    int client_port = 0, peer_port = 0;
+    int client_port = 0, peer_port = 0, events_port = 0;
     member->status = -1;
     member->client_fd = s_listen (&client_port);
     member->peer_fd = s_listen (&peer_port);
-    if (member->client_fd < 0 || member->peer_fd < 0) {
+    member->events_fd = s_listen (&events_port);
+    if (member->client_fd < 0 || member->peer_fd < 0 || member->events_fd < 0) {
         if (member->client_fd >= 0)
             close (member->client_fd);
         if (member->peer_fd >= 0)
             close (member->peer_fd);
+        if (member->events_fd >= 0)
+            close (member->events_fd);
         snprintf (error, error_size, "cannot find free loopback ports");
         return NULL;
     }
     snprintf (member->client, sizeof member->client, "tcp://127.0.0.1:%d", client_port);
     snprintf (member->peer, sizeof member->peer, "tcp://127.0.0.1:%d", peer_port);
+    snprintf (member->events, sizeof member->events, "tcp://127.0.0.1:%d", events_port);
     //  Joins with itself alone until told the cluster (zkv_harness_join)
     snprintf (member->join, sizeof member->join, "%.23s=%.63s", member->name, member->peer);
     self->members [self->count++] = made;
@@ -1038,6 +1064,8 @@ zkv_harness_forget (zkv_harness_t *self, const char *name, int timeout,
         close (member->client_fd);
     if (member->peer_fd >= 0)
         close (member->peer_fd);
+    if (member->events_fd >= 0)
+        close (member->events_fd);
     size_t at = (size_t) (member - self->members);
     memmove (member, member + 1, (self->count - at - 1) * sizeof (s_member_t));
     self->count--;

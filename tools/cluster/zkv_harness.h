@@ -4,13 +4,15 @@
 
     A cluster lives in a directory: one data directory and one log per
     member (n1, n2, ...), and the cluster file `cluster.zpl` (ZPL, read by
-    zkvctl --cluster-file) with every member's name, id, client and peer
-    endpoints and process id, and the members' extra flags. The file
+    zkvctl --cluster-file) with every member's name, id, client, peer and
+    events endpoints and process id, and the members' extra flags. The file
     follows the membership: a member added joins it, a member removed
-    leaves it (and its data goes). Members listen on loopback ports the harness
-    picks: a test harness keeps the listening sockets open for its whole
-    life and hands them to each member it starts (--listen-*-fd), so that
-    no parallel test can ever take a member's port, not even between a kill
+    leaves it (and its data goes). Members listen on loopback ports the
+    harness picks, the same at every start (client, peer and events: a
+    subscriber to a member's events finds it again after a restart): a
+    test harness keeps the listening sockets open for its whole life and
+    hands them to each member it starts (--listen-*-fd), so that no
+    parallel test can ever take a member's port, not even between a kill
     and a restart. The zkv-cluster program hands them over at `up` and lets
     members bind the same ports again when it restarts them later.
 
@@ -53,8 +55,9 @@ typedef struct {
     const char *node;                   //  path of zkv-node
     const char *const *flags;           //  more flags for every member (or NULL)
     int first_port;                     //  0: free ports; else member i serves
-                                        //  clients on first_port + 10000 i and
+                                        //  clients on first_port + 10000 i,
                                         //  peers on the port after (etcd's habit)
+                                        //  and events on the next
     bool attached;                      //  members die with this process, and
                                         //  keep their sockets across restarts
     bool secure;                        //  CURVE, with fresh certificates
@@ -110,7 +113,10 @@ int
 
 //  Partitions the cluster: groups "n1,n2|n3" (every member in a group);
 //  with oneway, only traffic from the first group to the others is cut.
-//  Returns 0 or -1 with a message.
+//  Returns 0, -1 with a message, or ZKV_HARNESS_BAD_GROUPS with a message
+//  when a name in groups is no member's or there are fewer than two groups
+//  (nothing done then).
+#define ZKV_HARNESS_BAD_GROUPS  -2
 int
     zkv_harness_partition (zkv_harness_t *self, const char *groups, bool oneway,
                            char *error, size_t error_size);

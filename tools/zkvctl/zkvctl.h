@@ -48,11 +48,14 @@ typedef struct {
     char *file_server_cert;
     zkv_curve_t *curve;                 //  read from them by zkvctl_ready (NULL: plain)
     int64_t command_timeout;            //  --command-timeout, nanoseconds
+    int64_t dial_timeout;               //  --dial-timeout, nanoseconds (<= 0: none)
     int64_t max_request_bytes;          //  --max-request-bytes: larger ones are not sent
     const char *write_out;              //  -w/--write-out as given
     bool hex;                           //  --hex
     zkvctl_format_t format;             //  write_out, once checked
     zkvctl_flag_t *globals;             //  the global flags, for every parser
+    bool env_read;                      //  their ZKVCTL_ variables were read
+    uint32_t from_env;                  //  bit i: globals [i] came from its variable
     int code;                           //  exit code of the failure
     char error [2048];                  //  its message
 } zkvctl_t;
@@ -112,8 +115,14 @@ int
                         zkv_bin_t *positional, int *count);
 
 //  True if the flag called name in flags was given on the command line
+//  (or, for a global flag, by its ZKVCTL_ variable)
 bool
     zkvctl_flag_changed (const zkvctl_flag_t *flags, const char *name);
+
+//  True if the global flag called name took its value from its ZKVCTL_
+//  variable (the command line did not give it)
+bool
+    zkvctl_flag_from_env (const zkvctl_t *ctl, const char *name);
 
 //  Prints the usage of command (with its flags) on stdout, as etcdctl does
 void
@@ -135,12 +144,14 @@ int
 //  Checks the settings a request needs (output format, endpoints, the
 //  cluster file, the certificates), after the command checked its
 //  arguments and before it reads or sends anything. table_ok: the
-//  command can print -w table.
+//  command can print -w table. A malformed endpoint is a bad argument.
 int
     zkvctl_ready (zkvctl_t *ctl, bool table_ok);
 
-//  A client of endpoints (comma list) that waits at most msecs per call,
-//  with the certificates of zkvctl_ready; NULL when endpoints names none
+//  A client of endpoints (comma list) that waits at most msecs per call
+//  once an endpoint took the request, and at most --dial-timeout for an
+//  endpoint to connect, with the certificates of zkvctl_ready; NULL when
+//  endpoints names none
 zkv_client_t *
     zkvctl_client (zkvctl_t *ctl, const char *endpoints, int msecs);
 
@@ -149,10 +160,11 @@ zkv_msg_t *
     zkvctl_call_at (zkvctl_t *ctl, const char *endpoints, const zkv_desc_t *desc,
                     const void *request);
 
-//  Sends request (of type desc) to the node and waits at most
-//  --command-timeout. Returns the reply, whose body is a desc->response,
-//  or NULL with the failure recorded (exit 1): the node's error text,
-//  `context deadline exceeded`, or `interrupted`.
+//  Sends request (of type desc) to the node, once connected (within
+//  --dial-timeout), and waits at most --command-timeout. Returns the
+//  reply, whose body is a desc->response, or NULL with the failure
+//  recorded (exit 1): the node's error text, `context deadline exceeded`,
+//  or `interrupted`.
 zkv_msg_t *
     zkvctl_call (zkvctl_t *ctl, const zkv_desc_t *desc, const void *request);
 

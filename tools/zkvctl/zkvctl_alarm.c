@@ -7,6 +7,10 @@
         memberID:<decimal> alarm:NOSPACE
     (with its trailing space); -w json: the reply,
         {"header":{…},"alarms":[{"memberID":…,"alarm":1}]}
+    -w fields: the header's lines, then for each alarm
+        "MemberID" : <decimal>
+        "AlarmType" : NOSPACE
+    and a blank line.
     disarm: lists the alarms, deactivates each, and prints those it
     deactivated in the same way (a NOSPACE whose cause remains comes back
     with the next write). activate nospace|corrupt [--member ID]: raises the
@@ -53,6 +57,21 @@ s_print (zkvctl_t *ctl, const zkv_header_t *header, const zkv_alarm_member_t *al
             printf ("%s{\"memberID\":%" PRIu64 ",\"alarm\":%" PRIu64 "}", i? ",": "",
                     alarms [i].member_id, alarms [i].alarm);
         printf ("]}\n");
+        return;
+    }
+    if (ctl->format == ZKVCTL_FORMAT_FIELDS) {
+        //  etcdctl's fieldsPrinter (3.4 panics on etcd's reply, which has
+        //  no header; a zkv reply has one)
+        zkvctl_fields_header (ctl, header);
+        for (size_t i = 0; i < count; i++) {
+            char text [64];
+            zkv_alarm_text (&alarms [i], text, sizeof text);
+            //  "memberID:<id> alarm:NOSPACE ": the type's name
+            const char *type = strstr (text, "alarm:");
+            type = type? type + strlen ("alarm:"): "";
+            printf ("\"MemberID\" : %" PRIu64 "\n\"AlarmType\" : %.*s\n\n", alarms [i].member_id,
+                    (int) strcspn (type, " "), type);
+        }
         return;
     }
     for (size_t i = 0; i < count; i++) {

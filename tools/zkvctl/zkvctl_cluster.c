@@ -19,10 +19,12 @@
     turn, so any live member serves). The file of a secure cluster names
     certificates too (`cert`, the client's, and `server-cert`, the
     cluster's; relative to the file's directory unless absolute), each
-    taken unless given as a flag (--cert, --server-cert). When --endpoints is given too,
-    it wins and the file is not read at all. A file that cannot be read,
-    is not ZPL, or lists no client endpoint is a bad argument (exit 128),
-    found before anything is sent. etcdctl has no such flag.
+    taken unless given as a flag (--cert, --server-cert). When --endpoints
+    is given too, it wins and the file is not read at all (unless
+    --endpoints came from ZKVCTL_ENDPOINTS and --cluster-file from the
+    command line). A file that cannot be read, is not ZPL, or lists no
+    client endpoint is a bad argument (exit 128), found before anything is
+    sent. etcdctl has no such flag.
 
     member list follows etcdctl 3.6: --consistency l (the default: the
     node answers once it knows its member table is current) or s (the
@@ -102,8 +104,14 @@ s_file_path (const char *file, const char *path)
 int
 zkvctl_cluster_file_load (zkvctl_t *ctl)
 {
-    //  --endpoints wins over --cluster-file: the file is then not read
-    if (!ctl->cluster_file || zkvctl_flag_changed (ctl->globals, "endpoints"))
+    //  --endpoints wins over --cluster-file: the file is then not read;
+    //  but a flag on the command line wins over a variable, so that
+    //  ZKVCTL_ENDPOINTS does not hide a --cluster-file given
+    bool endpoints_win = zkvctl_flag_changed (ctl->globals, "endpoints");
+    if (endpoints_win && zkvctl_flag_from_env (ctl, "endpoints")
+    &&  !zkvctl_flag_from_env (ctl, "cluster-file"))
+        endpoints_win = false;
+    if (!ctl->cluster_file || endpoints_win)
         return 0;
     const char *path = ctl->cluster_file;
     char *text = zkv_file_read (path, S_FILE_MAX);

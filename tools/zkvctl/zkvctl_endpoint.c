@@ -11,7 +11,9 @@
 
     Printers: simple (the table's rows, cells joined by ", "), table, json
     (`[{"Endpoint":…,"Status":{…}}]`, etcd's JSON field names, 64-bit
-    numbers as numbers), fields.
+    numbers as numbers), fields (etcdctl 3.4's: `"Endpoint" : "<ep>"`,
+    `"Health" : true`, `"Took" : 1.2ms`, `"Error" : ` and a blank line
+    for each health check).
 
     zkv's own: Status rows carry the member's name and raft role after
     etcd's columns; `endpoint hash` (etcd's Hash RPC) prints like hashkv.
@@ -654,6 +656,17 @@ s_health_run (zkvctl_t *ctl, int argc, char **argv)
         }
         s_print_rows (ctl, header, 4, cells, count);
     }
+    else
+    if (ctl->format == ZKVCTL_FORMAT_FIELDS)
+        //  etcdctl's fieldsPrinter, unhealthy ones too, nothing on stderr
+        for (size_t i = 0; i < count; i++) {
+            char *quoted = zkvctl_quote (checks [i].endpoint, strlen (checks [i].endpoint));
+            printf ("\"Endpoint\" : %s\n", quoted);
+            printf ("\"Health\" : %s\n", checks [i].health? "true": "false");
+            printf ("\"Took\" : %s\n", checks [i].took);
+            printf ("\"Error\" : %s\n\n", checks [i].error);
+            free (quoted);
+        }
     else
         for (size_t i = 0; i < count; i++)
             if (checks [i].health)

@@ -10,6 +10,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "zkvctl.h"
 
@@ -327,29 +328,32 @@ s_flag_find (zkvctl_flag_t *flags, zkvctl_flag_t *globals, const char *name, siz
     return NULL;
 }
 
+//  Sets flag from text, as Go parses its type; -1 with Go's reason in why
+static int
+s_value_set (zkvctl_flag_t *flag, const char *text, char *why, size_t size)
+{
+    switch (flag->type) {
+        case ZKVCTL_FLAG_BOOL:
+            return s_parse_bool (text, (bool *) flag->value, why, size);
+        case ZKVCTL_FLAG_STRING:
+            *(const char **) flag->value = text;
+            return 0;
+        case ZKVCTL_FLAG_INT64:
+            return zkvctl_parse_int (text, 0, (int64_t *) flag->value, why, size);
+        case ZKVCTL_FLAG_DURATION:
+            return s_parse_duration (text, (int64_t *) flag->value, why, size);
+        case ZKVCTL_FLAG_LIST:
+            s_list_set ((char **) flag->value, !flag->changed, text);
+            return 0;
+    }
+    return 0;
+}
+
 static int
 s_flag_set (zkvctl_t *ctl, zkvctl_flag_t *flag, const char *text)
 {
     char why [512] = "";
-    int rc = 0;
-    switch (flag->type) {
-        case ZKVCTL_FLAG_BOOL:
-            rc = s_parse_bool (text, (bool *) flag->value, why, sizeof why);
-            break;
-        case ZKVCTL_FLAG_STRING:
-            *(const char **) flag->value = text;
-            break;
-        case ZKVCTL_FLAG_INT64:
-            rc = zkvctl_parse_int (text, 0, (int64_t *) flag->value, why, sizeof why);
-            break;
-        case ZKVCTL_FLAG_DURATION:
-            rc = s_parse_duration (text, (int64_t *) flag->value, why, sizeof why);
-            break;
-        case ZKVCTL_FLAG_LIST:
-            s_list_set ((char **) flag->value, !flag->changed, text);
-            break;
-    }
-    if (rc) {
+    if (s_value_set (flag, text, why, sizeof why)) {
         char label [128];
         char *quoted = zkvctl_quote (text, strlen (text));
         zkvctl_fail (ctl, ZKVCTL_EXIT_BAD_ARGS, "invalid argument %s for \"%s\" flag: %s",
@@ -359,6 +363,75 @@ s_flag_set (zkvctl_t *ctl, zkvctl_flag_t *flag, const char *text)
     }
     flag->changed = true;
     return 0;
+}
+
+//  ---------------------------------------------------------------------
+//  The environment: ZKVCTL_<FLAG>, as etcdctl's ETCDCTL_<FLAG>
+//  (pkg/flags SetPflagsFromEnv), read once the command line is parsed
+
+//  The variable of a flag: "ZKVCTL_" and its name upper-cased, dashes as
+//  underscores (--write-out: ZKVCTL_WRITE_OUT)
+static void
+s_env_name (const char *flag, char *name, size_t size)
+{
+    snprintf (name, size, "ZKVCTL_%s", flag);
+    for (char *at = name; *at; at++)
+        *at = *at == '-'? '_': (char) toupper ((unsigned char) *at);
+}
+
+//  Every global flag not given on the command line takes the value of its
+//  variable when that is set and not empty: the command line wins (etcdctl
+//  3.4 refuses the two together, which makes a variable exported for a
+//  shell useless for one command to another member). As etcdctl: a
+//  variable whose value its flag cannot take is ignored (etcdctl says
+//  nothing; zkvctl warns); a ZKVCTL_ variable that names no global flag is
+//  warned about.
+static int
+s_env_apply (zkvctl_t *ctl)
+{
+    char name [128];
+    int index = 0;
+    for (zkvctl_flag_t *flag = ctl->globals; flag->name; flag++, index++) {
+        s_env_name (flag->name, name, sizeof name);
+        const char *value = getenv (name);
+        if (!value || !*value)
+            continue;
+        if (flag->changed)
+            continue;                   //  given on the command line
+        char why [512] = "";
+        if (s_value_set (flag, value, why, sizeof why)) {
+            char *quoted = zkvctl_quote (value, strlen (value));
+            fprintf (stderr, "Warning: ignored invalid value %s for %s: %s\n", quoted, name, why);
+            free (quoted);
+            continue;
+        }
+        flag->changed = true;
+        if (index < 32)
+            ctl->from_env |= 1u << index;
+    }
+    for (char **variable = environ; *variable; variable++) {
+        if (strncmp (*variable, "ZKVCTL_", 7) != 0)
+            continue;
+        bool known = false;
+        for (zkvctl_flag_t *flag = ctl->globals; flag->name && !known; flag++) {
+            s_env_name (flag->name, name, sizeof name);
+            size_t length = strlen (name);
+            known = strncmp (*variable, name, length) == 0 && (*variable) [length] == '=';
+        }
+        if (!known)
+            fprintf (stderr, "Warning: unrecognized environment variable %s\n", *variable);
+    }
+    return 0;
+}
+
+bool
+zkvctl_flag_from_env (const zkvctl_t *ctl, const char *name)
+{
+    int index = 0;
+    for (const zkvctl_flag_t *flag = ctl->globals; flag->name; flag++, index++)
+        if (streq (flag->name, name))
+            return index < 32 && (ctl->from_env & (1u << index)) != 0;
+    return false;
 }
 
 bool
@@ -470,6 +543,11 @@ zkvctl_flags_parse (zkvctl_t *ctl, const zkvctl_command_t *command, zkvctl_flag_
             if (took_rest)
                 break;
         }
+    }
+    if (with_globals && !ctl->env_read) {
+        ctl->env_read = true;
+        if (s_env_apply (ctl))
+            return ZKVCTL_BAD_FLAG;
     }
     return 0;
 }

@@ -7,6 +7,7 @@
     argument parsers also serve the request lines of txn.
     =========================================================================
 */
+#include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdlib.h>
@@ -29,6 +30,8 @@ typedef struct {
     bool keys_only;                     //  get
     bool count_only;                    //  get
     bool value_only;                    //  get
+    const char *order;                  //  get
+    const char *sort_by;                //  get
     bool range;                         //  del
 } s_options_t;
 
@@ -59,6 +62,53 @@ s_prefix_end (zkv_bin_t key, msgpack_zone *zone)
             return zkv_bin (end, i + 1);
         }
     return zkv_bin (s_all, 1);
+}
+
+//  strings.ToUpper (text) == upper, for ASCII: etcdctl takes --order and
+//  --sort-by in any case
+static bool
+s_upper_eq (const char *text, const char *upper)
+{
+    for (; *text && *upper; text++, upper++)
+        if (toupper ((unsigned char) *text) != *upper)
+            return false;
+    return *text == *upper;
+}
+
+//  etcdctl's --order and --sort-by, then clientv3.WithSort: KEY ASCEND
+//  is sent as no order at all (the keys come in key order anyway)
+static int
+s_get_sort (zkvctl_t *ctl, const s_options_t *options, zkv_range_t *range)
+{
+    static const char *orders [] = { "ASCEND", "DESCEND", NULL };
+    static const char *targets [] = { "CREATE", "KEY", "MODIFY", "VALUE", "VERSION", NULL };
+    //  etcd's names of the targets, as the protocol has them
+    static const char *target_names [] = { "CREATE", "KEY", "MOD", "VALUE", "VERSION" };
+    const char *order = NULL, *target = "KEY";
+    //  DEVIATION: etcdctl exits 4 for a bad sort order or target
+    if (*options->order) {
+        for (int i = 0; orders [i] && !order; i++)
+            if (s_upper_eq (options->order, orders [i]))
+                order = orders [i];
+        if (!order)
+            return zkvctl_fail (ctl, ZKVCTL_EXIT_BAD_ARGS, "bad sort order %s", options->order);
+    }
+    if (*options->sort_by) {
+        target = NULL;
+        for (int i = 0; targets [i] && !target; i++)
+            if (s_upper_eq (options->sort_by, targets [i]))
+                target = target_names [i];
+        if (!target)
+            return zkvctl_fail (ctl, ZKVCTL_EXIT_BAD_ARGS, "bad sort target %s",
+                                options->sort_by);
+    }
+    if (order && streq (target, "KEY") && streq (order, "ASCEND"))
+        order = NULL;
+    if (order)
+        range->sort_order = zkv_bin (order, strlen (order));
+    if (!streq (target, "KEY"))
+        range->sort_target = zkv_bin (target, strlen (target));
+    return 0;
 }
 
 //  --prefix and --from-key, as etcdctl applies them to get and del
@@ -170,6 +220,8 @@ s_get_op (zkvctl_t *ctl, const s_options_t *options, zkv_bin_t *args, int count,
     range->limit = options->limit;
     if (options->rev > 0)
         range->revision = options->rev;
+    if (s_get_sort (ctl, options, range))
+        return -1;
     s_apply_range (options, &range->key, &range->range_end, zone);
     range->keys_only = options->keys_only;
     range->count_only = options->count_only;
@@ -206,6 +258,8 @@ zkvctl_op_parse (zkvctl_t *ctl, zkvctl_op_kind_t kind, bool with_globals,
     memset (&options, 0, sizeof options);
     options.lease = "0";
     options.consistency = "l";
+    options.order = "";
+    options.sort_by = "";
     zkvctl_flag_t put_flags [] = {
         { "ignore-lease", 0, ZKVCTL_FLAG_BOOL, &options.ignore_lease, "false",
           "updates the key using its current lease", false },
@@ -228,12 +282,16 @@ zkvctl_op_parse (zkvctl_t *ctl, zkvctl_op_kind_t kind, bool with_globals,
           "Get only the keys", false },
         { "limit", 0, ZKVCTL_FLAG_INT64, &options.limit, "0",
           "Maximum number of results", false },
+        { "order", 0, ZKVCTL_FLAG_STRING, &options.order, "\"\"",
+          "Order of results; ASCEND or DESCEND (ASCEND by default)", false },
         { "prefix", 0, ZKVCTL_FLAG_BOOL, &options.prefix, "false",
           "Get keys with matching prefix", false },
         { "print-value-only", 0, ZKVCTL_FLAG_BOOL, &options.value_only, "false",
           "Only write values when using the \"simple\" output format", false },
         { "rev", 0, ZKVCTL_FLAG_INT64, &options.rev, "0",
           "Specify the kv revision", false },
+        { "sort-by", 0, ZKVCTL_FLAG_STRING, &options.sort_by, "\"\"",
+          "Sort target; CREATE, KEY, MODIFY, VALUE, or VERSION", false },
         { NULL, 0, 0, NULL, NULL, NULL, false }
     };
     zkvctl_flag_t del_flags [] = {

@@ -7,8 +7,20 @@
 
     Exit codes: 0 ok; 1 when a request fails (the node's error text, or
     `context deadline exceeded`, or `interrupted`); 3 for bad txn input;
-    128 for bad arguments, flags or output format, always found before
-    anything is read or sent.
+    128 for bad arguments, flags, endpoints or output format, always found
+    before anything is read or sent.
+
+    Every global flag may also be given as ZKVCTL_<FLAG> (see
+    zkvctl_flags.c), as etcdctl's ETCDCTL_<FLAG>.
+
+    --dial-timeout (2 s, etcdctl's): ZeroMQ connects lazily, so zkvctl's
+    dial is the request's first send: an endpoint must have completed its
+    connection (TCP and ZeroMQ's handshake, CURVE's included) within it,
+    or the request goes to the next endpoint, and fails with `context
+    deadline exceeded` when none is left. So a dead or unreachable member
+    fails every command within the dial timeout, whatever the command's
+    own timeout (an hour for defrag). --command-timeout counts from the
+    send, as etcdctl's excludes the dial.
 
     DEVIATION: etcdctl exits 1 on cobra errors (unknown flag or command, bad
     flag value) and 4 for an unsupported output format, a bad --consistency
@@ -129,6 +141,11 @@ zkvctl_usage (zkvctl_t *ctl, const zkvctl_command_t *command, zkvctl_flag_t *fla
         s_commands_usage (command);
         printf ("\nOPTIONS:\n");
         s_flags_usage (ctl->globals, flags, "help for zkvctl");
+        printf ("\nENVIRONMENT:\n"
+                "\tEvery global option may be set as ZKVCTL_<OPTION>, upper case, dashes\n"
+                "\tas underscores (ZKVCTL_ENDPOINTS, ZKVCTL_WRITE_OUT, ZKVCTL_DIAL_TIMEOUT).\n"
+                "\tAn option given both ways is an error; a value the option cannot take\n"
+                "\tis ignored with a warning.\n");
     }
     else {
         printf ("NAME:\n\t%s - %s\n\n", command->name, command->summary);
@@ -152,6 +169,55 @@ zkvctl_usage (zkvctl_t *ctl, const zkvctl_command_t *command, zkvctl_flag_t *fla
 //  ---------------------------------------------------------------------
 //  What every command needs
 
+//  Checks every endpoint of --endpoints (or of the cluster file): host:port,
+//  http://host:port or tcp://host:port with a port from 1 to 65535, or
+//  ipc://path. DEVIATION: etcdctl takes any text and waits its command
+//  timeout on what cannot be dialled (`--endpoints=localhost`); ZeroMQ
+//  refuses some at connect and would wait on the others: a bad argument
+//  (exit 128) here, before anything is sent.
+static int
+s_endpoints_check (zkvctl_t *ctl)
+{
+    char *list = strdup (ctl->endpoints);
+    char *saved = NULL;
+    int rc = 0;
+    for (char *item = strtok_r (list, ",", &saved); item && rc == 0;
+         item = strtok_r (NULL, ",", &saved)) {
+        char *endpoint = zkv_endpoint_normalize (item);
+        const char *why = NULL;
+        if (strncmp (endpoint, "ipc://", 6) == 0) {
+            if (endpoint [6] == 0)
+                why = "missing path";
+        }
+        else
+        if (strncmp (endpoint, "tcp://", 6) == 0) {
+            const char *host = endpoint + 6;
+            const char *colon = strrchr (host, ':');
+            const char *port = colon? colon + 1: "";
+            size_t digits = strspn (port, "0123456789");
+            if (!colon || *port == 0)
+                why = "missing port";
+            else
+            if (digits != strlen (port) || digits > 5 || atoi (port) < 1 || atoi (port) > 65535)
+                why = "invalid port";
+            else
+            if (colon == host)
+                why = "missing host";
+            else
+            if (strcspn (host, "/?#@ \t") < (size_t) (colon - host))
+                why = "invalid host";
+        }
+        else
+            why = "unsupported scheme";
+        if (why)
+            rc = zkvctl_fail (ctl, ZKVCTL_EXIT_BAD_ARGS, "invalid endpoint \"%s\": %s (expected "
+                              "host:port, tcp://host:port or ipc://path)", item, why);
+        free (endpoint);
+    }
+    free (list);
+    return rc;
+}
+
 int
 zkvctl_ready (zkvctl_t *ctl, bool table_ok)
 {
@@ -164,6 +230,8 @@ zkvctl_ready (zkvctl_t *ctl, bool table_ok)
     //  DEVIATION: etcdctl exits 2 for an empty endpoint list
     if (*ctl->endpoints == 0)
         return zkvctl_fail (ctl, ZKVCTL_EXIT_BAD_ARGS, "etcdclient: no available endpoints");
+    if (s_endpoints_check (ctl))
+        return -1;
     //  CURVE: both certificates, or neither
     bool cert = ctl->cert && *ctl->cert, server_cert = ctl->server_cert && *ctl->server_cert;
     if (cert && !server_cert)
@@ -186,6 +254,10 @@ zkv_client_t *
 zkvctl_client (zkvctl_t *ctl, const char *endpoints, int msecs)
 {
     zkv_client_t *client = zkv_client_new (endpoints, msecs);
+    if (client && ctl->dial_timeout > 0) {
+        int64_t dial = (ctl->dial_timeout + 999999) / 1000000;
+        zkv_client_set_connect_timeout (client, dial > INT_MAX? INT_MAX: (int) dial);
+    }
     if (client && ctl->curve)
         zkv_client_set_curve (client, ctl->curve);
     if (client && ctl->max_request_bytes > 0)
@@ -436,6 +508,7 @@ main (int argc, char *argv [])
     memset (&ctl, 0, sizeof ctl);
     ctl.endpoints = strdup (S_DEFAULT_ENDPOINTS);
     ctl.command_timeout = 5 * S_NSECS_PER_SEC;
+    ctl.dial_timeout = 2 * S_NSECS_PER_SEC;
     ctl.max_request_bytes = ZKV_CLIENT_MAX_REQUEST_BYTES;
     ctl.write_out = "simple";
     zkvctl_flag_t globals [] = {
@@ -452,6 +525,10 @@ main (int argc, char *argv [])
           false },
         { "command-timeout", 0, ZKVCTL_FLAG_DURATION, &ctl.command_timeout, "5s",
           "timeout for short running command (excluding dial timeout)", false },
+        //  ZeroMQ connects lazily: see the head of this file
+        { "dial-timeout", 0, ZKVCTL_FLAG_DURATION, &ctl.dial_timeout, "2s",
+          "dial timeout for client connections (a member must complete its connection "
+          "within it)", false },
         { "endpoints", 0, ZKVCTL_FLAG_LIST, &ctl.endpoints, "[" S_DEFAULT_ENDPOINTS "]",
           "zkv endpoints (host:port or ZeroMQ endpoints, comma separated)", false },
         { "hex", 0, ZKVCTL_FLAG_BOOL, &ctl.hex, "false",

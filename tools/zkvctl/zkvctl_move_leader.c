@@ -2,7 +2,8 @@
     zkvctl_move_leader.c — `move-leader <target>`, as etcdctl has it
     (etcdctl/ctlv3/command/move_leader_command.go): on success, on stdout,
         Leadership transferred from <old hex> to <new hex>
-    (-w json prints the reply instead).
+    (-w json prints the reply instead; -w table and -w fields, which
+    etcdctl cannot print either, are refused before anything is sent).
 
     DEVIATION: etcdctl asks every endpoint for its Status and fails with
     `no leader endpoint given` unless the leader is among them; any zkv
@@ -66,6 +67,10 @@ s_move_leader_run (zkvctl_t *ctl, int argc, char **argv)
         return zkvctl_fail (ctl, ZKVCTL_EXIT_BAD_ARGS, "move-leader command needs 1 argument");
     if (zkvctl_ready (ctl, false))
         return -1;
+    //  etcdctl has no fields printer for it: it fails with this, exit 4,
+    //  after the leadership moved; zkvctl before sending (exit 128)
+    if (ctl->format == ZKVCTL_FORMAT_FIELDS)
+        return zkvctl_fail (ctl, ZKVCTL_EXIT_BAD_ARGS, "fields not supported as output format");
     char target [256];
     zkv_bin_str (positional [0], target, sizeof target);
     zkv_move_leader_t request = { 0 };

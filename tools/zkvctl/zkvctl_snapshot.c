@@ -9,11 +9,13 @@
                     FILE` and `Server version V`. A terminal sees progress
                     on stderr. No deadline unless --command-timeout is
                     given (etcd's habit), but a member silent for a minute
-                    fails it.
+                    fails it, and one that does not connect within
+                    --dial-timeout fails it at once (etcdctl 3.4 hangs).
     status FILE     checks the file (image + SHA-256) and prints etcd 3.6's
                     columns: hash (CRC-32C over every record: family name,
                     key, value), revision, total keys (live keys), total
-                    size, version.
+                    size, version; -w fields: `"Hash" : <decimal>`,
+                    `"Revision"`, `"Keys"`, `"Size"` (bytes), `"Version"`.
     restore FILE    --data-dir D --name N --initial-cluster C
                     --initial-cluster-token T [--skip-hash-check]: loads
                     the image into the new, empty data dir D with the new
@@ -349,6 +351,12 @@ s_status_run (zkvctl_t *ctl, int argc, char **argv)
         if (ctl->format == ZKVCTL_FORMAT_JSON)
             printf ("{\"hash\":%" PRIu32 ",\"revision\":%" PRId64 ",\"totalKey\":%" PRId64
                     ",\"totalSize\":%" PRIu64 ",\"version\":\"%s\"}\n", status.hash,
+                    header->revision, status.total_keys, size, header->storage_version);
+        else
+        if (ctl->format == ZKVCTL_FORMAT_FIELDS)
+            //  etcdctl 3.4's four lines, then the version the other formats print
+            printf ("\"Hash\" : %" PRIu32 "\n\"Revision\" : %" PRId64 "\n\"Keys\" : %" PRId64
+                    "\n\"Size\" : %" PRIu64 "\n\"Version\" : %s\n", status.hash,
                     header->revision, status.total_keys, size, header->storage_version);
         else {
             static const char *titles [] = {
