@@ -7,6 +7,13 @@
     measured is the node, not a thread pool. put writes keys 0..key-space
     in turn; get reads random keys of the key space (write them first with
     put). Prints throughput and latency p50/p90/p99/max, or JSON (--json).
+    With --rate R the load is paced instead (open loop): request i is due
+    at start + i/R, sent then on a free client (or as soon as one is free),
+    and its latency counts from when it was due, so a stall counts against
+    every request that should have gone out meanwhile; it runs until
+    --total requests are done or SIGINT/SIGTERM. --trace FILE writes one
+    line per request: when it was due (wall clock, usecs since the epoch),
+    its latency (usecs), and 1 if it failed.
     =========================================================================
 */
 #include <czmq.h>
@@ -28,6 +35,8 @@ typedef struct {
     bool serializable;
     bool json;
     int timeout;                        //  msecs per request
+    double rate;                        //  paced: requests per second (0: closed loop)
+    const char *trace;                  //  one line per request, or NULL
 } s_options_t;
 
 static int64_t
@@ -35,6 +44,14 @@ s_now_usecs (void)
 {
     struct timespec now;
     clock_gettime (CLOCK_MONOTONIC, &now);
+    return (int64_t) now.tv_sec * 1000000 + now.tv_nsec / 1000;
+}
+
+static int64_t
+s_wall_usecs (void)
+{
+    struct timespec now;
+    clock_gettime (CLOCK_REALTIME, &now);
     return (int64_t) now.tv_sec * 1000000 + now.tv_nsec / 1000;
 }
 
@@ -51,6 +68,9 @@ s_usage (FILE *out)
         "  --key-space N        distinct keys (default: total)\n"
         "  --consistency l|s    get: linearizable (default) or serializable\n"
         "  --timeout MSECS      per request (default 10000)\n"
+        "  --rate R             paced, R requests per second (open loop; latency\n"
+        "                       from when each was due); runs until --total or SIGTERM\n"
+        "  --trace FILE         one line per request: due (wall usecs), usecs, failed\n"
         "  --json               print one JSON object\n");
 }
 
@@ -69,7 +89,7 @@ static int
 s_parse (s_options_t *options, int argc, char *argv [])
 {
     *options = (s_options_t) {
-        "127.0.0.1:12379", NULL, 1, 10000, 16, 256, 0, false, false, 10000
+        "127.0.0.1:12379", NULL, 1, 10000, 16, 256, 0, false, false, 10000, 0, NULL
     };
     static struct option longs [] = {
         { "endpoints", required_argument, NULL, 'e' },
@@ -81,6 +101,8 @@ s_parse (s_options_t *options, int argc, char *argv [])
         { "consistency", required_argument, NULL, 'l' },
         { "timeout", required_argument, NULL, 't' },
         { "json", no_argument, NULL, 'j' },
+        { "rate", required_argument, NULL, 'r' },
+        { "trace", required_argument, NULL, 'T' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 }
     };
@@ -91,6 +113,14 @@ s_parse (s_options_t *options, int argc, char *argv [])
         switch (option) {
             case 'e': options->endpoints = optarg; break;
             case 'j': options->json = true; break;
+            case 'T': options->trace = optarg; break;
+            case 'r': {
+                char *end;
+                options->rate = strtod (optarg, &end);
+                if (end == optarg || *end || !(options->rate > 0))
+                    return -1;
+                break;
+            }
             case 'h': s_usage (stdout); exit (0);
             case 'l':
                 if (strcmp (optarg, "l") && strcmp (optarg, "s"))
@@ -162,7 +192,11 @@ typedef struct {
     zkv_client_t **client;
     zmq_pollitem_t *items;              //  one per client, on its socket
     int64_t *started;                   //  when client c sent its request
+    int64_t *due;                       //  paced: when client c's request was due
+    bool *busy;                         //  paced: client c has a request in flight
     int64_t *latency;                   //  usecs of each completed request
+    int64_t *when;                      //  --trace: when each was due (monotonic)
+    unsigned char *failed;              //  --trace: whether each failed
     size_t sent;
     size_t done;
     size_t errors;
@@ -198,6 +232,113 @@ s_send_next (s_run_t *run, size_t c)
     run->items [c].socket = zsock_resolve (zkv_client_socket (run->client [c]));
     run->sent++;
     return 0;
+}
+
+//  Receives client c's reply: its latency from start, and whether it failed
+static bool
+s_receive (s_run_t *run, size_t c, int64_t start)
+{
+    zkv_result_t status;
+    const zkv_desc_t *desc = run->put? &zkv_put_desc: &zkv_range_desc;
+    zkv_msg_t *reply = zkv_client_recv (run->client [c], desc, 0, &status);
+    int64_t now = s_now_usecs ();
+    bool failed = !reply || zkv_reply_error (reply);
+    zkv_msg_destroy (&reply);
+    if (failed)
+        run->errors++;
+    if (run->when) {
+        run->when [run->done] = start;
+        run->failed [run->done] = failed;
+    }
+    run->latency [run->done++] = now - start;
+    return failed;
+}
+
+//  The paced load (--rate): request i is due at begin + i / rate and goes
+//  out then on a free client, or as soon as one is free; its latency
+//  counts from when it was due; one without a reply within the timeout
+//  failed. 0 when done or interrupted, -1 when a request found no endpoint.
+static int
+s_paced (s_run_t *run, int64_t begin)
+{
+    s_options_t *options = run->options;
+    size_t clients = options->clients, in_flight = 0;
+    double interval = 1e6 / options->rate;
+    while (run->done < options->total && !zsys_interrupted) {
+        int64_t now = s_now_usecs ();
+        for (size_t c = 0; c < clients && run->sent < options->total; c++) {
+            int64_t due = begin + (int64_t) (run->sent * interval);
+            if (due > now)
+                break;
+            if (run->busy [c])
+                continue;
+            if (s_send_next (run, c))
+                return -1;
+            run->due [c] = due;
+            run->busy [c] = true;
+            in_flight++;
+        }
+        //  A request without a reply in time failed; its client starts
+        //  afresh (a late reply must not be taken for the next one's)
+        for (size_t c = 0; c < clients; c++)
+            if (run->busy [c] && now - run->started [c] > (int64_t) options->timeout * 1000) {
+                zkv_client_destroy (&run->client [c]);
+                run->client [c] = zkv_client_new (options->endpoints, options->timeout);
+                if (!run->client [c])
+                    return -1;
+                run->items [c].socket = zsock_resolve (zkv_client_socket (run->client [c]));
+                run->errors++;
+                if (run->when) {
+                    run->when [run->done] = run->due [c];
+                    run->failed [run->done] = true;
+                }
+                run->latency [run->done++] = now - run->due [c];
+                run->busy [c] = false;
+                in_flight--;
+            }
+        //  Wait for a reply until the next request is due (when a client is
+        //  free for it), to the millisecond, then sleep the rest exactly
+        int64_t next = begin + (int64_t) (run->sent * interval);
+        int64_t wait = (int64_t) options->timeout * 1000;
+        if (run->sent < options->total && in_flight < clients)
+            wait = next > now? next - now: 0;
+        int ready = zmq_poll (run->items, (int) clients, wait / 1000);
+        if (ready < 0) {
+            if (zsys_interrupted || errno == EINTR)
+                continue;
+            return -1;
+        }
+        if (ready == 0) {
+            int64_t rest = next - s_now_usecs ();
+            if (rest > 0 && rest < 1000 && in_flight < clients) {
+                struct timespec pause = { 0, (long) rest * 1000 };
+                nanosleep (&pause, NULL);
+            }
+            continue;
+        }
+        for (size_t c = 0; c < clients; c++) {
+            if (!(run->items [c].revents & ZMQ_POLLIN))
+                continue;
+            s_receive (run, c, run->due [c]);
+            run->busy [c] = false;
+            in_flight--;
+        }
+    }
+    return 0;
+}
+
+//  --trace: one line per request done (due, on the wall clock; usecs; failed)
+static int
+s_write_trace (s_run_t *run)
+{
+    FILE *file = fopen (run->options->trace, "w");
+    if (!file)
+        return -1;
+    int64_t offset = s_wall_usecs () - s_now_usecs ();
+    for (size_t i = 0; i < run->done; i++)
+        fprintf (file, "%lld %lld %d\n", (long long) (run->when [i] + offset),
+                 (long long) run->latency [i], run->failed [i]);
+    return fclose (file);
 }
 
 static void
@@ -247,7 +388,11 @@ main (int argc, char *argv [])
         .put = strcmp (options.workload, "put") == 0,
         .client = calloc (clients, sizeof (zkv_client_t *)),
         .started = calloc (clients, sizeof (int64_t)),
+        .due = calloc (clients, sizeof (int64_t)),
+        .busy = calloc (clients, sizeof (bool)),
         .latency = calloc (options.total, sizeof (int64_t)),
+        .when = options.trace? calloc (options.total, sizeof (int64_t)): NULL,
+        .failed = options.trace? calloc (options.total, 1): NULL,
         .seed = 12345,
         .key = malloc (options.key_size),
         .value = malloc (options.value_size)
@@ -255,7 +400,8 @@ main (int argc, char *argv [])
     memset (run.value, 'v', options.value_size);
     zmq_pollitem_t *items = calloc (clients, sizeof (zmq_pollitem_t));
     run.items = items;
-    if (!run.client || !run.started || !run.latency || !run.key || !run.value || !items) {
+    if (!run.client || !run.started || !run.due || !run.busy || !run.latency || !run.key
+    ||  !run.value || !items || (options.trace && (!run.when || !run.failed))) {
         fprintf (stderr, "Error: out of memory\n");
         return 1;
     }
@@ -268,12 +414,13 @@ main (int argc, char *argv [])
         items [c].socket = zsock_resolve (zkv_client_socket (run.client [c]));
         items [c].events = ZMQ_POLLIN;
     }
-    const zkv_desc_t *desc = run.put? &zkv_put_desc: &zkv_range_desc;
     int rc = 0;
     int64_t begin = s_now_usecs ();
-    for (size_t c = 0; c < clients && rc == 0; c++)
+    if (options.rate > 0)
+        rc = s_paced (&run, begin);
+    for (size_t c = 0; c < clients && rc == 0 && options.rate == 0; c++)
         rc = s_send_next (&run, c);
-    while (rc == 0 && run.done < options.total && !zsys_interrupted) {
+    while (rc == 0 && options.rate == 0 && run.done < options.total && !zsys_interrupted) {
         int ready = zmq_poll (items, (int) clients, options.timeout);
         if (ready <= 0) {
             rc = -1;
@@ -282,27 +429,31 @@ main (int argc, char *argv [])
         for (size_t c = 0; c < clients && rc == 0; c++) {
             if (!(items [c].revents & ZMQ_POLLIN))
                 continue;
-            zkv_result_t status;
-            zkv_msg_t *reply = zkv_client_recv (run.client [c], desc, 0, &status);
-            int64_t now = s_now_usecs ();
-            if (!reply || zkv_reply_error (reply))
-                run.errors++;
-            zkv_msg_destroy (&reply);
-            run.latency [run.done++] = now - run.started [c];
+            s_receive (&run, c, run.started [c]);
             if (run.sent < options.total)
                 rc = s_send_next (&run, c);
         }
+    }
+    double seconds = (s_now_usecs () - begin) / 1e6;
+    //  The trace first: the report sorts the latencies
+    if (options.trace && s_write_trace (&run)) {
+        fprintf (stderr, "Error: cannot write %s: %s\n", options.trace, strerror (errno));
+        rc = -1;
     }
     if (rc)
         fprintf (stderr, "Error: context deadline exceeded (%zu replies missing)\n",
                  run.sent - run.done);
     else
-        s_report (&run, (s_now_usecs () - begin) / 1e6);
+        s_report (&run, seconds);
     for (size_t c = 0; c < clients; c++)
         zkv_client_destroy (&run.client [c]);
     free (run.client);
     free (run.started);
+    free (run.due);
+    free (run.busy);
     free (run.latency);
+    free (run.when);
+    free (run.failed);
     free (run.key);
     free (run.value);
     free (items);

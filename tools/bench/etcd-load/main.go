@@ -2,6 +2,7 @@
 // client (clientv3, gRPC), for side-by-side comparisons in docs/BENCHMARKS.md.
 //
 //	etcd-load [--endpoints E] [--clients N] [--total N] [--key-size N] [--val-size N] [--json]
+//	          [--rate R] [--trace FILE]
 //
 // Like zkv-bench: --clients closed-loop clients with one request in flight
 // each, keys 0..total-1 zero-padded to --key-size bytes, values of
@@ -9,19 +10,30 @@
 // by nearest rank). The clients share one gRPC connection, as etcd's own
 // benchmark tool does with --conns=1.
 //
+// With --rate R the load is paced, as zkv-bench's --rate: request i is due
+// at start + i/R and goes out then on a free client, or as soon as one is
+// free; its latency counts from when it was due (open loop). It runs until
+// --total requests are done or SIGINT/SIGTERM. --trace FILE writes one line
+// per request done: when it was due (wall clock, usecs since the epoch),
+// its latency (usecs), and 1 if it failed.
+//
 // Built offline from Debian's golang-etcd-server-dev (GOPATH mode): see
 // tools/bench/bench-cluster.
 package main
 
 import (
+	"bufio"
 	"context"
 	"flag"
 	"fmt"
 	"math"
 	"os"
+	"os/signal"
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
+	"syscall"
 	"time"
 
 	"go.etcd.io/etcd/clientv3"
@@ -46,6 +58,64 @@ func percentile(sorted []time.Duration, p float64) float64 {
 	return float64(sorted[rank-1].Microseconds()) / 1000
 }
 
+// One request of a paced run
+type sample struct {
+	due     time.Time
+	latency time.Duration
+	failed  bool
+	done    bool
+}
+
+// paced runs the requests of a --rate run and returns them, those done
+// marked so; stopped by SIGINT/SIGTERM
+func paced(client *clientv3.Client, clients, total, keySize int, value string,
+	rate float64) []sample {
+	samples := make([]sample, total)
+	jobs := make(chan int, 1024) // a backlog beyond it waits in the pacer, still due
+	var stopped int32
+	signals := make(chan os.Signal, 1)
+	signal.Notify(signals, syscall.SIGINT, syscall.SIGTERM)
+	go func() {
+		<-signals
+		atomic.StoreInt32(&stopped, 1)
+	}()
+	start := time.Now()
+	interval := time.Duration(float64(time.Second) / rate)
+	go func() {
+		defer close(jobs)
+		for i := 0; i < total && atomic.LoadInt32(&stopped) == 0; i++ {
+			due := start.Add(time.Duration(i) * interval)
+			if wait := time.Until(due); wait > 0 {
+				time.Sleep(wait)
+			}
+			samples[i].due = due
+			jobs <- i
+		}
+	}()
+	var group sync.WaitGroup
+	for c := 0; c < clients; c++ {
+		group.Add(1)
+		go func() {
+			defer group.Done()
+			for n := range jobs {
+				if atomic.LoadInt32(&stopped) != 0 {
+					return
+				}
+				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+				_, err := client.Put(ctx, key(n, keySize), value)
+				cancel()
+				samples[n].latency = time.Since(samples[n].due)
+				samples[n].failed = err != nil
+				samples[n].done = true
+			}
+		}()
+	}
+	group.Wait()
+	for range jobs { // until the pacer has stopped too
+	}
+	return samples
+}
+
 func main() {
 	endpoints := flag.String("endpoints", "127.0.0.1:2379", "etcd client endpoints, comma separated")
 	clients := flag.Int("clients", 1, "concurrent clients")
@@ -53,6 +123,8 @@ func main() {
 	keySize := flag.Int("key-size", 16, "bytes per key")
 	valSize := flag.Int("val-size", 256, "bytes per value")
 	asJSON := flag.Bool("json", false, "print one JSON object")
+	rate := flag.Float64("rate", 0, "paced: requests per second (open loop), until --total or SIGTERM")
+	trace := flag.String("trace", "", "one line per request: due (wall usecs), usecs, failed")
 	flag.Parse()
 	if *clients > *total {
 		*clients = *total
@@ -73,7 +145,40 @@ func main() {
 	var lock sync.Mutex
 	var group sync.WaitGroup
 	start := time.Now()
-	for c := 0; c < *clients; c++ {
+	if *rate > 0 {
+		samples := paced(client, *clients, *total, *keySize, value, *rate)
+		latencies = latencies[:0]
+		var out *bufio.Writer
+		if *trace != "" {
+			file, err := os.Create(*trace)
+			if err != nil {
+				fmt.Fprintf(os.Stderr, "Error: %v\n", err)
+				os.Exit(1)
+			}
+			out = bufio.NewWriter(file)
+			defer file.Close()
+		}
+		for _, s := range samples {
+			if !s.done {
+				continue
+			}
+			latencies = append(latencies, s.latency)
+			failed := 0
+			if s.failed {
+				errors++
+				failed = 1
+			}
+			if out != nil {
+				fmt.Fprintf(out, "%d %d %d\n", s.due.UnixNano()/1000, s.latency.Microseconds(), failed)
+			}
+		}
+		if out != nil && out.Flush() != nil {
+			fmt.Fprintf(os.Stderr, "Error: cannot write %s\n", *trace)
+			os.Exit(1)
+		}
+		*total = len(latencies)
+	}
+	for c := 0; c < *clients && *rate == 0; c++ {
 		group.Add(1)
 		go func() {
 			defer group.Done()
