@@ -1,0 +1,316 @@
+/*  test_client_lib.c — the C client library (client/zkv_client.h) as
+    people build on it: its retry policy against fake members (ROUTER
+    sockets on actors that refuse, answer or keep silent as told, and
+    count what reached them) and against a real cluster (a paused member).
+*/
+#include <criterion/criterion.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cluster_fixture.h"
+#include "zkv_client.h"
+#include "zkv_testnode.h"
+
+//  ---------------------------------------------------------------------
+//  Fake members
+
+//  What a fake member does with each request that reaches it: refuses
+//  the first `refusals` with err (all of them when refusals < 0), or
+//  keeps silent (silent), else answers with an empty response of the
+//  request's type. Set before the actor starts; requests counts them.
+typedef struct {
+    int refusals;
+    zkv_err_t err;
+    bool silent;
+    atomic_int requests;
+} s_script_t;
+
+static void
+s_fake_member (zsock_t *pipe, void *args)
+{
+    s_script_t *script = (s_script_t *) args;
+    zsock_t *router = zsock_new_router ("tcp://127.0.0.1:*");
+    zsock_signal (pipe, 0);
+    zsock_send (pipe, "s", router? zsock_endpoint (router): "");
+    zpoller_t *poller = zpoller_new (pipe, router, NULL);
+    while (router) {
+        void *which = zpoller_wait (poller, -1);
+        if (which != router)
+            break;                      //  $TERM or interrupted
+        zmsg_t *msg = zmsg_recv (router);
+        zframe_t *identity = zmsg_pop (msg);
+        zframe_t *frame = zmsg_pop (msg);
+        zkv_limits_t limits = zkv_limits_trusted ();
+        zkv_result_t status;
+        zkv_msg_t *request = frame? zkv_msg_decode (zframe_data (frame), zframe_size (frame),
+                                                    ZKV_KIND_REQUEST, &limits, &status)
+                                  : NULL;
+        if (request && request->desc != &zkv_snapshot_credit_desc) {
+            int count = atomic_fetch_add (&script->requests, 1);
+            zkv_header_t header = { .cluster_id = 1, .member_id = 0xfa4e, .revision = 7 };
+            if (script->silent)
+                ;
+            else
+            if (script->refusals < 0 || count < script->refusals) {
+                zkv_error_t error = {
+                    zkv_bin (zkv_err_code (script->err), strlen (zkv_err_code (script->err))),
+                    zkv_bin (zkv_err_message (script->err),
+                             strlen (zkv_err_message (script->err)))
+                };
+                zkv_error_response_t body = { &header, &error };
+                size_t size;
+                uint8_t *bytes = zkv_msg_encode_body (&zkv_error_response_desc, &body, &size);
+                zkv_fake_send (router, identity, request, bytes, size);
+            }
+            else {
+                //  Every response begins with its header; the rest empty
+                union {
+                    zkv_put_response_t put;
+                    zkv_range_response_t range;
+                    zkv_status_response_t status;
+                } response;
+                memset (&response, 0, sizeof response);
+                response.put.header = &header;
+                zkv_fake_answer (router, identity, request, &response);
+            }
+        }
+        zkv_msg_destroy (&request);
+        zframe_destroy (&frame);
+        zframe_destroy (&identity);
+        zmsg_destroy (&msg);
+    }
+    zpoller_destroy (&poller);
+    zsock_destroy (&router);
+}
+
+typedef struct {
+    zactor_t *actor;
+    char *endpoint;
+} s_fake_t;
+
+static s_fake_t
+s_fake_new (s_script_t *script)
+{
+    s_fake_t fake = { zactor_new (s_fake_member, script), NULL };
+    fake.endpoint = zstr_recv (fake.actor);
+    cr_assert (fake.endpoint && *fake.endpoint, "a fake member could not bind");
+    return fake;
+}
+
+static void
+s_fake_destroy (s_fake_t *fake)
+{
+    zactor_destroy (&fake->actor);
+    zstr_free (&fake->endpoint);
+}
+
+static const zkv_put_t s_put = { .key = { (const uint8_t *) "k", 1 },
+                                 .value = { (const uint8_t *) "v", 1 } };
+static const zkv_range_t s_get = { .key = { (const uint8_t *) "k", 1 } };
+
+//  The text of reply's error ("" when none)
+static const char *
+s_error (const zkv_msg_t *reply, char *text, size_t size)
+{
+    const zkv_error_t *error = reply? zkv_reply_error (reply): NULL;
+    *text = 0;
+    if (error)
+        zkv_bin_str (error->message, text, size);
+    return text;
+}
+
+//  ---------------------------------------------------------------------
+//  The retry policy
+
+TestSuite (client_lib, .timeout = 120);
+
+Test (client_lib, a_write_refused_with_no_leader_is_sent_again_until_served)
+{
+    s_script_t script = { .refusals = 2, .err = ZKV_ERR_NO_LEADER };
+    s_fake_t fake = s_fake_new (&script);
+    zkv_client_t *client = zkv_client_new (fake.endpoint, 30000);
+    zkv_result_t status;
+    char text [256];
+    zkv_msg_t *reply = zkv_client_call (client, &zkv_put_desc, &s_put, &status);
+    cr_assert_not_null (reply, "%s", status.detail);
+    cr_assert_str_eq (s_error (reply, text, sizeof text), "");
+    cr_assert_eq (reply->desc, &zkv_put_response_desc);
+    cr_assert_eq (atomic_load (&script.requests), 3);
+    zkv_msg_destroy (&reply);
+    zkv_client_destroy (&client);
+    s_fake_destroy (&fake);
+}
+
+Test (client_lib, without_the_policy_a_refusal_is_the_answer)
+{
+    s_script_t script = { .refusals = 2, .err = ZKV_ERR_NO_LEADER };
+    s_fake_t fake = s_fake_new (&script);
+    zkv_client_t *client = zkv_client_new (fake.endpoint, 30000);
+    zkv_client_set_retry (client, false);
+    zkv_result_t status;
+    char text [256];
+    zkv_msg_t *reply = zkv_client_call (client, &zkv_put_desc, &s_put, &status);
+    cr_assert_str_eq (s_error (reply, text, sizeof text), "etcdserver: no leader");
+    cr_assert_eq (atomic_load (&script.requests), 1);
+    zkv_msg_destroy (&reply);
+    zkv_client_destroy (&client);
+    s_fake_destroy (&fake);
+}
+
+Test (client_lib, a_refusal_that_lasts_is_the_answer_at_the_deadline)
+{
+    s_script_t script = { .refusals = -1, .err = ZKV_ERR_LEADER_CHANGED };
+    s_fake_t fake = s_fake_new (&script);
+    zkv_client_t *client = zkv_client_new (fake.endpoint, 600);
+    zkv_result_t status;
+    char text [256];
+    zkv_msg_t *reply = zkv_client_call (client, &zkv_range_desc, &s_get, &status);
+    cr_assert_str_eq (s_error (reply, text, sizeof text), "etcdserver: leader changed");
+    cr_assert_gt (atomic_load (&script.requests), 1);
+    zkv_msg_destroy (&reply);
+    zkv_client_destroy (&client);
+    s_fake_destroy (&fake);
+}
+
+Test (client_lib, other_refusals_are_the_answer_at_once)
+{
+    s_script_t script = { .refusals = -1, .err = ZKV_ERR_COMPACTED };
+    s_fake_t fake = s_fake_new (&script);
+    zkv_client_t *client = zkv_client_new (fake.endpoint, 30000);
+    zkv_result_t status;
+    char text [256];
+    zkv_msg_t *reply = zkv_client_call (client, &zkv_range_desc, &s_get, &status);
+    cr_assert_str_eq (s_error (reply, text, sizeof text),
+                      "etcdserver: mvcc: required revision has been compacted");
+    cr_assert_eq (atomic_load (&script.requests), 1);
+    zkv_msg_destroy (&reply);
+    zkv_client_destroy (&client);
+    s_fake_destroy (&fake);
+}
+
+Test (client_lib, a_write_that_got_no_reply_is_never_sent_again)
+{
+    s_script_t silent = { .silent = true }, answering = { .refusals = 0 };
+    s_fake_t first = s_fake_new (&silent), second = s_fake_new (&answering);
+    char *endpoints = zsys_sprintf ("%s,%s", first.endpoint, second.endpoint);
+    zkv_client_t *client = zkv_client_new (endpoints, 1000);
+    zkv_result_t status;
+    zkv_msg_t *reply = zkv_client_call (client, &zkv_put_desc, &s_put, &status);
+    cr_assert_null (reply);
+    cr_assert_eq (status.err, ZKV_ERR_TIMEOUT);
+    cr_assert_str_eq (status.detail, "context deadline exceeded");
+    cr_assert_eq (atomic_load (&silent.requests), 1);
+    cr_assert_eq (atomic_load (&answering.requests), 0, "the write was sent again");
+    //  ... and the next call goes to the next member
+    reply = zkv_client_call (client, &zkv_put_desc, &s_put, &status);
+    cr_assert_not_null (reply, "%s", status.detail);
+    cr_assert_eq (atomic_load (&answering.requests), 1);
+    zkv_msg_destroy (&reply);
+    zkv_client_destroy (&client);
+    free (endpoints);
+    s_fake_destroy (&first);
+    s_fake_destroy (&second);
+}
+
+Test (client_lib, a_write_of_unknown_outcome_is_not_sent_again_a_read_is)
+{
+    s_script_t timing_out = { .refusals = -1, .err = ZKV_ERR_TIMEOUT };
+    s_script_t answering = { .refusals = 0 };
+    s_fake_t first = s_fake_new (&timing_out), second = s_fake_new (&answering);
+    char *endpoints = zsys_sprintf ("%s,%s", first.endpoint, second.endpoint);
+    zkv_client_t *client = zkv_client_new (endpoints, 30000);
+    zkv_result_t status;
+    char text [256];
+    zkv_msg_t *reply = zkv_client_call (client, &zkv_put_desc, &s_put, &status);
+    cr_assert_str_eq (s_error (reply, text, sizeof text), "etcdserver: request timed out");
+    cr_assert_eq (atomic_load (&timing_out.requests), 1);
+    cr_assert_eq (atomic_load (&answering.requests), 0, "the write was sent again");
+    zkv_msg_destroy (&reply);
+    zkv_client_destroy (&client);
+
+    //  The same for a read: the next member serves it
+    client = zkv_client_new (endpoints, 30000);
+    reply = zkv_client_call (client, &zkv_range_desc, &s_get, &status);
+    cr_assert_not_null (reply, "%s", status.detail);
+    cr_assert_str_eq (s_error (reply, text, sizeof text), "");
+    cr_assert_eq (atomic_load (&timing_out.requests), 2);
+    cr_assert_eq (atomic_load (&answering.requests), 1);
+    zkv_msg_destroy (&reply);
+    zkv_client_destroy (&client);
+    free (endpoints);
+    s_fake_destroy (&first);
+    s_fake_destroy (&second);
+}
+
+Test (client_lib, a_read_without_reply_goes_to_the_next_member)
+{
+    s_script_t silent = { .silent = true }, answering = { .refusals = 0 };
+    s_fake_t first = s_fake_new (&silent), second = s_fake_new (&answering);
+    char *endpoints = zsys_sprintf ("%s,%s", first.endpoint, second.endpoint);
+    zkv_client_t *client = zkv_client_new (endpoints, 30000);
+    zkv_result_t status;
+    zkv_status_t request = { false };
+    zkv_msg_t *reply = zkv_client_call (client, &zkv_status_desc, &request, &status);
+    cr_assert_not_null (reply, "%s", status.detail);
+    cr_assert_eq (reply->desc, &zkv_status_response_desc);
+    cr_assert_eq (atomic_load (&silent.requests), 1);
+    cr_assert_eq (atomic_load (&answering.requests), 1);
+    zkv_msg_destroy (&reply);
+    zkv_client_destroy (&client);
+    free (endpoints);
+    s_fake_destroy (&first);
+    s_fake_destroy (&second);
+}
+
+Test (client_lib, reads_only_tells_the_requests_that_change_nothing)
+{
+    zkv_put_t put = { .key = cf_bin ("k") };
+    zkv_range_t range = { .key = cf_bin ("k") };
+    zkv_request_op_t reads [] = { { .request_range = &range } };
+    zkv_txn_t inner_write = { .failure = { (zkv_request_op_t []) { { .request_put = &put } }, 1 } };
+    zkv_request_op_t nested [] = { { .request_range = &range }, { .request_txn = &inner_write } };
+    zkv_txn_t read_only = { .success = { reads, 1 }, .failure = { reads, 1 } };
+    zkv_txn_t writes = { .success = { nested, 2 } };
+    cr_assert (zkv_request_reads_only (&zkv_txn_desc, &read_only));
+    cr_assert_not (zkv_request_reads_only (&zkv_txn_desc, &writes));
+    cr_assert (zkv_request_reads_only (&zkv_range_desc, &range));
+    cr_assert_not (zkv_request_reads_only (&zkv_put_desc, &put));
+    zkv_alarm_t get = { .action = 0 }, disarm = { .action = 2 };
+    cr_assert (zkv_request_reads_only (&zkv_alarm_desc, &get));
+    cr_assert_not (zkv_request_reads_only (&zkv_alarm_desc, &disarm));
+    zkv_defragment_t defragment = { 0 };
+    cr_assert_not (zkv_request_reads_only (&zkv_defragment_desc, &defragment));
+}
+
+//  ---------------------------------------------------------------------
+//  Against real members
+
+TestSuite (client_lib_cluster, .fini = cf_teardown, .timeout = 120);
+
+Test (client_lib_cluster, a_read_fails_over_from_a_paused_member)
+{
+    cf_up (NULL);
+    char leader [32];
+    cf_leader (leader, sizeof leader);
+    zkv_client_t *client = zkv_harness_client (cf_cluster, NULL, 20000);
+    cr_assert_eq (strcmp (zkv_client_endpoint (client), zkv_harness_endpoint (cf_cluster, "n1")),
+                  0);
+    cr_assert (cf_put (client, "k", "v"));
+    //  n1, connected, is paused: the read queued for it gets no reply
+    cr_assert_eq (zkv_harness_signal (cf_cluster, "n1", SIGSTOP), 0);
+    zkv_range_t range = { .key = cf_bin ("k") };
+    zkv_result_t status;
+    zkv_msg_t *reply = zkv_client_call (client, &zkv_range_desc, &range, &status);
+    cr_assert_not_null (reply, "%s", status.detail);
+    cr_assert_null (zkv_reply_error (reply));
+    const zkv_range_response_t *response = (const zkv_range_response_t *) reply->body;
+    cr_assert_eq (response->kvs.count, 1);
+    cr_assert (cf_text_is (response->kvs.items [0].value, "v"));
+    cr_assert_neq (strcmp (zkv_client_endpoint (client), zkv_harness_endpoint (cf_cluster, "n1")),
+                   0);
+    zkv_msg_destroy (&reply);
+    cr_assert_eq (zkv_harness_signal (cf_cluster, "n1", SIGCONT), 0);
+    zkv_client_destroy (&client);
+}
