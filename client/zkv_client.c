@@ -3,6 +3,7 @@
     =========================================================================
 */
 #include "zkv_client.h"
+#include "zkv_cluster_file.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -78,6 +79,32 @@ zkv_client_new (const char *endpoints, int timeout)
     self->retry = true;
     self->next_id = (uint64_t) zclock_time () << 16;    //  distinct across runs
     s_connect (self);
+    return self;
+}
+
+zkv_client_t *
+zkv_client_new_from_cluster_file (const char *path, int timeout, char *error, size_t size)
+{
+    zkv_cluster_file_t *file = zkv_cluster_file_load (path, error, size);
+    if (!file)
+        return NULL;
+    const char *cert = zkv_cluster_file_cert (file);
+    const char *server_cert = zkv_cluster_file_server_cert (file);
+    zkv_curve_t *curve = NULL;
+    if (cert && server_cert)
+        curve = zkv_curve_new (cert, server_cert, error, size);
+    else
+    if (cert || server_cert)
+        snprintf (error, size, "cluster file %s names %s without %s", path,
+                  cert? "cert": "server-cert", cert? "server-cert": "cert");
+    zkv_client_t *self = NULL;
+    if (curve || !(cert || server_cert)) {
+        self = zkv_client_new (zkv_cluster_file_endpoints (file), timeout);
+        if (self && curve)
+            zkv_client_set_curve (self, curve);
+    }
+    zkv_curve_destroy (&curve);
+    zkv_cluster_file_destroy (&file);
     return self;
 }
 

@@ -35,9 +35,10 @@
 
     Against a secure cluster (members started with --cert) the client
     talks CURVE: give it its credentials (zkv_certs.h) before the first
-    request. A member that does not know the client's key refuses the
-    handshake, and the request then times out as if no member were there
-    (ZeroMQ tells the client nothing more).
+    request, or make it from a cluster file (zkv_client_new_from_cluster_file),
+    which names them. A member that does not know the client's key refuses
+    the handshake, and the request then times out as if no member were
+    there (ZeroMQ tells the client nothing more).
 
     A client is not thread-safe: use one per thread.
     =========================================================================
@@ -48,6 +49,7 @@
 #include <czmq.h>
 
 #include "zkv_certs.h"
+#include "zkv_cluster_file.h"
 #include "zkv_msgs.h"
 
 typedef struct zkv_client_s zkv_client_t;
@@ -56,6 +58,14 @@ typedef struct zkv_client_s zkv_client_t;
 //  ("tcp://...", "ipc://..."). timeout: msecs a call may take in all.
 zkv_client_t *
     zkv_client_new (const char *endpoints, int timeout);
+
+//  A client of the members of the cluster file at path (zkv_cluster_file.h:
+//  every member's client endpoint in file order, and a secure cluster's
+//  credentials, as zkvctl --cluster-file takes them). NULL with a message
+//  in error when the file cannot be read or its certificates cannot.
+zkv_client_t *
+    zkv_client_new_from_cluster_file (const char *path, int timeout, char *error,
+                                      size_t size);
 
 void
     zkv_client_destroy (zkv_client_t **self_p);

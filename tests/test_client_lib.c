@@ -1,7 +1,10 @@
 /*  test_client_lib.c — the C client library (client/zkv_client.h) as
     people build on it: its retry policy against fake members (ROUTER
     sockets on actors that refuse, answer or keep silent as told, and
-    count what reached them) and against a real cluster (a paused member).
+    count what reached them) and against a real cluster (a paused member);
+    the cluster file, a snapshot saved to a file, and the events
+    subscriber (against a fake member that misses events and restarts,
+    and against real members).
 */
 #include <criterion/criterion.h>
 #include <signal.h>
@@ -313,4 +316,38 @@ Test (client_lib_cluster, a_read_fails_over_from_a_paused_member)
     zkv_msg_destroy (&reply);
     cr_assert_eq (zkv_harness_signal (cf_cluster, "n1", SIGCONT), 0);
     zkv_client_destroy (&client);
+}
+
+Test (client_lib_cluster, a_client_from_the_cluster_file_of_a_secure_cluster)
+{
+    cf_up_secure (NULL);
+    char leader [32];
+    cf_leader (leader, sizeof leader);
+    char error [1024];
+    zkv_client_t *client = zkv_client_new_from_cluster_file (zkv_harness_file (cf_cluster),
+                                                             10000, error, sizeof error);
+    cr_assert_not_null (client, "%s", error);
+    cr_assert_eq (zkv_client_endpoint_count (client), 3);
+    for (size_t i = 0; i < 3; i++)
+        cr_assert_str_eq (zkv_client_endpoint_at (client, i),
+                          zkv_harness_endpoint (cf_cluster, zkv_harness_name (cf_cluster, i)));
+    cr_assert (cf_put (client, "k", "v"), "a put with the file's credentials failed");
+    zkv_client_destroy (&client);
+
+    //  What the file says, and its failures as zkvctl tells them
+    zkv_cluster_file_t *file = zkv_cluster_file_load (zkv_harness_file (cf_cluster), error,
+                                                      sizeof error);
+    cr_assert_not_null (file, "%s", error);
+    cr_assert_str_eq (zkv_cluster_file_endpoints (file), zkv_harness_endpoints (cf_cluster));
+    cr_assert_not_null (zkv_cluster_file_cert (file));
+    cr_assert_not_null (zkv_cluster_file_server_cert (file));
+    cr_assert_eq (strlen (zkv_cluster_file_events (file)) > 0, true);
+    zkv_cluster_file_destroy (&file);
+    char *missing = zsys_sprintf ("%s/none.zpl", cf_dir);
+    cr_assert_null (zkv_client_new_from_cluster_file (missing, 1000, error, sizeof error));
+    char *expected = zsys_sprintf ("cannot read cluster file %s: no such file or directory",
+                                   missing);
+    cr_assert_str_eq (error, expected);
+    free (expected);
+    free (missing);
 }
