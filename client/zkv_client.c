@@ -253,6 +253,12 @@ zkv_client_recv (zkv_client_t *self, const zkv_desc_t *desc, int timeout,
     return s_decode (&frame, desc, status);
 }
 
+void
+zkv_client_reconnect (zkv_client_t *self)
+{
+    s_connect (self);
+}
+
 zsock_t *
 zkv_client_socket (zkv_client_t *self)
 {

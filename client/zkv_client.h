@@ -141,6 +141,39 @@ zkv_msg_t *
     zkv_client_recv (zkv_client_t *self, const zkv_desc_t *desc, int timeout,
                      zkv_result_t *status);
 
+//  Connects afresh to the endpoint in use: the replies to requests sent
+//  before are never received (after giving up on a request or a stream)
+void
+    zkv_client_reconnect (zkv_client_t *self);
+
+//  What a snapshot saved was
+typedef struct {
+    uint64_t size;                      //  bytes of the file (image and SHA-256)
+    uint64_t member_id;                 //  the member that streamed it (0: not told)
+    char version [32];                  //  its server version ("3.4.0")
+    uint8_t sha256 [32];                //  the SHA-256 of the image (the file's last bytes)
+} zkv_snapshot_info_t;
+
+//  Told as a snapshot streams in: image bytes received, of total
+typedef void (zkv_snapshot_progress_fn) (void *arg, uint64_t received, uint64_t total);
+
+//  Saves a snapshot of the member in use into path, as zkvctl snapshot
+//  save does: streams it (docs/PROTOCOL.md, "snapshot") into path.part,
+//  granting the member credit as it writes, checks the SHA-256 that ends
+//  the stream against the bytes received, fsyncs, renames it to path and
+//  fsyncs the directory. timeout: msecs the whole save may take (0: no
+//  deadline, but a member silent for a minute fails it); the client's
+//  dial timeout applies. progress (may be NULL) is told after each reply.
+//  Returns 0 with info (may be NULL) filled, or -1 with a message in error
+//  (the member's refusal, `context deadline exceeded`, `sha256 checksum
+//  not found`, `could not open FILE.part (...)`, ...): path.part is then
+//  removed and the client connects afresh. Never retried: a new stream is
+//  the caller's to ask for.
+int
+    zkv_client_snapshot_save (zkv_client_t *self, const char *path, int timeout,
+                              zkv_snapshot_progress_fn *progress, void *arg,
+                              zkv_snapshot_info_t *info, char *error, size_t size);
+
 //  The socket replies arrive on, for polling
 zsock_t *
     zkv_client_socket (zkv_client_t *self);

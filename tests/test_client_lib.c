@@ -14,6 +14,7 @@
 
 #include "cluster_fixture.h"
 #include "zkv_client.h"
+#include "zkv_sha256.h"
 #include "zkv_testnode.h"
 
 //  ---------------------------------------------------------------------
@@ -350,4 +351,57 @@ Test (client_lib_cluster, a_client_from_the_cluster_file_of_a_secure_cluster)
     cr_assert_str_eq (error, expected);
     free (expected);
     free (missing);
+}
+
+Test (client_lib_cluster, a_snapshot_saved_to_a_file)
+{
+    cf_up (NULL);
+    char leader [32];
+    cf_leader (leader, sizeof leader);
+    zkv_client_t *client = zkv_harness_client (cf_cluster, zkv_harness_endpoint (cf_cluster,
+                                                                                 leader), 10000);
+    cf_put_keys (client, 50);
+    char *path = zsys_sprintf ("%s/saved.db", cf_dir);
+    char *part = zsys_sprintf ("%s.part", path);
+    zkv_snapshot_info_t info;
+    char error [1024];
+    int rc = zkv_client_snapshot_save (client, path, 0, NULL, NULL, &info, error, sizeof error);
+    cr_assert_eq (rc, 0, "%s", error);
+    cr_assert_eq (info.member_id, cf_member_id (leader));
+    cr_assert_gt (strlen (info.version), 0);
+    cr_assert_not (zsys_file_exists (part));
+    //  The file: the image, then its SHA-256
+    FILE *file = fopen (path, "rb");
+    cr_assert_not_null (file);
+    uint8_t *bytes = (uint8_t *) malloc (info.size + 1);
+    cr_assert_eq (fread (bytes, 1, info.size + 1, file), info.size);
+    fclose (file);
+    zkv_sha256_t *digest = zkv_sha256_new ();
+    zkv_sha256_update (digest, bytes, info.size - ZKV_SHA256_SIZE);
+    uint8_t sum [ZKV_SHA256_SIZE];
+    zkv_sha256_digest (digest, sum);
+    zkv_sha256_destroy (&digest);
+    cr_assert_eq (memcmp (sum, bytes + info.size - ZKV_SHA256_SIZE, ZKV_SHA256_SIZE), 0);
+    cr_assert_eq (memcmp (sum, info.sha256, ZKV_SHA256_SIZE), 0);
+    free (bytes);
+    //  ... as zkvctl snapshot status reads it
+    const char *status [] = { "snapshot", "status", path, "-w", "fields", NULL };
+    zkv_run_t run = cf_zkvctl (NULL, status);
+    cr_assert_eq (run.code, 0, "%s", run.err);
+    cr_assert (strstr (run.out, "\"Keys\" : 50\n"), "%s", run.out);
+    zkv_run_free (&run);
+
+    //  A file that cannot be made: nothing left behind, and the client
+    //  serves on
+    char *nowhere = zsys_sprintf ("%s/no/such/dir/saved.db", cf_dir);
+    cr_assert_eq (zkv_client_snapshot_save (client, nowhere, 0, NULL, NULL, NULL, error,
+                                            sizeof error), -1);
+    char *expected = zsys_sprintf ("could not open %s.part (No such file or directory)", nowhere);
+    cr_assert_str_eq (error, expected);
+    cr_assert (cf_put (client, "after", "1"));
+    free (expected);
+    free (nowhere);
+    free (part);
+    free (path);
+    zkv_client_destroy (&client);
 }
