@@ -129,6 +129,12 @@ zkv_client_set_curve (zkv_client_t *self, const zkv_curve_t *curve)
     s_connect (self);
 }
 
+int
+zkv_client_timeout (zkv_client_t *self)
+{
+    return self->timeout;
+}
+
 size_t
 zkv_client_endpoint_count (zkv_client_t *self)
 {

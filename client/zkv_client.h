@@ -182,6 +182,10 @@ zsock_t *
 const zkv_error_t *
     zkv_reply_error (const zkv_msg_t *reply);
 
+//  The msecs a call may take in all, as given to zkv_client_new
+int
+    zkv_client_timeout (zkv_client_t *self);
+
 //  The endpoint in use (after normalisation to a ZeroMQ endpoint)
 const char *
     zkv_client_endpoint (zkv_client_t *self);

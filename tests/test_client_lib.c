@@ -14,6 +14,7 @@
 
 #include "cluster_fixture.h"
 #include "zkv_client.h"
+#include "zkv_events.h"
 #include "zkv_sha256.h"
 #include "zkv_testnode.h"
 
@@ -404,4 +405,165 @@ Test (client_lib_cluster, a_snapshot_saved_to_a_file)
     free (part);
     free (path);
     zkv_client_destroy (&client);
+}
+
+Test (client_lib_cluster, events_of_every_member)
+{
+    cf_up (NULL);
+    char leader [32];
+    cf_leader (leader, sizeof leader);
+    zkv_client_t *client = zkv_harness_client (cf_cluster, NULL, 10000);
+    zkv_events_t *events = zkv_events_new (NULL);
+    char error [1024];
+    cr_assert_eq (zkv_events_add_members (events, client, true, error, sizeof error), 3, "%s",
+                  error);
+    zkv_events_set_topic (events, "defrag");
+    //  Defragments n2 until its event comes (the subscriptions become live
+    //  some time after they are made: the first defrags may go unheard)
+    uint64_t n2 = cf_member_id ("n2");
+    bool heard = false;
+    for (int attempt = 0; attempt < 50 && !heard; attempt++) {
+        zkv_defragment_t request = { false };
+        zkv_msg_t *reply = cf_call ("n2", &zkv_defragment_desc, &request);
+        cr_assert (reply && !zkv_reply_error (reply));
+        zkv_msg_destroy (&reply);
+        zkv_events_item_t event;
+        while (!heard && zkv_events_recv (events, 500, &event) == 0) {
+            if (event.kind != ZKV_EVENTS_EVENT)
+                continue;
+            cr_assert_str_eq (event.topic, "defrag");
+            cr_assert_eq (event.desc, &zkv_defrag_event_desc);
+            cr_assert_eq (event.member, n2);
+            const zkv_defrag_event_t *defrag = (const zkv_defrag_event_t *) event.body;
+            cr_assert_eq (defrag->member, n2);
+            cr_assert_eq (defrag->seq, event.seq);
+            cr_assert_gt (event.boot, 0);
+            heard = true;
+        }
+    }
+    cr_assert (heard, "no defrag event of n2 came");
+    zkv_events_destroy (&events);
+    zkv_client_destroy (&client);
+}
+
+//  ---------------------------------------------------------------------
+//  Events from a fake member: answers Status with the endpoint of its
+//  XPUB; once a subscription comes, publishes a hello, events 1 and 4 of
+//  boot 5, then event 2 of boot 6 (as a member that missed some to this
+//  subscriber, then restarted)
+
+#define S_FAKE_MEMBER 0xabcULL
+
+static void
+s_fake_publisher (zsock_t *pipe, void *args)
+{
+    (void) args;
+    zsock_t *router = zsock_new_router ("tcp://127.0.0.1:*");
+    zsock_t *xpub = zsock_new_xpub ("tcp://127.0.0.1:*");
+    zsock_signal (pipe, 0);
+    zsock_send (pipe, "s", router && xpub? zsock_endpoint (router): "");
+    zpoller_t *poller = zpoller_new (pipe, router, xpub, NULL);
+    while (router && xpub) {
+        void *which = zpoller_wait (poller, -1);
+        if (which == router) {
+            zmsg_t *msg = zmsg_recv (router);
+            zframe_t *identity = zmsg_pop (msg);
+            zframe_t *frame = zmsg_pop (msg);
+            zkv_limits_t limits = zkv_limits_trusted ();
+            zkv_result_t status;
+            zkv_msg_t *request = frame? zkv_msg_decode (zframe_data (frame),
+                                                        zframe_size (frame), ZKV_KIND_REQUEST,
+                                                        &limits, &status)
+                                      : NULL;
+            if (request && request->desc == &zkv_status_desc) {
+                zkv_header_t header = { .cluster_id = 1, .member_id = S_FAKE_MEMBER };
+                const char *events = zsock_endpoint (xpub);
+                zkv_status_response_t response = {
+                    .header = &header, .events_endpoint = zkv_bin (events, strlen (events))
+                };
+                zkv_fake_answer (router, identity, request, &response);
+            }
+            zkv_msg_destroy (&request);
+            zframe_destroy (&frame);
+            zframe_destroy (&identity);
+            zmsg_destroy (&msg);
+        }
+        else
+        if (which == xpub) {
+            zframe_t *subscription = zframe_recv (xpub);
+            bool subscribed = subscription && zframe_size (subscription) >= 1
+                           && zframe_data (subscription) [0] == 1;
+            zframe_destroy (&subscription);
+            if (!subscribed)
+                continue;
+            zkv_hello_event_t hello = { S_FAKE_MEMBER, 1000, 0, 5 };
+            size_t size;
+            uint8_t *body = zkv_msg_encode_body (&zkv_hello_event_desc, &hello, &size);
+            zsock_send (xpub, "sb", "hello", body, size);
+            free (body);
+            const uint64_t stamps [][2] = { { 1, 5 }, { 4, 5 }, { 2, 6 } };
+            for (size_t i = 0; i < 3; i++) {
+                zkv_defrag_event_t defrag = {
+                    .member = S_FAKE_MEMBER, .db_size_before = 100, .db_size = 10 + (int64_t) i,
+                    .took_usecs = 7, .seq = stamps [i][0], .boot = stamps [i][1]
+                };
+                body = zkv_msg_encode_body (&zkv_defrag_event_desc, &defrag, &size);
+                zsock_send (xpub, "sb", "defrag", body, size);
+                free (body);
+            }
+        }
+        else
+            break;                      //  $TERM or interrupted
+    }
+    zpoller_destroy (&poller);
+    zsock_destroy (&xpub);
+    zsock_destroy (&router);
+}
+
+Test (client_lib, events_tell_what_was_missed_and_restarts)
+{
+    zactor_t *fake = zactor_new (s_fake_publisher, NULL);
+    char *endpoint = zstr_recv (fake);
+    cr_assert (endpoint && *endpoint, "the fake member could not bind");
+    zkv_client_t *client = zkv_client_new (endpoint, 10000);
+    zkv_events_t *events = zkv_events_new (NULL);
+    char error [1024];
+    cr_assert_eq (zkv_events_add_members (events, client, false, error, sizeof error), 1, "%s",
+                  error);
+    cr_assert_eq (zkv_events_size (events), 1);
+    //  What comes, in order: event 1; 2 and 3 missed; event 4; a restart,
+    //  1 of boot 6 missed; event 2 of boot 6
+    const struct {
+        zkv_events_kind_t kind;
+        uint64_t seq, boot, from, to;
+        int64_t db_size;
+    } expected [] = {
+        { ZKV_EVENTS_EVENT, 1, 5, 0, 0, 10 },
+        { ZKV_EVENTS_MISSED, 0, 0, 2, 3, 0 },
+        { ZKV_EVENTS_EVENT, 4, 5, 0, 0, 11 },
+        { ZKV_EVENTS_RESTARTED, 0, 0, 0, 0, 0 },
+        { ZKV_EVENTS_MISSED, 0, 0, 1, 1, 0 },
+        { ZKV_EVENTS_EVENT, 2, 6, 0, 0, 12 }
+    };
+    for (size_t i = 0; i < sizeof expected / sizeof expected [0]; i++) {
+        zkv_events_item_t event;
+        cr_assert_eq (zkv_events_recv (events, 20000, &event), 0, "nothing came (%zu)", i);
+        cr_assert_eq (event.kind, expected [i].kind, "%zu: kind %d", i, (int) event.kind);
+        cr_assert_eq (event.member, S_FAKE_MEMBER);
+        if (event.kind == ZKV_EVENTS_EVENT) {
+            cr_assert_str_eq (event.topic, "defrag");
+            cr_assert_eq (event.seq, expected [i].seq);
+            cr_assert_eq (event.boot, expected [i].boot);
+            cr_assert_eq (((const zkv_defrag_event_t *) event.body)->db_size,
+                          expected [i].db_size);
+        }
+        if (event.kind == ZKV_EVENTS_MISSED) {
+            cr_assert_eq (event.missed_from, expected [i].from);
+            cr_assert_eq (event.missed_to, expected [i].to);
+        }
+    }
+    zkv_events_destroy (&events);
+    zkv_client_destroy (&client);
+    zstr_free (&endpoint);
+    zactor_destroy (&fake);
 }
