@@ -101,13 +101,12 @@ zkv_events_destroy (zkv_events_t **self_p)
     *self_p = NULL;
 }
 
-void
-zkv_events_add (zkv_events_t *self, const char *endpoint, uint64_t member_id)
+//  Subscribes to member's events at member->endpoint (anew)
+static void
+s_subscribe (zkv_events_t *self, s_member_t *member)
 {
-    s_member_t *member = (s_member_t *) zmalloc (sizeof (s_member_t));
-    member->id = member_id;
-    member->endpoint = strdup (endpoint);
-    member->hello_msecs = S_HELLO_MSECS;
+    zactor_destroy (&member->monitor);
+    zsock_destroy (&member->sub);
     member->sub = zsock_new (ZMQ_SUB);
     zsock_set_linger (member->sub, 0);
     zkv_curve_apply (self->curve, member->sub);
@@ -117,9 +116,38 @@ zkv_events_add (zkv_events_t *self, const char *endpoint, uint64_t member_id)
     zstr_sendx (member->monitor, "LISTEN", "DISCONNECTED", NULL);
     zstr_sendx (member->monitor, "START", NULL);
     zsock_wait (member->monitor);
-    zsock_connect (member->sub, "%s", endpoint);
+    zsock_connect (member->sub, "%s", member->endpoint);
     member->heard = zclock_mono ();
+}
+
+void
+zkv_events_add (zkv_events_t *self, const char *endpoint, uint64_t member_id)
+{
+    s_member_t *member = (s_member_t *) zmalloc (sizeof (s_member_t));
+    member->id = member_id;
+    member->endpoint = strdup (endpoint);
+    member->hello_msecs = S_HELLO_MSECS;
+    s_subscribe (self, member);
     zlist_append (self->members, member);
+}
+
+int
+zkv_events_move (zkv_events_t *self, const char *endpoint, const char *new_endpoint)
+{
+    for (s_member_t *member = (s_member_t *) zlist_first (self->members); member;
+         member = (s_member_t *) zlist_next (self->members))
+        if (streq (member->endpoint, endpoint)) {
+            char *old = member->endpoint;
+            member->endpoint = strdup (new_endpoint);
+            //  (what is still to give of it names it where it is now)
+            for (size_t i = self->pending_next; i < self->pending_count; i++)
+                if (self->pending [i].endpoint == old)
+                    self->pending [i].endpoint = member->endpoint;
+            free (old);
+            s_subscribe (self, member);
+            return 0;
+        }
+    return -1;
 }
 
 int

@@ -64,6 +64,13 @@ void
 void
     zkv_events_add (zkv_events_t *self, const char *endpoint, uint64_t member_id);
 
+//  Listens to the member that published at endpoint at new_endpoint from
+//  now on (a fresh subscription: it moved), keeping what its seqs told.
+//  Returns 0, or -1 when no member publishes at endpoint. (The endpoint of
+//  an item given before holds no more; those still to give name the new.)
+int
+    zkv_events_move (zkv_events_t *self, const char *endpoint, const char *new_endpoint);
+
 //  Listens to the members of client: the events endpoint each of its
 //  endpoints names in its Status (a member that does not answer is left
 //  out), or, with cluster, each one of the member list that has one.

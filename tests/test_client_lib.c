@@ -567,3 +567,51 @@ Test (client_lib, events_tell_what_was_missed_and_restarts)
     zstr_free (&endpoint);
     zactor_destroy (&fake);
 }
+
+//  The events endpoint a fake member names in its Status
+static char *
+s_events_endpoint (const char *endpoint)
+{
+    zkv_client_t *client = zkv_client_new (endpoint, 10000);
+    zkv_status_t request = { false };
+    zkv_result_t status;
+    zkv_msg_t *reply = zkv_client_call (client, &zkv_status_desc, &request, &status);
+    cr_assert (reply && !zkv_reply_error (reply), "%s", status.detail);
+    zkv_bin_t events = ((const zkv_status_response_t *) reply->body)->events_endpoint;
+    char *text = zsys_sprintf ("%.*s", (int) events.size, (const char *) events.data);
+    zkv_msg_destroy (&reply);
+    zkv_client_destroy (&client);
+    return text;
+}
+
+Test (client_lib, events_of_a_member_that_moved)
+{
+    zactor_t *first = zactor_new (s_fake_publisher, NULL);
+    zactor_t *second = zactor_new (s_fake_publisher, NULL);
+    char *first_endpoint = zstr_recv (first), *second_endpoint = zstr_recv (second);
+    cr_assert (first_endpoint && *first_endpoint && second_endpoint && *second_endpoint);
+    char *was = s_events_endpoint (first_endpoint), *now = s_events_endpoint (second_endpoint);
+    zkv_events_t *events = zkv_events_new (NULL);
+    zkv_events_add (events, was, 0);
+    zkv_events_item_t item;
+    cr_assert_eq (zkv_events_recv (events, 20000, &item), 0);
+    cr_assert_str_eq (item.endpoint, was);
+    cr_assert_eq (item.member, S_FAKE_MEMBER, "the member id is learnt from its words");
+    cr_assert_eq (zkv_events_move (events, was, now), 0);
+    cr_assert_eq (zkv_events_move (events, "tcp://127.0.0.1:1", now), -1);
+    //  What comes now comes from where it publishes now
+    bool heard = false;
+    while (!heard && zkv_events_recv (events, 20000, &item) == 0)
+        if (item.kind == ZKV_EVENTS_EVENT) {
+            cr_assert_str_eq (item.endpoint, now);
+            heard = true;
+        }
+    cr_assert (heard, "no event came from where the member moved");
+    zkv_events_destroy (&events);
+    free (was);
+    free (now);
+    zstr_free (&first_endpoint);
+    zstr_free (&second_endpoint);
+    zactor_destroy (&first);
+    zactor_destroy (&second);
+}
