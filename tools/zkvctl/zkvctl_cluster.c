@@ -33,73 +33,14 @@
     (see zkvctl_output.c). The changes are in zkvctl_member.c.
     =========================================================================
 */
-#include <errno.h>
-#include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "zkvctl.h"
-#include "zkv_file_read.h"
-
-//  A cluster file is a few hundred bytes; this stops a `--cluster-file
-//  /dev/zero` from reading for ever
-#define S_FILE_MAX      (1024 * 1024)
+#include "zkv_cluster_file.h"
 
 //  ---------------------------------------------------------------------
-//  --cluster-file
-
-
-//  Parses text as ZPL. zconfig tells a syntax error with zclock_log, on
-//  stdout, which is the command's output: that line is caught here, and
-//  its text (`line 3: indentation error`) copied into why.
-static zconfig_t *
-s_zpl_parse (const char *text, char *why, size_t size)
-{
-    *why = 0;
-    fflush (stdout);
-    FILE *capture = tmpfile ();
-    int saved = capture? dup (STDOUT_FILENO): -1;
-    if (saved >= 0 && dup2 (fileno (capture), STDOUT_FILENO) < 0) {
-        close (saved);
-        saved = -1;
-    }
-    zconfig_t *root = zconfig_str_load (text);
-    fflush (stdout);
-    if (saved >= 0) {
-        dup2 (saved, STDOUT_FILENO);
-        close (saved);
-        char line [512] = "";
-        rewind (capture);
-        if (fgets (line, sizeof line, capture)) {
-            //  "<date> <time> E (zconfig): (3) indentation error\n"
-            const char *at = strstr (line, "(zconfig): ");
-            at = at? at + strlen ("(zconfig): "): line;
-            int lineno, skip = 0;
-            if (sscanf (at, "(%d) %n", &lineno, &skip) == 1 && skip)
-                snprintf (why, size, "line %d: %s", lineno, at + skip);
-            else
-                snprintf (why, size, "%s", at);
-            size_t length = strlen (why);
-            while (length && isspace ((unsigned char) why [length - 1]))
-                why [--length] = 0;
-        }
-    }
-    if (capture)
-        fclose (capture);
-    return root;
-}
-
-//  A path of the cluster file at file: as it is when absolute, else
-//  relative to the file's directory (a fresh string)
-static char *
-s_file_path (const char *file, const char *path)
-{
-    const char *slash = strrchr (file, '/');
-    if (*path == '/' || !slash)
-        return strdup (path);
-    return zsys_sprintf ("%.*s/%s", (int) (slash - file), file, path);
-}
+//  --cluster-file (read by the client library: zkv_cluster_file.h)
 
 int
 zkvctl_cluster_file_load (zkvctl_t *ctl)
@@ -113,55 +54,20 @@ zkvctl_cluster_file_load (zkvctl_t *ctl)
         endpoints_win = false;
     if (!ctl->cluster_file || endpoints_win)
         return 0;
-    const char *path = ctl->cluster_file;
-    char *text = zkv_file_read (path, S_FILE_MAX);
-    if (!text) {
-        //  As Go's syscall errors read: "no such file or directory"
-        char reason [256];
-        snprintf (reason, sizeof reason, "%s", strerror (errno));
-        reason [0] = (char) tolower ((unsigned char) reason [0]);
-        return zkvctl_fail (ctl, ZKVCTL_EXIT_BAD_ARGS, "cannot read cluster file %s: %s",
-                            path, reason);
-    }
-    char why [256];
-    zconfig_t *root = s_zpl_parse (text, why, sizeof why);
-    free (text);
-    if (!root)
-        return zkvctl_fail (ctl, ZKVCTL_EXIT_BAD_ARGS, "cannot parse cluster file %s: %s",
-                            path, *why? why: "not a ZPL file");
-    //  Every member's client endpoint, in file order
-    zconfig_t *cluster = zconfig_locate (root, "cluster");
-    size_t room = 1;
-    for (zconfig_t *item = cluster? zconfig_child (cluster): NULL; item;
-         item = zconfig_next (item))
-        if (streq (zconfig_name (item), "member"))
-            room += strlen (zconfig_get (item, "client", "")) + 1;
-    char *endpoints = (char *) zmalloc (room);
-    for (zconfig_t *item = cluster? zconfig_child (cluster): NULL; item;
-         item = zconfig_next (item)) {
-        const char *client = streq (zconfig_name (item), "member")
-                           ? zconfig_get (item, "client", ""): "";
-        if (*client) {
-            if (*endpoints)
-                strcat (endpoints, ",");
-            strcat (endpoints, client);
-        }
-    }
+    char error [1024];
+    zkv_cluster_file_t *file = zkv_cluster_file_load (ctl->cluster_file, error, sizeof error);
+    if (!file)
+        return zkvctl_fail (ctl, ZKVCTL_EXIT_BAD_ARGS, "%s", error);
     //  A secure cluster's certificates, unless given as flags
-    const char *cert = cluster? zconfig_get (cluster, "cert", ""): "";
-    const char *server_cert = cluster? zconfig_get (cluster, "server-cert", ""): "";
-    if (!ctl->cert && *cert)
-        ctl->cert = ctl->file_cert = s_file_path (path, cert);
-    if (!ctl->server_cert && *server_cert)
-        ctl->server_cert = ctl->file_server_cert = s_file_path (path, server_cert);
-    zconfig_destroy (&root);
-    if (*endpoints == 0) {
-        free (endpoints);
-        return zkvctl_fail (ctl, ZKVCTL_EXIT_BAD_ARGS,
-                            "cluster file %s lists no member client endpoint", path);
-    }
+    const char *cert = zkv_cluster_file_cert (file);
+    const char *server_cert = zkv_cluster_file_server_cert (file);
+    if (!ctl->cert && cert)
+        ctl->cert = ctl->file_cert = strdup (cert);
+    if (!ctl->server_cert && server_cert)
+        ctl->server_cert = ctl->file_server_cert = strdup (server_cert);
     free (ctl->endpoints);
-    ctl->endpoints = endpoints;
+    ctl->endpoints = strdup (zkv_cluster_file_endpoints (file));
+    zkv_cluster_file_destroy (&file);
     return 0;
 }
 

@@ -254,6 +254,10 @@ zkv_client_t *
 zkvctl_client (zkvctl_t *ctl, const char *endpoints, int msecs)
 {
     zkv_client_t *client = zkv_client_new (endpoints, msecs);
+    //  One request per command, as etcdctl sends it: its refusal is the
+    //  command's (membership changes retry by their own rules)
+    if (client)
+        zkv_client_set_retry (client, false);
     if (client && ctl->dial_timeout > 0) {
         int64_t dial = (ctl->dial_timeout + 999999) / 1000000;
         zkv_client_set_connect_timeout (client, dial > INT_MAX? INT_MAX: (int) dial);

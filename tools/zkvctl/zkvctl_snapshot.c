@@ -44,9 +44,6 @@
 #include "zkv_sha256.h"
 
 #define ZKVCTL_EXIT_BAD_FEATURE 4       //  etcdctl's ExitBadFeature
-#define S_CREDIT 8                      //  replies in flight
-#define S_CHUNK (1024 * 1024)           //  image bytes per reply (etcd's are 32 KiB)
-#define S_SILENCE 60000                 //  msecs without a reply that fail a save
 
 //  ---------------------------------------------------------------------
 //  save
@@ -57,93 +54,13 @@ static const zkvctl_command_t s_save_command = {
     s_save_run, NULL, NULL
 };
 
-static int
-s_write_all (int fd, const void *data, size_t size)
+//  Progress on a terminal (stderr)
+static void
+s_progress (void *arg, uint64_t received, uint64_t total)
 {
-    const uint8_t *bytes = (const uint8_t *) data;
-    while (size > 0) {
-        ssize_t done = write (fd, bytes, size);
-        if (done < 0 && errno == EINTR)
-            continue;
-        if (done < 0)
-            return -1;
-        bytes += done;
-        size -= (size_t) done;
-    }
-    return 0;
-}
-
-//  Streams the snapshot into fd; returns 0, or -1 with the failure recorded
-static int
-s_stream (zkvctl_t *ctl, int fd, char *version, size_t version_size)
-{
-    bool deadline = zkvctl_flag_changed (ctl->globals, "command-timeout");
-    int64_t msecs = deadline? (ctl->command_timeout + 999999) / 1000000: S_SILENCE;
-    int64_t give_up = zclock_mono () + msecs;
-    zkv_client_t *client = zkvctl_client (ctl, ctl->endpoints,
-                                          (int) (msecs > 60000? 60000: msecs));
-    if (!client)
-        return zkvctl_fail (ctl, ZKVCTL_EXIT_BAD_ARGS, "etcdclient: no available endpoints");
-    zkv_snapshot_t request = { .credit = S_CREDIT, .chunk_size = S_CHUNK };
-    uint64_t stream = zkv_client_send (client, &zkv_snapshot_desc, &request, (int) msecs);
-    int rc = stream? 0: zkvctl_fail (ctl, ZKVCTL_EXIT_ERROR, "context deadline exceeded");
-    zkv_sha256_t *digest = zkv_sha256_new ();
-    if (!digest)
-        rc = zkvctl_fail (ctl, ZKVCTL_EXIT_ERROR, "out of memory");
-    uint64_t total = 0, received = 0, consumed = 0;
-    bool terminal = isatty (STDERR_FILENO), done = false;
-    while (rc == 0 && !done) {
-        int wait = (int) (deadline? give_up - zclock_mono (): S_SILENCE);
-        zkv_result_t status;
-        zkv_msg_t *reply = wait > 0? zkv_client_recv (client, &zkv_snapshot_desc, wait, &status)
-                                   : NULL;
-        if (!reply) {
-            rc = zkvctl_fail (ctl, ZKVCTL_EXIT_ERROR, "%s", zsys_interrupted? "interrupted"
-                                                            : "context deadline exceeded");
-            break;
-        }
-        const zkv_error_t *error = zkv_reply_error (reply);
-        if (error) {
-            rc = zkvctl_fail (ctl, ZKVCTL_EXIT_ERROR, "%.*s", (int) error->message.size,
-                              (const char *) error->message.data);
-            zkv_msg_destroy (&reply);
-            break;
-        }
-        const zkv_snapshot_response_t *response = (const zkv_snapshot_response_t *) reply->body;
-        if (received == 0)
-            total = response->remaining_bytes + response->blob.size;
-        if (s_write_all (fd, response->blob.data, response->blob.size))
-            rc = zkvctl_fail (ctl, ZKVCTL_EXIT_ERROR, "write: %s", strerror (errno));
-        else
-        if (response->done) {
-            uint8_t sum [ZKV_SHA256_SIZE];
-            zkv_sha256_digest (digest, sum);
-            if (received != total || response->blob.size != sizeof sum
-            ||  memcmp (sum, response->blob.data, sizeof sum) != 0)
-                rc = zkvctl_fail (ctl, ZKVCTL_EXIT_ERROR, "sha256 checksum not found");
-            zkv_bin_str (response->version, version, version_size);
-            done = true;
-        }
-        else {
-            zkv_sha256_update (digest, response->blob.data, response->blob.size);
-            received += response->blob.size;
-            if (terminal)
-                fprintf (stderr, "\rDownloading %" PRIu64 " / %" PRIu64 " bytes (%d%%)",
-                         received, total, total? (int) (received * 100 / total): 100);
-        }
-        zkv_msg_destroy (&reply);
-        //  Half the credit used: grant it again
-        if (rc == 0 && !done && ++consumed % (S_CREDIT / 2) == 0) {
-            zkv_snapshot_credit_t grant = { .stream = stream, .credit = S_CREDIT / 2 };
-            if (!zkv_client_send (client, &zkv_snapshot_credit_desc, &grant, 1000))
-                rc = zkvctl_fail (ctl, ZKVCTL_EXIT_ERROR, "context deadline exceeded");
-        }
-    }
-    if (terminal && received)
-        fprintf (stderr, "\n");
-    zkv_sha256_destroy (&digest);
-    zkv_client_destroy (&client);
-    return rc;
+    *(uint64_t *) arg = received;
+    fprintf (stderr, "\rDownloading %" PRIu64 " / %" PRIu64 " bytes (%d%%)",
+             received, total, total? (int) (received * 100 / total): 100);
 }
 
 static int
@@ -164,34 +81,29 @@ s_save_run (zkvctl_t *ctl, int argc, char **argv)
                             "snapshot must be requested to one selected node, not multiple [%s]",
                             ctl->endpoints);
     const char *path = (const char *) positional [0].data;
-    char part [4096];
-    snprintf (part, sizeof part, "%s.part", path);
-    int fd = open (part, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    if (fd < 0)
-        return zkvctl_fail (ctl, ZKVCTL_EXIT_ERROR, "could not open %s (%s)", part,
-                            strerror (errno));
-    char version [32] = "";
-    rc = s_stream (ctl, fd, version, sizeof version);
-    if (rc == 0 && fsync (fd))
-        rc = zkvctl_fail (ctl, ZKVCTL_EXIT_ERROR, "fsync %s: %s", part, strerror (errno));
-    close (fd);
-    if (rc == 0 && rename (part, path))
-        rc = zkvctl_fail (ctl, ZKVCTL_EXIT_ERROR, "could not rename %s to %s (%s)", part, path,
-                          strerror (errno));
-    if (rc) {
-        unlink (part);
-        return -1;
-    }
-    //  The rename is durable once the directory is
-    char *copy = strdup (path);
-    int dir = open (dirname (copy), O_RDONLY | O_DIRECTORY);
-    free (copy);
-    if (dir >= 0) {
-        fsync (dir);
-        close (dir);
-    }
+    //  No deadline unless --command-timeout is given (the library's
+    //  silence of a minute applies then)
+    bool deadline = zkvctl_flag_changed (ctl->globals, "command-timeout");
+    int64_t msecs = deadline? (ctl->command_timeout + 999999) / 1000000: 0;
+    if (deadline && msecs <= 0)
+        return zkvctl_fail (ctl, ZKVCTL_EXIT_ERROR, "context deadline exceeded");
+    zkv_client_t *client = zkvctl_client (ctl, ctl->endpoints, 60000);
+    if (!client)
+        return zkvctl_fail (ctl, ZKVCTL_EXIT_BAD_ARGS, "etcdclient: no available endpoints");
+    uint64_t received = 0;
+    bool terminal = isatty (STDERR_FILENO);
+    zkv_snapshot_info_t info;
+    char error [1024];
+    rc = zkv_client_snapshot_save (client, path, msecs > INT_MAX? INT_MAX: (int) msecs,
+                                   terminal? s_progress: NULL, &received, &info, error,
+                                   sizeof error);
+    zkv_client_destroy (&client);
+    if (terminal && received)
+        fprintf (stderr, "\n");
+    if (rc)
+        return zkvctl_fail (ctl, ZKVCTL_EXIT_ERROR, "%s", error);
     printf ("Snapshot saved at %s\n", path);
-    printf ("Server version %s\n", version);
+    printf ("Server version %s\n", info.version);
     return 0;
 }
 
