@@ -1,8 +1,7 @@
 """The zkv client: docs/PROTOCOL.md over a ZeroMQ DEALER socket.
 
-How calls behave (ids, deadlines, failover and writes sent once as in the C library,
-client/zkv_client.h; and the retries of docs/PROTOCOL.md "Retrying", which the C
-library leaves to its callers):
+How calls behave (as the C library, client/zkv_client.h, does: ids, deadlines,
+failover, writes sent once, and the retries of docs/PROTOCOL.md "Retrying"):
 
 - Each request carries a fresh ``id``; only the reply with that id answers it (a late
   reply to an earlier call is dropped).
