@@ -447,82 +447,11 @@ Test (client_lib_cluster, events_of_every_member)
 }
 
 //  ---------------------------------------------------------------------
-//  Events from a fake member: answers Status with the endpoint of its
-//  XPUB; once a subscription comes, publishes a hello, events 1 and 4 of
-//  boot 5, then event 2 of boot 6 (as a member that missed some to this
-//  subscriber, then restarted)
-
-#define S_FAKE_MEMBER 0xabcULL
-
-static void
-s_fake_publisher (zsock_t *pipe, void *args)
-{
-    (void) args;
-    zsock_t *router = zsock_new_router ("tcp://127.0.0.1:*");
-    zsock_t *xpub = zsock_new_xpub ("tcp://127.0.0.1:*");
-    zsock_signal (pipe, 0);
-    zsock_send (pipe, "s", router && xpub? zsock_endpoint (router): "");
-    zpoller_t *poller = zpoller_new (pipe, router, xpub, NULL);
-    while (router && xpub) {
-        void *which = zpoller_wait (poller, -1);
-        if (which == router) {
-            zmsg_t *msg = zmsg_recv (router);
-            zframe_t *identity = zmsg_pop (msg);
-            zframe_t *frame = zmsg_pop (msg);
-            zkv_limits_t limits = zkv_limits_trusted ();
-            zkv_result_t status;
-            zkv_msg_t *request = frame? zkv_msg_decode (zframe_data (frame),
-                                                        zframe_size (frame), ZKV_KIND_REQUEST,
-                                                        &limits, &status)
-                                      : NULL;
-            if (request && request->desc == &zkv_status_desc) {
-                zkv_header_t header = { .cluster_id = 1, .member_id = S_FAKE_MEMBER };
-                const char *events = zsock_endpoint (xpub);
-                zkv_status_response_t response = {
-                    .header = &header, .events_endpoint = zkv_bin (events, strlen (events))
-                };
-                zkv_fake_answer (router, identity, request, &response);
-            }
-            zkv_msg_destroy (&request);
-            zframe_destroy (&frame);
-            zframe_destroy (&identity);
-            zmsg_destroy (&msg);
-        }
-        else
-        if (which == xpub) {
-            zframe_t *subscription = zframe_recv (xpub);
-            bool subscribed = subscription && zframe_size (subscription) >= 1
-                           && zframe_data (subscription) [0] == 1;
-            zframe_destroy (&subscription);
-            if (!subscribed)
-                continue;
-            zkv_hello_event_t hello = { S_FAKE_MEMBER, 1000, 0, 5 };
-            size_t size;
-            uint8_t *body = zkv_msg_encode_body (&zkv_hello_event_desc, &hello, &size);
-            zsock_send (xpub, "sb", "hello", body, size);
-            free (body);
-            const uint64_t stamps [][2] = { { 1, 5 }, { 4, 5 }, { 2, 6 } };
-            for (size_t i = 0; i < 3; i++) {
-                zkv_defrag_event_t defrag = {
-                    .member = S_FAKE_MEMBER, .db_size_before = 100, .db_size = 10 + (int64_t) i,
-                    .took_usecs = 7, .seq = stamps [i][0], .boot = stamps [i][1]
-                };
-                body = zkv_msg_encode_body (&zkv_defrag_event_desc, &defrag, &size);
-                zsock_send (xpub, "sb", "defrag", body, size);
-                free (body);
-            }
-        }
-        else
-            break;                      //  $TERM or interrupted
-    }
-    zpoller_destroy (&poller);
-    zsock_destroy (&xpub);
-    zsock_destroy (&router);
-}
+//  Events from a fake member (zkv_fake_publisher)
 
 Test (client_lib, events_tell_what_was_missed_and_restarts)
 {
-    zactor_t *fake = zactor_new (s_fake_publisher, NULL);
+    zactor_t *fake = zactor_new (zkv_fake_publisher, NULL);
     char *endpoint = zstr_recv (fake);
     cr_assert (endpoint && *endpoint, "the fake member could not bind");
     zkv_client_t *client = zkv_client_new (endpoint, 10000);
@@ -549,7 +478,7 @@ Test (client_lib, events_tell_what_was_missed_and_restarts)
         zkv_events_item_t event;
         cr_assert_eq (zkv_events_recv (events, 20000, &event), 0, "nothing came (%zu)", i);
         cr_assert_eq (event.kind, expected [i].kind, "%zu: kind %d", i, (int) event.kind);
-        cr_assert_eq (event.member, S_FAKE_MEMBER);
+        cr_assert_eq (event.member, ZKV_FAKE_MEMBER);
         if (event.kind == ZKV_EVENTS_EVENT) {
             cr_assert_str_eq (event.topic, "defrag");
             cr_assert_eq (event.seq, expected [i].seq);
@@ -586,8 +515,8 @@ s_events_endpoint (const char *endpoint)
 
 Test (client_lib, events_of_a_member_that_moved)
 {
-    zactor_t *first = zactor_new (s_fake_publisher, NULL);
-    zactor_t *second = zactor_new (s_fake_publisher, NULL);
+    zactor_t *first = zactor_new (zkv_fake_publisher, NULL);
+    zactor_t *second = zactor_new (zkv_fake_publisher, NULL);
     char *first_endpoint = zstr_recv (first), *second_endpoint = zstr_recv (second);
     cr_assert (first_endpoint && *first_endpoint && second_endpoint && *second_endpoint);
     char *was = s_events_endpoint (first_endpoint), *now = s_events_endpoint (second_endpoint);
@@ -596,7 +525,7 @@ Test (client_lib, events_of_a_member_that_moved)
     zkv_events_item_t item;
     cr_assert_eq (zkv_events_recv (events, 20000, &item), 0);
     cr_assert_str_eq (item.endpoint, was);
-    cr_assert_eq (item.member, S_FAKE_MEMBER, "the member id is learnt from its words");
+    cr_assert_eq (item.member, ZKV_FAKE_MEMBER, "the member id is learnt from its words");
     cr_assert_eq (zkv_events_move (events, was, now), 0);
     cr_assert_eq (zkv_events_move (events, "tcp://127.0.0.1:1", now), -1);
     //  What comes now comes from where it publishes now

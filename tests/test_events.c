@@ -150,83 +150,9 @@ Test (events, every_event_is_numbered_and_every_member_says_hello)
 //  ---------------------------------------------------------------------
 //  zkvctl events: what it missed, told
 
-//  A fake member for zkvctl events: answers Status with the endpoint of
-//  its XPUB; once a subscription comes, publishes the events of
-//  s_fake_events (as a member that missed some to this subscriber, then
-//  restarted) and says "SENT" on its pipe
-#define FAKE_MEMBER 0xabcULL
-static void
-s_fake_member (zsock_t *pipe, void *args)
-{
-    (void) args;
-    zsock_t *router = zsock_new_router ("tcp://127.0.0.1:*");
-    zsock_t *xpub = zsock_new_xpub ("tcp://127.0.0.1:*");
-    zsock_signal (pipe, 0);
-    zsock_send (pipe, "s", router && xpub? zsock_endpoint (router): "");
-    zpoller_t *poller = zpoller_new (pipe, router, xpub, NULL);
-    while (router && xpub) {
-        void *which = zpoller_wait (poller, -1);
-        if (which == router) {
-            zmsg_t *msg = zmsg_recv (router);
-            zframe_t *identity = zmsg_pop (msg);
-            zframe_t *frame = zmsg_pop (msg);
-            zkv_limits_t limits = zkv_limits_trusted ();
-            zkv_result_t status;
-            zkv_msg_t *request = frame? zkv_msg_decode (zframe_data (frame),
-                                                        zframe_size (frame), ZKV_KIND_REQUEST,
-                                                        &limits, &status)
-                                      : NULL;
-            if (request && request->desc == &zkv_status_desc) {
-                zkv_header_t header = { .cluster_id = 1, .member_id = FAKE_MEMBER };
-                const char *events = zsock_endpoint (xpub);
-                zkv_status_response_t response = {
-                    .header = &header, .events_endpoint = zkv_bin (events, strlen (events))
-                };
-                zkv_fake_answer (router, identity, request, &response);
-            }
-            zkv_msg_destroy (&request);
-            zframe_destroy (&frame);
-            zframe_destroy (&identity);
-            zmsg_destroy (&msg);
-        }
-        else
-        if (which == xpub) {
-            zframe_t *subscription = zframe_recv (xpub);
-            bool subscribed = subscription && zframe_size (subscription) >= 1
-                           && zframe_data (subscription) [0] == 1;
-            zframe_destroy (&subscription);
-            if (!subscribed)
-                continue;
-            //  hello (boot 5, nothing published yet), events 1 and 4 of
-            //  boot 5, then event 2 of boot 6
-            zkv_hello_event_t hello = { FAKE_MEMBER, 1000, 0, 5 };
-            size_t size;
-            uint8_t *body = zkv_msg_encode_body (&zkv_hello_event_desc, &hello, &size);
-            zsock_send (xpub, "sb", "hello", body, size);
-            free (body);
-            const uint64_t stamps [][2] = { { 1, 5 }, { 4, 5 }, { 2, 6 } };
-            for (size_t i = 0; i < 3; i++) {
-                zkv_defrag_event_t defrag = {
-                    .member = FAKE_MEMBER, .db_size_before = 100, .db_size = 10 + (int64_t) i,
-                    .took_usecs = 7, .seq = stamps [i][0], .boot = stamps [i][1]
-                };
-                body = zkv_msg_encode_body (&zkv_defrag_event_desc, &defrag, &size);
-                zsock_send (xpub, "sb", "defrag", body, size);
-                free (body);
-            }
-            zstr_send (pipe, "SENT");
-        }
-        else
-            break;                      //  $TERM or interrupted
-    }
-    zpoller_destroy (&poller);
-    zsock_destroy (&xpub);
-    zsock_destroy (&router);
-}
-
 Test (events, zkvctl_events_tells_the_events_it_missed)
 {
-    zactor_t *fake = zactor_new (s_fake_member, NULL);
+    zactor_t *fake = zactor_new (zkv_fake_publisher, NULL);
     char *endpoint = zstr_recv (fake);
     cr_assert (endpoint && *endpoint, "the fake member could not bind");
     const char *argv [] = { ZKVCTL_BIN, "--endpoints", endpoint, "--command-timeout", "30s",

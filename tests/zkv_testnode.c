@@ -404,6 +404,75 @@ zkv_fake_answer (zsock_t *router, zframe_t *identity, const zkv_msg_t *request,
     zkv_fake_send (router, identity, request, body, size);
 }
 
+void
+zkv_fake_publisher (zsock_t *pipe, void *args)
+{
+    (void) args;
+    zsock_t *router = zsock_new_router ("tcp://127.0.0.1:*");
+    zsock_t *xpub = zsock_new_xpub ("tcp://127.0.0.1:*");
+    zsock_signal (pipe, 0);
+    zsock_send (pipe, "s", router && xpub? zsock_endpoint (router): "");
+    zpoller_t *poller = zpoller_new (pipe, router, xpub, NULL);
+    while (router && xpub) {
+        void *which = zpoller_wait (poller, -1);
+        if (which == router) {
+            zmsg_t *msg = zmsg_recv (router);
+            zframe_t *identity = zmsg_pop (msg);
+            zframe_t *frame = zmsg_pop (msg);
+            zkv_limits_t limits = zkv_limits_trusted ();
+            zkv_result_t status;
+            zkv_msg_t *request = frame? zkv_msg_decode (zframe_data (frame),
+                                                        zframe_size (frame), ZKV_KIND_REQUEST,
+                                                        &limits, &status)
+                                      : NULL;
+            if (request && request->desc == &zkv_status_desc) {
+                zkv_header_t header = { .cluster_id = 1, .member_id = ZKV_FAKE_MEMBER };
+                const char *events = zsock_endpoint (xpub);
+                zkv_status_response_t response = {
+                    .header = &header, .events_endpoint = zkv_bin (events, strlen (events))
+                };
+                zkv_fake_answer (router, identity, request, &response);
+            }
+            zkv_msg_destroy (&request);
+            zframe_destroy (&frame);
+            zframe_destroy (&identity);
+            zmsg_destroy (&msg);
+        }
+        else
+        if (which == xpub) {
+            zframe_t *subscription = zframe_recv (xpub);
+            bool subscribed = subscription && zframe_size (subscription) >= 1
+                           && zframe_data (subscription) [0] == 1;
+            zframe_destroy (&subscription);
+            if (!subscribed)
+                continue;
+            //  hello (boot 5, nothing published yet), events 1 and 4 of
+            //  boot 5, then event 2 of boot 6
+            zkv_hello_event_t hello = { ZKV_FAKE_MEMBER, 1000, 0, 5 };
+            size_t size;
+            uint8_t *body = zkv_msg_encode_body (&zkv_hello_event_desc, &hello, &size);
+            zsock_send (xpub, "sb", "hello", body, size);
+            free (body);
+            const uint64_t stamps [][2] = { { 1, 5 }, { 4, 5 }, { 2, 6 } };
+            for (size_t i = 0; i < 3; i++) {
+                zkv_defrag_event_t defrag = {
+                    .member = ZKV_FAKE_MEMBER, .db_size_before = 100, .db_size = 10 + (int64_t) i,
+                    .took_usecs = 7, .seq = stamps [i][0], .boot = stamps [i][1]
+                };
+                body = zkv_msg_encode_body (&zkv_defrag_event_desc, &defrag, &size);
+                zsock_send (xpub, "sb", "defrag", body, size);
+                free (body);
+            }
+            zstr_send (pipe, "SENT");
+        }
+        else
+            break;                      //  $TERM or interrupted
+    }
+    zpoller_destroy (&poller);
+    zsock_destroy (&xpub);
+    zsock_destroy (&router);
+}
+
 void *
 zkv_run_thread (void *args)
 {

@@ -132,4 +132,14 @@ void
     zkv_fake_answer (zsock_t *router, zframe_t *identity, const zkv_msg_t *request,
                      const void *response);
 
+//  A fake member publishing events (an actor: zactor_new (zkv_fake_publisher,
+//  NULL), whose pipe first gives the endpoint of its ROUTER): answers Status
+//  with the endpoint of its XPUB; once a subscription comes, publishes a
+//  hello of boot 5, events 1 and 4 of boot 5, then event 2 of boot 6 (as
+//  a member that missed some to this subscriber, then restarted), defrag
+//  events, and says "SENT" on its pipe
+#define ZKV_FAKE_MEMBER 0xabcULL
+void
+    zkv_fake_publisher (zsock_t *pipe, void *args);
+
 #endif
