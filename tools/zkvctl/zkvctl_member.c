@@ -217,18 +217,26 @@ s_leader_find (zkvctl_t *ctl, int64_t deadline)
     return endpoint;
 }
 
+//  Out of time while asking again after a definite refusal: what the
+//  members said (refusal, when not empty) tells more than the deadline
+static void
+s_prefer_refusal (zkvctl_t *ctl, const char *refusal)
+{
+    if (*refusal && strstr (ctl->error, "deadline exceeded"))
+        zkvctl_fail (ctl, ZKVCTL_EXIT_ERROR, "%s", refusal);
+}
+
 //  The leader, found again while none is known and there is time
 static char *
 s_leader (zkvctl_t *ctl, int64_t deadline)
 {
-    bool leaderless = false;
+    const char *leaderless = "";
     while (true) {
         char *endpoint = s_leader_find (ctl, deadline);
-        leaderless |= s_failed_with (ctl, ZKV_ERR_NO_LEADER);
-        if (!endpoint && leaderless && strstr (ctl->error, "deadline exceeded"))
-            //  Out of time while asking again: what the members said
-            //  tells more than the deadline
-            zkvctl_fail (ctl, ZKVCTL_EXIT_ERROR, "%s", zkv_err_message (ZKV_ERR_NO_LEADER));
+        if (s_failed_with (ctl, ZKV_ERR_NO_LEADER))
+            leaderless = zkv_err_message (ZKV_ERR_NO_LEADER);
+        if (!endpoint)
+            s_prefer_refusal (ctl, leaderless);
         if (endpoint || !s_failed_with (ctl, ZKV_ERR_NO_LEADER)
         ||  zclock_mono () + S_PAUSE_MSECS >= deadline || zsys_interrupted)
             return endpoint;
@@ -244,11 +252,19 @@ static zkv_msg_t *
 s_change (zkvctl_t *ctl, const zkv_desc_t *desc, const void *request, int64_t deadline,
           char **leader)
 {
+    char refusal [sizeof ctl->error] = "";
     while (true) {
         char *endpoint = s_leader (ctl, deadline);
-        if (!endpoint)
+        if (!endpoint) {
+            s_prefer_refusal (ctl, refusal);
             return NULL;
+        }
         zkv_msg_t *reply = s_call (ctl, endpoint, deadline, desc, request);
+        if (!reply && s_refused_for_now (ctl))
+            snprintf (refusal, sizeof refusal, "%s", ctl->error);
+        else
+        if (!reply)
+            s_prefer_refusal (ctl, refusal);
         if (reply || !s_refused_for_now (ctl)
         ||  zclock_mono () + S_PAUSE_MSECS >= deadline || zsys_interrupted) {
             if (leader)
