@@ -766,7 +766,8 @@ s_status (self_t *self, zmsg_t **envelope_p, const zkv_msg_t *request)
         .role = zkv_bin (self->role, strlen (self->role)),
         .is_learner = streq (self->role, "learner"),
         .events_endpoint = zkv_bin (zsock_endpoint (self->events),
-                                    strlen (zsock_endpoint (self->events)))
+                                    strlen (zsock_endpoint (self->events))),
+        .metrics_url = zkv_bin (self->args->metrics_url, strlen (self->args->metrics_url))
     };
     size_t size;
     uint8_t *body = zkv_msg_encode_body (&zkv_status_response_desc, &response, &size);

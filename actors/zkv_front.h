@@ -63,6 +63,7 @@ typedef struct {
     int listen_fd;                      //  or an inherited socket (>= 0)
     const char *listen_events;          //  events endpoint to bind (PUB)
     int listen_events_fd;               //  or an inherited socket (>= 0)
+    const char *metrics_url;            //  where /metrics is served ("": nowhere)
     size_t max_request_bytes;           //  --max-request-bytes
     size_t max_txn_ops;                 //  --max-txn-ops
     size_t max_response_bytes;          //  --max-response-bytes

@@ -582,6 +582,7 @@ s_member_wire (s_member_t *self, const zkv_config_t *config, const s_security_t 
         .wiring = self->wiring,
         .listen = config->listen_client, .listen_fd = config->listen_client_fd,
         .listen_events = config->listen_events, .listen_events_fd = config->listen_events_fd,
+        .metrics_url = "",
         .max_request_bytes = config->max_request_bytes, .max_txn_ops = config->max_txn_ops,
         .max_response_bytes = config->max_response_bytes,
         .max_client_unread_bytes = config->max_client_unread_bytes,
