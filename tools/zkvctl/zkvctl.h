@@ -203,6 +203,11 @@ int
                      int argc, char **args, const size_t *sizes,
                      msgpack_zone *zone, zkvctl_op_t *op);
 
+//  clientv3.WithPrefix: the range of every key that starts with key (an
+//  empty key: every key); bytes it needs come from zone
+void
+    zkvctl_prefix_range (zkv_bin_t *key, zkv_bin_t *range_end, msgpack_zone *zone);
+
 //  ---------------------------------------------------------------------
 //  zkvctl_txn.c
 
@@ -235,6 +240,68 @@ extern const zkvctl_command_t zkvctl_move_leader_command;
 
 //  zkvctl_snapshot.c: snapshot save, status, restore
 extern const zkvctl_command_t zkvctl_snapshot_command;
+
+//  zkvctl_check.c: check perf, check datascale
+extern const zkvctl_command_t zkvctl_check_command;
+
+//  zkvctl_load.c: the put load of the checks, and its report
+typedef struct {
+    size_t clients;                     //  connections, one put in flight each
+    double rate;                        //  puts per second at most (0: no limit)
+    int64_t duration;                   //  usecs during which puts go out (0: no limit)
+    uint64_t count;                     //  puts in all (0: no limit)
+    const char *prefix;                 //  each key: the prefix, then key_size bytes
+    size_t key_size;
+    size_t value_size;
+    //  Told done = 1 as each put ends, and done = 0 at least every 100 ms
+    void (*progress) (void *arg, uint64_t done);
+    void *arg;
+} zkvctl_load_t;
+
+typedef struct {
+    char *text;
+    uint64_t count;
+} zkvctl_load_error_t;
+
+//  As etcd's pkg/report Stats: seconds, of the puts that succeeded
+typedef struct {
+    uint64_t count;                     //  puts that succeeded
+    double total;                       //  seconds from the start until the last ended
+    double rps;                         //  count / total
+    double average, stddev, fastest, slowest;   //  NaN average and stddev when none
+    zkvctl_load_error_t *errors;        //  the failures, by error text
+    size_t error_count;
+} zkvctl_load_stats_t;
+
+//  Runs load against --endpoints, each put waiting --command-timeout at
+//  most. Returns 0 with stats filled (free them with
+//  zkvctl_load_stats_free), or -1 with the failure recorded (interrupted).
+int
+    zkvctl_load_run (zkvctl_t *ctl, const zkvctl_load_t *load, zkvctl_load_stats_t *stats);
+void
+    zkvctl_load_stats_free (zkvctl_load_stats_t *stats);
+
+//  zkvctl_progress.c: etcdctl's progress bar (cheggaaa/pb.v1, "Bom !")
+typedef struct zkvctl_progress_s zkvctl_progress_t;
+
+//  Draws the bar at 0 of total on stdout, now
+zkvctl_progress_t *
+    zkvctl_progress_start (int64_t total);
+void
+    zkvctl_progress_add (zkvctl_progress_t *self, int64_t count);
+//  Redraws the bar if 200 ms went by since it was last drawn
+void
+    zkvctl_progress_refresh (zkvctl_progress_t *self);
+//  Draws it finished (with the time it took) and a newline; frees it
+void
+    zkvctl_progress_finish (zkvctl_progress_t **self_p);
+
+//  zkvctl_metrics.c: the value of the first line of <url>/metrics that
+//  starts with name, as etcdctl's endpointMemoryMetrics reads it, within
+//  msecs; 0 with etcdctl's words for what failed in why ("" otherwise)
+double
+    zkvctl_metrics_sample (const char *url, const char *name, int msecs, char *why,
+                           size_t size);
 
 //  The endpoints a per-endpoint command addresses: --endpoints (or the
 //  cluster file's), or, with cluster, every member's client endpoint in

@@ -111,18 +111,29 @@ s_get_sort (zkvctl_t *ctl, const s_options_t *options, zkv_range_t *range)
     return 0;
 }
 
+void
+zkvctl_prefix_range (zkv_bin_t *key, zkv_bin_t *range_end, msgpack_zone *zone)
+{
+    if (key->size == 0) {
+        *key = zkv_bin (s_all, 1);
+        *range_end = zkv_bin (s_all, 1);
+    }
+    else
+        *range_end = s_prefix_end (*key, zone);
+}
+
 //  --prefix and --from-key, as etcdctl applies them to get and del
 static void
 s_apply_range (const s_options_t *options, zkv_bin_t *key, zkv_bin_t *range_end,
                msgpack_zone *zone)
 {
-    if (options->prefix || options->from_key) {
-        if (key->size == 0) {
+    if (options->prefix)
+        zkvctl_prefix_range (key, range_end, zone);
+    else
+    if (options->from_key) {
+        if (key->size == 0)
             *key = zkv_bin (s_all, 1);
-            *range_end = zkv_bin (s_all, 1);
-        }
-        else
-            *range_end = options->prefix? s_prefix_end (*key, zone): zkv_bin (s_all, 1);
+        *range_end = zkv_bin (s_all, 1);
     }
 }
 

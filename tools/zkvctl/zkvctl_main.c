@@ -69,6 +69,7 @@ static const zkvctl_command_t s_version_command = {
 //  In the order of the usage text
 static const zkvctl_command_t *const s_commands [] = {
     &zkvctl_alarm_command,
+    &zkvctl_check_command,
     &zkvctl_compaction_command,
     &zkvctl_defrag_command,
     &zkvctl_del_command,
