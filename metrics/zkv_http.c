@@ -81,8 +81,11 @@ s_unhealthy (zkv_http_t *self, bool alarms, char *buffer, size_t size)
     }
     zkv_client_set_retry (client, false);
     zkv_client_set_curve (client, self->curve);
+    //  (a learner serves no linearizable read: it is asked a serializable
+    //  one, which it serves while it follows the leader)
     zkv_range_t request = {
-        .key = zkv_bin ("health", 6), .limit = 1, .keys_only = true
+        .key = zkv_bin ("health", 6), .limit = 1, .keys_only = true,
+        .serializable = atomic_load (&zkv_metrics.is_learner.value) != 0
     };
     zkv_result_t status;
     zkv_msg_t *reply = zkv_client_call (client, &zkv_range_desc, &request, &status);
