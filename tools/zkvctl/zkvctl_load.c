@@ -8,10 +8,14 @@
     clients) by a generator that is rate limited (golang.org/x/time/rate,
     burst 1) for perf and counted for datascale. zkvctl does the same from
     one thread: one zkv client (one socket) per client, one put in flight
-    each, polled together; a put is due every 1/rate s (one held back goes
-    out at once and the next is due 1/rate s after it, as a burst-1
-    limiter allows; see S_LATE_USECS), and waits in a queue as deep as
-    there are clients for a free client. A put's latency counts from when its client sends it, as
+    each, polled together; a put is due every 1/rate s and waits in a
+    queue as deep as there are clients for a free client. Go's limiter
+    (burst 1) keeps the pace when its caller comes back late by less than
+    one put's interval, and loses the time beyond (nothing is sent in a
+    burst to catch up): so does zkvctl, whose loop wakes to the
+    millisecond (a put late by at most max (1/rate s, 2 ms) keeps its
+    place; one later goes out at once, and the next 1/rate s after it).
+    A put's latency counts from when its client sends it, as
     etcdctl's counts from Do. Keys are the prefix then key_size bytes: a
     buffer of zeros into which each put writes the varint
     (encoding/binary.PutVarint) of a random int63, as etcdctl does.
@@ -38,7 +42,7 @@
 #include "zkvctl.h"
 
 #define S_TURN_MSECS    100             //  the progress is told at least this often
-#define S_LATE_USECS    2000            //  how late the loop may wake
+#define S_LATE_USECS    2000            //  a put may be late by the loop's waking
 
 typedef struct {
     zkv_client_t *client;
@@ -261,9 +265,11 @@ zkvctl_load_run (zkvctl_t *ctl, const zkvctl_load_t *load, zkvctl_load_stats_t *
         }
     }
     int64_t begin = zclock_usecs ();
-    int64_t end = load->duration > 0? begin + load->duration: 0;
-    int64_t interval = load->rate > 0? (int64_t) (1e6 / load->rate): 0;
-    int64_t next_due = begin;           //  when the limiter lets the next put go
+    //  The pace in nanoseconds (an xl interval is 66.7 usecs)
+    int64_t end = load->duration > 0? (begin + load->duration) * 1000: 0;
+    int64_t interval = load->rate > 0? (int64_t) (1e9 / load->rate): 0;
+    int64_t late = interval > S_LATE_USECS * 1000? interval: S_LATE_USECS * 1000;
+    int64_t next_due = begin * 1000;    //  when the limiter lets the next put go
     uint64_t made = 0;                  //  puts made (sent or queued)
     size_t queued = 0;
     bool making = rc == 0;
@@ -273,24 +279,22 @@ zkvctl_load_run (zkvctl_t *ctl, const zkvctl_load_t *load, zkvctl_load_stats_t *
             break;
         }
         int64_t now = zclock_usecs ();
+        int64_t now_ns = now * 1000;
         //  The generator: as many puts as are due, while the queue has room
         while (making && queued < load->clients) {
             if (load->count && made >= load->count) {
                 making = false;
                 break;
             }
-            //  A put held back (the queue was full) goes out now, and the
-            //  next 1/rate s after it; one only late by the loop's waking
-            //  (to the millisecond; Go's limiter wakes to the microsecond)
-            //  keeps its place in the pace
+            //  Late by more than the limiter forgives: the time is lost
             int64_t due = next_due;
-            if (!interval || now - next_due > S_LATE_USECS)
-                due = now;
+            if (!interval || now_ns - next_due > late)
+                due = now_ns;
             if (end && due > end) {
                 making = false;         //  the limiter's Wait fails past the deadline
                 break;
             }
-            if (due > now)
+            if (due > now_ns)
                 break;
             next_due = due + interval;
             queued++;
@@ -305,8 +309,8 @@ zkvctl_load_run (zkvctl_t *ctl, const zkvctl_load_t *load, zkvctl_load_stats_t *
             break;
         //  Wait for a reply until the next put is due or one times out
         int64_t wait = S_TURN_MSECS * 1000;
-        if (making && queued < load->clients && interval && next_due - now < wait)
-            wait = next_due - now;
+        if (making && queued < load->clients && interval && (next_due - now_ns) / 1000 < wait)
+            wait = (next_due - now_ns) / 1000;
         for (size_t c = 0; c < load->clients; c++)
             if (run.clients [c].busy && run.clients [c].deadline - now < wait)
                 wait = run.clients [c].deadline - now;
