@@ -1,8 +1,10 @@
 /*  zkv_actor_io.c — internal messages over actor sockets (zkv_actor_io.h). */
 #include "zkv_actor_io.h"
+#include "zkv_metrics.h"
 
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 
 static void
 s_free_bytes (void *data, void *hint)
@@ -26,6 +28,11 @@ zkv_io_outbox (const char *endpoint)
 {
     zsock_t *outbox = zsock_new (ZMQ_PUSH);
     zsock_set_sndhwm (outbox, 0);
+    //  The receiving actor's name, for the inbox counts of zkv_io_send
+    //  (a PUSH socket's routing id is never sent on: it only labels it)
+    const char *name = strrchr (endpoint, '-');
+    name = name? name + 1: endpoint;
+    zmq_setsockopt (zsock_resolve (outbox), ZMQ_ROUTING_ID, name, strlen (name));
     if (zsock_connect (outbox, "%s", endpoint) < 0)
         zsock_destroy (&outbox);
     return outbox;
@@ -52,6 +59,12 @@ zkv_io_send_bytes (zsock_t *sock, uint8_t **bytes_p, size_t size)
         zmq_msg_close (&frame);
         return -1;
     }
+    char name [32];
+    size_t name_size = sizeof name - 1;
+    if (zmq_getsockopt (zsock_resolve (sock), ZMQ_ROUTING_ID, name, &name_size) == 0) {
+        name [name_size] = 0;
+        zkv_metrics_sent_to (zkv_metrics_actor_of (name));
+    }
     return 0;
 }
 
@@ -71,6 +84,7 @@ zkv_io_recv (zsock_t *sock, const char *who)
     zframe_t *frame = zframe_recv (sock);
     if (!frame)
         return NULL;
+    zkv_metrics_received_by (zkv_metrics_actor_of (who));
     zkv_limits_t limits = zkv_limits_trusted ();
     zkv_result_t status;
     zkv_msg_t *msg = zkv_msg_decode (zframe_data (frame), zframe_size (frame),

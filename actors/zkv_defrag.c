@@ -3,6 +3,7 @@
     =========================================================================
 */
 #include "zkv_defrag.h"
+#include "zkv_metrics.h"
 #include "zkv_actor_io.h"
 #include "zkv_fatal.h"
 #include "zkv_grow.h"
@@ -72,6 +73,7 @@ s_defragment (self_t *self, zkv_defragment_response_t *response, zkv_result_t *s
     }
     zkv_engine_sizes (engine, &response->db_size, &response->db_size_in_use);
     response->took_usecs = (uint64_t) (zclock_usecs () - started);
+    zkv_metrics_observe (&zkv_metrics.defrag, (int64_t) response->took_usecs * 1000);
     zsys_info ("defrag: %lld -> %lld bytes in %.3f s", (long long) response->db_size_before,
                (long long) response->db_size, response->took_usecs / 1e6);
     return 0;

@@ -14,6 +14,8 @@
 #include "zkv_publisher.h"
 #include "zkv_space.h"
 #include "zkv_zap.h"
+#include "zkv_metrics.h"
+#include "zkv_wire.h"
 #include "zkv_version.h"
 
 #include <stdlib.h>
@@ -33,6 +35,9 @@ typedef struct {
     bool has_id;                        //  the client's "id"
     uint64_t id;
     const char *op;                     //  request name (static)
+    int kind;                           //  ZKV_REQ_<op>
+    int64_t started;                    //  zclock_usecs () when it came
+    bool proposal;                      //  a write, proposed to raft
     const zkv_desc_t *response;         //  its response's message
     bool front_header;                  //  front writes the header of its answer
     int64_t deadline;                   //  zclock_mono () when it times out
@@ -133,11 +138,11 @@ s_header (self_t *self)
     return header;
 }
 
-//  Sends body (an encoded response or error_response) back through
-//  envelope, which is consumed
+//  Sends body (an encoded response or error_response, or one piece of a
+//  stream) back through envelope, which is consumed
 static void
-s_reply (self_t *self, zmsg_t **envelope_p, bool has_id, uint64_t id, const char *op,
-         const uint8_t *body, size_t body_size)
+s_send_reply (self_t *self, zmsg_t **envelope_p, bool has_id, uint64_t id, const char *op,
+              const uint8_t *body, size_t body_size)
 {
     size_t size;
     uint8_t *reply = zkv_msg_wrap_reply (id, has_id, op, strlen (op), body, body_size, &size);
@@ -156,7 +161,20 @@ s_reply (self_t *self, zmsg_t **envelope_p, bool has_id, uint64_t id, const char
     }
     zmsg_addmem (msg, reply, size);
     free (reply);
+    zkv_metrics_add (&zkv_metrics.client_sent_bytes, size);
     zmsg_send (&msg, self->router);     //  dropped if the client is gone
+}
+
+//  s_send_reply, of a request's last (or only) reply: counted as handled
+//  with its gRPC code
+static void
+s_reply (self_t *self, zmsg_t **envelope_p, bool has_id, uint64_t id, const char *op,
+         const uint8_t *body, size_t body_size)
+{
+    char code [32] = "OK";
+    zkv_wire_error_code (body, body_size, code, sizeof code);
+    zkv_metrics_handled (op, strlen (op), code, strlen (code));
+    s_send_reply (self, envelope_p, has_id, id, op, body, body_size);
 }
 
 static void
@@ -214,6 +232,8 @@ s_forget (self_t *self, s_waiter_t *waiter)
     //  Written now, or about to be: counted until the free-disk guard measures again
     self->waiting_write_bytes -= waiter->write_bytes;
     zkv_space_wrote (self->space, ZKV_SPACE_PROPOSED * (int64_t) waiter->write_bytes);
+    if (waiter->proposal)
+        zkv_metrics_shift (&zkv_metrics.proposals_pending, -1);
     zlistx_delete (waiter->queue, waiter->handle);
     zhashx_delete (self->waiting, &waiter->wait);   //  destroys it
 }
@@ -233,6 +253,17 @@ s_finish (self_t *self, s_waiter_t *waiter, const uint8_t *body, size_t size,
         }
     }
     zkv_clients_done (self->clients, zmsg_first (waiter->envelope));
+    zkv_metrics_observe (&zkv_metrics.handling [waiter->kind],
+                         (zclock_usecs () - waiter->started) * 1000);
+    //  etcd counts a proposal failed when it was refused or timed out
+    //  (a write the state machine refuses, compacted or the like, is not);
+    //  no longer pending once answered (counted before the answer leaves)
+    if (waiter->proposal) {
+        if (status)
+            zkv_metrics_add (&zkv_metrics.proposals_failed, 1);
+        zkv_metrics_shift (&zkv_metrics.proposals_pending, -1);
+        waiter->proposal = false;
+    }
     if (status)
         s_reply_error (self, &waiter->envelope, waiter->has_id, waiter->id, waiter->op, status);
     else
@@ -393,6 +424,11 @@ s_wait (self_t *self, zmsg_t **envelope_p, const zkv_msg_t *request, size_t byte
     waiter->has_id = request->has_id;
     waiter->id = request->id;
     waiter->op = request->desc->name;
+    waiter->kind = request->desc->serve->kind;
+    waiter->started = zclock_usecs ();
+    waiter->proposal = s_writes (request);
+    if (waiter->proposal)
+        zkv_metrics_shift (&zkv_metrics.proposals_pending, 1);
     waiter->response = request->desc->response;
     waiter->front_header = s_answers_without_header (request->desc);
     //  Each queue is in deadline order, so expiring looks at its heads only
@@ -602,6 +638,10 @@ s_load_alarms (self_t *self)
     }
     if (zkv_alarm_table_has (self->alarms, self->args->member_id, ZKV_ALARM_NOSPACE))
         self->nospace.seen = true;
+    zkv_metrics_set (&zkv_metrics.alarms_active [ZKV_ALARM_NOSPACE],
+                     zkv_alarm_table_any (self->alarms, ZKV_ALARM_NOSPACE));
+    zkv_metrics_set (&zkv_metrics.alarms_active [ZKV_ALARM_CORRUPT],
+                     zkv_alarm_table_any (self->alarms, ZKV_ALARM_CORRUPT));
 }
 
 //  Storage applied an alarm (event body: an encoded alarm_event): the
@@ -717,6 +757,16 @@ s_fits_disk (self_t *self, uint64_t cost)
         zkv_io_send (self->alarm, &zkv_disk_short_desc, &short_of);
     }
     return false;
+}
+
+//  The database's sizes, for the metrics (once a second)
+static void
+s_measure_size (self_t *self)
+{
+    int64_t db_size, db_size_in_use;
+    zkv_engine_sizes (self->args->engine, &db_size, &db_size_in_use);
+    zkv_metrics_set (&zkv_metrics.db_total_size, db_size);
+    zkv_metrics_set (&zkv_metrics.db_total_size_in_use, db_size_in_use);
 }
 
 //  Status: answered at once from what raft and storage pushed here
@@ -933,6 +983,7 @@ s_handle_client (self_t *self)
     }
     const uint8_t *data = (const uint8_t *) zmq_msg_data (payload);
     size_t size = zmq_msg_size (payload);
+    zkv_metrics_add (&zkv_metrics.client_received_bytes, size);
     zkv_result_t status;
     zkv_err_t refused = ZKV_ERR_OK;
     zkv_msg_t *request = zkv_msg_decode (data, size, ZKV_KIND_REQUEST, &self->limits, &status);
@@ -942,10 +993,14 @@ s_handle_client (self_t *self)
         bool has_id;
         char op [32];
         zkv_msg_peek (data, size, &has_id, &id, op, sizeof op);
+        size_t kind;
+        if (zkv_metrics_request (op, strlen (op), &kind))
+            zkv_metrics_add (&zkv_metrics.started [kind], 1);
         s_reply_error (self, &envelope, has_id, id, op, &status);
         zmq_msg_close (payload);
         return;
     }
+    zkv_metrics_add (&zkv_metrics.started [request->desc->serve->kind], 1);
     if (!admin && s_admin_only (request)) {
         zkv_status_set (&status, ZKV_ERR_PERMISSION_DENIED, NULL);
         s_reply_error (self, &envelope, request->has_id, request->id, request->desc->name,
@@ -1032,7 +1087,7 @@ s_handle_inbox (self_t *self)
             else
             if (waiter) {
                 zmsg_t *envelope = zmsg_dup (waiter->envelope);
-                s_reply (self, &envelope, waiter->has_id, waiter->id, waiter->op,
+                s_send_reply (self, &envelope, waiter->has_id, waiter->id, waiter->op,
                          piece->reply.data, piece->reply.size);
             }
         }
@@ -1070,8 +1125,14 @@ s_handle_inbox (self_t *self)
             zkv_raft_state_t *state = (zkv_raft_state_t *) msg->body;
             if (state->leader != self->leader)
                 s_publish_leader (self, state->term, state->leader, self->leader);
+            //  etcd counts a change to another leader, not its loss
+            if (state->leader && state->leader != self->leader)
+                zkv_metrics_add (&zkv_metrics.leader_changes, 1);
             self->leader = state->leader;
             zkv_bin_str (state->role, self->role, sizeof self->role);
+            zkv_metrics_set (&zkv_metrics.has_leader, self->leader != 0);
+            zkv_metrics_set (&zkv_metrics.is_leader, streq (self->role, "leader"));
+            zkv_metrics_set (&zkv_metrics.is_learner, streq (self->role, "learner"));
         }
         else
         if (msg->desc == &zkv_storage_state_desc) {
@@ -1080,6 +1141,8 @@ s_handle_inbox (self_t *self)
             self->applied = state->applied;
             self->applied_term = state->applied_term;
             self->commit = state->commit;
+            zkv_metrics_set (&zkv_metrics.proposals_committed, (int64_t) self->commit);
+            zkv_metrics_set (&zkv_metrics.proposals_applied, (int64_t) self->applied);
         }
         else
             zsys_error ("front: unexpected message %s", msg->desc->name);
@@ -1198,6 +1261,7 @@ s_self_new (zsock_t *pipe, zkv_front_args_t *args)
     self->limits = zkv_limits_request (self->args->max_request_bytes);
     self->alarms = zkv_alarm_table_new ();
     self->quota.quota = self->args->quota_bytes;
+    zkv_metrics_set (&zkv_metrics.quota_backend_bytes, self->args->quota_bytes);
     self->space = zkv_space_new (self->args->engine, self->args->space);
     s_load_alarms (self);
     //  Bytes in flight are bounded too, not only requests: 64 MiB, or eight
@@ -1311,6 +1375,7 @@ zkv_front_actor (zsock_t *pipe, void *args)
             next_tick = zclock_mono () + TICK_MSECS;
             if (next_tick >= next_clients_tick) {
                 zkv_clients_tick (self->clients, next_tick);
+                s_measure_size (self);
                 next_clients_tick = next_tick + CLIENTS_TICK_MSECS;
             }
         }

@@ -3,6 +3,7 @@
     =========================================================================
 */
 #include "zkv_hasher.h"
+#include "zkv_metrics.h"
 #include "zkv_actor_io.h"
 #include "zkv_fatal.h"
 #include "zkv_hash.h"
@@ -162,8 +163,10 @@ s_hash_order (self_t *self, const zkv_hash_order_t *order)
         else {
             if (revision == 0)
                 revision = state.revision;
+            int64_t started = zclock_usecs ();
             rc = zkv_hash_kv (engine, snapshot, revision, state.compact_revision,
                               ZKV_KEEP_LIVE, &hash, &error);
+            zkv_metrics_observe (&zkv_metrics.hash_rev, (zclock_usecs () - started) * 1000);
             response.hash = hash;
             response.compact_revision = state.compact_revision;
             response.hash_revision = revision;
@@ -173,7 +176,9 @@ s_hash_order (self_t *self, const zkv_hash_order_t *order)
     }
     else
     if (rc == 0) {
+        int64_t started = zclock_usecs ();
         rc = zkv_hash_all (engine, snapshot, &hash, &error);
+        zkv_metrics_observe (&zkv_metrics.hash, (zclock_usecs () - started) * 1000);
         zkv_hash_response_t response = { .header = &header, .hash = hash };
         if (rc == 0)
             s_answer (self, order, &zkv_hash_response_desc, &response, NULL, NULL);

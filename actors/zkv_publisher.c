@@ -4,6 +4,7 @@
     =========================================================================
 */
 #include "zkv_publisher.h"
+#include "zkv_metrics.h"
 #include "zkv_msgs.h"
 
 #include <time.h>
@@ -44,6 +45,7 @@ s_send (zkv_publisher_t *self, const char *topic, const uint8_t *body, size_t si
     zmsg_addstr (msg, topic);
     zmsg_addmem (msg, body, size);
     zmsg_send (&msg, self->pub);
+    zkv_metrics_add (&zkv_metrics.events_published, 1);
 }
 
 void

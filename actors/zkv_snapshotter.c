@@ -3,6 +3,7 @@
     =========================================================================
 */
 #include "zkv_snapshotter.h"
+#include "zkv_metrics.h"
 #include "zkv_actor_io.h"
 #include "zkv_check.h"
 #include "zkv_fatal.h"
@@ -149,6 +150,7 @@ s_stream_end (self_t *self, size_t index)
         .error = zkv_bin (stream->failure, stream->failure? strlen (stream->failure): 0)
     };
     zkv_io_event (self->front, "snapshot", &zkv_snapshot_event_desc, &event);
+    zkv_metrics_observe (&zkv_metrics.snapshot, (int64_t) event.took_usecs * 1000);
     s_sizer_stop (self, stream);
     free (stream->ahead);
     zkv_image_writer_destroy (&stream->writer);

@@ -3,6 +3,7 @@
     =========================================================================
 */
 #include "zkv_storage.h"
+#include "zkv_metrics.h"
 #include "zkv_actor_io.h"
 #include "zkv_fatal.h"
 #include "zkv_grow.h"
@@ -11,6 +12,8 @@
 #include "zkv_membership.h"
 #include "zkv_snapshot.h"
 #include "zkv_check.h"
+
+#define SLOW_APPLY_USECS 100000          //  etcd's warnApplyDuration
 #include "zkv_mvcc.h"
 #include "zkv_space.h"
 
@@ -518,6 +521,16 @@ s_serve_reads (self_t *self, s_answers_t *answers)
 //  ---------------------------------------------------------------------
 //  Membership
 
+//  zkv_mvcc_commit, timed (etcd_disk_backend_commit_duration_seconds)
+static int
+s_commit (self_t *self, uint64_t index, uint64_t term, char **error)
+{
+    int64_t started = zclock_usecs ();
+    int rc = zkv_mvcc_commit (self->mvcc, index, term, error);
+    zkv_metrics_observe (&zkv_metrics.backend_commit, (zclock_usecs () - started) * 1000);
+    return rc;
+}
+
 //  Writes the batch so far, and opens the next: a membership change is
 //  applied in a batch of its own, so that it reads the member table as
 //  the entries before it left it, and the entries after it read its own
@@ -525,7 +538,7 @@ static void
 s_batch_cut (self_t *self, uint64_t index, uint64_t term)
 {
     char *error = NULL;
-    if (index && zkv_mvcc_commit (self->mvcc, index, term, &error))
+    if (index && s_commit (self, index, term, &error))
         zkv_fatal ("storage: applying entries up to %llu failed: %s",
                    (unsigned long long) index, error);
     zkv_mvcc_begin (self->mvcc);
@@ -690,9 +703,10 @@ s_apply (self_t *self, const zkv_apply_t *apply, s_answers_t *answers)
             s_answers_add (answers, request->wait, reply, size);
     }
     char *error = NULL;
-    if (last_index && zkv_mvcc_commit (self->mvcc, last_index, last_term, &error))
+    if (last_index && s_commit (self, last_index, last_term, &error))
         zkv_fatal ("storage: applying entries up to %llu failed: %s",
                    (unsigned long long) last_index, error);
+    zkv_metrics_set (&zkv_metrics.keys_total, zkv_mvcc_keys (self->mvcc));
     if (self->members_version != self->members_version_told) {
         s_push_state (self, true);      //  raft connects to new members at once
         self->members_version_told = self->members_version;
@@ -793,6 +807,7 @@ s_install_step (self_t *self)
         .term = zkv_mvcc_applied_term (self->mvcc)
     };
     zkv_io_send (self->raft, &zkv_snapshot_installed_desc, &installed);
+    zkv_metrics_set (&zkv_metrics.keys_total, zkv_mvcc_keys (self->mvcc));
     s_push_state (self, false);
 }
 
@@ -822,7 +837,11 @@ s_handle_inbox (self_t *self)
         if (!msg)
             continue;
         if (msg->desc == &zkv_apply_desc) {
+            //  etcd's slow apply: past 100 ms (here: a whole batch)
+            int64_t started = zclock_usecs ();
             s_apply (self, (zkv_apply_t *) msg->body, &answers);
+            if (zclock_usecs () - started > SLOW_APPLY_USECS)
+                zkv_metrics_add (&zkv_metrics.slow_apply, 1);
             applied = true;
             zkv_msg_destroy (&msg);
         }
@@ -960,6 +979,7 @@ s_start (self_t *self, char *error, size_t size)
         return error;
     }
     self->quota.quota = self->args->quota_bytes;
+    zkv_metrics_set (&zkv_metrics.keys_total, zkv_mvcc_keys (self->mvcc));
     self->space = zkv_space_new (self->args->engine, self->args->space);
     self->inbox = zkv_io_inbox (self->args->storage);
     self->front = zkv_io_outbox (self->args->front);
@@ -989,6 +1009,8 @@ zkv_storage_actor (zsock_t *pipe, void *args)
         //  snapshot of the compaction it is hashing
         bool installing = self->install && zkv_snapshot_in_installing (self->install)
                        && self->hash_hold < 0;
+        zkv_metrics_set (&zkv_metrics.snapshot_apply_in_progress,
+                         self->install && zkv_snapshot_in_installing (self->install));
         bool streaming = self->stream && self->stream_credit > 0;
         bool busy = compacting || installing || streaming || s_reads_ready (self);
         void *which = zpoller_wait (self->poller, busy? 0: -1);

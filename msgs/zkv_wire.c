@@ -256,3 +256,48 @@ zkv_wire_peek (const void *bytes, size_t size, bool *has_id, uint64_t *id,
             return;
     }
 }
+
+bool
+zkv_wire_error_code (const void *bytes, size_t size, char *code, size_t code_size)
+{
+    const uint8_t *data = (const uint8_t *) bytes;
+    size_t pos = 0;
+    uint64_t skip, items, entries;
+    const char *why;
+    bool is_map = size > 0 && ((data [0] >= 0x80 && data [0] <= 0x8f)
+                               || data [0] == 0xde || data [0] == 0xdf);
+    if (!is_map || s_header (data, size, &pos, &skip, &items, &entries, &why))
+        return false;
+    //  An error_response's entries are "header" and "error": any other
+    //  key is a response's, whose other values are not walked
+    for (uint64_t i = 0; i < entries; i++) {
+        bool is_header = size - pos >= 7 && memcmp (data + pos, "\xa6header", 7) == 0;
+        bool is_error = size - pos >= 6 && memcmp (data + pos, "\xa5" "error", 6) == 0;
+        if (!is_header && !is_error)
+            return false;
+        if (s_skip_object (data, size, &pos) || pos >= size)
+            return false;
+        if (is_header) {
+            if (s_skip_object (data, size, &pos))
+                return false;
+            continue;
+        }
+        //  the error: a map with "code" (and "message")
+        uint64_t error_entries;
+        if (!((data [pos] >= 0x80 && data [pos] <= 0x8f) || data [pos] == 0xde
+              || data [pos] == 0xdf)
+        ||  s_header (data, size, &pos, &skip, &items, &error_entries, &why))
+            return false;
+        for (uint64_t j = 0; j < error_entries; j++) {
+            bool is_code = size - pos >= 5 && memcmp (data + pos, "\xa4" "code", 5) == 0;
+            if (s_skip_object (data, size, &pos) || pos >= size)
+                return false;
+            if (is_code)
+                return s_read_str (data, size, pos, code, code_size) == 0;
+            if (s_skip_object (data, size, &pos))
+                return false;
+        }
+        return false;
+    }
+    return false;
+}

@@ -27,4 +27,10 @@ void
     zkv_wire_peek (const void *bytes, size_t size, bool *has_id, uint64_t *id,
                    char *op, size_t op_size);
 
+//  True if bytes (a reply body) is an error_response, with its gRPC code
+//  (NUL-terminated, truncated to code_size) in code. Reads a response's
+//  first keys only, never its values past the header.
+bool
+    zkv_wire_error_code (const void *bytes, size_t size, char *code, size_t code_size);
+
 #endif

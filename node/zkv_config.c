@@ -59,7 +59,8 @@ enum {
     S_PEER_FD, S_CLIENT_FD, S_QUOTA, S_LISTEN_EVENTS, S_MIN_FREE_DISK, S_CORRUPT_CHECK,
     S_INITIAL_CORRUPT_CHECK, S_MAX_LEARNERS, S_MAX_CLIENT_REQUESTS, S_CERT, S_CLIENT_CERTS, S_PEER_CERTS,
     S_ADMIN_CERTS, S_MAX_RESPONSE_BYTES, S_MAX_CLIENT_UNREAD, S_MAX_UNREAD,
-    S_MAX_CLIENT_CONNECTIONS, S_PEER_CERT, S_DISK_RESERVE, S_EVENTS_FD
+    S_MAX_CLIENT_CONNECTIONS, S_PEER_CERT, S_DISK_RESERVE, S_EVENTS_FD, S_LISTEN_METRICS,
+    S_MAX_METRICS_CONNECTIONS, S_METRICS_FD
 };
 
 //  (at most 2^62: the free-disk guard adds and subtracts them in 64 bits)
@@ -229,6 +230,13 @@ static const s_setting_t s_settings [] = {
       .derive = s_default_disk_reserve, .error = "must be a number of bytes" },
     { "listen-events-fd", "-1", "use this inherited listening socket (tests only)",
       .kind = K_FD, FIELD (listen_events_fd) },
+    { "listen-metrics", "", "http://HOST:PORT to serve /metrics, /health, /livez and /readyz on (PORT 0: any free one; default: none)",
+      TEXT (listen_metrics) },
+    { "max-metrics-connections", "16", "HTTP connections to --listen-metrics at once; more wait in the listen backlog",
+      .kind = K_SIZE, FIELD (max_metrics_connections), .min = 1, .max = 1024,
+      .error = "must be between 1 and 1024" },
+    { "listen-metrics-fd", "-1", "use this inherited listening socket (tests only)",
+      .kind = K_FD, FIELD (listen_metrics_fd) },
 };
 #define SETTINGS (sizeof s_settings / sizeof s_settings [0])
 
@@ -241,7 +249,8 @@ static const int s_order [] = {
     S_INITIAL_CLUSTER_STATE, S_HEARTBEAT, S_ELECTION, S_SNAPSHOT_COUNT, S_FAULTS, S_QUOTA,
     S_MIN_FREE_DISK, S_DISK_RESERVE, S_CORRUPT_CHECK, S_INITIAL_CORRUPT_CHECK,
     S_MAX_LEARNERS, S_MAX_CLIENT_REQUESTS, S_CERT, S_CLIENT_CERTS, S_PEER_CERTS, S_ADMIN_CERTS, S_PEER_CERT,
-    S_PEER_FD, S_CLIENT_FD, S_EVENTS_FD
+    S_PEER_FD, S_CLIENT_FD, S_EVENTS_FD, S_LISTEN_METRICS, S_MAX_METRICS_CONNECTIONS,
+    S_METRICS_FD
 };
 _Static_assert (sizeof s_order / sizeof s_order [0] == SETTINGS, "every setting is read");
 

@@ -56,6 +56,9 @@ typedef struct {
     int listen_peer_fd;                 //  --listen-peer-fd (tests; -1: none)
     int listen_client_fd;               //  --listen-client-fd (tests; -1: none)
     int listen_events_fd;               //  --listen-events-fd (tests; -1: none)
+    char listen_metrics [256];          //  --listen-metrics ("": no HTTP server)
+    size_t max_metrics_connections;     //  --max-metrics-connections
+    int listen_metrics_fd;              //  --listen-metrics-fd (tests; -1: none)
     //  CURVE on every socket: all four or none; or on the peer socket
     //  alone: --peer-cert, with or without --peer-certs-dir (checked here;
     //  the files are read by main)

@@ -39,6 +39,8 @@
 #include "zkv_raft.h"
 #include "zkv_storage.h"
 #include "zkv_wiring.h"
+#include "zkv_http.h"
+#include "zkv_metrics.h"
 #include "zkv_zap.h"
 #include "zkv_mkdirs.h"
 
@@ -137,6 +139,8 @@ s_security_load (const zkv_config_t *config, s_security_t *security, char *error
     if (admins < 0 || s_keys_load (security->client_keys, "admin-certs-dir",
                                    config->admin_certs_dir, error, size) < 0)
         return -1;
+    //  and so is the member itself, for its health probe (zkv_http.h)
+    zhashx_update (security->client_keys, zcert_public_txt (security->cert), (void *) "");
     if (clients + admins == 0)
         zsys_warning ("--client-certs-dir %s and --admin-certs-dir %s hold no certificate: "
                       "no client may connect", config->client_certs_dir,
@@ -582,7 +586,7 @@ s_member_wire (s_member_t *self, const zkv_config_t *config, const s_security_t 
         .wiring = self->wiring,
         .listen = config->listen_client, .listen_fd = config->listen_client_fd,
         .listen_events = config->listen_events, .listen_events_fd = config->listen_events_fd,
-        .metrics_url = "",
+        .metrics_url = "",          //  (s_member_run: once the HTTP server serves)
         .max_request_bytes = config->max_request_bytes, .max_txn_ops = config->max_txn_ops,
         .max_response_bytes = config->max_response_bytes,
         .max_client_unread_bytes = config->max_client_unread_bytes,
@@ -616,17 +620,39 @@ s_member_run (s_member_t *self, const zkv_config_t *config, size_t members, int 
     int rc = s_actors_start (actors, 0, A_FRONT);
     if (rc == 0 && config->initial_corrupt_check)
         rc = s_initial_check (actors [A_ALARM].actor, actors [A_RAFT].actor);
+    //  The HTTP server before front, which tells its URL in Status
+    zkv_http_t *http = NULL;
+    if (rc == 0 && (config->listen_metrics [0] || config->listen_metrics_fd >= 0)) {
+        char error [300];
+        zkv_http_config_t http_config = {
+            .listen = config->listen_metrics, .listen_fd = config->listen_metrics_fd,
+            .max_connections = (unsigned) config->max_metrics_connections,
+            .cert = config->cert [0]? config->cert: NULL
+        };
+        http = zkv_http_new (&http_config, error, sizeof error);
+        if (http)
+            self->front.metrics_url = zkv_http_url (http);
+        else {
+            zsys_error ("%s", error);
+            rc = -1;
+        }
+    }
     if (rc == 0)
         rc = s_actors_start (actors, A_FRONT, ACTORS);
     if (rc == 0) {
         const char *endpoint = actors [A_FRONT].detail;
         const char *events = actors [A_FRONT].more? actors [A_FRONT].more: "";
+        if (http)
+            zkv_http_probe_at (http, endpoint);
         zstr_sendx (actors [A_RAFT].actor, "PUBLISH", endpoint, events, NULL);
         s_announce (config, &self->wiring, members, endpoint, events);
+        if (http && config->log_level <= ZKV_LOG_INFO)
+            zsys_info ("serving metrics and health on %s", zkv_http_url (http));
         s_wait_for_stop (stop_fd, actors);
         if (config->log_level <= ZKV_LOG_INFO)
             zsys_info ("stopping");
     }
+    zkv_http_destroy (&http);
     s_actors_stop (actors);
     return rc? 1: 0;
 }
@@ -643,8 +669,17 @@ main (int argc, char *argv [])
         fprintf (stderr, "zkv-node: %s (see --help)\n", error);
         return 2;
     }
+    char host [64];
+    int port;
+    if (config.listen_metrics [0] && config.listen_metrics_fd < 0
+    &&  zkv_http_parse_url (config.listen_metrics, host, sizeof host, &port, error,
+                            sizeof error)) {
+        fprintf (stderr, "zkv-node: --listen-metrics: %s (see --help)\n", error);
+        return 2;
+    }
     zsys_init ();
     zsys_set_logident ("zkv-node");
+    zkv_metrics_init ();
     zsys_set_logstream (stderr);
     int stop_fd = s_catch_stop_signals ();
     if (stop_fd < 0) {

@@ -27,6 +27,31 @@ s_meta_put (rocksdb_writebatch_wi_t *batch, rocksdb_column_family_handle_t *meta
     rocksdb_writebatch_wi_put_cf (batch, meta, name, strlen (name), (const char *) bytes, 8);
 }
 
+static int
+s_count_key (void *arg, zkv_bin_t key, const s_found_t *found)
+{
+    (void) key;
+    (void) found;
+    (*(int64_t *) arg)++;
+    return 0;
+}
+
+//  Counts the keys live now, into self->keys
+static int
+s_count_keys (zkv_mvcc_t *self, char **error)
+{
+    zkv_result_t status;
+    int64_t count = 0;
+    if (zkv_mvcc_visit (self, zkv_bin ("", 0), zkv_bin ("\0", 1), INT64_MAX, s_count_key,
+                        &count, &status)) {
+        char text [256];
+        *error = strdup (zkv_status_text (&status, text, sizeof text));
+        return -1;
+    }
+    self->keys = count;
+    return 0;
+}
+
 zkv_mvcc_t *
 zkv_mvcc_new (zkv_engine_t *engine, char **error)
 {
@@ -50,6 +75,14 @@ zkv_mvcc_new (zkv_engine_t *engine, char **error)
     }
     self->applied_index = (uint64_t) applied_index;
     self->applied_term = (uint64_t) applied_term;
+    //  A database from before the count: counted once, written with the
+    //  next commit
+    self->keys = -1;
+    if (zkv_mvcc_meta_get (engine, ZKV_META_KEYS, &self->keys, error)
+    ||  (self->keys < 0 && s_count_keys (self, error))) {
+        free (self);
+        return NULL;
+    }
     return self;
 }
 
@@ -64,6 +97,12 @@ zkv_mvcc_destroy (zkv_mvcc_t **self_p)
     free (self->compact_cursor);
     free (self);
     *self_p = NULL;
+}
+
+int64_t
+zkv_mvcc_keys (zkv_mvcc_t *self)
+{
+    return self->keys;
 }
 
 int64_t
@@ -99,6 +138,7 @@ zkv_mvcc_begin (zkv_mvcc_t *self)
         rocksdb_writebatch_wi_clear (self->batch);
     self->batch_revision = self->revision;
     self->batch_compact = self->compact_revision;
+    self->batch_keys = self->keys;
 }
 
 void
@@ -127,12 +167,15 @@ zkv_mvcc_commit (zkv_mvcc_t *self, uint64_t applied_index, uint64_t applied_term
         s_meta_put (self->batch, meta, ZKV_META_REVISION, self->batch_revision);
     if (self->batch_compact != self->compact_revision)
         s_meta_put (self->batch, meta, ZKV_META_SCHEDULED_COMPACT, self->batch_compact);
+    if (self->batch_keys != self->keys || self->batch_revision != self->revision)
+        s_meta_put (self->batch, meta, ZKV_META_KEYS, self->batch_keys);
     int rc = zkv_engine_write_wi (self->engine, self->batch, false, error);
     rocksdb_writebatch_wi_destroy (self->batch);
     self->batch = NULL;
     if (rc)
         return -1;
     self->revision = self->batch_revision;
+    self->keys = self->batch_keys;
     if (self->batch_compact != self->compact_revision) {
         self->compact_revision = self->batch_compact;
         free (self->compact_cursor);    //  the next steps start from the first key

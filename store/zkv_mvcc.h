@@ -48,6 +48,10 @@ void
 int64_t
     zkv_mvcc_revision (zkv_mvcc_t *self);
 
+//  The keys live at the committed revision (etcd_debugging_mvcc_keys_total)
+int64_t
+    zkv_mvcc_keys (zkv_mvcc_t *self);
+
 //  Revision of the last compaction, -1 if never compacted (inside a
 //  batch, the batch's)
 int64_t

@@ -15,6 +15,7 @@
 #define ZKV_META_REVISION        "revision"
 #define ZKV_META_SCHEDULED_COMPACT "scheduledCompactRev"
 #define ZKV_META_FINISHED_COMPACT  "finishedCompactRev"
+#define ZKV_META_KEYS            "keys"      //  keys live at the revision (zkv's own)
 
 //  True for the meta records that are the member's own, not replicated
 //  state: its applied index and term (etcd's DefaultIgnores). Hash leaves
@@ -39,6 +40,9 @@ struct zkv_mvcc_s {
     rocksdb_writebatch_wi_t *batch;     //  NULL when no batch is open
     int64_t batch_revision;             //  current revision inside the batch
     int64_t batch_compact;              //  compact revision inside the batch
+    int64_t keys;                       //  keys live at the committed revision
+    int64_t batch_keys;                 //  ...inside the batch
+    int64_t begin_keys;                 //  ...before the transaction under way
     //  The transaction being applied
     int64_t begin_revision;             //  revision before it
     int64_t changes;                    //  changes made so far (next sub)

@@ -22,6 +22,7 @@ static void
 s_tx_begin (zkv_mvcc_t *self)
 {
     self->begin_revision = zkv_mvcc_current (self);
+    self->begin_keys = self->batch_keys;
     self->changes = 0;
     if (self->batch)
         rocksdb_writebatch_wi_set_save_point (self->batch);
@@ -38,6 +39,7 @@ s_tx_end (zkv_mvcc_t *self, int rc)
         char *err = NULL;
         rocksdb_writebatch_wi_rollback_to_save_point (self->batch, &err);
         free (err);
+        self->batch_keys = self->begin_keys;
     }
     self->changes = 0;
     return rc;
@@ -145,6 +147,8 @@ s_put (zkv_mvcc_t *self, const zkv_put_t *request, msgpack_zone *zone,
         .lease = request->ignore_lease? prev->lease: request->lease
     };
     s_write_revision (self, &kv, false);
+    if (!exists)
+        self->batch_keys++;
     response->header = zkv_mvcc_header (zone, self->begin_revision + 1);
     if (request->prev_kv)
         response->prev_kv = prev;
@@ -221,6 +225,7 @@ s_delete_range (zkv_mvcc_t *self, const zkv_delete_range_t *request, msgpack_zon
         for (size_t i = 0; i < del.count; i++)
             s_write_revision (self, &del.victims [i], true);
         response->deleted = (int64_t) del.count;
+        self->batch_keys -= (int64_t) del.count;
         response->header = zkv_mvcc_header (zone, s_tx_revision (self));
         if (!response->header)
             rc = zkv_status_set (status, ZKV_ERR_INTERNAL, "out of memory");

@@ -897,3 +897,57 @@ BOTH (mvcc, a_sorted_range_sorts_as_etcd_then_applies_the_limit)
     s_range (&store, s_sorted ("DESCEND", "KEY", 3), ZKV_ERR_RESPONSE_TOO_LARGE);
     fx_destroy (&store);
 }
+
+//  ---------------------------------------------------------------------
+//  The keys live (etcd_debugging_mvcc_keys_total)
+
+BOTH (mvcc, live_keys_are_counted_through_writes_failures_and_restarts)
+{
+    fx_store_t store;
+    fx_new (&store, memory);
+    cr_assert_eq (zkv_mvcc_keys (store.mvcc), 0);
+    fx_put (&store, "a", "1");
+    fx_put (&store, "b", "1");
+    fx_put (&store, "a", "2");           //  the same key again
+    cr_assert_eq (zkv_mvcc_keys (store.mvcc), 2);
+    cr_assert_eq (fx_delete (&store, "a", NULL), 1);
+    cr_assert_eq (fx_delete (&store, "a", NULL), 0);
+    cr_assert_eq (zkv_mvcc_keys (store.mvcc), 1);
+    fx_put (&store, "a", "3");           //  again after its tombstone
+    cr_assert_eq (zkv_mvcc_keys (store.mvcc), 2);
+
+    //  A txn that fails after a put of a new key leaves the count as it was
+    zkv_put_t put_c = { .key = fx_bin ("c"), .value = fx_bin ("1") };
+    zkv_put_t put_missing = { .key = fx_bin ("nope"), .ignore_value = true };
+    zkv_request_op_t success [2] = { { .request_put = &put_c }, { .request_put = &put_missing } };
+    zkv_txn_t txn = { .success = { success, 2 } };
+    zkv_txn_response_t response;
+    zkv_result_t status;
+    fx_begin (&store);
+    cr_assert_neq (zkv_mvcc_txn (store.mvcc, &txn, store.zone, &response, &status), 0);
+    fx_commit (&store);
+    cr_assert_eq (zkv_mvcc_keys (store.mvcc), 2);
+    //  Not committed yet: the committed count
+    fx_begin (&store);
+    zkv_put_response_t put_response;
+    cr_assert_eq (zkv_mvcc_put (store.mvcc, &put_c, store.zone, &put_response, &status), 0);
+    cr_assert_eq (zkv_mvcc_keys (store.mvcc), 2);
+    fx_commit (&store);
+    cr_assert_eq (zkv_mvcc_keys (store.mvcc), 3);
+
+    //  Kept across a restart, and counted again when a database has no count
+    fx_close (&store);
+    fx_open (&store);
+    cr_assert_eq (zkv_mvcc_keys (store.mvcc), 3);
+    rocksdb_writebatch_t *batch = rocksdb_writebatch_create ();
+    rocksdb_writebatch_delete_cf (batch, zkv_engine_cf (store.engine, ZKV_CF_META), "keys", 4);
+    char *error = NULL;
+    cr_assert_eq (zkv_engine_write (store.engine, batch, true, &error), 0);
+    rocksdb_writebatch_destroy (batch);
+    fx_close (&store);
+    fx_open (&store);
+    cr_assert_eq (zkv_mvcc_keys (store.mvcc), 3);
+    fx_put (&store, "d", "1");
+    cr_assert_eq (zkv_mvcc_keys (store.mvcc), 4);
+    fx_destroy (&store);
+}

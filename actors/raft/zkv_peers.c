@@ -3,6 +3,7 @@
     =========================================================================
 */
 #include "zkv_peers.h"
+#include "zkv_metrics.h"
 #include "zkv_certs.h"
 #include "zkv_guard.h"
 #include "zkv_rc.h"
@@ -12,6 +13,8 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+
+#define RTT_LOST_USECS 1000000         //  a heartbeat not answered by then is lost
 
 #define MAX_PEER_FRAME (256 << 20)      //  bytes a peer frame may hold
 #define PEER_SNDHWM 1000                //  frames queued for a connected peer
@@ -29,6 +32,9 @@ typedef struct {
     zlistx_t *delayed;                  //  raft frames held back (s_delayed_t)
     bool drop_to;                       //  fault injection
     bool drop_from;
+    zkv_metrics_peer_t *metrics;        //  its etcd_network_peer_* (NULL: none left)
+    int64_t heartbeat_sent;             //  zclock_usecs of the heartbeat awaiting
+                                        //  its answer (0: none): the round trip
 } s_peer_t;
 
 //  A member that was removed: its frames are answered with the news, over
@@ -190,6 +196,7 @@ s_peer_init (zkv_peers_t *self, s_peer_t *peer, uint64_t id, const char *endpoin
     zlistx_set_destructor (peer->delayed, s_delayed_destroy);
     if (id == self->self_id)
         return 0;
+    peer->metrics = zkv_metrics_peer (id);
     peer->dealer = s_dealer_new (self, endpoint, PEER_SNDHWM);
     return peer->dealer? 0: -1;
 }
@@ -380,6 +387,16 @@ s_send (zsock_t *dealer, const void *bytes, size_t size)
     return rc < 0? -1: 0;
 }
 
+//  s_send to peer (on dealer, one of its two), counted when it went
+static int
+s_send_to (s_peer_t *peer, zsock_t *dealer, const void *bytes, size_t size)
+{
+    int rc = s_send (dealer, bytes, size);
+    if (rc == 0 && peer->metrics)
+        zkv_metrics_add (&peer->metrics->sent_bytes, size);
+    return rc;
+}
+
 bool
 zkv_peers_send (zkv_peers_t *self, zkv_peer_frame_t *frame)
 {
@@ -392,7 +409,7 @@ zkv_peers_send (zkv_peers_t *self, zkv_peer_frame_t *frame)
     uint8_t *bytes = zkv_msg_encode (&zkv_peer_frame_desc, frame, &size);
     if (!bytes)
         abort ();
-    bool sent = s_send (peer->dealer, bytes, size) == 0;
+    bool sent = s_send_to (peer, peer->dealer, bytes, size) == 0;
     free (bytes);
     return sent;
 }
@@ -406,7 +423,7 @@ s_send_due (s_peer_t *peer, int64_t now)
     s_delayed_t *delayed = (s_delayed_t *) zlistx_first (peer->delayed);
     while (delayed && (delayed->due <= now || !sent)) {
         if (sent && !peer->drop_to)
-            sent = s_send (peer->dealer, zframe_data (delayed->frame),
+            sent = s_send_to (peer, peer->dealer, zframe_data (delayed->frame),
                            zframe_size (delayed->frame)) == 0;
         zlistx_delete (peer->delayed, zlistx_cursor (peer->delayed));
         delayed = (s_delayed_t *) zlistx_first (peer->delayed);
@@ -443,8 +460,14 @@ zkv_peers_flush (zkv_peers_t *self, zkv_peers_fn *unreachable, void *arg)
                     peer->queued_count * sizeof (zkv_raft_message_t));
                 if (!messages)
                     abort ();
-                for (size_t m = 0; m < peer->queued_count; m++)
+                for (size_t m = 0; m < peer->queued_count; m++) {
                     messages [m] = *peer->queued [m];
+                    //  the leader times the first heartbeat not answered yet
+                    //  (one lost: timed again after a second)
+                    if (messages [m].type == ZKV_RC_MSG_HEARTBEAT
+                    &&  (!peer->heartbeat_sent || now - peer->heartbeat_sent > RTT_LOST_USECS))
+                        peer->heartbeat_sent = now;
+                }
                 zkv_peer_frame_t frame = {
                     .cluster_id = self->cluster_id, .from = self->self_id, .to = peer->id,
                     .messages = { messages, peer->queued_count },
@@ -461,7 +484,7 @@ zkv_peers_flush (zkv_peers_t *self, zkv_peers_fn *unreachable, void *arg)
                     sent = true;        //  as far as anyone can tell yet
                 }
                 else
-                    sent = s_send (peer->dealer, bytes, size) == 0;
+                    sent = s_send_to (peer, peer->dealer, bytes, size) == 0;
                 free (bytes);
             }
             peer->queued_count = 0;
@@ -477,7 +500,7 @@ zkv_peers_flush (zkv_peers_t *self, zkv_peers_fn *unreachable, void *arg)
             peer->chunk_dealer = s_dealer_new (self, peer->endpoint, CHUNK_SNDHWM);
         while (chunk) {
             if (!peer->drop_to && (!peer->chunk_dealer
-                                   || s_send (peer->chunk_dealer, zframe_data (chunk),
+                                   || s_send_to (peer, peer->chunk_dealer, zframe_data (chunk),
                                               zframe_size (chunk))))
                 break;                  //  try again at the next flush
             zlistx_delete (peer->chunks, zlistx_cursor (peer->chunks));
@@ -511,6 +534,7 @@ zkv_peers_recv (zkv_peers_t *self)
     if (!msg)
         return NULL;
     zframe_t *payload = zmsg_last (msg);
+    size_t payload_size = payload? zframe_size (payload): 0;
     if (zmsg_size (msg) != 2 || !payload) {
         zmsg_destroy (&msg);
         s_refuse (self, "not one frame", 0);
@@ -583,9 +607,17 @@ zkv_peers_recv (zkv_peers_t *self)
         zkv_msg_destroy (&decoded);     //  fault injection: as if lost
         return NULL;
     }
+    if (peer->metrics)
+        zkv_metrics_add (&peer->metrics->received_bytes, payload_size);
     //  Every raft message must be between the two ends of the frame
     for (size_t i = 0; i < frame->messages.count; i++) {
         zkv_raft_message_t *message = &frame->messages.items [i];
+        if (message->type == ZKV_RC_MSG_HEARTBEAT_RESP && peer->heartbeat_sent
+        &&  peer->metrics) {
+            zkv_metrics_observe (&peer->metrics->round_trip,
+                                 (zclock_usecs () - peer->heartbeat_sent) * 1000);
+            peer->heartbeat_sent = 0;
+        }
         //  A forwarded transfer names the transferee in `from` (etcd's way)
         bool transfer = message->type == ZKV_RC_MSG_TRANSFER_LEADER;
         if (message->to != self->self_id || (!transfer && message->from != frame->from)) {

@@ -4,6 +4,7 @@
 */
 #include "zkv_raft_private.h"
 #include "zkv_members.h"
+#include "zkv_metrics.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -244,10 +245,14 @@ s_process (self_t *self)
         if (ready.entry_count || ready.hard_state_changed) {
             bool sync = ready.entry_count > 0 || ready.hard_state.term != self->persisted.term
                      || ready.hard_state.vote != self->persisted.vote;
+            int64_t started = zclock_usecs ();
             if (zkv_raftlog_append (self->log, ready.entries, ready.entry_count,
                                     ready.hard_state_changed? &ready.hard_state: NULL, sync,
                                     &error))
                 zkv_fatal ("raft: writing the log failed: %s", error);
+            //  etcd's WAL fsync: the synced write (the log's WAL)
+            if (sync)
+                zkv_metrics_observe (&zkv_metrics.wal_fsync, (zclock_usecs () - started) * 1000);
             if (ready.hard_state_changed)
                 self->persisted = ready.hard_state;
         }

@@ -20,6 +20,7 @@
     =========================================================================
 */
 #include "zkv_raft_private.h"
+#include "zkv_metrics.h"
 #include "zkv_clock.h"
 #include "zkv_members.h"
 
@@ -78,6 +79,7 @@ s_move_answer (self_t *self, const s_move_t *move, uint64_t leader)
         .previous = move->previous, .leader = leader,
         .took_usecs = (uint64_t) (zkv_mono_usecs () - move->started)
     };
+    zkv_metrics_observe (&zkv_metrics.move_leader, (int64_t) response.took_usecs * 1000);
     size_t size;
     uint8_t *reply = zkv_msg_encode_body (&zkv_move_leader_response_desc, &response, &size);
     if (!reply)

@@ -32,9 +32,11 @@ typedef struct {
     char peer [64];                     //  peer endpoint
     char events [64];                   //  events endpoint, kept across starts
                                         //  ("": a port of its own each start)
+    char metrics [64];                  //  its HTTP server's URL, the same way
     int client_fd;                      //  listening sockets held (-1: none)
     int peer_fd;
     int events_fd;
+    int metrics_fd;
     char data [1024];
     char log [1024];
     char out [1024];
@@ -90,6 +92,47 @@ s_listen (int *port)
     }
     *port = ntohs (address.sin_port);
     return fd;
+}
+
+//  Closes the listening sockets member holds, if any
+static void
+s_close_sockets (s_member_t *member)
+{
+    int *fds [] = { &member->client_fd, &member->peer_fd, &member->events_fd,
+                    &member->metrics_fd };
+    for (size_t i = 0; i < sizeof fds / sizeof fds [0]; i++) {
+        if (*fds [i] >= 0)
+            close (*fds [i]);
+        *fds [i] = -1;
+    }
+}
+
+//  Binds member's four listening sockets on loopback: at client_port and
+//  the three ports after it (peer, events, metrics: the member's own
+//  defaults), or on free ports when client_port is 0; and names its
+//  endpoints after them. 0, or -1 with none held.
+static int
+s_listen_all (s_member_t *member, int client_port)
+{
+    int ports [4];
+    int *fds [4] = { &member->client_fd, &member->peer_fd, &member->events_fd,
+                     &member->metrics_fd };
+    int rc = 0;
+    for (int i = 0; i < 4; i++) {
+        ports [i] = client_port? client_port + i: 0;
+        *fds [i] = rc == 0? s_listen (&ports [i]): -1;
+        if (*fds [i] < 0)
+            rc = -1;
+    }
+    if (rc) {
+        s_close_sockets (member);
+        return -1;
+    }
+    snprintf (member->client, sizeof member->client, "tcp://127.0.0.1:%d", ports [0]);
+    snprintf (member->peer, sizeof member->peer, "tcp://127.0.0.1:%d", ports [1]);
+    snprintf (member->events, sizeof member->events, "tcp://127.0.0.1:%d", ports [2]);
+    snprintf (member->metrics, sizeof member->metrics, "http://127.0.0.1:%d", ports [3]);
+    return 0;
 }
 
 //  True while a member started by another zkv-cluster run lives: its pid
@@ -253,6 +296,8 @@ zkv_harness_save (zkv_harness_t *self)
         zconfig_put (entry, "peer", member->peer);
         if (*member->events)
             zconfig_put (entry, "events", member->events);
+        if (*member->metrics)
+            zconfig_put (entry, "metrics", member->metrics);
         zconfig_put (entry, "data", member->data);
         zconfig_put (entry, "log", member->log);
         zconfig_putf (entry, "pid", "%d", (int) member->pid);
@@ -310,30 +355,18 @@ zkv_harness_new (const zkv_harness_config_t *config, char *error, size_t error_s
         char name [sizeof member->name];    //  a copy: snprintf's source
         snprintf (name, sizeof name, "n%zu", i + 1);   //  may not overlap self
         snprintf (member->name, sizeof member->name, "%s", name);
-        //  Events on the port after the peers' (the member's own default)
-        int client_port = 0, peer_port = 0, events_port = 0;
-        if (config->first_port) {
-            client_port = config->first_port + 10000 * (int) i;
-            peer_port = client_port + 1;
-            events_port = client_port + 2;
-        }
+        int client_port = config->first_port? config->first_port + 10000 * (int) i: 0;
         member->status = -1;
-        member->client_fd = s_listen (&client_port);
-        member->peer_fd = s_listen (&peer_port);
-        member->events_fd = s_listen (&events_port);
-        if (member->client_fd < 0 || member->peer_fd < 0 || member->events_fd < 0) {
+        if (s_listen_all (member, client_port)) {
             if (config->first_port)
-                snprintf (error, error_size, "cannot listen on 127.0.0.1:%d, :%d and :%d (%s)",
-                          client_port, peer_port, events_port, strerror (errno));
+                snprintf (error, error_size, "cannot listen on 127.0.0.1:%d to :%d (%s)",
+                          client_port, client_port + 3, strerror (errno));
             else
                 snprintf (error, error_size, "cannot find free loopback ports");
             free (absolute);
             zkv_harness_destroy (&self);
             return NULL;
         }
-        snprintf (member->client, sizeof member->client, "tcp://127.0.0.1:%d", client_port);
-        snprintf (member->peer, sizeof member->peer, "tcp://127.0.0.1:%d", peer_port);
-        snprintf (member->events, sizeof member->events, "tcp://127.0.0.1:%d", events_port);
         snprintf (member->data, sizeof member->data, "%s/%s", absolute, name);
         snprintf (member->log, sizeof member->log, "%s/%s.log", absolute, name);
         snprintf (member->out, sizeof member->out, "%s/%s.out", absolute, name);
@@ -398,6 +431,8 @@ zkv_harness_open (const char *dir, const char *node, char *error, size_t error_s
         snprintf (member->client, sizeof member->client, "%s", zconfig_get (entry, "client", ""));
         snprintf (member->peer, sizeof member->peer, "%s", zconfig_get (entry, "peer", ""));
         snprintf (member->events, sizeof member->events, "%s", zconfig_get (entry, "events", ""));
+        snprintf (member->metrics, sizeof member->metrics, "%s",
+                  zconfig_get (entry, "metrics", ""));
         snprintf (member->data, sizeof member->data, "%s", zconfig_get (entry, "data", ""));
         snprintf (member->log, sizeof member->log, "%s", zconfig_get (entry, "log", ""));
         char out [sizeof member->out];
@@ -405,7 +440,7 @@ zkv_harness_open (const char *dir, const char *node, char *error, size_t error_s
         memcpy (member->out, out, sizeof out);
         member->pid = atoi (zconfig_get (entry, "pid", "0"));
         snprintf (member->join, sizeof member->join, "%s", zconfig_get (entry, "join", ""));
-        member->client_fd = member->peer_fd = member->events_fd = -1;
+        member->client_fd = member->peer_fd = member->events_fd = member->metrics_fd = -1;
         member->status = -1;
         //  A pid from the file counts only while that process lives
         if (member->pid && !s_detached_alive (member))
@@ -430,12 +465,7 @@ zkv_harness_destroy (zkv_harness_t **self_p)
         s_member_t *member = &self->members [i];
         if (self->attached && member->pid)
             zkv_harness_signal (self, member->name, SIGKILL);
-        if (member->client_fd >= 0)
-            close (member->client_fd);
-        if (member->peer_fd >= 0)
-            close (member->peer_fd);
-        if (member->events_fd >= 0)
-            close (member->events_fd);
+        s_close_sockets (member);
     }
     zkv_curve_destroy (&self->curve);
     for (size_t i = 0; i < self->flag_count; i++)
@@ -465,7 +495,7 @@ s_start_member (zkv_harness_t *self, s_member_t *member, char *error, size_t err
     }
     if (*member->join)
         snprintf (initial, sizeof initial, "%s", member->join);
-    char client_fd [16], peer_fd [16], events_fd [16];
+    char client_fd [16], peer_fd [16], events_fd [16], metrics_fd [16];
     char cert [1100], clients [1100], peers [1100], admins [1100];
     snprintf (cert, sizeof cert, "%s/cluster.cert", self->certs);
     snprintf (clients, sizeof clients, "%s/clients", self->certs);
@@ -474,6 +504,7 @@ s_start_member (zkv_harness_t *self, s_member_t *member, char *error, size_t err
     snprintf (client_fd, sizeof client_fd, "%d", member->client_fd);
     snprintf (peer_fd, sizeof peer_fd, "%d", member->peer_fd);
     snprintf (events_fd, sizeof events_fd, "%d", member->events_fd);
+    snprintf (metrics_fd, sizeof metrics_fd, "%d", member->metrics_fd);
     const char *argv [80];
     int argc = 0;
     argv [argc++] = self->node;
@@ -490,6 +521,8 @@ s_start_member (zkv_harness_t *self, s_member_t *member, char *error, size_t err
     //  a port of its own)
     argv [argc++] = "--listen-events";
     argv [argc++] = *member->events? member->events: "tcp://127.0.0.1:*";
+    argv [argc++] = "--listen-metrics";
+    argv [argc++] = *member->metrics? member->metrics: "http://127.0.0.1:0";
     argv [argc++] = "--initial-cluster";
     argv [argc++] = initial;
     argv [argc++] = "--initial-cluster-token";
@@ -524,16 +557,20 @@ s_start_member (zkv_harness_t *self, s_member_t *member, char *error, size_t err
         argv [argc++] = "--listen-events-fd";
         argv [argc++] = events_fd;
     }
+    if (member->metrics_fd >= 0) {
+        argv [argc++] = "--listen-metrics-fd";
+        argv [argc++] = metrics_fd;
+    }
     for (size_t i = 0; i < self->flag_count; i++)
         argv [argc++] = self->flags [i];
     argv [argc] = NULL;
 
     unlink (member->out);
     //  Detached, a member outlives zkv-cluster; only its own sockets go with it
-    int keep [] = { member->client_fd, member->peer_fd, member->events_fd };
+    int keep [] = { member->client_fd, member->peer_fd, member->events_fd, member->metrics_fd };
     zkv_spawn_t spawn = {
         .argv = argv, .path = { "/dev/null", member->out, member->log },
-        .detach = !self->attached, .close_others = true, .keep = keep, .keep_count = 3
+        .detach = !self->attached, .close_others = true, .keep = keep, .keep_count = 4
     };
     pid_t pid = zkv_spawn (&spawn);
     if (pid < 0) {
@@ -552,11 +589,7 @@ s_start_member (zkv_harness_t *self, s_member_t *member, char *error, size_t err
             free (out);
             //  zkv-cluster's members bind their ports themselves from now on
             if (!self->attached) {
-                close (member->client_fd);
-                close (member->peer_fd);
-                if (member->events_fd >= 0)
-                    close (member->events_fd);
-                member->client_fd = member->peer_fd = member->events_fd = -1;
+                s_close_sockets (member);
             }
             return zkv_harness_save (self);
         }
@@ -871,6 +904,13 @@ zkv_harness_endpoint (zkv_harness_t *self, const char *name)
 }
 
 const char *
+zkv_harness_metrics (zkv_harness_t *self, const char *name)
+{
+    s_member_t *member = s_member (self, name);
+    return member? member->metrics: NULL;
+}
+
+const char *
 zkv_harness_peer (zkv_harness_t *self, const char *name)
 {
     s_member_t *member = s_member (self, name);
@@ -993,24 +1033,11 @@ zkv_harness_prepare (zkv_harness_t *self, const char *name, char *error, size_t 
                   member->data);
         return NULL;
     }
-    int client_port = 0, peer_port = 0, events_port = 0;
     member->status = -1;
-    member->client_fd = s_listen (&client_port);
-    member->peer_fd = s_listen (&peer_port);
-    member->events_fd = s_listen (&events_port);
-    if (member->client_fd < 0 || member->peer_fd < 0 || member->events_fd < 0) {
-        if (member->client_fd >= 0)
-            close (member->client_fd);
-        if (member->peer_fd >= 0)
-            close (member->peer_fd);
-        if (member->events_fd >= 0)
-            close (member->events_fd);
+    if (s_listen_all (member, 0)) {
         snprintf (error, error_size, "cannot find free loopback ports");
         return NULL;
     }
-    snprintf (member->client, sizeof member->client, "tcp://127.0.0.1:%d", client_port);
-    snprintf (member->peer, sizeof member->peer, "tcp://127.0.0.1:%d", peer_port);
-    snprintf (member->events, sizeof member->events, "tcp://127.0.0.1:%d", events_port);
     //  Joins with itself alone until told the cluster (zkv_harness_join)
     snprintf (member->join, sizeof member->join, "%.23s=%.63s", member->name, member->peer);
     self->members [self->count++] = made;
@@ -1060,12 +1087,7 @@ zkv_harness_forget (zkv_harness_t *self, const char *name, int timeout,
     }
     if (*member->data)
         s_remove_tree (member->data);
-    if (member->client_fd >= 0)
-        close (member->client_fd);
-    if (member->peer_fd >= 0)
-        close (member->peer_fd);
-    if (member->events_fd >= 0)
-        close (member->events_fd);
+    s_close_sockets (member);
     size_t at = (size_t) (member - self->members);
     memmove (member, member + 1, (self->count - at - 1) * sizeof (s_member_t));
     self->count--;

@@ -138,6 +138,11 @@ const char *
 pid_t
     zkv_harness_pid (zkv_harness_t *self, const char *name);
 
+//  Where a member serves /metrics and /health (http://127.0.0.1:PORT; the
+//  same at every start)
+const char *
+    zkv_harness_metrics (zkv_harness_t *self, const char *name);
+
 //  A member's peer endpoint
 const char *
     zkv_harness_peer (zkv_harness_t *self, const char *name);

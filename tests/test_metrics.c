@@ -1,0 +1,398 @@
+/*  test_metrics.c — a member's HTTP server: /metrics (checked by the real
+    promtool), /health with etcd's JSON and reasons, /livez, /readyz, and
+    its bounds (connections, request size, methods), on real members. */
+#include <criterion/criterion.h>
+#include <curl/curl.h>
+#include <czmq.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+#include <sys/socket.h>
+
+#include "cluster_fixture.h"
+#include "eventually.h"
+#include "zkv_client.h"
+#include "zkv_testnode.h"
+
+static zkv_testnode_t *s_node;
+
+static void
+s_stop_node (void)
+{
+    zkv_testnode_destroy (&s_node);
+}
+
+//  ---------------------------------------------------------------------
+//  HTTP, as a scraper or a load balancer asks
+
+typedef struct {
+    long status;                        //  0: no answer
+    char *body;                         //  (NUL-terminated)
+    size_t size;
+} s_http_t;
+
+static size_t
+s_collect (char *data, size_t size, size_t count, void *arg)
+{
+    s_http_t *answer = (s_http_t *) arg;
+    char *grown = realloc (answer->body, answer->size + size * count + 1);
+    cr_assert_not_null (grown);
+    memcpy (grown + answer->size, data, size * count);
+    answer->size += size * count;
+    grown [answer->size] = 0;
+    answer->body = grown;
+    return size * count;
+}
+
+//  method (GET, HEAD, POST) of url + path
+static s_http_t
+s_http (const char *method, const char *url, const char *path)
+{
+    s_http_t answer = { 0, strdup (""), 0 };
+    char *full = zsys_sprintf ("%s%s", url, path);
+    CURL *curl = curl_easy_init ();
+    curl_easy_setopt (curl, CURLOPT_URL, full);
+    curl_easy_setopt (curl, CURLOPT_CUSTOMREQUEST, method);
+    if (streq (method, "HEAD"))
+        curl_easy_setopt (curl, CURLOPT_NOBODY, 1L);
+    curl_easy_setopt (curl, CURLOPT_TIMEOUT_MS, 10000L);
+    curl_easy_setopt (curl, CURLOPT_WRITEFUNCTION, s_collect);
+    curl_easy_setopt (curl, CURLOPT_WRITEDATA, &answer);
+    if (curl_easy_perform (curl) == CURLE_OK)
+        curl_easy_getinfo (curl, CURLINFO_RESPONSE_CODE, &answer.status);
+    curl_easy_cleanup (curl);
+    zstr_free (&full);
+    return answer;
+}
+
+static s_http_t
+s_get (const char *url, const char *path)
+{
+    return s_http ("GET", url, path);
+}
+
+//  The value of the sample named (with its labels) exactly so, -1 if none
+static double
+s_sample (const char *metrics, const char *name)
+{
+    size_t length = strlen (name);
+    for (const char *line = metrics; line && *line; line = strchr (line, '\n')) {
+        if (*line == '\n')
+            line++;
+        if (strncmp (line, name, length) == 0 && line [length] == ' ')
+            return atof (line + length + 1);
+    }
+    return -1;
+}
+
+//  Where a member says it serves metrics (its Status)
+static char *
+s_metrics_url (const char *endpoint)
+{
+    zkv_client_t *client = zkv_client_new (endpoint, 5000);
+    zkv_status_t request = { false };
+    zkv_result_t status;
+    zkv_msg_t *reply = zkv_client_call (client, &zkv_status_desc, &request, &status);
+    cr_assert_not_null (reply);
+    zkv_status_response_t *response = (zkv_status_response_t *) reply->body;
+    char *url = zsys_sprintf ("%.*s", (int) response->metrics_url.size,
+                              (const char *) response->metrics_url.data);
+    zkv_msg_destroy (&reply);
+    zkv_client_destroy (&client);
+    return url;
+}
+
+//  promtool's verdict on metrics: its exit code, with the lint lines left
+//  once those of etcd's own names are taken out (etcd keeps names
+//  Prometheus's linter dislikes, and zkv keeps etcd's: dashboards use them)
+static int
+s_promtool (const char *metrics, char *remarks, size_t size)
+{
+    const char *argv [] = { "/usr/bin/promtool", "check", "metrics", NULL };
+    zkv_run_t run = zkv_run (metrics, argv);
+    const char *etcds [] = {
+        "etcd_debugging_mvcc_keys_total non-counter metrics should not have \"_total\" suffix",
+        "etcd_server_proposals_applied_total non-counter metrics should not have \"_total\" suffix",
+        "etcd_server_proposals_committed_total non-counter metrics should not have \"_total\" suffix",
+        "etcd_server_snapshot_apply_in_progress_total non-counter metrics should not have "
+        "\"_total\" suffix"
+    };
+    *remarks = 0;
+    char *lines = zsys_sprintf ("%s%s", run.out, run.err);
+    for (char *line = strtok (lines, "\n"); line; line = strtok (NULL, "\n")) {
+        bool known = false;
+        for (size_t i = 0; i < sizeof etcds / sizeof etcds [0]; i++)
+            known |= streq (line, etcds [i]);
+        if (!known)
+            snprintf (remarks + strlen (remarks), size - strlen (remarks), "%s\n", line);
+    }
+    zstr_free (&lines);
+    int code = run.code;
+    zkv_run_free (&run);
+    return code;
+}
+
+static zkv_bin_t
+s_bin (const char *text)
+{
+    return zkv_bin (text, strlen (text));
+}
+
+//  ---------------------------------------------------------------------
+
+Test (metrics, a_member_serves_its_metrics_and_health_as_etcd_does, .fini = s_stop_node)
+{
+    const char *flags [] = { "--listen-metrics", "http://127.0.0.1:0", NULL };
+    s_node = zkv_testnode_start ("metrics", flags);
+    cr_assert_not_null (s_node);
+    char *url = s_metrics_url (zkv_testnode_endpoint (s_node));
+    cr_assert (strncmp (url, "http://127.0.0.1:", 17) == 0, "metrics_url %s", url);
+
+    //  Writes and reads show in the counts
+    zkv_client_t *client = zkv_client_new (zkv_testnode_endpoint (s_node), 5000);
+    for (int i = 0; i < 5; i++) {
+        char key [16];
+        snprintf (key, sizeof key, "k%d", i);
+        zkv_put_t put = { .key = s_bin (key), .value = s_bin ("v") };
+        zkv_result_t status;
+        zkv_msg_t *reply = zkv_client_call (client, &zkv_put_desc, &put, &status);
+        cr_assert (reply && !zkv_reply_error (reply));
+        zkv_msg_destroy (&reply);
+    }
+    zkv_delete_range_t del = { .key = s_bin ("k0") };
+    zkv_result_t status;
+    zkv_msg_t *reply = zkv_client_call (client, &zkv_delete_range_desc, &del, &status);
+    cr_assert (reply && !zkv_reply_error (reply));
+    zkv_msg_destroy (&reply);
+    zkv_range_t compacted = { .key = s_bin ("k1"), .revision = 100 };
+    reply = zkv_client_call (client, &zkv_range_desc, &compacted, &status);
+    cr_assert (reply && zkv_reply_error (reply), "a future revision is refused");
+    zkv_msg_destroy (&reply);
+    zkv_client_destroy (&client);
+
+    s_http_t metrics = s_get (url, "/metrics");
+    cr_assert_eq (metrics.status, 200);
+    const char *text = metrics.body;
+    cr_assert_eq (s_sample (text, "etcd_server_has_leader"), 1);
+    cr_assert_eq (s_sample (text, "etcd_server_is_leader"), 1);
+    cr_assert_eq (s_sample (text, "etcd_server_is_learner"), 0);
+    cr_assert_eq (s_sample (text, "etcd_server_leader_changes_seen_total"), 1);
+    cr_assert_eq (s_sample (text, "etcd_debugging_mvcc_keys_total"), 4);
+    cr_assert_eq (s_sample (text, "etcd_server_proposals_pending"), 0);
+    cr_assert_geq (s_sample (text, "etcd_server_proposals_applied_total"), 6);
+    cr_assert_geq (s_sample (text, "etcd_disk_wal_fsync_duration_seconds_count"), 6);
+    cr_assert_geq (s_sample (text, "etcd_disk_backend_commit_duration_seconds_count"), 6);
+    cr_assert_eq (s_sample (text, "grpc_server_handled_total{grpc_code=\"OK\",grpc_method=\"Put\","
+                                  "grpc_service=\"etcdserverpb.KV\",grpc_type=\"unary\"}"), 5);
+    cr_assert_eq (s_sample (text, "grpc_server_handled_total{grpc_code=\"OutOfRange\","
+                                  "grpc_method=\"Range\",grpc_service=\"etcdserverpb.KV\","
+                                  "grpc_type=\"unary\"}"), 1);
+    cr_assert_eq (s_sample (text, "grpc_server_started_total{grpc_method=\"Put\","
+                                  "grpc_service=\"etcdserverpb.KV\",grpc_type=\"unary\"}"), 5);
+    cr_assert_eq (s_sample (text, "grpc_server_handling_seconds_count{grpc_method=\"Put\","
+                                  "grpc_service=\"etcdserverpb.KV\",grpc_type=\"unary\"}"), 5);
+    cr_assert_gt (s_sample (text, "etcd_network_client_grpc_received_bytes_total"), 0);
+    cr_assert_gt (s_sample (text, "etcd_mvcc_db_total_size_in_bytes"), -1);
+    cr_assert_eq (s_sample (text, "etcd_server_quota_backend_bytes"), 2147483648.0);
+    cr_assert_eq (s_sample (text, "zkv_alarms_active{alarm=\"NOSPACE\"}"), 0);
+    cr_assert_eq (s_sample (text, "zkv_actor_inbox_depth{actor=\"storage\"}"), 0);
+    cr_assert_gt (s_sample (text, "zkv_actor_messages_total{actor=\"storage\"}"), 0);
+    cr_assert_gt (s_sample (text, "process_resident_memory_bytes"), 1000000);
+    cr_assert_gt (s_sample (text, "process_open_fds"), 3);
+    cr_assert_gt (s_sample (text, "process_start_time_seconds"), 1.7e9);
+    char remarks [4096];
+    int code = s_promtool (text, remarks, sizeof remarks);
+    cr_assert (code == 0 || (code == 3 && !*remarks), "promtool: exit %d:\n%s", code, remarks);
+    free (metrics.body);
+
+    s_http_t health = s_get (url, "/health");
+    cr_assert_eq (health.status, 200);
+    cr_assert_str_eq (health.body, "{\"health\":\"true\",\"reason\":\"\"}");
+    free (health.body);
+    s_http_t livez = s_get (url, "/livez"), readyz = s_get (url, "/readyz");
+    cr_assert_eq (livez.status, 200);
+    cr_assert_str_eq (livez.body, "ok");
+    cr_assert_eq (readyz.status, 200);
+    cr_assert_str_eq (readyz.body, "ok");
+    free (livez.body);
+    free (readyz.body);
+    s_http_t head = s_http ("HEAD", url, "/metrics");
+    cr_assert_eq (head.status, 200);
+    free (head.body);
+    s_http_t post = s_http ("POST", url, "/metrics"), missing = s_get (url, "/v3/kv/range");
+    cr_assert_eq (post.status, 405);
+    cr_assert_eq (missing.status, 404);
+    free (post.body);
+    free (missing.body);
+    zstr_free (&url);
+}
+
+//  An alarm makes a member unhealthy, as etcd's /health says it
+Test (metrics, an_alarm_makes_health_fail_until_it_is_disarmed, .fini = s_stop_node)
+{
+    const char *flags [] = { "--listen-metrics", "http://127.0.0.1:0", NULL };
+    s_node = zkv_testnode_start ("alarmed", flags);
+    cr_assert_not_null (s_node);
+    char *url = s_metrics_url (zkv_testnode_endpoint (s_node));
+    zkv_client_t *client = zkv_client_new (zkv_testnode_endpoint (s_node), 5000);
+    zkv_status_t ask = { false };
+    zkv_result_t status;
+    zkv_msg_t *reply = zkv_client_call (client, &zkv_status_desc, &ask, &status);
+    uint64_t me = ((zkv_status_response_t *) reply->body)->header->member_id;
+    zkv_msg_destroy (&reply);
+    for (uint64_t action = 1; action <= 2; action++) {
+        zkv_alarm_t alarm = { .action = action, .member_id = me, .alarm = 1 };
+        reply = zkv_client_call (client, &zkv_alarm_desc, &alarm, &status);
+        cr_assert (reply && !zkv_reply_error (reply));
+        zkv_msg_destroy (&reply);
+        s_http_t health = s_get (url, "/health");
+        if (action == 1) {
+            cr_assert_eq (health.status, 503);
+            cr_assert_str_eq (health.body, "{\"health\":\"false\",\"reason\":\"ALARM NOSPACE\"}");
+            s_http_t metrics = s_get (url, "/metrics");
+            cr_assert_eq (s_sample (metrics.body, "zkv_alarms_active{alarm=\"NOSPACE\"}"), 1);
+            free (metrics.body);
+            //  Ready still: NOSPACE refuses writes, the member serves reads
+            s_http_t readyz = s_get (url, "/readyz");
+            cr_assert_eq (readyz.status, 200);
+            free (readyz.body);
+        }
+        else {
+            cr_assert_eq (health.status, 200);
+            cr_assert_str_eq (health.body, "{\"health\":\"true\",\"reason\":\"\"}");
+        }
+        free (health.body);
+    }
+    zkv_client_destroy (&client);
+    zstr_free (&url);
+}
+
+//  A member with no leader, and one that cannot read linearizably, are not
+//  healthy; the one left alone of three says so
+static bool
+s_no_leader_told (void *url)
+{
+    s_http_t health = s_get ((const char *) url, "/health");
+    bool told = health.status == 503
+             && streq (health.body, "{\"health\":\"false\",\"reason\":\"RAFT NO LEADER\"}");
+    free (health.body);
+    return told;
+}
+
+Test (metrics, a_member_without_a_quorum_is_not_healthy, .fini = cf_teardown)
+{
+    cf_up (NULL);
+    char leader [32];
+    cf_leader (leader, sizeof leader);
+    //  The survivor: a follower; the leader and the other follower die
+    const char *survivor = NULL;
+    for (size_t i = 0; i < zkv_harness_size (cf_cluster); i++) {
+        const char *name = zkv_harness_name (cf_cluster, i);
+        if (!streq (name, leader) && !survivor)
+            survivor = name;
+    }
+    const char *url = zkv_harness_metrics (cf_cluster, survivor);
+    cr_assert (url && *url);
+    s_http_t health = s_get (url, "/health");
+    cr_assert_eq (health.status, 200, "%s", health.body);
+    free (health.body);
+    for (size_t i = 0; i < zkv_harness_size (cf_cluster); i++) {
+        const char *name = zkv_harness_name (cf_cluster, i);
+        if (!streq (name, survivor))
+            cr_assert_eq (zkv_harness_signal (cf_cluster, name, SIGKILL), 0);
+    }
+    cr_assert (eventually (s_no_leader_told, (void *) url, 20000),
+               "the survivor never said RAFT NO LEADER");
+    s_http_t readyz = s_get (url, "/readyz"), livez = s_get (url, "/livez");
+    cr_assert_eq (readyz.status, 503);
+    cr_assert_str_eq (readyz.body, "not ready: RAFT NO LEADER");
+    cr_assert_eq (livez.status, 200);
+    free (readyz.body);
+    free (livez.body);
+    s_http_t metrics = s_get (url, "/metrics");
+    cr_assert_eq (s_sample (metrics.body, "etcd_server_has_leader"), 0);
+    free (metrics.body);
+}
+
+//  ---------------------------------------------------------------------
+//  Bounds: what a stranger can make the HTTP server spend
+
+static int
+s_connect (const char *url)
+{
+    int port = atoi (strrchr (url, ':') + 1);
+    int fd = socket (AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in address = { .sin_family = AF_INET, .sin_port = htons ((uint16_t) port) };
+    inet_pton (AF_INET, "127.0.0.1", &address.sin_addr);
+    cr_assert_eq (connect (fd, (struct sockaddr *) &address, sizeof address), 0);
+    return fd;
+}
+
+Test (metrics, connections_past_the_limit_are_closed_and_the_member_serves_on,
+      .fini = s_stop_node)
+{
+    const char *flags [] = { "--listen-metrics", "http://127.0.0.1:0",
+                             "--max-metrics-connections", "2", NULL };
+    s_node = zkv_testnode_start ("bounded", flags);
+    cr_assert_not_null (s_node);
+    char *url = s_metrics_url (zkv_testnode_endpoint (s_node));
+    //  Two idle connections take the two places; a third is not accepted:
+    //  its request is answered only once one of them has gone
+    int held [2] = { s_connect (url), s_connect (url) };
+    int third = s_connect (url);
+    const char *request = "GET /livez HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+    cr_assert_eq (send (third, request, strlen (request), MSG_NOSIGNAL), (ssize_t) strlen (request));
+    char answer [64] = "";
+    struct timeval wait = { 1, 0 };
+    setsockopt (third, SOL_SOCKET, SO_RCVTIMEO, &wait, sizeof wait);
+    cr_assert_lt (recv (third, answer, sizeof answer - 1, 0), 0, "served past the limit: %s",
+                  answer);
+    //  The member serves its clients meanwhile
+    zkv_client_t *client = zkv_client_new (zkv_testnode_endpoint (s_node), 5000);
+    zkv_status_t ask = { false };
+    zkv_result_t status;
+    zkv_msg_t *reply = zkv_client_call (client, &zkv_status_desc, &ask, &status);
+    cr_assert_not_null (reply);
+    zkv_msg_destroy (&reply);
+    zkv_client_destroy (&client);
+    close (held [0]);
+    wait.tv_sec = 10;
+    setsockopt (third, SOL_SOCKET, SO_RCVTIMEO, &wait, sizeof wait);
+    cr_assert_gt (recv (third, answer, sizeof answer - 1, 0), 0);
+    cr_assert (strncmp (answer, "HTTP/1.1 200", 12) == 0, "answered %s", answer);
+    close (third);
+    close (held [1]);
+
+    //  A request larger than 16 KiB (headers) is refused, not read on
+    int fd = s_connect (url);
+    char *big = malloc (32 * 1024);
+    memset (big, 'a', 32 * 1024 - 1);
+    big [32 * 1024 - 1] = 0;
+    char *huge = zsys_sprintf ("GET /metrics HTTP/1.1\r\nHost: x\r\nX-Big: %s\r\n\r\n", big);
+    send (fd, huge, strlen (huge), MSG_NOSIGNAL);
+    memset (answer, 0, sizeof answer);
+    wait.tv_sec = 5;
+    setsockopt (fd, SOL_SOCKET, SO_RCVTIMEO, &wait, sizeof wait);
+    recv (fd, answer, sizeof answer - 1, 0);
+    cr_assert (strncmp (answer, "HTTP/1.1 431", 12) == 0, "answered %s", answer);
+    close (fd);
+    free (big);
+    zstr_free (&huge);
+    s_http_t after = s_get (url, "/livez");
+    cr_assert_eq (after.status, 200);
+    free (after.body);
+    zstr_free (&url);
+}
+
+Test (metrics, a_bad_metrics_url_is_refused_at_start)
+{
+    const char *urls [] = { "127.0.0.1:9", "http://127.0.0.1", "http://127.0.0.1:70000",
+                            "http://nowhere.invalid:1", "https://127.0.0.1:1" };
+    for (size_t i = 0; i < sizeof urls / sizeof urls [0]; i++) {
+        const char *argv [] = { ZKV_NODE_BIN, "--engine", "memory", "--listen-metrics",
+                                urls [i], NULL };
+        zkv_run_t run = zkv_run (NULL, argv);
+        cr_assert_eq (run.code, 2, "%s: exit %d", urls [i], run.code);
+        cr_assert (strstr (run.err, "--listen-metrics"), "%s", run.err);
+        zkv_run_free (&run);
+    }
+}
