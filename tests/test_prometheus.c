@@ -1,0 +1,314 @@
+/*  test_prometheus.c — a real Prometheus scraping a real 3-member cluster,
+    as docs/prometheus/ sets it up: its targets made by
+    tools/prometheus-targets from the cluster file, the alert rules loaded,
+    a scrape a second. Prometheus's HTTP API must come to say that every
+    member has a leader and that one member leads, and, after a
+    move-leader, that leader changes were seen and the new leader leads;
+    every member's /metrics passes `promtool check metrics` (but for the
+    names etcd gives types promtool disputes). Prometheus runs on a free
+    loopback port in the cluster's temp dir, and dies with the test. */
+#include <criterion/criterion.h>
+#include <czmq.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "cluster_fixture.h"
+#include "zkv_file_read.h"
+#include "zkv_spawn.h"
+
+#define PROMETHEUS      "/usr/bin/prometheus"       //  Debian's prometheus (tools/setup)
+#define PROMTOOL        "/usr/bin/promtool"
+#define CURL            "/usr/bin/curl"
+#define TARGETS_TOOL    ZKV_SOURCE_DIR "/tools/prometheus-targets"
+#define RULES           ZKV_SOURCE_DIR "/docs/prometheus/zkv.rules.yml"
+
+static pid_t s_prometheus;              //  0: none runs
+static char s_api [64];                 //  http://127.0.0.1:<port>
+
+static void
+s_stop_prometheus (void)
+{
+    if (s_prometheus > 0) {
+        kill (s_prometheus, SIGTERM);
+        waitpid (s_prometheus, NULL, 0);
+        s_prometheus = 0;
+    }
+}
+
+//  Prometheus first (its data is in the cluster's dir), then the cluster
+static void
+s_teardown (void)
+{
+    s_stop_prometheus ();
+    cf_teardown ();
+}
+
+TestSuite (prometheus, .fini = s_teardown, .timeout = 180);
+
+//  GET url with curl (5 s at most); its body, or NULL when it failed (a
+//  fresh string). With query, url?query=<query, encoded>.
+static char *
+s_get (const char *url, const char *query)
+{
+    char field [512];
+    snprintf (field, sizeof field, "query=%s", query? query: "");
+    const char *plain [] = { CURL, "-sSf", "--max-time", "5", url, NULL };
+    const char *asked [] = { CURL, "-sSf", "--max-time", "5", "-G", "--data-urlencode", field,
+                             url, NULL };
+    zkv_run_t run = zkv_run (NULL, query? asked: plain);
+    char *body = NULL;
+    if (run.code == 0) {
+        body = run.out;
+        run.out = NULL;
+    }
+    zkv_run_free (&run);
+    return body;
+}
+
+//  A member's name and the URL of its HTTP server
+typedef struct {
+    const char *name;
+    const char *metrics;
+} s_member_t;
+
+//  What `promtool check metrics` may say about zkv's metrics: only what it
+//  says about etcd's own, for the same names (gauges etcd named _total,
+//  which zkv keeps: dashboards and alert rules use them)
+static const char *s_etcd_lint [] = {
+    "etcd_debugging_mvcc_keys_total non-counter metrics should not have \"_total\" suffix",
+    "etcd_server_proposals_applied_total non-counter metrics should not have \"_total\" suffix",
+    "etcd_server_proposals_committed_total non-counter metrics should not have \"_total\" suffix",
+    "etcd_server_snapshot_apply_in_progress_total"
+        " non-counter metrics should not have \"_total\" suffix",
+    NULL };
+
+//  True if every line of promtool's lint is one it says of etcd's metrics
+static bool
+s_only_etcd_lint (const char *lint, char *other, size_t size)
+{
+    char *copy = strdup (lint);
+    bool only = true;
+    for (char *line = strtok (copy, "\n"); line && only; line = strtok (NULL, "\n")) {
+        size_t i = 0;
+        while (s_etcd_lint [i] && !streq (s_etcd_lint [i], line))
+            i++;
+        if (!s_etcd_lint [i]) {
+            snprintf (other, size, "%s", line);
+            only = false;
+        }
+    }
+    free (copy);
+    return only;
+}
+
+static void
+s_check_metrics (const s_member_t *member)
+{
+    char url [160];
+    snprintf (url, sizeof url, "%s/metrics", member->metrics);
+    char *metrics = s_get (url, NULL);
+    cr_assert_not_null (metrics, "GET %s failed", url);
+    cr_assert_not_null (strstr (metrics, "\netcd_server_has_leader 1"),
+                        "%s has no leader in its /metrics:\n%s", member->name, metrics);
+    const char *check [] = { PROMTOOL, "check", "metrics", NULL };
+    zkv_run_t run = zkv_run (metrics, check);
+    //  1: not the text format; 3: lint problems
+    char other [256] = "";
+    cr_assert (run.code == 0 || (run.code == 3 && s_only_etcd_lint (run.err, other, sizeof other)),
+               "promtool check metrics of %s: exit %d: %s\n%s%s", member->name, run.code, other,
+               run.out, run.err);
+    zkv_run_free (&run);
+    free (metrics);
+}
+
+//  A loopback port free now (Prometheus takes no listening socket from
+//  us: it binds it itself, and s_start_prometheus tries again if another
+//  process took it meanwhile)
+static int
+s_free_port (void)
+{
+    int fd = socket (AF_INET, SOCK_STREAM, 0);
+    cr_assert_geq (fd, 0);
+    struct sockaddr_in address = { .sin_family = AF_INET,
+                                   .sin_addr.s_addr = htonl (INADDR_LOOPBACK) };
+    socklen_t length = sizeof address;
+    cr_assert_eq (bind (fd, (struct sockaddr *) &address, length), 0);
+    cr_assert_eq (getsockname (fd, (struct sockaddr *) &address, &length), 0);
+    close (fd);
+    return ntohs (address.sin_port);
+}
+
+typedef struct {
+    const char *dir;            //  its storage dir, which only ours has
+    bool ended;                 //  our Prometheus ended (the port was taken)
+} s_starting_t;
+
+//  True once our Prometheus serves its API (the one whose storage is
+//  ours), or has ended
+static bool
+s_prometheus_up (void *args)
+{
+    s_starting_t *self = (s_starting_t *) args;
+    if (waitpid (s_prometheus, NULL, WNOHANG) == s_prometheus) {
+        s_prometheus = 0;
+        self->ended = true;
+        return true;
+    }
+    char url [128];
+    snprintf (url, sizeof url, "%s/api/v1/status/flags", s_api);
+    char *flags = s_get (url, NULL);
+    bool ours = flags && strstr (flags, self->dir);
+    free (flags);
+    return ours;
+}
+
+//  Starts Prometheus with config, its storage and log in dir
+static void
+s_start_prometheus (const char *config, const char *dir)
+{
+    char config_flag [512], storage_flag [512], log [512];
+    snprintf (config_flag, sizeof config_flag, "--config.file=%s", config);
+    snprintf (storage_flag, sizeof storage_flag, "--storage.tsdb.path=%s/data", dir);
+    snprintf (log, sizeof log, "%s/prometheus.log", dir);
+    for (int attempt = 0; attempt < 5; attempt++) {
+        int port = s_free_port ();
+        char listen_flag [64];
+        snprintf (listen_flag, sizeof listen_flag, "--web.listen-address=127.0.0.1:%d", port);
+        snprintf (s_api, sizeof s_api, "http://127.0.0.1:%d", port);
+        const char *argv [] = { PROMETHEUS, config_flag, storage_flag, listen_flag, NULL };
+        zkv_spawn_t spawn = { .argv = argv, .path = { "/dev/null", log, log },
+                              .close_others = true };
+        s_prometheus = zkv_spawn (&spawn);
+        cr_assert_gt (s_prometheus, 0);
+        s_starting_t starting = { dir, false };
+        bool up = eventually (s_prometheus_up, &starting, 60000);
+        if (up && !starting.ended)
+            return;
+        char *text = zkv_file_read (log, 0);
+        cr_assert (starting.ended && text && strstr (text, "address already in use"),
+                   "Prometheus did not start:\n%s", text? text: "");
+        free (text);
+    }
+    cr_assert_fail ("Prometheus found no free port in 5 attempts");
+}
+
+//  A PromQL query, and the value its single result should have
+typedef struct {
+    const char *query;
+    const char *wanted;         //  NULL: any single result
+    char seen [512];            //  the last answer
+} s_query_t;
+
+//  The value of the API's answer to an instant query with one result
+//  ("resultType":"vector","result":[{"metric":{…},"value":[<time>,"<value>"]}])
+//  into value; false when the result is not one sample
+static bool
+s_single_value (const char *answer, char *value, size_t size)
+{
+    const char *at = strstr (answer, "\"value\":[");
+    if (!at || strstr (at + 1, "\"value\":["))
+        return false;
+    at = strchr (at, ',');
+    const char *end = at? strchr (at + 2, '"'): NULL;
+    if (!at || at [1] != '"' || !end)
+        return false;
+    snprintf (value, size, "%.*s", (int) (end - at - 2), at + 2);
+    return true;
+}
+
+static bool
+s_query_answers (void *args)
+{
+    s_query_t *self = (s_query_t *) args;
+    char url [128];
+    snprintf (url, sizeof url, "%s/api/v1/query", s_api);
+    char *answer = s_get (url, self->query);
+    snprintf (self->seen, sizeof self->seen, "%s", answer? answer: "(no answer)");
+    char value [64];
+    bool answers = answer && s_single_value (answer, value, sizeof value)
+                && (!self->wanted || streq (value, self->wanted));
+    free (answer);
+    return answers;
+}
+
+//  Waits (60 s at most) until Prometheus answers query with one sample of
+//  value wanted (NULL: any); returns it
+static double
+s_eventually_query (const char *query, const char *wanted)
+{
+    s_query_t asked = { query, wanted, "" };
+    cr_assert (eventually (s_query_answers, &asked, 60000), "Prometheus never said %s is %s: %s",
+               query, wanted? wanted: "one sample", asked.seen);
+    char value [64] = "";
+    s_single_value (asked.seen, value, sizeof value);
+    return atof (value);
+}
+
+Test (prometheus, scrapes_the_members_and_sees_the_leader_move)
+{
+    cf_up (NULL);
+    char leader [32];
+    cf_leader (leader, sizeof leader);
+    s_member_t members [3];
+    for (size_t i = 0; i < 3; i++) {
+        members [i].name = zkv_harness_name (cf_cluster, i);
+        members [i].metrics = zkv_harness_metrics (cf_cluster, members [i].name);
+        s_check_metrics (&members [i]);
+    }
+
+    //  Its targets from the cluster file, as docs/prometheus/README.md says
+    char dir [160], targets [192], config [192];
+    snprintf (dir, sizeof dir, "%s/prometheus", cf_dir);
+    cr_assert_eq (zsys_dir_create ("%s", dir), 0);
+    snprintf (targets, sizeof targets, "%s/zkv-targets.json", dir);
+    snprintf (config, sizeof config, "%s/prometheus.yml", dir);
+    const char *make [] = { TARGETS_TOOL, zkv_harness_file (cf_cluster), "-o", targets, NULL };
+    zkv_run_t run = zkv_run (NULL, make);
+    cr_assert_eq (run.code, 0, "%s", run.err);
+    zkv_run_free (&run);
+    FILE *file = fopen (config, "w");
+    cr_assert_not_null (file);
+    fprintf (file,
+             "global:\n"
+             "  scrape_interval: 1s\n"
+             "  scrape_timeout: 1s\n"
+             "  evaluation_interval: 1s\n"
+             "rule_files: ['%s']\n"
+             "scrape_configs:\n"
+             "  - job_name: zkv\n"
+             "    file_sd_configs:\n"
+             "      - files: ['%s']\n", RULES, targets);
+    cr_assert_eq (fclose (file), 0);
+    s_start_prometheus (config, dir);
+
+    //  Every member has a leader; one leads, the one the members name
+    s_eventually_query ("count(etcd_server_has_leader{job=\"zkv\"} == 1)", "3");
+    s_eventually_query ("sum(etcd_server_is_leader{job=\"zkv\"})", "1");
+    char query [256];
+    snprintf (query, sizeof query, "etcd_server_is_leader{job=\"zkv\",member=\"%s\"}", leader);
+    s_eventually_query (query, "1");
+
+    //  Leadership moves to another member: Prometheus sees it
+    const char *target = streq (leader, members [0].name)? members [1].name: members [0].name;
+    double changes = s_eventually_query (
+        "sum(etcd_server_leader_changes_seen_total{job=\"zkv\"})", NULL);
+    const char *move [] = { "move-leader", target, NULL };
+    run = cf_zkvctl (zkv_harness_endpoint (cf_cluster, leader), move);
+    cr_assert_eq (run.code, 0, "%s", run.err);
+    zkv_run_free (&run);
+    snprintf (query, sizeof query, "sum(etcd_server_leader_changes_seen_total{job=\"zkv\"}) > %g",
+              changes);
+    s_eventually_query (query, NULL);
+    snprintf (query, sizeof query, "etcd_server_is_leader{job=\"zkv\",member=\"%s\"}", target);
+    s_eventually_query (query, "1");
+    snprintf (query, sizeof query, "etcd_server_is_leader{job=\"zkv\",member=\"%s\"}", leader);
+    s_eventually_query (query, "0");
+    s_eventually_query ("sum(etcd_server_is_leader{job=\"zkv\"})", "1");
+    s_eventually_query ("count(etcd_server_has_leader{job=\"zkv\"} == 1)", "3");
+}
