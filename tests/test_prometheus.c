@@ -212,7 +212,8 @@ s_start_prometheus (const char *config, const char *dir)
         snprintf (listen_flag, sizeof listen_flag, "--web.listen-address=127.0.0.1:%d", port);
         snprintf (s_api, sizeof s_api, "http://127.0.0.1:%d", port);
         const char *argv [] = { PROMETHEUS, config_flag, storage_flag, listen_flag, NULL };
-        zkv_spawn_t spawn = { .argv = argv, .path = { "/dev/null", log, log },
+        unlink (log);                   //  (this attempt's alone)
+        zkv_spawn_t spawn = { .argv = argv, .path = { "/dev/null", "/dev/null", log },
                               .close_others = true };
         s_prometheus = zkv_spawn (&spawn);
         cr_assert_gt (s_prometheus, 0);
