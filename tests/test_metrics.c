@@ -313,6 +313,34 @@ Test (metrics, a_member_without_a_quorum_is_not_healthy, .fini = cf_teardown)
     free (metrics.body);
 }
 
+//  A learner that follows is healthy (its probe read is serializable), and
+//  says it is a learner
+static bool
+s_healthy_learner (void *url)
+{
+    s_http_t health = s_get ((const char *) url, "/health");
+    s_http_t metrics = s_get ((const char *) url, "/metrics");
+    bool healthy = health.status == 200
+                && s_sample (metrics.body, "etcd_server_is_learner") == 1
+                && s_sample (metrics.body, "etcd_server_has_leader") == 1;
+    free (health.body);
+    free (metrics.body);
+    return healthy;
+}
+
+Test (metrics, a_learner_that_follows_is_healthy, .fini = cf_teardown)
+{
+    cf_up (NULL);
+    char leader [32], error [256];
+    cf_leader (leader, sizeof leader);
+    cr_assert_eq (zkv_harness_add (cf_cluster, "n4", false, false, 30000, error, sizeof error),
+                  0, "%s", error);
+    const char *url = zkv_harness_metrics (cf_cluster, "n4");
+    cr_assert (url && *url);
+    cr_assert (eventually (s_healthy_learner, (void *) url, 20000),
+               "the learner never said it is healthy");
+}
+
 //  ---------------------------------------------------------------------
 //  Bounds: what a stranger can make the HTTP server spend
 
