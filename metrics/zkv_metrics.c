@@ -140,6 +140,19 @@ zkv_metrics_peer (uint64_t id)
     return NULL;
 }
 
+void
+zkv_metrics_peer_release (zkv_metrics_peer_t *peer)
+{
+    if (!peer)
+        return;
+    atomic_store (&peer->sent_bytes.value, 0);
+    atomic_store (&peer->received_bytes.value, 0);
+    for (size_t i = 0; i <= ZKV_BUCKETS_MAX; i++)
+        atomic_store (&peer->round_trip.counts [i], 0);
+    atomic_store (&peer->round_trip.sum_nsecs, 0);
+    atomic_store (&peer->id, 0);
+}
+
 const zkv_desc_t *
 zkv_metrics_request (const char *op, size_t op_size, size_t *index)
 {

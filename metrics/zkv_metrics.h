@@ -131,6 +131,11 @@ void
 zkv_metrics_peer_t *
     zkv_metrics_peer (uint64_t id);
 
+//  Gives a peer's slot back (the peer is gone): its series end, and the
+//  slot starts from zero for the next peer that takes it
+void
+    zkv_metrics_peer_release (zkv_metrics_peer_t *peer);
+
 //  The client request named op (as requests name themselves); NULL if none
 const zkv_desc_t *
     zkv_metrics_request (const char *op, size_t op_size, size_t *index);
