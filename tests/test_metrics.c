@@ -355,7 +355,7 @@ s_connect (const char *url)
     return fd;
 }
 
-Test (metrics, connections_past_the_limit_are_closed_and_the_member_serves_on,
+Test (metrics, connections_past_the_limit_wait_and_the_member_serves_on,
       .fini = s_stop_node)
 {
     const char *flags [] = { "--listen-metrics", "http://127.0.0.1:0",
