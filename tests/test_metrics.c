@@ -388,7 +388,6 @@ Test (metrics, connections_past_the_limit_wait_and_the_member_serves_on,
     cr_assert_gt (recv (third, answer, sizeof answer - 1, 0), 0);
     cr_assert (strncmp (answer, "HTTP/1.1 200", 12) == 0, "answered %s", answer);
     close (third);
-    close (held [1]);
 
     //  A request larger than 16 KiB (headers) is refused, not read on
     int fd = s_connect (url);
@@ -408,6 +407,12 @@ Test (metrics, connections_past_the_limit_wait_and_the_member_serves_on,
     s_http_t after = s_get (url, "/livez");
     cr_assert_eq (after.status, 200);
     free (after.body);
+
+    //  The connection held idle all along is closed after 10 s
+    wait.tv_sec = 20;
+    setsockopt (held [1], SOL_SOCKET, SO_RCVTIMEO, &wait, sizeof wait);
+    cr_assert_eq (recv (held [1], answer, sizeof answer, 0), 0, "an idle connection stays");
+    close (held [1]);
     zstr_free (&url);
 }
 
