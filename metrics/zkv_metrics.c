@@ -352,9 +352,9 @@ s_print_zkv (FILE *out)
     s_family (out, "zkv_alarms_active", "gauge",
               "Whether this alarm is raised in the cluster: 1 if it is, 0 otherwise.");
     fprintf (out, "zkv_alarms_active{alarm=\"NOSPACE\"} %" PRId64 "\n",
-             s_value (&zkv_metrics.alarms_active [1]));
+             s_value (&zkv_metrics.alarms_active [ZKV_ALARM_TYPE_NOSPACE]));
     fprintf (out, "zkv_alarms_active{alarm=\"CORRUPT\"} %" PRId64 "\n",
-             s_value (&zkv_metrics.alarms_active [2]));
+             s_value (&zkv_metrics.alarms_active [ZKV_ALARM_TYPE_CORRUPT]));
     s_family (out, "zkv_actor_inbox_depth", "gauge",
               "Messages sent to this actor's inbox that it has not received yet.");
     for (size_t i = 0; i < ZKV_ACTOR_COUNT; i++)
