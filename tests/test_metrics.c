@@ -208,13 +208,30 @@ Test (metrics, a_member_serves_its_metrics_and_health_as_etcd_does, .fini = s_st
     cr_assert_eq (health.status, 200);
     cr_assert_str_eq (health.body, "{\"health\":\"true\",\"reason\":\"\"}");
     free (health.body);
-    s_http_t livez = s_get (url, "/livez"), readyz = s_get (url, "/readyz");
-    cr_assert_eq (livez.status, 200);
-    cr_assert_str_eq (livez.body, "ok");
-    cr_assert_eq (readyz.status, 200);
-    cr_assert_str_eq (readyz.body, "ok");
-    free (livez.body);
-    free (readyz.body);
+    //  etcd 3.6's named checks, their query and sub-paths
+    const char *checks [][3] = {
+        { "/livez", "200", "{\"health\":\"true\",\"reason\":\"[+]serializable_read ok\\n\"}" },
+        { "/readyz", "200", "{\"health\":\"true\",\"reason\":\"[+]data_corruption ok\\n"
+                            "[+]serializable_read ok\\n\"}" },
+        { "/readyz?exclude=serializable_read", "200",
+          "{\"health\":\"true\",\"reason\":\"[+]data_corruption ok\\n\"}" },
+        { "/readyz?allowlist=serializable_read", "200",
+          "{\"health\":\"true\",\"reason\":\"[+]serializable_read ok\\n\"}" },
+        { "/readyz/data_corruption", "200",
+          "{\"health\":\"true\",\"reason\":\"[+]data_corruption ok\\n\"}" },
+        { "/livez?exclude=nope", "400",
+          "some health checks cannot be excluded: no matches for \"nope\"\n" },
+        { "/readyz?exclude=data_corruption&allowlist=serializable_read", "400",
+          "both an allowlist and an exclude list are specified in the query\n" },
+        { "/health?serializable=true", "200", "{\"health\":\"true\",\"reason\":\"\"}" },
+    };
+    for (size_t i = 0; i < sizeof checks / sizeof checks [0]; i++) {
+        s_http_t answer = s_get (url, checks [i][0]);
+        cr_assert_eq (answer.status, atol (checks [i][1]), "%s: %ld", checks [i][0],
+                      answer.status);
+        cr_assert_str_eq (answer.body, checks [i][2], "%s", checks [i][0]);
+        free (answer.body);
+    }
     s_http_t head = s_http ("HEAD", url, "/metrics");
     cr_assert_eq (head.status, 200);
     free (head.body);
@@ -239,29 +256,49 @@ Test (metrics, an_alarm_makes_health_fail_until_it_is_disarmed, .fini = s_stop_n
     zkv_msg_t *reply = zkv_client_call (client, &zkv_status_desc, &ask, &status);
     uint64_t me = ((zkv_status_response_t *) reply->body)->header->member_id;
     zkv_msg_destroy (&reply);
-    for (uint64_t action = 1; action <= 2; action++) {
-        zkv_alarm_t alarm = { .action = action, .member_id = me, .alarm = 1 };
-        reply = zkv_client_call (client, &zkv_alarm_desc, &alarm, &status);
-        cr_assert (reply && !zkv_reply_error (reply));
-        zkv_msg_destroy (&reply);
-        s_http_t health = s_get (url, "/health");
-        if (action == 1) {
-            cr_assert_eq (health.status, 503);
-            cr_assert_str_eq (health.body, "{\"health\":\"false\",\"reason\":\"ALARM NOSPACE\"}");
+    //  NOSPACE, then CORRUPT: activated, then disarmed
+    const char *names [] = { NULL, "NOSPACE", "CORRUPT" };
+    for (uint64_t type = 1; type <= 2; type++)
+        for (uint64_t action = 1; action <= 2; action++) {
+            zkv_alarm_t alarm = { .action = action, .member_id = me, .alarm = type };
+            reply = zkv_client_call (client, &zkv_alarm_desc, &alarm, &status);
+            cr_assert (reply && !zkv_reply_error (reply));
+            zkv_msg_destroy (&reply);
+            s_http_t health = s_get (url, "/health"), readyz = s_get (url, "/readyz");
             s_http_t metrics = s_get (url, "/metrics");
-            cr_assert_eq (s_sample (metrics.body, "zkv_alarms_active{alarm=\"NOSPACE\"}"), 1);
-            free (metrics.body);
-            //  Ready still: NOSPACE refuses writes, the member serves reads
-            s_http_t readyz = s_get (url, "/readyz");
-            cr_assert_eq (readyz.status, 200);
+            char sample [64], body [128];
+            snprintf (sample, sizeof sample, "zkv_alarms_active{alarm=\"%s\"}", names [type]);
+            cr_assert_eq (s_sample (metrics.body, sample), action == 1);
+            if (action == 1) {
+                cr_assert_eq (health.status, 503);
+                snprintf (body, sizeof body, "{\"health\":\"false\",\"reason\":\"ALARM %s\"}\n",
+                          names [type]);
+                cr_assert_str_eq (health.body, body);
+                //  As kubeadm's liveness probe asks it
+                char query [64];
+                snprintf (query, sizeof query, "/health?exclude=%s&serializable=true",
+                          names [type]);
+                s_http_t probe = s_get (url, query);
+                cr_assert_eq (probe.status, 200, "%s", probe.body);
+                free (probe.body);
+            }
+            else {
+                cr_assert_eq (health.status, 200);
+                cr_assert_str_eq (health.body, "{\"health\":\"true\",\"reason\":\"\"}");
+            }
+            //  Ready while NOSPACE (the member serves reads), not while CORRUPT
+            if (type == 2 && action == 1) {
+                cr_assert_eq (readyz.status, 503);
+                cr_assert_str_eq (readyz.body, "{\"health\":\"false\",\"reason\":\"[-]"
+                                  "data_corruption failed: Alarm active: CORRUPT\\n"
+                                  "[+]serializable_read ok\\n\"}\n");
+            }
+            else
+                cr_assert_eq (readyz.status, 200, "%s", readyz.body);
+            free (health.body);
             free (readyz.body);
+            free (metrics.body);
         }
-        else {
-            cr_assert_eq (health.status, 200);
-            cr_assert_str_eq (health.body, "{\"health\":\"true\",\"reason\":\"\"}");
-        }
-        free (health.body);
-    }
     zkv_client_destroy (&client);
     zstr_free (&url);
 }
@@ -273,7 +310,7 @@ s_no_leader_told (void *url)
 {
     s_http_t health = s_get ((const char *) url, "/health");
     bool told = health.status == 503
-             && streq (health.body, "{\"health\":\"false\",\"reason\":\"RAFT NO LEADER\"}");
+             && streq (health.body, "{\"health\":\"false\",\"reason\":\"RAFT NO LEADER\"}\n");
     free (health.body);
     return told;
 }
@@ -302,15 +339,47 @@ Test (metrics, a_member_without_a_quorum_is_not_healthy, .fini = cf_teardown)
     }
     cr_assert (eventually (s_no_leader_told, (void *) url, 20000),
                "the survivor never said RAFT NO LEADER");
+    //  It still serves serializable reads: live and ready as etcd 3.6 says
+    //  it, and healthy when asked for those alone
     s_http_t readyz = s_get (url, "/readyz"), livez = s_get (url, "/livez");
-    cr_assert_eq (readyz.status, 503);
-    cr_assert_str_eq (readyz.body, "not ready: RAFT NO LEADER");
-    cr_assert_eq (livez.status, 200);
+    s_http_t serializable = s_get (url, "/health?serializable=true");
+    cr_assert_eq (readyz.status, 200, "%s", readyz.body);
+    cr_assert_eq (livez.status, 200, "%s", livez.body);
+    cr_assert_eq (serializable.status, 200, "%s", serializable.body);
     free (readyz.body);
     free (livez.body);
+    free (serializable.body);
     s_http_t metrics = s_get (url, "/metrics");
     cr_assert_eq (s_sample (metrics.body, "etcd_server_has_leader"), 0);
     free (metrics.body);
+}
+
+//  A learner that follows is healthy (its probe read is serializable), and
+//  says it is a learner
+static bool
+s_healthy_learner (void *url)
+{
+    s_http_t health = s_get ((const char *) url, "/health");
+    s_http_t metrics = s_get ((const char *) url, "/metrics");
+    bool healthy = health.status == 200
+                && s_sample (metrics.body, "etcd_server_is_learner") == 1
+                && s_sample (metrics.body, "etcd_server_has_leader") == 1;
+    free (health.body);
+    free (metrics.body);
+    return healthy;
+}
+
+Test (metrics, a_learner_that_follows_is_healthy, .fini = cf_teardown)
+{
+    cf_up (NULL);
+    char leader [32], error [256];
+    cf_leader (leader, sizeof leader);
+    cr_assert_eq (zkv_harness_add (cf_cluster, "n4", false, false, 30000, error, sizeof error),
+                  0, "%s", error);
+    const char *url = zkv_harness_metrics (cf_cluster, "n4");
+    cr_assert (url && *url);
+    cr_assert (eventually (s_healthy_learner, (void *) url, 20000),
+               "the learner never said it is healthy");
 }
 
 //  ---------------------------------------------------------------------
@@ -327,7 +396,7 @@ s_connect (const char *url)
     return fd;
 }
 
-Test (metrics, connections_past_the_limit_are_closed_and_the_member_serves_on,
+Test (metrics, connections_past_the_limit_wait_and_the_member_serves_on,
       .fini = s_stop_node)
 {
     const char *flags [] = { "--listen-metrics", "http://127.0.0.1:0",
@@ -339,7 +408,7 @@ Test (metrics, connections_past_the_limit_are_closed_and_the_member_serves_on,
     //  its request is answered only once one of them has gone
     int held [2] = { s_connect (url), s_connect (url) };
     int third = s_connect (url);
-    const char *request = "GET /livez HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+    const char *request = "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
     cr_assert_eq (send (third, request, strlen (request), MSG_NOSIGNAL), (ssize_t) strlen (request));
     char answer [64] = "";
     struct timeval wait = { 1, 0 };
@@ -360,7 +429,6 @@ Test (metrics, connections_past_the_limit_are_closed_and_the_member_serves_on,
     cr_assert_gt (recv (third, answer, sizeof answer - 1, 0), 0);
     cr_assert (strncmp (answer, "HTTP/1.1 200", 12) == 0, "answered %s", answer);
     close (third);
-    close (held [1]);
 
     //  A request larger than 16 KiB (headers) is refused, not read on
     int fd = s_connect (url);
@@ -380,6 +448,12 @@ Test (metrics, connections_past_the_limit_are_closed_and_the_member_serves_on,
     s_http_t after = s_get (url, "/livez");
     cr_assert_eq (after.status, 200);
     free (after.body);
+
+    //  The connection held idle all along is closed after 10 s
+    wait.tv_sec = 20;
+    setsockopt (held [1], SOL_SOCKET, SO_RCVTIMEO, &wait, sizeof wait);
+    cr_assert_eq (recv (held [1], answer, sizeof answer, 0), 0, "an idle connection stays");
+    close (held [1]);
     zstr_free (&url);
 }
 
