@@ -21,12 +21,11 @@
 #include <unistd.h>
 
 #include "cluster_fixture.h"
+#include "metrics_fixture.h"
 #include "zkv_file_read.h"
 #include "zkv_spawn.h"
 
 #define PROMETHEUS      "/usr/bin/prometheus"       //  Debian's prometheus (tools/setup)
-#define PROMTOOL        "/usr/bin/promtool"
-#define CURL            "/usr/bin/curl"
 #define TARGETS_TOOL    ZKV_SOURCE_DIR "/tools/prometheus-targets"
 #define RULES           ZKV_SOURCE_DIR "/docs/prometheus/zkv.rules.yml"
 
@@ -53,24 +52,22 @@ s_teardown (void)
 
 TestSuite (prometheus, .fini = s_teardown, .timeout = 180);
 
-//  GET url with curl (5 s at most); its body, or NULL when it failed (a
-//  fresh string). With query, url?query=<query, encoded>.
+//  GET url (10 s at most); its body, or NULL when it failed (a fresh
+//  string). With query, url?query=<query, encoded>.
 static char *
 s_get (const char *url, const char *query)
 {
-    char field [512];
-    snprintf (field, sizeof field, "query=%s", query? query: "");
-    const char *plain [] = { CURL, "-sSf", "--max-time", "5", url, NULL };
-    const char *asked [] = { CURL, "-sSf", "--max-time", "5", "-G", "--data-urlencode", field,
-                             url, NULL };
-    zkv_run_t run = zkv_run (NULL, query? asked: plain);
-    char *body = NULL;
-    if (run.code == 0) {
-        body = run.out;
-        run.out = NULL;
-    }
-    zkv_run_free (&run);
-    return body;
+    char *escaped = query? mf_escape (query): NULL;
+    char *full = malloc (strlen (url) + (escaped? strlen (escaped) + 8: 0) + 1);
+    cr_assert_not_null (full);
+    sprintf (full, "%s%s%s", url, escaped? "?query=": "", escaped? escaped: "");
+    mf_http_t answer = mf_http ("GET", full);
+    free (full);
+    free (escaped);
+    if (answer.status == 200)
+        return answer.body;
+    free (answer.body);
+    return NULL;
 }
 
 //  A member's name and the URL of its HTTP server
@@ -78,36 +75,6 @@ typedef struct {
     const char *name;
     const char *metrics;
 } s_member_t;
-
-//  What `promtool check metrics` may say about zkv's metrics: only what it
-//  says about etcd's own, for the same names (gauges etcd named _total,
-//  which zkv keeps: dashboards and alert rules use them)
-static const char *s_etcd_lint [] = {
-    "etcd_debugging_mvcc_keys_total non-counter metrics should not have \"_total\" suffix",
-    "etcd_server_proposals_applied_total non-counter metrics should not have \"_total\" suffix",
-    "etcd_server_proposals_committed_total non-counter metrics should not have \"_total\" suffix",
-    "etcd_server_snapshot_apply_in_progress_total"
-        " non-counter metrics should not have \"_total\" suffix",
-    NULL };
-
-//  True if every line of promtool's lint is one it says of etcd's metrics
-static bool
-s_only_etcd_lint (const char *lint, char *other, size_t size)
-{
-    char *copy = strdup (lint);
-    bool only = true;
-    for (char *line = strtok (copy, "\n"); line && only; line = strtok (NULL, "\n")) {
-        size_t i = 0;
-        while (s_etcd_lint [i] && !streq (s_etcd_lint [i], line))
-            i++;
-        if (!s_etcd_lint [i]) {
-            snprintf (other, size, "%s", line);
-            only = false;
-        }
-    }
-    free (copy);
-    return only;
-}
 
 //  Asserts that metrics (a member's /metrics) has samples of every metric
 //  the alert rules use (the etcd_ and zkv_ names in them), so that no rule
@@ -146,14 +113,9 @@ s_check_metrics (const s_member_t *member)
     char *metrics = s_get (url, NULL);
     cr_assert_not_null (metrics, "GET %s failed", url);
     s_check_rules_metrics (member->name, metrics);
-    const char *check [] = { PROMTOOL, "check", "metrics", NULL };
-    zkv_run_t run = zkv_run (metrics, check);
-    //  1: not the text format; 3: lint problems
-    char other [256] = "";
-    cr_assert (run.code == 0 || (run.code == 3 && s_only_etcd_lint (run.err, other, sizeof other)),
-               "promtool check metrics of %s: exit %d: %s\n%s%s", member->name, run.code, other,
-               run.out, run.err);
-    zkv_run_free (&run);
+    char other [512];
+    cr_assert (mf_promtool_passes (metrics, other, sizeof other),
+               "promtool check metrics of %s: %s", member->name, other);
     free (metrics);
 }
 
