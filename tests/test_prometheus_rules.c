@@ -206,7 +206,7 @@ Test (prometheus_rules, example_config_with_targets_of_a_cluster_file, .init = s
         "\"targets\": [\n      \"127.0.0.1:12382\"\n    ]",
         "\"member\": \"n1\"", "\"member_id\": \"44345a93cb58c013\"", "\"__scheme__\": \"http\"",
         "\"targets\": [\n      \"[::1]:22382\"\n    ]",
-        "\"member\": \"n2\"", "\"member_id\": \"02a505e5d5399c13\"", "\"__scheme__\": \"https\"",
+        "\"member\": \"n2\"", "\"member_id\": \"2a505e5d5399c13\"", "\"__scheme__\": \"https\"",
         "\"__metrics_path__\": \"/zkv/metrics\"",
         NULL };
     for (size_t i = 0; wanted [i]; i++)
