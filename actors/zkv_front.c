@@ -759,6 +759,9 @@ s_fits_disk (self_t *self, uint64_t cost)
     return false;
 }
 
+_Static_assert (ZKV_ALARM_NOSPACE == ZKV_ALARM_TYPE_NOSPACE
+                && ZKV_ALARM_CORRUPT == ZKV_ALARM_TYPE_CORRUPT, "the metrics' alarm types");
+
 //  The database's sizes, for the metrics (once a second)
 static void
 s_measure_size (self_t *self)

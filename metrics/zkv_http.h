@@ -1,7 +1,8 @@
 /*  =========================================================================
     zkv_http.h — a member's HTTP server (libmicrohttpd, one thread of its
     own): /metrics (Prometheus's text format, zkv_metrics.h), /health
-    (etcd's JSON), /livez and /readyz.
+    (etcd 3.5's JSON, reasons and query), /livez and /readyz (etcd 3.6's
+    named checks).
 
     It reads what the actors publish in the metrics registry and never
     sends them a message: a scrape cannot make an actor wait. /health and

@@ -140,6 +140,19 @@ zkv_metrics_peer (uint64_t id)
     return NULL;
 }
 
+void
+zkv_metrics_peer_release (zkv_metrics_peer_t *peer)
+{
+    if (!peer)
+        return;
+    atomic_store (&peer->sent_bytes.value, 0);
+    atomic_store (&peer->received_bytes.value, 0);
+    for (size_t i = 0; i <= ZKV_BUCKETS_MAX; i++)
+        atomic_store (&peer->round_trip.counts [i], 0);
+    atomic_store (&peer->round_trip.sum_nsecs, 0);
+    atomic_store (&peer->id, 0);
+}
+
 const zkv_desc_t *
 zkv_metrics_request (const char *op, size_t op_size, size_t *index)
 {
@@ -339,9 +352,9 @@ s_print_zkv (FILE *out)
     s_family (out, "zkv_alarms_active", "gauge",
               "Whether this alarm is raised in the cluster: 1 if it is, 0 otherwise.");
     fprintf (out, "zkv_alarms_active{alarm=\"NOSPACE\"} %" PRId64 "\n",
-             s_value (&zkv_metrics.alarms_active [1]));
+             s_value (&zkv_metrics.alarms_active [ZKV_ALARM_TYPE_NOSPACE]));
     fprintf (out, "zkv_alarms_active{alarm=\"CORRUPT\"} %" PRId64 "\n",
-             s_value (&zkv_metrics.alarms_active [2]));
+             s_value (&zkv_metrics.alarms_active [ZKV_ALARM_TYPE_CORRUPT]));
     s_family (out, "zkv_actor_inbox_depth", "gauge",
               "Messages sent to this actor's inbox that it has not received yet.");
     for (size_t i = 0; i < ZKV_ACTOR_COUNT; i++)

@@ -74,6 +74,10 @@ typedef struct {
     zkv_counter_t handled;              //  received
 } zkv_metrics_actor_t;
 
+//  Alarm types, etcd's numbers (zkv_alarm_table.h's ZKV_ALARM_*)
+#define ZKV_ALARM_TYPE_NOSPACE 1
+#define ZKV_ALARM_TYPE_CORRUPT 2
+
 //  gRPC status codes, in their numeric order (grpc_code labels)
 #define ZKV_GRPC_CODES 17
 
@@ -90,7 +94,7 @@ typedef struct {
     zkv_counter_t started [ZKV_REQ_COUNT];
     zkv_counter_t handled [ZKV_REQ_COUNT][ZKV_GRPC_CODES];
     zkv_histogram_t handling [ZKV_REQ_COUNT];
-    zkv_gauge_t alarms_active [3];      //  by alarm type (1 NOSPACE, 2 CORRUPT)
+    zkv_gauge_t alarms_active [3];      //  by alarm type, etcd's numbers
     zkv_metrics_peer_t peers [ZKV_METRICS_PEERS];
     zkv_metrics_actor_t actors [ZKV_ACTOR_COUNT];
     _Atomic int64_t start_time_usecs;   //  wall clock, for process_start_time_seconds
@@ -130,6 +134,11 @@ void
 //  The slot of peer id (taken if it has none; NULL when all are taken)
 zkv_metrics_peer_t *
     zkv_metrics_peer (uint64_t id);
+
+//  Gives a peer's slot back (the peer is gone): its series end, and the
+//  slot starts from zero for the next peer that takes it
+void
+    zkv_metrics_peer_release (zkv_metrics_peer_t *peer);
 
 //  The client request named op (as requests name themselves); NULL if none
 const zkv_desc_t *

@@ -228,6 +228,18 @@ s_read_str (const uint8_t *data, size_t size, size_t pos, char *text, size_t tex
     return 0;
 }
 
+//  Reads the header of a map at *pos: true, with *pos past it and its
+//  entries' count, if a whole map header is there
+static bool
+s_map_open (const uint8_t *data, size_t size, size_t *pos, uint64_t *entries)
+{
+    uint64_t skip, items;
+    const char *why;
+    bool is_map = *pos < size && ((data [*pos] >= 0x80 && data [*pos] <= 0x8f)
+                                  || data [*pos] == 0xde || data [*pos] == 0xdf);
+    return is_map && s_header (data, size, pos, &skip, &items, entries, &why) == 0;
+}
+
 void
 zkv_wire_peek (const void *bytes, size_t size, bool *has_id, uint64_t *id,
                char *op, size_t op_size)
@@ -236,11 +248,8 @@ zkv_wire_peek (const void *bytes, size_t size, bool *has_id, uint64_t *id,
     *has_id = false;
     op [0] = 0;
     size_t pos = 0;
-    uint64_t skip, items, entries;
-    const char *why;
-    bool is_map = size > 0 && ((data [0] >= 0x80 && data [0] <= 0x8f)
-                               || data [0] == 0xde || data [0] == 0xdf);
-    if (!is_map || s_header (data, size, &pos, &skip, &items, &entries, &why))
+    uint64_t entries;
+    if (!s_map_open (data, size, &pos, &entries))
         return;
     for (uint64_t i = 0; i < entries; i++) {
         //  "id" and "op" pack as fixstr a2 'i' 'd' / a2 'o' 'p'
@@ -262,11 +271,8 @@ zkv_wire_error_code (const void *bytes, size_t size, char *code, size_t code_siz
 {
     const uint8_t *data = (const uint8_t *) bytes;
     size_t pos = 0;
-    uint64_t skip, items, entries;
-    const char *why;
-    bool is_map = size > 0 && ((data [0] >= 0x80 && data [0] <= 0x8f)
-                               || data [0] == 0xde || data [0] == 0xdf);
-    if (!is_map || s_header (data, size, &pos, &skip, &items, &entries, &why))
+    uint64_t entries;
+    if (!s_map_open (data, size, &pos, &entries))
         return false;
     //  An error_response's entries are "header" and "error": any other
     //  key is a response's, whose other values are not walked
@@ -284,9 +290,7 @@ zkv_wire_error_code (const void *bytes, size_t size, char *code, size_t code_siz
         }
         //  the error: a map with "code" (and "message")
         uint64_t error_entries;
-        if (!((data [pos] >= 0x80 && data [pos] <= 0x8f) || data [pos] == 0xde
-              || data [pos] == 0xdf)
-        ||  s_header (data, size, &pos, &skip, &items, &error_entries, &why))
+        if (!s_map_open (data, size, &pos, &error_entries))
             return false;
         for (uint64_t j = 0; j < error_entries; j++) {
             bool is_code = size - pos >= 5 && memcmp (data + pos, "\xa4" "code", 5) == 0;

@@ -2,7 +2,6 @@
     promtool), /health with etcd's JSON and reasons, /livez, /readyz, and
     its bounds (connections, request size, methods), on real members. */
 #include <criterion/criterion.h>
-#include <curl/curl.h>
 #include <czmq.h>
 #include <netinet/in.h>
 #include <arpa/inet.h>
@@ -10,6 +9,7 @@
 
 #include "cluster_fixture.h"
 #include "eventually.h"
+#include "metrics_fixture.h"
 #include "zkv_client.h"
 #include "zkv_testnode.h"
 
@@ -19,69 +19,6 @@ static void
 s_stop_node (void)
 {
     zkv_testnode_destroy (&s_node);
-}
-
-//  ---------------------------------------------------------------------
-//  HTTP, as a scraper or a load balancer asks
-
-typedef struct {
-    long status;                        //  0: no answer
-    char *body;                         //  (NUL-terminated)
-    size_t size;
-} s_http_t;
-
-static size_t
-s_collect (char *data, size_t size, size_t count, void *arg)
-{
-    s_http_t *answer = (s_http_t *) arg;
-    char *grown = realloc (answer->body, answer->size + size * count + 1);
-    cr_assert_not_null (grown);
-    memcpy (grown + answer->size, data, size * count);
-    answer->size += size * count;
-    grown [answer->size] = 0;
-    answer->body = grown;
-    return size * count;
-}
-
-//  method (GET, HEAD, POST) of url + path
-static s_http_t
-s_http (const char *method, const char *url, const char *path)
-{
-    s_http_t answer = { 0, strdup (""), 0 };
-    char *full = zsys_sprintf ("%s%s", url, path);
-    CURL *curl = curl_easy_init ();
-    curl_easy_setopt (curl, CURLOPT_URL, full);
-    curl_easy_setopt (curl, CURLOPT_CUSTOMREQUEST, method);
-    if (streq (method, "HEAD"))
-        curl_easy_setopt (curl, CURLOPT_NOBODY, 1L);
-    curl_easy_setopt (curl, CURLOPT_TIMEOUT_MS, 10000L);
-    curl_easy_setopt (curl, CURLOPT_WRITEFUNCTION, s_collect);
-    curl_easy_setopt (curl, CURLOPT_WRITEDATA, &answer);
-    if (curl_easy_perform (curl) == CURLE_OK)
-        curl_easy_getinfo (curl, CURLINFO_RESPONSE_CODE, &answer.status);
-    curl_easy_cleanup (curl);
-    zstr_free (&full);
-    return answer;
-}
-
-static s_http_t
-s_get (const char *url, const char *path)
-{
-    return s_http ("GET", url, path);
-}
-
-//  The value of the sample named (with its labels) exactly so, -1 if none
-static double
-s_sample (const char *metrics, const char *name)
-{
-    size_t length = strlen (name);
-    for (const char *line = metrics; line && *line; line = strchr (line, '\n')) {
-        if (*line == '\n')
-            line++;
-        if (strncmp (line, name, length) == 0 && line [length] == ' ')
-            return atof (line + length + 1);
-    }
-    return -1;
 }
 
 //  Where a member says it serves metrics (its Status)
@@ -99,36 +36,6 @@ s_metrics_url (const char *endpoint)
     zkv_msg_destroy (&reply);
     zkv_client_destroy (&client);
     return url;
-}
-
-//  promtool's verdict on metrics: its exit code, with the lint lines left
-//  once those of etcd's own names are taken out (etcd keeps names
-//  Prometheus's linter dislikes, and zkv keeps etcd's: dashboards use them)
-static int
-s_promtool (const char *metrics, char *remarks, size_t size)
-{
-    const char *argv [] = { "/usr/bin/promtool", "check", "metrics", NULL };
-    zkv_run_t run = zkv_run (metrics, argv);
-    const char *etcds [] = {
-        "etcd_debugging_mvcc_keys_total non-counter metrics should not have \"_total\" suffix",
-        "etcd_server_proposals_applied_total non-counter metrics should not have \"_total\" suffix",
-        "etcd_server_proposals_committed_total non-counter metrics should not have \"_total\" suffix",
-        "etcd_server_snapshot_apply_in_progress_total non-counter metrics should not have "
-        "\"_total\" suffix"
-    };
-    *remarks = 0;
-    char *lines = zsys_sprintf ("%s%s", run.out, run.err);
-    for (char *line = strtok (lines, "\n"); line; line = strtok (NULL, "\n")) {
-        bool known = false;
-        for (size_t i = 0; i < sizeof etcds / sizeof etcds [0]; i++)
-            known |= streq (line, etcds [i]);
-        if (!known)
-            snprintf (remarks + strlen (remarks), size - strlen (remarks), "%s\n", line);
-    }
-    zstr_free (&lines);
-    int code = run.code;
-    zkv_run_free (&run);
-    return code;
 }
 
 static zkv_bin_t
@@ -169,56 +76,75 @@ Test (metrics, a_member_serves_its_metrics_and_health_as_etcd_does, .fini = s_st
     zkv_msg_destroy (&reply);
     zkv_client_destroy (&client);
 
-    s_http_t metrics = s_get (url, "/metrics");
+    mf_http_t metrics = mf_get (url, "/metrics");
     cr_assert_eq (metrics.status, 200);
     const char *text = metrics.body;
-    cr_assert_eq (s_sample (text, "etcd_server_has_leader"), 1);
-    cr_assert_eq (s_sample (text, "etcd_server_is_leader"), 1);
-    cr_assert_eq (s_sample (text, "etcd_server_is_learner"), 0);
-    cr_assert_eq (s_sample (text, "etcd_server_leader_changes_seen_total"), 1);
-    cr_assert_eq (s_sample (text, "etcd_debugging_mvcc_keys_total"), 4);
-    cr_assert_eq (s_sample (text, "etcd_server_proposals_pending"), 0);
-    cr_assert_geq (s_sample (text, "etcd_server_proposals_applied_total"), 6);
-    cr_assert_geq (s_sample (text, "etcd_disk_wal_fsync_duration_seconds_count"), 6);
-    cr_assert_geq (s_sample (text, "etcd_disk_backend_commit_duration_seconds_count"), 6);
-    cr_assert_eq (s_sample (text, "grpc_server_handled_total{grpc_code=\"OK\",grpc_method=\"Put\","
+    cr_assert_eq (mf_sample (text, "etcd_server_has_leader"), 1);
+    cr_assert_eq (mf_sample (text, "etcd_server_is_leader"), 1);
+    cr_assert_eq (mf_sample (text, "etcd_server_is_learner"), 0);
+    cr_assert_eq (mf_sample (text, "etcd_server_leader_changes_seen_total"), 1);
+    cr_assert_eq (mf_sample (text, "etcd_debugging_mvcc_keys_total"), 4);
+    cr_assert_eq (mf_sample (text, "etcd_server_proposals_pending"), 0);
+    cr_assert_geq (mf_sample (text, "etcd_server_proposals_applied_total"), 6);
+    cr_assert_geq (mf_sample (text, "etcd_disk_wal_fsync_duration_seconds_count"), 6);
+    cr_assert_geq (mf_sample (text, "etcd_disk_backend_commit_duration_seconds_count"), 6);
+    cr_assert_eq (mf_sample (text, "grpc_server_handled_total{grpc_code=\"OK\",grpc_method=\"Put\","
                                   "grpc_service=\"etcdserverpb.KV\",grpc_type=\"unary\"}"), 5);
-    cr_assert_eq (s_sample (text, "grpc_server_handled_total{grpc_code=\"OutOfRange\","
+    cr_assert_eq (mf_sample (text, "grpc_server_handled_total{grpc_code=\"OutOfRange\","
                                   "grpc_method=\"Range\",grpc_service=\"etcdserverpb.KV\","
                                   "grpc_type=\"unary\"}"), 1);
-    cr_assert_eq (s_sample (text, "grpc_server_started_total{grpc_method=\"Put\","
+    cr_assert_eq (mf_sample (text, "grpc_server_started_total{grpc_method=\"Put\","
                                   "grpc_service=\"etcdserverpb.KV\",grpc_type=\"unary\"}"), 5);
-    cr_assert_eq (s_sample (text, "grpc_server_handling_seconds_count{grpc_method=\"Put\","
+    cr_assert_eq (mf_sample (text, "grpc_server_handling_seconds_count{grpc_method=\"Put\","
                                   "grpc_service=\"etcdserverpb.KV\",grpc_type=\"unary\"}"), 5);
-    cr_assert_gt (s_sample (text, "etcd_network_client_grpc_received_bytes_total"), 0);
-    cr_assert_gt (s_sample (text, "etcd_mvcc_db_total_size_in_bytes"), -1);
-    cr_assert_eq (s_sample (text, "etcd_server_quota_backend_bytes"), 2147483648.0);
-    cr_assert_eq (s_sample (text, "zkv_alarms_active{alarm=\"NOSPACE\"}"), 0);
-    cr_assert_eq (s_sample (text, "zkv_actor_inbox_depth{actor=\"storage\"}"), 0);
-    cr_assert_gt (s_sample (text, "zkv_actor_messages_total{actor=\"storage\"}"), 0);
-    cr_assert_gt (s_sample (text, "process_resident_memory_bytes"), 1000000);
-    cr_assert_gt (s_sample (text, "process_open_fds"), 3);
-    cr_assert_gt (s_sample (text, "process_start_time_seconds"), 1.7e9);
-    char remarks [4096];
-    int code = s_promtool (text, remarks, sizeof remarks);
-    cr_assert (code == 0 || (code == 3 && !*remarks), "promtool: exit %d:\n%s", code, remarks);
+    cr_assert_gt (mf_sample (text, "etcd_network_client_grpc_received_bytes_total"), 0);
+    cr_assert_gt (mf_sample (text, "etcd_mvcc_db_total_size_in_bytes"), -1);
+    cr_assert_eq (mf_sample (text, "etcd_server_quota_backend_bytes"), 2147483648.0);
+    cr_assert_eq (mf_sample (text, "zkv_alarms_active{alarm=\"NOSPACE\"}"), 0);
+    cr_assert_eq (mf_sample (text, "zkv_actor_inbox_depth{actor=\"storage\"}"), 0);
+    cr_assert_gt (mf_sample (text, "zkv_actor_messages_total{actor=\"storage\"}"), 0);
+    cr_assert_gt (mf_sample (text, "process_resident_memory_bytes"), 1000000);
+    cr_assert_gt (mf_sample (text, "process_open_fds"), 3);
+    cr_assert_gt (mf_sample (text, "process_start_time_seconds"), 1.7e9);
+    char other [4096];
+    cr_assert (mf_promtool_passes (text, other, sizeof other), "promtool check metrics: %s",
+               other);
     free (metrics.body);
 
-    s_http_t health = s_get (url, "/health");
+    mf_http_t health = mf_get (url, "/health");
     cr_assert_eq (health.status, 200);
     cr_assert_str_eq (health.body, "{\"health\":\"true\",\"reason\":\"\"}");
     free (health.body);
-    s_http_t livez = s_get (url, "/livez"), readyz = s_get (url, "/readyz");
-    cr_assert_eq (livez.status, 200);
-    cr_assert_str_eq (livez.body, "ok");
-    cr_assert_eq (readyz.status, 200);
-    cr_assert_str_eq (readyz.body, "ok");
-    free (livez.body);
-    free (readyz.body);
-    s_http_t head = s_http ("HEAD", url, "/metrics");
+    //  etcd 3.6's named checks, their query and sub-paths
+    const char *checks [][3] = {
+        { "/livez", "200", "{\"health\":\"true\",\"reason\":\"[+]serializable_read ok\\n\"}" },
+        { "/readyz", "200", "{\"health\":\"true\",\"reason\":\"[+]data_corruption ok\\n"
+                            "[+]serializable_read ok\\n\"}" },
+        { "/readyz?exclude=serializable_read", "200",
+          "{\"health\":\"true\",\"reason\":\"[+]data_corruption ok\\n\"}" },
+        { "/readyz?allowlist=serializable_read", "200",
+          "{\"health\":\"true\",\"reason\":\"[+]serializable_read ok\\n\"}" },
+        { "/readyz/data_corruption", "200",
+          "{\"health\":\"true\",\"reason\":\"[+]data_corruption ok\\n\"}" },
+        { "/livez?exclude=nope", "400",
+          "some health checks cannot be excluded: no matches for \"nope\"\n" },
+        { "/readyz?exclude=data_corruption&allowlist=serializable_read", "400",
+          "both an allowlist and an exclude list are specified in the query\n" },
+        { "/health?serializable=true", "200", "{\"health\":\"true\",\"reason\":\"\"}" },
+    };
+    for (size_t i = 0; i < sizeof checks / sizeof checks [0]; i++) {
+        mf_http_t answer = mf_get (url, checks [i][0]);
+        cr_assert_eq (answer.status, atol (checks [i][1]), "%s: %ld", checks [i][0],
+                      answer.status);
+        cr_assert_str_eq (answer.body, checks [i][2], "%s", checks [i][0]);
+        free (answer.body);
+    }
+    char *metrics_url = zsys_sprintf ("%s/metrics", url);
+    mf_http_t head = mf_http ("HEAD", metrics_url);
     cr_assert_eq (head.status, 200);
     free (head.body);
-    s_http_t post = s_http ("POST", url, "/metrics"), missing = s_get (url, "/v3/kv/range");
+    mf_http_t post = mf_http ("POST", metrics_url), missing = mf_get (url, "/v3/kv/range");
+    zstr_free (&metrics_url);
     cr_assert_eq (post.status, 405);
     cr_assert_eq (missing.status, 404);
     free (post.body);
@@ -239,29 +165,49 @@ Test (metrics, an_alarm_makes_health_fail_until_it_is_disarmed, .fini = s_stop_n
     zkv_msg_t *reply = zkv_client_call (client, &zkv_status_desc, &ask, &status);
     uint64_t me = ((zkv_status_response_t *) reply->body)->header->member_id;
     zkv_msg_destroy (&reply);
-    for (uint64_t action = 1; action <= 2; action++) {
-        zkv_alarm_t alarm = { .action = action, .member_id = me, .alarm = 1 };
-        reply = zkv_client_call (client, &zkv_alarm_desc, &alarm, &status);
-        cr_assert (reply && !zkv_reply_error (reply));
-        zkv_msg_destroy (&reply);
-        s_http_t health = s_get (url, "/health");
-        if (action == 1) {
-            cr_assert_eq (health.status, 503);
-            cr_assert_str_eq (health.body, "{\"health\":\"false\",\"reason\":\"ALARM NOSPACE\"}");
-            s_http_t metrics = s_get (url, "/metrics");
-            cr_assert_eq (s_sample (metrics.body, "zkv_alarms_active{alarm=\"NOSPACE\"}"), 1);
-            free (metrics.body);
-            //  Ready still: NOSPACE refuses writes, the member serves reads
-            s_http_t readyz = s_get (url, "/readyz");
-            cr_assert_eq (readyz.status, 200);
+    //  NOSPACE, then CORRUPT: activated, then disarmed
+    const char *names [] = { NULL, "NOSPACE", "CORRUPT" };
+    for (uint64_t type = 1; type <= 2; type++)
+        for (uint64_t action = 1; action <= 2; action++) {
+            zkv_alarm_t alarm = { .action = action, .member_id = me, .alarm = type };
+            reply = zkv_client_call (client, &zkv_alarm_desc, &alarm, &status);
+            cr_assert (reply && !zkv_reply_error (reply));
+            zkv_msg_destroy (&reply);
+            mf_http_t health = mf_get (url, "/health"), readyz = mf_get (url, "/readyz");
+            mf_http_t metrics = mf_get (url, "/metrics");
+            char sample [64], body [128];
+            snprintf (sample, sizeof sample, "zkv_alarms_active{alarm=\"%s\"}", names [type]);
+            cr_assert_eq (mf_sample (metrics.body, sample), action == 1);
+            if (action == 1) {
+                cr_assert_eq (health.status, 503);
+                snprintf (body, sizeof body, "{\"health\":\"false\",\"reason\":\"ALARM %s\"}\n",
+                          names [type]);
+                cr_assert_str_eq (health.body, body);
+                //  As kubeadm's liveness probe asks it
+                char query [64];
+                snprintf (query, sizeof query, "/health?exclude=%s&serializable=true",
+                          names [type]);
+                mf_http_t probe = mf_get (url, query);
+                cr_assert_eq (probe.status, 200, "%s", probe.body);
+                free (probe.body);
+            }
+            else {
+                cr_assert_eq (health.status, 200);
+                cr_assert_str_eq (health.body, "{\"health\":\"true\",\"reason\":\"\"}");
+            }
+            //  Ready while NOSPACE (the member serves reads), not while CORRUPT
+            if (type == 2 && action == 1) {
+                cr_assert_eq (readyz.status, 503);
+                cr_assert_str_eq (readyz.body, "{\"health\":\"false\",\"reason\":\"[-]"
+                                  "data_corruption failed: Alarm active: CORRUPT\\n"
+                                  "[+]serializable_read ok\\n\"}\n");
+            }
+            else
+                cr_assert_eq (readyz.status, 200, "%s", readyz.body);
+            free (health.body);
             free (readyz.body);
+            free (metrics.body);
         }
-        else {
-            cr_assert_eq (health.status, 200);
-            cr_assert_str_eq (health.body, "{\"health\":\"true\",\"reason\":\"\"}");
-        }
-        free (health.body);
-    }
     zkv_client_destroy (&client);
     zstr_free (&url);
 }
@@ -271,9 +217,9 @@ Test (metrics, an_alarm_makes_health_fail_until_it_is_disarmed, .fini = s_stop_n
 static bool
 s_no_leader_told (void *url)
 {
-    s_http_t health = s_get ((const char *) url, "/health");
+    mf_http_t health = mf_get ((const char *) url, "/health");
     bool told = health.status == 503
-             && streq (health.body, "{\"health\":\"false\",\"reason\":\"RAFT NO LEADER\"}");
+             && streq (health.body, "{\"health\":\"false\",\"reason\":\"RAFT NO LEADER\"}\n");
     free (health.body);
     return told;
 }
@@ -292,7 +238,7 @@ Test (metrics, a_member_without_a_quorum_is_not_healthy, .fini = cf_teardown)
     }
     const char *url = zkv_harness_metrics (cf_cluster, survivor);
     cr_assert (url && *url);
-    s_http_t health = s_get (url, "/health");
+    mf_http_t health = mf_get (url, "/health");
     cr_assert_eq (health.status, 200, "%s", health.body);
     free (health.body);
     for (size_t i = 0; i < zkv_harness_size (cf_cluster); i++) {
@@ -302,15 +248,47 @@ Test (metrics, a_member_without_a_quorum_is_not_healthy, .fini = cf_teardown)
     }
     cr_assert (eventually (s_no_leader_told, (void *) url, 20000),
                "the survivor never said RAFT NO LEADER");
-    s_http_t readyz = s_get (url, "/readyz"), livez = s_get (url, "/livez");
-    cr_assert_eq (readyz.status, 503);
-    cr_assert_str_eq (readyz.body, "not ready: RAFT NO LEADER");
-    cr_assert_eq (livez.status, 200);
+    //  It still serves serializable reads: live and ready as etcd 3.6 says
+    //  it, and healthy when asked for those alone
+    mf_http_t readyz = mf_get (url, "/readyz"), livez = mf_get (url, "/livez");
+    mf_http_t serializable = mf_get (url, "/health?serializable=true");
+    cr_assert_eq (readyz.status, 200, "%s", readyz.body);
+    cr_assert_eq (livez.status, 200, "%s", livez.body);
+    cr_assert_eq (serializable.status, 200, "%s", serializable.body);
     free (readyz.body);
     free (livez.body);
-    s_http_t metrics = s_get (url, "/metrics");
-    cr_assert_eq (s_sample (metrics.body, "etcd_server_has_leader"), 0);
+    free (serializable.body);
+    mf_http_t metrics = mf_get (url, "/metrics");
+    cr_assert_eq (mf_sample (metrics.body, "etcd_server_has_leader"), 0);
     free (metrics.body);
+}
+
+//  A learner that follows is healthy (its probe read is serializable), and
+//  says it is a learner
+static bool
+s_healthy_learner (void *url)
+{
+    mf_http_t health = mf_get ((const char *) url, "/health");
+    mf_http_t metrics = mf_get ((const char *) url, "/metrics");
+    bool healthy = health.status == 200
+                && mf_sample (metrics.body, "etcd_server_is_learner") == 1
+                && mf_sample (metrics.body, "etcd_server_has_leader") == 1;
+    free (health.body);
+    free (metrics.body);
+    return healthy;
+}
+
+Test (metrics, a_learner_that_follows_is_healthy, .fini = cf_teardown)
+{
+    cf_up (NULL);
+    char leader [32], error [256];
+    cf_leader (leader, sizeof leader);
+    cr_assert_eq (zkv_harness_add (cf_cluster, "n4", false, false, 30000, error, sizeof error),
+                  0, "%s", error);
+    const char *url = zkv_harness_metrics (cf_cluster, "n4");
+    cr_assert (url && *url);
+    cr_assert (eventually (s_healthy_learner, (void *) url, 20000),
+               "the learner never said it is healthy");
 }
 
 //  ---------------------------------------------------------------------
@@ -327,7 +305,7 @@ s_connect (const char *url)
     return fd;
 }
 
-Test (metrics, connections_past_the_limit_are_closed_and_the_member_serves_on,
+Test (metrics, connections_past_the_limit_wait_and_the_member_serves_on,
       .fini = s_stop_node)
 {
     const char *flags [] = { "--listen-metrics", "http://127.0.0.1:0",
@@ -339,7 +317,7 @@ Test (metrics, connections_past_the_limit_are_closed_and_the_member_serves_on,
     //  its request is answered only once one of them has gone
     int held [2] = { s_connect (url), s_connect (url) };
     int third = s_connect (url);
-    const char *request = "GET /livez HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+    const char *request = "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
     cr_assert_eq (send (third, request, strlen (request), MSG_NOSIGNAL), (ssize_t) strlen (request));
     char answer [64] = "";
     struct timeval wait = { 1, 0 };
@@ -360,7 +338,6 @@ Test (metrics, connections_past_the_limit_are_closed_and_the_member_serves_on,
     cr_assert_gt (recv (third, answer, sizeof answer - 1, 0), 0);
     cr_assert (strncmp (answer, "HTTP/1.1 200", 12) == 0, "answered %s", answer);
     close (third);
-    close (held [1]);
 
     //  A request larger than 16 KiB (headers) is refused, not read on
     int fd = s_connect (url);
@@ -377,9 +354,15 @@ Test (metrics, connections_past_the_limit_are_closed_and_the_member_serves_on,
     close (fd);
     free (big);
     zstr_free (&huge);
-    s_http_t after = s_get (url, "/livez");
+    mf_http_t after = mf_get (url, "/livez");
     cr_assert_eq (after.status, 200);
     free (after.body);
+
+    //  The connection held idle all along is closed after 10 s
+    wait.tv_sec = 20;
+    setsockopt (held [1], SOL_SOCKET, SO_RCVTIMEO, &wait, sizeof wait);
+    cr_assert_eq (recv (held [1], answer, sizeof answer, 0), 0, "an idle connection stays");
+    close (held [1]);
     zstr_free (&url);
 }
 

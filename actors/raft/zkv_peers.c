@@ -210,6 +210,7 @@ s_peer_clear (s_peer_t *peer)
     zlistx_destroy (&peer->delayed);
     free (peer->queued);
     free (peer->endpoint);
+    zkv_metrics_peer_release (peer->metrics);
     memset (peer, 0, sizeof *peer);
 }
 
