@@ -33,6 +33,7 @@
     second = successes / the time from the start until the last put ended.
     =========================================================================
 */
+#include <errno.h>
 #include <limits.h>
 #include <math.h>
 #include <stdlib.h>
