@@ -385,3 +385,37 @@ Test (engine, a_bulk_load_refuses_keys_out_of_order)
     cr_assert_null (got);
     zkv_engine_destroy (&engine);
 }
+
+//  Table files index their blocks in partitions, so that no index block
+//  outgrows a shard of the block cache, whatever the keys' length (with
+//  one index block per file, 256-byte keys made index blocks of megabytes,
+//  read and decompressed again by every seek)
+Test (engine, table_files_have_partitioned_indexes)
+{
+    zkv_engine_t *engine = s_open ("db");
+    char key [300];
+    const zkv_cf_t families [] = { ZKV_CF_KEY, ZKV_CF_INDEX, ZKV_CF_RAFT_LOG };
+    for (size_t f = 0; f < sizeof families / sizeof families [0]; f++)
+        for (int i = 0; i < 3000; i++) {
+            memset (key, 0, sizeof key);
+            snprintf (key, sizeof key, "key-%06d", i);
+            key [sizeof key - 1] = 'x';
+            char *error = NULL;
+            cr_assert_eq (zkv_engine_put (engine, families [f], key, sizeof key, "v", 1, false,
+                                          &error), 0, "%s", error);
+        }
+    char *error = NULL;
+    cr_assert_eq (zkv_engine_flush (engine, &error), 0, "%s", error);
+    for (size_t f = 0; f < sizeof families / sizeof families [0]; f++) {
+        char *text = rocksdb_property_value_cf (zkv_engine_db (engine),
+                                                zkv_engine_cf (engine, families [f]),
+                                                "rocksdb.aggregated-table-properties");
+        cr_assert_not_null (text);
+        const char *partitions = strstr (text, "# index partitions=");
+        cr_assert_not_null (partitions, "no partitioned index in family %d: %s",
+                            (int) families [f], text);
+        cr_assert_gt (atoi (partitions + strlen ("# index partitions=")), 1, "%s", text);
+        rocksdb_free (text);
+    }
+    zkv_engine_destroy (&engine);
+}
