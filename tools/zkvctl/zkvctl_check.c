@@ -123,6 +123,7 @@ static int
 s_parse (zkvctl_t *ctl, bool perf, int argc, char **argv, s_options_t *options,
          const s_load_t **load)
 {
+    memset (options, 0, sizeof *options);   //  the flags set only what is given
     const char *name = perf? "performance": "datascale";
     char load_help [160], prefix_help [96], prefix_default [64];
     snprintf (load_help, sizeof load_help, "The %s check's workload model. Accepted "
