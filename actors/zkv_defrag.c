@@ -52,6 +52,36 @@ s_disk_holds (self_t *self, zkv_result_t *status)
     return -1;
 }
 
+//  The raft log is compacted last, and only when that frees anything (a
+//  range deletion of entries raft compacted away is in its table files)
+//  and the disk holds a rewrite of all of it then: it is not counted in
+//  what the defragmentation needs before it starts (zkv_engine_defrag_need),
+//  since a log of large entries nobody deleted would be rewritten whole for
+//  nothing, and could refuse the defragmentation that frees the rest
+static bool
+s_raft_log_worth_it (self_t *self)
+{
+    zkv_engine_t *engine = self->args->engine;
+    if (!zkv_engine_defrag_frees (engine, ZKV_CF_RAFT_LOG))
+        return false;
+    if (!zkv_space_enabled (self->space))
+        return true;
+    char *error = NULL;
+    if (zkv_space_measure (self->space, zclock_mono (), &error)) {
+        free (error);
+        return false;
+    }
+    const zkv_space_view_t *view = zkv_space_view (self->space);
+    int64_t room = view->free - view->memtables - view->compaction;
+    int64_t need = (int64_t) zkv_engine_property (engine, ZKV_CF_RAFT_LOG,
+                                                  "rocksdb.total-sst-files-size");
+    if (room >= need)
+        return true;
+    zsys_warning ("defrag: the raft log (%lld bytes) not compacted: the disk has %lld free "
+                  "besides what RocksDB owes it", (long long) need, (long long) room);
+    return false;
+}
+
 //  Flushes and compacts every family; fills response, or status on failure
 static int
 s_defragment (self_t *self, zkv_defragment_response_t *response, zkv_result_t *status)
@@ -64,7 +94,8 @@ s_defragment (self_t *self, zkv_defragment_response_t *response, zkv_result_t *s
     char *error = NULL;
     int rc = zkv_engine_flush (engine, &error);
     for (int cf = 0; cf < ZKV_CF_COUNT && rc == 0; cf++)
-        rc = zkv_engine_compact (engine, (zkv_cf_t) cf, &error);
+        if (cf != ZKV_CF_RAFT_LOG || s_raft_log_worth_it (self))
+            rc = zkv_engine_compact (engine, (zkv_cf_t) cf, &error);
     if (rc) {
         zsys_error ("defrag: %s", error);
         zkv_status_set (status, ZKV_ERR_INTERNAL, "%s", error);

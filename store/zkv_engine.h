@@ -200,10 +200,16 @@ void
 int64_t
     zkv_engine_compaction_bound (zkv_engine_t *self, const int64_t low [ZKV_CF_COUNT]);
 
+//  True if a compaction of cf may free anything: every family but the
+//  raft log, and the raft log while its table files hold a range deletion
+//  (of entries raft compacted away; a flush puts the memtables' there)
+bool
+    zkv_engine_defrag_frees (zkv_engine_t *self, zkv_cf_t cf);
+
 //  What a defragmentation (zkv_engine_flush, then zkv_engine_compact of
 //  each family in turn) writes before it drops what it rewrote: the data
-//  in use of the largest family (as zkv_engine_sizes estimates it; all of
-//  the raft log, whose compacted entries RocksDB's estimate does not see)
+//  in use of the largest family but the raft log (as zkv_engine_sizes
+//  estimates it), whose compaction the defragmentation judges at its turn
 int64_t
     zkv_engine_defrag_need (zkv_engine_t *self);
 
