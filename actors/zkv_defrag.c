@@ -22,24 +22,36 @@ typedef struct {
     bool terminated;
 } self_t;
 
-//  A defragmentation writes what it keeps before it drops what it
-//  rewrote: it goes only when the disk holds that besides what RocksDB
-//  owes it already (the reserve, released when NOSPACE was raised, is
-//  there for this: it is not counted as owed). Returns 0, or -1 with
-//  status set (the member goes on: better than a full disk)
-static int
-s_disk_holds (self_t *self, zkv_result_t *status)
+//  The disk's room besides what RocksDB owes it already (the reserve,
+//  released when NOSPACE was raised, is there for a defragmentation: it is
+//  not counted as owed), in *room: true when the free-disk guard is on and
+//  could measure it (a failed measure is logged)
+static bool
+s_room (self_t *self, int64_t *room)
 {
     if (!zkv_space_enabled (self->space))
-        return 0;
+        return false;
     char *error = NULL;
     if (zkv_space_measure (self->space, zclock_mono (), &error)) {
         zsys_warning ("defrag: %s", error);
         free (error);
-        return 0;                       //  no figures: as before the guard
+        return false;
     }
     const zkv_space_view_t *view = zkv_space_view (self->space);
-    int64_t room = view->free - view->memtables - view->compaction;
+    *room = view->free - view->memtables - view->compaction;
+    return true;
+}
+
+//  A defragmentation writes what it keeps before it drops what it
+//  rewrote: it goes only when the disk has room for that (or no figures
+//  say otherwise: as before the guard). Returns 0, or -1 with status set
+//  (the member goes on: better than a full disk)
+static int
+s_disk_holds (self_t *self, zkv_result_t *status)
+{
+    int64_t room;
+    if (!s_room (self, &room))
+        return 0;
     int64_t need = zkv_engine_defrag_need (self->args->engine);
     if (room >= need)
         return 0;
@@ -54,10 +66,11 @@ s_disk_holds (self_t *self, zkv_result_t *status)
 
 //  The raft log is compacted last, and only when that frees anything (a
 //  range deletion of entries raft compacted away is in its table files)
-//  and the disk holds a rewrite of all of it then: it is not counted in
-//  what the defragmentation needs before it starts (zkv_engine_defrag_need),
-//  since a log of large entries nobody deleted would be rewritten whole for
-//  nothing, and could refuse the defragmentation that frees the rest
+//  and the disk has room for a rewrite of all of it then: it is not
+//  counted in what the defragmentation needs before it starts
+//  (zkv_engine_defrag_need), since a log of large entries nobody deleted
+//  would be rewritten whole for nothing, and could refuse the
+//  defragmentation that frees the rest
 static bool
 s_raft_log_worth_it (self_t *self)
 {
@@ -66,13 +79,9 @@ s_raft_log_worth_it (self_t *self)
         return false;
     if (!zkv_space_enabled (self->space))
         return true;
-    char *error = NULL;
-    if (zkv_space_measure (self->space, zclock_mono (), &error)) {
-        free (error);
-        return false;
-    }
-    const zkv_space_view_t *view = zkv_space_view (self->space);
-    int64_t room = view->free - view->memtables - view->compaction;
+    int64_t room;
+    if (!s_room (self, &room))
+        return false;                   //  no figures: not this optional rewrite
     int64_t need = (int64_t) zkv_engine_property (engine, ZKV_CF_RAFT_LOG,
                                                   "rocksdb.total-sst-files-size");
     if (room >= need)
