@@ -9,14 +9,16 @@
     chunks carry with its term. Each chunk carries about a megabyte of the
     image's bytes; the last one carries its SHA-256.
 
-    Installing streams to disk in bounded memory, in two phases. The
-    chunks land in a spool file as fast as they come (zkv_spool.h: the
-    member's queues never hold a backlog of them, whatever the pace of the
-    rest) while their SHA-256 is computed. Once the last has come and the
-    digest matches, steps read the image back a chunk's worth at a time
-    into table files (zkv_bulk.h; the image holds each family's records in
-    key order), and the last step makes those files replace the families
-    the image carries, in one step that a crash cannot cut in two
+    Installing streams to disk in bounded memory. The chunks land in a
+    spool file as fast as they come (zkv_spool.h: the member's queues
+    never hold a backlog of them, whatever the pace of the rest) while
+    their SHA-256 is computed. Steps read the image back a chunk's worth
+    at a time into table files (zkv_bulk.h; the image holds each family's
+    records in key order), as far as it came, while the rest comes: only
+    files are written before the digest is checked. Once the last chunk
+    has come and the digest matches, steps read the rest, and the last
+    step makes those files replace the families the image carries, in one
+    step that a crash cannot cut in two
     (zkv_replace.h: the member has the old state and applied index, or the
     whole new state and its index, also after a restart). A stream cut
     short, refused or replaced by another, or an image that is not one,
@@ -74,11 +76,18 @@ int
 bool
     zkv_snapshot_in_installing (zkv_snapshot_in_t *self);
 
-//  Installs a chunk's worth of the image received. Returns 0 while there
-//  is more, 1 once it was installed (the families replaced), -1 when it
-//  failed (an image that is not one, a write error: *error says which;
-//  the install is dropped, and the state is as it was unless the failure
-//  handler was told).
+//  True when _step has work: bytes received and not read back yet, or
+//  the install's end
+bool
+    zkv_snapshot_in_has_step (zkv_snapshot_in_t *self);
+
+//  Reads a chunk's worth of the image received into table files (while
+//  the stream comes, or once it has come whole), or, once all of a whole
+//  stream was read, replaces the state with them. Returns 0 while there
+//  is more (or the stream has not come whole), 1 once it was installed
+//  (the families replaced), -1 when it failed (an image that is not one,
+//  a write error: *error says which; the stream or install is dropped,
+//  and the state is as it was unless the failure handler was told).
 int
     zkv_snapshot_in_step (zkv_snapshot_in_t *self, char **error);
 
