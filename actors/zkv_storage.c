@@ -731,9 +731,10 @@ s_apply (self_t *self, const zkv_apply_t *apply, s_answers_t *answers)
         s_answers_send (self, &self->after_compaction);
 }
 
-//  A chunk of a leader's state: it lands on disk, and steps read it into
-//  table files (s_install_step); once the last has come and the stream
-//  checks out, the last step installs them
+//  A chunk of a leader's state: read into table files at once when
+//  nothing waits behind it, or landed on disk for steps to read
+//  (s_install_step); once the last has come and the stream checks out,
+//  the last step installs the files
 static void
 s_install (self_t *self, const zkv_snapshot_chunk_t *chunk)
 {
@@ -750,7 +751,7 @@ s_install (self_t *self, const zkv_snapshot_chunk_t *chunk)
         self->install_began = zclock_mono ();
     }
     char *error = NULL;
-    int rc = zkv_snapshot_in_feed (self->install, chunk, &error);
+    int rc = zkv_snapshot_in_feed (self->install, chunk, zkv_io_ready (self->inbox), &error);
     //  A stream refused is said once, not for each of its chunks
     if (rc < 0 && (chunk->from != self->refused_from || chunk->stream != self->refused_stream)) {
         zsys_warning ("storage: snapshot stream refused: %s", error);

@@ -157,7 +157,8 @@ s_record (void *arg, zkv_cf_t cf, const void *key, size_t key_size, const void *
 }
 
 int
-zkv_snapshot_in_feed (zkv_snapshot_in_t *self, const zkv_snapshot_chunk_t *chunk, char **error)
+zkv_snapshot_in_feed (zkv_snapshot_in_t *self, const zkv_snapshot_chunk_t *chunk, bool backlog,
+                      char **error)
 {
     //  One install at a time, to its end: another stream is the leader
     //  sending again what this member has not said it installed yet
@@ -186,7 +187,13 @@ zkv_snapshot_in_feed (zkv_snapshot_in_t *self, const zkv_snapshot_chunk_t *chunk
         return s_refuse (self, error, "snapshot chunk out of order");
     self->next_seq++;
     zkv_sha256_update (self->digest, chunk->data.data, chunk->data.size);
-    if (zkv_spool_write (self->spool, chunk->data.data, chunk->data.size, error))
+    //  Nothing waiting, neither in the spool nor behind this chunk: it is
+    //  read into table files at once, and never goes through the spool
+    //  (two copies of it less); otherwise it lands there, in its turn
+    int rc = !backlog && zkv_spool_unread (self->spool) == 0
+           ? zkv_image_reader_feed (self->reader, chunk->data.data, chunk->data.size, error)
+           : zkv_spool_write (self->spool, chunk->data.data, chunk->data.size, error);
+    if (rc)
         return s_refuse (self, error, NULL);
     if (!chunk->last)
         return 0;

@@ -9,13 +9,15 @@
     chunks carry with its term. Each chunk carries about a megabyte of the
     image's bytes; the last one carries its SHA-256.
 
-    Installing streams to disk in bounded memory. The chunks land in a
-    spool file as fast as they come (zkv_spool.h: the member's queues
-    never hold a backlog of them, whatever the pace of the rest) while
-    their SHA-256 is computed. Steps read the image back a chunk's worth
-    at a time into table files (zkv_bulk.h; the image holds each family's
-    records in key order), as far as it came, while the rest comes: only
-    files are written before the digest is checked. Once the last chunk
+    Installing streams to disk in bounded memory. Each chunk's SHA-256
+    is computed as it comes. A chunk with nothing waiting (neither before
+    it nor behind it) is read at once into table files (zkv_bulk.h; the
+    image holds each family's records in key order); otherwise it lands
+    in a spool file (zkv_spool.h: the member's queues never hold a
+    backlog of chunks, whatever the pace of the rest), and steps read the
+    spool back a chunk's worth at a time into the files, as far as the
+    stream came, while the rest comes: only files are written before the
+    digest is checked. Once the last chunk
     has come and the digest matches, steps read the rest, and the last
     step makes those files replace the families the image carries, in one
     step that a crash cannot cut in two
@@ -63,14 +65,16 @@ zkv_snapshot_in_t *
 void
     zkv_snapshot_in_destroy (zkv_snapshot_in_t **self_p);
 
-//  Takes one chunk. Returns 0 while the stream goes on, 1 when it came
+//  Takes one chunk; backlog: more are waiting behind it (then it goes to
+//  the spool, taking no time; without, and with the spool read, it is read
+//  into table files at once). Returns 0 while the stream goes on, 1 when it came
 //  whole and checks out (then install it with _step), -1 when it was
 //  refused (a chunk out of order, a bad digest, a write error, another
 //  install under way: *error says which; the stream is dropped, not an
 //  install under way).
 int
     zkv_snapshot_in_feed (zkv_snapshot_in_t *self, const zkv_snapshot_chunk_t *chunk,
-                          char **error);
+                          bool backlog, char **error);
 
 //  True from the stream's last chunk until the install is done or failed
 bool
