@@ -90,10 +90,10 @@ zkv_snapshot_out_next (zkv_snapshot_out_t *self, zkv_snapshot_chunk_t *chunk)
 
 //  ---------------------------------------------------------------------
 
-//  A stream lands in a spool as it comes (receiving), and steps read it
-//  back into table files meanwhile, as far as it came; once it is whole
-//  and its digest matches (installing), steps read the rest, and the last
-//  step swaps the files in
+//  A stream is read into table files as it comes (receiving): a chunk at
+//  once, or, when chunks wait, through a spool that steps read back as far
+//  as it came; once it is whole and its digest matches (installing),
+//  steps read the rest of the spool, and the last step swaps the files in
 struct zkv_snapshot_in_s {
     zkv_engine_t *engine;
     zkv_spool_t *spool;                 //  NULL when no stream is under way
