@@ -731,8 +731,10 @@ s_apply (self_t *self, const zkv_apply_t *apply, s_answers_t *answers)
         s_answers_send (self, &self->after_compaction);
 }
 
-//  A chunk of a leader's state: it lands on disk; once the last has come
-//  and the stream checks out, steps install it (s_install_step)
+//  A chunk of a leader's state: read into table files at once when
+//  nothing waits behind it, or landed on disk for steps to read
+//  (s_install_step); once the last has come and the stream checks out,
+//  the last step installs the files
 static void
 s_install (self_t *self, const zkv_snapshot_chunk_t *chunk)
 {
@@ -749,7 +751,7 @@ s_install (self_t *self, const zkv_snapshot_chunk_t *chunk)
         self->install_began = zclock_mono ();
     }
     char *error = NULL;
-    int rc = zkv_snapshot_in_feed (self->install, chunk, &error);
+    int rc = zkv_snapshot_in_feed (self->install, chunk, zkv_io_ready (self->inbox), &error);
     //  A stream refused is said once, not for each of its chunks
     if (rc < 0 && (chunk->from != self->refused_from || chunk->stream != self->refused_stream)) {
         zsys_warning ("storage: snapshot stream refused: %s", error);
@@ -1006,8 +1008,9 @@ zkv_storage_actor (zsock_t *pipe, void *args)
         bool compacting = self->mvcc && zkv_mvcc_compaction_pending (self->mvcc)
                        && self->hash_hold < 0;
         //  An install replaces the state: not before the hasher has the
-        //  snapshot of the compaction it is hashing
-        bool installing = self->install && zkv_snapshot_in_installing (self->install)
+        //  snapshot of the compaction it is hashing. Its steps read what
+        //  came of a stream into table files while the rest comes.
+        bool installing = self->install && zkv_snapshot_in_has_step (self->install)
                        && self->hash_hold < 0;
         zkv_metrics_set (&zkv_metrics.snapshot_apply_in_progress,
                          self->install && zkv_snapshot_in_installing (self->install));

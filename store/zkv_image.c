@@ -263,7 +263,6 @@ struct zkv_image_reader_s {
     bool done;
     bool failed;
     zkv_image_header_t header;
-    zkv_sha256_t *digest;
 };
 
 zkv_image_reader_t *
@@ -279,9 +278,6 @@ zkv_image_reader_new (zkv_image_record_fn *record, void *arg)
     }
     self->record = record;
     self->arg = arg;
-    self->digest = zkv_sha256_new ();
-    if (!self->digest)
-        zkv_image_reader_destroy (&self);
     return self;
 }
 
@@ -293,7 +289,6 @@ zkv_image_reader_destroy (zkv_image_reader_t **self_p)
         return;
     msgpack_zone_free (self->zone);
     free (self->pending);
-    zkv_sha256_destroy (&self->digest);
     free (self);
     *self_p = NULL;
 }
@@ -415,7 +410,6 @@ zkv_image_reader_feed (zkv_image_reader_t *self, const void *data, size_t size, 
 {
     if (self->failed)
         return s_fail (self, error, "snapshot image: reading already failed");
-    zkv_sha256_update (self->digest, data, size);
     const uint8_t *bytes = (const uint8_t *) data;
     while (self->magic_seen < MAGIC_SIZE && size > 0) {
         if (*bytes != (uint8_t) MAGIC [self->magic_seen])
@@ -487,12 +481,6 @@ const zkv_image_header_t *
 zkv_image_reader_header (zkv_image_reader_t *self)
 {
     return self->has_header? &self->header: NULL;
-}
-
-void
-zkv_image_reader_digest (zkv_image_reader_t *self, uint8_t digest [ZKV_IMAGE_DIGEST_SIZE])
-{
-    zkv_sha256_digest (self->digest, digest);
 }
 
 size_t

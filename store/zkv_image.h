@@ -14,8 +14,9 @@
         msgpack nil                      the end
 
     The writer reads one RocksDB snapshot, so the image is the state at
-    exactly one applied index. Both sides keep the SHA-256 of the bytes
-    that went through them. No threads, no sockets.
+    exactly one applied index. The writer keeps the SHA-256 of the bytes
+    it gave; a reader's caller checks it (a stream's or a file's), so the
+    reader does not compute it again. No threads, no sockets.
     =========================================================================
 */
 #ifndef ZKV_IMAGE_H_INCLUDED
@@ -104,10 +105,6 @@ bool
 //  The header, once read (NULL before)
 const zkv_image_header_t *
     zkv_image_reader_header (zkv_image_reader_t *self);
-
-//  The SHA-256 of every byte fed
-void
-    zkv_image_reader_digest (zkv_image_reader_t *self, uint8_t digest [ZKV_IMAGE_DIGEST_SIZE]);
 
 //  Bytes the reader keeps between feeds: its buffer for the bytes of an
 //  object not yet whole (about the largest piece fed, or record read)

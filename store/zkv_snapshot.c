@@ -90,9 +90,10 @@ zkv_snapshot_out_next (zkv_snapshot_out_t *self, zkv_snapshot_chunk_t *chunk)
 
 //  ---------------------------------------------------------------------
 
-//  A stream lands in a spool as it comes (receiving); once it is whole and
-//  its digest matches (installing), steps read it back into table files,
-//  and the last step swaps them in
+//  A stream is read into table files as it comes (receiving): a chunk at
+//  once, or, when chunks wait, through a spool that steps read back as far
+//  as it came; once it is whole and its digest matches (installing),
+//  steps read the rest of the spool, and the last step swaps the files in
 struct zkv_snapshot_in_s {
     zkv_engine_t *engine;
     zkv_spool_t *spool;                 //  NULL when no stream is under way
@@ -100,7 +101,7 @@ struct zkv_snapshot_in_s {
     uint64_t stream, from, next_seq;
     uint64_t index, term;               //  what the stream says it holds
     bool installing;                    //  it came whole, and checks out
-    zkv_image_reader_t *reader;         //  while installing: the image read
+    zkv_image_reader_t *reader;         //  the image read back
     zkv_bulk_t *bulk;                   //  into its families' table files
     uint8_t *buffer;                    //  a step's bytes
 };
@@ -156,7 +157,8 @@ s_record (void *arg, zkv_cf_t cf, const void *key, size_t key_size, const void *
 }
 
 int
-zkv_snapshot_in_feed (zkv_snapshot_in_t *self, const zkv_snapshot_chunk_t *chunk, char **error)
+zkv_snapshot_in_feed (zkv_snapshot_in_t *self, const zkv_snapshot_chunk_t *chunk, bool backlog,
+                      char **error)
 {
     //  One install at a time, to its end: another stream is the leader
     //  sending again what this member has not said it installed yet
@@ -171,7 +173,10 @@ zkv_snapshot_in_feed (zkv_snapshot_in_t *self, const zkv_snapshot_chunk_t *chunk
         if (!self->spool)
             return s_refuse (self, error, NULL);
         self->digest = zkv_sha256_new ();
-        if (!self->digest)
+        self->reader = zkv_image_reader_new (s_record, self);
+        self->bulk = zkv_bulk_new (self->engine);
+        self->buffer = (uint8_t *) malloc (ZKV_SNAPSHOT_CHUNK);
+        if (!self->digest || !self->reader || !self->bulk || !self->buffer)
             return s_refuse (self, error, "out of memory");
         self->stream = chunk->stream;
         self->from = chunk->from;
@@ -182,7 +187,13 @@ zkv_snapshot_in_feed (zkv_snapshot_in_t *self, const zkv_snapshot_chunk_t *chunk
         return s_refuse (self, error, "snapshot chunk out of order");
     self->next_seq++;
     zkv_sha256_update (self->digest, chunk->data.data, chunk->data.size);
-    if (zkv_spool_write (self->spool, chunk->data.data, chunk->data.size, error))
+    //  Nothing waiting, neither in the spool nor behind this chunk: it is
+    //  read into table files at once, and never goes through the spool
+    //  (two copies of it less); otherwise it lands there, in its turn
+    int rc = !backlog && zkv_spool_unread (self->spool) == 0
+           ? zkv_image_reader_feed (self->reader, chunk->data.data, chunk->data.size, error)
+           : zkv_spool_write (self->spool, chunk->data.data, chunk->data.size, error);
+    if (rc)
         return s_refuse (self, error, NULL);
     if (!chunk->last)
         return 0;
@@ -193,11 +204,6 @@ zkv_snapshot_in_feed (zkv_snapshot_in_t *self, const zkv_snapshot_chunk_t *chunk
         return s_refuse (self, error, "snapshot digest mismatch");
     self->index = chunk->index;
     self->term = chunk->term;
-    self->reader = zkv_image_reader_new (s_record, self);
-    self->bulk = zkv_bulk_new (self->engine);
-    self->buffer = (uint8_t *) malloc (ZKV_SNAPSHOT_CHUNK);
-    if (!self->reader || !self->bulk || !self->buffer)
-        return s_refuse (self, error, "out of memory");
     self->installing = true;
     return 1;
 }
@@ -208,19 +214,29 @@ zkv_snapshot_in_installing (zkv_snapshot_in_t *self)
     return self->installing;
 }
 
+bool
+zkv_snapshot_in_has_step (zkv_snapshot_in_t *self)
+{
+    return self->installing || (self->spool && zkv_spool_unread (self->spool) > 0);
+}
+
 int
 zkv_snapshot_in_step (zkv_snapshot_in_t *self, char **error)
 {
-    if (!self->installing) {
+    if (!self->spool) {
         *error = strdup ("no snapshot to install");
         return -1;
     }
     ssize_t size = zkv_spool_read (self->spool, self->buffer, ZKV_SNAPSHOT_CHUNK, error);
     if (size < 0)
         return s_refuse (self, error, NULL);
+    //  What came so far: read ahead of the digest (files that would be
+    //  removed if it did not match, nothing replaced before it does)
     if (size > 0)
         return zkv_image_reader_feed (self->reader, self->buffer, (size_t) size, error)
              ? s_refuse (self, error, NULL): 0;
+    if (!self->installing)
+        return 0;                       //  the rest has not come yet
     //  All read (the spool goes: the disk then holds the state twice at
     //  most, its table files and RocksDB's copies): the image must be
     //  whole, and what its stream said

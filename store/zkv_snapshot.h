@@ -9,14 +9,18 @@
     chunks carry with its term. Each chunk carries about a megabyte of the
     image's bytes; the last one carries its SHA-256.
 
-    Installing streams to disk in bounded memory, in two phases. The
-    chunks land in a spool file as fast as they come (zkv_spool.h: the
-    member's queues never hold a backlog of them, whatever the pace of the
-    rest) while their SHA-256 is computed. Once the last has come and the
-    digest matches, steps read the image back a chunk's worth at a time
-    into table files (zkv_bulk.h; the image holds each family's records in
-    key order), and the last step makes those files replace the families
-    the image carries, in one step that a crash cannot cut in two
+    Installing streams to disk in bounded memory. Each chunk's SHA-256
+    is computed as it comes. A chunk with nothing waiting (neither before
+    it nor behind it) is read at once into table files (zkv_bulk.h; the
+    image holds each family's records in key order); otherwise it lands
+    in a spool file (zkv_spool.h: the member's queues never hold a
+    backlog of chunks, whatever the pace of the rest), and steps read the
+    spool back a chunk's worth at a time into the files, as far as the
+    stream came, while the rest comes: only files are written before the
+    digest is checked. Once the last chunk
+    has come and the digest matches, steps read the rest, and the last
+    step makes those files replace the families the image carries, in one
+    step that a crash cannot cut in two
     (zkv_replace.h: the member has the old state and applied index, or the
     whole new state and its index, also after a restart). A stream cut
     short, refused or replaced by another, or an image that is not one,
@@ -61,24 +65,33 @@ zkv_snapshot_in_t *
 void
     zkv_snapshot_in_destroy (zkv_snapshot_in_t **self_p);
 
-//  Takes one chunk. Returns 0 while the stream goes on, 1 when it came
+//  Takes one chunk; backlog: more are waiting behind it (then it goes to
+//  the spool, taking no time; without, and with the spool read, it is read
+//  into table files at once). Returns 0 while the stream goes on, 1 when it came
 //  whole and checks out (then install it with _step), -1 when it was
 //  refused (a chunk out of order, a bad digest, a write error, another
 //  install under way: *error says which; the stream is dropped, not an
 //  install under way).
 int
     zkv_snapshot_in_feed (zkv_snapshot_in_t *self, const zkv_snapshot_chunk_t *chunk,
-                          char **error);
+                          bool backlog, char **error);
 
 //  True from the stream's last chunk until the install is done or failed
 bool
     zkv_snapshot_in_installing (zkv_snapshot_in_t *self);
 
-//  Installs a chunk's worth of the image received. Returns 0 while there
-//  is more, 1 once it was installed (the families replaced), -1 when it
-//  failed (an image that is not one, a write error: *error says which;
-//  the install is dropped, and the state is as it was unless the failure
-//  handler was told).
+//  True when _step has work: bytes received and not read back yet, or
+//  the install's end
+bool
+    zkv_snapshot_in_has_step (zkv_snapshot_in_t *self);
+
+//  Reads a chunk's worth of the image received into table files (while
+//  the stream comes, or once it has come whole), or, once all of a whole
+//  stream was read, replaces the state with them. Returns 0 while there
+//  is more (or the stream has not come whole), 1 once it was installed
+//  (the families replaced), -1 when it failed (an image that is not one,
+//  a write error: *error says which; the stream or install is dropped,
+//  and the state is as it was unless the failure handler was told).
 int
     zkv_snapshot_in_step (zkv_snapshot_in_t *self, char **error);
 

@@ -99,6 +99,12 @@ zkv_spool_write (zkv_spool_t *self, const void *data, size_t size, char **error)
     return 0;
 }
 
+size_t
+zkv_spool_unread (zkv_spool_t *self)
+{
+    return self->written - self->read;
+}
+
 ssize_t
 zkv_spool_read (zkv_spool_t *self, void *buffer, size_t size, char **error)
 {
@@ -108,6 +114,8 @@ zkv_spool_read (zkv_spool_t *self, void *buffer, size_t size, char **error)
         if (size)
             memcpy (buffer, self->bytes + self->read, size);
         self->read += size;
+        if (self->read == self->written)
+            self->read = self->written = 0;     //  read as it came: the buffer is reused
         return (ssize_t) size;
     }
     size_t done = 0;

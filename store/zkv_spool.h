@@ -2,7 +2,8 @@
     zkv_spool.h — bytes written once and read back in order, kept out of
     memory: a file in the engine's staging directory (zkv_replace.h), or,
     on the memory medium, a buffer. A snapshot stream lands in one as fast
-    as it comes, and is installed from it at the installer's own pace.
+    as it comes, and is installed from it at the installer's own pace, as
+    far as it came (reads and writes may alternate).
     Nothing in it survives the process: an open of the engine empties the
     staging directory.
     =========================================================================
@@ -29,6 +30,10 @@ void
 //  Appends size bytes. Returns 0, or -1 with *error.
 int
     zkv_spool_write (zkv_spool_t *self, const void *data, size_t size, char **error);
+
+//  The bytes written and not read yet
+size_t
+    zkv_spool_unread (zkv_spool_t *self);
 
 //  Reads up to size of the bytes not read yet into buffer: returns how
 //  many (0 once every byte written was read), or -1 with *error

@@ -373,13 +373,24 @@ cf_log_says (const char *name, const char *text)
 zkv_run_t
 cf_zkvctl (const char *endpoints, const char *const *args)
 {
-    const char *argv [32] = { ZKVCTL_BIN };
-    size_t count = 1;
+    return cf_zkvctl_env (endpoints, NULL, args);
+}
+
+zkv_run_t
+cf_zkvctl_env (const char *endpoints, const char *env, const char *const *args)
+{
+    const char *argv [34];
+    size_t count = 0;
+    if (env) {
+        argv [count++] = "/usr/bin/env";
+        argv [count++] = env;
+    }
+    argv [count++] = ZKVCTL_BIN;
     if (endpoints) {
         argv [count++] = "--endpoints";
         argv [count++] = endpoints;
     }
-    for (size_t i = 0; args [i] && count < 31; i++)
+    for (size_t i = 0; args [i] && count < 33; i++)
         argv [count++] = args [i];
     argv [count] = NULL;
     return zkv_run (NULL, argv);

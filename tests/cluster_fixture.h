@@ -73,6 +73,8 @@ char *cf_converged (void);
 //  Runs zkvctl with args (NULL-terminated), after --endpoints endpoints
 //  unless endpoints is NULL
 zkv_run_t cf_zkvctl (const char *endpoints, const char *const *args);
+//  The same with env ("NAME=VALUE", or NULL) in its environment
+zkv_run_t cf_zkvctl_env (const char *endpoints, const char *env, const char *const *args);
 //  True if a member's log holds text
 bool cf_log_says (const char *name, const char *text);
 //  Polls a member's Status until it names a leader and has applied all it

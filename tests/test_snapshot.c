@@ -162,6 +162,7 @@ typedef struct {
     size_t stop;                        //  the chunk not fed (SIZE_MAX: none)
     size_t steps;                       //  of the install, at most (0: all)
     void (*tamper) (zkv_snapshot_chunk_t *chunk);
+    bool interleaved;                   //  chunks read as they come, or steps between them
     size_t held;                        //  out: the most the installer held
     size_t heap;                        //  out: the most the heap grew
     size_t chunks;                      //  out: chunks fed
@@ -178,8 +179,9 @@ s_measure (zkv_snapshot_in_t *in, s_stream_t *how, size_t base)
         how->heap = heap - base;
 }
 
-//  Streams source's state into in, chunk by chunk, until a feed says
-//  other than 0 or the stop, then installs it, in at most how->steps
+//  Streams source's state into in, chunk by chunk (with steps between
+//  them when how->interleaved), until a feed says other than 0 or the
+//  stop, then installs it, in at most how->steps
 //  steps: returns the last feed's or step's result (1: installed; 2: the
 //  steps ran out). The chunks are all read first, so that the heap
 //  measured is the installer's.
@@ -210,9 +212,17 @@ s_stream (zkv_engine_t *source, zkv_snapshot_in_t *in, uint64_t stream, s_stream
         chunk = chunks [i];
         if (how->tamper)
             how->tamper (&chunk);
-        rc = zkv_snapshot_in_feed (in, &chunk, &how->error);
+        //  Interleaved, as the storage actor does: some chunks come with
+        //  others behind them (spooled), some alone (read at once if the
+        //  spool was read), and steps read the spool between some
+        bool backlog = !how->interleaved || i % 4 == 2;
+        rc = zkv_snapshot_in_feed (in, &chunk, backlog, &how->error);
         how->chunks++;
         s_measure (in, how, base);
+        while (how->interleaved && i % 3 != 1 && rc == 0 && zkv_snapshot_in_has_step (in)) {
+            rc = zkv_snapshot_in_step (in, &how->error);
+            s_measure (in, how, base);
+        }
     }
     for (size_t i = 0; i < count; i++)
         free ((void *) chunks [i].data.data);
@@ -237,7 +247,7 @@ s_stream (zkv_engine_t *source, zkv_snapshot_in_t *in, uint64_t stream, s_stream
 //  Installing
 
 static void
-s_installs_record_for_record (bool memory)
+s_installs_record_for_record (bool memory, bool interleaved)
 {
     fx_store_t source, target;
     fx_new (&source, memory);
@@ -245,7 +255,7 @@ s_installs_record_for_record (bool memory)
     fx_new (&target, memory);
     s_fill_old (&target);
     zkv_snapshot_in_t *in = zkv_snapshot_in_new (target.engine);
-    s_stream_t how = { .stop = SIZE_MAX };
+    s_stream_t how = { .stop = SIZE_MAX, .interleaved = interleaved };
     cr_assert_eq (s_stream (source.engine, in, 1, &how), 1, "%s", how.error);
     cr_assert_gt (how.chunks, 1);
     size_t records, expected;
@@ -271,7 +281,7 @@ s_installs_record_for_record (bool memory)
     fx_put (&target, "key/000001", "changed");
     zkv_snapshot_in_destroy (&in);
     in = zkv_snapshot_in_new (target.engine);
-    s_stream_t again = { .stop = SIZE_MAX };
+    s_stream_t again = { .stop = SIZE_MAX, .interleaved = interleaved };
     cr_assert_eq (s_stream (source.engine, in, 2, &again), 1, "%s", again.error);
     cr_assert_eq (s_fingerprint (target.engine, &records), s_fingerprint (source.engine,
                                                                           &expected));
@@ -282,12 +292,24 @@ s_installs_record_for_record (bool memory)
 
 Test (snapshot, installed_record_for_record_on_disk)
 {
-    s_installs_record_for_record (false);
+    s_installs_record_for_record (false, false);
 }
 
 Test (snapshot, installed_record_for_record_in_memory)
 {
-    s_installs_record_for_record (true);
+    s_installs_record_for_record (true, false);
+}
+
+//  As the storage actor does: what came is read into table files while
+//  the rest comes
+Test (snapshot, read_as_it_comes_installed_record_for_record_on_disk)
+{
+    s_installs_record_for_record (false, true);
+}
+
+Test (snapshot, read_as_it_comes_installed_record_for_record_in_memory)
+{
+    s_installs_record_for_record (true, true);
 }
 
 //  What the installer holds itself stays under 4 MiB, and the heap grows
@@ -306,10 +328,11 @@ Test (snapshot, the_installer_holds_a_bound_whatever_the_state)
         s_fill (&source, "key", keys [i], 1000);
         fx_new (&target, false);
         zkv_snapshot_in_t *in = zkv_snapshot_in_new (target.engine);
-        s_stream_t how = { .stop = SIZE_MAX };
+        s_stream_t how = { .stop = SIZE_MAX, .interleaved = i == 1 };
         cr_assert_eq (s_stream (source.engine, in, 1, &how), 1, "%s", how.error);
-        fprintf (stderr, "%d keys, %zu chunks: held at most %zu bytes, heap grew %zu\n",
-                 keys [i], how.chunks, how.held, how.heap);
+        fprintf (stderr, "%d keys, %zu chunks%s: held at most %zu bytes, heap grew %zu\n",
+                 keys [i], how.chunks, how.interleaved? " read as they came": "", how.held,
+                 how.heap);
         cr_assert_lt (how.held, 4 << 20, "%d keys: the installer held %zu bytes", keys [i],
                       how.held);
         cr_assert_lt (how.heap, 10 << 20, "%d keys (%zu chunks): the heap grew by %zu bytes",
@@ -368,7 +391,7 @@ s_cut_short (bool memory)
 {
     s_pair_t pair;
     s_pair_new (&pair, memory, 3000);
-    s_stream_t how = { .stop = 2 };
+    s_stream_t how = { .stop = 2, .interleaved = true };
     cr_assert_eq (s_stream (pair.source.engine, pair.in, 1, &how), 0);
     if (!memory)
         cr_assert_gt (s_staged (&pair.target), 0, "the records went to disk as they came");
@@ -447,11 +470,12 @@ s_bad_byte (zkv_snapshot_chunk_t *chunk)
 }
 
 static void
-s_refused (bool memory, void (*tamper) (zkv_snapshot_chunk_t *), const char *why)
+s_refused (bool memory, void (*tamper) (zkv_snapshot_chunk_t *), const char *why,
+           bool interleaved)
 {
     s_pair_t pair;
     s_pair_new (&pair, memory, 3000);
-    s_stream_t how = { .stop = SIZE_MAX, .tamper = tamper };
+    s_stream_t how = { .stop = SIZE_MAX, .tamper = tamper, .interleaved = interleaved };
     cr_assert_eq (s_stream (pair.source.engine, pair.in, 1, &how), -1);
     cr_assert_not_null (strstr (how.error, why), "%s", how.error);
     free (how.error);
@@ -464,7 +488,7 @@ s_refused (bool memory, void (*tamper) (zkv_snapshot_chunk_t *), const char *why
     cr_assert (zkv_snapshot_out_next (out, &chunk));
     cr_assert (zkv_snapshot_out_next (out, &chunk));
     cr_assert (zkv_snapshot_out_next (out, &chunk));
-    cr_assert_eq (zkv_snapshot_in_feed (pair.in, &chunk, &rest.error), -1);
+    cr_assert_eq (zkv_snapshot_in_feed (pair.in, &chunk, false, &rest.error), -1);
     cr_assert_not_null (strstr (rest.error, "out of order"), "%s", rest.error);
     free (rest.error);
     zkv_snapshot_out_destroy (&out);
@@ -474,17 +498,30 @@ s_refused (bool memory, void (*tamper) (zkv_snapshot_chunk_t *), const char *why
 
 Test (snapshot, a_bad_digest_changes_nothing_on_disk)
 {
-    s_refused (false, s_bad_digest, "digest mismatch");
+    s_refused (false, s_bad_digest, "digest mismatch", false);
 }
 
 Test (snapshot, a_bad_digest_changes_nothing_in_memory)
 {
-    s_refused (true, s_bad_digest, "digest mismatch");
+    s_refused (true, s_bad_digest, "digest mismatch", false);
 }
 
 Test (snapshot, a_changed_byte_changes_nothing)
 {
-    s_refused (false, s_bad_byte, "digest mismatch");
+    s_refused (false, s_bad_byte, "digest mismatch", false);
+}
+
+//  Read into table files as it came, then refused at its last chunk:
+//  those files go, nothing was replaced
+Test (snapshot, a_bad_digest_read_as_it_came_changes_nothing)
+{
+    s_refused (false, s_bad_digest, "digest mismatch", true);
+    s_refused (true, s_bad_digest, "digest mismatch", true);
+}
+
+Test (snapshot, a_changed_byte_read_as_it_came_changes_nothing)
+{
+    s_refused (false, s_bad_byte, "digest mismatch", true);
 }
 
 //  ---------------------------------------------------------------------

@@ -26,26 +26,6 @@ s_teardown (void)
 
 TestSuite (zkvctl_check, .fini = s_teardown, .timeout = 120);
 
-//  Runs zkvctl --endpoints endpoints args (NULL-terminated) with env
-//  ("NAME=VALUE", or NULL) in its environment
-static zkv_run_t
-s_zkvctl (const char *endpoints, const char *env, const char *const *args)
-{
-    const char *argv [32];
-    size_t count = 0;
-    if (env) {
-        argv [count++] = "/usr/bin/env";
-        argv [count++] = env;
-    }
-    argv [count++] = ZKVCTL_BIN;
-    argv [count++] = "--endpoints";
-    argv [count++] = endpoints;
-    for (size_t i = 0; args [i] && count < 31; i++)
-        argv [count++] = args [i];
-    argv [count] = NULL;
-    return zkv_run (NULL, argv);
-}
-
 //  True if text matches the extended regular expression pattern
 static bool
 s_matches (const char *text, const char *pattern)
@@ -134,7 +114,7 @@ Test (zkvctl_check, perf_and_datascale_on_a_cluster_print_etcdctls_lines_and_lea
     //  perf, with --auto-compact and --auto-defrag, under a prefix of its own
     const char *perf [] = { "check", "perf", "--load", "small", "--prefix", "/perf-test/",
                             "--auto-compact", "--auto-defrag", NULL };
-    zkv_run_t run = s_zkvctl (endpoints, "ZKV_CHECK_SECONDS=2", perf);
+    zkv_run_t run = cf_zkvctl_env (endpoints, "ZKV_CHECK_SECONDS=2", perf);
     cr_assert (run.code == 0 || run.code == 1, "exit %d\n%s%s", run.code, run.out, run.err);
     cr_assert_str_eq (run.err, "");
     char bar [512], line [256], expected [256];
@@ -163,7 +143,7 @@ Test (zkvctl_check, perf_and_datascale_on_a_cluster_print_etcdctls_lines_and_lea
 
     //  datascale: the first endpoint's member's memory, from its /metrics
     const char *datascale [] = { "check", "datascale", "--prefix", "/ds-test/", NULL };
-    run = s_zkvctl (endpoints, "ZKV_CHECK_PUTS=300", datascale);
+    run = cf_zkvctl_env (endpoints, "ZKV_CHECK_PUTS=300", datascale);
     cr_assert_eq (run.code, 0, "exit %d\n%s%s", run.code, run.out, run.err);
     cr_assert_str_eq (run.err, "");
     const char *start = "Start data scale check for work load [300 key-value pairs, 1024 bytes "
@@ -188,12 +168,12 @@ Test (zkvctl_check, a_prefix_with_keys_is_refused_and_its_keys_kept)
         char key [64], error [256];
         snprintf (key, sizeof key, "%skept", prefixes [i]);
         const char *put [] = { "put", key, "v", NULL };
-        zkv_run_t run = s_zkvctl (endpoint, NULL, put);
+        zkv_run_t run = cf_zkvctl_env (endpoint, NULL, put);
         cr_assert_eq (run.code, 0, "%s", run.err);
         zkv_run_free (&run);
         //  (were it not refused, the load would be short)
         const char *check [] = { "check", checks [i], NULL };
-        run = s_zkvctl (endpoint, i? "ZKV_CHECK_PUTS=10": "ZKV_CHECK_SECONDS=1", check);
+        run = cf_zkvctl_env (endpoint, i? "ZKV_CHECK_PUTS=10": "ZKV_CHECK_SECONDS=1", check);
         snprintf (error, sizeof error, "Error: prefix \"%s\" has keys. Delete with zkvctl del "
                   "--prefix %s first\n", prefixes [i], prefixes [i]);
         cr_assert_eq (run.code, 3, "exit %d\n%s%s", run.code, run.out, run.err);
@@ -208,13 +188,13 @@ Test (zkvctl_check, a_load_etcdctl_does_not_know_is_a_bad_argument)
 {
     //  Refused before anything is sent: no member is needed
     const char *perf [] = { "check", "perf", "--load=huge", NULL };
-    zkv_run_t run = s_zkvctl ("127.0.0.1:9", NULL, perf);
+    zkv_run_t run = cf_zkvctl_env ("127.0.0.1:9", NULL, perf);
     cr_assert_eq (run.code, 128);
     cr_assert_str_eq (run.out, "");
     cr_assert_str_eq (run.err, "Error: unknown load option huge\n");
     zkv_run_free (&run);
     const char *datascale [] = { "check", "datascale", "--load", "XL", NULL };
-    run = s_zkvctl ("127.0.0.1:9", NULL, datascale);
+    run = cf_zkvctl_env ("127.0.0.1:9", NULL, datascale);
     cr_assert_eq (run.code, 128);
     cr_assert_str_eq (run.err, "Error: unknown load option XL\n");
     zkv_run_free (&run);
@@ -230,7 +210,7 @@ Test (zkvctl_check, when_every_put_fails_the_verdict_says_so)
     cr_assert_not_null (s_node);
     const char *endpoint = zkv_testnode_endpoint (s_node);
     const char *perf [] = { "check", "perf", NULL };
-    zkv_run_t run = s_zkvctl (endpoint, "ZKV_CHECK_SECONDS=1", perf);
+    zkv_run_t run = cf_zkvctl_env (endpoint, "ZKV_CHECK_SECONDS=1", perf);
     cr_assert_eq (run.code, 1, "exit %d\n%s%s", run.code, run.out, run.err);
     cr_assert_str_eq (run.err, "");
     char bar [512];
@@ -243,7 +223,7 @@ Test (zkvctl_check, when_every_put_fails_the_verdict_says_so)
                               "FAIL\n$"), "%s", at);
     zkv_run_free (&run);
     const char *datascale [] = { "check", "datascale", NULL };
-    run = s_zkvctl (endpoint, "ZKV_CHECK_PUTS=100", datascale);
+    run = cf_zkvctl_env (endpoint, "ZKV_CHECK_PUTS=100", datascale);
     cr_assert_eq (run.code, 1, "exit %d\n%s%s", run.code, run.out, run.err);
     cr_assert_str_eq (run.err, "");
     at = s_bar (run.out, bar, sizeof bar);
@@ -258,7 +238,7 @@ Test (zkvctl_check, datascale_on_a_member_without_metrics_fails_before_any_put)
     cr_assert_not_null (s_node);
     const char *endpoint = zkv_testnode_endpoint (s_node);
     const char *datascale [] = { "check", "datascale", NULL };
-    zkv_run_t run = s_zkvctl (endpoint, "ZKV_CHECK_PUTS=10", datascale);
+    zkv_run_t run = cf_zkvctl_env (endpoint, "ZKV_CHECK_PUTS=10", datascale);
     cr_assert_eq (run.code, 1, "exit %d\n%s%s", run.code, run.out, run.err);
     cr_assert_str_eq (run.out, "");
     char error [256];

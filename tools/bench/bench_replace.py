@@ -48,6 +48,9 @@ commit, the machine and the load averages. docs/BENCHMARKS.md records them.
 
 usage: tools/bench/bench-replace [--keys N] [--runs N] [--rate R] [--baseline S]
                                  [--promote-every S] [--keep]
+                                 [--new-member-dir DIR] [--new-member-nice N]
+(the last two, for both systems alike, tell how much of the writer's latency
+during a replace comes from the new member sharing the disk and the two cores)
 """
 import argparse
 import calendar
@@ -59,6 +62,7 @@ import signal
 import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 
@@ -67,6 +71,22 @@ from bench_cluster import (BUILD, ROOT, EtcdProbe, ZkvProbe, free_port, log,  # 
                            read_cluster_file, run, side_by_side)
 
 WARMUP = 2.0                            # seconds of the writer left out of the baseline
+# Where a new member keeps its data and at which nice it runs (--new-member-dir,
+# --new-member-nice: the same for both systems; to tell what of the writer's
+# latency during a replace comes from sharing one disk and two cores with it)
+NEW_MEMBER = {"dir": None, "nice": 0}
+
+
+def new_member_data(system, default_dir, name):
+    """The new member's data directory."""
+    if NEW_MEMBER["dir"]:
+        return os.path.join(NEW_MEMBER["dir"], system + "-" + name)
+    return os.path.join(default_dir, name)
+
+
+def new_member_argv(argv):
+    """The new member's command line, at NEW_MEMBER's nice."""
+    return (["nice", "-n", str(NEW_MEMBER["nice"])] if NEW_MEMBER["nice"] else []) + argv
 AFTER = 5.0                             # seconds the new member is watched after the end
 
 
@@ -219,14 +239,15 @@ class Zkv:
             ctl.wait()
             raise SystemExit("bench-replace: zkvctl member replace printed no flags:\n%s%s" % (
                 "".join(output), ctl.stderr.read()))
-        data = os.path.join(self.dir, new_name)
+        data = new_member_data("zkv", self.dir, new_name)
         node = [os.path.join(BUILD, "zkv-node")]
         for flag in ("name", "initial-cluster", "listen-peer", "initial-cluster-state"):
             node += ["--" + flag, flags[flag]]
         node += ["--data-dir", data, "--listen-client", client,
                  "--listen-events", "tcp://127.0.0.1:*", "--peer-cert", self.cert]
         with open(os.path.join(self.dir, new_name + ".log"), "w") as logfile:
-            proc = subprocess.Popen(node, stdout=logfile, stderr=subprocess.STDOUT)
+            proc = subprocess.Popen(new_member_argv(node), stdout=logfile,
+                                    stderr=subprocess.STDOUT)
         marks["spawned"] = now()
         new = Member(new_name, new_id, client, proc.pid, data, proc)
         marks["new"] = new
@@ -333,14 +354,15 @@ class Etcd:
         env = dict(os.environ)
         for name, value in re.findall(r'^(ETCD_[A-Z_]+)="(.*)"$', out, re.M):
             env[name] = value
-        data = os.path.join(self.dir, new_name)
+        data = new_member_data("etcd", self.dir, new_name)
         argv = ["etcd", "--data-dir", data,
                 "--listen-client-urls", "http://127.0.0.1:%d" % client_port,
                 "--advertise-client-urls", "http://127.0.0.1:%d" % client_port,
                 "--listen-peer-urls", "http://127.0.0.1:%d" % peer_port,
                 "--logger=zap", "--log-outputs=stderr"]
         with open(os.path.join(self.dir, new_name + ".log"), "w") as logfile:
-            proc = subprocess.Popen(argv, stdout=logfile, stderr=logfile, env=env)
+            proc = subprocess.Popen(new_member_argv(argv), stdout=logfile, stderr=logfile,
+                                    env=env)
         marks["spawned"] = now()
         new = Member(new_name, new_id, "127.0.0.1:%d" % client_port, proc.pid, data, proc)
         marks["new"] = new
@@ -769,7 +791,16 @@ def main():
     parser.add_argument("--promote-every", type=float, default=0.2,
                         help="etcd: seconds between two member promote tries (zkvctl: 0.2)")
     parser.add_argument("--keep", action="store_true", help="keep the data directory")
+    parser.add_argument("--new-member-dir", metavar="DIR",
+                        help="new members' data under DIR (another disk, or /dev/shm: as if "
+                             "the new member had a machine of its own)")
+    parser.add_argument("--new-member-nice", type=int, default=0, metavar="N",
+                        help="new members run at nice N")
     options = parser.parse_args()
+    NEW_MEMBER["nice"] = options.new_member_nice
+    if options.new_member_dir:
+        NEW_MEMBER["dir"] = tempfile.mkdtemp(prefix="zkv-bench-replace-new-",
+                                             dir=options.new_member_dir)
 
     log("zkv at %s; %s" % (commit(), time.strftime("%Y-%m-%d %H:%M %Z")))
     log("load average at the start: %.2f %.2f %.2f" % os.getloadavg())
@@ -820,6 +851,8 @@ def main():
                         member.proc.terminate()
                         member.proc.wait()
             bases[1].processes = {m.name: m.proc for m in systems[1].members.values()}
+            if NEW_MEMBER["dir"] and not options.keep:
+                shutil.rmtree(NEW_MEMBER["dir"], ignore_errors=True)
 
         log("\nsummary: %d runs, %d keys, a writer of %.0f puts/s; median (min–max)" % (
             options.runs, options.keys, options.rate))
