@@ -87,7 +87,7 @@ FIGURES = [
 ]
 #  What a history row says about the run besides its figures
 META = ["date", "commit", "describe", "dirty", "machine", "etcd", "runs", "clients", "puts",
-        "gets", "one", "load_start", "load_end"]
+        "gets", "one", "load_start", "load_end", "others_pct"]
 #  What must match for two rows to be compared
 SAME = ["machine", "clients", "puts", "gets", "one"]
 
@@ -100,6 +100,15 @@ def columns():
         for who in ("zkv", "etcd", "ratio"):
             names += ["%s_%s" % (who, key), "%s_%s_min" % (who, key), "%s_%s_max" % (who, key)]
     return names
+
+
+def machine_busy():
+    """CPU seconds the whole machine has spent busy (every core; /proc/stat:
+    user, nice, system, irq, softirq, steal)."""
+    with open("/proc/stat") as f:
+        fields = [int(v) for v in f.readline().split()[1:9]]
+    user, nice, system, _, _, irq, softirq, steal = fields
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
 
 
 def load_average():
@@ -120,8 +129,11 @@ def commit():
 
 def measured(argv, pids, requests):
     """Runs the loader argv; returns its report (zkv-bench's and etcd-load's
-    JSON), the CPU each of pids spent meanwhile (seconds) and the loader's
-    own CPU (seconds, from its rusage)."""
+    JSON), the CPU each of pids spent meanwhile (seconds), the loader's own
+    CPU (seconds, from its rusage), and the CPU the rest of the machine
+    spent meanwhile (seconds: what else ran, the idle other cluster
+    included) and the window's wall time (seconds)."""
+    busy, began = machine_busy(), time.monotonic()
     before = [cpu_seconds([pid]) for pid in pids]
     process = subprocess.Popen(argv, stdout=subprocess.PIPE, text=True)
     out = process.stdout.read()
@@ -129,6 +141,9 @@ def measured(argv, pids, requests):
     _, status, usage = os.wait4(process.pid, 0)
     process.returncode = os.waitstatus_to_exitcode(status)
     after = [cpu_seconds([pid]) for pid in pids]
+    busy, wall = machine_busy() - busy, time.monotonic() - began
+    members = [a - b for a, b in zip(after, before)]
+    loader = usage.ru_utime + usage.ru_stime
     try:
         report = json.loads(out)
     except ValueError:
@@ -137,7 +152,7 @@ def measured(argv, pids, requests):
     if report["total"] != requests:
         raise SystemExit("bench-cpu: %s did %d requests, not %d" % (
             os.path.basename(argv[0]), report["total"], requests))
-    return report, [a - b for a, b in zip(after, before)], usage.ru_utime + usage.ru_stime
+    return report, members, loader, max(0.0, busy - sum(members) - loader), wall
 
 
 def settle(system):
@@ -148,16 +163,17 @@ def settle(system):
 
 def measure(system, options):
     """One run of one system: its figures, and a line saying them."""
-    figures, errors, parts = {}, 0, []
+    figures, errors, parts, others, wall = {}, 0, [], 0.0, 0.0
     for label, clients, total, workload, key_space in (
             ("put", options.clients, options.puts, "put", None),
             ("get", options.clients, options.gets, "get", options.puts),
             ("one", 1, options.one, "put", None)):
         leader = settle(system)
         pids = [system.pid(name) for name in NAMES]
-        report, members, loader = measured(
+        report, members, loader, rest, seconds = measured(
             system.loader(leader, clients, total, workload, key_space), pids, total)
         errors += report["errors"]
+        others, wall = others + rest, wall + seconds
         latency = report["latency_ms"]
         figures[label + "_p50_ms"] = latency["p50"]
         if label == "one":
@@ -171,6 +187,9 @@ def measure(system, options):
         parts.append("%ss %.1f us CPU (leader %.1f) + loader %.1f; %.0f/s p50 %.3f p99 %.3f ms" % (
             label, figures[label + "_cpu_us"], leader_us, figures[label + "_loader_us"],
             report["throughput"], latency["p50"], latency["p99"]))
+    #  The rest of the machine, as a share of one core over the windows
+    figures["others_pct"] = others / wall * 100 if wall else 0.0
+    parts.append("rest of the machine %.0f %% of a core" % figures["others_pct"])
     return figures, errors, "; ".join(parts)
 
 
@@ -241,9 +260,10 @@ def compare(last, table, meta):
         log("history: the last row from this machine (%s, %s) used other %s; not compared" % (
             last["date"], last["describe"], ", ".join(differs)))
         return []
-    log("against the last recorded row from this machine: %s, zkv at %s%s, %s runs" % (
-        last["date"], last["describe"], " (dirty tree)" if last["dirty"] == "yes" else "",
-        last["runs"]))
+    log("against the last recorded row from this machine: %s, zkv at %s%s, %s runs; "
+        "rest of the machine %s %% of a core then, %s %% now" % (
+            last["date"], last["describe"], " (dirty tree)" if last["dirty"] == "yes" else "",
+            last["runs"], last.get("others_pct") or "?", meta["others_pct"]))
     flagged = []
     for key, label, form, better in FIGURES:
         def worse(now, then):
@@ -380,13 +400,15 @@ def main():
             "dirty": "yes" if dirty else "no", "machine": machine(), "etcd": etcd_version,
             "runs": options.runs, "clients": options.clients, "puts": options.puts,
             "gets": options.gets, "one": options.one,
-            "load_start": load_start.split()[0], "load_end": load_end.split()[0]}
+            "load_start": load_start.split()[0], "load_end": load_end.split()[0],
+            "others_pct": "%.0f" % max(r["others_pct"] for rs in results.values() for r in rs)}
     log("")
     log("bench-cpu: %s UTC, zkv at %s (%s, tree %s), etcd %s; %s; load average %s at start, "
-        "%s at end; %d runs of %d puts and %d linearizable gets at %d clients, %d puts at 1" % (
+        "%s at end; %d runs of %d puts and %d linearizable gets at %d clients, %d puts at 1; "
+        "the rest of the machine took up to %s %% of a core in the measured windows" % (
             meta["date"], describe, sha[:12], "dirty" if dirty else "clean", etcd_version,
             meta["machine"], load_start, load_end, options.runs, options.puts, options.gets,
-            options.clients, options.one))
+            options.clients, options.one, meta["others_pct"]))
     print_table(table, options)
     if not options.quick:
         compare(last_recorded(options.history, meta), table, meta)
