@@ -117,11 +117,15 @@ def load_average():
 
 
 def commit():
-    """(git rev-parse HEAD, git describe, whether tracked files differ from it)"""
+    """(git rev-parse HEAD, git describe, whether tracked files differ from
+    it); the history itself does not count, --record changes it."""
     def git(*args):
         return run(["git", "-C", ROOT] + list(args)).strip()
-    dirty = subprocess.run(["git", "-C", ROOT, "diff", "--quiet", "HEAD", "--"]).returncode != 0
-    return git("rev-parse", "HEAD"), git("describe", "--always", "--dirty"), dirty
+    history = ":(exclude)" + os.path.relpath(HISTORY, ROOT)
+    dirty = subprocess.run(["git", "-C", ROOT, "diff", "--quiet", "HEAD", "--", ".",
+                            history]).returncode != 0
+    sha = git("rev-parse", "HEAD")
+    return sha, git("describe", "--always") + ("-dirty" if dirty else ""), dirty
 
 
 # ---------------------------------------------------------------------------
