@@ -3,10 +3,10 @@ that it reproduces (issue 19). Run it through tools/bench/bench-cpu, which
 installs and builds what it needs.
 
 Wall-clock throughput on a small shared machine moves by 15-30 % from run to
-run; the CPU time a cluster spends per request was expected to move less
-(on a nested VM it moves about as much: docs/BENCHMARKS.md, issue 19, says
-how far). The primary figure is CPU per request: utime + stime (/proc/PID/stat, every
-thread) of the three member processes, summed, over a fixed number of
+run; the CPU time a cluster spends per request was expected to move less (on
+a nested VM it moves about as much: docs/BENCHMARKS.md, issue 19, says how
+far). The primary figure is CPU per request: utime + stime (/proc/PID/stat,
+every thread) of the three member processes, summed, over a fixed number of
 requests, divided by the requests; the load generator's own CPU per request
 (its rusage) beside it; throughput and latency of the same run beside those.
 
