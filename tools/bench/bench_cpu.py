@@ -323,10 +323,12 @@ def perf_leader(system, options, path):
     pid = system.pid(leader)
     perf = subprocess.Popen(["perf", "record", "-g", "-o", path, "-p", str(pid)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    time.sleep(1)                       # perf attached to every thread before the load
-    report = json.loads(run(system.loader(leader, options.clients, options.puts)))
-    perf.send_signal(signal.SIGINT)
-    _, err = perf.communicate()
+    try:
+        time.sleep(1)                   # perf attached to every thread before the load
+        report = json.loads(run(system.loader(leader, options.clients, options.puts)))
+    finally:
+        perf.send_signal(signal.SIGINT)
+        _, err = perf.communicate()
     if perf.returncode not in (0, -signal.SIGINT):
         raise SystemExit("bench-cpu: perf record failed: %s" % err.strip())
     log("")
