@@ -172,11 +172,16 @@ class Zkv:
     def start(self, name):
         run([os.path.join(BUILD, "zkv-cluster"), "start", name, "--dir", self.dir])
 
+    def loader(self, name, clients, total, workload="put", key_space=None):
+        """zkv-bench's command line: --total puts (keys 0..key_space-1 in
+        turn) or linearizable gets (random keys of the key space) of
+        256-byte values through member name, by --clients clients."""
+        return [os.path.join(BUILD, "zkv-bench"), "--endpoints", self.endpoint(name),
+                "--clients", str(clients), "--total", str(total), "--val-size", "256",
+                "--key-space", str(key_space or total), "--json", workload]
+
     def load(self, name, clients, total):
-        out = run([os.path.join(BUILD, "zkv-bench"), "--endpoints", self.endpoint(name),
-                   "--clients", str(clients), "--total", str(total), "--val-size", "256",
-                   "--json", "put"])
-        return json.loads(out)
+        return json.loads(run(self.loader(name, clients, total)))
 
     def stop(self):
         subprocess.run([os.path.join(BUILD, "zkv-cluster"), "down", "--dir", self.dir],
@@ -277,11 +282,14 @@ class Etcd:
     def pid(self, name):
         return self.processes[name].pid
 
+    def loader(self, name, clients, total, workload="put", key_space=None):
+        """etcd-load's command line for the same load as Zkv.loader's."""
+        return [os.path.join(BUILD, "etcd-load"), "--endpoints", self.endpoint(name),
+                "--clients", str(clients), "--total", str(total), "--val-size", "256",
+                "--key-space", str(key_space or total), "--workload", workload, "--json"]
+
     def load(self, name, clients, total):
-        out = run([os.path.join(BUILD, "etcd-load"), "--endpoints", self.endpoint(name),
-                   "--clients", str(clients), "--total", str(total), "--val-size", "256",
-                   "--json"])
-        return json.loads(out)
+        return json.loads(run(self.loader(name, clients, total)))
 
     def stop(self):
         for process in self.processes.values():
@@ -381,6 +389,23 @@ def restart(system):
     return answered, caught_up
 
 
+def machine():
+    """This machine as the benchmarks name it: CPU model and core count."""
+    with open("/proc/cpuinfo") as f:
+        model = f.read().split("model name")[1].split(":")[1].split("\n")[0].strip()
+    return "%s, %d cores" % (model, os.cpu_count())
+
+
+def cpu_seconds(pids):
+    """utime + stime of processes pids (all their threads, /proc/PID/stat)."""
+    total = 0
+    for pid in pids:
+        with open("/proc/%s/stat" % pid) as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])     # utime, stime
+    return total / os.sysconf("SC_CLK_TCK")
+
+
 @contextlib.contextmanager
 def side_by_side(prefix, keep=False):
     """A zkv and an etcd cluster of three members each, with their data in a
@@ -388,9 +413,8 @@ def side_by_side(prefix, keep=False):
     version; both are stopped at the end, and the directory removed unless
     keep. Yields the systems and the directory."""
     directory = tempfile.mkdtemp(prefix=prefix)
-    log("machine: %s, %d cores; %s; data in %s" % (
-        open("/proc/cpuinfo").read().split("model name")[1].split(":")[1].split("\n")[0].strip(),
-        os.cpu_count(), run(["etcd", "--version"]).splitlines()[0], directory))
+    log("machine: %s; %s; data in %s" % (
+        machine(), run(["etcd", "--version"]).splitlines()[0], directory))
     systems = []
     try:
         systems.append(Zkv(directory))

@@ -27,20 +27,10 @@ import threading
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from bench_cluster import BUILD, log, read_cluster_file, run  # noqa: E402
+from bench_cluster import BUILD, cpu_seconds, log, read_cluster_file, run  # noqa: E402
 from bench_scale import bench  # noqa: E402
 
 CLUSTER = os.path.join(BUILD, "zkv-cluster")
-TICKS = os.sysconf("SC_CLK_TCK")
-
-
-def cpu_seconds(pids):
-    total = 0
-    for pid in pids:
-        with open("/proc/%s/stat" % pid) as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-        total += int(fields[11]) + int(fields[12])     # utime, stime
-    return total / TICKS
 
 
 class Scraper(threading.Thread):

@@ -66,7 +66,7 @@ SCALING = (1, 8, 64, 256)               # clients of the put curve
 
 def load(system, leader, workload, clients, seconds, latencies=None, **more):
     """One run of the equal-client load generator against the leader"""
-    argv = ["/usr/bin/python3", os.path.join(ROOT, "tools", "bench_load.py"),
+    argv = ["/usr/bin/python3", os.path.join(ROOT, "tools", "bench", "bench_load.py"),
             "--system", system.name, "--endpoints", system.endpoint(leader),
             "--workload", workload, "--clients", str(clients), "--json"]
     if workload != "load":

@@ -1,14 +1,18 @@
-// etcd-load — the zkv-bench put workload against etcd, with etcd's own Go
-// client (clientv3, gRPC), for side-by-side comparisons in docs/BENCHMARKS.md.
+// etcd-load — zkv-bench's workloads against etcd, with etcd's own Go client
+// (clientv3, gRPC), for side-by-side comparisons in docs/BENCHMARKS.md.
 //
-//	etcd-load [--endpoints E] [--clients N] [--total N] [--key-size N] [--val-size N] [--json]
-//	          [--rate R] [--trace FILE]
+//	etcd-load [--endpoints E] [--workload put|get] [--clients N] [--total N]
+//	          [--key-size N] [--val-size N] [--key-space N] [--consistency l|s]
+//	          [--json] [--rate R] [--trace FILE]
 //
 // Like zkv-bench: --clients closed-loop clients with one request in flight
-// each, keys 0..total-1 zero-padded to --key-size bytes, values of
-// --val-size bytes, and the same report (throughput, latency p50/p90/p99/max
-// by nearest rank). The clients share one gRPC connection, as etcd's own
-// benchmark tool does with --conns=1.
+// each; put writes keys 0..key-space-1 in turn (the key space defaults to
+// --total), get reads keys drawn uniformly from the key space (write them
+// first with put), linearizable unless --consistency s; keys are numbers
+// zero-padded to --key-size bytes, values --val-size bytes; and the same
+// report (throughput, latency p50/p90/p99/max by nearest rank). The clients
+// share one gRPC connection, as etcd's own benchmark tool does with
+// --conns=1.
 //
 // With --rate R the load is paced, as zkv-bench's --rate: request i is due
 // at start + i/R and goes out then on a free client, or as soon as one is
@@ -27,6 +31,7 @@ import (
 	"flag"
 	"fmt"
 	"math"
+	"math/rand"
 	"os"
 	"os/signal"
 	"sort"
@@ -58,6 +63,29 @@ func percentile(sorted []time.Duration, p float64) float64 {
 	return float64(sorted[rank-1].Microseconds()) / 1000
 }
 
+// One request: request number n, on the client whose random source is rng
+type requester func(ctx context.Context, n int, rng *rand.Rand) error
+
+// newRequester makes the workload's request: a put of key n of the key
+// space, or a get of a random key of it
+func newRequester(client *clientv3.Client, workload string, keySize, keySpace int,
+	value string, serializable bool) requester {
+	if workload == "get" {
+		var options []clientv3.OpOption
+		if serializable {
+			options = append(options, clientv3.WithSerializable())
+		}
+		return func(ctx context.Context, n int, rng *rand.Rand) error {
+			_, err := client.Get(ctx, key(rng.Intn(keySpace), keySize), options...)
+			return err
+		}
+	}
+	return func(ctx context.Context, n int, rng *rand.Rand) error {
+		_, err := client.Put(ctx, key(n%keySpace, keySize), value)
+		return err
+	}
+}
+
 // One request of a paced run
 type sample struct {
 	due     time.Time
@@ -68,8 +96,7 @@ type sample struct {
 
 // paced runs the requests of a --rate run and returns them, those done
 // marked so; stopped by SIGINT/SIGTERM
-func paced(client *clientv3.Client, clients, total, keySize int, value string,
-	rate float64) []sample {
+func paced(request requester, clients, total int, rate float64) []sample {
 	samples := make([]sample, total)
 	jobs := make(chan int, 1024) // a backlog beyond it waits in the pacer, still due
 	var stopped int32
@@ -95,6 +122,7 @@ func paced(client *clientv3.Client, clients, total, keySize int, value string,
 	var group sync.WaitGroup
 	for c := 0; c < clients; c++ {
 		group.Add(1)
+		rng := rand.New(rand.NewSource(int64(12345 + c)))
 		go func() {
 			defer group.Done()
 			for n := range jobs {
@@ -102,7 +130,7 @@ func paced(client *clientv3.Client, clients, total, keySize int, value string,
 					return
 				}
 				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-				_, err := client.Put(ctx, key(n, keySize), value)
+				err := request(ctx, n, rng)
 				cancel()
 				samples[n].latency = time.Since(samples[n].due)
 				samples[n].failed = err != nil
@@ -118,6 +146,9 @@ func paced(client *clientv3.Client, clients, total, keySize int, value string,
 
 func main() {
 	endpoints := flag.String("endpoints", "127.0.0.1:2379", "etcd client endpoints, comma separated")
+	workload := flag.String("workload", "put", "put, or get (linearizable unless --consistency s)")
+	keySpace := flag.Int("key-space", 0, "distinct keys (default: total)")
+	consistency := flag.String("consistency", "l", "get: linearizable (l) or serializable (s)")
 	clients := flag.Int("clients", 1, "concurrent clients")
 	total := flag.Int("total", 10000, "requests in all")
 	keySize := flag.Int("key-size", 16, "bytes per key")
@@ -126,6 +157,14 @@ func main() {
 	rate := flag.Float64("rate", 0, "paced: requests per second (open loop), until --total or SIGTERM")
 	trace := flag.String("trace", "", "one line per request: due (wall usecs), usecs, failed")
 	flag.Parse()
+	if (*workload != "put" && *workload != "get") || (*consistency != "l" && *consistency != "s") ||
+		*keySpace < 0 || *total < 1 || *clients < 1 || flag.NArg() > 0 {
+		flag.Usage()
+		os.Exit(128)
+	}
+	if *keySpace == 0 {
+		*keySpace = *total
+	}
 	if *clients > *total {
 		*clients = *total
 	}
@@ -139,6 +178,7 @@ func main() {
 	}
 	defer client.Close()
 	value := strings.Repeat("v", *valSize)
+	request := newRequester(client, *workload, *keySize, *keySpace, value, *consistency == "s")
 
 	latencies := make([]time.Duration, *total)
 	var next, errors int
@@ -146,7 +186,7 @@ func main() {
 	var group sync.WaitGroup
 	start := time.Now()
 	if *rate > 0 {
-		samples := paced(client, *clients, *total, *keySize, value, *rate)
+		samples := paced(request, *clients, *total, *rate)
 		latencies = latencies[:0]
 		var out *bufio.Writer
 		if *trace != "" {
@@ -180,6 +220,7 @@ func main() {
 	}
 	for c := 0; c < *clients && *rate == 0; c++ {
 		group.Add(1)
+		rng := rand.New(rand.NewSource(int64(12345 + c)))
 		go func() {
 			defer group.Done()
 			for {
@@ -192,7 +233,7 @@ func main() {
 				}
 				sent := time.Now()
 				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-				_, err := client.Put(ctx, key(n, *keySize), value)
+				err := request(ctx, n, rng)
 				cancel()
 				latencies[n] = time.Since(sent)
 				if err != nil {
@@ -210,13 +251,18 @@ func main() {
 	p50, p90, p99 := percentile(latencies, 50), percentile(latencies, 90), percentile(latencies, 99)
 	max := percentile(latencies, 100)
 	if *asJSON {
-		fmt.Printf("{\"workload\":\"put\",\"clients\":%d,\"total\":%d,\"key_size\":%d,"+
-			"\"value_size\":%d,\"errors\":%d,\"seconds\":%.3f,\"throughput\":%.1f,"+
-			"\"latency_ms\":{\"p50\":%.3f,\"p90\":%.3f,\"p99\":%.3f,\"max\":%.3f}}\n",
-			*clients, *total, *keySize, *valSize, errors, seconds, throughput, p50, p90, p99, max)
+		mode := ""
+		if *workload == "get" {
+			mode = *consistency
+		}
+		fmt.Printf("{\"workload\":\"%s\",\"consistency\":\"%s\",\"clients\":%d,\"total\":%d,"+
+			"\"key_size\":%d,\"value_size\":%d,\"errors\":%d,\"seconds\":%.3f,"+
+			"\"throughput\":%.1f,\"latency_ms\":{\"p50\":%.3f,\"p90\":%.3f,\"p99\":%.3f,"+
+			"\"max\":%.3f}}\n", *workload, mode, *clients, *total, *keySize, *valSize, errors,
+			seconds, throughput, p50, p90, p99, max)
 	} else {
-		fmt.Printf("put: %d requests, %d clients, %d-byte keys, %d-byte values\n",
-			*total, *clients, *keySize, *valSize)
+		fmt.Printf("%s: %d requests, %d clients, %d-byte keys, %d-byte values\n",
+			*workload, *total, *clients, *keySize, *valSize)
 		fmt.Printf("  throughput  %.1f requests/s (%.2f s)\n", throughput, seconds)
 		fmt.Printf("  latency ms  p50 %.3f  p90 %.3f  p99 %.3f  max %.3f\n", p50, p90, p99, max)
 		if errors > 0 {
