@@ -2,11 +2,14 @@
     zkv_bench.c — zkv-bench: load generator with latency percentiles.
 
     zkv-bench [flags] put|get
-    Runs --total requests over --clients concurrent clients, each a socket
-    with one request in flight (closed loop), from one thread: what is
-    measured is the node, not a thread pool. put writes keys 0..key-space
-    in turn; get reads random keys of the key space (write them first with
-    put). Prints throughput and latency p50/p90/p99/max, or JSON (--json).
+    Runs --total requests over --clients concurrent clients, each with one
+    request in flight (closed loop), from one thread: what is measured is
+    the node, not a thread pool. The clients share --conns connections
+    (client c the connection c mod conns; by default one each), their
+    requests told apart by their ids, as etcd's benchmark tool and
+    etcd-load share one gRPC connection (--conns 1 does the same).
+    put writes keys 0..key-space in turn; get reads random keys of the key
+    space (write them first with put). Prints throughput and latency p50/p90/p99/max, or JSON (--json).
     With --rate R the load is paced instead (open loop): request i is due
     at start + i/R, sent then on a free client (or as soon as one is free),
     and its latency counts from when it was due, so a stall counts against
@@ -28,6 +31,7 @@ typedef struct {
     const char *endpoints;
     const char *workload;               //  put | get
     size_t clients;
+    size_t conns;                       //  connections the clients share (0: one each)
     size_t total;
     size_t key_size;
     size_t value_size;
@@ -62,6 +66,8 @@ s_usage (FILE *out)
         "usage: zkv-bench [flags] put|get\n"
         "  --endpoints E        node endpoints (default 127.0.0.1:12379)\n"
         "  --clients N          concurrent clients (default 1)\n"
+        "  --conns N            connections they share (default: one each; not\n"
+        "                       with --rate, where each client has its own)\n"
         "  --total N            requests in all (default 10000)\n"
         "  --key-size N         bytes per key (default 16)\n"
         "  --val-size N         bytes per value (default 256)\n"
@@ -89,11 +95,12 @@ static int
 s_parse (s_options_t *options, int argc, char *argv [])
 {
     *options = (s_options_t) {
-        "127.0.0.1:12379", NULL, 1, 10000, 16, 256, 0, false, false, 10000, 0, NULL
+        "127.0.0.1:12379", NULL, 1, 0, 10000, 16, 256, 0, false, false, 10000, 0, NULL
     };
     static struct option longs [] = {
         { "endpoints", required_argument, NULL, 'e' },
         { "clients", required_argument, NULL, 'c' },
+        { "conns", required_argument, NULL, 'C' },
         { "total", required_argument, NULL, 'n' },
         { "key-size", required_argument, NULL, 'k' },
         { "val-size", required_argument, NULL, 'v' },
@@ -127,10 +134,11 @@ s_parse (s_options_t *options, int argc, char *argv [])
                     return -1;
                 options->serializable = optarg [0] == 's';
                 break;
-            case 'c': case 'n': case 'k': case 'v': case 's': case 't':
+            case 'c': case 'C': case 'n': case 'k': case 'v': case 's': case 't':
                 if (s_number (optarg, &number))
                     return -1;
                 if (option == 'c') options->clients = number;
+                if (option == 'C') options->conns = number;
                 if (option == 'n') options->total = number;
                 if (option == 'k') options->key_size = number;
                 if (option == 'v') options->value_size = number;
@@ -150,6 +158,11 @@ s_parse (s_options_t *options, int argc, char *argv [])
         options->key_space = options->total;
     if (options->clients > options->total)
         options->clients = options->total;
+    if (options->rate > 0 && options->conns && options->conns != options->clients)
+        return -1;                      //  paced: a client without a reply in time
+                                        //  starts afresh on a connection of its own
+    if (!options->conns || options->conns > options->clients)
+        options->conns = options->clients;
     return 0;
 }
 
@@ -189,8 +202,9 @@ s_percentile (const int64_t *sorted, size_t count, double p)
 typedef struct {
     s_options_t *options;
     bool put;
-    zkv_client_t **client;
-    zmq_pollitem_t *items;              //  one per client, on its socket
+    zkv_client_t **client;              //  one per connection
+    zmq_pollitem_t *items;              //  one per connection, on its socket
+    uint64_t *id;                       //  client c's request in flight
     int64_t *started;                   //  when client c sent its request
     int64_t *due;                       //  paced: when client c's request was due
     bool *busy;                         //  paced: client c has a request in flight
@@ -205,12 +219,13 @@ typedef struct {
     char *value;
 } s_run_t;
 
-//  Sends the next request on client c; returns 0, or -1 when no endpoint
-//  took it in time
+//  Sends the next request of client c, on its connection; returns 0, or
+//  -1 when no endpoint took it in time
 static int
 s_send_next (s_run_t *run, size_t c)
 {
     s_options_t *options = run->options;
+    size_t k = c % options->conns;
     size_t n = run->put? run->sent % options->key_space:
                          (size_t) rand_r (&run->seed) % options->key_space;
     s_key (run->key, options->key_size, n);
@@ -219,39 +234,66 @@ s_send_next (s_run_t *run, size_t c)
     if (run->put) {
         zkv_put_t request = { .key = zkv_bin (run->key, options->key_size),
                               .value = zkv_bin (run->value, options->value_size) };
-        id = zkv_client_send (run->client [c], &zkv_put_desc, &request, options->timeout);
+        id = zkv_client_send (run->client [k], &zkv_put_desc, &request, options->timeout);
     }
     else {
         zkv_range_t request = { .key = zkv_bin (run->key, options->key_size),
                                 .serializable = options->serializable };
-        id = zkv_client_send (run->client [c], &zkv_range_desc, &request, options->timeout);
+        id = zkv_client_send (run->client [k], &zkv_range_desc, &request, options->timeout);
     }
     if (!id)
         return -1;
-    //  The client may have moved to another endpoint, with a new socket
-    run->items [c].socket = zsock_resolve (zkv_client_socket (run->client [c]));
+    run->id [c] = id;
+    //  The connection may have moved to another endpoint, with a new socket
+    run->items [k].socket = zsock_resolve (zkv_client_socket (run->client [k]));
     run->sent++;
     return 0;
 }
 
-//  Receives client c's reply: its latency from start, and whether it failed
-static bool
-s_receive (s_run_t *run, size_t c, int64_t start)
+#define NONE_WAITS  -1                  //  s_take: no reply waits on the connection
+#define NOBODYS     -2                  //  ...one did, answering no request in flight
+
+//  Takes a reply waiting on connection k, if one is: returns the client it
+//  answers (by its id), with *failed, or NONE_WAITS, or NOBODYS (counted
+//  as an error: a reply undecodable on a shared connection)
+static ssize_t
+s_take (s_run_t *run, size_t k, bool *failed)
 {
+    s_options_t *options = run->options;
     zkv_result_t status;
     const zkv_desc_t *desc = run->put? &zkv_put_desc: &zkv_range_desc;
-    zkv_msg_t *reply = zkv_client_recv (run->client [c], desc, 0, &status);
-    int64_t now = s_now_usecs ();
-    bool failed = !reply || zkv_reply_error (reply);
+    zkv_msg_t *reply = zkv_client_recv (run->client [k], desc, 0, &status);
+    if (!reply && status.err == ZKV_ERR_TIMEOUT)
+        return NONE_WAITS;
+    ssize_t answered = NOBODYS;
+    if (!reply) {
+        //  Undecodable: it answers the connection's only client
+        if (options->conns == options->clients && run->id [k])
+            answered = (ssize_t) k;
+    }
+    else
+    for (size_t c = k; c < options->clients && answered < 0; c += options->conns)
+        if (run->id [c] && reply->has_id && reply->id == run->id [c])
+            answered = (ssize_t) c;
+    *failed = !reply || zkv_reply_error (reply);
     zkv_msg_destroy (&reply);
-    if (failed)
+    if (answered >= 0)
+        run->id [answered] = 0;
+    if (*failed || answered < 0)
         run->errors++;
+    return answered;
+}
+
+//  Counts a request done: its latency from start, and whether it failed
+static void
+s_done (s_run_t *run, int64_t start, bool failed)
+{
+    int64_t now = s_now_usecs ();
     if (run->when) {
         run->when [run->done] = start;
         run->failed [run->done] = failed;
     }
     run->latency [run->done++] = now - start;
-    return failed;
 }
 
 //  The paced load (--rate): request i is due at begin + i / rate and goes
@@ -288,11 +330,8 @@ s_paced (s_run_t *run, int64_t begin)
                     return -1;
                 run->items [c].socket = zsock_resolve (zkv_client_socket (run->client [c]));
                 run->errors++;
-                if (run->when) {
-                    run->when [run->done] = run->due [c];
-                    run->failed [run->done] = true;
-                }
-                run->latency [run->done++] = now - run->due [c];
+                run->id [c] = 0;
+                s_done (run, run->due [c], true);
                 run->busy [c] = false;
                 in_flight--;
             }
@@ -319,9 +358,14 @@ s_paced (s_run_t *run, int64_t begin)
         for (size_t c = 0; c < clients; c++) {
             if (!(run->items [c].revents & ZMQ_POLLIN))
                 continue;
-            s_receive (run, c, run->due [c]);
-            run->busy [c] = false;
-            in_flight--;
+            bool failed;
+            ssize_t answered;
+            while ((answered = s_take (run, c, &failed)) != NONE_WAITS)
+                if (answered >= 0) {
+                    s_done (run, run->due [answered], failed);
+                    run->busy [answered] = false;
+                    in_flight--;
+                }
         }
     }
     return 0;
@@ -355,14 +399,16 @@ s_report (s_run_t *run, double seconds)
     const char *consistency = run->put? "": options->serializable? "s": "l";
     if (options->json)
         printf ("{\"workload\":\"%s\",\"consistency\":\"%s\",\"clients\":%zu,"
-                "\"total\":%zu,\"key_size\":%zu,\"value_size\":%zu,\"errors\":%zu,"
+                "\"conns\":%zu,\"total\":%zu,\"key_size\":%zu,\"value_size\":%zu,\"errors\":%zu,"
                 "\"seconds\":%.3f,\"throughput\":%.1f,\"latency_ms\":{\"p50\":%.3f,"
                 "\"p90\":%.3f,\"p99\":%.3f,\"max\":%.3f}}\n",
-                options->workload, consistency, options->clients, done, options->key_size,
+                options->workload, consistency, options->clients, options->conns, done,
+                options->key_size,
                 options->value_size, run->errors, seconds, throughput, p50, p90, p99, max);
     else {
-        printf ("%s: %zu requests, %zu clients, %zu-byte keys, %zu-byte values%s\n",
-                options->workload, done, options->clients, options->key_size,
+        printf ("%s: %zu requests, %zu clients on %zu connections, %zu-byte keys, "
+                "%zu-byte values%s\n", options->workload, done, options->clients,
+                options->conns, options->key_size,
                 options->value_size,
                 run->put? "": options->serializable? ", serializable": ", linearizable");
         printf ("  throughput  %.1f requests/s (%.2f s)\n", throughput, seconds);
@@ -382,11 +428,12 @@ main (int argc, char *argv [])
     }
     zsys_init ();
     zsys_set_logstream (stderr);
-    size_t clients = options.clients;
+    size_t clients = options.clients, conns = options.conns;
     s_run_t run = {
         .options = &options,
         .put = strcmp (options.workload, "put") == 0,
-        .client = calloc (clients, sizeof (zkv_client_t *)),
+        .client = calloc (conns, sizeof (zkv_client_t *)),
+        .id = calloc (clients, sizeof (uint64_t)),
         .started = calloc (clients, sizeof (int64_t)),
         .due = calloc (clients, sizeof (int64_t)),
         .busy = calloc (clients, sizeof (bool)),
@@ -398,21 +445,21 @@ main (int argc, char *argv [])
         .value = malloc (options.value_size)
     };
     memset (run.value, 'v', options.value_size);
-    zmq_pollitem_t *items = calloc (clients, sizeof (zmq_pollitem_t));
+    zmq_pollitem_t *items = calloc (conns, sizeof (zmq_pollitem_t));
     run.items = items;
-    if (!run.client || !run.started || !run.due || !run.busy || !run.latency || !run.key
+    if (!run.client || !run.id || !run.started || !run.due || !run.busy || !run.latency || !run.key
     ||  !run.value || !items || (options.trace && (!run.when || !run.failed))) {
         fprintf (stderr, "Error: out of memory\n");
         return 1;
     }
-    for (size_t c = 0; c < clients; c++) {
-        run.client [c] = zkv_client_new (options.endpoints, options.timeout);
-        if (!run.client [c]) {
+    for (size_t k = 0; k < conns; k++) {
+        run.client [k] = zkv_client_new (options.endpoints, options.timeout);
+        if (!run.client [k]) {
             fprintf (stderr, "Error: no endpoints\n");
             return 128;
         }
-        items [c].socket = zsock_resolve (zkv_client_socket (run.client [c]));
-        items [c].events = ZMQ_POLLIN;
+        items [k].socket = zsock_resolve (zkv_client_socket (run.client [k]));
+        items [k].events = ZMQ_POLLIN;
     }
     int rc = 0;
     int64_t begin = s_now_usecs ();
@@ -421,17 +468,24 @@ main (int argc, char *argv [])
     for (size_t c = 0; c < clients && rc == 0 && options.rate == 0; c++)
         rc = s_send_next (&run, c);
     while (rc == 0 && options.rate == 0 && run.done < options.total && !zsys_interrupted) {
-        int ready = zmq_poll (items, (int) clients, options.timeout);
+        int ready = zmq_poll (items, (int) conns, options.timeout);
         if (ready <= 0) {
             rc = -1;
             break;
         }
-        for (size_t c = 0; c < clients && rc == 0; c++) {
-            if (!(items [c].revents & ZMQ_POLLIN))
+        //  Every reply waiting on a connection that has some, each client
+        //  answered sending its next request
+        for (size_t k = 0; k < conns && rc == 0; k++) {
+            if (!(items [k].revents & ZMQ_POLLIN))
                 continue;
-            s_receive (&run, c, run.started [c]);
-            if (run.sent < options.total)
-                rc = s_send_next (&run, c);
+            bool failed;
+            ssize_t c;
+            while (rc == 0 && (c = s_take (&run, k, &failed)) != NONE_WAITS)
+                if (c >= 0) {
+                    s_done (&run, run.started [c], failed);
+                    if (run.sent < options.total)
+                        rc = s_send_next (&run, (size_t) c);
+                }
         }
     }
     double seconds = (s_now_usecs () - begin) / 1e6;
@@ -445,9 +499,10 @@ main (int argc, char *argv [])
                  run.sent - run.done);
     else
         s_report (&run, seconds);
-    for (size_t c = 0; c < clients; c++)
-        zkv_client_destroy (&run.client [c]);
+    for (size_t k = 0; k < conns; k++)
+        zkv_client_destroy (&run.client [k]);
     free (run.client);
+    free (run.id);
     free (run.started);
     free (run.due);
     free (run.busy);
