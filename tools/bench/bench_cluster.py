@@ -172,13 +172,15 @@ class Zkv:
     def start(self, name):
         run([os.path.join(BUILD, "zkv-cluster"), "start", name, "--dir", self.dir])
 
-    def loader(self, name, clients, total, workload="put", key_space=None):
+    def loader(self, name, clients, total, workload="put", key_space=None, conns=None):
         """zkv-bench's command line: --total puts (keys 0..key_space-1 in
         turn) or linearizable gets (random keys of the key space) of
-        256-byte values through member name, by --clients clients."""
+        256-byte values through member name, by --clients clients (on
+        conns connections: by default one each)."""
         return [os.path.join(BUILD, "zkv-bench"), "--endpoints", self.endpoint(name),
                 "--clients", str(clients), "--total", str(total), "--val-size", "256",
-                "--key-space", str(key_space or total), "--json", workload]
+                "--key-space", str(key_space or total), "--json"] + (
+                    ["--conns", str(conns)] if conns else []) + [workload]
 
     def load(self, name, clients, total):
         return json.loads(run(self.loader(name, clients, total)))
@@ -282,8 +284,9 @@ class Etcd:
     def pid(self, name):
         return self.processes[name].pid
 
-    def loader(self, name, clients, total, workload="put", key_space=None):
-        """etcd-load's command line for the same load as Zkv.loader's."""
+    def loader(self, name, clients, total, workload="put", key_space=None, conns=None):
+        """etcd-load's command line for the same load as Zkv.loader's (its
+        clients always share one connection: conns is zkv's alone)."""
         return [os.path.join(BUILD, "etcd-load"), "--endpoints", self.endpoint(name),
                 "--clients", str(clients), "--total", str(total), "--val-size", "256",
                 "--key-space", str(key_space or total), "--workload", workload, "--json"]

@@ -27,7 +27,11 @@ applied everything the leader has:
   one   --one puts by one client: p50.
 
 zkv is loaded by zkv-bench (C, zkv's protocol), etcd by etcd-load (etcd's Go
-client, clientv3 over gRPC): the fastest client each has.
+client, clientv3 over gRPC): the fastest client each has. etcd-load's clients
+share one gRPC connection, as etcd's own benchmark tool's do; zkv-bench's
+share --zkv-conns connections (default 1, the same shape; 0: one per client,
+as the first rows of the history had it: its column
+zkv_conns).
 
 Prints each run, then a table (Markdown) of each figure: median and min–max
 of the runs for zkv and for etcd, and zkv / etcd (the ratio of the medians,
@@ -49,7 +53,7 @@ thread, by library and by function, from `perf report`.
 recorded and not compared.
 
 usage: tools/bench/bench-cpu [--runs 3] [--puts 30000] [--gets 30000] [--one 2000]
-                             [--clients 64] [--record] [--history FILE]
+                             [--clients 64] [--zkv-conns 1] [--record] [--history FILE]
                              [--perf FILE] [--quick] [--keep]
 """
 import argparse
@@ -87,10 +91,10 @@ FIGURES = [
     ("one_p50_ms", "put, 1 client: p50 (ms)", "%.3f", "lower"),
 ]
 #  What a history row says about the run besides its figures
-META = ["date", "commit", "describe", "dirty", "machine", "etcd", "runs", "clients", "puts",
-        "gets", "one", "load_start", "load_end", "others_pct"]
+META = ["date", "commit", "describe", "dirty", "machine", "etcd", "runs", "clients", "zkv_conns",
+        "puts", "gets", "one", "load_start", "load_end", "others_pct"]
 #  What must match for two rows to be compared
-SAME = ["machine", "clients", "puts", "gets", "one"]
+SAME = ["machine", "clients", "zkv_conns", "puts", "gets", "one"]
 
 
 def columns():
@@ -176,7 +180,8 @@ def measure(system, options):
         leader = settle(system)
         pids = [system.pid(name) for name in NAMES]
         report, members, loader, rest, seconds = measured(
-            system.loader(leader, clients, total, workload, key_space), pids, total)
+            system.loader(leader, clients, total, workload, key_space, options.zkv_conns),
+            pids, total)
         errors += report["errors"]
         others, wall = others + rest, wall + seconds
         latency = report["latency_ms"]
@@ -325,7 +330,8 @@ def perf_leader(system, options, path):
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     try:
         time.sleep(1)                   # perf attached to every thread before the load
-        report = json.loads(run(system.loader(leader, options.clients, options.puts)))
+        report = json.loads(run(system.loader(leader, options.clients, options.puts,
+                                                    conns=options.zkv_conns)))
     finally:
         perf.send_signal(signal.SIGINT)
         _, err = perf.communicate()
@@ -355,6 +361,9 @@ def parse():
     parser.add_argument("--one", type=int, default=2000,
                         help="puts per run by one client (default 2000)")
     parser.add_argument("--clients", type=int, default=64, help="concurrent clients (default 64)")
+    parser.add_argument("--zkv-conns", type=int, default=1, metavar="N",
+                        help="connections zkv-bench's clients share (default 1, as etcd-load's "
+                             "share one; 0: one each, as before 2026-12-08)")
     parser.add_argument("--record", action="store_true",
                         help="append this run's row to the history")
     parser.add_argument("--history", default=HISTORY,
@@ -388,7 +397,8 @@ def main():
         etcd_version = run(["etcd", "--version"]).splitlines()[0].split()[-1]
         for system in systems:
             leader = settle(system)
-            warm = json.loads(run(system.loader(leader, options.clients, options.puts)))
+            warm = json.loads(run(system.loader(leader, options.clients, options.puts,
+                                                    conns=options.zkv_conns)))
             log("%-4s warm-up: %d puts by %d clients, %.0f/s" % (
                 system.name, options.puts, options.clients, warm["throughput"]))
         for r in range(options.runs):
@@ -404,7 +414,8 @@ def main():
     table = summary(results)
     meta = {"date": started.strftime("%Y-%m-%d %H:%M"), "commit": sha, "describe": describe,
             "dirty": "yes" if dirty else "no", "machine": machine(), "etcd": etcd_version,
-            "runs": options.runs, "clients": options.clients, "puts": options.puts,
+            "runs": options.runs, "clients": options.clients,
+            "zkv_conns": options.zkv_conns or options.clients, "puts": options.puts,
             "gets": options.gets, "one": options.one,
             "load_start": load_start.split()[0], "load_end": load_end.split()[0],
             "others_pct": "%.0f" % max(r["others_pct"] for rs in results.values() for r in rs)}
