@@ -416,6 +416,15 @@ zkv_engine_iterator (zkv_engine_t *self, zkv_cf_t cf, const rocksdb_snapshot_t *
 {
     if (!snapshot)
         return rocksdb_create_iterator_cf (self->db, self->read_options, self->cf [cf]);
+    rocksdb_readoptions_t *options = zkv_engine_scan_options (snapshot);
+    rocksdb_iterator_t *iterator = rocksdb_create_iterator_cf (self->db, options, self->cf [cf]);
+    rocksdb_readoptions_destroy (options);  //  the iterator copied what it needs
+    return iterator;
+}
+
+rocksdb_readoptions_t *
+zkv_engine_scan_options (const rocksdb_snapshot_t *snapshot)
+{
     rocksdb_readoptions_t *options = rocksdb_readoptions_create ();
     rocksdb_readoptions_set_snapshot (options, snapshot);
     //  A snapshot's reader walks a whole family (Hash, HashKV, a snapshot
@@ -423,9 +432,7 @@ zkv_engine_iterator (zkv_engine_t *self, zkv_cf_t cf, const rocksdb_snapshot_t *
     //  requests use, and are read ahead (HashKV of 1M keys: 1.0 -> 0.5 s)
     rocksdb_readoptions_set_fill_cache (options, 0);
     rocksdb_readoptions_set_readahead_size (options, 2 << 20);
-    rocksdb_iterator_t *iterator = rocksdb_create_iterator_cf (self->db, options, self->cf [cf]);
-    rocksdb_readoptions_destroy (options);  //  the iterator copied what it needs
-    return iterator;
+    return options;
 }
 
 rocksdb_iterator_t *

@@ -15,7 +15,8 @@
 
     The writer reads one RocksDB snapshot, so the image is the state at
     exactly one applied index. Both sides keep the SHA-256 of the bytes
-    that went through them. No threads, no sockets.
+    that went through them. No sockets; the writer's size walk runs in
+    parts on threads joined before it returns (zkv_scan.h).
     =========================================================================
 */
 #ifndef ZKV_IMAGE_H_INCLUDED
