@@ -95,6 +95,50 @@ zkv_crc32c (uint32_t crc, const void *data, size_t size)
     return ~s_portable (~crc, (const uint8_t *) data, size);
 }
 
+//  Combining. A CRC (before its final xor) is the remainder of the message
+//  times x^32 modulo P; appending n bytes to a message multiplies its
+//  remainder by x^(8n) mod P, and CRC is linear, so
+//      crc (A B) = crc (A) * x^(8 |B|)  xor  crc (B)
+//  (the initial and final xors of both cancel out: they are the CRC of the
+//  zero bytes, which follows the same rule). Polynomials are held
+//  reflected, as the CRC is: bit 31 is x^0, bit 0 is x^31.
+
+//  a * b mod P
+static uint32_t
+s_multiply (uint32_t a, uint32_t b)
+{
+    uint32_t product = 0;
+    for (uint32_t bit = 1u << 31; bit; bit >>= 1) {
+        if (a & bit)
+            product ^= b;
+        b = (b & 1)? (b >> 1) ^ POLY: b >> 1;   //  b *= x
+    }
+    return product;
+}
+
+//  x^(8 * size) mod P, by squaring: x^(2^k) for each bit k of 8 * size
+static uint32_t
+s_shift (uint64_t size)
+{
+    uint32_t power = 1u << 31;          //  x^0
+    uint32_t square = 1u << 30;         //  x^(2^0) = x
+    //  x^8 = ((x^2)^2)^2: start at x^(2^3), size counts bytes
+    for (int k = 0; k < 3; k++)
+        square = s_multiply (square, square);
+    for (; size; size >>= 1) {
+        if (size & 1)
+            power = s_multiply (power, square);
+        square = s_multiply (square, square);
+    }
+    return power;
+}
+
+uint32_t
+zkv_crc32c_combine (uint32_t crc_a, uint32_t crc_b, uint64_t size_b)
+{
+    return s_multiply (crc_a, s_shift (size_b)) ^ crc_b;
+}
+
 bool
 zkv_crc32c_hardware (void)
 {

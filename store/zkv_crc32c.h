@@ -20,6 +20,13 @@ uint32_t
 uint32_t
     zkv_crc32c_portable (uint32_t crc, const void *data, size_t size);
 
+//  The CRC of the concatenation A B, from crc_a = zkv_crc32c (0, A),
+//  crc_b = zkv_crc32c (0, B) and B's length: parts of one stream hashed
+//  apart (on several threads) combine into the stream's CRC. Costs about
+//  log2 (size_b) multiplications of polynomials, whatever the bytes.
+uint32_t
+    zkv_crc32c_combine (uint32_t crc_a, uint32_t crc_b, uint64_t size_b);
+
 //  True when zkv_crc32c uses the SSE4.2 instruction on this CPU
 bool
     zkv_crc32c_hardware (void);

@@ -98,6 +98,20 @@ s_cf_options (zkv_engine_t *self, zkv_cf_t cf)
         rocksdb_filterpolicy_t *bloom = rocksdb_filterpolicy_create_bloom_full (10);
         rocksdb_block_based_options_set_filter_policy (table, bloom);
     }
+    if (cf == ZKV_CF_KEY || cf == ZKV_CF_INDEX) {
+        //  The families every full scan reads (Hash, HashKV, a snapshot):
+        //  blocks of 16 KiB (RocksDB's default is 4) and LZ4, which
+        //  decompresses about twice as fast as snappy at about its ratio.
+        //  A walk pays per block (a seek in the index, a cache lookup, a
+        //  decompression call) as much as per record: at 1M keys of 256
+        //  bytes, one thread's Hash went 538 -> 422 ms with LZ4, -> 360 ms
+        //  with 16 KiB blocks too, and the files shrank (key family 33.6 ->
+        //  19.4 MB, index 17.1 -> 14.1 MB). No compression was slower
+        //  (684 ms: the walk then reads 9x the bytes) and took 313 MB.
+        //  Tables written before keep their format until rewritten.
+        rocksdb_block_based_options_set_block_size (table, 16 * 1024);
+        rocksdb_options_set_compression (options, rocksdb_lz4_compression);
+    }
     rocksdb_options_set_block_based_table_factory (options, table);
     self->table_options [cf] = table;
     if (cf == ZKV_CF_KEY || cf == ZKV_CF_INDEX)
@@ -416,6 +430,15 @@ zkv_engine_iterator (zkv_engine_t *self, zkv_cf_t cf, const rocksdb_snapshot_t *
 {
     if (!snapshot)
         return rocksdb_create_iterator_cf (self->db, self->read_options, self->cf [cf]);
+    rocksdb_readoptions_t *options = zkv_engine_scan_options (snapshot);
+    rocksdb_iterator_t *iterator = rocksdb_create_iterator_cf (self->db, options, self->cf [cf]);
+    rocksdb_readoptions_destroy (options);  //  the iterator copied what it needs
+    return iterator;
+}
+
+rocksdb_readoptions_t *
+zkv_engine_scan_options (const rocksdb_snapshot_t *snapshot)
+{
     rocksdb_readoptions_t *options = rocksdb_readoptions_create ();
     rocksdb_readoptions_set_snapshot (options, snapshot);
     //  A snapshot's reader walks a whole family (Hash, HashKV, a snapshot
@@ -423,9 +446,7 @@ zkv_engine_iterator (zkv_engine_t *self, zkv_cf_t cf, const rocksdb_snapshot_t *
     //  requests use, and are read ahead (HashKV of 1M keys: 1.0 -> 0.5 s)
     rocksdb_readoptions_set_fill_cache (options, 0);
     rocksdb_readoptions_set_readahead_size (options, 2 << 20);
-    rocksdb_iterator_t *iterator = rocksdb_create_iterator_cf (self->db, options, self->cf [cf]);
-    rocksdb_readoptions_destroy (options);  //  the iterator copied what it needs
-    return iterator;
+    return options;
 }
 
 rocksdb_iterator_t *

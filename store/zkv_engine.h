@@ -131,6 +131,11 @@ int
 rocksdb_iterator_t *
     zkv_engine_iterator (zkv_engine_t *self, zkv_cf_t cf, const rocksdb_snapshot_t *snapshot);
 
+//  The read options of zkv_engine_iterator's walks at snapshot (for
+//  zkv_engine_iterator_below); the caller destroys them
+rocksdb_readoptions_t *
+    zkv_engine_scan_options (const rocksdb_snapshot_t *snapshot);
+
 //  An iterator of cf that ends before upper (upper_size bytes; NULL: no
 //  end). RocksDB then never steps over the deleted records past upper,
 //  which after a compaction can be a long run of them. options is the

@@ -9,6 +9,11 @@
     the compact revision alone (s_excluded): HashKV of 1M keys then costs
     one walk, not two and a sort. Every walk reads the same snapshot, so a
     compaction or a write running meanwhile changes nothing.
+
+    The walks that hash (the `key` family for HashKV, every family for
+    Hash) go in parts on several threads (zkv_scan.h): each part's CRC
+    starts from 0, and the parts' CRCs are combined in order with their
+    lengths (zkv_crc32c_combine), which gives the one pass's CRC.
     =========================================================================
 */
 #include "zkv_hash.h"
@@ -16,6 +21,7 @@
 #include "zkv_grow.h"
 #include "zkv_kvpb.h"
 #include "zkv_mvcc_private.h"
+#include "zkv_scan.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -326,6 +332,110 @@ s_excluded (zkv_engine_t *engine, const rocksdb_snapshot_t *snapshot, int64_t re
     return rc;
 }
 
+//  One part of a hashing walk, and what it yields
+typedef struct {
+    zkv_scan_part_t part;
+    const char *name;                   //  hashed before the part (Hash: a
+                                        //  family's name), or NULL
+    uint32_t crc;                       //  of the part's bytes alone
+    uint64_t length;                    //  their count
+    int rc;
+    char *error;
+} s_piece_t;
+
+//  A hashing walk: its pieces, in hash order, and what decides which
+//  records count
+typedef struct {
+    zkv_engine_t *engine;
+    const rocksdb_snapshot_t *snapshot;
+    s_piece_t *pieces;
+    size_t count;
+    size_t *order;                      //  Hash: run order -> piece
+    int64_t revision;                   //  HashKV: its revision,
+    int64_t compact;                    //  the compact revision,
+    bool by_exclusion;                  //  and the revisions <= compact listed
+    const s_revs_t *listed;             //  as excluded (else as counted)
+} s_walk_t;
+
+//  The CRC of the walk's pieces in order, from crc, or -1 with *error (the
+//  first piece's that failed)
+static int
+s_combine (s_walk_t *walk, uint32_t crc, uint32_t *hash, char **error)
+{
+    int rc = 0;
+    for (size_t i = 0; i < walk->count; i++) {
+        s_piece_t *piece = &walk->pieces [i];
+        if (piece->rc && rc == 0) {
+            rc = -1;
+            *error = piece->error? piece->error: strdup ("out of memory");
+            piece->error = NULL;
+        }
+        free (piece->error);
+        if (piece->name)
+            crc = zkv_crc32c (crc, piece->name, strlen (piece->name));
+        crc = zkv_crc32c_combine (crc, piece->crc, piece->length);
+    }
+    if (rc == 0)
+        *hash = crc;
+    return rc;
+}
+
+//  Where the revisions from (main, 0) up start in the sorted revs
+static size_t
+s_revs_from (const s_revs_t *revs, int64_t main)
+{
+    size_t low = 0, high = revs->count;
+    while (low < high) {
+        size_t middle = low + (high - low) / 2;
+        if (revs->items [middle].main < main)
+            low = middle + 1;
+        else
+            high = middle;
+    }
+    return low;
+}
+
+//  HashKV's walk over one part of the `key` family
+static void
+s_hash_kv_piece (void *arg, size_t index)
+{
+    s_walk_t *walk = (s_walk_t *) arg;
+    s_piece_t *piece = &walk->pieces [index];
+    zkv_scan_cursor_t cursor;
+    zkv_scan_open (&cursor, walk->engine, walk->snapshot, &piece->part);
+    size_t next = s_revs_from (walk->listed, piece->part.first_main);
+    uint32_t crc = 0;
+    uint64_t length = 0;
+    for (; rocksdb_iter_valid (cursor.it); rocksdb_iter_next (cursor.it)) {
+        size_t size, value_size;
+        const uint8_t *bytes = (const uint8_t *) rocksdb_iter_key (cursor.it, &size);
+        zkv_rev_t rev;
+        bool tombstone;
+        if (zkv_revkey_decode (bytes, size, &rev, &tombstone)) {
+            piece->error = strdup ("corrupt revision key");
+            piece->rc = -1;
+            break;
+        }
+        if (rev.main > walk->revision)
+            break;
+        if (rev.main <= walk->compact
+        &&  (walk->by_exclusion? s_revs_meet (walk->listed, &next, &rev)
+                               : !s_revs_meet (walk->listed, &next, &rev)))
+            continue;
+        if (tombstone && rev.main == walk->compact)
+            continue;
+        const char *value = rocksdb_iter_value (cursor.it, &value_size);
+        crc = zkv_crc32c (crc, bytes, size);
+        crc = zkv_crc32c (crc, value, value_size);
+        length += size + value_size;
+    }
+    if (piece->rc == 0)
+        piece->rc = zkv_engine_iter_error (walk->engine, cursor.it, &piece->error);
+    zkv_scan_close (&cursor);
+    piece->crc = crc;
+    piece->length = length;
+}
+
 int
 zkv_hash_kv (zkv_engine_t *engine, const rocksdb_snapshot_t *snapshot, int64_t revision,
              int64_t compact, zkv_keep_t keep, uint32_t *hash, char **error)
@@ -352,40 +462,53 @@ zkv_hash_kv (zkv_engine_t *engine, const rocksdb_snapshot_t *snapshot, int64_t r
             return -1;
         }
     }
-    rocksdb_iterator_t *it = zkv_engine_iterator (engine, ZKV_CF_KEY, snapshot);
-    rocksdb_iter_seek_to_first (it);
-    size_t next = 0;                    //  next listed revision to meet
-    int rc = 0;
-    for (; rocksdb_iter_valid (it); rocksdb_iter_next (it)) {
-        size_t size, value_size;
-        const uint8_t *bytes = (const uint8_t *) rocksdb_iter_key (it, &size);
-        zkv_rev_t rev;
-        bool tombstone;
-        if (zkv_revkey_decode (bytes, size, &rev, &tombstone)) {
-            *error = strdup ("corrupt revision key");
-            rc = -1;
-            break;
-        }
-        if (rev.main > revision)
-            break;
-        if (rev.main <= compact
-        &&  (by_exclusion? s_revs_meet (&excluded, &next, &rev)
-                         : !s_revs_meet (&counted, &next, &rev)))
-            continue;
-        if (tombstone && rev.main == compact)
-            continue;
-        const char *value = rocksdb_iter_value (it, &value_size);
-        crc = zkv_crc32c (crc, bytes, size);
-        crc = zkv_crc32c (crc, value, value_size);
+    s_piece_t pieces [ZKV_SCAN_KEY_PARTS];
+    zkv_scan_part_t parts [ZKV_SCAN_KEY_PARTS];
+    int count = zkv_scan_split_keys (engine, snapshot, revision, parts, ZKV_SCAN_KEY_PARTS,
+                                     error);
+    int rc = count < 0? -1: 0;
+    if (rc == 0) {
+        memset (pieces, 0, sizeof pieces);
+        for (int i = 0; i < count; i++)
+            pieces [i].part = parts [i];
+        s_walk_t walk = {
+            .engine = engine, .snapshot = snapshot, .pieces = pieces, .count = (size_t) count,
+            .revision = revision, .compact = compact, .by_exclusion = by_exclusion,
+            .listed = by_exclusion? &excluded: &counted
+        };
+        zkv_scan_run (walk.count, s_hash_kv_piece, &walk);
+        rc = s_combine (&walk, crc, hash, error);
     }
-    if (rc == 0)
-        rc = zkv_engine_iter_error (engine, it, error);
-    rocksdb_iter_destroy (it);
     free (counted.items);
     free (excluded.items);
-    if (rc == 0)
-        *hash = crc;
     return rc;
+}
+
+//  Hash's walk over one part of a family
+static void
+s_hash_piece (void *arg, size_t index)
+{
+    s_walk_t *walk = (s_walk_t *) arg;
+    s_piece_t *piece = &walk->pieces [walk->order [index]];
+    zkv_scan_cursor_t cursor;
+    zkv_scan_open (&cursor, walk->engine, walk->snapshot, &piece->part);
+    bool meta = piece->part.cf == ZKV_CF_META;
+    uint32_t crc = 0;
+    uint64_t length = 0;
+    for (; rocksdb_iter_valid (cursor.it); rocksdb_iter_next (cursor.it)) {
+        size_t size, value_size;
+        const char *key = rocksdb_iter_key (cursor.it, &size);
+        if (meta && zkv_meta_is_own (key, size))
+            continue;
+        const char *value = rocksdb_iter_value (cursor.it, &value_size);
+        crc = zkv_crc32c (crc, key, size);
+        crc = zkv_crc32c (crc, value, value_size);
+        length += size + value_size;
+    }
+    piece->rc = zkv_engine_iter_error (walk->engine, cursor.it, &piece->error);
+    zkv_scan_close (&cursor);
+    piece->crc = crc;
+    piece->length = length;
 }
 
 int
@@ -394,35 +517,50 @@ zkv_hash_all (zkv_engine_t *engine, const rocksdb_snapshot_t *snapshot, uint32_t
 {
     //  Families by name, the raft log left out
     zkv_cf_t families [ZKV_CF_COUNT];
-    size_t count = 0;
+    size_t families_count = 0;
     for (int cf = 0; cf < ZKV_CF_COUNT; cf++)
         if (cf != ZKV_CF_RAFT_LOG) {
-            size_t at = count++;
+            size_t at = families_count++;
             while (at > 0 && strcmp (zkv_cf_name (families [at - 1]), zkv_cf_name (cf)) > 0) {
                 families [at] = families [at - 1];
                 at--;
             }
             families [at] = (zkv_cf_t) cf;
         }
-    uint32_t crc = 0;
-    int rc = 0;
-    for (size_t i = 0; i < count && rc == 0; i++) {
-        const char *name = zkv_cf_name (families [i]);
-        crc = zkv_crc32c (crc, name, strlen (name));
-        rocksdb_iterator_t *it = zkv_engine_iterator (engine, families [i], snapshot);
-        for (rocksdb_iter_seek_to_first (it); rocksdb_iter_valid (it); rocksdb_iter_next (it)) {
-            size_t size, value_size;
-            const char *key = rocksdb_iter_key (it, &size);
-            if (families [i] == ZKV_CF_META && zkv_meta_is_own (key, size))
-                continue;
-            const char *value = rocksdb_iter_value (it, &value_size);
-            crc = zkv_crc32c (crc, key, size);
-            crc = zkv_crc32c (crc, value, value_size);
+    //  Their pieces, in hash order: the `key` family in parts, every other
+    //  one whole; each family's name before its first piece
+    s_piece_t pieces [ZKV_CF_COUNT + ZKV_SCAN_KEY_PARTS];
+    memset (pieces, 0, sizeof pieces);
+    size_t count = 0;
+    for (size_t i = 0; i < families_count; i++) {
+        size_t first = count;
+        if (families [i] == ZKV_CF_KEY) {
+            zkv_scan_part_t parts [ZKV_SCAN_KEY_PARTS];
+            int split = zkv_scan_split_keys (engine, snapshot, INT64_MAX, parts,
+                                             ZKV_SCAN_KEY_PARTS, error);
+            if (split < 0)
+                return -1;
+            for (int p = 0; p < split; p++)
+                pieces [count++].part = parts [p];
         }
-        rc = zkv_engine_iter_error (engine, it, error);
-        rocksdb_iter_destroy (it);
+        if (count == first)             //  a whole family, or an empty `key`
+            zkv_scan_whole (&pieces [count++].part, families [i]);
+        pieces [first].name = zkv_cf_name (families [i]);
     }
-    if (rc == 0)
-        *hash = crc;
-    return rc;
+    //  The index, the one large family walked whole, starts first, so that
+    //  the other threads share the `key` family's parts meanwhile
+    size_t order [ZKV_CF_COUNT + ZKV_SCAN_KEY_PARTS];
+    size_t ordered = 0;
+    for (size_t i = 0; i < count; i++)
+        if (pieces [i].part.cf == ZKV_CF_INDEX)
+            order [ordered++] = i;
+    for (size_t i = 0; i < count; i++)
+        if (pieces [i].part.cf != ZKV_CF_INDEX)
+            order [ordered++] = i;
+    s_walk_t walk = {
+        .engine = engine, .snapshot = snapshot, .pieces = pieces, .count = count,
+        .order = order
+    };
+    zkv_scan_run (count, s_hash_piece, &walk);
+    return s_combine (&walk, 0, hash, error);
 }

@@ -21,7 +21,9 @@
     the member's own applied index and term in `meta` (etcd's
     DefaultIgnores).
 
-    No threads, no sockets: the caller hands in the snapshot.
+    No sockets: the caller hands in the snapshot. The walks that hash run
+    in parts on threads of their own, all joined before the function
+    returns (zkv_scan.h); the result is the one pass's, bit for bit.
     =========================================================================
 */
 #ifndef ZKV_HASH_H_INCLUDED

@@ -8,6 +8,7 @@
 #include "zkv_bulk.h"
 #include "zkv_hash.h"
 #include "zkv_mvcc_private.h"
+#include "zkv_scan.h"
 #include "zkv_sha256.h"
 #include "zkv_wire.h"
 
@@ -132,34 +133,86 @@ s_bin_header (size_t size)
     return size < 256? 2: size < 65536? 3: 5;
 }
 
+//  A walk that measures the image: the records of each part, summed
+typedef struct {
+    zkv_image_writer_t *writer;
+    const atomic_bool *cancel;
+    zkv_scan_part_t parts [ZKV_CF_COUNT + ZKV_SCAN_KEY_PARTS];
+    uint64_t bytes [ZKV_CF_COUNT + ZKV_SCAN_KEY_PARTS];
+    atomic_bool cancelled;
+} s_sizing_t;
+
+static void
+s_size_part (void *arg, size_t index)
+{
+    s_sizing_t *sizing = (s_sizing_t *) arg;
+    zkv_image_writer_t *self = sizing->writer;
+    const zkv_scan_part_t *part = &sizing->parts [index];
+    size_t name = strlen (zkv_cf_name (part->cf));
+    uint64_t total = 0;
+    size_t seen = 0;
+    zkv_scan_cursor_t cursor;
+    zkv_scan_open (&cursor, self->engine, self->snapshot, part);
+    for (; rocksdb_iter_valid (cursor.it); rocksdb_iter_next (cursor.it)) {
+        size_t key_size, value_size;
+        rocksdb_iter_key (cursor.it, &key_size);
+        rocksdb_iter_value (cursor.it, &value_size);
+        total += 1 + s_str_header (name) + name + s_bin_header (key_size) + key_size
+               + s_bin_header (value_size) + value_size;
+        if (++seen % 4096 == 0
+        &&  (atomic_load (&sizing->cancelled)
+             || (sizing->cancel && atomic_load (sizing->cancel)))) {
+            atomic_store (&sizing->cancelled, true);
+            break;
+        }
+    }
+    char *err = NULL;
+    if (zkv_engine_iter_error (self->engine, cursor.it, &err))
+        free (err);                     //  the stream meets it too, and fails
+    zkv_scan_close (&cursor);
+    sizing->bytes [index] = total;
+}
+
 uint64_t
 zkv_image_writer_size (zkv_image_writer_t *self, const atomic_bool *cancel)
 {
-    //  What the writer has encoded already: the magic and the header
-    uint64_t total = self->pending.size + 1;        //  and the end marker
-    size_t seen = 0;
-    for (int cf = 0; cf < ZKV_CF_COUNT && total; cf++) {
-        if (!zkv_image_carries ((zkv_cf_t) cf))
+    //  Every carried family, the `key` family in parts, walked at once
+    //  (zkv_scan.h); the index, the one large family walked whole, first
+    s_sizing_t *sizing = (s_sizing_t *) calloc (1, sizeof (s_sizing_t));
+    if (!sizing)
+        return 0;
+    sizing->writer = self;
+    sizing->cancel = cancel;
+    atomic_init (&sizing->cancelled, false);
+    size_t count = 0;
+    zkv_scan_whole (&sizing->parts [count++], ZKV_CF_INDEX);
+    for (int cf = 0; cf < ZKV_CF_COUNT; cf++) {
+        if (!zkv_image_carries ((zkv_cf_t) cf) || cf == ZKV_CF_INDEX)
             continue;
-        size_t name = strlen (zkv_cf_name ((zkv_cf_t) cf));
-        rocksdb_iterator_t *it = zkv_engine_iterator (self->engine, (zkv_cf_t) cf,
-                                                      self->snapshot);
-        for (rocksdb_iter_seek_to_first (it); rocksdb_iter_valid (it); rocksdb_iter_next (it)) {
-            size_t key_size, value_size;
-            rocksdb_iter_key (it, &key_size);
-            rocksdb_iter_value (it, &value_size);
-            total += 1 + s_str_header (name) + name + s_bin_header (key_size) + key_size
-                   + s_bin_header (value_size) + value_size;
-            if (cancel && ++seen % 4096 == 0 && atomic_load (cancel)) {
-                total = 0;
-                break;
+        int split = 0;
+        if (cf == ZKV_CF_KEY) {
+            char *error = NULL;
+            split = zkv_scan_split_keys (self->engine, self->snapshot, INT64_MAX,
+                                         sizing->parts + count, ZKV_SCAN_KEY_PARTS, &error);
+            if (split < 0) {
+                free (error);
+                free (sizing);
+                return 0;
             }
         }
-        char *err = NULL;
-        if (zkv_engine_iter_error (self->engine, it, &err))
-            free (err);                 //  the stream meets it too, and fails
-        rocksdb_iter_destroy (it);
+        if (split == 0)
+            zkv_scan_whole (&sizing->parts [count++], (zkv_cf_t) cf);
+        else
+            count += (size_t) split;
     }
+    zkv_scan_run (count, s_size_part, sizing);
+    //  What the writer has encoded already: the magic and the header
+    uint64_t total = self->pending.size + 1;        //  and the end marker
+    for (size_t i = 0; i < count; i++)
+        total += sizing->bytes [i];
+    if (atomic_load (&sizing->cancelled))
+        total = 0;
+    free (sizing);
     return total;
 }
 

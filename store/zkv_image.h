@@ -16,7 +16,8 @@
     The writer reads one RocksDB snapshot, so the image is the state at
     exactly one applied index. The writer keeps the SHA-256 of the bytes
     it gave; a reader's caller checks it (a stream's or a file's), so the
-    reader does not compute it again. No threads, no sockets.
+    reader does not compute it again. No sockets; the writer's size walk
+    runs in parts on threads joined before it returns (zkv_scan.h).
     =========================================================================
 */
 #ifndef ZKV_IMAGE_H_INCLUDED

@@ -44,3 +44,31 @@ Test (crc32c, hardware_equals_table)
                           "offset %zu size %zu", offset, size);
     cr_log_info ("crc32c uses %s", zkv_crc32c_hardware ()? "SSE4.2": "the table");
 }
+
+Test (crc32c, combine_equals_one_pass)
+{
+    unsigned char buf [5000];
+    srand (11);
+    for (size_t i = 0; i < sizeof buf; i++)
+        buf [i] = (unsigned char) rand ();
+    uint32_t whole = zkv_crc32c (0, buf, sizeof buf);
+    //  every cut near the ends and the middle, and some in between
+    for (size_t cut = 0; cut <= sizeof buf; cut += cut < 70 || cut > sizeof buf - 70? 1: 37) {
+        uint32_t a = zkv_crc32c (0, buf, cut);
+        uint32_t b = zkv_crc32c (0, buf + cut, sizeof buf - cut);
+        cr_assert_eq (zkv_crc32c_combine (a, b, sizeof buf - cut), whole, "cut at %zu", cut);
+    }
+    //  an empty part changes nothing, on either side
+    cr_assert_eq (zkv_crc32c_combine (whole, 0, 0), whole);
+    cr_assert_eq (zkv_crc32c_combine (0, whole, sizeof buf), whole);
+    //  many parts, folded left to right, as a parallel walk does
+    uint32_t folded = 0;
+    for (size_t at = 0; at < sizeof buf; at += 333) {
+        size_t size = sizeof buf - at < 333? sizeof buf - at: 333;
+        folded = zkv_crc32c_combine (folded, zkv_crc32c (0, buf + at, size), size);
+    }
+    cr_assert_eq (folded, whole);
+    //  the check value, from its halves
+    cr_assert_eq (zkv_crc32c_combine (zkv_crc32c (0, "1234", 4), zkv_crc32c (0, "56789", 5), 5),
+                  0xE3069283u);
+}

@@ -6,6 +6,7 @@
 */
 #include <criterion/criterion.h>
 #include <inttypes.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "mvcc_fixture.h"
@@ -13,6 +14,8 @@
 #include "zkv_hash.h"
 #include "zkv_keys.h"
 #include "zkv_kvpb.h"
+#include "zkv_mvcc_private.h"
+#include "zkv_scan.h"
 
 #define EMPTY_HASH 1084519789u          //  crc32c ("key")
 
@@ -317,4 +320,101 @@ BOTH (hash, a_finished_compaction_hashes_as_the_index_walk_did)
                               history, compact, revision, mode);
         fx_destroy (&store);
     }
+}
+
+//  The walks go in parts on several threads (zkv_scan.h) and combine the
+//  parts' CRCs: Hash equals a one-pass CRC over every family but the raft
+//  log, in name order, and both hashes are the same whatever the threads,
+//  before, during and after a compaction
+static uint32_t
+s_hash_one_pass (fx_store_t *store)
+{
+    const char *names [] = { "alarm", "default", "index", "key", "members", "meta" };
+    uint32_t crc = 0;
+    for (size_t i = 0; i < sizeof names / sizeof names [0]; i++) {
+        zkv_cf_t cf = zkv_cf_by_name (names [i], strlen (names [i]));
+        crc = zkv_crc32c (crc, names [i], strlen (names [i]));
+        rocksdb_iterator_t *it = zkv_engine_iterator (store->engine, cf, NULL);
+        for (rocksdb_iter_seek_to_first (it); rocksdb_iter_valid (it); rocksdb_iter_next (it)) {
+            size_t size, value_size;
+            const char *key = rocksdb_iter_key (it, &size);
+            const char *value = rocksdb_iter_value (it, &value_size);
+            if (cf == ZKV_CF_META && zkv_meta_is_own (key, size))
+                continue;
+            crc = zkv_crc32c (crc, key, size);
+            crc = zkv_crc32c (crc, value, value_size);
+        }
+        rocksdb_iter_destroy (it);
+    }
+    return crc;
+}
+
+//  HashKV at revision with no compaction: "key", then every record <= revision
+static uint32_t
+s_hash_kv_one_pass (fx_store_t *store, int64_t revision)
+{
+    uint32_t crc = zkv_crc32c (0, "key", 3);
+    rocksdb_iterator_t *it = zkv_engine_iterator (store->engine, ZKV_CF_KEY, NULL);
+    for (rocksdb_iter_seek_to_first (it); rocksdb_iter_valid (it); rocksdb_iter_next (it)) {
+        size_t size, value_size;
+        const uint8_t *key = (const uint8_t *) rocksdb_iter_key (it, &size);
+        const char *value = rocksdb_iter_value (it, &value_size);
+        zkv_rev_t rev;
+        bool tombstone;
+        cr_assert_eq (zkv_revkey_decode (key, size, &rev, &tombstone), 0);
+        if (rev.main > revision)
+            break;
+        crc = zkv_crc32c (crc, key, size);
+        crc = zkv_crc32c (crc, value, value_size);
+    }
+    rocksdb_iter_destroy (it);
+    return crc;
+}
+
+//  Hash and HashKV at revisions of the store, with 1 thread and with 4
+static void
+s_same_with_any_threads (fx_store_t *store, const int64_t *revisions, size_t count)
+{
+    int64_t compact = zkv_mvcc_compact_revision (store->mvcc);
+    zkv_scan_set_threads (1);
+    uint32_t alone = s_hash_all (store);
+    uint32_t kv_alone [8];
+    for (size_t i = 0; i < count; i++)
+        kv_alone [i] = s_hash_kv (store, revisions [i], ZKV_KEEP_LIVE, compact);
+    zkv_scan_set_threads (4);
+    cr_assert_eq (s_hash_all (store), alone);
+    for (size_t i = 0; i < count; i++)
+        cr_assert_eq (s_hash_kv (store, revisions [i], ZKV_KEEP_LIVE, compact), kv_alone [i],
+                      "revision %" PRId64, revisions [i]);
+    zkv_scan_set_threads (0);
+}
+
+BOTH (hash, in_parts_equals_one_pass)
+{
+    fx_store_t store;
+    fx_new (&store, memory);
+    char key [16], value [300];
+    for (int i = 0; i < 400; i++) {
+        snprintf (key, sizeof key, "k%03d", i % 37);
+        memset (value, 'a' + i % 26, sizeof value - 1);
+        value [sizeof value - 1 - (size_t) (i % 200)] = 0;
+        fx_put (&store, key, value);
+        if (i % 50 == 49)
+            fx_delete (&store, "k01", "k05");
+    }
+    int64_t last = zkv_mvcc_revision (store.mvcc);
+    cr_assert_eq (s_hash_all (&store), s_hash_one_pass (&store));
+    const int64_t revisions [] = { 1, 2, 17, 100, 333, last - 1, last };
+    for (size_t i = 0; i < 7; i++)
+        cr_assert_eq (s_live (&store, revisions [i]), s_hash_kv_one_pass (&store, revisions [i]),
+                      "revision %" PRId64, revisions [i]);
+    s_same_with_any_threads (&store, revisions + 3, 4);
+    //  A compaction to 300: while pending, then done
+    fx_compact (&store, 300, ZKV_ERR_OK);
+    cr_assert_eq (s_hash_all (&store), s_hash_one_pass (&store));
+    s_same_with_any_threads (&store, revisions + 4, 3);
+    fx_compact_fully (&store);
+    cr_assert_eq (s_hash_all (&store), s_hash_one_pass (&store));
+    s_same_with_any_threads (&store, revisions + 4, 3);
+    fx_destroy (&store);
 }

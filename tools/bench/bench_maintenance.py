@@ -17,7 +17,16 @@ clients, 16-byte keys, 256-byte values). Then, for each system in turn:
      wall time, the writer's p50 / p99 / max latency and failed puts during
      it, and dbSize before and after (Status, from each system's own figures).
 
+With --scans, only the full scans instead (issue 19): --keys keys loaded into
+each system (native loaders, 64 clients) and the history compacted (physical),
+so both hold --keys live keys and nothing more (as bench-vs-etcd's maintenance
+rows); then --runs rounds, each timing on zkv, then on etcd: Hash of the leader
+(one request through the client library), `endpoint hashkv` of the leader and
+`snapshot save` of the leader (the CLIs' wall time, process start to exit).
+Medians, the ratios and every run's figures are printed.
+
 usage: tools/bench/bench-maintenance [--small N] [--keys N] [--runs N] [--quiet S] [--keep]
+       tools/bench/bench-maintenance --scans [--keys N] [--runs N] [--keep]
 """
 import argparse
 import os
@@ -231,6 +240,44 @@ def defrag_trial(system, leader, keys, quiet):
     return r
 
 
+def scans(systems, directory, keys, runs):
+    """The --scans rows: Hash, HashKV and snapshot save at keys keys, the
+    two systems interleaved round after round"""
+    ops = {}
+    for system in systems:
+        wait_for(lambda: settled(system), 60000, "%s settles" % system.name, system)
+        leader = settled(system)
+        loaded = system.load(leader, 64, keys)
+        log("%-4s loaded %d keys (%.0f puts/s)" % (system.name, keys, loaded["throughput"]))
+        ops[system.name] = make_ops(system, leader)
+        ops[system.name].compact(ops[system.name].revision())
+        wait_for(lambda: settled(system), 60000, "%s settles" % system.name, system)
+    measured = {name: {"hash": [], "hashkv": [], "save": [], "size": []} for name in ops}
+    for run in range(runs):
+        for system in systems:
+            o, m = ops[system.name], measured[system.name]
+            path = os.path.join(directory, "%s-scan.db" % system.name)
+            m["hash"].append(o.hash())
+            m["hashkv"].append(o.hashkv())
+            m["save"].append(o.snapshot_save(path))
+            m["size"].append(os.path.getsize(path))
+            os.unlink(path)
+            log("%-4s run %d: hash %.0f ms, hashkv %.0f ms, snapshot save %.0f ms (%.1f MB)" % (
+                system.name, run + 1, m["hash"][-1], m["hashkv"][-1], m["save"][-1],
+                m["size"][-1] / 1e6))
+    for o in ops.values():
+        o.close()
+    log("\nsummary, %dk keys, median of %d" % (keys // 1000, runs))
+    log("%-34s %10s %10s %12s" % ("", "zkv", "etcd", "zkv / etcd"))
+    z, e = measured["zkv"], measured["etcd"]
+    for label, what in (("Hash, one member (ms)", "hash"), ("endpoint hashkv (ms)", "hashkv"),
+                        ("snapshot save (ms)", "save")):
+        log("%-34s %10.0f %10.0f %11.2fx" % (label, median(z[what]), median(e[what]),
+                                             median(z[what]) / median(e[what])))
+    log("%-34s %10.1f %10.1f" % ("snapshot file (MB)", median(z["size"]) / 1e6,
+                                 median(e["size"]) / 1e6))
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--small", type=int, default=100000, help="keys for snapshot and hashkv")
@@ -238,10 +285,15 @@ def main():
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--quiet", type=float, default=5.0, help="seconds of baseline writes")
     parser.add_argument("--keep", action="store_true")
+    parser.add_argument("--scans", action="store_true",
+                        help="only Hash, HashKV and snapshot save at --keys keys")
     options = parser.parse_args()
 
     results = {}
     with side_by_side("zkv-bench-maintenance-", options.keep) as (systems, directory):
+        if options.scans:
+            scans(systems, directory, options.keys, options.runs)
+            return
         for system in systems:
             r = results[system.name] = {}
             wait_for(lambda: settled(system), 30000, "%s settles" % system.name, system)
