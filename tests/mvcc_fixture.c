@@ -6,6 +6,8 @@
 #include <unistd.h>
 
 #include "mvcc_fixture.h"
+#include "zkv_crc32c.h"
+#include "zkv_keys.h"
 
 void
 fx_open (fx_store_t *store)
@@ -137,4 +139,25 @@ fx_wait_until_rocksdb_is_idle (zkv_engine_t *engine)
             usleep (1000);
             i = (size_t) -1;            //  all four again, from the first
         }
+}
+
+uint32_t
+fx_hash_kv_one_pass (fx_store_t *store, int64_t revision)
+{
+    uint32_t crc = zkv_crc32c (0, "key", 3);
+    rocksdb_iterator_t *it = zkv_engine_iterator (store->engine, ZKV_CF_KEY, NULL);
+    for (rocksdb_iter_seek_to_first (it); rocksdb_iter_valid (it); rocksdb_iter_next (it)) {
+        size_t size, value_size;
+        const uint8_t *key = (const uint8_t *) rocksdb_iter_key (it, &size);
+        const char *value = rocksdb_iter_value (it, &value_size);
+        zkv_rev_t rev = { 0, 0 };
+        bool tombstone = false;
+        cr_assert_eq (zkv_revkey_decode (key, size, &rev, &tombstone), 0);
+        if (rev.main > revision)
+            break;                      //  the key family is in revision order
+        crc = zkv_crc32c (crc, key, size);
+        crc = zkv_crc32c (crc, value, value_size);
+    }
+    rocksdb_iter_destroy (it);
+    return crc;
 }

@@ -45,4 +45,9 @@ void fx_compact_fully (fx_store_t *store);
 //  has then done all it was asked, or decided, to do
 void fx_wait_until_rocksdb_is_idle (zkv_engine_t *engine);
 
+//  HashKV of a store never compacted, in one pass over the key family:
+//  the CRC-32C of "key", then of every record's key and value whose
+//  revision is <= revision (etcd's bytes: the key family holds them)
+uint32_t fx_hash_kv_one_pass (fx_store_t *store, int64_t revision);
+
 #endif
