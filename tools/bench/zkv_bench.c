@@ -205,6 +205,7 @@ typedef struct {
     zkv_client_t **client;              //  one per connection
     zmq_pollitem_t *items;              //  one per connection, on its socket
     uint64_t *id;                       //  client c's request in flight
+    size_t *pending;                    //  requests in flight on connection k
     int64_t *started;                   //  when client c sent its request
     int64_t *due;                       //  paced: when client c's request was due
     bool *busy;                         //  paced: client c has a request in flight
@@ -244,6 +245,7 @@ s_send_next (s_run_t *run, size_t c)
     if (!id)
         return -1;
     run->id [c] = id;
+    run->pending [k]++;
     //  The connection may have moved to another endpoint, with a new socket
     run->items [k].socket = zsock_resolve (zkv_client_socket (run->client [k]));
     run->sent++;
@@ -277,8 +279,10 @@ s_take (s_run_t *run, size_t k, bool *failed)
             answered = (ssize_t) c;
     *failed = !reply || zkv_reply_error (reply);
     zkv_msg_destroy (&reply);
-    if (answered >= 0)
+    if (answered >= 0) {
         run->id [answered] = 0;
+        run->pending [k]--;
+    }
     if (*failed || answered < 0)
         run->errors++;
     return answered;
@@ -331,6 +335,7 @@ s_paced (s_run_t *run, int64_t begin)
                 run->items [c].socket = zsock_resolve (zkv_client_socket (run->client [c]));
                 run->errors++;
                 run->id [c] = 0;
+                run->pending [c] = 0;
                 s_done (run, run->due [c], true);
                 run->busy [c] = false;
                 in_flight--;
@@ -360,7 +365,7 @@ s_paced (s_run_t *run, int64_t begin)
                 continue;
             bool failed;
             ssize_t answered;
-            while ((answered = s_take (run, c, &failed)) != NONE_WAITS)
+            while (run->pending [c] && (answered = s_take (run, c, &failed)) != NONE_WAITS)
                 if (answered >= 0) {
                     s_done (run, run->due [answered], failed);
                     run->busy [answered] = false;
@@ -434,6 +439,7 @@ main (int argc, char *argv [])
         .put = strcmp (options.workload, "put") == 0,
         .client = calloc (conns, sizeof (zkv_client_t *)),
         .id = calloc (clients, sizeof (uint64_t)),
+        .pending = calloc (conns, sizeof (size_t)),
         .started = calloc (clients, sizeof (int64_t)),
         .due = calloc (clients, sizeof (int64_t)),
         .busy = calloc (clients, sizeof (bool)),
@@ -447,8 +453,9 @@ main (int argc, char *argv [])
     memset (run.value, 'v', options.value_size);
     zmq_pollitem_t *items = calloc (conns, sizeof (zmq_pollitem_t));
     run.items = items;
-    if (!run.client || !run.id || !run.started || !run.due || !run.busy || !run.latency || !run.key
-    ||  !run.value || !items || (options.trace && (!run.when || !run.failed))) {
+    if (!run.client || !run.id || !run.pending || !run.started || !run.due || !run.busy
+    ||  !run.latency || !run.key || !run.value || !items
+    ||  (options.trace && (!run.when || !run.failed))) {
         fprintf (stderr, "Error: out of memory\n");
         return 1;
     }
@@ -474,13 +481,15 @@ main (int argc, char *argv [])
             break;
         }
         //  Every reply waiting on a connection that has some, each client
-        //  answered sending its next request
+        //  answered sending its next request; no receive is tried once
+        //  every request on it was answered (that one would find none: a
+        //  call for nothing, per reply, with a connection per client)
         for (size_t k = 0; k < conns && rc == 0; k++) {
             if (!(items [k].revents & ZMQ_POLLIN))
                 continue;
             bool failed;
             ssize_t c;
-            while (rc == 0 && (c = s_take (&run, k, &failed)) != NONE_WAITS)
+            while (rc == 0 && run.pending [k] && (c = s_take (&run, k, &failed)) != NONE_WAITS)
                 if (c >= 0) {
                     s_done (&run, run.started [c], failed);
                     if (run.sent < options.total)
@@ -503,6 +512,7 @@ main (int argc, char *argv [])
         zkv_client_destroy (&run.client [k]);
     free (run.client);
     free (run.id);
+    free (run.pending);
     free (run.started);
     free (run.due);
     free (run.busy);
