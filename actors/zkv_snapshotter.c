@@ -10,8 +10,12 @@
 #include "zkv_image.h"
 #include "zkv_snapshot.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #define MAX_STREAMS 4
 #define STALL_MSECS 60000               //  without credit before a stream is dropped
@@ -19,6 +23,7 @@
 #define DEFAULT_CHUNK (32 * 1024)       //  etcd's
 #define MAX_AHEAD (64 * 1024 * 1024)    //  bytes of replies granted at most
 #define MAX_PREFETCH (16 * 1024 * 1024) //  image bytes read while it is sized
+#define NICE 10                         //  this thread's, over the member's
 
 //  What a sizer thread needs (owned by its stream)
 typedef struct {
@@ -465,6 +470,12 @@ void
 zkv_snapshotter_actor (zsock_t *pipe, void *args)
 {
     self_t *self = s_self_new (pipe, (zkv_snapshotter_args_t *) args);
+    //  An image is made as fast as the machine lets this thread, after the
+    //  member's requests: at a lower priority (Linux: this thread alone)
+    errno = 0;
+    int nice = getpriority (PRIO_PROCESS, (id_t) syscall (SYS_gettid));
+    if (errno == 0)
+        setpriority (PRIO_PROCESS, (id_t) syscall (SYS_gettid), nice + NICE);
     zsock_signal (pipe, 0);
     while (!self->terminated) {
         void *which = zpoller_wait (self->poller, s_busy (self)? 0: self->count? 1000: -1);
