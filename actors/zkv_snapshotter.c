@@ -8,9 +8,14 @@
 #include "zkv_check.h"
 #include "zkv_fatal.h"
 #include "zkv_image.h"
+#include "zkv_snapshot.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #define MAX_STREAMS 4
 #define STALL_MSECS 60000               //  without credit before a stream is dropped
@@ -18,6 +23,7 @@
 #define DEFAULT_CHUNK (32 * 1024)       //  etcd's
 #define MAX_AHEAD (64 * 1024 * 1024)    //  bytes of replies granted at most
 #define MAX_PREFETCH (16 * 1024 * 1024) //  image bytes read while it is sized
+#define NICE 10                         //  this thread's, over the member's
 
 //  What a sizer thread needs (owned by its stream)
 typedef struct {
@@ -47,11 +53,21 @@ typedef struct {
     const char *failure;                //  why it ends unsent (static), or NULL
 } s_stream_t;
 
+//  The snapshot a follower gets (one at a time)
+typedef struct {
+    zkv_snapshot_out_t *out;            //  NULL: none under way
+    uint64_t to;                        //  the follower
+    uint64_t credit;                    //  chunks it may make until raft grants more
+    uint64_t next_stream;               //  numbers the streams
+} s_follower_t;
+
 typedef struct {
     zsock_t *pipe;
     zkv_snapshotter_args_t *args;
     zsock_t *inbox;
     zsock_t *front;
+    zsock_t *raft;
+    s_follower_t follower;
     zpoller_t *poller;
     s_stream_t streams [MAX_STREAMS];
     size_t count;
@@ -343,10 +359,41 @@ s_may_prefetch (const s_stream_t *stream)
     return !stream->sized && !stream->read_all && stream->ahead_size < MAX_PREFETCH;
 }
 
-//  A reply for every stream with credit, then the stalled ones dropped
+//  raft wants a snapshot for a follower: a new one replaces any other
+static void
+s_follower_start (self_t *self, const zkv_snapshot_request_t *request)
+{
+    s_follower_t *follower = &self->follower;
+    zkv_snapshot_out_destroy (&follower->out);
+    follower->out = zkv_snapshot_out_new (self->args->engine, self->args->member_id,
+                                          request->to, ++follower->next_stream);
+    follower->to = request->to;
+    follower->credit = request->credit;
+}
+
+//  The next chunk of the follower's snapshot, to raft
+static void
+s_follower_step (self_t *self)
+{
+    s_follower_t *follower = &self->follower;
+    zkv_snapshot_chunk_t chunk;
+    if (!zkv_snapshot_out_next (follower->out, &chunk)) {
+        zkv_snapshot_out_destroy (&follower->out);
+        return;
+    }
+    zkv_io_send (self->raft, &zkv_snapshot_chunk_desc, &chunk);
+    follower->credit--;
+    if (chunk.last)
+        zkv_snapshot_out_destroy (&follower->out);
+}
+
+//  A reply for every stream with credit, then the stalled ones dropped;
+//  a chunk of the follower's snapshot, if it has credit
 static void
 s_work (self_t *self)
 {
+    if (self->follower.out && self->follower.credit > 0)
+        s_follower_step (self);
     int64_t now = zclock_mono ();
     for (size_t i = 0; i < self->count; ) {
         s_stream_t *stream = &self->streams [i];
@@ -378,6 +425,8 @@ s_work (self_t *self)
 static bool
 s_busy (self_t *self)
 {
+    if (self->follower.out && self->follower.credit > 0)
+        return true;
     for (size_t i = 0; i < self->count; i++)
         if ((self->streams [i].sized && self->streams [i].credit > 0)
         ||  s_may_prefetch (&self->streams [i]))
@@ -408,9 +457,11 @@ s_self_destroy (self_t **self_p)
         self->streams [self->count - 1].failure = "the member stopped";
         s_stream_end (self, self->count - 1);
     }
+    zkv_snapshot_out_destroy (&self->follower.out);
     zpoller_destroy (&self->poller);
     zsock_destroy (&self->inbox);
     zsock_destroy (&self->front);
+    zsock_destroy (&self->raft);
     free (self);
     *self_p = NULL;
 }
@@ -419,15 +470,21 @@ void
 zkv_snapshotter_actor (zsock_t *pipe, void *args)
 {
     self_t *self = s_self_new (pipe, (zkv_snapshotter_args_t *) args);
+    //  An image is made as fast as the machine lets this thread, after the
+    //  member's requests: at a lower priority (Linux: this thread alone)
+    errno = 0;
+    int nice = getpriority (PRIO_PROCESS, (id_t) syscall (SYS_gettid));
+    if (errno == 0)
+        setpriority (PRIO_PROCESS, (id_t) syscall (SYS_gettid), nice + NICE);
     zsock_signal (pipe, 0);
     while (!self->terminated) {
         void *which = zpoller_wait (self->poller, s_busy (self)? 0: self->count? 1000: -1);
         if (which == pipe) {
-            const char *endpoints [] = { self->args->front };
-            zsock_t **outboxes [] = { &self->front };
+            const char *endpoints [] = { self->args->front, self->args->raft };
+            zsock_t **outboxes [] = { &self->front, &self->raft };
             self->terminated = !zkv_io_pipe_command (pipe, self->poller, "snapshotter",
                                                      self->args->snapshotter, &self->inbox,
-                                                     endpoints, outboxes, 1);
+                                                     endpoints, outboxes, 2);
         }
         else
         if (which && which != self->inbox)
@@ -444,6 +501,15 @@ zkv_snapshotter_actor (zsock_t *pipe, void *args)
                 else
                 if (msg && msg->desc == &zkv_snapshot_cancel_desc)
                     s_cancel (self, (zkv_snapshot_cancel_t *) msg->body);
+                else
+                if (msg && msg->desc == &zkv_snapshot_request_desc)
+                    s_follower_start (self, (zkv_snapshot_request_t *) msg->body);
+                else
+                if (msg && msg->desc == &zkv_stream_credit_desc) {
+                    zkv_stream_credit_t *grant = (zkv_stream_credit_t *) msg->body;
+                    if (self->follower.out && grant->to == self->follower.to)
+                        self->follower.credit += grant->credit;
+                }
                 else
                 if (msg)
                     zsys_error ("snapshotter: unexpected message %s", msg->desc->name);

@@ -65,16 +65,12 @@ typedef struct {
     size_t alarm_change_count;
     zlistx_t *reads;                    //  s_read_t waiting for their index
     s_answers_t after_compaction;       //  physical compact requests' replies
-    zkv_snapshot_out_t *stream;         //  a snapshot being streamed out
-    uint64_t stream_to;                 //  to this member
-    uint64_t stream_credit;             //  chunks it may make until raft grants more
     zkv_snapshot_in_t *install;         //  snapshots streamed in
     int64_t install_began;              //  when its first chunk came (ms)
     uint64_t refused_from, refused_stream;  //  the last stream refused
     uint64_t commit;                    //  raft's commit index, as the last apply said
     uint64_t applied_told_raft;
     uint64_t bytes_since_told_raft;     //  of the entries applied since
-    uint64_t next_stream;
     zkv_conf_state_t conf;              //  the raft configuration, as applied
     uint64_t members_version;           //  changes of the member table, for raft
     uint64_t members_version_told;
@@ -813,21 +809,6 @@ s_install_step (self_t *self)
     s_push_state (self, false);
 }
 
-//  Streams the next chunk of the snapshot under way to raft
-static void
-s_stream_step (self_t *self)
-{
-    zkv_snapshot_chunk_t chunk;
-    if (!zkv_snapshot_out_next (self->stream, &chunk)) {
-        zkv_snapshot_out_destroy (&self->stream);
-        return;
-    }
-    zkv_io_send (self->raft, &zkv_snapshot_chunk_desc, &chunk);
-    self->stream_credit--;
-    if (chunk.last)
-        zkv_snapshot_out_destroy (&self->stream);
-}
-
 static void
 s_handle_inbox (self_t *self)
 {
@@ -854,24 +835,6 @@ s_handle_inbox (self_t *self)
                 zkv_fatal ("out of memory");
             pending->msg = msg;
             zlistx_add_end (self->reads, pending);
-        }
-        else
-        if (msg->desc == &zkv_snapshot_request_desc) {
-            //  One stream at a time: a new request replaces the old one
-            zkv_snapshot_request_t *request = (zkv_snapshot_request_t *) msg->body;
-            zkv_snapshot_out_destroy (&self->stream);
-            self->stream = zkv_snapshot_out_new (self->args->engine, self->args->member_id,
-                                                 request->to, ++self->next_stream);
-            self->stream_to = request->to;
-            self->stream_credit = request->credit;
-            zkv_msg_destroy (&msg);
-        }
-        else
-        if (msg->desc == &zkv_stream_credit_desc) {
-            zkv_stream_credit_t *grant = (zkv_stream_credit_t *) msg->body;
-            if (self->stream && grant->to == self->stream_to)
-                self->stream_credit += grant->credit;
-            zkv_msg_destroy (&msg);
         }
         else
         if (msg->desc == &zkv_compaction_hashed_desc) {
@@ -958,7 +921,6 @@ s_self_destroy (self_t **self_p)
     zsock_destroy (&self->raft);
     zsock_destroy (&self->hasher);
     zsock_destroy (&self->alarm);
-    zkv_snapshot_out_destroy (&self->stream);
     zkv_snapshot_in_destroy (&self->install);
     zkv_mvcc_destroy (&self->mvcc);
     zkv_alarm_table_destroy (&self->alarms);
@@ -1014,8 +976,7 @@ zkv_storage_actor (zsock_t *pipe, void *args)
                        && self->hash_hold < 0;
         zkv_metrics_set (&zkv_metrics.snapshot_apply_in_progress,
                          self->install && zkv_snapshot_in_installing (self->install));
-        bool streaming = self->stream && self->stream_credit > 0;
-        bool busy = compacting || installing || streaming || s_reads_ready (self);
+        bool busy = compacting || installing || s_reads_ready (self);
         void *which = zpoller_wait (self->poller, busy? 0: -1);
         if (which == pipe) {
             char *command = zstr_recv (pipe);
@@ -1054,8 +1015,6 @@ zkv_storage_actor (zsock_t *pipe, void *args)
                 s_answers_send (self, &answers);
                 free (answers.items);
             }
-            if (streaming)
-                s_stream_step (self);
             if (compacting)
                 s_compact_step (self);
             if (installing)

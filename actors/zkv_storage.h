@@ -9,9 +9,9 @@
     room for it, and when it has not proposes this member's NOSPACE and
     tells the alarm actor, which releases the reserve (the batch is
     applied all the same); pushes
-    storage_state (applied index, revision) to front and raft. Streams a
-    snapshot of its state, one chunk per idle turn, when raft asks for one
-    for a follower, and installs the one a leader streams to it.
+    storage_state (applied index, revision) to front and raft. Installs
+    the snapshot a leader streams to it (the snapshotter makes the ones
+    this member streams to followers).
 
     Pipe commands:
       START       opens the store and binds; replies "OK" and the applied
@@ -21,9 +21,8 @@
     and its deletions, and the installation of a snapshot, wait until the
     hasher answers compaction_hashed: the hasher's RocksDB snapshot must
     hold the history as it was just before the compaction.
-    Inbox (PULL, bound at args->storage): apply, read, snapshot_request
-    (streams chunks to raft as far as its credit goes), stream_credit
-    (more credit), snapshot_chunk, compaction_hashed.
+    Inbox (PULL, bound at args->storage): apply, read, snapshot_chunk,
+    compaction_hashed.
     =========================================================================
 */
 #ifndef ZKV_STORAGE_H_INCLUDED

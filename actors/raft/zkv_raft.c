@@ -156,7 +156,8 @@ s_stream (self_t *self, uint64_t to)
     return NULL;
 }
 
-//  The core wants follower `to` to get a snapshot: storage streams one,
+//  The core wants follower `to` to get a snapshot: the snapshotter streams
+//  one (on its own thread: storage's applies never wait behind a chunk),
 //  unless the last one moved less than SNAPSHOT_RETRY_MSECS ago (a chunk
 //  left for the follower, or the last did: it is being installed, and a
 //  member that joined asks again until it has installed it). Then the
@@ -183,13 +184,13 @@ s_snapshot_to (self_t *self, uint64_t to)
     stream->granted = SNAPSHOT_WINDOW;
     zsys_info ("raft: streaming a snapshot to %016llx", (unsigned long long) to);
     zkv_snapshot_request_t request = { .to = to, .credit = SNAPSHOT_WINDOW };
-    zkv_io_send (self->storage, &zkv_snapshot_request_desc, &request);
+    zkv_io_send (self->snapshotter, &zkv_snapshot_request_desc, &request);
 }
 
 //  Sends what the peers queue holds; a stream whose every chunk left is
 //  done as far as this member can tell. A stream keeps SNAPSHOT_WINDOW
-//  chunks between storage and its connection: storage makes one more as
-//  one leaves
+//  chunks between the snapshotter and its connection: the snapshotter
+//  makes one more as one leaves
 static void
 s_flush_peers (self_t *self)
 {
@@ -211,7 +212,7 @@ s_flush_peers (self_t *self)
             };
             stream->granted += grant.credit;
             stream->moved = zclock_mono ();     //  (chunks left)
-            zkv_io_send (self->storage, &zkv_stream_credit_desc, &grant);
+            zkv_io_send (self->snapshotter, &zkv_stream_credit_desc, &grant);
         }
     }
 }
@@ -639,10 +640,12 @@ s_start (self_t *self, uint64_t applied, char *error, size_t size)
     }
     self->inbox = zkv_io_inbox (args->raft);
     self->storage = zkv_io_outbox (args->storage);
+    self->snapshotter = zkv_io_outbox (args->snapshotter);
     self->front = zkv_io_outbox (args->front);
     self->hasher = zkv_io_outbox (args->hasher);
     self->alarm = zkv_io_outbox (args->alarm);
-    if (!self->inbox || !self->storage || !self->front || !self->hasher || !self->alarm) {
+    if (!self->inbox || !self->storage || !self->snapshotter || !self->front || !self->hasher
+    ||  !self->alarm) {
         snprintf (error, size, "cannot bind %s or reach storage and front", args->raft);
         zkv_rc_destroy (&self->core);
         return error;
@@ -741,6 +744,7 @@ s_self_destroy (self_t **self_p)
     zkv_raftlog_destroy (&self->log);
     zsock_destroy (&self->inbox);
     zsock_destroy (&self->storage);
+    zsock_destroy (&self->snapshotter);
     zsock_destroy (&self->front);
     zsock_destroy (&self->hasher);
     zsock_destroy (&self->alarm);

@@ -66,6 +66,7 @@ typedef struct {
     zkv_raft_args_t *args;
     zsock_t *inbox;
     zsock_t *storage;
+    zsock_t *snapshotter;               //  makes the snapshots followers get
     zsock_t *front;
     zsock_t *hasher;                    //  asks of other members' checks
     zsock_t *alarm;                     //  state, and answers to its asks
