@@ -517,19 +517,27 @@ zkv_engine_property (zkv_engine_t *self, zkv_cf_t cf, const char *name)
 }
 
 //  Entries in cf's table files and memtables, deletions included, from
-//  RocksDB's aggregated table properties ("...; # entries=N; ...")
+//  A count of cf's table files together, from RocksDB's aggregated table
+//  properties ("...; # entries=N; # range deletions=M; ..."): name is
+//  "# entries=" or "# range deletions="; 0 when RocksDB does not say
+static uint64_t
+s_table_count (zkv_engine_t *self, zkv_cf_t cf, const char *name)
+{
+    char *text = rocksdb_property_value_cf (self->db, self->cf [cf],
+                                            "rocksdb.aggregated-table-properties");
+    const char *at = text? strstr (text, name): NULL;
+    uint64_t count = at? strtoull (at + strlen (name), NULL, 10): 0;
+    rocksdb_free (text);
+    return count;
+}
+
+//  Records of cf: its memtables' and its table files'
 static uint64_t
 s_entries (zkv_engine_t *self, zkv_cf_t cf)
 {
-    uint64_t entries = zkv_engine_property (self, cf, "rocksdb.num-entries-active-mem-table")
-                     + zkv_engine_property (self, cf, "rocksdb.num-entries-imm-mem-tables");
-    char *text = rocksdb_property_value_cf (self->db, self->cf [cf],
-                                            "rocksdb.aggregated-table-properties");
-    const char *at = text? strstr (text, "# entries="): NULL;
-    if (at)
-        entries += strtoull (at + strlen ("# entries="), NULL, 10);
-    rocksdb_free (text);
-    return entries;
+    return zkv_engine_property (self, cf, "rocksdb.num-entries-active-mem-table")
+         + zkv_engine_property (self, cf, "rocksdb.num-entries-imm-mem-tables")
+         + s_table_count (self, cf, "# entries=");
 }
 
 //  The bytes of cf (table files and memtables), and the part of them in
@@ -598,14 +606,7 @@ zkv_engine_compaction_bound (zkv_engine_t *self, const int64_t low [ZKV_CF_COUNT
 static uint64_t
 s_range_deletions (zkv_engine_t *self, zkv_cf_t cf)
 {
-    uint64_t deletions = 0;
-    char *text = rocksdb_property_value_cf (self->db, self->cf [cf],
-                                            "rocksdb.aggregated-table-properties");
-    const char *at = text? strstr (text, "# range deletions="): NULL;
-    if (at)
-        deletions += strtoull (at + strlen ("# range deletions="), NULL, 10);
-    rocksdb_free (text);
-    return deletions;
+    return s_table_count (self, cf, "# range deletions=");
 }
 
 bool
