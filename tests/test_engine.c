@@ -42,6 +42,16 @@ s_open (const char *name)
     return engine;
 }
 
+//  Fills value with size - 1 random letters and a 0: a value that does
+//  not compress, so that table files are as large as what was written
+static void
+s_incompressible (char *value, size_t size, unsigned int *seed)
+{
+    for (size_t j = 0; j < size - 1; j++)
+        value [j] = 'a' + rand_r (seed) % 26;
+    value [size - 1] = 0;
+}
+
 static void
 s_put (zkv_engine_t *engine, zkv_cf_t cf, const char *key, const char *value)
 {
@@ -99,9 +109,7 @@ Test (engine, sizes_and_forced_compaction)
     unsigned int seed = 1;
     for (int i = 0; i < 5000; i++) {
         snprintf (key, sizeof key, "k%06d", i);
-        for (size_t j = 0; j < sizeof value - 1; j++)     //  incompressible
-            value [j] = 'a' + rand_r (&seed) % 26;
-        value [sizeof value - 1] = 0;
+        s_incompressible (value, sizeof value, &seed);
         s_put (engine, ZKV_CF_KEY, key, value);
     }
     char *error = NULL;
@@ -435,9 +443,7 @@ Test (engine, a_defragmentation_leaves_a_raft_log_with_nothing_deleted)
     for (int i = 0; i < 200; i++) {
         char key [16];
         snprintf (key, sizeof key, "e%06d", i);
-        for (size_t j = 0; j < sizeof value - 1; j++)     //  incompressible
-            value [j] = 'a' + rand_r (&seed) % 26;
-        value [sizeof value - 1] = 0;
+        s_incompressible (value, sizeof value, &seed);
         s_put (engine, ZKV_CF_RAFT_LOG, key, value);
     }
     char *error = NULL;
