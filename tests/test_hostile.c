@@ -86,9 +86,16 @@ s_resident_under (void *args)
 }
 #endif
 
+//  Asserts that a member's peak resident memory stayed under bound. Under
+//  AddressSanitizer the bound grows by the allocator's quarantine (256 MiB,
+//  quarantine_size_mb's default), which keeps freed memory resident by
+//  design: a member whose own peak is 110 MiB peaks near 390 MiB there.
 static void
 s_assert_peak_under (const char *name, int64_t bound)
 {
+#ifdef __SANITIZE_ADDRESS__
+    bound += 256LL * MIB;
+#endif
     int64_t peak = s_memory (zkv_harness_pid (cf_cluster, name), "VmHWM");
     cr_assert_lt (peak, bound, "%s peaked at %lld MiB", name, (long long) (peak / MIB));
 }
@@ -192,9 +199,9 @@ Test (hostile, one_txn_cannot_make_a_member_build_a_reply_without_bound)
     zkv_msg_destroy (&reply);
 
     //  Replies of up to 64 MiB were built and refused: no member came near
-    //  the half gigabyte asked for
+    //  the half gigabyte asked for (each peaks near 110 MiB)
     for (size_t m = 0; m < zkv_harness_size (cf_cluster); m++)
-        s_assert_peak_under (zkv_harness_name (cf_cluster, m), 400LL * MIB);
+        s_assert_peak_under (zkv_harness_name (cf_cluster, m), 256LL * MIB);
     zkv_client_destroy (&client);
 }
 
