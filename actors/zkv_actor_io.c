@@ -78,24 +78,46 @@ zkv_io_send (zsock_t *sock, const zkv_desc_t *desc, const void *msg)
     return zkv_io_send_bytes (sock, &bytes, size);
 }
 
-zkv_msg_t *
-zkv_io_recv (zsock_t *sock, const char *who)
+//  Decodes one internal message's frame; NULL if it was not one (logged)
+static zkv_msg_t *
+s_decode (const uint8_t *data, size_t size, const char *who)
 {
-    zframe_t *frame = zframe_recv (sock);
-    if (!frame)
-        return NULL;
     zkv_metrics_received_by (zkv_metrics_actor_of (who));
     zkv_limits_t limits = zkv_limits_trusted ();
     zkv_result_t status;
-    zkv_msg_t *msg = zkv_msg_decode (zframe_data (frame), zframe_size (frame),
-                                     ZKV_KIND_INTERNAL, &limits, &status);
-    zframe_destroy (&frame);
+    zkv_msg_t *msg = zkv_msg_decode (data, size, ZKV_KIND_INTERNAL, &limits, &status);
     if (!msg) {
         char text [256];
         zsys_error ("%s: dropped an internal message: %s", who,
                     zkv_status_text (&status, text, sizeof text));
     }
     return msg;
+}
+
+zkv_msg_t *
+zkv_io_recv (zsock_t *sock, const char *who)
+{
+    zframe_t *frame = zframe_recv (sock);
+    if (!frame)
+        return NULL;
+    zkv_msg_t *msg = s_decode (zframe_data (frame), zframe_size (frame), who);
+    zframe_destroy (&frame);
+    return msg;
+}
+
+bool
+zkv_io_try_recv (zsock_t *sock, const char *who, zkv_msg_t **msg_p)
+{
+    *msg_p = NULL;
+    zmq_msg_t frame;
+    zmq_msg_init (&frame);
+    if (zmq_msg_recv (&frame, zsock_resolve (sock), ZMQ_DONTWAIT) < 0) {
+        zmq_msg_close (&frame);
+        return false;
+    }
+    *msg_p = s_decode ((const uint8_t *) zmq_msg_data (&frame), zmq_msg_size (&frame), who);
+    zmq_msg_close (&frame);
+    return true;
 }
 
 bool

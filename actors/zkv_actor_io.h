@@ -55,6 +55,15 @@ bool
                          const char *const *outbox_endpoints, zsock_t **const *outboxes,
                          size_t count);
 
+//  Receives one internal message if one is waiting, never waiting for
+//  one: false when none is (or the socket is closing). *msg_p is NULL when
+//  the frame was not a message (logged). Drains an inbox at no system
+//  call per message, where asking whether one waits (zkv_io_ready, as
+//  zpoller does: ZMQ_EVENTS) costs libzmq a poll () and a getpid () each
+//  time it finds its mailbox idle.
+bool
+    zkv_io_try_recv (zsock_t *sock, const char *who, zkv_msg_t **msg_p);
+
 //  True while sock has a message waiting (to drain without blocking)
 bool
     zkv_io_ready (zsock_t *sock);

@@ -560,8 +560,8 @@ s_answer (self_t *self, const zkv_hash_answer_t *answer)
 static void
 s_handle_inbox (self_t *self)
 {
-    while (zkv_io_ready (self->inbox)) {
-        zkv_msg_t *msg = zkv_io_recv (self->inbox, "alarm");
+    zkv_msg_t *msg;
+    while (zkv_io_try_recv (self->inbox, "alarm", &msg)) {
         if (!msg)
             continue;
         if (msg->desc == &zkv_raft_state_desc) {

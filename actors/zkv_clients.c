@@ -35,6 +35,7 @@ typedef struct {
     size_t unread;                      //  estimated: sent - taken since
     bool closed;                        //  closed for holding too much
     int64_t last_active;
+    uint64_t checked_burst;             //  the burst its socket was last checked in
 } s_client_t;
 
 struct zkv_clients_s {
@@ -46,6 +47,7 @@ struct zkv_clients_s {
     size_t released;                    //  unread bytes gone since the last trim
     bool trim_due;                      //  give memory back at the next tick
     uint64_t closings;                  //  connections closed so far
+    uint64_t burst;                     //  front's bursts of requests so far
 };
 
 //  Once so many bytes of unread replies are gone (read at last, or freed
@@ -228,6 +230,10 @@ zkv_clients_seen (zkv_clients_t *self, zframe_t *routing_id, int fd)
         zhashx_insert (self->by_key, client->key, client);
     }
     client->last_active = zclock_mono ();
+    //  Once per burst, the same descriptor is taken for the same socket
+    if (fd == client->source && client->checked_burst == self->burst)
+        return;
+    client->checked_burst = self->burst;
     //  (a routing id a client chose may come back on another socket that
     //  took the same descriptor number)
     struct stat file = { 0 };
@@ -249,6 +255,12 @@ zkv_clients_seen (zkv_clients_t *self, zframe_t *routing_id, int fd)
     int64_t taken = client->measured? s_kernel_taken (fd, &client->peer, client->peer_size): -1;
     client->measured = taken >= 0;
     client->taken_base = taken >= 0? (uint64_t) taken: 0;
+}
+
+void
+zkv_clients_burst (zkv_clients_t *self)
+{
+    self->burst++;
 }
 
 bool

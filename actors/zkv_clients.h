@@ -48,6 +48,16 @@ void
 void
     zkv_clients_seen (zkv_clients_t *self, zframe_t *routing_id, int fd);
 
+//  Front reads a new burst of requests. Within a burst, a request from a
+//  routing id on the descriptor number its last came on is taken to come
+//  on the same socket; at its first request of a burst, the socket is
+//  checked (an fstat: one system call per request was one per put). A
+//  client that closed and reconnected with the same routing id within a
+//  burst (some 256 requests) has its first requests counted against the
+//  record of the connection before, until the next burst.
+void
+    zkv_clients_burst (zkv_clients_t *self);
+
 //  True if the connection of routing_id is known closed: the socket its
 //  requests came on is no longer open (ZeroMQ closed it when the client
 //  went away, or when the member shut it down). False when unknown.

@@ -146,8 +146,8 @@ s_run (self_t *self, const zkv_defrag_order_t *first)
     if (!answers)
         zkv_fatal ("out of memory");
     answers [count++] = (zkv_answer_t) { .wait = first->wait, .reply = zkv_bin (body, size) };
-    while (zkv_io_ready (self->inbox)) {
-        zkv_msg_t *msg = zkv_io_recv (self->inbox, "defrag");
+    zkv_msg_t *msg;
+    while (zkv_io_try_recv (self->inbox, "defrag", &msg)) {
         if (msg && msg->desc == &zkv_defrag_order_desc) {
             if (zkv_grow ((void **) &answers, &room, count + 1, sizeof (zkv_answer_t)))
                 zkv_fatal ("out of memory");

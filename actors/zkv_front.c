@@ -4,6 +4,7 @@
 */
 #include "zkv_front.h"
 #include "zkv_actor_io.h"
+#include "zkv_waiter.h"
 #include "zkv_fatal.h"
 #include "zkv_grow.h"
 #include "zkv_alarm_table.h"
@@ -62,7 +63,7 @@ typedef struct {
     zsock_t *defrag;                    //  Defragment
     zsock_t *snapshotter;               //  Snapshot streams
     zsock_t *alarm;                     //  the disk runs short
-    zpoller_t *poller;
+    zkv_waiter_t *waiter;               //  on the pipe, the clients, the inbox
     zhashx_t *waiting;                  //  wait number -> s_waiter_t
     zkv_clients_t *clients;             //  the connections, what each may hold
     zlistx_t *by_age;                   //  the same, oldest first: requests
@@ -163,6 +164,7 @@ s_send_reply (self_t *self, zmsg_t **envelope_p, bool has_id, uint64_t id, const
     free (reply);
     zkv_metrics_add (&zkv_metrics.client_sent_bytes, size);
     zmsg_send (&msg, self->router);     //  dropped if the client is gone
+    zkv_waiter_again (self->waiter, self->router);  //  a send may take its signal
 }
 
 //  s_send_reply, of a request's last (or only) reply: counted as handled
@@ -948,19 +950,20 @@ s_refuse_frames (self_t *self, zmsg_t **envelope_p, zmq_msg_t *payload, size_t f
     s_reply_error (self, envelope_p, has_id, id, op, &status);
 }
 
-static void
+//  Handles a client's request if one is waiting: false when none was
+static bool
 s_handle_client (self_t *self)
 {
     zmsg_t *envelope;
     zmq_msg_t payload_msg;
     size_t frames = s_recv_client (self, &envelope, &payload_msg);
     if (frames == 0)
-        return;
+        return false;
     zmq_msg_t *payload = &payload_msg;
     if (frames < 2) {                   //  a ROUTER always gives a routing id
         zmsg_destroy (&envelope);
         zmq_msg_close (payload);
-        return;
+        return true;
     }
     //  Secure: the key ZeroMQ names (the ZAP handler's User-Id) must be a
     //  client's, and only an admin's may make admin requests
@@ -974,7 +977,7 @@ s_handle_client (self_t *self)
                               (unsigned long long) self->strangers);
             zmq_msg_close (payload);
             zmsg_destroy (&envelope);
-            return;
+            return true;
         }
         admin = zkv_keys_has (self->admin_keys, key);
     }
@@ -982,7 +985,7 @@ s_handle_client (self_t *self)
     if (frames > MAX_ENVELOPE_FRAMES + 1) {
         s_refuse_frames (self, &envelope, payload, frames);
         zmq_msg_close (payload);
-        return;
+        return true;
     }
     const uint8_t *data = (const uint8_t *) zmq_msg_data (payload);
     size_t size = zmq_msg_size (payload);
@@ -1001,7 +1004,7 @@ s_handle_client (self_t *self)
             zkv_metrics_add (&zkv_metrics.started [kind], 1);
         s_reply_error (self, &envelope, has_id, id, op, &status);
         zmq_msg_close (payload);
-        return;
+        return true;
     }
     zkv_metrics_add (&zkv_metrics.started [request->desc->serve->kind], 1);
     if (!admin && s_admin_only (request)) {
@@ -1044,6 +1047,7 @@ s_handle_client (self_t *self)
     }
     zkv_msg_destroy (&request);
     zmq_msg_close (payload);
+    return true;
 }
 
 //  ---------------------------------------------------------------------
@@ -1068,8 +1072,10 @@ s_publish_leader (self_t *self, uint64_t term, uint64_t leader, uint64_t previou
 static void
 s_handle_inbox (self_t *self)
 {
-    for (int budget = 1024; budget > 0 && zkv_io_ready (self->inbox); budget--) {
-        zkv_msg_t *msg = zkv_io_recv (self->inbox, "front");
+    zkv_msg_t *msg;
+    int budget;
+    for (budget = 1024; budget > 0 && zkv_io_try_recv (self->inbox, "front", &msg);
+         budget--) {
         if (!msg)
             continue;
         if (msg->desc == &zkv_answers_desc) {
@@ -1151,6 +1157,8 @@ s_handle_inbox (self_t *self)
             zsys_error ("front: unexpected message %s", msg->desc->name);
         zkv_msg_destroy (&msg);
     }
+    if (budget == 0)
+        zkv_waiter_again (self->waiter, self->inbox);   //  more may wait
 }
 
 static void
@@ -1232,8 +1240,8 @@ s_start (self_t *self, char *error, size_t size)
         snprintf (error, size, "cannot bind %s or reach raft and storage", self->args->front);
         return error;
     }
-    zpoller_add (self->poller, self->router);
-    zpoller_add (self->poller, self->inbox);
+    zkv_waiter_add (self->waiter, self->router);
+    zkv_waiter_add (self->waiter, self->inbox);
     return NULL;
 }
 
@@ -1286,8 +1294,8 @@ s_self_new (zsock_t *pipe, zkv_front_args_t *args)
     zhashx_set_destructor (self->waiting, s_waiter_destroy);
     self->by_age = zlistx_new ();
     self->long_by_age = zlistx_new ();
-    self->poller = zpoller_new (pipe, NULL);
-    zpoller_set_nonstop (self->poller, true);
+    self->waiter = zkv_waiter_new ();
+    zkv_waiter_add (self->waiter, pipe);
     return self;
 }
 
@@ -1300,7 +1308,7 @@ s_self_destroy (self_t **self_p)
     if (!self)
         return;
     s_stop (self);
-    zpoller_destroy (&self->poller);
+    zkv_waiter_destroy (&self->waiter);
     zhashx_destroy (&self->waiting);
     zkv_clients_destroy (&self->clients);
     zlistx_destroy (&self->by_age);
@@ -1338,11 +1346,12 @@ zkv_front_actor (zsock_t *pipe, void *args)
     int64_t next_clients_tick = next_tick;
     while (!self->terminated) {
         int64_t timeout = next_tick - zclock_mono ();
-        void *which = zpoller_wait (self->poller, timeout < 0? 0: (int) timeout);
+        zsock_t *which = zkv_waiter_wait (self->waiter, timeout < 0? 0: (int) timeout);
         if (which == pipe) {
             char *command = zstr_recv (pipe);
             if (!command)
                 break;
+            zkv_waiter_again (self->waiter, pipe);      //  one command read, maybe answered
             if (streq (command, "START")) {
                 char error [512];
                 const char *failed = s_start (self, error, sizeof error);
@@ -1362,8 +1371,12 @@ zkv_front_actor (zsock_t *pipe, void *args)
         else
         if (which == self->router) {
             //  Take a burst of requests, then look at answers again
-            for (int burst = 0; burst < 256 && zkv_io_ready (self->router); burst++)
-                s_handle_client (self);
+            int burst = 0;
+            zkv_clients_burst (self->clients);
+            while (burst < 256 && s_handle_client (self))
+                burst++;
+            if (burst == 256)
+                zkv_waiter_again (self->waiter, self->router);  //  more may wait
             s_flush_raft (self);
         }
         else

@@ -251,8 +251,8 @@ static void
 s_handle_inbox (self_t *self)
 {
     zlistx_t *orders = zlistx_new ();
-    while (zkv_io_ready (self->inbox)) {
-        zkv_msg_t *msg = zkv_io_recv (self->inbox, "hasher");
+    zkv_msg_t *msg;
+    while (zkv_io_try_recv (self->inbox, "hasher", &msg)) {
         if (!msg)
             continue;
         if (msg->desc == &zkv_compaction_scheduled_desc) {

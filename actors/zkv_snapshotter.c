@@ -491,8 +491,8 @@ zkv_snapshotter_actor (zsock_t *pipe, void *args)
             s_sized (self, (zsock_t *) which);
         else
         if (which == self->inbox) {
-            while (zkv_io_ready (self->inbox)) {
-                zkv_msg_t *msg = zkv_io_recv (self->inbox, "snapshotter");
+            zkv_msg_t *msg;
+            while (zkv_io_try_recv (self->inbox, "snapshotter", &msg)) {
                 if (msg && msg->desc == &zkv_snapshot_order_desc)
                     s_order (self, (zkv_snapshot_order_t *) msg->body);
                 else

@@ -5,6 +5,7 @@
 #include "zkv_storage.h"
 #include "zkv_metrics.h"
 #include "zkv_actor_io.h"
+#include "zkv_waiter.h"
 #include "zkv_fatal.h"
 #include "zkv_grow.h"
 #include "zkv_alarm_table.h"
@@ -55,7 +56,7 @@ typedef struct {
     int64_t hash_hold;                  //  the newest compaction the hasher has
                                         //  not taken a snapshot of (-1: none):
                                         //  no deleting, no installing till then
-    zpoller_t *poller;
+    zkv_waiter_t *waiter;               //  on the pipe and the inbox
     zkv_mvcc_t *mvcc;                   //  the state machine
     zkv_alarm_table_t *alarms;          //  the alarms, as applied
     zkv_quota_t quota;                  //  checked again at apply
@@ -815,8 +816,10 @@ s_handle_inbox (self_t *self)
     s_answers_t answers = { NULL, 0, 0, 0 };
     bool applied = false;
     //  Drain what is waiting, then send every reply in one message
-    for (int budget = 1024; budget > 0 && zkv_io_ready (self->inbox); budget--) {
-        zkv_msg_t *msg = zkv_io_recv (self->inbox, "storage");
+    zkv_msg_t *msg;
+    int budget;
+    for (budget = 1024; budget > 0 && zkv_io_try_recv (self->inbox, "storage", &msg);
+         budget--) {
         if (!msg)
             continue;
         if (msg->desc == &zkv_apply_desc) {
@@ -854,6 +857,8 @@ s_handle_inbox (self_t *self)
         if (answers.bytes >= ANSWERS_FLUSH_BYTES)
             s_answers_send (self, &answers);        //  (the batch is written)
     }
+    if (budget == 0)
+        zkv_waiter_again (self->waiter, self->inbox);   //  more may wait
     s_serve_reads (self, &answers);
     s_answers_send (self, &answers);
     free (answers.items);
@@ -901,9 +906,9 @@ s_self_new (zsock_t *pipe, zkv_storage_args_t *args)
     zlistx_set_destructor (self->reads, s_read_destroy);
     self->hash_hold = -1;
     self->alarms = zkv_alarm_table_new ();
-    self->poller = zpoller_new (pipe, NULL);
     //  Only $TERM stops an actor: the node stops them in order on a signal
-    zpoller_set_nonstop (self->poller, true);
+    self->waiter = zkv_waiter_new ();
+    zkv_waiter_add (self->waiter, pipe);
     return self;
 }
 
@@ -913,7 +918,7 @@ s_self_destroy (self_t **self_p)
     self_t *self = *self_p;
     if (!self)
         return;
-    zpoller_destroy (&self->poller);
+    zkv_waiter_destroy (&self->waiter);
     zlistx_destroy (&self->reads);
     s_answers_free (&self->after_compaction);
     zsock_destroy (&self->inbox);
@@ -956,7 +961,7 @@ s_start (self_t *self, char *error, size_t size)
         snprintf (error, size, "cannot bind %s or reach front and raft", self->args->storage);
         return error;
     }
-    zpoller_add (self->poller, self->inbox);
+    zkv_waiter_add (self->waiter, self->inbox);
     return NULL;
 }
 
@@ -977,11 +982,12 @@ zkv_storage_actor (zsock_t *pipe, void *args)
         zkv_metrics_set (&zkv_metrics.snapshot_apply_in_progress,
                          self->install && zkv_snapshot_in_installing (self->install));
         bool busy = compacting || installing || s_reads_ready (self);
-        void *which = zpoller_wait (self->poller, busy? 0: -1);
+        zsock_t *which = zkv_waiter_wait (self->waiter, busy? 0: -1);
         if (which == pipe) {
             char *command = zstr_recv (pipe);
             if (!command)
                 break;
+            zkv_waiter_again (self->waiter, pipe);      //  one command read, maybe answered
             if (streq (command, "START")) {
                 char error [512];
                 const char *failed = s_start (self, error, sizeof error);

@@ -132,6 +132,10 @@ zkv_peers_new (uint64_t self_id, uint64_t cluster_id, const zkv_peer_t *peers, s
     }
     zsock_set_maxmsgsize (self->router, MAX_PEER_FRAME);
     zsock_set_rcvhwm (self->router, 100000);
+    //  Receives never wait (zkv_peers_try_recv): raft drains the socket
+    //  until it is empty instead of asking before each frame whether one
+    //  waits, which costs libzmq two system calls each time
+    zsock_set_rcvtimeo (self->router, 0);
     if (fd >= 0)
         zsock_set_use_fd (self->router, fd);
     //  Room for the largest cluster: members come and go
@@ -528,12 +532,10 @@ s_refuse (zkv_peers_t *self, const char *why, uint64_t from)
                       (unsigned long long) from, why, (unsigned long long) self->refused);
 }
 
-zkv_msg_t *
-zkv_peers_recv (zkv_peers_t *self)
+//  The peer frame msg carries, checked, or NULL if refused; takes msg
+static zkv_msg_t *
+s_checked (zkv_peers_t *self, zmsg_t *msg)
 {
-    zmsg_t *msg = zmsg_recv (self->router);
-    if (!msg)
-        return NULL;
     zframe_t *payload = zmsg_last (msg);
     size_t payload_size = payload? zframe_size (payload): 0;
     if (zmsg_size (msg) != 2 || !payload) {
@@ -628,6 +630,14 @@ zkv_peers_recv (zkv_peers_t *self)
         }
     }
     return decoded;
+}
+
+bool
+zkv_peers_try_recv (zkv_peers_t *self, zkv_msg_t **msg_p)
+{
+    zmsg_t *msg = zmsg_recv (self->router);
+    *msg_p = msg? s_checked (self, msg): NULL;
+    return msg != NULL;
 }
 
 void

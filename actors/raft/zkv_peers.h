@@ -68,7 +68,7 @@ void
     zkv_peers_sync (zkv_peers_t *self, const zkv_peer_t *peers, size_t count,
                     const zkv_peer_t *removed, size_t removed_count);
 
-//  Answers the joiner whose question zkv_peers_recv returned last (a
+//  Answers the joiner whose question zkv_peers_try_recv returned last (a
 //  frame with `join`: not from a member, never checked as one's)
 void
     zkv_peers_answer_join (zkv_peers_t *self, zkv_peer_frame_t *frame);
@@ -106,10 +106,11 @@ size_t
 size_t
     zkv_peers_chunks_waiting (zkv_peers_t *self, uint64_t peer);
 
-//  Receives one frame: a checked peer_frame from a member, or NULL for
-//  nothing or something refused. The caller destroys it.
-zkv_msg_t *
-    zkv_peers_recv (zkv_peers_t *self);
+//  Receives one frame if one waits, never waiting: false if none does.
+//  *msg_p is the checked peer_frame from a member, or NULL for something
+//  refused. The caller destroys it.
+bool
+    zkv_peers_try_recv (zkv_peers_t *self, zkv_msg_t **msg_p);
 
 //  Fault injection: drops what goes to the `to` members and what comes
 //  from the `from` members; heal drops nothing any more

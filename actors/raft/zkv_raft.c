@@ -413,8 +413,10 @@ s_fault (self_t *self, const zkv_fault_injection_t *injection)
 static void
 s_handle_inbox (self_t *self)
 {
-    for (int budget = 4096; budget > 0 && zkv_io_ready (self->inbox); budget--) {
-        zkv_msg_t *msg = zkv_io_recv (self->inbox, "raft");
+    zkv_msg_t *msg;
+    int budget;
+    for (budget = 4096; budget > 0 && zkv_io_try_recv (self->inbox, "raft", &msg);
+         budget--) {
         if (!msg)
             continue;
         if (msg->desc == &zkv_raft_requests_desc) {
@@ -473,19 +475,23 @@ s_handle_inbox (self_t *self)
             zsys_error ("raft: unexpected message %s", msg->desc->name);
         zkv_msg_destroy (&msg);
     }
+    if (budget == 0)
+        zkv_waiter_again (self->waiter, self->inbox);   //  more may wait
 }
 
 static void
 s_handle_peers (self_t *self)
 {
-    for (int budget = 4096; budget > 0 && zkv_io_ready (zkv_peers_socket (self->peers));
-         budget--) {
-        zkv_msg_t *msg = zkv_peers_recv (self->peers);
+    zkv_msg_t *msg;
+    int budget;
+    for (budget = 4096; budget > 0 && zkv_peers_try_recv (self->peers, &msg); budget--) {
         if (!msg)
             continue;
         zkv_peer_frame_t *frame = (zkv_peer_frame_t *) msg->body;
         if (frame->join) {
             zkv_raft_answer_join (self, frame->join);
+            //  (answered on the socket this drains: a send may take its signal)
+            zkv_waiter_again (self->waiter, zkv_peers_socket (self->peers));
             zkv_msg_destroy (&msg);
             continue;
         }
@@ -503,6 +509,8 @@ s_handle_peers (self_t *self)
             zkv_io_send (self->storage, &zkv_snapshot_chunk_desc, frame->chunk);
         zkv_msg_destroy (&msg);
     }
+    if (budget == 0)                    //  more may wait
+        zkv_waiter_again (self->waiter, zkv_peers_socket (self->peers));
 }
 
 static void
@@ -650,8 +658,8 @@ s_start (self_t *self, uint64_t applied, char *error, size_t size)
         zkv_rc_destroy (&self->core);
         return error;
     }
-    zpoller_add (self->poller, self->inbox);
-    zpoller_add (self->poller, zkv_peers_socket (self->peers));
+    zkv_waiter_add (self->waiter, self->inbox);
+    zkv_waiter_add (self->waiter, zkv_peers_socket (self->peers));
     zkv_raft_members_load (self);
     //  A cluster of one elects itself at once
     self->holding = args->hold;
@@ -709,8 +717,8 @@ s_self_new (zsock_t *pipe, zkv_raft_args_t *args)
     self_t *self = (self_t *) zmalloc (sizeof (self_t));
     self->pipe = pipe;
     self->args = args;
-    self->poller = zpoller_new (pipe, NULL);
-    zpoller_set_nonstop (self->poller, true);
+    self->waiter = zkv_waiter_new ();
+    zkv_waiter_add (self->waiter, pipe);
     self->pending_reads = zlistx_new ();
     zlistx_set_destructor (self->pending_reads, zkv_raft_reads_item_destroy);
     //  Read tokens must never repeat, not even across restarts
@@ -738,7 +746,7 @@ s_self_destroy (self_t **self_p)
     free (self->moves);
     free (self->client_endpoint);
     free (self->events_endpoint);
-    zpoller_destroy (&self->poller);
+    zkv_waiter_destroy (&self->waiter);
     zkv_peers_destroy (&self->peers);
     zkv_rc_destroy (&self->core);
     zkv_raftlog_destroy (&self->log);
@@ -767,11 +775,12 @@ zkv_raft_actor (zsock_t *pipe, void *args)
             if (due >= 0 && due < timeout)
                 timeout = due;          //  a delayed frame leaves then
         }
-        void *which = zpoller_wait (self->poller, timeout);
+        zsock_t *which = zkv_waiter_wait (self->waiter, timeout);
         if (which == pipe) {
             zmsg_t *request = zmsg_recv (pipe);
             if (!request)
                 break;
+            zkv_waiter_again (self->waiter, pipe);      //  one command read, maybe answered
             char *command = zmsg_popstr (request);
             if (streq (command, "START")) {
                 char *applied = zmsg_popstr (request);

@@ -11,6 +11,7 @@
 
 #include "zkv_raft.h"
 #include "zkv_actor_io.h"
+#include "zkv_waiter.h"
 #include "zkv_fatal.h"
 #include "zkv_grow.h"
 #include "zkv_raftlog.h"
@@ -70,7 +71,7 @@ typedef struct {
     zsock_t *front;
     zsock_t *hasher;                    //  asks of other members' checks
     zsock_t *alarm;                     //  state, and answers to its asks
-    zpoller_t *poller;
+    zkv_waiter_t *waiter;               //  on the pipe, the inbox, the peers
     zkv_peers_t *peers;
     zkv_rc_t *core;
     zkv_raftlog_t *log;
