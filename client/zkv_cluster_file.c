@@ -53,8 +53,11 @@ s_zpl_parse (const char *text, char *why, size_t size)
             int lineno, skip = 0;
             if (sscanf (at, "(%d) %n", &lineno, &skip) == 1 && skip)
                 snprintf (why, size, "line %d: %s", lineno, at + skip);
-            else
-                snprintf (why, size, "%s", at);
+            else {                      //  as much of it as fits
+                size_t length = strnlen (at, size - 1);
+                memcpy (why, at, length);
+                why [length] = 0;
+            }
             size_t length = strlen (why);
             while (length && isspace ((unsigned char) why [length - 1]))
                 why [--length] = 0;

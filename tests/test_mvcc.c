@@ -519,7 +519,7 @@ BOTH (mvcc, compaction_resumes_after_restart)
     fx_store_t store;
     fx_new (&store, memory);
     for (int i = 0; i < 20; i++) {
-        char key [8];
+        char key [16];
         snprintf (key, sizeof key, "k%02d", i);
         fx_put (&store, key, "old");
         fx_put (&store, key, "new");
@@ -705,7 +705,7 @@ BOTH (mvcc, a_reply_stops_at_its_bound_and_a_write_past_it_changes_nothing)
     memset (value, 'v', sizeof value - 1);
     value [sizeof value - 1] = 0;
     for (int i = 0; i < 10; i++) {
-        char key [8];
+        char key [16];
         snprintf (key, sizeof key, "k%d", i);
         fx_put (&store, key, value);
     }
@@ -815,13 +815,13 @@ BOTH (mvcc, a_sorted_range_sorts_as_etcd_then_applies_the_limit)
     //  14 keys (past the 12 where etcd's sort is stable) whose versions tie:
     //  k00..k13 with value 13 - i, k01 k03 .. k13 put twice
     for (int i = 0; i < 14; i++) {
-        char key [8], value [8];
+        char key [16], value [16];
         snprintf (key, sizeof key, "k%02d", i);
         snprintf (value, sizeof value, "%02d", 13 - i);
         fx_put (&store, key, value);
     }
     for (int i = 1; i < 14; i += 2) {
-        char key [8], value [8];
+        char key [16], value [16];
         snprintf (key, sizeof key, "k%02d", i);
         snprintf (value, sizeof value, "%02d", 13 - i);
         fx_put (&store, key, value);

@@ -521,7 +521,7 @@ Test (node, kill_9_under_concurrent_load_loses_no_acknowledged_put)
 
     zkv_client_t *client = zkv_client_new (zkv_testnode_endpoint (s_node), 5000);
     for (int c = 0; c < CLIENTS; c++) {
-        char from [8], to [8];
+        char from [16], to [16];
         snprintf (from, sizeof from, "%02d/", c);
         snprintf (to, sizeof to, "%02d0", c);
         zkv_range_t range = { .key = s_bin (from), .range_end = s_bin (to) };

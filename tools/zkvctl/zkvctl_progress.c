@@ -52,17 +52,18 @@ static void
 s_time_left (int64_t usecs, char *buf, size_t size)
 {
     int64_t seconds = usecs / 1000000;
-    char days [32] = "", hours [32] = "";
+    size_t at = 0;
     if (seconds > 24 * 3600) {
-        snprintf (days, sizeof days, "%" PRId64 "d", seconds / (24 * 3600));
+        at += (size_t) snprintf (buf, size, "%" PRId64 "d", seconds / (24 * 3600));
         seconds %= 24 * 3600;
     }
-    if (seconds > 3600) {
-        snprintf (hours, sizeof hours, "%" PRId64 "h", seconds / 3600);
+    if (seconds > 3600 && at < size) {
+        at += (size_t) snprintf (buf + at, size - at, "%" PRId64 "h", seconds / 3600);
         seconds %= 3600;
     }
-    snprintf (buf, size, "%s%s%02" PRId64 "m%02" PRId64 "s", days, hours, seconds / 60,
-              seconds % 60);
+    if (at < size)
+        snprintf (buf + at, size - at, "%02" PRId64 "m%02" PRId64 "s", seconds / 60,
+                  seconds % 60);
 }
 
 //  pb's write: the line as it is now (finished: with the time it took)
